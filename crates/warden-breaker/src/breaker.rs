@@ -1,0 +1,653 @@
+//! [`CircuitBreaker`]: admission, outcome recording and transitions, each a
+//! compare-and-swap on the packed state word.
+//!
+//! # Transitions and callbacks
+//!
+//! A transition installs the new state with `PENDING` set. The thread whose
+//! exchange won, and only it, then runs the transition's side effects: the
+//! `on_state_change` callback and the observers. While `PENDING` is set no
+//! other transition can start, so callbacks run one at a time and in
+//! transition order, yet nobody waits: calls are admitted and recorded as
+//! usual, and a caller that needs a transition meanwhile either leaves it for
+//! later (an open breaker whose timeout passed simply stays open a moment
+//! longer) or hands it over by setting `REQ` (a trip, a failed probe), which
+//! the callback thread performs next. A half-open breaker whose probes
+//! succeeded meanwhile is closed by the callback thread too. Finally it clears
+//! `PENDING` with a release exchange that the next transition's acquire
+//! exchange reads, so each callback happens-before the next.
+//!
+//! # Memory ordering
+//!
+//! The state word publishes no memory besides itself: every count it gates is
+//! an atomic tagged with its generation (see `counters.rs`). So loads of the
+//! word and exchanges that only change counters are `Relaxed`. The one
+//! happens-before edge is the callback chain above: transition exchanges are
+//! `Acquire`, the exchange that clears `PENDING` is `Release`.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc as StdArc;
+
+use crossbeam_utils::CachePadded;
+
+use crate::counters::Counters;
+use crate::permit::{OwnedPermit, Permit, Ticket};
+use crate::state::{MAX_TICK, SWEEP_PERIOD, Snapshot, Tag, next_generation};
+use crate::sync::{AtomicU64, Ordering};
+use crate::{Builder, Counts, Error, Outcome, Rejected, Settings, State};
+
+/// A lock-free circuit breaker with gobreaker's semantics.
+///
+/// * **Closed**: calls are admitted; after every failure `ready_to_trip(&counts)`
+///   decides whether to open (default: more than 5 consecutive failures). With
+///   an `interval`, counts restart every interval.
+/// * **Open**: calls are rejected with [`Error::Open`] until the timeout has
+///   passed; the next look at the breaker turns it half-open.
+/// * **Half-open**: at most `max_requests` probes are admitted (others get
+///   [`Error::TooManyRequests`]); `max_requests` consecutive successes close
+///   it, any failure opens it again.
+///
+/// Every state change and interval reset starts a new *generation*; outcomes of
+/// calls admitted in an older generation are ignored.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+///
+/// let clock = ManualClock::new();
+/// let cb = CircuitBreaker::builder("payments")
+///     .timeout(Duration::from_secs(10))
+///     .clock(clock.clone())
+///     .build()?;
+///
+/// for _ in 0..6 {
+///     let _ = cb.call(|| Err::<(), _>("connection refused"));
+/// }
+/// assert_eq!(cb.state(), State::Open);
+/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Open)));
+///
+/// clock.advance(Duration::from_millis(10_001));
+/// assert_eq!(cb.call(|| Ok::<_, &str>(2)), Ok(2)); // the probe succeeds
+/// assert_eq!(cb.state(), State::Closed);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+pub struct CircuitBreaker {
+    state: CachePadded<AtomicU64>,
+    counters: Counters,
+    settings: Settings,
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name())
+            .field("state", &self.load())
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+impl CircuitBreaker {
+    /// Starts configuring a breaker named `name`.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("kafka").build()?;
+    /// assert_eq!(cb.name(), "kafka");
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn builder(name: &str) -> Builder {
+        Builder::new(name)
+    }
+
+    /// A breaker from already validated settings.
+    ///
+    /// ```
+    /// let s = warden_breaker::CircuitBreaker::builder("x").settings()?;
+    /// let cb = warden_breaker::CircuitBreaker::from_settings(s);
+    /// assert_eq!(cb.state(), warden_breaker::State::Closed);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn from_settings(settings: Settings) -> Self {
+        Self::with_generation(settings, 1)
+    }
+
+    /// gobreaker's first generation is 1; tests start elsewhere to reach the wrap.
+    pub(crate) fn with_generation(settings: Settings, generation: u32) -> Self {
+        let expiry = match settings.interval_ticks() {
+            0 => 0,
+            i => settings.now_ticks().saturating_add(i).min(MAX_TICK),
+        };
+        Self {
+            state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
+            counters: Counters::new(),
+            settings,
+        }
+    }
+
+    /// The breaker's name.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("db").build()?.name(), "db");
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        self.settings.name()
+    }
+
+    /// The settings this breaker was built with.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.settings().max_requests(), 1);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    #[inline]
+    fn load(&self) -> Snapshot {
+        // Relaxed: the word publishes nothing but itself (see "Memory ordering").
+        Snapshot(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Installs `next` if the word is still `cur`; `Err` carries the word found.
+    #[inline]
+    fn exchange(&self, cur: Snapshot, next: Snapshot) -> Result<(), Snapshot> {
+        // Transitions (they set PENDING) acquire: pairs with the Release that cleared
+        // PENDING after the previous transition's callbacks, ordering the callbacks.
+        // Other updates only touch the word itself: Relaxed.
+        let success = if next.is_pending() && !cur.is_pending() {
+            Ordering::Acquire
+        } else {
+            Ordering::Relaxed
+        };
+        self.state
+            .compare_exchange(cur.0, next.0, success, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(Snapshot)
+    }
+
+    /// The current state, performing a due transition first (an open breaker whose
+    /// timeout passed turns half-open; a closed breaker whose interval passed clears its
+    /// counts).
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.state(), warden_breaker::State::Closed);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn state(&self) -> State {
+        let mut s = self.load();
+        loop {
+            match s.tag() {
+                _ if s.is_open_requested() => return State::Open,
+                Tag::HalfOpen => return State::HalfOpen,
+                Tag::Closed => {
+                    if s.payload() != 0 && !s.is_pending() {
+                        let now = self.settings.now_ticks();
+                        if now > s.payload() {
+                            match self.reset_interval(s, now) {
+                                Ok(()) => return State::Closed,
+                                Err(actual) => {
+                                    s = actual;
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    return State::Closed;
+                }
+                Tag::Open => {
+                    if s.is_pending() || self.settings.now_ticks() <= s.payload() {
+                        return State::Open;
+                    }
+                    let next = Snapshot::half_open(next_generation(s.generation()), 0, 0)
+                        .with_pending(true);
+                    match self.exchange(s, next) {
+                        Ok(()) => {
+                            self.deliver(next, State::Open, State::HalfOpen);
+                            s = self.load();
+                        }
+                        Err(actual) => s = actual,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts of the current generation. Like gobreaker it does not look at the
+    /// clock, so after an interval or timeout passes the counts change only once
+    /// something calls [`state`](Self::state) or makes a call.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let _ = cb.call(|| Ok::<_, ()>(()));
+    /// assert_eq!(cb.counts().total_successes, 1);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn counts(&self) -> Counts {
+        let s = self.load();
+        match s.tag() {
+            _ if s.is_open_requested() => Counts::default(),
+            Tag::Closed => self.counters.closed_counts(s.generation()),
+            Tag::HalfOpen => {
+                self.counters
+                    .half_open_counts(s.generation(), s.held(), s.successes())
+            }
+            Tag::Open => Counts::default(),
+        }
+    }
+
+    /// Runs `f` if the breaker admits it; `Err` outcomes count as failures, and a
+    /// panic counts as a failure and continues unwinding.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.call(|| "42".parse::<u32>()), Ok(42));
+    /// assert!(cb.call(|| "x".parse::<u32>()).unwrap_err().into_inner().is_some());
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.call_with(f, |r| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
+    }
+
+    /// Like [`call`](Self::call), with `classify` deciding what the result means to
+    /// the breaker (gobreaker's `IsSuccessful` and `IsExcluded`). The result is
+    /// returned unchanged whatever the classification.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Outcome};
+    /// let cb = CircuitBreaker::builder("http").build()?;
+    /// let r = cb.call_with(|| Err::<(), u16>(404), |r| match r {
+    ///     Err(code) if *code < 500 => Outcome::Ignored, // the peer is fine
+    ///     Err(_) => Outcome::Failure,
+    ///     Ok(_) => Outcome::Success,
+    /// });
+    /// assert!(r.is_err());
+    /// assert_eq!(cb.counts().total_failures, 0);
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        let permit = self.try_acquire()?;
+        // If `f` panics, `permit` drops while panicking and records a failure.
+        let result = f();
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Two-step use: asks for admission now and reports the outcome later through
+    /// the returned [`Permit`].
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let permit = cb.try_acquire()?;
+    /// permit.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.admit().map(|ticket| Permit::new(self, ticket))
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a shared breaker: the permit owns an
+    /// `Arc`, so a future can hold it across `.await`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// let permit = cb.try_acquire_owned()?;
+    /// std::thread::spawn(move || permit.success()).join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(self: &StdArc<Self>) -> Result<OwnedPermit, Rejected> {
+        self.admit()
+            .map(|ticket| OwnedPermit::new(StdArc::clone(self), ticket))
+    }
+
+    #[inline]
+    fn admit(&self) -> Result<Ticket, Rejected> {
+        let s = self.load();
+        // The hot path: closed, no interval to check, nothing requested.
+        let result = if s.tag() == Tag::Closed && s.payload() == 0 && !s.is_open_requested() {
+            self.counters.record_request(s.generation());
+            Ok(Ticket::closed(s.generation()))
+        } else {
+            self.admit_slow(s)
+        };
+        match result {
+            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
+            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+        }
+        result
+    }
+
+    #[cold]
+    fn admit_slow(&self, mut s: Snapshot) -> Result<Ticket, Rejected> {
+        loop {
+            match s.tag() {
+                _ if s.is_open_requested() => return Err(Rejected::Open),
+                Tag::Closed => {
+                    if s.payload() != 0 && !s.is_pending() {
+                        let now = self.settings.now_ticks();
+                        if now > s.payload() {
+                            match self.reset_interval(s, now) {
+                                Ok(()) => s = self.load(),
+                                Err(actual) => s = actual,
+                            }
+                            continue;
+                        }
+                    }
+                    self.counters.record_request(s.generation());
+                    return Ok(Ticket::closed(s.generation()));
+                }
+                Tag::Open => {
+                    if s.is_pending() || self.settings.now_ticks() <= s.payload() {
+                        return Err(Rejected::Open);
+                    }
+                    // Timeout passed: turn half-open, taking the first probe slot in the
+                    // same exchange.
+                    let generation = next_generation(s.generation());
+                    let next = Snapshot::half_open(generation, 1, 0).with_pending(true);
+                    match self.exchange(s, next) {
+                        Ok(()) => {
+                            self.deliver(next, State::Open, State::HalfOpen);
+                            return Ok(Ticket::half_open(generation));
+                        }
+                        Err(actual) => s = actual,
+                    }
+                }
+                Tag::HalfOpen => {
+                    if s.held() >= self.settings.max_requests() {
+                        return Err(Rejected::TooManyRequests);
+                    }
+                    let next = s.with_probes(s.held() + 1, s.successes());
+                    // The loom suite's negative control: a load-and-store instead of the
+                    // exchange lets two probes take the same slot (and can undo a
+                    // transition that happened in between). Never built outside that check.
+                    #[cfg(warden_mutant)]
+                    {
+                        self.state.store(next.0, Ordering::Relaxed);
+                        return Ok(Ticket::half_open(s.generation()));
+                    }
+                    #[cfg(not(warden_mutant))]
+                    match self.exchange(s, next) {
+                        Ok(()) => return Ok(Ticket::half_open(s.generation())),
+                        Err(actual) => s = actual,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts a new closed generation because the counting interval expired.
+    fn reset_interval(&self, s: Snapshot, now: u64) -> Result<(), Snapshot> {
+        let generation = next_generation(s.generation());
+        let expiry = now
+            .saturating_add(self.settings.interval_ticks())
+            .min(MAX_TICK);
+        self.exchange(s, Snapshot::closed(generation, expiry))?;
+        self.new_generation(generation);
+        Ok(())
+    }
+
+    fn new_generation(&self, generation: u32) {
+        if generation.is_multiple_of(SWEEP_PERIOD) {
+            self.counters.sweep(generation);
+        }
+    }
+
+    /// Records the outcome of a call admitted with `ticket`; `None` is a permit
+    /// dropped without an outcome.
+    pub(crate) fn record(&self, ticket: Ticket, outcome: Option<Outcome>) {
+        self.settings.observe(|o| match outcome {
+            Some(Outcome::Success) => o.on_success(),
+            Some(Outcome::Failure) => o.on_failure(),
+            Some(Outcome::Ignored) => o.on_ignored(),
+            None => o.on_dropped(),
+        });
+        let s = self.load();
+        if s.generation() != ticket.generation() || s.is_open_requested() {
+            return; // stale: the generation this call belonged to is over
+        }
+        if ticket.is_half_open() {
+            self.record_half_open(ticket.generation(), outcome, s);
+        } else {
+            self.record_closed(ticket.generation(), outcome, s);
+        }
+    }
+
+    #[inline]
+    fn record_closed(&self, generation: u32, outcome: Option<Outcome>, s: Snapshot) {
+        if s.payload() != 0 && !s.is_pending() {
+            let now = self.settings.now_ticks();
+            if now > s.payload() {
+                // The interval expired: whoever resets it, this outcome is now stale.
+                let _ = self.reset_interval(s, now);
+                return;
+            }
+        }
+        match outcome {
+            Some(Outcome::Success) => self.counters.record_success(generation),
+            Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
+            Some(Outcome::Failure) => {
+                let counts = self.counters.record_failure(generation);
+                if self.settings.ready_to_trip(&counts) {
+                    self.trip(generation);
+                }
+            }
+            None => {} // still counted in `requests`, like gobreaker's unreported `done`
+        }
+    }
+
+    #[cold]
+    fn trip(&self, generation: u32) {
+        let mut s = self.load();
+        loop {
+            if s.generation() != generation || s.tag() != Tag::Closed || s.is_open_requested() {
+                return;
+            }
+            let next = if s.is_pending() {
+                s.with_open_requested()
+            } else {
+                self.open_after(s)
+            };
+            match self.exchange(s, next) {
+                Ok(()) if next.is_pending() && !s.is_pending() => {
+                    return self.deliver(next, State::Closed, State::Open);
+                }
+                Ok(()) => return,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// The open word that follows `s`.
+    fn open_after(&self, s: Snapshot) -> Snapshot {
+        let deadline = self
+            .settings
+            .now_ticks()
+            .saturating_add(self.settings.timeout_ticks())
+            .min(MAX_TICK);
+        Snapshot::open(next_generation(s.generation()), deadline).with_pending(true)
+    }
+
+    /// The closed word that follows `s`.
+    fn closed_after(&self, s: Snapshot) -> Snapshot {
+        let expiry = match self.settings.interval_ticks() {
+            0 => 0,
+            i => self.settings.now_ticks().saturating_add(i).min(MAX_TICK),
+        };
+        Snapshot::closed(next_generation(s.generation()), expiry).with_pending(true)
+    }
+
+    #[cold]
+    fn record_half_open(&self, generation: u32, outcome: Option<Outcome>, mut s: Snapshot) {
+        let releases = matches!(outcome, None | Some(Outcome::Ignored));
+        if releases {
+            // Count the release before giving the slot back, so `requests` never dips.
+            self.counters.record_release(generation);
+            if outcome.is_some() {
+                self.counters.record_exclusion(generation);
+            }
+        }
+        loop {
+            if s.generation() != generation || s.is_open_requested() {
+                return;
+            }
+            let (held, successes) = (s.held(), s.successes());
+            let next = match outcome {
+                _ if releases => s.with_probes(held.saturating_sub(1), successes),
+                Some(Outcome::Failure) if s.is_pending() => s.with_open_requested(),
+                Some(Outcome::Failure) => self.open_after(s),
+                _ if successes + 1 >= self.settings.max_requests() && !s.is_pending() => {
+                    self.closed_after(s)
+                }
+                _ => s.with_probes(held, successes + 1),
+            };
+            match self.exchange(s, next) {
+                Ok(()) if next.is_pending() && !s.is_pending() => {
+                    let to = if next.tag() == Tag::Open {
+                        State::Open
+                    } else {
+                        State::Closed
+                    };
+                    return self.deliver(next, State::HalfOpen, to);
+                }
+                Ok(()) => return,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Runs the callbacks of the transition that installed `installed` (this thread's
+    /// exchange won), then clears `PENDING`, first performing any transition that was
+    /// handed over meanwhile (see the module docs). A panicking callback does not
+    /// leave the breaker stuck: the rest still runs, then the first panic resumes.
+    fn deliver(&self, installed: Snapshot, mut from: State, mut to: State) {
+        let mut generation = installed.generation();
+        let mut panic = None;
+        loop {
+            self.new_generation(generation);
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
+                self.settings.notify_state_change(from, to)
+            })) {
+                panic.get_or_insert(p);
+            }
+            let mut s = self.load();
+            let next = loop {
+                debug_assert!(s.is_pending() && s.generation() == generation, "{s:?}");
+                let next = if s.is_open_requested() {
+                    from = if s.tag() == Tag::Closed {
+                        State::Closed
+                    } else {
+                        State::HalfOpen
+                    };
+                    to = State::Open;
+                    self.open_after(s)
+                } else if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests()
+                {
+                    (from, to) = (State::HalfOpen, State::Closed);
+                    self.closed_after(s)
+                } else {
+                    s.with_pending(false)
+                };
+                // Release: pairs with the Acquire of the next transition's exchange (and of
+                // the transition installed here, on this thread), so these callbacks
+                // happen-before the next ones.
+                match self
+                    .state
+                    .compare_exchange(s.0, next.0, Ordering::Release, Ordering::Relaxed)
+                {
+                    Ok(_) => break next,
+                    Err(actual) => s = Snapshot(actual),
+                }
+            };
+            if !next.is_pending() {
+                break;
+            }
+            generation = next.generation();
+        }
+        if let Some(p) = panic {
+            resume_unwind(p);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+    use crate::state::GEN_MASK;
+    use std::time::Duration;
+
+    fn trip_on_first_failure(generation: u32) -> (CircuitBreaker, ManualClock) {
+        let clock = ManualClock::new();
+        let s = CircuitBreaker::builder("wrap")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .timeout(Duration::from_millis(1))
+            .clock(clock.clone())
+            .settings()
+            .expect("valid settings");
+        (CircuitBreaker::with_generation(s, generation), clock)
+    }
+
+    #[test]
+    fn generation_wraps_and_stale_permits_stay_stale() {
+        let (cb, clock) = trip_on_first_failure(GEN_MASK as u32);
+        let stale = cb.try_acquire().expect("closed admits");
+        let _ = cb.call(|| Err::<(), _>(()));
+        assert_eq!(cb.load().generation(), 0, "generation wrapped to 0");
+        clock.advance(Duration::from_millis(2));
+        assert_eq!(cb.state(), State::HalfOpen);
+        stale.failure(); // from the pre-wrap generation: changes nothing
+        assert_eq!(cb.state(), State::HalfOpen);
+        assert_eq!(cb.call(|| Ok::<_, ()>(())), Ok(()));
+        assert_eq!(cb.state(), State::Closed);
+    }
+
+    #[test]
+    fn sweep_at_the_period_boundary_clears_stale_tags() {
+        // Closed generation SWEEP_PERIOD - 1 records; the trip to SWEEP_PERIOD sweeps.
+        let (cb, _clock) = trip_on_first_failure(SWEEP_PERIOD - 1);
+        let _ = cb.call(|| Ok::<_, ()>(()));
+        let _ = cb.call(|| Err::<(), _>(()));
+        assert_eq!(cb.load().generation(), SWEEP_PERIOD);
+        // Every word now carries the new tag, so the old generation reads as zero.
+        assert_eq!(
+            cb.counters.closed_counts(SWEEP_PERIOD - 1),
+            Counts::default()
+        );
+    }
+
+    #[test]
+    fn time_saturates_at_the_end_of_the_tick_range() {
+        let (cb, clock) = trip_on_first_failure(1);
+        clock.advance(Duration::from_millis(MAX_TICK - 1));
+        let _ = cb.call(|| Err::<(), _>(()));
+        assert_eq!(cb.load().payload(), MAX_TICK, "deadline saturates");
+        clock.advance(Duration::from_secs(3600));
+        // `now` saturates at MAX_TICK too and never passes the deadline: it stays open
+        // rather than wrapping (documented limit, 34.8 years of uptime).
+        assert_eq!(cb.state(), State::Open);
+    }
+}

@@ -1,0 +1,418 @@
+//! [`Builder`] and the validated [`Settings`] it produces.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{NANOS_PER_TICK, TimeBase};
+use crate::state::{MAX_DURATION_TICKS, MAX_REQUESTS};
+use crate::{CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, State};
+
+/// gobreaker's default open duration, used when the timeout is zero.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// gobreaker's default trip rule: more than this many consecutive failures.
+pub const DEFAULT_CONSECUTIVE_FAILURES: u32 = 5;
+
+type TripFn = dyn Fn(&Counts) -> bool + Send + Sync;
+type StateChangeFn = dyn Fn(&str, State, State) + Send + Sync;
+
+/// Configures a breaker; [`build`](Builder::build) validates every setting.
+///
+/// Zero values mean what they mean in gobreaker: `max_requests(0)` is 1,
+/// `interval(ZERO)` never clears counts while closed, `timeout(ZERO)` is 60 s.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_breaker::{CircuitBreaker, Counts};
+///
+/// let cb = CircuitBreaker::builder("kafka")
+///     .max_requests(3)
+///     .interval(Duration::from_secs(10))
+///     .timeout(Duration::from_secs(30))
+///     .ready_to_trip(|c: &Counts| c.requests >= 10 && c.total_failures * 2 >= c.requests)
+///     .on_state_change(|name, from, to| println!("{name}: {from} -> {to}"))
+///     .build()?;
+/// assert_eq!(cb.name(), "kafka");
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    name: Arc<str>,
+    max_requests: u32,
+    interval: Duration,
+    timeout: Duration,
+    ready_to_trip: Option<Arc<TripFn>>,
+    on_state_change: Option<Arc<StateChangeFn>>,
+    clock: Option<Arc<dyn Clock>>,
+    observers: Vec<Arc<dyn Observer>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("name", &self.name)
+            .field("max_requests", &self.max_requests)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("custom_ready_to_trip", &self.ready_to_trip.is_some())
+            .field("on_state_change", &self.on_state_change.is_some())
+            .field("clock", &self.clock)
+            .field("observers", &self.observers.len())
+            .finish()
+    }
+}
+
+impl Builder {
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            name: Arc::from(name),
+            max_requests: 0,
+            interval: Duration::ZERO,
+            timeout: Duration::ZERO,
+            ready_to_trip: None,
+            on_state_change: None,
+            clock: None,
+            observers: Vec::new(),
+        }
+    }
+
+    /// Half-open probe limit and the consecutive successes that close the breaker
+    /// again. `0` means 1; at most [`MAX_REQUESTS`](crate::MAX_REQUESTS).
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("x").max_requests(0).build()?;
+    /// assert_eq!(cb.settings().max_requests(), 1);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn max_requests(mut self, max_requests: u32) -> Self {
+        self.max_requests = max_requests;
+        self
+    }
+
+    /// Period after which a closed breaker clears its counts (a new generation).
+    /// Zero: never. Whole milliseconds, at most 2^39 ms.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cb = warden_breaker::CircuitBreaker::builder("x").interval(Duration::from_secs(5)).build()?;
+    /// assert_eq!(cb.settings().interval(), Duration::from_secs(5));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How long the breaker stays open before it lets probes through. Zero means
+    /// 60 s. Whole milliseconds, at most 2^39 ms. The breaker turns half-open at
+    /// the first millisecond tick *after* `opened + timeout` (gobreaker's strict
+    /// `expiry < now`, at 1 ms resolution).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cb = warden_breaker::CircuitBreaker::builder("x").build()?;
+    /// assert_eq!(cb.settings().timeout(), Duration::from_secs(60));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the rule that trips a closed breaker, replacing the default
+    /// (`consecutive_failures > 5`). It is called after every failure recorded in
+    /// the closed state, with the counts already updated.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Counts};
+    /// let cb = CircuitBreaker::builder("x").ready_to_trip(|c: &Counts| c.total_failures >= 1).build()?;
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// assert_eq!(cb.state(), warden_breaker::State::Open);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn ready_to_trip<F>(mut self, ready_to_trip: F) -> Self
+    where
+        F: Fn(&Counts) -> bool + Send + Sync + 'static,
+    {
+        self.ready_to_trip = Some(Arc::new(ready_to_trip));
+        self
+    }
+
+    /// Sets the callback run on every state change with `(name, from, to)`,
+    /// replacing an earlier one. It runs on the thread whose transition won,
+    /// outside any lock, exactly once per transition and in transition order; it
+    /// may call back into the breaker.
+    ///
+    /// ```
+    /// let _cb = warden_breaker::CircuitBreaker::builder("x")
+    ///     .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
+    ///     .build()?;
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn on_state_change<F>(mut self, on_state_change: F) -> Self
+    where
+        F: Fn(&str, State, State) + Send + Sync + 'static,
+    {
+        self.on_state_change = Some(Arc::new(on_state_change));
+        self
+    }
+
+    /// The time source (default: a new [`QuantaClock`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ManualClock, State};
+    /// let clock = ManualClock::new();
+    /// let cb = CircuitBreaker::builder("x")
+    ///     .timeout(Duration::from_secs(1))
+    ///     .ready_to_trip(|c| c.consecutive_failures >= 1)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// clock.advance(Duration::from_millis(1001));
+    /// assert_eq!(cb.state(), State::HalfOpen);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn clock<C: Clock>(mut self, clock: C) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Adds an observer (several may be added; each sees every event).
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Log;
+    /// impl warden_breaker::Observer for Log {}
+    /// let _cb = warden_breaker::CircuitBreaker::builder("x").observer(Log).build()?;
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn observer<O: Observer>(mut self, observer: O) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
+    /// Validates the settings without building a breaker, for
+    /// [`CircuitBreaker::from_settings`] and other implementations of
+    /// [`Breaker`](crate::Breaker) (the mutex reference).
+    ///
+    /// ```
+    /// let settings = warden_breaker::CircuitBreaker::builder("x").settings()?;
+    /// let _cb = warden_breaker::CircuitBreaker::from_settings(settings);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn settings(self) -> Result<Settings, ConfigError> {
+        if self.max_requests > MAX_REQUESTS {
+            return Err(ConfigError::OutOfRange {
+                field: "max_requests",
+                value: self.max_requests.to_string(),
+                allowed: "0..=1048575 (0 means 1)",
+            });
+        }
+        let interval_ticks = duration_ticks("interval", self.interval)?;
+        let timeout_ticks = match duration_ticks("timeout", self.timeout)? {
+            0 => DEFAULT_TIMEOUT.as_millis() as u64,
+            t => t,
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
+        Ok(Settings {
+            name: self.name,
+            max_requests: self.max_requests.max(1),
+            interval_ticks,
+            timeout_ticks,
+            ready_to_trip: self.ready_to_trip,
+            on_state_change: self.on_state_change,
+            observers: self.observers.into(),
+            time: TimeBase::new(clock),
+        })
+    }
+
+    /// Validates the settings and builds the breaker.
+    ///
+    /// ```
+    /// let err = warden_breaker::CircuitBreaker::builder("x").max_requests(u32::MAX).build();
+    /// assert!(err.is_err());
+    /// ```
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        self.settings().map(CircuitBreaker::from_settings)
+    }
+}
+
+fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> {
+    if !(d.subsec_nanos() as u64).is_multiple_of(NANOS_PER_TICK) {
+        return Err(ConfigError::NotWholeMillis { field, value: d });
+    }
+    let ms = d.as_millis();
+    if ms > MAX_DURATION_TICKS as u128 {
+        return Err(ConfigError::OutOfRange {
+            field,
+            value: format!("{d:?}"),
+            allowed: "0..=2^39 ms (about 17.4 years), in whole milliseconds",
+        });
+    }
+    Ok(ms as u64)
+}
+
+/// Validated, normalised settings shared by a breaker and anything that needs
+/// to behave exactly like it (the mutex reference, test oracles).
+///
+/// Cloning is cheap and clones share the clock and the time origin, so two
+/// breakers built from clones of one `Settings` see the same ticks.
+///
+/// ```
+/// let s = warden_breaker::CircuitBreaker::builder("x").settings()?;
+/// assert_eq!(s.name(), "x");
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Settings {
+    name: Arc<str>,
+    max_requests: u32,
+    interval_ticks: u64,
+    timeout_ticks: u64,
+    ready_to_trip: Option<Arc<TripFn>>,
+    on_state_change: Option<Arc<StateChangeFn>>,
+    observers: Arc<[Arc<dyn Observer>]>,
+    time: TimeBase,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("name", &self.name)
+            .field("max_requests", &self.max_requests)
+            .field("interval_ticks", &self.interval_ticks)
+            .field("timeout_ticks", &self.timeout_ticks)
+            .field("custom_ready_to_trip", &self.ready_to_trip.is_some())
+            .field("on_state_change", &self.on_state_change.is_some())
+            .field("observers", &self.observers.len())
+            .field("time", &self.time)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// The breaker's name.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("n").settings()?.name(), "n");
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Probe limit in half-open, and successes needed to close (at least 1).
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("n").settings()?.max_requests(), 1);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn max_requests(&self) -> u32 {
+        self.max_requests
+    }
+
+    /// Closed-state counting interval (zero: never cleared).
+    ///
+    /// ```
+    /// assert!(warden_breaker::CircuitBreaker::builder("n").settings()?.interval().is_zero());
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ticks)
+    }
+
+    /// Open duration.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("n").settings()?.timeout().as_secs(), 60);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ticks)
+    }
+
+    /// The counting interval in ticks (milliseconds); 0 means never.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("n").settings()?.interval_ticks(), 0);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn interval_ticks(&self) -> u64 {
+        self.interval_ticks
+    }
+
+    /// The open duration in ticks (milliseconds).
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("n").settings()?.timeout_ticks(), 60_000);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn timeout_ticks(&self) -> u64 {
+        self.timeout_ticks
+    }
+
+    /// The breaker's time: whole milliseconds since these settings were
+    /// validated, saturating at [`MAX_TICK`](crate::MAX_TICK).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = warden_breaker::ManualClock::new();
+    /// let s = warden_breaker::CircuitBreaker::builder("n").clock(clock.clone()).settings()?;
+    /// clock.advance(Duration::from_micros(2999));
+    /// assert_eq!(s.now_ticks(), 2);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn now_ticks(&self) -> u64 {
+        self.time.now_ticks()
+    }
+
+    /// Whether a closed breaker with these counts should trip.
+    ///
+    /// ```
+    /// use warden_breaker::Counts;
+    /// let s = warden_breaker::CircuitBreaker::builder("n").settings()?;
+    /// assert!(!s.ready_to_trip(&Counts { consecutive_failures: 5, ..Counts::default() }));
+    /// assert!(s.ready_to_trip(&Counts { consecutive_failures: 6, ..Counts::default() }));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn ready_to_trip(&self, counts: &Counts) -> bool {
+        match &self.ready_to_trip {
+            Some(f) => f(counts),
+            None => counts.consecutive_failures > DEFAULT_CONSECUTIVE_FAILURES,
+        }
+    }
+
+    /// Runs the state-change callback, then every observer's `on_state_change`.
+    ///
+    /// ```
+    /// use warden_breaker::State;
+    /// let s = warden_breaker::CircuitBreaker::builder("n").settings()?;
+    /// s.notify_state_change(State::Closed, State::Open); // nothing installed: no-op
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn notify_state_change(&self, from: State, to: State) {
+        if let Some(f) = &self.on_state_change {
+            f(&self.name, from, to);
+        }
+        for o in self.observers.iter() {
+            o.on_state_change(&self.name, from, to);
+        }
+    }
+
+    /// Calls `event` on every observer (nothing if none is installed).
+    ///
+    /// ```
+    /// let s = warden_breaker::CircuitBreaker::builder("n").settings()?;
+    /// s.observe(|o| o.on_success());
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn observe(&self, event: impl Fn(&dyn Observer)) {
+        if !self.observers.is_empty() {
+            for o in self.observers.iter() {
+                event(&**o);
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Per-generation counts: owned stripes for the hot path, shared words for
+//! the rare one.
+//!
+//! Every word is `[generation tag: 32 | count: 32]`. A word whose tag is not
+//! the current generation reads as zero, so a new generation starts from zero
+//! without anyone writing, and an increment from a call admitted in an older
+//! generation (which tags with its own generation) can never leak into a newer
+//! one. That is what keeps counts exact across transitions without a lock.
+//!
+//! * Stripes (one per [`slot`](crate::slot), `CachePadded`): `requests` and
+//!   `successes`, the only counts bumped on every closed-state call. The
+//!   owning thread bumps them with a plain load and store.
+//! * Rare words (one shared line): failures, consecutive failures, exclusions,
+//!   successes at the last failure (consecutive successes are derived from it
+//!   rather than stored on every success), and half-open slots released.
+
+use crossbeam_utils::CachePadded;
+
+use crate::Counts;
+use crate::slot::{self, OVERFLOW, SLOTS};
+use crate::sync::{AtomicU64, Ordering};
+
+#[inline]
+const fn tagged(generation: u32, count: u32) -> u64 {
+    ((generation as u64) << 32) | count as u64
+}
+
+/// The count `word` holds for `generation` (0 if tagged with another one).
+#[inline]
+const fn count_in(word: u64, generation: u32) -> u32 {
+    if (word >> 32) as u32 == generation {
+        word as u32
+    } else {
+        0
+    }
+}
+
+/// `word` plus one in `generation`.
+#[inline]
+const fn bumped(word: u64, generation: u32) -> u64 {
+    tagged(generation, count_in(word, generation).wrapping_add(1))
+}
+
+/// Compare-and-swap update of a shared tagged word; returns the new count.
+#[inline]
+fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u32 {
+    // Relaxed throughout: these are statistics tagged with their generation; no other
+    // memory is published through them, and the exchange alone keeps increments from
+    // being lost.
+    let mut cur = word.load(Ordering::Relaxed);
+    loop {
+        let next = f(count_in(cur, generation));
+        match word.compare_exchange_weak(
+            cur,
+            tagged(generation, next),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return next,
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stripe {
+    requests: AtomicU64,
+    successes: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Rare {
+    failures: AtomicU64,
+    consecutive_failures: AtomicU64,
+    exclusions: AtomicU64,
+    successes_at_failure: AtomicU64,
+    released: AtomicU64,
+}
+
+impl Rare {
+    fn words(&self) -> [&AtomicU64; 5] {
+        [
+            &self.failures,
+            &self.consecutive_failures,
+            &self.exclusions,
+            &self.successes_at_failure,
+            &self.released,
+        ]
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Counters {
+    /// `SLOTS` owned stripes, then the shared overflow stripe.
+    stripes: Box<[CachePadded<Stripe>]>,
+    rare: CachePadded<Rare>,
+}
+
+impl Counters {
+    pub(crate) fn new() -> Self {
+        Self {
+            stripes: (0..=SLOTS)
+                .map(|_| CachePadded::new(Stripe::default()))
+                .collect(),
+            rare: CachePadded::new(Rare::default()),
+        }
+    }
+
+    /// Bumps `pick(stripe)` of the calling thread's stripe in `generation`.
+    #[inline]
+    fn bump_stripe(&self, generation: u32, pick: impl Fn(&Stripe) -> &AtomicU64) {
+        let index = slot::current();
+        let word = pick(&self.stripes[index]);
+        if index == OVERFLOW {
+            update_shared(word, generation, |c| c.wrapping_add(1));
+        } else {
+            // Relaxed load and store, no read-modify-write: only this thread writes an
+            // owned stripe (a sweep may rewrite a stale tag concurrently; whichever store
+            // lands, the word is right for the generation each writer saw). Readers sum
+            // statistics and synchronise with writers by their own means (joining threads).
+            let w = word.load(Ordering::Relaxed);
+            word.store(bumped(w, generation), Ordering::Relaxed);
+        }
+    }
+
+    /// Sums requests and successes of `generation` over the stripes ever written.
+    fn stripe_sums(&self, generation: u32) -> (u32, u32) {
+        let used = slot::high_water();
+        let mut requests = 0u32;
+        let mut successes = 0u32;
+        for stripe in self.stripes[..used]
+            .iter()
+            .chain(std::iter::once(&self.stripes[OVERFLOW]))
+        {
+            // Relaxed: statistics, see `bump_stripe`.
+            requests = requests.wrapping_add(count_in(
+                stripe.requests.load(Ordering::Relaxed),
+                generation,
+            ));
+            successes = successes.wrapping_add(count_in(
+                stripe.successes.load(Ordering::Relaxed),
+                generation,
+            ));
+        }
+        (requests, successes)
+    }
+
+    /// A closed-state admission.
+    #[inline]
+    pub(crate) fn record_request(&self, generation: u32) {
+        self.bump_stripe(generation, |s| &s.requests);
+    }
+
+    /// A closed-state success.
+    #[inline]
+    pub(crate) fn record_success(&self, generation: u32) {
+        self.bump_stripe(generation, |s| &s.successes);
+        // Relaxed: statistics. Read on every success, written only when a failure streak
+        // has to be ended, so the line stays shared in every core's cache.
+        let cf = self.rare.consecutive_failures.load(Ordering::Relaxed);
+        if count_in(cf, generation) != 0 {
+            // A exchange, not a store: a store could overwrite a newer generation's streak.
+            let _ = self.rare.consecutive_failures.compare_exchange(
+                cf,
+                tagged(generation, 0),
+                // Relaxed: statistics; losing this race means a failure came after us.
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// A closed-state failure; returns the generation's counts including it.
+    pub(crate) fn record_failure(&self, generation: u32) -> Counts {
+        let total_failures = update_shared(&self.rare.failures, generation, |c| c.wrapping_add(1));
+        let consecutive_failures =
+            update_shared(&self.rare.consecutive_failures, generation, |c| {
+                c.wrapping_add(1)
+            });
+        let (requests, total_successes) = self.stripe_sums(generation);
+        // Consecutive successes are derived as successes minus successes at the last
+        // failure; concurrent failures may store out of order, so keep the largest.
+        update_shared(&self.rare.successes_at_failure, generation, |c| {
+            c.max(total_successes)
+        });
+        Counts {
+            requests,
+            total_successes,
+            total_failures,
+            total_exclusions: self.get(&self.rare.exclusions, generation),
+            consecutive_successes: 0,
+            consecutive_failures,
+        }
+    }
+
+    /// An outcome that counts as neither success nor failure.
+    pub(crate) fn record_exclusion(&self, generation: u32) {
+        update_shared(&self.rare.exclusions, generation, |c| c.wrapping_add(1));
+    }
+
+    /// A half-open probe that gave its slot back (ignored or dropped).
+    pub(crate) fn record_release(&self, generation: u32) {
+        update_shared(&self.rare.released, generation, |c| c.wrapping_add(1));
+    }
+
+    fn get(&self, word: &AtomicU64, generation: u32) -> u32 {
+        // Relaxed: statistics.
+        count_in(word.load(Ordering::Relaxed), generation)
+    }
+
+    /// Counts of a closed `generation`.
+    pub(crate) fn closed_counts(&self, generation: u32) -> Counts {
+        let (requests, total_successes) = self.stripe_sums(generation);
+        let at_failure = self.get(&self.rare.successes_at_failure, generation);
+        Counts {
+            requests,
+            total_successes,
+            total_failures: self.get(&self.rare.failures, generation),
+            total_exclusions: self.get(&self.rare.exclusions, generation),
+            consecutive_successes: total_successes.saturating_sub(at_failure),
+            consecutive_failures: self.get(&self.rare.consecutive_failures, generation),
+        }
+    }
+
+    /// Counts of a half-open `generation` whose state word holds `held` and `successes`.
+    pub(crate) fn half_open_counts(&self, generation: u32, held: u32, successes: u32) -> Counts {
+        Counts {
+            requests: held.wrapping_add(self.get(&self.rare.released, generation)),
+            total_successes: successes,
+            total_failures: 0,
+            total_exclusions: self.get(&self.rare.exclusions, generation),
+            consecutive_successes: successes,
+            consecutive_failures: 0,
+        }
+    }
+
+    /// Rewrites every word not tagged `generation` to `[generation | 0]`, which it
+    /// already reads as. Run every `SWEEP_PERIOD` generations so no tag stays behind
+    /// long enough for the 20-bit generation to wrap back onto it.
+    pub(crate) fn sweep(&self, generation: u32) {
+        let stripes = self
+            .stripes
+            .iter()
+            .flat_map(|s| [&s.requests, &s.successes]);
+        for word in stripes.chain(self.rare.words()) {
+            // Relaxed: see `update_shared`; a lost exchange means someone wrote a fresh tag.
+            let w = word.load(Ordering::Relaxed);
+            if (w >> 32) as u32 != generation {
+                let _ = word.compare_exchange(
+                    w,
+                    tagged(generation, 0),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_of_another_generation_read_as_zero() {
+        assert_eq!(count_in(tagged(3, 9), 3), 9);
+        assert_eq!(count_in(tagged(2, 9), 3), 0);
+        assert_eq!(bumped(tagged(2, 9), 3), tagged(3, 1));
+        assert_eq!(bumped(tagged(3, u32::MAX), 3), tagged(3, 0));
+    }
+
+    #[test]
+    fn sweep_retags_stale_words_and_keeps_current_ones() {
+        let c = Counters::new();
+        c.record_request(1);
+        c.record_exclusion(1);
+        c.record_request(2);
+        c.sweep(2);
+        assert_eq!(c.closed_counts(2).requests, 1);
+        assert_eq!(c.closed_counts(2).total_exclusions, 0);
+        // After the sweep no word still carries tag 1.
+        assert_eq!(c.closed_counts(1), Counts::default());
+    }
+}

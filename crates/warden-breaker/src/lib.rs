@@ -1,0 +1,177 @@
+//! A lock-free circuit breaker for hot paths.
+//!
+//! `warden-breaker` guards calls to a dependency (Kafka, ClickHouse, an HTTP
+//! or gRPC peer) and stops calling it while it is failing. It has the
+//! semantics of Go's `sony/gobreaker` (settings and their zero values,
+//! [`Counts`], generations, lazy transitions, `max_requests` as both the
+//! half-open probe cap and the close threshold, panics counted as failures),
+//! with the breaker's state, generation and deadline packed into one atomic
+//! word that only compare-and-swap moves.
+//!
+//! # Why
+//!
+//! A guarded call on the closed success path costs an atomic load, a plain
+//! load and store on a counter line only the calling thread writes, and one
+//! more load: no lock, no allocation, no clock read, no shared-line
+//! read-modify-write. Mutex-based breakers serialise every call of every core
+//! on one lock.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use warden_breaker::{CircuitBreaker, Error, State};
+//!
+//! let cb = CircuitBreaker::builder("clickhouse")
+//!     .timeout(Duration::from_secs(30))
+//!     .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
+//!     .build()?;
+//!
+//! match cb.call(|| query()) {
+//!     Ok(rows) => assert_eq!(rows, 3),
+//!     Err(Error::Open | Error::TooManyRequests) => { /* shed load, serve a fallback */ }
+//!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
+//! }
+//! assert_eq!(cb.state(), State::Closed);
+//! # fn query() -> Result<u32, std::io::Error> { Ok(3) }
+//! # Ok::<(), warden_breaker::ConfigError>(())
+//! ```
+//!
+//! Two-step use, for work that does not fit in a closure (async code holds an
+//! [`OwnedPermit`] across `.await`):
+//!
+//! ```
+//! let cb = warden_breaker::CircuitBreaker::builder("grpc").build()?;
+//! if let Ok(permit) = cb.try_acquire() {
+//!     // ... send the request ...
+//!     permit.success();
+//! }
+//! # Ok::<(), warden_breaker::ConfigError>(())
+//! ```
+//!
+//! # Semantics beyond gobreaker
+//!
+//! * Time has 1 ms resolution: an open breaker turns half-open at the first
+//!   millisecond tick after `opened + timeout`. Durations that are not whole
+//!   milliseconds are rejected rather than rounded.
+//! * A permit dropped without an outcome gives its half-open slot back, so a
+//!   cancelled probe cannot wedge the breaker; dropped during a panic it counts
+//!   as a failure.
+//! * State-change callbacks run outside any lock, exactly once per transition
+//!   and in transition order; they may call back into the breaker (gobreaker
+//!   deadlocks, issue #37).
+//! * Invalid settings are errors ([`ConfigError`]), never silently normalised,
+//!   except the documented zero values.
+//! * In closed state `requests` counts admissions like gobreaker; totals are
+//!   exact whenever no call is in flight.
+//!
+//! # Bit budget
+//!
+//! The state word is `state:2 | PENDING:1 | REQ:1 | generation:20 | payload:40`.
+//! Ticks are milliseconds since the breaker was built: 40 bits last 34.8 years;
+//! timeouts and intervals are capped at 2^39 ms ([`MAX_DURATION_TICKS`]) so
+//! every setting works for at least 17.4 years of uptime; past [`MAX_TICK`]
+//! time saturates. The generation wraps after 2^20; a permit would have to be
+//! held across exactly that many transitions to be mistaken for a current one
+//! (minutes of a breaker flapping every millisecond, about a year at the
+//! default 60 s timeout). Half-open probe counts have 20 bits, so
+//! `max_requests` is at most [`MAX_REQUESTS`].
+//!
+//! # Memory ordering
+//!
+//! What callers may rely on: a callback or observer `on_state_change` for one
+//! transition happens-before the callbacks of the next transition of the same
+//! breaker. Counts read after the calls that produced them have finished
+//! (joined threads, a channel) are exact. Nothing else is promised.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod api;
+mod breaker;
+mod clock;
+mod config;
+mod counters;
+mod error;
+mod observer;
+mod permit;
+mod slot;
+mod state;
+mod sync;
+mod types;
+
+pub use api::{Breaker, BreakerPermit};
+pub use breaker::CircuitBreaker;
+pub use clock::{Clock, ManualClock, QuantaClock};
+pub use config::{Builder, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, Settings};
+pub use error::{ConfigError, Error, Rejected};
+pub use observer::Observer;
+pub use permit::{OwnedPermit, Permit};
+pub use state::{MAX_DURATION_TICKS, MAX_REQUESTS, MAX_TICK};
+pub use types::{Counts, Outcome, State};
+
+/// The state-word encoding, exposed for the encoding fuzz target only. Not part
+/// of the API: no semver guarantees.
+#[doc(hidden)]
+pub mod __private {
+    use crate::state::{Snapshot, Tag};
+
+    /// A state word taken apart.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Fields {
+        /// 0 closed, 1 half-open, 2 open.
+        pub tag: u8,
+        /// Generation (20 bits).
+        pub generation: u32,
+        /// Callbacks of the last transition still running.
+        pub pending: bool,
+        /// An open was requested while pending.
+        pub open_requested: bool,
+        /// The 40-bit payload.
+        pub payload: u64,
+        /// Half-open: probes holding a slot.
+        pub held: u32,
+        /// Half-open: probe successes.
+        pub successes: u32,
+    }
+
+    /// Encodes a closed word.
+    pub fn closed(generation: u32, expiry: u64) -> u64 {
+        Snapshot::closed(generation, expiry).0
+    }
+    /// Encodes an open word.
+    pub fn open(generation: u32, deadline: u64) -> u64 {
+        Snapshot::open(generation, deadline).0
+    }
+    /// Encodes a half-open word.
+    pub fn half_open(generation: u32, held: u32, successes: u32) -> u64 {
+        Snapshot::half_open(generation, held, successes).0
+    }
+    /// Sets the flags of a word.
+    pub fn with_flags(word: u64, pending: bool, open_requested: bool) -> u64 {
+        let s = Snapshot(word).with_pending(pending);
+        if open_requested {
+            s.with_open_requested().0
+        } else {
+            s.0
+        }
+    }
+    /// Decodes a word.
+    pub fn decode(word: u64) -> Fields {
+        let s = Snapshot(word);
+        Fields {
+            tag: match s.tag() {
+                Tag::Closed => 0,
+                Tag::HalfOpen => 1,
+                Tag::Open => 2,
+            },
+            generation: s.generation(),
+            pending: s.is_pending(),
+            open_requested: s.is_open_requested(),
+            payload: s.payload(),
+            held: s.held(),
+            successes: s.successes(),
+        }
+    }
+}

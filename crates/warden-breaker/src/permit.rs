@@ -1,0 +1,296 @@
+//! Permits: the two-step API's admission tickets, borrowed ([`Permit`]) and
+//! owned ([`OwnedPermit`]).
+//!
+//! A permit remembers the generation that admitted it and is consumed by
+//! reporting the outcome. Dropped without one (a cancelled future, an early
+//! return) it gives its half-open slot back; dropped while its thread panics it
+//! records a failure.
+
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+
+use crate::{CircuitBreaker, Outcome, State};
+
+/// What a permit needs to report back: its generation and whether it is a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket(u32);
+
+const PROBE: u32 = 1 << 31;
+
+impl Ticket {
+    #[inline]
+    pub(crate) const fn closed(generation: u32) -> Self {
+        Self(generation)
+    }
+    #[inline]
+    pub(crate) const fn half_open(generation: u32) -> Self {
+        Self(generation | PROBE)
+    }
+    #[inline]
+    pub(crate) const fn generation(self) -> u32 {
+        self.0 & !PROBE
+    }
+    #[inline]
+    pub(crate) const fn is_half_open(self) -> bool {
+        self.0 & PROBE != 0
+    }
+    pub(crate) const fn state(self) -> State {
+        if self.is_half_open() {
+            State::HalfOpen
+        } else {
+            State::Closed
+        }
+    }
+}
+
+/// The outcome a permit records when dropped unreported.
+fn drop_outcome() -> Option<Outcome> {
+    if std::thread::panicking() {
+        Some(Outcome::Failure)
+    } else {
+        None
+    }
+}
+
+/// Admission to one call, borrowed from its breaker.
+///
+/// Report the outcome with [`success`](Self::success),
+/// [`failure`](Self::failure) or [`ignore`](Self::ignore). Dropping it
+/// unreported releases a half-open slot (a cancelled call); dropping it while
+/// the thread panics records a failure.
+///
+/// ```
+/// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+/// match cb.try_acquire() {
+///     Ok(permit) => permit.failure(),
+///     Err(rejected) => eprintln!("not sent: {rejected}"),
+/// }
+/// assert_eq!(cb.counts().total_failures, 1);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[must_use = "a permit records a failure or releases its slot when dropped; report the outcome"]
+#[clippy::has_significant_drop]
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    ticket: Ticket,
+}
+
+impl<'a> Permit<'a> {
+    #[inline]
+    pub(crate) fn new(breaker: &'a CircuitBreaker, ticket: Ticket) -> Self {
+        Self { breaker, ticket }
+    }
+
+    /// Records `outcome` for the admitted call.
+    ///
+    /// ```
+    /// use warden_breaker::Outcome;
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.record(Outcome::Ignored);
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn record(self, outcome: Outcome) {
+        let this = ManuallyDrop::new(self);
+        this.breaker.record(this.ticket, Some(outcome));
+    }
+
+    /// Records a success.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.success();
+    /// assert_eq!(cb.counts().total_successes, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success)
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.failure();
+    /// assert_eq!(cb.counts().consecutive_failures, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure)
+    }
+
+    /// Records an outcome that is neither success nor failure; in half-open the
+    /// probe slot is freed.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.ignore();
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn ignore(self) {
+        self.record(Outcome::Ignored)
+    }
+
+    /// The state the call was admitted in (closed, or half-open for a probe).
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let p = cb.try_acquire()?;
+    /// assert_eq!(p.admitted_in(), warden_breaker::State::Closed);
+    /// p.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admitted_in(&self) -> State {
+        self.ticket.state()
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.breaker.record(self.ticket, drop_outcome());
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("breaker", &self.breaker.name())
+            .field("generation", &self.ticket.generation())
+            .field("admitted_in", &self.ticket.state())
+            .finish()
+    }
+}
+
+/// Admission to one call that owns an `Arc` of its breaker, so it is `'static`
+/// and can cross `.await` points and threads. Same rules as [`Permit`].
+///
+/// ```
+/// use std::sync::Arc;
+/// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+/// let permit = cb.try_acquire_owned()?;
+/// let handle = std::thread::spawn(move || permit.success());
+/// handle.join().unwrap();
+/// assert_eq!(cb.counts().total_successes, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a permit records a failure or releases its slot when dropped; report the outcome"]
+#[clippy::has_significant_drop]
+pub struct OwnedPermit {
+    breaker: Arc<CircuitBreaker>,
+    /// `None` once reported, so `Drop` does nothing more.
+    ticket: Option<Ticket>,
+}
+
+impl OwnedPermit {
+    #[inline]
+    pub(crate) fn new(breaker: Arc<CircuitBreaker>, ticket: Ticket) -> Self {
+        Self {
+            breaker,
+            ticket: Some(ticket),
+        }
+    }
+
+    /// Records `outcome` for the admitted call.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.record(warden_breaker::Outcome::Failure);
+    /// assert_eq!(cb.counts().total_failures, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn record(mut self, outcome: Outcome) {
+        if let Some(ticket) = self.ticket.take() {
+            self.breaker.record(ticket, Some(outcome));
+        }
+    }
+
+    /// Records a success.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success)
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.failure();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure)
+    }
+
+    /// Records an outcome that is neither success nor failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.ignore();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn ignore(self) {
+        self.record(Outcome::Ignored)
+    }
+
+    /// The state the call was admitted in.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// let p = cb.try_acquire_owned()?;
+    /// assert_eq!(p.admitted_in(), warden_breaker::State::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admitted_in(&self) -> State {
+        self.ticket.map_or(State::Closed, Ticket::state)
+    }
+
+    /// The breaker this permit belongs to.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// let p = cb.try_acquire_owned()?;
+    /// assert_eq!(p.breaker().name(), "db");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
+        &self.breaker
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.breaker.record(ticket, drop_outcome());
+        }
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("breaker", &self.breaker.name())
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}

@@ -1,0 +1,16 @@
+//! The one import point for concurrency primitives.
+//!
+//! Everything in this crate that touches an atomic gets it from here, so the
+//! same code runs under [loom](https://docs.rs/loom) when built with
+//! `RUSTFLAGS="--cfg loom"` (the model's atomics) and on `std` otherwise. This is
+//! tokio's `src/loom/` shim, shrunk to what the breaker uses.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
