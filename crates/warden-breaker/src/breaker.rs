@@ -427,7 +427,13 @@ impl CircuitBreaker {
         });
         let s = self.load();
         if s.generation() != ticket.generation() || s.is_open_requested() {
-            return; // stale: the generation this call belonged to is over
+            // Stale: the generation this call belonged to is over. gobreaker still
+            // evaluates time here (an open breaker may turn half-open, an interval may
+            // expire), so do the same to stay observably identical.
+            if s.tag() == Tag::Open || (s.tag() == Tag::Closed && s.payload() != 0) {
+                self.state();
+            }
+            return;
         }
         if ticket.is_half_open() {
             self.record_half_open(ticket.generation(), outcome, s);

@@ -1,0 +1,1 @@
+//! Differential driver (being written).
