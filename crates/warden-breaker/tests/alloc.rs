@@ -1,0 +1,120 @@
+//! Zero allocations per call: a counting global allocator proves that the
+//! closed, open and half-open paths (admission, outcome, rejection and the
+//! transitions between them) never allocate.
+//!
+//! The allocator counts per thread, so tests running in parallel on other
+//! threads do not disturb the count.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+
+use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// The only `unsafe` in the workspace's tests: a `GlobalAlloc` impl must be unsafe.
+#[allow(unsafe_code)]
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged;
+// the extra work is a thread-local counter bump, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn breaker() -> (CircuitBreaker, ManualClock) {
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("alloc")
+        .max_requests(2)
+        .timeout(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    // Warm-up: the first call of a thread claims its counter slot.
+    let _ = cb.call(|| Ok::<_, ()>(()));
+    (cb, clock)
+}
+
+#[test]
+fn closed_path_does_not_allocate() {
+    let (cb, _clock) = breaker();
+    let n = allocations_in(|| {
+        for i in 0..10_000u32 {
+            // Failures never reach the trip threshold: every 4th call fails.
+            let r = cb.call(|| if i % 4 == 0 { Err(i) } else { Ok(i) });
+            assert!(r.is_ok() || matches!(r, Err(Error::Inner(_))));
+            let p = cb.try_acquire().expect("closed admits");
+            p.success();
+            drop(cb.try_acquire()); // dropped unreported
+            cb.try_acquire().expect("closed admits").ignore();
+        }
+        assert_eq!(cb.counts().requests, 40_001);
+    });
+    assert_eq!(n, 0, "allocations on the closed path");
+}
+
+#[test]
+fn open_path_and_transitions_do_not_allocate() {
+    let (cb, clock) = breaker();
+    let n = allocations_in(|| {
+        for _ in 0..100 {
+            // Closed -> Open.
+            for _ in 0..6 {
+                let _ = cb.call(|| Err::<(), _>(()));
+            }
+            assert_eq!(cb.state(), State::Open);
+            for _ in 0..1_000 {
+                assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+            }
+            // Open -> HalfOpen, saturated, then HalfOpen -> Closed.
+            clock.advance(Duration::from_millis(1001));
+            let a = cb.try_acquire().expect("probe 1");
+            let b = cb.try_acquire().expect("probe 2");
+            for _ in 0..1_000 {
+                assert!(matches!(
+                    cb.call(|| Ok::<_, ()>(())),
+                    Err(Error::TooManyRequests)
+                ));
+            }
+            drop(b); // released
+            a.success();
+            cb.try_acquire().expect("probe 2 again").success();
+            assert_eq!(cb.state(), State::Closed);
+        }
+    });
+    assert_eq!(n, 0, "allocations on open/half-open paths and transitions");
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the two tests above against a counter that silently counts nothing.
+    let n = allocations_in(|| drop(std::hint::black_box(Vec::<u64>::with_capacity(8))));
+    assert_eq!(n, 1);
+    let cb = CircuitBreaker::builder("boxed").build().expect("valid");
+    assert!(allocations_in(|| drop(std::hint::black_box(Box::new(cb)))) >= 1);
+}
