@@ -23,7 +23,11 @@ impl Dependency {
         use warden_breaker::Clock;
         self.hits.fetch_add(1, Ordering::Relaxed);
         let ms = self.clock.now_nanos() / 1_000_000;
-        if (2_000..5_000).contains(&ms) { Err(format!("connection refused at {ms} ms")) } else { Ok("rows") }
+        if (2_000..5_000).contains(&ms) {
+            Err(format!("connection refused at {ms} ms"))
+        } else {
+            Ok("rows")
+        }
     }
 }
 
@@ -51,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .clock(clock.clone())
             .build()?
     };
-    let dep = Dependency { clock: clock.clone(), hits: AtomicU64::new(0) };
+    let dep = Dependency {
+        clock: clock.clone(),
+        hits: AtomicU64::new(0),
+    };
 
     let (mut ok, mut failed, mut rejected) = (0, 0, 0);
     for _ in 0..80 {
