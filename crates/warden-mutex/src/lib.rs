@@ -1,1 +1,1162 @@
-//! placeholder replaced by the mutex reference
+//! The warden circuit breaker behind one [`std::sync::Mutex`]: the benchmark
+//! baseline and the test oracle of the lock-free [`warden_breaker`].
+//!
+//! This crate is written the way `sony/gobreaker` and the Go seeds are: every
+//! entry point takes the lock, lets the breaker catch up with the clock
+//! (`current_state(now)`: an expired counting interval starts a new
+//! generation, an expired open timeout turns the breaker half-open), acts on
+//! the state it finds, and unlocks. Nothing in it is clever, which is the
+//! point: the lock-free breaker must be observably identical to it, and the
+//! differential driver (`warden-conformance`) checks that after every
+//! operation.
+//!
+//! It has the same public surface as [`warden_breaker::CircuitBreaker`] and
+//! the same semantics, listed in that crate's documentation: gobreaker's
+//! states, counts, generations and strict `expiry < now` boundaries at 1 ms
+//! resolution, plus warden's additions (a permit dropped without an outcome
+//! releases its half-open slot, [`Outcome::Ignored`] frees one too, a permit
+//! dropped while panicking records a failure). Both breakers take their time
+//! from [`Settings::now_ticks`], so breakers built from clones of one
+//! [`Settings`] see the same ticks.
+//!
+//! # Differences from the lock-free breaker
+//!
+//! * Every call takes the lock twice (admission and outcome); under
+//!   contention calls queue on it. That is what the benchmarks measure.
+//! * `ready_to_trip` runs **while the lock is held** (as in gobreaker): it
+//!   must not call into the same breaker, or it deadlocks.
+//! * State-change callbacks do **not** run under the lock, unlike gobreaker,
+//!   where calling `State()` or `Counts()` from `OnStateChange` deadlocks
+//!   (gobreaker issue #37). Transitions are queued under the lock, in the
+//!   order they happen; after unlocking, one thread at a time delivers the
+//!   queue, so callbacks still run exactly once per transition and in
+//!   transition order, and may call back into the breaker.
+//! * Generations are `u64` and never wrap (the lock-free breaker's are 20 bits).
+//! * A panic while the lock is held (only `ready_to_trip` runs user code there)
+//!   poisons the mutex; the breaker recovers the guard and carries on, since
+//!   every update it makes under the lock leaves the state consistent.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use warden_mutex::{CircuitBreaker, Error, State};
+//!
+//! let cb = CircuitBreaker::builder("clickhouse")
+//!     .timeout(Duration::from_secs(30))
+//!     .build()?;
+//! match cb.call(|| Ok::<_, std::io::Error>(3)) {
+//!     Ok(rows) => assert_eq!(rows, 3),
+//!     Err(Error::Open | Error::TooManyRequests) => { /* shed load */ }
+//!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
+//! }
+//! assert_eq!(cb.state(), State::Closed);
+//! # Ok::<(), warden_mutex::ConfigError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use warden_breaker::MAX_TICK;
+pub use warden_breaker::{
+    Breaker, BreakerPermit, Clock, ConfigError, Counts, Error, ManualClock, Observer, Outcome,
+    QuantaClock, Rejected, Settings, State,
+};
+
+/// Configures a [`CircuitBreaker`]: a thin wrapper over
+/// [`warden_breaker::Builder`], so both breakers accept and reject exactly the
+/// same settings.
+///
+/// ```
+/// use std::time::Duration;
+/// let cb = warden_mutex::CircuitBreaker::builder("kafka")
+///     .max_requests(3)
+///     .interval(Duration::from_secs(10))
+///     .timeout(Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(cb.settings().max_requests(), 3);
+/// # Ok::<(), warden_mutex::ConfigError>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    inner: warden_breaker::Builder,
+}
+
+impl Builder {
+    fn map(self, f: impl FnOnce(warden_breaker::Builder) -> warden_breaker::Builder) -> Self {
+        Self {
+            inner: f(self.inner),
+        }
+    }
+
+    /// Half-open probe limit and the consecutive successes that close the breaker
+    /// again. `0` means 1; see [`warden_breaker::Builder::max_requests`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("x").max_requests(0).build()?;
+    /// assert_eq!(cb.settings().max_requests(), 1);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn max_requests(self, max_requests: u32) -> Self {
+        self.map(|b| b.max_requests(max_requests))
+    }
+
+    /// Period after which a closed breaker clears its counts; zero: never. See
+    /// [`warden_breaker::Builder::interval`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cb = warden_mutex::CircuitBreaker::builder("x").interval(Duration::from_secs(5)).build()?;
+    /// assert_eq!(cb.settings().interval(), Duration::from_secs(5));
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn interval(self, interval: Duration) -> Self {
+        self.map(|b| b.interval(interval))
+    }
+
+    /// How long the breaker stays open; zero means 60 s. See
+    /// [`warden_breaker::Builder::timeout`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("x").build()?;
+    /// assert_eq!(cb.settings().timeout().as_secs(), 60);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// The rule that trips a closed breaker (default: more than 5 consecutive
+    /// failures). Here it runs while the breaker's lock is held, so it must not
+    /// call into the same breaker.
+    ///
+    /// ```
+    /// use warden_mutex::{CircuitBreaker, Counts, State};
+    /// let cb = CircuitBreaker::builder("x").ready_to_trip(|c: &Counts| c.total_failures >= 1).build()?;
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// assert_eq!(cb.state(), State::Open);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn ready_to_trip<F>(self, ready_to_trip: F) -> Self
+    where
+        F: Fn(&Counts) -> bool + Send + Sync + 'static,
+    {
+        self.map(|b| b.ready_to_trip(ready_to_trip))
+    }
+
+    /// The callback run on every state change with `(name, from, to)`: after the
+    /// lock is released, exactly once per transition, in transition order. It may
+    /// call back into the breaker.
+    ///
+    /// ```
+    /// let _cb = warden_mutex::CircuitBreaker::builder("x")
+    ///     .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
+    ///     .build()?;
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn on_state_change<F>(self, on_state_change: F) -> Self
+    where
+        F: Fn(&str, State, State) + Send + Sync + 'static,
+    {
+        self.map(|b| b.on_state_change(on_state_change))
+    }
+
+    /// The time source (default: a new [`QuantaClock`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_mutex::{CircuitBreaker, ManualClock, State};
+    /// let clock = ManualClock::new();
+    /// let cb = CircuitBreaker::builder("x")
+    ///     .timeout(Duration::from_secs(1))
+    ///     .ready_to_trip(|c| c.consecutive_failures >= 1)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// clock.advance(Duration::from_millis(1000));
+    /// assert_eq!(cb.state(), State::Open); // strictly after the timeout...
+    /// clock.advance(Duration::from_millis(1));
+    /// assert_eq!(cb.state(), State::HalfOpen); // ...it lets probes through
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn clock<C: Clock>(self, clock: C) -> Self {
+        self.map(|b| b.clock(clock))
+    }
+
+    /// Adds an observer; each one sees every event.
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Log;
+    /// impl warden_mutex::Observer for Log {}
+    /// let _cb = warden_mutex::CircuitBreaker::builder("x").observer(Log).build()?;
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn observer<O: Observer>(self, observer: O) -> Self {
+        self.map(|b| b.observer(observer))
+    }
+
+    /// Validates the settings without building a breaker.
+    ///
+    /// ```
+    /// let s = warden_mutex::CircuitBreaker::builder("x").settings()?;
+    /// let _cb = warden_mutex::CircuitBreaker::from_settings(s);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn settings(self) -> Result<Settings, ConfigError> {
+        self.inner.settings()
+    }
+
+    /// Validates the settings (exactly as [`warden_breaker::Builder::build`] does)
+    /// and builds the breaker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let err = warden_mutex::CircuitBreaker::builder("x")
+    ///     .timeout(Duration::from_micros(1500))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("timeout"));
+    /// ```
+    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
+        self.settings().map(CircuitBreaker::from_settings)
+    }
+
+    /// The wrapped lock-free builder, to build the other breaker from the same
+    /// configuration.
+    ///
+    /// ```
+    /// let b = warden_mutex::CircuitBreaker::builder("x").max_requests(2);
+    /// let lock_free = b.into_inner().build()?;
+    /// assert_eq!(lock_free.settings().max_requests(), 2);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn into_inner(self) -> warden_breaker::Builder {
+        self.inner
+    }
+}
+
+impl From<warden_breaker::Builder> for Builder {
+    /// Wraps a lock-free builder.
+    ///
+    /// ```
+    /// let b: warden_mutex::Builder = warden_breaker::CircuitBreaker::builder("x").into();
+    /// assert_eq!(b.build()?.name(), "x");
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    fn from(inner: warden_breaker::Builder) -> Self {
+        Self { inner }
+    }
+}
+
+/// Everything the lock protects: gobreaker's `CircuitBreaker` fields, plus the
+/// half-open slot count and the queue of undelivered state changes.
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    /// Bumped by every state change and closed-state interval reset. Never wraps.
+    generation: u64,
+    counts: Counts,
+    /// Tick at which the current state expires, gobreaker's `expiry`: closed, the
+    /// end of the counting interval (`0`: never); open, the end of the timeout;
+    /// half-open, unused (`0`).
+    expiry: u64,
+    /// Half-open: probes holding a slot (admitted, minus those released by
+    /// [`Outcome::Ignored`] or a drop without outcome). A success keeps its slot.
+    held: u32,
+    /// State changes not yet delivered to the callback and observers, oldest first.
+    pending: VecDeque<(State, State)>,
+    /// Some thread is delivering `pending` right now (outside the lock).
+    delivering: bool,
+}
+
+/// A circuit breaker with gobreaker's semantics behind one [`Mutex`]; see the
+/// crate docs and [`warden_breaker::CircuitBreaker`] for the state machine.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_mutex::{CircuitBreaker, Error, ManualClock, State};
+///
+/// let clock = ManualClock::new();
+/// let cb = CircuitBreaker::builder("payments")
+///     .timeout(Duration::from_secs(10))
+///     .clock(clock.clone())
+///     .build()?;
+/// for _ in 0..6 {
+///     let _ = cb.call(|| Err::<(), _>("connection refused"));
+/// }
+/// assert_eq!(cb.state(), State::Open);
+/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Open)));
+/// clock.advance(Duration::from_millis(10_001));
+/// assert_eq!(cb.call(|| Ok::<_, &str>(2)), Ok(2)); // the probe succeeds
+/// assert_eq!(cb.state(), State::Closed);
+/// # Ok::<(), warden_mutex::ConfigError>(())
+/// ```
+pub struct CircuitBreaker {
+    inner: Mutex<Inner>,
+    settings: Settings,
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name())
+            .field("state", &inner.state)
+            .field("generation", &inner.generation)
+            .field("counts", &inner.counts)
+            .field("expiry", &inner.expiry)
+            .finish()
+    }
+}
+
+impl CircuitBreaker {
+    /// Starts configuring a breaker named `name`.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("kafka").build()?;
+    /// assert_eq!(cb.name(), "kafka");
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn builder(name: &str) -> Builder {
+        Builder {
+            inner: warden_breaker::CircuitBreaker::builder(name),
+        }
+    }
+
+    /// A breaker from validated settings. Built from a clone of the settings of a
+    /// lock-free breaker, it shares that breaker's clock, time origin, callback and
+    /// observers.
+    ///
+    /// ```
+    /// let s = warden_breaker::CircuitBreaker::builder("x").settings()?;
+    /// let lock_free = warden_breaker::CircuitBreaker::from_settings(s.clone());
+    /// let mutex = warden_mutex::CircuitBreaker::from_settings(s);
+    /// assert_eq!(lock_free.state(), mutex.state());
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn from_settings(settings: Settings) -> Self {
+        let expiry = match settings.interval_ticks() {
+            0 => 0,
+            i => settings.now_ticks().saturating_add(i).min(MAX_TICK),
+        };
+        Self {
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                generation: 1,
+                counts: Counts::default(),
+                expiry,
+                held: 0,
+                pending: VecDeque::new(),
+                delivering: false,
+            }),
+            settings,
+        }
+    }
+
+    /// The breaker's name.
+    ///
+    /// ```
+    /// assert_eq!(warden_mutex::CircuitBreaker::builder("db").build()?.name(), "db");
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        self.settings.name()
+    }
+
+    /// The settings this breaker was built with.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.settings().timeout_ticks(), 60_000);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Takes the lock. A panic while it was held (in `ready_to_trip`) leaves
+    /// `Inner` consistent, since each update under the lock is complete before user
+    /// code runs, so a poisoned lock is recovered rather than turned into a panic.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current state, performing a due transition first (an open breaker whose
+    /// timeout passed turns half-open; a closed breaker whose interval passed clears
+    /// its counts).
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.state(), warden_mutex::State::Closed);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn state(&self) -> State {
+        let mut inner = self.lock();
+        let now = self.settings.now_ticks();
+        let state = self.current_state(&mut inner, now);
+        self.unlock(inner);
+        state
+    }
+
+    /// Counts of the current generation. Like gobreaker, it does not look at the
+    /// clock: after an interval or timeout passes, the counts change only once
+    /// something calls [`state`](Self::state) or makes a call.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// let _ = cb.call(|| Ok::<_, ()>(()));
+    /// assert_eq!(cb.counts().total_successes, 1);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn counts(&self) -> Counts {
+        self.lock().counts
+    }
+
+    /// Runs `f` if the breaker admits it; `Err` counts as a failure, and a panic
+    /// counts as a failure and keeps unwinding.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.call(|| "42".parse::<u32>()), Ok(42));
+    /// assert!(cb.call(|| "x".parse::<u32>()).unwrap_err().into_inner().is_some());
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.call_with(f, |r| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
+    }
+
+    /// Like [`call`](Self::call), with `classify` deciding what the result means
+    /// to the breaker. The result is returned unchanged whatever the
+    /// classification.
+    ///
+    /// ```
+    /// use warden_mutex::{CircuitBreaker, Outcome};
+    /// let cb = CircuitBreaker::builder("http").build()?;
+    /// let r = cb.call_with(|| Err::<(), u16>(404), |r| match r {
+    ///     Err(code) if *code < 500 => Outcome::Ignored,
+    ///     Err(_) => Outcome::Failure,
+    ///     Ok(_) => Outcome::Success,
+    /// });
+    /// assert!(r.is_err());
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        let permit = self.try_acquire()?;
+        // If `f` panics, `permit` drops while panicking and records a failure.
+        let result = f();
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Two-step use: asks for admission now and reports the outcome later through
+    /// the returned [`Permit`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// let permit = cb.try_acquire()?;
+    /// permit.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.before_request().map(|ticket| Permit {
+            breaker: self,
+            ticket,
+        })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a shared breaker: the permit owns an
+    /// `Arc`, so it can cross threads and `.await` points.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// let permit = cb.try_acquire_owned()?;
+    /// std::thread::spawn(move || permit.success()).join().unwrap();
+    /// assert_eq!(cb.counts().total_successes, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit, Rejected> {
+        self.before_request().map(|ticket| OwnedPermit {
+            breaker: Arc::clone(self),
+            ticket: Some(ticket),
+        })
+    }
+
+    /// gobreaker's `currentState(now)`: lets the state catch up with the clock.
+    /// Expiry comparisons are strict (`expiry < now`), as in gobreaker.
+    fn current_state(&self, inner: &mut Inner, now: u64) -> State {
+        match inner.state {
+            State::Closed => {
+                if inner.expiry != 0 && inner.expiry < now {
+                    self.new_generation(inner, now);
+                }
+            }
+            State::Open => {
+                if inner.expiry < now {
+                    self.set_state(inner, State::HalfOpen, now);
+                }
+            }
+            State::HalfOpen => {}
+        }
+        inner.state
+    }
+
+    /// gobreaker's `setState`: a real change starts a new generation and queues the
+    /// callbacks (delivered by [`unlock`](Self::unlock), outside the lock).
+    fn set_state(&self, inner: &mut Inner, to: State, now: u64) {
+        if inner.state == to {
+            return;
+        }
+        let from = inner.state;
+        inner.state = to;
+        self.new_generation(inner, now);
+        inner.pending.push_back((from, to));
+    }
+
+    /// gobreaker's `toNewGeneration`: clears the counts and sets the expiry of the
+    /// (possibly new) current state.
+    fn new_generation(&self, inner: &mut Inner, now: u64) {
+        inner.generation += 1;
+        inner.counts = Counts::default();
+        inner.held = 0;
+        let after = |ticks: u64| now.saturating_add(ticks).min(MAX_TICK);
+        inner.expiry = match inner.state {
+            State::Closed => match self.settings.interval_ticks() {
+                0 => 0,
+                i => after(i),
+            },
+            State::Open => after(self.settings.timeout_ticks()),
+            State::HalfOpen => 0,
+        };
+    }
+
+    /// gobreaker's `beforeRequest`, then the admission event.
+    fn before_request(&self) -> Result<Ticket, Rejected> {
+        let mut inner = self.lock();
+        let now = self.settings.now_ticks();
+        let result = match self.current_state(&mut inner, now) {
+            State::Open => Err(Rejected::Open),
+            State::HalfOpen if inner.held >= self.settings.max_requests() => {
+                Err(Rejected::TooManyRequests)
+            }
+            state => {
+                inner.counts.requests = inner.counts.requests.wrapping_add(1);
+                if state == State::HalfOpen {
+                    inner.held += 1;
+                }
+                Ok(Ticket {
+                    generation: inner.generation,
+                    state,
+                })
+            }
+        };
+        // The open -> half-open change above (if any) is delivered before the
+        // admission event, the lock-free breaker's order.
+        self.unlock(inner);
+        match result {
+            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state)),
+            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+        }
+        result
+    }
+
+    /// gobreaker's `afterRequest`; `None` is a permit dropped without an outcome.
+    fn after_request(&self, ticket: Ticket, outcome: Option<Outcome>) {
+        self.settings.observe(|o| match outcome {
+            Some(Outcome::Success) => o.on_success(),
+            Some(Outcome::Failure) => o.on_failure(),
+            Some(Outcome::Ignored) => o.on_ignored(),
+            None => o.on_dropped(),
+        });
+        let mut inner = self.lock();
+        let now = self.settings.now_ticks();
+        // Time is evaluated even for a stale outcome, as gobreaker does.
+        let state = self.current_state(&mut inner, now);
+        if inner.generation == ticket.generation {
+            self.record(&mut inner, state, outcome, now);
+        }
+        self.unlock(inner);
+    }
+
+    /// Applies an outcome of the current generation.
+    fn record(&self, inner: &mut Inner, state: State, outcome: Option<Outcome>, now: u64) {
+        let c = &mut inner.counts;
+        match (state, outcome) {
+            (State::Open, _) => {} // an open generation admits nobody
+            (_, Some(Outcome::Success)) => {
+                c.total_successes = c.total_successes.wrapping_add(1);
+                c.consecutive_successes = c.consecutive_successes.wrapping_add(1);
+                c.consecutive_failures = 0;
+                if state == State::HalfOpen
+                    && c.consecutive_successes >= self.settings.max_requests()
+                {
+                    self.set_state(inner, State::Closed, now);
+                }
+            }
+            (State::Closed, Some(Outcome::Failure)) => {
+                c.total_failures = c.total_failures.wrapping_add(1);
+                c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
+                c.consecutive_successes = 0;
+                if self.settings.ready_to_trip(c) {
+                    self.set_state(inner, State::Open, now);
+                }
+            }
+            (State::HalfOpen, Some(Outcome::Failure)) => self.set_state(inner, State::Open, now),
+            (_, Some(Outcome::Ignored)) => {
+                c.total_exclusions = c.total_exclusions.wrapping_add(1);
+                if state == State::HalfOpen {
+                    inner.held = inner.held.saturating_sub(1);
+                }
+            }
+            // Dropped unreported: in closed it stays in `requests` (gobreaker's `done`
+            // never called); in half-open it gives its slot back.
+            (State::Closed, None) => {}
+            (State::HalfOpen, None) => inner.held = inner.held.saturating_sub(1),
+        }
+    }
+
+    /// Releases the lock, then delivers queued state changes unless another thread
+    /// already is.
+    ///
+    /// gobreaker calls `OnStateChange` with its mutex held, so a callback that
+    /// looks at the breaker deadlocks (gobreaker issue #37). Here the changes are
+    /// queued under the lock, in the order they happened, and delivered without
+    /// it. One thread at a time delivers (`delivering`), taking one change at a
+    /// time from the queue, so callbacks run exactly once per transition and in
+    /// transition order even when other threads, or the callbacks themselves,
+    /// cause further transitions meanwhile: those are queued and delivered by the
+    /// same loop. A panicking callback does not stop delivery; the first panic
+    /// resumes once the queue is empty.
+    fn unlock<'a>(&'a self, mut inner: MutexGuard<'a, Inner>) {
+        if inner.delivering || inner.pending.is_empty() {
+            return;
+        }
+        inner.delivering = true;
+        let mut panic = None;
+        while let Some((from, to)) = inner.pending.pop_front() {
+            drop(inner);
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
+                self.settings.notify_state_change(from, to)
+            })) {
+                panic.get_or_insert(p);
+            }
+            inner = self.lock();
+        }
+        inner.delivering = false;
+        drop(inner);
+        if let Some(p) = panic {
+            resume_unwind(p);
+        }
+    }
+}
+
+impl Breaker for CircuitBreaker {
+    type Permit<'a> = Permit<'a>;
+
+    fn name(&self) -> &str {
+        CircuitBreaker::name(self)
+    }
+    fn state(&self) -> State {
+        CircuitBreaker::state(self)
+    }
+    fn counts(&self) -> Counts {
+        CircuitBreaker::counts(self)
+    }
+    fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        CircuitBreaker::try_acquire(self)
+    }
+}
+
+/// What a permit reports back with: the generation that admitted it and the
+/// state it was admitted in.
+#[derive(Clone, Copy, Debug)]
+struct Ticket {
+    generation: u64,
+    state: State,
+}
+
+/// The outcome a permit records when dropped unreported.
+fn drop_outcome() -> Option<Outcome> {
+    if std::thread::panicking() {
+        Some(Outcome::Failure)
+    } else {
+        None
+    }
+}
+
+/// Admission to one call, borrowed from its breaker; the same rules as
+/// [`warden_breaker::Permit`]: dropped unreported it releases a half-open slot,
+/// dropped while its thread panics it records a failure.
+///
+/// ```
+/// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+/// match cb.try_acquire() {
+///     Ok(permit) => permit.failure(),
+///     Err(rejected) => eprintln!("not sent: {rejected}"),
+/// }
+/// assert_eq!(cb.counts().total_failures, 1);
+/// # Ok::<(), warden_mutex::ConfigError>(())
+/// ```
+#[must_use = "a permit records a failure or releases its slot when dropped; report the outcome"]
+#[clippy::has_significant_drop]
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    ticket: Ticket,
+}
+
+impl Permit<'_> {
+    /// Records `outcome` for the admitted call.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.record(warden_mutex::Outcome::Ignored);
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record(self, outcome: Outcome) {
+        let this = ManuallyDrop::new(self);
+        this.breaker.after_request(this.ticket, Some(outcome));
+    }
+
+    /// Records a success.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.success();
+    /// assert_eq!(cb.counts().consecutive_successes, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn success(self) {
+        self.record(Outcome::Success)
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.failure();
+    /// assert_eq!(cb.counts().consecutive_failures, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failure(self) {
+        self.record(Outcome::Failure)
+    }
+
+    /// Records an outcome that is neither success nor failure; in half-open the
+    /// probe slot is freed.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.try_acquire()?.ignore();
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ignore(self) {
+        self.record(Outcome::Ignored)
+    }
+
+    /// The state the call was admitted in (closed, or half-open for a probe).
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// let p = cb.try_acquire()?;
+    /// assert_eq!(p.admitted_in(), warden_mutex::State::Closed);
+    /// p.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admitted_in(&self) -> State {
+        self.ticket.state
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.breaker.after_request(self.ticket, drop_outcome());
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("breaker", &self.breaker.name())
+            .field("generation", &self.ticket.generation)
+            .field("admitted_in", &self.ticket.state)
+            .finish()
+    }
+}
+
+impl BreakerPermit for Permit<'_> {
+    fn record(self, outcome: Outcome) {
+        Permit::record(self, outcome)
+    }
+}
+
+/// Admission to one call that owns an `Arc` of its breaker, so it is `'static`.
+/// Same rules as [`Permit`].
+///
+/// ```
+/// use std::sync::Arc;
+/// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+/// let permit = cb.try_acquire_owned()?;
+/// drop(permit); // no outcome: in closed state it stays counted as a request
+/// assert_eq!(cb.counts().requests, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a permit records a failure or releases its slot when dropped; report the outcome"]
+#[clippy::has_significant_drop]
+pub struct OwnedPermit {
+    breaker: Arc<CircuitBreaker>,
+    /// `None` once reported, so `Drop` does nothing more.
+    ticket: Option<Ticket>,
+}
+
+impl OwnedPermit {
+    /// Records `outcome` for the admitted call.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.record(warden_mutex::Outcome::Failure);
+    /// assert_eq!(cb.counts().total_failures, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record(mut self, outcome: Outcome) {
+        if let Some(ticket) = self.ticket.take() {
+            self.breaker.after_request(ticket, Some(outcome));
+        }
+    }
+
+    /// Records a success.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.success();
+    /// assert_eq!(cb.counts().total_successes, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn success(self) {
+        self.record(Outcome::Success)
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.failure();
+    /// assert_eq!(cb.counts().total_failures, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failure(self) {
+        self.record(Outcome::Failure)
+    }
+
+    /// Records an outcome that is neither success nor failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// cb.try_acquire_owned()?.ignore();
+    /// assert_eq!(cb.counts().total_exclusions, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ignore(self) {
+        self.record(Outcome::Ignored)
+    }
+
+    /// The state the call was admitted in.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// let p = cb.try_acquire_owned()?;
+    /// assert_eq!(p.admitted_in(), warden_mutex::State::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admitted_in(&self) -> State {
+        self.ticket.map_or(State::Closed, |t| t.state)
+    }
+
+    /// The breaker this permit belongs to.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cb = Arc::new(warden_mutex::CircuitBreaker::builder("db").build()?);
+    /// let p = cb.try_acquire_owned()?;
+    /// assert_eq!(p.breaker().name(), "db");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
+        &self.breaker
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.breaker.after_request(ticket, drop_outcome());
+        }
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("breaker", &self.breaker.name())
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}
+
+impl BreakerPermit for OwnedPermit {
+    fn record(self, outcome: Outcome) {
+        OwnedPermit::record(self, outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn clocked(b: Builder) -> (CircuitBreaker, ManualClock) {
+        let clock = ManualClock::new();
+        let cb = b.clock(clock.clone()).build().expect("valid settings");
+        (cb, clock)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn default_trips_on_the_sixth_consecutive_failure() {
+        let cb = CircuitBreaker::builder("t").build().expect("valid");
+        for _ in 0..5 {
+            let _ = cb.call(|| Err::<(), _>(()));
+        }
+        assert_eq!(cb.state(), State::Closed);
+        assert_eq!(
+            cb.counts(),
+            Counts {
+                requests: 5,
+                total_failures: 5,
+                consecutive_failures: 5,
+                ..Counts::default()
+            }
+        );
+        let _ = cb.call(|| Err::<(), _>(()));
+        assert_eq!(cb.state(), State::Open);
+        assert_eq!(cb.counts(), Counts::default());
+    }
+
+    #[test]
+    fn open_turns_half_open_strictly_after_the_timeout() {
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .timeout(ms(10))
+                .ready_to_trip(|c| c.consecutive_failures >= 1),
+        );
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(10));
+        assert_eq!(cb.try_acquire().unwrap_err(), Rejected::Open);
+        clock.advance(ms(1));
+        let probe = cb.try_acquire().expect("half-open admits a probe");
+        assert_eq!(probe.admitted_in(), State::HalfOpen);
+        assert_eq!(
+            cb.try_acquire().unwrap_err(),
+            Rejected::TooManyRequests,
+            "max_requests 1"
+        );
+        drop(probe);
+        assert_eq!(cb.counts().requests, 1, "a released probe still counts");
+        cb.try_acquire().expect("the slot was released").success();
+        assert_eq!(cb.state(), State::Closed);
+    }
+
+    #[test]
+    fn interval_resets_counts_and_makes_outstanding_permits_stale() {
+        let (cb, clock) = clocked(CircuitBreaker::builder("t").interval(ms(5)));
+        let stale = cb.try_acquire().expect("closed admits");
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(5));
+        assert_eq!(cb.counts().requests, 2);
+        clock.advance(ms(1));
+        // Counts do not evaluate time; state does.
+        assert_eq!(cb.counts().requests, 2);
+        assert_eq!(cb.state(), State::Closed);
+        assert_eq!(cb.counts(), Counts::default());
+        stale.failure();
+        assert_eq!(cb.counts(), Counts::default());
+    }
+
+    #[test]
+    fn callbacks_run_outside_the_lock_in_order() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let cb = Arc::new_cyclic(|weak: &std::sync::Weak<CircuitBreaker>| {
+            let weak = weak.clone();
+            let seen = Arc::clone(&seen);
+            CircuitBreaker::builder("t")
+                .timeout(ms(1))
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .on_state_change(move |_, from, to| {
+                    // Re-entering the breaker would deadlock under gobreaker's design.
+                    let now = weak.upgrade().map(|cb| (cb.state(), cb.counts()));
+                    seen.lock().expect("not poisoned").push((from, to, now));
+                })
+                .build()
+                .expect("valid")
+        });
+        let _ = cb.call(|| Err::<(), _>(()));
+        assert_eq!(
+            *seen.lock().expect("not poisoned"),
+            vec![(
+                State::Closed,
+                State::Open,
+                Some((State::Open, Counts::default()))
+            )]
+        );
+    }
+
+    #[test]
+    fn a_transition_caused_by_a_callback_is_delivered_after_it() {
+        let clock = ManualClock::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let cb = Arc::new_cyclic(|weak: &std::sync::Weak<CircuitBreaker>| {
+            let (weak, seen, clock) = (weak.clone(), Arc::clone(&seen), clock.clone());
+            CircuitBreaker::builder("t")
+                .timeout(ms(1))
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .clock(clock.clone())
+                .on_state_change(move |_, from, to| {
+                    seen.lock().expect("not poisoned").push((from, to));
+                    if to == State::Open {
+                        // Lets the timeout pass and looks: open -> half-open, queued
+                        // while this callback runs, delivered right after it.
+                        clock.advance(ms(2));
+                        if let Some(cb) = weak.upgrade() {
+                            assert_eq!(cb.state(), State::HalfOpen);
+                        }
+                        seen.lock().expect("not poisoned").push((to, to));
+                    }
+                })
+                .build()
+                .expect("valid")
+        });
+        let _ = cb.call(|| Err::<(), _>(()));
+        assert_eq!(
+            *seen.lock().expect("not poisoned"),
+            vec![
+                (State::Closed, State::Open),
+                (State::Open, State::Open),
+                (State::Open, State::HalfOpen)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_ready_to_trip_poisons_nothing_observable() {
+        let cb = CircuitBreaker::builder("t")
+            .ready_to_trip(|c| {
+                assert!(c.total_failures < 2, "deliberate panic in ready_to_trip");
+                false
+            })
+            .build()
+            .expect("valid");
+        let _ = cb.call(|| Err::<(), _>(()));
+        let r = catch_unwind(AssertUnwindSafe(|| cb.call(|| Err::<(), _>(()))));
+        assert!(r.is_err(), "the panic reaches the caller");
+        assert!(cb.inner.is_poisoned());
+        // The breaker keeps working on the recovered guard.
+        assert_eq!(cb.state(), State::Closed);
+        assert_eq!(cb.counts().total_failures, 2);
+        assert_eq!(cb.call(|| Ok::<_, ()>(7)), Ok(7));
+    }
+
+    #[test]
+    fn a_panicking_callback_still_delivers_the_rest() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c2 = Arc::clone(&calls);
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .timeout(ms(1))
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .on_state_change(move |_, _, to| {
+                    c2.fetch_add(1, Ordering::Relaxed);
+                    assert_ne!(to, State::Open, "deliberate panic in a callback");
+                }),
+        );
+        let r = catch_unwind(AssertUnwindSafe(|| cb.call(|| Err::<(), _>(()))));
+        assert!(r.is_err());
+        clock.advance(ms(2));
+        assert_eq!(cb.state(), State::HalfOpen, "delivery did not wedge");
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_permit_dropped_while_panicking_records_a_failure() {
+        let cb = CircuitBreaker::builder("t").build().expect("valid");
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            cb.call(|| -> Result<(), ()> { panic!("deliberate panic in a call") })
+        }));
+        assert!(r.is_err());
+        assert_eq!(cb.counts().total_failures, 1);
+    }
+
+    #[test]
+    fn threads_agree_on_the_half_open_limit() {
+        let clock = ManualClock::new();
+        let cb = Arc::new(
+            CircuitBreaker::builder("t")
+                .max_requests(3)
+                .timeout(ms(1))
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .clock(clock.clone())
+                .build()
+                .expect("valid"),
+        );
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(2));
+        let admitted: Vec<_> = (0..4)
+            .map(|_| {
+                let cb = Arc::clone(&cb);
+                std::thread::spawn(move || cb.try_acquire_owned().ok())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect();
+        assert_eq!(admitted.iter().filter(|p| p.is_some()).count(), 3);
+        for p in admitted.into_iter().flatten() {
+            p.success();
+        }
+        assert_eq!(cb.state(), State::Closed);
+    }
+}
