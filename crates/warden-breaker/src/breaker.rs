@@ -328,15 +328,17 @@ impl CircuitBreaker {
     fn admit(&self) -> Result<Ticket, Rejected> {
         let s = self.load();
         // The hot path: closed, no interval to check, nothing requested.
-        let result = if s.tag() == Tag::Closed && s.payload() == 0 && !s.is_open_requested() {
+        let result = if s.is_plain_closed() {
             self.counters.record_request(s.generation());
             Ok(Ticket::closed(s.generation()))
         } else {
             self.admit_slow(s)
         };
-        match result {
-            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
-            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+        if self.settings.has_observers() {
+            match result {
+                Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
+                Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+            }
         }
         result
     }
@@ -418,7 +420,22 @@ impl CircuitBreaker {
 
     /// Records the outcome of a call admitted with `ticket`; `None` is a permit
     /// dropped without an outcome.
+    #[inline]
     pub(crate) fn record(&self, ticket: Ticket, outcome: Option<Outcome>) {
+        // The hot path: a success, no observer, and the breaker still in the plain
+        // closed generation that admitted the call.
+        if outcome == Some(Outcome::Success)
+            && !self.settings.has_observers()
+            && !ticket.is_half_open()
+            && self.load().without_pending() == ticket.word()
+        {
+            self.counters.record_success(ticket.generation());
+            return;
+        }
+        self.record_slow(ticket, outcome);
+    }
+
+    fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
         self.settings.observe(|o| match outcome {
             Some(Outcome::Success) => o.on_success(),
             Some(Outcome::Failure) => o.on_failure(),

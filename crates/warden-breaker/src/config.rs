@@ -400,6 +400,12 @@ impl Settings {
         }
     }
 
+    /// Whether any observer is installed.
+    #[inline]
+    pub(crate) fn has_observers(&self) -> bool {
+        !self.observers.is_empty()
+    }
+
     /// Calls `event` on every observer (nothing if none is installed).
     ///
     /// ```

@@ -17,7 +17,7 @@
 use crossbeam_utils::CachePadded;
 
 use crate::Counts;
-use crate::slot::{self, OVERFLOW, SLOTS};
+use crate::slot::{self, INDEX_MASK, OVERFLOW, STRIPES};
 use crate::sync::{AtomicU64, Ordering};
 
 #[inline]
@@ -35,10 +35,18 @@ const fn count_in(word: u64, generation: u32) -> u32 {
     }
 }
 
-/// `word` plus one in `generation`.
+/// `word` plus one in `generation`. At `u32::MAX` the carry moves the tag on,
+/// which reads as 0 for `generation`: the count wraps modulo 2^32, as gobreaker's
+/// `uint32` counts do, and a later bump re-tags the word.
 #[inline]
 const fn bumped(word: u64, generation: u32) -> u64 {
-    tagged(generation, count_in(word, generation).wrapping_add(1))
+    let tag = tagged(generation, 0);
+    let base = if word & !(u32::MAX as u64) == tag {
+        word
+    } else {
+        tag
+    };
+    base + 1
 }
 
 /// Compare-and-swap update of a shared tagged word; returns the new count.
@@ -92,16 +100,14 @@ impl Rare {
 #[derive(Debug)]
 pub(crate) struct Counters {
     /// `SLOTS` owned stripes, then the shared overflow stripe.
-    stripes: Box<[CachePadded<Stripe>]>,
+    stripes: Box<[CachePadded<Stripe>; STRIPES]>,
     rare: CachePadded<Rare>,
 }
 
 impl Counters {
     pub(crate) fn new() -> Self {
         Self {
-            stripes: (0..=SLOTS)
-                .map(|_| CachePadded::new(Stripe::default()))
-                .collect(),
+            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(Stripe::default()))),
             rare: CachePadded::new(Rare::default()),
         }
     }
@@ -109,7 +115,7 @@ impl Counters {
     /// Bumps `pick(stripe)` of the calling thread's stripe in `generation`.
     #[inline]
     fn bump_stripe(&self, generation: u32, pick: impl Fn(&Stripe) -> &AtomicU64) {
-        let index = slot::current();
+        let index = slot::current() & INDEX_MASK;
         let word = pick(&self.stripes[index]);
         if index == OVERFLOW {
             update_shared(word, generation, |c| c.wrapping_add(1));
@@ -266,7 +272,9 @@ mod tests {
         assert_eq!(count_in(tagged(3, 9), 3), 9);
         assert_eq!(count_in(tagged(2, 9), 3), 0);
         assert_eq!(bumped(tagged(2, 9), 3), tagged(3, 1));
-        assert_eq!(bumped(tagged(3, u32::MAX), 3), tagged(3, 0));
+        // The carry at u32::MAX wraps the count: the word reads as 0 for generation 3.
+        assert_eq!(count_in(bumped(tagged(3, u32::MAX), 3), 3), 0);
+        assert_eq!(count_in(bumped(bumped(tagged(3, u32::MAX), 3), 3), 3), 1);
     }
 
     #[test]

@@ -10,30 +10,37 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
+use crate::state::{Snapshot, Tag};
 use crate::{CircuitBreaker, Outcome, State};
 
-/// What a permit needs to report back: its generation and whether it is a probe.
+/// What a permit needs to report back: the state word it was admitted under,
+/// reduced to state and generation (payload and flags cleared). For a closed
+/// permit this equals the live word, minus `PENDING`, for as long as the
+/// breaker stays in that generation without an interval, so recording a
+/// success checks the permit with one comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ticket(u32);
-
-const PROBE: u32 = 1 << 31;
+pub(crate) struct Ticket(u64);
 
 impl Ticket {
     #[inline]
     pub(crate) const fn closed(generation: u32) -> Self {
-        Self(generation)
+        Self(Snapshot::closed(generation, 0).0)
     }
     #[inline]
     pub(crate) const fn half_open(generation: u32) -> Self {
-        Self(generation | PROBE)
+        Self(Snapshot::half_open(generation, 0, 0).0)
+    }
+    #[inline]
+    pub(crate) const fn word(self) -> u64 {
+        self.0
     }
     #[inline]
     pub(crate) const fn generation(self) -> u32 {
-        self.0 & !PROBE
+        Snapshot(self.0).generation()
     }
     #[inline]
     pub(crate) const fn is_half_open(self) -> bool {
-        self.0 & PROBE != 0
+        matches!(Snapshot(self.0).tag(), Tag::HalfOpen)
     }
     pub(crate) const fn state(self) -> State {
         if self.is_half_open() {

@@ -12,14 +12,21 @@
 //! Under `cfg(loom)` there are no owned slots: every thread uses the shared
 //! stripe, the path whose interleavings matter.
 
-/// Number of owned slots (one bit each in the claim bitmap).
+/// Number of owned slots (one bit each in the claim bitmap). With the overflow
+/// stripe that makes a power of two, so a stripe index masked with
+/// [`INDEX_MASK`] needs no bounds check on the hot path.
 #[cfg(not(loom))]
-pub(crate) const SLOTS: usize = 64;
+pub(crate) const SLOTS: usize = 63;
 #[cfg(loom)]
 pub(crate) const SLOTS: usize = 0;
 
 /// Index of the shared stripe that threads without a slot use.
 pub(crate) const OVERFLOW: usize = SLOTS;
+/// Stripes per breaker: the owned slots and the overflow stripe.
+pub(crate) const STRIPES: usize = SLOTS + 1;
+/// Every valid stripe index is below `STRIPES`, a power of two.
+pub(crate) const INDEX_MASK: usize = STRIPES - 1;
+const _: () = assert!(STRIPES.is_power_of_two());
 
 #[cfg(not(loom))]
 mod registry {
@@ -29,12 +36,22 @@ mod registry {
     // docs), so it takes std's atomics directly rather than the `sync` shim.
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    /// Bit `i` set: slot `i` is owned by a live thread.
-    static CLAIMED: AtomicU64 = AtomicU64::new(0);
+    /// Bit `i` set: slot `i` is owned by a live thread. Bits `SLOTS..64` are set
+    /// from the start: they are not slots.
+    static CLAIMED: AtomicU64 = AtomicU64::new(!((1 << SLOTS) - 1));
     /// One past the highest slot index ever claimed: stripes above it were never written.
     static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 
     const UNCLAIMED: usize = usize::MAX;
+
+    thread_local! {
+        /// This thread's slot index. Const-initialised and without a destructor, so
+        /// reading it is one thread-relative load with no lazy-state check, and it
+        /// stays readable while other thread-locals are being destroyed.
+        static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+        /// Owns the claimed slot; its destructor gives the slot back at thread exit.
+        static GUARD: SlotGuard = const { SlotGuard(Cell::new(UNCLAIMED)) };
+    }
 
     struct SlotGuard(Cell<usize>);
 
@@ -42,6 +59,8 @@ mod registry {
         fn drop(&mut self) {
             let i = self.0.get();
             if i < SLOTS {
+                // Calls made by later destructors of this thread use the shared stripe.
+                INDEX.with(|c| c.set(OVERFLOW));
                 // Release: pairs with the Acquire claim of the next owner, which then sees
                 // every stripe store this thread made and continues from it.
                 CLAIMED.fetch_and(!(1 << i), Ordering::Release);
@@ -49,27 +68,37 @@ mod registry {
         }
     }
 
-    thread_local! {
-        static SLOT: SlotGuard = const { SlotGuard(Cell::new(UNCLAIMED)) };
-    }
-
     #[inline]
     pub(crate) fn current() -> usize {
-        SLOT.try_with(|s| match s.0.get() {
-            UNCLAIMED => claim(s),
+        match INDEX.with(Cell::get) {
+            UNCLAIMED => claim(),
             i => i,
-        })
-        .unwrap_or(OVERFLOW)
+        }
     }
 
     #[cold]
-    fn claim(s: &SlotGuard) -> usize {
+    fn claim() -> usize {
+        // Register the guard first: if this thread's locals are already being torn
+        // down, it cannot own a slot and uses the shared stripe.
+        let Ok(i) = GUARD.try_with(|g| {
+            let i = take_free_slot();
+            g.0.set(i);
+            i
+        }) else {
+            INDEX.with(|c| c.set(OVERFLOW));
+            return OVERFLOW;
+        };
+        INDEX.with(|c| c.set(i));
+        i
+    }
+
+    /// Claims the lowest free slot, or returns `OVERFLOW` if all are taken (this
+    /// thread then shares the overflow stripe for good).
+    fn take_free_slot() -> usize {
         // Relaxed: only a starting guess for the exchange below.
         let mut bits = CLAIMED.load(Ordering::Relaxed);
         loop {
             if bits == u64::MAX {
-                // All slots taken: this thread shares the overflow stripe for good.
-                s.0.set(OVERFLOW);
                 return OVERFLOW;
             }
             let i = (!bits).trailing_zeros() as usize;
@@ -85,7 +114,6 @@ mod registry {
                     // Relaxed: sequenced before this thread's first stripe store, so any
                     // thread that synchronises with those stores also sees the new mark.
                     HIGH_WATER.fetch_max(i + 1, Ordering::Relaxed);
-                    s.0.set(i);
                     return i;
                 }
                 Err(actual) => bits = actual,

@@ -158,6 +158,19 @@ impl Snapshot {
         }
     }
 
+    /// Closed, no counting interval, nothing requested (pending callbacks allowed):
+    /// the state in which a call is admitted with no further checks.
+    #[inline]
+    pub(crate) const fn is_plain_closed(self) -> bool {
+        self.0 & ((3 << STATE_SHIFT) | REQ | PAYLOAD_MASK) == 0
+    }
+
+    /// The word without its `PENDING` flag.
+    #[inline]
+    pub(crate) const fn without_pending(self) -> u64 {
+        self.0 & !PENDING
+    }
+
     pub(crate) const fn with_open_requested(self) -> Self {
         Self(self.0 | REQ)
     }
