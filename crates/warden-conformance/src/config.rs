@@ -1,0 +1,186 @@
+//! [`Config`]: the settings both breakers of a differential run are built from.
+
+use std::fmt;
+use std::time::Duration;
+
+use warden_breaker::{CircuitBreaker, Counts, ManualClock, Settings};
+
+use crate::bytes::Bytes;
+
+/// The rule that trips a closed breaker in a run.
+///
+/// ```
+/// use warden_breaker::Counts;
+/// use warden_conformance::TripRule;
+/// let rule = TripRule::FailureRatio { min_requests: 4, percent: 50 };
+/// assert!(rule.trips(&Counts { requests: 4, total_failures: 2, ..Counts::default() }));
+/// assert!(!rule.trips(&Counts { requests: 3, total_failures: 3, ..Counts::default() }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TripRule {
+    /// No `ready_to_trip` given: the breaker's default (more than 5 consecutive
+    /// failures).
+    Default,
+    /// `consecutive_failures >= n`.
+    ConsecutiveFailures(u32),
+    /// `total_failures >= n`.
+    TotalFailures(u32),
+    /// `requests >= min_requests && total_failures * 100 >= percent * requests`.
+    FailureRatio {
+        /// The fewest requests before the ratio is considered.
+        min_requests: u32,
+        /// The failure percentage that trips.
+        percent: u32,
+    },
+}
+
+impl TripRule {
+    /// Whether a closed breaker with `counts` trips (for [`TripRule::Default`]:
+    /// gobreaker's default rule).
+    ///
+    /// ```
+    /// use warden_breaker::Counts;
+    /// use warden_conformance::TripRule;
+    /// assert!(TripRule::Default.trips(&Counts { consecutive_failures: 6, ..Counts::default() }));
+    /// ```
+    pub fn trips(self, c: &Counts) -> bool {
+        match self {
+            TripRule::Default => {
+                c.consecutive_failures > warden_breaker::DEFAULT_CONSECUTIVE_FAILURES
+            }
+            TripRule::ConsecutiveFailures(n) => c.consecutive_failures >= n,
+            TripRule::TotalFailures(n) => c.total_failures >= n,
+            TripRule::FailureRatio {
+                min_requests,
+                percent,
+            } => {
+                c.requests >= min_requests
+                    && u64::from(c.total_failures) * 100
+                        >= u64::from(percent) * u64::from(c.requests)
+            }
+        }
+    }
+}
+
+/// The configuration of one differential run: both breakers are built from
+/// clones of the one [`Settings`] it makes.
+///
+/// ```
+/// use warden_conformance::{Config, TripRule};
+/// let config = Config { max_requests: 2, interval_ms: 0, timeout_ms: 5, trip: TripRule::ConsecutiveFailures(1) };
+/// assert_eq!(config.timeout_ticks(), 5);
+/// assert_eq!(Config::from_bytes(&[]).timeout_ms, 1); // missing bytes read as zero
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `max_requests` as given to the builder (0 means 1).
+    pub max_requests: u32,
+    /// The counting interval in ms (0: never).
+    pub interval_ms: u64,
+    /// The open timeout in ms (0: the 60 s default).
+    pub timeout_ms: u64,
+    /// The trip rule.
+    pub trip: TripRule,
+}
+
+impl Default for Config {
+    /// Every setting at its zero value: gobreaker's defaults.
+    fn default() -> Self {
+        Self {
+            max_requests: 0,
+            interval_ms: 0,
+            timeout_ms: 0,
+            trip: TripRule::Default,
+        }
+    }
+}
+
+/// Intervals a decoded config picks from (ms; 0 is "never", listed twice so
+/// half the runs have no interval).
+const INTERVALS: [u64; 8] = [0, 0, 0, 0, 1, 2, 5, 13];
+/// Timeouts a decoded config picks from (ms; 0 is the 60 s default).
+const TIMEOUTS: [u64; 8] = [1, 1, 2, 3, 7, 10, 50, 0];
+
+impl Config {
+    /// Decodes a config from the front of `bytes` (missing bytes read as zero,
+    /// so every input is valid).
+    pub(crate) fn decode(bytes: &mut Bytes<'_>) -> Self {
+        let max_requests = u32::from(bytes.next() % 5);
+        let interval_ms = INTERVALS[usize::from(bytes.next()) % INTERVALS.len()];
+        let timeout_ms = TIMEOUTS[usize::from(bytes.next()) % TIMEOUTS.len()];
+        let n = u32::from(bytes.next() % 4) + 1;
+        let trip = match bytes.next() % 5 {
+            0 | 1 => TripRule::ConsecutiveFailures(n),
+            2 => TripRule::TotalFailures(n),
+            3 => TripRule::FailureRatio {
+                min_requests: n,
+                percent: [25, 50, 60, 100][usize::from(bytes.next()) % 4],
+            },
+            _ => TripRule::Default,
+        };
+        Self {
+            max_requests,
+            interval_ms,
+            timeout_ms,
+            trip,
+        }
+    }
+
+    /// A config decoded from arbitrary bytes (the fuzz target's input format);
+    /// never panics.
+    ///
+    /// ```
+    /// let c = warden_conformance::Config::from_bytes(&[3, 4, 5, 0, 0]);
+    /// assert_eq!((c.max_requests, c.interval_ms, c.timeout_ms), (3, 1, 10));
+    /// ```
+    pub fn from_bytes(data: &[u8]) -> Self {
+        Self::decode(&mut Bytes::new(data))
+    }
+
+    /// The open timeout in ticks, after the zero default.
+    ///
+    /// ```
+    /// assert_eq!(warden_conformance::Config::default().timeout_ticks(), 60_000);
+    /// ```
+    pub fn timeout_ticks(&self) -> u64 {
+        match self.timeout_ms {
+            0 => warden_breaker::DEFAULT_TIMEOUT.as_millis() as u64,
+            t => t,
+        }
+    }
+
+    /// Validated settings with this config, `clock` and the given callback and
+    /// observer (the driver installs recorders).
+    pub(crate) fn settings(
+        &self,
+        clock: &ManualClock,
+        on_state_change: impl Fn(&str, warden_breaker::State, warden_breaker::State)
+        + Send
+        + Sync
+        + 'static,
+        observer: impl warden_breaker::Observer,
+    ) -> Result<Settings, warden_breaker::ConfigError> {
+        let mut b = CircuitBreaker::builder("differential")
+            .max_requests(self.max_requests)
+            .interval(Duration::from_millis(self.interval_ms))
+            .timeout(Duration::from_millis(self.timeout_ms))
+            .clock(clock.clone())
+            .on_state_change(on_state_change)
+            .observer(observer);
+        if self.trip != TripRule::Default {
+            let rule = self.trip;
+            b = b.ready_to_trip(move |c| rule.trips(c));
+        }
+        b.settings()
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "max_requests {}, interval {} ms, timeout {} ms, trip {:?}",
+            self.max_requests, self.interval_ms, self.timeout_ms, self.trip
+        )
+    }
+}

@@ -1,0 +1,128 @@
+//! [`Op`]: one step of a differential run, and the byte decoder shared by the
+//! fuzz target and the seeded test.
+
+use warden_breaker::Outcome;
+
+use crate::Config;
+use crate::bytes::Bytes;
+
+/// One step applied to both breakers.
+///
+/// Permit operations take an index into the permits currently held (taken
+/// modulo their number; with none held the step does nothing).
+///
+/// ```
+/// use warden_breaker::Outcome;
+/// use warden_conformance::{Config, Op, TripRule, run};
+/// let config = Config { max_requests: 1, interval_ms: 0, timeout_ms: 5, trip: TripRule::ConsecutiveFailures(1) };
+/// run(&config, &[Op::Call(Outcome::Failure), Op::Advance(6), Op::Acquire, Op::Success(0)])?;
+/// # Ok::<(), warden_conformance::Mismatch>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `try_acquire`; an admitted pair of permits is held for later steps.
+    Acquire,
+    /// `try_acquire_owned`; like [`Op::Acquire`], with `OwnedPermit`s.
+    AcquireOwned,
+    /// Reports success on the i-th held permit.
+    Success(usize),
+    /// Reports failure on the i-th held permit.
+    Failure(usize),
+    /// Reports [`Outcome::Ignored`] on the i-th held permit.
+    Ignore(usize),
+    /// Drops the i-th held permit without an outcome (a cancelled call).
+    Drop(usize),
+    /// Drops the i-th held permit while the thread panics (the panic is caught).
+    DropPanicking(usize),
+    /// `call_with` a closure returning `Ok` for [`Outcome::Success`] and `Err`
+    /// otherwise, classified as the given outcome.
+    Call(Outcome),
+    /// `call` with a closure that panics, inside `catch_unwind`.
+    CallPanicking,
+    /// Moves the shared [`ManualClock`](warden_breaker::ManualClock) forward by
+    /// this many milliseconds.
+    Advance(u64),
+    /// Compares `state()` (which performs due transitions).
+    State,
+    /// Compares `counts()` (which does not look at the clock).
+    Counts,
+}
+
+/// Weighted choice of the next op kind: 32 entries, one byte modulo 32.
+const KINDS: [u8; 32] = [
+    0, 0, 0, 0, // Acquire
+    1, 1, // AcquireOwned
+    2, 2, 2, // Success
+    3, 3, 3, 3, // Failure
+    4, 4, // Ignore
+    5, 5, // Drop
+    6, // DropPanicking
+    7, 7, 7, // Call(Success)
+    8, 8, 8,  // Call(Failure)
+    9,  // Call(Ignored)
+    10, // CallPanicking
+    11, 11, 11, 11, // Advance
+    12, // State
+    13, // Counts
+];
+
+impl Op {
+    /// Decodes one op; `Advance` amounts are drawn around the config's timeout
+    /// and interval boundaries.
+    pub(crate) fn decode(bytes: &mut Bytes<'_>, config: &Config) -> Self {
+        let kind = KINDS[usize::from(bytes.next()) % KINDS.len()];
+        match kind {
+            0 => Op::Acquire,
+            1 => Op::AcquireOwned,
+            2 => Op::Success(usize::from(bytes.next())),
+            3 => Op::Failure(usize::from(bytes.next())),
+            4 => Op::Ignore(usize::from(bytes.next())),
+            5 => Op::Drop(usize::from(bytes.next())),
+            6 => Op::DropPanicking(usize::from(bytes.next())),
+            7 => Op::Call(Outcome::Success),
+            8 => Op::Call(Outcome::Failure),
+            9 => Op::Call(Outcome::Ignored),
+            10 => Op::CallPanicking,
+            11 => Op::Advance(advance(bytes.next(), config)),
+            12 => Op::State,
+            _ => Op::Counts,
+        }
+    }
+}
+
+/// An advance of 0, 1 or 2 ms, or one that lands one tick before, on, or one
+/// tick after a timeout or interval boundary (counted from now), or a small one.
+fn advance(b: u8, config: &Config) -> u64 {
+    let t = config.timeout_ticks();
+    let i = config.interval_ms.max(1);
+    match b % 12 {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        3 => t - 1,
+        4 => t,
+        5 => t + 1,
+        6 => i - 1,
+        7 => i,
+        8 => i + 1,
+        _ => u64::from(b / 12 % 8),
+    }
+}
+
+/// Decodes a config and the ops that follow it from arbitrary bytes; never
+/// panics. At most `max_ops` ops are decoded.
+///
+/// ```
+/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 5, 0, 11, 4], 100);
+/// assert_eq!(config.max_requests, 1);
+/// assert_eq!(ops.len(), 2);
+/// ```
+pub fn decode(data: &[u8], max_ops: usize) -> (Config, Vec<Op>) {
+    let mut bytes = Bytes::new(data);
+    let config = Config::decode(&mut bytes);
+    let mut ops = Vec::new();
+    while !bytes.is_empty() && ops.len() < max_ops {
+        ops.push(Op::decode(&mut bytes, &config));
+    }
+    (config, ops)
+}
