@@ -1,0 +1,119 @@
+//! Future types.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use warden_breaker::{OwnedPermit, Rejected};
+
+use crate::BoxError;
+use crate::classify::Classifier;
+
+pin_project! {
+    /// Response future of [`CircuitBreakerService`](crate::CircuitBreakerService).
+    ///
+    /// Holds the call's permit until the inner future finishes, then records the
+    /// classifier's outcome. Dropped before that (a cancelled request, a
+    /// `tokio::time::timeout` that fired), it drops the permit unreported, which
+    /// gives a half-open probe slot back; if the inner future panics, the permit
+    /// is dropped while panicking and records a failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower::{Service, ServiceExt, service_fn};
+    /// use warden_breaker::CircuitBreaker;
+    /// use warden_tower::CircuitBreakerService;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), warden_tower::BoxError> {
+    /// let cb = Arc::new(CircuitBreaker::builder("db").build()?);
+    /// let mut svc = CircuitBreakerService::new(
+    ///     service_fn(|()| std::future::pending::<Result<(), std::io::Error>>()),
+    ///     cb.clone(),
+    /// );
+    /// let fut = svc.ready().await?.call(());
+    /// assert_eq!(cb.counts().requests, 1);
+    /// drop(fut); // cancelled: no outcome recorded
+    /// assert_eq!(cb.counts().total_failures + cb.counts().total_successes, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub struct ResponseFuture<F, C> {
+        #[pin]
+        state: ResponseState<F, C>,
+    }
+}
+
+pin_project! {
+    #[project = ResponseStateProj]
+    enum ResponseState<F, C> {
+        Called {
+            #[pin]
+            fut: F,
+            // `None` once the outcome is recorded.
+            permit: Option<OwnedPermit>,
+            classifier: C,
+        },
+        Rejected {
+            kind: Rejected,
+        },
+    }
+}
+
+impl<F, C> ResponseFuture<F, C> {
+    pub(crate) fn called(fut: F, permit: OwnedPermit, classifier: C) -> Self {
+        ResponseFuture {
+            state: ResponseState::Called {
+                fut,
+                permit: Some(permit),
+                classifier,
+            },
+        }
+    }
+
+    pub(crate) fn rejected(kind: Rejected) -> Self {
+        ResponseFuture {
+            state: ResponseState::Rejected { kind },
+        }
+    }
+}
+
+impl<F, C, T, E> Future for ResponseFuture<F, C>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    C: Classifier<T, E>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            ResponseStateProj::Called {
+                fut,
+                permit,
+                classifier,
+            } => {
+                let result = ready!(fut.poll(cx));
+                if let Some(permit) = permit.take() {
+                    // If the classifier panics, the permit drops while panicking: a failure.
+                    permit.record(classifier.classify(&result));
+                }
+                Poll::Ready(result.map_err(Into::into))
+            }
+            ResponseStateProj::Rejected { kind } => Poll::Ready(Err(crate::error::boxed(*kind))),
+        }
+    }
+}
+
+impl<F, C> fmt::Debug for ResponseFuture<F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ResponseFuture");
+        match &self.state {
+            ResponseState::Called { permit, .. } => d.field("permit", permit),
+            ResponseState::Rejected { kind } => d.field("rejected", kind),
+        }
+        .finish()
+    }
+}

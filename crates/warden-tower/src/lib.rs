@@ -1,0 +1,101 @@
+//! Tower middleware for the [`warden_breaker`] circuit breaker.
+//!
+//! # Why
+//!
+//! Services built on [`tower`](https://docs.rs/tower) (axum and tonic servers,
+//! hyper clients, `reqwest`-like stacks) compose middleware as layers. This
+//! crate puts a breaker into such a stack as one more layer: while the peer
+//! fails, requests are turned away at once with a typed error instead of piling
+//! up on a dependency that cannot answer.
+//!
+//! # Contents
+//!
+//! * [`CircuitBreakerLayer`] / [`CircuitBreakerService`]: the middleware. One
+//!   shared [`CircuitBreaker`](warden_breaker::CircuitBreaker) per dependency;
+//!   each request takes a permit in `call`, and its [`ResponseFuture`]
+//!   records the outcome.
+//! * [`classify`]: what a response or error means to the breaker. Default: an
+//!   `Err` is a failure; [`HttpClassifier`](classify::HttpClassifier) counts `5xx`
+//!   (and the errors you choose) as failures and `4xx` as successes.
+//! * [`error`]: the rejections, [`error::Open`] and [`error::TooManyRequests`],
+//!   returned as [`BoxError`]; [`error::rejection`] finds them for mapping to
+//!   `503`.
+//!
+//! # Examples
+//!
+//! A hyper client whose `5xx` answers and connection errors trip the breaker:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use http_body_util::Empty;
+//! use hyper::body::Bytes;
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use warden_breaker::CircuitBreaker;
+//! use warden_tower::{CircuitBreakerLayer, classify::HttpClassifier, error};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), warden_tower::BoxError> {
+//! let breaker = Arc::new(CircuitBreaker::builder("billing").build()?);
+//! let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+//! let mut billing = ServiceBuilder::new()
+//!     .layer(CircuitBreakerLayer::new(breaker.clone()).classifier(HttpClassifier::new()))
+//!     .service(client);
+//!
+//! let req = http::Request::get("http://127.0.0.1:8080/invoices").body(Empty::new())?;
+//! match billing.ready().await?.call(req).await {
+//!     Ok(res) => println!("{}", res.status()),
+//!     Err(e) if error::rejection(&*e).is_some() => println!("billing is down: 503"),
+//!     Err(e) => println!("request failed: {e}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! On an axum server, put `HandleErrorLayer` above the breaker to turn
+//! rejections into responses (axum routes need infallible services):
+//!
+//! ```
+//! use axum::{Router, error_handling::HandleErrorLayer, http::StatusCode, routing::get};
+//! use tower::ServiceBuilder;
+//! use warden_tower::{BoxError, CircuitBreakerLayer, classify::HttpClassifier, error};
+//!
+//! # fn main() -> Result<(), warden_breaker::ConfigError> {
+//! let breaker = warden_breaker::CircuitBreaker::builder("reports").build()?;
+//! let app: Router = Router::new().route("/report", get(|| async { "ok" })).layer(
+//!     ServiceBuilder::new()
+//!         .layer(HandleErrorLayer::new(|e: BoxError| async move {
+//!             match error::rejection(&*e) {
+//!                 Some(_) => StatusCode::SERVICE_UNAVAILABLE,
+//!                 None => StatusCode::INTERNAL_SERVER_ERROR,
+//!             }
+//!         }))
+//!         .layer(CircuitBreakerLayer::new(breaker).classifier(HttpClassifier::new())),
+//! );
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Runtime
+//!
+//! The middleware itself uses no runtime and no timer: the breaker keeps its
+//! own clock. It depends on `tower-layer` and `tower-service`, not on `tower`.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod classify;
+pub mod error;
+pub mod future;
+mod layer;
+mod service;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::CircuitBreakerLayer;
+pub use self::service::CircuitBreakerService;
+
+/// The error type of a [`CircuitBreakerService`]: the inner service's error or a
+/// rejection from [`error`], boxed (the same alias as `tower::BoxError`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

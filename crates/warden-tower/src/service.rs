@@ -1,0 +1,223 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+use warden_breaker::{CircuitBreaker, Rejected, State};
+
+use crate::BoxError;
+use crate::classify::{Classifier, DefaultClassifier};
+use crate::future::ResponseFuture;
+
+/// A service guarded by a circuit breaker.
+///
+/// Each `call` asks the breaker for an owned permit. Admitted, the request goes
+/// to the inner service and the [`ResponseFuture`] carries the permit; when the
+/// response (or error) arrives the classifier decides the outcome and the permit
+/// records it. Rejected, the request never reaches the inner service and the
+/// future resolves to [`error::Open`](crate::error::Open) or
+/// [`error::TooManyRequests`](crate::error::TooManyRequests). A future dropped
+/// before it finishes drops its permit, which gives a half-open probe slot back.
+///
+/// # Readiness
+///
+/// `poll_ready` holds no permit: a service polled ready and then dropped, or
+/// cloned, must not keep a half-open slot taken. While the breaker is closed or
+/// half-open it passes the inner service's readiness through (back-pressure works
+/// as without the layer). While the breaker is open it reports ready at once
+/// without polling the inner service, as `tower::load_shed` does, so callers get
+/// their rejection immediately even when the inner service is saturated by the
+/// failing dependency; the `call` that follows is rejected as
+/// [`error::Open`](crate::error::Open).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower::{Service, ServiceExt, service_fn};
+/// use warden_breaker::{CircuitBreaker, State};
+/// use warden_tower::{CircuitBreakerService, error};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), warden_tower::BoxError> {
+/// let breaker = Arc::new(
+///     CircuitBreaker::builder("flaky")
+///         .ready_to_trip(|c| c.consecutive_failures >= 1)
+///         .build()?,
+/// );
+/// let inner = service_fn(|fail: bool| async move {
+///     if fail { Err("boom") } else { Ok("pong") }
+/// });
+/// let mut svc = CircuitBreakerService::new(inner, breaker.clone());
+///
+/// assert!(svc.ready().await?.call(true).await.is_err());
+/// assert_eq!(breaker.state(), State::Open);
+/// let err = svc.ready().await?.call(false).await.unwrap_err();
+/// assert!(err.is::<error::Open>());
+/// # Ok(())
+/// # }
+/// ```
+pub struct CircuitBreakerService<S, C = DefaultClassifier> {
+    inner: S,
+    breaker: Arc<CircuitBreaker>,
+    classifier: C,
+    /// `poll_ready` saw the breaker open and reported ready without polling
+    /// `inner`: the next `call` must not reach `inner` (it is not known to be ready).
+    shed: bool,
+}
+
+// ===== impl CircuitBreakerService =====
+
+impl<S> CircuitBreakerService<S> {
+    /// Guards `inner` with `breaker`, counting `Err` as failure.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let svc = warden_tower::CircuitBreakerService::new(tower::service_fn(|()| async {
+    ///     Ok::<_, std::io::Error>(())
+    /// }), cb);
+    /// # let _ = svc;
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn new(inner: S, breaker: impl Into<Arc<CircuitBreaker>>) -> Self {
+        Self::with_classifier(inner, breaker, DefaultClassifier)
+    }
+}
+
+impl<S, C> CircuitBreakerService<S, C> {
+    /// Guards `inner` with `breaker`, classifying results with `classifier`.
+    ///
+    /// ```
+    /// use warden_tower::{CircuitBreakerService, classify::HttpClassifier};
+    /// let cb = warden_breaker::CircuitBreaker::builder("api").build()?;
+    /// let inner = tower::service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::io::Error>(http::Response::new(()))
+    /// });
+    /// let svc = CircuitBreakerService::with_classifier(inner, cb, HttpClassifier::new());
+    /// # let _ = svc;
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn with_classifier(
+        inner: S,
+        breaker: impl Into<Arc<CircuitBreaker>>,
+        classifier: C,
+    ) -> Self {
+        CircuitBreakerService {
+            inner,
+            breaker: breaker.into(),
+            classifier,
+            shed: false,
+        }
+    }
+
+    /// The breaker guarding this service.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let svc = warden_tower::CircuitBreakerService::new((), cb);
+    /// assert_eq!(svc.breaker().name(), "db");
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
+        &self.breaker
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let svc = warden_tower::CircuitBreakerService::new(7u8, cb);
+    /// assert_eq!(*svc.get_ref(), 7);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let mut svc = warden_tower::CircuitBreakerService::new(7u8, cb);
+    /// *svc.get_mut() += 1;
+    /// assert_eq!(*svc.get_ref(), 8);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    ///
+    /// ```
+    /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
+    /// let svc = warden_tower::CircuitBreakerService::new(7u8, cb);
+    /// assert_eq!(svc.into_inner(), 7);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    C: Classifier<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // An open breaker rejects the next call without touching `inner`, so there
+        // is nothing to wait for: report ready now (as load_shed does) rather than
+        // queue callers behind an inner service the failing dependency saturated.
+        // `state()` is one load while closed; while open it reads the clock and
+        // performs the open -> half-open transition when the timeout has passed.
+        if self.breaker.state() == State::Open {
+            self.shed = true;
+            return Poll::Ready(Ok(()));
+        }
+        self.shed = false;
+        // No permit is taken here: one held from `poll_ready` to `call` would leak
+        // a half-open slot for as long as a ready-but-idle clone lives.
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        if std::mem::take(&mut self.shed) {
+            // Readiness only counts once; `inner` was not polled, so it must not be called.
+            return ResponseFuture::rejected(Rejected::Open);
+        }
+        match self.breaker.try_acquire_owned() {
+            Ok(permit) => {
+                ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
+            }
+            // The breaker changed between `poll_ready` and `call`: `inner` keeps the
+            // readiness it reserved for the next call.
+            Err(kind) => ResponseFuture::rejected(kind),
+        }
+    }
+}
+
+impl<S: Clone, C: Clone> Clone for CircuitBreakerService<S, C> {
+    fn clone(&self) -> Self {
+        CircuitBreakerService {
+            inner: self.inner.clone(),
+            breaker: self.breaker.clone(),
+            classifier: self.classifier.clone(),
+            // A clone has not been polled: readiness is per clone (as in load_shed).
+            shed: false,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for CircuitBreakerService<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerService")
+            .field("inner", &self.inner)
+            .field("breaker", &self.breaker.name())
+            .field("classifier", &self.classifier)
+            .finish()
+    }
+}
