@@ -1,0 +1,60 @@
+//! The comparison: every workload at 1 and 2 threads for every contender.
+//! IDs are `{workload}/{threads}t/{contender}`. Run with `benches/run.sh`.
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
+use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep};
+use warden_benches::harness::{Contender, Team, Workload};
+
+mod peers;
+
+use peers::{Failsafe, Reclose};
+
+const THREADS: [usize; 2] = [1, 2];
+
+/// One benchmark: `C` under `workload` on `threads` threads started once.
+fn bench<C: Contender>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    workload: Workload,
+    threads: usize,
+) {
+    let Some(mut team) = Team::<C>::new(workload, threads) else {
+        return; // no such state (the bare call is never open)
+    };
+    group.bench_function(BenchmarkId::new(format!("{threads}t"), C::NAME), |b| {
+        b.iter_custom(|iters| team.run(iters))
+    });
+}
+
+fn compare(c: &mut Criterion) {
+    // Open rejections are last: its final contender starts quanta's upkeep
+    // thread, which changes every later QuantaClock read in the process.
+    for workload in [
+        Workload::ClosedSuccess,
+        Workload::ClosedMixed,
+        Workload::HalfOpenSaturated,
+        Workload::OpenReject,
+    ] {
+        let mut group = c.benchmark_group(workload.name());
+        // Every sample the same length, long enough to amortise the start barrier.
+        group.sampling_mode(SamplingMode::Flat);
+        for threads in THREADS {
+            bench::<Bare>(&mut group, workload, threads);
+            bench::<WardenBreaker>(&mut group, workload, threads);
+            bench::<WardenMutex>(&mut group, workload, threads);
+            bench::<Failsafe>(&mut group, workload, threads);
+            bench::<Reclose>(&mut group, workload, threads);
+        }
+        for threads in THREADS {
+            bench::<WardenUpkeep>(&mut group, workload, threads);
+        }
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = compare
+}
+criterion::criterion_main!(benches);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The comparison in one command: builds the benches, runs every benchmark
+# (4 workloads x 1 and 2 threads x every contender, 38 in all), then prints
+# the table, writes it to target/criterion/warden-report.md and draws
+# target/criterion/warden-report.svg ($CARGO_TARGET_DIR/criterion if set).
+#
+#   benches/run.sh                  # short run: about 4 minutes on 2 cores, plus the build
+#   benches/run.sh closed_success   # extra arguments go to criterion (here: a filter)
+#   WARM_UP=3 MEASUREMENT=10 benches/run.sh   # the long version, about 10 minutes
+#
+# Absolute times vary between runs and machines; quote ratios from one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+warm_up=${WARM_UP:-1}
+measurement=${MEASUREMENT:-3}
+
+cargo bench -p warden-benches --bench compare -- \
+    --warm-up-time "$warm_up" --measurement-time "$measurement" "$@"
+cargo run -p warden-benches --release --bin report

@@ -1,0 +1,600 @@
+//! The comparison report: reads criterion's `estimates.json` files and turns
+//! them into a Markdown table (ns per call, ratio to `warden-breaker`), the
+//! target checks, and an SVG bar chart.
+//!
+//! Criterion keeps one directory per benchmark ID, so the results of
+//! `{workload}/{threads}t/{contender}` are in
+//! `<target>/criterion/{workload}/{threads}t/{contender}/new/estimates.json`.
+//! The figure used is the mean time per iteration (`mean.point_estimate`,
+//! with its confidence interval); with flat sampling it is what criterion
+//! prints as `time:`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::harness::Workload;
+
+/// The contender every ratio is relative to.
+pub const BASELINE: &str = "warden-breaker";
+
+/// Known contenders in report order; others follow in name order.
+pub const CONTENDERS: [&str; 6] = [
+    "bare",
+    "warden-breaker",
+    "warden-upkeep",
+    "warden-mutex",
+    "failsafe",
+    "recloser",
+];
+
+/// The peers the targets compare with.
+pub const PEERS: [&str; 2] = ["failsafe", "recloser"];
+
+/// One benchmark's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    /// The workload.
+    pub workload: Workload,
+    /// Caller threads.
+    pub threads: u32,
+    /// Contender name.
+    pub contender: String,
+    /// Mean ns per call.
+    pub ns: f64,
+    /// Lower bound of the mean's confidence interval.
+    pub low: f64,
+    /// Upper bound of the mean's confidence interval.
+    pub high: f64,
+    /// When criterion wrote the file.
+    pub written: Option<SystemTime>,
+}
+
+/// Every result found.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    /// In the order found (workload, threads, contender directory order).
+    pub estimates: Vec<Estimate>,
+}
+
+/// Where criterion writes: `$CARGO_TARGET_DIR/criterion` if the variable is
+/// set (relative to the current directory, as cargo reads it), else the
+/// workspace's `target/criterion`.
+pub fn criterion_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("criterion"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("target")
+            .join("criterion"),
+    }
+}
+
+/// Parses one `estimates.json`: the mean and its confidence interval.
+pub fn parse_estimates(json: &str) -> Result<(f64, f64, f64), String> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let mean = &v["mean"];
+    let num = |x: &serde_json::Value, what: &str| {
+        x.as_f64()
+            .ok_or_else(|| format!("estimates.json has no number at mean.{what}"))
+    };
+    Ok((
+        num(&mean["point_estimate"], "point_estimate")?,
+        num(
+            &mean["confidence_interval"]["lower_bound"],
+            "confidence_interval.lower_bound",
+        )?,
+        num(
+            &mean["confidence_interval"]["upper_bound"],
+            "confidence_interval.upper_bound",
+        )?,
+    ))
+}
+
+fn sorted_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .collect();
+    v.sort();
+    v
+}
+
+impl Results {
+    /// Reads every `{workload}/{threads}t/{contender}/new/estimates.json` under
+    /// `dir` (criterion's output directory). Other benchmarks are skipped.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let mut estimates = Vec::new();
+        for workload in Workload::ALL {
+            for (threads, tdir) in sorted_dirs(&dir.join(workload.name())) {
+                let Some(threads) = threads.strip_suffix('t').and_then(|n| n.parse().ok()) else {
+                    continue;
+                };
+                for (contender, cdir) in sorted_dirs(&tdir) {
+                    let file = cdir.join("new").join("estimates.json");
+                    let Ok(json) = fs::read_to_string(&file) else {
+                        continue;
+                    };
+                    let (ns, low, high) =
+                        parse_estimates(&json).map_err(|e| format!("{}: {e}", file.display()))?;
+                    let written = fs::metadata(&file).and_then(|m| m.modified()).ok();
+                    estimates.push(Estimate {
+                        workload,
+                        threads,
+                        contender,
+                        ns,
+                        low,
+                        high,
+                        written,
+                    });
+                }
+            }
+        }
+        Ok(Self { estimates })
+    }
+
+    /// The mean ns per call of one benchmark.
+    pub fn ns(&self, workload: Workload, threads: u32, contender: &str) -> Option<f64> {
+        self.estimates
+            .iter()
+            .find(|e| e.workload == workload && e.threads == threads && e.contender == contender)
+            .map(|e| e.ns)
+    }
+
+    /// Contenders present, in report order.
+    pub fn contenders(&self) -> Vec<String> {
+        let mut names: Vec<String> = CONTENDERS
+            .iter()
+            .filter(|c| self.estimates.iter().any(|e| e.contender == **c))
+            .map(|c| c.to_string())
+            .collect();
+        let others: BTreeSet<&str> = self
+            .estimates
+            .iter()
+            .map(|e| e.contender.as_str())
+            .filter(|c| !CONTENDERS.contains(c))
+            .collect();
+        names.extend(others.into_iter().map(String::from));
+        names
+    }
+
+    /// `(workload, threads)` rows present, in report order.
+    pub fn rows(&self) -> Vec<(Workload, u32)> {
+        let set: BTreeSet<(usize, u32)> = self
+            .estimates
+            .iter()
+            .map(|e| {
+                let w = Workload::ALL.iter().position(|w| *w == e.workload);
+                (w.unwrap_or(usize::MAX), e.threads)
+            })
+            .collect();
+        set.into_iter()
+            .map(|(w, t)| (Workload::ALL[w], t))
+            .collect()
+    }
+
+    /// Oldest and newest file times.
+    pub fn written_range(&self) -> Option<(SystemTime, SystemTime)> {
+        let times = self.estimates.iter().filter_map(|e| e.written);
+        let min = times.clone().min()?;
+        Some((min, times.max()?))
+    }
+}
+
+/// One target of the issue, checked on one run's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// What is compared.
+    pub what: String,
+    /// The required ratio, as text (`≤ 2×`, `≥ 4×`).
+    pub want: String,
+    /// The measured ratio, if both figures are present.
+    pub ratio: Option<f64>,
+    /// Whether it was met.
+    pub met: Option<bool>,
+}
+
+fn check(what: String, ratio: Option<f64>, at_least: bool, bound: f64) -> Check {
+    Check {
+        want: format!("{} {bound}×", if at_least { "≥" } else { "≤" }),
+        met: ratio.map(|r| if at_least { r >= bound } else { r <= bound }),
+        ratio,
+        what,
+    }
+}
+
+fn div(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? / b?)
+}
+
+/// The issue's targets. `ratio` is "how many times faster warden is" for the
+/// `≥` rows, and warden's time over the reference for the `≤` rows.
+pub fn checks(r: &Results) -> Vec<Check> {
+    use Workload::{ClosedSuccess as CS, OpenReject as OR};
+    let mut v = Vec::new();
+    for t in [1, 2] {
+        v.push(check(
+            format!("closed_success {t}t: warden-breaker ÷ bare call"),
+            div(r.ns(CS, t, BASELINE), r.ns(CS, t, "bare")),
+            false,
+            2.0,
+        ));
+    }
+    for (t, bound) in [(1, 4.0), (2, 20.0)] {
+        let fastest_peer = PEERS
+            .iter()
+            .filter_map(|p| r.ns(CS, t, p))
+            .min_by(f64::total_cmp);
+        v.push(check(
+            format!("closed_success {t}t: faster of failsafe/recloser ÷ warden-breaker"),
+            div(fastest_peer, r.ns(CS, t, BASELINE)),
+            true,
+            bound,
+        ));
+    }
+    for t in [1, 2] {
+        v.push(check(
+            format!("closed_success {t}t: warden-mutex ÷ warden-breaker"),
+            div(r.ns(CS, t, "warden-mutex"), r.ns(CS, t, BASELINE)),
+            true,
+            15.0,
+        ));
+    }
+    v.push(check(
+        "closed_success: warden-breaker 2t ÷ 1t".to_string(),
+        div(r.ns(CS, 2, BASELINE), r.ns(CS, 1, BASELINE)),
+        false,
+        1.5,
+    ));
+    for warden in [BASELINE, "warden-upkeep"] {
+        for t in [1, 2] {
+            for p in PEERS {
+                if warden != BASELINE && r.ns(OR, t, warden).is_none() {
+                    continue;
+                }
+                v.push(check(
+                    format!("open_reject {t}t: {p} ÷ {warden}"),
+                    div(r.ns(OR, t, p), r.ns(OR, t, warden)),
+                    true,
+                    5.0,
+                ));
+            }
+        }
+    }
+    v
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns < 10.0 {
+        format!("{ns:.2}")
+    } else if ns < 100.0 {
+        format!("{ns:.1}")
+    } else {
+        format!("{ns:.0}")
+    }
+}
+
+fn fmt_ratio(r: f64) -> String {
+    if r < 10.0 {
+        format!("{r:.2}×")
+    } else {
+        format!("{r:.1}×")
+    }
+}
+
+/// UTC `YYYY-MM-DD HH:MM` of a file time.
+pub fn utc(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// The Markdown report: the table, the target checks, and `machine` (free
+/// text describing where it ran).
+pub fn markdown(r: &Results, machine: &str) -> String {
+    let contenders = r.contenders();
+    let mut s = String::new();
+    let _ = writeln!(s, "## warden benchmark comparison\n");
+    if let Some((a, b)) = r.written_range() {
+        let _ = writeln!(s, "Results written {} to {}. {machine}\n", utc(a), utc(b));
+    } else {
+        let _ = writeln!(s, "{machine}\n");
+    }
+    let _ = writeln!(
+        s,
+        "Mean ns per call as one caller sees it; in brackets, the contender's time ÷ \
+         {BASELINE}'s (above 1: {BASELINE} is that many times faster). \
+         `-`: the contender has no such state.\n"
+    );
+    let _ = write!(s, "| workload | threads |");
+    for c in &contenders {
+        let _ = write!(s, " {c} |");
+    }
+    let _ = write!(s, "\n|---|--:|");
+    for _ in &contenders {
+        let _ = write!(s, "--:|");
+    }
+    s.push('\n');
+    for (w, t) in r.rows() {
+        let _ = write!(s, "| {} | {t} |", w.name());
+        let base = r.ns(w, t, BASELINE);
+        for c in &contenders {
+            match (r.ns(w, t, c), base) {
+                (Some(ns), _) if c == BASELINE => {
+                    let _ = write!(s, " **{}** |", fmt_ns(ns));
+                }
+                (Some(ns), Some(b)) => {
+                    let _ = write!(s, " {} ({}) |", fmt_ns(ns), fmt_ratio(ns / b));
+                }
+                (Some(ns), None) => {
+                    let _ = write!(s, " {} |", fmt_ns(ns));
+                }
+                (None, _) => s.push_str(" - |"),
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "\n### Targets\n");
+    let _ = writeln!(s, "| target | want | measured | met |\n|---|--:|--:|:-:|");
+    for c in checks(r) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            c.what,
+            c.want,
+            c.ratio.map_or("-".to_string(), fmt_ratio),
+            match c.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "-",
+            }
+        );
+    }
+    s
+}
+
+/// Bar colours, by contender position.
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(140, 140, 140),
+    RGBColor(31, 119, 180),
+    RGBColor(114, 170, 220),
+    RGBColor(255, 127, 14),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Draws the results as grouped bars (one group per workload and thread
+/// count, one bar per contender, ns per call on a log scale) into an SVG file.
+pub fn plot_svg(r: &Results, path: &Path) -> Result<(), String> {
+    let rows = r.rows();
+    let contenders = r.contenders();
+    if rows.is_empty() {
+        return Err("no results to plot".into());
+    }
+    let (lo, hi) = r
+        .estimates
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), e| {
+            (lo.min(e.ns), hi.max(e.ns))
+        });
+    let y = (lo / 2.0).max(0.01)..hi * 2.0;
+    let n = rows.len() as f64;
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|(w, t)| format!("{} {t}t", w.name()))
+        .collect();
+
+    let root = SVGBackend::new(path, (1400, 640)).into_drawing_area();
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "warden: ns per guarded call (log scale; lower is better)",
+            ("sans-serif", 22),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..n, y.clone().log_scale())
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        // Group names are drawn below, centred under their bars.
+        .x_labels(2)
+        .x_label_formatter(&|_| String::new())
+        .y_desc("ns per call")
+        .draw()
+        .map_err(|x| e(&x))?;
+    let label_style = ("sans-serif", 15)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, label) in labels.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(i as f64 + 0.5, y.start));
+        root.draw(&Text::new(
+            label.as_str(),
+            (px, py + 8),
+            label_style.clone(),
+        ))
+        .map_err(|x| e(&x))?;
+    }
+    let width = 0.8 / contenders.len() as f64;
+    for (ci, c) in contenders.iter().enumerate() {
+        let colour = COLOURS[ci % COLOURS.len()];
+        let bars = rows.iter().enumerate().filter_map(|(ri, (w, t))| {
+            let ns = r.ns(*w, *t, c)?;
+            let x0 = ri as f64 + 0.1 + ci as f64 * width;
+            Some(Rectangle::new(
+                [(x0, y.start), (x0 + width * 0.9, ns)],
+                colour.filled(),
+            ))
+        });
+        chart
+            .draw_series(bars)
+            .map_err(|x| e(&x))?
+            .label(c.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(workload: Workload, threads: u32, contender: &str, ns: f64) -> Estimate {
+        Estimate {
+            workload,
+            threads,
+            contender: contender.into(),
+            ns,
+            low: ns,
+            high: ns,
+            written: None,
+        }
+    }
+
+    #[test]
+    fn parses_criterion_estimates() {
+        let json = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,
+            "lower_bound":3.9,"upper_bound":4.1},"point_estimate":4.0,"standard_error":0.05},
+            "median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":3.8,
+            "upper_bound":4.0},"point_estimate":3.9,"standard_error":0.05},"slope":null}"#;
+        assert_eq!(parse_estimates(json), Ok((4.0, 3.9, 4.1)));
+        assert!(parse_estimates(r#"{"median":{}}"#).is_err());
+    }
+
+    #[test]
+    fn loads_the_id_layout_and_skips_other_benchmarks() {
+        let dir = std::env::temp_dir().join(format!("warden-report-{}", std::process::id()));
+        let write = |rel: &str, ns: f64| {
+            let p = dir.join(rel).join("new");
+            fs::create_dir_all(&p).unwrap();
+            let json = format!(
+                r#"{{"mean":{{"point_estimate":{ns},"confidence_interval":
+                {{"lower_bound":{ns},"upper_bound":{ns}}}}}}}"#
+            );
+            fs::write(p.join("estimates.json"), json).unwrap();
+        };
+        write("closed_success/1t/warden-breaker", 2.0);
+        write("closed_success/1t/recloser", 16.0);
+        write("closed_success/2t/warden-breaker", 2.5);
+        write("other_group/1t/warden-breaker", 9.0);
+        write("closed_success/report/ignored", 9.0);
+        let r = Results::load(&dir).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(r.estimates.len(), 3);
+        assert_eq!(r.ns(Workload::ClosedSuccess, 1, "recloser"), Some(16.0));
+        assert_eq!(r.contenders(), ["warden-breaker", "recloser"]);
+        assert_eq!(
+            r.rows(),
+            [(Workload::ClosedSuccess, 1), (Workload::ClosedSuccess, 2)]
+        );
+    }
+
+    #[test]
+    fn checks_compute_ratios_against_the_right_reference() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "bare", 1.0),
+                est(ClosedSuccess, 1, "warden-breaker", 3.0),
+                est(ClosedSuccess, 1, "failsafe", 20.0),
+                est(ClosedSuccess, 1, "recloser", 15.0),
+                est(ClosedSuccess, 2, "warden-breaker", 3.3),
+                est(OpenReject, 1, "warden-breaker", 2.0),
+                est(OpenReject, 1, "recloser", 30.0),
+            ],
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
+        let bare = find("closed_success 1t: warden-breaker ÷ bare");
+        assert_eq!((bare.ratio, bare.met), (Some(3.0), Some(false)));
+        let peers = find("closed_success 1t: faster of");
+        assert_eq!((peers.ratio, peers.met), (Some(5.0), Some(true)));
+        let scaling = find("closed_success: warden-breaker 2t");
+        assert_eq!(scaling.met, Some(true));
+        let open = find("open_reject 1t: recloser ÷ warden-breaker");
+        assert_eq!((open.ratio, open.met), (Some(15.0), Some(true)));
+        assert_eq!(find("open_reject 1t: failsafe").met, None);
+        assert!(!c.iter().any(|c| c.what.contains("warden-upkeep")));
+    }
+
+    #[test]
+    fn markdown_marks_the_baseline_and_missing_cells() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(OpenReject, 1, "warden-breaker", 2.0),
+                est(OpenReject, 1, "recloser", 30.0),
+                est(ClosedSuccess, 1, "bare", 1.0),
+            ],
+        };
+        let md = markdown(&r, "test machine");
+        assert!(md.contains("| workload | threads | bare | warden-breaker | recloser |"));
+        assert!(md.contains("| closed_success | 1 | 1.00 | - | - |"), "{md}");
+        assert!(
+            md.contains("| open_reject | 1 | - | **2.00** | 30.0 (15.0×) |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn utc_formats_known_instants() {
+        let t = |s| UNIX_EPOCH + std::time::Duration::from_secs(s);
+        assert_eq!(utc(t(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(t(951_782_400)), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(t(1_790_000_000)), "2026-09-21 14:13 UTC");
+    }
+
+    #[test]
+    fn plots_an_svg() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "warden-breaker", 2.0),
+                est(ClosedSuccess, 1, "recloser", 16.0),
+                est(OpenReject, 2, "warden-breaker", 3.0),
+            ],
+        };
+        let path = std::env::temp_dir().join(format!("warden-plot-{}.svg", std::process::id()));
+        plot_svg(&r, &path).unwrap();
+        let svg = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("recloser") && svg.contains("open_reject 2t"));
+    }
+}
