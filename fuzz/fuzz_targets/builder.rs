@@ -47,7 +47,7 @@ struct Input {
 
 /// What is wrong with a duration setting, if anything.
 fn duration_problem(d: Duration) -> Option<&'static str> {
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         Some("not whole milliseconds")
     } else if d.as_millis() > u128::from(MAX_DURATION_TICKS) {
         Some("out of range")
