@@ -18,6 +18,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::Counts;
 use crate::slot::{self, INDEX_MASK, OVERFLOW, STRIPES};
+use crate::state::{GEN_BITS, GEN_MASK};
 use crate::sync::{AtomicU64, Ordering};
 
 #[inline]
@@ -49,7 +50,22 @@ const fn bumped(word: u64, generation: u32) -> u64 {
     base + 1
 }
 
+/// Whether `word` is tagged with a generation after `generation` (modulo the
+/// 20-bit wrap: up to half the generation space ahead).
+#[inline]
+const fn tagged_after(word: u64, generation: u32) -> bool {
+    let ahead = ((word >> 32) as u32).wrapping_sub(generation) as u64 & GEN_MASK;
+    ahead != 0 && ahead < 1 << (GEN_BITS - 1)
+}
+
 /// Compare-and-swap update of a shared tagged word; returns the new count.
+///
+/// A word already tagged with a later generation is left alone (the update is
+/// stale, and 0 is returned): callers check their generation against the state
+/// word first, but the generation can move on between that check and this
+/// exchange, and re-tagging the word with the old generation would wipe the
+/// newer generation's count (found by the loom models `interval_reset_races_failure`
+/// and `stale_fast_path_success_keeps_new_counts`).
 #[inline]
 fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u32 {
     // Relaxed throughout: these are statistics tagged with their generation; no other
@@ -57,6 +73,9 @@ fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u
     // being lost.
     let mut cur = word.load(Ordering::Relaxed);
     loop {
+        if tagged_after(cur, generation) {
+            return 0;
+        }
         let next = f(count_in(cur, generation));
         match word.compare_exchange_weak(
             cur,
@@ -275,6 +294,23 @@ mod tests {
         // The carry at u32::MAX wraps the count: the word reads as 0 for generation 3.
         assert_eq!(count_in(bumped(tagged(3, u32::MAX), 3), 3), 0);
         assert_eq!(count_in(bumped(bumped(tagged(3, u32::MAX), 3), 3), 3), 1);
+    }
+
+    #[test]
+    fn late_updates_from_an_older_generation_change_nothing() {
+        let c = Counters::new();
+        c.record_exclusion(2);
+        c.record_exclusion(1); // generation 1 ended before this landed
+        assert_eq!(c.closed_counts(2).total_exclusions, 1);
+        // An older tag is still overwritten by a newer generation.
+        c.record_exclusion(5);
+        assert_eq!(c.closed_counts(5).total_exclusions, 1);
+        // Across the wrap: generation 0 follows GEN_MASK.
+        let c = Counters::new();
+        c.sweep(GEN_MASK as u32 - 1);
+        c.record_exclusion(0);
+        c.record_exclusion(GEN_MASK as u32);
+        assert_eq!(c.closed_counts(0).total_exclusions, 1);
     }
 
     #[test]
