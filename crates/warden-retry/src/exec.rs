@@ -1,0 +1,246 @@
+//! Running a policy: [`retry`] and [`retry_async`], and the fallbacks
+//! [`with_fallback`] and [`with_fallback_async`].
+
+use std::time::{Duration, Instant};
+
+use crate::run::{Next, Run, Verdict};
+use crate::{RetryError, RetryPolicy, StopReason};
+
+/// Calls `op` until it succeeds or `policy` gives up, waiting between
+/// attempts on the policy's [`Sleeper`](crate::Sleeper) (the calling thread
+/// blocks).
+///
+/// # Errors
+///
+/// A [`RetryError`] with the attempts' errors (all, or the last, per the
+/// policy's [`Retention`](crate::Retention)) and the [`StopReason`].
+///
+/// # Examples
+///
+/// ```
+/// use warden_retry::{retry, ManualSleeper, RetryPolicy};
+///
+/// let sleeper = ManualSleeper::new();
+/// let policy = RetryPolicy::builder().sleeper(sleeper.clone()).rng_seed(1).build()?;
+/// let mut calls = 0;
+/// let value = retry(&policy, || {
+///     calls += 1;
+///     if calls < 3 { Err("connection reset") } else { Ok(calls) }
+/// })?;
+/// assert_eq!(value, 3);
+/// assert_eq!(sleeper.sleeps().len(), 2); // two waits, none after the success
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn retry<T, E, F>(policy: &RetryPolicy<E>, mut op: F) -> Result<T, RetryError<E>>
+where
+    F: FnMut() -> Result<T, E>,
+{
+    let timer = SyncTimer::start(policy);
+    let mut run = Run::new(policy);
+    loop {
+        run.begin_attempt();
+        match op() {
+            Ok(value) => {
+                run.succeeded();
+                return Ok(value);
+            }
+            Err(error) => {
+                let verdict = verdict(policy, &error);
+                match run.failed(error, verdict, |e| Some(e), || timer.elapsed(policy)) {
+                    Next::Retry(wait) => sleep_sync(policy, wait),
+                    Next::Stop(e) => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+/// Awaits `op()` until it succeeds or `policy` gives up, waiting between
+/// attempts on tokio's timer (so `tokio::time::pause` drives it in tests).
+///
+/// Dropping the returned future cancels the run at once: the attempt in
+/// flight is dropped, and a pending wait with it (no timer outlives it).
+///
+/// # Errors
+///
+/// As [`retry`].
+///
+/// # Panics
+///
+/// When it has to wait outside a tokio runtime with the time driver enabled
+/// (as `tokio::time::sleep` does). Runs that do not wait need no runtime.
+///
+/// # Examples
+///
+/// ```
+/// use warden_retry::{retry_async, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = RetryPolicy::kafka();
+/// let mut calls = 0;
+/// let value = retry_async(&policy, || {
+///     calls += 1;
+///     let n = calls;
+///     async move { if n < 2 { Err("leader not available") } else { Ok(n) } }
+/// })
+/// .await?;
+/// assert_eq!(value, 2);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn retry_async<T, E, F, Fut>(
+    policy: &RetryPolicy<E>,
+    mut op: F,
+) -> Result<T, RetryError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let start = AsyncTimer::start(policy);
+    let mut run = Run::new(policy);
+    loop {
+        run.begin_attempt();
+        match op().await {
+            Ok(value) => {
+                run.succeeded();
+                return Ok(value);
+            }
+            Err(error) => {
+                let verdict = verdict(policy, &error);
+                match run.failed(error, verdict, |e| Some(e), || start.elapsed()) {
+                    Next::Retry(wait) => sleep_async(wait).await,
+                    Next::Stop(e) => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+/// Runs `op`; if it fails, returns `fallback(error)` instead (the seed's
+/// `ExecuteWithFallback`). The fallback may itself fail, with its own error
+/// type.
+///
+/// ```
+/// use warden_retry::{retry, with_fallback, RetryPolicy};
+/// let policy = RetryPolicy::builder().max_attempts(2).base_delay(std::time::Duration::ZERO).build()?;
+/// let price = with_fallback(
+///     || retry(&policy, || Err::<u32, _>("pricing service down")),
+///     |err| {
+///         eprintln!("serving the cached price: {err}");
+///         Ok::<_, std::convert::Infallible>(100)
+///     },
+/// );
+/// assert_eq!(price, Ok(100));
+/// # Ok::<(), warden_retry::ConfigError>(())
+/// ```
+pub fn with_fallback<T, E, E2, F, G>(op: F, fallback: G) -> Result<T, E2>
+where
+    F: FnOnce() -> Result<T, E>,
+    G: FnOnce(E) -> Result<T, E2>,
+{
+    op().or_else(fallback)
+}
+
+/// Awaits `op`; if it fails, awaits `fallback(error)` instead.
+///
+/// ```
+/// use warden_retry::{retry_async, with_fallback_async, RetryPolicy};
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let policy = RetryPolicy::default();
+/// let greeting = with_fallback_async(
+///     retry_async(&policy, || async { Err::<String, _>("timeout") }),
+///     |err| async move { Ok::<_, ()>(format!("offline ({} attempts)", err.attempts())) },
+/// )
+/// .await;
+/// assert_eq!(greeting.as_deref(), Ok("offline (3 attempts)"));
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn with_fallback_async<T, E, E2, Fut, G, GFut>(op: Fut, fallback: G) -> Result<T, E2>
+where
+    Fut: Future<Output = Result<T, E>>,
+    G: FnOnce(E) -> GFut,
+    GFut: Future<Output = Result<T, E2>>,
+{
+    match op.await {
+        Ok(value) => Ok(value),
+        Err(error) => fallback(error).await,
+    }
+}
+
+/// The retry verdict for a call's own error.
+#[inline]
+pub(crate) fn verdict<E>(policy: &RetryPolicy<E>, error: &E) -> Verdict {
+    if policy.is_retryable(error) {
+        Verdict::Retryable
+    } else {
+        Verdict::Stop(StopReason::NotRetryable)
+    }
+}
+
+/// When a synchronous run started, read only if the policy has a time limit.
+pub(crate) enum SyncTimer {
+    Unused,
+    Std(Instant),
+    Clock(u64),
+}
+
+impl SyncTimer {
+    #[inline]
+    pub(crate) fn start<E>(policy: &RetryPolicy<E>) -> Self {
+        if policy.max_elapsed().is_none() {
+            SyncTimer::Unused
+        } else if let Some(clock) = policy.clock() {
+            SyncTimer::Clock(clock.now_nanos())
+        } else {
+            SyncTimer::Std(Instant::now())
+        }
+    }
+
+    pub(crate) fn elapsed<E>(&self, policy: &RetryPolicy<E>) -> Duration {
+        match (self, policy.clock()) {
+            (SyncTimer::Std(start), _) => start.elapsed(),
+            (SyncTimer::Clock(start), Some(clock)) => {
+                Duration::from_nanos(clock.now_nanos().saturating_sub(*start))
+            }
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+pub(crate) fn sleep_sync<E>(policy: &RetryPolicy<E>, wait: Duration) {
+    if wait.is_zero() {
+        return;
+    }
+    match policy.sleeper() {
+        Some(sleeper) => sleeper.sleep(wait),
+        None => std::thread::sleep(wait),
+    }
+}
+
+/// When an async run started (tokio's clock), read only if the policy has a
+/// time limit.
+#[cfg(feature = "tokio")]
+pub(crate) struct AsyncTimer(Option<tokio::time::Instant>);
+
+#[cfg(feature = "tokio")]
+impl AsyncTimer {
+    #[inline]
+    pub(crate) fn start<E>(policy: &RetryPolicy<E>) -> Self {
+        Self(policy.max_elapsed().map(|_| tokio::time::Instant::now()))
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.0.map_or(Duration::ZERO, |start| start.elapsed())
+    }
+}
+
+#[cfg(feature = "tokio")]
+pub(crate) async fn sleep_async(wait: Duration) {
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+}
