@@ -340,12 +340,21 @@ impl CircuitBreaker {
             self.admit_slow(s)
         };
         if self.settings.has_observers() {
-            match result {
-                Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
-                Err(r) => self.settings.observe(|o| o.on_rejected(r)),
-            }
+            self.notify_admission(result);
         }
         result
+    }
+
+    /// The observers' admission events, out of line: inlined, their loop made every
+    /// admission save and restore six registers (callgrind: 21-29 instructions per
+    /// call on every path) and kept `try_acquire` from being inlined into callers.
+    #[cold]
+    #[inline(never)]
+    fn notify_admission(&self, result: Result<Ticket, Rejected>) {
+        match result {
+            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
+            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+        }
     }
 
     #[cold]
