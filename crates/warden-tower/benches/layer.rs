@@ -67,6 +67,25 @@ fn layer(c: &mut Criterion) {
         b.to_async(&rt)
             .iter_custom(|iters| drive(open.clone(), iters))
     });
+    // What the closed path is made of: the core's owned permit alone (an `Arc`
+    // clone and drop around the admission and the success).
+    let cb = std::sync::Arc::new(
+        CircuitBreaker::builder("bench-permit")
+            .build()
+            .expect("breaker"),
+    );
+    g.bench_function("owned_permit_only", |b| {
+        b.iter(|| match cb.try_acquire_owned() {
+            Ok(p) => p.success(),
+            Err(e) => panic!("{e}"),
+        })
+    });
+    g.bench_function("borrowed_permit_only", |b| {
+        b.iter(|| match cb.try_acquire() {
+            Ok(p) => p.success(),
+            Err(e) => panic!("{e}"),
+        })
+    });
     g.finish();
 }
 

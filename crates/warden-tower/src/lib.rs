@@ -20,6 +20,9 @@
 //! * [`error`]: the rejections, [`error::Open`] and [`error::TooManyRequests`],
 //!   returned as [`BoxError`]; [`error::rejection`] finds them for mapping to
 //!   `503`.
+//! * `retry` (feature `retry`): `WardenPolicy`, a `tower::retry::Policy`
+//!   following a `warden_retry::RetryPolicy` (backoff, budget, `retry_if`),
+//!   cloning requests only where a hook allows.
 //!
 //! # Examples
 //!
@@ -81,6 +84,12 @@
 //!
 //! The middleware itself uses no runtime and no timer: the breaker keeps its
 //! own clock. It depends on `tower-layer` and `tower-service`, not on `tower`.
+//! The retry policy waits on tokio's timer.
+//!
+//! # Feature flags
+//!
+//! * `retry` (default): the `retry` module; adds `tower` (its `retry`
+//!   feature), `tokio` (`time`) and `warden-retry`.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -90,6 +99,8 @@ pub mod classify;
 pub mod error;
 pub mod future;
 mod layer;
+#[cfg(feature = "retry")]
+pub mod retry;
 mod service;
 
 pub use self::future::ResponseFuture;

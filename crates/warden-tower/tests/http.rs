@@ -33,8 +33,10 @@ const TRIP_AFTER: u32 = 3;
 struct Shared {
     /// Requests that reached a handler.
     hits: AtomicUsize,
-    /// `/` answers 500 while set.
+    /// `/` answers 500 while set ...
     fail: AtomicBool,
+    /// ... and to this many more requests.
+    fail_next: AtomicUsize,
     /// `/slow` signals this once it is running ...
     entered: Notify,
     /// ... and waits for this before it answers.
@@ -45,7 +47,11 @@ async fn flaky(AxumState(s): AxumState<Arc<Shared>>) -> (StatusCode, &'static st
     // Relaxed: the counter and flag are read/written around awaited requests,
     // which order them (the request/response round trip synchronises).
     s.hits.fetch_add(1, Ordering::Relaxed);
-    if s.fail.load(Ordering::Relaxed) {
+    let fail_next = s
+        .fail_next
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok();
+    if fail_next || s.fail.load(Ordering::Relaxed) {
         (StatusCode::INTERNAL_SERVER_ERROR, "down")
     } else {
         (StatusCode::OK, "up")
@@ -111,6 +117,11 @@ impl TestServer {
         self.shared.fail.store(fail, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "retry")]
+    fn fail_next(&self, n: usize) {
+        self.shared.fail_next.store(n, Ordering::Relaxed);
+    }
+
     fn request(&self, path: &str) -> http::Request<Empty<Bytes>> {
         http::Request::get(format!("http://{}{path}", self.addr))
             .body(Empty::new())
@@ -147,9 +158,9 @@ fn breaker(clock: &ManualClock, max_requests: u32) -> Arc<CircuitBreaker> {
 }
 
 /// Sends one request through `svc`, waiting for readiness first.
-async fn send<S>(svc: &mut S, req: http::Request<Empty<Bytes>>) -> Result<S::Response, BoxError>
+async fn send<S>(svc: &mut S, req: http::Request<Empty<Bytes>>) -> Result<S::Response, S::Error>
 where
-    S: Service<http::Request<Empty<Bytes>>, Error = BoxError>,
+    S: Service<http::Request<Empty<Bytes>>>,
 {
     svc.ready().await?.call(req).await
 }
@@ -430,4 +441,147 @@ async fn axum_router_layer_on_the_server() {
     assert_eq!(server.hits(), hits + 1);
 
     server.shutdown().await;
+}
+
+#[cfg(feature = "retry")]
+mod retry {
+    use super::*;
+    use warden_retry::{RetryBudget, RetryPolicy};
+    use warden_tower::retry::{CloneIdempotent, WardenPolicy};
+
+    fn budget(retry_ratio: f64) -> Arc<RetryBudget> {
+        Arc::new(
+            RetryBudget::builder()
+                .retry_ratio(retry_ratio)
+                .min_per_sec(0)
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn retries_5xx_within_its_budget() {
+        let server = TestServer::start(routes).await;
+        // One token per request, no reserve: retries never exceed requests.
+        let budget = budget(1.0);
+        let policy = RetryPolicy::builder()
+            .max_attempts(10)
+            .base_delay(Duration::ZERO)
+            .budget(budget.clone())
+            .build()
+            .unwrap();
+        let mut svc = ServiceBuilder::new()
+            .retry(
+                WardenPolicy::new(policy)
+                    .classifier(HttpClassifier::new())
+                    .clone_requests(CloneIdempotent),
+            )
+            .service(client());
+
+        // Three healthy requests bank three tokens.
+        for _ in 0..3 {
+            let res = send(&mut svc, server.request("/")).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+        assert_eq!((server.hits(), budget.available()), (3, 3));
+
+        // Two 500s, then 200: retried twice, the caller sees the 200.
+        server.fail_next(2);
+        let res = send(&mut svc, server.request("/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(server.hits(), 6);
+        assert_eq!(budget.available(), 2, "3 + 1 deposited - 2 withdrawn");
+
+        // A 404 is not a failure: not retried.
+        let res = send(&mut svc, server.request("/missing")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(server.hits(), 7);
+        assert_eq!(budget.available(), 3);
+
+        // Down for good: retries stop when the budget is spent, well before
+        // the ten attempts the policy allows, and the last 500 is returned.
+        server.set_failing(true);
+        let res = send(&mut svc, server.request("/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(server.hits(), 7 + 1 + 4, "first attempt + 4 funded retries");
+        assert_eq!(budget.available(), 0);
+
+        // From now on each request funds exactly one retry (ratio 1.0): the
+        // retries add at most as much load as the requests themselves.
+        for round in 1..=3 {
+            let res = send(&mut svc, server.request("/")).await.unwrap();
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(server.hits(), 12 + 2 * round);
+            assert_eq!(budget.available(), 0);
+        }
+
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn non_idempotent_requests_are_sent_once() {
+        let server = TestServer::start(|shared| {
+            routes(shared.clone()).route("/", axum::routing::post(flaky).with_state(shared))
+        })
+        .await;
+        let policy = RetryPolicy::builder()
+            .max_attempts(5)
+            .base_delay(Duration::ZERO)
+            .build()
+            .unwrap();
+        let mut svc = ServiceBuilder::new()
+            .retry(
+                WardenPolicy::new(policy)
+                    .classifier(HttpClassifier::new())
+                    .clone_requests(CloneIdempotent),
+            )
+            .service(client());
+        server.set_failing(true);
+        let post = http::Request::post(format!("http://{}/", server.addr))
+            .body(Empty::new())
+            .unwrap();
+        let res = send(&mut svc, post).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(server.hits(), 1);
+        let res = send(&mut svc, server.request("/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(server.hits(), 1 + 5, "a GET is retried up to max_attempts");
+
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn retry_over_the_breaker_stops_at_the_rejection() {
+        let server = TestServer::start(routes).await;
+        let clock = ManualClock::new();
+        let cb = breaker(&clock, 1);
+        let policy = RetryPolicy::<BoxError>::builder()
+            .max_attempts(10)
+            .base_delay(Duration::ZERO)
+            .build()
+            .unwrap();
+        let mut svc = ServiceBuilder::new()
+            .retry(WardenPolicy::new(policy).classifier(HttpClassifier::new()))
+            .layer(CircuitBreakerLayer::new(cb.clone()).classifier(HttpClassifier::new()))
+            .service(client());
+
+        server.set_failing(true);
+        // Attempts 1-3 fail and trip the breaker; attempt 4 is rejected, and a
+        // rejection is not retried: the caller gets the typed error.
+        let err = send(&mut svc, server.request("/")).await.unwrap_err();
+        assert_eq!(error::rejection(&*err), Some(Rejected::Open));
+        assert_eq!(server.hits(), TRIP_AFTER as usize);
+        assert_eq!(cb.state(), State::Open);
+
+        // Half-open and recovered: one attempt, which closes the breaker.
+        clock.advance(TIMEOUT + Duration::from_millis(1));
+        server.set_failing(false);
+        let res = send(&mut svc, server.request("/")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(cb.state(), State::Closed);
+        assert_eq!(server.hits(), TRIP_AFTER as usize + 1);
+
+        server.shutdown().await;
+    }
 }
