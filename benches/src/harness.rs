@@ -157,7 +157,8 @@ struct Shared<C> {
     quit: AtomicBool,
     /// A thread's loop panicked (the panic message is already printed).
     panicked: AtomicBool,
-    elapsed: Mutex<Vec<Duration>>,
+    /// Each thread's timed region in the current batch.
+    spans: Mutex<Vec<(Instant, Instant)>>,
 }
 
 /// Threads that run one benchmark: spawned by [`Team::new`], released for a
@@ -165,6 +166,10 @@ struct Shared<C> {
 pub struct Team<C: Contender> {
     shared: Arc<Shared<C>>,
     handles: Vec<JoinHandle<()>>,
+    /// Timed time during which every thread was running, summed over batches.
+    together: Duration,
+    /// Timed time from the first start to the last end, summed over batches.
+    span: Duration,
 }
 
 impl<C: Contender> std::fmt::Debug for Team<C> {
@@ -198,7 +203,7 @@ impl<C: Contender> Team<C> {
             arrived: AtomicUsize::new(0),
             quit: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
-            elapsed: Mutex::new(Vec::with_capacity(threads)),
+            spans: Mutex::new(Vec::with_capacity(threads)),
         });
         let handles = (0..threads)
             .map(|index| {
@@ -209,7 +214,12 @@ impl<C: Contender> Team<C> {
                     .expect("spawn a benchmark thread")
             })
             .collect();
-        Some(Self { shared, handles })
+        Some(Self {
+            shared,
+            handles,
+            together: Duration::ZERO,
+            span: Duration::ZERO,
+        })
     }
 
     /// Runs one batch of `iters` calls on every thread against a freshly
@@ -242,10 +252,28 @@ impl<C: Contender> Team<C> {
             C::NAME,
             s.workload.name()
         );
-        let mut elapsed = lock(&s.elapsed);
-        debug_assert_eq!(elapsed.len(), s.threads);
-        let total: Duration = elapsed.drain(..).sum();
+        let spans: Vec<_> = lock(&s.spans).drain(..).collect();
+        debug_assert_eq!(spans.len(), s.threads);
+        if let (Some(first), Some(last), Some(start), Some(end)) = (
+            spans.iter().map(|s| s.0).min(),
+            spans.iter().map(|s| s.1).max(),
+            spans.iter().map(|s| s.0).max(),
+            spans.iter().map(|s| s.1).min(),
+        ) {
+            self.span += last - first;
+            self.together += end.saturating_duration_since(start);
+        }
+        let total: Duration = spans.iter().map(|(t0, t1)| *t1 - *t0).sum();
         total / s.threads as u32
+    }
+
+    /// The share of the timed time during which all threads were running, near
+    /// 1.0 on an idle machine; `None` for one thread or under 10 ms of timing
+    /// (criterion's test mode). A busy machine runs the threads in turns, and
+    /// the contended figures come out too low.
+    pub fn overlap(&self) -> Option<f64> {
+        (self.shared.threads > 1 && self.span >= Duration::from_millis(10))
+            .then(|| self.together.as_secs_f64() / self.span.as_secs_f64())
     }
 }
 
@@ -273,13 +301,13 @@ fn worker<C: Contender>(shared: &Shared<C>, index: usize) {
         let looped = catch_unwind(AssertUnwindSafe(|| {
             run_loop(&*contender, shared.workload, iters, index)
         }));
-        let dt = t0.elapsed();
+        let t1 = Instant::now();
         if looped.is_err() {
             // Relaxed: the end barrier orders it before the coordinator's load.
             shared.panicked.store(true, Ordering::Relaxed);
         }
         drop(contender);
-        lock(&shared.elapsed).push(dt);
+        lock(&shared.spans).push((t0, t1));
         shared.end.wait();
     }
 }

@@ -12,6 +12,10 @@ use peers::{Failsafe, Reclose};
 
 const THREADS: [usize; 2] = [1, 2];
 
+/// Below this share of time with all threads running, a multi-thread figure
+/// is flagged.
+const MIN_OVERLAP: f64 = 0.9;
+
 /// One benchmark: `C` under `workload` on `threads` threads started once.
 fn bench<C: Contender>(
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -24,6 +28,15 @@ fn bench<C: Contender>(
     group.bench_function(BenchmarkId::new(format!("{threads}t"), C::NAME), |b| {
         b.iter_custom(|iters| team.run(iters))
     });
+    if let Some(overlap) = team.overlap().filter(|o| *o < MIN_OVERLAP) {
+        eprintln!(
+            "warning: {}/{threads}t/{}: the threads ran together only {:.0}% of the timed \
+             time (a busy machine?), so contention is understated",
+            workload.name(),
+            C::NAME,
+            overlap * 100.0
+        );
+    }
 }
 
 fn compare(c: &mut Criterion) {
