@@ -49,6 +49,7 @@ use crate::{RetryError, RetryPolicy, StopReason};
 ///      #1: broker down; #2: broker down; #3: circuit breaker is open");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[inline]
 pub fn with_breaker_and_retry<B, T, E, F>(
     breaker: &B,
     policy: &RetryPolicy<E>,

@@ -31,6 +31,7 @@ use crate::{RetryError, RetryPolicy, StopReason};
 /// assert_eq!(sleeper.sleeps().len(), 2); // two waits, none after the success
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[inline]
 pub fn retry<T, E, F>(policy: &RetryPolicy<E>, mut op: F) -> Result<T, RetryError<E>>
 where
     F: FnMut() -> Result<T, E>,
