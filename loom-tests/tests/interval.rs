@@ -1,0 +1,76 @@
+//! Closed-state interval resets racing outcomes.
+#![cfg(loom)]
+
+use std::time::Duration;
+
+use warden_breaker::{Counts, State};
+use warden_loom_tests::{explore, setup};
+
+/// Interval 1 ms; trip at 2 consecutive failures. A call admitted in the first
+/// counting interval fails while another thread moves the clock past the interval
+/// and makes a call that fails too. The reset (a new generation, counts zeroed, no
+/// callback) either comes after the first failure, which then belongs to the old
+/// interval, or before it, which makes it stale. Either way the two failures are in
+/// different intervals: the breaker never trips, and the new interval counts exactly
+/// the second call and its failure. A failure of the old interval that wrote its
+/// count over the new interval's would lose the new failure.
+#[test]
+fn interval_reset_races_failure() {
+    explore("interval::interval_reset_races_failure", 3, || {
+        let rig = setup(|b| {
+            b.interval(Duration::from_millis(1))
+                .ready_to_trip(|c| c.consecutive_failures >= 2)
+        });
+        let old = rig.acquire();
+        let before = rig.begin();
+
+        let t = rig.spawn(move |_| old.failure());
+        rig.start();
+        rig.clock.advance(Duration::from_millis(2));
+        rig.acquire().failure();
+        t.join().expect("model thread");
+
+        assert!(rig.rec.changes_after(before).is_empty(), "never trips");
+        assert_eq!(rig.cb.state(), State::Closed);
+        assert_eq!(
+            rig.cb.counts(),
+            Counts {
+                requests: 1,
+                total_failures: 1,
+                consecutive_failures: 1,
+                ..Counts::default()
+            }
+        );
+        rig.rec.assert_settled(&rig.cb);
+    });
+}
+
+/// Two threads both see the interval expire and race to reset it; one of them also
+/// records a success. Exactly one reset happens (a second would drop the success):
+/// the new interval counts exactly one request and one success.
+#[test]
+fn racing_resets_keep_new_counts() {
+    explore("interval::racing_resets_keep_new_counts", 3, || {
+        let rig = setup(|b| b.interval(Duration::from_millis(1)));
+        rig.acquire().failure();
+        rig.clock.advance(Duration::from_millis(2));
+        let before = rig.begin();
+
+        let t = rig.spawn(|rig| rig.cb.state());
+        rig.start();
+        rig.acquire().success();
+        assert_eq!(t.join().expect("model thread"), State::Closed);
+
+        assert!(rig.rec.changes_after(before).is_empty());
+        assert_eq!(
+            rig.cb.counts(),
+            Counts {
+                requests: 1,
+                total_successes: 1,
+                consecutive_successes: 1,
+                ..Counts::default()
+            }
+        );
+        rig.rec.assert_settled(&rig.cb);
+    });
+}
