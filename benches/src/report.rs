@@ -429,6 +429,8 @@ pub fn plot_svg(r: &Results, path: &Path) -> Result<(), String> {
         .x_labels(2)
         .x_label_formatter(&|_| String::new())
         .y_desc("ns per call")
+        .y_label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(|x| e(&x))?;
     let label_style = ("sans-serif", 15)
@@ -464,6 +466,7 @@ pub fn plot_svg(r: &Results, path: &Path) -> Result<(), String> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
