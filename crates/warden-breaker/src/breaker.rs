@@ -119,11 +119,7 @@ impl CircuitBreaker {
             0 => 0,
             i => settings.now_ticks().saturating_add(i).min(MAX_TICK),
         };
-        // Tag every count word with the first generation: a counter update never
-        // overwrites a word tagged with a later generation, and the initial tag 0
-        // counts as later than generations in the upper half of the range.
-        let counters = Counters::new();
-        counters.sweep(generation);
+        let counters = Counters::new(generation);
         Self {
             state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
             counters,

@@ -89,13 +89,13 @@ fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Stripe {
     requests: AtomicU64,
     successes: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Rare {
     failures: AtomicU64,
     consecutive_failures: AtomicU64,
@@ -104,7 +104,26 @@ struct Rare {
     released: AtomicU64,
 }
 
+impl Stripe {
+    fn new(word: u64) -> Self {
+        Self {
+            requests: AtomicU64::new(word),
+            successes: AtomicU64::new(word),
+        }
+    }
+}
+
 impl Rare {
+    fn new(word: u64) -> Self {
+        Self {
+            failures: AtomicU64::new(word),
+            consecutive_failures: AtomicU64::new(word),
+            exclusions: AtomicU64::new(word),
+            successes_at_failure: AtomicU64::new(word),
+            released: AtomicU64::new(word),
+        }
+    }
+
     fn words(&self) -> [&AtomicU64; 5] {
         [
             &self.failures,
@@ -124,10 +143,14 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn new() -> Self {
+    /// Counters whose every word is tagged with `generation`, the breaker's first: an
+    /// update never overwrites a word tagged with a later generation, so an initial
+    /// tag 0 would read as "later" than the generations in the upper half of the range.
+    pub(crate) fn new(generation: u32) -> Self {
+        let word = tagged(generation, 0);
         Self {
-            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(Stripe::default()))),
-            rare: CachePadded::new(Rare::default()),
+            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(Stripe::new(word)))),
+            rare: CachePadded::new(Rare::new(word)),
         }
     }
 
@@ -270,7 +293,9 @@ impl Counters {
         for word in stripes.chain(self.rare.words()) {
             // Relaxed: see `update_shared`; a lost exchange means someone wrote a fresh tag.
             let w = word.load(Ordering::Relaxed);
-            if (w >> 32) as u32 != generation {
+            // A word already tagged with a later generation (the breaker moved on while
+            // this sweep ran) holds live counts: leave it.
+            if (w >> 32) as u32 != generation && !tagged_after(w, generation) {
                 let _ = word.compare_exchange(
                     w,
                     tagged(generation, 0),
@@ -298,7 +323,7 @@ mod tests {
 
     #[test]
     fn late_updates_from_an_older_generation_change_nothing() {
-        let c = Counters::new();
+        let c = Counters::new(1);
         c.record_exclusion(2);
         c.record_exclusion(1); // generation 1 ended before this landed
         assert_eq!(c.closed_counts(2).total_exclusions, 1);
@@ -306,8 +331,7 @@ mod tests {
         c.record_exclusion(5);
         assert_eq!(c.closed_counts(5).total_exclusions, 1);
         // Across the wrap: generation 0 follows GEN_MASK.
-        let c = Counters::new();
-        c.sweep(GEN_MASK as u32 - 1);
+        let c = Counters::new(GEN_MASK as u32 - 1);
         c.record_exclusion(0);
         c.record_exclusion(GEN_MASK as u32);
         assert_eq!(c.closed_counts(0).total_exclusions, 1);
@@ -315,7 +339,7 @@ mod tests {
 
     #[test]
     fn sweep_retags_stale_words_and_keeps_current_ones() {
-        let c = Counters::new();
+        let c = Counters::new(1);
         c.record_request(1);
         c.record_exclusion(1);
         c.record_request(2);
@@ -324,5 +348,9 @@ mod tests {
         assert_eq!(c.closed_counts(2).total_exclusions, 0);
         // After the sweep no word still carries tag 1.
         assert_eq!(c.closed_counts(1), Counts::default());
+        // A sweep never wipes a word of a later generation.
+        c.record_exclusion(3);
+        c.sweep(2);
+        assert_eq!(c.closed_counts(3).total_exclusions, 1);
     }
 }
