@@ -1,0 +1,363 @@
+//! The metrics as Prometheus sees them: a scripted sequence of calls, then a
+//! scrape of the text exposition over a real HTTP listener on loopback.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus::core::Collector;
+use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+use warden_prometheus::{Error as MetricsError, Metrics};
+use warden_retry::{ManualSleeper, RetryPolicy, with_breaker_and_retry};
+
+/// A `/metrics` endpoint on 127.0.0.1, port chosen by the OS; stops when the
+/// sender is used or dropped.
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+async fn serve(registry: Registry) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted.unwrap();
+                    let registry = registry.clone();
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let registry = registry.clone();
+                        async move {
+                            if req.uri().path() != "/metrics" {
+                                let mut not_found = Response::new(Full::new(Bytes::new()));
+                                *not_found.status_mut() = StatusCode::NOT_FOUND;
+                                return Ok::<_, Infallible>(not_found);
+                            }
+                            let mut body = Vec::new();
+                            let encoder = TextEncoder::new();
+                            encoder.encode(&registry.gather(), &mut body).unwrap();
+                            let mut response = Response::new(Full::new(Bytes::from(body)));
+                            response.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                encoder.format_type().parse().unwrap(),
+                            );
+                            Ok(response)
+                        }
+                    });
+                    tokio::spawn(async move {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            }
+        }
+    });
+    Server { addr, stop, task }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (StatusCode, String) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = Request::get(path)
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    drop(sender);
+    conn.await.unwrap().unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// Samples of a text exposition: (metric name, labels) -> value.
+fn samples(text: &str) -> BTreeMap<(String, BTreeMap<String, String>), f64> {
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let labels = rest
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|pair| {
+                        let (k, v) = pair.split_once('=').unwrap();
+                        (k.to_owned(), v.trim_matches('"').to_owned())
+                    })
+                    .collect();
+                (name.to_owned(), labels)
+            }
+            None => (series.to_owned(), BTreeMap::new()),
+        };
+        out.insert((name, labels), value.parse().unwrap());
+    }
+    out
+}
+
+fn value(
+    samples: &BTreeMap<(String, BTreeMap<String, String>), f64>,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    let labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples.get(&(name.to_owned(), labels)).copied()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn scripted_calls_show_up_in_a_scrape_over_http() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let clock = ManualClock::new();
+
+    let kafka_metrics = metrics.breaker("kafka");
+    let kafka = CircuitBreaker::builder("kafka")
+        .ready_to_trip(|c| c.consecutive_failures >= 2)
+        .timeout(Duration::from_secs(1))
+        .max_requests(1)
+        .clock(clock.clone())
+        .observer(kafka_metrics.clone())
+        .build()
+        .unwrap();
+    let clickhouse = CircuitBreaker::builder("clickhouse")
+        .clock(clock.clone())
+        .observer(metrics.breaker("clickhouse"))
+        .build()
+        .unwrap();
+
+    // kafka: 3 successes, 2 failures (the second trips it), 2 rejections while open.
+    for _ in 0..3 {
+        kafka.call(|| Ok::<_, &str>(())).unwrap();
+    }
+    for _ in 0..2 {
+        assert!(kafka.call(|| Err::<(), _>("broker down")).is_err());
+    }
+    for _ in 0..2 {
+        assert_eq!(kafka.call(|| Ok::<_, &str>(())), Err(Error::Open));
+    }
+    // The timeout passes: one probe holds the only half-open slot, a second call
+    // is refused with too_many_requests, the probe fails (back to open).
+    clock.advance(Duration::from_millis(1001));
+    let probe = kafka.try_acquire().unwrap();
+    assert_eq!(
+        kafka.call(|| Ok::<_, &str>(())),
+        Err(Error::TooManyRequests)
+    );
+    kafka_metrics.record_timeout(); // the caller's timer fired:
+    probe.failure(); // a timeout is a failure to the breaker
+    // Next timeout: a successful probe closes it.
+    clock.advance(Duration::from_millis(1001));
+    kafka.call(|| Ok::<_, &str>(())).unwrap();
+    assert_eq!(kafka.state(), State::Closed);
+
+    // clickhouse: a retry run of 3 attempts, each failing (the breaker stays closed).
+    let retry_metrics = metrics.retry("clickhouse");
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .sleeper(ManualSleeper::new())
+        .observer(retry_metrics.clone())
+        .build()
+        .unwrap();
+    let err = with_breaker_and_retry(&clickhouse, &policy, || Err::<(), _>("too many parts"))
+        .unwrap_err();
+    assert_eq!(err.attempts(), 3);
+
+    let server = serve(registry.clone()).await;
+    let (status, text) = get(server.addr, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = get(server.addr, "/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap();
+
+    let s = samples(&text);
+    let k = [("name", "kafka")];
+    let c = [("name", "clickhouse")];
+    assert_eq!(value(&s, "warden_circuit_breaker_state", &k), Some(0.0));
+    assert_eq!(
+        value(&s, "warden_circuit_breaker_successes_total", &k),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(&s, "warden_circuit_breaker_failures_total", &k),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&s, "warden_circuit_breaker_timeouts_total", &k),
+        Some(1.0)
+    );
+    let rejected = |reason| {
+        value(
+            &s,
+            "warden_circuit_breaker_rejections_total",
+            &[("name", "kafka"), ("reason", reason)],
+        )
+    };
+    assert_eq!(rejected("open"), Some(2.0));
+    assert_eq!(rejected("too_many_requests"), Some(1.0));
+    assert_eq!(rejected("bulkhead_full"), Some(0.0));
+    let transitions = |from, to| {
+        value(
+            &s,
+            "warden_circuit_breaker_transitions_total",
+            &[("from", from), ("name", "kafka"), ("to", to)],
+        )
+    };
+    assert_eq!(transitions("closed", "open"), Some(1.0));
+    assert_eq!(transitions("open", "half_open"), Some(2.0));
+    assert_eq!(transitions("half_open", "open"), Some(1.0));
+    assert_eq!(transitions("half_open", "closed"), Some(1.0));
+
+    assert_eq!(value(&s, "warden_circuit_breaker_state", &c), Some(0.0));
+    assert_eq!(
+        value(&s, "warden_circuit_breaker_failures_total", &c),
+        Some(3.0)
+    );
+    assert_eq!(value(&s, "warden_retry_attempts_total", &c), Some(3.0));
+    assert_eq!(value(&s, "warden_retry_retries_total", &c), Some(2.0));
+    assert!(text.contains(
+        "# HELP warden_circuit_breaker_state Current state of the circuit breaker (0 - Closed, 1 - Open, 2 - HalfOpen)"
+    ));
+    assert!(text.contains("# TYPE warden_circuit_breaker_state gauge"));
+    assert!(text.contains("# TYPE warden_retry_attempts_total counter"));
+}
+
+#[test]
+fn the_gauge_follows_every_transition() {
+    let metrics = Metrics::register(&Registry::new()).unwrap();
+    let m = metrics.breaker("db");
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("db")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .timeout(Duration::from_millis(10))
+        .clock(clock.clone())
+        .observer(m.clone())
+        .build()
+        .unwrap();
+    assert_eq!(m.state(), 0);
+    let _ = cb.call(|| Err::<(), _>(()));
+    assert_eq!(m.state(), 1);
+    clock.advance(Duration::from_millis(11));
+    assert_eq!(cb.state(), State::HalfOpen);
+    assert_eq!(m.state(), 2);
+    assert_eq!(m.transitions(State::Open, State::HalfOpen), 1);
+    assert_eq!(m.transitions(State::Closed, State::HalfOpen), 0);
+}
+
+#[test]
+fn registering_twice_is_an_error_and_leaves_the_registry_as_it_was() {
+    let registry = Registry::new();
+    let _first = Metrics::register(&registry).unwrap();
+    match Metrics::register(&registry) {
+        Err(MetricsError::AlreadyRegistered { metric }) => {
+            assert_eq!(metric, "warden_circuit_breaker_state")
+        }
+        other => panic!("expected AlreadyRegistered, got {other:?}"),
+    }
+    // Another namespace in the same registry is fine.
+    let other = Metrics::builder()
+        .namespace("payments")
+        .register(&registry)
+        .unwrap();
+    other.breaker("x").record_timeout();
+    assert!(
+        registry
+            .gather()
+            .iter()
+            .any(|f| f.name() == "payments_circuit_breaker_timeouts_total")
+    );
+}
+
+#[test]
+fn a_name_clash_with_another_collector_is_an_error_and_rolls_back() {
+    let registry = Registry::new();
+    // Someone else owns warden_circuit_breaker_failures_total, with other labels.
+    let theirs = IntCounterVec::new(
+        Opts::new("warden_circuit_breaker_failures_total", "not ours"),
+        &["service"],
+    )
+    .unwrap();
+    registry.register(Box::new(theirs.clone())).unwrap();
+    theirs.with_label_values(&["a"]).inc();
+
+    let err = Metrics::register(&registry).unwrap_err();
+    assert!(
+        matches!(&err, MetricsError::AlreadyRegistered { metric } if metric == "warden_circuit_breaker_failures_total"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("already registered"));
+    // The families registered before the clash (state, successes) were removed again:
+    // they can be registered by themselves now.
+    let state = prometheus::IntGaugeVec::new(
+        Opts::new(
+            "warden_circuit_breaker_state",
+            "Current state of the circuit breaker (0 - Closed, 1 - Open, 2 - HalfOpen)",
+        ),
+        &["name"],
+    )
+    .unwrap();
+    assert_eq!(state.desc().len(), 1);
+    registry.register(Box::new(state)).unwrap();
+}
+
+#[test]
+fn invalid_namespaces_are_refused() {
+    let registry = Registry::new();
+    for bad in ["9lives", "with-dash", "sp ace", "ünïcode"] {
+        match Metrics::builder().namespace(bad).register(&registry) {
+            Err(MetricsError::InvalidNamespace { namespace }) => assert_eq!(namespace, bad),
+            other => panic!("{bad}: expected InvalidNamespace, got {other:?}"),
+        }
+    }
+    assert!(registry.gather().is_empty());
+}
+
+#[test]
+fn handles_share_series_and_recording_is_exact_across_threads() {
+    let metrics = Metrics::register(&Registry::new()).unwrap();
+    let cb = std::sync::Arc::new(
+        CircuitBreaker::builder("shared")
+            .observer(metrics.breaker("shared"))
+            .build()
+            .unwrap(),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let cb = cb.clone();
+            std::thread::spawn(move || {
+                for i in 0..1000 {
+                    let _ = cb.call(|| if i % 10 == 0 { Err(()) } else { Ok(()) });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let again = metrics.breaker("shared"); // a second handle reads the same series
+    assert_eq!(again.successes(), 3600);
+    assert_eq!(again.failures(), 400);
+}
