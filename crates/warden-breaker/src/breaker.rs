@@ -30,7 +30,7 @@ use std::sync::Arc as StdArc;
 
 use crossbeam_utils::CachePadded;
 
-use crate::counters::Counters;
+use crate::counters::{Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{MAX_TICK, SWEEP_PERIOD, Snapshot, Tag, next_generation};
 use crate::sync::{AtomicU64, Ordering};
@@ -330,7 +330,8 @@ impl CircuitBreaker {
         let s = self.load();
         // The hot path: closed, no interval to check, nothing requested.
         let result = if s.is_plain_closed() {
-            self.counters.record_request(s.generation());
+            // A plain-closed word, less PENDING, is its generation's counter tag.
+            self.counters.record_request(s.without_pending());
             Ok(Ticket::closed(s.generation()))
         } else {
             self.admit_slow(s)
@@ -369,7 +370,7 @@ impl CircuitBreaker {
                             continue;
                         }
                     }
-                    self.counters.record_request(s.generation());
+                    self.counters.record_request(tag_of(s.generation()));
                     return Ok(Ticket::closed(s.generation()));
                 }
                 Tag::Open => {
@@ -434,12 +435,14 @@ impl CircuitBreaker {
     pub(crate) fn record(&self, ticket: Ticket, outcome: Option<Outcome>) {
         // The hot path: a success, no observer, and the breaker still in the plain
         // closed generation that admitted the call.
+        // The word equals a ticket only for a closed ticket: a half-open word of the
+        // ticket's generation holds at least this permit's slot, a ticket holds none.
         if outcome == Some(Outcome::Success)
             && !self.settings.has_observers()
-            && !ticket.is_half_open()
             && self.load().without_pending() == ticket.word()
         {
-            self.counters.record_success(ticket.generation());
+            // A closed ticket is its generation's counter tag.
+            self.counters.record_success(ticket.word());
             return;
         }
         self.record_slow(ticket, outcome);
@@ -480,7 +483,7 @@ impl CircuitBreaker {
             }
         }
         match outcome {
-            Some(Outcome::Success) => self.counters.record_success(generation),
+            Some(Outcome::Success) => self.counters.record_success(tag_of(generation)),
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 let counts = self.counters.record_failure(generation);

@@ -1,7 +1,11 @@
 //! Per-generation counts: owned stripes for the hot path, shared words for
 //! the rare one.
 //!
-//! Every word is `[generation tag: 32 | count: 32]`. A word whose tag is not
+//! Every word is `[0: 4 | generation tag: 20 | count: 40]`, the tag in the same
+//! bit position as in the state word, so a plain-closed state word (and a closed
+//! permit's ticket) *is* the tag of its generation with count 0, and the hot path
+//! uses it without shifting. Counts are read as their low 32 bits (gobreaker's
+//! `uint32`, wrapping). A word whose tag is not
 //! the current generation reads as zero, so a new generation starts from zero
 //! without anyone writing, and an increment from a call admitted in an older
 //! generation (which tags with its own generation) can never leak into a newer
@@ -18,35 +22,46 @@ use crossbeam_utils::CachePadded;
 
 use crate::Counts;
 use crate::slot::{self, INDEX_MASK, OVERFLOW, STRIPES};
-use crate::state::{GEN_BITS, GEN_MASK};
+use crate::state::{GEN_BITS, GEN_MASK, PAYLOAD_BITS};
 use crate::sync::{AtomicU64, Ordering};
+
+/// Bits below the tag.
+const COUNT_BITS: u32 = PAYLOAD_BITS;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+/// The tag of `generation`: the generation in its state-word position.
+#[inline]
+pub(crate) const fn tag_of(generation: u32) -> u64 {
+    (generation as u64 & GEN_MASK) << COUNT_BITS
+}
 
 #[inline]
 const fn tagged(generation: u32, count: u32) -> u64 {
-    ((generation as u64) << 32) | count as u64
+    tag_of(generation) | count as u64
 }
 
-/// The count `word` holds for `generation` (0 if tagged with another one).
+/// The count `word` holds for the generation tagged `tag` (0 if tagged otherwise).
 #[inline]
-const fn count_in(word: u64, generation: u32) -> u32 {
-    if (word >> 32) as u32 == generation {
+const fn count_at(word: u64, tag: u64) -> u32 {
+    if word & !COUNT_MASK == tag {
         word as u32
     } else {
         0
     }
 }
 
-/// `word` plus one in `generation`. At `u32::MAX` the carry moves the tag on,
-/// which reads as 0 for `generation`: the count wraps modulo 2^32, as gobreaker's
-/// `uint32` counts do, and a later bump re-tags the word.
+/// The count `word` holds for `generation` (0 if tagged with another one).
 #[inline]
-const fn bumped(word: u64, generation: u32) -> u64 {
-    let tag = tagged(generation, 0);
-    let base = if word & !(u32::MAX as u64) == tag {
-        word
-    } else {
-        tag
-    };
+const fn count_in(word: u64, generation: u32) -> u32 {
+    count_at(word, tag_of(generation))
+}
+
+/// `word` plus one in the generation tagged `tag`. Counts are read modulo 2^32;
+/// a carry out of the 40-bit count field after 2^40 bumps moves the tag on,
+/// which reads as 0 (2^40 is 0 modulo 2^32) until a later bump re-tags the word.
+#[inline]
+const fn bumped(word: u64, tag: u64) -> u64 {
+    let base = if word & !COUNT_MASK == tag { word } else { tag };
     base + 1
 }
 
@@ -54,7 +69,7 @@ const fn bumped(word: u64, generation: u32) -> u64 {
 /// 20-bit wrap: up to half the generation space ahead).
 #[inline]
 const fn tagged_after(word: u64, generation: u32) -> bool {
-    let ahead = ((word >> 32) as u32).wrapping_sub(generation) as u64 & GEN_MASK;
+    let ahead = (word >> COUNT_BITS).wrapping_sub(generation as u64) & GEN_MASK;
     ahead != 0 && ahead < 1 << (GEN_BITS - 1)
 }
 
@@ -156,18 +171,18 @@ impl Counters {
 
     /// Bumps `pick(stripe)` of the calling thread's stripe in `generation`.
     #[inline]
-    fn bump_stripe(&self, generation: u32, pick: impl Fn(&Stripe) -> &AtomicU64) {
+    fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
         let index = slot::current() & INDEX_MASK;
         let word = pick(&self.stripes[index]);
         if index == OVERFLOW {
-            update_shared(word, generation, |c| c.wrapping_add(1));
+            update_shared(word, (tag >> COUNT_BITS) as u32, |c| c.wrapping_add(1));
         } else {
             // Relaxed load and store, no read-modify-write: only this thread writes an
             // owned stripe (a sweep may rewrite a stale tag concurrently; whichever store
             // lands, the word is right for the generation each writer saw). Readers sum
             // statistics and synchronise with writers by their own means (joining threads).
             let w = word.load(Ordering::Relaxed);
-            word.store(bumped(w, generation), Ordering::Relaxed);
+            word.store(bumped(w, tag), Ordering::Relaxed);
         }
     }
 
@@ -195,22 +210,26 @@ impl Counters {
 
     /// A closed-state admission.
     #[inline]
-    pub(crate) fn record_request(&self, generation: u32) {
-        self.bump_stripe(generation, |s| &s.requests);
+    /// `tag` is [`tag_of`] the generation: a plain-closed state word is one.
+    pub(crate) fn record_request(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        self.bump_stripe(tag, |s| &s.requests);
     }
 
     /// A closed-state success.
     #[inline]
-    pub(crate) fn record_success(&self, generation: u32) {
-        self.bump_stripe(generation, |s| &s.successes);
+    /// `tag` is [`tag_of`] the generation: a closed permit's ticket is one.
+    pub(crate) fn record_success(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        self.bump_stripe(tag, |s| &s.successes);
         // Relaxed: statistics. Read on every success, written only when a failure streak
         // has to be ended, so the line stays shared in every core's cache.
         let cf = self.rare.consecutive_failures.load(Ordering::Relaxed);
-        if count_in(cf, generation) != 0 {
+        if count_at(cf, tag) != 0 {
             // A exchange, not a store: a store could overwrite a newer generation's streak.
             let _ = self.rare.consecutive_failures.compare_exchange(
                 cf,
-                tagged(generation, 0),
+                tag,
                 // Relaxed: statistics; losing this race means a failure came after us.
                 Ordering::Relaxed,
                 Ordering::Relaxed,
@@ -295,7 +314,7 @@ impl Counters {
             let w = word.load(Ordering::Relaxed);
             // A word already tagged with a later generation (the breaker moved on while
             // this sweep ran) holds live counts: leave it.
-            if (w >> 32) as u32 != generation && !tagged_after(w, generation) {
+            if w & !COUNT_MASK != tag_of(generation) && !tagged_after(w, generation) {
                 let _ = word.compare_exchange(
                     w,
                     tagged(generation, 0),
@@ -315,10 +334,17 @@ mod tests {
     fn words_of_another_generation_read_as_zero() {
         assert_eq!(count_in(tagged(3, 9), 3), 9);
         assert_eq!(count_in(tagged(2, 9), 3), 0);
-        assert_eq!(bumped(tagged(2, 9), 3), tagged(3, 1));
-        // The carry at u32::MAX wraps the count: the word reads as 0 for generation 3.
-        assert_eq!(count_in(bumped(tagged(3, u32::MAX), 3), 3), 0);
-        assert_eq!(count_in(bumped(bumped(tagged(3, u32::MAX), 3), 3), 3), 1);
+        assert_eq!(bumped(tagged(2, 9), tag_of(3)), tagged(3, 1));
+        // Counts read modulo 2^32, like gobreaker's uint32.
+        assert_eq!(count_in(bumped(tagged(3, u32::MAX), tag_of(3)), 3), 0);
+        // Past the 40-bit field the carry moves the tag on: still 0 modulo 2^32, and
+        // the next bump re-tags the word.
+        let full = tag_of(3) | COUNT_MASK;
+        assert_eq!(count_in(bumped(full, tag_of(3)), 3), 0);
+        assert_eq!(count_in(bumped(bumped(full, tag_of(3)), tag_of(3)), 3), 1);
+        // The top generation's carry leaves the 20-bit field and reads as no generation.
+        let top = tag_of(GEN_MASK as u32) | COUNT_MASK;
+        assert_eq!(count_in(bumped(top, tag_of(GEN_MASK as u32)), 0), 0);
     }
 
     #[test]
@@ -340,9 +366,9 @@ mod tests {
     #[test]
     fn sweep_retags_stale_words_and_keeps_current_ones() {
         let c = Counters::new(1);
-        c.record_request(1);
+        c.record_request(tag_of(1));
         c.record_exclusion(1);
-        c.record_request(2);
+        c.record_request(tag_of(2));
         c.sweep(2);
         assert_eq!(c.closed_counts(2).requests, 1);
         assert_eq!(c.closed_counts(2).total_exclusions, 0);
