@@ -1,1 +1,111 @@
-fn main(){}
+//! What the registry adds to a guarded call.
+//!
+//! `cargo bench -p warden --bench registry -- --warm-up-time 1 --measurement-time 2`
+//!
+//! * `breaker.call`: the core breaker alone (closed, success), no elapsed time.
+//! * `handle.execute`: a kept `NamedBreaker` (no lookup): the breaker, two clock
+//!   reads for `elapsed`, the state after, the `Execution`.
+//! * `registry.execute/<n> names`: the same through `Registry::execute(name, ..)`
+//!   with `n` names registered: the difference to `handle.execute` is the lookup
+//!   (an arc-swap load and a hash-map probe).
+//! * `registry.execute+metrics`: with a Prometheus observer.
+//! * `registry.execute+bulkhead`: with `max_concurrent` (two atomic operations on
+//!   the name's counter).
+//! * `two-threads/*`: both cores through the registry on one name at once.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use warden::{BreakerConfig, CircuitBreaker, Registry};
+
+fn registry(names: usize, config: BreakerConfig) -> Registry {
+    let registry = Registry::builder()
+        .default_config(config)
+        .build()
+        .expect("valid");
+    for i in 0..names.saturating_sub(1) {
+        let _ = registry.breaker(&format!("dependency-{i}"));
+    }
+    let _ = registry.breaker("kafka");
+    registry
+}
+
+fn single_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("execute");
+    let cb = CircuitBreaker::builder("kafka").build().expect("valid");
+    g.bench_function("breaker.call", |b| {
+        b.iter(|| black_box(cb.call(|| Ok::<u64, ()>(black_box(1)))))
+    });
+
+    let r = registry(1, BreakerConfig::default());
+    let handle = r.breaker("kafka").expect("running");
+    g.bench_function("handle.execute", |b| {
+        b.iter(|| black_box(handle.execute(|| Ok::<u64, ()>(black_box(1)))))
+    });
+    for names in [1, 100] {
+        let r = registry(names, BreakerConfig::default());
+        g.bench_function(format!("registry.execute/{names} names"), |b| {
+            b.iter(|| black_box(r.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
+        });
+    }
+
+    let prom = warden::metrics::prometheus::Registry::new();
+    let with_metrics = Registry::builder()
+        .metrics(warden::metrics::Metrics::register(&prom).expect("fresh registry"))
+        .build()
+        .expect("valid");
+    g.bench_function("registry.execute+metrics", |b| {
+        b.iter(|| {
+            black_box(with_metrics.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1))))
+        })
+    });
+
+    let bulkhead = registry(1, BreakerConfig::default().max_concurrent(64));
+    g.bench_function("registry.execute+bulkhead", |b| {
+        b.iter(|| black_box(bulkhead.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
+    });
+    g.finish();
+}
+
+/// Per-call time with two threads calling through `registry` together.
+fn together(registry: &Arc<Registry>, iters: u64) -> Duration {
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (registry, barrier) = (registry.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let _ = black_box(
+                        registry.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1))),
+                    );
+                }
+                start.elapsed()
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("bench thread"))
+        .max()
+        .unwrap_or_default()
+}
+
+fn two_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("two-threads");
+    let plain = Arc::new(registry(100, BreakerConfig::default()));
+    g.bench_function("registry.execute", |b| {
+        b.iter_custom(|iters| together(&plain, iters))
+    });
+    let bulkhead = Arc::new(registry(100, BreakerConfig::default().max_concurrent(64)));
+    g.bench_function("registry.execute+bulkhead", |b| {
+        b.iter_custom(|iters| together(&bulkhead, iters))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, single_thread, two_threads);
+criterion_main!(benches);

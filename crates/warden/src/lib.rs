@@ -1,1 +1,117 @@
-//! placeholder
+//! Resilience for Rust services: circuit breakers, retry, bulkheads and
+//! timeouts behind a registry of named breakers, with presets and Prometheus
+//! metrics.
+//!
+//! `warden` is the crate services depend on. It puts the lock-free
+//! [`warden_breaker`] core and [`warden_retry`] behind a [`Registry`] of named
+//! breakers, like the Go seeds' `CircuitBreakerFactory` (`Execute(name, f)`,
+//! `ExecuteWithFallback`, `ExecuteContext`, custom configuration, lifecycle,
+//! "richer results"), and adds what their wish list asked for: retry,
+//! timeouts, bulkheads and Prometheus.
+//!
+//! # Contents
+//!
+//! | need | use |
+//! | --- | --- |
+//! | guard calls to named dependencies | [`Registry`]: [`execute`](Registry::execute), [`execute_with_fallback`](Registry::execute_with_fallback), [`execute_with_retry`](Registry::execute_with_retry), [`execute_async`](Registry::execute_async) (per-call timeout), [`execute_async_with_retry`](Registry::execute_async_with_retry) |
+//! | know what happened | [`Execution`]: value or [`ExecuteError`], [`rejection`](Execution::rejection), [`state`](Execution::state), [`attempts`](Execution::attempts), [`elapsed`](Execution::elapsed) |
+//! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default); [`TripRule`] |
+//! | configure from a file | [`RegistryConfig::from_toml_str`], [`RegistryConfig::from_json_str`] |
+//! | a single preconfigured breaker | [`presets`] |
+//! | limit concurrency | [`Bulkhead`] (or `max_concurrent` in a config) |
+//! | export metrics | [`metrics`] (feature `metrics`), [`RegistryBuilder::metrics`] |
+//! | the building blocks | [`breaker`] (the core), [`retry`] |
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use warden::{BreakerConfig, ExecuteError, Registry};
+//!
+//! let prometheus = warden::metrics::prometheus::Registry::new();
+//! let registry = Arc::new(
+//!     Registry::builder()
+//!         .configure("kafka", BreakerConfig::kafka())
+//!         .metrics(warden::metrics::Metrics::register(&prometheus)?)
+//!         .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
+//!         .build()?,
+//! );
+//!
+//! let ex = registry
+//!     .execute("kafka", || produce("order-42"))
+//!     .or_fallback(|err: ExecuteError<std::io::Error>| {
+//!         eprintln!("spooling locally: {err}");
+//!         Ok(())
+//!     });
+//! assert!(ex.is_ok());
+//! for status in registry.list() {
+//!     println!("{} {} {:?}", status.name, status.state, status.counts);
+//! }
+//! # fn produce(_: &str) -> std::io::Result<()> { Ok(()) }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Configuration files
+//!
+//! Durations are integer milliseconds or strings with units (`"30s"`,
+//! `"1m 30s"`); `0` turns `max_concurrent` and `call_timeout` off. Errors
+//! name the field (`breakers.kafka.timeout`). See [`RegistryConfig`].
+//!
+//! ```toml
+//! [default]
+//! timeout = "30s"
+//!
+//! [breakers.kafka]
+//! preset = "kafka"
+//!
+//! [breakers.clickhouse]
+//! preset = "clickhouse"
+//! max_concurrent = 4
+//! trip = { failure_rate = { ratio = 0.5, min_requests = 10 } }
+//! ```
+//!
+//! # Cost
+//!
+//! A registry lookup is an `arc-swap` load and one hash-map probe: no lock and
+//! no shared-line write (see the `registry` bench for figures, and
+//! [`Registry::breaker`] for a handle that skips the lookup). A sync
+//! `execute` adds two clock reads for `elapsed` and a state read to the
+//! breaker's own cost; a bulkhead adds two atomic operations on the name's
+//! counter.
+//!
+//! # Feature flags
+//!
+//! * `metrics` (default): Prometheus metrics through [`warden_prometheus`]
+//!   (re-exported as [`metrics`]), and [`RegistryBuilder::metrics`]. On by
+//!   default because the seed ships them and a service wants them; turn it off
+//!   (`default-features = false`) to drop the `prometheus` dependency.
+//! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
+//!   async retry on tokio's timer) and `warden-retry`'s async functions.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod bulkhead;
+mod config;
+mod execution;
+pub mod presets;
+mod registry;
+
+pub use bulkhead::{Bulkhead, BulkheadPermit};
+pub use config::{BreakerConfig, BreakerSpec, ConfigError, Preset, RegistryConfig, TripRule};
+pub use execution::{ExecuteError, Execution, Rejection};
+pub use registry::{BreakerStatus, NamedBreaker, Registry, RegistryBuilder, RegistryError};
+
+/// The lock-free circuit breaker core ([`warden_breaker`]).
+pub use warden_breaker as breaker;
+pub use warden_breaker::{CircuitBreaker, Clock, Counts, ManualClock, QuantaClock, State};
+
+/// Retry, backoff, jitter and budgets ([`warden_retry`]).
+pub use warden_retry as retry;
+pub use warden_retry::{Backoff, Jitter, RetryPolicy};
+
+/// Prometheus metrics ([`warden_prometheus`]; feature `metrics`).
+#[cfg(feature = "metrics")]
+pub use warden_prometheus as metrics;

@@ -1,0 +1,142 @@
+//! [`Bulkhead`]: a lock-free limit on concurrent calls.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+/// At most `max` calls at once; the next one is refused at once (no queue).
+///
+/// A permit is an RAII guard: the slot is given back when it drops, whether
+/// the call finished, returned early, panicked, or its future was cancelled.
+///
+/// Admission is one compare-and-swap loop on one counter (its own cache line),
+/// release one atomic subtraction: two shared-line writes per call, which is
+/// what a concurrency limit costs. A registry name without `max_concurrent`
+/// has no bulkhead and pays nothing.
+///
+/// # Memory ordering
+///
+/// The counter publishes no other memory, so every access is `Relaxed`: the
+/// total modification order of the one atomic is what keeps the count exact
+/// (never more than `max` permits alive).
+///
+/// ```
+/// let bulkhead = warden::Bulkhead::new(2);
+/// let a = bulkhead.try_acquire().expect("first");
+/// let b = bulkhead.try_acquire().expect("second");
+/// assert!(bulkhead.try_acquire().is_none()); // full
+/// drop(a);
+/// assert!(bulkhead.try_acquire().is_some());
+/// # drop(b);
+/// ```
+pub struct Bulkhead {
+    max: u32,
+    in_flight: CachePadded<AtomicU32>,
+}
+
+impl fmt::Debug for Bulkhead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bulkhead")
+            .field("max", &self.max)
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+impl Bulkhead {
+    /// A bulkhead of `max` slots (`0` refuses every call).
+    ///
+    /// ```
+    /// assert_eq!(warden::Bulkhead::new(8).max(), 8);
+    /// ```
+    pub fn new(max: u32) -> Self {
+        Self {
+            max,
+            in_flight: CachePadded::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// The number of slots.
+    ///
+    /// ```
+    /// assert_eq!(warden::Bulkhead::new(3).max(), 3);
+    /// ```
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
+    /// Permits alive now (a snapshot; it may change at once).
+    ///
+    /// ```
+    /// let b = warden::Bulkhead::new(3);
+    /// let _p = b.try_acquire();
+    /// assert_eq!(b.in_flight(), 1);
+    /// ```
+    pub fn in_flight(&self) -> u32 {
+        // Relaxed: a statistic; see "Memory ordering".
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Takes a slot, or `None` when all are taken.
+    ///
+    /// ```
+    /// let b = warden::Bulkhead::new(1);
+    /// let p = b.try_acquire();
+    /// assert!(p.is_some() && b.try_acquire().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<BulkheadPermit<'_>> {
+        // Relaxed: the count is the only thing shared (see "Memory ordering").
+        let mut cur = self.in_flight.load(Ordering::Relaxed);
+        loop {
+            if cur >= self.max {
+                return None;
+            }
+            // Relaxed both ways: the exchange's place in the counter's modification
+            // order is all that matters; a failure hands back the value to retry with.
+            match self.in_flight.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(BulkheadPermit { bulkhead: self }),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+/// One slot of a [`Bulkhead`], given back on drop.
+///
+/// ```
+/// let b = warden::Bulkhead::new(1);
+/// {
+///     let _permit = b.try_acquire().unwrap();
+///     assert_eq!(b.in_flight(), 1);
+/// }
+/// assert_eq!(b.in_flight(), 0);
+/// ```
+#[must_use = "the slot is given back as soon as the permit is dropped"]
+#[clippy::has_significant_drop]
+pub struct BulkheadPermit<'a> {
+    bulkhead: &'a Bulkhead,
+}
+
+impl fmt::Debug for BulkheadPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkheadPermit")
+            .field("max", &self.bulkhead.max)
+            .finish()
+    }
+}
+
+impl Drop for BulkheadPermit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Relaxed: see "Memory ordering"; this permit's increment precedes this
+        // decrement in the counter's modification order, so it never underflows.
+        self.bulkhead.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,886 @@
+//! Per-name configuration: [`BreakerConfig`] (with the presets), the trip
+//! rule, and loading a whole registry's configuration from TOML or JSON
+//! ([`RegistryConfig`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use warden_breaker::{Builder, CircuitBreaker, Counts};
+
+/// When a closed breaker opens.
+///
+/// In files: `trip = { consecutive_failures = 6 }` or
+/// `trip = { failure_rate = { ratio = 0.5, min_requests = 20 } }`.
+///
+/// ```
+/// use warden::{Counts, TripRule};
+/// let rule = TripRule::FailureRate { ratio: 0.5, min_requests: 10 };
+/// assert!(!rule.should_trip(&Counts { requests: 9, total_failures: 9, ..Counts::default() }));
+/// assert!(rule.should_trip(&Counts { requests: 10, total_failures: 5, ..Counts::default() }));
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum TripRule {
+    /// Opens at the `n`th consecutive failure (`n >= 1`). gobreaker's default,
+    /// "more than 5", is `ConsecutiveFailures(6)`.
+    ConsecutiveFailures(u32),
+    /// Opens when at least `min_requests` calls were made in the current
+    /// counting interval and the share of failures among them is at least
+    /// `ratio` (`0 < ratio <= 1`, `min_requests >= 1`).
+    FailureRate {
+        /// Failure share that trips, in `(0, 1]`.
+        ratio: f64,
+        /// Calls needed in the interval before the ratio is looked at.
+        min_requests: u32,
+    },
+    /// Your own rule (the seed's `ReadyToTrip(counts)`); not available in files.
+    #[serde(skip)]
+    Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
+}
+
+impl TripRule {
+    /// A rule from a closure.
+    ///
+    /// ```
+    /// let rule = warden::TripRule::custom(|c| c.total_failures >= 3);
+    /// assert!(rule.should_trip(&warden::Counts { total_failures: 3, ..Default::default() }));
+    /// ```
+    pub fn custom(f: impl Fn(&Counts) -> bool + Send + Sync + 'static) -> Self {
+        TripRule::Custom(Arc::new(f))
+    }
+
+    /// Whether a closed breaker with `counts` opens under this rule.
+    ///
+    /// ```
+    /// let rule = warden::TripRule::ConsecutiveFailures(2);
+    /// assert!(rule.should_trip(&warden::Counts { consecutive_failures: 2, ..Default::default() }));
+    /// ```
+    pub fn should_trip(&self, counts: &Counts) -> bool {
+        match self {
+            TripRule::ConsecutiveFailures(n) => counts.consecutive_failures >= *n,
+            TripRule::FailureRate {
+                ratio,
+                min_requests,
+            } => {
+                counts.requests >= *min_requests
+                    && counts.requests > 0
+                    && f64::from(counts.total_failures) >= ratio * f64::from(counts.requests)
+            }
+            TripRule::Custom(f) => f(counts),
+        }
+    }
+
+    fn validate(&self, scope: &str) -> Result<(), ConfigError> {
+        match self {
+            TripRule::ConsecutiveFailures(0) => Err(ConfigError::out_of_range(
+                scope,
+                "trip.consecutive_failures",
+                0,
+                "1..=4294967295",
+            )),
+            TripRule::FailureRate { ratio, .. } if !(*ratio > 0.0 && *ratio <= 1.0) => {
+                Err(ConfigError::out_of_range(
+                    scope,
+                    "trip.failure_rate.ratio",
+                    ratio,
+                    "greater than 0 and at most 1",
+                ))
+            }
+            TripRule::FailureRate {
+                min_requests: 0, ..
+            } => Err(ConfigError::out_of_range(
+                scope,
+                "trip.failure_rate.min_requests",
+                0,
+                "1..=4294967295",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for TripRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TripRule::ConsecutiveFailures(n) => {
+                f.debug_tuple("ConsecutiveFailures").field(n).finish()
+            }
+            TripRule::FailureRate {
+                ratio,
+                min_requests,
+            } => f
+                .debug_struct("FailureRate")
+                .field("ratio", ratio)
+                .field("min_requests", min_requests)
+                .finish(),
+            TripRule::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl PartialEq for TripRule {
+    /// Custom rules are equal only to clones of themselves.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (TripRule::ConsecutiveFailures(a), TripRule::ConsecutiveFailures(b)) => a == b,
+            (
+                TripRule::FailureRate {
+                    ratio: a,
+                    min_requests: m,
+                },
+                TripRule::FailureRate {
+                    ratio: b,
+                    min_requests: n,
+                },
+            ) => a == b && m == n,
+            (TripRule::Custom(a), TripRule::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// How one named breaker behaves in a [`Registry`](crate::Registry): the
+/// breaker's settings (gobreaker's), its trip rule, a bulkhead and a default
+/// per-call timeout.
+///
+/// Start from a preset and adjust:
+///
+/// ```
+/// use std::time::Duration;
+/// use warden::BreakerConfig;
+/// let config = BreakerConfig::kafka().timeout(Duration::from_secs(10));
+/// assert_eq!(config.get_timeout(), Duration::from_secs(10));
+/// assert_eq!(config.get_max_requests(), 5);
+/// ```
+///
+/// | preset | trip rule | interval | open `timeout` | `max_requests` | `max_concurrent` | `call_timeout` |
+/// | --- | --- | --- | --- | --- | --- | --- |
+/// | [`default`](BreakerConfig::default) | 6 consecutive failures | never | 60 s | 1 | unlimited | none |
+/// | [`kafka`](BreakerConfig::kafka) | ≥ 50 % of ≥ 20 calls | 60 s | 30 s | 5 | unlimited | 5 s |
+/// | [`clickhouse`](BreakerConfig::clickhouse) | 5 consecutive failures | never | 60 s | 1 | 8 | 30 s |
+/// | [`notification`](BreakerConfig::notification) | 3 consecutive failures | never | 15 s | 2 | 32 | 3 s |
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerConfig {
+    max_requests: u32,
+    interval: Duration,
+    timeout: Duration,
+    trip: TripRule,
+    max_concurrent: u32,
+    call_timeout: Option<Duration>,
+}
+
+impl Default for BreakerConfig {
+    /// gobreaker's defaults, so a port from the Go seeds behaves the same:
+    /// `max_requests` 1, no counting interval, 60 s open, trip after more than
+    /// 5 consecutive failures (`ConsecutiveFailures(6)`); no bulkhead and no
+    /// call timeout (nothing a gobreaker user had).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::default();
+    /// assert_eq!(c.get_timeout(), Duration::from_secs(60));
+    /// assert_eq!(c.get_trip(), &warden::TripRule::ConsecutiveFailures(6));
+    /// ```
+    fn default() -> Self {
+        Self {
+            max_requests: 1,
+            interval: Duration::ZERO,
+            timeout: warden_breaker::DEFAULT_TIMEOUT,
+            trip: TripRule::ConsecutiveFailures(warden_breaker::DEFAULT_CONSECUTIVE_FAILURES + 1),
+            max_concurrent: 0,
+            call_timeout: None,
+        }
+    }
+}
+
+impl BreakerConfig {
+    /// For a Kafka producer (the seed's `NewKafkaCircuitBreaker`).
+    ///
+    /// * **Trips on a failure rate, ≥ 50 % of at least 20 calls, counted per
+    ///   60 s interval**: producers send at high rates, and a partition leader
+    ///   moving fails a few sends while the rest succeed; a rate rides that
+    ///   out where a consecutive-failure rule would flap, and the 20-call floor
+    ///   keeps a quiet minute from tripping on one or two errors.
+    /// * **Open 30 s**: leader elections and broker restarts take seconds to
+    ///   tens of seconds; 30 s is also the client's default request timeout.
+    /// * **5 half-open probes, 5 successes to close**: sends go to different
+    ///   partitions and brokers, so one success says little about the cluster.
+    /// * **Call timeout 5 s**: a healthy produce takes milliseconds; a send
+    ///   still waiting after 5 s counts as a failure long before the client's
+    ///   own 30 s timeout. No bulkhead: the client already bounds in-flight
+    ///   requests per broker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::kafka();
+    /// assert_eq!(c.get_trip(), &warden::TripRule::FailureRate { ratio: 0.5, min_requests: 20 });
+    /// assert_eq!((c.get_interval(), c.get_timeout()), (Duration::from_secs(60), Duration::from_secs(30)));
+    /// assert_eq!((c.get_max_requests(), c.get_max_concurrent()), (5, 0));
+    /// assert_eq!(c.get_call_timeout(), Some(Duration::from_secs(5)));
+    /// ```
+    pub fn kafka() -> Self {
+        Self {
+            max_requests: 5,
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+            trip: TripRule::FailureRate {
+                ratio: 0.5,
+                min_requests: 20,
+            },
+            max_concurrent: 0,
+            call_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+
+    /// For ClickHouse queries and inserts (the seed's
+    /// `NewClickHouseCircuitBreaker`).
+    ///
+    /// * **Trips at 5 consecutive failures**: queries are few and heavy, so a
+    ///   rate over a minimum number of calls would take long to reach; five
+    ///   failures in a row means the server keeps refusing.
+    /// * **Open 60 s, one probe**: ClickHouse's transient errors are mostly
+    ///   overload (too many parts while merges catch up, memory limits), which
+    ///   clears in tens of seconds to minutes; probing sooner or with more
+    ///   queries adds load to a struggling server.
+    /// * **At most 8 concurrent queries** from this process: one client should
+    ///   not use up the server's limit on simultaneous queries.
+    /// * **Call timeout 30 s**: analytical queries legitimately take seconds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::clickhouse();
+    /// assert_eq!(c.get_trip(), &warden::TripRule::ConsecutiveFailures(5));
+    /// assert_eq!((c.get_timeout(), c.get_max_requests()), (Duration::from_secs(60), 1));
+    /// assert_eq!(c.get_max_concurrent(), 8);
+    /// assert_eq!(c.get_call_timeout(), Some(Duration::from_secs(30)));
+    /// ```
+    pub fn clickhouse() -> Self {
+        Self {
+            max_requests: 1,
+            interval: Duration::ZERO,
+            timeout: Duration::from_secs(60),
+            trip: TripRule::ConsecutiveFailures(5),
+            max_concurrent: 8,
+            call_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+
+    /// For notification providers: e-mail, SMS, push (the seed's
+    /// `NewNotificationCircuitBreaker`).
+    ///
+    /// * **Trips at 3 consecutive failures**: notifications are off the
+    ///   request's critical path and can be queued, so stop calling a failing
+    ///   provider early.
+    /// * **Open 15 s, 2 probes**: provider outages are mostly rate limits and
+    ///   short blips, and a notification delayed for long loses its value, so
+    ///   probe again soon.
+    /// * **At most 32 concurrent sends**: stay under the provider's rate limits
+    ///   and keep a slow provider from tying up the service's tasks.
+    /// * **Call timeout 3 s**: a provider slower than that is as good as down
+    ///   for an interactive send; the fallback queues the message.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::notification();
+    /// assert_eq!(c.get_trip(), &warden::TripRule::ConsecutiveFailures(3));
+    /// assert_eq!((c.get_timeout(), c.get_max_requests()), (Duration::from_secs(15), 2));
+    /// assert_eq!((c.get_max_concurrent(), c.get_call_timeout()), (32, Some(Duration::from_secs(3))));
+    /// ```
+    pub fn notification() -> Self {
+        Self {
+            max_requests: 2,
+            interval: Duration::ZERO,
+            timeout: Duration::from_secs(15),
+            trip: TripRule::ConsecutiveFailures(3),
+            max_concurrent: 32,
+            call_timeout: Some(Duration::from_secs(3)),
+        }
+    }
+
+    /// Half-open probe limit and successes needed to close (`0` means 1, as in
+    /// gobreaker).
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().max_requests(3).get_max_requests(), 3);
+    /// ```
+    pub fn max_requests(mut self, max_requests: u32) -> Self {
+        self.max_requests = max_requests;
+        self
+    }
+
+    /// Closed-state counting interval (zero: counts are never cleared while
+    /// closed). Whole milliseconds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::default().interval(Duration::from_secs(10));
+    /// assert_eq!(c.get_interval(), Duration::from_secs(10));
+    /// ```
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How long the breaker stays open (zero means 60 s, as in gobreaker).
+    /// Whole milliseconds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::default().timeout(Duration::from_secs(5));
+    /// assert_eq!(c.get_timeout(), Duration::from_secs(5));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The trip rule.
+    ///
+    /// ```
+    /// use warden::{BreakerConfig, TripRule};
+    /// let c = BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2));
+    /// assert_eq!(c.get_trip(), &TripRule::ConsecutiveFailures(2));
+    /// ```
+    pub fn trip(mut self, trip: TripRule) -> Self {
+        self.trip = trip;
+        self
+    }
+
+    /// A custom trip rule (the seed's `ReadyToTrip`).
+    ///
+    /// ```
+    /// let c = warden::BreakerConfig::default()
+    ///     .ready_to_trip(|c| c.requests >= 5 && c.total_failures * 2 >= c.requests);
+    /// assert!(matches!(c.get_trip(), warden::TripRule::Custom(_)));
+    /// ```
+    pub fn ready_to_trip(self, f: impl Fn(&Counts) -> bool + Send + Sync + 'static) -> Self {
+        self.trip(TripRule::custom(f))
+    }
+
+    /// The bulkhead: at most this many calls of this name run at once; more
+    /// are rejected at once. `0` means no limit.
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().max_concurrent(4).get_max_concurrent(), 4);
+    /// ```
+    pub fn max_concurrent(mut self, max_concurrent: u32) -> Self {
+        self.max_concurrent = max_concurrent;
+        self
+    }
+
+    /// The default timeout of each async call (`execute_async`); `None` for
+    /// none. A call that times out counts as a failure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden::BreakerConfig::default().call_timeout(Some(Duration::from_millis(250)));
+    /// assert_eq!(c.get_call_timeout(), Some(Duration::from_millis(250)));
+    /// ```
+    pub fn call_timeout(mut self, call_timeout: Option<Duration>) -> Self {
+        self.call_timeout = call_timeout;
+        self
+    }
+
+    /// The half-open probe limit as given (`0` means 1).
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().get_max_requests(), 1);
+    /// ```
+    pub fn get_max_requests(&self) -> u32 {
+        self.max_requests
+    }
+
+    /// The counting interval.
+    ///
+    /// ```
+    /// assert!(warden::BreakerConfig::default().get_interval().is_zero());
+    /// ```
+    pub fn get_interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The open duration as given (zero means 60 s).
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().get_timeout().as_secs(), 60);
+    /// ```
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The trip rule.
+    ///
+    /// ```
+    /// assert!(matches!(warden::BreakerConfig::default().get_trip(), warden::TripRule::ConsecutiveFailures(6)));
+    /// ```
+    pub fn get_trip(&self) -> &TripRule {
+        &self.trip
+    }
+
+    /// The bulkhead size (`0`: no limit).
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().get_max_concurrent(), 0);
+    /// ```
+    pub fn get_max_concurrent(&self) -> u32 {
+        self.max_concurrent
+    }
+
+    /// The default async call timeout.
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().get_call_timeout(), None);
+    /// ```
+    pub fn get_call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
+    }
+
+    /// A core breaker builder named `name` with these settings (the bulkhead
+    /// and call timeout are the registry's business, not the breaker's).
+    ///
+    /// ```
+    /// let cb = warden::BreakerConfig::clickhouse().builder("clickhouse").build()?;
+    /// assert_eq!(cb.settings().timeout().as_secs(), 60);
+    /// # Ok::<(), warden::breaker::ConfigError>(())
+    /// ```
+    pub fn builder(&self, name: &str) -> Builder {
+        let trip = self.trip.clone();
+        CircuitBreaker::builder(name)
+            .max_requests(self.max_requests)
+            .interval(self.interval)
+            .timeout(self.timeout)
+            .ready_to_trip(move |c| trip.should_trip(c))
+    }
+
+    /// Checks every setting; errors name the field, prefixed by `scope` (the
+    /// registry uses `default` or `breakers.<name>`).
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let bad = warden::BreakerConfig::default().timeout(Duration::from_micros(1500));
+    /// let err = bad.validate("breakers.kafka").unwrap_err();
+    /// assert_eq!(err.path(), "breakers.kafka.timeout");
+    /// ```
+    pub fn validate(&self, scope: &str) -> Result<(), ConfigError> {
+        // The core checks ranges and whole milliseconds; its error names the field.
+        self.builder(scope)
+            .settings()
+            .map_err(|source| ConfigError::Breaker {
+                scope: scope.to_owned(),
+                source,
+            })?;
+        self.trip.validate(scope)?;
+        if self.call_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(ConfigError::out_of_range(
+                scope,
+                "call_timeout",
+                "0s",
+                "greater than zero (use none for no timeout)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a configuration was refused. Every variant names the field, as a dotted
+/// path from the top of the file (`breakers.kafka.timeout`).
+///
+/// ```
+/// let err = warden::RegistryConfig::from_toml_str("[breakers.kafka]\nmax_requests = -1\n").unwrap_err();
+/// assert_eq!(err.path(), "breakers.kafka.max_requests");
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file is not valid TOML/JSON, or a value has the wrong type or an
+    /// unknown name.
+    #[error("{format} config: {}{message}", at(path))]
+    Parse {
+        /// `"toml"` or `"json"`.
+        format: &'static str,
+        /// Where the parser stopped (empty at the top level).
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A breaker setting the core refused (out of range, not whole
+    /// milliseconds).
+    #[error("{scope}: {source}")]
+    Breaker {
+        /// `default` or `breakers.<name>`.
+        scope: String,
+        /// The core's error, which names the setting.
+        #[source]
+        source: warden_breaker::ConfigError,
+    },
+    /// Any other value outside its allowed range.
+    #[error("invalid {path}: {value} is outside the allowed range {allowed}")]
+    OutOfRange {
+        /// The field.
+        path: String,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+}
+
+fn at(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
+impl ConfigError {
+    fn out_of_range(
+        scope: &str,
+        field: &str,
+        value: impl fmt::Display,
+        allowed: &'static str,
+    ) -> Self {
+        ConfigError::OutOfRange {
+            path: format!("{scope}.{field}"),
+            value: value.to_string(),
+            allowed,
+        }
+    }
+
+    /// The dotted path of the offending field (empty when a file could not be
+    /// parsed at all).
+    ///
+    /// ```
+    /// let err = warden::RegistryConfig::from_json_str(r#"{"default": {"trip": {"consecutive_failures": 0}}}"#)
+    ///     .unwrap_err();
+    /// assert_eq!(err.path(), "default.trip.consecutive_failures");
+    /// ```
+    pub fn path(&self) -> String {
+        match self {
+            ConfigError::Parse { path, .. } if path == "." => String::new(),
+            ConfigError::Parse { path, .. } | ConfigError::OutOfRange { path, .. } => path.clone(),
+            ConfigError::Breaker { scope, source } => match source {
+                warden_breaker::ConfigError::OutOfRange { field, .. }
+                | warden_breaker::ConfigError::NotWholeMillis { field, .. } => {
+                    format!("{scope}.{field}")
+                }
+                _ => scope.clone(),
+            },
+        }
+    }
+}
+
+/// A registry's configuration as written in a file: a `default` section for
+/// names without their own, and a `breakers` table keyed by name. Every
+/// section may start from a `preset` and override any field.
+///
+/// Durations are integers of milliseconds or strings with units
+/// (`"1500ms"`, `"30s"`, `"1m 30s"`, humantime's syntax). For
+/// `max_concurrent` and `call_timeout`, `0` means none (no bulkhead, no
+/// timeout); for `max_requests`, `0` means 1 and for `timeout`, `0` means
+/// 60 s (gobreaker's zero values). Unknown fields are errors.
+///
+/// ```
+/// let config = warden::RegistryConfig::from_toml_str(r#"
+///     [default]
+///     timeout = "20s"
+///
+///     [breakers.kafka]
+///     preset = "kafka"
+///     call_timeout = 2000          # ms
+///
+///     [breakers.search]
+///     trip = { failure_rate = { ratio = 0.25, min_requests = 50 } }
+///     interval = "1m"
+///     max_concurrent = 64
+/// "#)?;
+/// let (default, named) = config.resolve()?;
+/// assert_eq!(default.get_timeout().as_secs(), 20);
+/// assert_eq!(named["kafka"].get_max_requests(), 5); // from the preset
+/// assert_eq!(named["kafka"].get_call_timeout().unwrap().as_millis(), 2000);
+/// assert_eq!(named["search"].get_timeout().as_secs(), 20); // from [default]
+/// # Ok::<(), warden::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RegistryConfig {
+    /// Settings of names without a section of their own.
+    #[serde(default)]
+    pub default: Option<BreakerSpec>,
+    /// Settings by breaker name.
+    #[serde(default)]
+    pub breakers: BTreeMap<String, BreakerSpec>,
+}
+
+/// One section of a [`RegistryConfig`]: every field optional.
+///
+/// ```
+/// let spec = warden::BreakerSpec::default();
+/// assert!(spec.preset.is_none());
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BreakerSpec {
+    /// The preset to start from (`default`, `kafka`, `clickhouse`,
+    /// `notification`). Without one, a named section starts from the file's
+    /// `default` section, and that from [`BreakerConfig::default`].
+    pub preset: Option<Preset>,
+    /// See [`BreakerConfig::max_requests`].
+    pub max_requests: Option<u32>,
+    /// See [`BreakerConfig::interval`].
+    #[serde(default, deserialize_with = "duration::option")]
+    pub interval: Option<Duration>,
+    /// See [`BreakerConfig::timeout`].
+    #[serde(default, deserialize_with = "duration::option")]
+    pub timeout: Option<Duration>,
+    /// See [`TripRule`].
+    pub trip: Option<TripRule>,
+    /// See [`BreakerConfig::max_concurrent`] (`0`: no limit).
+    pub max_concurrent: Option<u32>,
+    /// See [`BreakerConfig::call_timeout`] (`0`: no timeout).
+    #[serde(default, deserialize_with = "duration::option")]
+    pub call_timeout: Option<Duration>,
+}
+
+/// The presets a file can name.
+///
+/// ```
+/// assert_eq!(warden::Preset::Kafka.config(), warden::BreakerConfig::kafka());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Preset {
+    /// [`BreakerConfig::default`].
+    Default,
+    /// [`BreakerConfig::kafka`].
+    Kafka,
+    /// [`BreakerConfig::clickhouse`].
+    Clickhouse,
+    /// [`BreakerConfig::notification`].
+    Notification,
+}
+
+impl Preset {
+    /// The preset's settings.
+    ///
+    /// ```
+    /// assert_eq!(warden::Preset::Default.config(), warden::BreakerConfig::default());
+    /// ```
+    pub fn config(self) -> BreakerConfig {
+        match self {
+            Preset::Default => BreakerConfig::default(),
+            Preset::Kafka => BreakerConfig::kafka(),
+            Preset::Clickhouse => BreakerConfig::clickhouse(),
+            Preset::Notification => BreakerConfig::notification(),
+        }
+    }
+}
+
+impl BreakerSpec {
+    /// This section applied on top of `base` (or of its preset), validated.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting, named `scope.field`.
+    ///
+    /// ```
+    /// let mut spec = warden::BreakerSpec::default();
+    /// spec.max_concurrent = Some(3);
+    /// let config = spec.apply(&warden::BreakerConfig::default(), "breakers.db")?;
+    /// assert_eq!(config.get_max_concurrent(), 3);
+    /// # Ok::<(), warden::ConfigError>(())
+    /// ```
+    pub fn apply(&self, base: &BreakerConfig, scope: &str) -> Result<BreakerConfig, ConfigError> {
+        let mut c = match self.preset {
+            Some(p) => p.config(),
+            None => base.clone(),
+        };
+        if let Some(v) = self.max_requests {
+            c.max_requests = v;
+        }
+        if let Some(v) = self.interval {
+            c.interval = v;
+        }
+        if let Some(v) = self.timeout {
+            c.timeout = v;
+        }
+        if let Some(v) = &self.trip {
+            c.trip = v.clone();
+        }
+        if let Some(v) = self.max_concurrent {
+            c.max_concurrent = v;
+        }
+        if let Some(v) = self.call_timeout {
+            c.call_timeout = (!v.is_zero()).then_some(v);
+        }
+        c.validate(scope)?;
+        Ok(c)
+    }
+}
+
+impl RegistryConfig {
+    /// Parses and validates a TOML document.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Parse`] (with the field's path) for syntax, type and
+    /// unknown-field errors; the other variants for invalid values.
+    ///
+    /// ```
+    /// let err = warden::RegistryConfig::from_toml_str("[breakers.db]\ntimeout = \"soon\"\n").unwrap_err();
+    /// assert_eq!(err.path(), "breakers.db.timeout");
+    /// assert!(err.to_string().starts_with("toml config: breakers.db.timeout: "), "{err}");
+    /// ```
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let parse_error = |path: String, e: toml::de::Error| ConfigError::Parse {
+            format: "toml",
+            path,
+            message: toml_message(text, &e),
+        };
+        let de = toml::Deserializer::parse(text).map_err(|e| parse_error(String::new(), e))?;
+        let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            parse_error(path, e.into_inner())
+        })?;
+        config.resolve()?;
+        Ok(config)
+    }
+
+    /// Parses and validates a JSON document.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_toml_str`](Self::from_toml_str).
+    ///
+    /// ```
+    /// let config = warden::RegistryConfig::from_json_str(
+    ///     r#"{"breakers": {"sms": {"preset": "notification", "timeout": "5s"}}}"#,
+    /// )?;
+    /// assert_eq!(config.resolve()?.1["sms"].get_timeout().as_secs(), 5);
+    /// # Ok::<(), warden::ConfigError>(())
+    /// ```
+    pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let config: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::Parse {
+                format: "json",
+                path,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        de.end().map_err(|e| ConfigError::Parse {
+            format: "json",
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        config.resolve()?;
+        Ok(config)
+    }
+
+    /// The validated default configuration and the per-name ones.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting.
+    ///
+    /// ```
+    /// let (default, named) = warden::RegistryConfig::default().resolve()?;
+    /// assert_eq!(default, warden::BreakerConfig::default());
+    /// assert!(named.is_empty());
+    /// # Ok::<(), warden::ConfigError>(())
+    /// ```
+    pub fn resolve(&self) -> Result<(BreakerConfig, BTreeMap<String, BreakerConfig>), ConfigError> {
+        let default = match &self.default {
+            Some(spec) => spec.apply(&BreakerConfig::default(), "default")?,
+            None => BreakerConfig::default(),
+        };
+        let mut named = BTreeMap::new();
+        for (name, spec) in &self.breakers {
+            let config = spec.apply(&default, &format!("breakers.{name}"))?;
+            named.insert(name.clone(), config);
+        }
+        Ok((default, named))
+    }
+}
+
+/// toml's message, with the line it points at (its `Display` is a multi-line
+/// snippet).
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end().to_owned();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
+        }
+        None => message,
+    }
+}
+
+/// Durations in files: integer milliseconds, or a string with units.
+mod duration {
+    use std::fmt;
+    use std::time::Duration;
+
+    use serde::de::{self, Deserializer, Visitor};
+
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(
+                "a duration: integer milliseconds or a string with units such as \"250ms\", \"30s\", \"1m 30s\"",
+            )
+        }
+
+        fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Duration, E> {
+            Ok(Duration::from_millis(ms))
+        }
+
+        fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Duration, E> {
+            u64::try_from(ms)
+                .map(Duration::from_millis)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(ms), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+            humantime::parse_duration(s)
+                .map_err(|e| E::custom(format!("invalid duration {s:?}: {e}")))
+        }
+    }
+
+    struct OptionVisitor;
+
+    impl<'de> Visitor<'de> for OptionVisitor {
+        type Value = Option<Duration>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            DurationVisitor.expecting(f)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(DurationVisitor).map(Some)
+        }
+    }
+
+    pub(super) fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        d.deserialize_option(OptionVisitor)
+    }
+}

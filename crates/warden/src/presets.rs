@@ -1,0 +1,68 @@
+//! Preconfigured breakers, as in the Go seed (`NewKafkaCircuitBreaker()`
+//! and friends): each returns a core [`Builder`] named after its dependency,
+//! to build directly or to adjust first. The settings, and why, are on
+//! [`BreakerConfig`]'s presets, which the [`Registry`](crate::Registry) uses.
+//!
+//! ```
+//! let kafka = warden::presets::kafka().build()?;
+//! assert_eq!(kafka.name(), "kafka");
+//! let payments = warden::presets::default("payments")
+//!     .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
+//!     .build()?;
+//! assert_eq!(payments.settings().timeout().as_secs(), 60);
+//! # Ok::<(), warden::breaker::ConfigError>(())
+//! ```
+
+use warden_breaker::Builder;
+
+use crate::BreakerConfig;
+
+/// A breaker named `kafka` with [`BreakerConfig::kafka`]'s settings.
+///
+/// ```
+/// let cb = warden::presets::kafka().build()?;
+/// assert_eq!((cb.settings().max_requests(), cb.settings().timeout().as_secs()), (5, 30));
+/// # Ok::<(), warden::breaker::ConfigError>(())
+/// ```
+pub fn kafka() -> Builder {
+    BreakerConfig::kafka().builder("kafka")
+}
+
+/// A breaker named `clickhouse` with [`BreakerConfig::clickhouse`]'s settings.
+///
+/// ```
+/// let cb = warden::presets::clickhouse().build()?;
+/// assert_eq!((cb.settings().max_requests(), cb.settings().timeout().as_secs()), (1, 60));
+/// # Ok::<(), warden::breaker::ConfigError>(())
+/// ```
+pub fn clickhouse() -> Builder {
+    BreakerConfig::clickhouse().builder("clickhouse")
+}
+
+/// A breaker named `notification` with [`BreakerConfig::notification`]'s
+/// settings.
+///
+/// ```
+/// let cb = warden::presets::notification().build()?;
+/// assert_eq!((cb.settings().max_requests(), cb.settings().timeout().as_secs()), (2, 15));
+/// # Ok::<(), warden::breaker::ConfigError>(())
+/// ```
+pub fn notification() -> Builder {
+    BreakerConfig::notification().builder("notification")
+}
+
+/// A breaker named `name` with [`BreakerConfig::default`]'s settings
+/// (gobreaker's defaults).
+///
+/// ```
+/// use warden::{Counts, State};
+/// let cb = warden::presets::default("inventory").build()?;
+/// assert_eq!(cb.name(), "inventory");
+/// assert!(!cb.settings().ready_to_trip(&Counts { consecutive_failures: 5, ..Counts::default() }));
+/// assert!(cb.settings().ready_to_trip(&Counts { consecutive_failures: 6, ..Counts::default() }));
+/// # let _ = State::Closed;
+/// # Ok::<(), warden::breaker::ConfigError>(())
+/// ```
+pub fn default(name: &str) -> Builder {
+    BreakerConfig::default().builder(name)
+}
