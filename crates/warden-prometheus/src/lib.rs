@@ -12,7 +12,7 @@
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` | failures that were timeouts ([`BreakerMetrics::record_timeout`]) |
 //! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` | calls refused: `open`, `too_many_requests`, `bulkhead_full` |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes (`closed`, `open`, `half_open`) |
-//! | `warden_retry_attempts_total` | counter | `name` | calls made by retry runs, first attempts included |
+//! | `warden_retry_attempts_total` | counter | `name` | attempts of retry runs, first attempts included (with a breaker, refused attempts too) |
 //! | `warden_retry_retries_total` | counter | `name` | retries (attempts after a failure) |
 //!
 //! The `warden` prefix is the default namespace; [`MetricsBuilder::namespace`]
