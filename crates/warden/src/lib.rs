@@ -72,13 +72,25 @@
 //!
 //! # Cost
 //!
-//! A registry lookup is an `arc-swap` load and one hash-map probe: no lock and
-//! no shared-line write (see the `registry` bench for figures, and
-//! [`Registry::breaker`] for a handle that skips the lookup). A sync
-//! `execute` adds two clock reads for `elapsed` and a state read to the
-//! breaker's own cost; a bulkhead adds two atomic operations on the name's
-//! counter.
+//! A registry lookup is an `arc-swap` load and one hash-map probe (foldhash):
+//! no lock and no shared-line write. Measured on the project's 2-core machine
+//! (`cargo bench -p warden --bench registry -- --warm-up-time 1 --measurement-time 2`),
+//! closed breaker, successful call:
 //!
+//! | path | per call |
+//! | --- | --- |
+//! | `CircuitBreaker::call` (the core alone) | 2.5 ns |
+//! | `NamedBreaker::execute` (kept handle: + two clock reads for `elapsed`, the state after) | 22 ns |
+//! | `Registry::execute` (+ the name lookup; 1 or 100 names) | 40-41 ns |
+//! | `Registry::execute` with metrics | 50 ns |
+//! | `Registry::execute` with a bulkhead | 44 ns |
+//! | `Registry::execute`, two threads on one name | 42 ns |
+//! | `Registry::execute` with a bulkhead, two threads on one name | 71 ns |
+//!
+//! So the lookup costs about 18 ns; keep a [`NamedBreaker`]
+//! ([`Registry::breaker`]) where that matters. A bulkhead is one shared
+//! counter per name, so concurrent calls on one name contend on it.
+
 //! # Feature flags
 //!
 //! * `metrics` (default): Prometheus metrics through [`warden_prometheus`]
