@@ -69,6 +69,10 @@ pub trait FromSettings: Breaker + Sized + 'static {
     const NAME: &'static str;
     /// The breaker.
     fn from_settings(settings: Settings) -> Self;
+    /// Manual control: forces it open.
+    fn force_open(&self);
+    /// Manual control: disables it (admits and counts, never trips).
+    fn disable(&self);
 }
 
 impl FromSettings for warden_breaker::CircuitBreaker {
@@ -76,12 +80,24 @@ impl FromSettings for warden_breaker::CircuitBreaker {
     fn from_settings(settings: Settings) -> Self {
         Self::from_settings(settings)
     }
+    fn force_open(&self) {
+        Self::force_open(self)
+    }
+    fn disable(&self) {
+        Self::disable(self)
+    }
 }
 
 impl FromSettings for warden_mutex::CircuitBreaker {
     const NAME: &'static str = "warden-mutex";
     fn from_settings(settings: Settings) -> Self {
         Self::from_settings(settings)
+    }
+    fn force_open(&self) {
+        Self::force_open(self)
+    }
+    fn disable(&self) {
+        Self::disable(self)
     }
 }
 
@@ -113,6 +129,8 @@ impl<B: FromSettings> Warden<B> {
         ));
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
+            Workload::ForcedOpenReject => this.0.force_open(),
+            Workload::DisabledSuccess => this.0.disable(),
             Workload::OpenReject => {
                 trip(&this);
             }
@@ -126,8 +144,10 @@ impl<B: FromSettings> Warden<B> {
             }
         }
         let want = match workload {
-            Workload::ClosedSuccess | Workload::ClosedMixed => State::Closed,
-            Workload::OpenReject => State::Open,
+            Workload::ClosedSuccess | Workload::ClosedMixed | Workload::DisabledSuccess => {
+                State::Closed
+            }
+            Workload::OpenReject | Workload::ForcedOpenReject => State::Open,
             Workload::HalfOpenSaturated => State::HalfOpen,
         };
         assert_eq!(

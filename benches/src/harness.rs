@@ -37,15 +37,23 @@ pub enum Workload {
     /// finishes: callers get `TooManyRequests`. Contenders without a probe
     /// limit admit everyone; they are measured doing that.
     HalfOpenSaturated,
+    /// warden only (manual control): a breaker forced open with
+    /// `force_open()`, every call rejected.
+    ForcedOpenReject,
+    /// warden only (manual control): a breaker `disable()`d, every call admitted,
+    /// counted, and succeeding.
+    DisabledSuccess,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 4] = [
+    pub const ALL: [Workload; 6] = [
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::OpenReject,
         Workload::HalfOpenSaturated,
+        Workload::ForcedOpenReject,
+        Workload::DisabledSuccess,
     ];
 
     /// The name used in benchmark IDs (`{workload}/{threads}t/{contender}`).
@@ -55,6 +63,8 @@ impl Workload {
             Workload::ClosedMixed => "closed_mixed",
             Workload::OpenReject => "open_reject",
             Workload::HalfOpenSaturated => "half_open_saturated",
+            Workload::ForcedOpenReject => "forced_open_reject",
+            Workload::DisabledSuccess => "disabled_success",
         }
     }
 
@@ -108,8 +118,10 @@ pub fn backend(i: u64, fail: bool) -> Result<u64, u64> {
 /// should return (checked once after every batch).
 pub fn expected<C: Contender>(workload: Workload, got: Called) -> bool {
     match workload {
-        Workload::ClosedSuccess | Workload::ClosedMixed => matches!(got, Called::Ok(_)),
-        Workload::OpenReject => got == Called::Rejected,
+        Workload::ClosedSuccess | Workload::ClosedMixed | Workload::DisabledSuccess => {
+            matches!(got, Called::Ok(_))
+        }
+        Workload::OpenReject | Workload::ForcedOpenReject => got == Called::Rejected,
         Workload::HalfOpenSaturated if C::HALF_OPEN_ADMITS_ALL => matches!(got, Called::Ok(_)),
         Workload::HalfOpenSaturated => got == Called::Rejected,
     }

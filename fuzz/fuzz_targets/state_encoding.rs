@@ -4,11 +4,12 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use warden_breaker::__private::{Fields, closed, decode, half_open, open, with_flags};
+use warden_breaker::__private::{Fields, closed, decode, half_open, manual, open, with_flags};
 
 const GEN_MASK: u32 = (1 << 20) - 1;
 const PAYLOAD_MASK: u64 = (1 << 40) - 1;
 const PROBE_MASK: u32 = (1 << 20) - 1;
+const DEADLINE_MASK: u64 = (1 << 38) - 1;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -16,6 +17,7 @@ struct Input {
     payload: u64,
     held: u32,
     successes: u32,
+    mode: u8,
     pending: bool,
     open_requested: bool,
     raw: u64,
@@ -26,7 +28,8 @@ fn encode(f: &Fields) -> u64 {
     let word = match f.tag {
         0 => closed(f.generation, f.payload),
         1 => half_open(f.generation, f.held, f.successes),
-        _ => open(f.generation, f.payload),
+        2 => open(f.generation, f.payload),
+        _ => manual(f.generation, f.mode, f.deadline.unwrap_or(0)),
     };
     with_flags(word, f.pending, f.open_requested)
 }
@@ -43,6 +46,10 @@ fn check(word: u64, tag: u8, input: &Input, pending: bool, open_requested: bool)
     if tag == 1 {
         assert_eq!(f.held, input.held & PROBE_MASK, "{f:?}");
         assert_eq!(f.successes, input.successes & PROBE_MASK, "{f:?}");
+    } else if tag == 3 {
+        assert_eq!(f.mode, input.mode % 4, "{f:?}");
+        let deadline = (f.mode == 1).then_some(input.payload & DEADLINE_MASK);
+        assert_eq!(f.deadline, deadline, "{f:?}");
     } else {
         assert_eq!(f.payload, input.payload & PAYLOAD_MASK, "{f:?}");
     }
@@ -56,6 +63,7 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         (closed(input.generation, input.payload), 0),
         (half_open(input.generation, input.held, input.successes), 1),
         (open(input.generation, input.payload), 2),
+        (manual(input.generation, input.mode, input.payload), 3),
     ];
     for (word, tag) in words {
         // Freshly encoded words carry no flags, whatever the generation's high bits.
@@ -66,12 +74,12 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         let cleared = with_flags(flagged, false, false);
         check(cleared, tag, &input, false, input.open_requested);
     }
-    // Any word decodes; word -> fields -> word is the identity except for the
-    // reserved state encoding 3, which reads as open.
+    // Any word decodes; word -> fields -> word is the identity, except that a manual
+    // word's deadline bits only count in mode 1 (the encoder clears them otherwise).
     let f = decode(input.raw);
-    if input.raw >> 62 == 3 {
-        assert_eq!(f.tag, 2, "reserved encoding reads as open: {f:?}");
-    } else {
-        assert_eq!(encode(&f), input.raw, "{f:?}");
+    let mut expected = input.raw;
+    if f.tag == 3 && f.mode != 1 {
+        expected &= !DEADLINE_MASK;
     }
+    assert_eq!(encode(&f), expected, "{f:?}");
 });

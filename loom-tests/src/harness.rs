@@ -267,6 +267,8 @@ impl Recorder {
                     (State::Closed, State::Open)
                         | (State::Open, State::HalfOpen)
                         | (State::HalfOpen, State::Open | State::Closed)
+                        // only by a manual command (force_closed, disable, reset)
+                        | (State::Open, State::Closed)
                 ),
                 "impossible transition {from:?} -> {to:?}"
             );

@@ -46,6 +46,8 @@ fn compare(c: &mut Criterion) {
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::HalfOpenSaturated,
+        Workload::ForcedOpenReject,
+        Workload::DisabledSuccess,
         Workload::OpenReject,
     ] {
         let mut group = c.benchmark_group(workload.name());

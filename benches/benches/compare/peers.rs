@@ -56,6 +56,8 @@ impl Contender for Failsafe {
         };
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
+            // No manual control in this crate.
+            Workload::ForcedOpenReject | Workload::DisabledSuccess => return None,
             Workload::OpenReject => {
                 trip(&this);
             }
@@ -123,6 +125,8 @@ impl Contender for Reclose {
         );
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
+            // No manual control in this crate.
+            Workload::ForcedOpenReject | Workload::DisabledSuccess => return None,
             Workload::OpenReject => {
                 trip(&this);
             }

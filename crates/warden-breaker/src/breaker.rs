@@ -16,6 +16,17 @@
 //! `PENDING` with a release exchange that the next transition's acquire
 //! exchange reads, so each callback happens-before the next.
 //!
+//! Manual commands (`force_open`, `reset`, ...) are the exception to "no
+//! transition while `PENDING`": an operator's command must take effect at once,
+//! even from inside a callback, so it installs its word over whatever is there,
+//! keeping `PENDING` if it was set. The delivering thread notices the new
+//! generation when its callback returns and delivers one catch-up transition
+//! from the state it last reported to the state the command left (none if they
+//! are the same), then carries on from the command's word (a trip requested on
+//! it meanwhile included). Commands issued during one callback are therefore
+//! delivered as their net change; every delivered transition still starts where
+//! the previous one ended.
+//!
 //! # Memory ordering
 //!
 //! The state word publishes no memory besides itself: every count it gates is
@@ -32,9 +43,11 @@ use crossbeam_utils::CachePadded;
 
 use crate::counters::{Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
-use crate::state::{MAX_TICK, SWEEP_PERIOD, Snapshot, Tag, next_generation};
+use crate::state::{
+    MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
+};
 use crate::sync::{AtomicU64, Ordering};
-use crate::{Builder, Counts, Error, Outcome, Rejected, Settings, State};
+use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 
 /// A lock-free circuit breaker with gobreaker's semantics.
 ///
@@ -201,8 +214,13 @@ impl CircuitBreaker {
                     }
                     return State::Closed;
                 }
-                Tag::Open => {
-                    if s.is_pending() || self.settings.now_ticks() <= s.payload() {
+                Tag::Open | Tag::Manual => {
+                    // Forced closed or disabled, or forced open with no deadline: no
+                    // transition is ever due.
+                    let Some(deadline) = s.open_deadline() else {
+                        return s.visible();
+                    };
+                    if s.is_pending() || self.settings.now_ticks() <= deadline {
                         return State::Open;
                     }
                     let next = Snapshot::half_open(next_generation(s.generation()), 0, 0)
@@ -238,7 +256,185 @@ impl CircuitBreaker {
                 self.counters
                     .half_open_counts(s.generation(), s.held(), s.successes())
             }
-            Tag::Open => Counts::default(),
+            Tag::Manual if s.manual_mode() == Manual::Disabled => {
+                self.counters.closed_counts(s.generation())
+            }
+            Tag::Open | Tag::Manual => Counts::default(),
+        }
+    }
+
+    /// Whether the breaker follows its state machine ([`Mode::Normal`]) or a manual
+    /// command. Like [`counts`](Self::counts) it does not look at the clock: a
+    /// breaker forced open until a deadline reports [`Mode::ForcedOpen`] until
+    /// something (a call, [`state`](Self::state)) notices the deadline passed and
+    /// turns it half-open.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Mode};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// assert_eq!(cb.mode(), Mode::Normal);
+    /// cb.disable();
+    /// assert_eq!(cb.mode(), Mode::Disabled);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn mode(&self) -> Mode {
+        let s = self.load();
+        if s.tag() != Tag::Manual || s.is_open_requested() {
+            return Mode::Normal;
+        }
+        match s.manual_mode() {
+            Manual::ForcedOpen | Manual::ForcedOpenUntil => Mode::ForcedOpen,
+            Manual::ForcedClosed => Mode::ForcedClosed,
+            Manual::Disabled => Mode::Disabled,
+        }
+    }
+
+    /// Forces the breaker open until the next command: every call is rejected with
+    /// [`Error::Open`]. Use it to take a dependency out of service by hand (a
+    /// failover, maintenance) or from a fleet-wide signal.
+    ///
+    /// Like every command it takes effect at once, whatever the state, racing
+    /// calls safely (one compare-and-swap on the state word): it starts a new
+    /// generation, so outcomes of calls admitted before it are ignored, and the
+    /// state-change callback and observers see the change of [`State`] (here to
+    /// `Open`, if it was not open) exactly once and in order with every other
+    /// transition. A command issued while an earlier transition's callbacks are
+    /// still running (from another thread, or from the callback itself) takes
+    /// effect at once too; the callbacks then catch up with the net change when
+    /// the running one returns (one transition from the state it reported to the
+    /// state the commands left, none if they are the same).
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Error, Mode};
+    /// let cb = CircuitBreaker::builder("redis")
+    ///     .on_state_change(|name, from, to| println!("{name}: {from} -> {to}"))
+    ///     .build()?;
+    /// cb.force_open(); // prints "redis: closed -> open"
+    /// assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+    /// assert_eq!(cb.mode(), Mode::ForcedOpen);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn force_open(&self) {
+        self.command(|g| Snapshot::manual(g, Manual::ForcedOpen, 0));
+    }
+
+    /// Forces the breaker open for `duration` (rounded up to whole milliseconds):
+    /// every call is rejected until the first tick after `now + duration`, then the
+    /// breaker turns half-open and probes, exactly as after an open timeout (and
+    /// back in [`Mode::Normal`]). A deadline later than [`MAX_FORCED_DEADLINE`]
+    /// ticks after the breaker was built (about 8.7 years) cannot be stored and
+    /// means [`force_open`](Self::force_open). See `force_open` for how commands
+    /// race calls and callbacks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ManualClock, Mode, State};
+    /// let clock = ManualClock::new();
+    /// let cb = CircuitBreaker::builder("redis").clock(clock.clone()).build()?;
+    /// cb.force_open_for(Duration::from_secs(30)); // a fleet-wide "redis is down"
+    /// clock.advance(Duration::from_millis(30_001));
+    /// assert_eq!(cb.state(), State::HalfOpen);
+    /// assert_eq!(cb.mode(), Mode::Normal);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn force_open_for(&self, duration: std::time::Duration) {
+        let deadline = self.settings.deadline_after(duration);
+        if deadline > MAX_FORCED_DEADLINE {
+            self.force_open();
+        } else {
+            self.command(|g| Snapshot::manual(g, Manual::ForcedOpenUntil, deadline));
+        }
+    }
+
+    /// Forces the breaker closed until the next command: every call is admitted,
+    /// no outcome is counted and nothing trips (Resilience4j's `DISABLED`). See
+    /// [`force_open`](Self::force_open) for how commands race calls and callbacks.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Counts, State};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// cb.force_closed();
+    /// for _ in 0..10 {
+    ///     let _ = cb.call(|| Err::<(), _>("down"));
+    /// }
+    /// assert_eq!((cb.state(), cb.counts()), (State::Closed, Counts::default()));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn force_closed(&self) {
+        self.command(|g| Snapshot::manual(g, Manual::ForcedClosed, 0));
+    }
+
+    /// Disables the breaker until the next command: every call is admitted and
+    /// counted as in the closed state (counts start from zero at the command and
+    /// the counting interval does not apply), but nothing trips (Resilience4j's
+    /// `METRICS_ONLY`): to watch what a breaker would do before enforcing it. See
+    /// [`force_open`](Self::force_open) for how commands race calls and callbacks.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, State};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// cb.disable();
+    /// for _ in 0..10 {
+    ///     let _ = cb.call(|| Err::<(), _>("down"));
+    /// }
+    /// assert_eq!(cb.state(), State::Closed);
+    /// assert_eq!(cb.counts().consecutive_failures, 10);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn disable(&self) {
+        self.command(|g| Snapshot::manual(g, Manual::Disabled, 0));
+    }
+
+    /// Puts the breaker back into [`Mode::Normal`] and the closed state with fresh
+    /// counts (a new generation, a new counting interval), whatever its state or
+    /// mode. See [`force_open`](Self::force_open) for how commands race calls and
+    /// callbacks.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Mode, State};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// for _ in 0..6 {
+    ///     let _ = cb.call(|| Err::<(), _>("down"));
+    /// }
+    /// assert_eq!(cb.state(), State::Open);
+    /// cb.reset();
+    /// assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Normal));
+    /// assert_eq!(cb.call(|| Ok::<_, ()>(1)), Ok(1));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn reset(&self) {
+        let expiry = match self.settings.interval_ticks() {
+            0 => 0,
+            i => self.settings.now_ticks().saturating_add(i).min(MAX_TICK),
+        };
+        self.command(|g| Snapshot::closed(g, expiry));
+    }
+
+    /// Installs `make(next generation)` over whatever the word holds (see
+    /// [`force_open`](Self::force_open)).
+    #[cold]
+    fn command(&self, make: impl Fn(u32) -> Snapshot) {
+        let mut s = self.load();
+        loop {
+            let generation = next_generation(s.generation());
+            let target = make(generation);
+            let (from, to) = (s.visible(), target.visible());
+            // While PENDING the new word keeps it: the thread delivering callbacks sees
+            // the generation change when its callback returns and catches up (see
+            // `deliver`). Otherwise a change of state is a transition like any other;
+            // a command that keeps the state is like an interval reset.
+            let next = if s.is_pending() || from != to {
+                target.with_pending(true)
+            } else {
+                target
+            };
+            match self.exchange(s, next) {
+                Ok(()) if from != to && !s.is_pending() => {
+                    return self.deliver(next, from, to);
+                }
+                Ok(()) => return self.new_generation(generation),
+                Err(actual) => s = actual,
+            }
         }
     }
 
@@ -373,8 +569,17 @@ impl CircuitBreaker {
                     self.counters.record_request(tag_of(s.generation()));
                     return Ok(Ticket::closed(s.generation()));
                 }
-                Tag::Open => {
-                    if s.is_pending() || self.settings.now_ticks() <= s.payload() {
+                Tag::Manual if s.visible() == State::Closed => {
+                    if s.manual_mode() == Manual::Disabled {
+                        self.counters.record_request(tag_of(s.generation()));
+                    }
+                    return Ok(Ticket::closed(s.generation()));
+                }
+                Tag::Open | Tag::Manual => {
+                    let Some(deadline) = s.open_deadline() else {
+                        return Err(Rejected::Open); // forced open until the next command
+                    };
+                    if s.is_pending() || self.settings.now_ticks() <= deadline {
                         return Err(Rejected::Open);
                     }
                     // Timeout passed: turn half-open, taking the first probe slot in the
@@ -460,12 +665,17 @@ impl CircuitBreaker {
             // Stale: the generation this call belonged to is over. gobreaker still
             // evaluates time here (an open breaker may turn half-open, an interval may
             // expire), so do the same to stay observably identical.
-            if s.tag() == Tag::Open || (s.tag() == Tag::Closed && s.payload() != 0) {
+            if s.open_deadline().is_some() || (s.tag() == Tag::Closed && s.payload() != 0) {
                 self.state();
             }
             return;
         }
-        if ticket.is_half_open() {
+        if s.tag() == Tag::Manual {
+            // Admitted by this manual generation: forced closed or disabled.
+            if s.manual_mode() == Manual::Disabled {
+                self.record_disabled(ticket.generation(), outcome);
+            }
+        } else if ticket.is_half_open() {
             self.record_half_open(ticket.generation(), outcome, s);
         } else {
             self.record_closed(ticket.generation(), outcome, s);
@@ -492,6 +702,19 @@ impl CircuitBreaker {
                 }
             }
             None => {} // still counted in `requests`, like gobreaker's unreported `done`
+        }
+    }
+
+    /// An outcome in a disabled generation: counted as in closed, never trips.
+    #[cold]
+    fn record_disabled(&self, generation: u32, outcome: Option<Outcome>) {
+        match outcome {
+            Some(Outcome::Success) => self.counters.record_success(tag_of(generation)),
+            Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
+            Some(Outcome::Failure) => {
+                self.counters.record_failure(generation);
+            }
+            None => {}
         }
     }
 
@@ -591,7 +814,18 @@ impl CircuitBreaker {
             }
             let mut s = self.load();
             let next = loop {
-                debug_assert!(s.is_pending() && s.generation() == generation, "{s:?}");
+                debug_assert!(s.is_pending(), "{s:?}");
+                if s.generation() != generation {
+                    // A command replaced the word while the callbacks ran (it keeps
+                    // PENDING): catch the callbacks up with the state it left, then go on
+                    // from its generation.
+                    generation = s.generation();
+                    if s.visible() != to {
+                        (from, to) = (to, s.visible());
+                        break s;
+                    }
+                    continue;
+                }
                 let next = if s.is_open_requested() {
                     from = if s.tag() == Tag::Closed {
                         State::Closed

@@ -367,6 +367,25 @@ impl Settings {
         self.time.now_ticks()
     }
 
+    /// The tick `duration` after now, rounded up to whole milliseconds and
+    /// saturating at [`MAX_TICK`](crate::MAX_TICK): the deadline of
+    /// [`CircuitBreaker::force_open_for`], shared with the mutex reference.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::CircuitBreaker::builder("n")
+    ///     .clock(warden_breaker::ManualClock::new())
+    ///     .settings()?;
+    /// assert_eq!(s.deadline_after(Duration::from_micros(1500)), 2);
+    /// assert_eq!(s.deadline_after(Duration::MAX), warden_breaker::MAX_TICK);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn deadline_after(&self, duration: Duration) -> u64 {
+        let ms = duration.as_nanos().div_ceil(u128::from(NANOS_PER_TICK));
+        let ms = u64::try_from(ms).unwrap_or(u64::MAX);
+        self.now_ticks().saturating_add(ms).min(crate::MAX_TICK)
+    }
+
     /// Whether a closed breaker with these counts should trip.
     ///
     /// ```

@@ -64,10 +64,20 @@
 //!   except the documented zero values.
 //! * In closed state `requests` counts admissions like gobreaker; totals are
 //!   exact whenever no call is in flight.
+//! * Manual control: [`force_open`](CircuitBreaker::force_open) (optionally for a
+//!   duration, [`force_open_for`](CircuitBreaker::force_open_for), then half-open
+//!   probes decide), [`force_closed`](CircuitBreaker::force_closed),
+//!   [`disable`](CircuitBreaker::disable) (admit and count, never trip) and
+//!   [`reset`](CircuitBreaker::reset). Each is one compare-and-swap racing calls
+//!   safely; [`mode`](CircuitBreaker::mode) reports the [`Mode`], while
+//!   [`State`] keeps gobreaker's three states (forced open reads as open, forced
+//!   closed and disabled as closed), so gauges and callbacks are unchanged.
 //!
 //! # Bit budget
 //!
-//! The state word is `state:2 | PENDING:1 | REQ:1 | generation:20 | payload:40`.
+//! The state word is `state:2 | PENDING:1 | REQ:1 | generation:20 | payload:40`
+//! (state 3 is a manual mode, whose payload holds the mode and a 38-bit
+//! forced-open deadline: [`MAX_FORCED_DEADLINE`], about 8.7 years of uptime).
 //! Ticks are milliseconds since the breaker was built: 40 bits last 34.8 years;
 //! timeouts and intervals are capped at 2^39 ms ([`MAX_DURATION_TICKS`]) so
 //! every setting works for at least 17.4 years of uptime; past [`MAX_TICK`]
@@ -109,19 +119,19 @@ pub use config::{Builder, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, Setting
 pub use error::{ConfigError, Error, Rejected};
 pub use observer::Observer;
 pub use permit::{OwnedPermit, Permit};
-pub use state::{MAX_DURATION_TICKS, MAX_REQUESTS, MAX_TICK};
-pub use types::{Counts, Outcome, State};
+pub use state::{MAX_DURATION_TICKS, MAX_FORCED_DEADLINE, MAX_REQUESTS, MAX_TICK};
+pub use types::{Counts, Mode, Outcome, State};
 
 /// The state-word encoding, exposed for the encoding fuzz target only. Not part
 /// of the API: no semver guarantees.
 #[doc(hidden)]
 pub mod __private {
-    use crate::state::{Snapshot, Tag};
+    use crate::state::{Manual, Snapshot, Tag};
 
     /// A state word taken apart.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Fields {
-        /// 0 closed, 1 half-open, 2 open.
+        /// 0 closed, 1 half-open, 2 open, 3 manual.
         pub tag: u8,
         /// Generation (20 bits).
         pub generation: u32,
@@ -135,6 +145,11 @@ pub mod __private {
         pub held: u32,
         /// Half-open: probe successes.
         pub successes: u32,
+        /// Manual: 0 forced open, 1 forced open until `deadline`, 2 forced closed,
+        /// 3 disabled.
+        pub mode: u8,
+        /// Open, or manual mode 1: the tick after which it may go half-open.
+        pub deadline: Option<u64>,
     }
 
     /// Encodes a closed word.
@@ -148,6 +163,17 @@ pub mod __private {
     /// Encodes a half-open word.
     pub fn half_open(generation: u32, held: u32, successes: u32) -> u64 {
         Snapshot::half_open(generation, held, successes).0
+    }
+    /// Encodes a manual word (`mode` as in [`Fields::mode`], taken modulo 4;
+    /// `deadline` is kept for mode 1 only).
+    pub fn manual(generation: u32, mode: u8, deadline: u64) -> u64 {
+        let mode = match mode % 4 {
+            0 => Manual::ForcedOpen,
+            1 => Manual::ForcedOpenUntil,
+            2 => Manual::ForcedClosed,
+            _ => Manual::Disabled,
+        };
+        Snapshot::manual(generation, mode, deadline).0
     }
     /// Sets the flags of a word.
     pub fn with_flags(word: u64, pending: bool, open_requested: bool) -> u64 {
@@ -166,6 +192,7 @@ pub mod __private {
                 Tag::Closed => 0,
                 Tag::HalfOpen => 1,
                 Tag::Open => 2,
+                Tag::Manual => 3,
             },
             generation: s.generation(),
             pending: s.is_pending(),
@@ -173,6 +200,8 @@ pub mod __private {
             payload: s.payload(),
             held: s.held(),
             successes: s.successes(),
+            mode: s.manual_mode() as u8,
+            deadline: s.open_deadline(),
         }
     }
 }

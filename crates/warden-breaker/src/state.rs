@@ -18,13 +18,14 @@
 //!
 //! | field | bits | meaning |
 //! | --- | --- | --- |
-//! | state | 2 | `0` closed, `1` half-open, `2` open (`3` is reserved) |
+//! | state | 2 | `0` closed, `1` half-open, `2` open, `3` manual (a mode set by [`force_open`](crate::CircuitBreaker::force_open) and friends) |
 //! | `PENDING` | 1 | a transition into this state has happened and its callbacks are still running; no further transition may start until they finish (this is what keeps callbacks in order) |
 //! | `REQ` | 1 | while `PENDING`: a caller asked to open (a trip in closed, a probe failure in half-open); the thread running the callbacks performs it next. A word with `REQ` is logically open |
 //! | generation | 20 | bumped by every state change and every closed-state interval reset; counts and permits carry it, so an outcome from an older generation changes nothing |
 //! | payload, closed | 40 | tick at which the counting interval expires (`0`: never) |
 //! | payload, open | 40 | tick after which the breaker may go half-open |
 //! | payload, half-open | 20 + 20 | probes holding a slot (bits 0..20) and probe successes (bits 20..40) |
+//! | payload, manual | 2 + 38 | the manual mode (bits 38..40: forced open, forced open until a deadline, forced closed, disabled) and, for the deadline mode, the tick after which the breaker may go half-open (bits 0..38) |
 //!
 //! # Bit budget
 //!
@@ -45,6 +46,10 @@
 //!   never mistaken for the current generation.
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
 //!   `max_requests` is at most [`MAX_REQUESTS`] (1,048,575).
+//! * **Manual**: 2 bits of mode leave 38 bits for a forced-open deadline, so a
+//!   deadline must fall within the first [`MAX_FORCED_DEADLINE`] ticks (2^38 ms,
+//!   about 8.7 years) of the breaker's life; a later one is treated as no
+//!   deadline (forced open until the next command).
 
 /// Bits of the payload field.
 pub(crate) const PAYLOAD_BITS: u32 = 40;
@@ -71,6 +76,12 @@ pub const MAX_TICK: u64 = PAYLOAD_MASK;
 pub const MAX_DURATION_TICKS: u64 = 1 << (PAYLOAD_BITS - 1);
 /// Largest `max_requests` the half-open payload can count.
 pub const MAX_REQUESTS: u32 = PROBE_MASK as u32;
+/// Bits of the manual payload that hold a forced-open deadline.
+const MANUAL_DEADLINE_BITS: u32 = PAYLOAD_BITS - 2;
+const MANUAL_DEADLINE_MASK: u64 = (1 << MANUAL_DEADLINE_BITS) - 1;
+/// The last tick a forced-open deadline can name (2^38 - 1 ms, about 8.7 years
+/// after the breaker was built); a later deadline means "until the next command".
+pub const MAX_FORCED_DEADLINE: u64 = MANUAL_DEADLINE_MASK;
 /// Striped counters are swept of stale generation tags whenever a new generation is a
 /// multiple of this (see the bit budget above).
 pub(crate) const SWEEP_PERIOD: u32 = 1 << 16;
@@ -81,6 +92,21 @@ pub(crate) enum Tag {
     Closed = 0,
     HalfOpen = 1,
     Open = 2,
+    /// A mode set by a manual command; [`Manual`] says which.
+    Manual = 3,
+}
+
+/// The mode held in a manual word's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Manual {
+    /// Rejects every call until the next command.
+    ForcedOpen = 0,
+    /// Rejects every call until the deadline in the payload, then goes half-open.
+    ForcedOpenUntil = 1,
+    /// Admits every call, counts nothing, never trips.
+    ForcedClosed = 2,
+    /// Admits every call, counts like closed, never trips.
+    Disabled = 3,
 }
 
 /// A copy of the state word with named accessors. Pure: no atomics.
@@ -114,13 +140,13 @@ impl Snapshot {
         )
     }
 
-    /// The state field. The reserved encoding 3 never occurs (no constructor makes it);
-    /// it reads as open, the safe side.
+    /// The state field.
     pub(crate) const fn tag(self) -> Tag {
         match self.0 >> STATE_SHIFT {
             0 => Tag::Closed,
             1 => Tag::HalfOpen,
-            _ => Tag::Open,
+            2 => Tag::Open,
+            _ => Tag::Manual,
         }
     }
 
@@ -175,6 +201,58 @@ impl Snapshot {
         Self(self.0 | REQ)
     }
 
+    /// A manual word in `generation`; `deadline` is kept only for
+    /// [`Manual::ForcedOpenUntil`] (truncated to [`MAX_FORCED_DEADLINE`]).
+    pub(crate) const fn manual(generation: u32, mode: Manual, deadline: u64) -> Self {
+        let deadline = match mode {
+            Manual::ForcedOpenUntil => deadline & MANUAL_DEADLINE_MASK,
+            _ => 0,
+        };
+        Self::pack(
+            Tag::Manual,
+            generation,
+            ((mode as u64) << MANUAL_DEADLINE_BITS) | deadline,
+        )
+    }
+
+    /// The mode of a manual word (meaningless for other tags).
+    pub(crate) const fn manual_mode(self) -> Manual {
+        match self.payload() >> MANUAL_DEADLINE_BITS {
+            0 => Manual::ForcedOpen,
+            1 => Manual::ForcedOpenUntil,
+            2 => Manual::ForcedClosed,
+            _ => Manual::Disabled,
+        }
+    }
+
+    /// The tick after which an open word (natural, or forced with a deadline) may turn
+    /// half-open; `None` for every other word.
+    #[inline]
+    pub(crate) const fn open_deadline(self) -> Option<u64> {
+        match self.tag() {
+            Tag::Open => Some(self.payload()),
+            Tag::Manual => match self.manual_mode() {
+                Manual::ForcedOpenUntil => Some(self.payload() & MANUAL_DEADLINE_MASK),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The state callers see for this word, ignoring `REQ` (a manual word reads as
+    /// open or closed by its mode).
+    pub(crate) const fn visible(self) -> crate::State {
+        match self.tag() {
+            Tag::Closed => crate::State::Closed,
+            Tag::HalfOpen => crate::State::HalfOpen,
+            Tag::Open => crate::State::Open,
+            Tag::Manual => match self.manual_mode() {
+                Manual::ForcedOpen | Manual::ForcedOpenUntil => crate::State::Open,
+                Manual::ForcedClosed | Manual::Disabled => crate::State::Closed,
+            },
+        }
+    }
+
     /// Same word with the half-open counters replaced; flags are kept.
     pub(crate) const fn with_probes(self, held: u32, successes: u32) -> Self {
         let flags = self.0 & (PENDING | REQ);
@@ -196,6 +274,9 @@ impl std::fmt::Debug for Snapshot {
             Tag::HalfOpen => d
                 .field("held", &self.held())
                 .field("successes", &self.successes()),
+            Tag::Manual => d
+                .field("mode", &self.manual_mode())
+                .field("deadline", &self.open_deadline()),
             _ => d.field("tick", &self.payload()),
         };
         d.field("pending", &self.is_pending())
@@ -243,6 +324,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn manual_words_round_trip() {
+        for generation in [0, 1, GEN_MASK as u32] {
+            for (mode, state) in [
+                (Manual::ForcedOpen, crate::State::Open),
+                (Manual::ForcedOpenUntil, crate::State::Open),
+                (Manual::ForcedClosed, crate::State::Closed),
+                (Manual::Disabled, crate::State::Closed),
+            ] {
+                for deadline in [0, 1, MAX_FORCED_DEADLINE] {
+                    let m = Snapshot::manual(generation, mode, deadline).with_pending(true);
+                    assert_eq!(m.tag(), Tag::Manual);
+                    assert_eq!((m.generation(), m.manual_mode()), (generation, mode));
+                    assert_eq!(m.visible(), state);
+                    let expected = (mode == Manual::ForcedOpenUntil).then_some(deadline);
+                    assert_eq!(m.open_deadline(), expected);
+                    assert!(m.is_pending() && !m.is_open_requested());
+                    assert!(!m.is_plain_closed(), "manual words take the slow path");
+                }
+            }
+        }
+        // A deadline past the field is truncated to it, never spills into the mode.
+        let m = Snapshot::manual(1, Manual::ForcedOpenUntil, MAX_TICK);
+        assert_eq!(m.manual_mode(), Manual::ForcedOpenUntil);
     }
 
     #[test]

@@ -44,6 +44,52 @@ impl fmt::Display for State {
     }
 }
 
+/// Whether a breaker follows its state machine or a manual command.
+///
+/// Set with [`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open),
+/// [`force_open_for`](crate::CircuitBreaker::force_open_for),
+/// [`force_closed`](crate::CircuitBreaker::force_closed),
+/// [`disable`](crate::CircuitBreaker::disable) and left with
+/// [`reset`](crate::CircuitBreaker::reset). A manual mode does not add a
+/// [`State`]: forced open reads as [`State::Open`], forced closed and disabled as
+/// [`State::Closed`], so gauges and `(from, to)` callbacks keep gobreaker's three
+/// states.
+///
+/// ```
+/// use warden_breaker::{CircuitBreaker, Mode, State};
+/// let cb = CircuitBreaker::builder("redis").build()?;
+/// cb.force_open();
+/// assert_eq!((cb.state(), cb.mode()), (State::Open, Mode::ForcedOpen));
+/// cb.reset();
+/// assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Normal));
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// The state machine decides (gobreaker's behaviour).
+    Normal,
+    /// Every call is rejected with `Open`, until the next command or, when forced
+    /// with a deadline, until the deadline passes (then the breaker turns half-open
+    /// and probes as after a timeout).
+    ForcedOpen,
+    /// Every call is admitted; nothing is counted and nothing trips.
+    ForcedClosed,
+    /// Every call is admitted and counted as in the closed state, but nothing trips
+    /// and the counting interval does not apply (counts run from the command on).
+    Disabled,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Normal => "normal",
+            Mode::ForcedOpen => "forced-open",
+            Mode::ForcedClosed => "forced-closed",
+            Mode::Disabled => "disabled",
+        })
+    }
+}
+
 /// Counts of the current generation (gobreaker's `Counts`, with v2.4's exclusions).
 ///
 /// All fields restart at zero on every state change and every closed-state

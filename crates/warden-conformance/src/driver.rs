@@ -33,7 +33,7 @@ pub struct Mismatch {
     /// The op (`None` for the final drops).
     pub op: Option<Op>,
     /// What differed: `"result"` (of the op), `"events"` (callbacks and observer
-    /// events, in order), `"counts"` or `"state"`; `"config"` when the builder
+    /// events, in order), `"counts"`, `"mode"` or `"state"`; `"config"` when the builder
     /// rejected the [`Config`] (possible only for hand-made configs with
     /// out-of-range values), with the error on both sides.
     pub what: &'static str,
@@ -144,6 +144,27 @@ enum Answer {
     Counts(Counts),
 }
 
+/// Applies a manual command to both breakers, lock-free first, and compares the
+/// events it caused.
+fn command(
+    pair: &Pair,
+    step: &Step,
+    on_lock_free: impl FnOnce(&LockFree),
+    on_mutex: impl FnOnce(&Reference),
+) -> Result<(), Mismatch> {
+    step.both(
+        pair,
+        || {
+            on_lock_free(&pair.lock_free);
+            Answer::Nothing
+        },
+        || {
+            on_mutex(&pair.mutex);
+            Answer::Nothing
+        },
+    )
+}
+
 /// One side of the pair, abstracted over just enough to drive it with one code
 /// path per op.
 trait Side {
@@ -239,7 +260,7 @@ impl Step {
 ///
 /// After every op it compares the op's result (admission, call result or
 /// panic), the callbacks and observer events the op caused (in order), and
-/// `counts()`; after every op except [`Op::Advance`] and [`Op::Counts`] it also
+/// `counts()` and `mode()`; after every op except [`Op::Advance`] and [`Op::Counts`] it also
 /// compares `state()`. Those two are skipped because `state()` performs due
 /// transitions: checking it right after the clock moves would make every
 /// transition eager and hide the lazy paths (the first admission after a
@@ -285,6 +306,7 @@ pub fn run(config: &Config, ops: &[Op]) -> Result<(), Mismatch> {
         };
         apply(&pair, &mut held, &step, op)?;
         step.check("counts", pair.lock_free.counts(), pair.mutex.counts())?;
+        step.check("mode", pair.lock_free.mode(), pair.mutex.mode())?;
         if !matches!(op, Op::Advance(_) | Op::Counts) {
             compare_state(&pair, &step)?;
         }
@@ -487,5 +509,13 @@ fn apply<'a>(
             || Answer::Counts(Side::counts(lf)),
             || Answer::Counts(Side::counts(mx)),
         ),
+        Op::ForceOpen => command(pair, step, LockFree::force_open, Reference::force_open),
+        Op::ForceOpenFor(ms) => {
+            let d = Duration::from_millis(ms);
+            command(pair, step, |b| b.force_open_for(d), |b| b.force_open_for(d))
+        }
+        Op::ForceClosed => command(pair, step, LockFree::force_closed, Reference::force_closed),
+        Op::Disable => command(pair, step, LockFree::disable, Reference::disable),
+        Op::Reset => command(pair, step, LockFree::reset, Reference::reset),
     }
 }

@@ -46,10 +46,20 @@ pub enum Op {
     State,
     /// Compares `counts()` (which does not look at the clock).
     Counts,
+    /// `force_open()`.
+    ForceOpen,
+    /// `force_open_for` this many milliseconds.
+    ForceOpenFor(u64),
+    /// `force_closed()`.
+    ForceClosed,
+    /// `disable()`.
+    Disable,
+    /// `reset()`.
+    Reset,
 }
 
-/// Weighted choice of the next op kind: 32 entries, one byte modulo 32.
-const KINDS: [u8; 32] = [
+/// Weighted choice of the next op kind: 40 entries, one byte modulo 40.
+const KINDS: [u8; 40] = [
     0, 0, 0, 0, // Acquire
     1, 1, // AcquireOwned
     2, 2, 2, // Success
@@ -64,6 +74,11 @@ const KINDS: [u8; 32] = [
     11, 11, 11, 11, // Advance
     12, // State
     13, // Counts
+    14, // ForceOpen
+    15, 15, // ForceOpenFor
+    16, // ForceClosed
+    17, 17, // Disable
+    18, 18, // Reset
 ];
 
 impl Op {
@@ -85,7 +100,12 @@ impl Op {
             10 => Op::CallPanicking,
             11 => Op::Advance(advance(bytes.next(), config)),
             12 => Op::State,
-            _ => Op::Counts,
+            13 => Op::Counts,
+            14 => Op::ForceOpen,
+            15 => Op::ForceOpenFor(advance(bytes.next(), config)),
+            16 => Op::ForceClosed,
+            17 => Op::Disable,
+            _ => Op::Reset,
         }
     }
 }

@@ -401,3 +401,55 @@ fn panicking_calls_count_as_failures_in_both() {
         ],
     );
 }
+
+#[test]
+fn manual_commands_racing_permits_and_the_forced_deadline() {
+    let config = trip_on_first(2, 5, 10);
+    agree(
+        &config,
+        &[
+            Op::Acquire, // closed permit, outlives every command below
+            Op::Disable, // counts restart; the permit is stale
+            Op::Call(Outcome::Failure),
+            Op::Call(Outcome::Failure), // counted, no trip
+            Op::Advance(20),            // no interval while disabled
+            Op::Counts,
+            Op::ForceOpenFor(7),
+            Op::Failure(0), // stale: evaluates time, still forced open
+            Op::Advance(7),
+            Op::Acquire, // at the deadline: rejected
+            Op::Advance(1),
+            Op::Acquire, // after it: half-open, a probe
+            Op::ForceClosed,
+            Op::Success(0), // the probe is stale
+            Op::Call(Outcome::Failure),
+            Op::ForceOpen,
+            Op::Advance(1000),
+            Op::State,
+            Op::Reset,
+            Op::Call(Outcome::Failure), // trips again
+            Op::State,
+        ],
+    );
+    let (cb, clock) = oracle::breaker(2, 5, 10);
+    cb.disable();
+    let _ = cb.call(|| Err::<(), _>(()));
+    let _ = cb.call(|| Err::<(), _>(()));
+    clock.advance(oracle::ms(20));
+    assert_eq!(
+        cb.counts().consecutive_failures,
+        2,
+        "disabled: counted, kept"
+    );
+    cb.force_open_for(oracle::ms(7));
+    clock.advance(oracle::ms(7));
+    assert!(
+        cb.try_acquire().is_err(),
+        "still forced open at the deadline"
+    );
+    clock.advance(oracle::ms(1));
+    assert_eq!(
+        cb.try_acquire().expect("half-open").admitted_in(),
+        warden_breaker::State::HalfOpen
+    );
+}

@@ -31,6 +31,11 @@
 //!   order they happen; after unlocking, one thread at a time delivers the
 //!   queue, so callbacks still run exactly once per transition and in
 //!   transition order, and may call back into the breaker.
+//! * Manual commands (`force_open`, `reset`, ...) queue their state change like
+//!   any transition, so every command's change is delivered. The lock-free
+//!   breaker delivers the net change of commands issued while a callback runs
+//!   (see its `force_open`); a single-threaded run, like the differential
+//!   driver's, cannot tell them apart.
 //! * Generations are `u64` and never wrap (the lock-free breaker's are 20 bits).
 //! * A panic while the lock is held (only `ready_to_trip` runs user code there)
 //!   poisons the mutex; the breaker recovers the guard and carries on, since
@@ -65,11 +70,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use warden_breaker::MAX_TICK;
 pub use warden_breaker::{
-    Breaker, BreakerPermit, Clock, ConfigError, Counts, Error, ManualClock, Observer, Outcome,
-    QuantaClock, Rejected, Settings, State,
+    Breaker, BreakerPermit, Clock, ConfigError, Counts, Error, ManualClock, Mode, Observer,
+    Outcome, QuantaClock, Rejected, Settings, State,
 };
+use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
 /// Configures a [`CircuitBreaker`]: a thin wrapper over
 /// [`warden_breaker::Builder`], so both breakers accept and reject exactly the
@@ -273,10 +278,23 @@ struct Inner {
     /// Half-open: probes holding a slot (admitted, minus those released by
     /// [`Outcome::Ignored`] or a drop without outcome). A success keeps its slot.
     held: u32,
+    /// The manual command in force (`None`: [`Mode::Normal`]).
+    manual: Option<Manual>,
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
     delivering: bool,
+}
+
+/// A manual command in force. The breaker's `state` is `Open` for the forced-open
+/// ones (`expiry` is the deadline of `ForcedOpenUntil`, unused otherwise) and
+/// `Closed` for the others (`expiry` 0: no counting interval).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Manual {
+    ForcedOpen,
+    ForcedOpenUntil,
+    ForcedClosed,
+    Disabled,
 }
 
 /// A circuit breaker with gobreaker's semantics behind one [`Mutex`]; see the
@@ -356,6 +374,7 @@ impl CircuitBreaker {
                 counts: Counts::default(),
                 expiry,
                 held: 0,
+                manual: None,
                 pending: VecDeque::new(),
                 delivering: false,
             }),
@@ -508,17 +527,141 @@ impl CircuitBreaker {
         })
     }
 
+    /// Whether the breaker follows its state machine or a manual command; does not
+    /// look at the clock. See [`warden_breaker::CircuitBreaker::mode`].
+    ///
+    /// ```
+    /// use warden_mutex::{CircuitBreaker, Mode};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// cb.force_closed();
+    /// assert_eq!(cb.mode(), Mode::ForcedClosed);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn mode(&self) -> Mode {
+        match self.lock().manual {
+            None => Mode::Normal,
+            Some(Manual::ForcedOpen | Manual::ForcedOpenUntil) => Mode::ForcedOpen,
+            Some(Manual::ForcedClosed) => Mode::ForcedClosed,
+            Some(Manual::Disabled) => Mode::Disabled,
+        }
+    }
+
+    /// Forces the breaker open until the next command; see
+    /// [`warden_breaker::CircuitBreaker::force_open`].
+    ///
+    /// ```
+    /// use warden_mutex::{CircuitBreaker, State};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// cb.force_open();
+    /// assert_eq!(cb.state(), State::Open);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn force_open(&self) {
+        self.command(Some(Manual::ForcedOpen), 0);
+    }
+
+    /// Forces the breaker open for `duration` (rounded up to whole ms), then it
+    /// turns half-open; see [`warden_breaker::CircuitBreaker::force_open_for`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_mutex::{CircuitBreaker, ManualClock, State};
+    /// let clock = ManualClock::new();
+    /// let cb = CircuitBreaker::builder("db").clock(clock.clone()).build()?;
+    /// cb.force_open_for(Duration::from_millis(10));
+    /// clock.advance(Duration::from_millis(11));
+    /// assert_eq!(cb.state(), State::HalfOpen);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn force_open_for(&self, duration: Duration) {
+        let deadline = self.settings.deadline_after(duration);
+        if deadline > MAX_FORCED_DEADLINE {
+            self.command(Some(Manual::ForcedOpen), 0);
+        } else {
+            self.command(Some(Manual::ForcedOpenUntil), deadline);
+        }
+    }
+
+    /// Forces the breaker closed (admit all, count nothing, never trip); see
+    /// [`warden_breaker::CircuitBreaker::force_closed`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.force_closed();
+    /// let _ = cb.call(|| Err::<(), _>(()));
+    /// assert_eq!(cb.counts().total_failures, 0);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn force_closed(&self) {
+        self.command(Some(Manual::ForcedClosed), 0);
+    }
+
+    /// Disables the breaker (admit all, count, never trip); see
+    /// [`warden_breaker::CircuitBreaker::disable`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.disable();
+    /// let _ = cb.call(|| Err::<(), _>(()));
+    /// assert_eq!(cb.counts().total_failures, 1);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn disable(&self) {
+        self.command(Some(Manual::Disabled), 0);
+    }
+
+    /// Back to [`Mode::Normal`], closed, fresh counts; see
+    /// [`warden_breaker::CircuitBreaker::reset`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.force_open();
+    /// cb.reset();
+    /// assert_eq!(cb.state(), warden_mutex::State::Closed);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn reset(&self) {
+        self.command(None, 0);
+    }
+
+    /// Installs a command: a new generation in the state it implies, whatever the
+    /// breaker was doing and without looking at the clock first (the lock-free
+    /// breaker replaces its word the same way); a change of state is queued.
+    fn command(&self, manual: Option<Manual>, deadline: u64) {
+        let mut inner = self.lock();
+        let now = self.settings.now_ticks();
+        let from = inner.state;
+        inner.state = match manual {
+            Some(Manual::ForcedOpen | Manual::ForcedOpenUntil) => State::Open,
+            _ => State::Closed,
+        };
+        inner.manual = manual;
+        self.new_generation(&mut inner, now);
+        match manual {
+            None => {} // reset: closed with a fresh counting interval
+            Some(Manual::ForcedOpenUntil) => inner.expiry = deadline,
+            Some(_) => inner.expiry = 0,
+        }
+        if from != inner.state {
+            let to = inner.state;
+            inner.pending.push_back((from, to));
+        }
+        self.unlock(inner);
+    }
+
     /// gobreaker's `currentState(now)`: lets the state catch up with the clock.
     /// Expiry comparisons are strict (`expiry < now`), as in gobreaker.
     fn current_state(&self, inner: &mut Inner, now: u64) -> State {
         match inner.state {
             State::Closed => {
+                // Forced closed and disabled have no counting interval (expiry 0).
                 if inner.expiry != 0 && inner.expiry < now {
                     self.new_generation(inner, now);
                 }
             }
             State::Open => {
-                if inner.expiry < now {
+                // Forced open without a deadline never expires.
+                if inner.manual != Some(Manual::ForcedOpen) && inner.expiry < now {
                     self.set_state(inner, State::HalfOpen, now);
                 }
             }
@@ -535,6 +678,9 @@ impl CircuitBreaker {
         }
         let from = inner.state;
         inner.state = to;
+        // Every state-machine transition leaves a manual mode (only a forced-open
+        // deadline passing can cause one there).
+        inner.manual = None;
         self.new_generation(inner, now);
         inner.pending.push_back((from, to));
     }
@@ -566,7 +712,10 @@ impl CircuitBreaker {
                 Err(Rejected::TooManyRequests)
             }
             state => {
-                inner.counts.requests = inner.counts.requests.wrapping_add(1);
+                // Forced closed counts nothing; disabled counts like closed.
+                if inner.manual != Some(Manual::ForcedClosed) {
+                    inner.counts.requests = inner.counts.requests.wrapping_add(1);
+                }
                 if state == State::HalfOpen {
                     inner.held += 1;
                 }
@@ -607,6 +756,31 @@ impl CircuitBreaker {
     /// Applies an outcome of the current generation.
     fn record(&self, inner: &mut Inner, state: State, outcome: Option<Outcome>, now: u64) {
         let c = &mut inner.counts;
+        match inner.manual {
+            None => {}
+            // Disabled: counted as in closed, never trips.
+            Some(Manual::Disabled) => {
+                match outcome {
+                    Some(Outcome::Success) => {
+                        c.total_successes = c.total_successes.wrapping_add(1);
+                        c.consecutive_successes = c.consecutive_successes.wrapping_add(1);
+                        c.consecutive_failures = 0;
+                    }
+                    Some(Outcome::Failure) => {
+                        c.total_failures = c.total_failures.wrapping_add(1);
+                        c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
+                        c.consecutive_successes = 0;
+                    }
+                    Some(Outcome::Ignored) => {
+                        c.total_exclusions = c.total_exclusions.wrapping_add(1)
+                    }
+                    None => {}
+                }
+                return;
+            }
+            // Forced closed counts nothing; forced open admits nobody.
+            Some(_) => return,
+        }
         match (state, outcome) {
             (State::Open, _) => {} // an open generation admits nobody
             (_, Some(Outcome::Success)) => {
