@@ -33,7 +33,10 @@
 //! an atomic tagged with its generation (see `counters.rs`). So loads of the
 //! word and exchanges that only change counters are `Relaxed`. The one
 //! happens-before edge is the callback chain above: transition exchanges are
-//! `Acquire`, the exchange that clears `PENDING` is `Release`.
+//! `Acquire`, the exchange that clears `PENDING` is `Release`. With an open
+//! backoff one more count rides on that edge: the re-trip count, stored by the
+//! thread that re-opened the breaker before it clears `PENDING`, and read behind
+//! an `Acquire` fence by the thread whose failed probe re-opens it next.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -45,8 +48,9 @@ use crate::counters::{Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
+    prev_generation,
 };
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering, fence};
 use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 
 /// A lock-free circuit breaker with gobreaker's semantics.
@@ -728,7 +732,7 @@ impl CircuitBreaker {
             let next = if s.is_pending() {
                 s.with_open_requested()
             } else {
-                self.open_after(s)
+                self.open_after(s).0
             };
             match self.exchange(s, next) {
                 Ok(()) if next.is_pending() && !s.is_pending() => {
@@ -740,14 +744,36 @@ impl CircuitBreaker {
         }
     }
 
-    /// The open word that follows `s`.
-    fn open_after(&self, s: Snapshot) -> Snapshot {
-        let deadline = self
-            .settings
-            .now_ticks()
-            .saturating_add(self.settings.timeout_ticks())
+    /// The open word that follows `s`, and the consecutive re-trips it is (0 for a
+    /// trip from closed, or without an [`OpenBackoff`](crate::OpenBackoff)). Whoever
+    /// installs it records a non-zero count with [`Self::opened`].
+    fn open_after(&self, s: Snapshot) -> (Snapshot, u32) {
+        let now = self.settings.now_ticks();
+        let retrips = if s.tag() == Tag::HalfOpen && self.settings.has_open_backoff() {
+            // Acquire: `s` was loaded Relaxed from the half-open generation, whose
+            // Open -> HalfOpen exchange continues the release sequence of the Release
+            // that cleared PENDING after the previous open generation was installed,
+            // and that thread stored the previous count before it (`opened`).
+            fence(Ordering::Acquire);
+            self.counters
+                .retrips(prev_generation(s.generation()))
+                .saturating_add(1)
+        } else {
+            0
+        };
+        let deadline = now
+            .saturating_add(self.settings.open_ticks(u64::from(retrips), now))
             .min(MAX_TICK);
-        Snapshot::open(next_generation(s.generation()), deadline).with_pending(true)
+        let next = Snapshot::open(next_generation(s.generation()), deadline).with_pending(true);
+        (next, retrips)
+    }
+
+    /// After this thread installed `open` (from `open_after`), before it clears
+    /// `PENDING`: records a re-trip count for the next half-open generation.
+    fn opened(&self, open: Snapshot, retrips: u32) {
+        if retrips != 0 {
+            self.counters.set_retrips(open.generation(), retrips);
+        }
     }
 
     /// The closed word that follows `s`.
@@ -774,10 +800,15 @@ impl CircuitBreaker {
                 return;
             }
             let (held, successes) = (s.held(), s.successes());
+            let mut retrips = 0;
             let next = match outcome {
                 _ if releases => s.with_probes(held.saturating_sub(1), successes),
                 Some(Outcome::Failure) if s.is_pending() => s.with_open_requested(),
-                Some(Outcome::Failure) => self.open_after(s),
+                Some(Outcome::Failure) => {
+                    let (next, k) = self.open_after(s);
+                    retrips = k;
+                    next
+                }
                 _ if successes + 1 >= self.settings.max_requests() && !s.is_pending() => {
                     self.closed_after(s)
                 }
@@ -785,6 +816,7 @@ impl CircuitBreaker {
             };
             match self.exchange(s, next) {
                 Ok(()) if next.is_pending() && !s.is_pending() => {
+                    self.opened(next, retrips);
                     let to = if next.tag() == Tag::Open {
                         State::Open
                     } else {
@@ -813,6 +845,7 @@ impl CircuitBreaker {
                 panic.get_or_insert(p);
             }
             let mut s = self.load();
+            let mut retrips = 0;
             let next = loop {
                 debug_assert!(s.is_pending(), "{s:?}");
                 if s.generation() != generation {
@@ -833,7 +866,9 @@ impl CircuitBreaker {
                         State::HalfOpen
                     };
                     to = State::Open;
-                    self.open_after(s)
+                    let (next, k) = self.open_after(s);
+                    retrips = k;
+                    next
                 } else if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests()
                 {
                     (from, to) = (State::HalfOpen, State::Closed);
@@ -852,6 +887,9 @@ impl CircuitBreaker {
                     Err(actual) => s = Snapshot(actual),
                 }
             };
+            if next.tag() == Tag::Open {
+                self.opened(next, retrips);
+            }
             if !next.is_pending() {
                 break;
             }

@@ -14,6 +14,172 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONSECUTIVE_FAILURES: u32 = 5;
 
 type TripFn = dyn Fn(&Counts) -> bool + Send + Sync;
+
+/// Exponential growth of the open duration while probes keep failing: Resilience4j's
+/// exponential `waitIntervalFunctionInOpenState`, linkerd's doubling probation.
+///
+/// The *k*-th consecutive re-trip (a failed half-open probe re-opening the
+/// breaker; *k* counts from 1 and goes back to 0 when the breaker closes, is
+/// reset, or is forced) stays open for `timeout × multiplier^k`, at most `max`. A
+/// trip from closed stays open for `timeout`. With jitter `j` %, every open
+/// duration is then shortened by a pseudo-random share of up to `j` % (so it
+/// never exceeds the cap), drawn from a hash of the seed, the tick and *k*: a
+/// fleet of breakers with different seeds does not probe in step, while a given
+/// seed replays exactly (tests, the mutex reference).
+///
+/// Use it for a dependency that takes a variable time to recover (a database
+/// restarting, a rate-limited API): failed probes back off instead of hitting it
+/// every `timeout`.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_breaker::{CircuitBreaker, ManualClock, OpenBackoff, State};
+///
+/// let clock = ManualClock::new();
+/// let cb = CircuitBreaker::builder("db")
+///     .timeout(Duration::from_secs(1))
+///     .ready_to_trip(|c| c.consecutive_failures >= 1)
+///     .open_backoff(OpenBackoff::exponential(2, Duration::from_secs(60)))
+///     .clock(clock.clone())
+///     .build()?;
+/// let _ = cb.call(|| Err::<(), _>("down")); // open for 1 s
+/// clock.advance(Duration::from_millis(1001));
+/// let _ = cb.call(|| Err::<(), _>("down")); // the probe fails: open for 2 s
+/// clock.advance(Duration::from_millis(2000));
+/// assert_eq!(cb.state(), State::Open);
+/// clock.advance(Duration::from_millis(1));
+/// assert_eq!(cb.state(), State::HalfOpen);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenBackoff {
+    multiplier: u32,
+    max: Duration,
+    jitter_percent: u32,
+    seed: Option<u64>,
+}
+
+impl OpenBackoff {
+    /// Open durations grow by `multiplier` per consecutive re-trip, up to `max`
+    /// (whole milliseconds, at least the timeout, at most 2^39 ms). A multiplier
+    /// of 1 keeps the timeout (useful with jitter alone); 0 is an error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = warden_breaker::OpenBackoff::exponential(2, Duration::from_secs(300));
+    /// assert_eq!(b.multiplier(), 2);
+    /// ```
+    pub const fn exponential(multiplier: u32, max: Duration) -> Self {
+        Self {
+            multiplier,
+            max,
+            jitter_percent: 0,
+            seed: None,
+        }
+    }
+
+    /// Shortens every open duration by a pseudo-random share of up to `percent` %
+    /// (0..=100; default 0).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = warden_breaker::OpenBackoff::exponential(2, Duration::from_secs(300)).jitter(20);
+    /// assert_eq!(b.jitter_percent(), 20);
+    /// ```
+    pub const fn jitter(mut self, percent: u32) -> Self {
+        self.jitter_percent = percent;
+        self
+    }
+
+    /// The jitter's seed (default: random per breaker). Breakers with one seed
+    /// jitter alike at the same tick and re-trip count.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = warden_breaker::OpenBackoff::exponential(2, Duration::from_secs(9)).seed(7);
+    /// assert_eq!(b.seed_value(), Some(7));
+    /// ```
+    pub const fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The growth factor per re-trip.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(warden_breaker::OpenBackoff::exponential(3, Duration::ZERO).multiplier(), 3);
+    /// ```
+    pub const fn multiplier(&self) -> u32 {
+        self.multiplier
+    }
+
+    /// The longest open duration.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let b = warden_breaker::OpenBackoff::exponential(3, Duration::from_secs(5));
+    /// assert_eq!(b.max(), Duration::from_secs(5));
+    /// ```
+    pub const fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The jitter, in percent of each open duration.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(warden_breaker::OpenBackoff::exponential(2, Duration::ZERO).jitter_percent(), 0);
+    /// ```
+    pub const fn jitter_percent(&self) -> u32 {
+        self.jitter_percent
+    }
+
+    /// The seed given with [`seed`](Self::seed), if any.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(warden_breaker::OpenBackoff::exponential(2, Duration::ZERO).seed_value(), None);
+    /// ```
+    pub const fn seed_value(&self) -> Option<u64> {
+        self.seed
+    }
+}
+
+/// [`OpenBackoff`] validated, in ticks.
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    multiplier: u64,
+    max_ticks: u64,
+    jitter_percent: u64,
+    seed: u64,
+}
+
+/// splitmix64's finaliser: a well-mixed hash of one word.
+const fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Backoff {
+    /// The open duration of the `retrips`-th consecutive re-trip at tick `now`.
+    fn ticks(&self, base: u64, retrips: u64, now: u64) -> u64 {
+        let growth = u32::try_from(retrips)
+            .ok()
+            .and_then(|k| self.multiplier.checked_pow(k))
+            .unwrap_or(u64::MAX);
+        let t = base.saturating_mul(growth).min(self.max_ticks);
+        if self.jitter_percent == 0 {
+            return t;
+        }
+        // A uniform fraction in [0, 1) with 53 bits, from the seed, tick and count.
+        let h = mix(self.seed ^ mix(now ^ mix(retrips))) >> 11;
+        let cut = (u128::from(t) * u128::from(self.jitter_percent) * u128::from(h)) >> 53;
+        t - (cut / 100) as u64
+    }
+}
 type StateChangeFn = dyn Fn(&str, State, State) + Send + Sync;
 
 /// Configures a breaker; [`build`](Builder::build) validates every setting.
@@ -45,6 +211,7 @@ pub struct Builder {
     on_state_change: Option<Arc<StateChangeFn>>,
     clock: Option<Arc<dyn Clock>>,
     observers: Vec<Arc<dyn Observer>>,
+    open_backoff: Option<OpenBackoff>,
 }
 
 impl fmt::Debug for Builder {
@@ -58,6 +225,7 @@ impl fmt::Debug for Builder {
             .field("on_state_change", &self.on_state_change.is_some())
             .field("clock", &self.clock)
             .field("observers", &self.observers.len())
+            .field("open_backoff", &self.open_backoff)
             .finish()
     }
 }
@@ -73,7 +241,28 @@ impl Builder {
             on_state_change: None,
             clock: None,
             observers: Vec::new(),
+            open_backoff: None,
         }
+    }
+
+    /// Grows the open duration on consecutive re-trips (see [`OpenBackoff`]).
+    /// Validated by [`build`](Self::build): a zero multiplier, a jitter above 100 %,
+    /// or a `max` that is not whole milliseconds, exceeds 2^39 ms or is shorter
+    /// than the timeout is a [`ConfigError`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ConfigError, OpenBackoff};
+    /// let err = CircuitBreaker::builder("x")
+    ///     .timeout(Duration::from_secs(10))
+    ///     .open_backoff(OpenBackoff::exponential(2, Duration::from_secs(5)))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::OutOfRange { field: "open_backoff.max", .. }));
+    /// ```
+    pub fn open_backoff(mut self, backoff: OpenBackoff) -> Self {
+        self.open_backoff = Some(backoff);
+        self
     }
 
     /// Half-open probe limit and the consecutive successes that close the breaker
@@ -214,8 +403,13 @@ impl Builder {
             0 => DEFAULT_TIMEOUT.as_millis() as u64,
             t => t,
         };
+        let open_backoff = match self.open_backoff {
+            None => None,
+            Some(b) => Some(validate_backoff(b, timeout_ticks, &self.name)?),
+        };
         let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
         Ok(Settings {
+            open_backoff,
             name: self.name,
             max_requests: self.max_requests.max(1),
             interval_ticks,
@@ -236,6 +430,45 @@ impl Builder {
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.settings().map(CircuitBreaker::from_settings)
     }
+}
+
+fn validate_backoff(
+    b: OpenBackoff,
+    timeout_ticks: u64,
+    name: &str,
+) -> Result<Backoff, ConfigError> {
+    if b.multiplier == 0 {
+        return Err(ConfigError::OutOfRange {
+            field: "open_backoff.multiplier",
+            value: "0".to_owned(),
+            allowed: "1..=4294967295",
+        });
+    }
+    if b.jitter_percent > 100 {
+        return Err(ConfigError::OutOfRange {
+            field: "open_backoff.jitter",
+            value: b.jitter_percent.to_string(),
+            allowed: "0..=100 (percent)",
+        });
+    }
+    let max_ticks = duration_ticks("open_backoff.max", b.max)?;
+    if max_ticks < timeout_ticks {
+        return Err(ConfigError::OutOfRange {
+            field: "open_backoff.max",
+            value: format!("{:?}", b.max),
+            allowed: "at least the timeout (60 s if the timeout is zero), at most 2^39 ms",
+        });
+    }
+    let seed = b.seed.unwrap_or_else(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(name)
+    });
+    Ok(Backoff {
+        multiplier: u64::from(b.multiplier),
+        max_ticks,
+        jitter_percent: u64::from(b.jitter_percent),
+        seed,
+    })
 }
 
 fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> {
@@ -274,6 +507,7 @@ pub struct Settings {
     on_state_change: Option<Arc<StateChangeFn>>,
     observers: Arc<[Arc<dyn Observer>]>,
     time: TimeBase,
+    open_backoff: Option<Backoff>,
 }
 
 impl fmt::Debug for Settings {
@@ -287,6 +521,7 @@ impl fmt::Debug for Settings {
             .field("on_state_change", &self.on_state_change.is_some())
             .field("observers", &self.observers.len())
             .field("time", &self.time)
+            .field("open_backoff", &self.open_backoff)
             .finish()
     }
 }
@@ -350,6 +585,35 @@ impl Settings {
     /// ```
     pub fn timeout_ticks(&self) -> u64 {
         self.timeout_ticks
+    }
+
+    /// How long a breaker opening at tick `now` stays open, in ticks: the timeout,
+    /// or with an [`OpenBackoff`] the backed-off and jittered duration of the
+    /// `retrips`-th consecutive re-trip (0 for a trip from closed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, OpenBackoff};
+    /// let s = CircuitBreaker::builder("n")
+    ///     .timeout(Duration::from_millis(100))
+    ///     .open_backoff(OpenBackoff::exponential(3, Duration::from_secs(1)))
+    ///     .settings()?;
+    /// assert_eq!(s.open_ticks(0, 0), 100);
+    /// assert_eq!(s.open_ticks(2, 0), 900);
+    /// assert_eq!(s.open_ticks(3, 0), 1000); // capped
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn open_ticks(&self, retrips: u64, now: u64) -> u64 {
+        match &self.open_backoff {
+            None => self.timeout_ticks,
+            Some(b) => b.ticks(self.timeout_ticks, retrips, now),
+        }
+    }
+
+    /// Whether open durations back off (an [`OpenBackoff`] is set).
+    #[inline]
+    pub(crate) fn has_open_backoff(&self) -> bool {
+        self.open_backoff.is_some()
     }
 
     /// The breaker's time: whole milliseconds since these settings were

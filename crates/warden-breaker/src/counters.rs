@@ -16,7 +16,11 @@
 //!   owning thread bumps them with a plain load and store.
 //! * Rare words (one shared line): failures, consecutive failures, exclusions,
 //!   successes at the last failure (consecutive successes are derived from it
-//!   rather than stored on every success), and half-open slots released.
+//!   rather than stored on every success), half-open slots released, and the
+//!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)).
+//!   The re-trip count is tagged with the *open* generation it belongs to, so a
+//!   half-open generation reads its predecessor's count, and anything else (a
+//!   trip from closed, a forced open) reads as 0.
 
 use crossbeam_utils::CachePadded;
 
@@ -117,6 +121,7 @@ struct Rare {
     exclusions: AtomicU64,
     successes_at_failure: AtomicU64,
     released: AtomicU64,
+    retrips: AtomicU64,
 }
 
 impl Stripe {
@@ -136,16 +141,18 @@ impl Rare {
             exclusions: AtomicU64::new(word),
             successes_at_failure: AtomicU64::new(word),
             released: AtomicU64::new(word),
+            retrips: AtomicU64::new(word),
         }
     }
 
-    fn words(&self) -> [&AtomicU64; 5] {
+    fn words(&self) -> [&AtomicU64; 6] {
         [
             &self.failures,
             &self.consecutive_failures,
             &self.exclusions,
             &self.successes_at_failure,
             &self.released,
+            &self.retrips,
         ]
     }
 }
@@ -268,6 +275,23 @@ impl Counters {
     /// A half-open probe that gave its slot back (ignored or dropped).
     pub(crate) fn record_release(&self, generation: u32) {
         update_shared(&self.rare.released, generation, |c| c.wrapping_add(1));
+    }
+
+    /// The consecutive re-trips that opened `open_generation` (0 if it was not
+    /// opened by a re-trip, or is gone).
+    pub(crate) fn retrips(&self, open_generation: u32) -> u32 {
+        self.get(&self.rare.retrips, open_generation)
+    }
+
+    /// Records that `open_generation` was opened by the `retrips`-th consecutive
+    /// re-trip. Only the thread whose exchange installed that generation calls it,
+    /// before it clears `PENDING`, so no later generation's count can exist yet.
+    pub(crate) fn set_retrips(&self, open_generation: u32, retrips: u32) {
+        // Relaxed: published to the next half-open generation's re-trip by the
+        // Release that clears PENDING after this transition (see `open_after`).
+        self.rare
+            .retrips
+            .store(tagged(open_generation, retrips), Ordering::Relaxed);
     }
 
     fn get(&self, word: &AtomicU64, generation: u32) -> u32 {

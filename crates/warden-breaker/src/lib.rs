@@ -64,6 +64,11 @@
 //!   except the documented zero values.
 //! * In closed state `requests` counts admissions like gobreaker; totals are
 //!   exact whenever no call is in flight.
+//! * Open-duration backoff ([`OpenBackoff`] on
+//!   [`Builder::open_backoff`]): each consecutive failed probe multiplies the
+//!   open duration, up to a cap, with optional seeded jitter; closing (or any
+//!   command) starts over. It costs nothing per call: the re-trip count lives in
+//!   a generation-tagged side word read and written only when a probe fails.
 //! * Manual control: [`force_open`](CircuitBreaker::force_open) (optionally for a
 //!   duration, [`force_open_for`](CircuitBreaker::force_open_for), then half-open
 //!   probes decide), [`force_closed`](CircuitBreaker::force_closed),
@@ -115,7 +120,7 @@ mod types;
 pub use api::{Breaker, BreakerPermit};
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, QuantaClock};
-pub use config::{Builder, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, Settings};
+pub use config::{Builder, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, OpenBackoff, Settings};
 pub use error::{ConfigError, Error, Rejected};
 pub use observer::Observer;
 pub use permit::{OwnedPermit, Permit};

@@ -260,6 +260,11 @@ impl Snapshot {
     }
 }
 
+/// The generation before `generation`, wrapping at 0.
+pub(crate) const fn prev_generation(generation: u32) -> u32 {
+    ((generation as u64).wrapping_sub(1) & GEN_MASK) as u32
+}
+
 /// The generation after `generation`, wrapping at 2^20.
 pub(crate) const fn next_generation(generation: u32) -> u32 {
     ((generation as u64 + 1) & GEN_MASK) as u32

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Counts, ManualClock, Settings};
+use warden_breaker::{CircuitBreaker, Counts, ManualClock, OpenBackoff, Settings};
 
 use crate::bytes::Bytes;
 
@@ -67,7 +67,7 @@ impl TripRule {
 ///
 /// ```
 /// use warden_conformance::{Config, TripRule};
-/// let config = Config { max_requests: 2, interval_ms: 0, timeout_ms: 5, trip: TripRule::ConsecutiveFailures(1) };
+/// let config = Config { max_requests: 2, interval_ms: 0, timeout_ms: 5, trip: TripRule::ConsecutiveFailures(1), ..Config::default() };
 /// assert_eq!(config.timeout_ticks(), 5);
 /// assert_eq!(Config::from_bytes(&[]).timeout_ms, 1); // missing bytes read as zero
 /// ```
@@ -81,6 +81,8 @@ pub struct Config {
     pub timeout_ms: u64,
     /// The trip rule.
     pub trip: TripRule,
+    /// Open-duration backoff on consecutive re-trips (`None`: the plain timeout).
+    pub open_backoff: Option<OpenBackoff>,
 }
 
 impl Default for Config {
@@ -91,6 +93,7 @@ impl Default for Config {
             interval_ms: 0,
             timeout_ms: 0,
             trip: TripRule::Default,
+            open_backoff: None,
         }
     }
 }
@@ -118,12 +121,27 @@ impl Config {
             },
             _ => TripRule::Default,
         };
-        Self {
+        let mut config = Self {
             max_requests,
             interval_ms,
             timeout_ms,
             trip,
+            open_backoff: None,
+        };
+        // Half the runs back off: multiplier 1..=3, cap 1x..=8x the timeout, jitter
+        // 0, 25 or 100 %, a seed from the input.
+        let b = bytes.next();
+        if b & 1 == 1 {
+            let max = Duration::from_millis(
+                config.timeout_ticks() * [1, 2, 5, 8][usize::from(b >> 1) % 4],
+            );
+            config.open_backoff = Some(
+                OpenBackoff::exponential(u32::from(b >> 3) % 3 + 1, max)
+                    .jitter([0, 0, 25, 100][usize::from(b >> 5) % 4])
+                    .seed(u64::from(bytes.next())),
+            );
         }
+        config
     }
 
     /// A config decoded from arbitrary bytes (the fuzz target's input format);
@@ -167,6 +185,9 @@ impl Config {
             .clock(clock.clone())
             .on_state_change(on_state_change)
             .observer(observer);
+        if let Some(backoff) = self.open_backoff {
+            b = b.open_backoff(backoff);
+        }
         if self.trip != TripRule::Default {
             let rule = self.trip;
             b = b.ready_to_trip(move |c| rule.trips(c));
@@ -179,8 +200,8 @@ impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "max_requests {}, interval {} ms, timeout {} ms, trip {:?}",
-            self.max_requests, self.interval_ms, self.timeout_ms, self.trip
+            "max_requests {}, interval {} ms, timeout {} ms, trip {:?}, open backoff {:?}",
+            self.max_requests, self.interval_ms, self.timeout_ms, self.trip, self.open_backoff
         )
     }
 }

@@ -270,7 +270,7 @@ impl Step {
 /// ```
 /// use warden_breaker::Outcome;
 /// use warden_conformance::{Config, Op, TripRule, run};
-/// let config = Config { max_requests: 2, interval_ms: 5, timeout_ms: 3, trip: TripRule::ConsecutiveFailures(2) };
+/// let config = Config { max_requests: 2, interval_ms: 5, timeout_ms: 3, trip: TripRule::ConsecutiveFailures(2), ..Config::default() };
 /// let ops = [Op::Acquire, Op::Call(Outcome::Failure), Op::Failure(0), Op::Advance(4), Op::Acquire, Op::Acquire, Op::Acquire];
 /// run(&config, &ops)?;
 /// # Ok::<(), warden_conformance::Mismatch>(())

@@ -17,7 +17,7 @@
 //! use warden_breaker::Outcome;
 //! use warden_conformance::{Config, Op, TripRule, run};
 //!
-//! let config = Config { max_requests: 2, interval_ms: 0, timeout_ms: 10, trip: TripRule::ConsecutiveFailures(1) };
+//! let config = Config { max_requests: 2, interval_ms: 0, timeout_ms: 10, trip: TripRule::ConsecutiveFailures(1), ..Config::default() };
 //! let ops = [
 //!     Op::Acquire,                 // a call admitted while closed...
 //!     Op::Call(Outcome::Failure),  // ...outlives a trip

@@ -14,7 +14,7 @@ use crate::bytes::Bytes;
 /// ```
 /// use warden_breaker::Outcome;
 /// use warden_conformance::{Config, Op, TripRule, run};
-/// let config = Config { max_requests: 1, interval_ms: 0, timeout_ms: 5, trip: TripRule::ConsecutiveFailures(1) };
+/// let config = Config { max_requests: 1, interval_ms: 0, timeout_ms: 5, trip: TripRule::ConsecutiveFailures(1), ..Config::default() };
 /// run(&config, &[Op::Call(Outcome::Failure), Op::Advance(6), Op::Acquire, Op::Success(0)])?;
 /// # Ok::<(), warden_conformance::Mismatch>(())
 /// ```
@@ -133,7 +133,7 @@ fn advance(b: u8, config: &Config) -> u64 {
 /// panics. At most `max_ops` ops are decoded.
 ///
 /// ```
-/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 5, 0, 11, 4], 100);
+/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 5, 0, 0, 11, 4], 100);
 /// assert_eq!(config.max_requests, 1);
 /// assert_eq!(ops.len(), 2);
 /// ```

@@ -128,6 +128,7 @@ fn trip_on_first(max_requests: u32, interval_ms: u64, timeout_ms: u64) -> Config
         interval_ms,
         timeout_ms,
         trip: TripRule::ConsecutiveFailures(1),
+        ..Config::default()
     }
 }
 
@@ -264,6 +265,7 @@ fn interval_reset_racing_an_outstanding_permit() {
         interval_ms: 5,
         timeout_ms: 10,
         trip: TripRule::TotalFailures(2),
+        ..Config::default()
     };
     agree(
         &config,
@@ -335,6 +337,7 @@ fn interval_boundary_and_default_timeout() {
         interval_ms: 1,
         timeout_ms: 0,
         trip: TripRule::Default,
+        ..Config::default()
     };
     let mut ops = vec![Op::Acquire];
     ops.extend([Op::Call(Outcome::Failure); 6]);
@@ -382,6 +385,7 @@ fn panicking_calls_count_as_failures_in_both() {
             min_requests: 3,
             percent: 60,
         },
+        ..Config::default()
     };
     agree(
         &config,

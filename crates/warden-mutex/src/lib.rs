@@ -280,6 +280,11 @@ struct Inner {
     held: u32,
     /// The manual command in force (`None`: [`Mode::Normal`]).
     manual: Option<Manual>,
+    /// With an open backoff: the generation of the last open state entered by a
+    /// re-trip (a failed probe), and its count of consecutive re-trips. A failed
+    /// probe of the half-open generation right after it counts one more; any
+    /// other re-trip is the first.
+    retrip: (u64, u64),
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
@@ -375,6 +380,7 @@ impl CircuitBreaker {
                 expiry,
                 held: 0,
                 manual: None,
+                retrip: (0, 0),
                 pending: VecDeque::new(),
                 delivering: false,
             }),
@@ -677,11 +683,26 @@ impl CircuitBreaker {
             return;
         }
         let from = inner.state;
+        let retrips = match (from, to) {
+            (State::HalfOpen, State::Open) if inner.retrip.0 == inner.generation - 1 => {
+                inner.retrip.1 + 1
+            }
+            (State::HalfOpen, State::Open) => 1,
+            _ => 0,
+        };
         inner.state = to;
         // Every state-machine transition leaves a manual mode (only a forced-open
         // deadline passing can cause one there).
         inner.manual = None;
         self.new_generation(inner, now);
+        if to == State::Open {
+            inner.expiry = now
+                .saturating_add(self.settings.open_ticks(retrips, now))
+                .min(MAX_TICK);
+            if retrips != 0 {
+                inner.retrip = (inner.generation, retrips);
+            }
+        }
         inner.pending.push_back((from, to));
     }
 
