@@ -122,6 +122,9 @@ impl<B: FromSettings> Warden<B> {
             .timeout(OPEN_TIMEOUT); // default ready_to_trip: > 5 consecutive failures
         let builder = match workload {
             Workload::HalfOpenSaturated => builder.clock(clock.clone()),
+            Workload::HalfOpenMaxWait => builder
+                .clock(clock.clone())
+                .half_open_max_wait(Duration::from_secs(3600)),
             _ => builder,
         };
         let this = Warden(B::from_settings(
@@ -134,7 +137,7 @@ impl<B: FromSettings> Warden<B> {
             Workload::OpenReject => {
                 trip(&this);
             }
-            Workload::HalfOpenSaturated => {
+            Workload::HalfOpenSaturated | Workload::HalfOpenMaxWait => {
                 trip(&this);
                 clock.advance(OPEN_TIMEOUT + Duration::from_millis(1));
                 let probe = this.0.try_acquire().expect("the first half-open probe");
@@ -148,7 +151,7 @@ impl<B: FromSettings> Warden<B> {
                 State::Closed
             }
             Workload::OpenReject | Workload::ForcedOpenReject => State::Open,
-            Workload::HalfOpenSaturated => State::HalfOpen,
+            Workload::HalfOpenSaturated | Workload::HalfOpenMaxWait => State::HalfOpen,
         };
         assert_eq!(
             this.0.state(),

@@ -43,17 +43,21 @@ pub enum Workload {
     /// warden only (manual control): a breaker `disable()`d, every call admitted,
     /// counted, and succeeding.
     DisabledSuccess,
+    /// warden only: `half_open_saturated` with a half-open max wait (1 h, never
+    /// reached), so every rejection also reads the clock and the deadline.
+    HalfOpenMaxWait,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::OpenReject,
         Workload::HalfOpenSaturated,
         Workload::ForcedOpenReject,
         Workload::DisabledSuccess,
+        Workload::HalfOpenMaxWait,
     ];
 
     /// The name used in benchmark IDs (`{workload}/{threads}t/{contender}`).
@@ -65,6 +69,7 @@ impl Workload {
             Workload::HalfOpenSaturated => "half_open_saturated",
             Workload::ForcedOpenReject => "forced_open_reject",
             Workload::DisabledSuccess => "disabled_success",
+            Workload::HalfOpenMaxWait => "half_open_max_wait",
         }
     }
 
@@ -121,7 +126,9 @@ pub fn expected<C: Contender>(workload: Workload, got: Called) -> bool {
         Workload::ClosedSuccess | Workload::ClosedMixed | Workload::DisabledSuccess => {
             matches!(got, Called::Ok(_))
         }
-        Workload::OpenReject | Workload::ForcedOpenReject => got == Called::Rejected,
+        Workload::OpenReject | Workload::ForcedOpenReject | Workload::HalfOpenMaxWait => {
+            got == Called::Rejected
+        }
         Workload::HalfOpenSaturated if C::HALF_OPEN_ADMITS_ALL => matches!(got, Called::Ok(_)),
         Workload::HalfOpenSaturated => got == Called::Rejected,
     }

@@ -48,6 +48,7 @@ fn compare(c: &mut Criterion) {
         Workload::HalfOpenSaturated,
         Workload::ForcedOpenReject,
         Workload::DisabledSuccess,
+        Workload::HalfOpenMaxWait,
         Workload::OpenReject,
     ] {
         let mut group = c.benchmark_group(workload.name());

@@ -57,7 +57,9 @@ impl Contender for Failsafe {
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
             // No manual control in this crate.
-            Workload::ForcedOpenReject | Workload::DisabledSuccess => return None,
+            Workload::ForcedOpenReject | Workload::DisabledSuccess | Workload::HalfOpenMaxWait => {
+                return None;
+            }
             Workload::OpenReject => {
                 trip(&this);
             }
@@ -126,7 +128,9 @@ impl Contender for Reclose {
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
             // No manual control in this crate.
-            Workload::ForcedOpenReject | Workload::DisabledSuccess => return None,
+            Workload::ForcedOpenReject | Workload::DisabledSuccess | Workload::HalfOpenMaxWait => {
+                return None;
+            }
             Workload::OpenReject => {
                 trip(&this);
             }

@@ -202,7 +202,15 @@ impl CircuitBreaker {
         loop {
             match s.tag() {
                 _ if s.is_open_requested() => return State::Open,
-                Tag::HalfOpen => return State::HalfOpen,
+                Tag::HalfOpen => {
+                    if !self.half_open_expired(s) {
+                        return State::HalfOpen;
+                    }
+                    match self.reopen(s) {
+                        Ok(()) => s = self.load(),
+                        Err(actual) => s = actual,
+                    }
+                }
                 Tag::Closed => {
                     if s.payload() != 0 && !s.is_pending() {
                         let now = self.settings.now_ticks();
@@ -224,13 +232,18 @@ impl CircuitBreaker {
                     let Some(deadline) = s.open_deadline() else {
                         return s.visible();
                     };
-                    if s.is_pending() || self.settings.now_ticks() <= deadline {
+                    if s.is_pending() {
+                        return State::Open;
+                    }
+                    let now = self.settings.now_ticks();
+                    if now <= deadline {
                         return State::Open;
                     }
                     let next = Snapshot::half_open(next_generation(s.generation()), 0, 0)
                         .with_pending(true);
                     match self.exchange(s, next) {
                         Ok(()) => {
+                            self.entered_half_open(next, now);
                             self.deliver(next, State::Open, State::HalfOpen);
                             s = self.load();
                         }
@@ -583,7 +596,11 @@ impl CircuitBreaker {
                     let Some(deadline) = s.open_deadline() else {
                         return Err(Rejected::Open); // forced open until the next command
                     };
-                    if s.is_pending() || self.settings.now_ticks() <= deadline {
+                    if s.is_pending() {
+                        return Err(Rejected::Open);
+                    }
+                    let now = self.settings.now_ticks();
+                    if now <= deadline {
                         return Err(Rejected::Open);
                     }
                     // Timeout passed: turn half-open, taking the first probe slot in the
@@ -592,6 +609,7 @@ impl CircuitBreaker {
                     let next = Snapshot::half_open(generation, 1, 0).with_pending(true);
                     match self.exchange(s, next) {
                         Ok(()) => {
+                            self.entered_half_open(next, now);
                             self.deliver(next, State::Open, State::HalfOpen);
                             return Ok(Ticket::half_open(generation));
                         }
@@ -599,6 +617,15 @@ impl CircuitBreaker {
                     }
                 }
                 Tag::HalfOpen => {
+                    if self.half_open_expired(s) {
+                        match self.reopen(s) {
+                            Ok(()) => return Err(Rejected::Open),
+                            Err(actual) => {
+                                s = actual;
+                                continue;
+                            }
+                        }
+                    }
                     if s.held() >= self.settings.max_requests() {
                         return Err(Rejected::TooManyRequests);
                     }
@@ -669,9 +696,19 @@ impl CircuitBreaker {
             // Stale: the generation this call belonged to is over. gobreaker still
             // evaluates time here (an open breaker may turn half-open, an interval may
             // expire), so do the same to stay observably identical.
-            if s.open_deadline().is_some() || (s.tag() == Tag::Closed && s.payload() != 0) {
+            let max_wait = self.settings.half_open_max_wait_ticks() != 0;
+            if s.open_deadline().is_some()
+                || (s.tag() == Tag::Closed && s.payload() != 0)
+                || (s.tag() == Tag::HalfOpen && max_wait)
+            {
                 self.state();
             }
+            return;
+        }
+        if ticket.is_half_open() && self.half_open_expired(s) {
+            // The generation outlived its max wait: re-open it (like gobreaker's lazy
+            // evaluation of time before an outcome); this outcome is then stale.
+            self.state();
             return;
         }
         if s.tag() == Tag::Manual {
@@ -766,6 +803,40 @@ impl CircuitBreaker {
             .min(MAX_TICK);
         let next = Snapshot::open(next_generation(s.generation()), deadline).with_pending(true);
         (next, retrips)
+    }
+
+    /// Whether half-open `s` outlived its max wait (never without one, nor while the
+    /// callbacks of its Open -> HalfOpen still run, nor before its deadline is
+    /// recorded). Reads the clock only with a max wait set.
+    #[inline]
+    fn half_open_expired(&self, s: Snapshot) -> bool {
+        if self.settings.half_open_max_wait_ticks() == 0 || s.is_pending() {
+            return false;
+        }
+        self.counters
+            .half_open_deadline(s.generation())
+            .is_some_and(|deadline| self.settings.now_ticks() > deadline)
+    }
+
+    /// Re-opens half-open `s` whose max wait passed, as a failed probe would.
+    #[cold]
+    fn reopen(&self, s: Snapshot) -> Result<(), Snapshot> {
+        let (next, retrips) = self.open_after(s);
+        self.exchange(s, next)?;
+        self.opened(next, retrips);
+        self.deliver(next, State::HalfOpen, State::Open);
+        Ok(())
+    }
+
+    /// After this thread installed half-open `next` at tick `now`, before it clears
+    /// `PENDING`: records the generation's max-wait deadline, if there is one.
+    fn entered_half_open(&self, next: Snapshot, now: u64) {
+        let max_wait = self.settings.half_open_max_wait_ticks();
+        if max_wait != 0 {
+            let deadline = now.saturating_add(max_wait).min(MAX_TICK);
+            self.counters
+                .set_half_open_deadline(next.generation(), deadline);
+        }
     }
 
     /// After this thread installed `open` (from `open_after`), before it clears

@@ -212,6 +212,7 @@ pub struct Builder {
     clock: Option<Arc<dyn Clock>>,
     observers: Vec<Arc<dyn Observer>>,
     open_backoff: Option<OpenBackoff>,
+    half_open_max_wait: Duration,
 }
 
 impl fmt::Debug for Builder {
@@ -226,6 +227,7 @@ impl fmt::Debug for Builder {
             .field("clock", &self.clock)
             .field("observers", &self.observers.len())
             .field("open_backoff", &self.open_backoff)
+            .field("half_open_max_wait", &self.half_open_max_wait)
             .finish()
     }
 }
@@ -242,7 +244,42 @@ impl Builder {
             clock: None,
             observers: Vec::new(),
             open_backoff: None,
+            half_open_max_wait: Duration::ZERO,
         }
+    }
+
+    /// The longest a half-open generation may last (Resilience4j's
+    /// `maxWaitDurationInHalfOpenState`). Zero (the default, gobreaker's behaviour):
+    /// no limit, the breaker stays half-open until its probes report. Otherwise the
+    /// first look at the breaker (a call, an outcome, [`state`](CircuitBreaker::state))
+    /// at a tick *after* `entered + max_wait` **re-opens** it, as if a probe had
+    /// failed (with an [`OpenBackoff`] it is a re-trip): probes that never report
+    /// (hung, leaked) cannot hold the breaker half-open forever, and the dependency
+    /// gets another open period rather than a fresh burst of probes. Outcomes of the
+    /// expired generation's probes are then ignored. Whole milliseconds, at most
+    /// 2^39 ms; validated by [`build`](Self::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ManualClock, State};
+    /// let clock = ManualClock::new();
+    /// let cb = CircuitBreaker::builder("db")
+    ///     .timeout(Duration::from_secs(1))
+    ///     .half_open_max_wait(Duration::from_secs(5))
+    ///     .ready_to_trip(|c| c.consecutive_failures >= 1)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = cb.call(|| Err::<(), _>("down"));
+    /// clock.advance(Duration::from_millis(1001));
+    /// let hung = cb.try_acquire().expect("the probe"); // never reports
+    /// clock.advance(Duration::from_millis(5001));
+    /// assert_eq!(cb.state(), State::Open);
+    /// # drop(hung);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn half_open_max_wait(mut self, max_wait: Duration) -> Self {
+        self.half_open_max_wait = max_wait;
+        self
     }
 
     /// Grows the open duration on consecutive re-trips (see [`OpenBackoff`]).
@@ -407,9 +444,12 @@ impl Builder {
             None => None,
             Some(b) => Some(validate_backoff(b, timeout_ticks, &self.name)?),
         };
+        let half_open_max_wait_ticks =
+            duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
         Ok(Settings {
             open_backoff,
+            half_open_max_wait_ticks,
             name: self.name,
             max_requests: self.max_requests.max(1),
             interval_ticks,
@@ -508,6 +548,7 @@ pub struct Settings {
     observers: Arc<[Arc<dyn Observer>]>,
     time: TimeBase,
     open_backoff: Option<Backoff>,
+    half_open_max_wait_ticks: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -522,6 +563,7 @@ impl fmt::Debug for Settings {
             .field("observers", &self.observers.len())
             .field("time", &self.time)
             .field("open_backoff", &self.open_backoff)
+            .field("half_open_max_wait_ticks", &self.half_open_max_wait_ticks)
             .finish()
     }
 }
@@ -608,6 +650,17 @@ impl Settings {
             None => self.timeout_ticks,
             Some(b) => b.ticks(self.timeout_ticks, retrips, now),
         }
+    }
+
+    /// The longest a half-open generation lasts, in ticks (0: no limit); see
+    /// [`Builder::half_open_max_wait`].
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CircuitBreaker::builder("n").settings()?.half_open_max_wait_ticks(), 0);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn half_open_max_wait_ticks(&self) -> u64 {
+        self.half_open_max_wait_ticks
     }
 
     /// Whether open durations back off (an [`OpenBackoff`] is set).

@@ -122,6 +122,7 @@ struct Rare {
     successes_at_failure: AtomicU64,
     released: AtomicU64,
     retrips: AtomicU64,
+    half_open_deadline: AtomicU64,
 }
 
 impl Stripe {
@@ -142,10 +143,11 @@ impl Rare {
             successes_at_failure: AtomicU64::new(word),
             released: AtomicU64::new(word),
             retrips: AtomicU64::new(word),
+            half_open_deadline: AtomicU64::new(word),
         }
     }
 
-    fn words(&self) -> [&AtomicU64; 6] {
+    fn words(&self) -> [&AtomicU64; 7] {
         [
             &self.failures,
             &self.consecutive_failures,
@@ -153,6 +155,7 @@ impl Rare {
             &self.successes_at_failure,
             &self.released,
             &self.retrips,
+            &self.half_open_deadline,
         ]
     }
 }
@@ -292,6 +295,26 @@ impl Counters {
         self.rare
             .retrips
             .store(tagged(open_generation, retrips), Ordering::Relaxed);
+    }
+
+    /// The tick after which half-open `generation` re-opens (`None`: not recorded,
+    /// or the generation is gone). See [`Builder::half_open_max_wait`](crate::Builder::half_open_max_wait).
+    pub(crate) fn half_open_deadline(&self, generation: u32) -> Option<u64> {
+        // Relaxed: a deadline not seen yet reads as none, which only delays the
+        // re-open to a later look.
+        let w = self.rare.half_open_deadline.load(Ordering::Relaxed);
+        (w & !COUNT_MASK == tag_of(generation)).then_some(w & COUNT_MASK)
+    }
+
+    /// Records the max-wait deadline of half-open `generation`. Only the thread whose
+    /// exchange installed that generation calls it, right after, while `PENDING` keeps
+    /// any later generation from starting.
+    pub(crate) fn set_half_open_deadline(&self, generation: u32, deadline: u64) {
+        // Relaxed: see `half_open_deadline`.
+        self.rare.half_open_deadline.store(
+            tag_of(generation) | (deadline & COUNT_MASK),
+            Ordering::Relaxed,
+        );
     }
 
     fn get(&self, word: &AtomicU64, generation: u32) -> u32 {

@@ -69,6 +69,11 @@
 //!   open duration, up to a cap, with optional seeded jitter; closing (or any
 //!   command) starts over. It costs nothing per call: the re-trip count lives in
 //!   a generation-tagged side word read and written only when a probe fails.
+//! * Half-open max wait ([`Builder::half_open_max_wait`]): a half-open
+//!   generation that lasts longer than the bound (probes that hang or leak)
+//!   re-opens on the next look, as if a probe had failed. Its deadline lives in a
+//!   generation-tagged side word, so the half-open payload keeps its 20 + 20 bits;
+//!   only breakers with a max wait read the clock on half-open admissions.
 //! * Manual control: [`force_open`](CircuitBreaker::force_open) (optionally for a
 //!   duration, [`force_open_for`](CircuitBreaker::force_open_for), then half-open
 //!   probes decide), [`force_closed`](CircuitBreaker::force_closed),

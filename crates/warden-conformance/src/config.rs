@@ -83,6 +83,8 @@ pub struct Config {
     pub trip: TripRule,
     /// Open-duration backoff on consecutive re-trips (`None`: the plain timeout).
     pub open_backoff: Option<OpenBackoff>,
+    /// The half-open max wait in ms (0: none).
+    pub half_open_max_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -94,6 +96,7 @@ impl Default for Config {
             timeout_ms: 0,
             trip: TripRule::Default,
             open_backoff: None,
+            half_open_max_wait_ms: 0,
         }
     }
 }
@@ -127,6 +130,7 @@ impl Config {
             timeout_ms,
             trip,
             open_backoff: None,
+            half_open_max_wait_ms: 0,
         };
         // Half the runs back off: multiplier 1..=3, cap 1x..=8x the timeout, jitter
         // 0, 25 or 100 %, a seed from the input.
@@ -141,6 +145,8 @@ impl Config {
                     .seed(u64::from(bytes.next())),
             );
         }
+        // Half the runs bound the half-open state (ms).
+        config.half_open_max_wait_ms = [0, 0, 0, 0, 1, 2, 3, 10][usize::from(bytes.next()) % 8];
         config
     }
 
@@ -185,6 +191,7 @@ impl Config {
             .clock(clock.clone())
             .on_state_change(on_state_change)
             .observer(observer);
+        b = b.half_open_max_wait(Duration::from_millis(self.half_open_max_wait_ms));
         if let Some(backoff) = self.open_backoff {
             b = b.open_backoff(backoff);
         }
@@ -200,8 +207,14 @@ impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "max_requests {}, interval {} ms, timeout {} ms, trip {:?}, open backoff {:?}",
-            self.max_requests, self.interval_ms, self.timeout_ms, self.trip, self.open_backoff
+            "max_requests {}, interval {} ms, timeout {} ms, trip {:?}, open backoff {:?}, \
+             half-open max wait {} ms",
+            self.max_requests,
+            self.interval_ms,
+            self.timeout_ms,
+            self.trip,
+            self.open_backoff,
+            self.half_open_max_wait_ms
         )
     }
 }

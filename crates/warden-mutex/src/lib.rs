@@ -72,7 +72,7 @@ use std::time::Duration;
 
 pub use warden_breaker::{
     Breaker, BreakerPermit, Clock, ConfigError, Counts, Error, ManualClock, Mode, Observer,
-    Outcome, QuantaClock, Rejected, Settings, State,
+    OpenBackoff, Outcome, QuantaClock, Rejected, Settings, State,
 };
 use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
@@ -197,6 +197,36 @@ impl Builder {
         self.map(|b| b.clock(clock))
     }
 
+    /// Open-duration backoff on consecutive re-trips; see
+    /// [`warden_breaker::Builder::open_backoff`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cb = warden_mutex::CircuitBreaker::builder("x")
+    ///     .open_backoff(warden_mutex::OpenBackoff::exponential(2, Duration::from_secs(600)))
+    ///     .build()?;
+    /// assert_eq!(cb.settings().open_ticks(1, 0), 120_000);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn open_backoff(self, backoff: OpenBackoff) -> Self {
+        self.map(|b| b.open_backoff(backoff))
+    }
+
+    /// The longest a half-open generation lasts before it re-opens; see
+    /// [`warden_breaker::Builder::half_open_max_wait`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cb = warden_mutex::CircuitBreaker::builder("x")
+    ///     .half_open_max_wait(Duration::from_secs(5))
+    ///     .build()?;
+    /// assert_eq!(cb.settings().half_open_max_wait_ticks(), 5000);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn half_open_max_wait(self, max_wait: Duration) -> Self {
+        self.map(|b| b.half_open_max_wait(max_wait))
+    }
+
     /// Adds an observer; each one sees every event.
     ///
     /// ```
@@ -273,7 +303,7 @@ struct Inner {
     counts: Counts,
     /// Tick at which the current state expires, gobreaker's `expiry`: closed, the
     /// end of the counting interval (`0`: never); open, the end of the timeout;
-    /// half-open, unused (`0`).
+    /// half-open, the end of the max wait (`0`: no max wait).
     expiry: u64,
     /// Half-open: probes holding a slot (admitted, minus those released by
     /// [`Outcome::Ignored`] or a drop without outcome). A success keeps its slot.
@@ -671,7 +701,13 @@ impl CircuitBreaker {
                     self.set_state(inner, State::HalfOpen, now);
                 }
             }
-            State::HalfOpen => {}
+            State::HalfOpen => {
+                // A half-open generation that outlived its max wait re-opens, as a
+                // failed probe would.
+                if self.settings.half_open_max_wait_ticks() != 0 && inner.expiry < now {
+                    self.set_state(inner, State::Open, now);
+                }
+            }
         }
         inner.state
     }
@@ -719,7 +755,10 @@ impl CircuitBreaker {
                 i => after(i),
             },
             State::Open => after(self.settings.timeout_ticks()),
-            State::HalfOpen => 0,
+            State::HalfOpen => match self.settings.half_open_max_wait_ticks() {
+                0 => 0,
+                m => after(m),
+            },
         };
     }
 
