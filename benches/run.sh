@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The comparison in one command: builds the benches, runs every benchmark
-# (7 workloads x 1 and 2 threads x every contender that has the state, 50 in all), then prints
+# (8 workloads x 1 and 2 threads x every contender that has the state, 54 in all), then prints
 # the table, writes it to target/criterion/warden-report.md and draws
 # target/criterion/warden-report.svg ($CARGO_TARGET_DIR/criterion if set).
 #

@@ -125,13 +125,16 @@ impl<B: FromSettings> Warden<B> {
             Workload::HalfOpenMaxWait => builder
                 .clock(clock.clone())
                 .half_open_max_wait(Duration::from_secs(3600)),
+            Workload::CountWindowSuccess => {
+                builder.count_window(warden_breaker::CountWindow::new(100, 20, 50))
+            }
             _ => builder,
         };
         let this = Warden(B::from_settings(
             builder.settings().expect("valid benchmark settings"),
         ));
         match workload {
-            Workload::ClosedSuccess | Workload::ClosedMixed => {}
+            Workload::ClosedSuccess | Workload::ClosedMixed | Workload::CountWindowSuccess => {}
             Workload::ForcedOpenReject => this.0.force_open(),
             Workload::DisabledSuccess => this.0.disable(),
             Workload::OpenReject => {
@@ -147,9 +150,10 @@ impl<B: FromSettings> Warden<B> {
             }
         }
         let want = match workload {
-            Workload::ClosedSuccess | Workload::ClosedMixed | Workload::DisabledSuccess => {
-                State::Closed
-            }
+            Workload::ClosedSuccess
+            | Workload::ClosedMixed
+            | Workload::DisabledSuccess
+            | Workload::CountWindowSuccess => State::Closed,
             Workload::OpenReject | Workload::ForcedOpenReject => State::Open,
             Workload::HalfOpenSaturated | Workload::HalfOpenMaxWait => State::HalfOpen,
         };

@@ -46,11 +46,14 @@ pub enum Workload {
     /// warden only: `half_open_saturated` with a half-open max wait (1 h, never
     /// reached), so every rejection also reads the clock and the deadline.
     HalfOpenMaxWait,
+    /// warden only: `closed_success` with the count-window trip rule (last 100
+    /// calls, 20 minimum, 50 %) instead of consecutive failures.
+    CountWindowSuccess,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 8] = [
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::OpenReject,
@@ -58,6 +61,7 @@ impl Workload {
         Workload::ForcedOpenReject,
         Workload::DisabledSuccess,
         Workload::HalfOpenMaxWait,
+        Workload::CountWindowSuccess,
     ];
 
     /// The name used in benchmark IDs (`{workload}/{threads}t/{contender}`).
@@ -70,6 +74,7 @@ impl Workload {
             Workload::ForcedOpenReject => "forced_open_reject",
             Workload::DisabledSuccess => "disabled_success",
             Workload::HalfOpenMaxWait => "half_open_max_wait",
+            Workload::CountWindowSuccess => "count_window_success",
         }
     }
 
@@ -123,9 +128,10 @@ pub fn backend(i: u64, fail: bool) -> Result<u64, u64> {
 /// should return (checked once after every batch).
 pub fn expected<C: Contender>(workload: Workload, got: Called) -> bool {
     match workload {
-        Workload::ClosedSuccess | Workload::ClosedMixed | Workload::DisabledSuccess => {
-            matches!(got, Called::Ok(_))
-        }
+        Workload::ClosedSuccess
+        | Workload::ClosedMixed
+        | Workload::DisabledSuccess
+        | Workload::CountWindowSuccess => matches!(got, Called::Ok(_)),
         Workload::OpenReject | Workload::ForcedOpenReject | Workload::HalfOpenMaxWait => {
             got == Called::Rejected
         }

@@ -49,6 +49,7 @@ fn compare(c: &mut Criterion) {
         Workload::ForcedOpenReject,
         Workload::DisabledSuccess,
         Workload::HalfOpenMaxWait,
+        Workload::CountWindowSuccess,
         Workload::OpenReject,
     ] {
         let mut group = c.benchmark_group(workload.name());

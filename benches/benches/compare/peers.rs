@@ -57,9 +57,10 @@ impl Contender for Failsafe {
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
             // No manual control in this crate.
-            Workload::ForcedOpenReject | Workload::DisabledSuccess | Workload::HalfOpenMaxWait => {
-                return None;
-            }
+            Workload::ForcedOpenReject
+            | Workload::DisabledSuccess
+            | Workload::HalfOpenMaxWait
+            | Workload::CountWindowSuccess => return None,
             Workload::OpenReject => {
                 trip(&this);
             }
@@ -128,9 +129,10 @@ impl Contender for Reclose {
         match workload {
             Workload::ClosedSuccess | Workload::ClosedMixed => {}
             // No manual control in this crate.
-            Workload::ForcedOpenReject | Workload::DisabledSuccess | Workload::HalfOpenMaxWait => {
-                return None;
-            }
+            Workload::ForcedOpenReject
+            | Workload::DisabledSuccess
+            | Workload::HalfOpenMaxWait
+            | Workload::CountWindowSuccess => return None,
             Workload::OpenReject => {
                 trip(&this);
             }

@@ -51,6 +51,7 @@ use crate::state::{
     prev_generation,
 };
 use crate::sync::{AtomicU64, Ordering, fence};
+use crate::window::Window;
 use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 
 /// A lock-free circuit breaker with gobreaker's semantics.
@@ -93,6 +94,8 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 pub struct CircuitBreaker {
     state: CachePadded<AtomicU64>,
     counters: Counters,
+    /// The count window, with a [`CountWindow`](crate::CountWindow) trip rule.
+    window: Option<Window>,
     settings: Settings,
 }
 
@@ -137,7 +140,11 @@ impl CircuitBreaker {
             i => settings.now_ticks().saturating_add(i).min(MAX_TICK),
         };
         let counters = Counters::new(generation);
+        let window = settings
+            .count_window()
+            .map(|w| Window::new(w.size() as usize, generation));
         Self {
+            window,
             state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
             counters,
             settings,
@@ -674,7 +681,7 @@ impl CircuitBreaker {
         // The word equals a ticket only for a closed ticket: a half-open word of the
         // ticket's generation holds at least this permit's slot, a ticket holds none.
         if outcome == Some(Outcome::Success)
-            && !self.settings.has_observers()
+            && !self.settings.slow_record()
             && self.load().without_pending() == ticket.word()
         {
             // A closed ticket is its generation's counter tag.
@@ -734,11 +741,24 @@ impl CircuitBreaker {
             }
         }
         match outcome {
-            Some(Outcome::Success) => self.counters.record_success(tag_of(generation)),
+            Some(Outcome::Success) => {
+                self.counters.record_success(tag_of(generation));
+                if let Some(w) = &self.window {
+                    w.record(generation, false);
+                }
+            }
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 let counts = self.counters.record_failure(generation);
-                if self.settings.ready_to_trip(&counts) {
+                let trips = match (&self.window, self.settings.count_window()) {
+                    (Some(w), Some(rule)) => {
+                        w.record(generation, true);
+                        let (calls, failures) = w.read(generation);
+                        rule.trips(calls, failures)
+                    }
+                    _ => self.settings.ready_to_trip(&counts),
+                };
+                if trips {
                     self.trip(generation);
                 }
             }

@@ -146,6 +146,102 @@ impl OpenBackoff {
     }
 }
 
+/// A built-in trip rule: the failure rate over the last `size` calls of the closed
+/// state (Resilience4j's `COUNT_BASED` sliding window), set with
+/// [`Builder::count_window`].
+///
+/// Every success and failure of the current closed generation enters the window
+/// (ignored outcomes and dropped permits do not); after each failure the breaker
+/// trips if the window holds at least `min_calls` calls and at least
+/// `failure_rate_percent` % of them failed. Like every count, the window starts
+/// empty in each generation (after a transition or an interval reset). Use it when
+/// a consecutive-failures rule is too jumpy for a dependency that fails a share of
+/// requests (a flaky node behind a load balancer) and you want "half the last 100
+/// calls failed" instead.
+///
+/// The window is lock-free and exact when no call is being recorded; it costs a
+/// compare-and-swap on a shared word per recorded outcome (see `BENCHMARKS.md`).
+///
+/// ```
+/// use warden_breaker::{CircuitBreaker, CountWindow, State};
+/// let cb = CircuitBreaker::builder("api")
+///     .count_window(CountWindow::new(10, 4, 50))
+///     .build()?;
+/// for ok in [true, false, true] {
+///     let _ = cb.call(|| if ok { Ok(()) } else { Err("503") });
+/// }
+/// assert_eq!(cb.state(), State::Closed); // 3 calls: under the minimum
+/// let _ = cb.call(|| Err::<(), _>("503")); // 2 of 4 failed: 50 %
+/// assert_eq!(cb.state(), State::Open);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CountWindow {
+    size: u32,
+    min_calls: u32,
+    failure_rate_percent: u32,
+}
+
+/// The largest [`CountWindow`] size.
+pub const MAX_COUNT_WINDOW: u32 = 1024;
+
+impl CountWindow {
+    /// The last `size` calls (1..=[`MAX_COUNT_WINDOW`]); trip at
+    /// `failure_rate_percent` (1..=100) once at least `min_calls` (1..=`size`) are in
+    /// the window. Validated by [`Builder::build`].
+    ///
+    /// ```
+    /// let w = warden_breaker::CountWindow::new(100, 20, 50);
+    /// assert_eq!((w.size(), w.min_calls(), w.failure_rate_percent()), (100, 20, 50));
+    /// ```
+    pub const fn new(size: u32, min_calls: u32, failure_rate_percent: u32) -> Self {
+        Self {
+            size,
+            min_calls,
+            failure_rate_percent,
+        }
+    }
+
+    /// Calls in the window.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CountWindow::new(8, 1, 50).size(), 8);
+    /// ```
+    pub const fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Calls the window must hold before the rate can trip.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CountWindow::new(8, 3, 50).min_calls(), 3);
+    /// ```
+    pub const fn min_calls(&self) -> u32 {
+        self.min_calls
+    }
+
+    /// The failure rate, in percent, that trips.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CountWindow::new(8, 3, 50).failure_rate_percent(), 50);
+    /// ```
+    pub const fn failure_rate_percent(&self) -> u32 {
+        self.failure_rate_percent
+    }
+
+    /// Whether a window holding `calls` outcomes, `failures` of them failures, trips.
+    ///
+    /// ```
+    /// let w = warden_breaker::CountWindow::new(8, 4, 50);
+    /// assert!(!w.trips(3, 3));
+    /// assert!(w.trips(4, 2));
+    /// ```
+    pub const fn trips(&self, calls: u32, failures: u32) -> bool {
+        calls >= self.min_calls
+            && failures as u64 * 100 >= self.failure_rate_percent as u64 * calls as u64
+    }
+}
+
 /// [`OpenBackoff`] validated, in ticks.
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
@@ -213,6 +309,7 @@ pub struct Builder {
     observers: Vec<Arc<dyn Observer>>,
     open_backoff: Option<OpenBackoff>,
     half_open_max_wait: Duration,
+    count_window: Option<CountWindow>,
 }
 
 impl fmt::Debug for Builder {
@@ -228,6 +325,7 @@ impl fmt::Debug for Builder {
             .field("observers", &self.observers.len())
             .field("open_backoff", &self.open_backoff)
             .field("half_open_max_wait", &self.half_open_max_wait)
+            .field("count_window", &self.count_window)
             .finish()
     }
 }
@@ -245,7 +343,25 @@ impl Builder {
             observers: Vec::new(),
             open_backoff: None,
             half_open_max_wait: Duration::ZERO,
+            count_window: None,
         }
+    }
+
+    /// Trips on the failure rate over the last calls instead of `ready_to_trip`
+    /// (see [`CountWindow`]). Setting both is a [`ConfigError::Conflict`]; a size,
+    /// minimum or rate out of range is a [`ConfigError::OutOfRange`].
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, ConfigError, CountWindow};
+    /// let err = CircuitBreaker::builder("x")
+    ///     .count_window(CountWindow::new(10, 11, 50))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::OutOfRange { field: "count_window.min_calls", .. }));
+    /// ```
+    pub fn count_window(mut self, window: CountWindow) -> Self {
+        self.count_window = Some(window);
+        self
     }
 
     /// The longest a half-open generation may last (Resilience4j's
@@ -444,12 +560,23 @@ impl Builder {
             None => None,
             Some(b) => Some(validate_backoff(b, timeout_ticks, &self.name)?),
         };
+        if let Some(w) = self.count_window {
+            validate_window(w)?;
+            if self.ready_to_trip.is_some() {
+                return Err(ConfigError::Conflict {
+                    field: "count_window",
+                    other: "ready_to_trip",
+                });
+            }
+        }
         let half_open_max_wait_ticks =
             duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
         Ok(Settings {
             open_backoff,
             half_open_max_wait_ticks,
+            count_window: self.count_window,
+            slow_record: !self.observers.is_empty() || self.count_window.is_some(),
             name: self.name,
             max_requests: self.max_requests.max(1),
             interval_ticks,
@@ -470,6 +597,29 @@ impl Builder {
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         self.settings().map(CircuitBreaker::from_settings)
     }
+}
+
+fn validate_window(w: CountWindow) -> Result<(), ConfigError> {
+    let check = |field, value: u32, lo: u32, hi: u32, allowed| {
+        if value < lo || value > hi {
+            Err(ConfigError::OutOfRange {
+                field,
+                value: value.to_string(),
+                allowed,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    check("count_window.size", w.size, 1, MAX_COUNT_WINDOW, "1..=1024")?;
+    check("count_window.min_calls", w.min_calls, 1, w.size, "1..=size")?;
+    check(
+        "count_window.failure_rate_percent",
+        w.failure_rate_percent,
+        1,
+        100,
+        "1..=100",
+    )
 }
 
 fn validate_backoff(
@@ -549,6 +699,9 @@ pub struct Settings {
     time: TimeBase,
     open_backoff: Option<Backoff>,
     half_open_max_wait_ticks: u64,
+    count_window: Option<CountWindow>,
+    /// Outcomes take the slow path: observers to notify or a window to fill.
+    slow_record: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -564,6 +717,7 @@ impl fmt::Debug for Settings {
             .field("time", &self.time)
             .field("open_backoff", &self.open_backoff)
             .field("half_open_max_wait_ticks", &self.half_open_max_wait_ticks)
+            .field("count_window", &self.count_window)
             .finish()
     }
 }
@@ -701,6 +855,24 @@ impl Settings {
         let ms = duration.as_nanos().div_ceil(u128::from(NANOS_PER_TICK));
         let ms = u64::try_from(ms).unwrap_or(u64::MAX);
         self.now_ticks().saturating_add(ms).min(crate::MAX_TICK)
+    }
+
+    /// The built-in count-window trip rule, if one is set.
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, CountWindow};
+    /// let s = CircuitBreaker::builder("n").count_window(CountWindow::new(10, 5, 50)).settings()?;
+    /// assert_eq!(s.count_window(), Some(CountWindow::new(10, 5, 50)));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn count_window(&self) -> Option<CountWindow> {
+        self.count_window
+    }
+
+    /// Whether every outcome must take the slow path (observers, a window).
+    #[inline]
+    pub(crate) fn slow_record(&self) -> bool {
+        self.slow_record
     }
 
     /// Whether a closed breaker with these counts should trip.

@@ -145,6 +145,14 @@ pub enum ConfigError {
         /// The allowed range, in words.
         allowed: &'static str,
     },
+    /// Two settings that cannot be combined.
+    #[error("invalid {field}: cannot be combined with {other}")]
+    Conflict {
+        /// The setting.
+        field: &'static str,
+        /// The setting it conflicts with.
+        other: &'static str,
+    },
     /// A duration finer than the breaker's 1 ms resolution (it would have to be rounded).
     #[error(
         "invalid {field}: {value:?} is not a whole number of milliseconds (the breaker's time resolution is 1 ms)"

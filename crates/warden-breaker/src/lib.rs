@@ -69,6 +69,12 @@
 //!   open duration, up to a cap, with optional seeded jitter; closing (or any
 //!   command) starts over. It costs nothing per call: the re-trip count lives in
 //!   a generation-tagged side word read and written only when a probe fails.
+//! * A built-in trip rule on the failure rate over the last N calls with a
+//!   minimum number of calls ([`CountWindow`] on [`Builder::count_window`]),
+//!   lock-free and exact when quiescent; `ready_to_trip` stays for custom rules.
+//!   It costs two compare-and-swaps on shared words per outcome (about 15 ns a
+//!   call on one thread, far more when threads contend: see `BENCHMARKS.md`);
+//!   the default rule's path is unchanged.
 //! * Half-open max wait ([`Builder::half_open_max_wait`]): a half-open
 //!   generation that lasts longer than the bound (probes that hang or leak)
 //!   re-opens on the next look, as if a probe had failed. Its deadline lives in a
@@ -121,11 +127,15 @@ mod slot;
 mod state;
 mod sync;
 mod types;
+mod window;
 
 pub use api::{Breaker, BreakerPermit};
 pub use breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock, QuantaClock};
-pub use config::{Builder, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, OpenBackoff, Settings};
+pub use config::{
+    Builder, CountWindow, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, MAX_COUNT_WINDOW,
+    OpenBackoff, Settings,
+};
 pub use error::{ConfigError, Error, Rejected};
 pub use observer::Observer;
 pub use permit::{OwnedPermit, Permit};

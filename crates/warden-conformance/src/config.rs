@@ -32,6 +32,16 @@ pub enum TripRule {
         /// The failure percentage that trips.
         percent: u32,
     },
+    /// The breaker's built-in [`CountWindow`](warden_breaker::CountWindow) instead of
+    /// `ready_to_trip` (decided by the breakers; [`TripRule::trips`] says `false`).
+    CountWindow {
+        /// Calls in the window.
+        size: u32,
+        /// Calls before the rate is considered.
+        min_calls: u32,
+        /// The failure percentage that trips.
+        percent: u32,
+    },
 }
 
 impl TripRule {
@@ -58,6 +68,7 @@ impl TripRule {
                     && u64::from(c.total_failures) * 100
                         >= u64::from(percent) * u64::from(c.requests)
             }
+            TripRule::CountWindow { .. } => false,
         }
     }
 }
@@ -115,13 +126,22 @@ impl Config {
         let interval_ms = INTERVALS[usize::from(bytes.next()) % INTERVALS.len()];
         let timeout_ms = TIMEOUTS[usize::from(bytes.next()) % TIMEOUTS.len()];
         let n = u32::from(bytes.next() % 4) + 1;
-        let trip = match bytes.next() % 5 {
+        let trip = match bytes.next() % 6 {
             0 | 1 => TripRule::ConsecutiveFailures(n),
             2 => TripRule::TotalFailures(n),
             3 => TripRule::FailureRatio {
                 min_requests: n,
                 percent: [25, 50, 60, 100][usize::from(bytes.next()) % 4],
             },
+            4 => {
+                let b = bytes.next();
+                let size = [1, 2, 3, 5, 8, 13][usize::from(b) % 6];
+                TripRule::CountWindow {
+                    size,
+                    min_calls: n.min(size),
+                    percent: [25, 50, 60, 100][usize::from(b >> 4) % 4],
+                }
+            }
             _ => TripRule::Default,
         };
         let mut config = Self {
@@ -195,9 +215,14 @@ impl Config {
         if let Some(backoff) = self.open_backoff {
             b = b.open_backoff(backoff);
         }
-        if self.trip != TripRule::Default {
-            let rule = self.trip;
-            b = b.ready_to_trip(move |c| rule.trips(c));
+        match self.trip {
+            TripRule::Default => {}
+            TripRule::CountWindow {
+                size,
+                min_calls,
+                percent,
+            } => b = b.count_window(warden_breaker::CountWindow::new(size, min_calls, percent)),
+            rule => b = b.ready_to_trip(move |c| rule.trips(c)),
         }
         b.settings()
     }

@@ -71,8 +71,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use warden_breaker::{
-    Breaker, BreakerPermit, Clock, ConfigError, Counts, Error, ManualClock, Mode, Observer,
-    OpenBackoff, Outcome, QuantaClock, Rejected, Settings, State,
+    Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error, ManualClock, Mode,
+    Observer, OpenBackoff, Outcome, QuantaClock, Rejected, Settings, State,
 };
 use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
@@ -212,6 +212,20 @@ impl Builder {
         self.map(|b| b.open_backoff(backoff))
     }
 
+    /// Trips on the failure rate over the last calls; see
+    /// [`warden_breaker::Builder::count_window`].
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("x")
+    ///     .count_window(warden_mutex::CountWindow::new(10, 4, 50))
+    ///     .build()?;
+    /// assert!(cb.settings().count_window().is_some());
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn count_window(self, window: CountWindow) -> Self {
+        self.map(|b| b.count_window(window))
+    }
+
     /// The longest a half-open generation lasts before it re-opens; see
     /// [`warden_breaker::Builder::half_open_max_wait`].
     ///
@@ -315,6 +329,9 @@ struct Inner {
     /// probe of the half-open generation right after it counts one more; any
     /// other re-trip is the first.
     retrip: (u64, u64),
+    /// With a count window: the closed generation's last outcomes (`true`: failure),
+    /// oldest first, at most its size.
+    window: VecDeque<bool>,
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
@@ -411,6 +428,7 @@ impl CircuitBreaker {
                 held: 0,
                 manual: None,
                 retrip: (0, 0),
+                window: VecDeque::new(),
                 pending: VecDeque::new(),
                 delivering: false,
             }),
@@ -747,6 +765,7 @@ impl CircuitBreaker {
     fn new_generation(&self, inner: &mut Inner, now: u64) {
         inner.generation += 1;
         inner.counts = Counts::default();
+        inner.window.clear();
         inner.held = 0;
         let after = |ticks: u64| now.saturating_add(ticks).min(MAX_TICK);
         inner.expiry = match inner.state {
@@ -813,6 +832,16 @@ impl CircuitBreaker {
         self.unlock(inner);
     }
 
+    /// Appends a closed-state outcome to the count window, if there is one.
+    fn push_window(&self, inner: &mut Inner, failure: bool) {
+        if let Some(rule) = self.settings.count_window() {
+            inner.window.push_back(failure);
+            if inner.window.len() > rule.size() as usize {
+                inner.window.pop_front();
+            }
+        }
+    }
+
     /// Applies an outcome of the current generation.
     fn record(&self, inner: &mut Inner, state: State, outcome: Option<Outcome>, now: u64) {
         let c = &mut inner.counts;
@@ -851,13 +880,23 @@ impl CircuitBreaker {
                     && c.consecutive_successes >= self.settings.max_requests()
                 {
                     self.set_state(inner, State::Closed, now);
+                } else if state == State::Closed {
+                    self.push_window(inner, false);
                 }
             }
             (State::Closed, Some(Outcome::Failure)) => {
                 c.total_failures = c.total_failures.wrapping_add(1);
                 c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
                 c.consecutive_successes = 0;
-                if self.settings.ready_to_trip(c) {
+                let trips = match self.settings.count_window() {
+                    Some(rule) => {
+                        self.push_window(inner, true);
+                        let failures = inner.window.iter().filter(|f| **f).count();
+                        rule.trips(inner.window.len() as u32, failures as u32)
+                    }
+                    None => self.settings.ready_to_trip(&inner.counts),
+                };
+                if trips {
                     self.set_state(inner, State::Open, now);
                 }
             }
