@@ -128,7 +128,8 @@ async fn dropping_the_future_cancels_at_once() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     // The future, its closure and its pending wait are gone: only our Arc is left.
     assert_eq!(Arc::strong_count(&calls), 1);
-    // Nothing runs later.
+    // Nothing runs later. (Paused tokio clock: this sleep advances virtual time at
+    // once; nothing waits in real time.)
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
@@ -141,6 +142,7 @@ async fn dropping_the_future_mid_call_drops_the_call() {
     let run = retry_async(&p, move || {
         let guard = guard.clone();
         async move {
+            // A call still in flight when the future is dropped (paused clock: virtual time).
             tokio::time::sleep(Duration::from_secs(10)).await;
             drop(guard);
             Ok::<_, String>(())

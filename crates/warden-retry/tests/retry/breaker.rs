@@ -248,7 +248,8 @@ async fn async_cancellation_gives_the_half_open_slot_back() {
     assert_eq!(cb.state(), State::HalfOpen);
     let p = RetryPolicy::<&str>::default();
     let run = with_breaker_and_retry_async(&cb, &p, || async {
-        tokio::time::sleep(Duration::from_secs(30)).await; // a hung probe
+        // A hung probe; the test runs on the paused clock, so this is virtual time.
+        tokio::time::sleep(Duration::from_secs(30)).await;
         Ok::<_, &str>(())
     });
     assert!(tokio::time::timeout(ms(100), run).await.is_err());
