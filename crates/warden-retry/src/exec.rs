@@ -32,9 +32,50 @@ use crate::{RetryError, RetryPolicy, StopReason};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[inline]
-pub fn retry<T, E, F>(policy: &RetryPolicy<E>, mut op: F) -> Result<T, RetryError<E>>
+pub fn retry<T, E, F>(policy: &RetryPolicy<E>, op: F) -> Result<T, RetryError<E>>
 where
     F: FnMut() -> Result<T, E>,
+{
+    retry_with_stop(policy, |_| None, op)
+}
+
+/// [`retry`] with a verdict of the caller's that comes before the policy's
+/// `retry_if`: when `stop(&error)` returns a [`StopReason`], the run ends at
+/// once with it. For wrappers whose error type can say "this attempt never
+/// ran" (a breaker or bulkhead rejection, a shut-down registry), so that a
+/// policy without a matching `retry_if` still does not retry into them.
+///
+/// # Errors
+///
+/// As [`retry`].
+///
+/// # Examples
+///
+/// ```
+/// use warden_retry::{retry_with_stop, RetryPolicy, StopReason};
+/// let policy = RetryPolicy::builder().base_delay(std::time::Duration::ZERO).build()?;
+/// let mut calls = 0;
+/// let err = retry_with_stop(
+///     &policy,
+///     |e: &&str| (*e == "shut down").then_some(StopReason::NotRetryable),
+///     || {
+///         calls += 1;
+///         Err::<(), _>("shut down")
+///     },
+/// )
+/// .unwrap_err();
+/// assert_eq!((calls, err.reason()), (1, StopReason::NotRetryable));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[inline]
+pub fn retry_with_stop<T, E, F, S>(
+    policy: &RetryPolicy<E>,
+    stop: S,
+    mut op: F,
+) -> Result<T, RetryError<E>>
+where
+    F: FnMut() -> Result<T, E>,
+    S: Fn(&E) -> Option<StopReason>,
 {
     let timer = SyncTimer::start(policy);
     let mut run = Run::new(policy);
@@ -46,7 +87,10 @@ where
                 return Ok(value);
             }
             Err(error) => {
-                let verdict = verdict(policy, &error);
+                let verdict = match stop(&error) {
+                    Some(reason) => Verdict::Stop(reason),
+                    None => verdict(policy, &error),
+                };
                 match run.failed(error, verdict, |e| Some(e), || timer.elapsed(policy)) {
                     Next::Retry(wait) => sleep_sync(policy, wait),
                     Next::Stop(e) => return Err(e),
@@ -91,13 +135,47 @@ where
 /// # }
 /// ```
 #[cfg(feature = "tokio")]
-pub async fn retry_async<T, E, F, Fut>(
+pub async fn retry_async<T, E, F, Fut>(policy: &RetryPolicy<E>, op: F) -> Result<T, RetryError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_async_with_stop(policy, |_| None, op).await
+}
+
+/// [`retry_async`] with the caller's verdict first, as [`retry_with_stop`].
+///
+/// # Errors
+///
+/// As [`retry`].
+///
+/// ```
+/// use warden_retry::{retry_async_with_stop, RetryPolicy, StopReason};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = RetryPolicy::default();
+/// let err = retry_async_with_stop(
+///     &policy,
+///     |_: &&str| Some(StopReason::NotRetryable),
+///     || async { Err::<(), _>("rejected") },
+/// )
+/// .await
+/// .unwrap_err();
+/// assert_eq!(err.attempts(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn retry_async_with_stop<T, E, F, Fut, S>(
     policy: &RetryPolicy<E>,
+    stop: S,
     mut op: F,
 ) -> Result<T, RetryError<E>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    S: Fn(&E) -> Option<StopReason>,
 {
     let start = AsyncTimer::start(policy);
     let mut run = Run::new(policy);
@@ -109,7 +187,10 @@ where
                 return Ok(value);
             }
             Err(error) => {
-                let verdict = verdict(policy, &error);
+                let verdict = match stop(&error) {
+                    Some(reason) => Verdict::Stop(reason),
+                    None => verdict(policy, &error),
+                };
                 match run.failed(error, verdict, |e| Some(e), || start.elapsed()) {
                     Next::Retry(wait) => sleep_async(wait).await,
                     Next::Stop(e) => return Err(e),

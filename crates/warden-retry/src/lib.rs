@@ -140,9 +140,9 @@ pub use combine::{with_breaker_and_retry, with_breaker_and_retry_with_fallback};
 #[cfg(feature = "tokio")]
 pub use combine::{with_breaker_and_retry_async, with_breaker_and_retry_with_fallback_async};
 pub use error::{ConfigError, RetryError, StopReason};
-pub use exec::{retry, with_fallback};
+pub use exec::{retry, retry_with_stop, with_fallback};
 #[cfg(feature = "tokio")]
-pub use exec::{retry_async, with_fallback_async};
+pub use exec::{retry_async, retry_async_with_stop, with_fallback_async};
 pub use observer::RetryObserver;
 pub use policy::{DEFAULT_MAX_DELAY, Retention, RetryPolicy, RetryPolicyBuilder};
 pub use sleep::{ManualSleeper, Sleeper, ThreadSleeper};

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use warden_breaker::{CircuitBreaker, Clock, Counts, Outcome, QuantaClock, State};
-use warden_retry::{RetryError, RetryPolicy};
+use warden_retry::{RetryError, RetryPolicy, StopReason};
 
 use crate::execution::{Execution, NotRun};
 use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig, Rejection};
@@ -200,11 +200,15 @@ impl Entry {
     {
         let start = self.clock.now_nanos();
         let mut attempts = 0u32;
-        let result = warden_retry::retry(policy, || {
-            let (result, ran) = self.run(&mut f);
-            attempts += u32::from(ran);
-            result
-        })
+        let result = warden_retry::retry_with_stop(
+            policy,
+            |e| stop_reason(policy, e),
+            || {
+                let (result, ran) = self.run(&mut f);
+                attempts += u32::from(ran);
+                result
+            },
+        )
         .map_err(RetryError::into_last);
         let elapsed = self.elapsed_since(start);
         Execution::new(result, Some(self.breaker.state()), attempts, elapsed)
@@ -289,17 +293,21 @@ impl Entry {
         let timeout = self.config.get_call_timeout();
         // An atomic rather than a Cell so the returned future stays Send.
         let attempts = AtomicU32::new(0);
-        let result = warden_retry::retry_async(policy, || {
-            // The attempt's future is created here but polled only if admitted.
-            let call = f();
-            let attempts = &attempts;
-            async move {
-                let (result, ran) = self.run_async(timeout, move || call).await;
-                // Relaxed: a local count, read after the run by this task.
-                attempts.fetch_add(u32::from(ran), Ordering::Relaxed);
-                result
-            }
-        })
+        let result = warden_retry::retry_async_with_stop(
+            policy,
+            |e| stop_reason(policy, e),
+            || {
+                // The attempt's future is created here but polled only if admitted.
+                let call = f();
+                let attempts = &attempts;
+                async move {
+                    let (result, ran) = self.run_async(timeout, move || call).await;
+                    // Relaxed: a local count, read after the run by this task.
+                    attempts.fetch_add(u32::from(ran), Ordering::Relaxed);
+                    result
+                }
+            },
+        )
         .await
         .map_err(RetryError::into_last);
         Execution::new(
@@ -1101,9 +1109,11 @@ impl Registry {
 
     /// Runs `f` until it succeeds or `policy` gives up, every attempt through
     /// the name's breaker and bulkhead (waits block the thread, on the policy's
-    /// sleeper). The policy sees [`ExecuteError`]s: give it
-    /// `retry_if(ExecuteError::is_retryable)` so a rejection or shutdown ends
-    /// the run instead of being retried. The result keeps the last attempt's
+    /// sleeper). The policy sees [`ExecuteError`]s. An attempt the breaker or the
+    /// bulkhead refused ends the run at once (unless the policy retries
+    /// rejections), and so does a shut-down registry, whatever `retry_if` says;
+    /// `retry_if(ExecuteError::is_retryable)` also stops at fallback errors. The
+    /// result keeps the last attempt's
     /// error; [`attempts`](Execution::attempts) counts the attempts that ran.
     ///
     /// ```
@@ -1262,5 +1272,27 @@ impl Registry {
             Ok(entry) => entry.execute_async_with_retry(policy, f).await,
             Err(e) => Execution::not_run(e),
         }
+    }
+}
+
+/// Errors that end a retried `execute` at once, whatever the policy's
+/// `retry_if` says: an attempt that never ran (the breaker or the bulkhead
+/// refused it) is not retried unless the policy retries rejections (retrying
+/// into an open breaker only waits out the backoff), and a shut-down registry
+/// or an invalid configuration will not change between attempts.
+fn stop_reason<E>(
+    policy: &RetryPolicy<ExecuteError<E>>,
+    error: &ExecuteError<E>,
+) -> Option<StopReason> {
+    match error {
+        ExecuteError::Rejected(r) if !policy.retries_rejections() => Some(match r {
+            Rejection::Open => StopReason::Rejected(warden_breaker::Rejected::Open),
+            Rejection::TooManyRequests => {
+                StopReason::Rejected(warden_breaker::Rejected::TooManyRequests)
+            }
+            Rejection::BulkheadFull => StopReason::NotRetryable,
+        }),
+        ExecuteError::Shutdown | ExecuteError::Config(_) => Some(StopReason::NotRetryable),
+        _ => None,
     }
 }

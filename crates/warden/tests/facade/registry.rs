@@ -179,6 +179,43 @@ fn retry_counts_attempts_and_stops_on_rejection() {
 }
 
 #[test]
+fn a_rejection_ends_the_retries_even_without_retry_if() {
+    // The policy retries every error (no retry_if): the registry still stops at
+    // the first refused attempt instead of waiting out backoffs into an open breaker,
+    // unless the policy asks to retry rejections.
+    for retry_rejections in [false, true] {
+        let (registry, _clock) = registry_with(trips_at(2));
+        let sleeper = warden::retry::ManualSleeper::new();
+        let policy = RetryPolicy::<ExecuteError<&str>>::builder()
+            .max_attempts(5)
+            .base_delay(Duration::from_millis(10))
+            .sleeper(sleeper.clone())
+            .retry_rejections(retry_rejections)
+            .build()
+            .unwrap();
+        let mut calls = 0;
+        let ex = registry.execute_with_retry("flaky", &policy, || {
+            calls += 1;
+            Err::<(), _>("reset")
+        });
+        assert_eq!(
+            (calls, ex.attempts()),
+            (2, 2),
+            "only the admitted attempts ran"
+        );
+        assert_eq!(ex.rejection(), Some(Rejection::Open));
+        // Waits after attempts 1 and 2 (failures); with rejections retried, also after
+        // the refused attempts 3 and 4.
+        let waits = if retry_rejections { 4 } else { 2 };
+        assert_eq!(
+            sleeper.sleeps().len(),
+            waits,
+            "retry_rejections = {retry_rejections}"
+        );
+    }
+}
+
+#[test]
 fn many_threads_creating_the_same_names_get_one_breaker_per_name() {
     const THREADS: usize = 8;
     const NAMES: usize = 40;
