@@ -23,6 +23,7 @@ use arc_swap::ArcSwap;
 use warden_breaker::{CircuitBreaker, Clock, Counts, Outcome, QuantaClock, State};
 use warden_retry::{RetryError, RetryPolicy, StopReason};
 
+use crate::bulkhead::BulkheadPermit;
 use crate::execution::{Execution, NotRun};
 use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig, Rejection};
 
@@ -147,25 +148,38 @@ impl Entry {
         self.shut_down.load(Ordering::Relaxed)
     }
 
-    /// One guarded attempt; `true` if `f` ran.
+    /// Admission of one attempt, shared by the sync and async paths: the shutdown
+    /// check, a bulkhead slot (if the name has a bulkhead), then a breaker permit.
     #[inline]
-    fn run<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> (Result<T, ExecuteError<E>>, bool) {
+    fn admit<E>(
+        &self,
+    ) -> Result<(Option<BulkheadPermit<'_>>, warden_breaker::Permit<'_>), ExecuteError<E>> {
         if self.is_shut_down() {
-            return (Err(ExecuteError::Shutdown), false);
+            return Err(ExecuteError::Shutdown);
         }
-        let _slot = match &self.bulkhead {
+        let slot = match &self.bulkhead {
             None => None,
             Some(b) => match b.try_acquire() {
                 Some(slot) => Some(slot),
                 None => {
                     self.hooks.bulkhead_full();
-                    return (Err(ExecuteError::Rejected(Rejection::BulkheadFull)), false);
+                    return Err(ExecuteError::Rejected(Rejection::BulkheadFull));
                 }
             },
         };
-        let permit = match self.breaker.try_acquire() {
-            Ok(permit) => permit,
-            Err(r) => return (Err(ExecuteError::Rejected(r.into())), false),
+        let permit = self
+            .breaker
+            .try_acquire()
+            .map_err(|r| ExecuteError::Rejected(r.into()))?;
+        Ok((slot, permit))
+    }
+
+    /// One guarded attempt; `true` if `f` ran.
+    #[inline]
+    fn run<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> (Result<T, ExecuteError<E>>, bool) {
+        let (_slot, permit) = match self.admit() {
+            Ok(guards) => guards,
+            Err(e) => return (Err(e), false),
         };
         // A panic in `f` drops `permit` while panicking: a failure, then the panic goes on.
         let result = f();
@@ -225,24 +239,11 @@ impl Entry {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if self.is_shut_down() {
-            return (Err(ExecuteError::Shutdown), false);
-        }
         // Both guards live in this future: dropping it (a cancelled call) gives the
         // bulkhead slot back and releases a half-open probe slot.
-        let _slot = match &self.bulkhead {
-            None => None,
-            Some(b) => match b.try_acquire() {
-                Some(slot) => Some(slot),
-                None => {
-                    self.hooks.bulkhead_full();
-                    return (Err(ExecuteError::Rejected(Rejection::BulkheadFull)), false);
-                }
-            },
-        };
-        let permit = match self.breaker.try_acquire() {
-            Ok(permit) => permit,
-            Err(r) => return (Err(ExecuteError::Rejected(r.into())), false),
+        let (_slot, permit) = match self.admit() {
+            Ok(guards) => guards,
+            Err(e) => return (Err(e), false),
         };
         let call = f();
         let result = match timeout {

@@ -1,7 +1,9 @@
 //! The facade's integration tests, in one binary (one link).
 
+#[cfg(feature = "tokio")]
 mod asynch;
 mod config;
+#[cfg(feature = "metrics")]
 mod metrics;
 mod presets;
 mod registry;
