@@ -179,7 +179,12 @@ impl TimeBase {
     /// Whole milliseconds since the epoch, saturating at [`crate::state::MAX_TICK`].
     #[inline]
     pub(crate) fn now_ticks(&self) -> u64 {
-        let ns = self.clock.now_nanos().saturating_sub(self.epoch);
-        (ns / NANOS_PER_TICK).min(crate::state::MAX_TICK)
+        (self.now_nanos() / NANOS_PER_TICK).min(crate::state::MAX_TICK)
+    }
+
+    /// Nanoseconds since the epoch.
+    #[inline]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        self.clock.now_nanos().saturating_sub(self.epoch)
     }
 }

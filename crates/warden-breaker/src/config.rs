@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{NANOS_PER_TICK, TimeBase};
+use crate::policy::{validate_slow_calls, validate_time_window};
 use crate::state::{MAX_DURATION_TICKS, MAX_REQUESTS};
-use crate::{CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, State};
+use crate::{
+    CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, SlowCalls, State, TimeWindow,
+};
 
 /// gobreaker's default open duration, used when the timeout is zero.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -310,6 +313,8 @@ pub struct Builder {
     open_backoff: Option<OpenBackoff>,
     half_open_max_wait: Duration,
     count_window: Option<CountWindow>,
+    time_window: Option<TimeWindow>,
+    slow_calls: Option<SlowCalls>,
 }
 
 impl fmt::Debug for Builder {
@@ -326,6 +331,8 @@ impl fmt::Debug for Builder {
             .field("open_backoff", &self.open_backoff)
             .field("half_open_max_wait", &self.half_open_max_wait)
             .field("count_window", &self.count_window)
+            .field("time_window", &self.time_window)
+            .field("slow_calls", &self.slow_calls)
             .finish()
     }
 }
@@ -344,6 +351,8 @@ impl Builder {
             open_backoff: None,
             half_open_max_wait: Duration::ZERO,
             count_window: None,
+            time_window: None,
+            slow_calls: None,
         }
     }
 
@@ -361,6 +370,43 @@ impl Builder {
     /// ```
     pub fn count_window(mut self, window: CountWindow) -> Self {
         self.count_window = Some(window);
+        self
+    }
+
+    /// Trips on the failure rate over the last span of time instead of
+    /// `ready_to_trip` (see [`TimeWindow`]). Setting it with `ready_to_trip` or a
+    /// [`CountWindow`] is a [`ConfigError::Conflict`]; a length, bucket count,
+    /// minimum or rate out of range is a [`ConfigError`] naming the field.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ConfigError, TimeWindow};
+    /// let err = CircuitBreaker::builder("x")
+    ///     .time_window(TimeWindow::new(Duration::from_millis(1000), 3, 5, 50))
+    ///     .build()
+    ///     .unwrap_err(); // 1000 ms does not split into 3 whole-millisecond buckets
+    /// assert!(matches!(err, ConfigError::OutOfRange { field: "time_window.buckets", .. }));
+    /// ```
+    pub fn time_window(mut self, window: TimeWindow) -> Self {
+        self.time_window = Some(window);
+        self
+    }
+
+    /// Also trips on the share of slow calls (see [`SlowCalls`]); combines with
+    /// any failure rule. A zero threshold, a rate outside 1..=100 or a zero
+    /// minimum is a [`ConfigError::OutOfRange`] naming the field.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ConfigError, SlowCalls};
+    /// let err = CircuitBreaker::builder("x")
+    ///     .slow_calls(SlowCalls::new(Duration::from_secs(1), 0, 10))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::OutOfRange { field: "slow_calls.slow_rate_percent", .. }));
+    /// ```
+    pub fn slow_calls(mut self, slow_calls: SlowCalls) -> Self {
+        self.slow_calls = Some(slow_calls);
         self
     }
 
@@ -569,6 +615,24 @@ impl Builder {
                 });
             }
         }
+        if let Some(w) = self.time_window {
+            validate_time_window(w)?;
+            if self.count_window.is_some() {
+                return Err(ConfigError::Conflict {
+                    field: "time_window",
+                    other: "count_window",
+                });
+            }
+            if self.ready_to_trip.is_some() {
+                return Err(ConfigError::Conflict {
+                    field: "time_window",
+                    other: "ready_to_trip",
+                });
+            }
+        }
+        if let Some(s) = self.slow_calls {
+            validate_slow_calls(s)?;
+        }
         let half_open_max_wait_ticks =
             duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
@@ -576,7 +640,11 @@ impl Builder {
             open_backoff,
             half_open_max_wait_ticks,
             count_window: self.count_window,
-            slow_record: !self.observers.is_empty() || self.count_window.is_some(),
+            time_window: self.time_window,
+            slow_calls: self.slow_calls,
+            slow_record: !self.observers.is_empty()
+                || self.time_window.is_some()
+                || self.slow_calls.is_some(),
             name: self.name,
             max_requests: self.max_requests.max(1),
             interval_ticks,
@@ -700,7 +768,10 @@ pub struct Settings {
     open_backoff: Option<Backoff>,
     half_open_max_wait_ticks: u64,
     count_window: Option<CountWindow>,
-    /// Outcomes take the slow path: observers to notify or a window to fill.
+    time_window: Option<TimeWindow>,
+    slow_calls: Option<SlowCalls>,
+    /// Outcomes take the slow path: observers to notify, a time window to fill or
+    /// a call to time.
     slow_record: bool,
 }
 
@@ -718,6 +789,8 @@ impl fmt::Debug for Settings {
             .field("open_backoff", &self.open_backoff)
             .field("half_open_max_wait_ticks", &self.half_open_max_wait_ticks)
             .field("count_window", &self.count_window)
+            .field("time_window", &self.time_window)
+            .field("slow_calls", &self.slow_calls)
             .finish()
     }
 }
@@ -838,6 +911,21 @@ impl Settings {
         self.time.now_ticks()
     }
 
+    /// The breaker's time in nanoseconds since these settings were validated
+    /// (`now_ticks` is this divided by 1,000,000): how [`SlowCalls`] times calls.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = warden_breaker::ManualClock::new();
+    /// let s = warden_breaker::CircuitBreaker::builder("n").clock(clock.clone()).settings()?;
+    /// clock.advance(Duration::from_micros(2999));
+    /// assert_eq!(s.now_nanos(), 2_999_000);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn now_nanos(&self) -> u64 {
+        self.time.now_nanos()
+    }
+
     /// The tick `duration` after now, rounded up to whole milliseconds and
     /// saturating at [`MAX_TICK`](crate::MAX_TICK): the deadline of
     /// [`CircuitBreaker::force_open_for`], shared with the mutex reference.
@@ -869,7 +957,36 @@ impl Settings {
         self.count_window
     }
 
-    /// Whether every outcome must take the slow path (observers, a window).
+    /// The built-in time-window trip rule, if one is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, TimeWindow};
+    /// let w = TimeWindow::new(Duration::from_secs(10), 10, 5, 50);
+    /// let s = CircuitBreaker::builder("n").time_window(w).settings()?;
+    /// assert_eq!(s.time_window(), Some(w));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn time_window(&self) -> Option<TimeWindow> {
+        self.time_window
+    }
+
+    /// The built-in slow-call trip rule, if one is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, SlowCalls};
+    /// let rule = SlowCalls::new(Duration::from_millis(250), 50, 10);
+    /// let s = CircuitBreaker::builder("n").slow_calls(rule).settings()?;
+    /// assert_eq!(s.slow_calls(), Some(rule));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn slow_calls(&self) -> Option<SlowCalls> {
+        self.slow_calls
+    }
+
+    /// Whether every outcome must take the slow path (observers, a time window,
+    /// slow calls).
     #[inline]
     pub(crate) fn slow_record(&self) -> bool {
         self.slow_record

@@ -123,6 +123,7 @@ mod counters;
 mod error;
 mod observer;
 mod permit;
+mod policy;
 mod slot;
 mod state;
 mod sync;
@@ -139,6 +140,7 @@ pub use config::{
 pub use error::{ConfigError, Error, Rejected};
 pub use observer::Observer;
 pub use permit::{OwnedPermit, Permit};
+pub use policy::{MAX_TIME_BUCKETS, SlowCalls, TimeWindow};
 pub use state::{MAX_DURATION_TICKS, MAX_FORCED_DEADLINE, MAX_REQUESTS, MAX_TICK};
 pub use types::{Counts, Mode, Outcome, State};
 

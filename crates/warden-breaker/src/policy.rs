@@ -1,0 +1,348 @@
+//! The time-based trip rules: [`TimeWindow`] and [`SlowCalls`], with their
+//! validation. ([`CountWindow`](crate::CountWindow) lives with the builder.)
+
+use std::time::Duration;
+
+use crate::ConfigError;
+use crate::clock::NANOS_PER_TICK;
+use crate::state::MAX_DURATION_TICKS;
+
+/// The largest number of [`TimeWindow`] buckets.
+pub const MAX_TIME_BUCKETS: u32 = 1024;
+
+/// A built-in trip rule: the failure rate over the last `length` of the closed
+/// state, kept in `buckets` buckets (Resilience4j's `TIME_BASED` sliding window,
+/// gobreaker v2.2's `BucketPeriod`), set with
+/// [`Builder::time_window`](crate::Builder::time_window).
+///
+/// An outcome belongs to the bucket of the tick at which it is recorded
+/// (`tick / bucket_width`). After each failure the breaker trips if the current,
+/// partial bucket and the `buckets - 1` before it hold at least `min_calls`
+/// successes and failures together and at least `failure_rate_percent` % of them
+/// failed. Ignored outcomes and dropped permits are not calls; like every count,
+/// the window starts empty in each generation (after a transition, an interval
+/// reset or a manual command).
+///
+/// Use it for traffic whose rate varies: "half the calls of the last 10 seconds
+/// failed" means the same at 10 and at 10,000 calls per second, where a count
+/// window of 100 calls spans a hundredth of a second at peak and minutes at night.
+/// Every recorded outcome reads the breaker's clock (nearly free with a
+/// `quanta::Upkeep` thread running: see [`QuantaClock`](crate::QuantaClock) and
+/// `BENCHMARKS.md`); successes stay on the calling thread's own counters and the
+/// shared bucket ring is written once per bucket.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_breaker::{CircuitBreaker, ManualClock, State, TimeWindow};
+/// let clock = ManualClock::new();
+/// let cb = CircuitBreaker::builder("api")
+///     // the last 10 s in 10 buckets of 1 s; at least 4 calls; trip at 50 %
+///     .time_window(TimeWindow::new(Duration::from_secs(10), 10, 4, 50))
+///     .clock(clock.clone())
+///     .build()?;
+/// let _ = cb.call(|| Err::<(), _>("503"));
+/// let _ = cb.call(|| Err::<(), _>("503"));
+/// clock.advance(Duration::from_secs(10)); // both failures leave the window
+/// for _ in 0..3 {
+///     let _ = cb.call(|| Ok::<_, ()>(()));
+/// }
+/// let _ = cb.call(|| Err::<(), _>("503")); // 1 of 4 in the window: 25 %
+/// assert_eq!(cb.state(), State::Closed);
+/// let _ = cb.call(|| Err::<(), _>("503")); // 2 of 5: 40 %
+/// let _ = cb.call(|| Err::<(), _>("503")); // 3 of 6: 50 %
+/// assert_eq!(cb.state(), State::Open);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWindow {
+    length: Duration,
+    buckets: u32,
+    min_calls: u32,
+    failure_rate_percent: u32,
+}
+
+impl TimeWindow {
+    /// The last `length` (whole milliseconds, at most 2^39 ms) in `buckets`
+    /// (1..=[`MAX_TIME_BUCKETS`], each a whole number of milliseconds); trip at
+    /// `failure_rate_percent` (1..=100) once the window holds at least `min_calls`
+    /// (>= 1) calls. Validated by [`Builder::build`](crate::Builder::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(60), 60, 20, 50);
+    /// assert_eq!(w.bucket_width(), Duration::from_secs(1));
+    /// ```
+    pub const fn new(
+        length: Duration,
+        buckets: u32,
+        min_calls: u32,
+        failure_rate_percent: u32,
+    ) -> Self {
+        Self {
+            length,
+            buckets,
+            min_calls,
+            failure_rate_percent,
+        }
+    }
+
+    /// The span of the window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 10, 5, 50);
+    /// assert_eq!(w.length(), Duration::from_secs(10));
+    /// ```
+    pub const fn length(&self) -> Duration {
+        self.length
+    }
+
+    /// The number of buckets the window is kept in.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 5, 50);
+    /// assert_eq!(w.buckets(), 5);
+    /// ```
+    pub const fn buckets(&self) -> u32 {
+        self.buckets
+    }
+
+    /// The span of one bucket: `length / buckets` (zero if `buckets` is zero,
+    /// which [`build`](crate::Builder::build) refuses).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 5, 50);
+    /// assert_eq!(w.bucket_width(), Duration::from_secs(2));
+    /// ```
+    pub const fn bucket_width(&self) -> Duration {
+        match self.length.checked_div(self.buckets) {
+            Some(width) => width,
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Calls the window must hold before the rate can trip.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 7, 50);
+    /// assert_eq!(w.min_calls(), 7);
+    /// ```
+    pub const fn min_calls(&self) -> u32 {
+        self.min_calls
+    }
+
+    /// The failure rate, in percent, that trips.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 7, 50);
+    /// assert_eq!(w.failure_rate_percent(), 50);
+    /// ```
+    pub const fn failure_rate_percent(&self) -> u32 {
+        self.failure_rate_percent
+    }
+
+    /// Whether a window holding `calls` outcomes, `failures` of them failures, trips.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 4, 50);
+    /// assert!(!w.trips(3, 3));
+    /// assert!(w.trips(4, 2));
+    /// ```
+    pub const fn trips(&self, calls: u32, failures: u32) -> bool {
+        rate_trips(calls, failures, self.min_calls, self.failure_rate_percent)
+    }
+
+    /// The bucket width in ticks (validated: >= 1).
+    pub(crate) fn width_ticks(&self) -> u64 {
+        (self.length.as_millis() as u64 / u64::from(self.buckets.max(1))).max(1)
+    }
+}
+
+/// A built-in trip rule on slow calls (Resilience4j's `slowCallRateThreshold` and
+/// `slowCallDurationThreshold`), set with
+/// [`Builder::slow_calls`](crate::Builder::slow_calls).
+///
+/// A call admitted in the closed state is slow when its outcome (a success or a
+/// failure) is recorded `threshold` or more after its admission, both read from
+/// the breaker's clock in nanoseconds. After each slow outcome the breaker trips
+/// if the window holds at least `min_calls` calls and at least
+/// `slow_rate_percent` % of them were slow. The window is the breaker's
+/// [`CountWindow`](crate::CountWindow) or [`TimeWindow`] if one is set, otherwise
+/// the closed generation so far (every success and failure since the last state
+/// change or interval reset). Half-open probes are judged by gobreaker's rules
+/// only (any failure re-opens, `max_requests` successes close).
+///
+/// Use it for a dependency that degrades by slowing down before it fails (a
+/// database with a full connection pool, a GC-bound service): the breaker opens
+/// while calls still succeed, before timeouts pile up in the caller. Only this
+/// policy reads the clock at admission; its outcomes take the breaker's slower
+/// recording path (see `BENCHMARKS.md`).
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_breaker::{CircuitBreaker, ManualClock, SlowCalls, State};
+/// let clock = ManualClock::new();
+/// let cb = CircuitBreaker::builder("db")
+///     // 2 s or more is slow; trip when half of at least 4 calls were slow
+///     .slow_calls(SlowCalls::new(Duration::from_secs(2), 50, 4))
+///     .clock(clock.clone())
+///     .build()?;
+/// for _ in 0..2 {
+///     cb.call(|| Ok::<_, ()>(())).unwrap(); // fast
+/// }
+/// let slow = || {
+///     clock.advance(Duration::from_secs(3));
+///     Ok::<_, ()>(())
+/// };
+/// cb.call(slow).unwrap(); // 1 slow of 3 calls: under the minimum
+/// assert_eq!(cb.state(), State::Closed);
+/// cb.call(slow).unwrap(); // 2 slow of 4: 50 %
+/// assert_eq!(cb.state(), State::Open);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlowCalls {
+    threshold: Duration,
+    slow_rate_percent: u32,
+    min_calls: u32,
+}
+
+impl SlowCalls {
+    /// Calls taking at least `threshold` (> 0, at most 2^39 ms) are slow; trip when
+    /// `slow_rate_percent` (1..=100) of the window's calls are slow and it holds at
+    /// least `min_calls` (>= 1). Validated by [`Builder::build`](crate::Builder::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_millis(500), 50, 10);
+    /// assert_eq!(s.threshold(), Duration::from_millis(500));
+    /// ```
+    pub const fn new(threshold: Duration, slow_rate_percent: u32, min_calls: u32) -> Self {
+        Self {
+            threshold,
+            slow_rate_percent,
+            min_calls,
+        }
+    }
+
+    /// The duration from which a call is slow.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 50, 10);
+    /// assert_eq!(s.threshold(), Duration::from_secs(1));
+    /// ```
+    pub const fn threshold(&self) -> Duration {
+        self.threshold
+    }
+
+    /// The share of slow calls, in percent, that trips.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 80, 10);
+    /// assert_eq!(s.slow_rate_percent(), 80);
+    /// ```
+    pub const fn slow_rate_percent(&self) -> u32 {
+        self.slow_rate_percent
+    }
+
+    /// Calls the window must hold before the rate can trip.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 80, 10);
+    /// assert_eq!(s.min_calls(), 10);
+    /// ```
+    pub const fn min_calls(&self) -> u32 {
+        self.min_calls
+    }
+
+    /// Whether a window of `calls` calls, `slow` of them slow, trips.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 50, 4);
+    /// assert!(!s.trips(3, 3));
+    /// assert!(s.trips(4, 2));
+    /// ```
+    pub const fn trips(&self, calls: u32, slow: u32) -> bool {
+        rate_trips(calls, slow, self.min_calls, self.slow_rate_percent)
+    }
+
+    /// Whether a call admitted at `start_ns` and recorded at `end_ns` is slow.
+    #[inline]
+    pub(crate) fn is_slow(&self, start_ns: u64, end_ns: u64) -> bool {
+        u128::from(end_ns.saturating_sub(start_ns)) >= self.threshold.as_nanos()
+    }
+}
+
+/// `calls >= min_calls && hits / calls >= percent / 100`, without overflow.
+pub(crate) const fn rate_trips(calls: u32, hits: u32, min_calls: u32, percent: u32) -> bool {
+    calls >= min_calls && hits as u64 * 100 >= percent as u64 * calls as u64
+}
+
+fn out_of_range(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
+    ConfigError::OutOfRange {
+        field,
+        value: value.to_string(),
+        allowed,
+    }
+}
+
+fn check_percent(field: &'static str, percent: u32) -> Result<(), ConfigError> {
+    if (1..=100).contains(&percent) {
+        Ok(())
+    } else {
+        Err(out_of_range(field, percent, "1..=100"))
+    }
+}
+
+pub(crate) fn validate_time_window(w: TimeWindow) -> Result<(), ConfigError> {
+    if !(u64::from(w.length.subsec_nanos())).is_multiple_of(NANOS_PER_TICK) {
+        return Err(ConfigError::NotWholeMillis {
+            field: "time_window.length",
+            value: w.length,
+        });
+    }
+    let ms = w.length.as_millis();
+    if ms == 0 || ms > u128::from(MAX_DURATION_TICKS) {
+        return Err(out_of_range(
+            "time_window.length",
+            format!("{:?}", w.length),
+            "1 ms..=2^39 ms, in whole milliseconds",
+        ));
+    }
+    if w.buckets == 0 || w.buckets > MAX_TIME_BUCKETS || ms % u128::from(w.buckets) != 0 {
+        return Err(out_of_range(
+            "time_window.buckets",
+            w.buckets,
+            "1..=1024, dividing the length into whole milliseconds",
+        ));
+    }
+    if w.min_calls == 0 {
+        return Err(out_of_range("time_window.min_calls", 0, "1..=4294967295"));
+    }
+    check_percent("time_window.failure_rate_percent", w.failure_rate_percent)
+}
+
+pub(crate) fn validate_slow_calls(s: SlowCalls) -> Result<(), ConfigError> {
+    if s.threshold.is_zero()
+        || s.threshold.as_nanos() > u128::from(MAX_DURATION_TICKS) * u128::from(NANOS_PER_TICK)
+    {
+        return Err(out_of_range(
+            "slow_calls.threshold",
+            format!("{:?}", s.threshold),
+            "1ns..=2^39 ms",
+        ));
+    }
+    if s.min_calls == 0 {
+        return Err(out_of_range("slow_calls.min_calls", 0, "1..=4294967295"));
+    }
+    check_percent("slow_calls.slow_rate_percent", s.slow_rate_percent)
+}
