@@ -44,14 +44,16 @@ use std::sync::Arc as StdArc;
 
 use crossbeam_utils::CachePadded;
 
-use crate::counters::{Counters, tag_of};
+use crate::buckets::Buckets;
+use crate::clock::NANOS_PER_TICK;
+use crate::counters::{Calls, Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
     prev_generation,
 };
 use crate::sync::{AtomicU64, Ordering, fence};
-use crate::window::Window;
+use crate::window::EventRing;
 use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 
 /// A lock-free circuit breaker with gobreaker's semantics.
@@ -94,8 +96,12 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 pub struct CircuitBreaker {
     state: CachePadded<AtomicU64>,
     counters: Counters,
-    /// The count window, with a [`CountWindow`](crate::CountWindow) trip rule.
-    window: Option<Window>,
+    /// Where the failures happened, with a [`CountWindow`](crate::CountWindow).
+    window: Option<EventRing>,
+    /// Where the slow calls happened, with a count window and [`SlowCalls`](crate::SlowCalls).
+    slow_window: Option<EventRing>,
+    /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow).
+    buckets: Option<Buckets>,
     settings: Settings,
 }
 
@@ -140,11 +146,19 @@ impl CircuitBreaker {
             i => settings.now_ticks().saturating_add(i).min(MAX_TICK),
         };
         let counters = Counters::new(generation);
-        let window = settings
+        let ring = |w: crate::CountWindow| EventRing::new(w.size() as usize);
+        let window = settings.count_window().map(ring);
+        let slow_window = settings
             .count_window()
-            .map(|w| Window::new(w.size() as usize, generation));
+            .filter(|_| settings.slow_calls().is_some())
+            .map(ring);
+        let buckets = settings
+            .time_window()
+            .map(|w| Buckets::new(w.buckets() as usize, w.width_ticks()));
         Self {
             window,
+            slow_window,
+            buckets,
             state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
             counters,
             settings,
@@ -552,7 +566,7 @@ impl CircuitBreaker {
         let result = if s.is_plain_closed() {
             // A plain-closed word, less PENDING, is its generation's counter tag.
             self.counters.record_request(s.without_pending());
-            Ok(Ticket::closed(s.generation()))
+            Ok(self.closed_ticket(s.generation()))
         } else {
             self.admit_slow(s)
         };
@@ -560,6 +574,18 @@ impl CircuitBreaker {
             self.notify_admission(result);
         }
         result
+    }
+
+    /// A closed-state admission in `generation`, timed if [`SlowCalls`](crate::SlowCalls)
+    /// is set (the only rule that reads the clock at admission).
+    #[inline]
+    fn closed_ticket(&self, generation: u32) -> Ticket {
+        let ticket = Ticket::closed(generation);
+        if self.settings.times_calls() {
+            ticket.started_at(self.settings.now_nanos())
+        } else {
+            ticket
+        }
     }
 
     /// The observers' admission events, out of line: inlined, their loop made every
@@ -591,7 +617,7 @@ impl CircuitBreaker {
                         }
                     }
                     self.counters.record_request(tag_of(s.generation()));
-                    return Ok(Ticket::closed(s.generation()));
+                    return Ok(self.closed_ticket(s.generation()));
                 }
                 Tag::Manual if s.visible() == State::Closed => {
                     if s.manual_mode() == Manual::Disabled {
@@ -669,6 +695,12 @@ impl CircuitBreaker {
     fn new_generation(&self, generation: u32) {
         if generation.is_multiple_of(SWEEP_PERIOD) {
             self.counters.sweep(generation);
+            for ring in [&self.window, &self.slow_window].into_iter().flatten() {
+                ring.sweep(generation);
+            }
+            if let Some(b) = &self.buckets {
+                b.sweep(generation);
+            }
         }
     }
 
@@ -684,6 +716,13 @@ impl CircuitBreaker {
             && !self.settings.slow_record()
             && self.load().without_pending() == ticket.word()
         {
+            if let Some(b) = &self.buckets {
+                b.enter(
+                    ticket.generation(),
+                    self.settings.now_ticks(),
+                    &self.counters,
+                );
+            }
             // A closed ticket is its generation's counter tag.
             self.counters.record_success(ticket.word());
             return;
@@ -726,43 +765,136 @@ impl CircuitBreaker {
         } else if ticket.is_half_open() {
             self.record_half_open(ticket.generation(), outcome, s);
         } else {
-            self.record_closed(ticket.generation(), outcome, s);
+            self.record_closed(ticket, outcome, s);
         }
     }
 
     #[inline]
-    fn record_closed(&self, generation: u32, outcome: Option<Outcome>, s: Snapshot) {
-        if s.payload() != 0 && !s.is_pending() {
-            let now = self.settings.now_ticks();
-            if now > s.payload() {
-                // The interval expired: whoever resets it, this outcome is now stale.
-                let _ = self.reset_interval(s, now);
-                return;
-            }
+    fn record_closed(&self, ticket: Ticket, outcome: Option<Outcome>, s: Snapshot) {
+        let generation = ticket.generation();
+        let timed = self.buckets.is_some() || self.settings.times_calls();
+        let interval = s.payload() != 0 && !s.is_pending();
+        // One clock read for everything this outcome needs the time for.
+        let now_ns = if interval || (timed && outcome.is_some()) {
+            self.settings.now_nanos()
+        } else {
+            0
+        };
+        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
+        if interval && now > s.payload() {
+            // The interval expired: whoever resets it, this outcome is now stale.
+            let _ = self.reset_interval(s, now);
+            return;
         }
+        let slow = || {
+            self.settings
+                .slow_calls()
+                .is_some_and(|rule| rule.is_slow(ticket.start(), now_ns))
+        };
         match outcome {
             Some(Outcome::Success) => {
+                if let Some(b) = &self.buckets {
+                    b.enter(generation, now, &self.counters);
+                }
                 self.counters.record_success(tag_of(generation));
-                if let Some(w) = &self.window {
-                    w.record(generation, false);
+                if slow() && self.slow_calls_trip(generation, now, None) {
+                    self.trip(generation);
                 }
             }
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
+                if let Some(b) = &self.buckets {
+                    b.enter(generation, now, &self.counters);
+                }
                 let counts = self.counters.record_failure(generation);
-                let trips = match (&self.window, self.settings.count_window()) {
-                    (Some(w), Some(rule)) => {
-                        w.record(generation, true);
-                        let (calls, failures) = w.read(generation);
-                        rule.trips(calls, failures)
-                    }
-                    _ => self.settings.ready_to_trip(&counts),
-                };
+                let trips = self.failures_trip(generation, now, &counts)
+                    || (slow() && self.slow_calls_trip(generation, now, Some(&counts)));
                 if trips {
                     self.trip(generation);
                 }
             }
             None => {} // still counted in `requests`, like gobreaker's unreported `done`
+        }
+    }
+
+    /// Whether a closed-state failure, just counted in `counts`, trips the
+    /// breaker's failure rule: its window's rate, or `ready_to_trip`.
+    fn failures_trip(&self, generation: u32, now: u64, counts: &Counts) -> bool {
+        let calls = counts.total_successes.wrapping_add(counts.total_failures);
+        if let (Some(ring), Some(rule)) = (&self.window, self.settings.count_window()) {
+            ring.record(generation, counts.total_failures, calls);
+            let failures = ring.in_window(generation, counts.total_failures, calls, rule.size());
+            return rule.trips(calls.min(rule.size()), failures);
+        }
+        if let (Some(b), Some(rule)) = (&self.buckets, self.settings.time_window()) {
+            let in_window = self.since_window_start(b, generation, now, || Calls {
+                successes: counts.total_successes,
+                failures: counts.total_failures,
+                slow: 0,
+            });
+            return rule.trips(in_window.total(), in_window.failures);
+        }
+        self.settings.ready_to_trip(counts)
+    }
+
+    /// Counts a slow closed-state call (its success or failure already counted, in
+    /// `counts` for a failure) and says whether the slow-call rate trips.
+    #[cold]
+    fn slow_calls_trip(&self, generation: u32, now: u64, counts: Option<&Counts>) -> bool {
+        let Some(rule) = self.settings.slow_calls() else {
+            return false;
+        };
+        let slow = self.counters.record_slow(generation);
+        let so_far = match counts {
+            Some(c) => Calls {
+                successes: c.total_successes,
+                failures: c.total_failures,
+                slow,
+            },
+            None => Calls {
+                slow,
+                ..self.counters.calls(generation)
+            },
+        };
+        let calls = so_far.total();
+        let (calls, slow) = match (
+            &self.slow_window,
+            self.settings.count_window(),
+            &self.buckets,
+        ) {
+            (Some(ring), Some(window), _) => {
+                ring.record(generation, slow, calls);
+                let in_window = ring.in_window(generation, slow, calls, window.size());
+                (calls.min(window.size()), in_window)
+            }
+            (_, _, Some(b)) => {
+                let in_window = self.since_window_start(b, generation, now, || so_far);
+                (in_window.total(), in_window.slow)
+            }
+            _ => (calls, slow),
+        };
+        rule.trips(calls, slow)
+    }
+
+    /// The outcomes of the time window ending in the bucket of tick `now`: `so_far`
+    /// (the generation's, this outcome included) minus the window's start snapshot.
+    /// Without one (another thread is still writing this bucket's, and no older
+    /// bucket in the window has one) only this outcome is known to be in it.
+    fn since_window_start(
+        &self,
+        b: &Buckets,
+        generation: u32,
+        now: u64,
+        so_far: impl FnOnce() -> Calls,
+    ) -> Calls {
+        let so_far = so_far();
+        match b.start(generation, now) {
+            Some(start) => so_far.since(start),
+            None => Calls {
+                successes: 0,
+                failures: 1,
+                slow: 1,
+            },
         }
     }
 

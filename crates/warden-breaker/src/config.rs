@@ -162,8 +162,10 @@ impl OpenBackoff {
 /// requests (a flaky node behind a load balancer) and you want "half the last 100
 /// calls failed" instead.
 ///
-/// The window is lock-free and exact when no call is being recorded; it costs a
-/// compare-and-swap on a shared word per recorded outcome (see `BENCHMARKS.md`).
+/// The window is lock-free, exact whenever outcomes do not overlap, and free for
+/// successes: they stay on the calling thread's own counters, as with the default
+/// rule; a failure records where it happened in a ring of `size` slots and counts
+/// the failures among the last `size` calls by binary search (see `BENCHMARKS.md`).
 ///
 /// ```
 /// use warden_breaker::{CircuitBreaker, CountWindow, State};
@@ -642,9 +644,7 @@ impl Builder {
             count_window: self.count_window,
             time_window: self.time_window,
             slow_calls: self.slow_calls,
-            slow_record: !self.observers.is_empty()
-                || self.time_window.is_some()
-                || self.slow_calls.is_some(),
+            slow_record: !self.observers.is_empty() || self.slow_calls.is_some(),
             name: self.name,
             max_requests: self.max_requests.max(1),
             interval_ticks,
@@ -770,8 +770,7 @@ pub struct Settings {
     count_window: Option<CountWindow>,
     time_window: Option<TimeWindow>,
     slow_calls: Option<SlowCalls>,
-    /// Outcomes take the slow path: observers to notify, a time window to fill or
-    /// a call to time.
+    /// Outcomes take the slow path: observers to notify or a call to time.
     slow_record: bool,
 }
 
@@ -985,8 +984,13 @@ impl Settings {
         self.slow_calls
     }
 
-    /// Whether every outcome must take the slow path (observers, a time window,
-    /// slow calls).
+    /// Whether closed-state admissions are timed ([`SlowCalls`] is set).
+    #[inline]
+    pub(crate) fn times_calls(&self) -> bool {
+        self.slow_calls.is_some()
+    }
+
+    /// Whether every outcome must take the slow path (observers, slow calls).
     #[inline]
     pub(crate) fn slow_record(&self) -> bool {
         self.slow_record

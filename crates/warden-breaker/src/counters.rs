@@ -17,7 +17,8 @@
 //! * Rare words (one shared line): failures, consecutive failures, exclusions,
 //!   successes at the last failure (consecutive successes are derived from it
 //!   rather than stored on every success), half-open slots released, and the
-//!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)).
+//!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)),
+//!   and slow calls (for [`SlowCalls`](crate::SlowCalls)).
 //!   The re-trip count is tagged with the *open* generation it belongs to, so a
 //!   half-open generation reads its predecessor's count, and anything else (a
 //!   trip from closed, a forced open) reads as 0.
@@ -108,6 +109,30 @@ fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u
     }
 }
 
+/// A closed generation's successes, failures and slow calls (each modulo 2^32).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Calls {
+    pub(crate) successes: u32,
+    pub(crate) failures: u32,
+    pub(crate) slow: u32,
+}
+
+impl Calls {
+    /// Successes and failures.
+    pub(crate) fn total(self) -> u32 {
+        self.successes.wrapping_add(self.failures)
+    }
+
+    /// The outcomes since `earlier` (counts wrap modulo 2^32).
+    pub(crate) fn since(self, earlier: Calls) -> Calls {
+        Calls {
+            successes: self.successes.wrapping_sub(earlier.successes),
+            failures: self.failures.wrapping_sub(earlier.failures),
+            slow: self.slow.wrapping_sub(earlier.slow),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Stripe {
     requests: AtomicU64,
@@ -123,6 +148,7 @@ struct Rare {
     released: AtomicU64,
     retrips: AtomicU64,
     half_open_deadline: AtomicU64,
+    slow: AtomicU64,
 }
 
 impl Stripe {
@@ -144,10 +170,11 @@ impl Rare {
             released: AtomicU64::new(word),
             retrips: AtomicU64::new(word),
             half_open_deadline: AtomicU64::new(word),
+            slow: AtomicU64::new(word),
         }
     }
 
-    fn words(&self) -> [&AtomicU64; 7] {
+    fn words(&self) -> [&AtomicU64; 8] {
         [
             &self.failures,
             &self.consecutive_failures,
@@ -156,6 +183,7 @@ impl Rare {
             &self.released,
             &self.retrips,
             &self.half_open_deadline,
+            &self.slow,
         ]
     }
 }
@@ -267,6 +295,21 @@ impl Counters {
             total_exclusions: self.get(&self.rare.exclusions, generation),
             consecutive_successes: 0,
             consecutive_failures,
+        }
+    }
+
+    /// A slow closed-state call; returns the generation's slow calls including it.
+    pub(crate) fn record_slow(&self, generation: u32) -> u32 {
+        update_shared(&self.rare.slow, generation, |c| c.wrapping_add(1))
+    }
+
+    /// The closed `generation`'s outcomes so far: what the trip-rule windows
+    /// measure from. One pass over the stripes in use.
+    pub(crate) fn calls(&self, generation: u32) -> Calls {
+        Calls {
+            successes: self.stripe_sums(generation).1,
+            failures: self.get(&self.rare.failures, generation),
+            slow: self.get(&self.rare.slow, generation),
         }
     }
 

@@ -117,6 +117,7 @@
 
 mod api;
 mod breaker;
+mod buckets;
 mod clock;
 mod config;
 mod counters;

@@ -19,28 +19,48 @@ use crate::{CircuitBreaker, Outcome, State};
 /// breaker stays in that generation without an interval, so recording a
 /// success checks the permit with one comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ticket(u64);
+pub(crate) struct Ticket {
+    word: u64,
+    /// When the call was admitted (the breaker's nanoseconds), for
+    /// [`SlowCalls`](crate::SlowCalls); 0 when nothing times calls.
+    start: u64,
+}
 
 impl Ticket {
     #[inline]
     pub(crate) const fn closed(generation: u32) -> Self {
-        Self(Snapshot::closed(generation, 0).0)
+        Self {
+            word: Snapshot::closed(generation, 0).0,
+            start: 0,
+        }
     }
     #[inline]
     pub(crate) const fn half_open(generation: u32) -> Self {
-        Self(Snapshot::half_open(generation, 0, 0).0)
+        Self {
+            word: Snapshot::half_open(generation, 0, 0).0,
+            start: 0,
+        }
+    }
+    /// This ticket, for a call admitted at `start` nanoseconds.
+    #[inline]
+    pub(crate) const fn started_at(self, start: u64) -> Self {
+        Self { start, ..self }
+    }
+    #[inline]
+    pub(crate) const fn start(self) -> u64 {
+        self.start
     }
     #[inline]
     pub(crate) const fn word(self) -> u64 {
-        self.0
+        self.word
     }
     #[inline]
     pub(crate) const fn generation(self) -> u32 {
-        Snapshot(self.0).generation()
+        Snapshot(self.word).generation()
     }
     #[inline]
     pub(crate) const fn is_half_open(self) -> bool {
-        matches!(Snapshot(self.0).tag(), Tag::HalfOpen)
+        matches!(Snapshot(self.word).tag(), Tag::HalfOpen)
     }
     pub(crate) const fn state(self) -> State {
         if self.is_half_open() {

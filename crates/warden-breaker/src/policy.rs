@@ -318,7 +318,7 @@ pub(crate) fn validate_time_window(w: TimeWindow) -> Result<(), ConfigError> {
             "1 ms..=2^39 ms, in whole milliseconds",
         ));
     }
-    if w.buckets == 0 || w.buckets > MAX_TIME_BUCKETS || ms % u128::from(w.buckets) != 0 {
+    if w.buckets == 0 || w.buckets > MAX_TIME_BUCKETS || !ms.is_multiple_of(u128::from(w.buckets)) {
         return Err(out_of_range(
             "time_window.buckets",
             w.buckets,

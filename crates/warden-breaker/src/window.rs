@@ -1,144 +1,122 @@
-//! The count window of [`CountWindow`](crate::CountWindow): the outcomes of the
-//! last `size` calls of a closed generation, lock-free and exact when quiescent.
+//! The count window of [`CountWindow`](crate::CountWindow) (and the slow calls
+//! of [`SlowCalls`](crate::SlowCalls) over it): where the last failures (or slow
+//! calls) of a closed generation happened, so that a failure can count those
+//! among the last `size` calls without successes ever leaving their thread.
 //!
-//! A sequence word `[0: 4 | generation tag: 20 | next sequence number: 40]` hands
-//! every recorded outcome a number with one compare-and-swap (never moving a word
-//! tagged with a later generation, like the shared counters). Outcome `n` goes to
-//! slot `n % size` as `[0: 4 | tag: 20 | n + 1: 39 | failure: 1]` (0 in the number
-//! field is an empty slot); a slot only ever moves to a larger `n` of its generation, so when two outcomes `size` apart race
-//! for a slot the later one stays. Reading the window (on a failure, to decide a
-//! trip) counts the slots of this generation whose number is among the last `size`
-//! handed out: once no outcome is being recorded, that is exactly the last `size`
-//! outcomes in the order they took their numbers. A word of another generation
-//! reads as empty, so a new generation starts with an empty window without anyone
-//! writing.
+//! Successes only bump the calling thread's own stripe, as with every rule. A
+//! failure gets a unique index `i` from the shared failure counter (its
+//! compare-and-swap orders racing failures) and its *position* `p`: the calls of
+//! the generation so far, itself included (the stripes' successes plus the
+//! failures). It stores `p` in slot `(i - 1) % size` as
+//! `[lap: 4 | generation tag: 20 | p: 40]`, lap = `(i - 1) / size` mod 16. At a
+//! failure with `F` failures and `C` calls, the window is the last `min(C, size)`
+//! calls, and a failure `i` in `F - size < i <= F` is in it unless its slot
+//! says `C - p >= size`. Positions rise with the index, so the failures that left
+//! the window are a prefix of those indices, found by binary search.
 //!
-//! A failure publishes its slot before it reads the window: one more
-//! read-modify-write on the sequence word (adding 0), `AcqRel`. Of two racing
-//! failures, the one whose publish comes second in that word's order sees the
-//! other's slot, so two failures can never both miss each other (the
-//! store-buffering outcome of two relaxed writes followed by two relaxed reads).
-//! Successes skip it: a failure's read may miss a success still being recorded,
-//! like every count lags the calls in flight.
+//! Exact whenever outcomes do not overlap in time (every sequential history,
+//! which is what the mutex reference and the differential test check). Under
+//! concurrency a position may miss successes still being recorded (like every
+//! count lags the calls in flight), and a slot not yet written, or holding
+//! another lap's or generation's failure, counts as *in* the window: two racing
+//! failures can never both miss each other, since the second index is handed out
+//! after the first (the store-buffering outcome of the earlier design, which the
+//! loom model `window::racing_failures_see_each_other` checks).
 
 use crate::counters::tag_of;
 use crate::state::PAYLOAD_BITS;
 use crate::sync::{AtomicU64, Ordering};
 
-const COUNT_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
-/// Sequence numbers kept in a slot (39 bits; compared modulo 2^39).
-const SEQ_MASK: u64 = (1 << (PAYLOAD_BITS - 1)) - 1;
-const GEN_BITS: u32 = crate::state::GEN_BITS;
-
-/// Whether `word`'s tag is a generation after `generation` (see `counters.rs`).
-fn tagged_after(word: u64, generation: u32) -> bool {
-    let gen_mask = (1u64 << GEN_BITS) - 1;
-    let ahead = (word >> PAYLOAD_BITS).wrapping_sub(u64::from(generation)) & gen_mask;
-    ahead != 0 && ahead < 1 << (GEN_BITS - 1)
-}
+const POSITION_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
+const TAG_MASK: u64 = ((1 << crate::state::GEN_BITS) - 1) << PAYLOAD_BITS;
+const LAP_SHIFT: u32 = 60;
 
 #[derive(Debug)]
-pub(crate) struct Window {
-    next: AtomicU64,
+pub(crate) struct EventRing {
     slots: Box<[AtomicU64]>,
 }
 
-impl Window {
-    /// An empty window of `size` (>= 1) slots, tagged with the first generation.
-    pub(crate) fn new(size: usize, generation: u32) -> Self {
-        let empty = tag_of(generation);
+impl EventRing {
+    /// A ring for the last `size` (>= 1) events; every slot starts empty.
+    pub(crate) fn new(size: usize) -> Self {
         Self {
-            next: AtomicU64::new(empty),
-            slots: (0..size).map(|_| AtomicU64::new(empty)).collect(),
+            slots: (0..size.max(1)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// Records one outcome of `generation`; a failure then publishes it for the
-    /// failures that read the window after it (see the module docs).
-    pub(crate) fn record(&self, generation: u32, failure: bool) {
-        self.write(generation, failure);
-        if failure {
-            // AcqRel: the Release half publishes this failure's slot to the failures
-            // whose publish comes later in this word's order; the Acquire half makes
-            // the slots of those published earlier visible to the read that follows.
-            self.next.fetch_add(0, Ordering::AcqRel);
-        }
+    fn size(&self) -> u32 {
+        self.slots.len() as u32
     }
 
-    fn write(&self, generation: u32, failure: bool) {
-        let tag = tag_of(generation);
-        // Relaxed throughout: statistics tagged with their generation, like the
-        // counters; the exchanges alone keep numbers unique and slots monotonic.
-        let mut cur = self.next.load(Ordering::Relaxed);
-        let n = loop {
-            if tagged_after(cur, generation) {
-                return; // the generation is over
-            }
-            let n = if cur & !COUNT_MASK == tag {
-                cur & COUNT_MASK
-            } else {
-                0
-            };
-            let next = tag | ((n + 1) & COUNT_MASK);
-            match self
-                .next
-                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => break n,
-                Err(actual) => cur = actual,
-            }
-        };
-        let slot = &self.slots[(n % self.slots.len() as u64) as usize];
-        // Stored 1-based: 0 is an empty slot (a number wraps to 0 only after 2^39
-        // outcomes in one generation).
-        let m = (n + 1) & SEQ_MASK;
-        let word = tag | (m << 1) | u64::from(failure);
-        let mut cur = slot.load(Ordering::Relaxed);
-        loop {
-            if tagged_after(cur, generation) {
-                return;
-            }
-            if cur & !COUNT_MASK == tag {
-                // Keep the later of two outcomes `size` apart (modulo 2^39).
-                let held = (cur >> 1) & SEQ_MASK;
-                let ahead = held.wrapping_sub(m) & SEQ_MASK;
-                if ahead != 0 && ahead < 1 << (PAYLOAD_BITS - 2) {
-                    return;
-                }
-            }
-            match slot.compare_exchange_weak(cur, word, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(actual) => cur = actual,
-            }
-        }
+    /// The slot of the `index`-th event (1-based; counts wrap modulo 2^32: after
+    /// 2^32 events of one generation the mapping jumps once, and the slots it
+    /// mislabels count as in the window until they are rewritten).
+    fn slot(&self, index: u32) -> (&AtomicU64, u64) {
+        let i = index.wrapping_sub(1);
+        let lap = u64::from((i / self.size()) & 0xF);
+        (&self.slots[(i % self.size()) as usize], lap << LAP_SHIFT)
     }
 
-    /// `(calls, failures)` among the last `size` outcomes of `generation`.
-    pub(crate) fn read(&self, generation: u32) -> (u32, u32) {
-        let tag = tag_of(generation);
-        // Relaxed: see `record`.
-        let next = self.next.load(Ordering::Relaxed);
-        if next & !COUNT_MASK != tag {
-            return (0, 0);
+    /// Records that the `index`-th event of `generation` was call number `position`.
+    pub(crate) fn record(&self, generation: u32, index: u32, position: u32) {
+        let (slot, lap) = self.slot(index);
+        // Relaxed: statistics. A reader that misses this store treats the slot as
+        // in the window (see the module docs); nothing else is published through it.
+        slot.store(
+            lap | tag_of(generation) | u64::from(position),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Of the `events` events of `generation` so far, how many happened among its
+    /// last `window` calls, `calls` calls having been made (`window` is at most
+    /// the ring's size).
+    pub(crate) fn in_window(&self, generation: u32, events: u32, calls: u32, window: u32) -> u32 {
+        let window = window.min(self.size());
+        if events == 0 || window == 0 {
+            return 0;
         }
-        let end = next & COUNT_MASK;
-        let size = self.slots.len() as u64;
-        let (mut calls, mut failures) = (0u32, 0u32);
-        for slot in self.slots.iter() {
+        // Whether event `i` is known to have left the window.
+        let left = |i: u32| {
+            let (slot, lap) = self.slot(i);
+            // Relaxed: see `record`.
             let w = slot.load(Ordering::Relaxed);
-            let m = (w >> 1) & SEQ_MASK;
-            if w & !COUNT_MASK != tag || m == 0 {
-                continue; // another generation's, or empty
-            }
-            // How far behind the end this outcome is (modulo 2^39): 0..size is in
-            // (`m` is the 1-based number, `end` the next 0-based one).
-            let behind = (end & SEQ_MASK).wrapping_sub(m) & SEQ_MASK;
-            if behind < size {
-                calls += 1;
-                failures += (w & 1) as u32;
+            let position = (w & POSITION_MASK) as u32;
+            w & !POSITION_MASK == lap | (tag_of(generation) & TAG_MASK)
+                && position != 0
+                && calls.wrapping_sub(position) >= window
+                // A position "ahead" of the count (a racing failure's) is in.
+                && calls.wrapping_sub(position) < 1 << 31
+        };
+        // Candidates: the last `window` indices (an older event has `window` or more
+        // events, hence calls, after it). Find the first one still in the window.
+        let span = events.min(window);
+        let (mut lo, mut hi) = (events - span + 1, events);
+        if left(hi) {
+            return 0;
+        }
+        // Invariant: `hi` is in; every index below `lo` has left.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if left(mid) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        (calls, failures)
+        events - lo + 1
+    }
+
+    /// Empties every slot not tagged `generation` (run with the counters' sweep,
+    /// so no tag stays behind long enough for the 20-bit generation to wrap onto it).
+    pub(crate) fn sweep(&self, generation: u32) {
+        for slot in self.slots.iter() {
+            // Relaxed: see `record`; a lost exchange means a fresh event landed.
+            let w = slot.load(Ordering::Relaxed);
+            if w & TAG_MASK != tag_of(generation) & TAG_MASK {
+                let _ = slot.compare_exchange(w, 0, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -146,36 +124,81 @@ impl Window {
 mod tests {
     use super::*;
 
-    #[test]
-    fn keeps_the_last_size_outcomes_of_its_generation() {
-        let w = Window::new(4, 1);
-        for failure in [true, true, false, false, false, true] {
-            w.record(1, failure);
+    /// A sequential run: `outcomes` (true = failure) through a ring of `size`,
+    /// returning the in-window failure count after each failure.
+    fn replay(size: u32, outcomes: &[bool]) -> Vec<u32> {
+        let ring = EventRing::new(size as usize);
+        let (mut calls, mut failures, mut seen) = (0u32, 0u32, Vec::new());
+        for &failure in outcomes {
+            calls += 1;
+            if failure {
+                failures += 1;
+                ring.record(7, failures, calls);
+                seen.push(ring.in_window(7, failures, calls, size));
+            }
         }
-        // The last four: false, false, false, true.
-        assert_eq!(w.read(1), (4, 1));
-        assert_eq!(w.read(2), (0, 0), "another generation is empty");
-        w.record(2, true);
-        assert_eq!(w.read(2), (1, 1));
-        w.record(1, false); // the old generation is over: ignored
-        assert_eq!(w.read(2), (1, 1));
-        assert_eq!(w.read(1), (0, 0));
+        seen
+    }
+
+    /// The same by brute force over the last `size` outcomes.
+    fn brute(size: u32, outcomes: &[bool]) -> Vec<u32> {
+        let mut seen = Vec::new();
+        for (n, &failure) in outcomes.iter().enumerate() {
+            if failure {
+                let from = (n + 1).saturating_sub(size as usize);
+                seen.push(outcomes[from..=n].iter().filter(|f| **f).count() as u32);
+            }
+        }
+        seen
     }
 
     #[test]
-    fn a_slot_keeps_the_later_of_two_outcomes() {
-        let w = Window::new(2, 1);
-        w.record(1, true); // 0
-        w.record(1, true); // 1
-        w.record(1, false); // 2 -> slot 0
-        // A late write of number 0 into slot 0 is refused.
-        let slot = &w.slots[0];
-        let before = slot.load(Ordering::Relaxed);
-        assert_eq!((before >> 1) & SEQ_MASK, 3, "number 2, stored 1-based");
-        assert_eq!(w.read(1), (2, 1));
-        // An empty window of the current generation holds nothing.
-        let e = Window::new(8, 1);
-        e.record(1, true);
-        assert_eq!(e.read(1), (1, 1), "empty slots are not outcomes");
+    fn counts_the_failures_among_the_last_calls() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for size in [1, 2, 3, 7, 16, 100] {
+            for density in [1, 3, 10, 50] {
+                let outcomes: Vec<bool> = (0..2000)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed % 100 < density
+                    })
+                    .collect();
+                assert_eq!(
+                    replay(size, &outcomes),
+                    brute(size, &outcomes),
+                    "size {size}, density {density} %"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn other_generations_and_unwritten_slots_count_as_in() {
+        let ring = EventRing::new(4);
+        ring.record(1, 1, 1);
+        // Generation 2's first failure at call 10: its slot is unwritten, so in.
+        assert_eq!(ring.in_window(2, 1, 10, 4), 1);
+        ring.record(2, 1, 10);
+        assert_eq!(ring.in_window(2, 1, 10, 4), 1);
+        assert_eq!(ring.in_window(2, 1, 14, 4), 0, "four calls later it left");
+        // A slot of another generation at the same index reads as unknown: in.
+        assert_eq!(ring.in_window(3, 1, 14, 4), 1);
+        ring.sweep(2);
+        assert_eq!(
+            ring.in_window(2, 1, 13, 4),
+            1,
+            "the sweep keeps the current generation"
+        );
+    }
+
+    #[test]
+    fn positions_wrap_modulo_2_pow_32() {
+        let ring = EventRing::new(3);
+        ring.record(1, 1, u32::MAX);
+        ring.record(1, 2, 1); // two calls later, across the wrap
+        assert_eq!(ring.in_window(1, 2, 1, 3), 2);
+        assert_eq!(ring.in_window(1, 2, 3, 3), 1);
     }
 }

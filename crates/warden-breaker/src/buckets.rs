@@ -1,0 +1,234 @@
+//! The time window of [`TimeWindow`](crate::TimeWindow): where each bucket's
+//! calls began, so that a failure can count the calls of the last `buckets`
+//! buckets without successes ever leaving their thread.
+//!
+//! The generation's counters are cumulative (successes on the calling thread's
+//! stripe, failures and slow calls on shared words). Slot `b % buckets` of a ring
+//! holds a *start snapshot* of bucket `b`: those cumulative counts just before the
+//! bucket's first outcome was counted. Every closed-state outcome first makes sure
+//! its bucket has one: one load of the slot's tag, which a bucket's first outcome
+//! finds stale and then claims with a compare-and-swap, snapshots the counters
+//! (one pass over the stripes in use) and publishes. At a failure in bucket `t`,
+//! the window's calls are the counts now minus the start snapshot of the oldest
+//! bucket in `t - buckets + 1 ..= t` that has one: a bucket without a snapshot
+//! had no outcome, so nothing is lost.
+//!
+//! A slot is a small seqlock written once per lap: `tag` is
+//! `[WRITING: 1 | 0: 0 | generation: 20 | bucket: 43]` (the full bucket number:
+//! 2^43 ticks is 278 years, so a tag never aliases), the snapshot next to it.
+//! Exact whenever outcomes do not overlap a bucket's first outcome (every
+//! sequential history, which the differential test checks). Under concurrency an
+//! outcome counted while a bucket's snapshot is being taken may be attributed to
+//! the bucket before, and a failure that finds its own bucket still being
+//! written by another thread, and no older snapshot in the window, counts only
+//! itself (both documented on [`TimeWindow`](crate::TimeWindow)).
+
+use crate::counters::{Calls, Counters};
+use crate::state::GEN_BITS;
+use crate::sync::{AtomicU64, Ordering, fence};
+
+const BUCKET_BITS: u32 = 43;
+const BUCKET_MASK: u64 = (1 << BUCKET_BITS) - 1;
+const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+const WRITING: u64 = 1 << 63;
+/// The tag of a slot that never held a snapshot: WRITING with no writer, so it
+/// never matches and is claimed from by the tag's own rule (see `claimable`).
+const NEVER: u64 = WRITING | (1 << 62);
+
+#[derive(Debug)]
+struct Slot {
+    tag: AtomicU64,
+    successes: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Buckets {
+    width: u64,
+    slots: Box<[Slot]>,
+}
+
+const fn tag(generation: u32, bucket: u64) -> u64 {
+    ((generation as u64 & GEN_MASK) << BUCKET_BITS) | (bucket & BUCKET_MASK)
+}
+
+/// Whether a bucket of generation `generation` may take over a slot tagged `cur`:
+/// a never-used slot, or a published one of an older bucket of this generation
+/// or of another generation. Never a slot being written (its writer finishes),
+/// nor a later bucket of this generation (a thread that read the clock earlier).
+fn claimable(cur: u64, generation: u32, bucket: u64) -> bool {
+    if cur == NEVER {
+        return true;
+    }
+    if cur & WRITING != 0 {
+        return false;
+    }
+    let same_generation = (cur >> BUCKET_BITS) & GEN_MASK == u64::from(generation) & GEN_MASK;
+    !same_generation || cur & BUCKET_MASK < bucket & BUCKET_MASK
+}
+
+impl Buckets {
+    /// A ring of `buckets` (>= 1) buckets `width` (>= 1) ticks wide.
+    pub(crate) fn new(buckets: usize, width: u64) -> Self {
+        let slot = || Slot {
+            tag: AtomicU64::new(NEVER),
+            successes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+        };
+        Self {
+            width: width.max(1),
+            slots: (0..buckets.max(1)).map(|_| slot()).collect(),
+        }
+    }
+
+    fn slot(&self, bucket: u64) -> &Slot {
+        &self.slots[(bucket % self.slots.len() as u64) as usize]
+    }
+
+    /// Makes sure the bucket of tick `now` has its start snapshot in `generation`,
+    /// before an outcome of that bucket is counted.
+    #[inline]
+    pub(crate) fn enter(&self, generation: u32, now: u64, counters: &Counters) {
+        let bucket = now / self.width;
+        // Relaxed: only compared; the snapshot is read through `start`'s seqlock.
+        let cur = self.slot(bucket).tag.load(Ordering::Relaxed);
+        if cur != tag(generation, bucket) {
+            self.rotate(generation, bucket, cur, counters);
+        }
+    }
+
+    #[cold]
+    fn rotate(&self, generation: u32, bucket: u64, mut cur: u64, counters: &Counters) {
+        let slot = self.slot(bucket);
+        let published = tag(generation, bucket);
+        loop {
+            if cur == published || !claimable(cur, generation, bucket) {
+                return;
+            }
+            match slot.tag.compare_exchange_weak(
+                cur,
+                published | WRITING,
+                // Relaxed: the claim only decides the writer; the fence below orders it
+                // before the snapshot's stores.
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        // Release: pairs with the Acquire fence in `start`: a reader whose loads see
+        // any of the stores below then sees the claim (or later) in its second tag
+        // load, and discards what it read.
+        fence(Ordering::Release);
+        let calls = counters.calls(generation);
+        // Relaxed: published by the Release exchange below.
+        slot.successes
+            .store(u64::from(calls.successes), Ordering::Relaxed);
+        slot.failures
+            .store(u64::from(calls.failures), Ordering::Relaxed);
+        slot.slow.store(u64::from(calls.slow), Ordering::Relaxed);
+        // Release: pairs with the Acquire tag load in `start`, publishing the snapshot.
+        // An exchange, not a store: the claim is ours until we publish, so it cannot
+        // fail, but a store would be one more thing to argue about.
+        let _ = slot.tag.compare_exchange(
+            published | WRITING,
+            published,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The start snapshot of the oldest bucket, in the window ending with the
+    /// bucket of tick `now`, that has one in `generation`.
+    pub(crate) fn start(&self, generation: u32, now: u64) -> Option<Calls> {
+        let last = now / self.width;
+        let first = last.saturating_sub(self.slots.len() as u64 - 1);
+        (first..=last).find_map(|bucket| {
+            let slot = self.slot(bucket);
+            let want = tag(generation, bucket);
+            // Acquire: pairs with the Release exchange that published the snapshot.
+            if slot.tag.load(Ordering::Acquire) != want {
+                return None;
+            }
+            // Relaxed: validated by the second tag load below.
+            let calls = Calls {
+                successes: slot.successes.load(Ordering::Relaxed) as u32,
+                failures: slot.failures.load(Ordering::Relaxed) as u32,
+                slow: slot.slow.load(Ordering::Relaxed) as u32,
+            };
+            // Acquire: pairs with the writer's Release fence (see `rotate`): if any load
+            // above saw a later lap's store, the tag load below sees its claim.
+            fence(Ordering::Acquire);
+            // Relaxed: ordered by the fence above.
+            (slot.tag.load(Ordering::Relaxed) == want).then_some(calls)
+        })
+    }
+
+    /// Forgets every snapshot not of `generation` (with the counters' sweep, so no
+    /// tag stays behind long enough for the 20-bit generation to wrap onto it).
+    pub(crate) fn sweep(&self, generation: u32) {
+        for slot in self.slots.iter() {
+            // Relaxed: a lost exchange means the slot was claimed afresh.
+            let w = slot.tag.load(Ordering::Relaxed);
+            let same = (w >> BUCKET_BITS) & GEN_MASK == u64::from(generation) & GEN_MASK;
+            if w & WRITING == 0 && !same {
+                let _ = slot
+                    .tag
+                    .compare_exchange(w, NEVER, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::counters::tag_of;
+
+    #[test]
+    fn a_buckets_snapshot_is_taken_before_its_first_outcome() {
+        let c = Counters::new(1);
+        let b = Buckets::new(3, 10);
+        b.enter(1, 0, &c);
+        c.record_success(tag_of(1));
+        c.record_success(tag_of(1));
+        b.enter(1, 15, &c); // bucket 1
+        c.record_failure(1);
+        assert_eq!(
+            b.start(1, 15),
+            Some(Calls::default()),
+            "bucket 0 starts at 0"
+        );
+        b.enter(1, 35, &c); // bucket 3: bucket 0 leaves the window
+        c.record_success(tag_of(1));
+        let start = b.start(1, 35).expect("bucket 1 starts the window");
+        assert_eq!(
+            start,
+            Calls {
+                successes: 2,
+                failures: 0,
+                slow: 0
+            }
+        );
+        assert_eq!(c.calls(1).since(start).total(), 2);
+        // Another generation has no snapshot until its first outcome.
+        assert_eq!(b.start(2, 35), None);
+        b.enter(2, 35, &c);
+        assert_eq!(b.start(2, 35), Some(Calls::default()));
+    }
+
+    #[test]
+    fn a_late_thread_never_takes_a_later_buckets_slot() {
+        let c = Counters::new(1);
+        let b = Buckets::new(2, 1);
+        b.enter(1, 3, &c); // bucket 3, slot 1
+        c.record_success(tag_of(1));
+        b.enter(1, 1, &c); // bucket 1 read its clock before: slot 1 stays bucket 3's
+        assert_eq!(b.start(1, 3), Some(Calls::default()));
+        b.sweep(2);
+        assert_eq!(b.start(1, 3), None, "the sweep forgets other generations");
+    }
+}
