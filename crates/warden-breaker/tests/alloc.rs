@@ -9,7 +9,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+use warden_breaker::{
+    CircuitBreaker, CountWindow, Error, ManualClock, SlowCalls, State, TimeWindow,
+};
 
 struct Counting;
 
@@ -108,6 +110,41 @@ fn open_path_and_transitions_do_not_allocate() {
         }
     });
     assert_eq!(n, 0, "allocations on open/half-open paths and transitions");
+}
+
+#[test]
+fn window_policies_do_not_allocate() {
+    let clock = ManualClock::new();
+    let policies = [
+        CircuitBreaker::builder("count")
+            .count_window(CountWindow::new(16, 4, 90))
+            .slow_calls(SlowCalls::new(Duration::from_millis(5), 90, 4)),
+        CircuitBreaker::builder("time")
+            .time_window(TimeWindow::new(Duration::from_millis(40), 4, 4, 90))
+            .slow_calls(SlowCalls::new(Duration::from_millis(5), 90, 4)),
+    ];
+    for builder in policies {
+        let cb = builder
+            .clock(clock.clone())
+            .build()
+            .expect("valid settings");
+        let _ = cb.call(|| Ok::<_, ()>(())); // claims this thread's counter slot
+        let n = allocations_in(|| {
+            for i in 0..10_000u32 {
+                // Every 4th call fails and every 8th is slow: rates under 90 %, while
+                // buckets rotate and rings wrap.
+                let r = cb.call(|| {
+                    if i % 8 == 0 {
+                        clock.advance(Duration::from_millis(6));
+                    }
+                    if i % 4 == 0 { Err(i) } else { Ok(i) }
+                });
+                assert!(r.is_ok() || matches!(r, Err(Error::Inner(_))));
+            }
+            assert_eq!(cb.state(), State::Closed);
+        });
+        assert_eq!(n, 0, "allocations with {}", cb.name());
+    }
 }
 
 #[test]
