@@ -36,6 +36,14 @@
 //!   breaker delivers the net change of commands issued while a callback runs
 //!   (see its `force_open`); a single-threaded run, like the differential
 //!   driver's, cannot tell them apart.
+//! * The trip-rule windows are kept literally, under the lock: a count window is
+//!   a queue of the last `size` outcomes, a time window a queue of its non-empty
+//!   buckets (each outcome in the bucket of the tick at which it is recorded), and
+//!   slow calls are timed from a closed-state admission to its outcome with
+//!   [`Settings::now_nanos`]. They are exact under any concurrency, which the
+//!   lock-free breaker guarantees only for sequential histories (its
+//!   [`TimeWindow`] may attribute an outcome racing a bucket's first outcome to
+//!   the bucket before).
 //! * Generations are `u64` and never wrap (the lock-free breaker's are 20 bits).
 //! * A panic while the lock is held (only `ready_to_trip` runs user code there)
 //!   poisons the mutex; the breaker recovers the guard and carries on, since
