@@ -46,3 +46,29 @@ fn racing_successes_keep_the_window_exact() {
         rig.rec.assert_settled(&rig.cb);
     });
 }
+
+/// Window of 2, minimum 2, trip at 67 %: a success (quiescent), then two failures
+/// race for indices, positions and ring slots. The failure counted second has 3
+/// calls and its window is the last 2, F F (100 %): it trips even when the other
+/// failure's slot is not written yet (an unwritten slot of an index in the window
+/// counts as in it). The failure counted first sees S F (50 %) and does not trip.
+/// Exactly one Closed → Open in every interleaving.
+#[test]
+fn racing_failures_after_a_success_trip_once() {
+    explore(
+        "window::racing_failures_after_a_success_trip_once",
+        3,
+        || {
+            let rig = setup(|b| b.count_window(CountWindow::new(2, 2, 67)));
+            rig.acquire().success();
+            let (mine, theirs) = (rig.acquire(), rig.acquire());
+            let t = rig.spawn(move |_| theirs.failure());
+            rig.start();
+            mine.failure();
+            t.join().expect("model thread");
+
+            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
+            rig.rec.assert_settled(&rig.cb);
+        },
+    );
+}
