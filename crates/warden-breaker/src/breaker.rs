@@ -46,6 +46,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::buckets::Buckets;
 use crate::clock::NANOS_PER_TICK;
+use crate::config::RecordPath;
 use crate::counters::{Calls, Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
@@ -712,22 +713,40 @@ impl CircuitBreaker {
         // closed generation that admitted the call.
         // The word equals a ticket only for a closed ticket: a half-open word of the
         // ticket's generation holds at least this permit's slot, a ticket holds none.
+        let path = self.settings.record_path();
         if outcome == Some(Outcome::Success)
-            && !self.settings.slow_record()
+            && path != RecordPath::Observed
             && self.load().without_pending() == ticket.word()
         {
-            if let Some(b) = &self.buckets {
-                b.enter(
-                    ticket.generation(),
-                    self.settings.now_ticks(),
-                    &self.counters,
-                );
+            if path == RecordPath::Plain {
+                // A closed ticket is its generation's counter tag.
+                self.counters.record_success(ticket.word());
+            } else {
+                self.record_timed_success(ticket);
             }
-            // A closed ticket is its generation's counter tag.
-            self.counters.record_success(ticket.word());
             return;
         }
         self.record_slow(ticket, outcome);
+    }
+
+    /// The hot path's success with a time window or slow calls: one clock read,
+    /// the bucket check, the stripe, and the slow-call rule if the call was slow.
+    #[inline(never)]
+    fn record_timed_success(&self, ticket: Ticket) {
+        let now_ns = self.settings.now_nanos();
+        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
+        let generation = ticket.generation();
+        if let Some(b) = &self.buckets {
+            b.enter(generation, now, &self.counters);
+        }
+        self.counters.record_success(ticket.word());
+        let slow = self
+            .settings
+            .slow_calls()
+            .is_some_and(|rule| rule.is_slow(ticket.start(), now_ns));
+        if slow && self.slow_calls_trip(generation, now, None) {
+            self.trip(generation);
+        }
     }
 
     fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
