@@ -46,7 +46,7 @@ fn hammer(cb: &Arc<CircuitBreaker>, clock: &ManualClock) -> (u64, u64) {
                 let mut x = 0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1);
                 for _ in 0..calls_per_thread() {
                     let r = next(&mut x);
-                    if t == 0 && r % 64 == 0 {
+                    if t == 0 && r.is_multiple_of(64) {
                         clock.advance(ms(1)); // buckets rotate, open timeouts pass
                     }
                     let Ok(permit) = cb.try_acquire() else {
@@ -54,7 +54,7 @@ fn hammer(cb: &Arc<CircuitBreaker>, clock: &ManualClock) -> (u64, u64) {
                     };
                     // Relaxed: totals read after the threads are joined.
                     admitted.fetch_add(1, Ordering::Relaxed);
-                    if r % 97 == 0 {
+                    if r.is_multiple_of(97) {
                         clock.advance(ms(4)); // a slow call
                     }
                     match r % 10 {
@@ -100,7 +100,7 @@ fn check(settings: Settings, clock: &ManualClock, opened: &AtomicU64) {
     let (mut xa, mut states) = (7u64, 0usize);
     for _ in 0..5_000 {
         let r = next(&mut xa);
-        if r % 7 == 0 {
+        if r.is_multiple_of(7) {
             clock.advance(ms(r % 5));
         }
         let pa = used.try_acquire();
@@ -110,10 +110,10 @@ fn check(settings: Settings, clock: &ManualClock, opened: &AtomicU64) {
             pb.is_ok(),
             "admission differs after {states} steps"
         );
-        if r % 13 == 0 {
+        if r.is_multiple_of(13) {
             clock.advance(ms(4));
         }
-        let outcome = if r % 3 == 0 {
+        let outcome = if r.is_multiple_of(3) {
             Outcome::Failure
         } else {
             Outcome::Success
