@@ -1,13 +1,15 @@
 //! Arbitrary settings: `build()` returns a breaker or a typed `ConfigError` that
 //! names an offending field, never panics, and the mutex reference's builder
-//! agrees with the lock-free one.
+//! agrees with the lock-free one. Covers the time window and slow calls too
+//! (their ranges, the bucket division, their conflicts).
 #![no_main]
 
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use warden_breaker::{
-    CircuitBreaker, ConfigError, MAX_DURATION_TICKS, MAX_REQUESTS, ManualClock, State,
+    CircuitBreaker, ConfigError, MAX_DURATION_TICKS, MAX_REQUESTS, MAX_TIME_BUCKETS, ManualClock,
+    SlowCalls, State, TimeWindow,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -43,6 +45,59 @@ struct Input {
     interval: Dur,
     timeout: Dur,
     trip_after: Option<u8>,
+    time_window: Option<(Dur, u16, u32, u8)>,
+    slow_calls: Option<(Dur, u8, u32)>,
+}
+
+impl Input {
+    fn time_window(&self) -> Option<TimeWindow> {
+        self.time_window.as_ref().map(|(len, buckets, min, pct)| {
+            TimeWindow::new(len.get(), u32::from(*buckets), *min, u32::from(*pct))
+        })
+    }
+
+    fn slow_calls(&self) -> Option<SlowCalls> {
+        self.slow_calls
+            .as_ref()
+            .map(|(t, pct, min)| SlowCalls::new(t.get(), u32::from(*pct), *min))
+    }
+}
+
+/// What is wrong with a time window, if anything (the spec's rules).
+fn time_window_problems(w: TimeWindow, problems: &mut Vec<(&'static str, &'static str)>) {
+    let len = w.length();
+    let ms = len.as_millis();
+    if !len.subsec_nanos().is_multiple_of(1_000_000) {
+        problems.push(("time_window.length", "not whole milliseconds"));
+    } else if ms == 0 || ms > u128::from(MAX_DURATION_TICKS) {
+        problems.push(("time_window.length", "out of range"));
+    }
+    if w.buckets() == 0
+        || w.buckets() > MAX_TIME_BUCKETS
+        || (ms != 0 && !ms.is_multiple_of(u128::from(w.buckets())))
+    {
+        problems.push(("time_window.buckets", "out of range"));
+    }
+    if w.min_calls() == 0 {
+        problems.push(("time_window.min_calls", "out of range"));
+    }
+    if !(1..=100).contains(&w.failure_rate_percent()) {
+        problems.push(("time_window.failure_rate_percent", "out of range"));
+    }
+}
+
+/// What is wrong with a slow-call rule, if anything.
+fn slow_calls_problems(s: SlowCalls, problems: &mut Vec<(&'static str, &'static str)>) {
+    let t = s.threshold();
+    if t.is_zero() || t.as_nanos() > u128::from(MAX_DURATION_TICKS) * 1_000_000 {
+        problems.push(("slow_calls.threshold", "out of range"));
+    }
+    if s.min_calls() == 0 {
+        problems.push(("slow_calls.min_calls", "out of range"));
+    }
+    if !(1..=100).contains(&s.slow_rate_percent()) {
+        problems.push(("slow_calls.slow_rate_percent", "out of range"));
+    }
 }
 
 /// What is wrong with a duration setting, if anything.
@@ -65,6 +120,12 @@ fn builder(input: &Input, max_requests: u32, clock: &ManualClock) -> warden_brea
     if let Some(n) = input.trip_after {
         b = b.ready_to_trip(move |c| c.consecutive_failures > u32::from(n));
     }
+    if let Some(w) = input.time_window() {
+        b = b.time_window(w);
+    }
+    if let Some(s) = input.slow_calls() {
+        b = b.slow_calls(s);
+    }
     b
 }
 
@@ -84,6 +145,15 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     if let Some(p) = duration_problem(timeout) {
         problems.push(("timeout", p));
     }
+    if let Some(w) = input.time_window() {
+        time_window_problems(w, &mut problems);
+        if input.trip_after.is_some() {
+            problems.push(("time_window", "conflict"));
+        }
+    }
+    if let Some(s) = input.slow_calls() {
+        slow_calls_problems(s, &mut problems);
+    }
 
     let clock = ManualClock::new();
     let lock_free = builder(&input, max_requests, &clock).build();
@@ -102,6 +172,8 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             );
             let s = cb.settings();
             assert_eq!(s.name(), input.name);
+            assert_eq!(s.time_window(), input.time_window());
+            assert_eq!(s.slow_calls(), input.slow_calls());
             assert_eq!(s.max_requests(), max_requests.max(1));
             assert_eq!(u128::from(s.interval_ticks()), interval.as_millis());
             let expected_timeout = if timeout.is_zero() {
@@ -111,12 +183,21 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             };
             assert_eq!(u128::from(s.timeout_ticks()), expected_timeout);
             // The breaker works at the extremes of what was accepted: one failure trips
-            // it only with `trip_after == Some(0)`, and the timeout is honoured.
+            // it only with `trip_after == Some(0)`, a time window whose minimum is one
+            // call, or slow calls whose minimum is one call and whose threshold is 1 ns
+            // (the failing call below takes 1 ns), and the timeout is honoured.
             assert_eq!(
-                cb.call(|| Err::<(), _>(())),
+                cb.call(|| {
+                    clock.advance(Duration::from_nanos(1));
+                    Err::<(), _>(())
+                }),
                 Err(warden_breaker::Error::Inner(()))
             );
-            let tripped = input.trip_after == Some(0);
+            let tripped = input.trip_after == Some(0)
+                || input.time_window().is_some_and(|w| w.min_calls() == 1)
+                || input.slow_calls().is_some_and(|s| {
+                    s.min_calls() == 1 && s.threshold() == Duration::from_nanos(1)
+                });
             assert_eq!(
                 cb.state(),
                 if tripped { State::Open } else { State::Closed }
@@ -150,13 +231,19 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
                         problems.contains(&(*field, "not whole milliseconds")),
                         "{e:?} for {problems:?}"
                     );
-                    assert_eq!(
-                        *value,
-                        if *field == "interval" {
-                            interval
-                        } else {
-                            timeout
-                        }
+                    let expected = match *field {
+                        "interval" => interval,
+                        "timeout" => timeout,
+                        _ => input.time_window().map_or(Duration::ZERO, |w| w.length()),
+                    };
+                    assert_eq!(*value, expected);
+                    field
+                }
+                ConfigError::Conflict { field, other } => {
+                    assert_eq!((*field, *other), ("time_window", "ready_to_trip"));
+                    assert!(
+                        problems.contains(&(*field, "conflict")),
+                        "{e:?} for {problems:?}"
                     );
                     field
                 }

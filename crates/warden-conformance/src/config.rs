@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Counts, ManualClock, OpenBackoff, Settings};
+use warden_breaker::{
+    CircuitBreaker, CountWindow, Counts, ManualClock, OpenBackoff, Settings, SlowCalls, TimeWindow,
+};
 
 use crate::bytes::Bytes;
 
@@ -32,11 +34,23 @@ pub enum TripRule {
         /// The failure percentage that trips.
         percent: u32,
     },
-    /// The breaker's built-in [`CountWindow`](warden_breaker::CountWindow) instead of
-    /// `ready_to_trip` (decided by the breakers; [`TripRule::trips`] says `false`).
+    /// The breaker's built-in [`CountWindow`] instead of `ready_to_trip` (decided
+    /// by the breakers; [`TripRule::trips`] says `false`).
     CountWindow {
         /// Calls in the window.
         size: u32,
+        /// Calls before the rate is considered.
+        min_calls: u32,
+        /// The failure percentage that trips.
+        percent: u32,
+    },
+    /// The breaker's built-in [`TimeWindow`] instead of `ready_to_trip` (decided
+    /// by the breakers; [`TripRule::trips`] says `false`).
+    TimeWindow {
+        /// The window's span in ms.
+        length_ms: u64,
+        /// Buckets it is kept in (`length_ms` is a multiple of it).
+        buckets: u32,
         /// Calls before the rate is considered.
         min_calls: u32,
         /// The failure percentage that trips.
@@ -68,7 +82,7 @@ impl TripRule {
                     && u64::from(c.total_failures) * 100
                         >= u64::from(percent) * u64::from(c.requests)
             }
-            TripRule::CountWindow { .. } => false,
+            TripRule::CountWindow { .. } | TripRule::TimeWindow { .. } => false,
         }
     }
 }
@@ -96,6 +110,8 @@ pub struct Config {
     pub open_backoff: Option<OpenBackoff>,
     /// The half-open max wait in ms (0: none).
     pub half_open_max_wait_ms: u64,
+    /// The slow-call rule, on top of the trip rule (`None`: calls are not timed).
+    pub slow_calls: Option<SlowCalls>,
 }
 
 impl Default for Config {
@@ -108,6 +124,7 @@ impl Default for Config {
             trip: TripRule::Default,
             open_backoff: None,
             half_open_max_wait_ms: 0,
+            slow_calls: None,
         }
     }
 }
@@ -117,6 +134,25 @@ impl Default for Config {
 const INTERVALS: [u64; 8] = [0, 0, 0, 0, 1, 2, 5, 13];
 /// Timeouts a decoded config picks from (ms; 0 is the 60 s default).
 const TIMEOUTS: [u64; 8] = [1, 1, 2, 3, 7, 10, 50, 0];
+/// Time windows a decoded config picks from: (length ms, buckets), bucket widths
+/// of 1 to 3 ms, so the op decoder's small advances cross bucket edges.
+const TIME_WINDOWS: [(u64, u32); 8] = [
+    (1, 1),
+    (2, 1),
+    (2, 2),
+    (4, 2),
+    (3, 3),
+    (6, 3),
+    (8, 4),
+    (10, 5),
+];
+/// Slow-call thresholds a decoded config picks from (ns): the smallest, just under,
+/// at and just over one tick, and a few ticks.
+const SLOW_THRESHOLDS: [u64; 8] = [
+    1, 999_999, 1_000_000, 1_000_001, 1_500_000, 2_000_000, 3_000_000, 5_000_000,
+];
+/// Failure and slow-call percentages a decoded config picks from.
+const PERCENTS: [u32; 4] = [25, 50, 60, 100];
 
 impl Config {
     /// Decodes a config from the front of `bytes` (missing bytes read as zero,
@@ -126,12 +162,12 @@ impl Config {
         let interval_ms = INTERVALS[usize::from(bytes.next()) % INTERVALS.len()];
         let timeout_ms = TIMEOUTS[usize::from(bytes.next()) % TIMEOUTS.len()];
         let n = u32::from(bytes.next() % 4) + 1;
-        let trip = match bytes.next() % 6 {
+        let trip = match bytes.next() % 8 {
             0 | 1 => TripRule::ConsecutiveFailures(n),
             2 => TripRule::TotalFailures(n),
             3 => TripRule::FailureRatio {
                 min_requests: n,
-                percent: [25, 50, 60, 100][usize::from(bytes.next()) % 4],
+                percent: PERCENTS[usize::from(bytes.next()) % 4],
             },
             4 => {
                 let b = bytes.next();
@@ -139,7 +175,17 @@ impl Config {
                 TripRule::CountWindow {
                     size,
                     min_calls: n.min(size),
-                    percent: [25, 50, 60, 100][usize::from(b >> 4) % 4],
+                    percent: PERCENTS[usize::from(b >> 4) % 4],
+                }
+            }
+            5 | 6 => {
+                let b = bytes.next();
+                let (length_ms, buckets) = TIME_WINDOWS[usize::from(b) % TIME_WINDOWS.len()];
+                TripRule::TimeWindow {
+                    length_ms,
+                    buckets,
+                    min_calls: n,
+                    percent: PERCENTS[usize::from(b >> 4) % 4],
                 }
             }
             _ => TripRule::Default,
@@ -151,6 +197,7 @@ impl Config {
             trip,
             open_backoff: None,
             half_open_max_wait_ms: 0,
+            slow_calls: None,
         };
         // Half the runs back off: multiplier 1..=3, cap 1x..=8x the timeout, jitter
         // 0, 25 or 100 %, a seed from the input.
@@ -167,6 +214,16 @@ impl Config {
         }
         // Half the runs bound the half-open state (ms).
         config.half_open_max_wait_ms = [0, 0, 0, 0, 1, 2, 3, 10][usize::from(bytes.next()) % 8];
+        // Half the runs time their calls: a threshold around a tick, rate and minimum
+        // from the input.
+        let b = bytes.next();
+        if b & 1 == 1 {
+            config.slow_calls = Some(SlowCalls::new(
+                Duration::from_nanos(SLOW_THRESHOLDS[usize::from(b >> 1) % 8]),
+                PERCENTS[usize::from(b >> 4) % 4],
+                u32::from(b >> 6) + 1,
+            ));
+        }
         config
     }
 
@@ -179,6 +236,22 @@ impl Config {
     /// ```
     pub fn from_bytes(data: &[u8]) -> Self {
         Self::decode(&mut Bytes::new(data))
+    }
+
+    /// The slow-call threshold in nanoseconds (`None` without slow calls).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::SlowCalls;
+    /// let config = warden_conformance::Config {
+    ///     slow_calls: Some(SlowCalls::new(Duration::from_micros(1500), 50, 2)),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(config.slow_threshold_nanos(), Some(1_500_000));
+    /// ```
+    pub fn slow_threshold_nanos(&self) -> Option<u64> {
+        self.slow_calls
+            .map(|s| u64::try_from(s.threshold().as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// The open timeout in ticks, after the zero default.
@@ -221,8 +294,24 @@ impl Config {
                 size,
                 min_calls,
                 percent,
-            } => b = b.count_window(warden_breaker::CountWindow::new(size, min_calls, percent)),
+            } => b = b.count_window(CountWindow::new(size, min_calls, percent)),
+            TripRule::TimeWindow {
+                length_ms,
+                buckets,
+                min_calls,
+                percent,
+            } => {
+                b = b.time_window(TimeWindow::new(
+                    Duration::from_millis(length_ms),
+                    buckets,
+                    min_calls,
+                    percent,
+                ))
+            }
             rule => b = b.ready_to_trip(move |c| rule.trips(c)),
+        }
+        if let Some(slow) = self.slow_calls {
+            b = b.slow_calls(slow);
         }
         b.settings()
     }
@@ -233,13 +322,14 @@ impl fmt::Display for Config {
         write!(
             f,
             "max_requests {}, interval {} ms, timeout {} ms, trip {:?}, open backoff {:?}, \
-             half-open max wait {} ms",
+             half-open max wait {} ms, slow calls {:?}",
             self.max_requests,
             self.interval_ms,
             self.timeout_ms,
             self.trip,
             self.open_backoff,
-            self.half_open_max_wait_ms
+            self.half_open_max_wait_ms,
+            self.slow_calls
         )
     }
 }

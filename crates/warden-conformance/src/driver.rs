@@ -184,15 +184,7 @@ macro_rules! side {
                 <$t>::counts(self)
             }
             fn call_with(&self, outcome: Outcome) -> Result<u32, Error<u32>> {
-                <$t>::call_with(
-                    self,
-                    || match outcome {
-                        Outcome::Success => Ok(1),
-                        Outcome::Failure => Err(2),
-                        Outcome::Ignored => Err(3),
-                    },
-                    |_| outcome,
-                )
+                <$t>::call_with(self, || returned(outcome), |_| outcome)
             }
             fn call_panicking(&self) -> Result<u32, Error<u32>> {
                 <$t>::call(self, || -> Result<u32, u32> {
@@ -387,6 +379,61 @@ fn record_pair(
     )
 }
 
+/// What a call classified as `outcome` returns (as [`Side::call_with`]).
+fn returned(outcome: Outcome) -> Result<u32, u32> {
+    match outcome {
+        Outcome::Success => Ok(1),
+        Outcome::Failure => Err(2),
+        Outcome::Ignored => Err(3),
+    }
+}
+
+/// [`Op::SlowCall`]: the mutex reference's call runs inside the lock-free
+/// breaker's, and the innermost closure moves the clock, so both breakers admit
+/// at the same instant and record after the same advance (two calls one after
+/// the other would each see the other's time pass). Events are taken at each
+/// boundary and attributed to their breaker: the lock-free admission, the mutex
+/// admission, the mutex outcome, the lock-free outcome.
+fn slow_call(pair: &Pair, step: &Step, outcome: Outcome, took: Duration) -> Result<(), Mismatch> {
+    let (lf, mx) = (&*pair.lock_free, &*pair.mutex);
+    let mut a_events = Vec::new();
+    let mut b_events = Vec::new();
+    let mut b = None;
+    let a = lf.call_with(
+        || {
+            a_events = pair.log.take();
+            let r = mx.call_with(
+                || {
+                    b_events = pair.log.take();
+                    pair.clock.advance(took);
+                    returned(outcome)
+                },
+                |_| outcome,
+            );
+            b_events.extend(pair.log.take());
+            b = Some(r);
+            returned(outcome)
+        },
+        |_| outcome,
+    );
+    a_events.extend(pair.log.take());
+    // The lock-free breaker refused: the reference makes its call alone (the
+    // results then differ unless it refuses too).
+    let b = b.unwrap_or_else(|| {
+        let r = mx.call_with(
+            || {
+                pair.clock.advance(took);
+                returned(outcome)
+            },
+            |_| outcome,
+        );
+        b_events = pair.log.take();
+        r
+    });
+    step.check("result", Answer::Call(a), Answer::Call(b))?;
+    step.check("events", a_events, b_events)
+}
+
 /// A permit either breaker admitted.
 enum Admitted<B, O> {
     Borrowed(B),
@@ -487,6 +534,7 @@ fn apply<'a>(
             || Answer::Call(Side::call_with(lf, outcome)),
             || Answer::Call(Side::call_with(mx, outcome)),
         ),
+        Op::SlowCall(outcome, nanos) => slow_call(pair, step, outcome, Duration::from_nanos(nanos)),
         Op::CallPanicking => {
             let call = |s: &dyn Side| match catch_unwind(AssertUnwindSafe(|| s.call_panicking())) {
                 Ok(r) => Answer::Call(r),

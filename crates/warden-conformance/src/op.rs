@@ -39,6 +39,13 @@ pub enum Op {
     Call(Outcome),
     /// `call` with a closure that panics, inside `catch_unwind`.
     CallPanicking,
+    /// `call_with` whose closure moves the shared clock forward by this many
+    /// **nanoseconds** before returning like [`Op::Call`]: a call that takes that
+    /// long, slow or not for the config's
+    /// [`SlowCalls`](warden_breaker::SlowCalls). The two breakers' calls are
+    /// nested (the mutex reference's inside the lock-free one's), so both are
+    /// admitted at the same instant and both report after the same advance.
+    SlowCall(Outcome, u64),
     /// Moves the shared [`ManualClock`](warden_breaker::ManualClock) forward by
     /// this many milliseconds.
     Advance(u64),
@@ -58,8 +65,8 @@ pub enum Op {
     Reset,
 }
 
-/// Weighted choice of the next op kind: 40 entries, one byte modulo 40.
-const KINDS: [u8; 40] = [
+/// Weighted choice of the next op kind: 46 entries, one byte modulo 46.
+const KINDS: [u8; 46] = [
     0, 0, 0, 0, // Acquire
     1, 1, // AcquireOwned
     2, 2, 2, // Success
@@ -79,6 +86,9 @@ const KINDS: [u8; 40] = [
     16, // ForceClosed
     17, 17, // Disable
     18, 18, // Reset
+    19, 19, 19, // SlowCall(Success)
+    20, 20, // SlowCall(Failure)
+    21, // SlowCall(Ignored)
 ];
 
 impl Op {
@@ -105,7 +115,10 @@ impl Op {
             15 => Op::ForceOpenFor(advance(bytes.next(), config)),
             16 => Op::ForceClosed,
             17 => Op::Disable,
-            _ => Op::Reset,
+            18 => Op::Reset,
+            19 => Op::SlowCall(Outcome::Success, call_nanos(bytes.next(), config)),
+            20 => Op::SlowCall(Outcome::Failure, call_nanos(bytes.next(), config)),
+            _ => Op::SlowCall(Outcome::Ignored, call_nanos(bytes.next(), config)),
         }
     }
 }
@@ -129,11 +142,26 @@ fn advance(b: u8, config: &Config) -> u64 {
     }
 }
 
+/// How long a [`Op::SlowCall`] takes (ns): one nanosecond under, at or over the
+/// config's slow-call threshold (1 ms without slow calls), nothing, or a whole
+/// number of ms or a few ns more (crossing the tick and bucket edges too).
+fn call_nanos(b: u8, config: &Config) -> u64 {
+    let threshold = config.slow_threshold_nanos().unwrap_or(1_000_000);
+    match b % 8 {
+        0 => threshold.saturating_sub(1),
+        1 | 2 => threshold,
+        3 => threshold.saturating_add(1),
+        4 => 0,
+        5 => 1,
+        _ => u64::from(b / 8 % 4) * 1_000_000 + u64::from(b / 32 % 2) * 999_999,
+    }
+}
+
 /// Decodes a config and the ops that follow it from arbitrary bytes; never
 /// panics. At most `max_ops` ops are decoded.
 ///
 /// ```
-/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 5, 0, 0, 0, 11, 4], 100);
+/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 7, 0, 0, 0, 0, 11, 4], 100);
 /// assert_eq!(config.max_requests, 1);
 /// assert_eq!(ops.len(), 2);
 /// ```

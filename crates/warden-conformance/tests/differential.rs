@@ -13,7 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
-use warden_breaker::Outcome;
+use std::time::Duration;
+
+use warden_breaker::{Outcome, SlowCalls};
 use warden_conformance::{Config, Op, TripRule, decode, run};
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -81,8 +83,36 @@ fn shrink(config: &Config, ops: &[Op]) -> (Vec<Op>, String) {
     }
 }
 
-fn check_case(case_seed: u64, label: &str) -> usize {
+/// What the random cases covered, so a decoder change that stops generating the
+/// issue-8 policies fails the test instead of silently testing less.
+#[derive(Debug, Default)]
+struct Coverage {
+    time_windows: u64,
+    count_windows: u64,
+    slow_calls: u64,
+    slow_call_ops: u64,
+}
+
+impl Coverage {
+    fn add(&mut self, config: &Config, ops: &[Op]) {
+        match config.trip {
+            TripRule::TimeWindow { .. } => self.time_windows += 1,
+            TripRule::CountWindow { .. } => self.count_windows += 1,
+            _ => {}
+        }
+        if config.slow_calls.is_some() {
+            self.slow_calls += 1;
+            self.slow_call_ops += ops
+                .iter()
+                .filter(|op| matches!(op, Op::SlowCall(..)))
+                .count() as u64;
+        }
+    }
+}
+
+fn check_case(case_seed: u64, label: &str, coverage: &mut Coverage) -> usize {
     let (config, ops) = case(case_seed);
+    coverage.add(&config, &ops);
     if failure(&config, &ops).is_some() {
         let (small, why) = shrink(&config, &ops);
         panic!(
@@ -99,7 +129,7 @@ fn check_case(case_seed: u64, label: &str) -> usize {
 #[test]
 fn random_sequences_agree() {
     if let Some(case_seed) = env_u64("WARDEN_DIFF_CASE_SEED") {
-        check_case(case_seed, "replayed case");
+        check_case(case_seed, "replayed case", &mut Coverage::default());
         return;
     }
     let seed = env_u64("WARDEN_DIFF_SEED").unwrap_or_else(|| {
@@ -110,12 +140,29 @@ fn random_sequences_agree() {
     let target = env_u64("WARDEN_DIFF_OPS").unwrap_or(1_000_000) as usize;
     println!("differential: WARDEN_DIFF_SEED={seed}");
     let (mut total, mut cases) = (0, 0u64);
+    let mut coverage = Coverage::default();
     while total < target {
         let case_seed = mix(seed ^ mix(cases));
-        total += check_case(case_seed, &format!("seed {seed}, case {cases}"));
+        total += check_case(
+            case_seed,
+            &format!("seed {seed}, case {cases}"),
+            &mut coverage,
+        );
         cases += 1;
     }
-    println!("differential: {total} operations in {cases} sequences agree");
+    println!("differential: {total} operations in {cases} sequences agree; {coverage:?}");
+    if target >= 100_000 {
+        // About 1 case in 4 has a time window, 1 in 8 a count window, 1 in 2 slow
+        // calls; at 100,000 operations (some 65 cases) none of these can be zero
+        // but by a decoder change.
+        assert!(
+            coverage.time_windows > 0
+                && coverage.count_windows > 0
+                && coverage.slow_calls > 0
+                && coverage.slow_call_ops > 0,
+            "the decoder no longer covers every policy: {coverage:?}"
+        );
+    }
 }
 
 // Hand-written sequences for the tricky cases. Each also checks a fact about the
@@ -455,5 +502,190 @@ fn manual_commands_racing_permits_and_the_forced_deadline() {
     assert_eq!(
         cb.try_acquire().expect("half-open").admitted_in(),
         warden_breaker::State::HalfOpen
+    );
+}
+
+// The issue-8 policies: time window and slow calls.
+
+fn time_window(length_ms: u64, buckets: u32, min_calls: u32, percent: u32) -> Config {
+    Config {
+        max_requests: 1,
+        timeout_ms: 5,
+        trip: TripRule::TimeWindow {
+            length_ms,
+            buckets,
+            min_calls,
+            percent,
+        },
+        ..Config::default()
+    }
+}
+
+#[test]
+fn time_window_bucket_edges_and_record_time() {
+    // 4 ms in 2 buckets of 2 ms; 2 calls, 100 %.
+    let config = time_window(4, 2, 2, 100);
+    agree(
+        &config,
+        &[
+            Op::Advance(1),
+            Op::Call(Outcome::Failure), // tick 1, bucket 0
+            Op::Acquire,                // admitted at tick 1...
+            Op::Advance(3),
+            Op::Call(Outcome::Failure), // tick 4, bucket 2: bucket 0 is out
+            Op::State,
+            Op::Failure(0), // ...recorded at tick 4, bucket 2: 2 of 2
+            Op::State,
+            Op::Advance(6),
+            Op::Acquire, // half-open probe
+            Op::Success(0),
+            Op::Call(Outcome::Failure), // a new closed generation: 1 call
+            Op::Advance(1),
+            Op::Call(Outcome::Ignored),
+            Op::Call(Outcome::Success),
+            Op::Call(Outcome::Failure), // tick 12, bucket 6: 2 of 3
+            Op::State,
+        ],
+    );
+    let clock = warden_breaker::ManualClock::new();
+    let cb = warden_mutex::CircuitBreaker::builder("oracle")
+        .time_window(warden_breaker::TimeWindow::new(oracle::ms(4), 2, 2, 100))
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    clock.advance(oracle::ms(1));
+    let _ = cb.call(|| Err::<(), _>(()));
+    let p = cb.try_acquire().expect("closed");
+    clock.advance(oracle::ms(3));
+    let _ = cb.call(|| Err::<(), _>(()));
+    assert_eq!(cb.state(), warden_breaker::State::Closed, "bucket 0 left");
+    p.failure();
+    assert_eq!(
+        cb.state(),
+        warden_breaker::State::Open,
+        "record time counts"
+    );
+}
+
+#[test]
+fn time_window_across_interval_resets_and_manual_commands() {
+    let config = Config {
+        interval_ms: 3,
+        ..time_window(6, 3, 2, 50)
+    };
+    agree(
+        &config,
+        &[
+            Op::Call(Outcome::Failure),
+            Op::Advance(4), // the interval resets the window on the next look
+            Op::Call(Outcome::Failure),
+            Op::Call(Outcome::Success),
+            Op::Disable,
+            Op::Call(Outcome::Failure),
+            Op::Call(Outcome::Failure),
+            Op::Reset,
+            Op::Call(Outcome::Success),
+            Op::Call(Outcome::Failure), // 1 of 2: 50 %
+            Op::State,
+        ],
+    );
+}
+
+fn slow(threshold_ns: u64, rate: u32, min_calls: u32, trip: TripRule) -> Config {
+    Config {
+        max_requests: 1,
+        timeout_ms: 5,
+        trip,
+        slow_calls: Some(SlowCalls::new(
+            Duration::from_nanos(threshold_ns),
+            rate,
+            min_calls,
+        )),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn slow_calls_threshold_and_generation_window() {
+    // 1.5 ms, 50 % of at least 3; failures never trip (100 of them needed).
+    let config = slow(1_500_000, 50, 3, TripRule::TotalFailures(100));
+    agree(
+        &config,
+        &[
+            Op::SlowCall(Outcome::Success, 1_499_999), // not slow
+            Op::SlowCall(Outcome::Failure, 1_500_000), // slow: 1 of 2
+            Op::SlowCall(Outcome::Ignored, 9_000_000), // not a call
+            Op::Acquire,
+            Op::Advance(2),
+            Op::Success(0), // slow through a permit: 2 of 3, trips
+            Op::State,
+            Op::Advance(6),
+            Op::SlowCall(Outcome::Success, 5_000_000), // a slow probe closes anyway
+            Op::State,
+            Op::SlowCall(Outcome::Success, 0),
+            Op::SlowCall(Outcome::Failure, 1),
+            Op::SlowCall(Outcome::Success, 1_500_001), // 1 of 3
+            Op::State,
+        ],
+    );
+    let clock = warden_breaker::ManualClock::new();
+    let cb = warden_mutex::CircuitBreaker::builder("oracle")
+        .ready_to_trip(|c| c.total_failures >= 100)
+        .slow_calls(SlowCalls::new(Duration::from_nanos(1_500_000), 50, 3))
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    let _ = cb.call(|| {
+        clock.advance(Duration::from_nanos(1_500_000));
+        Err::<(), _>(())
+    });
+    let _ = cb.call(|| Ok::<_, ()>(()));
+    assert_eq!(cb.state(), warden_breaker::State::Closed);
+    let p = cb.try_acquire().expect("closed");
+    clock.advance(oracle::ms(2));
+    p.success();
+    assert_eq!(cb.state(), warden_breaker::State::Open, "2 slow of 3");
+}
+
+#[test]
+fn slow_calls_over_count_and_time_windows() {
+    let count = TripRule::CountWindow {
+        size: 3,
+        min_calls: 3,
+        percent: 100,
+    };
+    agree(
+        &slow(1_000_000, 60, 3, count),
+        &[
+            Op::SlowCall(Outcome::Success, 1_000_000),
+            Op::Call(Outcome::Success),
+            Op::Call(Outcome::Failure),
+            Op::SlowCall(Outcome::Success, 2_000_000), // the first slow call left: 1 of 3
+            Op::State,
+            Op::SlowCall(Outcome::Failure, 1_000_001), // 2 of 3
+            Op::State,
+        ],
+    );
+    let time = TripRule::TimeWindow {
+        length_ms: 4,
+        buckets: 4,
+        min_calls: 100,
+        percent: 100,
+    };
+    agree(
+        &slow(2_000_000, 100, 2, time),
+        &[
+            Op::SlowCall(Outcome::Failure, 2_000_000), // recorded at tick 2
+            Op::Advance(3),
+            Op::SlowCall(Outcome::Success, 2_000_000), // tick 7: window 4..=7
+            Op::State,
+            Op::SlowCall(Outcome::Success, 2_000_000), // tick 9: 2 of 2
+            Op::State,
+        ],
+    );
+    // A slow failure that trips on both rules: one transition.
+    agree(
+        &slow(1, 100, 1, TripRule::ConsecutiveFailures(1)),
+        &[Op::SlowCall(Outcome::Failure, 1), Op::State, Op::Counts],
     );
 }

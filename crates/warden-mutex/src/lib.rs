@@ -71,8 +71,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use warden_breaker::{
-    Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error, ManualClock, Mode,
-    Observer, OpenBackoff, Outcome, QuantaClock, Rejected, Settings, State,
+    Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error, MAX_TIME_BUCKETS,
+    ManualClock, Mode, Observer, OpenBackoff, Outcome, QuantaClock, Rejected, Settings, SlowCalls,
+    State, TimeWindow,
 };
 use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
@@ -226,6 +227,57 @@ impl Builder {
         self.map(|b| b.count_window(window))
     }
 
+    /// Trips on the failure rate over the last stretch of time, kept in buckets;
+    /// see [`warden_breaker::Builder::time_window`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_mutex::{CircuitBreaker, ManualClock, State, TimeWindow};
+    /// let clock = ManualClock::new();
+    /// // 10 s in 10 buckets of 1 s; at least 4 calls, trip at 50 % failures.
+    /// let cb = CircuitBreaker::builder("x")
+    ///     .time_window(TimeWindow::new(Duration::from_secs(10), 10, 4, 50))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// clock.advance(Duration::from_secs(10)); // both failures leave the window
+    /// let _ = cb.call(|| Ok::<_, &str>(()));
+    /// let _ = cb.call(|| Ok::<_, &str>(()));
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// assert_eq!(cb.state(), State::Closed, "1 failure of 3 calls in the window");
+    /// let _ = cb.call(|| Err::<(), _>("boom"));
+    /// assert_eq!(cb.state(), State::Open, "2 of 4: 50 %");
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn time_window(self, window: TimeWindow) -> Self {
+        self.map(|b| b.time_window(window))
+    }
+
+    /// Trips on the rate of slow calls (measured with the breaker's clock from
+    /// admission to outcome); see [`warden_breaker::Builder::slow_calls`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_mutex::{CircuitBreaker, ManualClock, SlowCalls, State};
+    /// let clock = ManualClock::new();
+    /// // Calls of 100 ms or more are slow; trip when half of at least 2 calls are.
+    /// let cb = CircuitBreaker::builder("x")
+    ///     .slow_calls(SlowCalls::new(Duration::from_millis(100), 50, 2))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = cb.call(|| Ok::<_, ()>(()));
+    /// let _ = cb.call(|| {
+    ///     clock.advance(Duration::from_millis(100));
+    ///     Ok::<_, ()>(())
+    /// });
+    /// assert_eq!(cb.state(), State::Open, "a slow success trips too");
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn slow_calls(self, slow: SlowCalls) -> Self {
+        self.map(|b| b.slow_calls(slow))
+    }
+
     /// The longest a half-open generation lasts before it re-opens; see
     /// [`warden_breaker::Builder::half_open_max_wait`].
     ///
@@ -329,13 +381,43 @@ struct Inner {
     /// probe of the half-open generation right after it counts one more; any
     /// other re-trip is the first.
     retrip: (u64, u64),
-    /// With a count window: the closed generation's last outcomes (`true`: failure),
-    /// oldest first, at most its size.
-    window: VecDeque<bool>,
+    /// With a count window: the closed generation's last outcomes, oldest first, at
+    /// most its size.
+    window: VecDeque<Recorded>,
+    /// With a time window: the closed generation's non-empty buckets, oldest first;
+    /// those that left the window are dropped when an outcome is recorded.
+    buckets: VecDeque<Bucket>,
+    /// With slow calls and neither window: the closed generation's slow outcomes.
+    slow: u32,
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
     delivering: bool,
+}
+
+/// One closed-state outcome in a count window.
+#[derive(Clone, Copy, Debug)]
+struct Recorded {
+    failure: bool,
+    slow: bool,
+}
+
+/// The closed-state outcomes recorded in one time-window bucket.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    /// `tick / bucket width`.
+    index: u64,
+    calls: u32,
+    failures: u32,
+    slow: u32,
+}
+
+/// What a window holds when a rule looks at it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    calls: u32,
+    failures: u32,
+    slow: u32,
 }
 
 /// A manual command in force. The breaker's `state` is `Open` for the forced-open
@@ -429,6 +511,8 @@ impl CircuitBreaker {
                 manual: None,
                 retrip: (0, 0),
                 window: VecDeque::new(),
+                buckets: VecDeque::new(),
+                slow: 0,
                 pending: VecDeque::new(),
                 delivering: false,
             }),
@@ -766,6 +850,8 @@ impl CircuitBreaker {
         inner.generation += 1;
         inner.counts = Counts::default();
         inner.window.clear();
+        inner.buckets.clear();
+        inner.slow = 0;
         inner.held = 0;
         let after = |ticks: u64| now.saturating_add(ticks).min(MAX_TICK);
         inner.expiry = match inner.state {
@@ -798,9 +884,17 @@ impl CircuitBreaker {
                 if state == State::HalfOpen {
                     inner.held += 1;
                 }
+                // Slow calls time closed-state admissions, and only those (half-open
+                // and manual generations do not evaluate them); nobody else pays
+                // for the clock read.
+                let start_ns = match self.settings.slow_calls() {
+                    Some(_) if state == State::Closed => self.settings.now_nanos(),
+                    _ => 0,
+                };
                 Ok(Ticket {
                     generation: inner.generation,
                     state,
+                    start_ns,
                 })
             }
         };
@@ -827,23 +921,96 @@ impl CircuitBreaker {
         // Time is evaluated even for a stale outcome, as gobreaker does.
         let state = self.current_state(&mut inner, now);
         if inner.generation == ticket.generation {
-            self.record(&mut inner, state, outcome, now);
+            let slow = match self.settings.slow_calls() {
+                Some(rule) if ticket.state == State::Closed => {
+                    let end_ns = self.settings.now_nanos();
+                    let threshold = u64::try_from(rule.threshold().as_nanos()).unwrap_or(u64::MAX);
+                    end_ns.saturating_sub(ticket.start_ns) >= threshold
+                }
+                _ => false,
+            };
+            self.record(&mut inner, state, outcome, now, slow);
         }
         self.unlock(inner);
     }
 
-    /// Appends a closed-state outcome to the count window, if there is one.
-    fn push_window(&self, inner: &mut Inner, failure: bool) {
+    /// Adds a closed-state outcome to the generation's window and returns what the
+    /// window holds with it: the last `size` outcomes with a count window; with a
+    /// time window, the outcomes whose bucket is among the `buckets` ending with
+    /// this one's (`now / width`); otherwise every success and failure of the
+    /// generation (only `calls` and `slow` are used then, by the slow-call rule).
+    fn push_outcome(&self, inner: &mut Inner, now: u64, failure: bool, slow: bool) -> Tally {
         if let Some(rule) = self.settings.count_window() {
-            inner.window.push_back(failure);
+            inner.window.push_back(Recorded { failure, slow });
             if inner.window.len() > rule.size() as usize {
                 inner.window.pop_front();
             }
+            let mut t = Tally::default();
+            for r in &inner.window {
+                t.calls += 1;
+                t.failures += u32::from(r.failure);
+                t.slow += u32::from(r.slow);
+            }
+            return t;
+        }
+        if let Some(rule) = self.settings.time_window() {
+            // Validation makes the width a whole number of ms, at least 1.
+            let width = u64::try_from(rule.bucket_width().as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            let index = now / width;
+            let oldest = index.saturating_sub(u64::from(rule.buckets()) - 1);
+            while inner.buckets.front().is_some_and(|b| b.index < oldest) {
+                inner.buckets.pop_front();
+            }
+            // Ticks never go back under the lock, so this is the newest bucket or a
+            // new one after it.
+            if inner.buckets.back().is_none_or(|b| b.index != index) {
+                inner.buckets.push_back(Bucket {
+                    index,
+                    ..Bucket::default()
+                });
+            }
+            if let Some(b) = inner.buckets.back_mut() {
+                b.calls = b.calls.saturating_add(1);
+                b.failures = b.failures.saturating_add(u32::from(failure));
+                b.slow = b.slow.saturating_add(u32::from(slow));
+            }
+            let mut t = Tally::default();
+            for b in inner
+                .buckets
+                .iter()
+                .filter(|b| (oldest..=index).contains(&b.index))
+            {
+                t.calls = t.calls.saturating_add(b.calls);
+                t.failures = t.failures.saturating_add(b.failures);
+                t.slow = t.slow.saturating_add(b.slow);
+            }
+            return t;
+        }
+        if slow {
+            inner.slow = inner.slow.saturating_add(1);
+        }
+        Tally {
+            calls: inner
+                .counts
+                .total_successes
+                .saturating_add(inner.counts.total_failures),
+            failures: inner.counts.total_failures,
+            slow: inner.slow,
         }
     }
 
-    /// Applies an outcome of the current generation.
-    fn record(&self, inner: &mut Inner, state: State, outcome: Option<Outcome>, now: u64) {
+    /// Applies an outcome of the current generation (`slow`: a closed-state
+    /// admission that took at least the slow-call threshold).
+    fn record(
+        &self,
+        inner: &mut Inner,
+        state: State,
+        outcome: Option<Outcome>,
+        now: u64,
+        slow: bool,
+    ) {
         let c = &mut inner.counts;
         match inner.manual {
             None => {}
@@ -872,30 +1039,41 @@ impl CircuitBreaker {
         }
         match (state, outcome) {
             (State::Open, _) => {} // an open generation admits nobody
-            (_, Some(Outcome::Success)) => {
+            (State::HalfOpen, Some(Outcome::Success)) => {
                 c.total_successes = c.total_successes.wrapping_add(1);
                 c.consecutive_successes = c.consecutive_successes.wrapping_add(1);
                 c.consecutive_failures = 0;
-                if state == State::HalfOpen
-                    && c.consecutive_successes >= self.settings.max_requests()
-                {
+                if c.consecutive_successes >= self.settings.max_requests() {
                     self.set_state(inner, State::Closed, now);
-                } else if state == State::Closed {
-                    self.push_window(inner, false);
                 }
             }
-            (State::Closed, Some(Outcome::Failure)) => {
-                c.total_failures = c.total_failures.wrapping_add(1);
-                c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
-                c.consecutive_successes = 0;
-                let trips = match self.settings.count_window() {
-                    Some(rule) => {
-                        self.push_window(inner, true);
-                        let failures = inner.window.iter().filter(|f| **f).count();
-                        rule.trips(inner.window.len() as u32, failures as u32)
-                    }
-                    None => self.settings.ready_to_trip(&inner.counts),
-                };
+            (State::Closed, Some(outcome @ (Outcome::Success | Outcome::Failure))) => {
+                let failure = outcome == Outcome::Failure;
+                if failure {
+                    c.total_failures = c.total_failures.wrapping_add(1);
+                    c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
+                    c.consecutive_successes = 0;
+                } else {
+                    c.total_successes = c.total_successes.wrapping_add(1);
+                    c.consecutive_successes = c.consecutive_successes.wrapping_add(1);
+                    c.consecutive_failures = 0;
+                }
+                let window = self.push_outcome(inner, now, failure, slow);
+                // The failure rule first, then the slow-call rule; either trips.
+                let mut trips = failure
+                    && if let Some(rule) = self.settings.count_window() {
+                        rule.trips(window.calls, window.failures)
+                    } else if let Some(rule) = self.settings.time_window() {
+                        rule.trips(window.calls, window.failures)
+                    } else {
+                        self.settings.ready_to_trip(&inner.counts)
+                    };
+                if !trips && slow {
+                    trips = self
+                        .settings
+                        .slow_calls()
+                        .is_some_and(|rule| rule.trips(window.calls, window.slow));
+                }
                 if trips {
                     self.set_state(inner, State::Open, now);
                 }
@@ -966,12 +1144,15 @@ impl Breaker for CircuitBreaker {
     }
 }
 
-/// What a permit reports back with: the generation that admitted it and the
-/// state it was admitted in.
+/// What a permit reports back with: the generation that admitted it, the state
+/// it was admitted in and, with slow calls configured, when (closed state only).
 #[derive(Clone, Copy, Debug)]
 struct Ticket {
     generation: u64,
     state: State,
+    /// [`Settings::now_nanos`] at a closed-state admission when slow calls are
+    /// configured; 0 otherwise (and then never read).
+    start_ns: u64,
 }
 
 /// The outcome a permit records when dropped unreported.
@@ -1401,6 +1582,237 @@ mod tests {
         }));
         assert!(r.is_err());
         assert_eq!(cb.counts().total_failures, 1);
+    }
+
+    fn fail(cb: &CircuitBreaker) {
+        let _ = cb.call(|| Err::<(), _>(()));
+    }
+
+    fn succeed(cb: &CircuitBreaker) {
+        let _ = cb.call(|| Ok::<_, ()>(()));
+    }
+
+    /// A call that takes `d` on `clock` and ends with `ok`.
+    fn slow(cb: &CircuitBreaker, clock: &ManualClock, d: Duration, ok: bool) {
+        let _ = cb.call(|| {
+            clock.advance(d);
+            if ok { Ok(()) } else { Err(()) }
+        });
+    }
+
+    #[test]
+    fn time_window_counts_the_current_bucket_and_the_ones_before_it() {
+        // 4 ms in 2 buckets of 2 ms; 2 calls, trip at 100 %.
+        let (cb, clock) =
+            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(4), 2, 2, 100)));
+        fail(&cb); // tick 0, bucket 0
+        clock.advance(ms(3));
+        fail(&cb); // tick 3, bucket 1: buckets 0..=1 hold both
+        assert_eq!(cb.state(), State::Open);
+
+        let (cb, clock) =
+            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(4), 2, 2, 100)));
+        clock.advance(ms(1));
+        fail(&cb); // tick 1, bucket 0
+        clock.advance(ms(3));
+        fail(&cb); // tick 4, bucket 2: bucket 0 left although only 3 ms passed
+        assert_eq!(cb.state(), State::Closed);
+        clock.advance(ms(1));
+        fail(&cb); // tick 5, bucket 2
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn time_window_uses_the_record_tick_and_evaluates_only_on_failures() {
+        // 10 ms in 10 buckets; 2 calls, 100 %.
+        let (cb, clock) =
+            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(10), 10, 2, 100)));
+        let early = cb.try_acquire().expect("closed");
+        clock.advance(ms(10));
+        // Admitted at tick 0 (bucket 0, out of the window 1..=10 by now), recorded
+        // at tick 10: it counts in bucket 10.
+        early.failure();
+        fail(&cb);
+        assert_eq!(cb.state(), State::Open, "2 failures of 2 in the window");
+
+        // 2 calls, 50 %: a success reaching the rate does not trip; the next
+        // failure does.
+        let (cb, _clock) =
+            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(10), 10, 2, 50)));
+        fail(&cb); // 1 call: under the minimum
+        succeed(&cb); // 1 failure of 2, but a success is not evaluated
+        assert_eq!(cb.state(), State::Closed);
+        fail(&cb); // 2 of 3
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn time_window_starts_empty_in_each_generation() {
+        // Interval 3 ms: the reset at tick 4 empties the window (100 ms, 1 bucket).
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .interval(ms(3))
+                .time_window(TimeWindow::new(ms(100), 1, 2, 100)),
+        );
+        fail(&cb);
+        clock.advance(ms(4));
+        fail(&cb);
+        assert_eq!(
+            cb.state(),
+            State::Closed,
+            "the first failure was reset away"
+        );
+        fail(&cb);
+        assert_eq!(cb.state(), State::Open);
+        // Ignored outcomes and drops are not calls.
+        let (cb, _clock) =
+            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(100), 4, 2, 50)));
+        let _ = cb.call_with(|| Err::<(), _>(()), |_| Outcome::Ignored);
+        drop(cb.try_acquire().expect("closed"));
+        fail(&cb);
+        assert_eq!(cb.state(), State::Closed, "one call in the window");
+    }
+
+    #[test]
+    fn slow_calls_threshold_is_inclusive_and_a_slow_success_trips() {
+        let (cb, clock) =
+            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
+        slow(&cb, &clock, Duration::from_nanos(4_999_999), true);
+        assert_eq!(cb.state(), State::Closed, "just under the threshold");
+        slow(&cb, &clock, ms(5), true);
+        assert_eq!(cb.state(), State::Closed, "1 slow of 2: 50 %");
+        let (cb, clock) =
+            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
+        slow(&cb, &clock, ms(5), true);
+        assert_eq!(cb.state(), State::Open, "at the threshold: slow");
+    }
+
+    #[test]
+    fn slow_calls_without_a_window_count_the_generation() {
+        // Slow from 1 ns; 50 % of at least 4 calls. The default failure rule.
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .interval(ms(10))
+                .slow_calls(SlowCalls::new(Duration::from_nanos(1), 50, 4)),
+        );
+        let ns = Duration::from_nanos(1);
+        slow(&cb, &clock, ns, false);
+        slow(&cb, &clock, ns, true);
+        succeed(&cb);
+        assert_eq!(cb.state(), State::Closed, "2 slow of 3: under the minimum");
+        let _ = cb.call_with(|| Err::<(), _>(()), |_| Outcome::Ignored);
+        succeed(&cb); // 4 calls, but only a slow outcome evaluates the rule
+        assert_eq!(cb.state(), State::Closed);
+        succeed(&cb);
+        slow(&cb, &clock, ns, true); // 3 slow of 6: 50 %
+        assert_eq!(cb.state(), State::Open);
+
+        // An interval reset starts the count again.
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .interval(ms(10))
+                .slow_calls(SlowCalls::new(ms(1), 100, 2)),
+        );
+        slow(&cb, &clock, ms(1), true); // 1 of 1: under the minimum
+        clock.advance(ms(10)); // tick 11: the interval (expiry 10) has passed
+        slow(&cb, &clock, ms(1), true);
+        assert_eq!(cb.state(), State::Closed, "1 slow of 1 in the new interval");
+        slow(&cb, &clock, ms(1), true);
+        assert_eq!(cb.state(), State::Open, "2 slow of 2");
+    }
+
+    #[test]
+    fn slow_calls_with_a_count_window_count_its_last_calls() {
+        // Window of 3; slow: 1 ms, 60 % of at least 3.
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .count_window(CountWindow::new(3, 3, 100))
+                .slow_calls(SlowCalls::new(ms(1), 60, 3)),
+        );
+        slow(&cb, &clock, ms(1), true);
+        succeed(&cb);
+        succeed(&cb);
+        slow(&cb, &clock, ms(1), true); // the window is S S slow: 1 of 3
+        assert_eq!(
+            cb.state(),
+            State::Closed,
+            "the first slow call left the window"
+        );
+        slow(&cb, &clock, ms(1), true); // 2 of 3: 66 %
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn slow_calls_with_a_time_window_count_its_buckets() {
+        // 4 ms in 4 buckets; failures never trip (min 100); slow: 1 ms, 100 % of 2.
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .time_window(TimeWindow::new(ms(4), 4, 100, 100))
+                .slow_calls(SlowCalls::new(ms(2), 100, 2)),
+        );
+        slow(&cb, &clock, ms(2), false); // recorded at tick 2
+        clock.advance(ms(3));
+        slow(&cb, &clock, ms(2), true); // tick 7: bucket 2 is out (window 4..=7)
+        assert_eq!(cb.state(), State::Closed);
+        slow(&cb, &clock, ms(2), true); // tick 9: window 6..=9 holds 2 slow of 2
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn a_slow_failure_trips_once_on_either_rule() {
+        let changes = Arc::new(AtomicUsize::new(0));
+        let c2 = Arc::clone(&changes);
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .slow_calls(SlowCalls::new(ms(1), 100, 1))
+                .on_state_change(move |_, _, _| {
+                    c2.fetch_add(1, Ordering::Relaxed);
+                }),
+        );
+        slow(&cb, &clock, ms(1), false); // both rules trip
+        assert_eq!(cb.state(), State::Open);
+        assert_eq!(changes.load(Ordering::Relaxed), 1, "one transition");
+    }
+
+    #[test]
+    fn slow_calls_are_not_evaluated_in_half_open_manual_or_stale_generations() {
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t")
+                .max_requests(2)
+                .timeout(ms(1))
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .slow_calls(SlowCalls::new(ms(1), 100, 1)),
+        );
+        fail(&cb);
+        clock.advance(ms(2));
+        slow(&cb, &clock, ms(5), true); // a slow probe: half-open keeps gobreaker's rules
+        assert_eq!(cb.state(), State::HalfOpen);
+        succeed(&cb);
+        assert_eq!(cb.state(), State::Closed);
+        // A permit of the closed generation outlives a disable: stale.
+        let stale = cb.try_acquire().expect("closed");
+        cb.disable();
+        clock.advance(ms(5));
+        stale.success();
+        slow(&cb, &clock, ms(5), true);
+        assert_eq!(cb.state(), State::Closed, "disabled never trips");
+        assert_eq!(
+            cb.counts().total_successes,
+            1,
+            "the stale success is ignored"
+        );
+        cb.force_closed();
+        slow(&cb, &clock, ms(5), true);
+        assert_eq!(cb.state(), State::Closed, "forced closed never trips");
+        // A permit admitted before the reset, slow by now, is stale too.
+        let stale = cb.try_acquire().expect("forced closed admits");
+        cb.reset();
+        clock.advance(ms(5));
+        stale.success();
+        assert_eq!(cb.state(), State::Closed);
+        slow(&cb, &clock, ms(5), true);
+        assert_eq!(cb.state(), State::Open, "normal again: the slow call trips");
     }
 
     #[test]
