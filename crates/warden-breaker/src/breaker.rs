@@ -744,7 +744,7 @@ impl CircuitBreaker {
             .settings
             .slow_calls()
             .is_some_and(|rule| rule.is_slow(ticket.start(), now_ns));
-        if slow && self.slow_calls_trip(generation, now, None) {
+        if slow && self.slow_calls_trip(generation, now) {
             self.trip(generation);
         }
     }
@@ -816,7 +816,7 @@ impl CircuitBreaker {
                     b.enter(generation, now, &self.counters);
                 }
                 self.counters.record_success(tag_of(generation));
-                if slow() && self.slow_calls_trip(generation, now, None) {
+                if slow() && self.slow_calls_trip(generation, now) {
                     self.trip(generation);
                 }
             }
@@ -827,7 +827,7 @@ impl CircuitBreaker {
                 }
                 let counts = self.counters.record_failure(generation);
                 let trips = self.failures_trip(generation, now, &counts)
-                    || (slow() && self.slow_calls_trip(generation, now, Some(&counts)));
+                    || (slow() && self.slow_calls_trip(generation, now));
                 if trips {
                     self.trip(generation);
                 }
@@ -856,24 +856,20 @@ impl CircuitBreaker {
         self.settings.ready_to_trip(counts)
     }
 
-    /// Counts a slow closed-state call (its success or failure already counted, in
-    /// `counts` for a failure) and says whether the slow-call rate trips.
+    /// Counts a slow closed-state call (its success or failure already counted)
+    /// and says whether the slow-call rate trips.
     #[cold]
-    fn slow_calls_trip(&self, generation: u32, now: u64, counts: Option<&Counts>) -> bool {
+    fn slow_calls_trip(&self, generation: u32, now: u64) -> bool {
         let Some(rule) = self.settings.slow_calls() else {
             return false;
         };
+        // The calls are read after the slow count, never before: of two racing slow
+        // calls, the one counted second then sees the other's call too (the loom
+        // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
         let slow = self.counters.record_slow(generation);
-        let so_far = match counts {
-            Some(c) => Calls {
-                successes: c.total_successes,
-                failures: c.total_failures,
-                slow,
-            },
-            None => Calls {
-                slow,
-                ..self.counters.calls(generation)
-            },
+        let so_far = Calls {
+            slow,
+            ..self.counters.calls(generation)
         };
         let calls = so_far.total();
         let (calls, slow) = match (
