@@ -120,21 +120,34 @@ impl<B: FromSettings> Warden<B> {
         let builder = warden_breaker::CircuitBreaker::builder(B::NAME)
             .max_requests(1)
             .timeout(OPEN_TIMEOUT); // default ready_to_trip: > 5 consecutive failures
-        let builder = match workload {
-            Workload::HalfOpenSaturated => builder.clock(clock.clone()),
-            Workload::HalfOpenMaxWait => builder
-                .clock(clock.clone())
-                .half_open_max_wait(Duration::from_secs(3600)),
-            Workload::CountWindowSuccess => {
-                builder.count_window(warden_breaker::CountWindow::new(100, 20, 50))
-            }
-            _ => builder,
-        };
+        let builder =
+            match workload {
+                Workload::HalfOpenSaturated => builder.clock(clock.clone()),
+                Workload::HalfOpenMaxWait => builder
+                    .clock(clock.clone())
+                    .half_open_max_wait(Duration::from_secs(3600)),
+                Workload::CountWindowSuccess => {
+                    builder.count_window(warden_breaker::CountWindow::new(100, 20, 50))
+                }
+                Workload::TimeWindowSuccess => builder.time_window(
+                    warden_breaker::TimeWindow::new(Duration::from_secs(10), 10, 20, 50),
+                ),
+                Workload::SlowCallsSuccess => builder.slow_calls(warden_breaker::SlowCalls::new(
+                    Duration::from_secs(1),
+                    50,
+                    20,
+                )),
+                _ => builder,
+            };
         let this = Warden(B::from_settings(
             builder.settings().expect("valid benchmark settings"),
         ));
         match workload {
-            Workload::ClosedSuccess | Workload::ClosedMixed | Workload::CountWindowSuccess => {}
+            Workload::ClosedSuccess
+            | Workload::ClosedMixed
+            | Workload::CountWindowSuccess
+            | Workload::TimeWindowSuccess
+            | Workload::SlowCallsSuccess => {}
             Workload::ForcedOpenReject => this.0.force_open(),
             Workload::DisabledSuccess => this.0.disable(),
             Workload::OpenReject => {
@@ -153,7 +166,9 @@ impl<B: FromSettings> Warden<B> {
             Workload::ClosedSuccess
             | Workload::ClosedMixed
             | Workload::DisabledSuccess
-            | Workload::CountWindowSuccess => State::Closed,
+            | Workload::CountWindowSuccess
+            | Workload::TimeWindowSuccess
+            | Workload::SlowCallsSuccess => State::Closed,
             Workload::OpenReject | Workload::ForcedOpenReject => State::Open,
             Workload::HalfOpenSaturated | Workload::HalfOpenMaxWait => State::HalfOpen,
         };
@@ -181,8 +196,9 @@ impl<B: FromSettings> Contender for Warden<B> {
 }
 
 /// `warden-breaker` with a [`quanta::Upkeep`] thread running, so its clock
-/// read is an atomic load instead of a TSC read. Only `open_reject` reads the
-/// clock, so it takes part there only.
+/// read is an atomic load instead of a TSC read. It takes part in the
+/// workloads that read the clock: `open_reject`, `time_window_success` and
+/// `slow_calls_success`.
 ///
 /// The upkeep thread starts on first use and runs until the process exits
 /// (stopping it would freeze `quanta::Instant::recent()` at its last value), so
@@ -198,7 +214,10 @@ impl Contender for WardenUpkeep {
     const NAME: &'static str = "warden-upkeep";
 
     fn prepare(workload: Workload, calls: u64) -> Option<Self> {
-        if workload != Workload::OpenReject {
+        if !matches!(
+            workload,
+            Workload::OpenReject | Workload::TimeWindowSuccess | Workload::SlowCallsSuccess
+        ) {
             return None;
         }
         UPKEEP.get_or_init(|| {

@@ -49,11 +49,17 @@ pub enum Workload {
     /// warden only: `closed_success` with the count-window trip rule (last 100
     /// calls, 20 minimum, 50 %) instead of consecutive failures.
     CountWindowSuccess,
+    /// warden only: `closed_success` with the time-window trip rule (last 10 s in
+    /// 10 buckets, 20 minimum, 50 %): every success reads the clock.
+    TimeWindowSuccess,
+    /// warden only: `closed_success` with the slow-call rule (1 s threshold, 50 %,
+    /// 20 minimum): every call is timed, two clock reads.
+    SlowCallsSuccess,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 8] = [
+    pub const ALL: [Workload; 10] = [
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::OpenReject,
@@ -62,6 +68,8 @@ impl Workload {
         Workload::DisabledSuccess,
         Workload::HalfOpenMaxWait,
         Workload::CountWindowSuccess,
+        Workload::TimeWindowSuccess,
+        Workload::SlowCallsSuccess,
     ];
 
     /// The name used in benchmark IDs (`{workload}/{threads}t/{contender}`).
@@ -75,6 +83,8 @@ impl Workload {
             Workload::DisabledSuccess => "disabled_success",
             Workload::HalfOpenMaxWait => "half_open_max_wait",
             Workload::CountWindowSuccess => "count_window_success",
+            Workload::TimeWindowSuccess => "time_window_success",
+            Workload::SlowCallsSuccess => "slow_calls_success",
         }
     }
 
@@ -131,7 +141,9 @@ pub fn expected<C: Contender>(workload: Workload, got: Called) -> bool {
         Workload::ClosedSuccess
         | Workload::ClosedMixed
         | Workload::DisabledSuccess
-        | Workload::CountWindowSuccess => matches!(got, Called::Ok(_)),
+        | Workload::CountWindowSuccess
+        | Workload::TimeWindowSuccess
+        | Workload::SlowCallsSuccess => matches!(got, Called::Ok(_)),
         Workload::OpenReject | Workload::ForcedOpenReject | Workload::HalfOpenMaxWait => {
             got == Called::Rejected
         }

@@ -12,7 +12,6 @@ use warden_loom_tests::{explore, setup};
 /// second sees 2 slow of 2 calls and trips; the first sees 1 call, under the
 /// minimum. Exactly one Closed → Open.
 #[test]
-#[ignore = "fails on the core at ef1fd9d: a lost trip (see loom-tests/README.md, Findings)"]
 fn racing_slow_successes_trip_once() {
     explore("slow_calls::racing_slow_successes_trip_once", 2, || {
         let rig = setup(|b| b.slow_calls(SlowCalls::new(Duration::from_millis(1), 100, 2)));
@@ -31,7 +30,6 @@ fn racing_slow_successes_trip_once() {
 /// The same with two slow failures and a failure rule that never trips
 /// (`ready_to_trip` false): the slow-call rule alone must trip exactly once.
 #[test]
-#[ignore = "fails on the core at ef1fd9d: a lost trip (see loom-tests/README.md, Findings)"]
 fn racing_slow_failures_trip_once() {
     explore("slow_calls::racing_slow_failures_trip_once", 2, || {
         let rig = setup(|b| {

@@ -60,7 +60,9 @@ impl Contender for Failsafe {
             Workload::ForcedOpenReject
             | Workload::DisabledSuccess
             | Workload::HalfOpenMaxWait
-            | Workload::CountWindowSuccess => return None,
+            | Workload::CountWindowSuccess
+            | Workload::TimeWindowSuccess
+            | Workload::SlowCallsSuccess => return None,
             Workload::OpenReject => {
                 trip(&this);
             }
@@ -132,7 +134,9 @@ impl Contender for Reclose {
             Workload::ForcedOpenReject
             | Workload::DisabledSuccess
             | Workload::HalfOpenMaxWait
-            | Workload::CountWindowSuccess => return None,
+            | Workload::CountWindowSuccess
+            | Workload::TimeWindowSuccess
+            | Workload::SlowCallsSuccess => return None,
             Workload::OpenReject => {
                 trip(&this);
             }

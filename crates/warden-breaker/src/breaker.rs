@@ -46,6 +46,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::buckets::Buckets;
 use crate::clock::NANOS_PER_TICK;
+use crate::config::RecordPath;
 use crate::counters::{Calls, Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
@@ -712,22 +713,40 @@ impl CircuitBreaker {
         // closed generation that admitted the call.
         // The word equals a ticket only for a closed ticket: a half-open word of the
         // ticket's generation holds at least this permit's slot, a ticket holds none.
+        let path = self.settings.record_path();
         if outcome == Some(Outcome::Success)
-            && !self.settings.slow_record()
+            && path != RecordPath::Observed
             && self.load().without_pending() == ticket.word()
         {
-            if let Some(b) = &self.buckets {
-                b.enter(
-                    ticket.generation(),
-                    self.settings.now_ticks(),
-                    &self.counters,
-                );
+            if path == RecordPath::Plain {
+                // A closed ticket is its generation's counter tag.
+                self.counters.record_success(ticket.word());
+            } else {
+                self.record_timed_success(ticket);
             }
-            // A closed ticket is its generation's counter tag.
-            self.counters.record_success(ticket.word());
             return;
         }
         self.record_slow(ticket, outcome);
+    }
+
+    /// The hot path's success with a time window or slow calls: one clock read,
+    /// the bucket check, the stripe, and the slow-call rule if the call was slow.
+    #[inline(never)]
+    fn record_timed_success(&self, ticket: Ticket) {
+        let now_ns = self.settings.now_nanos();
+        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
+        let generation = ticket.generation();
+        if let Some(b) = &self.buckets {
+            b.enter(generation, now, &self.counters);
+        }
+        self.counters.record_success(ticket.word());
+        let slow = self
+            .settings
+            .slow_calls()
+            .is_some_and(|rule| rule.is_slow(ticket.start(), now_ns));
+        if slow && self.slow_calls_trip(generation, now) {
+            self.trip(generation);
+        }
     }
 
     fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
@@ -797,7 +816,7 @@ impl CircuitBreaker {
                     b.enter(generation, now, &self.counters);
                 }
                 self.counters.record_success(tag_of(generation));
-                if slow() && self.slow_calls_trip(generation, now, None) {
+                if slow() && self.slow_calls_trip(generation, now) {
                     self.trip(generation);
                 }
             }
@@ -808,7 +827,7 @@ impl CircuitBreaker {
                 }
                 let counts = self.counters.record_failure(generation);
                 let trips = self.failures_trip(generation, now, &counts)
-                    || (slow() && self.slow_calls_trip(generation, now, Some(&counts)));
+                    || (slow() && self.slow_calls_trip(generation, now));
                 if trips {
                     self.trip(generation);
                 }
@@ -837,24 +856,20 @@ impl CircuitBreaker {
         self.settings.ready_to_trip(counts)
     }
 
-    /// Counts a slow closed-state call (its success or failure already counted, in
-    /// `counts` for a failure) and says whether the slow-call rate trips.
+    /// Counts a slow closed-state call (its success or failure already counted)
+    /// and says whether the slow-call rate trips.
     #[cold]
-    fn slow_calls_trip(&self, generation: u32, now: u64, counts: Option<&Counts>) -> bool {
+    fn slow_calls_trip(&self, generation: u32, now: u64) -> bool {
         let Some(rule) = self.settings.slow_calls() else {
             return false;
         };
+        // The calls are read after the slow count, never before: of two racing slow
+        // calls, the one counted second then sees the other's call too (the loom
+        // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
         let slow = self.counters.record_slow(generation);
-        let so_far = match counts {
-            Some(c) => Calls {
-                successes: c.total_successes,
-                failures: c.total_failures,
-                slow,
-            },
-            None => Calls {
-                slow,
-                ..self.counters.calls(generation)
-            },
+        let so_far = Calls {
+            slow,
+            ..self.counters.calls(generation)
         };
         let calls = so_far.total();
         let (calls, slow) = match (

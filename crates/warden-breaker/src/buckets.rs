@@ -46,7 +46,18 @@ struct Slot {
 #[derive(Debug)]
 pub(crate) struct Buckets {
     width: u64,
+    /// `[generation: 20 | end: 44]`: the bucket ending at tick `end` (exclusive)
+    /// has its snapshot in that generation. A cache in front of the slots, so the
+    /// common case (the bucket is already entered) costs one load and no division.
+    cursor: AtomicU64,
     slots: Box<[Slot]>,
+}
+
+const END_BITS: u32 = 44;
+const END_MASK: u64 = (1 << END_BITS) - 1;
+
+const fn cursor(generation: u32, end: u64) -> u64 {
+    ((generation as u64 & GEN_MASK) << END_BITS) | (end & END_MASK)
 }
 
 const fn tag(generation: u32, bucket: u64) -> u64 {
@@ -79,6 +90,8 @@ impl Buckets {
         };
         Self {
             width: width.max(1),
+            // End 0: no tick is before it, so it never matches.
+            cursor: AtomicU64::new(0),
             slots: (0..buckets.max(1)).map(|_| slot()).collect(),
         }
     }
@@ -91,21 +104,56 @@ impl Buckets {
     /// before an outcome of that bucket is counted.
     #[inline]
     pub(crate) fn enter(&self, generation: u32, now: u64, counters: &Counters) {
-        let bucket = now / self.width;
-        // Relaxed: only compared; the snapshot is read through `start`'s seqlock.
-        let cur = self.slot(bucket).tag.load(Ordering::Relaxed);
-        if cur != tag(generation, bucket) {
-            self.rotate(generation, bucket, cur, counters);
+        // Relaxed: a cache of slot tags already seen published; the snapshot itself
+        // is read through `start`'s seqlock, never through the cursor.
+        let c = self.cursor.load(Ordering::Relaxed);
+        let end = c & END_MASK;
+        let fresh = c >> END_BITS == u64::from(generation) & GEN_MASK
+            && now < end
+            && now.saturating_add(self.width) >= end;
+        if !fresh {
+            self.enter_slow(generation, now, counters);
         }
     }
 
     #[cold]
-    fn rotate(&self, generation: u32, bucket: u64, mut cur: u64, counters: &Counters) {
+    #[inline(never)]
+    fn enter_slow(&self, generation: u32, now: u64, counters: &Counters) {
+        let bucket = now / self.width;
+        let slot = self.slot(bucket);
+        // Relaxed: only compared (see `enter`).
+        let cur = slot.tag.load(Ordering::Relaxed);
+        if cur != tag(generation, bucket) && !self.rotate(generation, bucket, cur, counters) {
+            return; // another thread is still writing it: look again next time
+        }
+        let want = cursor(generation, (bucket + 1).saturating_mul(self.width));
+        let mut c = self.cursor.load(Ordering::Relaxed);
+        // Move the cursor forward only: a thread that read the clock earlier must
+        // not take it back (that would only cost a later outcome this slow path).
+        while c >> END_BITS != want >> END_BITS || c & END_MASK < want & END_MASK {
+            // Relaxed: see `enter`.
+            match self
+                .cursor
+                .compare_exchange_weak(c, want, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => c = actual,
+            }
+        }
+    }
+
+    /// Claims, fills and publishes `bucket`'s slot; whether it is published now
+    /// (by this thread or another), false if another thread is still writing it
+    /// or a later bucket holds it.
+    fn rotate(&self, generation: u32, bucket: u64, mut cur: u64, counters: &Counters) -> bool {
         let slot = self.slot(bucket);
         let published = tag(generation, bucket);
         loop {
-            if cur == published || !claimable(cur, generation, bucket) {
-                return;
+            if cur == published {
+                return true;
+            }
+            if !claimable(cur, generation, bucket) {
+                return false;
             }
             match slot.tag.compare_exchange_weak(
                 cur,
@@ -133,12 +181,14 @@ impl Buckets {
         // Release: pairs with the Acquire tag load in `start`, publishing the snapshot.
         // An exchange, not a store: the claim is ours until we publish, so it cannot
         // fail, but a store would be one more thing to argue about.
-        let _ = slot.tag.compare_exchange(
-            published | WRITING,
-            published,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        slot.tag
+            .compare_exchange(
+                published | WRITING,
+                published,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_ok()
     }
 
     /// The start snapshot of the oldest bucket, in the window ending with the
@@ -146,8 +196,14 @@ impl Buckets {
     pub(crate) fn start(&self, generation: u32, now: u64) -> Option<Calls> {
         let last = now / self.width;
         let first = last.saturating_sub(self.slots.len() as u64 - 1);
+        let mut index = (first % self.slots.len() as u64) as usize;
         (first..=last).find_map(|bucket| {
-            let slot = self.slot(bucket);
+            let slot = &self.slots[index];
+            index = if index + 1 == self.slots.len() {
+                0
+            } else {
+                index + 1
+            };
             let want = tag(generation, bucket);
             // Acquire: pairs with the Release exchange that published the snapshot.
             if slot.tag.load(Ordering::Acquire) != want {
@@ -170,6 +226,9 @@ impl Buckets {
     /// Forgets every snapshot not of `generation` (with the counters' sweep, so no
     /// tag stays behind long enough for the 20-bit generation to wrap onto it).
     pub(crate) fn sweep(&self, generation: u32) {
+        // Relaxed: see `enter`. Forget the cursor too (its generation would wrap):
+        // it is only a cache, so losing a racing update costs one slow path.
+        self.cursor.store(0, Ordering::Relaxed);
         for slot in self.slots.iter() {
             // Relaxed: a lost exchange means the slot was claimed afresh.
             let w = slot.tag.load(Ordering::Relaxed);

@@ -644,7 +644,13 @@ impl Builder {
             count_window: self.count_window,
             time_window: self.time_window,
             slow_calls: self.slow_calls,
-            slow_record: !self.observers.is_empty() || self.slow_calls.is_some(),
+            record_path: if !self.observers.is_empty() {
+                RecordPath::Observed
+            } else if self.slow_calls.is_some() || self.time_window.is_some() {
+                RecordPath::Timed
+            } else {
+                RecordPath::Plain
+            },
             name: self.name,
             max_requests: self.max_requests.max(1),
             interval_ticks,
@@ -744,6 +750,17 @@ fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> 
     Ok(ms as u64)
 }
 
+/// How a closed-state success is recorded, decided once by the settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecordPath {
+    /// The thread's own stripe and nothing else (the default).
+    Plain,
+    /// Also the clock: a [`TimeWindow`] bucket or a [`SlowCalls`] timing.
+    Timed,
+    /// Through the general path: observers want every event.
+    Observed,
+}
+
 /// Validated, normalised settings shared by a breaker and anything that needs
 /// to behave exactly like it (the mutex reference, test oracles).
 ///
@@ -770,8 +787,8 @@ pub struct Settings {
     count_window: Option<CountWindow>,
     time_window: Option<TimeWindow>,
     slow_calls: Option<SlowCalls>,
-    /// Outcomes take the slow path: observers to notify or a call to time.
-    slow_record: bool,
+    /// How a closed-state success is recorded.
+    record_path: RecordPath,
 }
 
 impl fmt::Debug for Settings {
@@ -990,10 +1007,10 @@ impl Settings {
         self.slow_calls.is_some()
     }
 
-    /// Whether every outcome must take the slow path (observers, slow calls).
+    /// How a closed-state success is recorded.
     #[inline]
-    pub(crate) fn slow_record(&self) -> bool {
-        self.slow_record
+    pub(crate) fn record_path(&self) -> RecordPath {
+        self.record_path
     }
 
     /// Whether a closed breaker with these counts should trip.

@@ -298,9 +298,33 @@ impl Counters {
         }
     }
 
-    /// A slow closed-state call; returns the generation's slow calls including it.
+    /// A slow closed-state call, whose success or failure this thread has already
+    /// counted; returns the generation's slow calls including it.
     pub(crate) fn record_slow(&self, generation: u32) -> u32 {
-        update_shared(&self.rare.slow, generation, |c| c.wrapping_add(1))
+        let word = &self.rare.slow;
+        // Relaxed: the first look only feeds the exchange.
+        let mut cur = word.load(Ordering::Relaxed);
+        loop {
+            if tagged_after(cur, generation) {
+                return 0;
+            }
+            let next = count_in(cur, generation).wrapping_add(1);
+            match word.compare_exchange_weak(
+                cur,
+                tagged(generation, next),
+                // AcqRel: the Release half publishes this thread's success or failure
+                // count (stored before) to the slow calls counted after it; the Acquire
+                // half makes the calls of those counted before visible to the read of
+                // the counts that follows, so two racing slow calls cannot both miss
+                // each other's call (loom: slow_calls::racing_slow_successes_trip_once).
+                Ordering::AcqRel,
+                // Relaxed: a failed exchange only feeds the next attempt.
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// The closed `generation`'s outcomes so far: what the trip-rule windows

@@ -69,12 +69,18 @@
 //!   open duration, up to a cap, with optional seeded jitter; closing (or any
 //!   command) starts over. It costs nothing per call: the re-trip count lives in
 //!   a generation-tagged side word read and written only when a probe fails.
-//! * A built-in trip rule on the failure rate over the last N calls with a
-//!   minimum number of calls ([`CountWindow`] on [`Builder::count_window`]),
-//!   lock-free and exact when quiescent; `ready_to_trip` stays for custom rules.
-//!   It costs two compare-and-swaps on shared words per outcome (about 15 ns a
-//!   call on one thread, far more when threads contend: see `BENCHMARKS.md`);
-//!   the default rule's path is unchanged.
+//! * Built-in trip rules instead of `ready_to_trip` (which stays for custom
+//!   logic): the failure rate over the last N calls ([`CountWindow`] on
+//!   [`Builder::count_window`]) or over the last span of time in buckets
+//!   ([`TimeWindow`] on [`Builder::time_window`]), each with a minimum number of
+//!   calls, and the share of slow calls ([`SlowCalls`] on
+//!   [`Builder::slow_calls`]) over the same window. All lock-free and exact for
+//!   outcomes that do not overlap. Successes stay on the calling thread's own
+//!   counters under every rule: the count window costs nothing on a success (a
+//!   failure records its position in a ring), the time window one clock read and
+//!   one read-mostly load (a bucket's first outcome snapshots the counts into a
+//!   seqlock slot), slow calls a clock read at admission and one at the outcome.
+//!   Costs in `BENCHMARKS.md`.
 //! * Half-open max wait ([`Builder::half_open_max_wait`]): a half-open
 //!   generation that lasts longer than the bound (probes that hang or leak)
 //!   re-opens on the next look, as if a probe had failed. Its deadline lives in a
