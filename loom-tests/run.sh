@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Model-checks every concurrent transition of warden-breaker with loom.
 #
-#   loom-tests/run.sh                 # the whole suite (about 50 s of models, plus the build)
+#   loom-tests/run.sh                 # the whole suite (about 35 s of models, plus the build)
 #   loom-tests/run.sh admission_cap   # extra arguments go to libtest (filters, --exact, ...)
 #
 # Environment:
