@@ -26,6 +26,10 @@ start=$SECONDS
 status=0
 cargo test -p warden-loom-tests --release --tests --no-fail-fast -- --show-output "$@" 2>&1 \
   | tee "$log" || status=$?
+# The core's own models of private parts (the time window's slot seqlock), in its
+# `#[cfg(all(test, loom))]` modules.
+cargo test -p warden-breaker --release --lib -- loom_models "$@" 2>&1 \
+  | tee -a "$log" || status=$?
 echo
 echo "loom summary (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS, $((SECONDS - start)) s including the build):"
 grep -E '^loom [a-z_]+::' "$log" | sort || true

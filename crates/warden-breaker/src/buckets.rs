@@ -291,3 +291,44 @@ mod tests {
         assert_eq!(b.start(1, 3), None, "the sweep forgets other generations");
     }
 }
+
+/// The slot's seqlock under loom (the integration models in `loom-tests` drive
+/// rotations through the breaker, but never reuse a slot while it is read).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::sync::Arc;
+
+    /// One slot, buckets 1 ms wide: bucket 0's snapshot (all zero) is published;
+    /// then one thread counts a failure and rotates bucket 1 into the same slot,
+    /// while the main thread reads both windows. A reader must get either nothing
+    /// or the snapshot of the bucket it asked for: zeros for bucket 0, the failure
+    /// for bucket 1 — never one bucket's tag with the other's counts. Removing
+    /// either fence of the seqlock, or weakening the publishing exchange or the
+    /// tag's Acquire load to Relaxed, fails this model.
+    #[test]
+    fn a_reader_never_mixes_two_laps() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let counters = Arc::new(Counters::new(1));
+            let buckets = Arc::new(Buckets::new(1, 1));
+            buckets.enter(1, 0, &counters);
+            let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
+            let writer = loom::thread::spawn(move || {
+                c.record_failure(1);
+                b.enter(1, 1, &c);
+            });
+            // An RMW first: loom does not schedule a thread whose first operations
+            // are loads ahead of the others (see loom-tests/README.md).
+            counters.record_exclusion(1);
+            if let Some(start) = buckets.start(1, 0) {
+                assert_eq!(start, Calls::default(), "bucket 0's tag with other counts");
+            }
+            if let Some(start) = buckets.start(1, 1) {
+                assert_eq!(start.failures, 1, "bucket 1's tag without its snapshot");
+            }
+            writer.join().expect("model thread");
+        });
+    }
+}
