@@ -846,11 +846,12 @@ impl CircuitBreaker {
             return rule.trips(calls.min(rule.size()), failures);
         }
         if let (Some(b), Some(rule)) = (&self.buckets, self.settings.time_window()) {
-            let in_window = self.since_window_start(b, generation, now, || Calls {
+            let so_far = Calls {
                 successes: counts.total_successes,
                 failures: counts.total_failures,
                 slow: 0,
-            });
+            };
+            let in_window = self.since_window_start(b, generation, now, so_far);
             return rule.trips(in_window.total(), in_window.failures);
         }
         self.settings.ready_to_trip(counts)
@@ -883,7 +884,7 @@ impl CircuitBreaker {
                 (calls.min(window.size()), in_window)
             }
             (_, _, Some(b)) => {
-                let in_window = self.since_window_start(b, generation, now, || so_far);
+                let in_window = self.since_window_start(b, generation, now, so_far);
                 (in_window.total(), in_window.slow)
             }
             _ => (calls, slow),
@@ -895,14 +896,7 @@ impl CircuitBreaker {
     /// (the generation's, this outcome included) minus the window's start snapshot.
     /// Without one (another thread is still writing this bucket's, and no older
     /// bucket in the window has one) only this outcome is known to be in it.
-    fn since_window_start(
-        &self,
-        b: &Buckets,
-        generation: u32,
-        now: u64,
-        so_far: impl FnOnce() -> Calls,
-    ) -> Calls {
-        let so_far = so_far();
+    fn since_window_start(&self, b: &Buckets, generation: u32, now: u64, so_far: Calls) -> Calls {
         match b.start(generation, now) {
             Some(start) => so_far.since(start),
             None => Calls {
