@@ -112,7 +112,10 @@ pub mod presets;
 mod registry;
 
 pub use bulkhead::{Bulkhead, BulkheadPermit};
-pub use config::{BreakerConfig, BreakerSpec, ConfigError, Preset, RegistryConfig, TripRule};
+pub use config::{
+    BreakerConfig, BreakerSpec, ConfigError, OpenBackoffConfig, Preset, RegistryConfig,
+    SlowCallsConfig, TripRule,
+};
 pub use execution::{ExecuteError, Execution, Rejection};
 pub use registry::{BreakerStatus, NamedBreaker, Registry, RegistryBuilder, RegistryError};
 
