@@ -1094,7 +1094,25 @@ impl ConfigError {
 /// (`"1500ms"`, `"30s"`, `"1m 30s"`, humantime's syntax). For
 /// `max_concurrent` and `call_timeout`, `0` means none (no bulkhead, no
 /// timeout); for `max_requests`, `0` means 1 and for `timeout`, `0` means
-/// 60 s (gobreaker's zero values). Unknown fields are errors.
+/// 60 s (gobreaker's zero values); for `half_open_max_wait`, `0` means no
+/// limit. Rates (`ratio`, `failure_rate`, `rate`, `jitter`) are shares of 1;
+/// those the core judges (windows, slow calls, jitter) must be a whole
+/// percent (`0.5`, not `0.505`), see [`TripRule`]. Unknown fields are errors.
+///
+/// The core's policies, each table's fields as in [`TripRule`],
+/// [`SlowCallsConfig`] and [`OpenBackoffConfig`]:
+///
+/// ```toml
+/// trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }
+/// trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
+/// slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
+/// open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }   # jitter optional
+/// half_open_max_wait = "30s"
+/// ```
+///
+/// A section inherits `slow_calls`, `open_backoff` and `half_open_max_wait`
+/// from its base like every other field; a file cannot switch an inherited
+/// policy off (start that section from a `preset` instead).
 ///
 /// ```
 /// let config = warden::RegistryConfig::from_toml_str(r#"
@@ -1109,12 +1127,27 @@ impl ConfigError {
 ///     trip = { failure_rate = { ratio = 0.25, min_requests = 50 } }
 ///     interval = "1m"
 ///     max_concurrent = 64
+///
+///     [breakers.db]
+///     trip = { time_window = { length = "30s", buckets = 30, min_calls = 20, failure_rate = 0.5 } }
+///     slow_calls = { threshold = "2s", rate = 0.8, min_calls = 20 }
+///     open_backoff = { multiplier = 2, max = "10m" }
+///     half_open_max_wait = "1m"
 /// "#)?;
 /// let (default, named) = config.resolve()?;
 /// assert_eq!(default.get_timeout().as_secs(), 20);
 /// assert_eq!(named["kafka"].get_max_requests(), 5); // from the preset
 /// assert_eq!(named["kafka"].get_call_timeout().unwrap().as_millis(), 2000);
 /// assert_eq!(named["search"].get_timeout().as_secs(), 20); // from [default]
+/// assert_eq!(named["db"].get_slow_calls().unwrap().rate, 0.8);
+/// assert_eq!(named["db"].get_open_backoff().unwrap().jitter, 0.0);
+/// assert_eq!(named["db"].get_half_open_max_wait().as_secs(), 60);
+///
+/// let err = warden::RegistryConfig::from_toml_str(
+///     "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.505, min_calls = 20 }\n",
+/// )
+/// .unwrap_err();
+/// assert_eq!(err.path(), "breakers.db.slow_calls.rate");
 /// # Ok::<(), warden::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
