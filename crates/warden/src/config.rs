@@ -2,18 +2,36 @@
 //! rule, and loading a whole registry's configuration from TOML or JSON
 //! ([`RegistryConfig`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use warden_breaker::{Builder, CircuitBreaker, Counts};
+use warden_breaker::{
+    Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls, TimeWindow,
+};
 
 /// When a closed breaker opens.
 ///
-/// In files: `trip = { consecutive_failures = 6 }` or
-/// `trip = { failure_rate = { ratio = 0.5, min_requests = 20 } }`.
+/// In files: `trip = { consecutive_failures = 6 }`,
+/// `trip = { failure_rate = { ratio = 0.5, min_requests = 20 } }`,
+/// `trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }` or
+/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }`.
+///
+/// `ConsecutiveFailures`, `FailureRate` and `Custom` are gobreaker's
+/// `ReadyToTrip` over the counts of the counting interval; `CountWindow` and
+/// `TimeWindow` are the core's built-in sliding windows
+/// ([`warden_breaker::CountWindow`], [`warden_breaker::TimeWindow`]), which
+/// forget old calls without an `interval` reset.
+///
+/// **Rates.** Every rate in the facade (`ratio` here, `failure_rate`,
+/// [`SlowCallsConfig::rate`]) is a share in `(0, 1]`. The windows and slow
+/// calls are judged by the core in whole percent, so their rates must be a
+/// whole percent: `0.5` and `0.07` are fine, `0.505` is an
+/// [`OutOfRange`](ConfigError::OutOfRange) error naming the field (the value
+/// you gave is never rounded).
 ///
 /// ```
 /// use warden::{Counts, TripRule};
@@ -37,9 +55,106 @@ pub enum TripRule {
         /// Calls needed in the interval before the ratio is looked at.
         min_requests: u32,
     },
+    /// Opens when, among the last `size` calls of the closed state, at least
+    /// `min_calls` were made and at least `failure_rate` of them failed
+    /// (Resilience4j's count-based sliding window; the core's
+    /// [`CountWindow`](warden_breaker::CountWindow), lock-free and free for
+    /// successes). Calls are successes and failures: unlike
+    /// [`FailureRate`](Self::FailureRate)'s `min_requests`, calls still
+    /// running, ignored or dropped are not counted.
+    ///
+    /// Use it for a dependency that fails a share of requests (a flaky node
+    /// behind a load balancer), where consecutive failures are too jumpy.
+    ///
+    /// ```
+    /// use warden::{BreakerConfig, Registry, State, TripRule};
+    /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
+    /// let registry = Registry::builder()
+    ///     .configure("api", BreakerConfig::default().trip(rule))
+    ///     .build()?;
+    /// for ok in [true, false, true] {
+    ///     let _ = registry.execute("api", || if ok { Ok(()) } else { Err("503") });
+    /// }
+    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 2 of 4 failed
+    /// assert_eq!(ex.state(), Some(State::Open));
+    /// # Ok::<(), warden::ConfigError>(())
+    /// ```
+    CountWindow {
+        /// Calls in the window, `1..=1024`.
+        size: u32,
+        /// Calls the window must hold before the rate is looked at,
+        /// `1..=size`.
+        min_calls: u32,
+        /// Failure share that trips: a whole percent in `(0, 1]` (`0.01`
+        /// steps).
+        failure_rate: f64,
+    },
+    /// Opens when the calls of the last `length` of the closed state, kept in
+    /// `buckets` buckets, number at least `min_calls` and at least
+    /// `failure_rate` of them failed (Resilience4j's time-based sliding
+    /// window; the core's [`TimeWindow`](warden_breaker::TimeWindow)).
+    ///
+    /// Use it for traffic whose rate varies: "half the calls of the last 10 s
+    /// failed" means the same at 10 and at 10,000 calls per second.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden::{BreakerConfig, ManualClock, Registry, State, TripRule};
+    /// let rule = TripRule::TimeWindow {
+    ///     length: Duration::from_secs(10),
+    ///     buckets: 10,
+    ///     min_calls: 4,
+    ///     failure_rate: 0.5,
+    /// };
+    /// let clock = ManualClock::new();
+    /// let registry = Registry::builder()
+    ///     .configure("api", BreakerConfig::default().trip(rule))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = registry.execute("api", || Err::<(), _>("503"));
+    /// clock.advance(Duration::from_secs(10)); // the failure leaves the window
+    /// for _ in 0..3 {
+    ///     let _ = registry.execute("api", || Ok::<_, &str>(()));
+    /// }
+    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 1 of 4
+    /// assert_eq!(ex.state(), Some(State::Closed));
+    /// let _ = registry.execute("api", || Err::<(), _>("503")); // 2 of 5
+    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 3 of 6
+    /// assert_eq!(ex.state(), Some(State::Open));
+    /// # Ok::<(), warden::ConfigError>(())
+    /// ```
+    TimeWindow {
+        /// The span of the window: whole milliseconds, at most 2^39 ms (in
+        /// files, a duration like `timeout`).
+        #[serde(deserialize_with = "duration::required")]
+        length: Duration,
+        /// Buckets the window is kept in, `1..=1024`, each a whole number of
+        /// milliseconds (`length` divisible by `buckets` in ms).
+        buckets: u32,
+        /// Calls the window must hold before the rate is looked at (`>= 1`).
+        min_calls: u32,
+        /// Failure share that trips: a whole percent in `(0, 1]` (`0.01`
+        /// steps).
+        failure_rate: f64,
+    },
     /// Your own rule (the seed's `ReadyToTrip(counts)`); not available in files.
     #[serde(skip)]
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
+}
+
+/// `ratio` as a whole percent in `lo..=100`, if it is exactly one (`p / 100.0 ==
+/// ratio`, so `0.07` from a file or a literal is 7 but `0.1 + 0.2` is none).
+fn whole_percent(ratio: f64, lo: u32) -> Option<u32> {
+    let p = (ratio * 100.0).round();
+    (p >= f64::from(lo) && p <= 100.0 && p / 100.0 == ratio).then_some(p as u32)
+}
+
+/// What `whole_percent` accepts, in words, for a rate that must be positive.
+const RATE_ALLOWED: &str = "0.01..=1 in steps of 0.01 (a whole percent)";
+
+fn check_rate(scope: &str, field: &str, ratio: f64) -> Result<u32, ConfigError> {
+    whole_percent(ratio, 1)
+        .ok_or_else(|| ConfigError::out_of_range(scope, field, ratio, RATE_ALLOWED))
 }
 
 impl TripRule {
@@ -55,9 +170,18 @@ impl TripRule {
 
     /// Whether a closed breaker with `counts` opens under this rule.
     ///
+    /// The window rules are judged by the core over its window, which
+    /// [`Counts`] does not hold; here they take the counts as the window's
+    /// contents (calls = `total_successes + total_failures`), which is what
+    /// the core sees while the generation has no more calls than the window
+    /// and none has aged out.
+    ///
     /// ```
-    /// let rule = warden::TripRule::ConsecutiveFailures(2);
-    /// assert!(rule.should_trip(&warden::Counts { consecutive_failures: 2, ..Default::default() }));
+    /// use warden::{Counts, TripRule};
+    /// let rule = TripRule::ConsecutiveFailures(2);
+    /// assert!(rule.should_trip(&Counts { consecutive_failures: 2, ..Default::default() }));
+    /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
+    /// assert!(rule.should_trip(&Counts { total_successes: 2, total_failures: 2, ..Default::default() }));
     /// ```
     pub fn should_trip(&self, counts: &Counts) -> bool {
         match self {
@@ -70,10 +194,57 @@ impl TripRule {
                     && counts.requests > 0
                     && f64::from(counts.total_failures) >= ratio * f64::from(counts.requests)
             }
+            TripRule::CountWindow {
+                min_calls,
+                failure_rate,
+                ..
+            }
+            | TripRule::TimeWindow {
+                min_calls,
+                failure_rate,
+                ..
+            } => {
+                let calls = counts.total_successes.saturating_add(counts.total_failures);
+                calls >= *min_calls
+                    && calls > 0
+                    && f64::from(counts.total_failures) >= failure_rate * f64::from(calls)
+            }
             TripRule::Custom(f) => f(counts),
         }
     }
 
+    /// Sets this rule on a core builder. An invalid rate becomes 0 %, which the
+    /// core refuses ([`BreakerConfig::validate`] reports it first, by path).
+    fn apply(&self, builder: Builder) -> Builder {
+        match *self {
+            TripRule::CountWindow {
+                size,
+                min_calls,
+                failure_rate,
+            } => builder.count_window(CountWindow::new(
+                size,
+                min_calls,
+                whole_percent(failure_rate, 1).unwrap_or(0),
+            )),
+            TripRule::TimeWindow {
+                length,
+                buckets,
+                min_calls,
+                failure_rate,
+            } => builder.time_window(TimeWindow::new(
+                length,
+                buckets,
+                min_calls,
+                whole_percent(failure_rate, 1).unwrap_or(0),
+            )),
+            _ => {
+                let trip = self.clone();
+                builder.ready_to_trip(move |c| trip.should_trip(c))
+            }
+        }
+    }
+
+    /// The checks the core cannot make (rates as given); the core checks the rest.
     fn validate(&self, scope: &str) -> Result<(), ConfigError> {
         match self {
             TripRule::ConsecutiveFailures(0) => Err(ConfigError::out_of_range(
@@ -98,6 +269,12 @@ impl TripRule {
                 0,
                 "1..=4294967295",
             )),
+            TripRule::CountWindow { failure_rate, .. } => {
+                check_rate(scope, "trip.count_window.failure_rate", *failure_rate).map(drop)
+            }
+            TripRule::TimeWindow { failure_rate, .. } => {
+                check_rate(scope, "trip.time_window.failure_rate", *failure_rate).map(drop)
+            }
             _ => Ok(()),
         }
     }
@@ -116,6 +293,28 @@ impl fmt::Debug for TripRule {
                 .debug_struct("FailureRate")
                 .field("ratio", ratio)
                 .field("min_requests", min_requests)
+                .finish(),
+            TripRule::CountWindow {
+                size,
+                min_calls,
+                failure_rate,
+            } => f
+                .debug_struct("CountWindow")
+                .field("size", size)
+                .field("min_calls", min_calls)
+                .field("failure_rate", failure_rate)
+                .finish(),
+            TripRule::TimeWindow {
+                length,
+                buckets,
+                min_calls,
+                failure_rate,
+            } => f
+                .debug_struct("TimeWindow")
+                .field("length", length)
+                .field("buckets", buckets)
+                .field("min_calls", min_calls)
+                .field("failure_rate", failure_rate)
                 .finish(),
             TripRule::Custom(_) => f.write_str("Custom(..)"),
         }
@@ -137,10 +336,111 @@ impl PartialEq for TripRule {
                     min_requests: n,
                 },
             ) => a == b && m == n,
+            (
+                TripRule::CountWindow {
+                    size: s1,
+                    min_calls: m1,
+                    failure_rate: r1,
+                },
+                TripRule::CountWindow {
+                    size: s2,
+                    min_calls: m2,
+                    failure_rate: r2,
+                },
+            ) => s1 == s2 && m1 == m2 && r1 == r2,
+            (
+                TripRule::TimeWindow {
+                    length: l1,
+                    buckets: b1,
+                    min_calls: m1,
+                    failure_rate: r1,
+                },
+                TripRule::TimeWindow {
+                    length: l2,
+                    buckets: b2,
+                    min_calls: m2,
+                    failure_rate: r2,
+                },
+            ) => l1 == l2 && b1 == b2 && m1 == m2 && r1 == r2,
             (TripRule::Custom(a), TripRule::Custom(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
+}
+
+/// The slow-call rule of a [`BreakerConfig`] (set with
+/// [`BreakerConfig::slow_calls`]): the core's
+/// [`SlowCalls`](warden_breaker::SlowCalls) with the rate as a share.
+///
+/// A call admitted in the closed state is slow when its outcome comes
+/// `threshold` or more after its admission (on the breaker's clock, the
+/// registry's). The breaker opens when, after a slow outcome, the window holds
+/// at least `min_calls` calls and at least `rate` of them were slow. The
+/// window is the trip rule's [`CountWindow`](TripRule::CountWindow) or
+/// [`TimeWindow`](TripRule::TimeWindow) if it is one, otherwise every call of
+/// the closed generation (since the last state change or `interval` reset).
+/// It combines with any trip rule. Use it for a dependency that slows down
+/// before it fails (a database with a full connection pool): the breaker opens
+/// while calls still succeed.
+///
+/// In files: `slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }`.
+///
+/// ```
+/// use std::time::Duration;
+/// let c = warden::BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 20);
+/// let slow = c.get_slow_calls().unwrap();
+/// assert_eq!((slow.threshold, slow.rate, slow.min_calls), (Duration::from_secs(2), 0.5, 20));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SlowCallsConfig {
+    /// From this duration on a call is slow (`> 0`, at most 2^39 ms; any
+    /// precision). In files, a duration like `timeout`.
+    #[serde(deserialize_with = "duration::required")]
+    pub threshold: Duration,
+    /// Share of slow calls that trips: a whole percent in `(0, 1]` (`0.01`
+    /// steps), as [`TripRule`]'s rates.
+    pub rate: f64,
+    /// Calls the window must hold before the rate is looked at (`>= 1`).
+    pub min_calls: u32,
+}
+
+/// Exponential growth of the open duration of a [`BreakerConfig`] (set with
+/// [`BreakerConfig::open_backoff`]): the core's
+/// [`OpenBackoff`](warden_breaker::OpenBackoff) with the jitter as a share.
+///
+/// The *k*-th consecutive re-trip (a failed half-open probe; *k* goes back to
+/// 0 when the breaker closes) stays open `timeout × multiplier^k`, at most
+/// `max`; a trip from closed stays open `timeout`. Each open duration is then
+/// shortened by a pseudo-random share of up to `jitter`, seeded per breaker,
+/// so a fleet does not probe in step. Use it for a dependency that takes a
+/// variable time to recover: failed probes back off instead of hitting it
+/// every `timeout`.
+///
+/// In files: `open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }`
+/// (`jitter` optional, default 0).
+///
+/// ```
+/// use std::time::Duration;
+/// let c = warden::BreakerConfig::default().open_backoff(2, Duration::from_secs(300), 0.1);
+/// let b = c.get_open_backoff().unwrap();
+/// assert_eq!((b.multiplier, b.max, b.jitter), (2, Duration::from_secs(300), 0.1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OpenBackoffConfig {
+    /// Growth factor per consecutive re-trip (`>= 1`; 1 keeps the timeout).
+    pub multiplier: u32,
+    /// The longest open duration: whole milliseconds, at least the `timeout`
+    /// (60 s if that is zero), at most 2^39 ms. In files, a duration.
+    #[serde(deserialize_with = "duration::required")]
+    pub max: Duration,
+    /// Largest share cut from each open duration: a whole percent in `[0, 1]`
+    /// (`0.01` steps); 0 for none.
+    #[serde(default)]
+    pub jitter: f64,
 }
 
 /// How one named breaker behaves in a [`Registry`](crate::Registry): the
@@ -163,6 +463,28 @@ impl PartialEq for TripRule {
 /// | [`kafka`](BreakerConfig::kafka) | ≥ 50 % of ≥ 20 calls | 60 s | 30 s | 5 | unlimited | 5 s |
 /// | [`clickhouse`](BreakerConfig::clickhouse) | 5 consecutive failures | never | 60 s | 1 | 8 | 30 s |
 /// | [`notification`](BreakerConfig::notification) | 3 consecutive failures | never | 15 s | 2 | 32 | 3 s |
+///
+/// No preset sets the core's other policies; add them to any preset:
+///
+/// | policy | set with | in files |
+/// | --- | --- | --- |
+/// | failure rate over the last N calls | [`trip`](Self::trip)`(`[`TripRule::CountWindow`]`)` | `trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }` |
+/// | failure rate over the last span of time | [`trip`](Self::trip)`(`[`TripRule::TimeWindow`]`)` | `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }` |
+/// | slow calls | [`slow_calls`](Self::slow_calls) | `slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }` |
+/// | growing open durations | [`open_backoff`](Self::open_backoff) | `open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }` |
+/// | bounded half-open state | [`half_open_max_wait`](Self::half_open_max_wait) | `half_open_max_wait = "30s"` |
+///
+/// ```
+/// use std::time::Duration;
+/// use warden::{BreakerConfig, TripRule};
+/// let config = BreakerConfig::clickhouse()
+///     .trip(TripRule::CountWindow { size: 50, min_calls: 10, failure_rate: 0.5 })
+///     .slow_calls(Duration::from_secs(10), 0.8, 10)
+///     .open_backoff(2, Duration::from_secs(600), 0.1)
+///     .half_open_max_wait(Duration::from_secs(120));
+/// config.validate("breakers.clickhouse")?;
+/// # Ok::<(), warden::ConfigError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerConfig {
     max_requests: u32,
@@ -171,6 +493,9 @@ pub struct BreakerConfig {
     trip: TripRule,
     max_concurrent: u32,
     call_timeout: Option<Duration>,
+    slow_calls: Option<SlowCallsConfig>,
+    open_backoff: Option<OpenBackoffConfig>,
+    half_open_max_wait: Duration,
 }
 
 impl Default for BreakerConfig {
@@ -193,6 +518,9 @@ impl Default for BreakerConfig {
             trip: TripRule::ConsecutiveFailures(warden_breaker::DEFAULT_CONSECUTIVE_FAILURES + 1),
             max_concurrent: 0,
             call_timeout: None,
+            slow_calls: None,
+            open_backoff: None,
+            half_open_max_wait: Duration::ZERO,
         }
     }
 }
@@ -233,6 +561,9 @@ impl BreakerConfig {
             },
             max_concurrent: 0,
             call_timeout: Some(Duration::from_secs(5)),
+            slow_calls: None,
+            open_backoff: None,
+            half_open_max_wait: Duration::ZERO,
         }
     }
 
@@ -266,6 +597,9 @@ impl BreakerConfig {
             trip: TripRule::ConsecutiveFailures(5),
             max_concurrent: 8,
             call_timeout: Some(Duration::from_secs(30)),
+            slow_calls: None,
+            open_backoff: None,
+            half_open_max_wait: Duration::ZERO,
         }
     }
 
@@ -298,6 +632,9 @@ impl BreakerConfig {
             trip: TripRule::ConsecutiveFailures(3),
             max_concurrent: 32,
             call_timeout: Some(Duration::from_secs(3)),
+            slow_calls: None,
+            open_backoff: None,
+            half_open_max_wait: Duration::ZERO,
         }
     }
 
@@ -385,6 +722,102 @@ impl BreakerConfig {
         self
     }
 
+    /// Also trips on slow calls (see [`SlowCallsConfig`]): calls taking
+    /// `threshold` or more are slow, and the breaker opens when at least
+    /// `min_calls` are in the window and a share of at least `rate` (a whole
+    /// percent in `(0, 1]`) of them were slow.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden::{BreakerConfig, ManualClock, Registry, State};
+    /// let clock = ManualClock::new();
+    /// let registry = Registry::builder()
+    ///     .configure("db", BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 4))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let slow = || {
+    ///     clock.advance(Duration::from_secs(3));
+    ///     Ok::<_, ()>(())
+    /// };
+    /// for _ in 0..2 {
+    ///     let _ = registry.execute("db", || Ok::<_, ()>(())); // fast
+    /// }
+    /// let _ = registry.execute("db", slow); // 1 slow of 3: under the minimum
+    /// let ex = registry.execute("db", slow); // 2 slow of 4: 50 %
+    /// assert!(ex.succeeded());
+    /// assert_eq!(ex.state(), Some(State::Open));
+    /// # Ok::<(), warden::ConfigError>(())
+    /// ```
+    pub fn slow_calls(mut self, threshold: Duration, rate: f64, min_calls: u32) -> Self {
+        self.slow_calls = Some(SlowCallsConfig {
+            threshold,
+            rate,
+            min_calls,
+        });
+        self
+    }
+
+    /// Grows the open duration on consecutive re-trips (see
+    /// [`OpenBackoffConfig`]): `timeout × multiplier^k` for the *k*-th failed
+    /// probe in a row, at most `max`, minus a random share of up to `jitter`
+    /// (a whole percent in `[0, 1]`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden::{BreakerConfig, ManualClock, Registry, State, TripRule};
+    /// let clock = ManualClock::new();
+    /// let config = BreakerConfig::default()
+    ///     .trip(TripRule::ConsecutiveFailures(1))
+    ///     .timeout(Duration::from_secs(1))
+    ///     .open_backoff(2, Duration::from_secs(60), 0.0);
+    /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
+    /// let _ = registry.execute("db", || Err::<(), _>("down")); // open for 1 s
+    /// clock.advance(Duration::from_millis(1001));
+    /// let ex = registry.execute("db", || Err::<(), _>("down")); // the probe fails: open for 2 s
+    /// assert_eq!(ex.state(), Some(State::Open));
+    /// clock.advance(Duration::from_millis(2000));
+    /// assert_eq!(registry.breaker("db")?.state(), State::Open);
+    /// clock.advance(Duration::from_millis(1));
+    /// assert_eq!(registry.breaker("db")?.state(), State::HalfOpen);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_backoff(mut self, multiplier: u32, max: Duration, jitter: f64) -> Self {
+        self.open_backoff = Some(OpenBackoffConfig {
+            multiplier,
+            max,
+            jitter,
+        });
+        self
+    }
+
+    /// The longest the breaker stays half-open (zero, the default: no limit,
+    /// gobreaker's behaviour). When probes do not report within it (hung or
+    /// leaked calls), the breaker **re-opens**, as if a probe had failed (a
+    /// re-trip for [`open_backoff`](Self::open_backoff)). Whole milliseconds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden::{BreakerConfig, ManualClock, Registry, State, TripRule};
+    /// let clock = ManualClock::new();
+    /// let config = BreakerConfig::default()
+    ///     .trip(TripRule::ConsecutiveFailures(1))
+    ///     .timeout(Duration::from_secs(1))
+    ///     .half_open_max_wait(Duration::from_secs(5));
+    /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
+    /// let db = registry.breaker("db")?;
+    /// let _ = db.execute(|| Err::<(), _>("down"));
+    /// clock.advance(Duration::from_millis(1001));
+    /// let hung = db.breaker().try_acquire().expect("the probe"); // never reports
+    /// clock.advance(Duration::from_millis(5001));
+    /// assert_eq!(db.state(), State::Open);
+    /// # drop(hung);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn half_open_max_wait(mut self, max_wait: Duration) -> Self {
+        self.half_open_max_wait = max_wait;
+        self
+    }
+
     /// The half-open probe limit as given (`0` means 1).
     ///
     /// ```
@@ -439,6 +872,33 @@ impl BreakerConfig {
         self.call_timeout
     }
 
+    /// The slow-call rule, if any.
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().get_slow_calls(), None);
+    /// ```
+    pub fn get_slow_calls(&self) -> Option<SlowCallsConfig> {
+        self.slow_calls
+    }
+
+    /// The open-duration backoff, if any.
+    ///
+    /// ```
+    /// assert_eq!(warden::BreakerConfig::default().get_open_backoff(), None);
+    /// ```
+    pub fn get_open_backoff(&self) -> Option<OpenBackoffConfig> {
+        self.open_backoff
+    }
+
+    /// The longest half-open state (zero: no limit).
+    ///
+    /// ```
+    /// assert!(warden::BreakerConfig::default().get_half_open_max_wait().is_zero());
+    /// ```
+    pub fn get_half_open_max_wait(&self) -> Duration {
+        self.half_open_max_wait
+    }
+
     /// A core breaker builder named `name` with these settings (the bulkhead
     /// and call timeout are the registry's business, not the breaker's).
     ///
@@ -448,12 +908,24 @@ impl BreakerConfig {
     /// # Ok::<(), warden::breaker::ConfigError>(())
     /// ```
     pub fn builder(&self, name: &str) -> Builder {
-        let trip = self.trip.clone();
-        CircuitBreaker::builder(name)
+        let mut builder = CircuitBreaker::builder(name)
             .max_requests(self.max_requests)
             .interval(self.interval)
             .timeout(self.timeout)
-            .ready_to_trip(move |c| trip.should_trip(c))
+            .half_open_max_wait(self.half_open_max_wait);
+        builder = self.trip.apply(builder);
+        // A rate that is not a whole percent becomes one the core refuses (0 %,
+        // or 101 % jitter): never a rounded value.
+        if let Some(s) = self.slow_calls {
+            let percent = whole_percent(s.rate, 1).unwrap_or(0);
+            builder = builder.slow_calls(SlowCalls::new(s.threshold, percent, s.min_calls));
+        }
+        if let Some(b) = self.open_backoff {
+            let jitter = whole_percent(b.jitter, 0).unwrap_or(101);
+            builder =
+                builder.open_backoff(OpenBackoff::exponential(b.multiplier, b.max).jitter(jitter));
+        }
+        builder
     }
 
     /// Checks every setting; errors name the field, prefixed by `scope` (the
@@ -470,6 +942,21 @@ impl BreakerConfig {
     /// assert_eq!(err.path(), "breakers.kafka.timeout");
     /// ```
     pub fn validate(&self, scope: &str) -> Result<(), ConfigError> {
+        // Rates first: the core only sees them as whole percent.
+        self.trip.validate(scope)?;
+        if let Some(s) = self.slow_calls {
+            check_rate(scope, "slow_calls.rate", s.rate)?;
+        }
+        if let Some(b) = self.open_backoff
+            && whole_percent(b.jitter, 0).is_none()
+        {
+            return Err(ConfigError::out_of_range(
+                scope,
+                "open_backoff.jitter",
+                b.jitter,
+                "0..=1 in steps of 0.01 (a whole percent)",
+            ));
+        }
         // The core checks ranges and whole milliseconds; its error names the field.
         self.builder(scope)
             .settings()
@@ -477,7 +964,6 @@ impl BreakerConfig {
                 scope: scope.to_owned(),
                 source,
             })?;
-        self.trip.validate(scope)?;
         if self.call_timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::out_of_range(
                 scope,
@@ -512,8 +998,10 @@ pub enum ConfigError {
         message: String,
     },
     /// A breaker setting the core refused (out of range, not whole
-    /// milliseconds).
-    #[error("{scope}: {source}")]
+    /// milliseconds). [`path`](Self::path) and the message name the field
+    /// where it is written (`breakers.db.trip.count_window.size`), the source
+    /// names it as the core does (`count_window.size`).
+    #[error("{}: {source}", breaker_path(scope, source))]
     Breaker {
         /// `default` or `breakers.<name>`.
         scope: String,
@@ -531,6 +1019,32 @@ pub enum ConfigError {
         /// What is allowed.
         allowed: &'static str,
     },
+}
+
+/// Where the core's `field` is written in a [`BreakerConfig`] or a file.
+fn facade_field(field: &str) -> Cow<'_, str> {
+    match field {
+        "count_window.failure_rate_percent" => "trip.count_window.failure_rate".into(),
+        "time_window.failure_rate_percent" => "trip.time_window.failure_rate".into(),
+        "slow_calls.slow_rate_percent" => "slow_calls.rate".into(),
+        f if f.starts_with("count_window.") || f.starts_with("time_window.") => {
+            format!("trip.{f}").into()
+        }
+        f => f.into(),
+    }
+}
+
+/// The dotted path of a core error's field under `scope` (the scope alone for
+/// errors without one).
+fn breaker_path(scope: &str, source: &warden_breaker::ConfigError) -> String {
+    match source {
+        warden_breaker::ConfigError::OutOfRange { field, .. }
+        | warden_breaker::ConfigError::NotWholeMillis { field, .. }
+        | warden_breaker::ConfigError::Conflict { field, .. } => {
+            format!("{scope}.{}", facade_field(field))
+        }
+        _ => scope.to_owned(),
+    }
 }
 
 fn at(path: &str) -> String {
@@ -567,13 +1081,7 @@ impl ConfigError {
         match self {
             ConfigError::Parse { path, .. } if path == "." => String::new(),
             ConfigError::Parse { path, .. } | ConfigError::OutOfRange { path, .. } => path.clone(),
-            ConfigError::Breaker { scope, source } => match source {
-                warden_breaker::ConfigError::OutOfRange { field, .. }
-                | warden_breaker::ConfigError::NotWholeMillis { field, .. } => {
-                    format!("{scope}.{field}")
-                }
-                _ => scope.clone(),
-            },
+            ConfigError::Breaker { scope, source } => breaker_path(scope, source),
         }
     }
 }
@@ -586,7 +1094,25 @@ impl ConfigError {
 /// (`"1500ms"`, `"30s"`, `"1m 30s"`, humantime's syntax). For
 /// `max_concurrent` and `call_timeout`, `0` means none (no bulkhead, no
 /// timeout); for `max_requests`, `0` means 1 and for `timeout`, `0` means
-/// 60 s (gobreaker's zero values). Unknown fields are errors.
+/// 60 s (gobreaker's zero values); for `half_open_max_wait`, `0` means no
+/// limit. Rates (`ratio`, `failure_rate`, `rate`, `jitter`) are shares of 1;
+/// those the core judges (windows, slow calls, jitter) must be a whole
+/// percent (`0.5`, not `0.505`), see [`TripRule`]. Unknown fields are errors.
+///
+/// The core's policies, each table's fields as in [`TripRule`],
+/// [`SlowCallsConfig`] and [`OpenBackoffConfig`]:
+///
+/// ```toml
+/// trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }
+/// trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
+/// slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
+/// open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }   # jitter optional
+/// half_open_max_wait = "30s"
+/// ```
+///
+/// A section inherits `slow_calls`, `open_backoff` and `half_open_max_wait`
+/// from its base like every other field; a file cannot switch an inherited
+/// policy off (start that section from a `preset` instead).
 ///
 /// ```
 /// let config = warden::RegistryConfig::from_toml_str(r#"
@@ -601,12 +1127,27 @@ impl ConfigError {
 ///     trip = { failure_rate = { ratio = 0.25, min_requests = 50 } }
 ///     interval = "1m"
 ///     max_concurrent = 64
+///
+///     [breakers.db]
+///     trip = { time_window = { length = "30s", buckets = 30, min_calls = 20, failure_rate = 0.5 } }
+///     slow_calls = { threshold = "2s", rate = 0.8, min_calls = 20 }
+///     open_backoff = { multiplier = 2, max = "10m" }
+///     half_open_max_wait = "1m"
 /// "#)?;
 /// let (default, named) = config.resolve()?;
 /// assert_eq!(default.get_timeout().as_secs(), 20);
 /// assert_eq!(named["kafka"].get_max_requests(), 5); // from the preset
 /// assert_eq!(named["kafka"].get_call_timeout().unwrap().as_millis(), 2000);
 /// assert_eq!(named["search"].get_timeout().as_secs(), 20); // from [default]
+/// assert_eq!(named["db"].get_slow_calls().unwrap().rate, 0.8);
+/// assert_eq!(named["db"].get_open_backoff().unwrap().jitter, 0.0);
+/// assert_eq!(named["db"].get_half_open_max_wait().as_secs(), 60);
+///
+/// let err = warden::RegistryConfig::from_toml_str(
+///     "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.505, min_calls = 20 }\n",
+/// )
+/// .unwrap_err();
+/// assert_eq!(err.path(), "breakers.db.slow_calls.rate");
 /// # Ok::<(), warden::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -650,6 +1191,15 @@ pub struct BreakerSpec {
     /// See [`BreakerConfig::call_timeout`] (`0`: no timeout).
     #[serde(default, deserialize_with = "duration::option")]
     pub call_timeout: Option<Duration>,
+    /// See [`BreakerConfig::slow_calls`]:
+    /// `slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }`.
+    pub slow_calls: Option<SlowCallsConfig>,
+    /// See [`BreakerConfig::open_backoff`]:
+    /// `open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }`.
+    pub open_backoff: Option<OpenBackoffConfig>,
+    /// See [`BreakerConfig::half_open_max_wait`] (`0`: no limit).
+    #[serde(default, deserialize_with = "duration::option")]
+    pub half_open_max_wait: Option<Duration>,
 }
 
 /// The presets a file can name.
@@ -723,6 +1273,15 @@ impl BreakerSpec {
         }
         if let Some(v) = self.call_timeout {
             c.call_timeout = (!v.is_zero()).then_some(v);
+        }
+        if let Some(v) = self.slow_calls {
+            c.slow_calls = Some(v);
+        }
+        if let Some(v) = self.open_backoff {
+            c.open_backoff = Some(v);
+        }
+        if let Some(v) = self.half_open_max_wait {
+            c.half_open_max_wait = v;
         }
         c.validate(scope)?;
         Ok(c)
@@ -878,6 +1437,10 @@ mod duration {
         fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_any(DurationVisitor).map(Some)
         }
+    }
+
+    pub(super) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(DurationVisitor)
     }
 
     pub(super) fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

@@ -15,7 +15,9 @@
 //! | --- | --- |
 //! | guard calls to named dependencies | [`Registry`]: [`execute`](Registry::execute), [`execute_with_fallback`](Registry::execute_with_fallback), [`execute_with_retry`](Registry::execute_with_retry), [`execute_async`](Registry::execute_async) (per-call timeout), [`execute_async_with_retry`](Registry::execute_async_with_retry) |
 //! | know what happened | [`Execution`]: value or [`ExecuteError`], [`rejection`](Execution::rejection), [`state`](Execution::state), [`attempts`](Execution::attempts), [`elapsed`](Execution::elapsed) |
-//! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default); [`TripRule`] |
+//! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default) |
+//! | choose when a breaker opens | [`TripRule`]: consecutive failures, failure rate per interval, [count window](TripRule::CountWindow), [time window](TripRule::TimeWindow), custom; [`slow_calls`](BreakerConfig::slow_calls) ([`SlowCallsConfig`]) |
+//! | choose how it recovers | [`open_backoff`](BreakerConfig::open_backoff) ([`OpenBackoffConfig`]), [`half_open_max_wait`](BreakerConfig::half_open_max_wait), `timeout`, `max_requests` |
 //! | configure from a file | [`RegistryConfig::from_toml_str`], [`RegistryConfig::from_json_str`] |
 //! | a single preconfigured breaker | [`presets`] |
 //! | limit concurrency | [`Bulkhead`] (or `max_concurrent` in a config) |
@@ -68,7 +70,17 @@
 //! preset = "clickhouse"
 //! max_concurrent = 4
 //! trip = { failure_rate = { ratio = 0.5, min_requests = 10 } }
+//!
+//! [breakers.payments]
+//! trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
+//! slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
+//! open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }
+//! half_open_max_wait = "30s"
 //! ```
+//!
+//! Rates are shares of 1; the core's windows, slow calls and jitter count in
+//! whole percent, so `0.505` there is an error naming the field rather than
+//! a rounded value.
 //!
 //! # Cost
 //!
@@ -112,7 +124,10 @@ pub mod presets;
 mod registry;
 
 pub use bulkhead::{Bulkhead, BulkheadPermit};
-pub use config::{BreakerConfig, BreakerSpec, ConfigError, Preset, RegistryConfig, TripRule};
+pub use config::{
+    BreakerConfig, BreakerSpec, ConfigError, OpenBackoffConfig, Preset, RegistryConfig,
+    SlowCallsConfig, TripRule,
+};
 pub use execution::{ExecuteError, Execution, Rejection};
 pub use registry::{BreakerStatus, NamedBreaker, Registry, RegistryBuilder, RegistryError};
 

@@ -5,5 +5,6 @@ mod asynch;
 mod config;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod policies;
 mod presets;
 mod registry;
