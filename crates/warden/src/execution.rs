@@ -418,7 +418,8 @@ impl<T, E> Execution<T, E> {
 
     /// The async [`or_fallback`](Self::or_fallback).
     ///
-    /// ```
+    #[cfg_attr(feature = "tokio", doc = "```")]
+    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), warden::ConfigError> {
     /// let r = warden::Registry::builder().build()?;

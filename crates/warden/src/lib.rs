@@ -26,7 +26,10 @@
 //!
 //! # Examples
 //!
-//! ```
+//! (With the default `metrics` feature.)
+//!
+#![cfg_attr(feature = "metrics", doc = "```")]
+#![cfg_attr(not(feature = "metrics"), doc = "```ignore")]
 //! use std::sync::Arc;
 //! use warden::{BreakerConfig, ExecuteError, Registry};
 //!
