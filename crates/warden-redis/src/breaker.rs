@@ -140,6 +140,8 @@ pub struct FleetStatus {
 pub(crate) struct Token {
     pub(crate) generation: u64,
     pub(crate) member: String,
+    /// When the task claimed it (an unused token is given back after a slice).
+    pub(crate) claimed_at: Instant,
     /// After this the token may have expired in Redis (a margin before its TTL).
     pub(crate) usable_until: Instant,
 }
@@ -241,9 +243,10 @@ impl Shared {
             pool.retain(|t| t.generation == generation && t.usable_until > now);
             pool.pop()
         };
-        if token.is_none() {
-            // Relaxed: a request counter; the Notify below wakes the task.
-            self.wanted.fetch_add(1, Ordering::Relaxed);
+        // Relaxed: a request counter; the Notify wakes the task. Only the first
+        // refusal since the task last took the requests wakes it, so a burst of
+        // refused calls costs one wake-up, not one per call.
+        if token.is_none() && self.wanted.fetch_add(1, Ordering::Relaxed) == 0 {
             self.wake.notify_one();
         }
         token
@@ -255,11 +258,11 @@ impl Shared {
 }
 
 /// Acquires through `local` (the local breaker's own acquire) after the fleet check.
-#[inline]
+#[inline(always)]
 fn acquire<P>(
     shared: &Arc<Shared>,
     local: impl FnOnce() -> Result<P, Rejected>,
-) -> Result<(P, Option<Probe>), Rejected> {
+) -> Result<(P, Option<Box<Probe>>), Rejected> {
     // Relaxed: pairs with the Relaxed store in `set_verdict`; a stale read only
     // delays the fleet verdict by one more call.
     let v = shared.verdict.load(Ordering::Relaxed);
@@ -274,17 +277,18 @@ fn acquire_probe<P>(
     shared: &Arc<Shared>,
     generation: u64,
     local: impl FnOnce() -> Result<P, Rejected>,
-) -> Result<(P, Option<Probe>), Rejected> {
+) -> Result<(P, Option<Box<Probe>>), Rejected> {
     let Some(token) = shared.take_token(generation) else {
         return Err(Rejected::TooManyRequests);
     };
     match local() {
         Ok(p) => Ok((
             p,
-            Some(Probe {
+            // Boxed: the closed path's permit stays two words.
+            Some(Box::new(Probe {
                 shared: Arc::clone(shared),
                 token: Some(token),
-            }),
+            })),
         )),
         Err(e) => {
             shared.put_back(token);
@@ -301,7 +305,12 @@ struct Probe {
 }
 
 impl Probe {
-    fn finish(mut self, outcome: Outcome) {
+    /// Out of line: keeps the closed path's `record` small enough to inline. Takes
+    /// the box so the caller does not move the probe out of it.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::boxed_local)]
+    fn finish(mut self: Box<Self>, outcome: Outcome) {
         let code = match outcome {
             Outcome::Success => REPORT_SUCCESS,
             Outcome::Failure => REPORT_FAILURE,
@@ -370,6 +379,9 @@ impl fmt::Debug for Probe {
 /// ```
 #[derive(Clone)]
 pub struct FleetBreaker {
+    /// The local breaker, also in `shared`: kept here so a guarded call loads the
+    /// breaker and the verdict independently.
+    pub(crate) breaker: Arc<CircuitBreaker>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -493,7 +505,7 @@ impl FleetBreaker {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<FleetPermit<'_>, Rejected> {
-        let breaker = &self.shared.breaker;
+        let breaker = &self.breaker;
         acquire(&self.shared, || breaker.try_acquire())
             .map(|(inner, probe)| FleetPermit { inner, probe })
     }
@@ -513,7 +525,7 @@ impl FleetBreaker {
     /// ```
     #[inline]
     pub fn try_acquire_owned(&self) -> Result<OwnedFleetPermit, Rejected> {
-        let breaker = &self.shared.breaker;
+        let breaker = &self.breaker;
         acquire(&self.shared, || breaker.try_acquire_owned())
             .map(|(inner, probe)| OwnedFleetPermit { inner, probe })
     }
@@ -534,7 +546,13 @@ impl FleetBreaker {
     where
         F: FnOnce() -> Result<T, E>,
     {
-        Breaker::call(self, f)
+        self.call_with(f, |r| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
     }
 
     /// Like [`call`](Self::call), with `classify` deciding what the result means.
@@ -557,7 +575,11 @@ impl FleetBreaker {
         F: FnOnce() -> Result<T, E>,
         C: FnOnce(&Result<T, E>) -> Outcome,
     {
-        Breaker::call_with(self, f, classify)
+        let permit = self.try_acquire()?;
+        // If `f` panics, the local permit records a failure and a probe reports one.
+        let result = f();
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
     }
 }
 
@@ -596,7 +618,7 @@ impl Breaker for FleetBreaker {
 #[must_use = "a permit records nothing until an outcome is given"]
 pub struct FleetPermit<'a> {
     inner: Permit<'a>,
-    probe: Option<Probe>,
+    probe: Option<Box<Probe>>,
 }
 
 impl FleetPermit<'_> {
@@ -704,7 +726,7 @@ impl BreakerPermit for FleetPermit<'_> {
 #[must_use = "a permit records nothing until an outcome is given"]
 pub struct OwnedFleetPermit {
     inner: OwnedPermit,
-    probe: Option<Probe>,
+    probe: Option<Box<Probe>>,
 }
 
 impl OwnedFleetPermit {

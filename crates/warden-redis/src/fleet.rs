@@ -16,7 +16,7 @@ use warden_breaker::{CircuitBreaker, Counts, Mode, State};
 
 use crate::breaker::{FleetView, HALF_OPEN, Shared, Token, lock};
 use crate::delta::{Delta, fleet_counts};
-use crate::script::{LUA, OP_CLAIM, OP_REPORT, OP_SYNC, Reply};
+use crate::script::{LUA, OP_CLAIM, OP_REPORT, OP_SYNC, REPORT_RELEASE, Reply};
 use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
 
 /// The task's bookkeeping for one breaker (behind a mutex never held across an
@@ -34,6 +34,8 @@ pub(crate) struct Track {
     forced_by_fleet: bool,
     /// This local open episode was already reported as a trip.
     trip_voted: bool,
+    /// The last probe-token claim was refused (the fleet's probes are all out).
+    claims_blocked: bool,
 }
 
 impl Track {
@@ -44,6 +46,7 @@ impl Track {
             forced_until: None,
             forced_by_fleet: false,
             trip_voted: false,
+            claims_blocked: false,
         }
     }
 }
@@ -195,7 +198,10 @@ impl Fleet {
         list.push(Arc::clone(&shared));
         drop(list);
         self.inner.wake.notify_one();
-        Ok(FleetBreaker { shared })
+        Ok(FleetBreaker {
+            breaker: Arc::clone(&shared.breaker),
+            shared,
+        })
     }
 
     /// Whether the fleet coordinates through Redis right now.
@@ -452,6 +458,7 @@ async fn step(
     sync: bool,
 ) -> Result<(), Down> {
     let reports = std::mem::take(&mut *lock(&s.reports));
+    let reported = !reports.is_empty();
     for r in reports {
         let reply = eval(
             inner,
@@ -464,9 +471,45 @@ async fn step(
         .await?;
         apply(inner, s, reply);
     }
-    // Relaxed: a request counter (see `Shared::take_token`).
-    let wanted = s.wanted.swap(0, Ordering::Relaxed);
+    // Tokens claimed but left unused for half their TTL go back to the fleet, so an
+    // instance whose demand vanished does not sit on the fleet's probes.
+    let idle_after = (inner.config.probe_ttl / 2).max(inner.config.slice);
+    let idle: Vec<Token> = {
+        let now = std::time::Instant::now();
+        let mut pool = lock(&s.pool);
+        if pool.is_empty() {
+            Vec::new()
+        } else {
+            let (idle, keep) = std::mem::take(&mut *pool)
+                .into_iter()
+                .partition(|t| now.duration_since(t.claimed_at) > idle_after);
+            *pool = keep;
+            idle
+        }
+    };
+    for t in idle {
+        let reply = eval(
+            inner,
+            script,
+            c,
+            s,
+            &[OP_REPORT, t.generation as i64, 0, REPORT_RELEASE],
+            Some(&t.member),
+        )
+        .await?;
+        apply(inner, s, reply);
+    }
+    // After a refused claim the cap is full: claim again at the next slice (or after
+    // a report), not on every refused call. Relaxed: a request counter (see
+    // `Shared::take_token`); taking it re-arms the wake-up.
+    let blocked = lock(&s.track).claims_blocked && !sync && !reported;
+    let wanted = if blocked {
+        0
+    } else {
+        s.wanted.swap(0, Ordering::Relaxed)
+    };
     if wanted > 0 {
+        lock(&s.track).claims_blocked = false;
         let max = s.breaker.settings().max_requests();
         for _ in 0..wanted.min(max) {
             let Some((2, generation)) = lock(&s.track).fleet else {
@@ -490,11 +533,13 @@ async fn step(
                 lock(&s.pool).push(Token {
                     generation,
                     member,
+                    claimed_at,
                     usable_until: claimed_at + usable,
                 });
             }
             apply(inner, s, reply);
             if !reply.granted {
+                lock(&s.track).claims_blocked = true;
                 break;
             }
         }
