@@ -6,11 +6,12 @@
 //!
 //! 1. Redis operations per guarded call: 4 instances (each its own `Fleet`,
 //!    connection and breaker) each make 10 000 calls/s for SECONDS (default 5);
-//!    the commands Redis served (`INFO commandstats`) and the scripts the fleets
-//!    sent are divided by the calls made.
+//!    the scripts the fleets sent (round trips) and the commands Redis served
+//!    (`INFO commandstats`, which also counts each `redis.call` inside a script)
+//!    are divided by the calls made.
 //! 2. Time to converge on open across 4 instances, at the default 100 ms slice and
-//!    at 20 ms: one instance trips locally; the time until every instance's local
-//!    breaker is open, over 20 trials (min / median / max).
+//!    at 20 ms: one instance trips locally; the time from the failing call until
+//!    every instance's local breaker is open, over 20 trials (min / median / max).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -98,9 +99,11 @@ async fn ops_per_call(server: &RedisServer, seconds: u64) {
         assert_eq!(cb.state(), State::Closed, "the load must not trip");
     }
     println!(
-        "ops per call: {INSTANCES} instances x {RATE} calls/s for {elapsed:.2?}: {calls} calls, \
-         {scripts} scripts sent, {commands} commands served by Redis (INFO commandstats) \
-         -> {:.5} Redis ops per guarded call ({:.1} ops/s per instance)",
+        "ops per call: {INSTANCES} instances x {RATE} calls/s for {elapsed:.2?}: {calls} calls; \
+         {scripts} round trips (one script each) = {:.5} per call; {commands} commands served \
+         by Redis, counting those inside the scripts (INFO commandstats) = {:.5} per call \
+         ({:.1} per second per instance)",
+        scripts as f64 / calls as f64,
         commands as f64 / calls as f64,
         commands as f64 / elapsed.as_secs_f64() / INSTANCES as f64,
     );

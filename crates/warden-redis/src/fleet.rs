@@ -344,13 +344,15 @@ async fn run(inner: Arc<Inner>, client: Client) {
             continue;
         };
         let now = Instant::now();
-        let sync = now >= next_sync;
-        if sync {
+        let sync_all = now >= next_sync;
+        if sync_all {
             next_sync = now + cfg.slice;
         }
         let list: Vec<_> = lock(&inner.breakers).clone();
         let mut ok = true;
         for s in &list {
+            // A local trip is published at once, not at the next slice.
+            let sync = sync_all || wants_trip_vote(&inner, s);
             if step(&inner, &script, c, s, sync).await.is_err() {
                 ok = false;
                 break;
@@ -365,11 +367,13 @@ async fn run(inner: Arc<Inner>, client: Client) {
             backoff = (backoff * 2).min(cfg.reconnect_max);
             continue;
         }
-        if sync {
+        if sync_all {
             inner.set_coordination(Coordination::Fleet);
         }
+        // Local breakers are looked at (no Redis) five times per slice for trips.
+        let check = (cfg.slice / 5).max(Duration::from_millis(1));
         tokio::select! {
-            () = sleep_until(next_sync) => {}
+            () = sleep_until(next_sync.min(Instant::now() + check)) => {}
             () = inner.wake.notified() => {}
         }
     }
@@ -611,6 +615,18 @@ fn manual_by_hand(t: &Track, mode: Mode) -> bool {
         Mode::ForcedOpen => !t.forced_by_fleet,
         Mode::ForcedClosed | Mode::Disabled => true,
     }
+}
+
+/// Whether the local breaker tripped on its own and the fleet should hear of it now.
+fn wants_trip_vote(inner: &Inner, s: &Shared) -> bool {
+    if !inner.config.propagate_local_trips {
+        return false;
+    }
+    let t = *lock(&s.track);
+    matches!(t.fleet, Some((0, _)))
+        && !t.trip_voted
+        && s.breaker.mode() == Mode::Normal
+        && s.breaker.state() == State::Open
 }
 
 /// Reads the local breaker: the counts to publish and whether a local trip is to
