@@ -1,0 +1,171 @@
+//! Measures what fleet coordination costs in Redis operations and how fast an open
+//! decision converges, on a private `redis-server` (started on a free loopback
+//! port, killed at the end).
+//!
+//! `cargo run --release -p warden-redis --example measure [-- SECONDS]`
+//!
+//! 1. Redis operations per guarded call: 4 instances (each its own `Fleet`,
+//!    connection and breaker) each make 10 000 calls/s for SECONDS (default 5);
+//!    the scripts the fleets sent (round trips) and the commands Redis served
+//!    (`INFO commandstats`, which also counts each `redis.call` inside a script)
+//!    are divided by the calls made.
+//! 2. Time to converge on open across 4 instances, at the default 100 ms slice and
+//!    at 20 ms: one instance trips locally; the time from the failing call until
+//!    every instance's local breaker is open, over 20 trials (min / median / max).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::RedisServer;
+use warden_breaker::{CircuitBreaker, State};
+use warden_redis::{Coordination, Fleet, FleetBreaker, FleetConfig};
+
+const INSTANCES: usize = 4;
+const RATE: u64 = 10_000;
+
+fn redis_commands(server: &RedisServer) -> u64 {
+    let info = server.command("INFO commandstats").unwrap_or_default();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+async fn until(limit: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    None
+}
+
+async fn ops_per_call(server: &RedisServer, seconds: u64) {
+    let fleets: Vec<Fleet> = (0..INSTANCES)
+        .map(|_| Fleet::start(FleetConfig::new(server.url()).namespace("ops")).expect("config"))
+        .collect();
+    let cbs: Vec<FleetBreaker> = fleets
+        .iter()
+        .map(|f| {
+            let cb = CircuitBreaker::builder("orders").build().expect("valid");
+            f.attach(Arc::new(cb)).expect("attach")
+        })
+        .collect();
+    until(Duration::from_secs(10), || {
+        cbs.iter()
+            .all(|c| c.coordination() == Coordination::Fleet && c.fleet_state().is_some())
+    })
+    .await
+    .expect("fleets connect");
+    let scripts_before: u64 = fleets.iter().map(|f| f.stats().scripts).sum();
+    let commands_before = redis_commands(server);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for cb in cbs.clone() {
+        tasks.push(tokio::spawn(async move {
+            // 100 calls every 10 ms: 10 000 calls/s; one in 50 fails (never 6 in a row).
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            let mut calls = 0u64;
+            for _ in 0..seconds * 100 {
+                tick.tick().await;
+                for k in 0..RATE / 100 {
+                    let _ = cb.call(|| if k % 50 == 0 { Err("timeout") } else { Ok(()) });
+                    calls += 1;
+                }
+            }
+            calls
+        }));
+    }
+    let mut calls = 0;
+    for t in tasks {
+        calls += t.await.expect("caller");
+    }
+    let elapsed = start.elapsed();
+    let scripts = fleets.iter().map(|f| f.stats().scripts).sum::<u64>() - scripts_before;
+    let commands = redis_commands(server) - commands_before;
+    for cb in &cbs {
+        assert_eq!(cb.state(), State::Closed, "the load must not trip");
+    }
+    println!(
+        "ops per call: {INSTANCES} instances x {RATE} calls/s for {elapsed:.2?}: {calls} calls; \
+         {scripts} round trips (one script each) = {:.5} per call; {commands} commands served \
+         by Redis, counting those inside the scripts (INFO commandstats) = {:.5} per call \
+         ({:.1} per second per instance)",
+        scripts as f64 / calls as f64,
+        commands as f64 / calls as f64,
+        commands as f64 / elapsed.as_secs_f64() / INSTANCES as f64,
+    );
+}
+
+async fn convergence(server: &RedisServer, slice: Duration) {
+    let fleets: Vec<Fleet> = (0..INSTANCES)
+        .map(|_| {
+            Fleet::start(
+                FleetConfig::new(server.url())
+                    .namespace("conv")
+                    .slice(slice),
+            )
+            .expect("config")
+        })
+        .collect();
+    let mut times = Vec::new();
+    for trial in 0..20 {
+        let name = format!("trial-{}-{trial}", slice.as_millis());
+        let cbs: Vec<FleetBreaker> = fleets
+            .iter()
+            .map(|f| {
+                let cb = CircuitBreaker::builder(&name)
+                    .ready_to_trip(|c| c.total_failures >= 1)
+                    .build()
+                    .expect("valid");
+                f.attach(Arc::new(cb)).expect("attach")
+            })
+            .collect();
+        until(Duration::from_secs(10), || {
+            cbs.iter().all(|c| c.fleet_state().is_some())
+        })
+        .await
+        .expect("fleets see the breaker");
+        // Trip at a random point of the slice.
+        tokio::time::sleep(Duration::from_millis(7 * trial % slice.as_millis() as u64)).await;
+        let start = Instant::now();
+        let _ = cbs[trial as usize % INSTANCES].call(|| Err::<(), _>("down"));
+        until(Duration::from_secs(10), || {
+            cbs.iter().all(|c| c.state() == State::Open)
+        })
+        .await
+        .expect("every instance opens");
+        times.push(start.elapsed());
+    }
+    times.sort();
+    println!(
+        "convergence on open, {INSTANCES} instances, slice {slice:?}: min {:.1?} median {:.1?} max {:.1?} (20 trials)",
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1],
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let seconds = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let server = RedisServer::start();
+    ops_per_call(&server, seconds).await;
+    convergence(&server, Duration::from_millis(100)).await;
+    convergence(&server, Duration::from_millis(20)).await;
+}

@@ -1,0 +1,817 @@
+//! [`FleetBreaker`]: a local breaker plus the fleet's verdict, and its permits.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crossbeam_utils::CachePadded;
+use tokio::sync::Notify;
+use warden_breaker::{
+    Breaker, BreakerPermit, CircuitBreaker, Counts, Error, Mode, Outcome, OwnedPermit, Permit,
+    Rejected, State,
+};
+
+use crate::script::{REPORT_FAILURE, REPORT_RELEASE, REPORT_SUCCESS};
+
+/// Whether a [`Fleet`](crate::Fleet) is coordinating its breakers through Redis.
+///
+/// ```
+/// use warden_redis::Coordination;
+/// assert_eq!(Coordination::LocalOnly.to_string(), "local-only");
+/// assert_eq!(Coordination::Fleet.as_gauge(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Coordination {
+    /// Not connected yet: every breaker decides locally.
+    Connecting = 2,
+    /// Redis answers: counts are shared and fleet decisions apply.
+    Fleet = 1,
+    /// Redis is down or too slow: every breaker decides locally (its own trips
+    /// still protect the instance) while the fleet reconnects with backoff.
+    LocalOnly = 0,
+}
+
+impl Coordination {
+    /// A gauge value: 0 local-only, 1 fleet, 2 connecting.
+    ///
+    /// ```
+    /// assert_eq!(warden_redis::Coordination::LocalOnly.as_gauge(), 0);
+    /// ```
+    pub const fn as_gauge(self) -> i64 {
+        self as i64
+    }
+
+    pub(crate) const fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Coordination::Fleet,
+            2 => Coordination::Connecting,
+            _ => Coordination::LocalOnly,
+        }
+    }
+}
+
+impl fmt::Display for Coordination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Coordination::Connecting => "connecting",
+            Coordination::Fleet => "fleet",
+            Coordination::LocalOnly => "local-only",
+        })
+    }
+}
+
+/// The fleet-wide state of one breaker, as this instance last read it from Redis.
+///
+/// ```
+/// use warden_breaker::State;
+/// let v = warden_redis::FleetView { state: State::Open, generation: 4 };
+/// assert_eq!(v.state, State::Open);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FleetView {
+    /// The fleet's state.
+    pub state: State,
+    /// The fleet's generation (bumped on every fleet transition and interval reset).
+    pub generation: u64,
+}
+
+impl FleetView {
+    const UNKNOWN: u64 = u64::MAX;
+
+    pub(crate) fn encode(state: i64, generation: u64) -> u64 {
+        let s = u64::try_from(state).unwrap_or(0) & 3;
+        (s << 62) | (generation & ((1 << 62) - 1))
+    }
+
+    fn decode(word: u64) -> Option<Self> {
+        if word == Self::UNKNOWN {
+            return None;
+        }
+        let state = match word >> 62 {
+            0 => State::Closed,
+            1 => State::Open,
+            _ => State::HalfOpen,
+        };
+        Some(Self {
+            state,
+            generation: word & ((1 << 62) - 1),
+        })
+    }
+}
+
+/// One breaker's row in [`Fleet::list`](crate::Fleet::list): the local breaker,
+/// what the fleet decided, and whether the two are connected.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use warden_breaker::{CircuitBreaker, State};
+/// use warden_redis::{Coordination, Fleet, FleetConfig};
+///
+/// let fleet = Fleet::start(FleetConfig::new("redis://127.0.0.1:1/"))?; // nothing listens there
+/// fleet.attach(Arc::new(CircuitBreaker::builder("db").build()?))?;
+/// let row = &fleet.list()[0];
+/// assert_eq!((row.name.as_str(), row.state), ("db", State::Closed));
+/// assert_ne!(row.coordination, Coordination::Fleet);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetStatus {
+    /// The breaker's name.
+    pub name: String,
+    /// The local breaker's state (a due transition is made first).
+    pub state: State,
+    /// The local breaker's mode (the fleet forces it open while the fleet is open).
+    pub mode: Mode,
+    /// The local breaker's counts.
+    pub counts: Counts,
+    /// The fleet's state as last read, `None` before the first read or while
+    /// Redis is unreachable.
+    pub fleet: Option<FleetView>,
+    /// Whether this instance coordinates through Redis right now.
+    pub coordination: Coordination,
+}
+
+/// A half-open probe token held by this instance.
+#[derive(Clone, Debug)]
+pub(crate) struct Token {
+    pub(crate) generation: u64,
+    pub(crate) member: String,
+    /// When the task claimed it (an unused token is given back after a slice).
+    pub(crate) claimed_at: Instant,
+    /// After this the token may have expired in Redis (a margin before its TTL).
+    pub(crate) usable_until: Instant,
+}
+
+/// A probe's outcome to report to Redis.
+#[derive(Clone, Debug)]
+pub(crate) struct Report {
+    pub(crate) generation: u64,
+    pub(crate) member: String,
+    pub(crate) code: i64,
+}
+
+/// The verdict word: 0 lets every call through to the local breaker (fleet closed
+/// or open, both enforced by the local breaker itself, or Redis unreachable);
+/// `HALF_OPEN | generation` makes probes take a fleet token first.
+pub(crate) const HALF_OPEN: u64 = 1 << 63;
+
+/// What a breaker shares with the fleet's background task.
+pub(crate) struct Shared {
+    pub(crate) breaker: Arc<CircuitBreaker>,
+    /// Read on every guarded call, written only when the fleet state changes.
+    verdict: CachePadded<AtomicU64>,
+    /// [`FleetView`] encoded, or `FleetView::UNKNOWN`.
+    known: AtomicU64,
+    pub(crate) pool: Mutex<Vec<Token>>,
+    pub(crate) reports: Mutex<Vec<Report>>,
+    /// Probes refused for want of a token since the task last looked.
+    pub(crate) wanted: AtomicU32,
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) coordination: Arc<AtomicU8>,
+    /// The task's bookkeeping for this breaker.
+    pub(crate) track: Mutex<crate::fleet::Track>,
+}
+
+/// Locks `m`, ignoring poisoning (every critical section leaves the data valid).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(
+        breaker: Arc<CircuitBreaker>,
+        wake: Arc<Notify>,
+        coordination: Arc<AtomicU8>,
+    ) -> Self {
+        let track = crate::fleet::Track::new(breaker.counts());
+        Self {
+            breaker,
+            verdict: CachePadded::new(AtomicU64::new(0)),
+            known: AtomicU64::new(FleetView::UNKNOWN),
+            pool: Mutex::new(Vec::new()),
+            reports: Mutex::new(Vec::new()),
+            wanted: AtomicU32::new(0),
+            wake,
+            coordination,
+            track: Mutex::new(track),
+        }
+    }
+
+    pub(crate) fn set_verdict(&self, v: u64) {
+        // Relaxed: the verdict is a self-contained hint; tokens it refers to are
+        // handed over under the pool mutex.
+        self.verdict.store(v, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_known(&self, view: Option<u64>) {
+        // Relaxed: a status value read on its own.
+        self.known
+            .store(view.unwrap_or(FleetView::UNKNOWN), Ordering::Relaxed);
+    }
+
+    pub(crate) fn fleet_view(&self) -> Option<FleetView> {
+        // Relaxed: pairs with the Relaxed store in `set_known`; nothing else depends on it.
+        FleetView::decode(self.known.load(Ordering::Relaxed))
+    }
+
+    fn coordination(&self) -> Coordination {
+        // Relaxed: a status value read on its own (written by the task).
+        Coordination::from_u8(self.coordination.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn status(&self) -> FleetStatus {
+        FleetStatus {
+            name: self.breaker.name().to_owned(),
+            state: self.breaker.state(),
+            mode: self.breaker.mode(),
+            counts: self.breaker.counts(),
+            fleet: self.fleet_view(),
+            coordination: self.coordination(),
+        }
+    }
+
+    /// Takes a usable token of `generation`, dropping stale ones; on none, asks the
+    /// task for one.
+    fn take_token(&self, generation: u64) -> Option<Token> {
+        let now = Instant::now();
+        let token = {
+            let mut pool = lock(&self.pool);
+            pool.retain(|t| t.generation == generation && t.usable_until > now);
+            pool.pop()
+        };
+        // Relaxed: a request counter; the Notify wakes the task. Only the first
+        // refusal since the task last took the requests wakes it, so a burst of
+        // refused calls costs one wake-up, not one per call.
+        if token.is_none() && self.wanted.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.wake.notify_one();
+        }
+        token
+    }
+
+    fn put_back(&self, token: Token) {
+        lock(&self.pool).push(token);
+    }
+}
+
+/// Acquires through `local` (the local breaker's own acquire) after the fleet check.
+#[inline(always)]
+fn acquire<P>(
+    shared: &Arc<Shared>,
+    local: impl FnOnce() -> Result<P, Rejected>,
+) -> Result<(P, Option<Box<Probe>>), Rejected> {
+    // Relaxed: pairs with the Relaxed store in `set_verdict`; a stale read only
+    // delays the fleet verdict by one more call.
+    let v = shared.verdict.load(Ordering::Relaxed);
+    if v == 0 {
+        return local().map(|p| (p, None));
+    }
+    acquire_probe(shared, v & !HALF_OPEN, local)
+}
+
+#[cold]
+fn acquire_probe<P>(
+    shared: &Arc<Shared>,
+    generation: u64,
+    local: impl FnOnce() -> Result<P, Rejected>,
+) -> Result<(P, Option<Box<Probe>>), Rejected> {
+    let Some(token) = shared.take_token(generation) else {
+        return Err(Rejected::TooManyRequests);
+    };
+    match local() {
+        Ok(p) => Ok((
+            p,
+            // Boxed: the closed path's permit stays two words.
+            Some(Box::new(Probe {
+                shared: Arc::clone(shared),
+                token: Some(token),
+            })),
+        )),
+        Err(e) => {
+            shared.put_back(token);
+            Err(e)
+        }
+    }
+}
+
+/// A fleet probe in flight: reports its outcome to Redis through the task, or
+/// gives the token back when dropped without one (a failure while panicking).
+struct Probe {
+    shared: Arc<Shared>,
+    token: Option<Token>,
+}
+
+impl Probe {
+    /// Out of line: keeps the closed path's `record` small enough to inline. Takes
+    /// the box so the caller does not move the probe out of it.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::boxed_local)]
+    fn finish(mut self: Box<Self>, outcome: Outcome) {
+        let code = match outcome {
+            Outcome::Success => REPORT_SUCCESS,
+            Outcome::Failure => REPORT_FAILURE,
+            Outcome::Ignored => REPORT_RELEASE,
+        };
+        self.report(code);
+    }
+
+    fn report(&mut self, code: i64) {
+        if let Some(t) = self.token.take() {
+            lock(&self.shared.reports).push(Report {
+                generation: t.generation,
+                member: t.member,
+                code,
+            });
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let code = if std::thread::panicking() {
+            REPORT_FAILURE
+        } else {
+            REPORT_RELEASE
+        };
+        self.report(code);
+    }
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probe")
+            .field("generation", &self.token.as_ref().map(|t| t.generation))
+            .finish()
+    }
+}
+
+/// A local breaker coordinated with the rest of the fleet; get one from
+/// [`Fleet::attach`](crate::Fleet::attach). Cloning is cheap (an `Arc`).
+///
+/// While the fleet is closed (or open, or Redis is unreachable) a guarded call is
+/// the local breaker's own admission plus one relaxed load of a read-mostly word:
+/// no lock, allocation, channel or Redis. The background task forces the local
+/// breaker open while the fleet is open; while the fleet is half-open each probe
+/// first takes one of the fleet's `max_requests` probe tokens (claimed from Redis
+/// by the task on demand, so the first call of each instance in a half-open
+/// generation is refused with [`Rejected::TooManyRequests`] and asks for one).
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use warden_breaker::{CircuitBreaker, Error};
+/// use warden_redis::{Fleet, FleetConfig};
+///
+/// let fleet = Fleet::start(FleetConfig::new("redis://127.0.0.1:6379/"))?;
+/// let db = fleet.attach(Arc::new(CircuitBreaker::builder("db").build()?))?;
+/// match db.call(|| Ok::<_, std::io::Error>("rows")) {
+///     Ok(rows) => println!("{rows}"),
+///     Err(Error::Open | Error::TooManyRequests) => println!("shed"),
+///     Err(Error::Inner(e)) => println!("failed: {e}"),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct FleetBreaker {
+    /// The local breaker, also in `shared`: kept here so a guarded call loads the
+    /// breaker and the verdict independently.
+    pub(crate) breaker: Arc<CircuitBreaker>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for FleetBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FleetBreaker")
+            .field("name", &self.name())
+            .field("fleet", &self.shared.fleet_view())
+            .field("coordination", &self.coordination())
+            .finish()
+    }
+}
+
+impl FleetBreaker {
+    /// The breaker's name (the local breaker's, and its key in Redis).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.name(), "db");
+    /// # Ok(()) }
+    /// ```
+    pub fn name(&self) -> &str {
+        self.shared.breaker.name()
+    }
+
+    /// The local breaker (its state, counts, manual control). Manual modes set on it
+    /// by hand ([`force_closed`](CircuitBreaker::force_closed),
+    /// [`disable`](CircuitBreaker::disable), a [`force_open`](CircuitBreaker::force_open)
+    /// of your own) win over the fleet: the instance then neither publishes counts
+    /// nor applies fleet decisions until [`reset`](CircuitBreaker::reset).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.breaker().counts().requests, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
+        &self.shared.breaker
+    }
+
+    /// The local breaker's state (forced open while the fleet is open).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.state(), warden_breaker::State::Closed);
+    /// # Ok(()) }
+    /// ```
+    pub fn state(&self) -> State {
+        self.shared.breaker.state()
+    }
+
+    /// The fleet's state as this instance last read it from Redis (`None` before
+    /// the first read and while Redis is unreachable).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.fleet_state(), None); // nothing listens on port 1
+    /// # Ok(()) }
+    /// ```
+    pub fn fleet_state(&self) -> Option<FleetView> {
+        self.shared.fleet_view()
+    }
+
+    /// Whether this instance coordinates through Redis right now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_ne!(db.coordination(), warden_redis::Coordination::Fleet);
+    /// # Ok(()) }
+    /// ```
+    pub fn coordination(&self) -> Coordination {
+        self.shared.coordination()
+    }
+
+    /// The breaker's row: local state, mode, counts, fleet view, coordination.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.status().name, "db");
+    /// # Ok(()) }
+    /// ```
+    pub fn status(&self) -> FleetStatus {
+        self.shared.status()
+    }
+
+    /// Asks for admission now; report the outcome through the permit.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// let permit = db.try_acquire()?;
+    /// permit.success();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Result<FleetPermit<'_>, Rejected> {
+        let breaker = &self.breaker;
+        acquire(&self.shared, || breaker.try_acquire())
+            .map(|(inner, probe)| FleetPermit { inner, probe })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) with a permit that owns its breaker, to
+    /// hold across `.await`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// let permit = db.try_acquire_owned()?;
+    /// tokio::spawn(async move { permit.success() }).await?;
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(&self) -> Result<OwnedFleetPermit, Rejected> {
+        let breaker = &self.breaker;
+        acquire(&self.shared, || breaker.try_acquire_owned())
+            .map(|(inner, probe)| OwnedFleetPermit { inner, probe })
+    }
+
+    /// Runs `f` if admitted; `Err` is a failure, a panic is a failure.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.call(|| Ok::<_, ()>(7)), Ok(7));
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.call_with(f, |r| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
+    }
+
+    /// Like [`call`](Self::call), with `classify` deciding what the result means.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// use warden_breaker::Outcome;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// let r = db.call_with(|| Err::<(), u16>(404), |_| Outcome::Ignored);
+    /// assert!(r.is_err());
+    /// assert_eq!(db.breaker().counts().total_exclusions, 1);
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        let permit = self.try_acquire()?;
+        // If `f` panics, the local permit records a failure and a probe reports one.
+        let result = f();
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+}
+
+impl Breaker for FleetBreaker {
+    type Permit<'a> = FleetPermit<'a>;
+
+    fn name(&self) -> &str {
+        FleetBreaker::name(self)
+    }
+    fn state(&self) -> State {
+        FleetBreaker::state(self)
+    }
+    fn counts(&self) -> Counts {
+        self.shared.breaker.counts()
+    }
+    #[inline]
+    fn try_acquire(&self) -> Result<FleetPermit<'_>, Rejected> {
+        FleetBreaker::try_acquire(self)
+    }
+}
+
+/// Admission from a [`FleetBreaker`]: the local permit, and for a fleet half-open
+/// probe its token (reported to Redis with the outcome, given back if dropped).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+/// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+/// db.try_acquire()?.failure();
+/// assert_eq!(db.breaker().counts().total_failures, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a permit records nothing until an outcome is given"]
+pub struct FleetPermit<'a> {
+    inner: Permit<'a>,
+    probe: Option<Box<Probe>>,
+}
+
+impl FleetPermit<'_> {
+    /// Records `outcome`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire()?.record(warden_breaker::Outcome::Success);
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn record(self, outcome: Outcome) {
+        self.inner.record(outcome);
+        if let Some(p) = self.probe {
+            p.finish(outcome);
+        }
+    }
+    /// Records a success.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire()?.success();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+    /// Records a failure.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire()?.failure();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+    /// Records neither (frees a half-open slot and the fleet token).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire()?.ignore();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn ignore(self) {
+        self.record(Outcome::Ignored);
+    }
+    /// Whether this permit is a fleet half-open probe (it holds a fleet token).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert!(!db.try_acquire()?.is_fleet_probe());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_fleet_probe(&self) -> bool {
+        self.probe.is_some()
+    }
+}
+
+impl BreakerPermit for FleetPermit<'_> {
+    #[inline]
+    fn record(self, outcome: Outcome) {
+        FleetPermit::record(self, outcome)
+    }
+}
+
+/// [`FleetPermit`] owning its breaker, from
+/// [`FleetBreaker::try_acquire_owned`]: `Send + 'static`, to hold across `.await`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+/// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+/// let permit = db.try_acquire_owned()?;
+/// tokio::task::yield_now().await;
+/// permit.record(warden_breaker::Outcome::Success);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a permit records nothing until an outcome is given"]
+pub struct OwnedFleetPermit {
+    inner: OwnedPermit,
+    probe: Option<Box<Probe>>,
+}
+
+impl OwnedFleetPermit {
+    /// Records `outcome`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire_owned()?.record(warden_breaker::Outcome::Failure);
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn record(self, outcome: Outcome) {
+        self.inner.record(outcome);
+        if let Some(p) = self.probe {
+            p.finish(outcome);
+        }
+    }
+    /// Records a success.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire_owned()?.success();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+    /// Records a failure.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire_owned()?.failure();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+    /// Records neither (frees a half-open slot and the fleet token).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// db.try_acquire_owned()?.ignore();
+    /// # Ok(()) }
+    /// ```
+    #[inline]
+    pub fn ignore(self) {
+        self.record(Outcome::Ignored);
+    }
+    /// Whether this permit is a fleet half-open probe (it holds a fleet token).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// # let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert!(!db.try_acquire_owned()?.is_fleet_probe());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_fleet_probe(&self) -> bool {
+        self.probe.is_some()
+    }
+}
+
+impl BreakerPermit for OwnedFleetPermit {
+    #[inline]
+    fn record(self, outcome: Outcome) {
+        OwnedFleetPermit::record(self, outcome)
+    }
+}

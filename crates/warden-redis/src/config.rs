@@ -1,0 +1,323 @@
+//! [`FleetConfig`]: where Redis is, how keys are named and how often instances
+//! talk to it, validated into typed [`FleetError`]s.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Coordination;
+
+/// The default sync period ([`FleetConfig::slice`]).
+pub const DEFAULT_SLICE: Duration = Duration::from_millis(100);
+/// The default bound on every Redis command ([`FleetConfig::redis_timeout`]).
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// The default life of a half-open probe token ([`FleetConfig::probe_ttl`]).
+pub const DEFAULT_PROBE_TTL: Duration = Duration::from_secs(10);
+/// The default longest wait between reconnection attempts ([`FleetConfig::reconnect_max`]).
+pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(1);
+/// The default key namespace ([`FleetConfig::namespace`]).
+pub const DEFAULT_NAMESPACE: &str = "warden";
+
+type CoordinationFn = dyn Fn(Coordination) + Send + Sync;
+
+/// How a [`Fleet`](crate::Fleet) reaches Redis and coordinates its breakers.
+///
+/// Every setting has a default except the URL; [`Fleet::start`](crate::Fleet::start)
+/// validates them all and names the first bad one in a [`FleetError`].
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_redis::FleetConfig;
+///
+/// let config = FleetConfig::new("redis://127.0.0.1:6379/0")
+///     .namespace("checkout")
+///     .slice(Duration::from_millis(50))
+///     .redis_timeout(Duration::from_millis(100))
+///     .on_coordination_change(|c| eprintln!("fleet coordination: {c}"));
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone)]
+pub struct FleetConfig {
+    pub(crate) url: String,
+    pub(crate) namespace: String,
+    pub(crate) slice: Duration,
+    pub(crate) redis_timeout: Duration,
+    pub(crate) probe_ttl: Duration,
+    pub(crate) reconnect_max: Duration,
+    pub(crate) propagate_local_trips: bool,
+    pub(crate) on_coordination_change: Option<Arc<CoordinationFn>>,
+}
+
+impl fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: show only its scheme.
+        let scheme = self.url.split("://").next().unwrap_or("");
+        f.debug_struct("FleetConfig")
+            .field("url", &format_args!("{scheme}://…"))
+            .field("namespace", &self.namespace)
+            .field("slice", &self.slice)
+            .field("redis_timeout", &self.redis_timeout)
+            .field("probe_ttl", &self.probe_ttl)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("propagate_local_trips", &self.propagate_local_trips)
+            .field(
+                "on_coordination_change",
+                &self.on_coordination_change.is_some(),
+            )
+            .finish()
+    }
+}
+
+impl FleetConfig {
+    /// A configuration for the Redis at `url` (`redis://[user:password@]host[:port][/db]`),
+    /// with every other setting at its default.
+    ///
+    /// ```
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/");
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            slice: DEFAULT_SLICE,
+            redis_timeout: DEFAULT_REDIS_TIMEOUT,
+            probe_ttl: DEFAULT_PROBE_TTL,
+            reconnect_max: DEFAULT_RECONNECT_MAX,
+            propagate_local_trips: true,
+            on_coordination_change: None,
+        }
+    }
+
+    /// The prefix of every key (default `warden`): a breaker named `db` uses
+    /// `<namespace>:{db}:state`, `…:counts` and `…:probes`. 1 to 64 bytes, no
+    /// whitespace, `{` or `}`. Instances share a breaker when they share the
+    /// namespace and the breaker's name.
+    ///
+    /// ```
+    /// use warden_redis::{FleetConfig, FleetError};
+    /// let err = FleetConfig::new("redis://127.0.0.1/").namespace("a b").validate().unwrap_err();
+    /// assert!(matches!(err, FleetError::Invalid { field: "namespace", .. }));
+    /// ```
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How often each instance publishes its counts and reads the fleet state, per
+    /// breaker: one Redis script per breaker per slice (default 100 ms; 1 ms to 60 s,
+    /// whole milliseconds). It bounds how late an instance learns that the fleet
+    /// opened or turned half-open.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/").slice(Duration::from_millis(20));
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn slice(mut self, slice: Duration) -> Self {
+        self.slice = slice;
+        self
+    }
+
+    /// The longest any one Redis command (or a connection attempt) may take before
+    /// the instance treats Redis as down (default 250 ms; 1 ms to 10 s, whole
+    /// milliseconds). No guarded call ever waits for Redis: this bounds only the
+    /// background task.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/").redis_timeout(Duration::ZERO);
+    /// assert!(c.validate().is_err());
+    /// ```
+    pub fn redis_timeout(mut self, timeout: Duration) -> Self {
+        self.redis_timeout = timeout;
+        self
+    }
+
+    /// How long a half-open probe token lives in Redis when its probe never
+    /// reports (the instance died or lost Redis): after it the slot goes to another
+    /// probe, so no dead instance strands the fleet in half-open (default 10 s;
+    /// 1 ms to 1 h, whole milliseconds). Make it longer than a probe call takes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/").probe_ttl(Duration::from_secs(2));
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn probe_ttl(mut self, ttl: Duration) -> Self {
+        self.probe_ttl = ttl;
+        self
+    }
+
+    /// The longest wait between reconnection attempts while Redis is down; waits
+    /// start at one slice and double up to this (default 1 s; from the slice to
+    /// 5 min, whole milliseconds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/").reconnect_max(Duration::from_secs(5));
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn reconnect_max(mut self, max: Duration) -> Self {
+        self.reconnect_max = max;
+        self
+    }
+
+    /// Whether a local trip (the local breaker opened by its own counts, which
+    /// follow the same policy) opens the whole fleet (default `true`). With
+    /// `false` only the fleet-wide counts published each slice decide; outcomes of
+    /// the slice in which the local breaker tripped are then not published (the
+    /// trip zeroes the local counts before the next poll).
+    ///
+    /// ```
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/").propagate_local_trips(false);
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn propagate_local_trips(mut self, propagate: bool) -> Self {
+        self.propagate_local_trips = propagate;
+        self
+    }
+
+    /// Called (on the background task) every time the fleet's [`Coordination`]
+    /// changes, e.g. to set a gauge or page someone; a warning is logged through
+    /// `tracing` on each change as well.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicI64, Ordering};
+    /// use std::sync::Arc;
+    /// let gauge = Arc::new(AtomicI64::new(0));
+    /// let g = gauge.clone();
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/")
+    ///     .on_coordination_change(move |c| g.store(c.as_gauge(), Ordering::Relaxed));
+    /// # let _ = c;
+    /// ```
+    pub fn on_coordination_change<F>(mut self, f: F) -> Self
+    where
+        F: Fn(Coordination) + Send + Sync + 'static,
+    {
+        self.on_coordination_change = Some(Arc::new(f));
+        self
+    }
+
+    /// Checks every setting, naming the first bad one.
+    ///
+    /// ```
+    /// use warden_redis::{FleetConfig, FleetError};
+    /// let err = FleetConfig::new("http://127.0.0.1/").validate().unwrap_err();
+    /// assert!(matches!(err, FleetError::Invalid { field: "url", .. }));
+    /// ```
+    pub fn validate(&self) -> Result<(), FleetError> {
+        self.client().map(|_| ())
+    }
+
+    /// Validates and builds the Redis client.
+    pub(crate) fn client(&self) -> Result<redis::Client, FleetError> {
+        let ns = &self.namespace;
+        if ns.is_empty()
+            || ns.len() > 64
+            || ns
+                .chars()
+                .any(|c| c.is_whitespace() || c == '{' || c == '}')
+        {
+            return Err(FleetError::Invalid {
+                field: "namespace",
+                value: format!("{ns:?}"),
+                allowed: "1 to 64 bytes without whitespace, '{' or '}'",
+            });
+        }
+        millis(
+            "slice",
+            self.slice,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+            "1 ms to 60 s",
+        )?;
+        millis(
+            "redis_timeout",
+            self.redis_timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(10),
+            "1 ms to 10 s",
+        )?;
+        millis(
+            "probe_ttl",
+            self.probe_ttl,
+            Duration::from_millis(1),
+            Duration::from_secs(3600),
+            "1 ms to 1 h",
+        )?;
+        millis(
+            "reconnect_max",
+            self.reconnect_max,
+            self.slice,
+            Duration::from_secs(300),
+            "from the slice to 5 min",
+        )?;
+        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|s| self.url.starts_with(s));
+        let client = if scheme_ok {
+            redis::Client::open(self.url.as_str()).ok()
+        } else {
+            None
+        };
+        client.ok_or_else(|| FleetError::Invalid {
+            field: "url",
+            value: self.url.split('@').next_back().unwrap_or("").to_owned(),
+            allowed: "a Redis URL: redis://[user:password@]host[:port][/db]",
+        })
+    }
+}
+
+fn millis(
+    field: &'static str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+    allowed: &'static str,
+) -> Result<(), FleetError> {
+    if !value.subsec_nanos().is_multiple_of(1_000_000) || value < min || value > max {
+        return Err(FleetError::Invalid {
+            field,
+            value: format!("{value:?}"),
+            allowed,
+        });
+    }
+    Ok(())
+}
+
+/// Why a [`Fleet`](crate::Fleet) could not start or a breaker could not join it.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_redis::{FleetConfig, FleetError};
+/// let err = FleetConfig::new("redis://127.0.0.1/")
+///     .slice(Duration::from_micros(1500))
+///     .validate()
+///     .unwrap_err();
+/// assert!(matches!(err, FleetError::Invalid { field: "slice", .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid slice: 1.5ms is not allowed (allowed: 1 ms to 60 s, whole milliseconds)"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// A setting outside its allowed values.
+    #[error("invalid {field}: {value} is not allowed (allowed: {allowed}{unit})", unit = if matches!(*field, "slice" | "redis_timeout" | "probe_ttl" | "reconnect_max") { ", whole milliseconds" } else { "" })]
+    Invalid {
+        /// The setting.
+        field: &'static str,
+        /// The value given (a URL without its credentials).
+        value: String,
+        /// What is allowed, in words.
+        allowed: &'static str,
+    },
+    /// [`Fleet::start`](crate::Fleet::start) was called outside a tokio runtime.
+    #[error("no tokio runtime: start the fleet from inside a tokio runtime")]
+    NoRuntime,
+    /// A breaker with this name is already attached to the fleet.
+    #[error("a breaker named {0:?} is already attached to this fleet")]
+    Duplicate(String),
+}

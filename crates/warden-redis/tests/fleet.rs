@@ -1,0 +1,331 @@
+//! Several instances (each a `Fleet` with its own connection and breaker) sharing
+//! one real `redis-server`, started by the test on a free loopback port.
+//!
+//! Waits are bounded polls (`support::wait_for`). The only wall-clock bounds
+//! asserted are the documented convergence bound with a wide margin: an instance
+//! learns a fleet decision within one slice plus one round trip after it is made,
+//! and a decision is made within one slice of the outcomes that cause it; the tests
+//! use a 20 ms slice and allow 2 s.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use support::{RedisServer, wait_for};
+use warden_breaker::{CircuitBreaker, Mode, Rejected, State};
+use warden_redis::{Coordination, Fleet, FleetBreaker, FleetConfig};
+
+const SLICE: Duration = Duration::from_millis(20);
+/// The generous bound on "an instance sees a fleet decision" (documented: 2 slices
+/// plus a round trip, about 41 ms here).
+const BOUND: Duration = Duration::from_secs(2);
+/// The bound on waits that involve Redis restarting or token expiry.
+const LONG: Duration = Duration::from_secs(5);
+
+fn config(url: &str) -> FleetConfig {
+    FleetConfig::new(url)
+        .slice(SLICE)
+        .redis_timeout(Duration::from_millis(200))
+        .reconnect_max(Duration::from_millis(100))
+}
+
+struct Instance {
+    fleet: Fleet,
+    cb: FleetBreaker,
+}
+
+fn instance(config: FleetConfig, breaker: CircuitBreaker) -> Instance {
+    let fleet = Fleet::start(config).unwrap();
+    let cb = fleet.attach(Arc::new(breaker)).unwrap();
+    Instance { fleet, cb }
+}
+
+fn fleet_of(n: usize, server: &RedisServer, build: impl Fn() -> CircuitBreaker) -> Vec<Instance> {
+    (0..n)
+        .map(|_| instance(config(&server.url()), build()))
+        .collect()
+}
+
+async fn all_coordinated(fleet: &[Instance]) {
+    wait_for(LONG, "every instance to coordinate", || {
+        fleet
+            .iter()
+            .all(|i| i.cb.coordination() == Coordination::Fleet && i.cb.fleet_state().is_some())
+    })
+    .await;
+}
+
+fn fleet_state(i: &Instance) -> Option<State> {
+    i.cb.fleet_state().map(|v| v.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_spread_across_instances_trip_all_of_them() {
+    let server = RedisServer::start();
+    // The default policy: more than 5 consecutive failures.
+    let fleet = fleet_of(4, &server, || {
+        CircuitBreaker::builder("db").build().unwrap()
+    });
+    all_coordinated(&fleet).await;
+
+    // Two failures per instance: no local breaker trips (2 <= 5), the fleet's 8 do.
+    for i in &fleet {
+        for _ in 0..2 {
+            let _ = i.cb.call(|| Err::<(), _>("timeout"));
+        }
+        assert_eq!(i.cb.breaker().counts().consecutive_failures, 2);
+    }
+    let took = wait_for(BOUND * 2, "all four instances to open", || {
+        fleet
+            .iter()
+            .all(|i| i.cb.state() == State::Open && fleet_state(i) == Some(State::Open))
+    })
+    .await;
+    eprintln!("spread failures: all 4 open {took:?} after the last failure");
+    for i in &fleet {
+        assert_eq!(i.cb.breaker().mode(), Mode::ForcedOpen);
+        assert!(matches!(
+            i.cb.call(|| Ok::<_, ()>(())),
+            Err(warden_breaker::Error::Open)
+        ));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_decision_reaches_every_instance_within_the_bound() {
+    let server = RedisServer::start();
+    let fleet = fleet_of(4, &server, || {
+        CircuitBreaker::builder("api")
+            .ready_to_trip(|c| c.total_failures >= 3)
+            .build()
+            .unwrap()
+    });
+    all_coordinated(&fleet).await;
+
+    // One instance trips locally; the others are idle.
+    for _ in 0..3 {
+        let _ = fleet[0].cb.call(|| Err::<(), _>("503"));
+    }
+    assert_eq!(fleet[0].cb.state(), State::Open);
+    let took = wait_for(BOUND, "the open state to reach every instance", || {
+        fleet[1..].iter().all(|i| i.cb.state() == State::Open)
+    })
+    .await;
+    eprintln!("local trip reached 3 other instances in {took:?}");
+    // One generation, seen by all.
+    let g = fleet[0].cb.fleet_state().map(|v| v.generation);
+    wait_for(BOUND, "one fleet generation everywhere", || {
+        fleet
+            .iter()
+            .all(|i| i.cb.fleet_state().map(|v| v.generation) == g)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
+    let server = RedisServer::start();
+    let fleet = fleet_of(4, &server, || {
+        CircuitBreaker::builder("kafka")
+            .max_requests(2)
+            .timeout(Duration::from_millis(200))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    });
+    all_coordinated(&fleet).await;
+    let _ = fleet[0].cb.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "every instance to open", || {
+        fleet.iter().all(|i| i.cb.state() == State::Open)
+    })
+    .await;
+    wait_for(LONG, "every instance to see the fleet half-open", || {
+        fleet
+            .iter()
+            .all(|i| fleet_state(i) == Some(State::HalfOpen))
+    })
+    .await;
+
+    // Every instance hammers from two tasks, holding each probe it gets.
+    let held = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for i in &fleet {
+        for _ in 0..2 {
+            let cb = i.cb.clone();
+            let (held, max_seen, tx) = (held.clone(), max_seen.clone(), tx.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..400 {
+                    match cb.try_acquire_owned() {
+                        Ok(p) => {
+                            assert!(p.is_fleet_probe());
+                            let now = held.fetch_add(1, Ordering::SeqCst) + 1;
+                            max_seen.fetch_max(now, Ordering::SeqCst);
+                            tx.send(p).unwrap();
+                        }
+                        Err(r) => assert_eq!(r, Rejected::TooManyRequests),
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }));
+        }
+    }
+    drop(tx);
+    wait_for(LONG, "two probes to be admitted", || {
+        held.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    for t in tasks {
+        t.await.unwrap();
+    }
+    stop.notify_waiters();
+    assert_eq!(
+        max_seen.load(Ordering::SeqCst),
+        2,
+        "more probes than max_requests ran fleet-wide"
+    );
+    // Both probes succeed: the fleet closes and every instance with it.
+    while let Ok(p) = rx.try_recv() {
+        p.success();
+    }
+    wait_for(BOUND, "every instance to close", || {
+        fleet
+            .iter()
+            .all(|i| fleet_state(i) == Some(State::Closed) && i.cb.state() == State::Closed)
+    })
+    .await;
+    for i in &fleet {
+        assert_eq!(i.cb.breaker().mode(), Mode::Normal);
+        assert_eq!(i.cb.call(|| Ok::<_, ()>(1)), Ok(1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_dying_with_a_probe_token_does_not_strand_the_fleet() {
+    let server = RedisServer::start();
+    let build = || {
+        CircuitBreaker::builder("search")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let ttl = Duration::from_millis(300);
+    let a = instance(config(&server.url()).probe_ttl(ttl), build());
+    let b = instance(config(&server.url()).probe_ttl(ttl), build());
+    let both = [a, b];
+    all_coordinated(&both).await;
+    let [a, b] = both;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "both to see the fleet half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen) && fleet_state(&b) == Some(State::HalfOpen)
+    })
+    .await;
+    // A takes the only probe token, then dies without reporting.
+    let mut probe = None;
+    wait_for(LONG, "A to get the probe", || {
+        probe = a.cb.try_acquire_owned().ok();
+        probe.is_some()
+    })
+    .await;
+    std::mem::forget(probe);
+    drop(a);
+    // B is refused while the token lives, then gets it once it expired.
+    assert_eq!(b.cb.try_acquire().err(), Some(Rejected::TooManyRequests));
+    let took = wait_for(
+        LONG,
+        "B to get a probe after the dead token expired",
+        || match b.cb.try_acquire() {
+            Ok(p) => {
+                p.success();
+                true
+            }
+            Err(_) => false,
+        },
+    )
+    .await;
+    eprintln!("B probed {took:?} after A died (token TTL {ttl:?})");
+    wait_for(BOUND, "the fleet to close", || {
+        fleet_state(&b) == Some(State::Closed)
+    })
+    .await;
+    assert_eq!(b.cb.state(), State::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_keeps_local_protection_and_the_fleet_reconverges() {
+    let mut server = RedisServer::start();
+    let changes = Arc::new(AtomicUsize::new(0));
+    let c2 = changes.clone();
+    let build = || CircuitBreaker::builder("payments").build().unwrap();
+    let a = instance(
+        config(&server.url()).on_coordination_change(move |_| {
+            c2.fetch_add(1, Ordering::SeqCst);
+        }),
+        build(),
+    );
+    let b = instance(config(&server.url()), build());
+    let both = [a, b];
+    all_coordinated(&both).await;
+    let [a, b] = both;
+
+    server.kill();
+    wait_for(LONG, "both to go local-only", || {
+        a.fleet.coordination() == Coordination::LocalOnly
+            && b.fleet.coordination() == Coordination::LocalOnly
+    })
+    .await;
+    assert_eq!(a.cb.fleet_state(), None);
+    assert!(a.fleet.stats().errors > 0);
+    assert!(a.fleet.list()[0].coordination == Coordination::LocalOnly);
+    // Calls never wait for Redis and the local breaker still protects.
+    assert_eq!(b.cb.call(|| Ok::<_, ()>(1)), Ok(1));
+    for _ in 0..6 {
+        let _ = a.cb.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(a.cb.state(), State::Open);
+    assert!(matches!(
+        a.cb.call(|| Ok::<_, ()>(())),
+        Err(warden_breaker::Error::Open)
+    ));
+    assert_eq!(b.cb.state(), State::Closed);
+
+    server.restart();
+    wait_for(LONG, "both to rejoin", || {
+        a.fleet.coordination() == Coordination::Fleet
+            && b.fleet.coordination() == Coordination::Fleet
+    })
+    .await;
+    // A's trip is published on rejoin: the fleet opens and B follows.
+    wait_for(LONG, "B to follow A's trip", || b.cb.state() == State::Open).await;
+    assert_eq!(fleet_state(&a), Some(State::Open));
+    // connecting -> fleet -> local-only -> fleet
+    assert_eq!(changes.load(Ordering::SeqCst), 3);
+    assert!(a.fleet.stats().connects >= 2);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn without_redis_every_breaker_is_local() {
+    // Nothing listens on this port: the fleet never connects (Redis is not involved,
+    // so the backoff sleeps run on tokio's paused clock).
+    let port = support::free_port();
+    let i = instance(
+        FleetConfig::new(format!("redis://127.0.0.1:{port}/")).slice(Duration::from_millis(50)),
+        CircuitBreaker::builder("db").build().unwrap(),
+    );
+    assert_eq!(i.cb.call(|| Ok::<_, ()>(1)), Ok(1));
+    wait_for(LONG, "local-only", || {
+        i.fleet.coordination() == Coordination::LocalOnly
+    })
+    .await;
+    for _ in 0..6 {
+        let _ = i.cb.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(i.cb.state(), State::Open);
+    assert_eq!(i.fleet.stats().scripts, 0);
+    assert!(i.fleet.stats().errors >= 1);
+}

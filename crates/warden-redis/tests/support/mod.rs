@@ -1,0 +1,165 @@
+//! A private `redis-server` for one test, bench or example: started as a child on
+//! a free loopback port without persistence, killed when dropped; it can be killed
+//! and restarted on the same port mid-run.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The command that installs the server, named in the failure message.
+pub const INSTALL: &str = "apt-get install -y redis-server (Debian/Ubuntu; .ci/run does it)";
+
+/// A `redis-server` child process.
+pub struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port; panics with the install command when
+    /// `redis-server` is missing, so a machine without it fails loudly.
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut server = Self { port, child: None };
+        server.restart();
+        server
+    }
+
+    /// The URL clients use.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (if running) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (after `kill`), waiting until it
+    /// answers PING (at most 10 s).
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run redis-server ({e}): these tests need it; install it with {INSTALL}"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.command("PING").as_deref() == Some("+PONG\r\n") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} did not answer PING within 10 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends one inline command and returns the raw reply (None if unreachable).
+    pub fn command(&self, cmd: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        s.write_all(format!("{cmd}\r\n").as_bytes()).ok()?;
+        let mut buf = vec![0; 1 << 16];
+        let mut out = Vec::new();
+        // Read until the reply looks complete (a short inline reply, or a bulk string).
+        loop {
+            let n = s.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            if is_complete(&out) {
+                break;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    /// The number of calls Redis has served for `command` (from `INFO commandstats`).
+    pub fn calls(&self, command: &str) -> u64 {
+        let info = self.command("INFO commandstats").unwrap_or_default();
+        let key = format!("cmdstat_{command}:calls=");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn is_complete(out: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(out) else {
+        return false;
+    };
+    if let Some(rest) = s.strip_prefix('$') {
+        let Some((len, body)) = rest.split_once("\r\n") else {
+            return false;
+        };
+        let Ok(len) = len.parse::<usize>() else {
+            return true;
+        };
+        return body.len() >= len + 2;
+    }
+    s.ends_with("\r\n")
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+/// Polls `cond` every 5 ms until it holds or `limit` passes; returns the time it took.
+pub async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
