@@ -43,7 +43,11 @@ const MAX_REQUESTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_millis(2);
 /// Consecutive failures that trip the breaker (while tripping is armed).
 const TRIP_AFTER: u32 = 4;
-/// The clock thread moves time 1 ms forward every this many of its calls.
+/// Time moves 1 ms forward every this many calls, summed over the threads: each
+/// thread moves it every `ADVANCE_EVERY * THREADS` of its own calls (staggered), so
+/// the breaker keeps cycling for as long as any thread still hammers. (With one
+/// clock thread, a scheduler that ran it to the end early left the others an
+/// open breaker and too few cycles: the test was flaky on a loaded machine.)
 const ADVANCE_EVERY: u64 = 8;
 
 /// Calls per thread while hammering.
@@ -351,7 +355,7 @@ impl Bench {
         }
     }
 
-    /// Phase 1: every thread hammers; thread 0 also moves the clock.
+    /// Phase 1: every thread hammers and now and then moves the clock.
     fn hammer(&self) -> Did {
         let mut total = Did::default();
         thread::scope(|s| {
@@ -361,7 +365,8 @@ impl Bench {
                         let mut rng = SmallRng::seed_from_u64(0x5eed + t as u64);
                         let mut did = Did::default();
                         for i in 0..hammer_calls() {
-                            if t == 0 && i % ADVANCE_EVERY == 0 {
+                            let period = ADVANCE_EVERY * THREADS as u64;
+                            if i % period == t as u64 * ADVANCE_EVERY {
                                 self.clock.advance(Duration::from_millis(1));
                             }
                             self.hammer_call(&mut rng, &mut did);
