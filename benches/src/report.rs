@@ -255,6 +255,40 @@ pub fn checks(r: &Results) -> Vec<Check> {
         false,
         1.5,
     ));
+    // Issue 8: closed success under a window policy, against the default policy's
+    // closed success and the peers' (the peers have no such policies).
+    for w in [
+        Workload::CountWindowSuccess,
+        Workload::TimeWindowSuccess,
+        Workload::SlowCallsSuccess,
+    ] {
+        for warden in [BASELINE, "warden-upkeep"] {
+            for (t, bound) in [(1, 4.0), (2, 20.0)] {
+                let Some(ns) = r.ns(w, t, warden) else {
+                    continue;
+                };
+                v.push(check(
+                    format!("{} {t}t: {warden} ÷ default policy", w.name()),
+                    div(Some(ns), r.ns(CS, t, BASELINE)),
+                    false,
+                    4.0,
+                ));
+                let fastest_peer = PEERS
+                    .iter()
+                    .filter_map(|p| r.ns(CS, t, p))
+                    .min_by(f64::total_cmp);
+                v.push(check(
+                    format!(
+                        "{} {t}t: faster of failsafe/recloser (closed_success) ÷ {warden}",
+                        w.name()
+                    ),
+                    div(fastest_peer, Some(ns)),
+                    true,
+                    bound,
+                ));
+            }
+        }
+    }
     for warden in [BASELINE, "warden-upkeep"] {
         for t in [1, 2] {
             for p in PEERS {
@@ -555,6 +589,33 @@ mod tests {
         assert_eq!((open.ratio, open.met), (Some(15.0), Some(true)));
         assert_eq!(find("open_reject 1t: failsafe").met, None);
         assert!(!c.iter().any(|c| c.what.contains("warden-upkeep")));
+        assert!(
+            !c.iter().any(|c| c.what.contains("window")),
+            "no window results"
+        );
+    }
+
+    #[test]
+    fn window_policies_are_checked_against_the_default_and_the_peers() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "warden-breaker", 3.0),
+                est(ClosedSuccess, 1, "failsafe", 20.0),
+                est(ClosedSuccess, 1, "recloser", 16.0),
+                est(TimeWindowSuccess, 1, "warden-breaker", 13.0),
+                est(TimeWindowSuccess, 1, "warden-upkeep", 4.0),
+            ],
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
+        let own = find("time_window_success 1t: warden-breaker ÷ default");
+        assert_eq!(own.met, Some(false), "13 / 3 > 4");
+        let peers = find(
+            "time_window_success 1t: faster of failsafe/recloser (closed_success) ÷ warden-upkeep",
+        );
+        assert_eq!((peers.ratio, peers.met), (Some(4.0), Some(true)));
+        assert!(!c.iter().any(|c| c.what.starts_with("count_window_success")));
     }
 
     #[test]
