@@ -89,7 +89,7 @@ fn time_window_problems(w: TimeWindow, problems: &mut Vec<(&'static str, &'stati
 /// What is wrong with a slow-call rule, if anything.
 fn slow_calls_problems(s: SlowCalls, problems: &mut Vec<(&'static str, &'static str)>) {
     let t = s.threshold();
-    if t.is_zero() || t.as_nanos() > u128::from(MAX_DURATION_TICKS) * 1_000_000 {
+    if t.is_zero() || t.as_micros() > 1 << 39 || t.subsec_nanos() % 1_000 != 0 {
         problems.push(("slow_calls.threshold", "out of range"));
     }
     if s.min_calls() == 0 {
@@ -184,11 +184,11 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             assert_eq!(u128::from(s.timeout_ticks()), expected_timeout);
             // The breaker works at the extremes of what was accepted: one failure trips
             // it only with `trip_after == Some(0)`, a time window whose minimum is one
-            // call, or slow calls whose minimum is one call and whose threshold is 1 ns
-            // (the failing call below takes 1 ns), and the timeout is honoured.
+            // call, or slow calls whose minimum is one call and whose threshold is 1 µs
+            // (the failing call below takes 1 µs), and the timeout is honoured.
             assert_eq!(
                 cb.call(|| {
-                    clock.advance(Duration::from_nanos(1));
+                    clock.advance(Duration::from_micros(1));
                     Err::<(), _>(())
                 }),
                 Err(warden_breaker::Error::Inner(()))
@@ -196,7 +196,7 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             let tripped = input.trip_after == Some(0)
                 || input.time_window().is_some_and(|w| w.min_calls() == 1)
                 || input.slow_calls().is_some_and(|s| {
-                    s.min_calls() == 1 && s.threshold() == Duration::from_nanos(1)
+                    s.min_calls() == 1 && s.threshold() == Duration::from_micros(1)
                 });
             assert_eq!(
                 cb.state(),

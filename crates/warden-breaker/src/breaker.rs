@@ -563,42 +563,51 @@ impl CircuitBreaker {
     #[inline]
     fn admit(&self) -> Result<Ticket, Rejected> {
         let s = self.load();
-        // The hot path: closed, no interval to check, nothing requested.
-        let result = if s.is_plain_closed() {
+        // The hot path: closed, no interval to check, nothing requested, nothing
+        // more to do (no observer, no timing). It returns from here, so the ticket
+        // stays in registers: merged with the other paths' results, it went through
+        // the stack, a 16-byte load of two smaller stores that defeats store
+        // forwarding (criterion: closed success 3.0 -> 8.3 ns).
+        if s.is_plain_closed() && !self.settings.has_admission_hooks() {
             // A plain-closed word, less PENDING, is its generation's counter tag.
             self.counters.record_request(s.without_pending());
-            Ok(self.closed_ticket(s.generation()))
+            return Ok(Ticket::closed(s.generation()));
+        }
+        self.admit_general(s)
+    }
+
+    /// Every admission but the hot path's.
+    #[cold]
+    #[inline(never)]
+    fn admit_general(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+        let result = if s.is_plain_closed() {
+            self.counters.record_request(s.without_pending());
+            Ok(Ticket::closed(s.generation()))
         } else {
             self.admit_slow(s)
         };
-        if self.settings.has_observers() {
-            self.notify_admission(result);
-        }
-        result
-    }
-
-    /// A closed-state admission in `generation`, timed if [`SlowCalls`](crate::SlowCalls)
-    /// is set (the only rule that reads the clock at admission).
-    #[inline]
-    fn closed_ticket(&self, generation: u32) -> Ticket {
-        let ticket = Ticket::closed(generation);
-        if self.settings.times_calls() {
-            ticket.started_at(self.settings.now_nanos())
+        if self.settings.has_admission_hooks() {
+            self.admission_hooks(result)
         } else {
-            ticket
+            result
         }
     }
 
-    /// The observers' admission events, out of line: inlined, their loop made every
-    /// admission save and restore six registers (callgrind: 21-29 instructions per
-    /// call on every path) and kept `try_acquire` from being inlined into callers.
-    #[cold]
-    #[inline(never)]
-    fn notify_admission(&self, result: Result<Ticket, Rejected>) {
+    /// What an admission does beyond the state word and the counters: a closed
+    /// ticket takes its start time for [`SlowCalls`](crate::SlowCalls) (the only rule
+    /// that reads the clock at admission), and observers hear of it.
+    fn admission_hooks(&self, result: Result<Ticket, Rejected>) -> Result<Ticket, Rejected> {
+        let result = match result {
+            Ok(t) if self.settings.times_calls() && !t.is_half_open() => {
+                Ok(t.started_at(self.settings.now_nanos() / 1_000))
+            }
+            other => other,
+        };
         match result {
             Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
             Err(r) => self.settings.observe(|o| o.on_rejected(r)),
         }
+        result
     }
 
     #[cold]
@@ -618,7 +627,7 @@ impl CircuitBreaker {
                         }
                     }
                     self.counters.record_request(tag_of(s.generation()));
-                    return Ok(self.closed_ticket(s.generation()));
+                    return Ok(Ticket::closed(s.generation()));
                 }
                 Tag::Manual if s.visible() == State::Closed => {
                     if s.manual_mode() == Manual::Disabled {
@@ -713,25 +722,20 @@ impl CircuitBreaker {
         // closed generation that admitted the call.
         // The word equals a ticket only for a closed ticket: a half-open word of the
         // ticket's generation holds at least this permit's slot, a ticket holds none.
-        let path = self.settings.record_path();
         if outcome == Some(Outcome::Success)
-            && path != RecordPath::Observed
+            && self.settings.record_path() == RecordPath::Plain
             && self.load().without_pending() == ticket.word()
         {
-            if path == RecordPath::Plain {
-                // A closed ticket is its generation's counter tag.
-                self.counters.record_success(ticket.word());
-            } else {
-                self.record_timed_success(ticket);
-            }
+            // A closed ticket is its generation's counter tag.
+            self.counters.record_success(ticket.word());
             return;
         }
         self.record_slow(ticket, outcome);
     }
 
-    /// The hot path's success with a time window or slow calls: one clock read,
+    /// The fast path's success with a time window or slow calls: one clock read,
     /// the bucket check, the stripe, and the slow-call rule if the call was slow.
-    #[inline(never)]
+    #[inline]
     fn record_timed_success(&self, ticket: Ticket) {
         let now_ns = self.settings.now_nanos();
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
@@ -743,13 +747,20 @@ impl CircuitBreaker {
         let slow = self
             .settings
             .slow_calls()
-            .is_some_and(|rule| rule.is_slow(ticket.start(), now_ns));
+            .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns));
         if slow && self.slow_calls_trip(generation, now) {
             self.trip(generation);
         }
     }
 
     fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
+        if outcome == Some(Outcome::Success)
+            && self.settings.record_path() == RecordPath::Timed
+            && self.load().without_pending() == ticket.word()
+        {
+            // The plain fast path's case with a time window or slow calls.
+            return self.record_timed_success(ticket);
+        }
         self.settings.observe(|o| match outcome {
             Some(Outcome::Success) => o.on_success(),
             Some(Outcome::Failure) => o.on_failure(),
@@ -808,7 +819,7 @@ impl CircuitBreaker {
         let slow = || {
             self.settings
                 .slow_calls()
-                .is_some_and(|rule| rule.is_slow(ticket.start(), now_ns))
+                .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns))
         };
         match outcome {
             Some(Outcome::Success) => {

@@ -644,6 +644,7 @@ impl Builder {
             count_window: self.count_window,
             time_window: self.time_window,
             slow_calls: self.slow_calls,
+            admission_hooks: !self.observers.is_empty() || self.slow_calls.is_some(),
             record_path: if !self.observers.is_empty() {
                 RecordPath::Observed
             } else if self.slow_calls.is_some() || self.time_window.is_some() {
@@ -789,6 +790,8 @@ pub struct Settings {
     slow_calls: Option<SlowCalls>,
     /// How a closed-state success is recorded.
     record_path: RecordPath,
+    /// Admissions notify observers or time calls.
+    admission_hooks: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -1046,10 +1049,11 @@ impl Settings {
         }
     }
 
-    /// Whether any observer is installed.
+    /// Whether an admission has more to do than the state word and the counters:
+    /// observers to notify or a call to time.
     #[inline]
-    pub(crate) fn has_observers(&self) -> bool {
-        !self.observers.is_empty()
+    pub(crate) fn has_admission_hooks(&self) -> bool {
+        self.admission_hooks
     }
 
     /// Calls `event` on every observer (nothing if none is installed).

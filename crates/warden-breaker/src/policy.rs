@@ -169,7 +169,7 @@ impl TimeWindow {
 ///
 /// A call admitted in the closed state is slow when its outcome (a success or a
 /// failure) is recorded `threshold` or more after its admission, both read from
-/// the breaker's clock in nanoseconds. After each slow outcome the breaker trips
+/// the breaker's clock, in whole microseconds ([`is_slow`](Self::is_slow)). After each slow outcome the breaker trips
 /// if the window holds at least `min_calls` calls and at least
 /// `slow_rate_percent` % of them were slow. The window is the breaker's
 /// [`CountWindow`](crate::CountWindow) or [`TimeWindow`] if one is set, otherwise
@@ -213,7 +213,8 @@ pub struct SlowCalls {
 }
 
 impl SlowCalls {
-    /// Calls taking at least `threshold` (> 0, at most 2^39 ms) are slow; trip when
+    /// Calls taking at least `threshold` (whole microseconds, 1 µs..=2^39 µs) are
+    /// slow; trip when
     /// `slow_rate_percent` (1..=100) of the window's calls are slow and it holds at
     /// least `min_calls` (>= 1). Validated by [`Builder::build`](crate::Builder::build).
     ///
@@ -275,12 +276,41 @@ impl SlowCalls {
         rate_trips(calls, slow, self.min_calls, self.slow_rate_percent)
     }
 
-    /// Whether a call admitted at `start_ns` and recorded at `end_ns` is slow.
+    /// Whether a call admitted at `start_nanos` and recorded at `end_nanos` (the
+    /// breaker's clock, [`Settings::now_nanos`](crate::Settings::now_nanos)) is
+    /// slow: whether the whole microseconds between them, `end / 1000 - start / 1000`
+    /// (modulo 2^40 µs, 12.7 days), reach the threshold. A permit keeps its
+    /// admission time in its one-word ticket at that resolution (see
+    /// `BENCHMARKS.md` for why one word); a call that takes 12.7 days or more is
+    /// judged modulo that span.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_millis(2), 50, 4);
+    /// assert!(!s.is_slow(0, 1_999_999));
+    /// assert!(s.is_slow(0, 2_000_000));
+    /// // Whole microseconds of the clock: 2000 - 1 and 2000 - 0.
+    /// assert!(!s.is_slow(1_000, 2_000_999));
+    /// assert!(s.is_slow(999, 2_000_000));
+    /// ```
+    pub const fn is_slow(&self, start_nanos: u64, end_nanos: u64) -> bool {
+        self.is_slow_since(start_nanos / 1_000, end_nanos)
+    }
+
+    /// [`is_slow`](Self::is_slow) from an admission time already in microseconds
+    /// (modulo 2^40).
     #[inline]
-    pub(crate) fn is_slow(&self, start_ns: u64, end_ns: u64) -> bool {
-        u128::from(end_ns.saturating_sub(start_ns)) >= self.threshold.as_nanos()
+    pub(crate) const fn is_slow_since(&self, start_micros: u64, end_nanos: u64) -> bool {
+        let took = (end_nanos / 1_000).wrapping_sub(start_micros) & MICROS_MASK;
+        took as u128 >= self.threshold.as_micros()
     }
 }
+
+/// Slow-call times are kept in 40 bits of microseconds.
+const MICROS_MASK: u64 = (1 << 40) - 1;
+/// The longest slow-call threshold: 2^39 µs (6.4 days), half the span a ticket
+/// can time, so any slow call is seen as slow for at least as long again.
+const MAX_THRESHOLD_MICROS: u128 = 1 << 39;
 
 /// `calls >= min_calls && hits / calls >= percent / 100`, without overflow.
 pub(crate) const fn rate_trips(calls: u32, hits: u32, min_calls: u32, percent: u32) -> bool {
@@ -332,13 +362,15 @@ pub(crate) fn validate_time_window(w: TimeWindow) -> Result<(), ConfigError> {
 }
 
 pub(crate) fn validate_slow_calls(s: SlowCalls) -> Result<(), ConfigError> {
-    if s.threshold.is_zero()
-        || s.threshold.as_nanos() > u128::from(MAX_DURATION_TICKS) * u128::from(NANOS_PER_TICK)
+    let t = s.threshold;
+    if t.is_zero()
+        || t.as_micros() > MAX_THRESHOLD_MICROS
+        || !t.subsec_nanos().is_multiple_of(1_000)
     {
         return Err(out_of_range(
             "slow_calls.threshold",
-            format!("{:?}", s.threshold),
-            "1ns..=2^39 ms",
+            format!("{t:?}"),
+            "1 µs..=2^39 µs (about 6.4 days), in whole microseconds",
         ));
     }
     if s.min_calls == 0 {

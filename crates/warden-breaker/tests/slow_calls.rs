@@ -128,6 +128,30 @@ fn over_a_time_window_old_slow_calls_leave() {
 }
 
 #[test]
+fn calls_are_timed_in_whole_microseconds_from_admission() {
+    let (cb, clock) = rig(SlowCalls::new(Duration::from_micros(500), 100, 1));
+    clock.advance(Duration::from_nanos(999)); // admitted 1 ns before a microsecond ends
+    let p = cb.try_acquire().unwrap();
+    clock.advance(Duration::from_nanos(499_001)); // 499.001 µs later: 500 whole µs
+    p.success();
+    assert_eq!(cb.state(), State::Open, "500 whole microseconds");
+    let (cb, clock) = rig(SlowCalls::new(Duration::from_micros(500), 100, 1));
+    let p = cb.try_acquire().unwrap(); // admitted at a microsecond's start
+    clock.advance(Duration::from_nanos(499_999));
+    p.success();
+    assert_eq!(cb.state(), State::Closed, "499 whole microseconds");
+}
+
+#[test]
+fn a_long_call_is_slow_for_its_whole_span() {
+    let (cb, clock) = rig(SlowCalls::new(Duration::from_secs(3600), 100, 1));
+    let p = cb.try_acquire().unwrap();
+    clock.advance(Duration::from_secs(5 * 86_400)); // five days: within the 12.7-day span
+    p.success();
+    assert_eq!(cb.state(), State::Open);
+}
+
+#[test]
 fn builder_rejects_invalid_slow_calls_with_typed_errors() {
     let field = |rule: SlowCalls| match CircuitBreaker::builder("x").slow_calls(rule).build() {
         Err(ConfigError::OutOfRange { field, .. }) => field,
@@ -150,9 +174,20 @@ fn builder_rejects_invalid_slow_calls_with_typed_errors() {
         "slow_calls.slow_rate_percent"
     );
     assert_eq!(field(SlowCalls::new(ms(1), 50, 0)), "slow_calls.min_calls");
-    // Sub-millisecond thresholds are fine: calls are timed in nanoseconds.
-    CircuitBreaker::builder("x")
-        .slow_calls(SlowCalls::new(Duration::from_nanos(1), 100, 1))
-        .build()
-        .unwrap();
+    assert_eq!(
+        field(SlowCalls::new(Duration::from_nanos(1500), 50, 1)),
+        "slow_calls.threshold",
+        "calls are timed in whole microseconds"
+    );
+    assert_eq!(
+        field(SlowCalls::new(Duration::from_micros((1 << 39) + 1), 50, 1)),
+        "slow_calls.threshold"
+    );
+    // Sub-millisecond thresholds are fine, down to one microsecond.
+    for t in [Duration::from_micros(1), Duration::from_micros(1 << 39)] {
+        CircuitBreaker::builder("x")
+            .slow_calls(SlowCalls::new(t, 100, 1))
+            .build()
+            .unwrap();
+    }
 }

@@ -146,10 +146,11 @@ const TIME_WINDOWS: [(u64, u32); 8] = [
     (8, 4),
     (10, 5),
 ];
-/// Slow-call thresholds a decoded config picks from (ns): the smallest, just under,
-/// at and just over one tick, and a few ticks.
+/// Slow-call thresholds a decoded config picks from (ns, whole microseconds as the
+/// breakers require): the smallest, just under, at and just over one tick, and a
+/// few ticks.
 const SLOW_THRESHOLDS: [u64; 8] = [
-    1, 999_999, 1_000_000, 1_000_001, 1_500_000, 2_000_000, 3_000_000, 5_000_000,
+    1_000, 999_000, 1_000_000, 1_001_000, 1_500_000, 2_000_000, 3_000_000, 5_000_000,
 ];
 /// Failure and slow-call percentages a decoded config picks from.
 const PERCENTS: [u32; 4] = [25, 50, 60, 100];

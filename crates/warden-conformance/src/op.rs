@@ -142,15 +142,17 @@ fn advance(b: u8, config: &Config) -> u64 {
     }
 }
 
-/// How long a [`Op::SlowCall`] takes (ns): one nanosecond under, at or over the
-/// config's slow-call threshold (1 ms without slow calls), nothing, or a whole
-/// number of ms or a few ns more (crossing the tick and bucket edges too).
+/// How long a [`Op::SlowCall`] takes (ns): one nanosecond or one microsecond under,
+/// at or over the config's slow-call threshold (1 ms without slow calls; calls are
+/// timed in whole microseconds, so both edges matter), nothing, or a whole number
+/// of ms or a few ns more (crossing the tick and bucket edges too).
 fn call_nanos(b: u8, config: &Config) -> u64 {
     let threshold = config.slow_threshold_nanos().unwrap_or(1_000_000);
+    let step = if (b / 8).is_multiple_of(2) { 1 } else { 1_000 };
     match b % 8 {
-        0 => threshold.saturating_sub(1),
+        0 => threshold.saturating_sub(step),
         1 | 2 => threshold,
-        3 => threshold.saturating_add(1),
+        3 => threshold.saturating_add(step),
         4 => 0,
         5 => 1,
         _ => u64::from(b / 8 % 4) * 1_000_000 + u64::from(b / 32 % 2) * 999_999,

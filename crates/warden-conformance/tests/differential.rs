@@ -685,7 +685,7 @@ fn slow_calls_over_count_and_time_windows() {
     );
     // A slow failure that trips on both rules: one transition.
     agree(
-        &slow(1, 100, 1, TripRule::ConsecutiveFailures(1)),
-        &[Op::SlowCall(Outcome::Failure, 1), Op::State, Op::Counts],
+        &slow(1_000, 100, 1, TripRule::ConsecutiveFailures(1)),
+        &[Op::SlowCall(Outcome::Failure, 1_000), Op::State, Op::Counts],
     );
 }

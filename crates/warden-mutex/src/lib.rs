@@ -931,9 +931,7 @@ impl CircuitBreaker {
         if inner.generation == ticket.generation {
             let slow = match self.settings.slow_calls() {
                 Some(rule) if ticket.state == State::Closed => {
-                    let end_ns = self.settings.now_nanos();
-                    let threshold = u64::try_from(rule.threshold().as_nanos()).unwrap_or(u64::MAX);
-                    end_ns.saturating_sub(ticket.start_ns) >= threshold
+                    rule.is_slow(ticket.start_ns, self.settings.now_nanos())
                 }
                 _ => false,
             };
@@ -1697,13 +1695,13 @@ mod tests {
 
     #[test]
     fn slow_calls_without_a_window_count_the_generation() {
-        // Slow from 1 ns; 50 % of at least 4 calls. The default failure rule.
+        // Slow from 1 µs; 50 % of at least 4 calls. The default failure rule.
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
                 .interval(ms(10))
-                .slow_calls(SlowCalls::new(Duration::from_nanos(1), 50, 4)),
+                .slow_calls(SlowCalls::new(Duration::from_micros(1), 50, 4)),
         );
-        let ns = Duration::from_nanos(1);
+        let ns = Duration::from_micros(1);
         slow(&cb, &clock, ns, false);
         slow(&cb, &clock, ns, true);
         succeed(&cb);

@@ -356,7 +356,7 @@ const INVALID: &[(&str, &str, &str, &str)] = &[
         "slow_calls = { threshold = 0, rate = 0.5, min_calls = 5 }",
         r#""slow_calls": {"threshold": 0, "rate": 0.5, "min_calls": 5}"#,
         "slow_calls.threshold",
-        "1ns..=2^39 ms",
+        "1 µs..=2^39 µs",
     ),
     (
         "slow_calls = { threshold = \"2s\", rate = 0.5, min_calls = 0 }",
