@@ -723,10 +723,11 @@ impl CircuitBreaker {
         // ticket's generation holds at least this permit's slot, a ticket holds none.
         if outcome == Some(Outcome::Success)
             && self.settings.record_path() == RecordPath::Plain
-            && self.load().without_pending() == ticket.word()
+            && self.load().without_pending() == ticket.bits()
         {
-            // A closed ticket is its generation's counter tag.
-            self.counters.record_success(ticket.word());
+            // A closed ticket is its generation's counter tag. (`bits`, not `word`: on
+            // the plain path no ticket carries a start time, so no mask is needed.)
+            self.counters.record_success(ticket.bits());
             return;
         }
         self.record_slow(ticket, outcome);

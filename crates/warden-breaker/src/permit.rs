@@ -50,6 +50,11 @@ impl Ticket {
     pub(crate) const fn start_micros(self) -> u64 {
         self.0 & PAYLOAD_MASK
     }
+    /// The whole ticket: [`word`](Self::word) plus any start time.
+    #[inline]
+    pub(crate) const fn bits(self) -> u64 {
+        self.0
+    }
     /// State and generation: the state word of a plain-closed generation, and its
     /// counter tag.
     #[inline]
