@@ -329,3 +329,37 @@ async fn without_redis_every_breaker_is_local() {
     assert_eq!(i.fleet.stats().scripts, 0);
     assert!(i.fleet.stats().errors >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_is_treated_as_down_and_calls_never_wait_for_it() {
+    let server = RedisServer::start();
+    let i = instance(
+        config(&server.url()),
+        CircuitBreaker::builder("slow").build().unwrap(),
+    );
+    all_coordinated(std::slice::from_ref(&i)).await;
+    // Redis stops answering for 1.5 s (longer than the 200 ms command timeout).
+    assert_eq!(
+        server.command("CLIENT PAUSE 1500 ALL").as_deref(),
+        Some("+OK\r\n")
+    );
+    let paused_at = std::time::Instant::now();
+    wait_for(LONG, "the fleet to go local-only", || {
+        i.fleet.coordination() == Coordination::LocalOnly
+    })
+    .await;
+    // Still paused: guarded calls run and the local breaker still counts them.
+    let before = i.cb.breaker().counts().requests;
+    for _ in 0..100 {
+        assert_eq!(i.cb.call(|| Ok::<_, ()>(())), Ok(()));
+    }
+    assert_eq!(i.cb.breaker().counts().requests, before + 100);
+    assert!(
+        paused_at.elapsed() < Duration::from_millis(1500),
+        "the pause ended too early to tell"
+    );
+    wait_for(LONG, "the fleet to rejoin after the pause", || {
+        i.fleet.coordination() == Coordination::Fleet && i.cb.fleet_state().is_some()
+    })
+    .await;
+}
