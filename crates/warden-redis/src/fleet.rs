@@ -397,14 +397,15 @@ fn go_local(s: &Shared) {
     s.set_known(None);
     lock(&s.pool).clear();
     lock(&s.reports).clear();
-    if t.forced_by_fleet && s.breaker.mode() == Mode::ForcedOpen {
-        let left = t
-            .forced_until
-            .map(|u| u.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::ZERO);
-        s.breaker.force_open_for(left);
+    // Only an open-until-further-notice set by the fleet is converted (once: later
+    // calls, one per failed reconnection, find `forced_until` already taken).
+    if let Some(until) = t.forced_until.take()
+        && t.forced_by_fleet
+        && s.breaker.mode() == Mode::ForcedOpen
+    {
+        s.breaker
+            .force_open_for(until.saturating_duration_since(Instant::now()));
     }
-    t.forced_until = None;
     t.fleet = None;
 }
 

@@ -363,3 +363,52 @@ async fn a_slow_redis_is_treated_as_down_and_calls_never_wait_for_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_redis_while_the_fleet_is_open_keeps_the_breaker_open_until_the_fleet_deadline() {
+    let mut server = RedisServer::start();
+    let open_for = Duration::from_secs(3);
+    let build = || {
+        CircuitBreaker::builder("ledger")
+            .timeout(open_for)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let both = [
+        instance(config(&server.url()), build()),
+        instance(config(&server.url()), build()),
+    ];
+    all_coordinated(&both).await;
+    let [a, b] = both;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    let tripped = std::time::Instant::now();
+    wait_for(BOUND, "B to follow", || b.cb.state() == State::Open).await;
+    assert_eq!(b.cb.breaker().mode(), Mode::ForcedOpen);
+
+    server.kill();
+    // Several failed reconnections (100 ms apart at most) must not shorten the open period.
+    wait_for(LONG, "B to go local-only and retry a few times", || {
+        b.fleet.coordination() == Coordination::LocalOnly && b.fleet.stats().errors >= 4
+    })
+    .await;
+    let elapsed = tripped.elapsed();
+    assert!(elapsed < open_for, "too slow to tell: {elapsed:?}");
+    assert_eq!(
+        b.cb.state(),
+        State::Open,
+        "B left the fleet's open state early"
+    );
+    assert!(matches!(
+        b.cb.call(|| Ok::<_, ()>(())),
+        Err(warden_breaker::Error::Open)
+    ));
+    // At the fleet's deadline B probes on its own, and a success closes it.
+    wait_for(open_for + LONG, "B to turn half-open locally", || {
+        b.cb.state() == State::HalfOpen
+    })
+    .await;
+    assert!(tripped.elapsed() >= open_for);
+    assert_eq!(b.cb.call(|| Ok::<_, ()>(2)), Ok(2));
+    assert_eq!(b.cb.state(), State::Closed);
+}
