@@ -8,14 +8,34 @@ use std::time::Duration;
 use crate::Coordination;
 
 /// The default sync period ([`FleetConfig::slice`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_SLICE.as_millis(), 100);
+/// ```
 pub const DEFAULT_SLICE: Duration = Duration::from_millis(100);
 /// The default bound on every Redis command ([`FleetConfig::redis_timeout`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_REDIS_TIMEOUT.as_millis(), 250);
+/// ```
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// The default life of a half-open probe token ([`FleetConfig::probe_ttl`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_PROBE_TTL.as_secs(), 10);
+/// ```
 pub const DEFAULT_PROBE_TTL: Duration = Duration::from_secs(10);
 /// The default longest wait between reconnection attempts ([`FleetConfig::reconnect_max`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_RECONNECT_MAX.as_secs(), 1);
+/// ```
 pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(1);
 /// The default key namespace ([`FleetConfig::namespace`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_NAMESPACE, "warden");
+/// ```
 pub const DEFAULT_NAMESPACE: &str = "warden";
 
 type CoordinationFn = dyn Fn(Coordination) + Send + Sync;
