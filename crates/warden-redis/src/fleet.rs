@@ -27,6 +27,9 @@ pub(crate) struct Track {
     prev: Counts,
     /// The fleet state last applied: (0 closed / 1 open / 2 half-open, generation).
     fleet: Option<(i64, u64)>,
+    /// The fleet's counts of its current generation as of the last sync (zero
+    /// while the fleet is open or half-open).
+    pub(crate) fleet_counts: Option<Counts>,
     /// The fleet forced the local breaker open; when Redis goes away it keeps
     /// protecting until this instant, then probes locally.
     forced_until: Option<Instant>,
@@ -43,6 +46,7 @@ impl Track {
         Self {
             prev,
             fleet: None,
+            fleet_counts: None,
             forced_until: None,
             forced_by_fleet: false,
             trip_voted: false,
@@ -407,6 +411,7 @@ fn go_local(s: &Shared) {
             .force_open_for(until.saturating_duration_since(Instant::now()));
     }
     t.fleet = None;
+    t.fleet_counts = None;
 }
 
 /// Runs the script once for `s`.
@@ -572,8 +577,14 @@ async fn step(
         None,
     )
     .await?;
-    if trip && reply.state == 1 {
-        lock(&s.track).trip_voted = true;
+    {
+        let mut t = lock(&s.track);
+        if trip && reply.state == 1 {
+            t.trip_voted = true;
+        }
+        if reply.state == 0 {
+            t.fleet_counts = Some(fleet_counts(reply.counts));
+        }
     }
     apply(inner, s, reply);
     if reply.state == 0 && !delta.is_empty() && policy_trips(&s.breaker, reply.counts) {
@@ -707,5 +718,8 @@ fn apply(inner: &Inner, s: &Shared, r: Reply) {
         }
     }
     t.fleet = Some((r.state, r.generation));
+    if r.state != 0 {
+        t.fleet_counts = Some(Counts::default());
+    }
     s.set_known(Some(FleetView::encode(r.state, r.generation)));
 }

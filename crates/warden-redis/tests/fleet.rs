@@ -412,3 +412,76 @@ async fn losing_redis_while_the_fleet_is_open_keeps_the_breaker_open_until_the_f
     assert_eq!(b.cb.call(|| Ok::<_, ()>(2)), Ok(2));
     assert_eq!(b.cb.state(), State::Closed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_counts_merge_instances_and_reset_with_the_interval() {
+    let server = RedisServer::start();
+    let interval = Duration::from_millis(1500);
+    // Only the fleet's counts may open the fleet here (a local trip would too, by default).
+    let fleet: Vec<_> = (0..2)
+        .map(|_| {
+            let cb = CircuitBreaker::builder("interval")
+                .interval(interval)
+                .ready_to_trip(|c| c.total_failures >= 4)
+                .build()
+                .unwrap();
+            instance(config(&server.url()).propagate_local_trips(false), cb)
+        })
+        .collect();
+    all_coordinated(&fleet).await;
+    let failures = |i: &Instance| i.cb.fleet_counts().map(|c| c.total_failures);
+    let generation = |i: &Instance| i.cb.fleet_state().map(|v| v.generation);
+
+    // Wait for a fresh interval, so the next steps have a whole one.
+    let g0 = generation(&fleet[0]);
+    wait_for(interval * 2 + LONG, "an interval reset", || {
+        generation(&fleet[0]) != g0
+    })
+    .await;
+    let g1 = generation(&fleet[0]);
+    // 2 failures on A and 1 success then 1 failure on B: the fleet holds all four outcomes.
+    for _ in 0..2 {
+        let _ = fleet[0].cb.call(|| Err::<(), _>("x"));
+    }
+    let _ = fleet[1].cb.call(|| Ok::<_, &str>(()));
+    let _ = fleet[1].cb.call(|| Err::<(), _>("x"));
+    wait_for(BOUND, "the fleet to count every outcome", || {
+        fleet.iter().all(|i| {
+            i.cb.fleet_counts()
+                .map(|c| (c.requests, c.total_successes, c.total_failures))
+                == Some((4, 1, 3))
+        })
+    })
+    .await;
+    assert_eq!(
+        generation(&fleet[0]),
+        g1,
+        "the interval ended too early to tell"
+    );
+    assert!(fleet.iter().all(|i| i.cb.state() == State::Closed));
+
+    // The interval ends: the fleet's counts start over, so 1 more failure does not trip.
+    wait_for(interval + LONG, "the next interval", || {
+        generation(&fleet[0]) != g1
+    })
+    .await;
+    wait_for(BOUND, "counts to start over", || {
+        fleet.iter().all(|i| failures(i) == Some(0))
+    })
+    .await;
+    let _ = fleet[1].cb.call(|| Err::<(), _>("x"));
+    wait_for(BOUND, "the failure to be counted", || {
+        failures(&fleet[0]) == Some(1)
+    })
+    .await;
+    assert_eq!(fleet_state(&fleet[0]), Some(State::Closed));
+    // Three more within the interval: 4 failures fleet-wide trip both instances
+    // (B has seen 3 failures in all, so only the fleet can open it).
+    for i in [0, 1, 0] {
+        let _ = fleet[i].cb.call(|| Err::<(), _>("x"));
+    }
+    wait_for(BOUND, "both to open", || {
+        fleet.iter().all(|i| i.cb.state() == State::Open)
+    })
+    .await;
+}
