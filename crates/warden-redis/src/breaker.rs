@@ -131,6 +131,10 @@ pub struct FleetStatus {
     /// The fleet's state as last read, `None` before the first read or while
     /// Redis is unreachable.
     pub fleet: Option<FleetView>,
+    /// The fleet-wide counts of the fleet's current generation as of the last
+    /// sync (all instances' outcomes merged; zero while the fleet is open or
+    /// half-open), `None` when [`fleet`](Self::fleet) is.
+    pub fleet_counts: Option<Counts>,
     /// Whether this instance coordinates through Redis right now.
     pub coordination: Coordination,
 }
@@ -218,6 +222,10 @@ impl Shared {
         FleetView::decode(self.known.load(Ordering::Relaxed))
     }
 
+    pub(crate) fn fleet_counts(&self) -> Option<Counts> {
+        lock(&self.track).fleet_counts
+    }
+
     fn coordination(&self) -> Coordination {
         // Relaxed: a status value read on its own (written by the task).
         Coordination::from_u8(self.coordination.load(Ordering::Relaxed))
@@ -230,6 +238,7 @@ impl Shared {
             mode: self.breaker.mode(),
             counts: self.breaker.counts(),
             fleet: self.fleet_view(),
+            fleet_counts: self.fleet_counts(),
             coordination: self.coordination(),
         }
     }
@@ -459,6 +468,24 @@ impl FleetBreaker {
     /// ```
     pub fn fleet_state(&self) -> Option<FleetView> {
         self.shared.fleet_view()
+    }
+
+    /// The fleet-wide counts (every instance's outcomes merged) of the fleet's
+    /// current generation as of the last sync; zero while the fleet is open or
+    /// half-open, `None` before the first sync and while Redis is unreachable.
+    /// The fleet's trip rule is the local breaker's rule applied to these.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::Arc;
+    /// # let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let db = fleet.attach(Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?))?;
+    /// assert_eq!(db.fleet_counts(), None); // nothing listens on port 1
+    /// # Ok(()) }
+    /// ```
+    pub fn fleet_counts(&self) -> Option<Counts> {
+        self.shared.fleet_counts()
     }
 
     /// Whether this instance coordinates through Redis right now.

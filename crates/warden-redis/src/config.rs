@@ -8,14 +8,34 @@ use std::time::Duration;
 use crate::Coordination;
 
 /// The default sync period ([`FleetConfig::slice`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_SLICE.as_millis(), 100);
+/// ```
 pub const DEFAULT_SLICE: Duration = Duration::from_millis(100);
 /// The default bound on every Redis command ([`FleetConfig::redis_timeout`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_REDIS_TIMEOUT.as_millis(), 250);
+/// ```
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// The default life of a half-open probe token ([`FleetConfig::probe_ttl`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_PROBE_TTL.as_secs(), 10);
+/// ```
 pub const DEFAULT_PROBE_TTL: Duration = Duration::from_secs(10);
 /// The default longest wait between reconnection attempts ([`FleetConfig::reconnect_max`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_RECONNECT_MAX.as_secs(), 1);
+/// ```
 pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(1);
 /// The default key namespace ([`FleetConfig::namespace`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_NAMESPACE, "warden");
+/// ```
 pub const DEFAULT_NAMESPACE: &str = "warden";
 
 type CoordinationFn = dyn Fn(Coordination) + Send + Sync;
@@ -69,8 +89,9 @@ impl fmt::Debug for FleetConfig {
 }
 
 impl FleetConfig {
-    /// A configuration for the Redis at `url` (`redis://[user:password@]host[:port][/db]`),
-    /// with every other setting at its default.
+    /// A configuration for the Redis at `url` (`redis://[user:password@]host[:port][/db]`,
+    /// or `unix:///path/to/socket`; TLS, `rediss://`, is not built in), with every
+    /// other setting at its default.
     ///
     /// ```
     /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/");
@@ -253,7 +274,7 @@ impl FleetConfig {
             Duration::from_secs(300),
             "from the slice to 5 min",
         )?;
-        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
+        let scheme_ok = ["redis://", "redis+unix://", "unix://"]
             .iter()
             .any(|s| self.url.starts_with(s));
         let client = if scheme_ok {
@@ -264,7 +285,7 @@ impl FleetConfig {
         client.ok_or_else(|| FleetError::Invalid {
             field: "url",
             value: self.url.split('@').next_back().unwrap_or("").to_owned(),
-            allowed: "a Redis URL: redis://[user:password@]host[:port][/db]",
+            allowed: "a Redis URL: redis://[user:password@]host[:port][/db] or unix:///path (no TLS)",
         })
     }
 }
@@ -320,4 +341,71 @@ pub enum FleetError {
     /// A breaker with this name is already attached to the fleet.
     #[error("a breaker named {0:?} is already attached to this fleet")]
     Duplicate(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(c: FleetConfig) -> &'static str {
+        match c.validate() {
+            Err(FleetError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_field_is_checked_and_named() {
+        let ok = || FleetConfig::new("redis://127.0.0.1:6379/0");
+        assert!(ok().validate().is_ok());
+        assert!(
+            FleetConfig::new("redis://u:p@host:6380/")
+                .validate()
+                .is_ok()
+        );
+        // TLS is not built in.
+        assert_eq!(field(FleetConfig::new("rediss://host/")), "url");
+        assert_eq!(field(FleetConfig::new("127.0.0.1:6379")), "url");
+        assert_eq!(field(FleetConfig::new("redis://")), "url");
+        assert_eq!(field(ok().namespace("")), "namespace");
+        assert_eq!(field(ok().namespace("a{b}")), "namespace");
+        assert_eq!(field(ok().namespace("x".repeat(65))), "namespace");
+        assert_eq!(field(ok().slice(Duration::ZERO)), "slice");
+        assert_eq!(field(ok().slice(Duration::from_secs(61))), "slice");
+        assert_eq!(
+            field(ok().redis_timeout(Duration::from_secs(11))),
+            "redis_timeout"
+        );
+        assert_eq!(
+            field(ok().probe_ttl(Duration::from_micros(10))),
+            "probe_ttl"
+        );
+        assert_eq!(
+            field(ok().probe_ttl(Duration::from_secs(3601))),
+            "probe_ttl"
+        );
+        // reconnect_max may not be shorter than the slice.
+        assert_eq!(
+            field(
+                ok().slice(Duration::from_secs(2))
+                    .reconnect_max(Duration::from_secs(1))
+            ),
+            "reconnect_max"
+        );
+        assert_eq!(
+            field(ok().reconnect_max(Duration::from_secs(301))),
+            "reconnect_max"
+        );
+    }
+
+    #[test]
+    fn credentials_stay_out_of_debug_and_errors() {
+        let c = FleetConfig::new("redis://user:hunter2@127.0.0.1/");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let err = FleetConfig::new("http://user:hunter2@127.0.0.1/")
+            .validate()
+            .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("url"));
+    }
 }

@@ -27,6 +27,9 @@ pub(crate) struct Track {
     prev: Counts,
     /// The fleet state last applied: (0 closed / 1 open / 2 half-open, generation).
     fleet: Option<(i64, u64)>,
+    /// The fleet's counts of its current generation as of the last sync (zero
+    /// while the fleet is open or half-open).
+    pub(crate) fleet_counts: Option<Counts>,
     /// The fleet forced the local breaker open; when Redis goes away it keeps
     /// protecting until this instant, then probes locally.
     forced_until: Option<Instant>,
@@ -43,6 +46,7 @@ impl Track {
         Self {
             prev,
             fleet: None,
+            fleet_counts: None,
             forced_until: None,
             forced_by_fleet: false,
             trip_voted: false,
@@ -397,15 +401,17 @@ fn go_local(s: &Shared) {
     s.set_known(None);
     lock(&s.pool).clear();
     lock(&s.reports).clear();
-    if t.forced_by_fleet && s.breaker.mode() == Mode::ForcedOpen {
-        let left = t
-            .forced_until
-            .map(|u| u.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::ZERO);
-        s.breaker.force_open_for(left);
+    // Only an open-until-further-notice set by the fleet is converted (once: later
+    // calls, one per failed reconnection, find `forced_until` already taken).
+    if let Some(until) = t.forced_until.take()
+        && t.forced_by_fleet
+        && s.breaker.mode() == Mode::ForcedOpen
+    {
+        s.breaker
+            .force_open_for(until.saturating_duration_since(Instant::now()));
     }
-    t.forced_until = None;
     t.fleet = None;
+    t.fleet_counts = None;
 }
 
 /// Runs the script once for `s`.
@@ -571,8 +577,14 @@ async fn step(
         None,
     )
     .await?;
-    if trip && reply.state == 1 {
-        lock(&s.track).trip_voted = true;
+    {
+        let mut t = lock(&s.track);
+        if trip && reply.state == 1 {
+            t.trip_voted = true;
+        }
+        if reply.state == 0 {
+            t.fleet_counts = Some(fleet_counts(reply.counts));
+        }
     }
     apply(inner, s, reply);
     if reply.state == 0 && !delta.is_empty() && policy_trips(&s.breaker, reply.counts) {
@@ -706,5 +718,8 @@ fn apply(inner: &Inner, s: &Shared, r: Reply) {
         }
     }
     t.fleet = Some((r.state, r.generation));
+    if r.state != 0 {
+        t.fleet_counts = Some(Counts::default());
+    }
     s.set_known(Some(FleetView::encode(r.state, r.generation)));
 }

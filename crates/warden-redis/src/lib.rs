@@ -39,8 +39,10 @@
 //! Open, half-open and close are decided once, in Redis, with generations; an
 //! instance may admit calls for up to one slice plus a round trip after the fleet
 //! opened, and the local breaker's open backoff and half-open max wait are not
-//! shared (the fleet uses the plain `timeout`). Settings are not shared: every
-//! instance must build its breaker of a name with the same settings.
+//! shared (the fleet uses the plain `timeout`). A count window is applied to the
+//! fleet's counts of its current generation (all calls since the last transition
+//! or interval reset), not to the fleet's last N calls. Settings are not shared:
+//! every instance must build its breaker of a name with the same settings.
 //!
 //! # Example
 //!

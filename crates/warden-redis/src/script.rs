@@ -33,6 +33,9 @@ pub(crate) const REPORT_RELEASE: i64 = 3;
 ///
 /// Returns {s, g, remaining_ms, r, ts, tf, te, cs, cf, granted}.
 pub(crate) const LUA: &str = r#"
+-- Before Redis 5 scripts replicate verbatim unless told otherwise, and writes after
+-- TIME would be refused; from Redis 5 on this is the default (and a no-op).
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local op = tonumber(ARGV[1])

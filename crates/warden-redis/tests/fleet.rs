@@ -329,3 +329,159 @@ async fn without_redis_every_breaker_is_local() {
     assert_eq!(i.fleet.stats().scripts, 0);
     assert!(i.fleet.stats().errors >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_is_treated_as_down_and_calls_never_wait_for_it() {
+    let server = RedisServer::start();
+    let i = instance(
+        config(&server.url()),
+        CircuitBreaker::builder("slow").build().unwrap(),
+    );
+    all_coordinated(std::slice::from_ref(&i)).await;
+    // Redis stops answering for 1.5 s (longer than the 200 ms command timeout).
+    assert_eq!(
+        server.command("CLIENT PAUSE 1500 ALL").as_deref(),
+        Some("+OK\r\n")
+    );
+    let paused_at = std::time::Instant::now();
+    wait_for(LONG, "the fleet to go local-only", || {
+        i.fleet.coordination() == Coordination::LocalOnly
+    })
+    .await;
+    // Still paused: guarded calls run and the local breaker still counts them.
+    let before = i.cb.breaker().counts().requests;
+    for _ in 0..100 {
+        assert_eq!(i.cb.call(|| Ok::<_, ()>(())), Ok(()));
+    }
+    assert_eq!(i.cb.breaker().counts().requests, before + 100);
+    assert!(
+        paused_at.elapsed() < Duration::from_millis(1500),
+        "the pause ended too early to tell"
+    );
+    wait_for(LONG, "the fleet to rejoin after the pause", || {
+        i.fleet.coordination() == Coordination::Fleet && i.cb.fleet_state().is_some()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_redis_while_the_fleet_is_open_keeps_the_breaker_open_until_the_fleet_deadline() {
+    let mut server = RedisServer::start();
+    let open_for = Duration::from_secs(3);
+    let build = || {
+        CircuitBreaker::builder("ledger")
+            .timeout(open_for)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let both = [
+        instance(config(&server.url()), build()),
+        instance(config(&server.url()), build()),
+    ];
+    all_coordinated(&both).await;
+    let [a, b] = both;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    let tripped = std::time::Instant::now();
+    wait_for(BOUND, "B to follow", || b.cb.state() == State::Open).await;
+    assert_eq!(b.cb.breaker().mode(), Mode::ForcedOpen);
+
+    server.kill();
+    // Several failed reconnections (100 ms apart at most) must not shorten the open period.
+    wait_for(LONG, "B to go local-only and retry a few times", || {
+        b.fleet.coordination() == Coordination::LocalOnly && b.fleet.stats().errors >= 4
+    })
+    .await;
+    let elapsed = tripped.elapsed();
+    assert!(elapsed < open_for, "too slow to tell: {elapsed:?}");
+    assert_eq!(
+        b.cb.state(),
+        State::Open,
+        "B left the fleet's open state early"
+    );
+    assert!(matches!(
+        b.cb.call(|| Ok::<_, ()>(())),
+        Err(warden_breaker::Error::Open)
+    ));
+    // At the fleet's deadline B probes on its own, and a success closes it.
+    wait_for(open_for + LONG, "B to turn half-open locally", || {
+        b.cb.state() == State::HalfOpen
+    })
+    .await;
+    assert!(tripped.elapsed() >= open_for);
+    assert_eq!(b.cb.call(|| Ok::<_, ()>(2)), Ok(2));
+    assert_eq!(b.cb.state(), State::Closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_counts_merge_instances_and_reset_with_the_interval() {
+    let server = RedisServer::start();
+    let interval = Duration::from_millis(1500);
+    // Only the fleet's counts may open the fleet here (a local trip would too, by default).
+    let fleet: Vec<_> = (0..2)
+        .map(|_| {
+            let cb = CircuitBreaker::builder("interval")
+                .interval(interval)
+                .ready_to_trip(|c| c.total_failures >= 4)
+                .build()
+                .unwrap();
+            instance(config(&server.url()).propagate_local_trips(false), cb)
+        })
+        .collect();
+    all_coordinated(&fleet).await;
+    let failures = |i: &Instance| i.cb.fleet_counts().map(|c| c.total_failures);
+    let generation = |i: &Instance| i.cb.fleet_state().map(|v| v.generation);
+
+    // Wait for a fresh interval, so the next steps have a whole one.
+    let g0 = generation(&fleet[0]);
+    wait_for(interval * 2 + LONG, "an interval reset", || {
+        generation(&fleet[0]) != g0
+    })
+    .await;
+    let g1 = generation(&fleet[0]);
+    // 2 failures on A and 1 success then 1 failure on B: the fleet holds all four outcomes.
+    for _ in 0..2 {
+        let _ = fleet[0].cb.call(|| Err::<(), _>("x"));
+    }
+    let _ = fleet[1].cb.call(|| Ok::<_, &str>(()));
+    let _ = fleet[1].cb.call(|| Err::<(), _>("x"));
+    wait_for(BOUND, "the fleet to count every outcome", || {
+        fleet.iter().all(|i| {
+            i.cb.fleet_counts()
+                .map(|c| (c.requests, c.total_successes, c.total_failures))
+                == Some((4, 1, 3))
+        })
+    })
+    .await;
+    assert_eq!(
+        generation(&fleet[0]),
+        g1,
+        "the interval ended too early to tell"
+    );
+    assert!(fleet.iter().all(|i| i.cb.state() == State::Closed));
+
+    // The interval ends: the fleet's counts start over, so 1 more failure does not trip.
+    wait_for(interval + LONG, "the next interval", || {
+        generation(&fleet[0]) != g1
+    })
+    .await;
+    wait_for(BOUND, "counts to start over", || {
+        fleet.iter().all(|i| failures(i) == Some(0))
+    })
+    .await;
+    let _ = fleet[1].cb.call(|| Err::<(), _>("x"));
+    wait_for(BOUND, "the failure to be counted", || {
+        failures(&fleet[0]) == Some(1)
+    })
+    .await;
+    assert_eq!(fleet_state(&fleet[0]), Some(State::Closed));
+    // Three more within the interval: 4 failures fleet-wide trip both instances
+    // (B has seen 3 failures in all, so only the fleet can open it).
+    for i in [0, 1, 0] {
+        let _ = fleet[i].cb.call(|| Err::<(), _>("x"));
+    }
+    wait_for(BOUND, "both to open", || {
+        fleet.iter().all(|i| i.cb.state() == State::Open)
+    })
+    .await;
+}

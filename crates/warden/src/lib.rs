@@ -114,6 +114,10 @@
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.
+//! * `redis`: fleet-wide breakers through Redis (the `warden-redis` crate,
+//!   re-exported as `fleet`) and `RegistryBuilder::fleet`, which coordinates every
+//!   breaker of a registry across instances and adds each name's fleet state and
+//!   coordination to [`Registry::list`].
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -145,3 +149,7 @@ pub use warden_retry::{Backoff, Jitter, RetryPolicy};
 /// Prometheus metrics ([`warden_prometheus`]; feature `metrics`).
 #[cfg(feature = "metrics")]
 pub use warden_prometheus as metrics;
+
+/// Fleet-wide breakers through Redis ([`warden_redis`]; feature `redis`).
+#[cfg(feature = "redis")]
+pub use warden_redis as fleet;

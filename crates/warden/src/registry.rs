@@ -117,11 +117,42 @@ pub struct BreakerStatus {
     pub in_flight: Option<u32>,
     /// Its bulkhead size, if it has one.
     pub max_concurrent: Option<u32>,
+    /// The fleet's state of this name as last read from Redis, with a
+    /// [`RegistryBuilder::fleet`] (feature `redis`); `None` without a fleet,
+    /// before the first read and while Redis is unreachable.
+    #[cfg(feature = "redis")]
+    pub fleet: Option<warden_redis::FleetView>,
+    /// Whether this name is coordinated through Redis right now, with a
+    /// [`RegistryBuilder::fleet`] (feature `redis`); `None` without a fleet.
+    #[cfg(feature = "redis")]
+    pub coordination: Option<warden_redis::Coordination>,
+}
+
+/// The breaker permit of one attempt: the local breaker's, or (with a fleet) the
+/// fleet breaker's, which also carries a fleet half-open probe token.
+enum AttemptPermit<'a> {
+    Local(warden_breaker::Permit<'a>),
+    #[cfg(feature = "redis")]
+    Fleet(warden_redis::FleetPermit<'a>),
+}
+
+impl AttemptPermit<'_> {
+    #[inline]
+    fn record(self, outcome: Outcome) {
+        match self {
+            AttemptPermit::Local(p) => p.record(outcome),
+            #[cfg(feature = "redis")]
+            AttemptPermit::Fleet(p) => p.record(outcome),
+        }
+    }
 }
 
 /// One name: its breaker and what goes around it.
 struct Entry {
-    breaker: CircuitBreaker,
+    breaker: Arc<CircuitBreaker>,
+    /// The breaker's fleet-wide coordination, with a `RegistryBuilder::fleet`.
+    #[cfg(feature = "redis")]
+    fleet: Option<warden_redis::FleetBreaker>,
     bulkhead: Option<Bulkhead>,
     config: BreakerConfig,
     /// Set by `Registry::shutdown`; read on every call.
@@ -138,6 +169,10 @@ impl Entry {
             counts: self.breaker.counts(),
             in_flight: self.bulkhead.as_ref().map(Bulkhead::in_flight),
             max_concurrent: self.bulkhead.as_ref().map(Bulkhead::max),
+            #[cfg(feature = "redis")]
+            fleet: self.fleet.as_ref().and_then(|f| f.fleet_state()),
+            #[cfg(feature = "redis")]
+            coordination: self.fleet.as_ref().map(|f| f.coordination()),
         }
     }
 
@@ -151,9 +186,7 @@ impl Entry {
     /// Admission of one attempt, shared by the sync and async paths: the shutdown
     /// check, a bulkhead slot (if the name has a bulkhead), then a breaker permit.
     #[inline]
-    fn admit<E>(
-        &self,
-    ) -> Result<(Option<BulkheadPermit<'_>>, warden_breaker::Permit<'_>), ExecuteError<E>> {
+    fn admit<E>(&self) -> Result<(Option<BulkheadPermit<'_>>, AttemptPermit<'_>), ExecuteError<E>> {
         if self.is_shut_down() {
             return Err(ExecuteError::Shutdown);
         }
@@ -167,11 +200,18 @@ impl Entry {
                 }
             },
         };
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.fleet {
+            let permit = fleet
+                .try_acquire()
+                .map_err(|r| ExecuteError::Rejected(r.into()))?;
+            return Ok((slot, AttemptPermit::Fleet(permit)));
+        }
         let permit = self
             .breaker
             .try_acquire()
             .map_err(|r| ExecuteError::Rejected(r.into()))?;
-        Ok((slot, permit))
+        Ok((slot, AttemptPermit::Local(permit)))
     }
 
     /// One guarded attempt; `true` if `f` ran.
@@ -407,6 +447,19 @@ impl NamedBreaker {
         &self.entry.breaker
     }
 
+    /// The breaker's fleet coordination, with a [`RegistryBuilder::fleet`]
+    /// (feature `redis`).
+    ///
+    /// ```
+    /// let r = warden::Registry::builder().build()?;
+    /// assert!(r.breaker("db")?.fleet().is_none()); // no fleet configured
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn fleet(&self) -> Option<&warden_redis::FleetBreaker> {
+        self.entry.fleet.as_ref()
+    }
+
     /// Calls running through the bulkhead now (`None` without a bulkhead).
     ///
     /// ```
@@ -570,6 +623,8 @@ pub struct RegistryBuilder {
     on_state_change: Option<Arc<StateChangeFn>>,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<warden_redis::Fleet>>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -681,6 +736,31 @@ impl RegistryBuilder {
         self
     }
 
+    /// Coordinates every breaker of the registry across the instances sharing
+    /// `fleet`'s Redis (feature `redis`): each breaker is attached to the fleet
+    /// when its name is first used, and calls go through the
+    /// [`FleetBreaker`](warden_redis::FleetBreaker) (the local admission plus one
+    /// relaxed load while the fleet is closed). [`Registry::list`] then reports
+    /// each name's fleet state and coordination. A name already attached to the
+    /// fleet by other code stays local in this registry.
+    ///
+    /// ```no_run
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use warden::fleet::{Fleet, FleetConfig};
+    /// let fleet = Arc::new(Fleet::start(FleetConfig::new("redis://127.0.0.1:6379/"))?);
+    /// let registry = warden::Registry::builder().fleet(fleet).build()?;
+    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// println!("{:?}", registry.list()[0].coordination);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn fleet(mut self, fleet: Arc<warden_redis::Fleet>) -> Self {
+        self.fleet = Some(fleet);
+        self
+    }
+
     /// Validates every configuration and builds the registry.
     ///
     /// # Errors
@@ -719,6 +799,8 @@ impl RegistryBuilder {
             on_state_change: self.on_state_change,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
+            #[cfg(feature = "redis")]
+            fleet: self.fleet,
         })
     }
 }
@@ -776,6 +858,8 @@ pub struct Registry {
     on_state_change: Option<Arc<StateChangeFn>>,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<warden_redis::Fleet>>,
 }
 
 impl fmt::Debug for Registry {
@@ -804,6 +888,8 @@ impl Registry {
             on_state_change: None,
             #[cfg(feature = "metrics")]
             metrics: None,
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
     }
 
@@ -866,11 +952,17 @@ impl Registry {
             builder = builder.observer(m.clone());
             hooks.metrics = Some(m);
         }
-        let breaker = builder.build().map_err(|source| ConfigError::Breaker {
+        let breaker = Arc::new(builder.build().map_err(|source| ConfigError::Breaker {
             scope: format!("breakers.{name}"),
             source,
-        })?;
+        })?);
         Ok(Entry {
+            // A name attached by other code (`FleetError::Duplicate`) stays local.
+            #[cfg(feature = "redis")]
+            fleet: self
+                .fleet
+                .as_ref()
+                .and_then(|f| f.attach(Arc::clone(&breaker)).ok()),
             breaker,
             bulkhead: (config.get_max_concurrent() > 0)
                 .then(|| Bulkhead::new(config.get_max_concurrent())),

@@ -22,10 +22,18 @@ impl RedisServer {
     /// Starts a server on a free port; panics with the install command when
     /// `redis-server` is missing, so a machine without it fails loudly.
     pub fn start() -> Self {
-        let port = free_port();
-        let mut server = Self { port, child: None };
-        server.restart();
-        server
+        // Another process may take the free port before the server binds it: then
+        // the server exits, and another port is tried.
+        for _ in 0..5 {
+            let mut server = Self {
+                port: free_port(),
+                child: None,
+            };
+            if server.try_restart() {
+                return server;
+            }
+        }
+        panic!("redis-server could not bind a free loopback port in 5 tries");
     }
 
     /// The URL clients use.
@@ -49,6 +57,15 @@ impl RedisServer {
     /// Starts the server again on the same port (after `kill`), waiting until it
     /// answers PING (at most 10 s).
     pub fn restart(&mut self) {
+        assert!(
+            self.try_restart(),
+            "redis-server could not start again on port {}",
+            self.port
+        );
+    }
+
+    /// Starts the server on its port; false if it exited (the port was taken).
+    fn try_restart(&mut self) -> bool {
         self.kill();
         let child = Command::new("redis-server")
             .args([
@@ -74,8 +91,14 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
+            let exited = !matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)));
+            if exited {
+                self.child = None;
+                return false;
+            }
+            // Ours answers: it is still running, so it holds the port.
             if self.command("PING").as_deref() == Some("+PONG\r\n") {
-                return;
+                return true;
             }
             assert!(
                 Instant::now() < deadline,

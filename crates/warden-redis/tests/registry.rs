@@ -1,0 +1,69 @@
+//! The facade's `redis` feature: a `warden::Registry` whose breakers are
+//! coordinated by a fleet, on a real `redis-server` started by the test.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::{RedisServer, wait_for};
+use warden::fleet::{Coordination, Fleet, FleetConfig};
+use warden::{ExecuteError, Registry, Rejection, State};
+
+const LONG: Duration = Duration::from_secs(5);
+
+fn registry(url: &str) -> Registry {
+    let fleet = Fleet::start(
+        FleetConfig::new(url)
+            .slice(Duration::from_millis(20))
+            .reconnect_max(Duration::from_millis(100)),
+    )
+    .unwrap();
+    Registry::builder().fleet(Arc::new(fleet)).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
+    let mut server = RedisServer::start();
+    let a = registry(&server.url());
+    let b = registry(&server.url());
+    // Without a fleet there is nothing to report.
+    let plain = Registry::builder().build().unwrap();
+    let _ = plain.execute("db", || Ok::<_, ()>(()));
+    assert_eq!(plain.list()[0].coordination, None);
+
+    let _ = a.execute("db", || Ok::<_, ()>(()));
+    let _ = b.execute("db", || Ok::<_, ()>(()));
+    wait_for(LONG, "both registries to coordinate", || {
+        [&a, &b].iter().all(|r| {
+            let row = &r.list()[0];
+            row.coordination == Some(Coordination::Fleet) && row.fleet.is_some()
+        })
+    })
+    .await;
+    // Three failures each: neither trips alone (the default needs 6 in a row), the fleet does.
+    for _ in 0..3 {
+        let _ = a.execute("db", || Err::<(), _>("timeout"));
+        let _ = b.execute("db", || Err::<(), _>("timeout"));
+    }
+    wait_for(LONG, "both registries to open", || {
+        [&a, &b].iter().all(|r| {
+            let row = &r.list()[0];
+            row.state == State::Open && row.fleet.map(|f| f.state) == Some(State::Open)
+        })
+    })
+    .await;
+    let ex = a.execute("db", || Ok::<_, ()>(()));
+    assert!(matches!(
+        ex.error(),
+        Some(ExecuteError::Rejected(Rejection::Open))
+    ));
+    assert!(a.breaker("db").unwrap().fleet().is_some());
+
+    // Redis goes away: the listing says so.
+    server.kill();
+    wait_for(LONG, "the listing to say local-only", || {
+        a.list()[0].coordination == Some(Coordination::LocalOnly) && a.list()[0].fleet.is_none()
+    })
+    .await;
+}
