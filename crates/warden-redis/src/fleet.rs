@@ -608,16 +608,21 @@ fn next_member() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The local breaker's policy applied to the fleet's counts.
+/// The local breaker's policy applied to the fleet's counts. A count or time
+/// window's rate rule is applied to the fleet's counts since its last transition
+/// or interval reset (the fleet keeps no per-call ring or time buckets); slow
+/// calls are judged locally only (a local trip still reaches the fleet).
 fn policy_trips(b: &CircuitBreaker, counts: [u64; 6]) -> bool {
     let c = fleet_counts(counts);
-    match b.settings().count_window() {
-        Some(w) => w.trips(
-            c.total_successes.saturating_add(c.total_failures),
-            c.total_failures,
-        ),
-        None => b.settings().ready_to_trip(&c),
+    let calls = c.total_successes.saturating_add(c.total_failures);
+    let settings = b.settings();
+    if let Some(w) = settings.count_window() {
+        return w.trips(calls, c.total_failures);
     }
+    if let Some(w) = settings.time_window() {
+        return w.trips(calls, c.total_failures);
+    }
+    settings.ready_to_trip(&c)
 }
 
 /// Whether the local breaker is in a manual mode set by hand (the fleet leaves it alone).
@@ -722,4 +727,52 @@ fn apply(inner: &Inner, s: &Shared, r: Reply) {
         t.fleet_counts = Some(Counts::default());
     }
     s.set_known(Some(FleetView::encode(r.state, r.generation)));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use warden_breaker::{CountWindow, TimeWindow};
+
+    use super::*;
+
+    /// Fleet counts as the script returns them: requests, successes, failures,
+    /// exclusions, consecutive successes, consecutive failures.
+    fn counts(successes: u64, failures: u64, consecutive_failures: u64) -> [u64; 6] {
+        [
+            successes + failures,
+            successes,
+            failures,
+            0,
+            0,
+            consecutive_failures,
+        ]
+    }
+
+    #[test]
+    fn the_local_rule_decides_on_the_fleet_counts() {
+        let default = CircuitBreaker::builder("d").build().unwrap();
+        assert!(
+            !policy_trips(&default, counts(0, 5, 5)),
+            "more than 5 in a row"
+        );
+        assert!(policy_trips(&default, counts(0, 6, 6)));
+        let count = CircuitBreaker::builder("c")
+            .count_window(CountWindow::new(100, 10, 50))
+            .build()
+            .unwrap();
+        assert!(!policy_trips(&count, counts(6, 4, 1)), "40 %");
+        assert!(policy_trips(&count, counts(5, 5, 1)), "50 % of 10");
+        let time = CircuitBreaker::builder("t")
+            .time_window(TimeWindow::new(Duration::from_secs(10), 10, 20, 50))
+            .build()
+            .unwrap();
+        assert!(!policy_trips(&time, counts(5, 14, 14)), "under the minimum");
+        assert!(policy_trips(&time, counts(10, 10, 1)), "50 % of 20");
+        assert!(
+            !policy_trips(&time, counts(11, 9, 9)),
+            "45 %, whatever the streak"
+        );
+    }
 }

@@ -9,7 +9,7 @@
 //!   default) the task reads each local breaker's counts, publishes what they
 //!   gained since the last slice and gets the fleet-wide counts back, in one Lua
 //!   script (one Redis round trip per breaker per slice, whatever the traffic). The
-//!   local breaker's own policy (`ready_to_trip` or its count window) is applied to
+//!   local breaker's own policy (`ready_to_trip`, or its count or time window) is applied to
 //!   the fleet-wide counts, so failures spread thinly over many instances trip them
 //!   all. A local trip is reported too (see
 //!   [`propagate_local_trips`](FleetConfig::propagate_local_trips)).
@@ -39,9 +39,11 @@
 //! Open, half-open and close are decided once, in Redis, with generations; an
 //! instance may admit calls for up to one slice plus a round trip after the fleet
 //! opened, and the local breaker's open backoff and half-open max wait are not
-//! shared (the fleet uses the plain `timeout`). A count window is applied to the
-//! fleet's counts of its current generation (all calls since the last transition
-//! or interval reset), not to the fleet's last N calls. Settings are not shared:
+//! shared (the fleet uses the plain `timeout`). A count or time window's rate rule
+//! is applied to the fleet's counts of its current generation (all calls since the
+//! last transition or interval reset), not to the fleet's last N calls or last span
+//! of time, and slow calls are judged locally only (a local trip still reaches the
+//! fleet). Settings are not shared:
 //! every instance must build its breaker of a name with the same settings.
 //!
 //! # Example
