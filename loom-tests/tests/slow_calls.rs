@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use warden_breaker::{SlowCalls, State};
+use warden_breaker::{CountWindow, SlowCalls, State, TimeWindow};
 use warden_loom_tests::{explore, setup};
 
 /// Slow from 1 ms, trip at 100 % of at least 2 calls, the default failure rule
@@ -46,4 +46,63 @@ fn racing_slow_failures_trip_once() {
         assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
         rig.rec.assert_settled(&rig.cb);
     });
+}
+
+/// Over a count window of 2 (its failure rule never trips: no failures), slow
+/// from 1 ms at 100 % of at least 2 calls: a fast success, then two slow successes
+/// race. The slow call counted second finds both slow calls among the last 2 calls
+/// (its ring slot and the other's, written or not yet: an unwritten slot counts as
+/// in the window) and trips; the first finds 1 of 2. Exactly one Closed → Open.
+#[test]
+fn racing_slow_successes_over_a_count_window_trip_once() {
+    explore(
+        "slow_calls::racing_slow_successes_over_a_count_window_trip_once",
+        2,
+        || {
+            let rig = setup(|b| {
+                b.count_window(CountWindow::new(2, 2, 100))
+                    .slow_calls(SlowCalls::new(Duration::from_millis(1), 100, 2))
+            });
+            rig.acquire().success();
+            let (mine, theirs) = (rig.acquire(), rig.acquire());
+            rig.clock.advance(Duration::from_millis(1));
+            let t = rig.spawn(move |_| theirs.success());
+            rig.start();
+            mine.success();
+            t.join().expect("model thread");
+
+            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
+            rig.rec.assert_settled(&rig.cb);
+        },
+    );
+}
+
+/// Over a time window of 2 ms in 1 ms buckets (its failure rule never trips: a
+/// minimum of 100 calls), slow from 1 ms at 60 % of at least 2 calls: a fast
+/// success at tick 0 gives bucket 0 its snapshot, then two slow successes race
+/// into bucket 1 (both may try to claim its slot). The slow call counted second
+/// sees 2 slow of 3 (66 %) from bucket 0's snapshot and trips; the first sees at
+/// most 1 of 2. Exactly one Closed → Open.
+#[test]
+fn racing_slow_successes_over_a_time_window_trip_once() {
+    explore(
+        "slow_calls::racing_slow_successes_over_a_time_window_trip_once",
+        2,
+        || {
+            let rig = setup(|b| {
+                b.time_window(TimeWindow::new(Duration::from_millis(2), 2, 100, 100))
+                    .slow_calls(SlowCalls::new(Duration::from_millis(1), 60, 2))
+            });
+            rig.acquire().success();
+            let (mine, theirs) = (rig.acquire(), rig.acquire());
+            rig.clock.advance(Duration::from_millis(1));
+            let t = rig.spawn(move |_| theirs.success());
+            rig.start();
+            mine.success();
+            t.join().expect("model thread");
+
+            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
+            rig.rec.assert_settled(&rig.cb);
+        },
+    );
 }
