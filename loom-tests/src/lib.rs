@@ -6,13 +6,13 @@
 //!
 //! The harness gives every model the same three things:
 //!
-//! * [`explore`]: runs a model under a preemption bound, with a raised branch
+//! * `explore`: runs a model under a preemption bound, with a raised branch
 //!   limit, counts the interleavings explored and prints one summary line.
-//! * [`Recorder`]: an [`Observer`](warden_breaker::Observer) and
+//! * `Recorder`: an [`Observer`](warden_breaker::Observer) and
 //!   `on_state_change` callback pair that counts every per-call event and
 //!   checks, inside the callbacks, that transitions are delivered one at a
 //!   time, each happening-before the next, as an unbroken chain.
-//! * [`setup`]: breakers built on a [`ManualClock`](warden_breaker::ManualClock)
+//! * `setup`: breakers built on a [`ManualClock`](warden_breaker::ManualClock)
 //!   and driven into a given state before any model thread starts.
 
 #[cfg(loom)]
