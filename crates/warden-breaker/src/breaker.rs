@@ -744,11 +744,7 @@ impl CircuitBreaker {
             b.enter(generation, now, &self.counters);
         }
         self.counters.record_success(ticket.word());
-        let slow = self
-            .settings
-            .slow_calls()
-            .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns));
-        if slow && self.slow_calls_trip(generation, now) {
+        if self.is_slow(ticket, now_ns) && self.slow_calls_trip(generation, now) {
             self.trip(generation);
         }
     }
@@ -804,8 +800,10 @@ impl CircuitBreaker {
         let generation = ticket.generation();
         let timed = self.buckets.is_some() || self.settings.times_calls();
         let interval = s.payload() != 0 && !s.is_pending();
-        // One clock read for everything this outcome needs the time for.
-        let now_ns = if interval || (timed && outcome.is_some()) {
+        // One clock read for everything this outcome needs the time for (an ignored
+        // or dropped outcome enters no bucket and is never slow).
+        let counted = matches!(outcome, Some(Outcome::Success | Outcome::Failure));
+        let now_ns = if interval || (timed && counted) {
             self.settings.now_nanos()
         } else {
             0
@@ -816,11 +814,7 @@ impl CircuitBreaker {
             let _ = self.reset_interval(s, now);
             return;
         }
-        let slow = || {
-            self.settings
-                .slow_calls()
-                .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns))
-        };
+        let slow = || self.is_slow(ticket, now_ns);
         match outcome {
             Some(Outcome::Success) => {
                 if let Some(b) = &self.buckets {
@@ -845,6 +839,15 @@ impl CircuitBreaker {
             }
             None => {} // still counted in `requests`, like gobreaker's unreported `done`
         }
+    }
+
+    /// Whether the call admitted with `ticket` and recorded at `now_ns` is slow
+    /// (never, without [`SlowCalls`](crate::SlowCalls)).
+    #[inline]
+    fn is_slow(&self, ticket: Ticket, now_ns: u64) -> bool {
+        self.settings
+            .slow_calls()
+            .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns))
     }
 
     /// Whether a closed-state failure, just counted in `counts`, trips the
