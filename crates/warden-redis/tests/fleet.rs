@@ -169,6 +169,9 @@ async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
                         }
                         Err(r) => assert_eq!(r, Rejected::TooManyRequests),
                     }
+                    // Real time, not tokio's paused clock: probe tokens are granted by
+                    // the fleet task's round trips to a real redis-server, so the
+                    // contenders must keep asking over real time (400 x 2 ms, bounded).
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             }));

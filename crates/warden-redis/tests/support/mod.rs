@@ -105,6 +105,8 @@ impl RedisServer {
                 "redis-server on port {} did not answer PING within 10 s",
                 self.port
             );
+            // Real time: a child process is starting up; polled every 10 ms, at most
+            // 10 s (asserted above), never used as an assertion.
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -183,6 +185,8 @@ pub async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> boo
             start.elapsed() < limit,
             "timed out after {limit:?} waiting for {what}"
         );
+        // Real time: `cond` waits on a real redis-server and the fleet task's round
+        // trips to it, which a paused tokio clock cannot advance. Bounded by `limit`.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
