@@ -1,4 +1,4 @@
-//! The facade's `redis` feature: a `warden::Registry` whose breakers are
+//! The facade's `redis` feature: a `warden_kit::Registry` whose breakers are
 //! coordinated by a fleet, on a real `redis-server` started by the test.
 
 mod support;
@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::{RedisServer, wait_for};
-use warden::fleet::{Coordination, Fleet, FleetConfig};
-use warden::{ExecuteError, Registry, Rejection, State};
+use warden_kit::fleet::{Coordination, Fleet, FleetConfig};
+use warden_kit::{ExecuteError, Registry, Rejection, State};
 
 const LONG: Duration = Duration::from_secs(5);
 

@@ -9,7 +9,7 @@ use crate::{ConfigError, State};
 /// Why a call was not run.
 ///
 /// ```
-/// assert_eq!(warden::Rejection::BulkheadFull.to_string(), "bulkhead full");
+/// assert_eq!(warden_kit::Rejection::BulkheadFull.to_string(), "bulkhead full");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -46,7 +46,7 @@ impl fmt::Display for Rejection {
 /// `Inner` and `Fallback` display the error as is and forward its `source()`.
 ///
 /// ```
-/// use warden::{ExecuteError, Rejection};
+/// use warden_kit::{ExecuteError, Rejection};
 /// let e: ExecuteError<std::io::Error> = ExecuteError::Rejected(Rejection::Open);
 /// assert_eq!(e.to_string(), "circuit breaker is open");
 /// assert!(!e.is_retryable());
@@ -77,13 +77,13 @@ impl<E> ExecuteError<E> {
     /// errors end a run at once).
     ///
     /// ```
-    /// use warden::{ExecuteError, RetryPolicy};
+    /// use warden_kit::{ExecuteError, RetryPolicy};
     /// let policy = RetryPolicy::<ExecuteError<std::io::Error>>::builder()
     ///     .retry_if(ExecuteError::is_retryable)
     ///     .build()?;
     /// assert!(policy.is_retryable(&ExecuteError::Timeout(std::time::Duration::from_secs(1))));
     /// assert!(!policy.is_retryable(&ExecuteError::Shutdown));
-    /// # Ok::<(), warden::retry::ConfigError>(())
+    /// # Ok::<(), warden_kit::retry::ConfigError>(())
     /// ```
     pub fn is_retryable(&self) -> bool {
         matches!(self, ExecuteError::Inner(_) | ExecuteError::Timeout(_))
@@ -93,7 +93,7 @@ impl<E> ExecuteError<E> {
     /// bulkhead.
     ///
     /// ```
-    /// use warden::{ExecuteError, Rejection};
+    /// use warden_kit::{ExecuteError, Rejection};
     /// assert_eq!(ExecuteError::<()>::Rejected(Rejection::Open).rejection(), Some(Rejection::Open));
     /// ```
     pub fn rejection(&self) -> Option<Rejection> {
@@ -106,7 +106,7 @@ impl<E> ExecuteError<E> {
     /// The call's (or the fallback's) own error, if there is one.
     ///
     /// ```
-    /// assert_eq!(warden::ExecuteError::Inner(7).into_inner(), Some(7));
+    /// assert_eq!(warden_kit::ExecuteError::Inner(7).into_inner(), Some(7));
     /// ```
     pub fn into_inner(self) -> Option<E> {
         match self {
@@ -171,11 +171,11 @@ impl Primary {
 /// the way (the seed's "richer results").
 ///
 /// ```
-/// let registry = warden::Registry::builder().build()?;
+/// let registry = warden_kit::Registry::builder().build()?;
 /// let ex = registry.execute("db", || Ok::<_, std::io::Error>(42));
 /// assert_eq!(ex.value(), Some(&42));
 /// assert!(!ex.is_rejected() && !ex.used_fallback());
-/// assert_eq!((ex.attempts(), ex.state()), (1, Some(warden::State::Closed)));
+/// assert_eq!((ex.attempts(), ex.state()), (1, Some(warden_kit::State::Closed)));
 /// let n: u32 = ex.into_result()?;
 /// # let _ = n;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -231,9 +231,9 @@ impl<T, E> Execution<T, E> {
     /// The final result: the call's, or the fallback's if one ran.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert!(r.execute("db", || Err::<(), _>("down")).result().is_err());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn result(&self) -> &Result<T, ExecuteError<E>> {
         &self.result
@@ -246,9 +246,9 @@ impl<T, E> Execution<T, E> {
     /// The execution's error.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.execute("db", || Ok::<_, ()>(1)).into_result().ok(), Some(1));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn into_result(self) -> Result<T, ExecuteError<E>> {
         self.result
@@ -257,9 +257,9 @@ impl<T, E> Execution<T, E> {
     /// The value, if there is one.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.execute("db", || Ok::<_, ()>(1)).value(), Some(&1));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn value(&self) -> Option<&T> {
         self.result.as_ref().ok()
@@ -268,9 +268,9 @@ impl<T, E> Execution<T, E> {
     /// The error, if there is one.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
-    /// assert!(matches!(r.execute("db", || Err::<(), _>(5)).error(), Some(warden::ExecuteError::Inner(5))));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// let r = warden_kit::Registry::builder().build()?;
+    /// assert!(matches!(r.execute("db", || Err::<(), _>(5)).error(), Some(warden_kit::ExecuteError::Inner(5))));
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn error(&self) -> Option<&ExecuteError<E>> {
         self.result.as_ref().err()
@@ -279,9 +279,9 @@ impl<T, E> Execution<T, E> {
     /// Whether the final result is a value.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert!(r.execute("db", || Ok::<_, ()>(())).is_ok());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn is_ok(&self) -> bool {
         self.result.is_ok()
@@ -291,12 +291,12 @@ impl<T, E> Execution<T, E> {
     /// whatever a fallback made of it.
     ///
     /// ```
-    /// let r = warden::Registry::builder()
-    ///     .configure("db", warden::BreakerConfig::default().trip(warden::TripRule::ConsecutiveFailures(1)))
+    /// let r = warden_kit::Registry::builder()
+    ///     .configure("db", warden_kit::BreakerConfig::default().trip(warden_kit::TripRule::ConsecutiveFailures(1)))
     ///     .build()?;
     /// let _ = r.execute("db", || Err::<(), _>("down")); // trips
     /// assert!(r.execute("db", || Ok::<_, &str>(())).is_rejected());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn is_rejected(&self) -> bool {
         matches!(self.primary, Primary::Rejected(_))
@@ -305,9 +305,9 @@ impl<T, E> Execution<T, E> {
     /// Why the call was refused, if it was.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).rejection(), None);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn rejection(&self) -> Option<Rejection> {
         match self.primary {
@@ -319,9 +319,9 @@ impl<T, E> Execution<T, E> {
     /// Whether the call (its last attempt) timed out.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert!(!r.execute("db", || Ok::<_, ()>(())).timed_out());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn timed_out(&self) -> bool {
         self.primary == Primary::TimedOut
@@ -330,10 +330,10 @@ impl<T, E> Execution<T, E> {
     /// Whether the call ran and succeeded (before any fallback).
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// let ex = r.execute("db", || Err::<(), _>(())).or_fallback(|_| Ok(()));
     /// assert!(ex.is_ok() && !ex.succeeded() && ex.used_fallback());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn succeeded(&self) -> bool {
         self.primary == Primary::Succeeded
@@ -342,9 +342,9 @@ impl<T, E> Execution<T, E> {
     /// Whether a fallback ran (the final result is then the fallback's).
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert!(!r.execute("db", || Ok::<_, ()>(())).used_fallback());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn used_fallback(&self) -> bool {
         self.fallback
@@ -354,11 +354,11 @@ impl<T, E> Execution<T, E> {
     /// (the registry was shut down before the name's first use).
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
-    /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).state(), Some(warden::State::Closed));
+    /// let r = warden_kit::Registry::builder().build()?;
+    /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).state(), Some(warden_kit::State::Closed));
     /// r.shutdown();
     /// assert_eq!(r.execute("new", || Ok::<_, ()>(())).state(), None);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn state(&self) -> Option<State> {
         self.state
@@ -368,9 +368,9 @@ impl<T, E> Execution<T, E> {
     /// plain call, up to the policy's attempts with retry.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).attempts(), 1);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn attempts(&self) -> u32 {
         self.attempts
@@ -381,9 +381,9 @@ impl<T, E> Execution<T, E> {
     /// calls and tokio's clock for async ones.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert!(r.execute("db", || Ok::<_, ()>(())).elapsed() < std::time::Duration::from_secs(60));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn elapsed(&self) -> Duration {
         self.elapsed
@@ -394,8 +394,8 @@ impl<T, E> Execution<T, E> {
     /// sees which. A failing fallback gives [`ExecuteError::Fallback`].
     ///
     /// ```
-    /// use warden::ExecuteError;
-    /// let r = warden::Registry::builder().build()?;
+    /// use warden_kit::ExecuteError;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// let ex = r
     ///     .execute("prices", || Err::<u32, _>("timeout"))
     ///     .or_fallback(|err| match err {
@@ -403,7 +403,7 @@ impl<T, E> Execution<T, E> {
     ///         _ => Err("no price"),
     ///     });
     /// assert_eq!(ex.value(), Some(&100));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn or_fallback<F>(mut self, fallback: F) -> Self
     where
@@ -421,8 +421,8 @@ impl<T, E> Execution<T, E> {
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), warden::ConfigError> {
-    /// let r = warden::Registry::builder().build()?;
+    /// # async fn main() -> Result<(), warden_kit::ConfigError> {
+    /// let r = warden_kit::Registry::builder().build()?;
     /// let ex = r
     ///     .execute_async("feed", || async { Err::<Vec<u32>, _>("down") })
     ///     .await

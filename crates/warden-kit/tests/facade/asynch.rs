@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
-use warden::{
+use warden_kit::{
     BreakerConfig, ExecuteError, ManualClock, Registry, Rejection, RetryPolicy, State, TripRule,
 };
 
@@ -205,7 +205,7 @@ async fn async_retry_waits_on_tokio_time_and_counts_attempts() {
     let policy = RetryPolicy::<ExecuteError<&str>>::builder()
         .max_attempts(4)
         .base_delay(Duration::from_millis(100))
-        .jitter(warden::Jitter::None)
+        .jitter(warden_kit::Jitter::None)
         .retry_if(ExecuteError::is_retryable)
         .build()
         .unwrap();

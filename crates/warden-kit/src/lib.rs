@@ -2,7 +2,7 @@
 //! timeouts behind a registry of named breakers, with presets and Prometheus
 //! metrics.
 //!
-//! `warden` is the crate services depend on. It puts the lock-free
+//! `warden-kit` is the crate services depend on. It puts the lock-free
 //! [`warden_breaker`] core and [`warden_retry`] behind a [`Registry`] of named
 //! breakers, like the Go seeds' `CircuitBreakerFactory` (`Execute(name, f)`,
 //! `ExecuteWithFallback`, `ExecuteContext`, custom configuration, lifecycle,
@@ -31,13 +31,13 @@
 #![cfg_attr(feature = "metrics", doc = "```")]
 #![cfg_attr(not(feature = "metrics"), doc = "```ignore")]
 //! use std::sync::Arc;
-//! use warden::{BreakerConfig, ExecuteError, Registry};
+//! use warden_kit::{BreakerConfig, ExecuteError, Registry};
 //!
-//! let prometheus = warden::metrics::prometheus::Registry::new();
+//! let prometheus = warden_kit::metrics::prometheus::Registry::new();
 //! let registry = Arc::new(
 //!     Registry::builder()
 //!         .configure("kafka", BreakerConfig::kafka())
-//!         .metrics(warden::metrics::Metrics::register(&prometheus)?)
+//!         .metrics(warden_kit::metrics::Metrics::register(&prometheus)?)
 //!         .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
 //!         .build()?,
 //! );
@@ -89,7 +89,7 @@
 //!
 //! A registry lookup is an `arc-swap` load and one hash-map probe (foldhash):
 //! no lock and no shared-line write. Measured on the project's 2-core machine
-//! (`cargo bench -p warden --bench registry -- --warm-up-time 1 --measurement-time 2`),
+//! (`cargo bench -p warden-kit --bench registry -- --warm-up-time 1 --measurement-time 2`),
 //! closed breaker, successful call:
 //!
 //! | path | per call |

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use warden::{BreakerConfig, ManualClock, Registry, State};
+use warden_kit::{BreakerConfig, ManualClock, Registry, State};
 
 /// Failures (after `successes` successes) needed to open a fresh breaker with
 /// `config`, counting up to `limit`.
@@ -21,7 +21,7 @@ fn failures_to_trip(config: BreakerConfig, successes: u32, limit: u32) -> Option
 #[test]
 fn default_trips_like_gobreaker_after_more_than_five_consecutive_failures() {
     assert_eq!(failures_to_trip(BreakerConfig::default(), 0, 100), Some(6));
-    let cb = warden::presets::default("x").build().unwrap();
+    let cb = warden_kit::presets::default("x").build().unwrap();
     assert_eq!(cb.settings().max_requests(), 1);
     assert_eq!(cb.settings().interval(), Duration::ZERO);
     assert_eq!(cb.settings().timeout(), Duration::from_secs(60));
@@ -33,7 +33,7 @@ fn kafka_trips_at_half_failures_of_at_least_twenty_calls() {
     assert_eq!(failures_to_trip(BreakerConfig::kafka(), 0, 100), Some(20));
     // 15 successes first: trips when failures reach half of the calls (15 of 30).
     assert_eq!(failures_to_trip(BreakerConfig::kafka(), 15, 100), Some(15));
-    let cb = warden::presets::kafka().build().unwrap();
+    let cb = warden_kit::presets::kafka().build().unwrap();
     assert_eq!(cb.name(), "kafka");
     assert_eq!(
         (
@@ -73,9 +73,9 @@ fn clickhouse_and_notification_trip_on_consecutive_failures() {
         failures_to_trip(BreakerConfig::notification(), 0, 100),
         Some(3)
     );
-    let ch = warden::presets::clickhouse().build().unwrap();
+    let ch = warden_kit::presets::clickhouse().build().unwrap();
     assert_eq!((ch.name(), ch.settings().max_requests()), ("clickhouse", 1));
-    let n = warden::presets::notification().build().unwrap();
+    let n = warden_kit::presets::notification().build().unwrap();
     assert_eq!(
         (n.name(), n.settings().timeout()),
         ("notification", Duration::from_secs(15))

@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use warden::{
+use warden_kit::{
     BreakerConfig, ExecuteError, ManualClock, Registry, RegistryError, Rejection, RetryPolicy,
     State, TripRule,
 };
@@ -185,7 +185,7 @@ fn a_rejection_ends_the_retries_even_without_retry_if() {
     // unless the policy asks to retry rejections.
     for retry_rejections in [false, true] {
         let (registry, _clock) = registry_with(trips_at(2));
-        let sleeper = warden::retry::ManualSleeper::new();
+        let sleeper = warden_kit::retry::ManualSleeper::new();
         let policy = RetryPolicy::<ExecuteError<&str>>::builder()
             .max_attempts(5)
             .base_delay(Duration::from_millis(10))

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use warden::metrics::Metrics;
-use warden::metrics::prometheus::{self, Encoder, TextEncoder};
-use warden::{BreakerConfig, ExecuteError, ManualClock, Registry, RetryPolicy, TripRule};
+use warden_kit::metrics::Metrics;
+use warden_kit::metrics::prometheus::{self, Encoder, TextEncoder};
+use warden_kit::{BreakerConfig, ExecuteError, ManualClock, Registry, RetryPolicy, TripRule};
 
 fn scrape(registry: &prometheus::Registry) -> String {
     let mut out = Vec::new();

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use warden::breaker::{self, CountWindow, SlowCalls, TimeWindow};
-use warden::{
+use warden_kit::breaker::{self, CountWindow, SlowCalls, TimeWindow};
+use warden_kit::{
     BreakerConfig, ConfigError, ManualClock, NamedBreaker, Registry, RegistryConfig, State,
     TripRule,
 };
@@ -452,7 +452,7 @@ fn core_errors_keep_the_core_field_as_their_source() {
     assert_eq!(err.path(), "breakers.db.slow_calls.threshold");
     let registry = Registry::builder().build().unwrap();
     match registry.configure("db", bad) {
-        Err(warden::RegistryError::Config(e)) => {
+        Err(warden_kit::RegistryError::Config(e)) => {
             assert_eq!(e.path(), "breakers.db.slow_calls.threshold");
         }
         other => panic!("{other:?}"),

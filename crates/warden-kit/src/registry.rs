@@ -72,10 +72,10 @@ impl Hooks {
 /// Why a registry operation failed.
 ///
 /// ```
-/// let registry = warden::Registry::builder().build()?;
+/// let registry = warden_kit::Registry::builder().build()?;
 /// registry.shutdown();
-/// assert!(matches!(registry.breaker("db"), Err(warden::RegistryError::Shutdown)));
-/// # Ok::<(), warden::ConfigError>(())
+/// assert!(matches!(registry.breaker("db"), Err(warden_kit::RegistryError::Shutdown)));
+/// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -98,11 +98,11 @@ pub enum RegistryError {
 /// A name's status, as [`Registry::list`] reports it.
 ///
 /// ```
-/// let registry = warden::Registry::builder().build()?;
+/// let registry = warden_kit::Registry::builder().build()?;
 /// let _ = registry.execute("db", || Ok::<_, ()>(()));
 /// let status = &registry.list()[0];
 /// assert_eq!((status.name.as_str(), status.counts.total_successes), ("db", 1));
-/// # Ok::<(), warden::ConfigError>(())
+/// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -368,7 +368,7 @@ impl Entry {
 /// is shut down.
 ///
 /// ```
-/// let registry = warden::Registry::builder().build()?;
+/// let registry = warden_kit::Registry::builder().build()?;
 /// let kafka = registry.breaker("kafka")?;
 /// let ex = kafka.execute(|| Ok::<_, std::io::Error>("sent"));
 /// assert_eq!(ex.value(), Some(&"sent"));
@@ -393,7 +393,7 @@ impl NamedBreaker {
     /// The name.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.breaker("db")?.name(), "db");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -404,8 +404,8 @@ impl NamedBreaker {
     /// The breaker's state (a due transition is made first).
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
-    /// assert_eq!(r.breaker("db")?.state(), warden::State::Closed);
+    /// let r = warden_kit::Registry::builder().build()?;
+    /// assert_eq!(r.breaker("db")?.state(), warden_kit::State::Closed);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn state(&self) -> State {
@@ -415,7 +415,7 @@ impl NamedBreaker {
     /// The breaker's counts.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.breaker("db")?.counts().requests, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -426,8 +426,8 @@ impl NamedBreaker {
     /// The configuration the breaker was created from.
     ///
     /// ```
-    /// let r = warden::Registry::builder().configure("kafka", warden::BreakerConfig::kafka()).build()?;
-    /// assert_eq!(r.breaker("kafka")?.config(), &warden::BreakerConfig::kafka());
+    /// let r = warden_kit::Registry::builder().configure("kafka", warden_kit::BreakerConfig::kafka()).build()?;
+    /// assert_eq!(r.breaker("kafka")?.config(), &warden_kit::BreakerConfig::kafka());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn config(&self) -> &BreakerConfig {
@@ -437,7 +437,7 @@ impl NamedBreaker {
     /// The breaker itself, for its two-step API or generic code.
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// let db = r.breaker("db")?;
     /// db.breaker().try_acquire()?.success();
     /// assert_eq!(db.counts().total_successes, 1);
@@ -451,7 +451,7 @@ impl NamedBreaker {
     /// (feature `redis`).
     ///
     /// ```
-    /// let r = warden::Registry::builder().build()?;
+    /// let r = warden_kit::Registry::builder().build()?;
     /// assert!(r.breaker("db")?.fleet().is_none()); // no fleet configured
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -463,7 +463,7 @@ impl NamedBreaker {
     /// Calls running through the bulkhead now (`None` without a bulkhead).
     ///
     /// ```
-    /// let r = warden::Registry::builder().configure("ch", warden::BreakerConfig::clickhouse()).build()?;
+    /// let r = warden_kit::Registry::builder().configure("ch", warden_kit::BreakerConfig::clickhouse()).build()?;
     /// assert_eq!(r.breaker("ch")?.in_flight(), Some(0));
     /// assert_eq!(r.breaker("other")?.in_flight(), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -475,7 +475,7 @@ impl NamedBreaker {
     /// See [`Registry::execute`].
     ///
     /// ```
-    /// let db = warden::Registry::builder().build()?.breaker("db")?;
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
     /// assert!(db.execute(|| Ok::<_, ()>(1)).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -490,7 +490,7 @@ impl NamedBreaker {
     /// See [`Registry::execute_with_fallback`].
     ///
     /// ```
-    /// let db = warden::Registry::builder().build()?.breaker("db")?;
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
     /// let ex = db.execute_with_fallback(|| Err::<u32, _>("down"), |_| Ok(0));
     /// assert_eq!(ex.value(), Some(&0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -506,8 +506,8 @@ impl NamedBreaker {
     /// See [`Registry::execute_with_retry`].
     ///
     /// ```
-    /// use warden::{ExecuteError, RetryPolicy};
-    /// let db = warden::Registry::builder().build()?.breaker("db")?;
+    /// use warden_kit::{ExecuteError, RetryPolicy};
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
     /// let policy = RetryPolicy::<ExecuteError<&str>>::builder()
     ///     .base_delay(std::time::Duration::ZERO)
     ///     .retry_if(ExecuteError::is_retryable)
@@ -531,7 +531,7 @@ impl NamedBreaker {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let db = warden::Registry::builder().build()?.breaker("db")?;
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
     /// assert!(db.execute_async(|| async { Ok::<_, ()>(1) }).await.is_ok());
     /// # Ok(())
     /// # }
@@ -553,7 +553,7 @@ impl NamedBreaker {
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
-    /// let db = warden::Registry::builder().build()?.breaker("db")?;
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
     /// let ex = db
     ///     .execute_async_with_timeout(Some(Duration::from_millis(10)), || std::future::pending::<Result<(), ()>>())
     ///     .await;
@@ -579,8 +579,8 @@ impl NamedBreaker {
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use warden::{ExecuteError, RetryPolicy};
-    /// let db = warden::Registry::builder().build()?.breaker("db")?;
+    /// use warden_kit::{ExecuteError, RetryPolicy};
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
     /// let policy = RetryPolicy::<ExecuteError<&str>>::builder().retry_if(ExecuteError::is_retryable).build()?;
     /// let ex = db.execute_async_with_retry(&policy, || async { Err::<(), _>("down") }).await;
     /// assert_eq!(ex.attempts(), 3);
@@ -604,7 +604,7 @@ impl NamedBreaker {
 /// Configures and builds a [`Registry`].
 ///
 /// ```
-/// use warden::{BreakerConfig, Registry};
+/// use warden_kit::{BreakerConfig, Registry};
 /// let registry = Registry::builder()
 ///     .default_config(BreakerConfig::default())
 ///     .configure("kafka", BreakerConfig::kafka())
@@ -612,7 +612,7 @@ impl NamedBreaker {
 ///     .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
 ///     .build()?;
 /// # let _ = registry;
-/// # Ok::<(), warden::ConfigError>(())
+/// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RegistryBuilder {
@@ -641,8 +641,8 @@ impl RegistryBuilder {
     /// [`BreakerConfig::default`], gobreaker's settings).
     ///
     /// ```
-    /// let r = warden::Registry::builder().default_config(warden::BreakerConfig::notification()).build()?;
-    /// assert_eq!(r.breaker("sms")?.config(), &warden::BreakerConfig::notification());
+    /// let r = warden_kit::Registry::builder().default_config(warden_kit::BreakerConfig::notification()).build()?;
+    /// assert_eq!(r.breaker("sms")?.config(), &warden_kit::BreakerConfig::notification());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn default_config(mut self, config: BreakerConfig) -> Self {
@@ -654,7 +654,7 @@ impl RegistryBuilder {
     /// one for that name).
     ///
     /// ```
-    /// let r = warden::Registry::builder().configure("kafka", warden::BreakerConfig::kafka()).build()?;
+    /// let r = warden_kit::Registry::builder().configure("kafka", warden_kit::BreakerConfig::kafka()).build()?;
     /// assert_eq!(r.breaker("kafka")?.config().get_max_requests(), 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -668,9 +668,9 @@ impl RegistryBuilder {
     /// names are added).
     ///
     /// ```
-    /// let file = warden::RegistryConfig::from_toml_str("[breakers.kafka]\npreset = \"kafka\"\n")?;
-    /// let r = warden::Registry::builder().config(file).build()?;
-    /// assert_eq!(r.breaker("kafka")?.config(), &warden::BreakerConfig::kafka());
+    /// let file = warden_kit::RegistryConfig::from_toml_str("[breakers.kafka]\npreset = \"kafka\"\n")?;
+    /// let r = warden_kit::Registry::builder().config(file).build()?;
+    /// assert_eq!(r.breaker("kafka")?.config(), &warden_kit::BreakerConfig::kafka());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn config(mut self, config: RegistryConfig) -> Self {
@@ -691,11 +691,11 @@ impl RegistryBuilder {
     /// [`ManualClock`](crate::ManualClock).
     ///
     /// ```
-    /// let clock = warden::ManualClock::new();
-    /// let r = warden::Registry::builder().clock(clock.clone()).build()?;
+    /// let clock = warden_kit::ManualClock::new();
+    /// let r = warden_kit::Registry::builder().clock(clock.clone()).build()?;
     /// let ex = r.execute("db", || { clock.advance(std::time::Duration::from_millis(7)); Ok::<_, ()>(()) });
     /// assert_eq!(ex.elapsed().as_millis(), 7);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn clock<C: Clock>(mut self, clock: C) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -706,11 +706,11 @@ impl RegistryBuilder {
     /// from, to)`, exactly once per transition and in order per breaker.
     ///
     /// ```
-    /// let r = warden::Registry::builder()
+    /// let r = warden_kit::Registry::builder()
     ///     .on_state_change(|name, from, to| println!("{name}: {from} -> {to}"))
     ///     .build()?;
     /// # let _ = r;
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn on_state_change<F>(mut self, f: F) -> Self
     where
@@ -723,9 +723,9 @@ impl RegistryBuilder {
     /// Exports every breaker's metrics through `metrics` (feature `metrics`).
     ///
     /// ```
-    /// let prometheus = warden::metrics::prometheus::Registry::new();
-    /// let metrics = warden::metrics::Metrics::register(&prometheus)?;
-    /// let r = warden::Registry::builder().metrics(metrics).build()?;
+    /// let prometheus = warden_kit::metrics::prometheus::Registry::new();
+    /// let metrics = warden_kit::metrics::Metrics::register(&prometheus)?;
+    /// let r = warden_kit::Registry::builder().metrics(metrics).build()?;
     /// let _ = r.execute("db", || Ok::<_, ()>(()));
     /// assert!(prometheus.gather().iter().any(|f| f.name() == "warden_circuit_breaker_successes_total"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -748,9 +748,9 @@ impl RegistryBuilder {
     /// # #[tokio::main]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
-    /// use warden::fleet::{Fleet, FleetConfig};
+    /// use warden_kit::fleet::{Fleet, FleetConfig};
     /// let fleet = Arc::new(Fleet::start(FleetConfig::new("redis://127.0.0.1:6379/"))?);
-    /// let registry = warden::Registry::builder().fleet(fleet).build()?;
+    /// let registry = warden_kit::Registry::builder().fleet(fleet).build()?;
     /// let _ = registry.execute("db", || Ok::<_, ()>(()));
     /// println!("{:?}", registry.list()[0].coordination);
     /// # Ok(()) }
@@ -770,8 +770,8 @@ impl RegistryBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let err = warden::Registry::builder()
-    ///     .configure("db", warden::BreakerConfig::default().interval(Duration::from_nanos(5)))
+    /// let err = warden_kit::Registry::builder()
+    ///     .configure("db", warden_kit::BreakerConfig::default().interval(Duration::from_nanos(5)))
     ///     .build()
     ///     .unwrap_err();
     /// assert_eq!(err.path(), "breakers.db.interval");
@@ -835,7 +835,7 @@ struct Slow {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use warden::{BreakerConfig, Registry};
+/// use warden_kit::{BreakerConfig, Registry};
 ///
 /// let registry = Arc::new(
 ///     Registry::builder()
@@ -849,7 +849,7 @@ struct Slow {
 /// );
 /// assert_eq!(ex.value(), Some(&0));
 /// assert!(ex.used_fallback() && !ex.is_rejected());
-/// # Ok::<(), warden::ConfigError>(())
+/// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 pub struct Registry {
     map: ArcSwap<Map>,
@@ -875,9 +875,9 @@ impl Registry {
     /// Starts configuring a registry.
     ///
     /// ```
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// assert!(registry.list().is_empty());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn builder() -> RegistryBuilder {
         RegistryBuilder {
@@ -983,7 +983,7 @@ impl Registry {
     /// [`shutdown`](Self::shutdown).
     ///
     /// ```
-    /// use warden::{BreakerConfig, Registry, RegistryError};
+    /// use warden_kit::{BreakerConfig, Registry, RegistryError};
     /// let registry = Registry::builder().build()?;
     /// registry.configure("sms", BreakerConfig::notification())?;
     /// assert_eq!(registry.breaker("sms")?.config(), &BreakerConfig::notification());
@@ -1016,7 +1016,7 @@ impl Registry {
     /// [`RegistryError::Shutdown`] after [`shutdown`](Self::shutdown).
     ///
     /// ```
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let a = registry.breaker("db")?;
     /// let b = registry.breaker("db")?;
     /// assert!(std::ptr::eq(a.breaker(), b.breaker())); // one breaker per name
@@ -1041,11 +1041,11 @@ impl Registry {
     /// The handle of `name` if its breaker exists (never creates one).
     ///
     /// ```
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// assert!(registry.get("db").is_none());
     /// let _ = registry.execute("db", || Ok::<_, ()>(()));
     /// assert!(registry.get("db").is_some());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn get(&self, name: &str) -> Option<NamedBreaker> {
         self.map.load().get(name).map(|entry| NamedBreaker {
@@ -1058,13 +1058,13 @@ impl Registry {
     /// reports half-open).
     ///
     /// ```
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let _ = registry.execute("b", || Ok::<_, ()>(()));
     /// let _ = registry.execute("a", || Err::<(), _>(()));
     /// let list = registry.list();
     /// assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     /// assert_eq!(list[0].counts.total_failures, 1);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn list(&self) -> Vec<BreakerStatus> {
         let mut list: Vec<_> = self.map.load().values().map(|e| e.status()).collect();
@@ -1079,15 +1079,15 @@ impl Registry {
     /// again changes nothing.
     ///
     /// ```
-    /// use warden::ExecuteError;
-    /// let registry = warden::Registry::builder().build()?;
+    /// use warden_kit::ExecuteError;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let _ = registry.execute("db", || Ok::<_, ()>(()));
     /// let last = registry.shutdown();
     /// assert_eq!(last[0].counts.total_successes, 1);
     /// let ex = registry.execute("db", || Ok::<_, ()>(()));
     /// assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
     /// assert_eq!(ex.attempts(), 0);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn shutdown(&self) -> Vec<BreakerStatus> {
         let mut slow = self.lock();
@@ -1103,11 +1103,11 @@ impl Registry {
     /// Whether [`shutdown`](Self::shutdown) was called.
     ///
     /// ```
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// assert!(!registry.is_shut_down());
     /// registry.shutdown();
     /// assert!(registry.is_shut_down());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn is_shut_down(&self) -> bool {
         self.lock().shut_down
@@ -1116,8 +1116,8 @@ impl Registry {
     /// The metrics given to the builder (feature `metrics`).
     ///
     /// ```
-    /// assert!(warden::Registry::builder().build()?.metrics().is_none());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// assert!(warden_kit::Registry::builder().build()?.metrics().is_none());
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     #[cfg(feature = "metrics")]
     pub fn metrics(&self) -> Option<&warden_prometheus::Metrics> {
@@ -1129,9 +1129,9 @@ impl Registry {
     /// `metrics`).
     ///
     /// ```
-    /// use warden::{ExecuteError, RetryPolicy};
-    /// let metrics = warden::metrics::Metrics::register(&warden::metrics::prometheus::Registry::new())?;
-    /// let registry = warden::Registry::builder().metrics(metrics).build()?;
+    /// use warden_kit::{ExecuteError, RetryPolicy};
+    /// let metrics = warden_kit::metrics::Metrics::register(&warden_kit::metrics::prometheus::Registry::new())?;
+    /// let registry = warden_kit::Registry::builder().metrics(metrics).build()?;
     /// let attempts = registry.retry_metrics("db").unwrap();
     /// let policy = RetryPolicy::<ExecuteError<&str>>::builder()
     ///     .base_delay(std::time::Duration::ZERO)
@@ -1156,7 +1156,7 @@ impl Registry {
     /// breaker's state afterwards and the time taken.
     ///
     /// ```
-    /// use warden::{BreakerConfig, ExecuteError, Rejection, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, ExecuteError, Rejection, Registry, State, TripRule};
     /// let registry = Registry::builder()
     ///     .configure("db", BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2)))
     ///     .build()?;
@@ -1166,7 +1166,7 @@ impl Registry {
     /// let ex = registry.execute("db", || Ok::<_, &str>(()));
     /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected(Rejection::Open))));
     /// assert_eq!((ex.attempts(), ex.state()), (0, Some(State::Open)));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     #[inline]
     pub fn execute<T, E, F>(&self, name: &str, f: F) -> Execution<T, E>
@@ -1182,10 +1182,10 @@ impl Registry {
     /// [`Execution::or_fallback`].
     ///
     /// ```
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let ex = registry.execute_with_fallback("search", || Err::<Vec<&str>, _>("down"), |_| Ok(vec![]));
     /// assert!(ex.used_fallback() && ex.value().is_some_and(|v| v.is_empty()));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn execute_with_fallback<T, E, F, G>(
         &self,
@@ -1210,8 +1210,8 @@ impl Registry {
     /// error; [`attempts`](Execution::attempts) counts the attempts that ran.
     ///
     /// ```
-    /// use warden::{ExecuteError, RetryPolicy};
-    /// let registry = warden::Registry::builder().build()?;
+    /// use warden_kit::{ExecuteError, RetryPolicy};
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let policy = RetryPolicy::<ExecuteError<&str>>::builder()
     ///     .base_delay(std::time::Duration::ZERO)
     ///     .retry_if(ExecuteError::is_retryable)
@@ -1252,9 +1252,9 @@ impl Registry {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), warden::ConfigError> {
+    /// # async fn main() -> Result<(), warden_kit::ConfigError> {
     /// use std::time::Duration;
-    /// use warden::{BreakerConfig, Registry};
+    /// use warden_kit::{BreakerConfig, Registry};
     /// let registry = Registry::builder()
     ///     .configure("api", BreakerConfig::default().call_timeout(Some(Duration::from_secs(1))))
     ///     .build()?;
@@ -1294,9 +1294,9 @@ impl Registry {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), warden::ConfigError> {
+    /// # async fn main() -> Result<(), warden_kit::ConfigError> {
     /// use std::time::Duration;
-    /// let registry = warden::Registry::builder().build()?;
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let ex = registry
     ///     .execute_async_with_timeout("api", Some(Duration::from_millis(50)), || async {
     ///         Ok::<_, ()>(1)
@@ -1336,8 +1336,8 @@ impl Registry {
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use warden::{ExecuteError, RetryPolicy};
-    /// let registry = warden::Registry::builder().build()?;
+    /// use warden_kit::{ExecuteError, RetryPolicy};
+    /// let registry = warden_kit::Registry::builder().build()?;
     /// let policy = RetryPolicy::<ExecuteError<&str>>::kafka()
     ///     .to_builder()
     ///     .retry_if(ExecuteError::is_retryable)

@@ -1,6 +1,6 @@
 //! What the registry adds to a guarded call.
 //!
-//! `cargo bench -p warden --bench registry -- --warm-up-time 1 --measurement-time 2`
+//! `cargo bench -p warden-kit --bench registry -- --warm-up-time 1 --measurement-time 2`
 //!
 //! * `breaker.call`: the core breaker alone (closed, success), no elapsed time.
 //! * `handle.execute`: a kept `NamedBreaker` (no lookup): the breaker, two clock
@@ -18,7 +18,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use warden::{BreakerConfig, CircuitBreaker, Registry};
+use warden_kit::{BreakerConfig, CircuitBreaker, Registry};
 
 fn registry(names: usize, config: BreakerConfig) -> Registry {
     let registry = Registry::builder()
@@ -51,9 +51,9 @@ fn single_thread(c: &mut Criterion) {
         });
     }
 
-    let prom = warden::metrics::prometheus::Registry::new();
+    let prom = warden_kit::metrics::prometheus::Registry::new();
     let with_metrics = Registry::builder()
-        .metrics(warden::metrics::Metrics::register(&prom).expect("fresh registry"))
+        .metrics(warden_kit::metrics::Metrics::register(&prom).expect("fresh registry"))
         .build()
         .expect("valid");
     g.bench_function("registry.execute+metrics", |b| {

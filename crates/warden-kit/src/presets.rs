@@ -4,13 +4,13 @@
 //! [`BreakerConfig`]'s presets, which the [`Registry`](crate::Registry) uses.
 //!
 //! ```
-//! let kafka = warden::presets::kafka().build()?;
+//! let kafka = warden_kit::presets::kafka().build()?;
 //! assert_eq!(kafka.name(), "kafka");
-//! let payments = warden::presets::default("payments")
+//! let payments = warden_kit::presets::default("payments")
 //!     .on_state_change(|name, from, to| eprintln!("{name}: {from} -> {to}"))
 //!     .build()?;
 //! assert_eq!(payments.settings().timeout().as_secs(), 60);
-//! # Ok::<(), warden::breaker::ConfigError>(())
+//! # Ok::<(), warden_kit::breaker::ConfigError>(())
 //! ```
 
 use warden_breaker::Builder;
@@ -20,9 +20,9 @@ use crate::BreakerConfig;
 /// A breaker named `kafka` with [`BreakerConfig::kafka`]'s settings.
 ///
 /// ```
-/// let cb = warden::presets::kafka().build()?;
+/// let cb = warden_kit::presets::kafka().build()?;
 /// assert_eq!((cb.settings().max_requests(), cb.settings().timeout().as_secs()), (5, 30));
-/// # Ok::<(), warden::breaker::ConfigError>(())
+/// # Ok::<(), warden_kit::breaker::ConfigError>(())
 /// ```
 pub fn kafka() -> Builder {
     BreakerConfig::kafka().builder("kafka")
@@ -31,9 +31,9 @@ pub fn kafka() -> Builder {
 /// A breaker named `clickhouse` with [`BreakerConfig::clickhouse`]'s settings.
 ///
 /// ```
-/// let cb = warden::presets::clickhouse().build()?;
+/// let cb = warden_kit::presets::clickhouse().build()?;
 /// assert_eq!((cb.settings().max_requests(), cb.settings().timeout().as_secs()), (1, 60));
-/// # Ok::<(), warden::breaker::ConfigError>(())
+/// # Ok::<(), warden_kit::breaker::ConfigError>(())
 /// ```
 pub fn clickhouse() -> Builder {
     BreakerConfig::clickhouse().builder("clickhouse")
@@ -43,9 +43,9 @@ pub fn clickhouse() -> Builder {
 /// settings.
 ///
 /// ```
-/// let cb = warden::presets::notification().build()?;
+/// let cb = warden_kit::presets::notification().build()?;
 /// assert_eq!((cb.settings().max_requests(), cb.settings().timeout().as_secs()), (2, 15));
-/// # Ok::<(), warden::breaker::ConfigError>(())
+/// # Ok::<(), warden_kit::breaker::ConfigError>(())
 /// ```
 pub fn notification() -> Builder {
     BreakerConfig::notification().builder("notification")
@@ -55,13 +55,13 @@ pub fn notification() -> Builder {
 /// (gobreaker's defaults).
 ///
 /// ```
-/// use warden::{Counts, State};
-/// let cb = warden::presets::default("inventory").build()?;
+/// use warden_kit::{Counts, State};
+/// let cb = warden_kit::presets::default("inventory").build()?;
 /// assert_eq!(cb.name(), "inventory");
 /// assert!(!cb.settings().ready_to_trip(&Counts { consecutive_failures: 5, ..Counts::default() }));
 /// assert!(cb.settings().ready_to_trip(&Counts { consecutive_failures: 6, ..Counts::default() }));
 /// # let _ = State::Closed;
-/// # Ok::<(), warden::breaker::ConfigError>(())
+/// # Ok::<(), warden_kit::breaker::ConfigError>(())
 /// ```
 pub fn default(name: &str) -> Builder {
     BreakerConfig::default().builder(name)

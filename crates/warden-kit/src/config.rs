@@ -34,7 +34,7 @@ use warden_breaker::{
 /// you gave is never rounded).
 ///
 /// ```
-/// use warden::{Counts, TripRule};
+/// use warden_kit::{Counts, TripRule};
 /// let rule = TripRule::FailureRate { ratio: 0.5, min_requests: 10 };
 /// assert!(!rule.should_trip(&Counts { requests: 9, total_failures: 9, ..Counts::default() }));
 /// assert!(rule.should_trip(&Counts { requests: 10, total_failures: 5, ..Counts::default() }));
@@ -67,7 +67,7 @@ pub enum TripRule {
     /// behind a load balancer), where consecutive failures are too jumpy.
     ///
     /// ```
-    /// use warden::{BreakerConfig, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, Registry, State, TripRule};
     /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
     /// let registry = Registry::builder()
     ///     .configure("api", BreakerConfig::default().trip(rule))
@@ -77,7 +77,7 @@ pub enum TripRule {
     /// }
     /// let ex = registry.execute("api", || Err::<(), _>("503")); // 2 of 4 failed
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     CountWindow {
         /// Calls in the window, `1..=1024`.
@@ -99,7 +99,7 @@ pub enum TripRule {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use warden::{BreakerConfig, ManualClock, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, ManualClock, Registry, State, TripRule};
     /// let rule = TripRule::TimeWindow {
     ///     length: Duration::from_secs(10),
     ///     buckets: 10,
@@ -121,7 +121,7 @@ pub enum TripRule {
     /// let _ = registry.execute("api", || Err::<(), _>("503")); // 2 of 5
     /// let ex = registry.execute("api", || Err::<(), _>("503")); // 3 of 6
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     TimeWindow {
         /// The span of the window: whole milliseconds, at most 2^39 ms (in
@@ -161,8 +161,8 @@ impl TripRule {
     /// A rule from a closure.
     ///
     /// ```
-    /// let rule = warden::TripRule::custom(|c| c.total_failures >= 3);
-    /// assert!(rule.should_trip(&warden::Counts { total_failures: 3, ..Default::default() }));
+    /// let rule = warden_kit::TripRule::custom(|c| c.total_failures >= 3);
+    /// assert!(rule.should_trip(&warden_kit::Counts { total_failures: 3, ..Default::default() }));
     /// ```
     pub fn custom(f: impl Fn(&Counts) -> bool + Send + Sync + 'static) -> Self {
         TripRule::Custom(Arc::new(f))
@@ -177,7 +177,7 @@ impl TripRule {
     /// and none has aged out.
     ///
     /// ```
-    /// use warden::{Counts, TripRule};
+    /// use warden_kit::{Counts, TripRule};
     /// let rule = TripRule::ConsecutiveFailures(2);
     /// assert!(rule.should_trip(&Counts { consecutive_failures: 2, ..Default::default() }));
     /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
@@ -387,7 +387,7 @@ impl PartialEq for TripRule {
 ///
 /// ```
 /// use std::time::Duration;
-/// let c = warden::BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 20);
+/// let c = warden_kit::BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 20);
 /// let slow = c.get_slow_calls().unwrap();
 /// assert_eq!((slow.threshold, slow.rate, slow.min_calls), (Duration::from_secs(2), 0.5, 20));
 /// ```
@@ -423,7 +423,7 @@ pub struct SlowCallsConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// let c = warden::BreakerConfig::default().open_backoff(2, Duration::from_secs(300), 0.1);
+/// let c = warden_kit::BreakerConfig::default().open_backoff(2, Duration::from_secs(300), 0.1);
 /// let b = c.get_open_backoff().unwrap();
 /// assert_eq!((b.multiplier, b.max, b.jitter), (2, Duration::from_secs(300), 0.1));
 /// ```
@@ -451,7 +451,7 @@ pub struct OpenBackoffConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use warden::BreakerConfig;
+/// use warden_kit::BreakerConfig;
 /// let config = BreakerConfig::kafka().timeout(Duration::from_secs(10));
 /// assert_eq!(config.get_timeout(), Duration::from_secs(10));
 /// assert_eq!(config.get_max_requests(), 5);
@@ -476,14 +476,14 @@ pub struct OpenBackoffConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use warden::{BreakerConfig, TripRule};
+/// use warden_kit::{BreakerConfig, TripRule};
 /// let config = BreakerConfig::clickhouse()
 ///     .trip(TripRule::CountWindow { size: 50, min_calls: 10, failure_rate: 0.5 })
 ///     .slow_calls(Duration::from_secs(10), 0.8, 10)
 ///     .open_backoff(2, Duration::from_secs(600), 0.1)
 ///     .half_open_max_wait(Duration::from_secs(120));
 /// config.validate("breakers.clickhouse")?;
-/// # Ok::<(), warden::ConfigError>(())
+/// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerConfig {
@@ -506,9 +506,9 @@ impl Default for BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::default();
+    /// let c = warden_kit::BreakerConfig::default();
     /// assert_eq!(c.get_timeout(), Duration::from_secs(60));
-    /// assert_eq!(c.get_trip(), &warden::TripRule::ConsecutiveFailures(6));
+    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::ConsecutiveFailures(6));
     /// ```
     fn default() -> Self {
         Self {
@@ -544,8 +544,8 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::kafka();
-    /// assert_eq!(c.get_trip(), &warden::TripRule::FailureRate { ratio: 0.5, min_requests: 20 });
+    /// let c = warden_kit::BreakerConfig::kafka();
+    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::FailureRate { ratio: 0.5, min_requests: 20 });
     /// assert_eq!((c.get_interval(), c.get_timeout()), (Duration::from_secs(60), Duration::from_secs(30)));
     /// assert_eq!((c.get_max_requests(), c.get_max_concurrent()), (5, 0));
     /// assert_eq!(c.get_call_timeout(), Some(Duration::from_secs(5)));
@@ -583,8 +583,8 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::clickhouse();
-    /// assert_eq!(c.get_trip(), &warden::TripRule::ConsecutiveFailures(5));
+    /// let c = warden_kit::BreakerConfig::clickhouse();
+    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::ConsecutiveFailures(5));
     /// assert_eq!((c.get_timeout(), c.get_max_requests()), (Duration::from_secs(60), 1));
     /// assert_eq!(c.get_max_concurrent(), 8);
     /// assert_eq!(c.get_call_timeout(), Some(Duration::from_secs(30)));
@@ -619,8 +619,8 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::notification();
-    /// assert_eq!(c.get_trip(), &warden::TripRule::ConsecutiveFailures(3));
+    /// let c = warden_kit::BreakerConfig::notification();
+    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::ConsecutiveFailures(3));
     /// assert_eq!((c.get_timeout(), c.get_max_requests()), (Duration::from_secs(15), 2));
     /// assert_eq!((c.get_max_concurrent(), c.get_call_timeout()), (32, Some(Duration::from_secs(3))));
     /// ```
@@ -642,7 +642,7 @@ impl BreakerConfig {
     /// gobreaker).
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().max_requests(3).get_max_requests(), 3);
+    /// assert_eq!(warden_kit::BreakerConfig::default().max_requests(3).get_max_requests(), 3);
     /// ```
     pub fn max_requests(mut self, max_requests: u32) -> Self {
         self.max_requests = max_requests;
@@ -654,7 +654,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::default().interval(Duration::from_secs(10));
+    /// let c = warden_kit::BreakerConfig::default().interval(Duration::from_secs(10));
     /// assert_eq!(c.get_interval(), Duration::from_secs(10));
     /// ```
     pub fn interval(mut self, interval: Duration) -> Self {
@@ -667,7 +667,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::default().timeout(Duration::from_secs(5));
+    /// let c = warden_kit::BreakerConfig::default().timeout(Duration::from_secs(5));
     /// assert_eq!(c.get_timeout(), Duration::from_secs(5));
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -678,7 +678,7 @@ impl BreakerConfig {
     /// The trip rule.
     ///
     /// ```
-    /// use warden::{BreakerConfig, TripRule};
+    /// use warden_kit::{BreakerConfig, TripRule};
     /// let c = BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2));
     /// assert_eq!(c.get_trip(), &TripRule::ConsecutiveFailures(2));
     /// ```
@@ -690,9 +690,9 @@ impl BreakerConfig {
     /// A custom trip rule (the seed's `ReadyToTrip`).
     ///
     /// ```
-    /// let c = warden::BreakerConfig::default()
+    /// let c = warden_kit::BreakerConfig::default()
     ///     .ready_to_trip(|c| c.requests >= 5 && c.total_failures * 2 >= c.requests);
-    /// assert!(matches!(c.get_trip(), warden::TripRule::Custom(_)));
+    /// assert!(matches!(c.get_trip(), warden_kit::TripRule::Custom(_)));
     /// ```
     pub fn ready_to_trip(self, f: impl Fn(&Counts) -> bool + Send + Sync + 'static) -> Self {
         self.trip(TripRule::custom(f))
@@ -702,7 +702,7 @@ impl BreakerConfig {
     /// are rejected at once. `0` means no limit.
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().max_concurrent(4).get_max_concurrent(), 4);
+    /// assert_eq!(warden_kit::BreakerConfig::default().max_concurrent(4).get_max_concurrent(), 4);
     /// ```
     pub fn max_concurrent(mut self, max_concurrent: u32) -> Self {
         self.max_concurrent = max_concurrent;
@@ -714,7 +714,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden::BreakerConfig::default().call_timeout(Some(Duration::from_millis(250)));
+    /// let c = warden_kit::BreakerConfig::default().call_timeout(Some(Duration::from_millis(250)));
     /// assert_eq!(c.get_call_timeout(), Some(Duration::from_millis(250)));
     /// ```
     pub fn call_timeout(mut self, call_timeout: Option<Duration>) -> Self {
@@ -729,7 +729,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use warden::{BreakerConfig, ManualClock, Registry, State};
+    /// use warden_kit::{BreakerConfig, ManualClock, Registry, State};
     /// let clock = ManualClock::new();
     /// let registry = Registry::builder()
     ///     .configure("db", BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 4))
@@ -746,7 +746,7 @@ impl BreakerConfig {
     /// let ex = registry.execute("db", slow); // 2 slow of 4: 50 %
     /// assert!(ex.succeeded());
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn slow_calls(mut self, threshold: Duration, rate: f64, min_calls: u32) -> Self {
         self.slow_calls = Some(SlowCallsConfig {
@@ -764,7 +764,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use warden::{BreakerConfig, ManualClock, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, ManualClock, Registry, State, TripRule};
     /// let clock = ManualClock::new();
     /// let config = BreakerConfig::default()
     ///     .trip(TripRule::ConsecutiveFailures(1))
@@ -797,7 +797,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use warden::{BreakerConfig, ManualClock, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, ManualClock, Registry, State, TripRule};
     /// let clock = ManualClock::new();
     /// let config = BreakerConfig::default()
     ///     .trip(TripRule::ConsecutiveFailures(1))
@@ -821,7 +821,7 @@ impl BreakerConfig {
     /// The half-open probe limit as given (`0` means 1).
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().get_max_requests(), 1);
+    /// assert_eq!(warden_kit::BreakerConfig::default().get_max_requests(), 1);
     /// ```
     pub fn get_max_requests(&self) -> u32 {
         self.max_requests
@@ -830,7 +830,7 @@ impl BreakerConfig {
     /// The counting interval.
     ///
     /// ```
-    /// assert!(warden::BreakerConfig::default().get_interval().is_zero());
+    /// assert!(warden_kit::BreakerConfig::default().get_interval().is_zero());
     /// ```
     pub fn get_interval(&self) -> Duration {
         self.interval
@@ -839,7 +839,7 @@ impl BreakerConfig {
     /// The open duration as given (zero means 60 s).
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().get_timeout().as_secs(), 60);
+    /// assert_eq!(warden_kit::BreakerConfig::default().get_timeout().as_secs(), 60);
     /// ```
     pub fn get_timeout(&self) -> Duration {
         self.timeout
@@ -848,7 +848,7 @@ impl BreakerConfig {
     /// The trip rule.
     ///
     /// ```
-    /// assert!(matches!(warden::BreakerConfig::default().get_trip(), warden::TripRule::ConsecutiveFailures(6)));
+    /// assert!(matches!(warden_kit::BreakerConfig::default().get_trip(), warden_kit::TripRule::ConsecutiveFailures(6)));
     /// ```
     pub fn get_trip(&self) -> &TripRule {
         &self.trip
@@ -857,7 +857,7 @@ impl BreakerConfig {
     /// The bulkhead size (`0`: no limit).
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().get_max_concurrent(), 0);
+    /// assert_eq!(warden_kit::BreakerConfig::default().get_max_concurrent(), 0);
     /// ```
     pub fn get_max_concurrent(&self) -> u32 {
         self.max_concurrent
@@ -866,7 +866,7 @@ impl BreakerConfig {
     /// The default async call timeout.
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().get_call_timeout(), None);
+    /// assert_eq!(warden_kit::BreakerConfig::default().get_call_timeout(), None);
     /// ```
     pub fn get_call_timeout(&self) -> Option<Duration> {
         self.call_timeout
@@ -875,7 +875,7 @@ impl BreakerConfig {
     /// The slow-call rule, if any.
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().get_slow_calls(), None);
+    /// assert_eq!(warden_kit::BreakerConfig::default().get_slow_calls(), None);
     /// ```
     pub fn get_slow_calls(&self) -> Option<SlowCallsConfig> {
         self.slow_calls
@@ -884,7 +884,7 @@ impl BreakerConfig {
     /// The open-duration backoff, if any.
     ///
     /// ```
-    /// assert_eq!(warden::BreakerConfig::default().get_open_backoff(), None);
+    /// assert_eq!(warden_kit::BreakerConfig::default().get_open_backoff(), None);
     /// ```
     pub fn get_open_backoff(&self) -> Option<OpenBackoffConfig> {
         self.open_backoff
@@ -893,7 +893,7 @@ impl BreakerConfig {
     /// The longest half-open state (zero: no limit).
     ///
     /// ```
-    /// assert!(warden::BreakerConfig::default().get_half_open_max_wait().is_zero());
+    /// assert!(warden_kit::BreakerConfig::default().get_half_open_max_wait().is_zero());
     /// ```
     pub fn get_half_open_max_wait(&self) -> Duration {
         self.half_open_max_wait
@@ -903,9 +903,9 @@ impl BreakerConfig {
     /// and call timeout are the registry's business, not the breaker's).
     ///
     /// ```
-    /// let cb = warden::BreakerConfig::clickhouse().builder("clickhouse").build()?;
+    /// let cb = warden_kit::BreakerConfig::clickhouse().builder("clickhouse").build()?;
     /// assert_eq!(cb.settings().timeout().as_secs(), 60);
-    /// # Ok::<(), warden::breaker::ConfigError>(())
+    /// # Ok::<(), warden_kit::breaker::ConfigError>(())
     /// ```
     pub fn builder(&self, name: &str) -> Builder {
         let mut builder = CircuitBreaker::builder(name)
@@ -937,7 +937,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let bad = warden::BreakerConfig::default().timeout(Duration::from_micros(1500));
+    /// let bad = warden_kit::BreakerConfig::default().timeout(Duration::from_micros(1500));
     /// let err = bad.validate("breakers.kafka").unwrap_err();
     /// assert_eq!(err.path(), "breakers.kafka.timeout");
     /// ```
@@ -980,7 +980,7 @@ impl BreakerConfig {
 /// path from the top of the file (`breakers.kafka.timeout`).
 ///
 /// ```
-/// let err = warden::RegistryConfig::from_toml_str("[breakers.kafka]\nmax_requests = -1\n").unwrap_err();
+/// let err = warden_kit::RegistryConfig::from_toml_str("[breakers.kafka]\nmax_requests = -1\n").unwrap_err();
 /// assert_eq!(err.path(), "breakers.kafka.max_requests");
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -1073,7 +1073,7 @@ impl ConfigError {
     /// parsed at all).
     ///
     /// ```
-    /// let err = warden::RegistryConfig::from_json_str(r#"{"default": {"trip": {"consecutive_failures": 0}}}"#)
+    /// let err = warden_kit::RegistryConfig::from_json_str(r#"{"default": {"trip": {"consecutive_failures": 0}}}"#)
     ///     .unwrap_err();
     /// assert_eq!(err.path(), "default.trip.consecutive_failures");
     /// ```
@@ -1115,7 +1115,7 @@ impl ConfigError {
 /// policy off (start that section from a `preset` instead).
 ///
 /// ```
-/// let config = warden::RegistryConfig::from_toml_str(r#"
+/// let config = warden_kit::RegistryConfig::from_toml_str(r#"
 ///     [default]
 ///     timeout = "20s"
 ///
@@ -1143,12 +1143,12 @@ impl ConfigError {
 /// assert_eq!(named["db"].get_open_backoff().unwrap().jitter, 0.0);
 /// assert_eq!(named["db"].get_half_open_max_wait().as_secs(), 60);
 ///
-/// let err = warden::RegistryConfig::from_toml_str(
+/// let err = warden_kit::RegistryConfig::from_toml_str(
 ///     "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.505, min_calls = 20 }\n",
 /// )
 /// .unwrap_err();
 /// assert_eq!(err.path(), "breakers.db.slow_calls.rate");
-/// # Ok::<(), warden::ConfigError>(())
+/// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1165,7 +1165,7 @@ pub struct RegistryConfig {
 /// One section of a [`RegistryConfig`]: every field optional.
 ///
 /// ```
-/// let spec = warden::BreakerSpec::default();
+/// let spec = warden_kit::BreakerSpec::default();
 /// assert!(spec.preset.is_none());
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -1205,7 +1205,7 @@ pub struct BreakerSpec {
 /// The presets a file can name.
 ///
 /// ```
-/// assert_eq!(warden::Preset::Kafka.config(), warden::BreakerConfig::kafka());
+/// assert_eq!(warden_kit::Preset::Kafka.config(), warden_kit::BreakerConfig::kafka());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -1225,7 +1225,7 @@ impl Preset {
     /// The preset's settings.
     ///
     /// ```
-    /// assert_eq!(warden::Preset::Default.config(), warden::BreakerConfig::default());
+    /// assert_eq!(warden_kit::Preset::Default.config(), warden_kit::BreakerConfig::default());
     /// ```
     pub fn config(self) -> BreakerConfig {
         match self {
@@ -1245,11 +1245,11 @@ impl BreakerSpec {
     /// The first invalid setting, named `scope.field`.
     ///
     /// ```
-    /// let mut spec = warden::BreakerSpec::default();
+    /// let mut spec = warden_kit::BreakerSpec::default();
     /// spec.max_concurrent = Some(3);
-    /// let config = spec.apply(&warden::BreakerConfig::default(), "breakers.db")?;
+    /// let config = spec.apply(&warden_kit::BreakerConfig::default(), "breakers.db")?;
     /// assert_eq!(config.get_max_concurrent(), 3);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn apply(&self, base: &BreakerConfig, scope: &str) -> Result<BreakerConfig, ConfigError> {
         let mut c = match self.preset {
@@ -1297,7 +1297,7 @@ impl RegistryConfig {
     /// unknown-field errors; the other variants for invalid values.
     ///
     /// ```
-    /// let err = warden::RegistryConfig::from_toml_str("[breakers.db]\ntimeout = \"soon\"\n").unwrap_err();
+    /// let err = warden_kit::RegistryConfig::from_toml_str("[breakers.db]\ntimeout = \"soon\"\n").unwrap_err();
     /// assert_eq!(err.path(), "breakers.db.timeout");
     /// assert!(err.to_string().starts_with("toml config: breakers.db.timeout: "), "{err}");
     /// ```
@@ -1323,11 +1323,11 @@ impl RegistryConfig {
     /// As [`from_toml_str`](Self::from_toml_str).
     ///
     /// ```
-    /// let config = warden::RegistryConfig::from_json_str(
+    /// let config = warden_kit::RegistryConfig::from_json_str(
     ///     r#"{"breakers": {"sms": {"preset": "notification", "timeout": "5s"}}}"#,
     /// )?;
     /// assert_eq!(config.resolve()?.1["sms"].get_timeout().as_secs(), 5);
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
         let mut de = serde_json::Deserializer::from_str(text);
@@ -1355,10 +1355,10 @@ impl RegistryConfig {
     /// The first invalid setting.
     ///
     /// ```
-    /// let (default, named) = warden::RegistryConfig::default().resolve()?;
-    /// assert_eq!(default, warden::BreakerConfig::default());
+    /// let (default, named) = warden_kit::RegistryConfig::default().resolve()?;
+    /// assert_eq!(default, warden_kit::BreakerConfig::default());
     /// assert!(named.is_empty());
-    /// # Ok::<(), warden::ConfigError>(())
+    /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn resolve(&self) -> Result<(BreakerConfig, BTreeMap<String, BreakerConfig>), ConfigError> {
         let default = match &self.default {

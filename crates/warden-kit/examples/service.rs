@@ -1,10 +1,10 @@
-//! A small service calling a flaky dependency through a `warden::Registry`:
+//! A small service calling a flaky dependency through a `warden_kit::Registry`:
 //! breaker + retry + timeout + bulkhead + fallback, with Prometheus metrics on
 //! `/metrics`.
 //!
 //! ```text
-//! cargo run -p warden --example service -- --duration 4
-//! WARDEN_METRICS_PORT=9898 cargo run -p warden --example service   # fixed port
+//! cargo run -p warden-kit --example service -- --duration 4
+//! WARDEN_METRICS_PORT=9898 cargo run -p warden-kit --example service   # fixed port
 //! ```
 //!
 //! Four clients ask an "inventory" service for stock levels every 10 ms. The
@@ -28,9 +28,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use warden::metrics::Metrics;
-use warden::metrics::prometheus::{self, Encoder, TextEncoder};
-use warden::{BreakerConfig, ExecuteError, Registry, RetryPolicy, TripRule};
+use warden_kit::metrics::Metrics;
+use warden_kit::metrics::prometheus::{self, Encoder, TextEncoder};
+use warden_kit::{BreakerConfig, ExecuteError, Registry, RetryPolicy, TripRule};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

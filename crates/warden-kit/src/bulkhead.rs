@@ -22,7 +22,7 @@ use crossbeam_utils::CachePadded;
 /// (never more than `max` permits alive).
 ///
 /// ```
-/// let bulkhead = warden::Bulkhead::new(2);
+/// let bulkhead = warden_kit::Bulkhead::new(2);
 /// let a = bulkhead.try_acquire().expect("first");
 /// let b = bulkhead.try_acquire().expect("second");
 /// assert!(bulkhead.try_acquire().is_none()); // full
@@ -48,7 +48,7 @@ impl Bulkhead {
     /// A bulkhead of `max` slots (`0` refuses every call).
     ///
     /// ```
-    /// assert_eq!(warden::Bulkhead::new(8).max(), 8);
+    /// assert_eq!(warden_kit::Bulkhead::new(8).max(), 8);
     /// ```
     pub fn new(max: u32) -> Self {
         Self {
@@ -60,7 +60,7 @@ impl Bulkhead {
     /// The number of slots.
     ///
     /// ```
-    /// assert_eq!(warden::Bulkhead::new(3).max(), 3);
+    /// assert_eq!(warden_kit::Bulkhead::new(3).max(), 3);
     /// ```
     pub fn max(&self) -> u32 {
         self.max
@@ -69,7 +69,7 @@ impl Bulkhead {
     /// Permits alive now (a snapshot; it may change at once).
     ///
     /// ```
-    /// let b = warden::Bulkhead::new(3);
+    /// let b = warden_kit::Bulkhead::new(3);
     /// let _p = b.try_acquire();
     /// assert_eq!(b.in_flight(), 1);
     /// ```
@@ -81,7 +81,7 @@ impl Bulkhead {
     /// Takes a slot, or `None` when all are taken.
     ///
     /// ```
-    /// let b = warden::Bulkhead::new(1);
+    /// let b = warden_kit::Bulkhead::new(1);
     /// let p = b.try_acquire();
     /// assert!(p.is_some() && b.try_acquire().is_none());
     /// ```
@@ -111,7 +111,7 @@ impl Bulkhead {
 /// One slot of a [`Bulkhead`], given back on drop.
 ///
 /// ```
-/// let b = warden::Bulkhead::new(1);
+/// let b = warden_kit::Bulkhead::new(1);
 /// {
 ///     let _permit = b.try_acquire().unwrap();
 ///     assert_eq!(b.in_flight(), 1);

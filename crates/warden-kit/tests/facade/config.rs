@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use warden::{BreakerConfig, ConfigError, Registry, RegistryConfig, TripRule};
+use warden_kit::{BreakerConfig, ConfigError, Registry, RegistryConfig, TripRule};
 
 const TOML: &str = r#"
 [default]
@@ -219,7 +219,7 @@ fn invalid_values_name_the_field() {
     let err = toml_err("[breakers.db]\ntimeout = \"1500us\"\n");
     assert!(matches!(
         err,
-        ConfigError::Breaker { ref scope, source: warden::breaker::ConfigError::NotWholeMillis { field: "timeout", .. } } if scope == "breakers.db"
+        ConfigError::Breaker { ref scope, source: warden_kit::breaker::ConfigError::NotWholeMillis { field: "timeout", .. } } if scope == "breakers.db"
     ));
     assert!(std::error::Error::source(&err).is_some());
 }
