@@ -19,7 +19,7 @@ pub enum State {
 }
 
 impl State {
-    /// The gauge value the seed's Prometheus metric uses: 0 closed, 1 open, 2 half-open.
+    /// The gauge value the Go `resilience` package's Prometheus metric uses: 0 closed, 1 open, 2 half-open.
     ///
     /// ```
     /// use warden_breaker::State;

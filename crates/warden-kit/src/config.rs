@@ -137,7 +137,7 @@ pub enum TripRule {
         /// steps).
         failure_rate: f64,
     },
-    /// Your own rule (the seed's `ReadyToTrip(counts)`); not available in files.
+    /// Your own rule (the Go `resilience` package's `ReadyToTrip(counts)`); not available in files.
     #[serde(skip)]
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
 }
@@ -499,7 +499,7 @@ pub struct BreakerConfig {
 }
 
 impl Default for BreakerConfig {
-    /// gobreaker's defaults, so a port from the Go seeds behaves the same:
+    /// gobreaker's defaults, so a port from the Go `resilience` packages behaves the same:
     /// `max_requests` 1, no counting interval, 60 s open, trip after more than
     /// 5 consecutive failures (`ConsecutiveFailures(6)`); no bulkhead and no
     /// call timeout (nothing a gobreaker user had).
@@ -526,7 +526,7 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
-    /// For a Kafka producer (the seed's `NewKafkaCircuitBreaker`).
+    /// For a Kafka producer (the Go `resilience` package's `NewKafkaCircuitBreaker`).
     ///
     /// * **Trips on a failure rate, ≥ 50 % of at least 20 calls, counted per
     ///   60 s interval**: producers send at high rates, and a partition leader
@@ -567,7 +567,7 @@ impl BreakerConfig {
         }
     }
 
-    /// For ClickHouse queries and inserts (the seed's
+    /// For ClickHouse queries and inserts (the Go `resilience` package's
     /// `NewClickHouseCircuitBreaker`).
     ///
     /// * **Trips at 5 consecutive failures**: queries are few and heavy, so a
@@ -603,7 +603,7 @@ impl BreakerConfig {
         }
     }
 
-    /// For notification providers: e-mail, SMS, push (the seed's
+    /// For notification providers: e-mail, SMS, push (the Go `resilience` package's
     /// `NewNotificationCircuitBreaker`).
     ///
     /// * **Trips at 3 consecutive failures**: notifications are off the
@@ -687,7 +687,7 @@ impl BreakerConfig {
         self
     }
 
-    /// A custom trip rule (the seed's `ReadyToTrip`).
+    /// A custom trip rule (the Go `resilience` package's `ReadyToTrip`).
     ///
     /// ```
     /// let c = warden_kit::BreakerConfig::default()

@@ -168,7 +168,7 @@ impl Primary {
 }
 
 /// The result of an `execute`: the value or the error, and what happened on
-/// the way (the seed's "richer results").
+/// the way (the Go `resilience` package's "richer results").
 ///
 /// ```
 /// let registry = warden_kit::Registry::builder().build()?;
@@ -389,7 +389,7 @@ impl<T, E> Execution<T, E> {
         self.elapsed
     }
 
-    /// Replaces an error with `fallback(error)` (the seed's
+    /// Replaces an error with `fallback(error)` (the Go `resilience` package's
     /// `ExecuteWithFallback`): any error, rejection or timeout; the fallback
     /// sees which. A failing fallback gives [`ExecuteError::Fallback`].
     ///

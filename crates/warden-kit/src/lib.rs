@@ -4,7 +4,7 @@
 //!
 //! `warden-kit` is the crate services depend on. It puts the lock-free
 //! [`warden_breaker`] core and [`warden_retry`] behind a [`Registry`] of named
-//! breakers, like the Go seeds' `CircuitBreakerFactory` (`Execute(name, f)`,
+//! breakers, like the Go `resilience` packages' `CircuitBreakerFactory` (`Execute(name, f)`,
 //! `ExecuteWithFallback`, `ExecuteContext`, custom configuration, lifecycle,
 //! "richer results"), and adds what their wish list asked for: retry,
 //! timeouts, bulkheads and Prometheus.
@@ -110,7 +110,7 @@
 //!
 //! * `metrics` (default): Prometheus metrics through [`warden_prometheus`]
 //!   (re-exported as [`metrics`]), and [`RegistryBuilder::metrics`]. On by
-//!   default because the seed ships them and a service wants them; turn it off
+//!   default because the Go `resilience` package ships them and a service wants them; turn it off
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.

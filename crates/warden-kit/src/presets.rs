@@ -1,4 +1,4 @@
-//! Preconfigured breakers, as in the Go seed (`NewKafkaCircuitBreaker()`
+//! Preconfigured breakers, as in the Go `resilience` package (`NewKafkaCircuitBreaker()`
 //! and friends): each returns a core [`Builder`] named after its dependency,
 //! to build directly or to adjust first. The settings, and why, are on
 //! [`BreakerConfig`]'s presets, which the [`Registry`](crate::Registry) uses.

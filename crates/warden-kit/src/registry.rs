@@ -812,7 +812,7 @@ struct Slow {
     shut_down: bool,
 }
 
-/// A set of named circuit breakers (the seed's `CircuitBreakerFactory`):
+/// A set of named circuit breakers (the Go `resilience` package's `CircuitBreakerFactory`):
 /// each name's breaker is created on first use from that name's
 /// configuration or the default, and every call goes through it, its
 /// bulkhead, and (async) its timeout.
@@ -1148,7 +1148,7 @@ impl Registry {
     }
 
     /// Runs `f` through the breaker named `name` (and its bulkhead): the
-    /// seed's `Execute(name, f)`. `Err` counts as a failure, a panic as a
+    /// the Go `resilience` package's `Execute(name, f)`. `Err` counts as a failure, a panic as a
     /// failure that goes on unwinding.
     ///
     /// The result says whether `f` ran ([`attempts`](Execution::attempts)),
@@ -1178,7 +1178,7 @@ impl Registry {
     }
 
     /// [`execute`](Self::execute), then `fallback(error)` if it produced no
-    /// value (the seed's `ExecuteWithFallback`). See
+    /// value (the Go `resilience` package's `ExecuteWithFallback`). See
     /// [`Execution::or_fallback`].
     ///
     /// ```
@@ -1238,7 +1238,7 @@ impl Registry {
     }
 
     /// Awaits `f()` through the name's breaker and bulkhead, with the name's
-    /// [`call_timeout`](BreakerConfig::call_timeout) (the seed's
+    /// [`call_timeout`](BreakerConfig::call_timeout) (the Go `resilience` package's
     /// `ExecuteContext`). A call that times out is dropped, counts as a
     /// failure to the breaker and in `timeouts_total`, and gives
     /// [`ExecuteError::Timeout`]. `f` is called only if the call is admitted.

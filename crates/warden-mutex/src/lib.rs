@@ -1,7 +1,7 @@
 //! The warden circuit breaker behind one [`std::sync::Mutex`]: the benchmark
 //! baseline and the test oracle of the lock-free [`warden_breaker`].
 //!
-//! This crate is written the way `sony/gobreaker` and the Go seeds are: every
+//! This crate is written the way `sony/gobreaker` and the Go `resilience` packages are: every
 //! entry point takes the lock, lets the breaker catch up with the clock
 //! (`current_state(now)`: an expired counting interval starts a new
 //! generation, an expired open timeout turns the breaker half-open), acts on

@@ -1,6 +1,6 @@
 //! Prometheus metrics for warden circuit breakers and retries.
 //!
-//! `warden-prometheus` registers the Go seed's metric families in a
+//! `warden-prometheus` registers the Go `resilience` package's metric families in a
 //! [`prometheus::Registry`] you supply, labelled by breaker name, and hands
 //! out per-breaker observers that update them:
 //!

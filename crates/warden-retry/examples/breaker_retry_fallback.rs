@@ -1,4 +1,4 @@
-//! Breaker + retry + fallback around a flaky Kafka producer, with the seed's
+//! Breaker + retry + fallback around a flaky Kafka producer, with the Go `resilience` package's
 //! Kafka preset: `cargo run -p warden-retry --example breaker_retry_fallback`.
 //!
 //! The first message gets through on its third attempt; then the broker goes

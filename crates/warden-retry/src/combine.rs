@@ -9,7 +9,7 @@ use crate::exec::{SyncTimer, sleep_sync};
 use crate::run::{Next, Run, Verdict};
 use crate::{RetryError, RetryPolicy, StopReason};
 
-/// Retries `op` under `policy`, every attempt through `breaker` (the seed's
+/// Retries `op` under `policy`, every attempt through `breaker` (the Go `resilience` package's
 /// `WithCircuitBreakerAndRetry`).
 ///
 /// * Each attempt asks the breaker first; the call's `Err` is a failure to the
@@ -80,7 +80,7 @@ where
 }
 
 /// [`with_breaker_and_retry`], then `fallback(error)` if it gives up (the
-/// seed's `WithCircuitBreakerAndRetryWithFallback`). The fallback sees whether
+/// the Go `resilience` package's `WithCircuitBreakerAndRetryWithFallback`). The fallback sees whether
 /// the breaker or the call ended the run.
 ///
 /// ```

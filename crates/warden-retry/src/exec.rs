@@ -200,7 +200,7 @@ where
     }
 }
 
-/// Runs `op`; if it fails, returns `fallback(error)` instead (the seed's
+/// Runs `op`; if it fails, returns `fallback(error)` instead (the Go `resilience` package's
 /// `ExecuteWithFallback`). The fallback may itself fail, with its own error
 /// type.
 ///

@@ -2,7 +2,7 @@
 //! circuit breaker + retry combinators, sync and tokio async.
 //!
 //! `warden-retry` is the retry half of the warden resilience toolkit. It
-//! re-creates the Go seed's `resilience` package (retry-go behind
+//! re-creates the Go `resilience` package's `resilience` package (retry-go behind
 //! `WithRetry`, `WithCircuitBreakerAndRetry[WithFallback]` and the Kafka and
 //! ClickHouse presets) on top of [`warden_breaker`], keeping retry-go's
 //! semantics where they are sound and fixing its known pitfalls (below).
@@ -48,7 +48,7 @@
 //!
 //! # Semantics
 //!
-//! Compared with retry-go (v4.7 / v5), the library the seed wraps; the numbers
+//! Compared with retry-go (v4.7 / v5), the library the Go `resilience` package wraps; the numbers
 //! refer to its porting pitfalls:
 //!
 //! 1. **Attempts count calls** (`max_attempts(3)` = one call + two retries),

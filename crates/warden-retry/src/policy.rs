@@ -160,7 +160,7 @@ impl<E> RetryPolicy<E> {
         }
     }
 
-    /// The seed's Kafka preset: **5 attempts, 200 ms base**, exponential
+    /// The Go `resilience` package's Kafka preset: **5 attempts, 200 ms base**, exponential
     /// backoff doubling (waits up to 200, 400, 800, 1600 ms; capped at 5 s if
     /// extended), **full jitter**.
     ///
@@ -188,7 +188,7 @@ impl<E> RetryPolicy<E> {
         )
     }
 
-    /// The seed's ClickHouse preset: **4 attempts, 150 ms base**, exponential
+    /// The Go `resilience` package's ClickHouse preset: **4 attempts, 150 ms base**, exponential
     /// backoff doubling (waits 75–150, 150–300, 300–600 ms; capped at 2 s if
     /// extended), **equal jitter**.
     ///
@@ -374,7 +374,7 @@ impl<E> RetryPolicy<E> {
 }
 
 impl<E> Default for RetryPolicy<E> {
-    /// The seed's default preset: **3 attempts, 100 ms base**, exponential
+    /// The Go `resilience` package's default preset: **3 attempts, 100 ms base**, exponential
     /// backoff doubling (waits 50–100 then 100–200 ms; capped at
     /// [`DEFAULT_MAX_DELAY`] if extended), **equal jitter**. It is exactly what
     /// [`RetryPolicy::builder`] starts from.
