@@ -117,6 +117,7 @@
 //! (joined threads, a channel) are exact. Nothing else is promised.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]

@@ -120,6 +120,7 @@
 //! * `tokio` (default): the `*_async` functions, which wait on tokio's timer.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
