@@ -56,7 +56,10 @@
 //! ```
 //!
 //! On an axum server, put `HandleErrorLayer` above the breaker to turn
-//! rejections into responses (axum routes need infallible services):
+//! rejections into responses (axum routes need infallible services), and add
+//! them with `Router::route_layer`: it wraps the routes only, so a request
+//! for an unknown path still gets axum's 404 while the breaker is open
+//! (`Router::layer` wraps the fallback too, and would answer it 503):
 //!
 //! ```
 //! use axum::{Router, error_handling::HandleErrorLayer, http::StatusCode, routing::get};
@@ -65,7 +68,7 @@
 //!
 //! # fn main() -> Result<(), warden_breaker::ConfigError> {
 //! let breaker = warden_breaker::CircuitBreaker::builder("reports").build()?;
-//! let app: Router = Router::new().route("/report", get(|| async { "ok" })).layer(
+//! let app: Router = Router::new().route("/report", get(|| async { "ok" })).route_layer(
 //!     ServiceBuilder::new()
 //!         .layer(HandleErrorLayer::new(|e: BoxError| async move {
 //!             match error::rejection(&*e) {
