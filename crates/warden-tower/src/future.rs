@@ -118,7 +118,7 @@ where
 
 /// Records a failure with the permit if dropped while panicking; a plain
 /// drop (the poll returned) does nothing.
-struct FailOnPanic<'a>(&'a mut Option<OwnedPermit>);
+pub(crate) struct FailOnPanic<'a>(pub(crate) &'a mut Option<OwnedPermit>);
 
 impl Drop for FailOnPanic<'_> {
     fn drop(&mut self) {

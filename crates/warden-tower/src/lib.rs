@@ -17,6 +17,9 @@
 //! * [`classify`]: what a response or error means to the breaker. Default: an
 //!   `Err` is a failure; [`HttpClassifier`](classify::HttpClassifier) counts `5xx`
 //!   (and the errors you choose) as failures and `4xx` as successes.
+//! * [`body`]: for HTTP, record a successful response when its body ends
+//!   (a `200` cut off mid-body is a failure):
+//!   [`CircuitBreakerLayer::until_end_of_body`].
 //! * [`error`]: the rejections, [`error::Open`] and [`error::TooManyRequests`],
 //!   returned as [`BoxError`]; [`error::rejection`] finds them for mapping to
 //!   `503`.
@@ -98,6 +101,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod body;
 pub mod classify;
 pub mod error;
 pub mod future;

@@ -353,3 +353,122 @@ async fn a_post_is_sent_once_unless_opted_in() {
         .expect("server stops")
         .unwrap();
 }
+
+/// A body that sends one chunk of a promised 1000 bytes, then fails: hyper's
+/// server then drops the connection mid-body. The failure waits 5 ms (real
+/// time, once per request) so that the head and the chunk are flushed first.
+struct CutOff(Option<Pin<Box<tokio::time::Sleep>>>);
+
+impl http_body::Body for CutOff {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        match &mut self.0 {
+            None => {
+                self.0 = Some(Box::pin(tokio::time::sleep(Duration::from_millis(5))));
+                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                    b"partial",
+                )))))
+            }
+            Some(sleep) => {
+                std::task::ready!(sleep.as_mut().poll(cx));
+                Poll::Ready(Some(Err(std::io::Error::other("disk gone"))))
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_cut_off_mid_way_is_a_failure() {
+    use http_body_util::BodyExt;
+
+    let app = Router::new()
+        .route(
+            "/cut",
+            axum::routing::get(|| async {
+                http::Response::builder()
+                    .header(http::header::CONTENT_LENGTH, 1000)
+                    .body(axum::body::Body::new(CutOff(None)))
+                    .unwrap()
+            }),
+        )
+        .route("/whole", axum::routing::get(|| async { "all of it" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let get = |path: &str| {
+        http::Request::get(format!("http://{addr}{path}"))
+            .body(Empty::new())
+            .unwrap()
+    };
+    let clock = ManualClock::new();
+
+    // Recorded at the head: ten cut-off 200s are ten successes.
+    let head = breaker(&clock, 1, 100);
+    let svc = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(head.clone()).classifier(HttpClassifier::new()))
+        .service(client.clone());
+    for _ in 0..10 {
+        let res = svc.clone().oneshot(get("/cut")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.into_body().collect().await.is_err(), "cut off");
+    }
+    assert_eq!(
+        (head.counts().total_successes, head.counts().total_failures),
+        (10, 0)
+    );
+
+    // Recorded at the end of the body: ten failures.
+    let eob = breaker(&clock, 1, 100);
+    let svc = ServiceBuilder::new()
+        .layer(
+            CircuitBreakerLayer::new(eob.clone())
+                .classifier(HttpClassifier::new())
+                .until_end_of_body(),
+        )
+        .service(client.clone());
+    for round in 0..10 {
+        let res = svc.clone().oneshot(get("/cut")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            eob.counts().total_failures,
+            round,
+            "nothing recorded at the head"
+        );
+        assert!(res.into_body().collect().await.is_err(), "cut off");
+    }
+    assert_eq!(
+        (eob.counts().total_successes, eob.counts().total_failures),
+        (0, 10)
+    );
+
+    // A whole body is a success once read; one dropped unread records nothing.
+    let res = svc.clone().oneshot(get("/whole")).await.unwrap();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"all of it");
+    assert_eq!(eob.counts().total_successes, 1);
+    drop(svc.clone().oneshot(get("/whole")).await.unwrap());
+    assert_eq!(
+        (eob.counts().total_successes, eob.counts().total_failures),
+        (1, 10)
+    );
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("server stops")
+        .unwrap();
+}
