@@ -250,3 +250,35 @@ fn a_derived_policy_may_lengthen_its_base_delay() {
         .unwrap_err();
     assert_eq!(err.field(), "max_delay");
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_panic_caught_around_the_async_combinator_is_a_failure() {
+    let cb = CircuitBreaker::builder("bomb")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    let policy = RetryPolicy::<&str>::builder()
+        .base_delay(Duration::ZERO)
+        .build()
+        .unwrap();
+    let mut run = pin!(warden_retry::with_breaker_and_retry_async(
+        &cb,
+        &policy,
+        || async {
+            panic!("inner future panicked");
+            #[allow(unreachable_code)]
+            Ok::<(), &str>(())
+        }
+    ));
+    let mut cx = Context::from_waker(Waker::noop());
+    // A catch_unwind around the poll keeps the future alive after the panic.
+    let caught = catch_unwind(AssertUnwindSafe(|| run.as_mut().poll(&mut cx)));
+    assert!(caught.is_err());
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the permit recorded a failure while unwinding"
+    );
+}
