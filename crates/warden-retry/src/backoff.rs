@@ -232,6 +232,76 @@ fn from_nanos_u128(n: u128) -> Duration {
     Duration::new(secs, sub)
 }
 
+/// The waits of one run, drawn one at a time and kept between draws: for a
+/// retry loop other than this crate's own (a `tower::retry::Policy`, a
+/// hand-written loop) that keeps one per request. Each draw costs O(1),
+/// where taking the `k`-th item of a fresh [`Delays`] costs O(k).
+///
+/// It draws exactly the waits a run of the policy makes (with
+/// [`rng_seed`](crate::RetryPolicyBuilder::rng_seed), the same ones), ignoring
+/// the attempt limit, the time limit and the budget, which the loop checks.
+/// Pass it the same policy every time.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_retry::{DelayCursor, Jitter, RetryPolicy};
+/// let policy = RetryPolicy::<()>::builder().max_attempts(4).jitter(Jitter::Full).rng_seed(7).build()?;
+/// let mut cursor = DelayCursor::new();
+/// let drawn: Vec<Duration> = (0..3).map(|_| cursor.next_wait(&policy)).collect();
+/// assert_eq!(drawn, policy.delays().collect::<Vec<_>>());
+/// assert_eq!(cursor.retries(), 3);
+/// # Ok::<(), warden_retry::ConfigError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct DelayCursor {
+    state: DelayState,
+}
+
+impl DelayCursor {
+    /// A cursor before the first wait.
+    ///
+    /// ```
+    /// assert_eq!(warden_retry::DelayCursor::new().retries(), 0);
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            state: DelayState::new(),
+        }
+    }
+
+    /// The wait before the next retry under `policy`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_retry::{DelayCursor, Jitter, RetryPolicy};
+    /// let p = RetryPolicy::<()>::builder().jitter(Jitter::None).build()?;
+    /// let mut c = DelayCursor::new();
+    /// assert_eq!(c.next_wait(&p), Duration::from_millis(100));
+    /// assert_eq!(c.next_wait(&p), Duration::from_millis(200));
+    /// # Ok::<(), warden_retry::ConfigError>(())
+    /// ```
+    pub fn next_wait<E>(&mut self, policy: &RetryPolicy<E>) -> Duration {
+        self.state.next(policy)
+    }
+
+    /// How many waits were drawn.
+    ///
+    /// ```
+    /// let mut c = warden_retry::DelayCursor::new();
+    /// c.next_wait(&warden_retry::RetryPolicy::<()>::default());
+    /// assert_eq!(c.retries(), 1);
+    /// ```
+    pub fn retries(&self) -> u32 {
+        self.state.retry
+    }
+}
+
+impl Default for DelayState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The waits a policy would make if every attempt failed: one per retry
 /// (`max_attempts − 1` of them; endless for `until_success`), ignoring the
 /// time limit and the budget. Returned by [`RetryPolicy::delays`].

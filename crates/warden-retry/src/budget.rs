@@ -127,7 +127,7 @@ impl RetryBudget {
     /// # Ok::<(), warden_retry::ConfigError>(())
     /// ```
     pub fn deposit(&self) {
-        let bucket = self.bucket();
+        let bucket = index(self.slot());
         if self.deposit != 0 {
             // Relaxed (both): counters publishing nothing else; see RetryBudget's Memory ordering.
             self.buckets[bucket].fetch_add(self.deposit, Ordering::Relaxed);
@@ -146,12 +146,30 @@ impl RetryBudget {
     /// # Ok::<(), warden_retry::ConfigError>(())
     /// ```
     pub fn try_withdraw(&self) -> bool {
-        let bucket = self.bucket();
+        self.withdraw().is_some()
+    }
+
+    /// [`try_withdraw`](Self::try_withdraw) with a receipt: `Some` when a
+    /// token was taken, which [`refund`](Self::refund) gives back if the retry
+    /// it paid for never reaches the downstream (the run was cancelled while
+    /// waiting, a hook panicked, the breaker rejected the attempt).
+    ///
+    /// ```
+    /// use warden_breaker::ManualClock;
+    /// let b = warden_retry::RetryBudget::builder().min_per_sec(1).clock(ManualClock::new()).build()?;
+    /// let receipt = b.withdraw().expect("the reserve covers it");
+    /// assert_eq!(b.available(), 9);
+    /// b.refund(receipt);
+    /// assert_eq!(b.available(), 10);
+    /// # Ok::<(), warden_retry::ConfigError>(())
+    /// ```
+    pub fn withdraw(&self) -> Option<Withdrawal> {
+        let slot = self.slot();
         // Relaxed: the CAS below re-checks against the value it replaces.
         let mut current = self.balance.load(Ordering::Relaxed);
         loop {
             if current.saturating_add(self.reserve) < TOKEN {
-                return false;
+                return None;
             }
             match self.balance.compare_exchange_weak(
                 current,
@@ -166,8 +184,35 @@ impl RetryBudget {
             }
         }
         // Relaxed: mirrors the withdrawal in its slot so it expires with it.
-        self.buckets[bucket].fetch_sub(TOKEN, Ordering::Relaxed);
-        true
+        self.buckets[index(slot)].fetch_sub(TOKEN, Ordering::Relaxed);
+        Some(Withdrawal { slot })
+    }
+
+    /// Gives back the token `receipt` took, into the slot it was taken from,
+    /// so it expires as the withdrawal would have. A withdrawal that already
+    /// left the window is over: nothing is given back. (A refund racing the
+    /// expiry of its own slot may land in the slot that replaces it, the same
+    /// bounded drift as a thread stalled across a slot boundary.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::ManualClock;
+    /// let clock = ManualClock::new();
+    /// let b = warden_retry::RetryBudget::builder().min_per_sec(1).clock(clock.clone()).build()?;
+    /// let receipt = b.withdraw().unwrap();
+    /// clock.advance(Duration::from_secs(11)); // the withdrawal expired: 10 again
+    /// b.refund(receipt);
+    /// assert_eq!(b.available(), 10); // not 11
+    /// # Ok::<(), warden_retry::ConfigError>(())
+    /// ```
+    pub fn refund(&self, receipt: Withdrawal) {
+        let now = self.slot();
+        if now.saturating_sub(receipt.slot) >= LIVE_SLOTS {
+            return;
+        }
+        // Relaxed (both): counters, as in `withdraw`.
+        self.buckets[index(receipt.slot)].fetch_add(TOKEN, Ordering::Relaxed);
+        self.balance.fetch_add(TOKEN, Ordering::Relaxed);
     }
 
     /// Whole retries available now (approximate while calls are in flight).
@@ -181,7 +226,7 @@ impl RetryBudget {
     /// # Ok::<(), warden_retry::ConfigError>(())
     /// ```
     pub fn available(&self) -> u64 {
-        let _ = self.bucket();
+        let _ = self.slot();
         // Relaxed: a statistic.
         let balance = self.balance.load(Ordering::Relaxed);
         u64::try_from(balance.saturating_add(self.reserve) / TOKEN).unwrap_or(0)
@@ -217,8 +262,8 @@ impl RetryBudget {
         self.min_per_sec
     }
 
-    /// Expires what left the window and returns the current slot's bucket.
-    fn bucket(&self) -> usize {
+    /// Expires what left the window and returns the current slot.
+    fn slot(&self) -> u64 {
         let now = self.clock.now_nanos() / self.slot_nanos;
         // Relaxed: only compared with `now`; the CAS below settles races.
         let mut seen = self.swept.load(Ordering::Relaxed);
@@ -237,7 +282,7 @@ impl RetryBudget {
             }
         }
         // A clock read older than `swept` (another thread got further) uses `swept`.
-        index(seen.max(now))
+        seen.max(now)
     }
 
     /// Time moved from slot `from` to slot `to`: the buckets of slots
@@ -257,6 +302,16 @@ impl RetryBudget {
             }
         }
     }
+}
+
+/// The receipt of one token taken by [`RetryBudget::withdraw`], to
+/// [`refund`](RetryBudget::refund) if the retry does not happen. Dropping it
+/// keeps the withdrawal.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "drop it to keep the withdrawal, or refund it"]
+pub struct Withdrawal {
+    /// The slot the token was taken from.
+    slot: u64,
 }
 
 fn index(slot: u64) -> usize {
@@ -436,7 +491,7 @@ mod tests {
             }
             let _ = b.try_withdraw();
             clock.advance(Duration::from_millis(700));
-            let _ = b.bucket();
+            let _ = b.slot();
             let sum: i64 = b.buckets.iter().map(|x| x.load(Ordering::Relaxed)).sum();
             assert_eq!(sum, b.balance.load(Ordering::Relaxed), "step {step}");
         }

@@ -1,9 +1,7 @@
 //! Circuit breaker + retry (+ fallback): every attempt goes through a
 //! [`warden_breaker`] breaker.
 
-use warden_breaker::{Breaker, Error as BreakerError};
-#[cfg(feature = "tokio")]
-use warden_breaker::{BreakerPermit, Outcome};
+use warden_breaker::{Breaker, BreakerPermit, Error as BreakerError, Outcome};
 
 use crate::exec::{SyncTimer, sleep_sync};
 use crate::run::{Next, Run, Verdict};
@@ -15,6 +13,9 @@ use crate::{RetryError, RetryPolicy, StopReason};
 /// * Each attempt asks the breaker first; the call's `Err` is a failure to the
 ///   breaker, `Ok` a success (the breaker's `call` semantics; a panic is a
 ///   failure and continues unwinding).
+/// * With a [`RetryBudget`](crate::RetryBudget), only attempts the breaker
+///   admitted count: the first admitted one deposits, and a retry's token is
+///   given back if the breaker rejects it.
 /// * A rejection (open, or half-open with every probe slot taken) ends the run
 ///   at once with [`StopReason::Rejected`](crate::StopReason::Rejected),
 ///   unless the policy [retries rejections](crate::RetryPolicyBuilder::retry_rejections):
@@ -59,11 +60,24 @@ where
     B: Breaker,
     F: FnMut() -> Result<T, E>,
 {
-    let timer = SyncTimer::start(policy);
+    let mut timer = SyncTimer::start(policy);
     let mut run = Run::new(policy);
     loop {
         run.begin_attempt();
-        match breaker.call(&mut op) {
+        let result = match breaker.try_acquire() {
+            Err(rejected) => {
+                run.rejected();
+                Err(BreakerError::from(rejected))
+            }
+            Ok(permit) => {
+                run.ran();
+                // If `op` panics, `permit` drops while panicking: a failure.
+                let result = op();
+                permit.record(outcome(&result));
+                result.map_err(BreakerError::Inner)
+            }
+        };
+        match result {
             Ok(value) => {
                 run.succeeded();
                 return Ok(value);
@@ -166,16 +180,17 @@ where
     loop {
         run.begin_attempt();
         let result = match breaker.try_acquire() {
-            Err(rejected) => Err(BreakerError::from(rejected)),
+            Err(rejected) => {
+                run.rejected();
+                Err(BreakerError::from(rejected))
+            }
             Ok(permit) => {
+                run.ran();
                 // If this future is dropped here, `permit` drops unreported:
-                // the breaker releases its slot.
+                // the breaker releases its slot. If `op()` panics, `permit`
+                // drops while panicking: a failure.
                 let result = op().await;
-                permit.record(if result.is_ok() {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                });
+                permit.record(outcome(&result));
                 result.map_err(BreakerError::Inner)
             }
         };
@@ -232,6 +247,14 @@ where
     match with_breaker_and_retry_async(breaker, policy, op).await {
         Ok(value) => Ok(value),
         Err(error) => fallback(error).await,
+    }
+}
+
+fn outcome<T, E>(result: &Result<T, E>) -> Outcome {
+    if result.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
     }
 }
 

@@ -120,9 +120,12 @@ impl fmt::Display for StopReason {
 /// The error of a run that gave up: the errors of its attempts, in order, and
 /// why it stopped.
 ///
-/// It keeps every attempt's error unless the policy keeps only the last
-/// ([`Retention::Last`](crate::Retention::Last)); the last error is always
-/// kept. `Display` prints each kept error with its attempt number on one line:
+/// It keeps the attempts' errors the policy's [`Retention`](crate::Retention)
+/// says (by default the first and the last
+/// [`DEFAULT_KEPT`](crate::DEFAULT_KEPT), so a long run stays small); the last
+/// error is always kept, and [`dropped`](Self::dropped) counts the others.
+/// `Display` prints each kept error with its attempt number on one line, and
+/// where errors were dropped between kept ones, how many:
 ///
 /// ```
 /// use warden_retry::{retry, RetryPolicy, StopReason};
@@ -148,15 +151,28 @@ pub struct RetryError<E> {
     /// Errors of attempts before the last, oldest first (empty when only the
     /// last is kept).
     earlier: Vec<E>,
+    /// `earlier[..gap_at]` are the first attempts' errors; `dropped` errors
+    /// were not kept between them and `earlier[gap_at..]`.
+    gap_at: usize,
+    dropped: u32,
     last: E,
     attempts: u32,
     reason: StopReason,
 }
 
 impl<E> RetryError<E> {
-    pub(crate) fn new(earlier: Vec<E>, last: E, attempts: u32, reason: StopReason) -> Self {
+    pub(crate) fn new(
+        earlier: Vec<E>,
+        gap_at: usize,
+        dropped: u32,
+        last: E,
+        attempts: u32,
+        reason: StopReason,
+    ) -> Self {
         Self {
             earlier,
+            gap_at,
+            dropped,
             last,
             attempts,
             reason,
@@ -245,8 +261,37 @@ impl<E> RetryError<E> {
     /// # Ok::<(), warden_retry::ConfigError>(())
     /// ```
     pub fn numbered(&self) -> impl Iterator<Item = (u32, &E)> {
-        let first = self.first_kept();
-        (first..=self.attempts).zip(self.iter())
+        let (head, tail) = self.earlier.split_at(self.gap_at.min(self.earlier.len()));
+        let after_gap = u32::try_from(head.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.dropped);
+        let head = head.iter().enumerate().map(|(i, e)| (number(i), e));
+        let tail = tail
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| (after_gap.saturating_add(number(i)), e));
+        head.chain(tail)
+            .chain(std::iter::once((self.attempts, &self.last)))
+    }
+
+    /// How many attempts' errors were not kept (see
+    /// [`Retention`](crate::Retention)).
+    ///
+    /// ```
+    /// # use warden_retry::{retry, Retention, RetryPolicy};
+    /// let policy = RetryPolicy::builder()
+    ///     .max_attempts(10)
+    ///     .base_delay(std::time::Duration::ZERO)
+    ///     .retention(Retention::Ends(2))
+    ///     .build()?;
+    /// let mut n = 0;
+    /// let err = retry(&policy, || { n += 1; Err::<(), _>(n) }).unwrap_err();
+    /// assert_eq!((err.kept(), err.dropped()), (4, 6));
+    /// assert_eq!(err.to_string(), "all 10 attempts failed: #1: 1; #2: 2; (6 more); #9: 9; #10: 10");
+    /// # Ok::<(), warden_retry::ConfigError>(())
+    /// ```
+    pub fn dropped(&self) -> u32 {
+        self.dropped
     }
 
     /// The number of errors kept.
@@ -275,12 +320,11 @@ impl<E> RetryError<E> {
         all.push(self.last);
         all
     }
+}
 
-    /// The attempt number of the oldest kept error.
-    fn first_kept(&self) -> u32 {
-        let kept = u32::try_from(self.kept()).unwrap_or(u32::MAX);
-        self.attempts.saturating_sub(kept).saturating_add(1)
-    }
+/// The 1-based attempt number of the `i`-th error (0-based).
+fn number(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1)
 }
 
 impl<E> RetryError<BreakerError<E>> {
@@ -348,7 +392,10 @@ impl<E: fmt::Display> fmt::Display for RetryError<E> {
             reason => write!(f, "gave up after {n} attempt{plural} ({reason})")?,
         }
         let mut sep = ": ";
-        for (number, e) in self.numbered() {
+        for (i, (number, e)) in self.numbered().enumerate() {
+            if i == self.gap_at && i > 0 && self.dropped > 0 {
+                write!(f, "{sep}({} more)", self.dropped)?;
+            }
             write!(f, "{sep}#{number}: {e}")?;
             sep = "; ";
         }

@@ -77,10 +77,11 @@ where
     F: FnMut() -> Result<T, E>,
     S: Fn(&E) -> Option<StopReason>,
 {
-    let timer = SyncTimer::start(policy);
+    let mut timer = SyncTimer::start(policy);
     let mut run = Run::new(policy);
     loop {
         run.begin_attempt();
+        run.ran();
         match op() {
             Ok(value) => {
                 run.succeeded();
@@ -104,7 +105,11 @@ where
 /// attempts on tokio's timer (so `tokio::time::pause` drives it in tests).
 ///
 /// Dropping the returned future cancels the run at once: the attempt in
-/// flight is dropped, and a pending wait with it (no timer outlives it).
+/// flight is dropped, and a pending wait with it (no timer outlives it; a
+/// budget token withdrawn for the retry that was waiting is given back).
+/// The run returns to the runtime between attempts, even when the wait is
+/// zero (it yields once instead of sleeping), so a surrounding
+/// `tokio::time::timeout` or `select!` fires on time.
 ///
 /// # Errors
 ///
@@ -181,6 +186,7 @@ where
     let mut run = Run::new(policy);
     loop {
         run.begin_attempt();
+        run.ran();
         match op().await {
             Ok(value) => {
                 run.succeeded();
@@ -264,10 +270,19 @@ pub(crate) fn verdict<E>(policy: &RetryPolicy<E>, error: &E) -> Verdict {
 }
 
 /// When a synchronous run started, read only if the policy has a time limit.
+///
+/// With a custom [`Clock`](warden_breaker::Clock), only forward movement
+/// counts: a clock stepping back is taken as no time passing (it is not
+/// subtracted from the time already elapsed), so it never extends a deadline.
 pub(crate) enum SyncTimer {
     Unused,
     Std(Instant),
-    Clock(u64),
+    Clock {
+        /// The latest reading.
+        last: u64,
+        /// Forward movement summed since the start, in nanoseconds.
+        elapsed: u64,
+    },
 }
 
 impl SyncTimer {
@@ -276,17 +291,23 @@ impl SyncTimer {
         if policy.max_elapsed().is_none() {
             SyncTimer::Unused
         } else if let Some(clock) = policy.clock() {
-            SyncTimer::Clock(clock.now_nanos())
+            SyncTimer::Clock {
+                last: clock.now_nanos(),
+                elapsed: 0,
+            }
         } else {
             SyncTimer::Std(Instant::now())
         }
     }
 
-    pub(crate) fn elapsed<E>(&self, policy: &RetryPolicy<E>) -> Duration {
+    pub(crate) fn elapsed<E>(&mut self, policy: &RetryPolicy<E>) -> Duration {
         match (self, policy.clock()) {
             (SyncTimer::Std(start), _) => start.elapsed(),
-            (SyncTimer::Clock(start), Some(clock)) => {
-                Duration::from_nanos(clock.now_nanos().saturating_sub(*start))
+            (SyncTimer::Clock { last, elapsed }, Some(clock)) => {
+                let now = clock.now_nanos();
+                *elapsed = elapsed.saturating_add(now.saturating_sub(*last));
+                *last = now;
+                Duration::from_nanos(*elapsed)
             }
             _ => Duration::ZERO,
         }
@@ -320,9 +341,35 @@ impl AsyncTimer {
     }
 }
 
+/// Waits `wait` on tokio's timer; a zero wait yields to the runtime once
+/// instead (without touching the timer), so a loop of instant failures still
+/// lets a surrounding timeout, `select!` or other task run.
 #[cfg(feature = "tokio")]
 pub(crate) async fn sleep_async(wait: Duration) {
-    if !wait.is_zero() {
+    if wait.is_zero() {
+        YieldNow(false).await;
+    } else {
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// Pending once (waking itself at once), then ready.
+#[cfg(feature = "tokio")]
+struct YieldNow(bool);
+
+#[cfg(feature = "tokio")]
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }

@@ -81,15 +81,26 @@
 //!    `Unrecoverable` wrapper (match on your error type instead).
 //! 8. No per-error attempt budgets (`AttemptsForError`); a shared
 //!    [`RetryBudget`] limits retries across calls instead.
-//! 9. **The error keeps every attempt's error in order** (or the last only),
-//!    and says why the run stopped; `Display` is one line:
-//!    `all 3 attempts failed: #1: …; #2: …; #3: …` (retry-go:
-//!    `All attempts fail:\n#1: …`).
+//! 9. **The error keeps the attempts' errors in order**, bounded: by default
+//!    the first and the last [`DEFAULT_KEPT`] with a count of those between
+//!    ([`Retention`]), and says why the run stopped; `Display` is one line:
+//!    `all 3 attempts failed: #1: …; #2: …; #3: …` (retry-go keeps every
+//!    error: `All attempts fail:\n#1: …`).
 //! 10. A failed run returns no value (`Result`), as retry-go's zero value.
 //!
 //! With a breaker, a rejection ends the run unless the policy
 //! [retries rejections](RetryPolicyBuilder::retry_rejections); the error of
 //! each attempt says whether the breaker or the call failed.
+//!
+//! A [`RetryBudget`] sees only attempts that reached the downstream: a run
+//! deposits when its first attempt is made (with a breaker: admitted), each
+//! retry withdraws, and the token comes back when that retry is not made
+//! after all (the breaker rejects it, the run is dropped while waiting, or
+//! `on_retry` panics).
+//!
+//! The async drivers return to the runtime between attempts, even after a
+//! zero wait, so dropping the future (a `timeout`, a `select!`) stops a run
+//! of instant failures at once.
 //!
 //! # Why not backon
 //!
@@ -135,8 +146,8 @@ mod policy;
 mod run;
 mod sleep;
 
-pub use backoff::{Backoff, Delays, Jitter};
-pub use budget::{RetryBudget, RetryBudgetBuilder};
+pub use backoff::{Backoff, DelayCursor, Delays, Jitter};
+pub use budget::{RetryBudget, RetryBudgetBuilder, Withdrawal};
 pub use combine::{with_breaker_and_retry, with_breaker_and_retry_with_fallback};
 #[cfg(feature = "tokio")]
 pub use combine::{with_breaker_and_retry_async, with_breaker_and_retry_with_fallback_async};
@@ -145,5 +156,5 @@ pub use exec::{retry, retry_with_stop, with_fallback};
 #[cfg(feature = "tokio")]
 pub use exec::{retry_async, retry_async_with_stop, with_fallback_async};
 pub use observer::RetryObserver;
-pub use policy::{DEFAULT_MAX_DELAY, Retention, RetryPolicy, RetryPolicyBuilder};
+pub use policy::{DEFAULT_KEPT, DEFAULT_MAX_DELAY, Retention, RetryPolicy, RetryPolicyBuilder};
 pub use sleep::{ManualSleeper, Sleeper, ThreadSleeper};

@@ -28,6 +28,17 @@ use crate::{Backoff, ConfigError, Jitter, RetryBudget, RetryObserver, Sleeper};
 /// ```
 pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
 
+/// How many of the first and of the last attempts' errors a
+/// [`RetryError`](crate::RetryError) keeps by default with `max_attempts`
+/// ([`Retention::Ends`]): a run of `max_attempts(u32::MAX)` keeps at most
+/// `2 × DEFAULT_KEPT` errors.
+///
+/// ```
+/// use warden_retry::{Retention, RetryPolicy, DEFAULT_KEPT};
+/// assert_eq!(RetryPolicy::<()>::default().retention(), Retention::Ends(DEFAULT_KEPT));
+/// ```
+pub const DEFAULT_KEPT: u32 = 10;
+
 type RetryIf<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
 type OnRetry<E> = Arc<dyn Fn(u32, &E, Duration) + Send + Sync>;
 
@@ -41,7 +52,13 @@ type OnRetry<E> = Arc<dyn Fn(u32, &E, Duration) + Send + Sync>;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Retention {
-    /// Every attempt's error, in order (the default with `max_attempts`).
+    /// The errors of the first `n` attempts and of the last `n` (the final
+    /// one included), in order; the error counts the ones between
+    /// ([`RetryError::dropped`](crate::RetryError::dropped)). Memory stays
+    /// bounded whatever the number of attempts. The default with
+    /// `max_attempts` is `Ends(DEFAULT_KEPT)`; `Ends(0)` keeps only the last.
+    Ends(u32),
+    /// Every attempt's error, in order: memory grows with the attempts.
     All,
     /// Only the last attempt's error (the default with `until_success`, whose
     /// attempts are not bounded in number).
@@ -128,6 +145,21 @@ impl<E> RetryPolicy<E> {
 
     /// A builder holding this policy's settings and hooks, to derive a variant.
     ///
+    /// The policy's `max_delay` is carried over as a default, not as a
+    /// setting: a base delay longer than it, given to the builder, raises it
+    /// to the base delay (as on a fresh builder); an explicit
+    /// [`max_delay`](RetryPolicyBuilder::max_delay) replaces it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_retry::RetryPolicy;
+    /// let slow = RetryPolicy::<()>::kafka().to_builder().base_delay(Duration::from_secs(10)).build()?;
+    /// assert_eq!(slow.max_delay(), Duration::from_secs(10));
+    /// let same = RetryPolicy::<()>::kafka().to_builder().build()?;
+    /// assert_eq!(same.max_delay(), Duration::from_secs(5));
+    /// # Ok::<(), warden_retry::ConfigError>(())
+    /// ```
+    ///
     /// ```
     /// use warden_retry::RetryPolicy;
     /// let strict = RetryPolicy::<std::io::Error>::kafka()
@@ -144,7 +176,10 @@ impl<E> RetryPolicy<E> {
                 None => AttemptsSetting::UntilSuccess(self.max_elapsed.unwrap_or(Duration::MAX)),
             },
             base_delay: self.base_delay,
-            max_delay: Some(self.max_delay),
+            // Not set on the new builder: a longer base delay given to it
+            // raises the cap to itself, as on a fresh builder.
+            max_delay: None,
+            inherited_max_delay: Some(self.max_delay),
             backoff: self.backoff,
             jitter: self.jitter,
             max_elapsed: self.max_elapsed,
@@ -226,7 +261,7 @@ impl<E> RetryPolicy<E> {
             backoff: Backoff::exponential(),
             jitter,
             max_elapsed: None,
-            retention: Retention::All,
+            retention: Retention::Ends(DEFAULT_KEPT),
             retry_rejections: false,
             retry_if: None,
             on_retry: None,
@@ -302,8 +337,8 @@ impl<E> RetryPolicy<E> {
     /// Which errors a [`RetryError`](crate::RetryError) keeps.
     ///
     /// ```
-    /// use warden_retry::{Retention, RetryPolicy};
-    /// assert_eq!(RetryPolicy::<()>::default().retention(), Retention::All);
+    /// use warden_retry::{Retention, RetryPolicy, DEFAULT_KEPT};
+    /// assert_eq!(RetryPolicy::<()>::default().retention(), Retention::Ends(DEFAULT_KEPT));
     /// ```
     pub fn retention(&self) -> Retention {
         self.retention
@@ -454,6 +489,9 @@ pub struct RetryPolicyBuilder<E> {
     attempts: AttemptsSetting,
     base_delay: Duration,
     max_delay: Option<Duration>,
+    /// The cap of the policy this builder was derived from, used when
+    /// `max_delay` is not set (raised to the base delay if that is longer).
+    inherited_max_delay: Option<Duration>,
     backoff: Backoff,
     jitter: Jitter,
     max_elapsed: Option<Duration>,
@@ -474,6 +512,7 @@ impl<E> RetryPolicyBuilder<E> {
             attempts: AttemptsSetting::Limited(3),
             base_delay: Duration::from_millis(100),
             max_delay: None,
+            inherited_max_delay: None,
             backoff: Backoff::exponential(),
             jitter: Jitter::Equal,
             max_elapsed: None,
@@ -650,8 +689,8 @@ impl<E> RetryPolicyBuilder<E> {
         self
     }
 
-    /// Which attempt errors the final error keeps. Default: `All` with
-    /// `max_attempts`, `Last` with `until_success`.
+    /// Which attempt errors the final error keeps. Default:
+    /// `Ends(DEFAULT_KEPT)` with `max_attempts`, `Last` with `until_success`.
     ///
     /// ```
     /// use warden_retry::{retry, Retention, RetryPolicy};
@@ -687,8 +726,11 @@ impl<E> RetryPolicyBuilder<E> {
     }
 
     /// A retry budget shared with other policies and runs: every run deposits
-    /// on its first attempt and withdraws before each retry; a refused
-    /// withdrawal stops the run with [`StopReason::Budget`](crate::StopReason::Budget).
+    /// on its first attempt that reaches the downstream (a breaker rejection
+    /// does not) and withdraws before each retry, giving the token back if
+    /// that retry is not made after all (rejected by the breaker, the run
+    /// dropped while waiting, `on_retry` panicking); a refused withdrawal
+    /// stops the run with [`StopReason::Budget`](crate::StopReason::Budget).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -828,7 +870,7 @@ impl<E> RetryPolicyBuilder<E> {
                         "1..=4294967295 (use until_success for no limit)",
                     )
                 })?;
-                (Some(n), self.max_elapsed, Retention::All)
+                (Some(n), self.max_elapsed, Retention::Ends(DEFAULT_KEPT))
             }
             AttemptsSetting::UntilSuccess(deadline) => {
                 if deadline.is_zero() {
@@ -862,7 +904,10 @@ impl<E> RetryPolicyBuilder<E> {
                 ));
             }
             Some(max) => max,
-            None => DEFAULT_MAX_DELAY.max(self.base_delay),
+            None => self
+                .inherited_max_delay
+                .unwrap_or(DEFAULT_MAX_DELAY)
+                .max(self.base_delay),
         };
         if let Backoff::Exponential { factor } = self.backoff
             && factor < 2

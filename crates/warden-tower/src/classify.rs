@@ -10,6 +10,10 @@
 //!   status a success, every error a failure; both parts configurable.
 //! * Any `Fn(&Result<Res, E>) -> Outcome + Clone`.
 //!
+//! A classifier sees the response head only. To have a successful response
+//! recorded when its body ends (a `200` cut off mid-body then counts as a
+//! failure), use [`CircuitBreakerLayer::until_end_of_body`](crate::CircuitBreakerLayer::until_end_of_body).
+//!
 //! A classifier is cloned into each response future, so keep it cheap to clone
 //! (the two above are `Copy`; share anything large in an `Arc`).
 

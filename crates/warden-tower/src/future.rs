@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use warden_breaker::{OwnedPermit, Rejected};
+use warden_breaker::{Outcome, OwnedPermit, Rejected};
 
 use crate::BoxError;
 use crate::classify::Classifier;
@@ -17,8 +17,11 @@ pin_project! {
     /// Holds the call's permit until the inner future finishes, then records the
     /// classifier's outcome. Dropped before that (a cancelled request, a
     /// `tokio::time::timeout` that fired), it drops the permit unreported, which
-    /// gives a half-open probe slot back; if the inner future panics, the permit
-    /// is dropped while panicking and records a failure.
+    /// gives a half-open probe slot back. If the inner future (or the
+    /// classifier) panics, the permit records a failure as the panic unwinds
+    /// through `poll`, wherever the panic is caught: by the runtime, or by a
+    /// `catch_unwind` around this future (tower-http's `CatchPanicLayer`),
+    /// which then keeps the future without its permit.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -95,14 +98,34 @@ where
                 permit,
                 classifier,
             } => {
+                // If `fut` panics, the guard records a failure while unwinding:
+                // the permit must not wait for the future to be dropped, which
+                // a `catch_unwind` around this future does after the panic.
+                // Its drop on the normal path costs one check of std's global
+                // panic count (a relaxed load).
+                let guard = FailOnPanic(permit);
                 let result = ready!(fut.poll(cx));
-                if let Some(permit) = permit.take() {
+                if let Some(permit) = guard.0.take() {
                     // If the classifier panics, the permit drops while panicking: a failure.
                     permit.record(classifier.classify(&result));
                 }
                 Poll::Ready(result.map_err(Into::into))
             }
             ResponseStateProj::Rejected { kind } => Poll::Ready(Err(crate::error::boxed(*kind))),
+        }
+    }
+}
+
+/// Records a failure with the permit if dropped while panicking; a plain
+/// drop (the poll returned) does nothing.
+pub(crate) struct FailOnPanic<'a>(pub(crate) &'a mut Option<OwnedPermit>);
+
+impl Drop for FailOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(permit) = self.0.take()
+        {
+            permit.record(Outcome::Failure);
         }
     }
 }

@@ -5,6 +5,7 @@ use tower_layer::Layer;
 use warden_breaker::CircuitBreaker;
 
 use crate::CircuitBreakerService;
+use crate::body::EndOfBodyLayer;
 use crate::classify::DefaultClassifier;
 
 /// Wraps services in a [`CircuitBreakerService`] guarded by one shared breaker.
@@ -83,6 +84,21 @@ impl<C> CircuitBreakerLayer<C> {
     /// ```
     pub fn breaker(&self) -> &Arc<CircuitBreaker> {
         &self.breaker
+    }
+
+    /// For HTTP: record a successful response when its body ends (or fails)
+    /// rather than when its head arrives, so a `200` whose body is cut off
+    /// counts as a failure; see [`body`](crate::body).
+    ///
+    /// ```
+    /// use warden_tower::{CircuitBreakerLayer, classify::HttpClassifier};
+    /// let cb = warden_breaker::CircuitBreaker::builder("api").build()?;
+    /// let layer = CircuitBreakerLayer::new(cb).classifier(HttpClassifier::new()).until_end_of_body();
+    /// # let _ = layer;
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn until_end_of_body(self) -> EndOfBodyLayer<C> {
+        EndOfBodyLayer::new(self.breaker, self.classifier)
     }
 }
 

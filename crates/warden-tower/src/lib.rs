@@ -17,6 +17,9 @@
 //! * [`classify`]: what a response or error means to the breaker. Default: an
 //!   `Err` is a failure; [`HttpClassifier`](classify::HttpClassifier) counts `5xx`
 //!   (and the errors you choose) as failures and `4xx` as successes.
+//! * [`body`]: for HTTP, record a successful response when its body ends
+//!   (a `200` cut off mid-body is a failure):
+//!   [`CircuitBreakerLayer::until_end_of_body`].
 //! * [`error`]: the rejections, [`error::Open`] and [`error::TooManyRequests`],
 //!   returned as [`BoxError`]; [`error::rejection`] finds them for mapping to
 //!   `503`.
@@ -56,7 +59,10 @@
 //! ```
 //!
 //! On an axum server, put `HandleErrorLayer` above the breaker to turn
-//! rejections into responses (axum routes need infallible services):
+//! rejections into responses (axum routes need infallible services), and add
+//! them with `Router::route_layer`: it wraps the routes only, so a request
+//! for an unknown path still gets axum's 404 while the breaker is open
+//! (`Router::layer` wraps the fallback too, and would answer it 503):
 //!
 //! ```
 //! use axum::{Router, error_handling::HandleErrorLayer, http::StatusCode, routing::get};
@@ -65,7 +71,7 @@
 //!
 //! # fn main() -> Result<(), warden_breaker::ConfigError> {
 //! let breaker = warden_breaker::CircuitBreaker::builder("reports").build()?;
-//! let app: Router = Router::new().route("/report", get(|| async { "ok" })).layer(
+//! let app: Router = Router::new().route("/report", get(|| async { "ok" })).route_layer(
 //!     ServiceBuilder::new()
 //!         .layer(HandleErrorLayer::new(|e: BoxError| async move {
 //!             match error::rejection(&*e) {
@@ -96,6 +102,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod body;
 pub mod classify;
 pub mod error;
 pub mod future;

@@ -15,30 +15,47 @@
 //!   [retries rejections](warden_retry::RetryPolicyBuilder::retry_rejections):
 //!   retrying into an open breaker only adds load.
 //! * **Waits** are the policy's [`delays`](warden_retry::RetryPolicy::delays):
-//!   retry `k` waits the `k`-th of them, on tokio's timer (a zero wait does not
-//!   touch the timer). With [`rng_seed`](warden_retry::RetryPolicyBuilder::rng_seed)
-//!   the waits are exactly those of a `warden_retry` run.
-//! * **Budget**: each request deposits once, before its first attempt; each
-//!   retry withdraws, and a refused withdrawal returns the last result as is.
+//!   retry `k` waits the `k`-th of them, on tokio's timer, drawn from a
+//!   [`warden_retry::DelayCursor`] each request keeps (O(1) per
+//!   retry). A zero wait does not touch the timer but yields to the runtime
+//!   once, so a run of instant failures never holds the thread: a surrounding
+//!   timeout or `select!` fires on time. With
+//!   [`rng_seed`](warden_retry::RetryPolicyBuilder::rng_seed) the waits are
+//!   exactly those of a `warden_retry` run.
+//! * **Budget**: only attempts that reached the downstream count. A request
+//!   deposits once, when its first attempt comes back with anything but a
+//!   breaker rejection; each retry withdraws, and a refused withdrawal returns
+//!   the last result as is. The token comes back if that retry is rejected by
+//!   the breaker or never made (the request dropped while waiting). A request
+//!   that cannot be retried (not cloned) is never seen again by the policy and
+//!   pays nothing in.
 //! * **Time limit**: with `max_elapsed`, a retry whose wait would end past the
 //!   limit (from the first attempt) is not made.
-//! * **Requests are cloned only where they can be**: a [`CloneRequest`] hook
-//!   decides. [`CloneAll`] (default) clones any `Clone` request, such as
-//!   `http::Request<Full<Bytes>>`; [`CloneIdempotent`] clones HTTP requests
-//!   whose method is idempotent only; a closure can do anything else. A request
-//!   the hook returns `None` for is sent once and never retried.
+//! * **Only idempotent HTTP requests are retried by default**: a
+//!   [`CloneRequest`] hook decides which requests are copied for a retry.
+//!   [`CloneIdempotent`] (default) clones `http::Request`s whose method is
+//!   `GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT` or `DELETE`, so a `POST /charge`
+//!   is sent once. Opt in to more explicitly: [`CloneAll`] clones any `Clone`
+//!   request (every method, and non-HTTP requests), a closure anything else
+//!   (a `POST` carrying an idempotency key, say). A request the hook returns
+//!   `None` for is sent once and never retried.
 //!
 //! The policy's `on_retry` hook and observer are not called: they belong to
 //! `warden_retry`'s own loop.
 //!
 //! When the retries run out, tower returns the last result: a `5xx` response
-//! stays a response.
+//! stays a response. If the breaker below opens between two attempts, the
+//! last result is its rejection ([`error::Open`]), not the earlier `5xx`:
+//! tower hands the policy each result by `&mut` and drops it when a retry
+//! follows, and a policy cannot keep a response of any type without a
+//! placeholder to put in its stead. Map the rejection to `503` (see
+//! [`error::rejection`]).
 //!
 //! ```
 //! use std::time::Duration;
 //! use tower::{ServiceBuilder, ServiceExt};
 //! use warden_retry::RetryPolicy;
-//! use warden_tower::retry::WardenPolicy;
+//! use warden_tower::retry::{CloneAll, WardenPolicy};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,7 +66,8 @@
 //!     .build()?;
 //! let calls = std::sync::atomic::AtomicU32::new(0);
 //! let svc = ServiceBuilder::new()
-//!     .retry(WardenPolicy::new(policy))
+//!     // Not HTTP: every request may be retried, so say so.
+//!     .retry(WardenPolicy::new(policy).clone_requests(CloneAll))
 //!     .service_fn(|_: ()| {
 //!         let n = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 //!         async move { if n < 2 { Err("flaky") } else { Ok(n) } }
@@ -65,14 +83,14 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use warden_breaker::{Outcome, Rejected};
-use warden_retry::RetryPolicy;
+use warden_retry::{DelayCursor, RetryPolicy, Withdrawal};
 
 use crate::BoxError;
 use crate::classify::{Classifier, DefaultClassifier};
@@ -83,8 +101,8 @@ use crate::classify::HttpClassifier;
 
 /// Makes the copy of a request that a retry will send, or declines to.
 ///
-/// Implemented by [`CloneAll`], [`CloneIdempotent`] and closures
-/// `Fn(&Req) -> Option<Req>`.
+/// Implemented by [`CloneAll`], [`CloneIdempotent`] (HTTP requests only) and
+/// closures `Fn(&Req) -> Option<Req>`.
 ///
 /// ```
 /// use warden_tower::retry::CloneRequest;
@@ -95,6 +113,11 @@ use crate::classify::HttpClassifier;
 /// let req = http::Request::post("/pay").body(String::new()).unwrap();
 /// assert!(keyed.clone_request(&req).is_none());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot copy a `{Req}` for a retry",
+    note = "`WardenPolicy::new` retries only `http::Request`s with an idempotent method; \
+            for other requests choose explicitly, e.g. `.clone_requests(CloneAll)`"
+)]
 pub trait CloneRequest<Req> {
     /// A copy of `req` to send again, or `None` if it must not be retried.
     fn clone_request(&self, req: &Req) -> Option<Req>;
@@ -109,9 +132,11 @@ where
     }
 }
 
-/// Clones every request that is `Clone` (for HTTP: `http::Request<B>` with a
-/// cloneable body, such as `Full<Bytes>` or `Empty<Bytes>`; a streaming
-/// `Incoming` body is not, and does not compile here).
+/// Clones every request that is `Clone`: the explicit opt-in to retrying
+/// every HTTP method (a `POST` included) and the choice for non-HTTP requests.
+/// For HTTP, `http::Request<B>` with a cloneable body, such as `Full<Bytes>`
+/// or `Empty<Bytes>`; a streaming `Incoming` body is not, and does not
+/// compile here.
 ///
 /// ```
 /// use warden_tower::retry::{CloneAll, CloneRequest};
@@ -128,7 +153,7 @@ impl<Req: Clone> CloneRequest<Req> for CloneAll {
 
 /// Clones HTTP requests whose method is idempotent (`GET`, `HEAD`, `PUT`,
 /// `DELETE`, `OPTIONS`, `TRACE`) and declines the rest, so a `POST` is never
-/// sent twice.
+/// sent twice. The default of [`WardenPolicy::new`].
 ///
 /// ```
 /// use warden_tower::retry::{CloneIdempotent, CloneRequest};
@@ -154,7 +179,8 @@ impl<B: Clone> CloneRequest<http::Request<B>> for CloneIdempotent {
 /// policy's `retry_if` sees it. `K` classifies results, `R` clones requests.
 ///
 /// tower clones the policy for every request: the clone carries the request's
-/// retry count, the warden policy itself is shared through an `Arc`.
+/// retry count, its delay cursor and its unspent budget token; the warden
+/// policy itself is shared through an `Arc`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -172,7 +198,7 @@ impl<B: Clone> CloneRequest<http::Request<B>> for CloneIdempotent {
 /// # let _ = layer;
 /// # Ok::<(), warden_retry::ConfigError>(())
 /// ```
-pub struct WardenPolicy<E, K = DefaultClassifier, R = CloneAll> {
+pub struct WardenPolicy<E, K = DefaultClassifier, R = CloneIdempotent> {
     policy: Arc<RetryPolicy<E>>,
     classifier: K,
     cloner: R,
@@ -181,12 +207,23 @@ pub struct WardenPolicy<E, K = DefaultClassifier, R = CloneAll> {
     retries: u32,
     /// When the request's first attempt started (kept only with a time limit).
     started: Option<Instant>,
+    /// This request's waits. In a `Mutex` only to keep the policy `Sync` (the
+    /// RNG inside is `Send` only); reached through `&mut`, never locked.
+    delays: Mutex<DelayCursor>,
+    /// The request deposited into the budget.
+    deposited: bool,
+    /// The token paid for the granted retry, while it waits to be sent.
+    unspent: Option<Unspent>,
+    /// The token paid for the attempt in flight, until its result says
+    /// whether it reached the downstream.
+    in_flight: Option<Unspent>,
 }
 
 impl<E> WardenPolicy<E> {
     /// Follows `policy`; every `Err` is a failed attempt ([`DefaultClassifier`]),
-    /// and `Clone` requests are retried ([`CloneAll`]). Takes a `RetryPolicy`
-    /// or an `Arc` of one.
+    /// and only HTTP requests with an idempotent method are retried
+    /// ([`CloneIdempotent`]; see [`clone_requests`](Self::clone_requests) for
+    /// others). Takes a `RetryPolicy` or an `Arc` of one.
     ///
     /// ```
     /// let p = warden_tower::retry::WardenPolicy::new(warden_retry::RetryPolicy::<()>::default());
@@ -196,9 +233,13 @@ impl<E> WardenPolicy<E> {
         WardenPolicy {
             policy: policy.into(),
             classifier: DefaultClassifier,
-            cloner: CloneAll,
+            cloner: CloneIdempotent,
             retries: 0,
             started: None,
+            delays: Mutex::new(DelayCursor::new()),
+            deposited: false,
+            unspent: None,
+            in_flight: None,
         }
     }
 }
@@ -220,6 +261,10 @@ impl<E, K, R> WardenPolicy<E, K, R> {
             cloner: self.cloner,
             retries: self.retries,
             started: self.started,
+            delays: self.delays,
+            deposited: self.deposited,
+            unspent: self.unspent,
+            in_flight: self.in_flight,
         }
     }
 
@@ -238,6 +283,10 @@ impl<E, K, R> WardenPolicy<E, K, R> {
             cloner,
             retries: self.retries,
             started: self.started,
+            delays: self.delays,
+            deposited: self.deposited,
+            unspent: self.unspent,
+            in_flight: self.in_flight,
         }
     }
 
@@ -251,18 +300,41 @@ impl<E, K, R> WardenPolicy<E, K, R> {
         &self.policy
     }
 
-    /// The wait before retry `retry` (1-based): the policy's own delay sequence,
-    /// drawn afresh (so a seeded policy gives a run's exact waits).
-    fn wait(&self, retry: u32) -> Duration {
-        let index = usize::try_from(retry.saturating_sub(1)).unwrap_or(usize::MAX);
-        self.policy
-            .delays()
-            .nth(index)
-            .unwrap_or_else(|| self.policy.max_delay())
+    /// The wait before this request's next retry: the next of the policy's
+    /// own delay sequence (so a seeded policy gives a run's exact waits).
+    fn next_wait(&mut self) -> Duration {
+        self.delays
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_wait(&self.policy)
+    }
+}
+
+/// A budget token paid for a retry that is not yet known to have reached the
+/// downstream: dropped, it is given back; [`keep`](Self::keep) spends it.
+struct Unspent {
+    budget: Arc<warden_retry::RetryBudget>,
+    receipt: Option<Withdrawal>,
+}
+
+impl Unspent {
+    fn keep(mut self) {
+        self.receipt = None;
+    }
+}
+
+impl Drop for Unspent {
+    fn drop(&mut self) {
+        if let Some(receipt) = self.receipt.take() {
+            self.budget.refund(receipt);
+        }
     }
 }
 
 impl<E, K: Clone, R: Clone> Clone for WardenPolicy<E, K, R> {
+    /// A copy for a new request (what tower makes of the service's policy):
+    /// the settings and the first attempt's start, with fresh waits and no
+    /// budget tokens (a token is given back or spent once).
     fn clone(&self) -> Self {
         WardenPolicy {
             policy: self.policy.clone(),
@@ -270,6 +342,10 @@ impl<E, K: Clone, R: Clone> Clone for WardenPolicy<E, K, R> {
             cloner: self.cloner.clone(),
             retries: self.retries,
             started: self.started,
+            delays: Mutex::new(DelayCursor::new()),
+            deposited: self.deposited,
+            unspent: None,
+            in_flight: None,
         }
     }
 }
@@ -310,8 +386,27 @@ where
     type Future = Delay;
 
     fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        let rejection = match &*result {
+            Err(e) => rejection_of(e),
+            Ok(_) => None,
+        };
+        let in_flight = self.in_flight.take();
+        if rejection.is_some() {
+            // Never reached the downstream: a retry's token goes back (dropped).
+            drop(in_flight);
+        } else {
+            if let Some(token) = in_flight {
+                token.keep();
+            }
+            if !self.deposited {
+                self.deposited = true;
+                if let Some(budget) = self.policy.budget() {
+                    budget.deposit();
+                }
+            }
+        }
         let retryable = match &*result {
-            Err(e) => match rejection_of(e) {
+            Err(e) => match rejection {
                 Some(_) => self.policy.retries_rejections(),
                 None => {
                     self.classifier.classify(result) == Outcome::Failure
@@ -332,17 +427,21 @@ where
         {
             return None;
         }
-        let wait = self.wait(failed_attempt);
+        let wait = self.next_wait();
         if let Some(limit) = self.policy.max_elapsed() {
             let elapsed = self.started.map_or(Duration::ZERO, |s| s.elapsed());
             if elapsed.saturating_add(wait) > limit {
                 return None;
             }
         }
-        if let Some(budget) = self.policy.budget()
-            && !budget.try_withdraw()
-        {
-            return None;
+        if let Some(budget) = self.policy.budget() {
+            let receipt = budget.withdraw()?;
+            // Held until the retry is sent; given back if the request is
+            // dropped first.
+            self.unspent = Some(Unspent {
+                budget: budget.clone(),
+                receipt: Some(receipt),
+            });
         }
         self.retries = failed_attempt;
         Some(Delay::new(wait))
@@ -352,19 +451,22 @@ where
         if self.retries == 0 {
             // Before the request's first attempt (tower asks the service's own
             // policy; it clones the policy for the request afterwards).
-            if let Some(budget) = self.policy.budget() {
-                budget.deposit();
-            }
             if self.policy.max_elapsed().is_some() {
                 self.started = Some(Instant::now());
             }
+        } else {
+            // The granted retry is being sent; its result says whether it
+            // reached the downstream.
+            self.in_flight = self.unspent.take();
         }
         self.cloner.clone_request(req)
     }
 }
 
 pin_project! {
-    /// The wait before a retry: tokio's timer, or nothing for a zero wait.
+    /// The wait before a retry: tokio's timer, or for a zero wait one yield to
+    /// the runtime (pending once, waking itself), so a loop of instant
+    /// failures cannot hold the thread.
     ///
     /// ```
     /// use std::time::Duration;
@@ -374,17 +476,19 @@ pin_project! {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), warden_retry::ConfigError> {
     /// let policy = warden_retry::RetryPolicy::builder().base_delay(Duration::ZERO).build()?;
-    /// let mut p = WardenPolicy::new(policy);
+    /// let mut p = WardenPolicy::new(policy).clone_requests(warden_tower::retry::CloneAll);
     /// let mut req = ();
     /// let _ = Policy::<(), (), &str>::clone_request(&mut p, &req);
     /// let wait = Policy::<(), (), &str>::retry(&mut p, &mut req, &mut Err("down"));
-    /// wait.expect("retried").await;
+    /// wait.expect("retried").await; // yields once, then ready
     /// # Ok(())
     /// # }
     /// ```
     pub struct Delay {
         #[pin]
         sleep: Option<Sleep>,
+        // A zero wait has yielded once.
+        yielded: bool,
     }
 }
 
@@ -392,6 +496,7 @@ impl Delay {
     fn new(wait: Duration) -> Self {
         Delay {
             sleep: (!wait.is_zero()).then(|| tokio::time::sleep(wait)),
+            yielded: false,
         }
     }
 }
@@ -400,9 +505,15 @@ impl Future for Delay {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.project().sleep.as_pin_mut() {
+        let this = self.project();
+        match this.sleep.as_pin_mut() {
             Some(sleep) => sleep.poll(cx),
-            None => Poll::Ready(()),
+            None if *this.yielded => Poll::Ready(()),
+            None => {
+                *this.yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
     }
 }
@@ -421,10 +532,10 @@ mod tests {
     use tower::retry::Policy;
     use warden_retry::{Backoff, Jitter, RetryBudget};
 
-    type P = WardenPolicy<BoxError>;
+    type P = WardenPolicy<BoxError, DefaultClassifier, CloneAll>;
 
     fn policy(b: warden_retry::RetryPolicyBuilder<BoxError>) -> P {
-        WardenPolicy::new(b.build().unwrap())
+        WardenPolicy::new(b.build().unwrap()).clone_requests(CloneAll)
     }
 
     fn fail(p: &mut P) -> Option<Delay> {
@@ -489,7 +600,8 @@ mod tests {
                 .base_delay(Duration::ZERO)
                 .build()
                 .unwrap(),
-        );
+        )
+        .clone_requests(CloneAll);
         let mut busy = Err(error::TooManyRequests::new());
         assert!(Policy::<(), (), _>::retry(&mut q, &mut (), &mut busy).is_none());
     }
@@ -510,17 +622,23 @@ mod tests {
                 .base_delay(Duration::ZERO)
                 .budget(budget.clone()),
         );
-        // Two requests: two deposits of one token each.
+        // Two requests: nothing deposited until an attempt comes back.
         let mut a = start(&mut svc_policy);
         let mut b = start(&mut svc_policy);
-        assert_eq!(budget.available(), 2);
-        // Re-cloning for a retry does not deposit again.
+        assert_eq!(budget.available(), 0);
+        // a's first result deposits one token, its retry takes it.
         assert!(fail(&mut a).is_some());
+        assert_eq!(budget.available(), 0);
         let _ = Policy::<(), (), BoxError>::clone_request(&mut a, &());
+        // b's first result deposits one, a's second failure (not a first
+        // attempt: no deposit) retries with it.
+        let mut ok: Result<(), BoxError> = Ok(());
+        assert!(Policy::<(), (), BoxError>::retry(&mut b, &mut (), &mut ok).is_none());
         assert_eq!(budget.available(), 1);
         assert!(fail(&mut a).is_some());
-        assert!(fail(&mut b).is_none(), "budget spent");
         assert_eq!(budget.available(), 0);
+        let _ = Policy::<(), (), BoxError>::clone_request(&mut a, &());
+        assert!(fail(&mut a).is_none(), "budget spent");
     }
 
     #[tokio::test(start_paused = true)]
@@ -557,8 +675,9 @@ mod tests {
                 .jitter(Jitter::Full)
                 .rng_seed(42),
         );
+        let mut p = p;
         let expected: Vec<_> = p.policy().delays().collect();
-        let got: Vec<_> = (1..=4).map(|k| p.wait(k)).collect();
+        let got: Vec<_> = (1..=4).map(|_| p.next_wait()).collect();
         assert_eq!(got, expected);
     }
 }

@@ -30,6 +30,15 @@ use crate::future::ResponseFuture;
 /// failing dependency; the `call` that follows is rejected as
 /// [`error::Open`](crate::error::Open).
 ///
+/// "At once" holds for callers that poll after the breaker opened. A caller
+/// already parked in `poll_ready` on the inner service (which returned
+/// `Pending` while the breaker was closed) is not woken by the breaker
+/// opening: the breaker holds no waker of it. It is woken by the inner
+/// service as usual (when that becomes ready, or fails), and its next
+/// `poll_ready` then sees the open breaker and reports ready, so its `call`
+/// is rejected without reaching the inner service. To bound that wait, put a
+/// timeout (`tower::timeout`, `tokio::time::timeout`) above this layer.
+///
 /// ```
 /// use std::sync::Arc;
 /// use tower::{Service, ServiceExt, service_fn};

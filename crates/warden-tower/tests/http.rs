@@ -391,11 +391,14 @@ async fn tokio_timeout_releases_the_probe() {
 async fn axum_router_layer_on_the_server() {
     use axum::error_handling::HandleErrorLayer;
 
+    // `route_layer`, not `layer`: with `layer` the breaker also wraps axum's
+    // fallback, so an unknown path answers 503 instead of 404 while it is open.
+
     let clock = ManualClock::new();
     let cb = breaker(&clock, 1);
     let layer = CircuitBreakerLayer::new(cb.clone()).classifier(HttpClassifier::new());
     let server = TestServer::start(move |shared| {
-        routes(shared).layer(
+        routes(shared).route_layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|e: BoxError| async move {
                     match error::rejection(&*e) {
@@ -433,6 +436,8 @@ async fn axum_router_layer_on_the_server() {
         );
     }
     assert_eq!(server.hits(), hits);
+    // Unknown paths are not the dependency's business: still 404.
+    assert_eq!(status(server.request("/nope")).await, StatusCode::NOT_FOUND);
 
     clock.advance(TIMEOUT + Duration::from_millis(1));
     server.set_failing(false);

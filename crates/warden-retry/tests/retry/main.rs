@@ -4,9 +4,11 @@
 
 #![allow(missing_docs)] // test helpers
 
+mod adversarial;
 #[cfg(feature = "tokio")]
 mod asynch;
 mod backoff;
+mod bounded;
 mod breaker;
 mod budget;
 mod policy;

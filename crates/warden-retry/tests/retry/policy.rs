@@ -204,7 +204,7 @@ fn presets_match_the_seed() {
     );
     for p in [d, k, c] {
         assert_eq!(p.max_elapsed(), None);
-        assert_eq!(p.retention(), Retention::All);
+        assert_eq!(p.retention(), Retention::Ends(warden_retry::DEFAULT_KEPT));
         assert!(!p.retries_rejections());
         assert!(p.is_retryable(&()));
     }
