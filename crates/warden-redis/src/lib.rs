@@ -83,7 +83,7 @@ pub use breaker::{
     Coordination, FleetBreaker, FleetPermit, FleetStatus, FleetView, OwnedFleetPermit,
 };
 pub use config::{
-    DEFAULT_NAMESPACE, DEFAULT_PROBE_TTL, DEFAULT_RECONNECT_MAX, DEFAULT_REDIS_TIMEOUT,
-    DEFAULT_SLICE, FleetConfig, FleetError,
+    DEFAULT_KEY_TTL, DEFAULT_NAMESPACE, DEFAULT_PROBE_TTL, DEFAULT_RECONNECT_MAX,
+    DEFAULT_REDIS_TIMEOUT, DEFAULT_SLICE, FleetConfig, FleetError,
 };
 pub use fleet::{Fleet, FleetStats};
