@@ -186,6 +186,8 @@ pub(crate) struct Shared {
     pub(crate) breaker: Arc<CircuitBreaker>,
     /// The settings that must agree across instances ([`crate::fleet::fingerprint`]).
     pub(crate) fingerprint: String,
+    /// The hash tag of its keys ([`crate::fleet::hash_tag`]).
+    pub(crate) tag: String,
     /// Read on every guarded call, written only when the fleet state changes.
     verdict: CachePadded<AtomicU64>,
     /// [`FleetView`] encoded, or `FleetView::UNKNOWN`.
@@ -212,13 +214,16 @@ impl Shared {
     pub(crate) fn new(
         breaker: Arc<CircuitBreaker>,
         fingerprint: String,
+        tag: fn(&str) -> String,
         wake: Arc<Notify>,
         coordination: Arc<AtomicU8>,
     ) -> Self {
         let track = crate::fleet::Track::new(breaker.counts());
+        let tag = tag(breaker.name());
         Self {
             breaker,
             fingerprint,
+            tag,
             verdict: CachePadded::new(AtomicU64::new(0)),
             known: AtomicU64::new(FleetView::UNKNOWN),
             pool: Mutex::new(Vec::new()),

@@ -119,7 +119,10 @@ impl FleetConfig {
     }
 
     /// The prefix of every key (default `warden`): a breaker named `db` uses
-    /// `<namespace>:{db}:state`, `…:counts` and `…:probes`. 1 to 64 bytes, no
+    /// `<namespace>:{db}:state`, `…:counts` and `…:probes` (in the name, `%`, `{`
+    /// and `}` are written `%25`, `%7B` and `%7D`, and the empty name `%`), plus
+    /// `<namespace>:version` and `<namespace>:changes` for the fleet's change log.
+    /// 1 to 64 bytes, no
     /// whitespace, `{` or `}`. Instances share a breaker when they share the
     /// namespace and the breaker's name.
     ///
@@ -133,10 +136,11 @@ impl FleetConfig {
         self
     }
 
-    /// How often each instance publishes its counts and reads the fleet state, per
-    /// breaker: one Redis script per breaker per slice (default 100 ms; 1 ms to 60 s,
-    /// whole milliseconds). It bounds how late an instance learns that the fleet
-    /// opened or turned half-open.
+    /// How often each instance talks to Redis: one round trip per slice, which
+    /// reads the fleet's change log and runs one script for each breaker with news
+    /// (default 100 ms; 1 ms to 60 s, whole milliseconds). It bounds how late an
+    /// instance publishes its calls and learns that the fleet opened or turned
+    /// half-open (one slice plus two round trips).
     ///
     /// ```
     /// use std::time::Duration;

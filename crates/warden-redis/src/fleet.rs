@@ -25,7 +25,7 @@ use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
 const CLAIM_BATCH: u32 = 64;
 /// The most commands sent in one pipeline (a full resync of many breakers is cut
 /// into pipelines of this size, each bounded by the command timeout).
-const PIPELINE_MAX: usize = 2000;
+const PIPELINE_MAX: usize = 256;
 /// Change-log entries read per slice; a bigger gap resyncs every breaker.
 const CHANGES_MAX: usize = 1000;
 
@@ -270,6 +270,7 @@ impl Fleet {
         let shared = Arc::new(Shared::new(
             breaker,
             fingerprint,
+            hash_tag,
             Arc::clone(&self.inner.wake),
             Arc::clone(&self.inner.coordination),
         ));
@@ -503,6 +504,7 @@ async fn run(inner: Arc<Inner>, client: Client) {
     let mut conn: Option<MultiplexedConnection> = None;
     let mut next_slice = Instant::now();
     let mut version: Option<i64> = None;
+    let mut woken = true;
     loop {
         if inner.stopped() {
             if let Some(c) = conn.as_mut() {
@@ -537,7 +539,14 @@ async fn run(inner: Arc<Inner>, client: Client) {
         if slice_due {
             next_slice = (next_slice + cfg.slice).max(started);
         }
-        match round(&inner, &script, c, slice_due, &mut version).await {
+        let kind = if slice_due {
+            Round::Slice
+        } else if woken {
+            Round::Woken
+        } else {
+            Round::Check
+        };
+        match round(&inner, &script, c, kind, &mut version).await {
             Ok(()) => {
                 if slice_due {
                     inner.set_coordination(Coordination::Fleet);
@@ -564,11 +573,23 @@ async fn run(inner: Arc<Inner>, client: Client) {
         }
         // Local breakers are looked at (no Redis) five times per slice for trips.
         let check = (cfg.slice / 5).max(Duration::from_millis(1));
-        tokio::select! {
-            () = sleep_until(next_slice.min(Instant::now() + check)) => {}
-            () = inner.wake.notified() => {}
-        }
+        woken = tokio::select! {
+            () = sleep_until(next_slice.min(Instant::now() + check)) => false,
+            () = inner.wake.notified() => true,
+        };
     }
+}
+
+/// Why a round runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// The slice is due: the change log, every breaker with news.
+    Slice,
+    /// A guarded call asked (a probe report, a token wanted, a breaker attached).
+    Woken,
+    /// A timer between slices: only local trips are looked for (no lock but the
+    /// breaker's track, no Redis unless one tripped).
+    Check,
 }
 
 /// Sleeps `d`, or less if the fleet is stopped meanwhile.
@@ -650,6 +671,26 @@ pub(crate) fn fingerprint(s: &Settings) -> String {
     )
 }
 
+/// The hash tag of a breaker's keys: its name, with `%`, `{` and `}` escaped
+/// (`%25`, `%7B`, `%7D`) and the empty name written `%`, so every name maps to a
+/// non-empty tag without braces (all its keys in one Redis Cluster slot) and no two
+/// names share one.
+pub(crate) fn hash_tag(name: &str) -> String {
+    if name.is_empty() {
+        return "%".to_owned();
+    }
+    let mut tag = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '%' => tag.push_str("%25"),
+            '{' => tag.push_str("%7B"),
+            '}' => tag.push_str("%7D"),
+            c => tag.push(c),
+        }
+    }
+    tag
+}
+
 /// What the instance knows of `t`'s fleet state, for the script to republish if
 /// Redis lost it: (known incarnation, held: 0 nothing / 1 open / 2 half-open, ms
 /// left of the open decision).
@@ -677,14 +718,15 @@ fn script_cmd(inner: &Inner, script: &Script, s: &Shared, op: i64, args: &[Arg<'
     let ns = &inner.config.namespace;
     let settings = s.breaker.settings();
     let (known, held, hold) = knowledge(&lock(&s.track));
+    let tag = &s.tag;
     let fresh =
         (inner.instance ^ next_member().wrapping_mul(0x9E37_79B9_7F4A_7C15)) & ((1 << 52) - 1);
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(script.get_hash())
         .arg(5)
-        .arg(format!("{ns}:{{{name}}}:state"))
-        .arg(format!("{ns}:{{{name}}}:counts"))
-        .arg(format!("{ns}:{{{name}}}:probes"))
+        .arg(format!("{ns}:{{{tag}}}:state"))
+        .arg(format!("{ns}:{{{tag}}}:counts"))
+        .arg(format!("{ns}:{{{tag}}}:probes"))
         .arg(format!("{ns}:version"))
         .arg(format!("{ns}:changes"))
         .arg(op)
@@ -827,9 +869,10 @@ async fn round(
     inner: &Inner,
     script: &Script,
     c: &mut MultiplexedConnection,
-    slice_due: bool,
+    kind: Round,
     version: &mut Option<i64>,
 ) -> Result<(), Fault> {
+    let slice_due = kind == Round::Slice;
     let list: Vec<_> = lock(&inner.breakers).clone();
     let ns = &inner.config.namespace;
     let mut head: Vec<Cmd> = Vec::new();
@@ -846,7 +889,13 @@ async fn round(
     }
     let mut items = Vec::new();
     for s in &list {
-        collect(inner, script, s, slice_due, &mut items);
+        if kind == Round::Check {
+            if wants_trip_vote(inner, s) {
+                items.push(sync_item(inner, script, s, false));
+            }
+        } else {
+            collect(inner, script, s, slice_due, &mut items);
+        }
     }
     if head.is_empty() && items.is_empty() {
         return Ok(());
@@ -1397,6 +1446,23 @@ mod tests {
             0,
             consecutive_failures,
         ]
+    }
+
+    #[test]
+    fn every_name_gets_a_brace_free_non_empty_tag_of_its_own() {
+        assert_eq!(hash_tag("db"), "db");
+        assert_eq!(hash_tag(""), "%");
+        assert_eq!(hash_tag("a{b}c"), "a%7Bb%7Dc");
+        assert_eq!(hash_tag("}{"), "%7D%7B");
+        assert_eq!(hash_tag("%"), "%25");
+        assert_eq!(hash_tag("%7B"), "%257B");
+        let names = ["", "%", "{", "}", "%7B", "{}", "a", "a{", "a%7B", "%25"];
+        let tags: std::collections::HashSet<_> = names.iter().map(|n| hash_tag(n)).collect();
+        assert_eq!(tags.len(), names.len(), "two names share a tag");
+        assert!(
+            tags.iter()
+                .all(|t| !t.is_empty() && !t.contains(['{', '}']))
+        );
     }
 
     #[test]

@@ -156,6 +156,13 @@ async fn a_replica_promoted_over_the_master_while_open_never_cuts_the_open_decis
     let server = RedisServer::start();
     // A server that never saw the fleet's writes.
     let other = RedisServer::start();
+    // Serve the replica at once (not after the default 5 s wait for more replicas).
+    assert_eq!(
+        other
+            .command("CONFIG SET repl-diskless-sync-delay 0")
+            .as_deref(),
+        Some("+OK\r\n")
+    );
     let (a, b) = open_pair(&server, "failover").await;
     // The fleet's server becomes a replica of the other one (taking its empty data
     // set), then is promoted back: a master that missed every write.
@@ -506,4 +513,35 @@ async fn shutdown_and_drop_give_unused_probe_tokens_back() {
         probes() == 0
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_slower_than_the_slice_but_under_the_timeout_marks_the_fleet_lagging() {
+    let server = RedisServer::start();
+    // Answers within the 200 ms command timeout, but later than the 20 ms slice.
+    let i = instance(
+        config(&server.url()),
+        trips_at_once("lag", Duration::from_secs(30)),
+    );
+    coordinated(&[&i]).await;
+    assert!(!i.fleet.lagging());
+    let mut seen = false;
+    let mut rounds = 0;
+    while !seen {
+        rounds += 1;
+        assert!(rounds <= 20, "never marked lagging");
+        assert_eq!(
+            server.command("CLIENT PAUSE 120 ALL").as_deref(),
+            Some("+OK\r\n")
+        );
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(200) && !seen {
+            seen = i.fleet.lagging();
+            real_sleep(Duration::from_millis(2)).await;
+        }
+    }
+    assert!(i.fleet.stats().overruns >= 1);
+    // Never treated as down: the commands answered within their timeout.
+    assert_eq!(i.fleet.coordination(), Coordination::Fleet);
+    wait_for(LONG, "slices on time again", || !i.fleet.lagging()).await;
 }

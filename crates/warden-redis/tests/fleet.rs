@@ -488,3 +488,58 @@ async fn fleet_counts_merge_instances_and_reset_with_the_interval() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unused_name_expires_from_redis_but_an_open_decision_outlives_its_deadline() {
+    let server = RedisServer::start();
+    let ttl = Duration::from_millis(400);
+    let timeout = Duration::from_millis(1500);
+    let fleet = Fleet::start(config(&server.url()).key_ttl(ttl)).unwrap();
+    let build = |name: &str| {
+        CircuitBreaker::builder(name)
+            .timeout(timeout)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let unused = fleet.attach(Arc::new(build("unused"))).unwrap();
+    let used = fleet.attach(Arc::new(build("used"))).unwrap();
+    wait_for(LONG, "both to coordinate", || {
+        unused.fleet_state().is_some() && used.fleet_state().is_some()
+    })
+    .await;
+    let exists = |name: &str| server.int(&format!("EXISTS warden:{{{name}}}:state")) == 1;
+    // Calls keep a name's keys alive.
+    let _ = unused.call(|| Ok::<_, ()>(()));
+    for _ in 0..10 {
+        let _ = used.call(|| Ok::<_, ()>(()));
+        support::real_sleep(ttl / 4).await;
+        assert!(exists("used"), "a name in use expired");
+    }
+    // Nobody calls "unused" any more: its keys go by themselves.
+    wait_for(LONG, "the unused name to expire", || !exists("unused")).await;
+    // An open decision lives at least until its deadline, even when the instance
+    // that made it stops at once.
+    let _ = used.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "the fleet to open", || {
+        used.fleet_state().map(|v| v.state) == Some(State::Open)
+    })
+    .await;
+    let opened = std::time::Instant::now();
+    let pttl = server.int("PTTL warden:{used}:state");
+    assert!(
+        pttl as u128 > timeout.as_millis(),
+        "an open decision set to live {pttl} ms"
+    );
+    fleet.shutdown().await;
+    support::real_sleep(timeout.saturating_sub(opened.elapsed() + Duration::from_millis(200)))
+        .await;
+    assert!(
+        exists("used"),
+        "the open decision expired before its deadline"
+    );
+    wait_for(LONG, "the stopped fleet's keys to expire", || {
+        !exists("used")
+    })
+    .await;
+}
