@@ -26,6 +26,8 @@ const CLAIM_BATCH: u32 = 64;
 /// The most commands sent in one pipeline (a full resync of many breakers is cut
 /// into pipelines of this size, each bounded by the command timeout).
 const PIPELINE_MAX: usize = 256;
+/// A breaker the fleet holds open is synced at least once per this many slices.
+const RECHECK_SLICES: u32 = 10;
 /// Change-log entries read per slice; a bigger gap resyncs every breaker.
 const CHANGES_MAX: usize = 1000;
 
@@ -61,6 +63,10 @@ pub(crate) struct Track {
     /// This breaker has its own problem (bad key, settings mismatch): left alone
     /// until this instant.
     retry_at: Option<Instant>,
+    /// When the last sync was sent: a held open decision is checked every
+    /// [`RECHECK_SLICES`] slices, so a key lost on its own (evicted, deleted, its
+    /// slot failed over) is republished without waiting for a fleet-wide signal.
+    last_sync: Option<Instant>,
 }
 
 impl Track {
@@ -77,6 +83,7 @@ impl Track {
             hold_until: None,
             dirty: true,
             retry_at: None,
+            last_sync: None,
         }
     }
 }
@@ -964,6 +971,7 @@ async fn round(
 
 fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) -> Item {
     let (delta, trip) = poll(inner, s);
+    lock(&s.track).last_sync = Some(Instant::now());
     let trip = trip || force_trip;
     let cmd = script_cmd(
         inner,
@@ -1090,8 +1098,10 @@ fn collect(
                 // A local reset with nothing new: nothing to publish.
                 t.prev = counts;
             }
-            let open_due =
-                matches!(t.fleet, Some((1, _))) && t.forced_until.is_none_or(|u| u <= now);
+            let open_due = matches!(t.fleet, Some((1, _)))
+                && (t.forced_until.is_none_or(|u| u <= now)
+                    || t.last_sync
+                        .is_none_or(|at| now >= at + inner.config.slice * RECHECK_SLICES));
             t.fleet.is_none() || t.dirty || !delta.is_empty() || open_due
         });
     if sync {

@@ -128,6 +128,22 @@ async fn flushall_while_open_never_cuts_the_open_decision_short() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_lost_on_its_own_while_open_is_republished_within_a_second() {
+    // Only this breaker's state goes (evicted, deleted, its cluster slot failed
+    // over without it): the fleet's change log is intact and says nothing.
+    let server = RedisServer::start();
+    let (a, b) = open_pair(&server, "evicted").await;
+    assert_eq!(server.int("DEL warden:{evicted}:state"), 1);
+    stays_open(
+        &[&a, &b],
+        Duration::from_millis(300),
+        "after the key was lost",
+    )
+    .await;
+    republished(&server, "evicted").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_from_empty_while_open_never_cuts_the_open_decision_short() {
     let mut server = RedisServer::start();
     let (a, b) = open_pair(&server, "restart").await;
