@@ -13,12 +13,12 @@ use warden_breaker::{CircuitBreaker, State};
 use warden_redis::{Fleet, FleetBreaker, FleetConfig};
 
 const BOUND: Duration = Duration::from_secs(2);
-const LONG: Duration = Duration::from_secs(10);
+const LONG: Duration = Duration::from_secs(30);
 
 fn config(url: &str) -> FleetConfig {
     FleetConfig::new(url)
         .slice(Duration::from_millis(20))
-        .redis_timeout(Duration::from_millis(200))
+        .redis_timeout(Duration::from_secs(1))
         .reconnect_max(Duration::from_millis(100))
 }
 
