@@ -26,6 +26,9 @@ const CLAIM_BATCH: u32 = 64;
 /// The most commands sent in one pipeline (a full resync of many breakers is cut
 /// into pipelines of this size, each bounded by the command timeout).
 const PIPELINE_MAX: usize = 256;
+/// The most breakers synced per slice only to join (after a connection, or when
+/// Redis lost the change log); traffic, trips and held decisions never wait.
+const JOIN_PER_SLICE: usize = 500;
 /// A breaker the fleet holds open is synced at least once per this many slices.
 const RECHECK_SLICES: u32 = 10;
 /// Change-log entries read per slice; a bigger gap resyncs every breaker.
@@ -895,13 +898,14 @@ async fn round(
         head.push(z);
     }
     let mut items = Vec::new();
+    let mut join_budget = JOIN_PER_SLICE;
     for s in &list {
         if kind == Round::Check {
             if wants_trip_vote(inner, s) {
                 items.push(sync_item(inner, script, s, false));
             }
         } else {
-            collect(inner, script, s, slice_due, &mut items);
+            collect(inner, script, s, &mut join_budget, slice_due, &mut items);
         }
     }
     if head.is_empty() && items.is_empty() {
@@ -942,7 +946,16 @@ async fn round(
         let by_name: HashMap<&str, &Arc<Shared>> =
             list.iter().map(|s| (s.breaker.name(), s)).collect();
         let targets: Vec<&Arc<Shared>> = if resync_all {
-            list.iter().collect()
+            // Every breaker syncs again, over the next slices (see `JOIN_PER_SLICE`);
+            // those holding an open decision at once, to republish it.
+            let now = Instant::now();
+            list.iter()
+                .filter(|s| {
+                    let mut t = lock(&s.track);
+                    t.dirty = true;
+                    t.hold_until.is_some_and(|u| u > now)
+                })
+                .collect()
         } else {
             changed
                 .iter()
@@ -1005,6 +1018,7 @@ fn collect(
     inner: &Inner,
     script: &Script,
     s: &Arc<Shared>,
+    join_budget: &mut usize,
     slice_due: bool,
     items: &mut Vec<Item>,
 ) {
@@ -1102,7 +1116,21 @@ fn collect(
                 && (t.forced_until.is_none_or(|u| u <= now)
                     || t.last_sync
                         .is_none_or(|at| now >= at + inner.config.slice * RECHECK_SLICES));
-            t.fleet.is_none() || t.dirty || !delta.is_empty() || open_due
+            let holds = t.hold_until.is_some_and(|u| u > now);
+            if !delta.is_empty() || open_due {
+                true
+            } else if t.fleet.is_none() || t.dirty {
+                // Only to (re)join: bounded per slice, so a full resync of many
+                // breakers is spread over slices that each fit the timeout; a held
+                // open decision (to republish if lost) never waits.
+                holds
+                    || (*join_budget > 0 && {
+                        *join_budget -= 1;
+                        true
+                    })
+            } else {
+                false
+            }
         });
     if sync {
         items.push(sync_item(inner, script, s, false));

@@ -71,4 +71,9 @@ async fn idle_breakers_cost_next_to_nothing_and_still_learn_of_opens() {
     .await;
     eprintln!("open reached the idle instance in {took:?}");
     assert_eq!(cbs[1][0].state(), State::Closed);
+    // A held open decision is re-checked every 10 slices (200 ms here), not every slice.
+    let scripts = fleets[1].stats().scripts;
+    support::real_sleep(Duration::from_secs(1)).await;
+    let ran = fleets[1].stats().scripts - scripts;
+    assert!(ran <= 8, "{ran} scripts in 1 s for one open breaker");
 }
