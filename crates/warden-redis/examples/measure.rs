@@ -74,6 +74,7 @@ async fn ops_per_call(server: &RedisServer, seconds: u64) {
     .await
     .expect("fleets connect");
     let scripts_before: u64 = fleets.iter().map(|f| f.stats().scripts).sum();
+    let trips_before: u64 = fleets.iter().map(|f| f.stats().round_trips).sum();
     let commands_before = redis_commands(server);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -98,16 +99,17 @@ async fn ops_per_call(server: &RedisServer, seconds: u64) {
     }
     let elapsed = start.elapsed();
     let scripts = fleets.iter().map(|f| f.stats().scripts).sum::<u64>() - scripts_before;
+    let trips = fleets.iter().map(|f| f.stats().round_trips).sum::<u64>() - trips_before;
     let commands = redis_commands(server) - commands_before;
     for cb in &cbs {
         assert_eq!(cb.state(), State::Closed, "the load must not trip");
     }
     println!(
         "ops per call: {INSTANCES} instances x {RATE} calls/s for {elapsed:.2?}: {calls} calls; \
-         {scripts} round trips (one script each) = {:.5} per call; {commands} commands served \
+         {trips} round trips = {:.5} per call, carrying {scripts} scripts; {commands} commands served \
          by Redis, counting those inside the scripts (INFO commandstats) = {:.5} per call \
          ({:.1} per second per instance)",
-        scripts as f64 / calls as f64,
+        trips as f64 / calls as f64,
         commands as f64 / calls as f64,
         commands as f64 / elapsed.as_secs_f64() / INSTANCES as f64,
     );
@@ -163,6 +165,7 @@ async fn convergence(server: &RedisServer, slice: Duration) {
 }
 
 async fn scale(server: &RedisServer, breakers: usize) {
+    let joined = Instant::now();
     let fleets: Vec<Fleet> = (0..INSTANCES)
         .map(|_| Fleet::start(FleetConfig::new(server.url()).namespace("scale")).expect("config"))
         .collect();
@@ -181,14 +184,13 @@ async fn scale(server: &RedisServer, breakers: usize) {
                 .collect()
         })
         .collect();
-    let joined = Instant::now();
     until(Duration::from_secs(60), || {
         cbs.iter().flatten().all(|c| c.fleet_state().is_some())
     })
     .await
     .expect("every breaker joins");
     println!(
-        "scale: {INSTANCES} instances x {breakers} breakers joined in {:.2?}",
+        "scale: {INSTANCES} instances x {breakers} breakers attached and joined in {:.2?}",
         joined.elapsed()
     );
     // Settle, then measure 10 s of idling.

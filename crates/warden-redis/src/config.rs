@@ -430,7 +430,8 @@ pub enum FleetError {
     /// [`Fleet::start`](crate::Fleet::start) was called outside a tokio runtime.
     #[error("no tokio runtime: start the fleet from inside a tokio runtime")]
     NoRuntime,
-    /// A breaker with this name is already attached to the fleet.
+    /// A breaker with this name (its first 64 characters) is already attached to
+    /// the fleet.
     #[error("a breaker named {0:?} is already attached to this fleet")]
     Duplicate(String),
 }

@@ -95,6 +95,8 @@ impl Track {
 struct Inner {
     config: FleetConfig,
     breakers: Mutex<Vec<Arc<Shared>>>,
+    /// The attached names (locked after `breakers`): a duplicate check in O(1).
+    names: Mutex<std::collections::HashSet<String>>,
     wake: Arc<Notify>,
     coordination: Arc<AtomicU8>,
     stop: AtomicBool,
@@ -236,6 +238,7 @@ impl Fleet {
         let inner = Arc::new(Inner {
             config,
             breakers: Mutex::new(Vec::new()),
+            names: Mutex::new(std::collections::HashSet::new()),
             wake: Arc::new(Notify::new()),
             coordination: Arc::new(AtomicU8::new(Coordination::Connecting as u8)),
             stop: AtomicBool::new(false),
@@ -274,8 +277,9 @@ impl Fleet {
     pub fn attach(&self, breaker: Arc<CircuitBreaker>) -> Result<FleetBreaker, FleetError> {
         let fingerprint = fingerprint(breaker.settings());
         let mut list = lock(&self.inner.breakers);
-        if list.iter().any(|s| s.breaker.name() == breaker.name()) {
-            return Err(FleetError::Duplicate(breaker.name().to_owned()));
+        if !lock(&self.inner.names).insert(breaker.name().to_owned()) {
+            let name: String = breaker.name().chars().take(64).collect();
+            return Err(FleetError::Duplicate(name));
         }
         let shared = Arc::new(Shared::new(
             breaker,
