@@ -258,8 +258,9 @@ impl Fleet {
     /// its name, so give every instance's breaker of one dependency the same name
     /// and the same settings (`max_requests`, `timeout`, `interval`, trip policy):
     /// an instance whose settings differ from the fleet's stays local and says so
-    /// ([`Coordination::SettingsMismatch`]). Fails if a breaker of that name is
-    /// already attached.
+    /// ([`Coordination::SettingsMismatch`]). To fingerprint the trip rule, this
+    /// calls the breaker's `ready_to_trip` on a fixed set of 33 counts, once. Fails
+    /// if a breaker of that name is already attached.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
