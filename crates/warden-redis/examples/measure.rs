@@ -12,6 +12,10 @@
 //! 2. Time to converge on open across 4 instances, at the default 100 ms slice and
 //!    at 20 ms: one instance trips locally; the time from the failing call until
 //!    every instance's local breaker is open, over 20 trials (min / median / max).
+//! 3. Scale: 10 000 breakers on each of 4 instances, idle, at the default 100 ms
+//!    slice: Redis commands per second in all (`INFO commandstats`), slices (round
+//!    trips) per second per instance, slices that overran, then the time for an
+//!    open on one instance to reach the 3 others, over 10 trials.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -70,6 +74,7 @@ async fn ops_per_call(server: &RedisServer, seconds: u64) {
     .await
     .expect("fleets connect");
     let scripts_before: u64 = fleets.iter().map(|f| f.stats().scripts).sum();
+    let trips_before: u64 = fleets.iter().map(|f| f.stats().round_trips).sum();
     let commands_before = redis_commands(server);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -94,16 +99,17 @@ async fn ops_per_call(server: &RedisServer, seconds: u64) {
     }
     let elapsed = start.elapsed();
     let scripts = fleets.iter().map(|f| f.stats().scripts).sum::<u64>() - scripts_before;
+    let trips = fleets.iter().map(|f| f.stats().round_trips).sum::<u64>() - trips_before;
     let commands = redis_commands(server) - commands_before;
     for cb in &cbs {
         assert_eq!(cb.state(), State::Closed, "the load must not trip");
     }
     println!(
         "ops per call: {INSTANCES} instances x {RATE} calls/s for {elapsed:.2?}: {calls} calls; \
-         {scripts} round trips (one script each) = {:.5} per call; {commands} commands served \
+         {trips} round trips = {:.5} per call, carrying {scripts} scripts; {commands} commands served \
          by Redis, counting those inside the scripts (INFO commandstats) = {:.5} per call \
          ({:.1} per second per instance)",
-        scripts as f64 / calls as f64,
+        trips as f64 / calls as f64,
         commands as f64 / calls as f64,
         commands as f64 / elapsed.as_secs_f64() / INSTANCES as f64,
     );
@@ -158,6 +164,87 @@ async fn convergence(server: &RedisServer, slice: Duration) {
     );
 }
 
+async fn scale(server: &RedisServer, breakers: usize) {
+    let joined = Instant::now();
+    let fleets: Vec<Fleet> = (0..INSTANCES)
+        .map(|_| Fleet::start(FleetConfig::new(server.url()).namespace("scale")).expect("config"))
+        .collect();
+    let cbs: Vec<Vec<FleetBreaker>> = fleets
+        .iter()
+        .map(|f| {
+            (0..breakers)
+                .map(|k| {
+                    let cb = CircuitBreaker::builder(&format!("dep-{k}"))
+                        .timeout(Duration::from_secs(30))
+                        .ready_to_trip(|c| c.total_failures >= 1)
+                        .build()
+                        .expect("valid");
+                    f.attach(Arc::new(cb)).expect("attach")
+                })
+                .collect()
+        })
+        .collect();
+    until(Duration::from_secs(60), || {
+        cbs.iter().flatten().all(|c| c.fleet_state().is_some())
+    })
+    .await
+    .expect("every breaker joins");
+    println!(
+        "scale: {INSTANCES} instances x {breakers} breakers attached and joined in {:.2?}",
+        joined.elapsed()
+    );
+    // Settle, then measure 10 s of idling.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before: Vec<_> = fleets.iter().map(Fleet::stats).collect();
+    let commands_before = redis_commands(server);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let secs = start.elapsed().as_secs_f64();
+    let commands = redis_commands(server) - commands_before;
+    let after: Vec<_> = fleets.iter().map(Fleet::stats).collect();
+    let trips: Vec<f64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a.round_trips - b.round_trips) as f64 / secs)
+        .collect();
+    let scripts: u64 = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| a.scripts - b.scripts)
+        .sum();
+    let overruns: u64 = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| a.overruns - b.overruns)
+        .sum();
+    println!(
+        "scale: {INSTANCES} x {breakers} idle breakers, 100 ms slice, {secs:.1} s: {:.0} Redis commands/s in all \
+         (INFO commandstats), {scripts} scripts; round trips per second per instance {:.1?}; {overruns} slices overran",
+        commands as f64 / secs,
+        trips,
+    );
+    let mut times = Vec::new();
+    for trial in 0..10 {
+        let k = trial * (breakers / 10);
+        tokio::time::sleep(Duration::from_millis(37 * trial as u64 % 100)).await;
+        let start = Instant::now();
+        let _ = cbs[trial % INSTANCES][k].call(|| Err::<(), _>("down"));
+        until(Duration::from_secs(10), || {
+            cbs.iter().all(|c| c[k].state() == State::Open)
+        })
+        .await
+        .expect("every instance opens");
+        times.push(start.elapsed());
+    }
+    times.sort();
+    println!(
+        "scale: an open reached all {INSTANCES} instances (of {breakers} breakers each) in min {:.1?} median {:.1?} max {:.1?} (10 trials)",
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1],
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let seconds = std::env::args()
@@ -168,4 +255,5 @@ async fn main() {
     ops_per_call(&server, seconds).await;
     convergence(&server, Duration::from_millis(100)).await;
     convergence(&server, Duration::from_millis(20)).await;
+    scale(&server, 10_000).await;
 }

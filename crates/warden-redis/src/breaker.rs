@@ -31,10 +31,22 @@ pub enum Coordination {
     /// Redis is down or too slow: every breaker decides locally (its own trips
     /// still protect the instance) while the fleet reconnects with backoff.
     LocalOnly = 0,
+    /// This breaker's keys in Redis hold something the fleet cannot read (a key
+    /// of the wrong type, written by something else): this breaker decides
+    /// locally and is retried every `reconnect_max`; the others are unaffected.
+    /// Only [`FleetBreaker::coordination`] and [`FleetStatus`] report it.
+    BadKey = 3,
+    /// Another instance shares this breaker with different settings (timeout,
+    /// interval, `max_requests`, trip policy): this instance's breaker decides
+    /// locally rather than mix decisions made under other rules, and is retried
+    /// every `reconnect_max`. Only [`FleetBreaker::coordination`] and
+    /// [`FleetStatus`] report it.
+    SettingsMismatch = 4,
 }
 
 impl Coordination {
-    /// A gauge value: 0 local-only, 1 fleet, 2 connecting.
+    /// A gauge value: 0 local-only, 1 fleet, 2 connecting, 3 bad key, 4 settings
+    /// mismatch.
     ///
     /// ```
     /// assert_eq!(warden_redis::Coordination::LocalOnly.as_gauge(), 0);
@@ -47,6 +59,8 @@ impl Coordination {
         match v {
             1 => Coordination::Fleet,
             2 => Coordination::Connecting,
+            3 => Coordination::BadKey,
+            4 => Coordination::SettingsMismatch,
             _ => Coordination::LocalOnly,
         }
     }
@@ -58,6 +72,8 @@ impl fmt::Display for Coordination {
             Coordination::Connecting => "connecting",
             Coordination::Fleet => "fleet",
             Coordination::LocalOnly => "local-only",
+            Coordination::BadKey => "bad-key",
+            Coordination::SettingsMismatch => "settings-mismatch",
         })
     }
 }
@@ -135,7 +151,9 @@ pub struct FleetStatus {
     /// sync (all instances' outcomes merged; zero while the fleet is open or
     /// half-open), `None` when [`fleet`](Self::fleet) is.
     pub fleet_counts: Option<Counts>,
-    /// Whether this instance coordinates through Redis right now.
+    /// Whether this breaker coordinates through Redis right now: the fleet's
+    /// coordination, or this breaker's own problem
+    /// ([`BadKey`](Coordination::BadKey), [`SettingsMismatch`](Coordination::SettingsMismatch)).
     pub coordination: Coordination,
 }
 
@@ -166,6 +184,10 @@ pub(crate) const HALF_OPEN: u64 = 1 << 63;
 /// What a breaker shares with the fleet's background task.
 pub(crate) struct Shared {
     pub(crate) breaker: Arc<CircuitBreaker>,
+    /// The settings that must agree across instances ([`crate::fleet::fingerprint`]).
+    pub(crate) fingerprint: String,
+    /// The hash tag of its keys ([`crate::fleet::hash_tag`]).
+    pub(crate) tag: String,
     /// Read on every guarded call, written only when the fleet state changes.
     verdict: CachePadded<AtomicU64>,
     /// [`FleetView`] encoded, or `FleetView::UNKNOWN`.
@@ -178,6 +200,9 @@ pub(crate) struct Shared {
     pub(crate) coordination: Arc<AtomicU8>,
     /// The task's bookkeeping for this breaker.
     pub(crate) track: Mutex<crate::fleet::Track>,
+    /// 0, or the [`Coordination`] problem of this breaker alone (bad key,
+    /// settings mismatch), set by the task.
+    pub(crate) issue: AtomicU8,
 }
 
 /// Locks `m`, ignoring poisoning (every critical section leaves the data valid).
@@ -188,12 +213,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub(crate) fn new(
         breaker: Arc<CircuitBreaker>,
+        fingerprint: String,
+        tag: fn(&str) -> String,
         wake: Arc<Notify>,
         coordination: Arc<AtomicU8>,
     ) -> Self {
         let track = crate::fleet::Track::new(breaker.counts());
+        let tag = tag(breaker.name());
         Self {
             breaker,
+            fingerprint,
+            tag,
             verdict: CachePadded::new(AtomicU64::new(0)),
             known: AtomicU64::new(FleetView::UNKNOWN),
             pool: Mutex::new(Vec::new()),
@@ -202,6 +232,7 @@ impl Shared {
             wake,
             coordination,
             track: Mutex::new(track),
+            issue: AtomicU8::new(0),
         }
     }
 
@@ -227,8 +258,20 @@ impl Shared {
     }
 
     fn coordination(&self) -> Coordination {
-        // Relaxed: a status value read on its own (written by the task).
-        Coordination::from_u8(self.coordination.load(Ordering::Relaxed))
+        // Relaxed: status values read on their own (written by the task).
+        let fleet = Coordination::from_u8(self.coordination.load(Ordering::Relaxed));
+        match self.issue.load(Ordering::Relaxed) {
+            0 => fleet,
+            _ if fleet != Coordination::Fleet => fleet,
+            issue => Coordination::from_u8(issue),
+        }
+    }
+
+    /// Sets (or with `None` clears) this breaker's own problem; true if it changed.
+    pub(crate) fn set_issue(&self, issue: Option<Coordination>) -> bool {
+        // Relaxed: a status value read on its own.
+        let v = issue.map_or(0, |c| c as u8);
+        self.issue.swap(v, Ordering::Relaxed) != v
     }
 
     pub(crate) fn status(&self) -> FleetStatus {
@@ -488,7 +531,10 @@ impl FleetBreaker {
         self.shared.fleet_counts()
     }
 
-    /// Whether this instance coordinates through Redis right now.
+    /// Whether this breaker coordinates through Redis right now: the fleet's
+    /// [`Coordination`], or this breaker's own problem
+    /// ([`BadKey`](Coordination::BadKey), [`SettingsMismatch`](Coordination::SettingsMismatch)),
+    /// while the fleet itself is connected.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -37,6 +37,12 @@ pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(1);
 /// assert_eq!(warden_redis::DEFAULT_NAMESPACE, "warden");
 /// ```
 pub const DEFAULT_NAMESPACE: &str = "warden";
+/// The default time-to-live of a breaker's keys ([`FleetConfig::key_ttl`]).
+///
+/// ```
+/// assert_eq!(warden_redis::DEFAULT_KEY_TTL.as_secs(), 600);
+/// ```
+pub const DEFAULT_KEY_TTL: Duration = Duration::from_secs(600);
 
 type CoordinationFn = dyn Fn(Coordination) + Send + Sync;
 
@@ -64,21 +70,22 @@ pub struct FleetConfig {
     pub(crate) redis_timeout: Duration,
     pub(crate) probe_ttl: Duration,
     pub(crate) reconnect_max: Duration,
+    pub(crate) key_ttl: Duration,
     pub(crate) propagate_local_trips: bool,
     pub(crate) on_coordination_change: Option<Arc<CoordinationFn>>,
 }
 
 impl fmt::Debug for FleetConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL may carry a password: show only its scheme.
-        let scheme = self.url.split("://").next().unwrap_or("");
+        // The URL may carry a password: show it rebuilt without credentials.
         f.debug_struct("FleetConfig")
-            .field("url", &format_args!("{scheme}://…"))
+            .field("url", &format_args!("{}", redact(&self.url)))
             .field("namespace", &self.namespace)
             .field("slice", &self.slice)
             .field("redis_timeout", &self.redis_timeout)
             .field("probe_ttl", &self.probe_ttl)
             .field("reconnect_max", &self.reconnect_max)
+            .field("key_ttl", &self.key_ttl)
             .field("propagate_local_trips", &self.propagate_local_trips)
             .field(
                 "on_coordination_change",
@@ -105,13 +112,17 @@ impl FleetConfig {
             redis_timeout: DEFAULT_REDIS_TIMEOUT,
             probe_ttl: DEFAULT_PROBE_TTL,
             reconnect_max: DEFAULT_RECONNECT_MAX,
+            key_ttl: DEFAULT_KEY_TTL,
             propagate_local_trips: true,
             on_coordination_change: None,
         }
     }
 
     /// The prefix of every key (default `warden`): a breaker named `db` uses
-    /// `<namespace>:{db}:state`, `…:counts` and `…:probes`. 1 to 64 bytes, no
+    /// `<namespace>:{db}:state`, `…:counts` and `…:probes` (in the name, `%`, `{`
+    /// and `}` are written `%25`, `%7B` and `%7D`, and the empty name `%`), plus
+    /// `<namespace>:version` and `<namespace>:changes` for the fleet's change log.
+    /// 1 to 64 bytes, no
     /// whitespace, `{` or `}`. Instances share a breaker when they share the
     /// namespace and the breaker's name.
     ///
@@ -125,10 +136,11 @@ impl FleetConfig {
         self
     }
 
-    /// How often each instance publishes its counts and reads the fleet state, per
-    /// breaker: one Redis script per breaker per slice (default 100 ms; 1 ms to 60 s,
-    /// whole milliseconds). It bounds how late an instance learns that the fleet
-    /// opened or turned half-open.
+    /// How often each instance talks to Redis: one round trip per slice, which
+    /// reads the fleet's change log and runs one script for each breaker with news
+    /// (default 100 ms; 1 ms to 60 s, whole milliseconds). It bounds how late an
+    /// instance publishes its calls and learns that the fleet opened or turned
+    /// half-open (one slice plus two round trips).
     ///
     /// ```
     /// use std::time::Duration;
@@ -182,6 +194,38 @@ impl FleetConfig {
     pub fn reconnect_max(mut self, max: Duration) -> Self {
         self.reconnect_max = max;
         self
+    }
+
+    /// How long a breaker's keys stay in Redis after the last instance used the
+    /// name (default 10 min; 1 ms to 30 days, whole milliseconds). Every script
+    /// run on a name (an instance publishing calls, a probe, a transition) sets
+    /// its keys' time-to-live again, so a name that no instance uses any more
+    /// disappears from Redis by itself; an open decision's keys live until its
+    /// deadline plus this, so it never expires early.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = warden_redis::FleetConfig::new("redis://127.0.0.1/").key_ttl(Duration::from_secs(3600));
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn key_ttl(mut self, ttl: Duration) -> Self {
+        self.key_ttl = ttl;
+        self
+    }
+
+    /// The URL with every credential removed: rebuilt from its host, port (or
+    /// socket path) and database, never echoing the text given. A URL that does
+    /// not parse shows only its length.
+    ///
+    /// ```
+    /// use warden_redis::FleetConfig;
+    /// let c = FleetConfig::new("redis://user:hunter2@10.0.0.7:6380/2");
+    /// assert_eq!(c.redacted_url(), "redis://…@10.0.0.7:6380/2");
+    /// let c = FleetConfig::new("unix:///run/redis.sock?db=1&pass=hunter2");
+    /// assert_eq!(c.redacted_url(), "unix:///run/redis.sock?db=1");
+    /// ```
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
     }
 
     /// Whether a local trip (the local breaker opened by its own counts, which
@@ -274,6 +318,13 @@ impl FleetConfig {
             Duration::from_secs(300),
             "from the slice to 5 min",
         )?;
+        millis(
+            "key_ttl",
+            self.key_ttl,
+            Duration::from_millis(1),
+            Duration::from_secs(30 * 86_400),
+            "1 ms to 30 days",
+        )?;
         let scheme_ok = ["redis://", "redis+unix://", "unix://"]
             .iter()
             .any(|s| self.url.starts_with(s));
@@ -284,9 +335,50 @@ impl FleetConfig {
         };
         client.ok_or_else(|| FleetError::Invalid {
             field: "url",
-            value: self.url.split('@').next_back().unwrap_or("").to_owned(),
+            value: redact(&self.url),
             allowed: "a Redis URL: redis://[user:password@]host[:port][/db] or unix:///path (no TLS)",
         })
+    }
+}
+
+/// `url` without credentials: rebuilt from what the Redis client parsed (host,
+/// port or socket path, database), or only its length when it does not parse.
+/// Bounded: a host or path longer than 128 bytes is cut.
+pub(crate) fn redact(url: &str) -> String {
+    use redis::{ConnectionAddr, IntoConnectionInfo};
+    fn cut(s: &str) -> String {
+        if s.len() <= 128 {
+            return s.to_owned();
+        }
+        let mut end = 128;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+    let Ok(info) = url.into_connection_info() else {
+        return format!(
+            "<a URL that does not parse, {} bytes, not shown>",
+            url.len()
+        );
+    };
+    let settings = info.redis_settings();
+    let who = if settings.username().is_some() || settings.password().is_some() {
+        "…@"
+    } else {
+        ""
+    };
+    let db = settings.db();
+    match info.addr() {
+        ConnectionAddr::Tcp(host, port) => format!("redis://{who}{}:{port}/{db}", cut(host)),
+        ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("rediss://{who}{}:{port}/{db}", cut(host))
+        }
+        ConnectionAddr::Unix(path) => {
+            let path = path.to_string_lossy();
+            format!("unix://{}?db={db}", cut(&path))
+        }
+        _ => "<a Redis address of an unknown kind, not shown>".to_owned(),
     }
 }
 
@@ -326,7 +418,7 @@ fn millis(
 #[non_exhaustive]
 pub enum FleetError {
     /// A setting outside its allowed values.
-    #[error("invalid {field}: {value} is not allowed (allowed: {allowed}{unit})", unit = if matches!(*field, "slice" | "redis_timeout" | "probe_ttl" | "reconnect_max") { ", whole milliseconds" } else { "" })]
+    #[error("invalid {field}: {value} is not allowed (allowed: {allowed}{unit})", unit = if matches!(*field, "slice" | "redis_timeout" | "probe_ttl" | "reconnect_max" | "key_ttl") { ", whole milliseconds" } else { "" })]
     Invalid {
         /// The setting.
         field: &'static str,
@@ -338,7 +430,8 @@ pub enum FleetError {
     /// [`Fleet::start`](crate::Fleet::start) was called outside a tokio runtime.
     #[error("no tokio runtime: start the fleet from inside a tokio runtime")]
     NoRuntime,
-    /// A breaker with this name is already attached to the fleet.
+    /// A breaker with this name (its first 64 characters) is already attached to
+    /// the fleet.
     #[error("a breaker named {0:?} is already attached to this fleet")]
     Duplicate(String),
 }
@@ -396,6 +489,60 @@ mod tests {
             field(ok().reconnect_max(Duration::from_secs(301))),
             "reconnect_max"
         );
+    }
+
+    #[test]
+    fn every_url_form_is_redacted_in_debug_display_and_errors() {
+        // Every form the Redis client accepts, valid or not, with a password in
+        // each place one can go.
+        let forms = [
+            "redis://user:hunter2@127.0.0.1:6379/0",
+            "redis://:hunter2@127.0.0.1/",
+            "redis://hunter2@127.0.0.1/",
+            "redis://user:hunter2@127.0.0.1/?protocol=resp3",
+            "redis:/user:hunter2@host",
+            "redis:user:hunter2@host",
+            "user:hunter2@host",
+            "user:hunter2@host:6379",
+            "unix:///var/run/redis/redis.sock?db=x&pass=hunter2",
+            "unix:///var/run/redis/redis.sock?db=1&pass=hunter2",
+            "unix:///var/run/redis/redis.sock?user=u&pass=hunter2",
+            "redis+unix:///run/redis.sock?pass=hunter2",
+            "rediss://user:hunter2@127.0.0.1/",
+            "http://user:hunter2@127.0.0.1/",
+            "redis://user:hun%74er2@127.0.0.1/",
+            "redis://user:p?hunter2@127.0.0.1/",
+            "unix:///s?pass=hunter2@x",
+            "hunter2",
+        ];
+        for url in forms {
+            let c = FleetConfig::new(url);
+            let debug = format!("{c:?}");
+            let pretty = format!("{c:#?}");
+            let redacted = c.redacted_url();
+            let err = c.validate().err();
+            let (display, err_debug) = match &err {
+                Some(e) => (e.to_string(), format!("{e:?}")),
+                None => (String::new(), String::new()),
+            };
+            for text in [&debug, &pretty, &redacted, &display, &err_debug] {
+                assert!(
+                    !text.contains("hunter2") && !text.contains("hun%74er2"),
+                    "{url}: {text}"
+                );
+            }
+        }
+        assert_eq!(
+            FleetConfig::new("unix:///var/run/redis/redis.sock?db=1&pass=hunter2").redacted_url(),
+            "unix:///var/run/redis/redis.sock?db=1"
+        );
+        assert_eq!(
+            FleetConfig::new("redis://127.0.0.1/3").redacted_url(),
+            "redis://127.0.0.1:6379/3"
+        );
+        // A long host is cut, not echoed whole.
+        let long = format!("redis://{}/", "h".repeat(1 << 20));
+        assert!(FleetConfig::new(long).redacted_url().len() < 300);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`Fleet`]: one Redis connection and one background task per instance,
 //! coordinating every attached breaker.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -8,16 +9,30 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Script};
+use redis::{AsyncConnectionConfig, Client, Cmd, Script, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep, sleep_until, timeout};
-use warden_breaker::{CircuitBreaker, Counts, Mode, State};
+use tokio::time::{Instant, sleep_until, timeout};
+use warden_breaker::{CircuitBreaker, Counts, Mode, Settings, State};
 
-use crate::breaker::{FleetView, HALF_OPEN, Shared, Token, lock};
+use crate::breaker::{FleetView, HALF_OPEN, Report, Shared, Token, lock};
 use crate::delta::{Delta, fleet_counts};
-use crate::script::{LUA, OP_CLAIM, OP_REPORT, OP_SYNC, REPORT_RELEASE, Reply};
+use crate::script::{LUA, MISMATCH, OP_CLAIM, OP_REPORT, OP_SYNC, REPORT_RELEASE, Reply};
 use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
+
+/// The most probe tokens one breaker claims in one round trip: a flood of
+/// refused calls costs one bounded claim per slice, never one per call.
+const CLAIM_BATCH: u32 = 64;
+/// The most commands sent in one pipeline (a full resync of many breakers is cut
+/// into pipelines of this size, each bounded by the command timeout).
+const PIPELINE_MAX: usize = 256;
+/// The most breakers synced per slice only to join (after a connection, or when
+/// Redis lost the change log); traffic, trips and held decisions never wait.
+const JOIN_PER_SLICE: usize = 500;
+/// A breaker the fleet holds open is synced at least once per this many slices.
+const RECHECK_SLICES: u32 = 10;
+/// Change-log entries read per slice; a bigger gap resyncs every breaker.
+const CHANGES_MAX: usize = 1000;
 
 /// The task's bookkeeping for one breaker (behind a mutex never held across an
 /// `.await`).
@@ -39,6 +54,22 @@ pub(crate) struct Track {
     trip_voted: bool,
     /// The last probe-token claim was refused (the fleet's probes are all out).
     claims_blocked: bool,
+    /// The incarnation of the fleet state last seen (0: none). Kept while Redis is
+    /// away, so a state that came back different is recognised as lost.
+    incarnation: u64,
+    /// The fleet's open decision as last seen (capped at the timeout). Kept while
+    /// Redis is away and republished if Redis lost it.
+    hold_until: Option<Instant>,
+    /// Sync at the next slice whatever the traffic (a change was announced, or
+    /// every breaker is resynced).
+    dirty: bool,
+    /// This breaker has its own problem (bad key, settings mismatch): left alone
+    /// until this instant.
+    retry_at: Option<Instant>,
+    /// When the last sync was sent: a held open decision is checked every
+    /// [`RECHECK_SLICES`] slices, so a key lost on its own (evicted, deleted, its
+    /// slot failed over) is republished without waiting for a fleet-wide signal.
+    last_sync: Option<Instant>,
 }
 
 impl Track {
@@ -51,6 +82,11 @@ impl Track {
             forced_by_fleet: false,
             trip_voted: false,
             claims_blocked: false,
+            incarnation: 0,
+            hold_until: None,
+            dirty: true,
+            retry_at: None,
+            last_sync: None,
         }
     }
 }
@@ -59,29 +95,70 @@ impl Track {
 struct Inner {
     config: FleetConfig,
     breakers: Mutex<Vec<Arc<Shared>>>,
+    /// The attached names (locked after `breakers`): a duplicate check in O(1).
+    names: Mutex<std::collections::HashSet<String>>,
     wake: Arc<Notify>,
     coordination: Arc<AtomicU8>,
     stop: AtomicBool,
     instance: u64,
-    scripts: AtomicU64,
-    errors: AtomicU64,
-    connects: AtomicU64,
+    task: Mutex<Option<JoinHandle<()>>>,
+    /// Probe tokens taken from the breakers when the fleet stopped, for the task
+    /// to give back.
+    leftover: Mutex<Vec<(Arc<Shared>, Token)>>,
+    lagging: AtomicBool,
+    stats: Stats,
 }
 
-/// Counters of what a [`Fleet`]'s background task did, to measure its cost.
+#[derive(Default)]
+struct Stats {
+    scripts: AtomicU64,
+    round_trips: AtomicU64,
+    errors: AtomicU64,
+    connects: AtomicU64,
+    bad_keys: AtomicU64,
+    mismatches: AtomicU64,
+    restores: AtomicU64,
+    overruns: AtomicU64,
+    released: AtomicU64,
+}
+
+fn bump(c: &AtomicU64, n: u64) {
+    // Relaxed: a statistics counter.
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Counters of what a [`Fleet`]'s background task did, to measure its cost and
+/// to alert on.
 ///
 /// ```
 /// let s = warden_redis::FleetStats::default();
 /// assert_eq!(s.scripts, 0);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FleetStats {
-    /// Redis round trips made (each runs the one script, `EVALSHA`).
+    /// Scripts run (`EVALSHA`), one per breaker that had something to say.
     pub scripts: u64,
-    /// Redis calls that failed or timed out (each sends the fleet local-only).
+    /// Redis round trips (pipelines): one per slice at idle.
+    pub round_trips: u64,
+    /// Redis round trips that failed or timed out, or were refused by the server
+    /// (each sends the fleet local-only and lengthens the backoff).
     pub errors: u64,
     /// Connections established (the first one and every reconnection).
     pub connects: u64,
+    /// Scripts refused because a breaker's keys hold something unreadable
+    /// ([`Coordination::BadKey`]); other breakers are unaffected.
+    pub bad_keys: u64,
+    /// Scripts refused because another instance shares a breaker with different
+    /// settings ([`Coordination::SettingsMismatch`]).
+    pub mismatches: u64,
+    /// Decisions republished after Redis lost them (flush, restart from empty,
+    /// failover to a replica that missed writes).
+    pub restores: u64,
+    /// Slices whose round trips took longer than the slice ([`Fleet::lagging`]).
+    pub overruns: u64,
+    /// Probe tokens given back when the fleet stopped ([`Fleet::shutdown`], drop).
+    pub tokens_released: u64,
 }
 
 /// Coordinates local breakers across every instance that shares a Redis, a key
@@ -89,10 +166,13 @@ pub struct FleetStats {
 ///
 /// [`start`](Self::start) spawns one background task on the current tokio
 /// runtime; it connects (in the background: starting never waits for Redis) and,
-/// every [`slice`](FleetConfig::slice), runs one Lua script per attached breaker
-/// that publishes the counts the local breaker gained since the last slice and
-/// returns the fleet's state; the local policy (`ready_to_trip` or the count
-/// window) is applied to the fleet-wide counts. Dropping the `Fleet` stops the task
+/// every [`slice`](FleetConfig::slice), makes one Redis round trip: it reads what
+/// changed in the fleet since the last slice and, for each breaker with news
+/// (calls to publish, a probe, an announced change), runs one Lua script that
+/// publishes the counts the local breaker gained and returns the fleet's state.
+/// An idle breaker costs nothing; the local policy (`ready_to_trip` or the count
+/// window) is applied to the fleet-wide counts. Dropping the `Fleet` (or
+/// [`shutdown`](Self::shutdown)) stops the task, gives unused probe tokens back
 /// and leaves every breaker local (a breaker the fleet held open stays open until
 /// the fleet's deadline, then probes on its own).
 ///
@@ -116,11 +196,11 @@ pub struct FleetStats {
 /// for row in fleet.list() {
 ///     println!("{}: local {} fleet {:?} ({})", row.name, row.state, row.fleet, row.coordination);
 /// }
+/// fleet.shutdown().await;
 /// # Ok(()) }
 /// ```
 pub struct Fleet {
     inner: Arc<Inner>,
-    task: JoinHandle<()>,
 }
 
 impl fmt::Debug for Fleet {
@@ -158,23 +238,29 @@ impl Fleet {
         let inner = Arc::new(Inner {
             config,
             breakers: Mutex::new(Vec::new()),
+            names: Mutex::new(std::collections::HashSet::new()),
             wake: Arc::new(Notify::new()),
             coordination: Arc::new(AtomicU8::new(Coordination::Connecting as u8)),
             stop: AtomicBool::new(false),
             instance: h.finish(),
-            scripts: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            connects: AtomicU64::new(0),
+            task: Mutex::new(None),
+            leftover: Mutex::new(Vec::new()),
+            lagging: AtomicBool::new(false),
+            stats: Stats::default(),
         });
         inner.set_coordination(Coordination::Connecting);
         let task = handle.spawn(run(Arc::clone(&inner), client));
-        Ok(Self { inner, task })
+        *lock(&inner.task) = Some(task);
+        Ok(Self { inner })
     }
 
     /// Puts `breaker` under fleet coordination. Instances coordinate a breaker by
     /// its name, so give every instance's breaker of one dependency the same name
-    /// and the same settings (`max_requests`, `timeout`, `interval`, trip policy).
-    /// Fails if a breaker of that name is already attached.
+    /// and the same settings (`max_requests`, `timeout`, `interval`, trip policy):
+    /// an instance whose settings differ from the fleet's stays local and says so
+    /// ([`Coordination::SettingsMismatch`]). To fingerprint the trip rule, this
+    /// calls the breaker's `ready_to_trip` on a fixed set of 33 counts, once. Fails
+    /// if a breaker of that name is already attached.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -190,12 +276,16 @@ impl Fleet {
     /// # Ok(()) }
     /// ```
     pub fn attach(&self, breaker: Arc<CircuitBreaker>) -> Result<FleetBreaker, FleetError> {
+        let fingerprint = fingerprint(breaker.settings());
         let mut list = lock(&self.inner.breakers);
-        if list.iter().any(|s| s.breaker.name() == breaker.name()) {
-            return Err(FleetError::Duplicate(breaker.name().to_owned()));
+        if !lock(&self.inner.names).insert(breaker.name().to_owned()) {
+            let name: String = breaker.name().chars().take(64).collect();
+            return Err(FleetError::Duplicate(name));
         }
         let shared = Arc::new(Shared::new(
             breaker,
+            fingerprint,
+            hash_tag,
             Arc::clone(&self.inner.wake),
             Arc::clone(&self.inner.coordination),
         ));
@@ -220,6 +310,23 @@ impl Fleet {
     pub fn coordination(&self) -> Coordination {
         // Relaxed: a status value read on its own.
         Coordination::from_u8(self.inner.coordination.load(Ordering::Relaxed))
+    }
+
+    /// Whether the last slice's round trips took longer than the slice (Redis or
+    /// this instance is slow): fleet decisions then reach this instance late. Each
+    /// such slice is counted in [`FleetStats::overruns`] and the first of a run is
+    /// logged.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// assert!(!fleet.lagging());
+    /// # Ok(()) }
+    /// ```
+    pub fn lagging(&self) -> bool {
+        // Relaxed: a status value read on its own.
+        self.inner.lagging.load(Ordering::Relaxed)
     }
 
     /// One row per attached breaker, sorted by name.
@@ -253,24 +360,54 @@ impl Fleet {
     /// ```
     pub fn stats(&self) -> FleetStats {
         // Relaxed: independent counters, read on their own.
+        let s = &self.inner.stats;
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         FleetStats {
-            scripts: self.inner.scripts.load(Ordering::Relaxed),
-            errors: self.inner.errors.load(Ordering::Relaxed),
-            connects: self.inner.connects.load(Ordering::Relaxed),
+            scripts: n(&s.scripts),
+            round_trips: n(&s.round_trips),
+            errors: n(&s.errors),
+            connects: n(&s.connects),
+            bad_keys: n(&s.bad_keys),
+            mismatches: n(&s.mismatches),
+            restores: n(&s.restores),
+            overruns: n(&s.overruns),
+            tokens_released: n(&s.released),
         }
+    }
+
+    /// Stops the fleet: every breaker decides locally from now on (one the fleet
+    /// held open stays open until the fleet's deadline), the probe tokens this
+    /// instance claimed but has not used are given back to the fleet at once (one
+    /// round trip, bounded by [`redis_timeout`](FleetConfig::redis_timeout)), and
+    /// the background task ends. Returns how many tokens were given back (0 if
+    /// Redis was unreachable: they then expire after
+    /// [`probe_ttl`](FleetConfig::probe_ttl)). Probes still in flight keep their
+    /// tokens until those expire. Calling it again returns 0; dropping the `Fleet`
+    /// does the same without waiting.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// assert_eq!(fleet.shutdown().await, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(&self) -> usize {
+        let before = self.stats().tokens_released;
+        self.inner.begin_stop();
+        let task = lock(&self.inner.task).take();
+        let Some(task) = task else {
+            return 0;
+        };
+        let _ = task.await;
+        usize::try_from(self.stats().tokens_released - before).unwrap_or(usize::MAX)
     }
 }
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        // SeqCst is not needed: each breaker's track mutex orders this flag against
-        // a task step that is applying a fleet decision (see `apply`). Relaxed store.
-        self.inner.stop.store(true, Ordering::Relaxed);
-        self.task.abort();
-        let list: Vec<_> = lock(&self.inner.breakers).clone();
-        for s in &list {
-            go_local(s);
-        }
+        // The task gives the tokens back and ends on its own.
+        self.inner.begin_stop();
     }
 }
 
@@ -298,18 +435,80 @@ impl Inner {
     }
 
     fn stopped(&self) -> bool {
-        // Relaxed: see `Fleet::drop`.
+        // Relaxed: each breaker's track mutex orders this flag against a task step
+        // that is applying a fleet decision (see `apply`).
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Marks the fleet stopped, hands every breaker back to its local breaker
+    /// and moves their unused probe tokens to `leftover` for the task to give back.
+    fn begin_stop(&self) {
+        // Relaxed: see `stopped`.
+        if self.stop.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let list: Vec<_> = lock(&self.breakers).clone();
+        let mut leftover = lock(&self.leftover);
+        for s in &list {
+            let tokens = std::mem::take(&mut *lock(&s.pool));
+            leftover.extend(tokens.into_iter().map(|t| (Arc::clone(s), t)));
+            go_local(s);
+        }
+        drop(leftover);
+        self.wake.notify_one();
+    }
+
+    fn set_lagging(&self, lagging: bool) {
+        // Relaxed: a status value read on its own.
+        if self.lagging.swap(lagging, Ordering::Relaxed) == lagging {
+            return;
+        }
+        if lagging {
+            tracing::warn!(
+                namespace = %self.config.namespace,
+                slice = ?self.config.slice,
+                "warden-redis: a slice's round trips took longer than the slice; fleet decisions reach this instance late"
+            );
+        } else {
+            tracing::info!(namespace = %self.config.namespace, "warden-redis: slices on time again");
+        }
     }
 }
 
-/// A failed Redis round trip (error or timeout).
+/// Why a round trip failed.
 #[derive(Debug)]
-struct Down;
+enum Fault {
+    /// The connection broke or timed out: reconnect.
+    Io,
+    /// The server refused (out of memory, read-only replica, loading, ...): keep
+    /// the connection, back off.
+    Server,
+}
 
-/// The task: connect, then one step per breaker per slice (and on wake-ups for
-/// probe tokens and reports); on any failure go local-only and reconnect with
-/// backoff.
+/// What a script call is for, so its reply can be applied.
+enum Job {
+    Report,
+    Claim {
+        generation: u64,
+        prefix: String,
+        claimed_at: std::time::Instant,
+    },
+    Sync {
+        trip: bool,
+        published: bool,
+    },
+    Vote,
+}
+
+struct Item {
+    s: Arc<Shared>,
+    cmd: Cmd,
+    job: Job,
+}
+
+/// The task: connect, then one round trip per slice (and on wake-ups for probe
+/// tokens, reports and local trips); on a failure go local-only and retry with a
+/// backoff that only a fully successful slice resets.
 async fn run(inner: Arc<Inner>, client: Client) {
     let cfg = &inner.config;
     let conn_config = AsyncConnectionConfig::new()
@@ -318,9 +517,14 @@ async fn run(inner: Arc<Inner>, client: Client) {
     let script = Script::new(LUA);
     let mut backoff = cfg.slice;
     let mut conn: Option<MultiplexedConnection> = None;
-    let mut next_sync = Instant::now();
+    let mut next_slice = Instant::now();
+    let mut version: Option<i64> = None;
+    let mut woken = true;
     loop {
         if inner.stopped() {
+            if let Some(c) = conn.as_mut() {
+                release_leftovers(&inner, &script, c).await;
+            }
             return;
         }
         let Some(c) = conn.as_mut() else {
@@ -331,53 +535,84 @@ async fn run(inner: Arc<Inner>, client: Client) {
             .await;
             match attempt {
                 Ok(Ok(c)) => {
-                    // Relaxed: a statistics counter.
-                    inner.connects.fetch_add(1, Ordering::Relaxed);
+                    bump(&inner.stats.connects, 1);
                     conn = Some(c);
-                    backoff = cfg.slice;
-                    next_sync = Instant::now();
+                    version = None;
+                    next_slice = Instant::now();
                 }
                 _ => {
-                    // Relaxed: a statistics counter.
-                    inner.errors.fetch_add(1, Ordering::Relaxed);
+                    bump(&inner.stats.errors, 1);
                     lose_redis(&inner);
-                    sleep(backoff).await;
+                    pause(&inner, backoff).await;
                     backoff = (backoff * 2).min(cfg.reconnect_max);
                 }
             }
             continue;
         };
-        let now = Instant::now();
-        let sync_all = now >= next_sync;
-        if sync_all {
-            next_sync = now + cfg.slice;
+        let started = Instant::now();
+        let slice_due = started >= next_slice;
+        if slice_due {
+            next_slice = (next_slice + cfg.slice).max(started);
         }
-        let list: Vec<_> = lock(&inner.breakers).clone();
-        let mut ok = true;
-        for s in &list {
-            // A local trip is published at once, not at the next slice.
-            let sync = sync_all || wants_trip_vote(&inner, s);
-            if step(&inner, &script, c, s, sync).await.is_err() {
-                ok = false;
-                break;
+        let kind = if slice_due {
+            Round::Slice
+        } else if woken {
+            Round::Woken
+        } else {
+            Round::Check
+        };
+        match round(&inner, &script, c, kind, &mut version).await {
+            Ok(()) => {
+                if slice_due {
+                    inner.set_coordination(Coordination::Fleet);
+                    backoff = cfg.slice;
+                    let overran = started.elapsed() > cfg.slice;
+                    if overran {
+                        bump(&inner.stats.overruns, 1);
+                    }
+                    inner.set_lagging(overran);
+                }
             }
-        }
-        if !ok {
-            // Relaxed: a statistics counter.
-            inner.errors.fetch_add(1, Ordering::Relaxed);
-            conn = None;
-            lose_redis(&inner);
-            sleep(backoff).await;
-            backoff = (backoff * 2).min(cfg.reconnect_max);
-            continue;
-        }
-        if sync_all {
-            inner.set_coordination(Coordination::Fleet);
+            Err(fault) => {
+                bump(&inner.stats.errors, 1);
+                if matches!(fault, Fault::Io) {
+                    conn = None;
+                }
+                version = None;
+                lose_redis(&inner);
+                pause(&inner, backoff).await;
+                backoff = (backoff * 2).min(cfg.reconnect_max);
+                next_slice = Instant::now();
+                continue;
+            }
         }
         // Local breakers are looked at (no Redis) five times per slice for trips.
         let check = (cfg.slice / 5).max(Duration::from_millis(1));
+        woken = tokio::select! {
+            () = sleep_until(next_slice.min(Instant::now() + check)) => false,
+            () = inner.wake.notified() => true,
+        };
+    }
+}
+
+/// Why a round runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// The slice is due: the change log, every breaker with news.
+    Slice,
+    /// A guarded call asked (a probe report, a token wanted, a breaker attached).
+    Woken,
+    /// A timer between slices: only local trips are looked for (no lock but the
+    /// breaker's track, no Redis unless one tripped).
+    Check,
+}
+
+/// Sleeps `d`, or less if the fleet is stopped meanwhile.
+async fn pause(inner: &Inner, d: Duration) {
+    let until = Instant::now() + d;
+    while !inner.stopped() && Instant::now() < until {
         tokio::select! {
-            () = sleep_until(next_sync.min(Instant::now() + check)) => {}
+            () = sleep_until(until) => {}
             () = inner.wake.notified() => {}
         }
     }
@@ -395,6 +630,8 @@ fn lose_redis(inner: &Inner) {
 
 /// Hands `s` back to its local breaker: no fleet verdict, no tokens; a breaker the
 /// fleet held open stays open until the fleet's deadline, then probes locally.
+/// What the instance knows of the fleet (incarnation, open deadline) is kept, to
+/// be republished if Redis comes back without it.
 fn go_local(s: &Shared) {
     let mut t = lock(&s.track);
     s.set_verdict(0);
@@ -412,74 +649,399 @@ fn go_local(s: &Shared) {
     }
     t.fleet = None;
     t.fleet_counts = None;
+    t.dirty = true;
 }
 
-/// Runs the script once for `s`.
-async fn eval(
-    inner: &Inner,
-    script: &Script,
-    c: &mut MultiplexedConnection,
-    s: &Shared,
-    args: &[i64],
-    member: Option<&str>,
-) -> Result<Reply, Down> {
+/// The settings that must agree across instances for them to share a breaker:
+/// timeout, interval, `max_requests`, the count or time window, and the trip
+/// rule, sampled on a fixed set of counts (a custom `ready_to_trip` cannot be
+/// compared otherwise).
+pub(crate) fn fingerprint(s: &Settings) -> String {
+    let mut rule = 0u64;
+    let mut bit = 0;
+    for calls in [1u32, 2, 3, 4, 5, 6, 8, 10, 20, 50, 100] {
+        for failures in [calls, calls / 2, 1] {
+            let c = Counts {
+                requests: calls,
+                total_successes: calls - failures.min(calls),
+                total_failures: failures.min(calls),
+                total_exclusions: 0,
+                consecutive_successes: 0,
+                consecutive_failures: failures.min(calls),
+            };
+            if s.ready_to_trip(&c) {
+                rule |= 1 << bit;
+            }
+            bit += 1;
+        }
+    }
+    format!(
+        "t{} i{} m{} c{:?} w{:?} r{rule:x}",
+        s.timeout_ticks(),
+        s.interval_ticks(),
+        s.max_requests(),
+        s.count_window()
+            .map(|w| (w.size(), w.min_calls(), w.failure_rate_percent())),
+        s.time_window().map(|w| format!("{w:?}")),
+    )
+}
+
+/// The hash tag of a breaker's keys: its name, with `%`, `{` and `}` escaped
+/// (`%25`, `%7B`, `%7D`) and the empty name written `%`, so every name maps to a
+/// non-empty tag without braces (all its keys in one Redis Cluster slot) and no two
+/// names share one.
+pub(crate) fn hash_tag(name: &str) -> String {
+    if name.is_empty() {
+        return "%".to_owned();
+    }
+    let mut tag = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '%' => tag.push_str("%25"),
+            '{' => tag.push_str("%7B"),
+            '}' => tag.push_str("%7D"),
+            c => tag.push(c),
+        }
+    }
+    tag
+}
+
+/// What the instance knows of `t`'s fleet state, for the script to republish if
+/// Redis lost it: (known incarnation, held: 0 nothing / 1 open / 2 half-open, ms
+/// left of the open decision).
+fn knowledge(t: &Track) -> (u64, i64, u64) {
+    let now = Instant::now();
+    if let Some(until) = t.hold_until
+        && until > now
+    {
+        let ms = until.duration_since(now).as_millis();
+        return (
+            t.incarnation,
+            1,
+            u64::try_from(ms).unwrap_or(u64::MAX).max(1),
+        );
+    }
+    if matches!(t.fleet, Some((2, _))) {
+        return (t.incarnation, 2, 0);
+    }
+    (t.incarnation, 0, 0)
+}
+
+/// One script call for `s`: the common arguments, then `args`.
+fn script_cmd(inner: &Inner, script: &Script, s: &Shared, op: i64, args: &[Arg<'_>]) -> Cmd {
     let name = s.breaker.name();
     let ns = &inner.config.namespace;
     let settings = s.breaker.settings();
-    let key_ttl = (settings.timeout_ticks())
-        .max(settings.interval_ticks())
-        .max(inner.config.probe_ttl.as_millis() as u64)
-        .saturating_mul(2)
-        .max(60_000);
-    let mut inv = script.key(format!("{ns}:{{{name}}}:state"));
-    inv.key(format!("{ns}:{{{name}}}:counts"))
-        .key(format!("{ns}:{{{name}}}:probes"))
-        .arg(args[0])
+    let (known, held, hold) = knowledge(&lock(&s.track));
+    let tag = &s.tag;
+    let fresh =
+        (inner.instance ^ next_member().wrapping_mul(0x9E37_79B9_7F4A_7C15)) & ((1 << 52) - 1);
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash())
+        .arg(5)
+        .arg(format!("{ns}:{{{tag}}}:state"))
+        .arg(format!("{ns}:{{{tag}}}:counts"))
+        .arg(format!("{ns}:{{{tag}}}:probes"))
+        .arg(format!("{ns}:version"))
+        .arg(format!("{ns}:changes"))
+        .arg(op)
         .arg(settings.timeout_ticks())
         .arg(settings.interval_ticks())
-        .arg(key_ttl)
-        .arg(settings.max_requests());
-    for (i, a) in args[1..].iter().enumerate() {
-        // Claims and reports carry the token's member as their second argument.
-        match (i, member) {
-            (1, Some(m)) => inv.arg(m),
-            _ => inv.arg(*a),
+        .arg(u64::try_from(inner.config.key_ttl.as_millis()).unwrap_or(u64::MAX))
+        .arg(settings.max_requests())
+        .arg(s.fingerprint.as_str())
+        .arg(known)
+        .arg(held)
+        .arg(hold)
+        .arg(fresh.max(1))
+        .arg(name);
+    for a in args {
+        match a {
+            Arg::Int(n) => cmd.arg(*n),
+            Arg::Str(v) => cmd.arg(*v),
         };
     }
-    // Relaxed: a statistics counter.
-    inner.scripts.fetch_add(1, Ordering::Relaxed);
-    let reply: Vec<i64> = match timeout(inner.config.redis_timeout, inv.invoke_async(c)).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, breaker = name, "warden-redis: script failed");
-            return Err(Down);
-        }
-        Err(_) => return Err(Down),
-    };
-    Reply::parse(&reply).ok_or(Down)
+    cmd
 }
 
-/// One breaker's turn: reports, token claims, then (once per slice) the sync.
-async fn step(
+enum Arg<'a> {
+    Int(i64),
+    Str(&'a str),
+}
+
+/// Whether a server error is about one breaker's data (its keys hold something
+/// else): anything but the errors that concern the whole server.
+fn fleet_wide(code: &str) -> bool {
+    matches!(
+        code,
+        "OOM"
+            | "READONLY"
+            | "LOADING"
+            | "BUSY"
+            | "MASTERDOWN"
+            | "CLUSTERDOWN"
+            | "TRYAGAIN"
+            | "MOVED"
+            | "ASK"
+            | "NOAUTH"
+            | "NOPERM"
+            | "WRONGPASS"
+            | "MISCONF"
+            | "NOREPLICAS"
+            | "NOSCRIPT"
+            | "CROSSSLOT"
+    )
+}
+
+/// Sends `cmds` in pipelines of at most [`PIPELINE_MAX`], each bounded by the
+/// command timeout; returns one value per command (a server error as
+/// `Value::ServerError`). Scripts the server does not know (it restarted) are
+/// loaded and those calls sent again, once.
+async fn exec(
     inner: &Inner,
     script: &Script,
     c: &mut MultiplexedConnection,
-    s: &Shared,
-    sync: bool,
-) -> Result<(), Down> {
+    cmds: &[&Cmd],
+) -> Result<Vec<Value>, Fault> {
+    let mut out = Vec::with_capacity(cmds.len());
+    for chunk in cmds.chunks(PIPELINE_MAX) {
+        let mut values = send(inner, c, chunk).await?;
+        let again: Vec<usize> = values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v, Value::ServerError(e) if e.code() == "NOSCRIPT"))
+            .map(|(i, _)| i)
+            .collect();
+        if !again.is_empty() {
+            match timeout(inner.config.redis_timeout, script.load_async(c)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() => {
+                    return Err(Fault::Io);
+                }
+                Ok(Err(_)) => return Err(Fault::Server),
+                Err(_) => return Err(Fault::Io),
+            }
+            let retry: Vec<&Cmd> = again.iter().map(|&i| chunk[i]).collect();
+            let redone = send(inner, c, &retry).await?;
+            for (i, v) in again.into_iter().zip(redone) {
+                values[i] = v;
+            }
+        }
+        out.extend(values);
+    }
+    Ok(out)
+}
+
+async fn send(
+    inner: &Inner,
+    c: &mut MultiplexedConnection,
+    cmds: &[&Cmd],
+) -> Result<Vec<Value>, Fault> {
+    let mut pipe = redis::pipe();
+    for cmd in cmds {
+        pipe.add_command((*cmd).clone());
+    }
+    pipe.ignore_errors();
+    bump(&inner.stats.round_trips, 1);
+    let evals = cmds
+        .iter()
+        .filter(|c| {
+            c.args_iter()
+                .next()
+                .is_some_and(|a| matches!(a, redis::Arg::Simple(b) if b == b"EVALSHA"))
+        })
+        .count();
+    bump(&inner.stats.scripts, evals as u64);
+    let values: Vec<Value> = match timeout(inner.config.redis_timeout, pipe.query_async(c)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "warden-redis: round trip failed");
+            return Err(
+                if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+                    Fault::Io
+                } else {
+                    Fault::Server
+                },
+            );
+        }
+        Err(_) => return Err(Fault::Io),
+    };
+    if values.len() != cmds.len() {
+        return Err(Fault::Io);
+    }
+    // A refusal that concerns the whole server fails the round trip.
+    if values.iter().any(
+        |v| matches!(v, Value::ServerError(e) if fleet_wide(e.code()) && e.code() != "NOSCRIPT"),
+    ) {
+        return Err(Fault::Server);
+    }
+    Ok(values)
+}
+
+/// One round trip (plus a follow-up when a change was announced or a policy
+/// trip must be voted): the fleet's change log, then every breaker with news.
+async fn round(
+    inner: &Inner,
+    script: &Script,
+    c: &mut MultiplexedConnection,
+    kind: Round,
+    version: &mut Option<i64>,
+) -> Result<(), Fault> {
+    let slice_due = kind == Round::Slice;
+    let list: Vec<_> = lock(&inner.breakers).clone();
+    let ns = &inner.config.namespace;
+    let mut head: Vec<Cmd> = Vec::new();
+    if slice_due {
+        head.push(redis::cmd("GET").arg(format!("{ns}:version")).clone());
+        let mut z = redis::cmd("ZRANGEBYSCORE");
+        z.arg(format!("{ns}:changes"))
+            .arg(format!("({}", version.unwrap_or(i64::MAX)))
+            .arg("+inf")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(CHANGES_MAX);
+        head.push(z);
+    }
+    let mut items = Vec::new();
+    let mut join_budget = JOIN_PER_SLICE;
+    for s in &list {
+        if kind == Round::Check {
+            if wants_trip_vote(inner, s) {
+                items.push(sync_item(inner, script, s, false));
+            }
+        } else {
+            collect(inner, script, s, &mut join_budget, slice_due, &mut items);
+        }
+    }
+    if head.is_empty() && items.is_empty() {
+        return Ok(());
+    }
+    let cmds: Vec<&Cmd> = head.iter().chain(items.iter().map(|i| &i.cmd)).collect();
+    let values = exec(inner, script, c, &cmds).await?;
+    let mut values = values.into_iter();
+    let mut changed: Vec<String> = Vec::new();
+    let mut resync_all = false;
+    if slice_due {
+        let v = values.next().unwrap_or(Value::Nil);
+        let names = values.next().unwrap_or(Value::Nil);
+        let now: i64 = redis::from_redis_value::<Option<i64>>(v)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let names: Vec<String> = redis::from_redis_value(names).unwrap_or_default();
+        match *version {
+            // First read since (re)connecting: every breaker is synced anyway.
+            None => {}
+            // The counter went back: Redis lost data; resync (and republish) all.
+            Some(old) if now < old => resync_all = true,
+            Some(_) if names.len() >= CHANGES_MAX => resync_all = true,
+            Some(_) => changed = names,
+        }
+        *version = Some(now);
+    }
+    let mut follow = Vec::new();
+    let mut synced = std::collections::HashSet::new();
+    for (item, v) in items.into_iter().zip(values) {
+        if matches!(item.job, Job::Sync { .. } | Job::Vote) {
+            synced.insert(item.s.breaker.name().to_owned());
+        }
+        handle(inner, script, item, v, &mut follow);
+    }
+    if resync_all || !changed.is_empty() {
+        let by_name: HashMap<&str, &Arc<Shared>> =
+            list.iter().map(|s| (s.breaker.name(), s)).collect();
+        let targets: Vec<&Arc<Shared>> = if resync_all {
+            // Every breaker syncs again, over the next slices (see `JOIN_PER_SLICE`);
+            // those holding an open decision at once, to republish it.
+            let now = Instant::now();
+            list.iter()
+                .filter(|s| {
+                    let mut t = lock(&s.track);
+                    t.dirty = true;
+                    t.hold_until.is_some_and(|u| u > now)
+                })
+                .collect()
+        } else {
+            changed
+                .iter()
+                .filter(|n| !synced.contains(n.as_str()))
+                .filter_map(|n| by_name.get(n.as_str()).copied())
+                .collect()
+        };
+        for s in targets {
+            if lock(&s.track).retry_at.is_some() {
+                continue;
+            }
+            follow.push(sync_item(inner, script, s, false));
+        }
+    }
+    if follow.is_empty() {
+        return Ok(());
+    }
+    let cmds: Vec<&Cmd> = follow.iter().map(|i| &i.cmd).collect();
+    let values = exec(inner, script, c, &cmds).await?;
+    let mut ignored = Vec::new();
+    for (item, v) in follow.into_iter().zip(values) {
+        handle(inner, script, item, v, &mut ignored);
+    }
+    Ok(())
+}
+
+fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) -> Item {
+    let (delta, trip) = poll(inner, s);
+    lock(&s.track).last_sync = Some(Instant::now());
+    let trip = trip || force_trip;
+    let cmd = script_cmd(
+        inner,
+        script,
+        s,
+        OP_SYNC,
+        &[
+            Arg::Int(delta.requests as i64),
+            Arg::Int(delta.successes as i64),
+            Arg::Int(delta.failures as i64),
+            Arg::Int(delta.exclusions as i64),
+            Arg::Int(delta.last_consecutive_successes as i64),
+            Arg::Int(delta.last_consecutive_failures as i64),
+            Arg::Int(i64::from(trip)),
+            Arg::Int(0),
+        ],
+    );
+    Item {
+        s: Arc::clone(s),
+        cmd,
+        job: Job::Sync {
+            trip,
+            published: !delta.is_empty(),
+        },
+    }
+}
+
+/// The script calls `s` needs this round: reports, unused tokens given back, a
+/// bounded claim, and (once per slice, when it has news) the sync.
+fn collect(
+    inner: &Inner,
+    script: &Script,
+    s: &Arc<Shared>,
+    join_budget: &mut usize,
+    slice_due: bool,
+    items: &mut Vec<Item>,
+) {
+    let now = Instant::now();
+    {
+        let mut t = lock(&s.track);
+        if let Some(at) = t.retry_at {
+            if now < at || !slice_due {
+                return;
+            }
+            t.retry_at = None;
+            t.dirty = true;
+        }
+    }
     let reports = std::mem::take(&mut *lock(&s.reports));
     let reported = !reports.is_empty();
     for r in reports {
-        let reply = eval(
-            inner,
-            script,
-            c,
-            s,
-            &[OP_REPORT, r.generation as i64, 0, r.code],
-            Some(&r.member),
-        )
-        .await?;
-        apply(inner, s, reply);
+        items.push(report_item(inner, script, s, &r));
     }
     // Tokens claimed but left unused for half their TTL go back to the fleet, so an
     // instance whose demand vanished does not sit on the fleet's probes.
@@ -498,108 +1060,272 @@ async fn step(
         }
     };
     for t in idle {
-        let reply = eval(
-            inner,
-            script,
-            c,
-            s,
-            &[OP_REPORT, t.generation as i64, 0, REPORT_RELEASE],
-            Some(&t.member),
-        )
-        .await?;
-        apply(inner, s, reply);
+        let r = Report {
+            generation: t.generation,
+            member: t.member,
+            code: REPORT_RELEASE,
+        };
+        items.push(report_item(inner, script, s, &r));
     }
     // After a refused claim the cap is full: claim again at the next slice (or after
     // a report), not on every refused call. Relaxed: a request counter (see
     // `Shared::take_token`); taking it re-arms the wake-up.
-    let blocked = lock(&s.track).claims_blocked && !sync && !reported;
-    let wanted = if blocked {
-        0
-    } else {
-        s.wanted.swap(0, Ordering::Relaxed)
+    let (blocked, fleet) = {
+        let t = lock(&s.track);
+        (t.claims_blocked && !slice_due && !reported, t.fleet)
     };
-    if wanted > 0 {
-        lock(&s.track).claims_blocked = false;
-        let max = s.breaker.settings().max_requests();
-        for _ in 0..wanted.min(max) {
-            let Some((2, generation)) = lock(&s.track).fleet else {
-                break;
-            };
-            let member = format!("{:016x}-{}", inner.instance, next_member());
-            let ttl = inner.config.probe_ttl.as_millis() as i64;
-            let claimed_at = std::time::Instant::now();
-            let reply = eval(
+    if !blocked {
+        let wanted = s.wanted.swap(0, Ordering::Relaxed);
+        if let (true, Some((2, generation))) = (wanted > 0, fleet) {
+            lock(&s.track).claims_blocked = false;
+            let n = wanted
+                .min(s.breaker.settings().max_requests())
+                .min(CLAIM_BATCH);
+            let prefix = format!("{:016x}-{}", inner.instance, next_member());
+            let ttl = i64::try_from(inner.config.probe_ttl.as_millis()).unwrap_or(i64::MAX);
+            let cmd = script_cmd(
                 inner,
                 script,
-                c,
                 s,
-                &[OP_CLAIM, generation as i64, 0, ttl],
-                Some(&member),
-            )
-            .await?;
-            if reply.granted && reply.state == 2 && reply.generation == generation {
-                // A margin of a tenth of the TTL before Redis may hand the slot on.
-                let usable = inner.config.probe_ttl - inner.config.probe_ttl / 10;
-                lock(&s.pool).push(Token {
+                OP_CLAIM,
+                &[
+                    Arg::Int(generation as i64),
+                    Arg::Str(&prefix),
+                    Arg::Int(i64::from(n)),
+                    Arg::Int(ttl),
+                ],
+            );
+            items.push(Item {
+                s: Arc::clone(s),
+                cmd,
+                job: Job::Claim {
                     generation,
-                    member,
-                    claimed_at,
-                    usable_until: claimed_at + usable,
-                });
-            }
-            apply(inner, s, reply);
-            if !reply.granted {
-                lock(&s.track).claims_blocked = true;
-                break;
-            }
+                    prefix,
+                    claimed_at: std::time::Instant::now(),
+                },
+            });
         }
     }
-    if !sync {
-        return Ok(());
+    let vote = wants_trip_vote(inner, s);
+    let sync = vote
+        || (slice_due && {
+            let b = &s.breaker;
+            let mut t = lock(&s.track);
+            let counts = b.counts();
+            let delta = Delta::between(t.prev, counts);
+            if delta.is_empty() && counts != t.prev {
+                // A local reset with nothing new: nothing to publish.
+                t.prev = counts;
+            }
+            let open_due = matches!(t.fleet, Some((1, _)))
+                && (t.forced_until.is_none_or(|u| u <= now)
+                    || t.last_sync
+                        .is_none_or(|at| now >= at + inner.config.slice * RECHECK_SLICES));
+            let holds = t.hold_until.is_some_and(|u| u > now);
+            if !delta.is_empty() || open_due {
+                true
+            } else if t.fleet.is_none() || t.dirty {
+                // Only to (re)join: bounded per slice, so a full resync of many
+                // breakers is spread over slices that each fit the timeout; a held
+                // open decision (to republish if lost) never waits.
+                holds
+                    || (*join_budget > 0 && {
+                        *join_budget -= 1;
+                        true
+                    })
+            } else {
+                false
+            }
+        });
+    if sync {
+        items.push(sync_item(inner, script, s, false));
     }
-    let (delta, trip) = poll(inner, s);
-    let reply = eval(
+}
+
+fn report_item(inner: &Inner, script: &Script, s: &Arc<Shared>, r: &Report) -> Item {
+    let cmd = script_cmd(
         inner,
         script,
-        c,
         s,
+        OP_REPORT,
         &[
-            OP_SYNC,
-            delta.requests as i64,
-            delta.successes as i64,
-            delta.failures as i64,
-            delta.exclusions as i64,
-            delta.last_consecutive_successes as i64,
-            delta.last_consecutive_failures as i64,
-            i64::from(trip),
-            0,
+            Arg::Int(r.generation as i64),
+            Arg::Str(&r.member),
+            Arg::Int(r.code),
         ],
-        None,
-    )
-    .await?;
-    {
-        let mut t = lock(&s.track);
-        if trip && reply.state == 1 {
-            t.trip_voted = true;
-        }
-        if reply.state == 0 {
-            t.fleet_counts = Some(fleet_counts(reply.counts));
-        }
+    );
+    Item {
+        s: Arc::clone(s),
+        cmd,
+        job: Job::Report,
     }
-    apply(inner, s, reply);
-    if reply.state == 0 && !delta.is_empty() && policy_trips(&s.breaker, reply.counts) {
-        let reply = eval(
+}
+
+/// Applies one script reply (or its error) to its breaker.
+fn handle(inner: &Inner, script: &Script, item: Item, v: Value, follow: &mut Vec<Item>) {
+    let s = &item.s;
+    let reply = match v {
+        Value::ServerError(e) => {
+            let what = format!("{}: {}", e.code(), e.details().unwrap_or(""));
+            breaker_problem(inner, s, Coordination::BadKey, &what);
+            return;
+        }
+        v => match redis::from_redis_value::<Vec<i64>>(v)
+            .ok()
+            .and_then(|v| Reply::parse(&v))
+        {
+            Some(r) => r,
+            None => {
+                breaker_problem(
+                    inner,
+                    s,
+                    Coordination::BadKey,
+                    "the script returned an unexpected reply",
+                );
+                return;
+            }
+        },
+    };
+    if reply.state == MISMATCH {
+        breaker_problem(
             inner,
-            script,
-            c,
             s,
-            &[OP_SYNC, 0, 0, 0, 0, 0, 0, 1, reply.generation as i64],
-            None,
-        )
-        .await?;
-        apply(inner, s, reply);
+            Coordination::SettingsMismatch,
+            "another instance shares this breaker with different settings",
+        );
+        return;
     }
-    Ok(())
+    if s.set_issue(None) {
+        tracing::info!(
+            breaker = s.breaker.name(),
+            "warden-redis: breaker coordinates fleet-wide again"
+        );
+    }
+    if reply.restored {
+        bump(&inner.stats.restores, 1);
+        tracing::warn!(
+            breaker = s.breaker.name(),
+            "warden-redis: Redis had lost this breaker's fleet state; republished what this instance knew"
+        );
+    }
+    match item.job {
+        Job::Report | Job::Vote => apply(inner, s, reply),
+        Job::Claim {
+            generation,
+            prefix,
+            claimed_at,
+        } => {
+            if reply.granted > 0 && reply.state == 2 && reply.generation == generation {
+                // A margin of a tenth of the TTL before Redis may hand the slot on.
+                let usable = inner.config.probe_ttl - inner.config.probe_ttl / 10;
+                let mut pool = lock(&s.pool);
+                for j in 1..=reply.granted {
+                    pool.push(Token {
+                        generation,
+                        member: format!("{prefix}.{j}"),
+                        claimed_at,
+                        usable_until: claimed_at + usable,
+                    });
+                }
+            }
+            apply(inner, s, reply);
+            if reply.granted == 0 {
+                lock(&s.track).claims_blocked = true;
+            }
+        }
+        Job::Sync { trip, published } => {
+            {
+                let mut t = lock(&s.track);
+                t.dirty = false;
+                if trip && reply.state == 1 {
+                    t.trip_voted = true;
+                }
+                if reply.state == 0 {
+                    t.fleet_counts = Some(fleet_counts(reply.counts));
+                }
+            }
+            apply(inner, s, reply);
+            if reply.state == 0 && published && policy_trips(&s.breaker, reply.counts) {
+                let cmd = script_cmd(
+                    inner,
+                    script,
+                    s,
+                    OP_SYNC,
+                    &[
+                        Arg::Int(0),
+                        Arg::Int(0),
+                        Arg::Int(0),
+                        Arg::Int(0),
+                        Arg::Int(0),
+                        Arg::Int(0),
+                        Arg::Int(1),
+                        Arg::Int(reply.generation as i64),
+                    ],
+                );
+                follow.push(Item {
+                    s: Arc::clone(s),
+                    cmd,
+                    job: Job::Vote,
+                });
+            }
+        }
+    }
+}
+
+/// One breaker cannot coordinate: it decides locally, says why (status, a
+/// counter, one log line per change) and is retried after `reconnect_max`.
+fn breaker_problem(inner: &Inner, s: &Shared, issue: Coordination, why: &str) {
+    go_local(s);
+    lock(&s.track).retry_at = Some(Instant::now() + inner.config.reconnect_max);
+    bump(
+        if issue == Coordination::BadKey {
+            &inner.stats.bad_keys
+        } else {
+            &inner.stats.mismatches
+        },
+        1,
+    );
+    if s.set_issue(Some(issue)) {
+        let why: String = why.chars().take(200).collect();
+        tracing::warn!(
+            breaker = s.breaker.name(),
+            coordination = %issue,
+            reason = %why,
+            "warden-redis: this breaker decides locally"
+        );
+    }
+}
+
+/// Gives back every token this instance holds unused (the fleet stopped).
+async fn release_leftovers(inner: &Inner, script: &Script, c: &mut MultiplexedConnection) {
+    let mut tokens = std::mem::take(&mut *lock(&inner.leftover));
+    let list: Vec<_> = lock(&inner.breakers).clone();
+    for s in &list {
+        let pool = std::mem::take(&mut *lock(&s.pool));
+        tokens.extend(pool.into_iter().map(|t| (Arc::clone(s), t)));
+    }
+    if tokens.is_empty() {
+        return;
+    }
+    let items: Vec<Item> = tokens
+        .iter()
+        .map(|(s, t)| {
+            let r = Report {
+                generation: t.generation,
+                member: t.member.clone(),
+                code: REPORT_RELEASE,
+            };
+            report_item(inner, script, s, &r)
+        })
+        .collect();
+    let cmds: Vec<&Cmd> = items.iter().map(|i| &i.cmd).collect();
+    if let Ok(values) = exec(inner, script, c, &cmds).await {
+        let ok = values
+            .iter()
+            .filter(|v| !matches!(v, Value::ServerError(_)))
+            .count();
+        bump(&inner.stats.released, ok as u64);
+    }
 }
 
 fn next_member() -> u64 {
@@ -686,16 +1412,29 @@ fn apply(inner: &Inner, s: &Shared, r: Reply) {
     let b = &s.breaker;
     let mode = b.mode();
     let by_hand = manual_by_hand(&t, mode);
+    if t.incarnation != r.incarnation {
+        // Another incarnation of the state: tokens of the old one are void.
+        lock(&s.pool).clear();
+        t.incarnation = r.incarnation;
+    }
     let changed = t.fleet != Some((r.state, r.generation));
     let was_fleet_controlled = matches!(t.fleet, Some((1 | 2, _)));
     match r.state {
         1 => {
-            if changed && !by_hand {
-                b.force_open();
-                t.forced_by_fleet = true;
-                t.forced_until = Some(Instant::now() + Duration::from_millis(r.remaining_ms));
-                lock(&s.pool).clear();
+            // Never longer than the breaker's own timeout, whatever Redis's clock says.
+            let remaining = r.remaining_ms.min(b.settings().timeout_ticks());
+            let until = Instant::now() + Duration::from_millis(remaining);
+            if !by_hand {
+                if changed {
+                    b.force_open();
+                    t.forced_by_fleet = true;
+                    lock(&s.pool).clear();
+                }
+                if t.forced_by_fleet {
+                    t.forced_until = Some(until);
+                }
             }
+            t.hold_until = Some(until);
             s.set_verdict(0);
         }
         2 => {
@@ -707,6 +1446,7 @@ fn apply(inner: &Inner, s: &Shared, r: Reply) {
                 t.forced_until = None;
                 lock(&s.pool).retain(|tok| tok.generation == r.generation);
             }
+            t.hold_until = None;
             s.set_verdict(if by_hand { 0 } else { HALF_OPEN | r.generation });
         }
         _ => {
@@ -719,6 +1459,7 @@ fn apply(inner: &Inner, s: &Shared, r: Reply) {
                 t.forced_until = None;
                 lock(&s.pool).clear();
             }
+            t.hold_until = None;
             s.set_verdict(0);
         }
     }
@@ -748,6 +1489,23 @@ mod tests {
             0,
             consecutive_failures,
         ]
+    }
+
+    #[test]
+    fn every_name_gets_a_brace_free_non_empty_tag_of_its_own() {
+        assert_eq!(hash_tag("db"), "db");
+        assert_eq!(hash_tag(""), "%");
+        assert_eq!(hash_tag("a{b}c"), "a%7Bb%7Dc");
+        assert_eq!(hash_tag("}{"), "%7D%7B");
+        assert_eq!(hash_tag("%"), "%25");
+        assert_eq!(hash_tag("%7B"), "%257B");
+        let names = ["", "%", "{", "}", "%7B", "{}", "a", "a{", "a%7B", "%25"];
+        let tags: std::collections::HashSet<_> = names.iter().map(|n| hash_tag(n)).collect();
+        assert_eq!(tags.len(), names.len(), "two names share a tag");
+        assert!(
+            tags.iter()
+                .all(|t| !t.is_empty() && !t.contains(['{', '}']))
+        );
     }
 
     #[test]

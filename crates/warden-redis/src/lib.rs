@@ -6,29 +6,38 @@
 //! the instances' breakers of the same name act as one:
 //!
 //! * **Shared trip decisions.** Every [`slice`](FleetConfig::slice) (100 ms by
-//!   default) the task reads each local breaker's counts, publishes what they
-//!   gained since the last slice and gets the fleet-wide counts back, in one Lua
-//!   script (one Redis round trip per breaker per slice, whatever the traffic). The
-//!   local breaker's own policy (`ready_to_trip`, or its count or time window) is applied to
-//!   the fleet-wide counts, so failures spread thinly over many instances trip them
-//!   all. A local trip is reported too (see
+//!   default) the task makes one Redis round trip (a pipeline): it reads the
+//!   fleet's change log and, for each breaker with news (calls since the last
+//!   slice, a probe, a change another instance announced), runs one Lua script that
+//!   publishes what the local breaker gained and returns the fleet-wide counts and
+//!   state. An idle breaker costs nothing. The local breaker's own policy
+//!   (`ready_to_trip`, or its count or time window) is applied to the fleet-wide
+//!   counts, so failures spread thinly over many instances trip them all. A local
+//!   trip is reported too (see
 //!   [`propagate_local_trips`](FleetConfig::propagate_local_trips)).
 //! * **Shared state.** The open decision, with its generation and deadline (on the
-//!   Redis server's clock), lives in Redis; each instance learns it within one
-//!   slice plus a round trip and forces its local breaker open; all turn half-open
-//!   together when the fleet does.
+//!   Redis server's clock), lives in Redis; every transition is announced in a
+//!   fleet-wide change log, so each instance learns it within one slice plus two
+//!   round trips and forces its local breaker open; all turn half-open together
+//!   when the fleet does.
 //! * **Fleet-wide half-open.** At most `max_requests` probes run across the whole
 //!   fleet per half-open generation: each probe holds a token (a sorted-set member
 //!   with an expiry, [`probe_ttl`](FleetConfig::probe_ttl)) released when its
-//!   outcome is reported or when it expires, so an instance that dies holding one
-//!   cannot strand the fleet. `max_requests` successes close the fleet; a failure
-//!   re-opens it.
-//! * **Redis down or slow.** No guarded call ever waits for Redis: the hot path is
-//!   the local breaker's admission plus one relaxed load. Every Redis command has a
-//!   timeout; when one fails, every breaker of the instance decides locally (its own
-//!   trips still protect it), [`Coordination::LocalOnly`] is reported (status,
-//!   `tracing` warning, [`on_coordination_change`](FleetConfig::on_coordination_change)
-//!   for a metric), and the task reconnects with backoff and rejoins.
+//!   outcome is reported, when it expires, or when its fleet stops
+//!   ([`Fleet::shutdown`], drop), so an instance that dies holding one cannot
+//!   strand the fleet. A report counts only if its token is still in Redis
+//!   (fencing). `max_requests` successes close the fleet; a failure re-opens it.
+//! * **Redis down, slow or wrong.** No guarded call ever waits for Redis: the hot
+//!   path is the local breaker's admission plus one relaxed load. Every round trip
+//!   has a timeout; when one fails or the server refuses (out of memory, read-only),
+//!   every breaker of the instance decides locally (its own trips still protect it),
+//!   [`Coordination::LocalOnly`] is reported (status, `tracing` warning,
+//!   [`on_coordination_change`](FleetConfig::on_coordination_change) for a metric),
+//!   and the task retries with a backoff that only a fully successful slice resets.
+//!   A breaker whose keys are unreadable ([`Coordination::BadKey`]) or whose
+//!   settings differ from the fleet's ([`Coordination::SettingsMismatch`]) decides
+//!   locally alone. A slice that takes longer than the slice marks the fleet
+//!   [`lagging`](Fleet::lagging).
 //!
 //! # Consistency
 //!
@@ -37,14 +46,39 @@
 //! approximation when instances interleave), and outcomes recorded between a poll
 //! and a local reset (an interval expiry or a state change) are not published.
 //! Open, half-open and close are decided once, in Redis, with generations; an
-//! instance may admit calls for up to one slice plus a round trip after the fleet
-//! opened, and the local breaker's open backoff and half-open max wait are not
-//! shared (the fleet uses the plain `timeout`). A count or time window's rate rule
-//! is applied to the fleet's counts of its current generation (all calls since the
-//! last transition or interval reset), not to the fleet's last N calls or last span
-//! of time, and slow calls are judged locally only (a local trip still reaches the
-//! fleet). Settings are not shared:
-//! every instance must build its breaker of a name with the same settings.
+//! instance may admit calls for up to one slice plus two round trips after the
+//! fleet opened, and the local breaker's open backoff and half-open max wait are
+//! not shared (the fleet uses the plain `timeout`). A count or time window's rate
+//! rule is applied to the fleet's counts of its current generation (all calls
+//! since the last transition or interval reset), not to the fleet's last N calls
+//! or last span of time, and slow calls are judged locally only (a local trip
+//! still reaches the fleet). Settings are not shared: an instance whose settings
+//! differ from those the fleet's state was created with stays local.
+//!
+//! Under faults:
+//!
+//! * **Redis loses data** (a flush, a restart without persistence, a failover to a
+//!   replica that missed writes): the state carries an incarnation id; an instance
+//!   that held an open decision of another incarnation republishes it with the time
+//!   it had left, so an open decision is never cut short while any instance that
+//!   knew it is running. A half-open fleet is republished half-open. Counts of the
+//!   current closed generation are lost. Probe tokens are lost, and the reports of
+//!   their probes are ignored.
+//! * **Clock skew**: instances' clocks never matter (Redis's `TIME` is the only
+//!   clock, and instances get remaining durations). A Redis clock that steps back,
+//!   or a failover to a server whose clock differs, cannot keep the fleet open for
+//!   longer than the breaker's `timeout`; a clock that steps forward ends an open
+//!   period early (by the step, at most the timeout).
+//! * **Partition**: an instance cut off from Redis decides locally (a breaker the
+//!   fleet held open stays open until the deadline it knew); the others go on as a
+//!   fleet without it, and it rejoins (republishing an open decision Redis lost)
+//!   when Redis is back.
+//!
+//! Keys expire ([`key_ttl`](FleetConfig::key_ttl), 10 min by default) when no
+//! instance uses a name any more; an open decision's keys live until its deadline
+//! plus that time. Redis Cluster is not supported: a script touches the
+//! namespace's change log as well as the breaker's keys (use one node, with
+//! replicas, or a proxy).
 //!
 //! # Example
 //!
@@ -84,7 +118,7 @@ pub use breaker::{
     Coordination, FleetBreaker, FleetPermit, FleetStatus, FleetView, OwnedFleetPermit,
 };
 pub use config::{
-    DEFAULT_NAMESPACE, DEFAULT_PROBE_TTL, DEFAULT_RECONNECT_MAX, DEFAULT_REDIS_TIMEOUT,
-    DEFAULT_SLICE, FleetConfig, FleetError,
+    DEFAULT_KEY_TTL, DEFAULT_NAMESPACE, DEFAULT_PROBE_TTL, DEFAULT_RECONNECT_MAX,
+    DEFAULT_REDIS_TIMEOUT, DEFAULT_SLICE, FleetConfig, FleetError,
 };
 pub use fleet::{Fleet, FleetStats};

@@ -419,7 +419,7 @@ async fn losing_redis_while_the_fleet_is_open_keeps_the_breaker_open_until_the_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_counts_merge_instances_and_reset_with_the_interval() {
     let server = RedisServer::start();
-    let interval = Duration::from_millis(1500);
+    let interval = Duration::from_secs(3);
     // Only the fleet's counts may open the fleet here (a local trip would too, by default).
     let fleet: Vec<_> = (0..2)
         .map(|_| {
@@ -432,59 +432,114 @@ async fn fleet_counts_merge_instances_and_reset_with_the_interval() {
         })
         .collect();
     all_coordinated(&fleet).await;
-    let failures = |i: &Instance| i.cb.fleet_counts().map(|c| c.total_failures);
+    // The fleet's interval started when the first instance created the state, just now.
+    let started = std::time::Instant::now();
+    let counts = |i: &Instance| {
+        i.cb.fleet_counts()
+            .map(|c| (c.requests, c.total_successes, c.total_failures))
+    };
     let generation = |i: &Instance| i.cb.fleet_state().map(|v| v.generation);
-
-    // Wait for a fresh interval, so the next steps have a whole one.
-    let g0 = generation(&fleet[0]);
-    wait_for(interval * 2 + LONG, "an interval reset", || {
-        generation(&fleet[0]) != g0
-    })
-    .await;
     let g1 = generation(&fleet[0]);
-    // 2 failures on A and 1 success then 1 failure on B: the fleet holds all four outcomes.
+
+    // 2 failures on A, then 1 success and 1 failure on B: B's sync returns all four.
     for _ in 0..2 {
         let _ = fleet[0].cb.call(|| Err::<(), _>("x"));
     }
+    wait_for(BOUND, "A's failures to be published", || {
+        counts(&fleet[0]) == Some((2, 0, 2))
+    })
+    .await;
     let _ = fleet[1].cb.call(|| Ok::<_, &str>(()));
     let _ = fleet[1].cb.call(|| Err::<(), _>("x"));
     wait_for(BOUND, "the fleet to count every outcome", || {
-        fleet.iter().all(|i| {
-            i.cb.fleet_counts()
-                .map(|c| (c.requests, c.total_successes, c.total_failures))
-                == Some((4, 1, 3))
-        })
+        counts(&fleet[1]) == Some((4, 1, 3))
     })
     .await;
-    assert_eq!(
-        generation(&fleet[0]),
-        g1,
+    assert!(
+        started.elapsed() < interval,
         "the interval ended too early to tell"
     );
+    assert_eq!(generation(&fleet[1]), g1);
     assert!(fleet.iter().all(|i| i.cb.state() == State::Closed));
 
     // The interval ends: the fleet's counts start over, so 1 more failure does not trip.
-    wait_for(interval + LONG, "the next interval", || {
-        generation(&fleet[0]) != g1
-    })
-    .await;
+    support::real_sleep(interval.saturating_sub(started.elapsed()) + SLICE).await;
+    // (Each instance's first call after the interval shows its local reset: a
+    // reset followed by as many calls as before within one slice would not.)
+    let _ = fleet[0].cb.call(|| Ok::<_, &str>(()));
     wait_for(BOUND, "counts to start over", || {
-        fleet.iter().all(|i| failures(i) == Some(0))
+        counts(&fleet[0]) == Some((1, 1, 0))
     })
     .await;
     let _ = fleet[1].cb.call(|| Err::<(), _>("x"));
-    wait_for(BOUND, "the failure to be counted", || {
-        failures(&fleet[0]) == Some(1)
+    wait_for(BOUND, "B's failure to be counted", || {
+        counts(&fleet[1]) == Some((2, 1, 1))
     })
     .await;
-    assert_eq!(fleet_state(&fleet[0]), Some(State::Closed));
+    assert_ne!(generation(&fleet[1]), g1);
+    assert_eq!(fleet_state(&fleet[1]), Some(State::Closed));
     // Three more within the interval: 4 failures fleet-wide trip both instances
-    // (B has seen 3 failures in all, so only the fleet can open it).
+    // (B has seen 2 failures in this interval, so only the fleet can open it).
     for i in [0, 1, 0] {
         let _ = fleet[i].cb.call(|| Err::<(), _>("x"));
     }
     wait_for(BOUND, "both to open", || {
         fleet.iter().all(|i| i.cb.state() == State::Open)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unused_name_expires_from_redis_but_an_open_decision_outlives_its_deadline() {
+    let server = RedisServer::start();
+    let ttl = Duration::from_millis(400);
+    let timeout = Duration::from_millis(1500);
+    let fleet = Fleet::start(config(&server.url()).key_ttl(ttl)).unwrap();
+    let build = |name: &str| {
+        CircuitBreaker::builder(name)
+            .timeout(timeout)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let unused = fleet.attach(Arc::new(build("unused"))).unwrap();
+    let used = fleet.attach(Arc::new(build("used"))).unwrap();
+    wait_for(LONG, "both to coordinate", || {
+        unused.fleet_state().is_some() && used.fleet_state().is_some()
+    })
+    .await;
+    let exists = |name: &str| server.int(&format!("EXISTS warden:{{{name}}}:state")) == 1;
+    // Calls keep a name's keys alive.
+    let _ = unused.call(|| Ok::<_, ()>(()));
+    for _ in 0..10 {
+        let _ = used.call(|| Ok::<_, ()>(()));
+        support::real_sleep(ttl / 4).await;
+        assert!(exists("used"), "a name in use expired");
+    }
+    // Nobody calls "unused" any more: its keys go by themselves.
+    wait_for(LONG, "the unused name to expire", || !exists("unused")).await;
+    // An open decision lives at least until its deadline, even when the instance
+    // that made it stops at once.
+    let _ = used.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "the fleet to open", || {
+        used.fleet_state().map(|v| v.state) == Some(State::Open)
+    })
+    .await;
+    let opened = std::time::Instant::now();
+    let pttl = server.int("PTTL warden:{used}:state");
+    assert!(
+        pttl as u128 > timeout.as_millis(),
+        "an open decision set to live {pttl} ms"
+    );
+    fleet.shutdown().await;
+    support::real_sleep(timeout.saturating_sub(opened.elapsed() + Duration::from_millis(200)))
+        .await;
+    assert!(
+        exists("used"),
+        "the open decision expired before its deadline"
+    );
+    wait_for(LONG, "the stopped fleet's keys to expire", || {
+        !exists("used")
     })
     .await;
 }

@@ -79,6 +79,11 @@ impl RedisServer {
                 "no",
                 "--protected-mode",
                 "yes",
+                // Replication writes a snapshot file: keep it out of the source tree.
+                "--dir",
+                &std::env::temp_dir().to_string_lossy(),
+                "--dbfilename",
+                &format!("warden-redis-test-{}.rdb", self.port),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -188,5 +193,41 @@ pub async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> boo
         // Real time: `cond` waits on a real redis-server and the fleet task's round
         // trips to it, which a paused tokio clock cannot advance. Bounded by `limit`.
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits `d` of real time: for tests whose subject is a real redis-server's own
+/// clock (an interval, a key's time-to-live), which tokio's paused clock cannot
+/// advance. Callers bound `d`.
+pub async fn real_sleep(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+impl RedisServer {
+    /// A bulk-string reply's text (`GET`, `HGET`), `None` for nil or an error.
+    pub fn bulk(&self, cmd: &str) -> Option<String> {
+        let reply = self.command(cmd)?;
+        let rest = reply.strip_prefix('$')?;
+        let (len, body) = rest.split_once("\r\n")?;
+        let len: usize = len.parse().ok()?;
+        body.get(..len).map(str::to_owned)
+    }
+
+    /// An integer reply (`EXISTS`, `PTTL`, `ZCARD`); panics on anything else.
+    pub fn int(&self, cmd: &str) -> i64 {
+        let reply = self.command(cmd).unwrap_or_default();
+        reply
+            .strip_prefix(':')
+            .and_then(|r| r.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("{cmd}: not an integer reply: {reply:?}"))
+    }
+
+    /// Every command Redis has served so far (the sum of `INFO commandstats`).
+    pub fn total_calls(&self) -> u64 {
+        let info = self.command("INFO commandstats").unwrap_or_default();
+        info.lines()
+            .filter_map(|l| l.split_once(":calls=").map(|(_, r)| r))
+            .filter_map(|r| r.split(',').next()?.parse::<u64>().ok())
+            .sum()
     }
 }

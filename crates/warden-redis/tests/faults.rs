@@ -1,0 +1,563 @@
+//! The fleet under the faults an operator meets: Redis losing data (flush,
+//! restart from empty, a replica promoted over the master), stale probe reports,
+//! a key of the wrong type, a Redis refusing writes, a deadline far beyond the
+//! timeout, instances with different settings, a flood of refused probes, and an
+//! instance stopping with probe tokens. Each test starts its own `redis-server`
+//! on a free loopback port; waits are bounded polls.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::{RedisServer, real_sleep, wait_for};
+use warden_breaker::{CircuitBreaker, Error, Mode, State};
+use warden_redis::{Coordination, Fleet, FleetBreaker, FleetConfig};
+
+const SLICE: Duration = Duration::from_millis(20);
+const BOUND: Duration = Duration::from_secs(2);
+const LONG: Duration = Duration::from_secs(5);
+
+fn config(url: &str) -> FleetConfig {
+    FleetConfig::new(url)
+        .slice(SLICE)
+        .redis_timeout(Duration::from_millis(200))
+        .reconnect_max(Duration::from_millis(100))
+}
+
+struct Instance {
+    fleet: Fleet,
+    cb: FleetBreaker,
+}
+
+fn instance(config: FleetConfig, breaker: CircuitBreaker) -> Instance {
+    let fleet = Fleet::start(config).unwrap();
+    let cb = fleet.attach(Arc::new(breaker)).unwrap();
+    Instance { fleet, cb }
+}
+
+fn trips_at_once(name: &str, timeout: Duration) -> CircuitBreaker {
+    CircuitBreaker::builder(name)
+        .timeout(timeout)
+        .ready_to_trip(|c| c.total_failures >= 1)
+        .build()
+        .unwrap()
+}
+
+fn fleet_state(i: &Instance) -> Option<State> {
+    i.cb.fleet_state().map(|v| v.state)
+}
+
+async fn coordinated(all: &[&Instance]) {
+    wait_for(LONG, "every instance to coordinate", || {
+        all.iter()
+            .all(|i| i.cb.coordination() == Coordination::Fleet && i.cb.fleet_state().is_some())
+    })
+    .await;
+}
+
+/// Two instances of a breaker open for 30 s, tripped by the first.
+async fn open_pair(server: &RedisServer, name: &str) -> (Instance, Instance) {
+    let a = instance(
+        config(&server.url()),
+        trips_at_once(name, Duration::from_secs(30)),
+    );
+    let b = instance(
+        config(&server.url()),
+        trips_at_once(name, Duration::from_secs(30)),
+    );
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "both to open", || {
+        [&a, &b]
+            .iter()
+            .all(|i| i.cb.state() == State::Open && fleet_state(i) == Some(State::Open))
+    })
+    .await;
+    (a, b)
+}
+
+/// For `span` of real time, every instance refuses calls (the open decision holds).
+async fn stays_open(all: &[&Instance], span: Duration, what: &str) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < span {
+        for (n, i) in all.iter().enumerate() {
+            assert_eq!(
+                i.cb.state(),
+                State::Open,
+                "instance {n} closed early {what}"
+            );
+            assert!(
+                matches!(i.cb.call(|| Ok::<_, ()>(())), Err(Error::Open)),
+                "instance {n} let a call through {what}"
+            );
+        }
+        real_sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The open decision is back in Redis: a new instance learns it and refuses calls.
+async fn republished(server: &RedisServer, name: &str) {
+    wait_for(BOUND, "the open decision to be back in Redis", || {
+        server
+            .bulk(&format!("HGET warden:{{{name}}}:state s"))
+            .as_deref()
+            == Some("1")
+    })
+    .await;
+    let c = instance(
+        config(&server.url()),
+        trips_at_once(name, Duration::from_secs(30)),
+    );
+    wait_for(BOUND, "a new instance to learn the open decision", || {
+        c.cb.state() == State::Open && fleet_state(&c) == Some(State::Open)
+    })
+    .await;
+    let pttl = server.int(&format!("PTTL warden:{{{name}}}:state"));
+    assert!(pttl > 20_000, "the republished decision lives {pttl} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushall_while_open_never_cuts_the_open_decision_short() {
+    let server = RedisServer::start();
+    let (a, b) = open_pair(&server, "flush").await;
+    assert_eq!(server.command("FLUSHALL").as_deref(), Some("+OK\r\n"));
+    stays_open(&[&a, &b], Duration::from_millis(500), "after FLUSHALL").await;
+    republished(&server, "flush").await;
+    assert!(a.fleet.stats().restores + b.fleet.stats().restores >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_lost_on_its_own_while_open_is_republished_within_a_second() {
+    // Only this breaker's state goes (evicted, deleted, its cluster slot failed
+    // over without it): the fleet's change log is intact and says nothing.
+    let server = RedisServer::start();
+    let (a, b) = open_pair(&server, "evicted").await;
+    assert_eq!(server.int("DEL warden:{evicted}:state"), 1);
+    stays_open(
+        &[&a, &b],
+        Duration::from_millis(300),
+        "after the key was lost",
+    )
+    .await;
+    republished(&server, "evicted").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_from_empty_while_open_never_cuts_the_open_decision_short() {
+    let mut server = RedisServer::start();
+    let (a, b) = open_pair(&server, "restart").await;
+    server.kill();
+    wait_for(LONG, "both to go local-only", || {
+        a.fleet.coordination() == Coordination::LocalOnly
+            && b.fleet.coordination() == Coordination::LocalOnly
+    })
+    .await;
+    server.restart();
+    wait_for(LONG, "both to rejoin", || {
+        [&a, &b].iter().all(|i| fleet_state(i).is_some())
+    })
+    .await;
+    stays_open(
+        &[&a, &b],
+        Duration::from_millis(300),
+        "after a restart from empty",
+    )
+    .await;
+    republished(&server, "restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_promoted_over_the_master_while_open_never_cuts_the_open_decision_short() {
+    let server = RedisServer::start();
+    // A server that never saw the fleet's writes.
+    let other = RedisServer::start();
+    // Serve the replica at once (not after the default 5 s wait for more replicas).
+    assert_eq!(
+        other
+            .command("CONFIG SET repl-diskless-sync-delay 0")
+            .as_deref(),
+        Some("+OK\r\n")
+    );
+    let (a, b) = open_pair(&server, "failover").await;
+    // The fleet's server becomes a replica of the other one (taking its empty data
+    // set), then is promoted back: a master that missed every write.
+    let cmd = format!("REPLICAOF 127.0.0.1 {}", other.port());
+    assert_eq!(server.command(&cmd).as_deref(), Some("+OK\r\n"));
+    wait_for(LONG, "the replica to sync", || {
+        server
+            .command("INFO replication")
+            .is_some_and(|i| i.contains("master_link_status:up"))
+    })
+    .await;
+    assert_eq!(
+        server.int("EXISTS warden:{failover}:state"),
+        0,
+        "the replica kept the data"
+    );
+    assert_eq!(
+        server.command("REPLICAOF NO ONE").as_deref(),
+        Some("+OK\r\n")
+    );
+    stays_open(&[&a, &b], Duration::from_millis(300), "after the failover").await;
+    republished(&server, "failover").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_counts_only_for_a_token_the_script_removes() {
+    let server = RedisServer::start();
+    let build = || {
+        CircuitBreaker::builder("fenced")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let cfg = || config(&server.url()).probe_ttl(Duration::from_secs(10));
+    let a = instance(cfg(), build());
+    let b = instance(cfg(), build());
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "both to see the fleet half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen) && fleet_state(&b) == Some(State::HalfOpen)
+    })
+    .await;
+    // A takes the only probe token.
+    let mut stale = None;
+    wait_for(LONG, "A to get the probe", || {
+        stale = a.cb.try_acquire_owned().ok();
+        stale.is_some()
+    })
+    .await;
+    let stale = stale.unwrap();
+    // Redis loses the token (a failover to a replica that missed the claim): the
+    // fleet is still half-open in the same generation, and B takes the slot.
+    assert_eq!(server.int("DEL warden:{fenced}:probes"), 1);
+    let mut real = None;
+    wait_for(LONG, "B to get the probe", || {
+        real = b.cb.try_acquire_owned().ok();
+        real.is_some()
+    })
+    .await;
+    // A's stale probe reports success: its token is gone, so it must not count.
+    stale.success();
+    real_sleep(SLICE * 10).await;
+    assert_eq!(
+        server.bulk("HGET warden:{fenced}:state s").as_deref(),
+        Some("2"),
+        "a report whose token was not removed closed the fleet"
+    );
+    assert_eq!(fleet_state(&b), Some(State::HalfOpen));
+    // The real probe decides.
+    real.unwrap().success();
+    wait_for(BOUND, "the real probe to close the fleet", || {
+        fleet_state(&b) == Some(State::Closed)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_key_takes_only_its_own_breaker_local() {
+    let server = RedisServer::start();
+    assert_eq!(
+        server
+            .command("SET warden:{victim}:state notahash")
+            .as_deref(),
+        Some("+OK\r\n")
+    );
+    let names: Vec<String> = (0..10).map(|i| format!("healthy-{i}")).collect();
+    let fleets: Vec<Fleet> = (0..2)
+        .map(|_| Fleet::start(config(&server.url())).unwrap())
+        .collect();
+    let attach = |f: &Fleet, n: &str| {
+        f.attach(Arc::new(trips_at_once(n, Duration::from_secs(30))))
+            .unwrap()
+    };
+    let victims: Vec<_> = fleets.iter().map(|f| attach(f, "victim")).collect();
+    let healthy: Vec<Vec<_>> = fleets
+        .iter()
+        .map(|f| names.iter().map(|n| attach(f, n)).collect())
+        .collect();
+    wait_for(LONG, "every healthy breaker to coordinate", || {
+        healthy
+            .iter()
+            .flatten()
+            .all(|cb| cb.coordination() == Coordination::Fleet && cb.fleet_state().is_some())
+    })
+    .await;
+    wait_for(LONG, "the victim to report its bad key", || {
+        victims
+            .iter()
+            .all(|v| v.coordination() == Coordination::BadKey)
+    })
+    .await;
+    for (f, v) in fleets.iter().zip(&victims) {
+        assert!(f.stats().bad_keys >= 1);
+        assert_eq!(f.stats().connects, 1, "a bad key made the fleet reconnect");
+        assert_eq!(f.coordination(), Coordination::Fleet);
+        assert_eq!(v.fleet_state(), None);
+        assert_eq!(
+            f.list()
+                .iter()
+                .find(|r| r.name == "victim")
+                .unwrap()
+                .coordination,
+            Coordination::BadKey
+        );
+    }
+    // Healthy breakers still trip together; the victim still protects locally.
+    let _ = healthy[0][3].call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "the other instance to follow", || {
+        healthy[1][3].state() == State::Open
+    })
+    .await;
+    let _ = victims[0].call(|| Err::<(), _>("down"));
+    assert_eq!(victims[0].state(), State::Open);
+    // Repaired, the victim rejoins (retried every reconnect_max).
+    assert_eq!(server.int("DEL warden:{victim}:state"), 1);
+    wait_for(LONG, "the victim to rejoin", || {
+        victims[1].coordination() == Coordination::Fleet && victims[1].fleet_state().is_some()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_commands_back_off_like_failed_connections() {
+    let server = RedisServer::start();
+    let i = instance(
+        config(&server.url()).reconnect_max(Duration::from_secs(1)),
+        CircuitBreaker::builder("oom").build().unwrap(),
+    );
+    coordinated(&[&i]).await;
+    // Redis refuses every write from now on.
+    assert_eq!(
+        server.command("CONFIG SET maxmemory 1").as_deref(),
+        Some("+OK\r\n")
+    );
+    let _ = i.cb.call(|| Ok::<_, ()>(()));
+    wait_for(LONG, "the fleet to go local-only", || {
+        i.fleet.coordination() == Coordination::LocalOnly
+    })
+    .await;
+    let before = i.fleet.stats();
+    real_sleep(Duration::from_secs(3)).await;
+    let after = i.fleet.stats();
+    // Backoff 20, 40, ... 640 ms, then 1 s: about 8 tries in 3 s (not one per slice).
+    let tries = after.errors - before.errors;
+    eprintln!(
+        "refused writes: {tries} failed round trips in 3 s, {} connects",
+        after.connects
+    );
+    assert!(tries <= 10, "{tries} failed round trips in 3 s");
+    assert!(after.connects <= 2, "{} connects", after.connects);
+    assert_eq!(i.cb.call(|| Ok::<_, ()>(7)), Ok(7));
+    // Writes allowed again: the fleet rejoins.
+    assert_eq!(
+        server.command("CONFIG SET maxmemory 0").as_deref(),
+        Some("+OK\r\n")
+    );
+    wait_for(LONG, "the fleet to rejoin", || {
+        i.fleet.coordination() == Coordination::Fleet
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_beyond_the_timeout_is_capped_at_the_timeout() {
+    let server = RedisServer::start();
+    let timeout = Duration::from_millis(500);
+    let a = instance(config(&server.url()), trips_at_once("skew", timeout));
+    let b = instance(config(&server.url()), trips_at_once("skew", timeout));
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "both to open", || {
+        fleet_state(&a) == Some(State::Open) && fleet_state(&b) == Some(State::Open)
+    })
+    .await;
+    // The deadline moves an hour away, as when Redis's clock steps back an hour
+    // (or a failover lands on a server whose clock is an hour behind).
+    let d: i64 = server
+        .bulk("HGET warden:{skew}:state d")
+        .and_then(|d| d.parse().ok())
+        .unwrap();
+    server.command(&format!("HSET warden:{{skew}}:state d {}", d + 3_600_000));
+    let took = wait_for(LONG, "the fleet to turn half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen) && fleet_state(&b) == Some(State::HalfOpen)
+    })
+    .await;
+    eprintln!("an hour-away deadline ended {took:?} later (timeout {timeout:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_other_settings_stays_local_and_says_so() {
+    let server = RedisServer::start();
+    let a = instance(
+        config(&server.url()),
+        CircuitBreaker::builder("orders")
+            .timeout(Duration::from_millis(300))
+            .max_requests(1)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap(),
+    );
+    coordinated(&[&a]).await;
+    let b = instance(
+        config(&server.url()),
+        CircuitBreaker::builder("orders")
+            .timeout(Duration::from_secs(60))
+            .max_requests(5)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap(),
+    );
+    wait_for(LONG, "B to report the mismatch", || {
+        b.cb.coordination() == Coordination::SettingsMismatch
+    })
+    .await;
+    assert!(b.fleet.stats().mismatches >= 1);
+    assert_eq!(b.fleet.coordination(), Coordination::Fleet);
+    assert_eq!(b.cb.fleet_state(), None);
+    // A's decisions do not reach B.
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "A to open", || fleet_state(&a) == Some(State::Open)).await;
+    real_sleep(SLICE * 10).await;
+    assert_eq!(b.cb.state(), State::Closed);
+    assert_eq!(b.cb.breaker().mode(), Mode::Normal);
+    assert_eq!(b.cb.call(|| Ok::<_, ()>(1)), Ok(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_probes_starves_no_other_breaker() {
+    let server = RedisServer::start();
+    let hot = || {
+        CircuitBreaker::builder("hot")
+            .timeout(Duration::from_millis(100))
+            .max_requests(1_048_575)
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let fa = Fleet::start(config(&server.url())).unwrap();
+    let fb = Fleet::start(config(&server.url())).unwrap();
+    let hot_a = fa.attach(Arc::new(hot())).unwrap();
+    let other_a = fa
+        .attach(Arc::new(trips_at_once("other", Duration::from_secs(30))))
+        .unwrap();
+    let other_b = fb
+        .attach(Arc::new(trips_at_once("other", Duration::from_secs(30))))
+        .unwrap();
+    wait_for(LONG, "every breaker to coordinate", || {
+        [&hot_a, &other_a, &other_b]
+            .iter()
+            .all(|cb| cb.fleet_state().is_some())
+    })
+    .await;
+    let _ = hot_a.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "hot to turn half-open", || {
+        hot_a.fleet_state().map(|v| v.state) == Some(State::HalfOpen)
+    })
+    .await;
+    // 200,000 calls into the half-open breaker, each refused or a probe left undecided.
+    let flood = {
+        let hot_a = hot_a.clone();
+        std::thread::spawn(move || {
+            let mut admitted = 0u32;
+            for _ in 0..200_000 {
+                if let Ok(p) = hot_a.try_acquire() {
+                    admitted += 1;
+                    p.ignore();
+                }
+            }
+            admitted
+        })
+    };
+    // Meanwhile another breaker opens on the other instance and reaches this one.
+    let _ = other_b.call(|| Err::<(), _>("down"));
+    let took = wait_for(BOUND, "the other open to reach A during the flood", || {
+        other_a.state() == State::Open
+    })
+    .await;
+    let admitted = flood.join().unwrap();
+    eprintln!("open reached A in {took:?} during a probe flood ({admitted} probes admitted)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_and_drop_give_unused_probe_tokens_back() {
+    let server = RedisServer::start();
+    let build = || {
+        CircuitBreaker::builder("tokens")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let cfg = || config(&server.url()).probe_ttl(Duration::from_secs(20));
+    let a = instance(cfg(), build());
+    let b = instance(cfg(), build());
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "the fleet to turn half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen)
+    })
+    .await;
+    let probes = || server.int("ZCARD warden:{tokens}:probes");
+    // A refused call makes A claim the only token, which it then never uses.
+    assert!(a.cb.try_acquire().is_err());
+    wait_for(BOUND, "A to hold the token", || probes() == 1).await;
+    assert_eq!(a.fleet.shutdown().await, 1);
+    assert_eq!(
+        probes(),
+        0,
+        "shutdown returned before giving the token back"
+    );
+    assert_eq!(a.fleet.shutdown().await, 0);
+    // B probes at once, not after the token's 20 s life.
+    let mut probe = None;
+    wait_for(BOUND, "B to get the probe", || {
+        probe = b.cb.try_acquire_owned().ok();
+        probe.is_some()
+    })
+    .await;
+    probe.unwrap().ignore();
+    wait_for(BOUND, "B's probe to be released", || probes() == 0).await;
+
+    // The same on drop, without waiting.
+    assert!(b.cb.try_acquire().is_err() || probes() == 0);
+    wait_for(BOUND, "B to hold the token", || probes() == 1).await;
+    drop(b);
+    wait_for(BOUND, "the dropped fleet's token to come back", || {
+        probes() == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_slower_than_the_slice_but_under_the_timeout_marks_the_fleet_lagging() {
+    let server = RedisServer::start();
+    // Answers within the 200 ms command timeout, but later than the 20 ms slice.
+    let i = instance(
+        config(&server.url()),
+        trips_at_once("lag", Duration::from_secs(30)),
+    );
+    coordinated(&[&i]).await;
+    assert!(!i.fleet.lagging());
+    let mut seen = false;
+    let mut rounds = 0;
+    while !seen {
+        rounds += 1;
+        assert!(rounds <= 20, "never marked lagging");
+        assert_eq!(
+            server.command("CLIENT PAUSE 300 ALL").as_deref(),
+            Some("+OK\r\n")
+        );
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(500) && !seen {
+            seen = i.fleet.lagging();
+            real_sleep(Duration::from_millis(2)).await;
+        }
+    }
+    assert!(i.fleet.stats().overruns >= 1);
+    // Never treated as down: the commands answered within their timeout.
+    assert_eq!(i.fleet.coordination(), Coordination::Fleet);
+    wait_for(LONG, "slices on time again", || !i.fleet.lagging()).await;
+}
