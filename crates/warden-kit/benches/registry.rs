@@ -7,7 +7,11 @@
 //!   reads for `elapsed`, the state after, the `Execution`.
 //! * `registry.execute/<n> names`: the same through `Registry::execute(name, ..)`
 //!   with `n` names registered: the difference to `handle.execute` is the lookup
-//!   (an arc-swap load and a hash-map probe).
+//!   (a pin of the concurrent map and a probe).
+//! * `create/<n> names`: creating a new name's breaker (`Registry::breaker` on a
+//!   name not seen before) in a registry holding `n` names: the N-th name costs
+//!   what the first does. Without a fleet (a fleet needs a Redis server; its
+//!   attach is the fleet's own cost on top).
 //! * `registry.execute+metrics`: with a Prometheus observer.
 //! * `registry.execute+bulkhead`: with `max_concurrent` (two atomic operations on
 //!   the name's counter).
@@ -44,7 +48,7 @@ fn single_thread(c: &mut Criterion) {
     g.bench_function("handle.execute", |b| {
         b.iter(|| black_box(handle.execute(|| Ok::<u64, ()>(black_box(1)))))
     });
-    for names in [1, 100] {
+    for names in [1, 100_000] {
         let r = registry(names, BreakerConfig::default());
         g.bench_function(format!("registry.execute/{names} names"), |b| {
             b.iter(|| black_box(r.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
@@ -66,6 +70,33 @@ fn single_thread(c: &mut Criterion) {
     g.bench_function("registry.execute+bulkhead", |b| {
         b.iter(|| black_box(bulkhead.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
     });
+    g.finish();
+}
+
+/// Creating names: each iteration creates one new name (timed) in a registry
+/// holding `names`; the new names are removed again afterwards (untimed), so
+/// the size stays put.
+fn create(c: &mut Criterion) {
+    let mut g = c.benchmark_group("create");
+    for names in [1, 100_000] {
+        let r = registry(names, BreakerConfig::default());
+        let mut next = 0u64;
+        g.bench_function(format!("{names} names"), |b| {
+            b.iter_custom(|iters| {
+                let fresh: Vec<String> = (0..iters).map(|i| format!("new-{}", next + i)).collect();
+                next += iters;
+                let start = Instant::now();
+                for name in &fresh {
+                    black_box(r.breaker(name).expect("running"));
+                }
+                let took = start.elapsed();
+                for name in &fresh {
+                    let _ = r.remove(name);
+                }
+                took
+            })
+        });
+    }
     g.finish();
 }
 
@@ -107,5 +138,5 @@ fn two_threads(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single_thread, two_threads);
+criterion_group!(benches, single_thread, create, two_threads);
 criterion_main!(benches);

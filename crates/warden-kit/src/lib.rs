@@ -136,7 +136,10 @@ pub use config::{
     SlowCallsConfig, TripRule,
 };
 pub use execution::{ExecuteError, Execution, Rejection};
-pub use registry::{BreakerStatus, NamedBreaker, Registry, RegistryBuilder, RegistryError};
+pub use registry::{
+    BreakerStatus, DEFAULT_MAX_NAME_LEN, Drained, NameError, NamedBreaker, Registry,
+    RegistryBuilder, RegistryError,
+};
 
 /// The lock-free circuit breaker core ([`warden_breaker`]).
 pub use warden_breaker as breaker;
