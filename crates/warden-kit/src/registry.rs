@@ -22,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 #[cfg(feature = "tokio")]
 use std::sync::atomic::AtomicU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -37,6 +37,9 @@ type StateChangeFn = dyn Fn(&str, State, State) + Send + Sync;
 /// foldhash: a name is hashed on every lookup, and SipHash (std's default) costs
 /// more than the rest of the lookup; foldhash keeps a per-process random seed.
 type Map = papaya::HashMap<Box<str>, Arc<Entry>, foldhash::fast::RandomState>;
+
+/// `State::Closed` as `Entry::last_state` stores it.
+const CLOSED: u8 = 0;
 
 /// The default [`RegistryBuilder::max_name_len`].
 pub const DEFAULT_MAX_NAME_LEN: usize = 256;
@@ -247,6 +250,11 @@ struct Entry {
     /// When the idle sweep last saw `used` set (clock nanoseconds); written
     /// under the registry's mutex.
     idle_since: AtomicU64,
+    /// The state the breaker's last transition went to (`State::as_gauge`),
+    /// written by its state-change callback: eviction reads it before asking
+    /// the breaker, so a breaker that may be open is never asked under the
+    /// registry's mutex (asking can run callbacks, which may call back in).
+    last_state: Arc<AtomicU8>,
     clock: Arc<dyn Clock>,
     hooks: Hooks,
 }
@@ -305,6 +313,11 @@ impl Entry {
             return false;
         }
         if self.configured || Arc::strong_count(self) > refs {
+            return false;
+        }
+        // Relaxed: a hint; `state()` below confirms. A breaker whose last
+        // transition went anywhere but closed carries information.
+        if self.last_state.load(Ordering::Relaxed) != CLOSED {
             return false;
         }
         if self.breaker.mode() != Mode::Normal || self.breaker.state() != State::Closed {
@@ -1061,6 +1074,7 @@ impl RegistryBuilder {
             .unwrap_or_else(|| Arc::new(QuantaClock::new()) as Arc<dyn Clock>);
         Ok(Registry {
             map: Map::default(),
+            shut_down: AtomicBool::new(false),
             slow: Mutex::new(Slow {
                 default: self.default,
                 named: self.named,
@@ -1182,6 +1196,8 @@ pub struct Drained {
 pub struct Registry {
     map: Map,
     slow: Mutex<Slow>,
+    /// `Slow::shut_down`, readable without the mutex (from callbacks too).
+    shut_down: AtomicBool,
     limits: Limits,
     clock: Arc<dyn Clock>,
     on_state_change: Option<Arc<StateChangeFn>>,
@@ -1428,10 +1444,19 @@ impl Registry {
         configured: bool,
     ) -> Result<Entry, ConfigError> {
         let mut builder = config.builder(name).clock(SharedClock(self.clock.clone()));
-        if let Some(f) = &self.on_state_change {
-            let f = Arc::clone(f);
-            builder = builder.on_state_change(move |name, from, to| f(name, from, to));
-        }
+        let last_state = Arc::new(AtomicU8::new(CLOSED));
+        let user = self.on_state_change.clone();
+        let mirror = Arc::clone(&last_state);
+        builder = builder.on_state_change(move |name, from, to| {
+            // Relaxed: a hint for eviction, which confirms with `state()`.
+            mirror.store(
+                u8::try_from(to.as_gauge()).unwrap_or(u8::MAX),
+                Ordering::Relaxed,
+            );
+            if let Some(f) = &user {
+                f(name, from, to);
+            }
+        });
         #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
         let mut hooks = Hooks::default();
         #[cfg(feature = "metrics")]
@@ -1459,6 +1484,7 @@ impl Registry {
             shut_down: AtomicBool::new(false),
             used: AtomicBool::new(false),
             idle_since: AtomicU64::new(self.clock.now_nanos()),
+            last_state,
             clock: self.clock.clone(),
             hooks,
         })
@@ -1592,6 +1618,9 @@ impl Registry {
     pub fn shutdown(&self) -> Vec<BreakerStatus> {
         let mut slow = self.lock();
         slow.shut_down = true;
+        // Relaxed: as `Entry::shut_down`; writers re-check `Slow::shut_down`
+        // under the mutex.
+        self.shut_down.store(true, Ordering::Relaxed);
         for entry in self.map.pin().values().chain(slow.overflow.as_ref()) {
             // Relaxed: see `Entry::is_shut_down`.
             entry.shut_down.store(true, Ordering::Relaxed);
@@ -1629,10 +1658,12 @@ impl Registry {
         self.shutdown();
         let until = std::time::Instant::now() + deadline;
         loop {
+            let overflow = self.lock().overflow.clone();
             let unfinished: u64 = self
                 .map
                 .pin()
                 .values()
+                .chain(overflow.as_ref())
                 .map(|e| u64::from(e.unfinished()))
                 .sum();
             if unfinished == 0 || std::time::Instant::now() >= until {
@@ -1759,7 +1790,8 @@ impl Registry {
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn is_shut_down(&self) -> bool {
-        self.lock().shut_down
+        // Relaxed: see `Entry::is_shut_down`.
+        self.shut_down.load(Ordering::Relaxed)
     }
 
     /// The metrics given to the builder (feature `metrics`).

@@ -1,6 +1,6 @@
 //! Names at scale: bounds, removal, safe eviction, the eviction attack, drain.
 
-use std::sync::{Arc, Barrier, mpsc};
+use std::sync::{Arc, Barrier, OnceLock, Weak, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -308,4 +308,44 @@ fn drain_gives_up_at_its_deadline() {
     assert_eq!(drained.statuses[0].counts.requests, 1);
     release.send(()).unwrap();
     assert!(call.join().unwrap().is_ok());
+}
+
+/// Asking a breaker its state can run the state-change callback (an open
+/// breaker whose timeout passed turns half-open); eviction must not do that
+/// while holding the registry's lock, or a callback that uses the registry
+/// deadlocks.
+#[test]
+fn eviction_never_runs_a_state_callback_under_the_registry_lock() {
+    let clock = ManualClock::new();
+    let cell: Arc<OnceLock<Weak<Registry>>> = Arc::new(OnceLock::new());
+    let from_callback = Arc::clone(&cell);
+    let registry = Arc::new(
+        Registry::builder()
+            .default_config(trips_at(1))
+            .clock(clock.clone())
+            .max_breakers(2)
+            .on_state_change(move |_, _, to| {
+                if to == State::HalfOpen
+                    && let Some(r) = from_callback.get().and_then(Weak::upgrade)
+                {
+                    let _ = r.is_shut_down();
+                    let _ = r.breaker("from-callback");
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    cell.set(Arc::downgrade(&registry)).unwrap();
+    let _ = registry.execute("a", || Err::<(), _>("down"));
+    let _ = registry.execute("b", || Err::<(), _>("down"));
+    clock.advance(Duration::from_secs(31)); // both due to turn half-open
+    let (tx, rx) = mpsc::channel();
+    let r = Arc::clone(&registry);
+    thread::spawn(move || {
+        let _ = tx.send(matches!(
+            r.breaker("c"),
+            Err(RegistryError::Name(NameError::Full { max: 2 }))
+        ));
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
 }
