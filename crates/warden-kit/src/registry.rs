@@ -1732,6 +1732,17 @@ impl Registry {
     /// drops the name's metric series and counts in
     /// `warden_registry_evictions_total{reason="idle"}`.
     ///
+    /// The check is made again after the name is taken out of the map, and
+    /// the breaker goes back if a call reached it in between. A call that
+    /// looked the name up just before the eviction and is admitted just after
+    /// that second check runs on the retired breaker: its outcome is not
+    /// carried over (the next call creates a fresh breaker). Calls that keep
+    /// a name busy keep it listed; the window is the few instructions between
+    /// a lookup and an admission.
+    ///
+    /// The sweep looks at every name, under the registry's mutex; it runs at
+    /// most once per idle period from new names.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let clock = warden_kit::ManualClock::new();
