@@ -349,3 +349,30 @@ fn eviction_never_runs_a_state_callback_under_the_registry_lock() {
     });
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
 }
+
+/// A fleet cannot detach a name yet: names coordinated through it are never
+/// evicted (their state is shared with other instances), and `remove` says so
+/// instead of leaving the fleet's keys and attachment behind. No Redis server
+/// is needed: the fleet keeps trying to connect while the names run locally.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn names_in_a_fleet_are_neither_removed_nor_evicted() {
+    use warden_kit::fleet::{Fleet, FleetConfig};
+    let fleet = Arc::new(Fleet::start(FleetConfig::new("redis://127.0.0.1:1/")).unwrap());
+    let registry = Registry::builder()
+        .fleet(fleet)
+        .max_breakers(1)
+        .build()
+        .unwrap();
+    assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.breaker("db").unwrap().fleet().is_some());
+    assert!(matches!(
+        registry.remove("db"),
+        Err(RegistryError::FleetAttached { name }) if name == "db"
+    ));
+    assert!(matches!(
+        registry.breaker("other"),
+        Err(RegistryError::Name(NameError::Full { max: 1 }))
+    ));
+    assert!(registry.get("db").is_some());
+}
