@@ -1031,7 +1031,8 @@ impl RegistryBuilder {
     /// nothing can be evicted, a new name's calls go through one shared
     /// breaker named `name` (with `name`'s configuration, else the default)
     /// instead of failing with [`NameError::Full`]. The shared breaker is not
-    /// in [`Registry::list`] and does not count against the cap.
+    /// in [`Registry::list`] and does not count against the cap. Pick a name
+    /// no call uses: its metric series carry that name.
     ///
     /// ```
     /// let registry = warden_kit::Registry::builder().max_breakers(1).overflow_breaker("other").build()?;
