@@ -376,3 +376,62 @@ async fn names_in_a_fleet_are_neither_removed_nor_evicted() {
     ));
     assert!(registry.get("db").is_some());
 }
+
+/// 8 threads churn 400 names through a registry capped at 32 while every
+/// thread also calls a name whose upstream always fails: the cap holds, and
+/// the failing name's breaker trips exactly once (a second trip would mean it
+/// was evicted and created again with its history lost).
+#[test]
+fn churn_under_a_cap_never_resets_a_failing_breaker() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let trips = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&trips);
+    let registry = Arc::new(
+        Registry::builder()
+            .default_config(trips_at(3))
+            .clock(ManualClock::new()) // never advances: an open breaker stays open
+            .max_breakers(32)
+            .on_state_change(move |name, _, to| {
+                if name == "failing" && to == State::Open {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let registry = Arc::clone(&registry);
+            thread::spawn(move || {
+                let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                for i in 0..2000 {
+                    // xorshift: a different name sequence per thread
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if i % 4 == 0 {
+                        let _ = registry.execute("failing", || Err::<(), _>("503"));
+                    } else {
+                        let name = format!("route-{}", x % 400);
+                        let ex = registry.execute(&name, || Ok::<_, ()>(()));
+                        assert!(
+                            ex.is_ok()
+                                || matches!(
+                                    ex.error(),
+                                    Some(ExecuteError::Name(NameError::Full { .. }))
+                                ),
+                            "{:?}",
+                            ex.error()
+                        );
+                    }
+                    assert!(registry.len() <= 32);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(trips.load(Ordering::Relaxed), 1);
+    assert_eq!(registry.breaker("failing").unwrap().state(), State::Open);
+}
