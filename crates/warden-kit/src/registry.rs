@@ -1171,8 +1171,13 @@ pub struct Drained {
 ///   any of them.
 /// * **Names**: [`configure`](Self::configure) before first use,
 ///   [`breaker`](Self::breaker) for a handle that skips the lookup,
-///   [`list`](Self::list).
-/// * **Lifecycle**: [`shutdown`](Self::shutdown).
+///   [`list`](Self::list), [`remove`](Self::remove),
+///   [`evict_idle`](Self::evict_idle); bounds set on the builder
+///   ([`max_breakers`](RegistryBuilder::max_breakers),
+///   [`max_name_len`](RegistryBuilder::max_name_len),
+///   [`strict`](RegistryBuilder::strict),
+///   [`idle_eviction`](RegistryBuilder::idle_eviction)).
+/// * **Lifecycle**: [`shutdown`](Self::shutdown), [`drain`](Self::drain).
 ///
 /// # Examples
 ///
