@@ -41,10 +41,16 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use warden_kit::{BreakerConfig, CircuitBreaker, Registry};
 
 fn registry(names: usize, config: BreakerConfig) -> Registry {
-    let registry = Registry::builder()
-        .default_config(config)
-        .build()
-        .expect("valid");
+    filled(
+        Registry::builder()
+            .default_config(config)
+            .build()
+            .expect("valid"),
+        names,
+    )
+}
+
+fn filled(registry: Registry, names: usize) -> Registry {
     for i in 0..names.saturating_sub(1) {
         let _ = registry.breaker(&format!("dependency-{i}"));
     }
@@ -96,24 +102,59 @@ fn create(c: &mut Criterion) {
     let mut g = c.benchmark_group("create");
     for names in [1, 100_000] {
         let r = registry(names, BreakerConfig::default());
-        let mut next = 0u64;
         g.bench_function(format!("{names} names"), |b| {
-            b.iter_custom(|iters| {
-                let fresh: Vec<String> = (0..iters).map(|i| format!("new-{}", next + i)).collect();
-                next += iters;
-                let start = Instant::now();
-                for name in &fresh {
-                    black_box(r.breaker(name).expect("running"));
-                }
-                let took = start.elapsed();
-                for name in &fresh {
-                    let _ = r.remove(name);
-                }
-                took
-            })
+            b.iter_custom(|iters| create_new(&r, iters, true))
         });
     }
+    // With a fleet (feature `redis`; `--features redis` on the command line):
+    // the fleet points at a closed port, so no Redis server is involved and
+    // the figure is the registry's creation plus the fleet's attach. Fleet
+    // names cannot be removed, so the registry grows by the names created.
+    #[cfg(feature = "redis")]
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _entered = runtime.enter();
+        for names in [1, 100_000] {
+            let fleet = warden_kit::fleet::Fleet::start(warden_kit::fleet::FleetConfig::new(
+                "redis://127.0.0.1:1/",
+            ))
+            .expect("valid");
+            let r = filled(
+                Registry::builder()
+                    .fleet(Arc::new(fleet))
+                    .build()
+                    .expect("valid"),
+                names,
+            );
+            g.bench_function(format!("{names} names, fleet"), |b| {
+                b.iter_custom(|iters| create_new(&r, iters, false))
+            });
+        }
+    }
     g.finish();
+}
+
+/// Creates `iters` names never seen by `r` and returns the time taken; removes
+/// them afterwards (untimed) if `remove`.
+fn create_new(r: &Registry, iters: u64, remove: bool) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let first = NEXT.fetch_add(iters, Ordering::Relaxed);
+    let fresh: Vec<String> = (first..first + iters).map(|i| format!("new-{i}")).collect();
+    let start = Instant::now();
+    for name in &fresh {
+        black_box(r.breaker(name).expect("running"));
+    }
+    let took = start.elapsed();
+    if remove {
+        for name in &fresh {
+            let _ = r.remove(name);
+        }
+    }
+    took
 }
 
 /// Per-call time with two threads calling through `registry` together.
