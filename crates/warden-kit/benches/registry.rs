@@ -37,8 +37,9 @@
 //! `create/1 names, fleet` took 1.09 ms per new name, against 10.3 µs for
 //! `create/1 names` in the same run. Fleet names cannot be removed, so that
 //! registry grew by every name the run created (a few thousand), and the
-//! fleet's attach compares each new name with every attached one; the
-//! 100,000-name fleet case was stopped during its setup for the same reason.
+//! fleet's attach compares each new name with every attached one; a
+//! 100,000-name fleet case was stopped during its setup for the same reason,
+//! so the fleet case now stops at 10,000 names (not measured yet).
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -124,7 +125,9 @@ fn create(c: &mut Criterion) {
             .build()
             .expect("runtime");
         let _entered = runtime.enter();
-        for names in [1, 100_000] {
+        // Not 100,000: the fleet's attach is linear in the attached names, so
+        // filling the registry is quadratic.
+        for names in [1, 10_000] {
             let fleet = warden_kit::fleet::Fleet::start(warden_kit::fleet::FleetConfig::new(
                 "redis://127.0.0.1:1/",
             ))
