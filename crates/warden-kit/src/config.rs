@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::registry::{QUOTE_MAX, bounded};
 use warden_breaker::{
     Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls, TimeWindow,
 };
@@ -1063,8 +1065,8 @@ impl ConfigError {
         allowed: &'static str,
     ) -> Self {
         ConfigError::OutOfRange {
-            path: format!("{scope}.{field}"),
-            value: value.to_string(),
+            path: bounded_path(&format!("{scope}.{field}")),
+            value: bounded(&value.to_string()),
             allowed,
         }
     }
@@ -1304,7 +1306,7 @@ impl RegistryConfig {
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let parse_error = |path: String, e: toml::de::Error| ConfigError::Parse {
             format: "toml",
-            path,
+            path: bounded_path(&path),
             message: toml_message(text, &e),
         };
         let de = toml::Deserializer::parse(text).map_err(|e| parse_error(String::new(), e))?;
@@ -1335,14 +1337,14 @@ impl RegistryConfig {
             let path = e.path().to_string();
             ConfigError::Parse {
                 format: "json",
-                path,
-                message: e.into_inner().to_string(),
+                path: bounded_path(&path),
+                message: bounded_message(&e.into_inner().to_string()),
             }
         })?;
         de.end().map_err(|e| ConfigError::Parse {
             format: "json",
             path: String::new(),
-            message: e.to_string(),
+            message: bounded_message(&e.to_string()),
         })?;
         config.resolve()?;
         Ok(config)
@@ -1367,7 +1369,7 @@ impl RegistryConfig {
         };
         let mut named = BTreeMap::new();
         for (name, spec) in &self.breakers {
-            let config = spec.apply(&default, &format!("breakers.{name}"))?;
+            let config = spec.apply(&default, &format!("breakers.{}", bounded(name)))?;
             named.insert(name.clone(), config);
         }
         Ok((default, named))
@@ -1376,8 +1378,55 @@ impl RegistryConfig {
 
 /// toml's message, with the line it points at (its `Display` is a multi-line
 /// snippet).
+/// A parser's message with every quoted piece of input (in `"` or backticks,
+/// as serde quotes values and keys) cut to its first 64 bytes, and the whole
+/// message to 1 KiB at most, so a huge value or key does not make a huge error.
+fn bounded_message(message: &str) -> String {
+    const MAX: usize = 1024;
+    let mut out = String::with_capacity(message.len().min(MAX + 64));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = if rest[open..].starts_with('"') {
+            '"'
+        } else {
+            '`'
+        };
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let close = after.find(quote).unwrap_or(after.len());
+        out.push_str(&bounded(&after[..close]));
+        rest = &after[close..];
+        if let Some(stripped) = rest.strip_prefix(quote) {
+            out.push(quote);
+            rest = stripped;
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MAX {
+        out = bounded_to(&out, MAX);
+    }
+    out
+}
+
+/// A dotted path with each segment cut to its first 64 bytes.
+fn bounded_path(path: &str) -> String {
+    if path.len() <= QUOTE_MAX {
+        return path.to_owned();
+    }
+    path.split('.').map(bounded).collect::<Vec<_>>().join(".")
+}
+
+/// `s` cut to `max` bytes on a character boundary, its length said after it.
+fn bounded_to(s: &str, max: usize) -> String {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim_end().to_owned();
+    let message = bounded_message(e.message().trim_end());
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{ConfigError, State};
+use crate::{ConfigError, NameError, State};
 
 /// Why a call was not run.
 ///
@@ -69,6 +69,9 @@ pub enum ExecuteError<E> {
     /// The name's configuration could not build a breaker. Configurations
     /// accepted by `configure` and `RegistryBuilder::build` never do this.
     Config(ConfigError),
+    /// The registry refused the name (too long, not configured in a strict
+    /// registry, or the registry is full).
+    Name(NameError),
 }
 
 impl<E> ExecuteError<E> {
@@ -124,6 +127,7 @@ impl<E: fmt::Display> fmt::Display for ExecuteError<E> {
             ExecuteError::Timeout(d) => write!(f, "call timed out after {d:?}"),
             ExecuteError::Shutdown => f.write_str("registry is shut down"),
             ExecuteError::Config(e) => e.fmt(f),
+            ExecuteError::Name(e) => e.fmt(f),
         }
     }
 }
@@ -143,6 +147,7 @@ impl<E: std::error::Error> std::error::Error for ExecuteError<E> {
 pub(crate) enum NotRun {
     Shutdown,
     Config(ConfigError),
+    Name(NameError),
 }
 
 /// What happened to the call itself, before any fallback.
@@ -162,7 +167,9 @@ impl Primary {
             Err(ExecuteError::Inner(_) | ExecuteError::Fallback(_)) => Primary::Failed,
             Err(ExecuteError::Timeout(_)) => Primary::TimedOut,
             Err(ExecuteError::Rejected(r)) => Primary::Rejected(*r),
-            Err(ExecuteError::Shutdown | ExecuteError::Config(_)) => Primary::NotRun,
+            Err(ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_)) => {
+                Primary::NotRun
+            }
         }
     }
 }
@@ -224,6 +231,7 @@ impl<T, E> Execution<T, E> {
         let error = match why {
             NotRun::Shutdown => ExecuteError::Shutdown,
             NotRun::Config(e) => ExecuteError::Config(e),
+            NotRun::Name(e) => ExecuteError::Name(e),
         };
         Self::new(Err(error), None, 0, Duration::ZERO)
     }

@@ -306,3 +306,22 @@ async fn execute_async_futures_are_send() {
     }
     assert_eq!(registry.list().len(), 2);
 }
+
+/// A future that blocks its thread past the deadline cannot be interrupted,
+/// but finishing late is a timeout, not a success. Real time: the future
+/// blocks the runtime's only thread, which a paused clock cannot stand for.
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_that_completes_after_its_deadline_is_a_timeout() {
+    let registry = Registry::builder().build().unwrap();
+    let limit = Duration::from_millis(10);
+    let ex = registry
+        .execute_async_with_timeout("api", Some(limit), || async {
+            std::thread::sleep(Duration::from_millis(60)); // blocks, never yields
+            Ok::<_, &str>("late")
+        })
+        .await;
+    assert!(ex.timed_out(), "{:?}", ex.result());
+    assert!(matches!(ex.error(), Some(ExecuteError::Timeout(d)) if *d == limit));
+    let counts = registry.breaker("api").unwrap().counts();
+    assert_eq!((counts.total_successes, counts.total_failures), (0, 1));
+}

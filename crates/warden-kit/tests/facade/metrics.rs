@@ -97,3 +97,29 @@ fn without_metrics_nothing_is_registered() {
     assert!(registry.metrics().is_none());
     assert!(registry.retry_metrics("db").is_none());
 }
+
+#[test]
+fn removed_and_evicted_names_lose_their_series_and_are_counted() {
+    let prom = prometheus::Registry::new();
+    let registry = Registry::builder()
+        .metrics(Metrics::register(&prom).unwrap())
+        .max_breakers(1)
+        .build()
+        .unwrap();
+    let _ = registry.execute("old", || Ok::<_, ()>(()));
+    assert!(scrape(&prom).contains(r#"name="old""#));
+    let _ = registry.execute("new", || Ok::<_, ()>(())); // evicts "old" at the cap
+    let _ = registry.retry_metrics("new");
+    registry.remove("new").unwrap();
+    let text = scrape(&prom);
+    assert!(!text.contains("name="), "series left:\n{text}");
+    for line in [
+        r#"warden_registry_evictions_total{reason="capacity"} 1"#,
+        r#"warden_registry_evictions_total{reason="removed"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
