@@ -129,6 +129,7 @@ mod clock;
 mod config;
 mod counters;
 mod error;
+mod future;
 mod observer;
 mod permit;
 mod policy;

@@ -155,3 +155,24 @@ fn the_counter_sees_allocations() {
     let cb = CircuitBreaker::builder("boxed").build().expect("valid");
     assert!(allocations_in(|| drop(std::hint::black_box(Box::new(cb)))) >= 1);
 }
+
+#[test]
+fn async_call_does_not_allocate() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    let (cb, _clock) = breaker();
+    let mut cx = Context::from_waker(Waker::noop());
+    let n = allocations_in(|| {
+        for i in 0..10_000u32 {
+            let fut =
+                pin!(cb.call_async(|| async move { if i % 4 == 0 { Err(i) } else { Ok(i) } }));
+            match fut.poll(&mut cx) {
+                Poll::Ready(r) => assert!(r.is_ok() || matches!(r, Err(Error::Inner(_)))),
+                Poll::Pending => unreachable!("the guarded future is ready at once"),
+            }
+        }
+        assert_eq!(cb.state(), State::Closed);
+    });
+    assert_eq!(n, 0, "allocations on the async path");
+}
