@@ -55,8 +55,13 @@ type TripFn = dyn Fn(&Counts) -> bool + Send + Sync;
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OpenBackoff {
     multiplier: u32,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "max_ms", serialize_with = "crate::serde_units::millis")
+    )]
     max: Duration,
     jitter_percent: u32,
     seed: Option<u64>,
@@ -181,6 +186,7 @@ impl OpenBackoff {
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CountWindow {
     size: u32,
     min_calls: u32,

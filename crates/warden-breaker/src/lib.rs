@@ -133,6 +133,8 @@ mod future;
 mod observer;
 mod permit;
 mod policy;
+#[cfg(feature = "serde")]
+mod serde_units;
 mod slot;
 mod state;
 mod sync;

@@ -54,7 +54,12 @@ pub const MAX_TIME_BUCKETS: u32 = 1024;
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TimeWindow {
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "length_ms", serialize_with = "crate::serde_units::millis")
+    )]
     length: Duration,
     buckets: u32,
     min_calls: u32,
@@ -206,7 +211,12 @@ impl TimeWindow {
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlowCalls {
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "threshold_us", serialize_with = "crate::serde_units::micros")
+    )]
     threshold: Duration,
     slow_rate_percent: u32,
     min_calls: u32,
