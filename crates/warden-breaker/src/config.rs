@@ -743,9 +743,8 @@ fn validate_backoff(
 }
 
 fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> {
-    if !(d.subsec_nanos() as u64).is_multiple_of(NANOS_PER_TICK) {
-        return Err(ConfigError::NotWholeMillis { field, value: d });
-    }
+    // Range first: a duration too large to store is that, whatever its fraction
+    // (`Duration::MAX` is not "a fraction of a millisecond" too many).
     let ms = d.as_millis();
     if ms > MAX_DURATION_TICKS as u128 {
         return Err(ConfigError::OutOfRange {
@@ -753,6 +752,9 @@ fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> 
             value: format!("{d:?}"),
             allowed: "0..=2^39 ms (about 17.4 years), in whole milliseconds",
         });
+    }
+    if !(d.subsec_nanos() as u64).is_multiple_of(NANOS_PER_TICK) {
+        return Err(ConfigError::NotWholeMillis { field, value: d });
     }
     Ok(ms as u64)
 }

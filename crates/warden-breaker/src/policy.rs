@@ -344,19 +344,20 @@ fn check_percent(field: &'static str, percent: u32) -> Result<(), ConfigError> {
 }
 
 pub(crate) fn validate_time_window(w: TimeWindow) -> Result<(), ConfigError> {
-    if !(u64::from(w.length.subsec_nanos())).is_multiple_of(NANOS_PER_TICK) {
-        return Err(ConfigError::NotWholeMillis {
-            field: "time_window.length",
-            value: w.length,
-        });
-    }
+    // Range first: a length too large to store is that, whatever its fraction.
     let ms = w.length.as_millis();
-    if ms == 0 || ms > u128::from(MAX_DURATION_TICKS) {
+    if ms > u128::from(MAX_DURATION_TICKS) || w.length.is_zero() {
         return Err(out_of_range(
             "time_window.length",
             format!("{:?}", w.length),
             "1 ms..=2^39 ms, in whole milliseconds",
         ));
+    }
+    if !(u64::from(w.length.subsec_nanos())).is_multiple_of(NANOS_PER_TICK) {
+        return Err(ConfigError::NotWholeMillis {
+            field: "time_window.length",
+            value: w.length,
+        });
     }
     if w.buckets == 0 || w.buckets > MAX_TIME_BUCKETS || !ms.is_multiple_of(u128::from(w.buckets)) {
         return Err(out_of_range(
