@@ -357,8 +357,13 @@ impl CircuitBreaker {
         self.command(|g| Snapshot::manual(g, Manual::ForcedOpen, 0));
     }
 
-    /// Forces the breaker open for `duration` (rounded up to whole milliseconds):
-    /// every call is rejected until the first tick after `now + duration`, then the
+    /// Forces the breaker open for `duration`, rounded **up** to whole
+    /// milliseconds (the clock's tick), so the breaker is never open shorter than
+    /// asked. Unlike the builder, which rejects a setting such as 1.5 ms (a typo in
+    /// a configuration should surface), a command takes any duration: it is often
+    /// computed from a clock (time left until a deadline), and rounding it up is
+    /// always safe. Every call is rejected until the first tick after
+    /// `now + duration`, then the
     /// breaker turns half-open and probes, exactly as after an open timeout (and
     /// back in [`Mode::Normal`]). A deadline later than [`MAX_FORCED_DEADLINE`]
     /// ticks after the breaker was built (about 8.7 years) cannot be stored and
