@@ -39,14 +39,13 @@
 //! an `Acquire` fence by the thread whose failed probe re-opens it next.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc as StdArc;
 
 use crossbeam_utils::CachePadded;
 
 use crate::buckets::Buckets;
 use crate::clock::NANOS_PER_TICK;
-use crate::config::RecordPath;
+use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
@@ -602,9 +601,20 @@ impl CircuitBreaker {
             }
             other => other,
         };
-        match result {
-            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
-            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+        let panic = match result {
+            Ok(t) => self.settings.observe_caught(|o| o.on_admitted(t.state())),
+            Err(r) => self.settings.observe_caught(|o| o.on_rejected(r)),
+        };
+        if let Some(p) = panic
+            && !std::thread::panicking()
+        {
+            // The observer's panic goes to the caller instead of a permit: give the
+            // admission back first, as a dropped permit would, so the panic costs no
+            // half-open slot.
+            if let Ok(t) = result {
+                self.record(t, None);
+            }
+            config::rethrow(Some(p));
         }
         result
     }
@@ -757,12 +767,20 @@ impl CircuitBreaker {
             // The plain fast path's case with a time window or slow calls.
             return self.record_timed_success(ticket);
         }
-        self.settings.observe(|o| match outcome {
+        // An observer's panic waits until the outcome is recorded: it never costs a
+        // count or a half-open slot.
+        let panic = self.settings.observe_caught(|o| match outcome {
             Some(Outcome::Success) => o.on_success(),
             Some(Outcome::Failure) => o.on_failure(),
             Some(Outcome::Ignored) => o.on_ignored(),
             None => o.on_dropped(),
         });
+        self.record_observed(ticket, outcome);
+        config::rethrow(panic);
+    }
+
+    /// [`Self::record_slow`] once the observers heard of the outcome.
+    fn record_observed(&self, ticket: Ticket, outcome: Option<Outcome>) {
         let s = self.load();
         if s.generation() != ticket.generation() || s.is_open_requested() {
             // Stale: the generation this call belonged to is over. gobreaker still
@@ -960,7 +978,11 @@ impl CircuitBreaker {
     /// trip from closed, or without an [`OpenBackoff`](crate::OpenBackoff)). Whoever
     /// installs it records a non-zero count with [`Self::opened`].
     fn open_after(&self, s: Snapshot) -> (Snapshot, u32) {
-        let now = self.settings.now_ticks();
+        self.open_after_at(s, self.settings.now_ticks())
+    }
+
+    /// [`Self::open_after`] at tick `now`.
+    fn open_after_at(&self, s: Snapshot, now: u64) -> (Snapshot, u32) {
         let retrips = if s.tag() == Tag::HalfOpen && self.settings.has_open_backoff() {
             // Acquire: `s` was loaded Relaxed from the half-open generation, whose
             // Open -> HalfOpen exchange continues the release sequence of the Release
@@ -1024,9 +1046,14 @@ impl CircuitBreaker {
 
     /// The closed word that follows `s`.
     fn closed_after(&self, s: Snapshot) -> Snapshot {
+        self.closed_after_at(s, || self.settings.now_ticks())
+    }
+
+    /// [`Self::closed_after`], reading the time from `now` only with an interval.
+    fn closed_after_at(&self, s: Snapshot, now: impl FnOnce() -> u64) -> Snapshot {
         let expiry = match self.settings.interval_ticks() {
             0 => 0,
-            i => self.settings.now_ticks().saturating_add(i).min(MAX_TICK),
+            i => now().saturating_add(i).min(MAX_TICK),
         };
         Snapshot::closed(next_generation(s.generation()), expiry).with_pending(true)
     }
@@ -1078,73 +1105,132 @@ impl CircuitBreaker {
 
     /// Runs the callbacks of the transition that installed `installed` (this thread's
     /// exchange won), then clears `PENDING`, first performing any transition that was
-    /// handed over meanwhile (see the module docs). A panicking callback does not
-    /// leave the breaker stuck: the rest still runs, then the first panic resumes.
-    fn deliver(&self, installed: Snapshot, mut from: State, mut to: State) {
+    /// handed over meanwhile (see the module docs).
+    ///
+    /// Each round decides what follows the callbacks from one snapshot of the word
+    /// ([`Self::settle`], which names nothing), commits that decision with one
+    /// exchange, and only once the exchange succeeded names the transition it made:
+    /// a command that replaces the word between the snapshot and the exchange makes
+    /// the exchange fail and the decision is taken again from the word it left, so
+    /// every `from` is the previous `to`.
+    ///
+    /// Every hook runs on its own; a panicking one stops neither the others nor the
+    /// later transitions, and the first panic resumes once `PENDING` is cleared
+    /// (never while this thread is already unwinding, which would abort).
+    fn deliver(&self, installed: Snapshot, from: State, to: State) {
         let mut generation = installed.generation();
+        // The state the callbacks last named: always the visible state of the word of
+        // `generation`.
+        let mut reported = to;
         let mut panic = None;
-        loop {
-            self.new_generation(generation);
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
-                self.settings.notify_state_change(from, to)
-            })) {
+        self.new_generation(generation);
+        let mut note = |from, to| {
+            if let Some(p) = self.settings.notify_state_change_caught(from, to) {
                 panic.get_or_insert(p);
             }
-            let mut s = self.load();
-            let mut retrips = 0;
-            let next = loop {
-                debug_assert!(s.is_pending(), "{s:?}");
-                if s.generation() != generation {
-                    // A command replaced the word while the callbacks ran (it keeps
-                    // PENDING): catch the callbacks up with the state it left, then go on
-                    // from its generation.
-                    generation = s.generation();
-                    if s.visible() != to {
-                        (from, to) = (to, s.visible());
-                        break s;
+        };
+        note(from, to);
+        let mut s = self.load();
+        loop {
+            let settle = self.settle(s, generation, reported, || self.settings.now_ticks());
+            match settle {
+                Settle::Adopt { generation: g, to } => {
+                    // Nothing to exchange: the command's word stays, PENDING with it.
+                    generation = g;
+                    if let Some(to) = to {
+                        note(reported, to);
+                        reported = to;
                     }
-                    continue;
+                    s = self.load();
                 }
-                let next = if s.is_open_requested() {
-                    from = if s.tag() == Tag::Closed {
-                        State::Closed
-                    } else {
-                        State::HalfOpen
-                    };
-                    to = State::Open;
-                    let (next, k) = self.open_after(s);
-                    retrips = k;
-                    next
-                } else if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests()
-                {
-                    (from, to) = (State::HalfOpen, State::Closed);
-                    self.closed_after(s)
-                } else {
-                    s.with_pending(false)
-                };
-                // Release: pairs with the Acquire of the next transition's exchange (and of
-                // the transition installed here, on this thread), so these callbacks
-                // happen-before the next ones.
-                match self
-                    .state
-                    .compare_exchange(s.0, next.0, Ordering::Release, Ordering::Relaxed)
-                {
-                    Ok(_) => break next,
-                    Err(actual) => s = Snapshot(actual),
+                Settle::Commit { next, to, retrips } => {
+                    // Release: pairs with the Acquire of the next transition's exchange
+                    // (and of the transition installed here, on this thread), so these
+                    // callbacks happen-before the next ones.
+                    if let Err(actual) = self.state.compare_exchange(
+                        s.0,
+                        next.0,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        s = Snapshot(actual);
+                        continue;
+                    }
+                    if next.tag() == Tag::Open {
+                        self.opened(next, retrips);
+                    }
+                    let Some(to) = to else { break };
+                    generation = next.generation();
+                    self.new_generation(generation);
+                    note(reported, to);
+                    reported = to;
+                    s = self.load();
                 }
-            };
-            if next.tag() == Tag::Open {
-                self.opened(next, retrips);
             }
-            if !next.is_pending() {
-                break;
-            }
-            generation = next.generation();
         }
-        if let Some(p) = panic {
-            resume_unwind(p);
+        config::rethrow(panic);
+    }
+
+    /// What follows a transition's callbacks, decided from the snapshot `s` of a word
+    /// that has `PENDING` set, given the `generation` and the state the callbacks
+    /// last `reported`. Pure apart from reading the time (`now`, only when an open or
+    /// closed word needs a deadline) and a re-trip count: nothing is stored and no
+    /// transition is named until the caller's exchange succeeds.
+    fn settle(
+        &self,
+        s: Snapshot,
+        generation: u32,
+        reported: State,
+        now: impl FnOnce() -> u64,
+    ) -> Settle {
+        debug_assert!(s.is_pending(), "{s:?}");
+        if s.generation() != generation {
+            // A command replaced the word while the callbacks ran (it keeps PENDING):
+            // catch the callbacks up with the state it left, then go on from its
+            // generation.
+            let to = s.visible();
+            return Settle::Adopt {
+                generation: s.generation(),
+                to: (to != reported).then_some(to),
+            };
+        }
+        if s.is_open_requested() {
+            let (next, retrips) = self.open_after_at(s, now());
+            return Settle::Commit {
+                next,
+                to: Some(State::Open),
+                retrips,
+            };
+        }
+        if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests() {
+            return Settle::Commit {
+                next: self.closed_after_at(s, now),
+                to: Some(State::Closed),
+                retrips: 0,
+            };
+        }
+        Settle::Commit {
+            next: s.with_pending(false),
+            to: None,
+            retrips: 0,
         }
     }
+}
+
+/// What the thread delivering callbacks does next ([`CircuitBreaker::settle`]).
+#[derive(Debug)]
+enum Settle {
+    /// A command replaced the word: go on from its `generation`, first catching the
+    /// callbacks up `to` the state it left (`None`: the state they last named).
+    Adopt { generation: u32, to: Option<State> },
+    /// Exchange the snapshot for `next`: a transition `to` that state (its callbacks
+    /// run next), or, with `None`, the end of the delivery (`PENDING` cleared).
+    /// `retrips` is recorded for an open `next` (see [`CircuitBreaker::opened`]).
+    Commit {
+        next: Snapshot,
+        to: Option<State>,
+        retrips: u32,
+    },
 }
 
 #[cfg(all(test, not(loom)))]
