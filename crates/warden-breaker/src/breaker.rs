@@ -751,7 +751,11 @@ impl CircuitBreaker {
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
         if let Some(b) = &self.buckets {
-            b.enter(generation, now, &self.counters);
+            b.enter(
+                generation,
+                b.standing_still(generation, now),
+                &self.counters,
+            );
         }
         self.counters.record_success(ticket.word());
         if self.is_slow(ticket, now_ns) && self.slow_calls_trip(generation, now) {
@@ -836,7 +840,11 @@ impl CircuitBreaker {
         match outcome {
             Some(Outcome::Success) => {
                 if let Some(b) = &self.buckets {
-                    b.enter(generation, now, &self.counters);
+                    b.enter(
+                        generation,
+                        b.standing_still(generation, now),
+                        &self.counters,
+                    );
                 }
                 self.counters.record_success(tag_of(generation));
                 if slow() && self.slow_calls_trip(generation, now) {
@@ -846,7 +854,11 @@ impl CircuitBreaker {
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 if let Some(b) = &self.buckets {
-                    b.enter(generation, now, &self.counters);
+                    b.enter(
+                        generation,
+                        b.standing_still(generation, now),
+                        &self.counters,
+                    );
                 }
                 let counts = self.counters.record_failure(generation);
                 let trips = self.failures_trip(generation, now, &counts)
@@ -929,7 +941,7 @@ impl CircuitBreaker {
     /// Without one (another thread is still writing this bucket's, and no older
     /// bucket in the window has one) only this outcome is known to be in it.
     fn since_window_start(&self, b: &Buckets, generation: u32, now: u64, so_far: Calls) -> Calls {
-        match b.start(generation, now) {
+        match b.start(generation, b.standing_still(generation, now)) {
             Some(start) => so_far.since(start),
             None => Calls {
                 successes: 0,
