@@ -860,8 +860,8 @@ impl CircuitBreaker {
                         &self.counters,
                     );
                 }
-                let counts = self.counters.record_failure(generation);
-                let trips = self.failures_trip(generation, now, &counts)
+                let (counts, calls) = self.counters.record_failure(generation);
+                let trips = self.failures_trip(generation, now, &counts, calls)
                     || (slow() && self.slow_calls_trip(generation, now));
                 if trips {
                     self.trip(generation);
@@ -880,14 +880,20 @@ impl CircuitBreaker {
             .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns))
     }
 
-    /// Whether a closed-state failure, just counted in `counts`, trips the
-    /// breaker's failure rule: its window's rate, or `ready_to_trip`.
-    fn failures_trip(&self, generation: u32, now: u64, counts: &Counts) -> bool {
-        let calls = counts.total_successes.wrapping_add(counts.total_failures);
+    /// Whether a closed-state failure, just counted in `counts` (`calls`: the
+    /// generation's successes and failures, all 40 bits), trips the breaker's failure
+    /// rule: its window's rate, or `ready_to_trip`.
+    fn failures_trip(&self, generation: u32, now: u64, counts: &Counts, calls: u64) -> bool {
         if let (Some(ring), Some(rule)) = (&self.window, self.settings.count_window()) {
-            ring.record(generation, counts.total_failures, calls);
-            let failures = ring.in_window(generation, counts.total_failures, calls, rule.size());
-            return rule.trips(calls.min(rule.size()), failures);
+            // The failure's index among the generation's failures, modulo 2^32 like the
+            // counts; the ring only compares indices a window apart.
+            let index = u64::from(counts.total_failures);
+            ring.record(generation, index, calls);
+            let failures = ring.in_window(generation, index, calls, rule.size());
+            // All 40 bits: `calls` modulo 2^32 would say a window of 2^32 + 10 calls
+            // holds 10.
+            let size = u64::from(rule.size());
+            return rule.trips(calls.min(size) as u32, failures as u32);
         }
         if let (Some(b), Some(rule)) = (&self.buckets, self.settings.time_window()) {
             let so_far = Calls {
@@ -895,6 +901,8 @@ impl CircuitBreaker {
                 failures: counts.total_failures,
                 slow: 0,
             };
+            // The window's calls are a difference modulo 2^32: exact while a window
+            // holds fewer than 2^32 calls.
             let in_window = self.since_window_start(b, generation, now, so_far);
             return rule.trips(in_window.total(), in_window.failures);
         }
@@ -912,12 +920,14 @@ impl CircuitBreaker {
         // calls, the one counted second then sees the other's call too (the loom
         // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
         let slow = self.counters.record_slow(generation);
+        let (so_far, calls) = self.counters.calls_and_total(generation);
         let so_far = Calls {
-            slow,
-            ..self.counters.calls(generation)
+            slow: slow as u32,
+            ..so_far
         };
-        let calls = so_far.total();
-        let (calls, slow) = match (
+        // `calls` and `slow` with all 40 bits: modulo 2^32, 2^32 + 20 calls of which 5
+        // were slow would read as a 25 % rate.
+        match (
             &self.slow_window,
             self.settings.count_window(),
             &self.buckets,
@@ -925,15 +935,14 @@ impl CircuitBreaker {
             (Some(ring), Some(window), _) => {
                 ring.record(generation, slow, calls);
                 let in_window = ring.in_window(generation, slow, calls, window.size());
-                (calls.min(window.size()), in_window)
+                rule.trips_wide(calls.min(u64::from(window.size())), in_window)
             }
             (_, _, Some(b)) => {
                 let in_window = self.since_window_start(b, generation, now, so_far);
-                (in_window.total(), in_window.slow)
+                rule.trips(in_window.total(), in_window.slow)
             }
-            _ => (calls, slow),
-        };
-        rule.trips(calls, slow)
+            _ => rule.trips_wide(calls, slow),
+        }
     }
 
     /// The outcomes of the time window ending in the bucket of tick `now`: `so_far`
@@ -1289,6 +1298,74 @@ mod tests {
             cb.counters.closed_counts(SWEEP_PERIOD - 1),
             Counts::default()
         );
+    }
+
+    /// A breaker whose current generation already made `successes` successes on
+    /// this thread (the counters hold exactly what those calls leave behind).
+    fn after_successes(builder: crate::Builder, successes: u64) -> CircuitBreaker {
+        let cb = CircuitBreaker::from_settings(builder.settings().expect("valid settings"));
+        cb.counters
+            .preset_successes(cb.load().generation(), successes);
+        cb
+    }
+
+    const WRAP: u64 = 1 << 32;
+
+    #[test]
+    fn count_window_past_2_pow_32_calls_counts_its_real_last_calls() {
+        // 2^32 - 50 successes, then a steady 10 % failure rate against a 50 % rule
+        // over the last 100 calls (at least 10): it must never trip. Before: past the
+        // 2^32 wrap `calls.min(size)` read the few calls since the wrap while the ring
+        // still counted the failures among the real last 100, and it tripped at call 59.
+        let b = CircuitBreaker::builder("wrap").count_window(crate::CountWindow::new(100, 10, 50));
+        let cb = after_successes(b, WRAP - 50);
+        for call in 0..1_000 {
+            let r = if call % 10 == 9 { Err(()) } else { Ok(()) };
+            let _ = cb.call(|| r);
+            assert_eq!(cb.state(), State::Closed, "tripped at call {call}");
+        }
+        // And the rule still works past the wrap: a burst of failures trips it.
+        for _ in 0..60 {
+            let _ = cb.call(|| Err::<(), _>(()));
+        }
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn slow_call_rate_without_a_window_past_2_pow_32_calls() {
+        // 2^32 - 20 fast calls, then 5 slow ones: a rate of about 1e-9 against a 50 %
+        // rule. Before: the generation's calls wrapped to the few made since 2^32, so
+        // the slow ones among them read as a rate over 50 % and it tripped.
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder("wrap")
+            .slow_calls(crate::SlowCalls::new(Duration::from_millis(1), 50, 10))
+            .clock(clock.clone());
+        let cb = after_successes(b, WRAP - 20);
+        for _ in 0..40 {
+            let permit = cb.try_acquire().expect("closed");
+            clock.advance(Duration::from_millis(2));
+            permit.success();
+        }
+        assert_eq!(cb.state(), State::Closed, "40 slow of 2^32 + 20 calls");
+    }
+
+    #[test]
+    fn consecutive_successes_past_2_pow_32() {
+        // Before: successes minus successes-at-the-last-failure on wrapped values read
+        // 0 after the wrap, and stayed 0 for the next 4 billion calls.
+        let b = CircuitBreaker::builder("wrap");
+        let cb = after_successes(b, WRAP - 2);
+        let _ = cb.call(|| Err::<(), _>(())); // the last failure at 2^32 - 2 successes
+        for _ in 0..5 {
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        let c = cb.counts();
+        assert_eq!(c.consecutive_successes, 5);
+        assert_eq!(
+            c.total_successes, 3,
+            "Counts wrap modulo 2^32 like gobreaker's"
+        );
+        assert_eq!(c.consecutive_failures, 0);
     }
 
     #[test]

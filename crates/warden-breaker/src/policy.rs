@@ -154,7 +154,12 @@ impl TimeWindow {
     /// assert!(w.trips(4, 2));
     /// ```
     pub const fn trips(&self, calls: u32, failures: u32) -> bool {
-        rate_trips(calls, failures, self.min_calls, self.failure_rate_percent)
+        rate_trips(
+            calls as u64,
+            failures as u64,
+            self.min_calls,
+            self.failure_rate_percent,
+        )
     }
 
     /// The bucket width in ticks (validated: >= 1).
@@ -273,6 +278,16 @@ impl SlowCalls {
     /// assert!(s.trips(4, 2));
     /// ```
     pub const fn trips(&self, calls: u32, slow: u32) -> bool {
+        rate_trips(
+            calls as u64,
+            slow as u64,
+            self.min_calls,
+            self.slow_rate_percent,
+        )
+    }
+
+    /// [`trips`](Self::trips) on counts wider than 32 bits.
+    pub(crate) const fn trips_wide(&self, calls: u64, slow: u64) -> bool {
         rate_trips(calls, slow, self.min_calls, self.slow_rate_percent)
     }
 
@@ -326,8 +341,9 @@ const MAX_THRESHOLD_MICROS: u128 = 1 << 39;
 const BACKWARDS_AFTER: u64 = 1 << 39;
 
 /// `calls >= min_calls && hits / calls >= percent / 100`, without overflow.
-pub(crate) const fn rate_trips(calls: u32, hits: u32, min_calls: u32, percent: u32) -> bool {
-    calls >= min_calls && hits as u64 * 100 >= percent as u64 * calls as u64
+/// Counts are at most 40 bits (the counters' field), so `hits * 100` cannot overflow.
+pub(crate) const fn rate_trips(calls: u64, hits: u64, min_calls: u32, percent: u32) -> bool {
+    calls >= min_calls as u64 && hits.saturating_mul(100) >= (percent as u64).saturating_mul(calls)
 }
 
 fn out_of_range(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
