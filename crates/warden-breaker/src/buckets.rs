@@ -223,6 +223,22 @@ impl Buckets {
         })
     }
 
+    /// `now`, or the first tick of the latest bucket entered in `generation` if that is
+    /// later: a clock that stepped back stands still, as [`Clock`](crate::Clock)
+    /// promises, instead of claiming a slot for a bucket already passed or reading a
+    /// window that ends in the past (and so counts the later buckets too).
+    #[inline]
+    pub(crate) fn standing_still(&self, generation: u32, now: u64) -> u64 {
+        // Relaxed: see `enter` (a cache; a stale value only clamps less).
+        let c = self.cursor.load(Ordering::Relaxed);
+        let latest = (c & END_MASK).saturating_sub(self.width);
+        if c >> END_BITS == u64::from(generation) & GEN_MASK && now < latest {
+            latest
+        } else {
+            now
+        }
+    }
+
     /// Forgets every snapshot not of `generation` (with the counters' sweep, so no
     /// tag stays behind long enough for the 20-bit generation to wrap onto it).
     pub(crate) fn sweep(&self, generation: u32) {

@@ -1,6 +1,7 @@
 //! [`Builder`] and the validated [`Settings`] it produces.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1048,13 +1049,33 @@ impl Settings {
     /// s.notify_state_change(State::Closed, State::Open); // nothing installed: no-op
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    ///
+    /// Each hook runs on its own: one that panics does not keep the others from
+    /// hearing of the transition. The first panic is then resumed, unless this thread
+    /// is already unwinding (a second panic would abort the process), in which case
+    /// it is dropped and the first one carries on.
     pub fn notify_state_change(&self, from: State, to: State) {
-        if let Some(f) = &self.on_state_change {
-            f(&self.name, from, to);
+        rethrow(self.notify_state_change_caught(from, to));
+    }
+
+    /// [`notify_state_change`](Self::notify_state_change), returning the first
+    /// hook's panic instead of resuming it, so the caller finishes its own
+    /// bookkeeping first.
+    pub(crate) fn notify_state_change_caught(&self, from: State, to: State) -> Option<HookPanic> {
+        let mut first = None;
+        if let Some(f) = &self.on_state_change
+            && let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&self.name, from, to)))
+        {
+            first = Some(p);
         }
         for o in self.observers.iter() {
-            o.on_state_change(&self.name, from, to);
+            if let Err(p) =
+                catch_unwind(AssertUnwindSafe(|| o.on_state_change(&self.name, from, to)))
+            {
+                first.get_or_insert(p);
+            }
         }
+        first
     }
 
     /// Whether an admission has more to do than the state word and the counters:
@@ -1071,12 +1092,49 @@ impl Settings {
     /// s.observe(|o| o.on_success());
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    ///
+    /// Each observer runs on its own, and a panic is handled as in
+    /// [`notify_state_change`](Self::notify_state_change).
     #[inline]
     pub fn observe(&self, event: impl Fn(&dyn Observer)) {
-        if !self.observers.is_empty() {
-            for o in self.observers.iter() {
-                event(&**o);
+        rethrow(self.observe_caught(event));
+    }
+
+    /// [`observe`](Self::observe), returning the first observer's panic instead of
+    /// resuming it.
+    #[inline]
+    pub(crate) fn observe_caught(&self, event: impl Fn(&dyn Observer)) -> Option<HookPanic> {
+        if self.observers.is_empty() {
+            return None;
+        }
+        self.observe_each(&event)
+    }
+
+    #[cold]
+    fn observe_each(&self, event: &dyn Fn(&dyn Observer)) -> Option<HookPanic> {
+        let mut first = None;
+        for o in self.observers.iter() {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| event(&**o))) {
+                first.get_or_insert(p);
             }
         }
+        first
+    }
+}
+
+/// A hook's panic, caught so that the breaker finishes its bookkeeping (a slot
+/// released, a count recorded, the other hooks run, `PENDING` cleared) first.
+pub(crate) type HookPanic = Box<dyn std::any::Any + Send + 'static>;
+
+/// Resumes a hook's panic once the breaker's bookkeeping is done, unless this thread
+/// is already unwinding: a panic raised then would abort the process (a permit
+/// dropped by a panicking call records the failure that trips the breaker, and the
+/// state-change callback panics too). The unwinding panic carries on and the hook's
+/// is dropped.
+pub(crate) fn rethrow(panic: Option<HookPanic>) {
+    if let Some(p) = panic
+        && !std::thread::panicking()
+    {
+        resume_unwind(p);
     }
 }

@@ -159,7 +159,12 @@ impl TimeWindow {
     /// assert!(w.trips(4, 2));
     /// ```
     pub const fn trips(&self, calls: u32, failures: u32) -> bool {
-        rate_trips(calls, failures, self.min_calls, self.failure_rate_percent)
+        rate_trips(
+            calls as u64,
+            failures as u64,
+            self.min_calls,
+            self.failure_rate_percent,
+        )
     }
 
     /// The bucket width in ticks (validated: >= 1).
@@ -283,6 +288,16 @@ impl SlowCalls {
     /// assert!(s.trips(4, 2));
     /// ```
     pub const fn trips(&self, calls: u32, slow: u32) -> bool {
+        rate_trips(
+            calls as u64,
+            slow as u64,
+            self.min_calls,
+            self.slow_rate_percent,
+        )
+    }
+
+    /// [`trips`](Self::trips) on counts wider than 32 bits.
+    pub(crate) const fn trips_wide(&self, calls: u64, slow: u64) -> bool {
         rate_trips(calls, slow, self.min_calls, self.slow_rate_percent)
     }
 
@@ -294,6 +309,11 @@ impl SlowCalls {
     /// `BENCHMARKS.md` for why one word); a call that takes 12.7 days or more is
     /// judged modulo that span.
     ///
+    /// A clock that stepped back between the two reads is treated as standing still
+    /// (the call took no time, so it is not slow), as [`Clock`](crate::Clock)
+    /// promises: a difference of more than 2^39 µs (6.4 days, the longest
+    /// threshold) modulo 2^40 µs is an end before the start.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let s = warden_breaker::SlowCalls::new(Duration::from_millis(2), 50, 4);
@@ -302,6 +322,8 @@ impl SlowCalls {
     /// // Whole microseconds of the clock: 2000 - 1 and 2000 - 0.
     /// assert!(!s.is_slow(1_000, 2_000_999));
     /// assert!(s.is_slow(999, 2_000_000));
+    /// // The clock stepped back 1 µs: no time passed, not 12.7 days.
+    /// assert!(!s.is_slow(5_000_000, 4_999_000));
     /// ```
     pub const fn is_slow(&self, start_nanos: u64, end_nanos: u64) -> bool {
         self.is_slow_since(start_nanos / 1_000, end_nanos)
@@ -312,6 +334,9 @@ impl SlowCalls {
     #[inline]
     pub(crate) const fn is_slow_since(&self, start_micros: u64, end_nanos: u64) -> bool {
         let took = (end_nanos / 1_000).wrapping_sub(start_micros) & MICROS_MASK;
+        // Past half the span: the end is before the start (the clock stepped back),
+        // which is standing still.
+        let took = if took > BACKWARDS_AFTER { 0 } else { took };
         took as u128 >= self.threshold.as_micros()
     }
 }
@@ -321,10 +346,14 @@ const MICROS_MASK: u64 = (1 << 40) - 1;
 /// The longest slow-call threshold: 2^39 µs (6.4 days), half the span a ticket
 /// can time, so any slow call is seen as slow for at least as long again.
 const MAX_THRESHOLD_MICROS: u128 = 1 << 39;
+/// A call's time modulo 2^40 µs above this is a clock that stepped back (see
+/// [`SlowCalls::is_slow`]); the longest threshold is still reachable.
+const BACKWARDS_AFTER: u64 = 1 << 39;
 
 /// `calls >= min_calls && hits / calls >= percent / 100`, without overflow.
-pub(crate) const fn rate_trips(calls: u32, hits: u32, min_calls: u32, percent: u32) -> bool {
-    calls >= min_calls && hits as u64 * 100 >= percent as u64 * calls as u64
+/// Counts are at most 40 bits (the counters' field), so `hits * 100` cannot overflow.
+pub(crate) const fn rate_trips(calls: u64, hits: u64, min_calls: u32, percent: u32) -> bool {
+    calls >= min_calls as u64 && hits.saturating_mul(100) >= (percent as u64).saturating_mul(calls)
 }
 
 fn out_of_range(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {

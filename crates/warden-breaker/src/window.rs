@@ -51,19 +51,20 @@ impl EventRing {
     /// The slot of the `index`-th event (1-based; counts wrap modulo 2^32: after
     /// 2^32 events of one generation the mapping jumps once, and the slots it
     /// mislabels count as in the window until they are rewritten).
-    fn slot(&self, index: u32) -> (&AtomicU64, u64) {
+    fn slot(&self, index: u64) -> (&AtomicU64, u64) {
         let i = index.wrapping_sub(1);
-        let lap = u64::from((i / self.size()) & 0xF);
-        (&self.slots[(i % self.size()) as usize], lap << LAP_SHIFT)
+        let size = u64::from(self.size());
+        let lap = (i / size) & 0xF;
+        (&self.slots[(i % size) as usize], lap << LAP_SHIFT)
     }
 
     /// Records that the `index`-th event of `generation` was call number `position`.
-    pub(crate) fn record(&self, generation: u32, index: u32, position: u32) {
+    pub(crate) fn record(&self, generation: u32, index: u64, position: u64) {
         let (slot, lap) = self.slot(index);
         // Relaxed: statistics. A reader that misses this store treats the slot as
         // in the window (see the module docs); nothing else is published through it.
         slot.store(
-            lap | tag_of(generation) | u64::from(position),
+            lap | tag_of(generation) | (position & POSITION_MASK),
             Ordering::Relaxed,
         );
     }
@@ -71,22 +72,24 @@ impl EventRing {
     /// Of the `events` events of `generation` so far, how many happened among its
     /// last `window` calls, `calls` calls having been made (`window` is at most
     /// the ring's size).
-    pub(crate) fn in_window(&self, generation: u32, events: u32, calls: u32, window: u32) -> u32 {
-        let window = window.min(self.size());
+    pub(crate) fn in_window(&self, generation: u32, events: u64, calls: u64, window: u32) -> u64 {
+        let window = u64::from(window.min(self.size()));
         if events == 0 || window == 0 {
             return 0;
         }
         // Whether event `i` is known to have left the window.
-        let left = |i: u32| {
+        let left = |i: u64| {
             let (slot, lap) = self.slot(i);
             // Relaxed: see `record`.
             let w = slot.load(Ordering::Relaxed);
-            let position = (w & POSITION_MASK) as u32;
+            let position = w & POSITION_MASK;
+            // Calls since the event, modulo the 40-bit position field.
+            let since = calls.wrapping_sub(position) & POSITION_MASK;
             w & !POSITION_MASK == lap | (tag_of(generation) & TAG_MASK)
                 && position != 0
-                && calls.wrapping_sub(position) >= window
+                && since >= window
                 // A position "ahead" of the count (a racing failure's) is in.
-                && calls.wrapping_sub(position) < 1 << 31
+                && since < 1 << (PAYLOAD_BITS - 1)
         };
         // Candidates: the last `window` indices (an older event has `window` or more
         // events, hence calls, after it). Find the first one still in the window.
@@ -128,13 +131,13 @@ mod tests {
     /// returning the in-window failure count after each failure.
     fn replay(size: u32, outcomes: &[bool]) -> Vec<u32> {
         let ring = EventRing::new(size as usize);
-        let (mut calls, mut failures, mut seen) = (0u32, 0u32, Vec::new());
+        let (mut calls, mut failures, mut seen) = (0u64, 0u64, Vec::new());
         for &failure in outcomes {
             calls += 1;
             if failure {
                 failures += 1;
                 ring.record(7, failures, calls);
-                seen.push(ring.in_window(7, failures, calls, size));
+                seen.push(ring.in_window(7, failures, calls, size) as u32);
             }
         }
         seen
@@ -194,9 +197,9 @@ mod tests {
     }
 
     #[test]
-    fn positions_wrap_modulo_2_pow_32() {
+    fn positions_wrap_modulo_2_pow_40() {
         let ring = EventRing::new(3);
-        ring.record(1, 1, u32::MAX);
+        ring.record(1, 1, POSITION_MASK);
         ring.record(1, 2, 1); // two calls later, across the wrap
         assert_eq!(ring.in_window(1, 2, 1, 3), 2);
         assert_eq!(ring.in_window(1, 2, 3, 3), 1);

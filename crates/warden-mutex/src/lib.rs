@@ -397,7 +397,11 @@ struct Inner {
     /// those that left the window are dropped when an outcome is recorded.
     buckets: VecDeque<Bucket>,
     /// With slow calls and neither window: the closed generation's slow outcomes.
-    slow: u32,
+    slow: u64,
+    /// The closed generation's successes and failures. Never wraps: `counts` wraps
+    /// modulo 2^32 like gobreaker's, but a rule comparing counts must not (2^32 + 20
+    /// calls of which 5 were slow are not 5 slow calls of 20).
+    calls: u64,
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
@@ -416,17 +420,24 @@ struct Recorded {
 struct Bucket {
     /// `tick / bucket width`.
     index: u64,
-    calls: u32,
-    failures: u32,
-    slow: u32,
+    calls: u64,
+    failures: u64,
+    slow: u64,
 }
 
 /// What a window holds when a rule looks at it.
 #[derive(Clone, Copy, Debug, Default)]
 struct Tally {
-    calls: u32,
-    failures: u32,
-    slow: u32,
+    calls: u64,
+    failures: u64,
+    slow: u64,
+}
+
+/// A rate rule on counts that never wrap: at least `min_calls` calls and `hits` at
+/// least `percent` % of them.
+fn rate_trips(calls: u64, hits: u64, min_calls: u32, percent: u32) -> bool {
+    calls >= u64::from(min_calls)
+        && u128::from(hits) * 100 >= u128::from(percent) * u128::from(calls)
 }
 
 /// A manual command in force. The breaker's `state` is `Open` for the forced-open
@@ -522,6 +533,7 @@ impl CircuitBreaker {
                 window: VecDeque::new(),
                 buckets: VecDeque::new(),
                 slow: 0,
+                calls: 0,
                 pending: VecDeque::new(),
                 delivering: false,
             }),
@@ -861,6 +873,7 @@ impl CircuitBreaker {
         inner.window.clear();
         inner.buckets.clear();
         inner.slow = 0;
+        inner.calls = 0;
         inner.held = 0;
         let after = |ticks: u64| now.saturating_add(ticks).min(MAX_TICK);
         inner.expiry = match inner.state {
@@ -955,8 +968,8 @@ impl CircuitBreaker {
             let mut t = Tally::default();
             for r in &inner.window {
                 t.calls += 1;
-                t.failures += u32::from(r.failure);
-                t.slow += u32::from(r.slow);
+                t.failures += u64::from(r.failure);
+                t.slow += u64::from(r.slow);
             }
             return t;
         }
@@ -979,9 +992,9 @@ impl CircuitBreaker {
                 });
             }
             if let Some(b) = inner.buckets.back_mut() {
-                b.calls = b.calls.saturating_add(1);
-                b.failures = b.failures.saturating_add(u32::from(failure));
-                b.slow = b.slow.saturating_add(u32::from(slow));
+                b.calls += 1;
+                b.failures += u64::from(failure);
+                b.slow += u64::from(slow);
             }
             let mut t = Tally::default();
             for b in inner
@@ -989,21 +1002,18 @@ impl CircuitBreaker {
                 .iter()
                 .filter(|b| (oldest..=index).contains(&b.index))
             {
-                t.calls = t.calls.saturating_add(b.calls);
-                t.failures = t.failures.saturating_add(b.failures);
-                t.slow = t.slow.saturating_add(b.slow);
+                t.calls += b.calls;
+                t.failures += b.failures;
+                t.slow += b.slow;
             }
             return t;
         }
         if slow {
-            inner.slow = inner.slow.saturating_add(1);
+            inner.slow += 1;
         }
         Tally {
-            calls: inner
-                .counts
-                .total_successes
-                .saturating_add(inner.counts.total_failures),
-            failures: inner.counts.total_failures,
+            calls: inner.calls,
+            failures: u64::from(inner.counts.total_failures),
             slow: inner.slow,
         }
     }
@@ -1056,6 +1066,8 @@ impl CircuitBreaker {
             }
             (State::Closed, Some(outcome @ (Outcome::Success | Outcome::Failure))) => {
                 let failure = outcome == Outcome::Failure;
+                inner.calls += 1;
+                let c = &mut inner.counts;
                 if failure {
                     c.total_failures = c.total_failures.wrapping_add(1);
                     c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
@@ -1069,17 +1081,19 @@ impl CircuitBreaker {
                 // The failure rule first, then the slow-call rule; either trips.
                 let mut trips = failure
                     && if let Some(rule) = self.settings.count_window() {
-                        rule.trips(window.calls, window.failures)
+                        let (min, rate) = (rule.min_calls(), rule.failure_rate_percent());
+                        rate_trips(window.calls, window.failures, min, rate)
                     } else if let Some(rule) = self.settings.time_window() {
-                        rule.trips(window.calls, window.failures)
+                        let (min, rate) = (rule.min_calls(), rule.failure_rate_percent());
+                        rate_trips(window.calls, window.failures, min, rate)
                     } else {
                         self.settings.ready_to_trip(&inner.counts)
                     };
                 if !trips && slow {
-                    trips = self
-                        .settings
-                        .slow_calls()
-                        .is_some_and(|rule| rule.trips(window.calls, window.slow));
+                    trips = self.settings.slow_calls().is_some_and(|rule| {
+                        let (min, rate) = (rule.min_calls(), rule.slow_rate_percent());
+                        rate_trips(window.calls, window.slow, min, rate)
+                    });
                 }
                 if trips {
                     self.set_state(inner, State::Open, now);
@@ -1692,6 +1706,67 @@ mod tests {
             clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
         slow(&cb, &clock, ms(5), true);
         assert_eq!(cb.state(), State::Open, "at the threshold: slow");
+    }
+
+    const WRAP: u64 = 1 << 32;
+
+    /// Test seam: exactly what `successes` closed-state successes leave behind.
+    fn after_successes(cb: &CircuitBreaker, successes: u64) {
+        let mut inner = cb.inner.lock().expect("not poisoned");
+        inner.counts.requests = successes as u32;
+        inner.counts.total_successes = successes as u32;
+        inner.counts.consecutive_successes = successes as u32;
+        inner.calls = successes;
+    }
+
+    // The same three cases as the core's unit tests past 2^32 calls: the two agree.
+
+    #[test]
+    fn count_window_past_2_pow_32_calls_counts_its_real_last_calls() {
+        let cb = CircuitBreaker::builder("t")
+            .count_window(CountWindow::new(100, 10, 50))
+            .build()
+            .expect("valid");
+        after_successes(&cb, WRAP - 50);
+        for call in 0..1_000 {
+            let r = if call % 10 == 9 { Err(()) } else { Ok(()) };
+            let _ = cb.call(|| r);
+            assert_eq!(cb.state(), State::Closed, "tripped at call {call}");
+        }
+        for _ in 0..60 {
+            let _ = cb.call(|| Err::<(), _>(()));
+        }
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn slow_call_rate_without_a_window_past_2_pow_32_calls() {
+        // Before: the rule read total successes plus failures, which wrap modulo
+        // 2^32, as the generation's calls, and tripped at a rate of about 1e-9.
+        let (cb, clock) =
+            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(1), 50, 10)));
+        after_successes(&cb, WRAP - 20);
+        for _ in 0..40 {
+            slow(&cb, &clock, ms(2), true);
+        }
+        assert_eq!(cb.state(), State::Closed, "40 slow of 2^32 + 20 calls");
+    }
+
+    #[test]
+    fn consecutive_successes_past_2_pow_32() {
+        let cb = CircuitBreaker::builder("t").build().expect("valid");
+        after_successes(&cb, WRAP - 2);
+        let _ = cb.call(|| Err::<(), _>(()));
+        for _ in 0..5 {
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        let c = cb.counts();
+        assert_eq!(c.consecutive_successes, 5);
+        assert_eq!(
+            c.total_successes, 3,
+            "Counts wrap modulo 2^32 like gobreaker's"
+        );
+        assert_eq!(c.consecutive_failures, 0);
     }
 
     #[test]
