@@ -1322,7 +1322,11 @@ mod tests {
         // over the last 100 calls (at least 10): it must never trip. Before: past the
         // 2^32 wrap `calls.min(size)` read the few calls since the wrap while the ring
         // still counted the failures among the real last 100, and it tripped at call 59.
-        let b = CircuitBreaker::builder("wrap").count_window(crate::CountWindow::new(100, 10, 50));
+        let b = CircuitBreaker::builder("wrap").count_window(
+            crate::CountWindow::new(100)
+                .with_min_calls(10)
+                .with_failure_rate_percent(50),
+        );
         let cb = after_successes(b, WRAP - 50);
         for call in 0..1_000 {
             let r = if call % 10 == 9 { Err(()) } else { Ok(()) };
@@ -1343,7 +1347,11 @@ mod tests {
         // the slow ones among them read as a rate over 50 % and it tripped.
         let clock = ManualClock::new();
         let b = CircuitBreaker::builder("wrap")
-            .slow_calls(crate::SlowCalls::new(Duration::from_millis(1), 50, 10))
+            .slow_calls(
+                crate::SlowCalls::new(Duration::from_millis(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(10),
+            )
             .clock(clock.clone());
         let cb = after_successes(b, WRAP - 20);
         for _ in 0..40 {

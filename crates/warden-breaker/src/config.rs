@@ -176,7 +176,7 @@ impl OpenBackoff {
 /// ```
 /// use warden_breaker::{CircuitBreaker, CountWindow, State};
 /// let cb = CircuitBreaker::builder("api")
-///     .count_window(CountWindow::new(10, 4, 50))
+///     .count_window(CountWindow::new(10).with_min_calls(4).with_failure_rate_percent(50))
 ///     .build()?;
 /// for ok in [true, false, true] {
 ///     let _ = cb.call(|| if ok { Ok(()) } else { Err("503") });
@@ -198,26 +198,52 @@ pub struct CountWindow {
 pub const MAX_COUNT_WINDOW: u32 = 1024;
 
 impl CountWindow {
-    /// The last `size` calls (1..=[`MAX_COUNT_WINDOW`]); trip at
-    /// `failure_rate_percent` (1..=100) once at least `min_calls` (1..=`size`) are in
-    /// the window. Validated by [`Builder::build`].
+    /// The last `size` calls (1..=[`MAX_COUNT_WINDOW`]), with Resilience4j's
+    /// defaults for the rest: trip at 50 % once the window holds
+    /// `min(size, 100)` calls. Change each with its named `with_` method, so two
+    /// numbers cannot be swapped by position. Validated by [`Builder::build`].
     ///
     /// ```
-    /// let w = warden_breaker::CountWindow::new(100, 20, 50);
+    /// use warden_breaker::CountWindow;
+    /// let w = CountWindow::new(100).with_min_calls(20).with_failure_rate_percent(50);
     /// assert_eq!((w.size(), w.min_calls(), w.failure_rate_percent()), (100, 20, 50));
+    /// assert_eq!(CountWindow::new(10).min_calls(), 10);
     /// ```
-    pub const fn new(size: u32, min_calls: u32, failure_rate_percent: u32) -> Self {
+    pub const fn new(size: u32) -> Self {
         Self {
             size,
-            min_calls,
-            failure_rate_percent,
+            min_calls: if size < 100 { size } else { 100 },
+            failure_rate_percent: 50,
         }
+    }
+
+    /// The calls (1..=`size`) the window must hold before its rate can trip.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(3).min_calls(), 3);
+    /// ```
+    #[must_use]
+    pub const fn with_min_calls(mut self, min_calls: u32) -> Self {
+        self.min_calls = min_calls;
+        self
+    }
+
+    /// The failure rate that trips, in whole percent (1..=100).
+    ///
+    /// ```
+    /// let w = warden_breaker::CountWindow::new(8).with_failure_rate_percent(25);
+    /// assert_eq!(w.failure_rate_percent(), 25);
+    /// ```
+    #[must_use]
+    pub const fn with_failure_rate_percent(mut self, percent: u32) -> Self {
+        self.failure_rate_percent = percent;
+        self
     }
 
     /// Calls in the window.
     ///
     /// ```
-    /// assert_eq!(warden_breaker::CountWindow::new(8, 1, 50).size(), 8);
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(1).with_failure_rate_percent(50).size(), 8);
     /// ```
     pub const fn size(&self) -> u32 {
         self.size
@@ -226,7 +252,7 @@ impl CountWindow {
     /// Calls the window must hold before the rate can trip.
     ///
     /// ```
-    /// assert_eq!(warden_breaker::CountWindow::new(8, 3, 50).min_calls(), 3);
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(3).with_failure_rate_percent(50).min_calls(), 3);
     /// ```
     pub const fn min_calls(&self) -> u32 {
         self.min_calls
@@ -235,7 +261,7 @@ impl CountWindow {
     /// The failure rate, in percent, that trips.
     ///
     /// ```
-    /// assert_eq!(warden_breaker::CountWindow::new(8, 3, 50).failure_rate_percent(), 50);
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(3).with_failure_rate_percent(50).failure_rate_percent(), 50);
     /// ```
     pub const fn failure_rate_percent(&self) -> u32 {
         self.failure_rate_percent
@@ -244,7 +270,7 @@ impl CountWindow {
     /// Whether a window holding `calls` outcomes, `failures` of them failures, trips.
     ///
     /// ```
-    /// let w = warden_breaker::CountWindow::new(8, 4, 50);
+    /// let w = warden_breaker::CountWindow::new(8).with_min_calls(4).with_failure_rate_percent(50);
     /// assert!(!w.trips(3, 3));
     /// assert!(w.trips(4, 2));
     /// ```
@@ -372,7 +398,7 @@ impl Builder {
     /// ```
     /// use warden_breaker::{CircuitBreaker, ConfigError, CountWindow};
     /// let err = CircuitBreaker::builder("x")
-    ///     .count_window(CountWindow::new(10, 11, 50))
+    ///     .count_window(CountWindow::new(10).with_min_calls(11).with_failure_rate_percent(50))
     ///     .build()
     ///     .unwrap_err();
     /// assert!(matches!(err, ConfigError::OutOfRange { field: "count_window.min_calls", .. }));
@@ -391,7 +417,7 @@ impl Builder {
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, ConfigError, TimeWindow};
     /// let err = CircuitBreaker::builder("x")
-    ///     .time_window(TimeWindow::new(Duration::from_millis(1000), 3, 5, 50))
+    ///     .time_window(TimeWindow::new(Duration::from_millis(1000)).with_buckets(3).with_min_calls(5).with_failure_rate_percent(50))
     ///     .build()
     ///     .unwrap_err(); // 1000 ms does not split into 3 whole-millisecond buckets
     /// assert!(matches!(err, ConfigError::OutOfRange { field: "time_window.buckets", .. }));
@@ -409,7 +435,7 @@ impl Builder {
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, ConfigError, SlowCalls};
     /// let err = CircuitBreaker::builder("x")
-    ///     .slow_calls(SlowCalls::new(Duration::from_secs(1), 0, 10))
+    ///     .slow_calls(SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(0).with_min_calls(10))
     ///     .build()
     ///     .unwrap_err();
     /// assert!(matches!(err, ConfigError::OutOfRange { field: "slow_calls.slow_rate_percent", .. }));
@@ -977,8 +1003,8 @@ impl Settings {
     ///
     /// ```
     /// use warden_breaker::{CircuitBreaker, CountWindow};
-    /// let s = CircuitBreaker::builder("n").count_window(CountWindow::new(10, 5, 50)).settings()?;
-    /// assert_eq!(s.count_window(), Some(CountWindow::new(10, 5, 50)));
+    /// let s = CircuitBreaker::builder("n").count_window(CountWindow::new(10).with_min_calls(5).with_failure_rate_percent(50)).settings()?;
+    /// assert_eq!(s.count_window(), Some(CountWindow::new(10).with_min_calls(5).with_failure_rate_percent(50)));
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn count_window(&self) -> Option<CountWindow> {
@@ -990,7 +1016,7 @@ impl Settings {
     /// ```
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, TimeWindow};
-    /// let w = TimeWindow::new(Duration::from_secs(10), 10, 5, 50);
+    /// let w = TimeWindow::new(Duration::from_secs(10)).with_buckets(10).with_min_calls(5).with_failure_rate_percent(50);
     /// let s = CircuitBreaker::builder("n").time_window(w).settings()?;
     /// assert_eq!(s.time_window(), Some(w));
     /// # Ok::<(), warden_breaker::ConfigError>(())
@@ -1004,7 +1030,7 @@ impl Settings {
     /// ```
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, SlowCalls};
-    /// let rule = SlowCalls::new(Duration::from_millis(250), 50, 10);
+    /// let rule = SlowCalls::new(Duration::from_millis(250)).with_slow_rate_percent(50).with_min_calls(10);
     /// let s = CircuitBreaker::builder("n").slow_calls(rule).settings()?;
     /// assert_eq!(s.slow_calls(), Some(rule));
     /// # Ok::<(), warden_breaker::ConfigError>(())

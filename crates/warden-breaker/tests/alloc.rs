@@ -117,11 +117,28 @@ fn window_policies_do_not_allocate() {
     let clock = ManualClock::new();
     let policies = [
         CircuitBreaker::builder("count")
-            .count_window(CountWindow::new(16, 4, 90))
-            .slow_calls(SlowCalls::new(Duration::from_millis(5), 90, 4)),
+            .count_window(
+                CountWindow::new(16)
+                    .with_min_calls(4)
+                    .with_failure_rate_percent(90),
+            )
+            .slow_calls(
+                SlowCalls::new(Duration::from_millis(5))
+                    .with_slow_rate_percent(90)
+                    .with_min_calls(4),
+            ),
         CircuitBreaker::builder("time")
-            .time_window(TimeWindow::new(Duration::from_millis(40), 4, 4, 90))
-            .slow_calls(SlowCalls::new(Duration::from_millis(5), 90, 4)),
+            .time_window(
+                TimeWindow::new(Duration::from_millis(40))
+                    .with_buckets(4)
+                    .with_min_calls(4)
+                    .with_failure_rate_percent(90),
+            )
+            .slow_calls(
+                SlowCalls::new(Duration::from_millis(5))
+                    .with_slow_rate_percent(90)
+                    .with_min_calls(4),
+            ),
     ];
     for builder in policies {
         let cb = builder

@@ -146,7 +146,12 @@ fn a_duration_too_large_is_out_of_range_not_a_fraction() {
                 .build()
                 .unwrap_err(),
             CircuitBreaker::builder("x")
-                .time_window(warden_breaker::TimeWindow::new(d, 10, 20, 50))
+                .time_window(
+                    warden_breaker::TimeWindow::new(d)
+                        .with_buckets(10)
+                        .with_min_calls(20)
+                        .with_failure_rate_percent(50),
+                )
                 .build()
                 .unwrap_err(),
         ] {

@@ -45,7 +45,11 @@ fn a_call_ending_before_it_started_is_not_slow() {
     // Before: 1 µs back read as 2^40 - 1 µs (12.7 days): slow, and the rule tripped.
     let (c, shared) = clock();
     let cb = CircuitBreaker::builder("slow")
-        .slow_calls(SlowCalls::new(Duration::from_millis(1), 50, 1))
+        .slow_calls(
+            SlowCalls::new(Duration::from_millis(1))
+                .with_slow_rate_percent(50)
+                .with_min_calls(1),
+        )
         .clock(shared)
         .build()
         .unwrap();
@@ -63,13 +67,17 @@ fn a_call_ending_before_it_started_is_not_slow() {
 
 #[test]
 fn slow_call_rule_agrees_at_its_edges() {
-    let s = SlowCalls::new(Duration::from_micros(1 << 39), 50, 1);
+    let s = SlowCalls::new(Duration::from_micros(1 << 39))
+        .with_slow_rate_percent(50)
+        .with_min_calls(1);
     assert!(
         s.is_slow(0, (1 << 39) * 1_000),
         "the longest threshold is reachable"
     );
     assert!(!s.is_slow(1_000, 0), "1 µs back");
-    let ms = SlowCalls::new(Duration::from_millis(1), 50, 1);
+    let ms = SlowCalls::new(Duration::from_millis(1))
+        .with_slow_rate_percent(50)
+        .with_min_calls(1);
     assert!(!ms.is_slow(3_600_000_000_000, 1_000), "an hour back");
 }
 
@@ -78,7 +86,12 @@ fn time_window_failures_after_a_step_back_count_in_the_latest_bucket() {
     // Four 10 ms buckets; at least 4 calls, 50 % failures trips.
     let (c, shared) = clock();
     let cb = CircuitBreaker::builder("window")
-        .time_window(TimeWindow::new(Duration::from_millis(40), 4, 4, 50))
+        .time_window(
+            TimeWindow::new(Duration::from_millis(40))
+                .with_buckets(4)
+                .with_min_calls(4)
+                .with_failure_rate_percent(50),
+        )
         .clock(shared)
         .build()
         .unwrap();

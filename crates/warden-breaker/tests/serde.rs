@@ -59,15 +59,31 @@ fn a_live_breakers_counts_serialize_field_by_field() {
 #[test]
 fn settings_serialize_with_their_units_in_the_names() {
     assert_eq!(
-        serde_json::to_value(TimeWindow::new(Duration::from_secs(10), 10, 20, 50)).unwrap(),
+        serde_json::to_value(
+            TimeWindow::new(Duration::from_secs(10))
+                .with_buckets(10)
+                .with_min_calls(20)
+                .with_failure_rate_percent(50)
+        )
+        .unwrap(),
         json!({"length_ms": 10_000, "buckets": 10, "min_calls": 20, "failure_rate_percent": 50})
     );
     assert_eq!(
-        serde_json::to_value(CountWindow::new(100, 20, 50)).unwrap(),
+        serde_json::to_value(
+            CountWindow::new(100)
+                .with_min_calls(20)
+                .with_failure_rate_percent(50)
+        )
+        .unwrap(),
         json!({"size": 100, "min_calls": 20, "failure_rate_percent": 50})
     );
     assert_eq!(
-        serde_json::to_value(SlowCalls::new(Duration::from_micros(1_500), 80, 20)).unwrap(),
+        serde_json::to_value(
+            SlowCalls::new(Duration::from_micros(1_500))
+                .with_slow_rate_percent(80)
+                .with_min_calls(20)
+        )
+        .unwrap(),
         json!({"threshold_us": 1_500, "slow_rate_percent": 80, "min_calls": 20})
     );
     let backoff = OpenBackoff::exponential(2, Duration::from_secs(300))

@@ -782,23 +782,44 @@ fn chain_unbroken_under_commands_with_every_policy() {
         b.ready_to_trip(|c| c.consecutive_failures >= 2)
     });
     chain_under_commands("count window, slow calls, interval", |b| {
-        b.count_window(CountWindow::new(8, 4, 50))
-            .slow_calls(SlowCalls::new(Duration::from_micros(200), 50, 4))
-            .interval(Duration::from_millis(5))
+        b.count_window(
+            CountWindow::new(8)
+                .with_min_calls(4)
+                .with_failure_rate_percent(50),
+        )
+        .slow_calls(
+            SlowCalls::new(Duration::from_micros(200))
+                .with_slow_rate_percent(50)
+                .with_min_calls(4),
+        )
+        .interval(Duration::from_millis(5))
     });
     chain_under_commands("time window, slow calls, max wait, backoff", |b| {
-        b.time_window(TimeWindow::new(Duration::from_millis(8), 4, 4, 50))
-            .slow_calls(SlowCalls::new(Duration::from_micros(200), 50, 4))
-            .half_open_max_wait(Duration::from_millis(3))
-            .open_backoff(OpenBackoff::exponential(2, Duration::from_millis(16)))
+        b.time_window(
+            TimeWindow::new(Duration::from_millis(8))
+                .with_buckets(4)
+                .with_min_calls(4)
+                .with_failure_rate_percent(50),
+        )
+        .slow_calls(
+            SlowCalls::new(Duration::from_micros(200))
+                .with_slow_rate_percent(50)
+                .with_min_calls(4),
+        )
+        .half_open_max_wait(Duration::from_millis(3))
+        .open_backoff(OpenBackoff::exponential(2, Duration::from_millis(16)))
     });
     chain_under_commands("count window, backoff, max wait", |b| {
-        b.count_window(CountWindow::new(4, 2, 50))
-            .open_backoff(
-                OpenBackoff::exponential(2, Duration::from_millis(16))
-                    .jitter(50)
-                    .seed(7),
-            )
-            .half_open_max_wait(Duration::from_millis(2))
+        b.count_window(
+            CountWindow::new(4)
+                .with_min_calls(2)
+                .with_failure_rate_percent(50),
+        )
+        .open_backoff(
+            OpenBackoff::exponential(2, Duration::from_millis(16))
+                .jitter(50)
+                .seed(7),
+        )
+        .half_open_max_wait(Duration::from_millis(2))
     });
 }

@@ -227,7 +227,7 @@ impl Builder {
     ///
     /// ```
     /// let cb = warden_mutex::CircuitBreaker::builder("x")
-    ///     .count_window(warden_mutex::CountWindow::new(10, 4, 50))
+    ///     .count_window(warden_mutex::CountWindow::new(10).with_min_calls(4).with_failure_rate_percent(50))
     ///     .build()?;
     /// assert!(cb.settings().count_window().is_some());
     /// # Ok::<(), warden_mutex::ConfigError>(())
@@ -245,7 +245,7 @@ impl Builder {
     /// let clock = ManualClock::new();
     /// // 10 s in 10 buckets of 1 s; at least 4 calls, trip at 50 % failures.
     /// let cb = CircuitBreaker::builder("x")
-    ///     .time_window(TimeWindow::new(Duration::from_secs(10), 10, 4, 50))
+    ///     .time_window(TimeWindow::new(Duration::from_secs(10)).with_buckets(10).with_min_calls(4).with_failure_rate_percent(50))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let _ = cb.call(|| Err::<(), _>("boom"));
@@ -272,7 +272,7 @@ impl Builder {
     /// let clock = ManualClock::new();
     /// // Calls of 100 ms or more are slow; trip when half of at least 2 calls are.
     /// let cb = CircuitBreaker::builder("x")
-    ///     .slow_calls(SlowCalls::new(Duration::from_millis(100), 50, 2))
+    ///     .slow_calls(SlowCalls::new(Duration::from_millis(100)).with_slow_rate_percent(50).with_min_calls(2))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let _ = cb.call(|| Ok::<_, ()>(()));
@@ -1624,15 +1624,27 @@ mod tests {
     #[test]
     fn time_window_counts_the_current_bucket_and_the_ones_before_it() {
         // 4 ms in 2 buckets of 2 ms; 2 calls, trip at 100 %.
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(4), 2, 2, 100)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(4))
+                    .with_buckets(2)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
+        );
         fail(&cb); // tick 0, bucket 0
         clock.advance(ms(3));
         fail(&cb); // tick 3, bucket 1: buckets 0..=1 hold both
         assert_eq!(cb.state(), State::Open);
 
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(4), 2, 2, 100)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(4))
+                    .with_buckets(2)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
+        );
         clock.advance(ms(1));
         fail(&cb); // tick 1, bucket 0
         clock.advance(ms(3));
@@ -1646,8 +1658,14 @@ mod tests {
     #[test]
     fn time_window_uses_the_record_tick_and_evaluates_only_on_failures() {
         // 10 ms in 10 buckets; 2 calls, 100 %.
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(10), 10, 2, 100)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(10))
+                    .with_buckets(10)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
+        );
         let early = cb.try_acquire().expect("closed");
         clock.advance(ms(10));
         // Admitted at tick 0 (bucket 0, out of the window 1..=10 by now), recorded
@@ -1658,8 +1676,14 @@ mod tests {
 
         // 2 calls, 50 %: a success reaching the rate does not trip; the next
         // failure does.
-        let (cb, _clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(10), 10, 2, 50)));
+        let (cb, _clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(10))
+                    .with_buckets(10)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(50),
+            ),
+        );
         fail(&cb); // 1 call: under the minimum
         succeed(&cb); // 1 failure of 2, but a success is not evaluated
         assert_eq!(cb.state(), State::Closed);
@@ -1671,9 +1695,12 @@ mod tests {
     fn time_window_starts_empty_in_each_generation() {
         // Interval 3 ms: the reset at tick 4 empties the window (100 ms, 1 bucket).
         let (cb, clock) = clocked(
-            CircuitBreaker::builder("t")
-                .interval(ms(3))
-                .time_window(TimeWindow::new(ms(100), 1, 2, 100)),
+            CircuitBreaker::builder("t").interval(ms(3)).time_window(
+                TimeWindow::new(ms(100))
+                    .with_buckets(1)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
         );
         fail(&cb);
         clock.advance(ms(4));
@@ -1686,8 +1713,14 @@ mod tests {
         fail(&cb);
         assert_eq!(cb.state(), State::Open);
         // Ignored outcomes and drops are not calls.
-        let (cb, _clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(100), 4, 2, 50)));
+        let (cb, _clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(100))
+                    .with_buckets(4)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(50),
+            ),
+        );
         let _ = cb.call_with(|| Err::<(), _>(()), |_| Outcome::Ignored);
         drop(cb.try_acquire().expect("closed"));
         fail(&cb);
@@ -1696,14 +1729,24 @@ mod tests {
 
     #[test]
     fn slow_calls_threshold_is_inclusive_and_a_slow_success_trips() {
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").slow_calls(
+                SlowCalls::new(ms(5))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(1),
+            ),
+        );
         slow(&cb, &clock, Duration::from_nanos(4_999_999), true);
         assert_eq!(cb.state(), State::Closed, "just under the threshold");
         slow(&cb, &clock, ms(5), true);
         assert_eq!(cb.state(), State::Closed, "1 slow of 2: 50 %");
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").slow_calls(
+                SlowCalls::new(ms(5))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(1),
+            ),
+        );
         slow(&cb, &clock, ms(5), true);
         assert_eq!(cb.state(), State::Open, "at the threshold: slow");
     }
@@ -1724,7 +1767,11 @@ mod tests {
     #[test]
     fn count_window_past_2_pow_32_calls_counts_its_real_last_calls() {
         let cb = CircuitBreaker::builder("t")
-            .count_window(CountWindow::new(100, 10, 50))
+            .count_window(
+                CountWindow::new(100)
+                    .with_min_calls(10)
+                    .with_failure_rate_percent(50),
+            )
             .build()
             .expect("valid");
         after_successes(&cb, WRAP - 50);
@@ -1743,8 +1790,13 @@ mod tests {
     fn slow_call_rate_without_a_window_past_2_pow_32_calls() {
         // Before: the rule read total successes plus failures, which wrap modulo
         // 2^32, as the generation's calls, and tripped at a rate of about 1e-9.
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(1), 50, 10)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").slow_calls(
+                SlowCalls::new(ms(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(10),
+            ),
+        );
         after_successes(&cb, WRAP - 20);
         for _ in 0..40 {
             slow(&cb, &clock, ms(2), true);
@@ -1773,9 +1825,11 @@ mod tests {
     fn slow_calls_without_a_window_count_the_generation() {
         // Slow from 1 µs; 50 % of at least 4 calls. The default failure rule.
         let (cb, clock) = clocked(
-            CircuitBreaker::builder("t")
-                .interval(ms(10))
-                .slow_calls(SlowCalls::new(Duration::from_micros(1), 50, 4)),
+            CircuitBreaker::builder("t").interval(ms(10)).slow_calls(
+                SlowCalls::new(Duration::from_micros(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(4),
+            ),
         );
         let ns = Duration::from_micros(1);
         slow(&cb, &clock, ns, false);
@@ -1791,9 +1845,11 @@ mod tests {
 
         // An interval reset starts the count again.
         let (cb, clock) = clocked(
-            CircuitBreaker::builder("t")
-                .interval(ms(10))
-                .slow_calls(SlowCalls::new(ms(1), 100, 2)),
+            CircuitBreaker::builder("t").interval(ms(10)).slow_calls(
+                SlowCalls::new(ms(1))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(2),
+            ),
         );
         slow(&cb, &clock, ms(1), true); // 1 of 1: under the minimum
         clock.advance(ms(10)); // tick 11: the interval (expiry 10) has passed
@@ -1808,8 +1864,16 @@ mod tests {
         // Window of 3; slow: 1 ms, 60 % of at least 3.
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
-                .count_window(CountWindow::new(3, 3, 100))
-                .slow_calls(SlowCalls::new(ms(1), 60, 3)),
+                .count_window(
+                    CountWindow::new(3)
+                        .with_min_calls(3)
+                        .with_failure_rate_percent(100),
+                )
+                .slow_calls(
+                    SlowCalls::new(ms(1))
+                        .with_slow_rate_percent(60)
+                        .with_min_calls(3),
+                ),
         );
         slow(&cb, &clock, ms(1), true);
         succeed(&cb);
@@ -1829,8 +1893,17 @@ mod tests {
         // 4 ms in 4 buckets; failures never trip (min 100); slow: 1 ms, 100 % of 2.
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
-                .time_window(TimeWindow::new(ms(4), 4, 100, 100))
-                .slow_calls(SlowCalls::new(ms(2), 100, 2)),
+                .time_window(
+                    TimeWindow::new(ms(4))
+                        .with_buckets(4)
+                        .with_min_calls(100)
+                        .with_failure_rate_percent(100),
+                )
+                .slow_calls(
+                    SlowCalls::new(ms(2))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(2),
+                ),
         );
         slow(&cb, &clock, ms(2), false); // recorded at tick 2
         clock.advance(ms(3));
@@ -1847,7 +1920,11 @@ mod tests {
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
                 .ready_to_trip(|c| c.consecutive_failures >= 1)
-                .slow_calls(SlowCalls::new(ms(1), 100, 1))
+                .slow_calls(
+                    SlowCalls::new(ms(1))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(1),
+                )
                 .on_state_change(move |_, _, _| {
                     c2.fetch_add(1, Ordering::Relaxed);
                 }),
@@ -1864,7 +1941,11 @@ mod tests {
                 .max_requests(2)
                 .timeout(ms(1))
                 .ready_to_trip(|c| c.consecutive_failures >= 1)
-                .slow_calls(SlowCalls::new(ms(1), 100, 1)),
+                .slow_calls(
+                    SlowCalls::new(ms(1))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(1),
+                ),
         );
         fail(&cb);
         clock.advance(ms(2));
