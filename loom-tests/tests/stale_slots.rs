@@ -40,16 +40,15 @@ fn stale_failure_never_overwrites_the_new_generations_window() {
 
 /// A time window of one 2 ms bucket, tripping at 100 % of at least 2 calls. The
 /// first generation has a success in the bucket (so its snapshot is published);
-/// a failure admitted in it races a reset and the new generation's two failures in
-/// the same bucket, which must trip. Had the stale failure re-claimed the slot the
+/// a success admitted in it races a reset and the new generation's two failures in
+/// the same bucket, which must trip. Had the stale success re-claimed the slot the
 /// new generation published, the second failure would have found a snapshot taken
 /// after the first and seen one call, not two.
 #[test]
 fn stale_outcome_never_claims_the_new_generations_bucket() {
     explore(
         "stale_slots::stale_outcome_never_claims_the_new_generations_bucket",
-        // Bound 2: about 20 s (bound 3 explores 934,767 interleavings in 209 s).
-        2,
+        3,
         || {
             let rig = setup_bare(|b| {
                 b.time_window(TimeWindow::new(
@@ -61,7 +60,7 @@ fn stale_outcome_never_claims_the_new_generations_bucket() {
             });
             rig.acquire().success();
             let old = rig.acquire();
-            let stale = rig.spawn(move |_| old.failure());
+            let stale = rig.spawn(move |_| old.success());
             rig.start();
             rig.cb.reset();
             rig.acquire().failure();
