@@ -181,6 +181,27 @@ pub use types::{Counts, Mode, Outcome, State};
 pub mod __private {
     use crate::state::{Manual, Snapshot, Tag};
 
+    /// Loom models only: whether the model's threads own counter stripes (as up
+    /// to 63 threads do in production) instead of all sharing one.
+    #[cfg(loom)]
+    pub fn loom_owned_slots(on: bool) {
+        crate::slot::loom_owned_slots(on);
+    }
+
+    /// Loom models only: a breaker whose first generation is `generation` (to
+    /// reach the counters' sweep without 2^16 transitions first).
+    #[cfg(loom)]
+    pub fn breaker_at_generation(
+        settings: crate::Settings,
+        generation: u32,
+    ) -> crate::CircuitBreaker {
+        crate::CircuitBreaker::with_generation(settings, generation)
+    }
+
+    /// Loom models only: generations whose start sweeps the counters (multiples).
+    #[cfg(loom)]
+    pub const SWEEP_PERIOD: u32 = crate::state::SWEEP_PERIOD;
+
     /// A state word taken apart.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Fields {

@@ -59,14 +59,28 @@ impl EventRing {
     }
 
     /// Records that the `index`-th event of `generation` was call number `position`.
+    ///
+    /// Never overwrites an event of a later generation: a failure that passed its
+    /// generation check before the generation moved on is stale, and its slot may
+    /// already hold the new generation's event of the same index, which must stay
+    /// (overwritten, that event would count as in the window for good). Index 0 is
+    /// no event (a stale failure's counter update returns 0).
     pub(crate) fn record(&self, generation: u32, index: u64, position: u64) {
+        if index == 0 {
+            return;
+        }
         let (slot, lap) = self.slot(index);
-        // Relaxed: statistics. A reader that misses this store treats the slot as
-        // in the window (see the module docs); nothing else is published through it.
-        slot.store(
-            lap | tag_of(generation) | (position & POSITION_MASK),
-            Ordering::Relaxed,
-        );
+        let event = lap | tag_of(generation) | (position & POSITION_MASK);
+        // Relaxed: statistics. A reader that misses this write treats the slot as in
+        // the window (see the module docs); nothing else is published through it.
+        let mut cur = slot.load(Ordering::Relaxed);
+        while !later_generation(cur, generation) {
+            // Relaxed: see above; a lost exchange only feeds the next look.
+            match slot.compare_exchange_weak(cur, event, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// Of the `events` events of `generation` so far, how many happened among its
@@ -111,7 +125,9 @@ impl EventRing {
     }
 
     /// Empties every slot not tagged `generation` (run with the counters' sweep,
-    /// so no tag stays behind long enough for the 20-bit generation to wrap onto it).
+    /// so no tag stays behind long enough for the 20-bit generation to wrap onto it,
+    /// nor half the generation space behind, where [`Self::record`] would take it
+    /// for a later generation's).
     pub(crate) fn sweep(&self, generation: u32) {
         for slot in self.slots.iter() {
             // Relaxed: see `record`; a lost exchange means a fresh event landed.
@@ -121,6 +137,15 @@ impl EventRing {
             }
         }
     }
+}
+
+/// Whether slot word `w` holds an event of a generation after `generation` (modulo
+/// the 20-bit wrap: up to half the generation space ahead; sweeps keep older tags
+/// from lingering that long).
+fn later_generation(w: u64, generation: u32) -> bool {
+    let tag = (w & TAG_MASK) >> PAYLOAD_BITS;
+    let ahead = tag.wrapping_sub(u64::from(generation)) & (TAG_MASK >> PAYLOAD_BITS);
+    w != 0 && ahead != 0 && ahead < 1 << (crate::state::GEN_BITS - 1)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -194,6 +219,23 @@ mod tests {
             1,
             "the sweep keeps the current generation"
         );
+    }
+
+    #[test]
+    fn a_stale_event_never_overwrites_a_later_generations() {
+        let ring = EventRing::new(2);
+        ring.record(5, 1, 1); // the new generation's first failure, at call 1
+        ring.record(4, 1, 7); // a stale failure of the generation before, same index
+        // Three calls on, the new generation's failure left a window of 2: had the
+        // stale event overwritten it, it would count as in for good.
+        assert_eq!(ring.in_window(5, 1, 3, 2), 0);
+        ring.record(4, 0, 9); // index 0 (a stale counter update): no event
+        assert_eq!(ring.in_window(5, 1, 3, 2), 0);
+        // Across the generation wrap, 0 follows the last generation.
+        let ring = EventRing::new(1);
+        ring.record(0, 1, 1);
+        ring.record(crate::state::GEN_MASK as u32, 1, 5);
+        assert_eq!(ring.in_window(0, 1, 2, 1), 0);
     }
 
     #[test]
