@@ -61,10 +61,10 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 /// * **Closed**: calls are admitted; after every failure `ready_to_trip(&counts)`
 ///   decides whether to open (default: more than 5 consecutive failures). With
 ///   an `interval`, counts restart every interval.
-/// * **Open**: calls are rejected with [`Error::Open`] until the timeout has
+/// * **Open**: calls are rejected with [`Error::Rejected(Rejected::Open)`] until the timeout has
 ///   passed; the next look at the breaker turns it half-open.
 /// * **Half-open**: at most `max_requests` probes are admitted (others get
-///   [`Error::TooManyRequests`]); `max_requests` consecutive successes close
+///   [`Error::Rejected(Rejected::TooManyRequests)`]); `max_requests` consecutive successes close
 ///   it, any failure opens it again.
 ///
 /// Every state change and interval reset starts a new *generation*; outcomes of
@@ -74,7 +74,7 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 ///
 /// ```
 /// use std::time::Duration;
-/// use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+/// use warden_breaker::{CircuitBreaker, Error, ManualClock, Rejected, State};
 ///
 /// let clock = ManualClock::new();
 /// let cb = CircuitBreaker::builder("payments")
@@ -86,7 +86,7 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 ///     let _ = cb.call(|| Err::<(), _>("connection refused"));
 /// }
 /// assert_eq!(cb.state(), State::Open);
-/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Open)));
+/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Rejected(Rejected::Open))));
 ///
 /// clock.advance(Duration::from_millis(10_001));
 /// assert_eq!(cb.call(|| Ok::<_, &str>(2)), Ok(2)); // the probe succeeds
@@ -328,7 +328,7 @@ impl CircuitBreaker {
     }
 
     /// Forces the breaker open until the next command: every call is rejected with
-    /// [`Error::Open`]. Use it to take a dependency out of service by hand (a
+    /// [`Error::Rejected(Rejected::Open)`]. Use it to take a dependency out of service by hand (a
     /// failover, maintenance) or from a fleet-wide signal.
     ///
     /// Like every command it takes effect at once, whatever the state, racing
@@ -343,12 +343,12 @@ impl CircuitBreaker {
     /// state the commands left, none if they are the same).
     ///
     /// ```
-    /// use warden_breaker::{CircuitBreaker, Error, Mode};
+    /// use warden_breaker::{CircuitBreaker, Error, Mode, Rejected};
     /// let cb = CircuitBreaker::builder("redis")
     ///     .on_state_change(|name, from, to| println!("{name}: {from} -> {to}"))
     ///     .build()?;
     /// cb.force_open(); // prints "redis: closed -> open"
-    /// assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+    /// assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Rejected(Rejected::Open))));
     /// assert_eq!(cb.mode(), Mode::ForcedOpen);
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```

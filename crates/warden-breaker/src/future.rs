@@ -37,7 +37,7 @@ impl CircuitBreaker {
     /// let cb = CircuitBreaker::builder("users").build()?;
     /// match cb.call_async(|| fetch(7)).await {
     ///     Ok(user) => assert_eq!(user, "user 7"),
-    ///     Err(Error::Open | Error::TooManyRequests) => { /* shed load */ }
+    ///     Err(Error::Rejected(_)) => { /* shed load */ }
     ///     Err(Error::Inner(e)) => return Err(e.into()),
     /// }
     /// assert_eq!(cb.counts().total_successes, 1);

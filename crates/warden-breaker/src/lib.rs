@@ -29,7 +29,7 @@
 //!
 //! match cb.call(|| query()) {
 //!     Ok(rows) => assert_eq!(rows, 3),
-//!     Err(Error::Open | Error::TooManyRequests) => { /* shed load, serve a fallback */ }
+//!     Err(Error::Rejected(_)) => { /* shed load, serve a fallback */ }
 //!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
 //! }
 //! assert_eq!(cb.state(), State::Closed);

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use warden_breaker::{
-    CircuitBreaker, CountWindow, Error, ManualClock, SlowCalls, State, TimeWindow,
+    CircuitBreaker, CountWindow, Error, ManualClock, Rejected, SlowCalls, State, TimeWindow,
 };
 
 struct Counting;
@@ -91,7 +91,10 @@ fn open_path_and_transitions_do_not_allocate() {
             }
             assert_eq!(cb.state(), State::Open);
             for _ in 0..1_000 {
-                assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+                assert!(matches!(
+                    cb.call(|| Ok::<_, ()>(())),
+                    Err(Error::Rejected(Rejected::Open))
+                ));
             }
             // Open -> HalfOpen, saturated, then HalfOpen -> Closed.
             clock.advance(Duration::from_millis(1001));
@@ -100,7 +103,7 @@ fn open_path_and_transitions_do_not_allocate() {
             for _ in 0..1_000 {
                 assert!(matches!(
                     cb.call(|| Ok::<_, ()>(())),
-                    Err(Error::TooManyRequests)
+                    Err(Error::Rejected(Rejected::TooManyRequests))
                 ));
             }
             drop(b); // released

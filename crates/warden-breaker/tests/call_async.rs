@@ -10,7 +10,7 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Error, ManualClock, Outcome, State};
+use warden_breaker::{CircuitBreaker, Error, ManualClock, Outcome, Rejected, State};
 
 fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
@@ -82,7 +82,10 @@ fn a_rejected_call_never_builds_its_future() {
         built.set(true);
         async { Ok::<(), ()>(()) }
     }));
-    assert!(matches!(poll_once(fut), Poll::Ready(Err(Error::Open))));
+    assert!(matches!(
+        poll_once(fut),
+        Poll::Ready(Err(Error::Rejected(Rejected::Open)))
+    ));
     assert!(!built.get());
 }
 
@@ -104,7 +107,7 @@ fn a_dropped_probe_gives_its_half_open_slot_back() {
         // The only probe slot is held: a second call is refused.
         assert!(matches!(
             cb.call(|| Ok::<_, ()>(())),
-            Err(Error::TooManyRequests)
+            Err(Error::Rejected(Rejected::TooManyRequests))
         ));
     } // dropped mid-flight, like a cancelled request
     assert_eq!(cb.state(), State::HalfOpen);

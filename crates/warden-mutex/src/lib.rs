@@ -60,7 +60,7 @@
 //!     .build()?;
 //! match cb.call(|| Ok::<_, std::io::Error>(3)) {
 //!     Ok(rows) => assert_eq!(rows, 3),
-//!     Err(Error::Open | Error::TooManyRequests) => { /* shed load */ }
+//!     Err(Error::Rejected(_)) => { /* shed load */ }
 //!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
 //! }
 //! assert_eq!(cb.state(), State::Closed);
@@ -456,7 +456,7 @@ enum Manual {
 ///
 /// ```
 /// use std::time::Duration;
-/// use warden_mutex::{CircuitBreaker, Error, ManualClock, State};
+/// use warden_mutex::{CircuitBreaker, Error, Rejected, ManualClock, State};
 ///
 /// let clock = ManualClock::new();
 /// let cb = CircuitBreaker::builder("payments")
@@ -467,7 +467,7 @@ enum Manual {
 ///     let _ = cb.call(|| Err::<(), _>("connection refused"));
 /// }
 /// assert_eq!(cb.state(), State::Open);
-/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Open)));
+/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Rejected(Rejected::Open))));
 /// clock.advance(Duration::from_millis(10_001));
 /// assert_eq!(cb.call(|| Ok::<_, &str>(2)), Ok(2)); // the probe succeeds
 /// assert_eq!(cb.state(), State::Closed);
