@@ -20,7 +20,14 @@ fn failures_racing_into_a_new_bucket_trip_once() {
         "time_window::failures_racing_into_a_new_bucket_trip_once",
         3,
         || {
-            let rig = setup(|b| b.time_window(TimeWindow::new(Duration::from_millis(2), 2, 3, 60)));
+            let rig = setup(|b| {
+                b.time_window(
+                    TimeWindow::new(Duration::from_millis(2))
+                        .with_buckets(2)
+                        .with_min_calls(3)
+                        .with_failure_rate_percent(60),
+                )
+            });
             rig.acquire().success();
             let (mine, theirs) = (rig.acquire(), rig.acquire());
             rig.clock.advance(Duration::from_millis(1));
@@ -53,7 +60,14 @@ fn success_and_failure_racing_into_a_new_bucket() {
         "time_window::success_and_failure_racing_into_a_new_bucket",
         3,
         move || {
-            let rig = setup(|b| b.time_window(TimeWindow::new(Duration::from_millis(1), 1, 2, 50)));
+            let rig = setup(|b| {
+                b.time_window(
+                    TimeWindow::new(Duration::from_millis(1))
+                        .with_buckets(1)
+                        .with_min_calls(2)
+                        .with_failure_rate_percent(50),
+                )
+            });
             rig.acquire().failure();
             let (ok, failing) = (rig.acquire(), rig.acquire());
             rig.clock.advance(Duration::from_millis(1));

@@ -75,8 +75,16 @@ fn claimable(cur: u64, generation: u32, bucket: u64) -> bool {
     if cur & WRITING != 0 {
         return false;
     }
-    let same_generation = (cur >> BUCKET_BITS) & GEN_MASK == u64::from(generation) & GEN_MASK;
-    !same_generation || cur & BUCKET_MASK < bucket & BUCKET_MASK
+    let slot_generation = (cur >> BUCKET_BITS) & GEN_MASK;
+    let ahead = slot_generation.wrapping_sub(u64::from(generation)) & GEN_MASK;
+    if ahead != 0 && ahead < 1 << (GEN_BITS - 1) {
+        // A later generation's slot: this outcome passed its generation check before
+        // the generation moved on, and claiming would replace the new generation's
+        // snapshot with a later one (sweeps keep older tags from lingering half the
+        // generation space, so this never mistakes an old slot for a later one).
+        return false;
+    }
+    ahead != 0 || cur & BUCKET_MASK < bucket & BUCKET_MASK
 }
 
 impl Buckets {
@@ -223,6 +231,22 @@ impl Buckets {
         })
     }
 
+    /// `now`, or the first tick of the latest bucket entered in `generation` if that is
+    /// later: a clock that stepped back stands still, as [`Clock`](crate::Clock)
+    /// promises, instead of claiming a slot for a bucket already passed or reading a
+    /// window that ends in the past (and so counts the later buckets too).
+    #[inline]
+    pub(crate) fn standing_still(&self, generation: u32, now: u64) -> u64 {
+        // Relaxed: see `enter` (a cache; a stale value only clamps less).
+        let c = self.cursor.load(Ordering::Relaxed);
+        let latest = (c & END_MASK).saturating_sub(self.width);
+        if c >> END_BITS == u64::from(generation) & GEN_MASK && now < latest {
+            latest
+        } else {
+            now
+        }
+    }
+
     /// Forgets every snapshot not of `generation` (with the counters' sweep, so no
     /// tag stays behind long enough for the 20-bit generation to wrap onto it).
     pub(crate) fn sweep(&self, generation: u32) {
@@ -246,6 +270,21 @@ impl Buckets {
 mod tests {
     use super::*;
     use crate::counters::tag_of;
+
+    #[test]
+    fn a_stale_outcome_never_claims_a_later_generations_slot() {
+        let c = Counters::new(2);
+        let b = Buckets::new(2, 10);
+        b.enter(2, 0, &c); // generation 2's bucket 0 snapshot: nothing before it
+        c.record_failure(2);
+        b.enter(1, 5, &c); // a stale outcome of generation 1 in the same bucket
+        c.record_failure(2);
+        assert_eq!(
+            b.start(2, 5).map(|s| s.failures),
+            Some(0),
+            "generation 2's snapshot still precedes both its failures"
+        );
+    }
 
     #[test]
     fn a_buckets_snapshot_is_taken_before_its_first_outcome() {

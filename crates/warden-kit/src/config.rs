@@ -223,22 +223,22 @@ impl TripRule {
                 size,
                 min_calls,
                 failure_rate,
-            } => builder.count_window(CountWindow::new(
-                size,
-                min_calls,
-                whole_percent(failure_rate, 1).unwrap_or(0),
-            )),
+            } => builder.count_window(
+                CountWindow::new(size)
+                    .with_min_calls(min_calls)
+                    .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+            ),
             TripRule::TimeWindow {
                 length,
                 buckets,
                 min_calls,
                 failure_rate,
-            } => builder.time_window(TimeWindow::new(
-                length,
-                buckets,
-                min_calls,
-                whole_percent(failure_rate, 1).unwrap_or(0),
-            )),
+            } => builder.time_window(
+                TimeWindow::new(length)
+                    .with_buckets(buckets)
+                    .with_min_calls(min_calls)
+                    .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+            ),
             _ => {
                 let trip = self.clone();
                 builder.ready_to_trip(move |c| trip.should_trip(c))
@@ -920,7 +920,11 @@ impl BreakerConfig {
         // or 101 % jitter): never a rounded value.
         if let Some(s) = self.slow_calls {
             let percent = whole_percent(s.rate, 1).unwrap_or(0);
-            builder = builder.slow_calls(SlowCalls::new(s.threshold, percent, s.min_calls));
+            builder = builder.slow_calls(
+                SlowCalls::new(s.threshold)
+                    .with_slow_rate_percent(percent)
+                    .with_min_calls(s.min_calls),
+            );
         }
         if let Some(b) = self.open_backoff {
             let jitter = whole_percent(b.jitter, 0).unwrap_or(101);

@@ -1517,13 +1517,22 @@ mod tests {
         );
         assert!(policy_trips(&default, counts(0, 6, 6)));
         let count = CircuitBreaker::builder("c")
-            .count_window(CountWindow::new(100, 10, 50))
+            .count_window(
+                CountWindow::new(100)
+                    .with_min_calls(10)
+                    .with_failure_rate_percent(50),
+            )
             .build()
             .unwrap();
         assert!(!policy_trips(&count, counts(6, 4, 1)), "40 %");
         assert!(policy_trips(&count, counts(5, 5, 1)), "50 % of 10");
         let time = CircuitBreaker::builder("t")
-            .time_window(TimeWindow::new(Duration::from_secs(10), 10, 20, 50))
+            .time_window(
+                TimeWindow::new(Duration::from_secs(10))
+                    .with_buckets(10)
+                    .with_min_calls(20)
+                    .with_failure_rate_percent(50),
+            )
             .build()
             .unwrap();
         assert!(!policy_trips(&time, counts(5, 14, 14)), "under the minimum");

@@ -96,7 +96,7 @@
 //! ))?;
 //! match db.call(|| Ok::<_, std::io::Error>(42)) {
 //!     Ok(n) => assert_eq!(n, 42),
-//!     Err(Error::Open | Error::TooManyRequests) => { /* the fleet says no: shed */ }
+//!     Err(Error::Rejected(_)) => { /* the fleet says no: shed */ }
 //!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
 //! }
 //! # Ok(()) }

@@ -84,11 +84,22 @@ fn code_settings_reach_the_core_builder() {
     c.validate("default").unwrap();
 
     let s = c.builder("db").settings().unwrap();
-    assert_eq!(s.count_window(), Some(CountWindow::new(100, 20, 50)));
+    assert_eq!(
+        s.count_window(),
+        Some(
+            CountWindow::new(100)
+                .with_min_calls(20)
+                .with_failure_rate_percent(50)
+        )
+    );
     assert_eq!(s.time_window(), None);
     assert_eq!(
         s.slow_calls(),
-        Some(SlowCalls::new(Duration::from_secs(2), 50, 20))
+        Some(
+            SlowCalls::new(Duration::from_secs(2))
+                .with_slow_rate_percent(50)
+                .with_min_calls(20)
+        )
     );
     assert_eq!(s.half_open_max_wait_ticks(), 30_000);
     // A trip from closed: the timeout; re-trips double it; each minus at most
@@ -106,7 +117,12 @@ fn code_settings_reach_the_core_builder() {
         .unwrap();
     assert_eq!(
         s.time_window(),
-        Some(TimeWindow::new(Duration::from_secs(10), 10, 20, 25))
+        Some(
+            TimeWindow::new(Duration::from_secs(10))
+                .with_buckets(10)
+                .with_min_calls(20)
+                .with_failure_rate_percent(25)
+        )
     );
     assert_eq!(s.count_window(), None);
 
@@ -241,11 +257,20 @@ fn check_loaded(file: RegistryConfig) {
         .clone();
     assert_eq!(
         s.time_window(),
-        Some(TimeWindow::new(Duration::from_secs(10), 10, 20, 25))
+        Some(
+            TimeWindow::new(Duration::from_secs(10))
+                .with_buckets(10)
+                .with_min_calls(20)
+                .with_failure_rate_percent(25)
+        )
     );
     assert_eq!(
         s.slow_calls(),
-        Some(SlowCalls::new(Duration::from_secs(2), 50, 20))
+        Some(
+            SlowCalls::new(Duration::from_secs(2))
+                .with_slow_rate_percent(50)
+                .with_min_calls(20)
+        )
     );
     assert_eq!(s.half_open_max_wait_ticks(), 30_000);
     let s = registry
@@ -254,7 +279,14 @@ fn check_loaded(file: RegistryConfig) {
         .breaker()
         .settings()
         .clone();
-    assert_eq!(s.count_window(), Some(CountWindow::new(100, 20, 50)));
+    assert_eq!(
+        s.count_window(),
+        Some(
+            CountWindow::new(100)
+                .with_min_calls(20)
+                .with_failure_rate_percent(50)
+        )
+    );
     let s = registry
         .breaker("plain")
         .unwrap()
