@@ -19,7 +19,13 @@ fn stale_failure_never_overwrites_the_new_generations_window() {
         "stale_slots::stale_failure_never_overwrites_the_new_generations_window",
         3,
         || {
-            let rig = setup_bare(|b| b.count_window(CountWindow::new(2).with_min_calls(2).with_failure_rate_percent(100)));
+            let rig = setup_bare(|b| {
+                b.count_window(
+                    CountWindow::new(2)
+                        .with_min_calls(2)
+                        .with_failure_rate_percent(100),
+                )
+            });
             let old = rig.acquire();
             let stale = rig.spawn(move |_| old.failure());
             rig.start();
@@ -51,7 +57,12 @@ fn stale_outcome_never_claims_the_new_generations_bucket() {
         3,
         || {
             let rig = setup_bare(|b| {
-                b.time_window(TimeWindow::new(std::time::Duration::from_millis(2)).with_buckets(1).with_min_calls(2).with_failure_rate_percent(100))
+                b.time_window(
+                    TimeWindow::new(std::time::Duration::from_millis(2))
+                        .with_buckets(1)
+                        .with_min_calls(2)
+                        .with_failure_rate_percent(100),
+                )
             });
             rig.acquire().success();
             let old = rig.acquire();

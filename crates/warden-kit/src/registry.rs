@@ -1607,7 +1607,9 @@ impl Registry {
     /// Shuts the registry down: from now on every `execute` (through the
     /// registry or a kept [`NamedBreaker`]) returns [`ExecuteError::Shutdown`]
     /// without running, and `breaker`/`configure` fail. Calls already running
-    /// finish normally. Returns the final [`list`](Self::list). Calling it
+    /// finish normally. With a fleet (feature `redis`), the fleet stops too: its
+    /// background task gives this instance's unused probe tokens back and ends
+    /// (see `Fleet::stop`). Returns the final [`list`](Self::list). Calling it
     /// again changes nothing.
     ///
     /// ```
@@ -1632,6 +1634,12 @@ impl Registry {
             entry.shut_down.store(true, Ordering::Relaxed);
         }
         drop(slow);
+        // The fleet's background work stops with the registry: its breakers
+        // decide locally and its unused probe tokens go back to the fleet.
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.fleet {
+            fleet.stop();
+        }
         self.list()
     }
 

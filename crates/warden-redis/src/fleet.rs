@@ -404,6 +404,39 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// [`shutdown`](Self::shutdown) without waiting, for code that is not async
+    /// (the facade's `Registry::shutdown` calls it): every breaker decides
+    /// locally from now on, and the background task gives the unused probe
+    /// tokens back and ends on its own within a round trip. Calling it again, or
+    /// `shutdown` after it, changes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// fleet.stop();
+    /// assert!(fleet.is_stopped());
+    /// # Ok(()) }
+    /// ```
+    pub fn stop(&self) {
+        self.inner.begin_stop();
+    }
+
+    /// Whether [`stop`](Self::stop) or [`shutdown`](Self::shutdown) was called.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// assert!(!fleet.is_stopped());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped()
+    }
+}
+
 impl Drop for Fleet {
     fn drop(&mut self) {
         // The task gives the tokens back and ends on its own.

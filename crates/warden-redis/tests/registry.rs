@@ -67,3 +67,54 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
     })
     .await;
 }
+
+/// `total_commands_processed` from `INFO stats` (each INFO call counts itself).
+fn commands_processed(server: &RedisServer) -> u64 {
+    let info = server.command("INFO stats").unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats reports total_commands_processed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_the_registry_down_stops_its_fleets_work() {
+    let server = RedisServer::start();
+    let fleet = Arc::new(
+        Fleet::start(
+            FleetConfig::new(server.url())
+                .slice(Duration::from_millis(20))
+                .reconnect_max(Duration::from_millis(100)),
+        )
+        .unwrap(),
+    );
+    let registry = Registry::builder()
+        .fleet(Arc::clone(&fleet))
+        .build()
+        .unwrap();
+    let _ = registry.execute("db", || Ok::<_, ()>(()));
+    wait_for(LONG, "the registry to coordinate", || {
+        registry.list()[0].coordination == Some(Coordination::Fleet)
+    })
+    .await;
+    // Working: every 20 ms slice sends at least one command.
+    let before = commands_processed(&server);
+    support::real_sleep(Duration::from_millis(200)).await;
+    assert!(
+        commands_processed(&server) - before > 3,
+        "the fleet is working"
+    );
+
+    registry.shutdown();
+    assert!(fleet.is_stopped());
+    // Let a slice already on the wire finish, then nothing more arrives but INFO.
+    support::real_sleep(Duration::from_millis(100)).await;
+    let before = commands_processed(&server);
+    support::real_sleep(Duration::from_millis(300)).await;
+    let after = commands_processed(&server);
+    assert!(
+        after - before <= 1,
+        "{} commands after shutdown",
+        after - before - 1
+    );
+}
