@@ -130,14 +130,6 @@ pub enum RegistryError {
     /// or the registry is full).
     #[error(transparent)]
     Name(#[from] NameError),
-    /// The name is coordinated through a fleet, which cannot detach a name
-    /// yet: it stays (feature `redis`).
-    #[cfg(feature = "redis")]
-    #[error("breaker {name:?} is attached to the fleet and cannot be removed")]
-    FleetAttached {
-        /// The name (at most 64 bytes of it).
-        name: String,
-    },
 }
 
 /// Why a registry refused a new name.
@@ -302,16 +294,14 @@ impl Entry {
         u32::try_from(breaker).unwrap_or(u32::MAX).max(bulkhead)
     }
 
-    /// Whether dropping this breaker loses nothing: not configured by name, not
-    /// in the fleet, following its state machine, closed, no failure in its
+    /// Whether dropping this breaker loses nothing: not configured by name,
+    /// following its state machine, closed, no failure in its
     /// window or streak (no slow call either, when slow calls are judged),
     /// and nothing in flight. `refs` is how many references the registry
     /// itself holds: one more means a kept handle or a running async call.
     fn carries_no_information(self: &Arc<Self>, refs: usize) -> bool {
-        #[cfg(feature = "redis")]
-        if self.fleet.is_some() {
-            return false;
-        }
+        // A breaker in a fleet is judged the same way: what the fleet knows
+        // lives in Redis, and a fleet-held open shows here as a forced mode.
         if self.configured || Arc::strong_count(self) > refs {
             return false;
         }
@@ -1373,8 +1363,14 @@ impl Registry {
         true
     }
 
-    /// What follows a name leaving the map: its metric series and the count.
+    /// What follows a name leaving the map: its metric series and the count,
+    /// and with a fleet its coordination (its keys then expire in Redis unless
+    /// another instance still uses the name).
     fn forget(&self, entry: &Entry, why: Gone) {
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(_)) = (&self.fleet, &entry.fleet) {
+            fleet.detach(entry.breaker.name());
+        }
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             metrics.remove(entry.breaker.name());
@@ -1695,32 +1691,24 @@ impl Registry {
     /// the name creates a fresh breaker. A kept [`NamedBreaker`] goes on
     /// working on the removed breaker, which the registry no longer lists.
     ///
-    /// # Errors
-    ///
-    /// With a fleet (feature `redis`), `RegistryError::FleetAttached` for a
-    /// name coordinated through it: the fleet cannot detach a name, so it
-    /// stays.
+    /// With a fleet (feature `redis`), the name is detached from it too: its
+    /// unused probe tokens go back, and its keys expire in Redis after the
+    /// fleet's key time-to-live unless another instance still uses the name.
     ///
     /// ```
     /// let registry = warden_kit::Registry::builder().build()?;
     /// let _ = registry.execute("db", || Err::<(), _>("down"));
-    /// let last = registry.remove("db")?.unwrap();
+    /// let last = registry.remove("db").unwrap();
     /// assert_eq!(last.counts.total_failures, 1);
-    /// assert!(registry.get("db").is_none() && registry.remove("db")?.is_none());
+    /// assert!(registry.get("db").is_none() && registry.remove("db").is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn remove(&self, name: &str) -> Result<Option<BreakerStatus>, RegistryError> {
+    pub fn remove(&self, name: &str) -> Option<BreakerStatus> {
         let mut slow = self.lock();
         let map = self.map.pin();
         let Some(entry) = map.get(name).cloned() else {
-            return Ok(None);
+            return None;
         };
-        #[cfg(feature = "redis")]
-        if entry.fleet.is_some() {
-            return Err(RegistryError::FleetAttached {
-                name: bounded(name),
-            });
-        }
         map.remove(name);
         drop(map);
         slow.count -= 1;
@@ -1729,7 +1717,7 @@ impl Registry {
             self.compact_queue(&mut slow);
         }
         self.forget(&entry, Gone::Removed);
-        Ok(Some(entry.status()))
+        Some(entry.status())
     }
 
     /// Evicts every breaker that was not used in the last
@@ -1737,7 +1725,7 @@ impl Registry {
     /// no information; returns how many went (0 without idle eviction).
     ///
     /// Only a breaker whose loss changes nothing is evicted: not configured
-    /// by name, not coordinated through a fleet, in its normal mode (not
+    /// by name, in its normal mode (not
     /// forced or disabled), closed, with no failure in its window or streak
     /// (and, when it judges slow calls, no outcome at all), nothing in flight,
     /// and no [`NamedBreaker`] handle kept anywhere. Open, half-open, failing,

@@ -298,6 +298,41 @@ impl Fleet {
         })
     }
 
+    /// Stops coordinating the breaker named `name`: it decides locally from now
+    /// on (one the fleet held open stays open until the fleet's deadline), the
+    /// probe tokens this instance claimed for it but has not used go back to the
+    /// fleet on the next round trip, and this instance stops refreshing its keys,
+    /// which Redis then drops after [`key_ttl`](FleetConfig::key_ttl) unless
+    /// another instance still uses the name (an open decision's keys live until
+    /// its deadline first). Returns whether the name was attached. The name can
+    /// be attached again later.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use warden_breaker::CircuitBreaker;
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let _db = fleet.attach(Arc::new(CircuitBreaker::builder("db").build()?))?;
+    /// assert!(fleet.detach("db"));
+    /// assert!(!fleet.detach("db"));
+    /// # Ok(()) }
+    /// ```
+    pub fn detach(&self, name: &str) -> bool {
+        let mut list = lock(&self.inner.breakers);
+        let Some(i) = list.iter().position(|s| s.breaker.name() == name) else {
+            return false;
+        };
+        let shared = list.remove(i);
+        lock(&self.inner.names).remove(name);
+        drop(list);
+        let tokens = std::mem::take(&mut *lock(&shared.pool));
+        lock(&self.inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(&shared), t)));
+        go_local(&shared);
+        self.inner.wake.notify_one();
+        true
+    }
+
     /// Whether the fleet coordinates through Redis right now.
     ///
     /// ```
@@ -556,9 +591,15 @@ async fn run(inner: Arc<Inner>, client: Client) {
     loop {
         if inner.stopped() {
             if let Some(c) = conn.as_mut() {
-                release_leftovers(&inner, &script, c).await;
+                release_leftovers(&inner, &script, c, true).await;
             }
             return;
+        }
+        // Tokens of detached breakers go back as soon as there is a connection.
+        if let Some(c) = conn.as_mut()
+            && !lock(&inner.leftover).is_empty()
+        {
+            release_leftovers(&inner, &script, c, false).await;
         }
         let Some(c) = conn.as_mut() else {
             let attempt = timeout(
@@ -1330,12 +1371,22 @@ fn breaker_problem(inner: &Inner, s: &Shared, issue: Coordination, why: &str) {
 }
 
 /// Gives back every token this instance holds unused (the fleet stopped).
-async fn release_leftovers(inner: &Inner, script: &Script, c: &mut MultiplexedConnection) {
+/// Gives back the tokens in `leftover` (of detached breakers, or of every
+/// breaker at a stop) and, with `all_pools` (the fleet is stopping), the unused
+/// tokens still in every attached breaker's pool.
+async fn release_leftovers(
+    inner: &Inner,
+    script: &Script,
+    c: &mut MultiplexedConnection,
+    all_pools: bool,
+) {
     let mut tokens = std::mem::take(&mut *lock(&inner.leftover));
-    let list: Vec<_> = lock(&inner.breakers).clone();
-    for s in &list {
-        let pool = std::mem::take(&mut *lock(&s.pool));
-        tokens.extend(pool.into_iter().map(|t| (Arc::clone(s), t)));
+    if all_pools {
+        let list: Vec<_> = lock(&inner.breakers).clone();
+        for s in &list {
+            let pool = std::mem::take(&mut *lock(&s.pool));
+            tokens.extend(pool.into_iter().map(|t| (Arc::clone(s), t)));
+        }
     }
     if tokens.is_empty() {
         return;

@@ -216,10 +216,10 @@ fn remove_drops_the_breaker_and_a_new_use_starts_fresh() {
         .build()
         .unwrap();
     let _ = registry.execute("db", || Err::<(), _>("down"));
-    let last = registry.remove("db").unwrap().unwrap();
+    let last = registry.remove("db").unwrap();
     assert_eq!((last.state, last.counts.total_failures), (State::Closed, 1));
     assert!(registry.get("db").is_none() && registry.is_empty());
-    assert!(registry.remove("db").unwrap().is_none());
+    assert!(registry.remove("db").is_none());
     assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
     assert_eq!(registry.breaker("db").unwrap().counts().total_successes, 1);
 }
@@ -350,31 +350,33 @@ fn eviction_never_runs_a_state_callback_under_the_registry_lock() {
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
 }
 
-/// A fleet cannot detach a name yet: names coordinated through it are never
-/// evicted (their state is shared with other instances), and `remove` says so
-/// instead of leaving the fleet's keys and attachment behind. No Redis server
-/// is needed: the fleet keeps trying to connect while the names run locally.
+/// A name coordinated through a fleet is detached when it is removed or
+/// evicted: the fleet stops syncing it (its keys then expire in Redis), and
+/// the name can come back and attach again. No Redis server is needed: the
+/// fleet keeps trying to connect while the names run locally (warden-redis's
+/// tests check the keys' expiry on a real server).
 #[cfg(feature = "redis")]
 #[tokio::test]
-async fn names_in_a_fleet_are_neither_removed_nor_evicted() {
+async fn names_in_a_fleet_are_detached_when_removed_or_evicted() {
     use warden_kit::fleet::{Fleet, FleetConfig};
     let fleet = Arc::new(Fleet::start(FleetConfig::new("redis://127.0.0.1:1/")).unwrap());
     let registry = Registry::builder()
-        .fleet(fleet)
+        .fleet(Arc::clone(&fleet))
         .max_breakers(1)
         .build()
         .unwrap();
     assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
     assert!(registry.breaker("db").unwrap().fleet().is_some());
-    assert!(matches!(
-        registry.remove("db"),
-        Err(RegistryError::FleetAttached { name }) if name == "db"
-    ));
-    assert!(matches!(
-        registry.breaker("other"),
-        Err(RegistryError::Name(NameError::Full { max: 1 }))
-    ));
-    assert!(registry.get("db").is_some());
+    assert!(registry.remove("db").is_some());
+    assert!(!fleet.detach("db"), "removing the name detached it");
+    // It comes back and attaches again.
+    assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.breaker("db").unwrap().fleet().is_some());
+    // At the cap, an idle fleet name is evicted like any other, and detached.
+    assert!(registry.execute("other", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.get("db").is_none());
+    assert!(!fleet.detach("db"), "evicting the name detached it");
+    assert!(fleet.detach("other"), "the new name is attached");
 }
 
 /// 8 threads churn 400 names through a registry capped at 32 while every
