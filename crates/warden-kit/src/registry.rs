@@ -1706,9 +1706,7 @@ impl Registry {
     pub fn remove(&self, name: &str) -> Option<BreakerStatus> {
         let mut slow = self.lock();
         let map = self.map.pin();
-        let Some(entry) = map.get(name).cloned() else {
-            return None;
-        };
+        let entry = map.get(name).cloned()?;
         map.remove(name);
         drop(map);
         slow.count -= 1;
