@@ -966,9 +966,9 @@ impl BreakerConfig {
         // The core checks ranges and whole milliseconds; its error names the field.
         self.builder(scope)
             .settings()
-            .map_err(|source| ConfigError::Breaker {
+            .map_err(|error| ConfigError::Breaker {
                 scope: scope.to_owned(),
-                source,
+                error,
             })?;
         if self.call_timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::out_of_range(
@@ -1006,14 +1006,15 @@ pub enum ConfigError {
     /// A breaker setting the core refused (out of range, not whole
     /// milliseconds). [`path`](Self::path) and the message name the field
     /// where it is written (`breakers.db.trip.count_window.size`), the source
-    /// names it as the core does (`count_window.size`).
-    #[error("{}: {source}", breaker_path(scope, source))]
+    /// names it as the core does (`count_window.size`). The message includes
+    /// the core's, so the core error is a field, not a `source()`: walking the
+    /// chain prints each message once.
+    #[error("{}: {error}", breaker_path(scope, error))]
     Breaker {
         /// `default` or `breakers.<name>`.
         scope: String,
         /// The core's error, which names the setting.
-        #[source]
-        source: warden_breaker::ConfigError,
+        error: warden_breaker::ConfigError,
     },
     /// Any other value outside its allowed range.
     #[error("invalid {path}: {value} is outside the allowed range {allowed}")]
@@ -1087,7 +1088,7 @@ impl ConfigError {
         match self {
             ConfigError::Parse { path, .. } if path == "." => String::new(),
             ConfigError::Parse { path, .. } | ConfigError::OutOfRange { path, .. } => path.clone(),
-            ConfigError::Breaker { scope, source } => breaker_path(scope, source),
+            ConfigError::Breaker { scope, error } => breaker_path(scope, error),
         }
     }
 }

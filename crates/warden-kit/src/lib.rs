@@ -141,7 +141,7 @@ pub use config::{
     BreakerConfig, BreakerSpec, ConfigError, OpenBackoffConfig, Preset, RegistryConfig,
     SlowCallsConfig, TripRule,
 };
-pub use execution::{ExecuteError, Execution, Rejection};
+pub use execution::{ExecuteError, Execution};
 pub use registry::{
     BreakerStatus, DEFAULT_MAX_NAME_LEN, Drained, NameError, NamedBreaker, Registry,
     RegistryBuilder, RegistryError,
@@ -149,7 +149,9 @@ pub use registry::{
 
 /// The lock-free circuit breaker core ([`warden_breaker`]).
 pub use warden_breaker as breaker;
-pub use warden_breaker::{CircuitBreaker, Clock, Counts, ManualClock, QuantaClock, State};
+pub use warden_breaker::{
+    CircuitBreaker, Clock, Counts, ManualClock, QuantaClock, Rejected, State,
+};
 
 /// Retry, backoff, jitter and budgets ([`warden_retry`]).
 pub use warden_retry as retry;

@@ -31,7 +31,7 @@ use warden_retry::{RetryError, RetryPolicy, StopReason};
 
 use crate::bulkhead::BulkheadPermit;
 use crate::execution::{Execution, NotRun};
-use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig, Rejection};
+use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig};
 
 type StateChangeFn = dyn Fn(&str, State, State) + Send + Sync;
 /// foldhash: a name is hashed on every lookup, and SipHash (std's default) costs
@@ -338,21 +338,18 @@ impl Entry {
                 Some(slot) => Some(slot),
                 None => {
                     self.hooks.bulkhead_full();
-                    return Err(ExecuteError::Rejected(Rejection::BulkheadFull));
+                    return Err(ExecuteError::BulkheadFull {
+                        max_concurrent: b.max(),
+                    });
                 }
             },
         };
         #[cfg(feature = "redis")]
         if let Some(fleet) = &self.fleet {
-            let permit = fleet
-                .try_acquire()
-                .map_err(|r| ExecuteError::Rejected(r.into()))?;
+            let permit = fleet.try_acquire().map_err(ExecuteError::Rejected)?;
             return Ok((slot, AttemptPermit::Fleet(permit)));
         }
-        let permit = self
-            .breaker
-            .try_acquire()
-            .map_err(|r| ExecuteError::Rejected(r.into()))?;
+        let permit = self.breaker.try_acquire().map_err(ExecuteError::Rejected)?;
         Ok((slot, AttemptPermit::Local(permit)))
     }
 
@@ -1467,9 +1464,9 @@ impl Registry {
             builder = builder.observer(m.clone());
             hooks.metrics = Some(m);
         }
-        let breaker = Arc::new(builder.build().map_err(|source| ConfigError::Breaker {
+        let breaker = Arc::new(builder.build().map_err(|error| ConfigError::Breaker {
             scope: format!("breakers.{}", bounded(name)),
-            source,
+            error,
         })?);
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
@@ -1848,7 +1845,7 @@ impl Registry {
     /// breaker's state afterwards and the time taken.
     ///
     /// ```
-    /// use warden_kit::{BreakerConfig, ExecuteError, Rejection, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, ExecuteError, Rejected, Registry, State, TripRule};
     /// let registry = Registry::builder()
     ///     .configure("db", BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2)))
     ///     .build()?;
@@ -1856,7 +1853,7 @@ impl Registry {
     ///     let _ = registry.execute("db", || Err::<(), _>("down"));
     /// }
     /// let ex = registry.execute("db", || Ok::<_, &str>(()));
-    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected(Rejection::Open))));
+    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected(Rejected::Open))));
     /// assert_eq!((ex.attempts(), ex.state()), (0, Some(State::Open)));
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
@@ -2091,13 +2088,10 @@ fn stop_reason<E>(
     error: &ExecuteError<E>,
 ) -> Option<StopReason> {
     match error {
-        ExecuteError::Rejected(r) if !policy.retries_rejections() => Some(match r {
-            Rejection::Open => StopReason::Rejected(warden_breaker::Rejected::Open),
-            Rejection::TooManyRequests => {
-                StopReason::Rejected(warden_breaker::Rejected::TooManyRequests)
-            }
-            Rejection::BulkheadFull => StopReason::NotRetryable,
-        }),
+        ExecuteError::Rejected(r) if !policy.retries_rejections() => Some(StopReason::Rejected(*r)),
+        ExecuteError::BulkheadFull { .. } if !policy.retries_rejections() => {
+            Some(StopReason::NotRetryable)
+        }
         ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_) => {
             Some(StopReason::NotRetryable)
         }

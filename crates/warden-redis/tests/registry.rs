@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support::{RedisServer, wait_for};
 use warden_kit::fleet::{Coordination, Fleet, FleetConfig};
-use warden_kit::{ExecuteError, Registry, Rejection, State};
+use warden_kit::{ExecuteError, Registry, Rejected, State};
 
 const LONG: Duration = Duration::from_secs(5);
 
@@ -56,7 +56,7 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
     let ex = a.execute("db", || Ok::<_, ()>(()));
     assert!(matches!(
         ex.error(),
-        Some(ExecuteError::Rejected(Rejection::Open))
+        Some(ExecuteError::Rejected(Rejected::Open))
     ));
     assert!(a.breaker("db").unwrap().fleet().is_some());
 

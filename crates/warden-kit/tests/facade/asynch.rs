@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 use warden_kit::{
-    BreakerConfig, ExecuteError, ManualClock, Registry, Rejection, RetryPolicy, State, TripRule,
+    BreakerConfig, ExecuteError, ManualClock, Registry, Rejected, RetryPolicy, State, TripRule,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -67,7 +67,7 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
             async { Ok::<_, &str>(()) }
         })
         .await;
-    assert_eq!(ex.rejection(), Some(Rejection::Open));
+    assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert_eq!(
         ran.load(Ordering::Relaxed),
         0,
@@ -130,7 +130,11 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
     let ex = registry
         .execute_async("ch", || async { Ok::<_, ()>(()) })
         .await;
-    assert_eq!(ex.rejection(), Some(Rejection::BulkheadFull));
+    assert!(ex.is_rejected() && ex.rejection().is_none());
+    assert!(matches!(
+        ex.error(),
+        Some(ExecuteError::BulkheadFull { max_concurrent: 2 })
+    ));
 
     for t in tasks {
         t.abort();
@@ -186,7 +190,7 @@ async fn cancelling_a_half_open_probe_releases_its_slot() {
     let ex = registry
         .execute_async("db", || async { Ok::<_, ()>(()) })
         .await;
-    assert_eq!(ex.rejection(), Some(Rejection::TooManyRequests));
+    assert_eq!(ex.rejection(), Some(Rejected::TooManyRequests));
     probe.abort();
     let _ = probe.await;
     // The slot is free again: the next probe runs and closes the breaker.
@@ -252,7 +256,7 @@ async fn async_retry_stops_at_a_rejection() {
         .execute_async_with_retry("db", &policy, || async { Err::<(), _>("down") })
         .await
         .or_fallback_async(|err| async move {
-            assert_eq!(err.rejection(), Some(Rejection::Open));
+            assert_eq!(err.rejection(), Some(Rejected::Open));
             Ok(())
         })
         .await;

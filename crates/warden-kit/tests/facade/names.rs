@@ -5,7 +5,7 @@ use std::thread;
 use std::time::Duration;
 
 use warden_kit::{
-    BreakerConfig, ExecuteError, ManualClock, NameError, Registry, RegistryError, Rejection, State,
+    BreakerConfig, ExecuteError, ManualClock, NameError, Registry, RegistryError, Rejected, State,
     TripRule,
 };
 
@@ -180,7 +180,7 @@ fn made_up_names_cannot_evict_a_failing_breaker() {
     let failing = registry.get("/failing").unwrap();
     assert_eq!(failing.state(), State::Open);
     let ex = registry.execute("/failing", || Ok::<_, &str>(()));
-    assert_eq!(ex.rejection(), Some(Rejection::Open));
+    assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert_eq!(registry.len(), 16);
     clock.advance(Duration::from_secs(6));
     assert_eq!(failing.state(), State::HalfOpen);
@@ -202,7 +202,7 @@ fn a_full_registry_can_send_new_names_to_an_overflow_breaker() {
     // Both went through one shared breaker, which tripped.
     assert_eq!(
         registry.execute("c", || Ok::<_, &str>(())).rejection(),
-        Some(Rejection::Open)
+        Some(Rejected::Open)
     );
     assert_eq!(registry.breaker("d").unwrap().name(), "unknown");
     let names: Vec<_> = registry.list().into_iter().map(|s| s.name).collect();
