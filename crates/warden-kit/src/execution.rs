@@ -268,14 +268,17 @@ impl<T, E> Execution<T, E> {
         self.result.as_ref().err()
     }
 
-    /// Whether the final result is a value.
+    /// Whether the final result is a value: the call's, or its fallback's
+    /// (see [`succeeded`](Self::succeeded) for "the call itself succeeded").
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(r.execute("db", || Ok::<_, ()>(())).is_ok());
+    /// assert!(r.execute("db", || Ok::<_, ()>(())).has_value());
+    /// let ex = r.execute("db", || Err::<(), _>("down")).or_fallback(|_| Ok(()));
+    /// assert!(ex.has_value() && !ex.succeeded() && ex.used_fallback());
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
-    pub fn is_ok(&self) -> bool {
+    pub fn has_value(&self) -> bool {
         self.result.is_ok()
     }
 
@@ -326,7 +329,7 @@ impl<T, E> Execution<T, E> {
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
     /// let ex = r.execute("db", || Err::<(), _>(())).or_fallback(|_| Ok(()));
-    /// assert!(ex.is_ok() && !ex.succeeded() && ex.used_fallback());
+    /// assert!(ex.has_value() && !ex.succeeded() && ex.used_fallback());
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn succeeded(&self) -> bool {

@@ -94,7 +94,7 @@ async fn per_call_timeout_overrides_the_configured_one() {
             Ok::<_, ()>(())
         })
         .await;
-    assert!(ex.is_ok(), "no timeout at all");
+    assert!(ex.has_value(), "no timeout at all");
 }
 
 async fn until(mut condition: impl FnMut() -> bool) {
@@ -148,7 +148,7 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
         registry
             .execute_async("ch", || async { Ok::<_, ()>(()) })
             .await
-            .is_ok()
+            .has_value()
     );
 
     // Dropping an execute future (a `select!` losing) frees the slot too.
@@ -261,7 +261,7 @@ async fn async_retry_stops_at_a_rejection() {
         })
         .await;
     assert_eq!(ex.attempts(), 2);
-    assert!(ex.is_rejected() && ex.used_fallback() && ex.is_ok());
+    assert!(ex.is_rejected() && ex.used_fallback() && ex.has_value());
 }
 
 #[tokio::test(start_paused = true)]
@@ -301,7 +301,7 @@ async fn execute_async_futures_are_send() {
                 let b = registry
                     .execute_async_with_retry(&name, &policy, || async { Ok::<_, ()>(i) })
                     .await;
-                a.is_ok() && b.is_ok()
+                a.has_value() && b.has_value()
             })
         })
         .collect();

@@ -35,14 +35,14 @@ async fn scripted_sequence_through_the_registry() {
     // 2 successes; a call that finds the bulkhead (size 1) full from inside
     // another call; then 1 failure and 2 timeouts (the third consecutive failure trips).
     for _ in 0..2 {
-        assert!(registry.execute("api", || Ok::<_, &str>(())).is_ok());
+        assert!(registry.execute("api", || Ok::<_, &str>(())).has_value());
     }
     let outer = registry.execute("api", || {
         let inner = registry.execute("api", || Ok::<_, &str>(()));
         assert!(inner.is_rejected());
         Ok::<_, &str>(())
     });
-    assert!(outer.is_ok());
+    assert!(outer.has_value());
     let _ = registry.execute("api", || Err::<(), _>("500"));
     for _ in 0..2 {
         let ex = registry
@@ -55,7 +55,7 @@ async fn scripted_sequence_through_the_registry() {
         assert!(registry.execute("api", || Ok::<_, &str>(())).is_rejected());
     }
     clock.advance(Duration::from_millis(5001));
-    assert!(registry.execute("api", || Ok::<_, &str>(())).is_ok()); // probe closes it
+    assert!(registry.execute("api", || Ok::<_, &str>(())).has_value()); // probe closes it
 
     // A retry run on another name: 3 attempts, all failing.
     let policy = RetryPolicy::<ExecuteError<&str>>::builder()

@@ -49,8 +49,8 @@ fn a_strict_registry_refuses_names_it_was_not_given() {
     registry
         .configure("sms", BreakerConfig::notification())
         .unwrap();
-    assert!(registry.execute("kafka", || Ok::<_, ()>(())).is_ok());
-    assert!(registry.execute("sms", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("kafka", || Ok::<_, ()>(())).has_value());
+    assert!(registry.execute("sms", || Ok::<_, ()>(())).has_value());
     let ex = registry.execute("kafak", || Ok::<_, ()>(()));
     assert!(matches!(
         ex.error(),
@@ -92,7 +92,7 @@ fn at_the_cap_with_nothing_idle_a_new_name_is_refused_and_state_stays() {
     assert_eq!(registry.len(), 3);
     // Once the handle is dropped, its breaker (closed, no failure) may go.
     drop(held);
-    assert!(registry.execute("new", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("new", || Ok::<_, ()>(())).has_value());
     assert!(registry.get("held").is_none());
     assert!(registry.get("open").is_some() && registry.get("failing").is_some());
 }
@@ -140,9 +140,9 @@ fn forced_configured_half_open_and_in_flight_breakers_are_never_evicted() {
         ));
     }
     release.send(()).unwrap();
-    assert!(running.join().unwrap().is_ok());
+    assert!(running.join().unwrap().has_value());
     // Finished, closed, no failure: now it can go.
-    assert!(registry.execute("made-up", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("made-up", || Ok::<_, ()>(())).has_value());
     assert!(registry.get("running").is_none());
     for name in ["configured", "forced", "half-open", "disabled"] {
         assert!(registry.get(name).is_some(), "{name}");
@@ -220,7 +220,7 @@ fn remove_drops_the_breaker_and_a_new_use_starts_fresh() {
     assert_eq!((last.state, last.counts.total_failures), (State::Closed, 1));
     assert!(registry.get("db").is_none() && registry.is_empty());
     assert!(registry.remove("db").is_none());
-    assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("db", || Ok::<_, ()>(())).has_value());
     assert_eq!(registry.breaker("db").unwrap().counts().total_successes, 1);
 }
 
@@ -307,7 +307,7 @@ fn drain_gives_up_at_its_deadline() {
     assert_eq!(drained.unfinished, 1);
     assert_eq!(drained.statuses[0].counts.requests, 1);
     release.send(()).unwrap();
-    assert!(call.join().unwrap().is_ok());
+    assert!(call.join().unwrap().has_value());
 }
 
 /// Asking a breaker its state can run the state-change callback (an open
@@ -365,15 +365,15 @@ async fn names_in_a_fleet_are_detached_when_removed_or_evicted() {
         .max_breakers(1)
         .build()
         .unwrap();
-    assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("db", || Ok::<_, ()>(())).has_value());
     assert!(registry.breaker("db").unwrap().fleet().is_some());
     assert!(registry.remove("db").is_some());
     assert!(!fleet.detach("db"), "removing the name detached it");
     // It comes back and attaches again.
-    assert!(registry.execute("db", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("db", || Ok::<_, ()>(())).has_value());
     assert!(registry.breaker("db").unwrap().fleet().is_some());
     // At the cap, an idle fleet name is evicted like any other, and detached.
-    assert!(registry.execute("other", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("other", || Ok::<_, ()>(())).has_value());
     assert!(registry.get("db").is_none());
     assert!(!fleet.detach("db"), "evicting the name detached it");
     assert!(fleet.detach("other"), "the new name is attached");
@@ -417,7 +417,7 @@ fn churn_under_a_cap_never_resets_a_failing_breaker() {
                         let name = format!("route-{}", x % 400);
                         let ex = registry.execute(&name, || Ok::<_, ()>(()));
                         assert!(
-                            ex.is_ok()
+                            ex.has_value()
                                 || matches!(
                                     ex.error(),
                                     Some(ExecuteError::Name(NameError::Full { .. }))
