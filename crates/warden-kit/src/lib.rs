@@ -49,7 +49,7 @@
 //!         eprintln!("spooling locally: {err}");
 //!         Ok(())
 //!     });
-//! assert!(ex.is_ok());
+//! assert!(ex.has_value());
 //! for status in registry.list() {
 //!     println!("{} {} {:?}", status.name, status.state, status.counts);
 //! }

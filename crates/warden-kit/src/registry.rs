@@ -622,7 +622,7 @@ impl NamedBreaker {
     ///
     /// ```
     /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// assert!(db.execute(|| Ok::<_, ()>(1)).is_ok());
+    /// assert!(db.execute(|| Ok::<_, ()>(1)).has_value());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
@@ -678,7 +678,7 @@ impl NamedBreaker {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// assert!(db.execute_async(|| async { Ok::<_, ()>(1) }).await.is_ok());
+    /// assert!(db.execute_async(|| async { Ok::<_, ()>(1) }).await.has_value());
     /// # Ok(())
     /// # }
     /// ```
@@ -1658,7 +1658,7 @@ impl Registry {
     /// }
     /// let drained = registry.drain(Duration::from_secs(5));
     /// assert_eq!((drained.unfinished, drained.statuses[0].counts.total_successes), (0, 1));
-    /// assert!(call.join().unwrap().is_ok());
+    /// assert!(call.join().unwrap().has_value());
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn drain(&self, deadline: Duration) -> Drained {
