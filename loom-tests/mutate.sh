@@ -221,7 +221,14 @@ run() { # suite binary, test name or "" for all (the core: its loom models)
     args=(loom_models)
   fi
   timeout -k 10 "$per_run_timeout" "${exe[$b]}" "${args[@]}" >"$log" 2>&1 || status=$?
-  [ "$status" = 0 ] && return 0
+  if [ "$status" = 0 ]; then
+    # A `first` entry naming no model would pass silently: make it a list problem.
+    if [ -n "$t" ] && grep -q '^running 0 tests' "$log"; then
+      killer="$b::${t:-*}"
+      return 2
+    fi
+    return 0
+  fi
   if [ "$status" = 124 ] || [ "$status" = 137 ]; then
     killer="$b::${t:-*}" why="TIMEOUT after ${per_run_timeout}s"
   else
@@ -246,7 +253,6 @@ for i in "${!ids[@]}"; do
   apply "$i"
   exe=()
   outcome=survived
-  tried=()
   for m in ${firsts[i]}; do
     b=${m%%::*}
     t=${m#*::}
@@ -254,9 +260,13 @@ for i in "${!ids[@]}"; do
       outcome=nobuild
       break
     fi
-    tried+=("$m")
-    if ! run "$b" "$t"; then
+    status=0
+    run "$b" "$t" || status=$?
+    if [ "$status" = 1 ]; then
       outcome=killed
+      break
+    elif [ "$status" = 2 ]; then
+      outcome=nomodel
       break
     fi
   done
@@ -265,7 +275,9 @@ for i in "${!ids[@]}"; do
       outcome=nobuild
     else
       for b in "${suite[@]}"; do
-        if ! run "$b" ""; then
+        status=0
+        run "$b" "" || status=$?
+        if [ "$status" != 0 ]; then
           outcome=killed
           break
         fi
@@ -292,6 +304,10 @@ for i in "${!ids[@]}"; do
         survived=$((survived + 1))
         line="SURVIVED  $id (${secs}s): ${whats[i]}"
       fi
+      ;;
+    nomodel)
+      problems=$((problems + 1))
+      line="NO MODEL  $id (${secs}s): its first line names $killer, which runs no test"
       ;;
     nobuild)
       problems=$((problems + 1))
