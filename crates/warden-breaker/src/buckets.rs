@@ -166,9 +166,16 @@ impl Buckets {
             match slot.tag.compare_exchange_weak(
                 cur,
                 published | WRITING,
-                // Relaxed: the claim only decides the writer; the fence below orders it
-                // before the snapshot's stores.
-                Ordering::Relaxed,
+                // Acquire: pairs with the Release exchange that published the previous
+                // lap (or the sweep's exchange continuing its release sequence), so the
+                // previous writer's snapshot stores happen-before ours: a reader that
+                // synchronises with our publish can then read only ours, never a late
+                // store of the previous lap (loom: `buckets::loom_models::
+                // a_new_lap_overwrites_the_previous_writers_snapshot`,
+                // `time_window::a_later_bucket_never_starts_with_an_earlier_snapshot`).
+                // The fence below orders the claim before the snapshot's stores.
+                Ordering::Acquire,
+                // Relaxed: a failed claim only feeds the next attempt.
                 Ordering::Relaxed,
             ) {
                 Ok(_) => break,
@@ -368,6 +375,38 @@ mod loom_models {
                 assert_eq!(start.failures, 1, "bucket 1's tag without its snapshot");
             }
             writer.join().expect("model thread");
+        });
+    }
+
+    /// One slot, buckets 1 ms wide, and a writer per lap on two threads: one rotates
+    /// bucket 0 into the slot (its snapshot: the one failure counted before), the
+    /// other counts a second failure and rotates bucket 1 into the same slot as soon
+    /// as bucket 0's snapshot is published (its snapshot: both failures). Once both
+    /// are joined, bucket 1's tag must come with bucket 1's counts. If the claim of
+    /// the slot does not synchronise with the previous lap's publish, nothing orders
+    /// the first writer's stores before the second's, and the read can return bucket
+    /// 0's counts under bucket 1's tag (the window would then count a failure of the
+    /// bucket before it).
+    #[test]
+    fn a_new_lap_overwrites_the_previous_writers_snapshot() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let counters = Arc::new(Counters::new(1));
+            let buckets = Arc::new(Buckets::new(1, 1));
+            counters.record_failure(1);
+            let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
+            let first = loom::thread::spawn(move || b.enter(1, 0, &c));
+            let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
+            let second = loom::thread::spawn(move || {
+                c.record_failure(1);
+                b.enter(1, 1, &c);
+            });
+            first.join().expect("model thread");
+            second.join().expect("model thread");
+            if let Some(start) = buckets.start(1, 1) {
+                assert_eq!(start.failures, 2, "bucket 1's tag with bucket 0's counts");
+            }
         });
     }
 }
