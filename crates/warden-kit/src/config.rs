@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::registry::{QUOTE_MAX, bounded};
+use crate::quote::{QUOTE_MAX, bounded};
 use warden_breaker::{
     Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls, TimeWindow,
 };
@@ -41,8 +41,7 @@ use warden_breaker::{
 /// assert!(!rule.should_trip(&Counts { requests: 9, total_failures: 9, ..Counts::default() }));
 /// assert!(rule.should_trip(&Counts { requests: 10, total_failures: 5, ..Counts::default() }));
 /// ```
-#[derive(Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum TripRule {
     /// Opens at the `n`th consecutive failure (`n >= 1`). gobreaker's default,
@@ -128,7 +127,6 @@ pub enum TripRule {
     TimeWindow {
         /// The span of the window: whole milliseconds, at most 2^39 ms (in
         /// files, a duration like `timeout`).
-        #[serde(deserialize_with = "duration::required")]
         length: Duration,
         /// Buckets the window is kept in, `1..=1024`, each a whole number of
         /// milliseconds (`length` divisible by `buckets` in ms).
@@ -140,8 +138,105 @@ pub enum TripRule {
         failure_rate: f64,
     },
     /// Your own rule (the Go `resilience` package's `ReadyToTrip(counts)`); not available in files.
-    #[serde(skip)]
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
+}
+
+/// Reads a `trip` section: a table naming exactly one rule. Two rules in one
+/// section get an error saying so (the derived form said "wanted exactly 1
+/// element"), naming at most 64 bytes of each key.
+impl<'de> Deserialize<'de> for TripRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TripRuleVisitor)
+    }
+}
+
+const TRIP_RULES: &[&str] = &[
+    "consecutive_failures",
+    "failure_rate",
+    "count_window",
+    "time_window",
+];
+
+struct TripRuleVisitor;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailureRateSpec {
+    ratio: f64,
+    min_requests: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountWindowSpec {
+    size: u32,
+    min_calls: u32,
+    failure_rate: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeWindowSpec {
+    #[serde(deserialize_with = "duration::required")]
+    length: Duration,
+    buckets: u32,
+    min_calls: u32,
+    failure_rate: f64,
+}
+
+impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
+    type Value = TripRule;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "a table naming exactly one rule: consecutive_failures, failure_rate, count_window or time_window",
+        )
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TripRule, A::Error> {
+        use serde::de::Error;
+        let Some(key) = map.next_key::<String>()? else {
+            return Err(A::Error::custom(
+                "a trip section names exactly one rule (consecutive_failures, failure_rate, count_window or time_window); it names none",
+            ));
+        };
+        let rule = match key.as_str() {
+            "consecutive_failures" => TripRule::ConsecutiveFailures(map.next_value()?),
+            "failure_rate" => {
+                let r: FailureRateSpec = map.next_value()?;
+                TripRule::FailureRate {
+                    ratio: r.ratio,
+                    min_requests: r.min_requests,
+                }
+            }
+            "count_window" => {
+                let w: CountWindowSpec = map.next_value()?;
+                TripRule::CountWindow {
+                    size: w.size,
+                    min_calls: w.min_calls,
+                    failure_rate: w.failure_rate,
+                }
+            }
+            "time_window" => {
+                let w: TimeWindowSpec = map.next_value()?;
+                TripRule::TimeWindow {
+                    length: w.length,
+                    buckets: w.buckets,
+                    min_calls: w.min_calls,
+                    failure_rate: w.failure_rate,
+                }
+            }
+            other => return Err(A::Error::unknown_variant(&bounded(other), TRIP_RULES)),
+        };
+        if let Some(second) = map.next_key::<String>()? {
+            return Err(A::Error::custom(format!(
+                "a trip section names exactly one rule; this one names `{}` and `{}` (keep one)",
+                bounded(&key),
+                bounded(&second)
+            )));
+        }
+        Ok(rule)
+    }
 }
 
 /// `ratio` as a whole percent in `lo..=100`, if it is exactly one (`p / 100.0 ==

@@ -134,6 +134,7 @@ mod bulkhead;
 mod config;
 mod execution;
 pub mod presets;
+mod quote;
 mod registry;
 
 pub use bulkhead::{Bulkhead, BulkheadPermit};

@@ -31,6 +31,7 @@ use warden_retry::{RetryError, RetryPolicy, StopReason};
 
 use crate::bulkhead::BulkheadPermit;
 use crate::execution::{Execution, NotRun};
+use crate::quote::{QUOTE_MAX, bounded};
 use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig};
 
 type StateChangeFn = dyn Fn(&str, State, State) + Send + Sync;
@@ -48,22 +49,6 @@ pub const DEFAULT_MAX_NAME_LEN: usize = 256;
 /// so a full registry whose names all carry information answers in bounded
 /// time instead of scanning every name.
 const EVICTION_PROBES: usize = 32;
-
-/// At most this many bytes of user input are quoted in an error message.
-pub(crate) const QUOTE_MAX: usize = 64;
-
-/// `s`, cut to at most [`QUOTE_MAX`] bytes (on a character boundary) with its
-/// full length said after it when cut.
-pub(crate) fn bounded(s: &str) -> String {
-    if s.len() <= QUOTE_MAX {
-        return s.to_owned();
-    }
-    let mut end = QUOTE_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... ({} bytes)", &s[..end], s.len())
-}
 
 /// A clock shared by every breaker of a registry.
 #[derive(Clone, Debug)]

@@ -524,8 +524,8 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
         ),
         (
             "[breakers.db]\ntrip = { time_window = { length = \"10s\", buckets = 10, min_calls = 5, failure_rate = 0.5, extra = 1 } }\n",
-            "breakers.db.trip.time_window",
-            "extra",
+            "breakers.db.trip.time_window.extra",
+            "unknown field `extra`",
         ),
         (
             "[breakers.db]\ntrip = { time_window = { length = [1], buckets = 10, min_calls = 5, failure_rate = 0.5 } }\n",
@@ -536,6 +536,22 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
             "[breakers.db]\nhalf_open_max_wait = \"later\"\n",
             "breakers.db.half_open_max_wait",
             "invalid duration",
+        ),
+        // Two rules in one section: the message says so (it said "wanted exactly 1 element").
+        (
+            "[breakers.db]\ntrip = { consecutive_failures = 5, count_window = { size = 10, min_calls = 5, failure_rate = 0.5 } }\n",
+            "breakers.db.trip",
+            "names exactly one rule; this one names `consecutive_failures` and `count_window`",
+        ),
+        (
+            "[breakers.db]\ntrip = {}\n",
+            "breakers.db.trip",
+            "it names none",
+        ),
+        (
+            "[breakers.db]\ntrip = { sliding = 5 }\n",
+            "breakers.db.trip",
+            "unknown variant `sliding`, expected one of",
         ),
     ];
     for (text, path, message) in cases {
@@ -553,6 +569,12 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
     .unwrap_err();
     assert_eq!(err.path(), "breakers.db.open_backoff.jitter");
     assert!(err.to_string().contains("invalid type"), "{err}");
+    let err = RegistryConfig::from_json_str(
+        r#"{"breakers": {"db": {"trip": {"consecutive_failures": 5, "failure_rate": {"ratio": 0.5, "min_requests": 10}}}}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.path(), "breakers.db.trip");
+    assert!(err.to_string().contains("names exactly one rule"), "{err}");
 }
 
 #[test]
