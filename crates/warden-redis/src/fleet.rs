@@ -143,7 +143,8 @@ fn bump(c: &AtomicU64, n: u64) {
 pub struct FleetStats {
     /// Scripts run (`EVALSHA`), one per breaker that had something to say.
     pub scripts: u64,
-    /// Redis round trips (pipelines): one per slice at idle.
+    /// Redis round trips (pipelines; on a Redis Cluster, batches of commands sent
+    /// to their masters concurrently): one per slice at idle.
     pub round_trips: u64,
     /// Redis round trips that failed or timed out, or were refused by the server
     /// (each sends the fleet local-only and lengthens the backoff).
