@@ -383,9 +383,25 @@ async fn a_cluster_fleet_shares_decisions_and_keeps_them_across_failovers() {
     })
     .await;
 
+    drop(d);
+
+    // The promoted master loses its data (as a replica that missed writes would
+    // have): the instances that held the decisions republish them.
+    let (master, _) = cluster.owners(key).expect("a healthy cluster");
+    assert!(command(master, "FLUSHALL").starts_with("+OK"));
+    assert_eq!(command(master, &format!("EXISTS {key}")), ":0\r\n");
+    let e = instance(&cluster);
+    wait_for(
+        FAILOVER,
+        "the decisions republished and seen by a fresh instance",
+        || coordinated(&e) && (0..NAMES.len()).all(|at| fleet_open(&e, at)),
+    )
+    .await;
+    assert!(a.fleet.stats().restores + b.fleet.stats().restores >= 1);
+    assert_eq!(command(master, &format!("EXISTS {key}")), ":1\r\n");
     a.fleet.shutdown().await;
     b.fleet.shutdown().await;
-    d.fleet.shutdown().await;
+    e.fleet.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
