@@ -43,9 +43,16 @@
 //!   about 10 ms), and a breaker flapping naturally spends about three
 //!   generations per open timeout (closed, open, half-open), so with a 1 ms
 //!   timeout a permit held for about 6 minutes of constant flapping can meet
-//!   it. Ruling it out entirely needs more identity in a permit than its
-//!   one-word ticket holds, or a check on the closed success path, which stays
-//!   one load and one comparison. Striped counters are swept every
+//!   it. A wider generation in the permit alone would not rule it out: every
+//!   place that stores or compares a generation holds these 20 bits (the
+//!   counter stripes' words, a 20-bit tag beside a 40-bit count; the count
+//!   window's events; the time buckets), and an outcome that passed its
+//!   generation check can be held up before its write for any number of
+//!   generations, so each of them would need the full generation too, as
+//!   would a second word kept in step with this one (a transition cannot
+//!   change two words at once). A closed permit that times its call already
+//!   spends its whole one-word ticket on state, generation and start time, so
+//!   it would also need a third word. Striped counters are swept every
 //!   [`SWEEP_PERIOD`] generations so a long-idle stripe is never mistaken for
 //!   the current generation.
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
