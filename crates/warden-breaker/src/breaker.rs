@@ -61,10 +61,10 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 /// * **Closed**: calls are admitted; after every failure `ready_to_trip(&counts)`
 ///   decides whether to open (default: more than 5 consecutive failures). With
 ///   an `interval`, counts restart every interval.
-/// * **Open**: calls are rejected with [`Error::Rejected(Rejected::Open)`] until the timeout has
+/// * **Open**: calls are rejected with [`Rejected::Open`](crate::Rejected::Open) until the timeout has
 ///   passed; the next look at the breaker turns it half-open.
 /// * **Half-open**: at most `max_requests` probes are admitted (others get
-///   [`Error::Rejected(Rejected::TooManyRequests)`]); `max_requests` consecutive successes close
+///   [`Rejected::TooManyRequests`](crate::Rejected::TooManyRequests)); `max_requests` consecutive successes close
 ///   it, any failure opens it again.
 ///
 /// Every state change and interval reset starts a new *generation*; outcomes of
@@ -328,7 +328,7 @@ impl CircuitBreaker {
     }
 
     /// Forces the breaker open until the next command: every call is rejected with
-    /// [`Error::Rejected(Rejected::Open)`]. Use it to take a dependency out of service by hand (a
+    /// [`Rejected::Open`](crate::Rejected::Open). Use it to take a dependency out of service by hand (a
     /// failover, maintenance) or from a fleet-wide signal.
     ///
     /// Like every command it takes effect at once, whatever the state, racing
