@@ -100,7 +100,7 @@ fn single_thread(c: &mut Criterion) {
         })
     });
 
-    let bulkhead = registry(1, BreakerConfig::default().max_concurrent(64));
+    let bulkhead = registry(1, BreakerConfig::default().with_max_concurrent(64));
     g.bench_function("registry.execute+bulkhead", |b| {
         b.iter(|| black_box(bulkhead.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
     });
@@ -202,7 +202,10 @@ fn two_threads(c: &mut Criterion) {
     g.bench_function("registry.execute", |b| {
         b.iter_custom(|iters| together(&plain, iters))
     });
-    let bulkhead = Arc::new(registry(100, BreakerConfig::default().max_concurrent(64)));
+    let bulkhead = Arc::new(registry(
+        100,
+        BreakerConfig::default().with_max_concurrent(64),
+    ));
     g.bench_function("registry.execute+bulkhead", |b| {
         b.iter_custom(|iters| together(&bulkhead, iters))
     });

@@ -164,11 +164,11 @@ async fn main() -> Result<(), BoxError> {
             .configure(
                 "inventory",
                 BreakerConfig::default()
-                    .trip(TripRule::ConsecutiveFailures(5))
-                    .timeout(Duration::from_millis(500))
-                    .max_requests(2)
-                    .max_concurrent(8)
-                    .call_timeout(Some(Duration::from_millis(150))),
+                    .with_trip(TripRule::ConsecutiveFailures(5))
+                    .with_timeout(Duration::from_millis(500))
+                    .with_max_requests(2)
+                    .with_max_concurrent(8)
+                    .with_call_timeout(Some(Duration::from_millis(150))),
             )
             .metrics(Metrics::register(&prom)?)
             .on_state_change(move |name, from, to| {

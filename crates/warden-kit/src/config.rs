@@ -71,7 +71,7 @@ pub enum TripRule {
     /// use warden_kit::{BreakerConfig, Registry, State, TripRule};
     /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
     /// let registry = Registry::builder()
-    ///     .configure("api", BreakerConfig::default().trip(rule))
+    ///     .configure("api", BreakerConfig::default().with_trip(rule))
     ///     .build()?;
     /// for ok in [true, false, true] {
     ///     let _ = registry.execute("api", || if ok { Ok(()) } else { Err("503") });
@@ -109,7 +109,7 @@ pub enum TripRule {
     /// };
     /// let clock = ManualClock::new();
     /// let registry = Registry::builder()
-    ///     .configure("api", BreakerConfig::default().trip(rule))
+    ///     .configure("api", BreakerConfig::default().with_trip(rule))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let _ = registry.execute("api", || Err::<(), _>("503"));
@@ -484,8 +484,8 @@ impl PartialEq for TripRule {
 ///
 /// ```
 /// use std::time::Duration;
-/// let c = warden_kit::BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 20);
-/// let slow = c.get_slow_calls().unwrap();
+/// let c = warden_kit::BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 0.5, 20);
+/// let slow = c.slow_calls().unwrap();
 /// assert_eq!((slow.threshold, slow.rate, slow.min_calls), (Duration::from_secs(2), 0.5, 20));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
@@ -520,8 +520,8 @@ pub struct SlowCallsConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// let c = warden_kit::BreakerConfig::default().open_backoff(2, Duration::from_secs(300), 0.1);
-/// let b = c.get_open_backoff().unwrap();
+/// let c = warden_kit::BreakerConfig::default().with_open_backoff(2, Duration::from_secs(300), 0.1);
+/// let b = c.open_backoff().unwrap();
 /// assert_eq!((b.multiplier, b.max, b.jitter), (2, Duration::from_secs(300), 0.1));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
@@ -549,9 +549,9 @@ pub struct OpenBackoffConfig {
 /// ```
 /// use std::time::Duration;
 /// use warden_kit::BreakerConfig;
-/// let config = BreakerConfig::kafka().timeout(Duration::from_secs(10));
-/// assert_eq!(config.get_timeout(), Duration::from_secs(10));
-/// assert_eq!(config.get_max_requests(), 5);
+/// let config = BreakerConfig::kafka().with_timeout(Duration::from_secs(10));
+/// assert_eq!(config.timeout(), Duration::from_secs(10));
+/// assert_eq!(config.max_requests(), 5);
 /// ```
 ///
 /// | preset | trip rule | interval | open `timeout` | `max_requests` | `max_concurrent` | `call_timeout` |
@@ -575,10 +575,10 @@ pub struct OpenBackoffConfig {
 /// use std::time::Duration;
 /// use warden_kit::{BreakerConfig, TripRule};
 /// let config = BreakerConfig::clickhouse()
-///     .trip(TripRule::CountWindow { size: 50, min_calls: 10, failure_rate: 0.5 })
-///     .slow_calls(Duration::from_secs(10), 0.8, 10)
-///     .open_backoff(2, Duration::from_secs(600), 0.1)
-///     .half_open_max_wait(Duration::from_secs(120));
+///     .with_trip(TripRule::CountWindow { size: 50, min_calls: 10, failure_rate: 0.5 })
+///     .with_slow_calls(Duration::from_secs(10), 0.8, 10)
+///     .with_open_backoff(2, Duration::from_secs(600), 0.1)
+///     .with_half_open_max_wait(Duration::from_secs(120));
 /// config.validate("breakers.clickhouse")?;
 /// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
@@ -604,8 +604,8 @@ impl Default for BreakerConfig {
     /// ```
     /// use std::time::Duration;
     /// let c = warden_kit::BreakerConfig::default();
-    /// assert_eq!(c.get_timeout(), Duration::from_secs(60));
-    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::ConsecutiveFailures(6));
+    /// assert_eq!(c.timeout(), Duration::from_secs(60));
+    /// assert_eq!(c.trip(), &warden_kit::TripRule::ConsecutiveFailures(6));
     /// ```
     fn default() -> Self {
         Self {
@@ -642,10 +642,10 @@ impl BreakerConfig {
     /// ```
     /// use std::time::Duration;
     /// let c = warden_kit::BreakerConfig::kafka();
-    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::FailureRate { ratio: 0.5, min_requests: 20 });
-    /// assert_eq!((c.get_interval(), c.get_timeout()), (Duration::from_secs(60), Duration::from_secs(30)));
-    /// assert_eq!((c.get_max_requests(), c.get_max_concurrent()), (5, 0));
-    /// assert_eq!(c.get_call_timeout(), Some(Duration::from_secs(5)));
+    /// assert_eq!(c.trip(), &warden_kit::TripRule::FailureRate { ratio: 0.5, min_requests: 20 });
+    /// assert_eq!((c.interval(), c.timeout()), (Duration::from_secs(60), Duration::from_secs(30)));
+    /// assert_eq!((c.max_requests(), c.max_concurrent()), (5, 0));
+    /// assert_eq!(c.call_timeout(), Some(Duration::from_secs(5)));
     /// ```
     pub fn kafka() -> Self {
         Self {
@@ -681,10 +681,10 @@ impl BreakerConfig {
     /// ```
     /// use std::time::Duration;
     /// let c = warden_kit::BreakerConfig::clickhouse();
-    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::ConsecutiveFailures(5));
-    /// assert_eq!((c.get_timeout(), c.get_max_requests()), (Duration::from_secs(60), 1));
-    /// assert_eq!(c.get_max_concurrent(), 8);
-    /// assert_eq!(c.get_call_timeout(), Some(Duration::from_secs(30)));
+    /// assert_eq!(c.trip(), &warden_kit::TripRule::ConsecutiveFailures(5));
+    /// assert_eq!((c.timeout(), c.max_requests()), (Duration::from_secs(60), 1));
+    /// assert_eq!(c.max_concurrent(), 8);
+    /// assert_eq!(c.call_timeout(), Some(Duration::from_secs(30)));
     /// ```
     pub fn clickhouse() -> Self {
         Self {
@@ -717,9 +717,9 @@ impl BreakerConfig {
     /// ```
     /// use std::time::Duration;
     /// let c = warden_kit::BreakerConfig::notification();
-    /// assert_eq!(c.get_trip(), &warden_kit::TripRule::ConsecutiveFailures(3));
-    /// assert_eq!((c.get_timeout(), c.get_max_requests()), (Duration::from_secs(15), 2));
-    /// assert_eq!((c.get_max_concurrent(), c.get_call_timeout()), (32, Some(Duration::from_secs(3))));
+    /// assert_eq!(c.trip(), &warden_kit::TripRule::ConsecutiveFailures(3));
+    /// assert_eq!((c.timeout(), c.max_requests()), (Duration::from_secs(15), 2));
+    /// assert_eq!((c.max_concurrent(), c.call_timeout()), (32, Some(Duration::from_secs(3))));
     /// ```
     pub fn notification() -> Self {
         Self {
@@ -739,9 +739,9 @@ impl BreakerConfig {
     /// gobreaker).
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().max_requests(3).get_max_requests(), 3);
+    /// assert_eq!(warden_kit::BreakerConfig::default().with_max_requests(3).max_requests(), 3);
     /// ```
-    pub fn max_requests(mut self, max_requests: u32) -> Self {
+    pub fn with_max_requests(mut self, max_requests: u32) -> Self {
         self.max_requests = max_requests;
         self
     }
@@ -751,10 +751,10 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden_kit::BreakerConfig::default().interval(Duration::from_secs(10));
-    /// assert_eq!(c.get_interval(), Duration::from_secs(10));
+    /// let c = warden_kit::BreakerConfig::default().with_interval(Duration::from_secs(10));
+    /// assert_eq!(c.interval(), Duration::from_secs(10));
     /// ```
-    pub fn interval(mut self, interval: Duration) -> Self {
+    pub fn with_interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self
     }
@@ -764,10 +764,10 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden_kit::BreakerConfig::default().timeout(Duration::from_secs(5));
-    /// assert_eq!(c.get_timeout(), Duration::from_secs(5));
+    /// let c = warden_kit::BreakerConfig::default().with_timeout(Duration::from_secs(5));
+    /// assert_eq!(c.timeout(), Duration::from_secs(5));
     /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
@@ -776,10 +776,10 @@ impl BreakerConfig {
     ///
     /// ```
     /// use warden_kit::{BreakerConfig, TripRule};
-    /// let c = BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2));
-    /// assert_eq!(c.get_trip(), &TripRule::ConsecutiveFailures(2));
+    /// let c = BreakerConfig::default().with_trip(TripRule::ConsecutiveFailures(2));
+    /// assert_eq!(c.trip(), &TripRule::ConsecutiveFailures(2));
     /// ```
-    pub fn trip(mut self, trip: TripRule) -> Self {
+    pub fn with_trip(mut self, trip: TripRule) -> Self {
         self.trip = trip;
         self
     }
@@ -788,20 +788,20 @@ impl BreakerConfig {
     ///
     /// ```
     /// let c = warden_kit::BreakerConfig::default()
-    ///     .ready_to_trip(|c| c.requests >= 5 && c.total_failures * 2 >= c.requests);
-    /// assert!(matches!(c.get_trip(), warden_kit::TripRule::Custom(_)));
+    ///     .with_ready_to_trip(|c| c.requests >= 5 && c.total_failures * 2 >= c.requests);
+    /// assert!(matches!(c.trip(), warden_kit::TripRule::Custom(_)));
     /// ```
-    pub fn ready_to_trip(self, f: impl Fn(&Counts) -> bool + Send + Sync + 'static) -> Self {
-        self.trip(TripRule::custom(f))
+    pub fn with_ready_to_trip(self, f: impl Fn(&Counts) -> bool + Send + Sync + 'static) -> Self {
+        self.with_trip(TripRule::custom(f))
     }
 
     /// The bulkhead: at most this many calls of this name run at once; more
     /// are rejected at once. `0` means no limit.
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().max_concurrent(4).get_max_concurrent(), 4);
+    /// assert_eq!(warden_kit::BreakerConfig::default().with_max_concurrent(4).max_concurrent(), 4);
     /// ```
-    pub fn max_concurrent(mut self, max_concurrent: u32) -> Self {
+    pub fn with_max_concurrent(mut self, max_concurrent: u32) -> Self {
         self.max_concurrent = max_concurrent;
         self
     }
@@ -811,10 +811,10 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let c = warden_kit::BreakerConfig::default().call_timeout(Some(Duration::from_millis(250)));
-    /// assert_eq!(c.get_call_timeout(), Some(Duration::from_millis(250)));
+    /// let c = warden_kit::BreakerConfig::default().with_call_timeout(Some(Duration::from_millis(250)));
+    /// assert_eq!(c.call_timeout(), Some(Duration::from_millis(250)));
     /// ```
-    pub fn call_timeout(mut self, call_timeout: Option<Duration>) -> Self {
+    pub fn with_call_timeout(mut self, call_timeout: Option<Duration>) -> Self {
         self.call_timeout = call_timeout;
         self
     }
@@ -829,7 +829,7 @@ impl BreakerConfig {
     /// use warden_kit::{BreakerConfig, ManualClock, Registry, State};
     /// let clock = ManualClock::new();
     /// let registry = Registry::builder()
-    ///     .configure("db", BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 4))
+    ///     .configure("db", BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 0.5, 4))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let slow = || {
@@ -845,7 +845,7 @@ impl BreakerConfig {
     /// assert_eq!(ex.state(), Some(State::Open));
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
-    pub fn slow_calls(mut self, threshold: Duration, rate: f64, min_calls: u32) -> Self {
+    pub fn with_slow_calls(mut self, threshold: Duration, rate: f64, min_calls: u32) -> Self {
         self.slow_calls = Some(SlowCallsConfig {
             threshold,
             rate,
@@ -864,9 +864,9 @@ impl BreakerConfig {
     /// use warden_kit::{BreakerConfig, ManualClock, Registry, State, TripRule};
     /// let clock = ManualClock::new();
     /// let config = BreakerConfig::default()
-    ///     .trip(TripRule::ConsecutiveFailures(1))
-    ///     .timeout(Duration::from_secs(1))
-    ///     .open_backoff(2, Duration::from_secs(60), 0.0);
+    ///     .with_trip(TripRule::ConsecutiveFailures(1))
+    ///     .with_timeout(Duration::from_secs(1))
+    ///     .with_open_backoff(2, Duration::from_secs(60), 0.0);
     /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
     /// let _ = registry.execute("db", || Err::<(), _>("down")); // open for 1 s
     /// clock.advance(Duration::from_millis(1001));
@@ -878,7 +878,7 @@ impl BreakerConfig {
     /// assert_eq!(registry.breaker("db")?.state(), State::HalfOpen);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn open_backoff(mut self, multiplier: u32, max: Duration, jitter: f64) -> Self {
+    pub fn with_open_backoff(mut self, multiplier: u32, max: Duration, jitter: f64) -> Self {
         self.open_backoff = Some(OpenBackoffConfig {
             multiplier,
             max,
@@ -897,9 +897,9 @@ impl BreakerConfig {
     /// use warden_kit::{BreakerConfig, ManualClock, Registry, State, TripRule};
     /// let clock = ManualClock::new();
     /// let config = BreakerConfig::default()
-    ///     .trip(TripRule::ConsecutiveFailures(1))
-    ///     .timeout(Duration::from_secs(1))
-    ///     .half_open_max_wait(Duration::from_secs(5));
+    ///     .with_trip(TripRule::ConsecutiveFailures(1))
+    ///     .with_timeout(Duration::from_secs(1))
+    ///     .with_half_open_max_wait(Duration::from_secs(5));
     /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
     /// let db = registry.breaker("db")?;
     /// let _ = db.execute(|| Err::<(), _>("down"));
@@ -910,7 +910,7 @@ impl BreakerConfig {
     /// # drop(hung);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn half_open_max_wait(mut self, max_wait: Duration) -> Self {
+    pub fn with_half_open_max_wait(mut self, max_wait: Duration) -> Self {
         self.half_open_max_wait = max_wait;
         self
     }
@@ -918,81 +918,81 @@ impl BreakerConfig {
     /// The half-open probe limit as given (`0` means 1).
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().get_max_requests(), 1);
+    /// assert_eq!(warden_kit::BreakerConfig::default().max_requests(), 1);
     /// ```
-    pub fn get_max_requests(&self) -> u32 {
+    pub fn max_requests(&self) -> u32 {
         self.max_requests
     }
 
     /// The counting interval.
     ///
     /// ```
-    /// assert!(warden_kit::BreakerConfig::default().get_interval().is_zero());
+    /// assert!(warden_kit::BreakerConfig::default().interval().is_zero());
     /// ```
-    pub fn get_interval(&self) -> Duration {
+    pub fn interval(&self) -> Duration {
         self.interval
     }
 
     /// The open duration as given (zero means 60 s).
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().get_timeout().as_secs(), 60);
+    /// assert_eq!(warden_kit::BreakerConfig::default().timeout().as_secs(), 60);
     /// ```
-    pub fn get_timeout(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
     /// The trip rule.
     ///
     /// ```
-    /// assert!(matches!(warden_kit::BreakerConfig::default().get_trip(), warden_kit::TripRule::ConsecutiveFailures(6)));
+    /// assert!(matches!(warden_kit::BreakerConfig::default().trip(), warden_kit::TripRule::ConsecutiveFailures(6)));
     /// ```
-    pub fn get_trip(&self) -> &TripRule {
+    pub fn trip(&self) -> &TripRule {
         &self.trip
     }
 
     /// The bulkhead size (`0`: no limit).
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().get_max_concurrent(), 0);
+    /// assert_eq!(warden_kit::BreakerConfig::default().max_concurrent(), 0);
     /// ```
-    pub fn get_max_concurrent(&self) -> u32 {
+    pub fn max_concurrent(&self) -> u32 {
         self.max_concurrent
     }
 
     /// The default async call timeout.
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().get_call_timeout(), None);
+    /// assert_eq!(warden_kit::BreakerConfig::default().call_timeout(), None);
     /// ```
-    pub fn get_call_timeout(&self) -> Option<Duration> {
+    pub fn call_timeout(&self) -> Option<Duration> {
         self.call_timeout
     }
 
     /// The slow-call rule, if any.
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().get_slow_calls(), None);
+    /// assert_eq!(warden_kit::BreakerConfig::default().slow_calls(), None);
     /// ```
-    pub fn get_slow_calls(&self) -> Option<SlowCallsConfig> {
+    pub fn slow_calls(&self) -> Option<SlowCallsConfig> {
         self.slow_calls
     }
 
     /// The open-duration backoff, if any.
     ///
     /// ```
-    /// assert_eq!(warden_kit::BreakerConfig::default().get_open_backoff(), None);
+    /// assert_eq!(warden_kit::BreakerConfig::default().open_backoff(), None);
     /// ```
-    pub fn get_open_backoff(&self) -> Option<OpenBackoffConfig> {
+    pub fn open_backoff(&self) -> Option<OpenBackoffConfig> {
         self.open_backoff
     }
 
     /// The longest half-open state (zero: no limit).
     ///
     /// ```
-    /// assert!(warden_kit::BreakerConfig::default().get_half_open_max_wait().is_zero());
+    /// assert!(warden_kit::BreakerConfig::default().half_open_max_wait().is_zero());
     /// ```
-    pub fn get_half_open_max_wait(&self) -> Duration {
+    pub fn half_open_max_wait(&self) -> Duration {
         self.half_open_max_wait
     }
 
@@ -1038,7 +1038,7 @@ impl BreakerConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let bad = warden_kit::BreakerConfig::default().timeout(Duration::from_micros(1500));
+    /// let bad = warden_kit::BreakerConfig::default().with_timeout(Duration::from_micros(1500));
     /// let err = bad.validate("breakers.kafka").unwrap_err();
     /// assert_eq!(err.path(), "breakers.kafka.timeout");
     /// ```
@@ -1237,13 +1237,13 @@ impl ConfigError {
 ///     half_open_max_wait = "1m"
 /// "#)?;
 /// let (default, named) = config.resolve()?;
-/// assert_eq!(default.get_timeout().as_secs(), 20);
-/// assert_eq!(named["kafka"].get_max_requests(), 5); // from the preset
-/// assert_eq!(named["kafka"].get_call_timeout().unwrap().as_millis(), 2000);
-/// assert_eq!(named["search"].get_timeout().as_secs(), 20); // from [default]
-/// assert_eq!(named["db"].get_slow_calls().unwrap().rate, 0.8);
-/// assert_eq!(named["db"].get_open_backoff().unwrap().jitter, 0.0);
-/// assert_eq!(named["db"].get_half_open_max_wait().as_secs(), 60);
+/// assert_eq!(default.timeout().as_secs(), 20);
+/// assert_eq!(named["kafka"].max_requests(), 5); // from the preset
+/// assert_eq!(named["kafka"].call_timeout().unwrap().as_millis(), 2000);
+/// assert_eq!(named["search"].timeout().as_secs(), 20); // from [default]
+/// assert_eq!(named["db"].slow_calls().unwrap().rate, 0.8);
+/// assert_eq!(named["db"].open_backoff().unwrap().jitter, 0.0);
+/// assert_eq!(named["db"].half_open_max_wait().as_secs(), 60);
 ///
 /// let err = warden_kit::RegistryConfig::from_toml_str(
 ///     "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.505, min_calls = 20 }\n",
@@ -1350,7 +1350,7 @@ impl BreakerSpec {
     /// let mut spec = warden_kit::BreakerSpec::default();
     /// spec.max_concurrent = Some(3);
     /// let config = spec.apply(&warden_kit::BreakerConfig::default(), "breakers.db")?;
-    /// assert_eq!(config.get_max_concurrent(), 3);
+    /// assert_eq!(config.max_concurrent(), 3);
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn apply(&self, base: &BreakerConfig, scope: &str) -> Result<BreakerConfig, ConfigError> {
@@ -1428,7 +1428,7 @@ impl RegistryConfig {
     /// let config = warden_kit::RegistryConfig::from_json_str(
     ///     r#"{"breakers": {"sms": {"preset": "notification", "timeout": "5s"}}}"#,
     /// )?;
-    /// assert_eq!(config.resolve()?.1["sms"].get_timeout().as_secs(), 5);
+    /// assert_eq!(config.resolve()?.1["sms"].timeout().as_secs(), 5);
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {

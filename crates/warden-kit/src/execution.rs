@@ -287,7 +287,7 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder()
-    ///     .configure("db", warden_kit::BreakerConfig::default().trip(warden_kit::TripRule::ConsecutiveFailures(1)))
+    ///     .configure("db", warden_kit::BreakerConfig::default().with_trip(warden_kit::TripRule::ConsecutiveFailures(1)))
     ///     .build()?;
     /// let _ = r.execute("db", || Err::<(), _>("down")); // trips
     /// assert!(r.execute("db", || Ok::<_, &str>(())).is_rejected());

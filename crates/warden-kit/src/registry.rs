@@ -303,7 +303,7 @@ impl Entry {
             return false;
         }
         // Slow successes are not in `Counts`: any outcome may have been slow.
-        if self.config.get_slow_calls().is_some() && c.total_successes != 0 {
+        if self.config.slow_calls().is_some() && c.total_successes != 0 {
             return false;
         }
         self.unfinished() == 0
@@ -462,7 +462,7 @@ impl Entry {
         Fut: Future<Output = Result<T, E>>,
     {
         let start = tokio::time::Instant::now();
-        let timeout = self.config.get_call_timeout();
+        let timeout = self.config.call_timeout();
         // An atomic rather than a Cell so the returned future stays Send.
         let attempts = AtomicU32::new(0);
         let result = warden_retry::retry_async_with_stop(
@@ -674,7 +674,7 @@ impl NamedBreaker {
         Fut: Future<Output = Result<T, E>>,
     {
         self.entry
-            .execute_async(self.entry.config.get_call_timeout(), f)
+            .execute_async(self.entry.config.call_timeout(), f)
             .await
     }
 
@@ -809,7 +809,7 @@ impl RegistryBuilder {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().configure("kafka", warden_kit::BreakerConfig::kafka()).build()?;
-    /// assert_eq!(r.breaker("kafka")?.config().get_max_requests(), 5);
+    /// assert_eq!(r.breaker("kafka")?.config().max_requests(), 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn configure(mut self, name: impl Into<String>, config: BreakerConfig) -> Self {
@@ -1027,7 +1027,7 @@ impl RegistryBuilder {
     /// ```
     /// use std::time::Duration;
     /// let err = warden_kit::Registry::builder()
-    ///     .configure("db", warden_kit::BreakerConfig::default().interval(Duration::from_nanos(5)))
+    ///     .configure("db", warden_kit::BreakerConfig::default().with_interval(Duration::from_nanos(5)))
     ///     .build()
     ///     .unwrap_err();
     /// assert_eq!(err.path(), "breakers.db.interval");
@@ -1159,7 +1159,7 @@ pub struct Drained {
 ///
 /// let registry = Arc::new(
 ///     Registry::builder()
-///         .configure("inventory", BreakerConfig::default().max_concurrent(16))
+///         .configure("inventory", BreakerConfig::default().with_max_concurrent(16))
 ///         .build()?,
 /// );
 /// let ex = registry.execute_with_fallback(
@@ -1461,8 +1461,7 @@ impl Registry {
                 .as_ref()
                 .and_then(|f| f.attach(Arc::clone(&breaker)).ok()),
             breaker,
-            bulkhead: (config.get_max_concurrent() > 0)
-                .then(|| Bulkhead::new(config.get_max_concurrent())),
+            bulkhead: (config.max_concurrent() > 0).then(|| Bulkhead::new(config.max_concurrent())),
             config,
             configured,
             shut_down: AtomicBool::new(false),
@@ -1832,7 +1831,7 @@ impl Registry {
     /// ```
     /// use warden_kit::{BreakerConfig, ExecuteError, Rejected, Registry, State, TripRule};
     /// let registry = Registry::builder()
-    ///     .configure("db", BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2)))
+    ///     .configure("db", BreakerConfig::default().with_trip(TripRule::ConsecutiveFailures(2)))
     ///     .build()?;
     /// for _ in 0..2 {
     ///     let _ = registry.execute("db", || Err::<(), _>("down"));
@@ -1930,7 +1929,7 @@ impl Registry {
     /// use std::time::Duration;
     /// use warden_kit::{BreakerConfig, Registry};
     /// let registry = Registry::builder()
-    ///     .configure("api", BreakerConfig::default().call_timeout(Some(Duration::from_secs(1))))
+    ///     .configure("api", BreakerConfig::default().with_call_timeout(Some(Duration::from_secs(1))))
     ///     .build()?;
     /// let ex = registry
     ///     .execute_async("api", || async {
@@ -1950,11 +1949,7 @@ impl Registry {
         Fut: Future<Output = Result<T, E>>,
     {
         match self.entry(name) {
-            Ok(entry) => {
-                entry
-                    .execute_async(entry.config.get_call_timeout(), f)
-                    .await
-            }
+            Ok(entry) => entry.execute_async(entry.config.call_timeout(), f).await,
             Err(e) => Execution::not_run(e),
         }
     }

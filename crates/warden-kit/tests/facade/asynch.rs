@@ -17,8 +17,8 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
         .configure(
             "api",
             BreakerConfig::default()
-                .trip(TripRule::ConsecutiveFailures(2))
-                .call_timeout(Some(Duration::from_millis(100))),
+                .with_trip(TripRule::ConsecutiveFailures(2))
+                .with_call_timeout(Some(Duration::from_millis(100))),
         )
         .build()
         .unwrap();
@@ -78,7 +78,7 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
 #[tokio::test(start_paused = true)]
 async fn per_call_timeout_overrides_the_configured_one() {
     let registry = Registry::builder()
-        .default_config(BreakerConfig::default().call_timeout(Some(SECOND)))
+        .default_config(BreakerConfig::default().with_call_timeout(Some(SECOND)))
         .build()
         .unwrap();
     let ex = registry
@@ -111,7 +111,7 @@ async fn until(mut condition: impl FnMut() -> bool) {
 async fn cancelling_a_call_frees_its_bulkhead_slot() {
     let registry = Arc::new(
         Registry::builder()
-            .configure("ch", BreakerConfig::default().max_concurrent(2))
+            .configure("ch", BreakerConfig::default().with_max_concurrent(2))
             .build()
             .unwrap(),
     );
@@ -167,8 +167,8 @@ async fn cancelling_a_half_open_probe_releases_its_slot() {
         Registry::builder()
             .default_config(
                 BreakerConfig::default()
-                    .trip(TripRule::ConsecutiveFailures(1))
-                    .timeout(SECOND),
+                    .with_trip(TripRule::ConsecutiveFailures(1))
+                    .with_timeout(SECOND),
             )
             .clock(clock.clone())
             .build()
@@ -203,7 +203,7 @@ async fn cancelling_a_half_open_probe_releases_its_slot() {
 #[tokio::test(start_paused = true)]
 async fn async_retry_waits_on_tokio_time_and_counts_attempts() {
     let registry = Registry::builder()
-        .default_config(BreakerConfig::default().call_timeout(Some(SECOND)))
+        .default_config(BreakerConfig::default().with_call_timeout(Some(SECOND)))
         .build()
         .unwrap();
     let policy = RetryPolicy::<ExecuteError<&str>>::builder()
@@ -244,7 +244,7 @@ async fn async_retry_waits_on_tokio_time_and_counts_attempts() {
 #[tokio::test(start_paused = true)]
 async fn async_retry_stops_at_a_rejection() {
     let registry = Registry::builder()
-        .default_config(BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2)))
+        .default_config(BreakerConfig::default().with_trip(TripRule::ConsecutiveFailures(2)))
         .build()
         .unwrap();
     let policy = RetryPolicy::<ExecuteError<&str>>::builder()

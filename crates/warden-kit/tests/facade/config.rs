@@ -53,31 +53,31 @@ fn toml_and_json_describe_the_same_registry() {
     assert_eq!(
         default,
         BreakerConfig::default()
-            .timeout(Duration::from_secs(20))
-            .max_requests(2)
+            .with_timeout(Duration::from_secs(20))
+            .with_max_requests(2)
     );
     assert_eq!(
         named["kafka"],
-        BreakerConfig::kafka().call_timeout(Some(Duration::from_secs(2)))
+        BreakerConfig::kafka().with_call_timeout(Some(Duration::from_secs(2)))
     );
     // No preset: starts from [default].
     assert_eq!(
         named["search"],
         default
             .clone()
-            .trip(TripRule::FailureRate {
+            .with_trip(TripRule::FailureRate {
                 ratio: 0.25,
                 min_requests: 50
             })
-            .interval(Duration::from_secs(90))
-            .max_concurrent(64)
+            .with_interval(Duration::from_secs(90))
+            .with_max_concurrent(64)
     );
     // Zero turns the preset's bulkhead and timeout off.
     assert_eq!(
         named["sms"],
         BreakerConfig::notification()
-            .max_concurrent(0)
-            .call_timeout(None)
+            .with_max_concurrent(0)
+            .with_call_timeout(None)
     );
 
     let registry = Registry::builder()
@@ -86,7 +86,7 @@ fn toml_and_json_describe_the_same_registry() {
         .unwrap();
     assert_eq!(registry.breaker("search").unwrap().in_flight(), Some(0));
     assert_eq!(
-        registry.breaker("anything").unwrap().config().get_timeout(),
+        registry.breaker("anything").unwrap().config().timeout(),
         Duration::from_secs(20)
     );
 }
@@ -299,7 +299,7 @@ fn invalid_json_names_the_field() {
 #[test]
 fn the_builder_validates_programmatic_configs() {
     let err = Registry::builder()
-        .default_config(BreakerConfig::default().trip(TripRule::ConsecutiveFailures(0)))
+        .default_config(BreakerConfig::default().with_trip(TripRule::ConsecutiveFailures(0)))
         .build()
         .unwrap_err();
     assert_eq!(err.path(), "default.trip.consecutive_failures");
@@ -307,7 +307,7 @@ fn the_builder_validates_programmatic_configs() {
         .configure("a", BreakerConfig::default())
         .configure(
             "b",
-            BreakerConfig::default().trip(TripRule::FailureRate {
+            BreakerConfig::default().with_trip(TripRule::FailureRate {
                 ratio: f64::NAN,
                 min_requests: 1,
             }),
@@ -318,7 +318,7 @@ fn the_builder_validates_programmatic_configs() {
     let err = Registry::builder()
         .configure(
             "c",
-            BreakerConfig::default().call_timeout(Some(Duration::ZERO)),
+            BreakerConfig::default().with_call_timeout(Some(Duration::ZERO)),
         )
         .build()
         .unwrap_err();
@@ -357,7 +357,7 @@ fn errors_quote_a_bounded_prefix_of_the_input() {
     let err = registry
         .configure(
             &huge,
-            BreakerConfig::default().trip(TripRule::ConsecutiveFailures(0)),
+            BreakerConfig::default().with_trip(TripRule::ConsecutiveFailures(0)),
         )
         .unwrap_err();
     assert!(err.to_string().len() < 2048, "{}", err.to_string().len());

@@ -22,10 +22,10 @@ async fn scripted_sequence_through_the_registry() {
         .configure(
             "api",
             BreakerConfig::default()
-                .trip(TripRule::ConsecutiveFailures(3))
-                .timeout(Duration::from_secs(5))
-                .call_timeout(Some(Duration::from_millis(100)))
-                .max_concurrent(1),
+                .with_trip(TripRule::ConsecutiveFailures(3))
+                .with_timeout(Duration::from_secs(5))
+                .with_call_timeout(Some(Duration::from_millis(100)))
+                .with_max_concurrent(1),
         )
         .metrics(Metrics::register(&prom).unwrap())
         .clock(clock.clone())

@@ -11,8 +11,8 @@ use warden_kit::{
 
 fn trips_at(n: u32) -> BreakerConfig {
     BreakerConfig::default()
-        .trip(TripRule::ConsecutiveFailures(n))
-        .timeout(Duration::from_secs(30))
+        .with_trip(TripRule::ConsecutiveFailures(n))
+        .with_timeout(Duration::from_secs(30))
 }
 
 #[test]

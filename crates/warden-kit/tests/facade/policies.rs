@@ -60,27 +60,27 @@ fn time_window() -> TripRule {
 /// Every new setting, as code sets it; the files below must load to this.
 fn all_policies(trip: TripRule) -> BreakerConfig {
     BreakerConfig::default()
-        .timeout(Duration::from_secs(5))
-        .trip(trip)
-        .slow_calls(Duration::from_secs(2), 0.5, 20)
-        .open_backoff(2, Duration::from_secs(300), 0.1)
-        .half_open_max_wait(Duration::from_secs(30))
+        .with_timeout(Duration::from_secs(5))
+        .with_trip(trip)
+        .with_slow_calls(Duration::from_secs(2), 0.5, 20)
+        .with_open_backoff(2, Duration::from_secs(300), 0.1)
+        .with_half_open_max_wait(Duration::from_secs(30))
 }
 
 #[test]
 fn code_settings_reach_the_core_builder() {
     let c = all_policies(count_window());
-    let slow = c.get_slow_calls().unwrap();
+    let slow = c.slow_calls().unwrap();
     assert_eq!(
         (slow.threshold, slow.rate, slow.min_calls),
         (Duration::from_secs(2), 0.5, 20)
     );
-    let backoff = c.get_open_backoff().unwrap();
+    let backoff = c.open_backoff().unwrap();
     assert_eq!(
         (backoff.multiplier, backoff.max, backoff.jitter),
         (2, Duration::from_secs(300), 0.1)
     );
-    assert_eq!(c.get_half_open_max_wait(), Duration::from_secs(30));
+    assert_eq!(c.half_open_max_wait(), Duration::from_secs(30));
     c.validate("default").unwrap();
 
     let s = c.builder("db").settings().unwrap();
@@ -141,7 +141,7 @@ fn code_settings_reach_the_core_builder() {
 #[test]
 fn rates_are_whole_percent_and_never_rounded() {
     for (ratio, percent) in [(0.01, 1), (0.07, 7), (0.29, 29), (0.5, 50), (1.0, 100)] {
-        let c = BreakerConfig::default().trip(TripRule::CountWindow {
+        let c = BreakerConfig::default().with_trip(TripRule::CountWindow {
             size: 10,
             min_calls: 1,
             failure_rate: ratio,
@@ -151,7 +151,7 @@ fn rates_are_whole_percent_and_never_rounded() {
         assert_eq!(w.failure_rate_percent(), percent, "{ratio}");
     }
     for ratio in [0.0, -0.5, 0.505, 0.1 + 0.2, 1.01, f64::NAN, f64::INFINITY] {
-        let c = BreakerConfig::default().trip(TripRule::CountWindow {
+        let c = BreakerConfig::default().with_trip(TripRule::CountWindow {
             size: 10,
             min_calls: 1,
             failure_rate: ratio,
@@ -167,22 +167,22 @@ fn rates_are_whole_percent_and_never_rounded() {
     }
     // Jitter may be 0; rates may not.
     BreakerConfig::default()
-        .open_backoff(2, Duration::from_secs(60), 0.0)
+        .with_open_backoff(2, Duration::from_secs(60), 0.0)
         .validate("default")
         .unwrap();
     let err = BreakerConfig::default()
-        .slow_calls(Duration::from_secs(1), 0.0, 1)
+        .with_slow_calls(Duration::from_secs(1), 0.0, 1)
         .validate("default")
         .unwrap_err();
     assert_eq!(err.path(), "default.slow_calls.rate");
     let err = BreakerConfig::default()
-        .open_backoff(2, Duration::from_secs(60), 0.125)
+        .with_open_backoff(2, Duration::from_secs(60), 0.125)
         .validate("default")
         .unwrap_err();
     assert_eq!(err.path(), "default.open_backoff.jitter");
     assert!(
         BreakerConfig::default()
-            .open_backoff(2, Duration::from_secs(60), 0.125)
+            .with_open_backoff(2, Duration::from_secs(60), 0.125)
             .builder("x")
             .build()
             .is_err()
@@ -245,7 +245,7 @@ fn check_loaded(file: RegistryConfig) {
     assert_eq!(named["ms"], all_policies(time_window()));
     assert_eq!(
         named["plain"],
-        BreakerConfig::kafka().open_backoff(3, Duration::from_secs(600), 0.0)
+        BreakerConfig::kafka().with_open_backoff(3, Duration::from_secs(600), 0.0)
     );
     // And the registry builds breakers with them.
     let registry = Registry::builder().config(file).build().unwrap();
@@ -484,7 +484,7 @@ fn core_errors_keep_the_core_error_and_print_it_once() {
         "{err}"
     );
     // The same from code, through the registry builder and `configure`.
-    let bad = BreakerConfig::default().slow_calls(Duration::ZERO, 0.5, 1);
+    let bad = BreakerConfig::default().with_slow_calls(Duration::ZERO, 0.5, 1);
     let err = Registry::builder()
         .configure("db", bad.clone())
         .build()
@@ -579,11 +579,12 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
 
 #[test]
 fn count_window_trips_at_its_rate_over_the_last_calls() {
-    let (registry, _clock) = registry_with(BreakerConfig::default().trip(TripRule::CountWindow {
-        size: 4,
-        min_calls: 4,
-        failure_rate: 0.75,
-    }));
+    let (registry, _clock) =
+        registry_with(BreakerConfig::default().with_trip(TripRule::CountWindow {
+            size: 4,
+            min_calls: 4,
+            failure_rate: 0.75,
+        }));
     let db = registry.breaker("db").unwrap();
     for _ in 0..3 {
         // 100 % failed, but under the minimum of 4 calls; and the default
@@ -600,11 +601,12 @@ fn count_window_trips_at_its_rate_over_the_last_calls() {
     assert_eq!(fail(&db), Some(State::Open));
 
     // The window replaces the default rule (more than 5 consecutive failures).
-    let (registry, _clock) = registry_with(BreakerConfig::default().trip(TripRule::CountWindow {
-        size: 10,
-        min_calls: 10,
-        failure_rate: 0.5,
-    }));
+    let (registry, _clock) =
+        registry_with(BreakerConfig::default().with_trip(TripRule::CountWindow {
+            size: 10,
+            min_calls: 10,
+            failure_rate: 0.5,
+        }));
     let db = registry.breaker("db").unwrap();
     for _ in 0..9 {
         assert_eq!(fail(&db), Some(State::Closed));
@@ -614,7 +616,7 @@ fn count_window_trips_at_its_rate_over_the_last_calls() {
 
 #[test]
 fn time_window_trips_at_its_rate_over_the_last_span() {
-    let config = BreakerConfig::default().trip(TripRule::TimeWindow {
+    let config = BreakerConfig::default().with_trip(TripRule::TimeWindow {
         length: Duration::from_secs(10),
         buckets: 10,
         min_calls: 4,
@@ -645,7 +647,7 @@ fn time_window_trips_at_its_rate_over_the_last_span() {
 #[test]
 fn slow_calls_trip_though_every_call_succeeds() {
     let (registry, clock) =
-        registry_with(BreakerConfig::default().slow_calls(Duration::from_secs(2), 0.5, 4));
+        registry_with(BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 0.5, 4));
     let db = registry.breaker("db").unwrap();
     let fast = Duration::from_secs(2) - MS;
     let slow = Duration::from_secs(2);
@@ -678,12 +680,12 @@ fn slow_calls_trip_though_every_call_succeeds() {
 fn slow_calls_share_the_count_window() {
     // Failures alone never trip this window (100 % of 4 calls, all succeed).
     let config = BreakerConfig::default()
-        .trip(TripRule::CountWindow {
+        .with_trip(TripRule::CountWindow {
             size: 4,
             min_calls: 4,
             failure_rate: 1.0,
         })
-        .slow_calls(Duration::from_secs(1), 0.5, 4);
+        .with_slow_calls(Duration::from_secs(1), 0.5, 4);
     let (registry, clock) = registry_with(config);
     let db = registry.breaker("db").unwrap();
     let slow = Duration::from_secs(1);
@@ -713,9 +715,9 @@ fn open_for(db: &NamedBreaker, clock: &ManualClock) -> u64 {
 #[test]
 fn open_backoff_doubles_the_open_time_up_to_its_cap() {
     let config = BreakerConfig::default()
-        .trip(TripRule::ConsecutiveFailures(1))
-        .timeout(Duration::from_secs(1))
-        .open_backoff(2, Duration::from_secs(5), 0.0);
+        .with_trip(TripRule::ConsecutiveFailures(1))
+        .with_timeout(Duration::from_secs(1))
+        .with_open_backoff(2, Duration::from_secs(5), 0.0);
     let (registry, clock) = registry_with(config);
     let db = registry.breaker("db").unwrap();
     assert_eq!(fail(&db), Some(State::Open));
@@ -736,8 +738,8 @@ fn open_backoff_doubles_the_open_time_up_to_its_cap() {
     // Without it, every open period is the timeout.
     let (registry, clock) = registry_with(
         BreakerConfig::default()
-            .trip(TripRule::ConsecutiveFailures(1))
-            .timeout(Duration::from_secs(1)),
+            .with_trip(TripRule::ConsecutiveFailures(1))
+            .with_timeout(Duration::from_secs(1)),
     );
     let db = registry.breaker("db").unwrap();
     fail(&db);
@@ -750,9 +752,9 @@ fn open_backoff_doubles_the_open_time_up_to_its_cap() {
 #[test]
 fn open_backoff_jitter_only_shortens() {
     let config = BreakerConfig::default()
-        .trip(TripRule::ConsecutiveFailures(1))
-        .timeout(Duration::from_secs(1))
-        .open_backoff(2, Duration::from_secs(8), 0.5);
+        .with_trip(TripRule::ConsecutiveFailures(1))
+        .with_timeout(Duration::from_secs(1))
+        .with_open_backoff(2, Duration::from_secs(8), 0.5);
     let (registry, clock) = registry_with(config);
     let db = registry.breaker("db").unwrap();
     fail(&db);
@@ -769,9 +771,10 @@ fn open_backoff_jitter_only_shortens() {
 #[test]
 fn half_open_max_wait_reopens_a_breaker_whose_probe_never_reports() {
     let base = BreakerConfig::default()
-        .trip(TripRule::ConsecutiveFailures(1))
-        .timeout(Duration::from_secs(1));
-    let (registry, clock) = registry_with(base.clone().half_open_max_wait(Duration::from_secs(5)));
+        .with_trip(TripRule::ConsecutiveFailures(1))
+        .with_timeout(Duration::from_secs(1));
+    let (registry, clock) =
+        registry_with(base.clone().with_half_open_max_wait(Duration::from_secs(5)));
     let db = registry.breaker("db").unwrap();
     fail(&db);
     clock.advance(Duration::from_millis(1_001));

@@ -92,7 +92,7 @@ fn preset_bulkheads_and_timeouts_reach_the_registry() {
         .unwrap();
     let list: Vec<_> = ["ch", "kafka", "sms"]
         .iter()
-        .map(|n| registry.breaker(n).unwrap().config().get_call_timeout())
+        .map(|n| registry.breaker(n).unwrap().config().call_timeout())
         .collect();
     assert_eq!(list, [30, 5, 3].map(|s| Some(Duration::from_secs(s))));
     let statuses = registry.list();

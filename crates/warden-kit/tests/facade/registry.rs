@@ -24,8 +24,8 @@ fn registry_with(config: BreakerConfig) -> (Registry, ManualClock) {
 
 fn trips_at(n: u32) -> BreakerConfig {
     BreakerConfig::default()
-        .trip(TripRule::ConsecutiveFailures(n))
-        .timeout(Duration::from_secs(10))
+        .with_trip(TripRule::ConsecutiveFailures(n))
+        .with_timeout(Duration::from_secs(10))
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn success_failure_open_and_recovery() {
 
 #[test]
 fn half_open_probe_slots_give_too_many_requests() {
-    let (registry, clock) = registry_with(trips_at(1).max_requests(1));
+    let (registry, clock) = registry_with(trips_at(1).with_max_requests(1));
     let _ = registry.execute("db", || Err::<(), _>(()));
     clock.advance(Duration::from_millis(10_001));
     let db = registry.breaker("db").unwrap();
@@ -280,7 +280,7 @@ fn configure_before_first_use_only() {
         registry.configure("ch", BreakerConfig::default()),
         Err(RegistryError::AlreadyCreated { name: "ch".into() })
     );
-    let bad = BreakerConfig::default().max_requests(u32::MAX);
+    let bad = BreakerConfig::default().with_max_requests(u32::MAX);
     match registry.configure("x", bad) {
         Err(RegistryError::Config(e)) => assert_eq!(e.path(), "breakers.x.max_requests"),
         other => panic!("{other:?}"),
@@ -296,7 +296,7 @@ fn configure_before_first_use_only() {
 fn bulkhead_rejects_when_full_and_frees_slots() {
     let registry = Arc::new(
         Registry::builder()
-            .configure("ch", BreakerConfig::default().max_concurrent(3))
+            .configure("ch", BreakerConfig::default().with_max_concurrent(3))
             .build()
             .unwrap(),
     );
@@ -356,7 +356,10 @@ fn bulkhead_limit_holds_under_concurrency() {
     const CALLS: usize = 2000;
     let registry = Arc::new(
         Registry::builder()
-            .configure("db", BreakerConfig::default().max_concurrent(LIMIT as u32))
+            .configure(
+                "db",
+                BreakerConfig::default().with_max_concurrent(LIMIT as u32),
+            )
             .build()
             .unwrap(),
     );
