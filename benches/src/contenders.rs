@@ -120,25 +120,29 @@ impl<B: FromSettings> Warden<B> {
         let builder = warden_breaker::CircuitBreaker::builder(B::NAME)
             .max_requests(1)
             .timeout(OPEN_TIMEOUT); // default ready_to_trip: > 5 consecutive failures
-        let builder =
-            match workload {
-                Workload::HalfOpenSaturated => builder.clock(clock.clone()),
-                Workload::HalfOpenMaxWait => builder
-                    .clock(clock.clone())
-                    .half_open_max_wait(Duration::from_secs(3600)),
-                Workload::CountWindowSuccess => {
-                    builder.count_window(warden_breaker::CountWindow::new(100, 20, 50))
-                }
-                Workload::TimeWindowSuccess => builder.time_window(
-                    warden_breaker::TimeWindow::new(Duration::from_secs(10), 10, 20, 50),
-                ),
-                Workload::SlowCallsSuccess => builder.slow_calls(warden_breaker::SlowCalls::new(
-                    Duration::from_secs(1),
-                    50,
-                    20,
-                )),
-                _ => builder,
-            };
+        let builder = match workload {
+            Workload::HalfOpenSaturated => builder.clock(clock.clone()),
+            Workload::HalfOpenMaxWait => builder
+                .clock(clock.clone())
+                .half_open_max_wait(Duration::from_secs(3600)),
+            Workload::CountWindowSuccess => builder.count_window(
+                warden_breaker::CountWindow::new(100)
+                    .with_min_calls(20)
+                    .with_failure_rate_percent(50),
+            ),
+            Workload::TimeWindowSuccess => builder.time_window(
+                warden_breaker::TimeWindow::new(Duration::from_secs(10))
+                    .with_buckets(10)
+                    .with_min_calls(20)
+                    .with_failure_rate_percent(50),
+            ),
+            Workload::SlowCallsSuccess => builder.slow_calls(
+                warden_breaker::SlowCalls::new(Duration::from_secs(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(20),
+            ),
+            _ => builder,
+        };
         let this = Warden(B::from_settings(
             builder.settings().expect("valid benchmark settings"),
         ));

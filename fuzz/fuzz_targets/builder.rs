@@ -52,14 +52,14 @@ struct Input {
 impl Input {
     fn time_window(&self) -> Option<TimeWindow> {
         self.time_window.as_ref().map(|(len, buckets, min, pct)| {
-            TimeWindow::new(len.get(), u32::from(*buckets), *min, u32::from(*pct))
+            TimeWindow::new(len.get()).with_buckets(u32::from(*buckets)).with_min_calls(*min).with_failure_rate_percent(u32::from(*pct))
         })
     }
 
     fn slow_calls(&self) -> Option<SlowCalls> {
         self.slow_calls
             .as_ref()
-            .map(|(t, pct, min)| SlowCalls::new(t.get(), u32::from(*pct), *min))
+            .map(|(t, pct, min)| SlowCalls::new(t.get()).with_slow_rate_percent(u32::from(*pct)).with_min_calls(*min))
     }
 }
 

@@ -439,3 +439,29 @@ impl Rig {
         self.rec.changes().len()
     }
 }
+
+/// [`setup_bare`] with the breaker's first generation at `generation` instead of 1:
+/// a model reaches the counters' sweep (every
+/// `warden_breaker::__private::SWEEP_PERIOD`-th generation) or the generation wrap
+/// without making that many transitions first.
+pub fn setup_bare_at_generation(
+    generation: u32,
+    configure: impl FnOnce(Builder) -> Builder,
+) -> Rig {
+    let clock = ManualClock::new();
+    let rec = Recorder::new();
+    let builder = rec.attach(
+        CircuitBreaker::builder("loom")
+            .clock(clock.clone())
+            .timeout(TIMEOUT),
+        false,
+    );
+    let settings = configure(builder).settings().expect("valid model settings");
+    let cb = warden_breaker::__private::breaker_at_generation(settings, generation);
+    Rig {
+        cb: Arc::new(cb),
+        clock,
+        rec,
+        gate: Arc::new(AtomicUsize::new(0)),
+    }
+}

@@ -111,3 +111,83 @@ fn retrip_count_crosses_threads() {
     });
     assert!(twice.hits() > 0, "no interleaving re-tripped twice");
 }
+
+/// Open and due, `max_requests = 2`, trip at the first failure, timeout 1 ms doubling
+/// per re-trip. Two callers race to turn the breaker half-open at tick 2; one
+/// succeeds, the other fails: the 1st re-trip (open 2 ms, until tick 4). When the
+/// failure arrives while the winner is still delivering Open → HalfOpen, it hands
+/// the re-trip over and the winner performs it. Then, on the main thread alone, the
+/// breaker turns half-open at tick 5 and its probe fails: the 2nd re-trip, which
+/// reads the count the 1st recorded, whichever thread performed it, and opens for
+/// 4 ms (until tick 9). A failing probe that installed the open state itself while
+/// Open → HalfOpen was still being delivered would leave the count unrecorded: the
+/// 2nd re-trip would count as a 1st and open for 2 ms only.
+///
+/// Coverage: some interleaving must hand the 1st re-trip over.
+#[test]
+fn handed_over_retrip_counts_for_the_next() {
+    let handed_over = Coverage::new();
+    let seen = handed_over.clone();
+    explore(
+        "backoff::handed_over_retrip_counts_for_the_next",
+        3,
+        move || {
+            let rig = setup(|b| {
+                b.max_requests(2)
+                    .ready_to_trip(|c| c.total_failures >= 1)
+                    .open_backoff(OpenBackoff::exponential(2, Duration::from_secs(1)))
+            });
+            rig.open_and_expire(); // open at tick 0 for 1 ms; now tick 2
+            let before = rig.begin();
+
+            let t = rig.spawn(|rig| {
+                // Refused only if the other probe already failed.
+                if let Ok(p) = rig.cb.try_acquire_owned() {
+                    p.success();
+                }
+                loom::thread::current().id()
+            });
+            rig.start();
+            rig.cb
+                .try_acquire_owned()
+                .expect("the first probe, or the second of two slots")
+                .failure();
+            let other = t.join().expect("model thread");
+
+            assert_eq!(
+                rig.rec.changes_after(before),
+                [
+                    (State::Open, State::HalfOpen),
+                    (State::HalfOpen, State::Open)
+                ]
+            );
+            let delivered = rig.rec.transitions();
+            if delivered[before].thread == other && delivered[before + 1].thread == other {
+                seen.hit();
+            }
+            // 1st re-trip at tick 2: open 2 ms, half-open from tick 5.
+            rig.clock.advance(Duration::from_millis(2));
+            assert_eq!(
+                rig.cb.state(),
+                State::Open,
+                "1st re-trip: open until tick 4"
+            );
+            rig.clock.advance(Duration::from_millis(1));
+            rig.acquire().failure();
+            // 2nd re-trip at tick 5: open 4 ms, half-open from tick 10.
+            rig.clock.advance(Duration::from_millis(4));
+            assert_eq!(
+                rig.cb.state(),
+                State::Open,
+                "2nd re-trip: open until tick 9 (a lost count opens it until tick 7)"
+            );
+            rig.clock.advance(Duration::from_millis(1));
+            assert_eq!(rig.cb.state(), State::HalfOpen);
+            rig.rec.assert_settled(&rig.cb);
+        },
+    );
+    assert!(
+        handed_over.hits() > 0,
+        "no interleaving handed the re-trip over"
+    );
+}

@@ -74,3 +74,43 @@ fn racing_resets_keep_new_counts() {
         rig.rec.assert_settled(&rig.cb);
     });
 }
+
+/// Interval 1 ms; trip at 2 consecutive failures. The first interval ends on a
+/// failure (a streak of 1), and a call admitted in it succeeds late on another
+/// thread, while the main thread moves the clock past the interval and fails twice
+/// in the new one. The late success either ends the old interval's streak or is
+/// stale; in every interleaving the new interval's two failures are consecutive and
+/// trip the breaker exactly once. A success that ended the old streak with a load
+/// and a store instead of a compare-and-swap could store the old interval's reset
+/// over the new interval's first failure: that streak lost, the second failure
+/// would count as the first, and the breaker would never trip.
+#[test]
+fn stale_success_keeps_the_new_intervals_streak() {
+    explore(
+        "interval::stale_success_keeps_the_new_intervals_streak",
+        3,
+        || {
+            let rig = setup(|b| {
+                b.interval(Duration::from_millis(1))
+                    .ready_to_trip(|c| c.consecutive_failures >= 2)
+            });
+            rig.acquire().failure();
+            let late = rig.acquire();
+            let before = rig.begin();
+
+            let t = rig.spawn(move |_| late.success());
+            rig.start();
+            rig.clock.advance(Duration::from_millis(2));
+            rig.acquire().failure();
+            rig.acquire().failure();
+            t.join().expect("model thread");
+
+            assert_eq!(
+                rig.rec.changes_after(before),
+                [(State::Closed, State::Open)],
+                "two consecutive failures of the new interval"
+            );
+            rig.rec.assert_settled(&rig.cb);
+        },
+    );
+}

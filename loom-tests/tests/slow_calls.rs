@@ -41,7 +41,13 @@ fn two_slow_calls_race(
 fn racing_slow_successes_trip_once() {
     two_slow_calls_race(
         "slow_calls::racing_slow_successes_trip_once",
-        |b| b.slow_calls(SlowCalls::new(Duration::from_millis(1), 100, 2)),
+        |b| {
+            b.slow_calls(
+                SlowCalls::new(Duration::from_millis(1))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(2),
+            )
+        },
         false,
         Outcome::Success,
     );
@@ -54,8 +60,11 @@ fn racing_slow_failures_trip_once() {
     two_slow_calls_race(
         "slow_calls::racing_slow_failures_trip_once",
         |b| {
-            b.ready_to_trip(|_| false)
-                .slow_calls(SlowCalls::new(Duration::from_millis(1), 100, 2))
+            b.ready_to_trip(|_| false).slow_calls(
+                SlowCalls::new(Duration::from_millis(1))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(2),
+            )
         },
         false,
         Outcome::Failure,
@@ -72,8 +81,16 @@ fn racing_slow_successes_over_a_count_window_trip_once() {
     two_slow_calls_race(
         "slow_calls::racing_slow_successes_over_a_count_window_trip_once",
         |b| {
-            b.count_window(CountWindow::new(2, 2, 100))
-                .slow_calls(SlowCalls::new(Duration::from_millis(1), 100, 2))
+            b.count_window(
+                CountWindow::new(2)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            )
+            .slow_calls(
+                SlowCalls::new(Duration::from_millis(1))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(2),
+            )
         },
         true,
         Outcome::Success,
@@ -91,8 +108,17 @@ fn racing_slow_successes_over_a_time_window_trip_once() {
     two_slow_calls_race(
         "slow_calls::racing_slow_successes_over_a_time_window_trip_once",
         |b| {
-            b.time_window(TimeWindow::new(Duration::from_millis(2), 2, 100, 100))
-                .slow_calls(SlowCalls::new(Duration::from_millis(1), 60, 2))
+            b.time_window(
+                TimeWindow::new(Duration::from_millis(2))
+                    .with_buckets(2)
+                    .with_min_calls(100)
+                    .with_failure_rate_percent(100),
+            )
+            .slow_calls(
+                SlowCalls::new(Duration::from_millis(1))
+                    .with_slow_rate_percent(60)
+                    .with_min_calls(2),
+            )
         },
         true,
         Outcome::Success,

@@ -12,7 +12,13 @@ use warden_loom_tests::{explore, setup};
 #[test]
 fn racing_failures_see_each_other() {
     explore("window::racing_failures_see_each_other", 3, || {
-        let rig = setup(|b| b.count_window(CountWindow::new(2, 2, 100)));
+        let rig = setup(|b| {
+            b.count_window(
+                CountWindow::new(2)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            )
+        });
         let (mine, theirs) = (rig.acquire(), rig.acquire());
         let t = rig.spawn(move |_| theirs.failure());
         rig.start();
@@ -32,7 +38,13 @@ fn racing_failures_see_each_other() {
 #[test]
 fn racing_successes_keep_the_window_exact() {
     explore("window::racing_successes_keep_the_window_exact", 3, || {
-        let rig = setup(|b| b.count_window(CountWindow::new(3, 1, 34)));
+        let rig = setup(|b| {
+            b.count_window(
+                CountWindow::new(3)
+                    .with_min_calls(1)
+                    .with_failure_rate_percent(34),
+            )
+        });
         let (a, b) = (rig.acquire(), rig.acquire());
         let t = rig.spawn(move |_| a.success());
         rig.start();
@@ -59,7 +71,13 @@ fn racing_failures_after_a_success_trip_once() {
         "window::racing_failures_after_a_success_trip_once",
         3,
         || {
-            let rig = setup(|b| b.count_window(CountWindow::new(2, 2, 67)));
+            let rig = setup(|b| {
+                b.count_window(
+                    CountWindow::new(2)
+                        .with_min_calls(2)
+                        .with_failure_rate_percent(67),
+                )
+            });
             rig.acquire().success();
             let (mine, theirs) = (rig.acquire(), rig.acquire());
             let t = rig.spawn(move |_| theirs.failure());

@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match cb.call(|| dep.query()) {
             Ok(_) => ok += 1,
             Err(Error::Inner(_)) => failed += 1,
-            Err(Error::Open | Error::TooManyRequests) => rejected += 1,
+            Err(Error::Rejected(_)) => rejected += 1,
         }
         clock.advance(Duration::from_millis(100));
     }

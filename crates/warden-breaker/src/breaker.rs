@@ -39,14 +39,13 @@
 //! an `Acquire` fence by the thread whose failed probe re-opens it next.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc as StdArc;
 
 use crossbeam_utils::CachePadded;
 
 use crate::buckets::Buckets;
 use crate::clock::NANOS_PER_TICK;
-use crate::config::RecordPath;
+use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
@@ -62,10 +61,10 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 /// * **Closed**: calls are admitted; after every failure `ready_to_trip(&counts)`
 ///   decides whether to open (default: more than 5 consecutive failures). With
 ///   an `interval`, counts restart every interval.
-/// * **Open**: calls are rejected with [`Error::Open`] until the timeout has
+/// * **Open**: calls are rejected with [`Rejected::Open`](crate::Rejected::Open) until the timeout has
 ///   passed; the next look at the breaker turns it half-open.
 /// * **Half-open**: at most `max_requests` probes are admitted (others get
-///   [`Error::TooManyRequests`]); `max_requests` consecutive successes close
+///   [`Rejected::TooManyRequests`](crate::Rejected::TooManyRequests)); `max_requests` consecutive successes close
 ///   it, any failure opens it again.
 ///
 /// Every state change and interval reset starts a new *generation*; outcomes of
@@ -75,7 +74,7 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 ///
 /// ```
 /// use std::time::Duration;
-/// use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+/// use warden_breaker::{CircuitBreaker, Error, ManualClock, Rejected, State};
 ///
 /// let clock = ManualClock::new();
 /// let cb = CircuitBreaker::builder("payments")
@@ -87,7 +86,7 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 ///     let _ = cb.call(|| Err::<(), _>("connection refused"));
 /// }
 /// assert_eq!(cb.state(), State::Open);
-/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Open)));
+/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Rejected(Rejected::Open))));
 ///
 /// clock.advance(Duration::from_millis(10_001));
 /// assert_eq!(cb.call(|| Ok::<_, &str>(2)), Ok(2)); // the probe succeeds
@@ -329,7 +328,7 @@ impl CircuitBreaker {
     }
 
     /// Forces the breaker open until the next command: every call is rejected with
-    /// [`Error::Open`]. Use it to take a dependency out of service by hand (a
+    /// [`Rejected::Open`](crate::Rejected::Open). Use it to take a dependency out of service by hand (a
     /// failover, maintenance) or from a fleet-wide signal.
     ///
     /// Like every command it takes effect at once, whatever the state, racing
@@ -344,12 +343,12 @@ impl CircuitBreaker {
     /// state the commands left, none if they are the same).
     ///
     /// ```
-    /// use warden_breaker::{CircuitBreaker, Error, Mode};
+    /// use warden_breaker::{CircuitBreaker, Error, Mode, Rejected};
     /// let cb = CircuitBreaker::builder("redis")
     ///     .on_state_change(|name, from, to| println!("{name}: {from} -> {to}"))
     ///     .build()?;
     /// cb.force_open(); // prints "redis: closed -> open"
-    /// assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+    /// assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Rejected(Rejected::Open))));
     /// assert_eq!(cb.mode(), Mode::ForcedOpen);
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
@@ -357,8 +356,13 @@ impl CircuitBreaker {
         self.command(|g| Snapshot::manual(g, Manual::ForcedOpen, 0));
     }
 
-    /// Forces the breaker open for `duration` (rounded up to whole milliseconds):
-    /// every call is rejected until the first tick after `now + duration`, then the
+    /// Forces the breaker open for `duration`, rounded **up** to whole
+    /// milliseconds (the clock's tick), so the breaker is never open shorter than
+    /// asked. Unlike the builder, which rejects a setting such as 1.5 ms (a typo in
+    /// a configuration should surface), a command takes any duration: it is often
+    /// computed from a clock (time left until a deadline), and rounding it up is
+    /// always safe. Every call is rejected until the first tick after
+    /// `now + duration`, then the
     /// breaker turns half-open and probes, exactly as after an open timeout (and
     /// back in [`Mode::Normal`]). A deadline later than [`MAX_FORCED_DEADLINE`]
     /// ticks after the breaker was built (about 8.7 years) cannot be stored and
@@ -602,9 +606,20 @@ impl CircuitBreaker {
             }
             other => other,
         };
-        match result {
-            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state())),
-            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+        let panic = match result {
+            Ok(t) => self.settings.observe_caught(|o| o.on_admitted(t.state())),
+            Err(r) => self.settings.observe_caught(|o| o.on_rejected(r)),
+        };
+        if let Some(p) = panic
+            && !std::thread::panicking()
+        {
+            // The observer's panic goes to the caller instead of a permit: give the
+            // admission back first, as a dropped permit would, so the panic costs no
+            // half-open slot.
+            if let Ok(t) = result {
+                self.record(t, None);
+            }
+            config::rethrow(Some(p));
         }
         result
     }
@@ -741,7 +756,11 @@ impl CircuitBreaker {
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
         if let Some(b) = &self.buckets {
-            b.enter(generation, now, &self.counters);
+            b.enter(
+                generation,
+                b.standing_still(generation, now),
+                &self.counters,
+            );
         }
         self.counters.record_success(ticket.word());
         if self.is_slow(ticket, now_ns) && self.slow_calls_trip(generation, now) {
@@ -757,12 +776,20 @@ impl CircuitBreaker {
             // The plain fast path's case with a time window or slow calls.
             return self.record_timed_success(ticket);
         }
-        self.settings.observe(|o| match outcome {
+        // An observer's panic waits until the outcome is recorded: it never costs a
+        // count or a half-open slot.
+        let panic = self.settings.observe_caught(|o| match outcome {
             Some(Outcome::Success) => o.on_success(),
             Some(Outcome::Failure) => o.on_failure(),
             Some(Outcome::Ignored) => o.on_ignored(),
             None => o.on_dropped(),
         });
+        self.record_observed(ticket, outcome);
+        config::rethrow(panic);
+    }
+
+    /// [`Self::record_slow`] once the observers heard of the outcome.
+    fn record_observed(&self, ticket: Ticket, outcome: Option<Outcome>) {
         let s = self.load();
         if s.generation() != ticket.generation() || s.is_open_requested() {
             // Stale: the generation this call belonged to is over. gobreaker still
@@ -818,7 +845,11 @@ impl CircuitBreaker {
         match outcome {
             Some(Outcome::Success) => {
                 if let Some(b) = &self.buckets {
-                    b.enter(generation, now, &self.counters);
+                    b.enter(
+                        generation,
+                        b.standing_still(generation, now),
+                        &self.counters,
+                    );
                 }
                 self.counters.record_success(tag_of(generation));
                 if slow() && self.slow_calls_trip(generation, now) {
@@ -828,10 +859,14 @@ impl CircuitBreaker {
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 if let Some(b) = &self.buckets {
-                    b.enter(generation, now, &self.counters);
+                    b.enter(
+                        generation,
+                        b.standing_still(generation, now),
+                        &self.counters,
+                    );
                 }
-                let counts = self.counters.record_failure(generation);
-                let trips = self.failures_trip(generation, now, &counts)
+                let (counts, calls) = self.counters.record_failure(generation);
+                let trips = self.failures_trip(generation, now, &counts, calls)
                     || (slow() && self.slow_calls_trip(generation, now));
                 if trips {
                     self.trip(generation);
@@ -850,14 +885,20 @@ impl CircuitBreaker {
             .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns))
     }
 
-    /// Whether a closed-state failure, just counted in `counts`, trips the
-    /// breaker's failure rule: its window's rate, or `ready_to_trip`.
-    fn failures_trip(&self, generation: u32, now: u64, counts: &Counts) -> bool {
-        let calls = counts.total_successes.wrapping_add(counts.total_failures);
+    /// Whether a closed-state failure, just counted in `counts` (`calls`: the
+    /// generation's successes and failures, all 40 bits), trips the breaker's failure
+    /// rule: its window's rate, or `ready_to_trip`.
+    fn failures_trip(&self, generation: u32, now: u64, counts: &Counts, calls: u64) -> bool {
         if let (Some(ring), Some(rule)) = (&self.window, self.settings.count_window()) {
-            ring.record(generation, counts.total_failures, calls);
-            let failures = ring.in_window(generation, counts.total_failures, calls, rule.size());
-            return rule.trips(calls.min(rule.size()), failures);
+            // The failure's index among the generation's failures, modulo 2^32 like the
+            // counts; the ring only compares indices a window apart.
+            let index = u64::from(counts.total_failures);
+            ring.record(generation, index, calls);
+            let failures = ring.in_window(generation, index, calls, rule.size());
+            // All 40 bits: `calls` modulo 2^32 would say a window of 2^32 + 10 calls
+            // holds 10.
+            let size = u64::from(rule.size());
+            return rule.trips(calls.min(size) as u32, failures as u32);
         }
         if let (Some(b), Some(rule)) = (&self.buckets, self.settings.time_window()) {
             let so_far = Calls {
@@ -865,6 +906,8 @@ impl CircuitBreaker {
                 failures: counts.total_failures,
                 slow: 0,
             };
+            // The window's calls are a difference modulo 2^32: exact while a window
+            // holds fewer than 2^32 calls.
             let in_window = self.since_window_start(b, generation, now, so_far);
             return rule.trips(in_window.total(), in_window.failures);
         }
@@ -882,12 +925,14 @@ impl CircuitBreaker {
         // calls, the one counted second then sees the other's call too (the loom
         // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
         let slow = self.counters.record_slow(generation);
+        let (so_far, calls) = self.counters.calls_and_total(generation);
         let so_far = Calls {
-            slow,
-            ..self.counters.calls(generation)
+            slow: slow as u32,
+            ..so_far
         };
-        let calls = so_far.total();
-        let (calls, slow) = match (
+        // `calls` and `slow` with all 40 bits: modulo 2^32, 2^32 + 20 calls of which 5
+        // were slow would read as a 25 % rate.
+        match (
             &self.slow_window,
             self.settings.count_window(),
             &self.buckets,
@@ -895,15 +940,14 @@ impl CircuitBreaker {
             (Some(ring), Some(window), _) => {
                 ring.record(generation, slow, calls);
                 let in_window = ring.in_window(generation, slow, calls, window.size());
-                (calls.min(window.size()), in_window)
+                rule.trips_wide(calls.min(u64::from(window.size())), in_window)
             }
             (_, _, Some(b)) => {
                 let in_window = self.since_window_start(b, generation, now, so_far);
-                (in_window.total(), in_window.slow)
+                rule.trips(in_window.total(), in_window.slow)
             }
-            _ => (calls, slow),
-        };
-        rule.trips(calls, slow)
+            _ => rule.trips_wide(calls, slow),
+        }
     }
 
     /// The outcomes of the time window ending in the bucket of tick `now`: `so_far`
@@ -911,7 +955,7 @@ impl CircuitBreaker {
     /// Without one (another thread is still writing this bucket's, and no older
     /// bucket in the window has one) only this outcome is known to be in it.
     fn since_window_start(&self, b: &Buckets, generation: u32, now: u64, so_far: Calls) -> Calls {
-        match b.start(generation, now) {
+        match b.start(generation, b.standing_still(generation, now)) {
             Some(start) => so_far.since(start),
             None => Calls {
                 successes: 0,
@@ -960,7 +1004,11 @@ impl CircuitBreaker {
     /// trip from closed, or without an [`OpenBackoff`](crate::OpenBackoff)). Whoever
     /// installs it records a non-zero count with [`Self::opened`].
     fn open_after(&self, s: Snapshot) -> (Snapshot, u32) {
-        let now = self.settings.now_ticks();
+        self.open_after_at(s, self.settings.now_ticks())
+    }
+
+    /// [`Self::open_after`] at tick `now`.
+    fn open_after_at(&self, s: Snapshot, now: u64) -> (Snapshot, u32) {
         let retrips = if s.tag() == Tag::HalfOpen && self.settings.has_open_backoff() {
             // Acquire: `s` was loaded Relaxed from the half-open generation, whose
             // Open -> HalfOpen exchange continues the release sequence of the Release
@@ -1024,9 +1072,14 @@ impl CircuitBreaker {
 
     /// The closed word that follows `s`.
     fn closed_after(&self, s: Snapshot) -> Snapshot {
+        self.closed_after_at(s, || self.settings.now_ticks())
+    }
+
+    /// [`Self::closed_after`], reading the time from `now` only with an interval.
+    fn closed_after_at(&self, s: Snapshot, now: impl FnOnce() -> u64) -> Snapshot {
         let expiry = match self.settings.interval_ticks() {
             0 => 0,
-            i => self.settings.now_ticks().saturating_add(i).min(MAX_TICK),
+            i => now().saturating_add(i).min(MAX_TICK),
         };
         Snapshot::closed(next_generation(s.generation()), expiry).with_pending(true)
     }
@@ -1078,73 +1131,132 @@ impl CircuitBreaker {
 
     /// Runs the callbacks of the transition that installed `installed` (this thread's
     /// exchange won), then clears `PENDING`, first performing any transition that was
-    /// handed over meanwhile (see the module docs). A panicking callback does not
-    /// leave the breaker stuck: the rest still runs, then the first panic resumes.
-    fn deliver(&self, installed: Snapshot, mut from: State, mut to: State) {
+    /// handed over meanwhile (see the module docs).
+    ///
+    /// Each round decides what follows the callbacks from one snapshot of the word
+    /// ([`Self::settle`], which names nothing), commits that decision with one
+    /// exchange, and only once the exchange succeeded names the transition it made:
+    /// a command that replaces the word between the snapshot and the exchange makes
+    /// the exchange fail and the decision is taken again from the word it left, so
+    /// every `from` is the previous `to`.
+    ///
+    /// Every hook runs on its own; a panicking one stops neither the others nor the
+    /// later transitions, and the first panic resumes once `PENDING` is cleared
+    /// (never while this thread is already unwinding, which would abort).
+    fn deliver(&self, installed: Snapshot, from: State, to: State) {
         let mut generation = installed.generation();
+        // The state the callbacks last named: always the visible state of the word of
+        // `generation`.
+        let mut reported = to;
         let mut panic = None;
-        loop {
-            self.new_generation(generation);
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
-                self.settings.notify_state_change(from, to)
-            })) {
+        self.new_generation(generation);
+        let mut note = |from, to| {
+            if let Some(p) = self.settings.notify_state_change_caught(from, to) {
                 panic.get_or_insert(p);
             }
-            let mut s = self.load();
-            let mut retrips = 0;
-            let next = loop {
-                debug_assert!(s.is_pending(), "{s:?}");
-                if s.generation() != generation {
-                    // A command replaced the word while the callbacks ran (it keeps
-                    // PENDING): catch the callbacks up with the state it left, then go on
-                    // from its generation.
-                    generation = s.generation();
-                    if s.visible() != to {
-                        (from, to) = (to, s.visible());
-                        break s;
+        };
+        note(from, to);
+        let mut s = self.load();
+        loop {
+            let settle = self.settle(s, generation, reported, || self.settings.now_ticks());
+            match settle {
+                Settle::Adopt { generation: g, to } => {
+                    // Nothing to exchange: the command's word stays, PENDING with it.
+                    generation = g;
+                    if let Some(to) = to {
+                        note(reported, to);
+                        reported = to;
                     }
-                    continue;
+                    s = self.load();
                 }
-                let next = if s.is_open_requested() {
-                    from = if s.tag() == Tag::Closed {
-                        State::Closed
-                    } else {
-                        State::HalfOpen
-                    };
-                    to = State::Open;
-                    let (next, k) = self.open_after(s);
-                    retrips = k;
-                    next
-                } else if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests()
-                {
-                    (from, to) = (State::HalfOpen, State::Closed);
-                    self.closed_after(s)
-                } else {
-                    s.with_pending(false)
-                };
-                // Release: pairs with the Acquire of the next transition's exchange (and of
-                // the transition installed here, on this thread), so these callbacks
-                // happen-before the next ones.
-                match self
-                    .state
-                    .compare_exchange(s.0, next.0, Ordering::Release, Ordering::Relaxed)
-                {
-                    Ok(_) => break next,
-                    Err(actual) => s = Snapshot(actual),
+                Settle::Commit { next, to, retrips } => {
+                    // Release: pairs with the Acquire of the next transition's exchange
+                    // (and of the transition installed here, on this thread), so these
+                    // callbacks happen-before the next ones.
+                    if let Err(actual) = self.state.compare_exchange(
+                        s.0,
+                        next.0,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        s = Snapshot(actual);
+                        continue;
+                    }
+                    if next.tag() == Tag::Open {
+                        self.opened(next, retrips);
+                    }
+                    let Some(to) = to else { break };
+                    generation = next.generation();
+                    self.new_generation(generation);
+                    note(reported, to);
+                    reported = to;
+                    s = self.load();
                 }
-            };
-            if next.tag() == Tag::Open {
-                self.opened(next, retrips);
             }
-            if !next.is_pending() {
-                break;
-            }
-            generation = next.generation();
         }
-        if let Some(p) = panic {
-            resume_unwind(p);
+        config::rethrow(panic);
+    }
+
+    /// What follows a transition's callbacks, decided from the snapshot `s` of a word
+    /// that has `PENDING` set, given the `generation` and the state the callbacks
+    /// last `reported`. Pure apart from reading the time (`now`, only when an open or
+    /// closed word needs a deadline) and a re-trip count: nothing is stored and no
+    /// transition is named until the caller's exchange succeeds.
+    fn settle(
+        &self,
+        s: Snapshot,
+        generation: u32,
+        reported: State,
+        now: impl FnOnce() -> u64,
+    ) -> Settle {
+        debug_assert!(s.is_pending(), "{s:?}");
+        if s.generation() != generation {
+            // A command replaced the word while the callbacks ran (it keeps PENDING):
+            // catch the callbacks up with the state it left, then go on from its
+            // generation.
+            let to = s.visible();
+            return Settle::Adopt {
+                generation: s.generation(),
+                to: (to != reported).then_some(to),
+            };
+        }
+        if s.is_open_requested() {
+            let (next, retrips) = self.open_after_at(s, now());
+            return Settle::Commit {
+                next,
+                to: Some(State::Open),
+                retrips,
+            };
+        }
+        if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests() {
+            return Settle::Commit {
+                next: self.closed_after_at(s, now),
+                to: Some(State::Closed),
+                retrips: 0,
+            };
+        }
+        Settle::Commit {
+            next: s.with_pending(false),
+            to: None,
+            retrips: 0,
         }
     }
+}
+
+/// What the thread delivering callbacks does next ([`CircuitBreaker::settle`]).
+#[derive(Debug)]
+enum Settle {
+    /// A command replaced the word: go on from its `generation`, first catching the
+    /// callbacks up `to` the state it left (`None`: the state they last named).
+    Adopt { generation: u32, to: Option<State> },
+    /// Exchange the snapshot for `next`: a transition `to` that state (its callbacks
+    /// run next), or, with `None`, the end of the delivery (`PENDING` cleared).
+    /// `retrips` is recorded for an open `next` (see [`CircuitBreaker::opened`]).
+    Commit {
+        next: Snapshot,
+        to: Option<State>,
+        retrips: u32,
+    },
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1191,6 +1303,82 @@ mod tests {
             cb.counters.closed_counts(SWEEP_PERIOD - 1),
             Counts::default()
         );
+    }
+
+    /// A breaker whose current generation already made `successes` successes on
+    /// this thread (the counters hold exactly what those calls leave behind).
+    fn after_successes(builder: crate::Builder, successes: u64) -> CircuitBreaker {
+        let cb = CircuitBreaker::from_settings(builder.settings().expect("valid settings"));
+        cb.counters
+            .preset_successes(cb.load().generation(), successes);
+        cb
+    }
+
+    const WRAP: u64 = 1 << 32;
+
+    #[test]
+    fn count_window_past_2_pow_32_calls_counts_its_real_last_calls() {
+        // 2^32 - 50 successes, then a steady 10 % failure rate against a 50 % rule
+        // over the last 100 calls (at least 10): it must never trip. Before: past the
+        // 2^32 wrap `calls.min(size)` read the few calls since the wrap while the ring
+        // still counted the failures among the real last 100, and it tripped at call 59.
+        let b = CircuitBreaker::builder("wrap").count_window(
+            crate::CountWindow::new(100)
+                .with_min_calls(10)
+                .with_failure_rate_percent(50),
+        );
+        let cb = after_successes(b, WRAP - 50);
+        for call in 0..1_000 {
+            let r = if call % 10 == 9 { Err(()) } else { Ok(()) };
+            let _ = cb.call(|| r);
+            assert_eq!(cb.state(), State::Closed, "tripped at call {call}");
+        }
+        // And the rule still works past the wrap: a burst of failures trips it.
+        for _ in 0..60 {
+            let _ = cb.call(|| Err::<(), _>(()));
+        }
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn slow_call_rate_without_a_window_past_2_pow_32_calls() {
+        // 2^32 - 20 fast calls, then 5 slow ones: a rate of about 1e-9 against a 50 %
+        // rule. Before: the generation's calls wrapped to the few made since 2^32, so
+        // the slow ones among them read as a rate over 50 % and it tripped.
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder("wrap")
+            .slow_calls(
+                crate::SlowCalls::new(Duration::from_millis(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(10),
+            )
+            .clock(clock.clone());
+        let cb = after_successes(b, WRAP - 20);
+        for _ in 0..40 {
+            let permit = cb.try_acquire().expect("closed");
+            clock.advance(Duration::from_millis(2));
+            permit.success();
+        }
+        assert_eq!(cb.state(), State::Closed, "40 slow of 2^32 + 20 calls");
+    }
+
+    #[test]
+    fn consecutive_successes_past_2_pow_32() {
+        // Before: successes minus successes-at-the-last-failure on wrapped values read
+        // 0 after the wrap, and stayed 0 for the next 4 billion calls.
+        let b = CircuitBreaker::builder("wrap");
+        let cb = after_successes(b, WRAP - 2);
+        let _ = cb.call(|| Err::<(), _>(())); // the last failure at 2^32 - 2 successes
+        for _ in 0..5 {
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        let c = cb.counts();
+        assert_eq!(c.consecutive_successes, 5);
+        assert_eq!(
+            c.total_successes, 3,
+            "Counts wrap modulo 2^32 like gobreaker's"
+        );
+        assert_eq!(c.consecutive_failures, 0);
     }
 
     #[test]

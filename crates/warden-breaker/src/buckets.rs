@@ -75,8 +75,16 @@ fn claimable(cur: u64, generation: u32, bucket: u64) -> bool {
     if cur & WRITING != 0 {
         return false;
     }
-    let same_generation = (cur >> BUCKET_BITS) & GEN_MASK == u64::from(generation) & GEN_MASK;
-    !same_generation || cur & BUCKET_MASK < bucket & BUCKET_MASK
+    let slot_generation = (cur >> BUCKET_BITS) & GEN_MASK;
+    let ahead = slot_generation.wrapping_sub(u64::from(generation)) & GEN_MASK;
+    if ahead != 0 && ahead < 1 << (GEN_BITS - 1) {
+        // A later generation's slot: this outcome passed its generation check before
+        // the generation moved on, and claiming would replace the new generation's
+        // snapshot with a later one (sweeps keep older tags from lingering half the
+        // generation space, so this never mistakes an old slot for a later one).
+        return false;
+    }
+    ahead != 0 || cur & BUCKET_MASK < bucket & BUCKET_MASK
 }
 
 impl Buckets {
@@ -158,9 +166,16 @@ impl Buckets {
             match slot.tag.compare_exchange_weak(
                 cur,
                 published | WRITING,
-                // Relaxed: the claim only decides the writer; the fence below orders it
-                // before the snapshot's stores.
-                Ordering::Relaxed,
+                // Acquire: pairs with the Release exchange that published the previous
+                // lap (or the sweep's exchange continuing its release sequence), so the
+                // previous writer's snapshot stores happen-before ours: a reader that
+                // synchronises with our publish can then read only ours, never a late
+                // store of the previous lap (loom: `buckets::loom_models::
+                // a_new_lap_overwrites_the_previous_writers_snapshot`,
+                // `time_window::a_later_bucket_never_starts_with_an_earlier_snapshot`).
+                // The fence below orders the claim before the snapshot's stores.
+                Ordering::Acquire,
+                // Relaxed: a failed claim only feeds the next attempt.
                 Ordering::Relaxed,
             ) {
                 Ok(_) => break,
@@ -223,6 +238,22 @@ impl Buckets {
         })
     }
 
+    /// `now`, or the first tick of the latest bucket entered in `generation` if that is
+    /// later: a clock that stepped back stands still, as [`Clock`](crate::Clock)
+    /// promises, instead of claiming a slot for a bucket already passed or reading a
+    /// window that ends in the past (and so counts the later buckets too).
+    #[inline]
+    pub(crate) fn standing_still(&self, generation: u32, now: u64) -> u64 {
+        // Relaxed: see `enter` (a cache; a stale value only clamps less).
+        let c = self.cursor.load(Ordering::Relaxed);
+        let latest = (c & END_MASK).saturating_sub(self.width);
+        if c >> END_BITS == u64::from(generation) & GEN_MASK && now < latest {
+            latest
+        } else {
+            now
+        }
+    }
+
     /// Forgets every snapshot not of `generation` (with the counters' sweep, so no
     /// tag stays behind long enough for the 20-bit generation to wrap onto it).
     pub(crate) fn sweep(&self, generation: u32) {
@@ -246,6 +277,21 @@ impl Buckets {
 mod tests {
     use super::*;
     use crate::counters::tag_of;
+
+    #[test]
+    fn a_stale_outcome_never_claims_a_later_generations_slot() {
+        let c = Counters::new(2);
+        let b = Buckets::new(2, 10);
+        b.enter(2, 0, &c); // generation 2's bucket 0 snapshot: nothing before it
+        c.record_failure(2);
+        b.enter(1, 5, &c); // a stale outcome of generation 1 in the same bucket
+        c.record_failure(2);
+        assert_eq!(
+            b.start(2, 5).map(|s| s.failures),
+            Some(0),
+            "generation 2's snapshot still precedes both its failures"
+        );
+    }
 
     #[test]
     fn a_buckets_snapshot_is_taken_before_its_first_outcome() {
@@ -329,6 +375,38 @@ mod loom_models {
                 assert_eq!(start.failures, 1, "bucket 1's tag without its snapshot");
             }
             writer.join().expect("model thread");
+        });
+    }
+
+    /// One slot, buckets 1 ms wide, and a writer per lap on two threads: one rotates
+    /// bucket 0 into the slot (its snapshot: the one failure counted before), the
+    /// other counts a second failure and rotates bucket 1 into the same slot as soon
+    /// as bucket 0's snapshot is published (its snapshot: both failures). Once both
+    /// are joined, bucket 1's tag must come with bucket 1's counts. If the claim of
+    /// the slot does not synchronise with the previous lap's publish, nothing orders
+    /// the first writer's stores before the second's, and the read can return bucket
+    /// 0's counts under bucket 1's tag (the window would then count a failure of the
+    /// bucket before it).
+    #[test]
+    fn a_new_lap_overwrites_the_previous_writers_snapshot() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let counters = Arc::new(Counters::new(1));
+            let buckets = Arc::new(Buckets::new(1, 1));
+            counters.record_failure(1);
+            let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
+            let first = loom::thread::spawn(move || b.enter(1, 0, &c));
+            let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
+            let second = loom::thread::spawn(move || {
+                c.record_failure(1);
+                b.enter(1, 1, &c);
+            });
+            first.join().expect("model thread");
+            second.join().expect("model thread");
+            if let Some(start) = buckets.start(1, 1) {
+                assert_eq!(start.failures, 2, "bucket 1's tag with bucket 0's counts");
+            }
         });
     }
 }

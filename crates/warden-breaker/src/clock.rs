@@ -87,7 +87,10 @@ impl Clock for QuantaClock {
 /// A clock that moves only when told to: the way every timing test drives a
 /// breaker, so no test sleeps.
 ///
-/// Clones share one time.
+/// Clones share one time. A thread that reads the time another thread set with
+/// [`advance`](Self::advance) also sees everything that thread did before
+/// advancing it, so a test can move the clock on one thread and rely on what it
+/// did before on another.
 ///
 /// ```
 /// use std::time::Duration;
@@ -128,7 +131,8 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         // Release: pairs with the Acquire load in `now_nanos`, so a thread that sees the
-        // new time also sees what the advancing thread did before moving it.
+        // new time also sees what the advancing thread did before moving it (loom:
+        // `clock::a_thread_seeing_the_new_time_sees_what_came_before`).
         let mut cur = self.nanos.load(Ordering::Relaxed);
         loop {
             match self.nanos.compare_exchange_weak(

@@ -1,6 +1,7 @@
 //! [`Builder`] and the validated [`Settings`] it produces.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,8 +56,13 @@ type TripFn = dyn Fn(&Counts) -> bool + Send + Sync;
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OpenBackoff {
     multiplier: u32,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "max_ms", serialize_with = "crate::serde_units::millis")
+    )]
     max: Duration,
     jitter_percent: u32,
     seed: Option<u64>,
@@ -170,7 +176,7 @@ impl OpenBackoff {
 /// ```
 /// use warden_breaker::{CircuitBreaker, CountWindow, State};
 /// let cb = CircuitBreaker::builder("api")
-///     .count_window(CountWindow::new(10, 4, 50))
+///     .count_window(CountWindow::new(10).with_min_calls(4).with_failure_rate_percent(50))
 ///     .build()?;
 /// for ok in [true, false, true] {
 ///     let _ = cb.call(|| if ok { Ok(()) } else { Err("503") });
@@ -181,6 +187,7 @@ impl OpenBackoff {
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CountWindow {
     size: u32,
     min_calls: u32,
@@ -191,26 +198,52 @@ pub struct CountWindow {
 pub const MAX_COUNT_WINDOW: u32 = 1024;
 
 impl CountWindow {
-    /// The last `size` calls (1..=[`MAX_COUNT_WINDOW`]); trip at
-    /// `failure_rate_percent` (1..=100) once at least `min_calls` (1..=`size`) are in
-    /// the window. Validated by [`Builder::build`].
+    /// The last `size` calls (1..=[`MAX_COUNT_WINDOW`]), with Resilience4j's
+    /// defaults for the rest: trip at 50 % once the window holds
+    /// `min(size, 100)` calls. Change each with its named `with_` method, so two
+    /// numbers cannot be swapped by position. Validated by [`Builder::build`].
     ///
     /// ```
-    /// let w = warden_breaker::CountWindow::new(100, 20, 50);
+    /// use warden_breaker::CountWindow;
+    /// let w = CountWindow::new(100).with_min_calls(20).with_failure_rate_percent(50);
     /// assert_eq!((w.size(), w.min_calls(), w.failure_rate_percent()), (100, 20, 50));
+    /// assert_eq!(CountWindow::new(10).min_calls(), 10);
     /// ```
-    pub const fn new(size: u32, min_calls: u32, failure_rate_percent: u32) -> Self {
+    pub const fn new(size: u32) -> Self {
         Self {
             size,
-            min_calls,
-            failure_rate_percent,
+            min_calls: if size < 100 { size } else { 100 },
+            failure_rate_percent: 50,
         }
+    }
+
+    /// The calls (1..=`size`) the window must hold before its rate can trip.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(3).min_calls(), 3);
+    /// ```
+    #[must_use]
+    pub const fn with_min_calls(mut self, min_calls: u32) -> Self {
+        self.min_calls = min_calls;
+        self
+    }
+
+    /// The failure rate that trips, in whole percent (1..=100).
+    ///
+    /// ```
+    /// let w = warden_breaker::CountWindow::new(8).with_failure_rate_percent(25);
+    /// assert_eq!(w.failure_rate_percent(), 25);
+    /// ```
+    #[must_use]
+    pub const fn with_failure_rate_percent(mut self, percent: u32) -> Self {
+        self.failure_rate_percent = percent;
+        self
     }
 
     /// Calls in the window.
     ///
     /// ```
-    /// assert_eq!(warden_breaker::CountWindow::new(8, 1, 50).size(), 8);
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(1).with_failure_rate_percent(50).size(), 8);
     /// ```
     pub const fn size(&self) -> u32 {
         self.size
@@ -219,7 +252,7 @@ impl CountWindow {
     /// Calls the window must hold before the rate can trip.
     ///
     /// ```
-    /// assert_eq!(warden_breaker::CountWindow::new(8, 3, 50).min_calls(), 3);
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(3).with_failure_rate_percent(50).min_calls(), 3);
     /// ```
     pub const fn min_calls(&self) -> u32 {
         self.min_calls
@@ -228,7 +261,7 @@ impl CountWindow {
     /// The failure rate, in percent, that trips.
     ///
     /// ```
-    /// assert_eq!(warden_breaker::CountWindow::new(8, 3, 50).failure_rate_percent(), 50);
+    /// assert_eq!(warden_breaker::CountWindow::new(8).with_min_calls(3).with_failure_rate_percent(50).failure_rate_percent(), 50);
     /// ```
     pub const fn failure_rate_percent(&self) -> u32 {
         self.failure_rate_percent
@@ -237,7 +270,7 @@ impl CountWindow {
     /// Whether a window holding `calls` outcomes, `failures` of them failures, trips.
     ///
     /// ```
-    /// let w = warden_breaker::CountWindow::new(8, 4, 50);
+    /// let w = warden_breaker::CountWindow::new(8).with_min_calls(4).with_failure_rate_percent(50);
     /// assert!(!w.trips(3, 3));
     /// assert!(w.trips(4, 2));
     /// ```
@@ -365,7 +398,7 @@ impl Builder {
     /// ```
     /// use warden_breaker::{CircuitBreaker, ConfigError, CountWindow};
     /// let err = CircuitBreaker::builder("x")
-    ///     .count_window(CountWindow::new(10, 11, 50))
+    ///     .count_window(CountWindow::new(10).with_min_calls(11).with_failure_rate_percent(50))
     ///     .build()
     ///     .unwrap_err();
     /// assert!(matches!(err, ConfigError::OutOfRange { field: "count_window.min_calls", .. }));
@@ -384,7 +417,7 @@ impl Builder {
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, ConfigError, TimeWindow};
     /// let err = CircuitBreaker::builder("x")
-    ///     .time_window(TimeWindow::new(Duration::from_millis(1000), 3, 5, 50))
+    ///     .time_window(TimeWindow::new(Duration::from_millis(1000)).with_buckets(3).with_min_calls(5).with_failure_rate_percent(50))
     ///     .build()
     ///     .unwrap_err(); // 1000 ms does not split into 3 whole-millisecond buckets
     /// assert!(matches!(err, ConfigError::OutOfRange { field: "time_window.buckets", .. }));
@@ -402,7 +435,7 @@ impl Builder {
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, ConfigError, SlowCalls};
     /// let err = CircuitBreaker::builder("x")
-    ///     .slow_calls(SlowCalls::new(Duration::from_secs(1), 0, 10))
+    ///     .slow_calls(SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(0).with_min_calls(10))
     ///     .build()
     ///     .unwrap_err();
     /// assert!(matches!(err, ConfigError::OutOfRange { field: "slow_calls.slow_rate_percent", .. }));
@@ -737,9 +770,8 @@ fn validate_backoff(
 }
 
 fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> {
-    if !(d.subsec_nanos() as u64).is_multiple_of(NANOS_PER_TICK) {
-        return Err(ConfigError::NotWholeMillis { field, value: d });
-    }
+    // Range first: a duration too large to store is that, whatever its fraction
+    // (`Duration::MAX` is not "a fraction of a millisecond" too many).
     let ms = d.as_millis();
     if ms > MAX_DURATION_TICKS as u128 {
         return Err(ConfigError::OutOfRange {
@@ -747,6 +779,9 @@ fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> 
             value: format!("{d:?}"),
             allowed: "0..=2^39 ms (about 17.4 years), in whole milliseconds",
         });
+    }
+    if !(d.subsec_nanos() as u64).is_multiple_of(NANOS_PER_TICK) {
+        return Err(ConfigError::NotWholeMillis { field, value: d });
     }
     Ok(ms as u64)
 }
@@ -968,8 +1003,8 @@ impl Settings {
     ///
     /// ```
     /// use warden_breaker::{CircuitBreaker, CountWindow};
-    /// let s = CircuitBreaker::builder("n").count_window(CountWindow::new(10, 5, 50)).settings()?;
-    /// assert_eq!(s.count_window(), Some(CountWindow::new(10, 5, 50)));
+    /// let s = CircuitBreaker::builder("n").count_window(CountWindow::new(10).with_min_calls(5).with_failure_rate_percent(50)).settings()?;
+    /// assert_eq!(s.count_window(), Some(CountWindow::new(10).with_min_calls(5).with_failure_rate_percent(50)));
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn count_window(&self) -> Option<CountWindow> {
@@ -981,7 +1016,7 @@ impl Settings {
     /// ```
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, TimeWindow};
-    /// let w = TimeWindow::new(Duration::from_secs(10), 10, 5, 50);
+    /// let w = TimeWindow::new(Duration::from_secs(10)).with_buckets(10).with_min_calls(5).with_failure_rate_percent(50);
     /// let s = CircuitBreaker::builder("n").time_window(w).settings()?;
     /// assert_eq!(s.time_window(), Some(w));
     /// # Ok::<(), warden_breaker::ConfigError>(())
@@ -995,7 +1030,7 @@ impl Settings {
     /// ```
     /// use std::time::Duration;
     /// use warden_breaker::{CircuitBreaker, SlowCalls};
-    /// let rule = SlowCalls::new(Duration::from_millis(250), 50, 10);
+    /// let rule = SlowCalls::new(Duration::from_millis(250)).with_slow_rate_percent(50).with_min_calls(10);
     /// let s = CircuitBreaker::builder("n").slow_calls(rule).settings()?;
     /// assert_eq!(s.slow_calls(), Some(rule));
     /// # Ok::<(), warden_breaker::ConfigError>(())
@@ -1040,13 +1075,33 @@ impl Settings {
     /// s.notify_state_change(State::Closed, State::Open); // nothing installed: no-op
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    ///
+    /// Each hook runs on its own: one that panics does not keep the others from
+    /// hearing of the transition. The first panic is then resumed, unless this thread
+    /// is already unwinding (a second panic would abort the process), in which case
+    /// it is dropped and the first one carries on.
     pub fn notify_state_change(&self, from: State, to: State) {
-        if let Some(f) = &self.on_state_change {
-            f(&self.name, from, to);
+        rethrow(self.notify_state_change_caught(from, to));
+    }
+
+    /// [`notify_state_change`](Self::notify_state_change), returning the first
+    /// hook's panic instead of resuming it, so the caller finishes its own
+    /// bookkeeping first.
+    pub(crate) fn notify_state_change_caught(&self, from: State, to: State) -> Option<HookPanic> {
+        let mut first = None;
+        if let Some(f) = &self.on_state_change
+            && let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&self.name, from, to)))
+        {
+            first = Some(p);
         }
         for o in self.observers.iter() {
-            o.on_state_change(&self.name, from, to);
+            if let Err(p) =
+                catch_unwind(AssertUnwindSafe(|| o.on_state_change(&self.name, from, to)))
+            {
+                first.get_or_insert(p);
+            }
         }
+        first
     }
 
     /// Whether an admission has more to do than the state word and the counters:
@@ -1063,12 +1118,49 @@ impl Settings {
     /// s.observe(|o| o.on_success());
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    ///
+    /// Each observer runs on its own, and a panic is handled as in
+    /// [`notify_state_change`](Self::notify_state_change).
     #[inline]
     pub fn observe(&self, event: impl Fn(&dyn Observer)) {
-        if !self.observers.is_empty() {
-            for o in self.observers.iter() {
-                event(&**o);
+        rethrow(self.observe_caught(event));
+    }
+
+    /// [`observe`](Self::observe), returning the first observer's panic instead of
+    /// resuming it.
+    #[inline]
+    pub(crate) fn observe_caught(&self, event: impl Fn(&dyn Observer)) -> Option<HookPanic> {
+        if self.observers.is_empty() {
+            return None;
+        }
+        self.observe_each(&event)
+    }
+
+    #[cold]
+    fn observe_each(&self, event: &dyn Fn(&dyn Observer)) -> Option<HookPanic> {
+        let mut first = None;
+        for o in self.observers.iter() {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| event(&**o))) {
+                first.get_or_insert(p);
             }
         }
+        first
+    }
+}
+
+/// A hook's panic, caught so that the breaker finishes its bookkeeping (a slot
+/// released, a count recorded, the other hooks run, `PENDING` cleared) first.
+pub(crate) type HookPanic = Box<dyn std::any::Any + Send + 'static>;
+
+/// Resumes a hook's panic once the breaker's bookkeeping is done, unless this thread
+/// is already unwinding: a panic raised then would abort the process (a permit
+/// dropped by a panicking call records the failure that trips the breaker, and the
+/// state-change callback panics too). The unwinding panic carries on and the hook's
+/// is dropped.
+pub(crate) fn rethrow(panic: Option<HookPanic>) {
+    if let Some(p) = panic
+        && !std::thread::panicking()
+    {
+        resume_unwind(p);
     }
 }

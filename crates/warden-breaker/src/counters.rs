@@ -4,8 +4,13 @@
 //! Every word is `[0: 4 | generation tag: 20 | count: 40]`, the tag in the same
 //! bit position as in the state word, so a plain-closed state word (and a closed
 //! permit's ticket) *is* the tag of its generation with count 0, and the hot path
-//! uses it without shifting. Counts are read as their low 32 bits (gobreaker's
-//! `uint32`, wrapping). A word whose tag is not
+//! uses it without shifting. [`Counts`] reads them as their low 32 bits
+//! (gobreaker's `uint32`, wrapping), but the trip rules use all 40 bits: a rule
+//! that compares counts (the calls in a count window, a slow-call rate without a
+//! window, consecutive successes as successes minus those at the last failure)
+//! stays exact past 2^32 calls in one generation (about 12 hours at 100,000 calls
+//! a second, and with no counting interval a closed generation lasts forever) and
+//! up to 2^40. A word whose tag is not
 //! the current generation reads as zero, so a new generation starts from zero
 //! without anyone writing, and an increment from a call admitted in an older
 //! generation (which tags with its own generation) can never leak into a newer
@@ -40,9 +45,10 @@ pub(crate) const fn tag_of(generation: u32) -> u64 {
     (generation as u64 & GEN_MASK) << COUNT_BITS
 }
 
+/// `count` (modulo 2^40) tagged with `generation`.
 #[inline]
-const fn tagged(generation: u32, count: u32) -> u64 {
-    tag_of(generation) | count as u64
+const fn tagged(generation: u32, count: u64) -> u64 {
+    tag_of(generation) | (count & COUNT_MASK)
 }
 
 /// The count `word` holds for the generation tagged `tag` (0 if tagged otherwise).
@@ -59,6 +65,17 @@ const fn count_at(word: u64, tag: u64) -> u32 {
 #[inline]
 const fn count_in(word: u64, generation: u32) -> u32 {
     count_at(word, tag_of(generation))
+}
+
+/// All 40 bits of the count `word` holds for `generation` (0 if tagged with
+/// another one): what the trip rules compare.
+#[inline]
+const fn wide_in(word: u64, generation: u32) -> u64 {
+    if word & !COUNT_MASK == tag_of(generation) {
+        word & COUNT_MASK
+    } else {
+        0
+    }
 }
 
 /// `word` plus one in the generation tagged `tag`. Counts are read modulo 2^32;
@@ -87,7 +104,7 @@ const fn tagged_after(word: u64, generation: u32) -> bool {
 /// newer generation's count (found by the loom models `interval_reset_races_failure`
 /// and `stale_fast_path_success_keeps_new_counts`).
 #[inline]
-fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u32 {
+fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u64 {
     // Relaxed throughout: these are statistics tagged with their generation; no other
     // memory is published through them, and the exchange alone keeps increments from
     // being lost.
@@ -96,7 +113,7 @@ fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u32) -> u32) -> u
         if tagged_after(cur, generation) {
             return 0;
         }
-        let next = f(count_in(cur, generation));
+        let next = f(wide_in(cur, generation)) & COUNT_MASK;
         match word.compare_exchange_weak(
             cur,
             tagged(generation, next),
@@ -213,7 +230,7 @@ impl Counters {
         let index = slot::current() & INDEX_MASK;
         let word = pick(&self.stripes[index]);
         if index == OVERFLOW {
-            update_shared(word, (tag >> COUNT_BITS) as u32, |c| c.wrapping_add(1));
+            update_shared(word, (tag >> COUNT_BITS) as u32, |c| c + 1);
         } else {
             // Relaxed load and store, no read-modify-write: only this thread writes an
             // owned stripe (a sweep may rewrite a stale tag concurrently; whichever store
@@ -224,24 +241,19 @@ impl Counters {
         }
     }
 
-    /// Sums requests and successes of `generation` over the stripes ever written.
-    fn stripe_sums(&self, generation: u32) -> (u32, u32) {
+    /// Requests and successes of `generation` over the stripes ever written, all 40
+    /// bits of each.
+    fn stripe_sums(&self, generation: u32) -> (u64, u64) {
         let used = slot::high_water();
-        let mut requests = 0u32;
-        let mut successes = 0u32;
+        let mut requests = 0u64;
+        let mut successes = 0u64;
         for stripe in self.stripes[..used]
             .iter()
             .chain(std::iter::once(&self.stripes[OVERFLOW]))
         {
             // Relaxed: statistics, see `bump_stripe`.
-            requests = requests.wrapping_add(count_in(
-                stripe.requests.load(Ordering::Relaxed),
-                generation,
-            ));
-            successes = successes.wrapping_add(count_in(
-                stripe.successes.load(Ordering::Relaxed),
-                generation,
-            ));
+            requests += wide_in(stripe.requests.load(Ordering::Relaxed), generation);
+            successes += wide_in(stripe.successes.load(Ordering::Relaxed), generation);
         }
         (requests, successes)
     }
@@ -276,31 +288,30 @@ impl Counters {
     }
 
     /// A closed-state failure; returns the generation's counts including it.
-    pub(crate) fn record_failure(&self, generation: u32) -> Counts {
-        let total_failures = update_shared(&self.rare.failures, generation, |c| c.wrapping_add(1));
+    pub(crate) fn record_failure(&self, generation: u32) -> (Counts, u64) {
+        let total_failures = update_shared(&self.rare.failures, generation, |c| c + 1);
         let consecutive_failures =
-            update_shared(&self.rare.consecutive_failures, generation, |c| {
-                c.wrapping_add(1)
-            });
+            update_shared(&self.rare.consecutive_failures, generation, |c| c + 1);
         let (requests, total_successes) = self.stripe_sums(generation);
         // Consecutive successes are derived as successes minus successes at the last
         // failure; concurrent failures may store out of order, so keep the largest.
         update_shared(&self.rare.successes_at_failure, generation, |c| {
             c.max(total_successes)
         });
-        Counts {
-            requests,
-            total_successes,
-            total_failures,
+        let counts = Counts {
+            requests: requests as u32,
+            total_successes: total_successes as u32,
+            total_failures: total_failures as u32,
             total_exclusions: self.get(&self.rare.exclusions, generation),
             consecutive_successes: 0,
-            consecutive_failures,
-        }
+            consecutive_failures: consecutive_failures as u32,
+        };
+        (counts, total_successes + total_failures)
     }
 
     /// A slow closed-state call, whose success or failure this thread has already
     /// counted; returns the generation's slow calls including it.
-    pub(crate) fn record_slow(&self, generation: u32) -> u32 {
+    pub(crate) fn record_slow(&self, generation: u32) -> u64 {
         let word = &self.rare.slow;
         // Relaxed: the first look only feeds the exchange.
         let mut cur = word.load(Ordering::Relaxed);
@@ -308,7 +319,7 @@ impl Counters {
             if tagged_after(cur, generation) {
                 return 0;
             }
-            let next = count_in(cur, generation).wrapping_add(1);
+            let next = (wide_in(cur, generation) + 1) & COUNT_MASK;
             match word.compare_exchange_weak(
                 cur,
                 tagged(generation, next),
@@ -330,21 +341,31 @@ impl Counters {
     /// The closed `generation`'s outcomes so far: what the trip-rule windows
     /// measure from. One pass over the stripes in use.
     pub(crate) fn calls(&self, generation: u32) -> Calls {
-        Calls {
-            successes: self.stripe_sums(generation).1,
-            failures: self.get(&self.rare.failures, generation),
+        self.calls_and_total(generation).0
+    }
+
+    /// [`Self::calls`], and the successes and failures with all 40 bits (what a rule
+    /// comparing counts uses; `Calls` wraps modulo 2^32, exact only for differences).
+    pub(crate) fn calls_and_total(&self, generation: u32) -> (Calls, u64) {
+        let successes = self.stripe_sums(generation).1;
+        // Relaxed: statistics.
+        let failures = wide_in(self.rare.failures.load(Ordering::Relaxed), generation);
+        let calls = Calls {
+            successes: successes as u32,
+            failures: failures as u32,
             slow: self.get(&self.rare.slow, generation),
-        }
+        };
+        (calls, successes + failures)
     }
 
     /// An outcome that counts as neither success nor failure.
     pub(crate) fn record_exclusion(&self, generation: u32) {
-        update_shared(&self.rare.exclusions, generation, |c| c.wrapping_add(1));
+        update_shared(&self.rare.exclusions, generation, |c| c + 1);
     }
 
     /// A half-open probe that gave its slot back (ignored or dropped).
     pub(crate) fn record_release(&self, generation: u32) {
-        update_shared(&self.rare.released, generation, |c| c.wrapping_add(1));
+        update_shared(&self.rare.released, generation, |c| c + 1);
     }
 
     /// The consecutive re-trips that opened `open_generation` (0 if it was not
@@ -361,7 +382,7 @@ impl Counters {
         // Release that clears PENDING after this transition (see `open_after`).
         self.rare
             .retrips
-            .store(tagged(open_generation, retrips), Ordering::Relaxed);
+            .store(tagged(open_generation, retrips.into()), Ordering::Relaxed);
     }
 
     /// The tick after which half-open `generation` re-opens (`None`: not recorded,
@@ -392,13 +413,18 @@ impl Counters {
     /// Counts of a closed `generation`.
     pub(crate) fn closed_counts(&self, generation: u32) -> Counts {
         let (requests, total_successes) = self.stripe_sums(generation);
-        let at_failure = self.get(&self.rare.successes_at_failure, generation);
+        // Relaxed: statistics. All 40 bits: successes minus those at the last failure
+        // is right across the 2^32 wrap of the counts' low bits.
+        let at_failure = wide_in(
+            self.rare.successes_at_failure.load(Ordering::Relaxed),
+            generation,
+        );
         Counts {
-            requests,
-            total_successes,
+            requests: requests as u32,
+            total_successes: total_successes as u32,
             total_failures: self.get(&self.rare.failures, generation),
             total_exclusions: self.get(&self.rare.exclusions, generation),
-            consecutive_successes: total_successes.saturating_sub(at_failure),
+            consecutive_successes: total_successes.saturating_sub(at_failure) as u32,
             consecutive_failures: self.get(&self.rare.consecutive_failures, generation),
         }
     }
@@ -412,6 +438,18 @@ impl Counters {
             total_exclusions: self.get(&self.rare.exclusions, generation),
             consecutive_successes: successes,
             consecutive_failures: 0,
+        }
+    }
+
+    /// Test seam: exactly what `successes` closed-state successes of `generation`
+    /// leave behind when they all ran on this thread (its stripe's requests and
+    /// successes), so a test reaches 2^32 calls without making them.
+    #[cfg(test)]
+    pub(crate) fn preset_successes(&self, generation: u32, successes: u64) {
+        let stripe = &self.stripes[slot::current() & INDEX_MASK];
+        // Relaxed: a test's single thread.
+        for word in [&stripe.requests, &stripe.successes] {
+            word.store(tagged(generation, successes), Ordering::Relaxed);
         }
     }
 
@@ -450,7 +488,10 @@ mod tests {
         assert_eq!(count_in(tagged(2, 9), 3), 0);
         assert_eq!(bumped(tagged(2, 9), tag_of(3)), tagged(3, 1));
         // Counts read modulo 2^32, like gobreaker's uint32.
-        assert_eq!(count_in(bumped(tagged(3, u32::MAX), tag_of(3)), 3), 0);
+        assert_eq!(
+            count_in(bumped(tagged(3, u32::MAX.into()), tag_of(3)), 3),
+            0
+        );
         // Past the 40-bit field the carry moves the tag on: still 0 modulo 2^32, and
         // the next bump re-tags the word.
         let full = tag_of(3) | COUNT_MASK;

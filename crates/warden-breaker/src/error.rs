@@ -5,48 +5,86 @@
 
 use std::fmt;
 
-/// Why the breaker refused to admit a call.
+use crate::State;
+
+/// Why the breaker refused to admit a call: the one rejection type of the
+/// whole toolkit. The core returns it from [`try_acquire`], inside
+/// [`Error::Rejected`] from [`call`], and the adapters (`warden-tower`'s
+/// layer, `warden-retry`, the `warden-kit` facade) pass this same type on.
+///
+/// Its message names the state that refused the call. It does not carry the
+/// breaker's name: it is a one-byte `Copy` value so that rejecting a call
+/// costs no allocation and no reference-count traffic (an `Arc<str>` name
+/// would be a shared-line read-modify-write on every rejection). The adapters
+/// that box or log a rejection add the name where they have it.
 ///
 /// ```
-/// use warden_breaker::Rejected;
-/// assert_eq!(Rejected::Open.to_string(), "circuit breaker is open");
+/// use warden_breaker::{Rejected, State};
+/// assert_eq!(Rejected::Open.to_string(), "circuit breaker is open: call not made");
+/// assert_eq!(Rejected::TooManyRequests.state(), State::HalfOpen);
 /// ```
+///
+/// [`try_acquire`]: crate::CircuitBreaker::try_acquire
+/// [`call`]: crate::CircuitBreaker::call
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Rejected {
-    /// The breaker is open.
+    /// The breaker is open (tripped, or forced open): no call goes through
+    /// until its timeout ends.
     Open,
-    /// The breaker is half-open and all its probe slots are taken.
+    /// The breaker is half-open and every probe slot (`max_requests`) is
+    /// taken by a call still in flight.
     TooManyRequests,
+}
+
+impl Rejected {
+    /// The state that refused the call.
+    ///
+    /// ```
+    /// use warden_breaker::{Rejected, State};
+    /// assert_eq!(Rejected::Open.state(), State::Open);
+    /// ```
+    pub const fn state(self) -> State {
+        match self {
+            Rejected::Open => State::Open,
+            Rejected::TooManyRequests => State::HalfOpen,
+        }
+    }
 }
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Rejected::Open => "circuit breaker is open",
-            Rejected::TooManyRequests => "too many requests",
+            Rejected::Open => "circuit breaker is open: call not made",
+            Rejected::TooManyRequests => {
+                "circuit breaker is half-open and all its probe slots are taken: call not made"
+            }
         })
     }
 }
 
 impl std::error::Error for Rejected {}
 
-/// The error of a guarded call: a rejection, or the call's own error.
+/// The error of a guarded call: the breaker's [`Rejected`], or the call's own
+/// error.
 ///
 /// `Inner` displays the inner error as is and forwards its `source()`, so an
 /// error chain prints each message once.
 ///
 /// ```
-/// use warden_breaker::Error;
-/// let e: Error<std::io::Error> = Error::TooManyRequests;
-/// assert_eq!(e.to_string(), "too many requests");
+/// use warden_breaker::{Error, Rejected};
+/// let e: Error<std::io::Error> = Error::Rejected(Rejected::TooManyRequests);
+/// assert_eq!(e.to_string(), Rejected::TooManyRequests.to_string());
 /// assert!(Error::<&str>::Inner("boom").into_inner().is_some());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Error<E> {
-    /// Rejected: the breaker is open.
-    Open,
-    /// Rejected: half-open and every probe slot is taken.
-    TooManyRequests,
+    /// The breaker refused the call; it did not run.
+    Rejected(Rejected),
     /// The call ran and returned this error.
     Inner(E),
 }
@@ -55,23 +93,22 @@ impl<E> Error<E> {
     /// True if the breaker rejected the call (it did not run).
     ///
     /// ```
-    /// use warden_breaker::Error;
-    /// assert!(Error::<()>::Open.is_rejection());
+    /// use warden_breaker::{Error, Rejected};
+    /// assert!(Error::<()>::Rejected(Rejected::Open).is_rejection());
     /// ```
     pub fn is_rejection(&self) -> bool {
-        !matches!(self, Error::Inner(_))
+        matches!(self, Error::Rejected(_))
     }
 
     /// The rejection, if this is one.
     ///
     /// ```
     /// use warden_breaker::{Error, Rejected};
-    /// assert_eq!(Error::<()>::Open.rejection(), Some(Rejected::Open));
+    /// assert_eq!(Error::<()>::Rejected(Rejected::Open).rejection(), Some(Rejected::Open));
     /// ```
     pub fn rejection(&self) -> Option<Rejected> {
         match self {
-            Error::Open => Some(Rejected::Open),
-            Error::TooManyRequests => Some(Rejected::TooManyRequests),
+            Error::Rejected(r) => Some(*r),
             Error::Inner(_) => None,
         }
     }
@@ -85,25 +122,21 @@ impl<E> Error<E> {
     pub fn into_inner(self) -> Option<E> {
         match self {
             Error::Inner(e) => Some(e),
-            _ => None,
+            Error::Rejected(_) => None,
         }
     }
 }
 
 impl<E> From<Rejected> for Error<E> {
     fn from(r: Rejected) -> Self {
-        match r {
-            Rejected::Open => Error::Open,
-            Rejected::TooManyRequests => Error::TooManyRequests,
-        }
+        Error::Rejected(r)
     }
 }
 
 impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Open => Rejected::Open.fmt(f),
-            Error::TooManyRequests => Rejected::TooManyRequests.fmt(f),
+            Error::Rejected(r) => r.fmt(f),
             Error::Inner(e) => e.fmt(f),
         }
     }
@@ -113,7 +146,7 @@ impl<E: std::error::Error> std::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Inner(e) => e.source(),
-            _ => None,
+            Error::Rejected(_) => None,
         }
     }
 }

@@ -29,7 +29,7 @@
 //!
 //! match cb.call(|| query()) {
 //!     Ok(rows) => assert_eq!(rows, 3),
-//!     Err(Error::Open | Error::TooManyRequests) => { /* shed load, serve a fallback */ }
+//!     Err(Error::Rejected(_)) => { /* shed load, serve a fallback */ }
 //!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
 //! }
 //! assert_eq!(cb.state(), State::Closed);
@@ -56,7 +56,18 @@
 //!   milliseconds are rejected rather than rounded.
 //! * A permit dropped without an outcome gives its half-open slot back, so a
 //!   cancelled probe cannot wedge the breaker; dropped during a panic it counts
-//!   as a failure.
+//!   as a failure. A permit never dropped (`std::mem::forget`) holds its
+//!   half-open slot until [`Builder::half_open_max_wait`] re-opens the breaker
+//!   (without a max wait, until a command or a failed probe), like gobreaker's
+//!   `done` never called.
+//! * A panicking callback or observer never aborts the process and never keeps
+//!   another hook, a later transition, a count or a half-open slot from
+//!   happening: each hook runs under its own `catch_unwind`, and the first panic
+//!   reaches the caller once the breaker's bookkeeping is done (unless the caller
+//!   is already unwinding, when its own panic carries on).
+//! * A clock that steps back is treated as standing still until it catches up:
+//!   no call reads as slow, no deadline as passed, no time-window bucket as
+//!   entered because time ran backwards.
 //! * State-change callbacks run outside any lock, exactly once per transition
 //!   and in transition order; they may call back into the breaker (gobreaker
 //!   deadlocks, issue #37).
@@ -103,11 +114,20 @@
 //! Ticks are milliseconds since the breaker was built: 40 bits last 34.8 years;
 //! timeouts and intervals are capped at 2^39 ms ([`MAX_DURATION_TICKS`]) so
 //! every setting works for at least 17.4 years of uptime; past [`MAX_TICK`]
-//! time saturates. The generation wraps after 2^20; a permit would have to be
-//! held across exactly that many transitions to be mistaken for a current one
-//! (minutes of a breaker flapping every millisecond, about a year at the
-//! default 60 s timeout). Half-open probe counts have 20 bits, so
-//! `max_requests` is at most [`MAX_REQUESTS`].
+//! time saturates. The generation wraps after 2^20: a permit held across an
+//! exact multiple of 2^20 generation changes is taken for a current one (see
+//! the state word's docs for how fast that can happen). Half-open probe counts
+//! have 20 bits, so `max_requests` is at most [`MAX_REQUESTS`]. Counts are
+//! 40 bits wide; [`Counts`] shows their low 32 bits like gobreaker, but the
+//! built-in trip rules use all 40.
+//!
+//! The word is a plain `AtomicU64` behind a typed, pure `Snapshot` view
+//! rather than the `atomic` crate's `Atomic<Snapshot>`: every transition is
+//! already one exchange of a snapshot through one function (decided from a
+//! snapshot first, named only once the exchange succeeded), the hot path
+//! compares the raw word with a permit's one-word ticket, and loom has no twin
+//! of `Atomic<T>`, so the wrapper would add a dependency and a hand-written loom
+//! shim without removing any bit logic.
 //!
 //! # Memory ordering
 //!
@@ -129,9 +149,12 @@ mod clock;
 mod config;
 mod counters;
 mod error;
+mod future;
 mod observer;
 mod permit;
 mod policy;
+#[cfg(feature = "serde")]
+mod serde_units;
 mod slot;
 mod state;
 mod sync;
@@ -157,6 +180,27 @@ pub use types::{Counts, Mode, Outcome, State};
 #[doc(hidden)]
 pub mod __private {
     use crate::state::{Manual, Snapshot, Tag};
+
+    /// Loom models only: whether the model's threads own counter stripes (as up
+    /// to 63 threads do in production) instead of all sharing one.
+    #[cfg(loom)]
+    pub fn loom_owned_slots(on: bool) {
+        crate::slot::loom_owned_slots(on);
+    }
+
+    /// Loom models only: a breaker whose first generation is `generation` (to
+    /// reach the counters' sweep without 2^16 transitions first).
+    #[cfg(loom)]
+    pub fn breaker_at_generation(
+        settings: crate::Settings,
+        generation: u32,
+    ) -> crate::CircuitBreaker {
+        crate::CircuitBreaker::with_generation(settings, generation)
+    }
+
+    /// Loom models only: generations whose start sweeps the counters (multiples).
+    #[cfg(loom)]
+    pub const SWEEP_PERIOD: u32 = crate::state::SWEEP_PERIOD;
 
     /// A state word taken apart.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -94,6 +94,14 @@ fn drop_outcome() -> Option<Outcome> {
 /// unreported releases a half-open slot (a cancelled call); dropping it while
 /// the thread panics records a failure.
 ///
+/// A half-open permit that is never reported nor dropped (`std::mem::forget`,
+/// a leaked `Box`) holds its probe slot until the generation ends: with
+/// [`Builder::half_open_max_wait`](crate::Builder::half_open_max_wait) the
+/// half-open state re-opens once the max wait passed, without one the slot is
+/// held until a command ([`reset`](crate::CircuitBreaker::reset) and friends) or
+/// another probe's failure ends the generation (gobreaker's `done` never called).
+/// A forgotten closed permit costs nothing but its outcome.
+///
 /// ```
 /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
 /// match cb.try_acquire() {
@@ -202,7 +210,11 @@ impl fmt::Debug for Permit<'_> {
 }
 
 /// Admission to one call that owns an `Arc` of its breaker, so it is `'static`
-/// and can cross `.await` points and threads. Same rules as [`Permit`].
+/// and can cross `.await` points and threads. Same rules as [`Permit`],
+/// including `std::mem::forget`: a forgotten half-open permit holds its probe
+/// slot until [`Builder::half_open_max_wait`](crate::Builder::half_open_max_wait)
+/// re-opens the breaker (or, without one, until a command or a failed probe ends
+/// the generation), and keeps its breaker alive (the `Arc` leaks with it).
 ///
 /// ```
 /// use std::sync::Arc;

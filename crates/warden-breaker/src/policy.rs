@@ -37,7 +37,7 @@ pub const MAX_TIME_BUCKETS: u32 = 1024;
 /// let clock = ManualClock::new();
 /// let cb = CircuitBreaker::builder("api")
 ///     // the last 10 s in 10 buckets of 1 s; at least 4 calls; trip at 50 %
-///     .time_window(TimeWindow::new(Duration::from_secs(10), 10, 4, 50))
+///     .time_window(TimeWindow::new(Duration::from_secs(10)).with_buckets(10).with_min_calls(4).with_failure_rate_percent(50))
 ///     .clock(clock.clone())
 ///     .build()?;
 /// let _ = cb.call(|| Err::<(), _>("503"));
@@ -54,7 +54,12 @@ pub const MAX_TIME_BUCKETS: u32 = 1024;
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TimeWindow {
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "length_ms", serialize_with = "crate::serde_units::millis")
+    )]
     length: Duration,
     buckets: u32,
     min_calls: u32,
@@ -62,35 +67,79 @@ pub struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// The last `length` (whole milliseconds, at most 2^39 ms) in `buckets`
-    /// (1..=[`MAX_TIME_BUCKETS`], each a whole number of milliseconds); trip at
-    /// `failure_rate_percent` (1..=100) once the window holds at least `min_calls`
-    /// (>= 1) calls. Validated by [`Builder::build`](crate::Builder::build).
+    /// The last `length` (whole milliseconds, at most 2^39 ms), with
+    /// Resilience4j's defaults for the rest: 10 buckets, at least 100 calls,
+    /// trip at 50 %. Change each with its named `with_` method, so two numbers
+    /// cannot be swapped by position. Validated by
+    /// [`Builder::build`](crate::Builder::build).
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(60), 60, 20, 50);
+    /// use warden_breaker::TimeWindow;
+    /// let w = TimeWindow::new(Duration::from_secs(60))
+    ///     .with_buckets(60)
+    ///     .with_min_calls(20)
+    ///     .with_failure_rate_percent(50);
     /// assert_eq!(w.bucket_width(), Duration::from_secs(1));
+    /// let d = TimeWindow::new(Duration::from_secs(10));
+    /// assert_eq!((d.buckets(), d.min_calls(), d.failure_rate_percent()), (10, 100, 50));
     /// ```
-    pub const fn new(
-        length: Duration,
-        buckets: u32,
-        min_calls: u32,
-        failure_rate_percent: u32,
-    ) -> Self {
+    pub const fn new(length: Duration) -> Self {
         Self {
             length,
-            buckets,
-            min_calls,
-            failure_rate_percent,
+            buckets: 10,
+            min_calls: 100,
+            failure_rate_percent: 50,
         }
+    }
+
+    /// The number of buckets (1..=[`MAX_TIME_BUCKETS`], each a whole number of
+    /// milliseconds): the window moves on one bucket at a time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(5);
+    /// assert_eq!(w.bucket_width(), Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub const fn with_buckets(mut self, buckets: u32) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// The calls (successes and failures, >= 1) the window must hold before its
+    /// rate can trip.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_min_calls(20);
+    /// assert_eq!(w.min_calls(), 20);
+    /// ```
+    #[must_use]
+    pub const fn with_min_calls(mut self, min_calls: u32) -> Self {
+        self.min_calls = min_calls;
+        self
+    }
+
+    /// The failure rate that trips, in whole percent (1..=100).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10))
+    ///     .with_failure_rate_percent(25);
+    /// assert_eq!(w.failure_rate_percent(), 25);
+    /// ```
+    #[must_use]
+    pub const fn with_failure_rate_percent(mut self, percent: u32) -> Self {
+        self.failure_rate_percent = percent;
+        self
     }
 
     /// The span of the window.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 10, 5, 50);
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(10).with_min_calls(5).with_failure_rate_percent(50);
     /// assert_eq!(w.length(), Duration::from_secs(10));
     /// ```
     pub const fn length(&self) -> Duration {
@@ -101,7 +150,7 @@ impl TimeWindow {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 5, 50);
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(5).with_min_calls(5).with_failure_rate_percent(50);
     /// assert_eq!(w.buckets(), 5);
     /// ```
     pub const fn buckets(&self) -> u32 {
@@ -113,7 +162,7 @@ impl TimeWindow {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 5, 50);
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(5).with_min_calls(5).with_failure_rate_percent(50);
     /// assert_eq!(w.bucket_width(), Duration::from_secs(2));
     /// ```
     pub const fn bucket_width(&self) -> Duration {
@@ -127,7 +176,7 @@ impl TimeWindow {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 7, 50);
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(5).with_min_calls(7).with_failure_rate_percent(50);
     /// assert_eq!(w.min_calls(), 7);
     /// ```
     pub const fn min_calls(&self) -> u32 {
@@ -138,7 +187,7 @@ impl TimeWindow {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 7, 50);
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(5).with_min_calls(7).with_failure_rate_percent(50);
     /// assert_eq!(w.failure_rate_percent(), 50);
     /// ```
     pub const fn failure_rate_percent(&self) -> u32 {
@@ -149,12 +198,17 @@ impl TimeWindow {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10), 5, 4, 50);
+    /// let w = warden_breaker::TimeWindow::new(Duration::from_secs(10)).with_buckets(5).with_min_calls(4).with_failure_rate_percent(50);
     /// assert!(!w.trips(3, 3));
     /// assert!(w.trips(4, 2));
     /// ```
     pub const fn trips(&self, calls: u32, failures: u32) -> bool {
-        rate_trips(calls, failures, self.min_calls, self.failure_rate_percent)
+        rate_trips(
+            calls as u64,
+            failures as u64,
+            self.min_calls,
+            self.failure_rate_percent,
+        )
     }
 
     /// The bucket width in ticks (validated: >= 1).
@@ -189,7 +243,7 @@ impl TimeWindow {
 /// let clock = ManualClock::new();
 /// let cb = CircuitBreaker::builder("db")
 ///     // 2 s or more is slow; trip when half of at least 4 calls were slow
-///     .slow_calls(SlowCalls::new(Duration::from_secs(2), 50, 4))
+///     .slow_calls(SlowCalls::new(Duration::from_secs(2)).with_slow_rate_percent(50).with_min_calls(4))
 ///     .clock(clock.clone())
 ///     .build()?;
 /// for _ in 0..2 {
@@ -206,7 +260,12 @@ impl TimeWindow {
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlowCalls {
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "threshold_us", serialize_with = "crate::serde_units::micros")
+    )]
     threshold: Duration,
     slow_rate_percent: u32,
     min_calls: u32,
@@ -214,28 +273,57 @@ pub struct SlowCalls {
 
 impl SlowCalls {
     /// Calls taking at least `threshold` (whole microseconds, 1 µs..=2^39 µs) are
-    /// slow; trip when
-    /// `slow_rate_percent` (1..=100) of the window's calls are slow and it holds at
-    /// least `min_calls` (>= 1). Validated by [`Builder::build`](crate::Builder::build).
+    /// slow, with Resilience4j's defaults for the rest: trip when 100 % of the
+    /// window's calls are slow and it holds at least 100. Change each with its
+    /// named `with_` method. Validated by [`Builder::build`](crate::Builder::build).
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = warden_breaker::SlowCalls::new(Duration::from_millis(500), 50, 10);
+    /// use warden_breaker::SlowCalls;
+    /// let s = SlowCalls::new(Duration::from_millis(500)).with_slow_rate_percent(50).with_min_calls(10);
     /// assert_eq!(s.threshold(), Duration::from_millis(500));
+    /// let d = SlowCalls::new(Duration::from_secs(1));
+    /// assert_eq!((d.slow_rate_percent(), d.min_calls()), (100, 100));
     /// ```
-    pub const fn new(threshold: Duration, slow_rate_percent: u32, min_calls: u32) -> Self {
+    pub const fn new(threshold: Duration) -> Self {
         Self {
             threshold,
-            slow_rate_percent,
-            min_calls,
+            slow_rate_percent: 100,
+            min_calls: 100,
         }
+    }
+
+    /// The share of slow calls that trips, in whole percent (1..=100).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(80);
+    /// assert_eq!(s.slow_rate_percent(), 80);
+    /// ```
+    #[must_use]
+    pub const fn with_slow_rate_percent(mut self, percent: u32) -> Self {
+        self.slow_rate_percent = percent;
+        self
+    }
+
+    /// The calls (>= 1) the window must hold before the slow-call rate can trip.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1)).with_min_calls(10);
+    /// assert_eq!(s.min_calls(), 10);
+    /// ```
+    #[must_use]
+    pub const fn with_min_calls(mut self, min_calls: u32) -> Self {
+        self.min_calls = min_calls;
+        self
     }
 
     /// The duration from which a call is slow.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 50, 10);
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(50).with_min_calls(10);
     /// assert_eq!(s.threshold(), Duration::from_secs(1));
     /// ```
     pub const fn threshold(&self) -> Duration {
@@ -246,7 +334,7 @@ impl SlowCalls {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 80, 10);
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(80).with_min_calls(10);
     /// assert_eq!(s.slow_rate_percent(), 80);
     /// ```
     pub const fn slow_rate_percent(&self) -> u32 {
@@ -257,7 +345,7 @@ impl SlowCalls {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 80, 10);
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(80).with_min_calls(10);
     /// assert_eq!(s.min_calls(), 10);
     /// ```
     pub const fn min_calls(&self) -> u32 {
@@ -268,11 +356,21 @@ impl SlowCalls {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1), 50, 4);
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_secs(1)).with_slow_rate_percent(50).with_min_calls(4);
     /// assert!(!s.trips(3, 3));
     /// assert!(s.trips(4, 2));
     /// ```
     pub const fn trips(&self, calls: u32, slow: u32) -> bool {
+        rate_trips(
+            calls as u64,
+            slow as u64,
+            self.min_calls,
+            self.slow_rate_percent,
+        )
+    }
+
+    /// [`trips`](Self::trips) on counts wider than 32 bits.
+    pub(crate) const fn trips_wide(&self, calls: u64, slow: u64) -> bool {
         rate_trips(calls, slow, self.min_calls, self.slow_rate_percent)
     }
 
@@ -284,14 +382,21 @@ impl SlowCalls {
     /// `BENCHMARKS.md` for why one word); a call that takes 12.7 days or more is
     /// judged modulo that span.
     ///
+    /// A clock that stepped back between the two reads is treated as standing still
+    /// (the call took no time, so it is not slow), as [`Clock`](crate::Clock)
+    /// promises: a difference of more than 2^39 µs (6.4 days, the longest
+    /// threshold) modulo 2^40 µs is an end before the start.
+    ///
     /// ```
     /// use std::time::Duration;
-    /// let s = warden_breaker::SlowCalls::new(Duration::from_millis(2), 50, 4);
+    /// let s = warden_breaker::SlowCalls::new(Duration::from_millis(2)).with_slow_rate_percent(50).with_min_calls(4);
     /// assert!(!s.is_slow(0, 1_999_999));
     /// assert!(s.is_slow(0, 2_000_000));
     /// // Whole microseconds of the clock: 2000 - 1 and 2000 - 0.
     /// assert!(!s.is_slow(1_000, 2_000_999));
     /// assert!(s.is_slow(999, 2_000_000));
+    /// // The clock stepped back 1 µs: no time passed, not 12.7 days.
+    /// assert!(!s.is_slow(5_000_000, 4_999_000));
     /// ```
     pub const fn is_slow(&self, start_nanos: u64, end_nanos: u64) -> bool {
         self.is_slow_since(start_nanos / 1_000, end_nanos)
@@ -302,6 +407,9 @@ impl SlowCalls {
     #[inline]
     pub(crate) const fn is_slow_since(&self, start_micros: u64, end_nanos: u64) -> bool {
         let took = (end_nanos / 1_000).wrapping_sub(start_micros) & MICROS_MASK;
+        // Past half the span: the end is before the start (the clock stepped back),
+        // which is standing still.
+        let took = if took > BACKWARDS_AFTER { 0 } else { took };
         took as u128 >= self.threshold.as_micros()
     }
 }
@@ -311,10 +419,14 @@ const MICROS_MASK: u64 = (1 << 40) - 1;
 /// The longest slow-call threshold: 2^39 µs (6.4 days), half the span a ticket
 /// can time, so any slow call is seen as slow for at least as long again.
 const MAX_THRESHOLD_MICROS: u128 = 1 << 39;
+/// A call's time modulo 2^40 µs above this is a clock that stepped back (see
+/// [`SlowCalls::is_slow`]); the longest threshold is still reachable.
+const BACKWARDS_AFTER: u64 = 1 << 39;
 
 /// `calls >= min_calls && hits / calls >= percent / 100`, without overflow.
-pub(crate) const fn rate_trips(calls: u32, hits: u32, min_calls: u32, percent: u32) -> bool {
-    calls >= min_calls && hits as u64 * 100 >= percent as u64 * calls as u64
+/// Counts are at most 40 bits (the counters' field), so `hits * 100` cannot overflow.
+pub(crate) const fn rate_trips(calls: u64, hits: u64, min_calls: u32, percent: u32) -> bool {
+    calls >= min_calls as u64 && hits.saturating_mul(100) >= (percent as u64).saturating_mul(calls)
 }
 
 fn out_of_range(field: &'static str, value: impl ToString, allowed: &'static str) -> ConfigError {
@@ -334,19 +446,20 @@ fn check_percent(field: &'static str, percent: u32) -> Result<(), ConfigError> {
 }
 
 pub(crate) fn validate_time_window(w: TimeWindow) -> Result<(), ConfigError> {
-    if !(u64::from(w.length.subsec_nanos())).is_multiple_of(NANOS_PER_TICK) {
-        return Err(ConfigError::NotWholeMillis {
-            field: "time_window.length",
-            value: w.length,
-        });
-    }
+    // Range first: a length too large to store is that, whatever its fraction.
     let ms = w.length.as_millis();
-    if ms == 0 || ms > u128::from(MAX_DURATION_TICKS) {
+    if ms > u128::from(MAX_DURATION_TICKS) || w.length.is_zero() {
         return Err(out_of_range(
             "time_window.length",
             format!("{:?}", w.length),
             "1 ms..=2^39 ms, in whole milliseconds",
         ));
+    }
+    if !(u64::from(w.length.subsec_nanos())).is_multiple_of(NANOS_PER_TICK) {
+        return Err(ConfigError::NotWholeMillis {
+            field: "time_window.length",
+            value: w.length,
+        });
     }
     if w.buckets == 0 || w.buckets > MAX_TIME_BUCKETS || !ms.is_multiple_of(u128::from(w.buckets)) {
         return Err(out_of_range(

@@ -9,8 +9,12 @@
 //! Threads beyond [`SLOTS`] (or calls made while a thread's locals are being
 //! torn down) share the [`OVERFLOW`] stripe, updated with compare-and-swap.
 //!
-//! Under `cfg(loom)` there are no owned slots: every thread uses the shared
-//! stripe, the path whose interleavings matter.
+//! Under `cfg(loom)` every thread uses the shared stripe by default, the path
+//! of threads beyond [`SLOTS`]; a model can turn owned slots on
+//! (`__private::loom_owned_slots`), and then its first [`SLOTS`] threads each own
+//! a stripe, written with the plain load and store production uses, racing the
+//! readers of the counts and the sweep. (Slots are not given back at thread exit
+//! under loom: a model's threads live as long as its execution.)
 
 /// Number of owned slots (one bit each in the claim bitmap). With the overflow
 /// stripe that makes a power of two, so a stripe index masked with
@@ -18,7 +22,7 @@
 #[cfg(not(loom))]
 pub(crate) const SLOTS: usize = 63;
 #[cfg(loom)]
-pub(crate) const SLOTS: usize = 0;
+pub(crate) const SLOTS: usize = 3;
 
 /// Index of the shared stripe that threads without a slot use.
 pub(crate) const OVERFLOW: usize = SLOTS;
@@ -131,14 +135,67 @@ mod registry {
 
 #[cfg(loom)]
 mod registry {
-    #[inline]
+    use super::{OVERFLOW, SLOTS};
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use std::cell::Cell;
+    // A std atomic: the switch is set outside the model, before it runs.
+    use std::sync::atomic::AtomicBool;
+
+    /// Whether loom threads claim owned slots (off: every one uses the shared stripe).
+    pub(crate) static OWNED: AtomicBool = AtomicBool::new(false);
+
+    loom::lazy_static! {
+        /// The next slot to hand out, per execution of the model.
+        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
+        /// As in production: one past the highest slot claimed.
+        static ref HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
+    }
+
+    loom::thread_local! {
+        static INDEX: Cell<usize> = Cell::new(usize::MAX);
+    }
+
+    fn owned() -> bool {
+        // Relaxed: set before the model starts, never while it runs.
+        OWNED.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn current() -> usize {
-        super::OVERFLOW
+        if !owned() {
+            return OVERFLOW;
+        }
+        let i = INDEX.with(Cell::get);
+        if i != usize::MAX {
+            return i;
+        }
+        // Relaxed: as production's claim, which orders nothing for the stripes of a
+        // fresh slot (never written before) but the high-water mark below.
+        let i = NEXT.fetch_add(1, Ordering::Relaxed);
+        let i = if i < SLOTS {
+            // Relaxed: as production's (see `take_free_slot` there).
+            HIGH_WATER.fetch_max(i + 1, Ordering::Relaxed);
+            i
+        } else {
+            OVERFLOW
+        };
+        INDEX.with(|c| c.set(i));
+        i
     }
-    #[inline]
+
     pub(crate) fn high_water() -> usize {
-        0
+        if !owned() {
+            return 0;
+        }
+        // Relaxed: as production's.
+        HIGH_WATER.load(Ordering::Relaxed)
     }
+}
+
+/// Turns owned slots on or off for the loom models run after this call.
+#[cfg(loom)]
+pub(crate) fn loom_owned_slots(on: bool) {
+    // Relaxed: read by the models this thread runs next.
+    registry::OWNED.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub(crate) use registry::{current, high_water};

@@ -36,14 +36,25 @@
 //!   Past the end, ticks saturate at [`MAX_TICK`]: a deadline saturates too and
 //!   the breaker stays in its state instead of wrapping into nonsense.
 //! * **Generation**: 20 bits, 1,048,576 generations, then it wraps to 0. A
-//!   permit is only confused with a newer generation if it is held across an
-//!   exact multiple of 2^20 generation changes. A state change needs at least
-//!   one open timeout (1 ms minimum, 60 s by default) per two generations, and
-//!   an interval reset at least one interval, so at the fastest settings that is
-//!   a permit held for about 8.7 minutes while the breaker flaps every
-//!   millisecond, and with the default timeout about a year. Striped counters
-//!   are swept every [`SWEEP_PERIOD`] generations so a long-idle stripe is
-//!   never mistaken for the current generation.
+//!   permit held across an exact multiple of 2^20 generation changes is taken
+//!   for a permit of the current generation and its outcome counts there. This
+//!   is a known limit, not a bound that time enforces: every manual command
+//!   starts a generation (2^20 [`reset`](crate::CircuitBreaker::reset)s take
+//!   about 10 ms), and a breaker flapping naturally spends about three
+//!   generations per open timeout (closed, open, half-open), so with a 1 ms
+//!   timeout a permit held for about 6 minutes of constant flapping can meet
+//!   it. A wider generation in the permit alone would not rule it out: every
+//!   place that stores or compares a generation holds these 20 bits (the
+//!   counter stripes' words, a 20-bit tag beside a 40-bit count; the count
+//!   window's events; the time buckets), and an outcome that passed its
+//!   generation check can be held up before its write for any number of
+//!   generations, so each of them would need the full generation too, as
+//!   would a second word kept in step with this one (a transition cannot
+//!   change two words at once). A closed permit that times its call already
+//!   spends its whole one-word ticket on state, generation and start time, so
+//!   it would also need a third word. Striped counters are swept every
+//!   [`SWEEP_PERIOD`] generations so a long-idle stripe is never mistaken for
+//!   the current generation.
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
 //!   `max_requests` is at most [`MAX_REQUESTS`] (1,048,575).
 //! * **Manual**: 2 bits of mode leave 38 bits for a forced-open deadline, so a

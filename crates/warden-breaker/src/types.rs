@@ -9,6 +9,11 @@ use std::fmt;
 /// assert_eq!(State::HalfOpen.to_string(), "half-open");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum State {
     /// Calls are admitted and their outcomes counted.
     Closed,
@@ -65,6 +70,11 @@ impl fmt::Display for State {
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Mode {
     /// The state machine decides (gobreaker's behaviour).
     Normal,
@@ -103,6 +113,7 @@ impl fmt::Display for Mode {
 /// assert_eq!(c.total_successes, 0);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Counts {
     /// Calls admitted in this generation (in half-open: probes admitted).
     pub requests: u32,
@@ -130,6 +141,11 @@ pub struct Counts {
 /// assert_eq!(classify(&Err("not found")), Outcome::Ignored);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum Outcome {
     /// Counts as a success (gobreaker's `IsSuccessful` returned true).
     Success,

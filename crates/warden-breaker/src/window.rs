@@ -51,42 +51,59 @@ impl EventRing {
     /// The slot of the `index`-th event (1-based; counts wrap modulo 2^32: after
     /// 2^32 events of one generation the mapping jumps once, and the slots it
     /// mislabels count as in the window until they are rewritten).
-    fn slot(&self, index: u32) -> (&AtomicU64, u64) {
+    fn slot(&self, index: u64) -> (&AtomicU64, u64) {
         let i = index.wrapping_sub(1);
-        let lap = u64::from((i / self.size()) & 0xF);
-        (&self.slots[(i % self.size()) as usize], lap << LAP_SHIFT)
+        let size = u64::from(self.size());
+        let lap = (i / size) & 0xF;
+        (&self.slots[(i % size) as usize], lap << LAP_SHIFT)
     }
 
     /// Records that the `index`-th event of `generation` was call number `position`.
-    pub(crate) fn record(&self, generation: u32, index: u32, position: u32) {
+    ///
+    /// Never overwrites an event of a later generation: a failure that passed its
+    /// generation check before the generation moved on is stale, and its slot may
+    /// already hold the new generation's event of the same index, which must stay
+    /// (overwritten, that event would count as in the window for good). Index 0 is
+    /// no event (a stale failure's counter update returns 0).
+    pub(crate) fn record(&self, generation: u32, index: u64, position: u64) {
+        if index == 0 {
+            return;
+        }
         let (slot, lap) = self.slot(index);
-        // Relaxed: statistics. A reader that misses this store treats the slot as
-        // in the window (see the module docs); nothing else is published through it.
-        slot.store(
-            lap | tag_of(generation) | u64::from(position),
-            Ordering::Relaxed,
-        );
+        let event = lap | tag_of(generation) | (position & POSITION_MASK);
+        // Relaxed: statistics. A reader that misses this write treats the slot as in
+        // the window (see the module docs); nothing else is published through it.
+        let mut cur = slot.load(Ordering::Relaxed);
+        while !later_generation(cur, generation) {
+            // Relaxed: see above; a lost exchange only feeds the next look.
+            match slot.compare_exchange_weak(cur, event, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// Of the `events` events of `generation` so far, how many happened among its
     /// last `window` calls, `calls` calls having been made (`window` is at most
     /// the ring's size).
-    pub(crate) fn in_window(&self, generation: u32, events: u32, calls: u32, window: u32) -> u32 {
-        let window = window.min(self.size());
+    pub(crate) fn in_window(&self, generation: u32, events: u64, calls: u64, window: u32) -> u64 {
+        let window = u64::from(window.min(self.size()));
         if events == 0 || window == 0 {
             return 0;
         }
         // Whether event `i` is known to have left the window.
-        let left = |i: u32| {
+        let left = |i: u64| {
             let (slot, lap) = self.slot(i);
             // Relaxed: see `record`.
             let w = slot.load(Ordering::Relaxed);
-            let position = (w & POSITION_MASK) as u32;
+            let position = w & POSITION_MASK;
+            // Calls since the event, modulo the 40-bit position field.
+            let since = calls.wrapping_sub(position) & POSITION_MASK;
             w & !POSITION_MASK == lap | (tag_of(generation) & TAG_MASK)
                 && position != 0
-                && calls.wrapping_sub(position) >= window
+                && since >= window
                 // A position "ahead" of the count (a racing failure's) is in.
-                && calls.wrapping_sub(position) < 1 << 31
+                && since < 1 << (PAYLOAD_BITS - 1)
         };
         // Candidates: the last `window` indices (an older event has `window` or more
         // events, hence calls, after it). Find the first one still in the window.
@@ -108,7 +125,9 @@ impl EventRing {
     }
 
     /// Empties every slot not tagged `generation` (run with the counters' sweep,
-    /// so no tag stays behind long enough for the 20-bit generation to wrap onto it).
+    /// so no tag stays behind long enough for the 20-bit generation to wrap onto it,
+    /// nor half the generation space behind, where [`Self::record`] would take it
+    /// for a later generation's).
     pub(crate) fn sweep(&self, generation: u32) {
         for slot in self.slots.iter() {
             // Relaxed: see `record`; a lost exchange means a fresh event landed.
@@ -120,6 +139,15 @@ impl EventRing {
     }
 }
 
+/// Whether slot word `w` holds an event of a generation after `generation` (modulo
+/// the 20-bit wrap: up to half the generation space ahead; sweeps keep older tags
+/// from lingering that long).
+fn later_generation(w: u64, generation: u32) -> bool {
+    let tag = (w & TAG_MASK) >> PAYLOAD_BITS;
+    let ahead = tag.wrapping_sub(u64::from(generation)) & (TAG_MASK >> PAYLOAD_BITS);
+    w != 0 && ahead != 0 && ahead < 1 << (crate::state::GEN_BITS - 1)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -128,13 +156,13 @@ mod tests {
     /// returning the in-window failure count after each failure.
     fn replay(size: u32, outcomes: &[bool]) -> Vec<u32> {
         let ring = EventRing::new(size as usize);
-        let (mut calls, mut failures, mut seen) = (0u32, 0u32, Vec::new());
+        let (mut calls, mut failures, mut seen) = (0u64, 0u64, Vec::new());
         for &failure in outcomes {
             calls += 1;
             if failure {
                 failures += 1;
                 ring.record(7, failures, calls);
-                seen.push(ring.in_window(7, failures, calls, size));
+                seen.push(ring.in_window(7, failures, calls, size) as u32);
             }
         }
         seen
@@ -194,9 +222,26 @@ mod tests {
     }
 
     #[test]
-    fn positions_wrap_modulo_2_pow_32() {
+    fn a_stale_event_never_overwrites_a_later_generations() {
+        let ring = EventRing::new(2);
+        ring.record(5, 1, 1); // the new generation's first failure, at call 1
+        ring.record(4, 1, 7); // a stale failure of the generation before, same index
+        // Three calls on, the new generation's failure left a window of 2: had the
+        // stale event overwritten it, it would count as in for good.
+        assert_eq!(ring.in_window(5, 1, 3, 2), 0);
+        ring.record(4, 0, 9); // index 0 (a stale counter update): no event
+        assert_eq!(ring.in_window(5, 1, 3, 2), 0);
+        // Across the generation wrap, 0 follows the last generation.
+        let ring = EventRing::new(1);
+        ring.record(0, 1, 1);
+        ring.record(crate::state::GEN_MASK as u32, 1, 5);
+        assert_eq!(ring.in_window(0, 1, 2, 1), 0);
+    }
+
+    #[test]
+    fn positions_wrap_modulo_2_pow_40() {
         let ring = EventRing::new(3);
-        ring.record(1, 1, u32::MAX);
+        ring.record(1, 1, POSITION_MASK);
         ring.record(1, 2, 1); // two calls later, across the wrap
         assert_eq!(ring.in_window(1, 2, 1, 3), 2);
         assert_eq!(ring.in_window(1, 2, 3, 3), 1);

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use warden_breaker::{
-    CircuitBreaker, CountWindow, Error, ManualClock, SlowCalls, State, TimeWindow,
+    CircuitBreaker, CountWindow, Error, ManualClock, Rejected, SlowCalls, State, TimeWindow,
 };
 
 struct Counting;
@@ -91,7 +91,10 @@ fn open_path_and_transitions_do_not_allocate() {
             }
             assert_eq!(cb.state(), State::Open);
             for _ in 0..1_000 {
-                assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+                assert!(matches!(
+                    cb.call(|| Ok::<_, ()>(())),
+                    Err(Error::Rejected(Rejected::Open))
+                ));
             }
             // Open -> HalfOpen, saturated, then HalfOpen -> Closed.
             clock.advance(Duration::from_millis(1001));
@@ -100,7 +103,7 @@ fn open_path_and_transitions_do_not_allocate() {
             for _ in 0..1_000 {
                 assert!(matches!(
                     cb.call(|| Ok::<_, ()>(())),
-                    Err(Error::TooManyRequests)
+                    Err(Error::Rejected(Rejected::TooManyRequests))
                 ));
             }
             drop(b); // released
@@ -117,11 +120,28 @@ fn window_policies_do_not_allocate() {
     let clock = ManualClock::new();
     let policies = [
         CircuitBreaker::builder("count")
-            .count_window(CountWindow::new(16, 4, 90))
-            .slow_calls(SlowCalls::new(Duration::from_millis(5), 90, 4)),
+            .count_window(
+                CountWindow::new(16)
+                    .with_min_calls(4)
+                    .with_failure_rate_percent(90),
+            )
+            .slow_calls(
+                SlowCalls::new(Duration::from_millis(5))
+                    .with_slow_rate_percent(90)
+                    .with_min_calls(4),
+            ),
         CircuitBreaker::builder("time")
-            .time_window(TimeWindow::new(Duration::from_millis(40), 4, 4, 90))
-            .slow_calls(SlowCalls::new(Duration::from_millis(5), 90, 4)),
+            .time_window(
+                TimeWindow::new(Duration::from_millis(40))
+                    .with_buckets(4)
+                    .with_min_calls(4)
+                    .with_failure_rate_percent(90),
+            )
+            .slow_calls(
+                SlowCalls::new(Duration::from_millis(5))
+                    .with_slow_rate_percent(90)
+                    .with_min_calls(4),
+            ),
     ];
     for builder in policies {
         let cb = builder
@@ -154,4 +174,25 @@ fn the_counter_sees_allocations() {
     assert_eq!(n, 1);
     let cb = CircuitBreaker::builder("boxed").build().expect("valid");
     assert!(allocations_in(|| drop(std::hint::black_box(Box::new(cb)))) >= 1);
+}
+
+#[test]
+fn async_call_does_not_allocate() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    let (cb, _clock) = breaker();
+    let mut cx = Context::from_waker(Waker::noop());
+    let n = allocations_in(|| {
+        for i in 0..10_000u32 {
+            let fut =
+                pin!(cb.call_async(|| async move { if i % 4 == 0 { Err(i) } else { Ok(i) } }));
+            match fut.poll(&mut cx) {
+                Poll::Ready(r) => assert!(r.is_ok() || matches!(r, Err(Error::Inner(_)))),
+                Poll::Pending => unreachable!("the guarded future is ready at once"),
+            }
+        }
+        assert_eq!(cb.state(), State::Closed);
+    });
+    assert_eq!(n, 0, "allocations on the async path");
 }

@@ -128,6 +128,43 @@ fn sub_millisecond_durations_are_rejected_not_rounded() {
 }
 
 #[test]
+fn a_duration_too_large_is_out_of_range_not_a_fraction() {
+    // Duration::MAX has a fractional millisecond too; its real problem is its size.
+    for d in [
+        Duration::MAX,
+        Duration::from_secs(u64::MAX),
+        Duration::from_millis(1 << 40),
+    ] {
+        for err in [
+            CircuitBreaker::builder("x").timeout(d).build().unwrap_err(),
+            CircuitBreaker::builder("x")
+                .interval(d)
+                .build()
+                .unwrap_err(),
+            CircuitBreaker::builder("x")
+                .half_open_max_wait(d)
+                .build()
+                .unwrap_err(),
+            CircuitBreaker::builder("x")
+                .time_window(
+                    warden_breaker::TimeWindow::new(d)
+                        .with_buckets(10)
+                        .with_min_calls(20)
+                        .with_failure_rate_percent(50),
+                )
+                .build()
+                .unwrap_err(),
+        ] {
+            assert!(
+                matches!(err, ConfigError::OutOfRange { .. }),
+                "{d:?}: {err:?}"
+            );
+            assert!(err.to_string().contains("2^39 ms"), "{err}");
+        }
+    }
+}
+
+#[test]
 fn config_error_is_a_std_error() {
     fn takes(_: &dyn std::error::Error) {}
     takes(

@@ -32,7 +32,12 @@ fn calls(cb: &CircuitBreaker, outcomes: &str) {
 
 #[test]
 fn trips_on_the_rate_over_the_last_calls_only() {
-    let (cb, _) = rig(CountWindow::new(4, 4, 50), Duration::ZERO);
+    let (cb, _) = rig(
+        CountWindow::new(4)
+            .with_min_calls(4)
+            .with_failure_rate_percent(50),
+        Duration::ZERO,
+    );
     calls(&cb, "FSSS"); // 1 of 4
     calls(&cb, "F"); // window SSSF: 1 of 4
     assert_eq!(cb.state(), State::Closed);
@@ -42,10 +47,20 @@ fn trips_on_the_rate_over_the_last_calls_only() {
 
 #[test]
 fn old_failures_slide_out() {
-    let (cb, _) = rig(CountWindow::new(3, 3, 60), Duration::ZERO);
+    let (cb, _) = rig(
+        CountWindow::new(3)
+            .with_min_calls(3)
+            .with_failure_rate_percent(60),
+        Duration::ZERO,
+    );
     calls(&cb, "FSF"); // 2 of 3 = 66 %: trips on the 2nd failure
     assert_eq!(cb.state(), State::Open);
-    let (cb, _) = rig(CountWindow::new(3, 3, 60), Duration::ZERO);
+    let (cb, _) = rig(
+        CountWindow::new(3)
+            .with_min_calls(3)
+            .with_failure_rate_percent(60),
+        Duration::ZERO,
+    );
     calls(&cb, "FSSSF"); // window SSF: 1 of 3
     assert_eq!(cb.state(), State::Closed);
     calls(&cb, "F"); // SFF: 2 of 3
@@ -54,7 +69,12 @@ fn old_failures_slide_out() {
 
 #[test]
 fn needs_the_minimum_number_of_calls() {
-    let (cb, _) = rig(CountWindow::new(10, 4, 50), Duration::ZERO);
+    let (cb, _) = rig(
+        CountWindow::new(10)
+            .with_min_calls(4)
+            .with_failure_rate_percent(50),
+        Duration::ZERO,
+    );
     calls(&cb, "FFF");
     assert_eq!(cb.state(), State::Closed, "3 calls, minimum 4");
     calls(&cb, "F");
@@ -63,7 +83,12 @@ fn needs_the_minimum_number_of_calls() {
 
 #[test]
 fn ignored_and_dropped_calls_are_not_in_the_window() {
-    let (cb, _) = rig(CountWindow::new(2, 2, 100), Duration::ZERO);
+    let (cb, _) = rig(
+        CountWindow::new(2)
+            .with_min_calls(2)
+            .with_failure_rate_percent(100),
+        Duration::ZERO,
+    );
     calls(&cb, "F");
     cb.try_acquire().unwrap().ignore();
     drop(cb.try_acquire().unwrap());
@@ -74,7 +99,12 @@ fn ignored_and_dropped_calls_are_not_in_the_window() {
 
 #[test]
 fn each_generation_starts_an_empty_window() {
-    let (cb, clock) = rig(CountWindow::new(4, 2, 100), ms(5));
+    let (cb, clock) = rig(
+        CountWindow::new(4)
+            .with_min_calls(2)
+            .with_failure_rate_percent(100),
+        ms(5),
+    );
     calls(&cb, "F");
     clock.advance(ms(6)); // the interval expires: a new generation
     calls(&cb, "F");
@@ -91,7 +121,12 @@ fn each_generation_starts_an_empty_window() {
 
 #[test]
 fn disabled_never_trips_on_the_window() {
-    let (cb, _) = rig(CountWindow::new(2, 1, 50), Duration::ZERO);
+    let (cb, _) = rig(
+        CountWindow::new(2)
+            .with_min_calls(1)
+            .with_failure_rate_percent(50),
+        Duration::ZERO,
+    );
     cb.disable();
     calls(&cb, "FFFF");
     assert_eq!(cb.state(), State::Closed);
@@ -104,23 +139,60 @@ fn builder_rejects_invalid_windows_with_typed_errors() {
         Err(ConfigError::OutOfRange { field, .. }) => field,
         other => panic!("unexpected {other:?}"),
     };
-    assert_eq!(field(CountWindow::new(0, 1, 50)), "count_window.size");
-    assert_eq!(field(CountWindow::new(1025, 1, 50)), "count_window.size");
-    assert_eq!(field(CountWindow::new(10, 0, 50)), "count_window.min_calls");
     assert_eq!(
-        field(CountWindow::new(10, 11, 50)),
+        field(
+            CountWindow::new(0)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        ),
+        "count_window.size"
+    );
+    assert_eq!(
+        field(
+            CountWindow::new(1025)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        ),
+        "count_window.size"
+    );
+    assert_eq!(
+        field(
+            CountWindow::new(10)
+                .with_min_calls(0)
+                .with_failure_rate_percent(50)
+        ),
         "count_window.min_calls"
     );
     assert_eq!(
-        field(CountWindow::new(10, 5, 0)),
+        field(
+            CountWindow::new(10)
+                .with_min_calls(11)
+                .with_failure_rate_percent(50)
+        ),
+        "count_window.min_calls"
+    );
+    assert_eq!(
+        field(
+            CountWindow::new(10)
+                .with_min_calls(5)
+                .with_failure_rate_percent(0)
+        ),
         "count_window.failure_rate_percent"
     );
     assert_eq!(
-        field(CountWindow::new(10, 5, 101)),
+        field(
+            CountWindow::new(10)
+                .with_min_calls(5)
+                .with_failure_rate_percent(101)
+        ),
         "count_window.failure_rate_percent"
     );
     let err = CircuitBreaker::builder("x")
-        .count_window(CountWindow::new(10, 5, 50))
+        .count_window(
+            CountWindow::new(10)
+                .with_min_calls(5)
+                .with_failure_rate_percent(50),
+        )
         .ready_to_trip(|c| c.total_failures > 1)
         .build()
         .unwrap_err();
@@ -133,7 +205,11 @@ fn builder_rejects_invalid_windows_with_typed_errors() {
     );
     assert!(
         CircuitBreaker::builder("x")
-            .count_window(CountWindow::new(1024, 1024, 100))
+            .count_window(
+                CountWindow::new(1024)
+                    .with_min_calls(1024)
+                    .with_failure_rate_percent(100)
+            )
             .build()
             .is_ok()
     );

@@ -77,7 +77,10 @@ fn force_open_for_turns_half_open_strictly_after_the_deadline() {
     clock.advance(ms(5));
     cb.force_open_for(Duration::from_micros(29_500)); // rounds up to 30 ms
     clock.advance(ms(30));
-    assert!(matches!(cb.call(|| Ok::<_, ()>(())), Err(Error::Open)));
+    assert!(matches!(
+        cb.call(|| Ok::<_, ()>(())),
+        Err(Error::Rejected(Rejected::Open))
+    ));
     assert_eq!(cb.mode(), Mode::ForcedOpen);
     clock.advance(ms(1));
     // The first look after the deadline turns it half-open, like an open timeout.

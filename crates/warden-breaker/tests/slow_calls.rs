@@ -31,7 +31,9 @@ fn rig(rule: SlowCalls) -> (CircuitBreaker, ManualClock) {
 
 #[test]
 fn trips_on_the_slow_rate_of_the_generation() {
-    let (cb, clock) = rig(SlowCalls::new(ms(100), 50, 4));
+    let (cb, clock) = rig(SlowCalls::new(ms(100))
+        .with_slow_rate_percent(50)
+        .with_min_calls(4));
     call(&cb, &clock, 5, true);
     call(&cb, &clock, 99, true); // just under the threshold: fast
     call(&cb, &clock, 100, true); // at the threshold: slow (1 of 3, under the minimum)
@@ -42,7 +44,9 @@ fn trips_on_the_slow_rate_of_the_generation() {
 
 #[test]
 fn a_slow_failure_counts_as_slow_and_as_a_failure() {
-    let (cb, clock) = rig(SlowCalls::new(ms(100), 100, 1));
+    let (cb, clock) = rig(SlowCalls::new(ms(100))
+        .with_slow_rate_percent(100)
+        .with_min_calls(1));
     call(&cb, &clock, 100, false);
     assert_eq!(cb.state(), State::Open, "1 of 1 slow");
     assert_eq!(cb.counts().total_failures, 0, "a new generation");
@@ -50,7 +54,9 @@ fn a_slow_failure_counts_as_slow_and_as_a_failure() {
 
 #[test]
 fn time_is_measured_from_admission_not_from_the_call() {
-    let (cb, clock) = rig(SlowCalls::new(ms(100), 100, 1));
+    let (cb, clock) = rig(SlowCalls::new(ms(100))
+        .with_slow_rate_percent(100)
+        .with_min_calls(1));
     let permit = cb.try_acquire().unwrap();
     clock.advance(ms(150)); // waiting with the permit counts: the caller waits too
     permit.success();
@@ -59,7 +65,9 @@ fn time_is_measured_from_admission_not_from_the_call() {
 
 #[test]
 fn ignored_dropped_and_half_open_calls_are_not_judged() {
-    let (cb, clock) = rig(SlowCalls::new(ms(10), 100, 1));
+    let (cb, clock) = rig(SlowCalls::new(ms(10))
+        .with_slow_rate_percent(100)
+        .with_min_calls(1));
     let p = cb.try_acquire().unwrap();
     clock.advance(ms(20));
     p.ignore();
@@ -79,7 +87,11 @@ fn combines_with_the_failure_rule() {
     let clock = ManualClock::new();
     let cb = CircuitBreaker::builder("both")
         .ready_to_trip(|c| c.consecutive_failures >= 3)
-        .slow_calls(SlowCalls::new(ms(100), 50, 10))
+        .slow_calls(
+            SlowCalls::new(ms(100))
+                .with_slow_rate_percent(50)
+                .with_min_calls(10),
+        )
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -93,8 +105,16 @@ fn combines_with_the_failure_rule() {
 fn over_a_count_window_slow_calls_slide_out() {
     let clock = ManualClock::new();
     let cb = CircuitBreaker::builder("count")
-        .count_window(CountWindow::new(4, 4, 100))
-        .slow_calls(SlowCalls::new(ms(100), 50, 4))
+        .count_window(
+            CountWindow::new(4)
+                .with_min_calls(4)
+                .with_failure_rate_percent(100),
+        )
+        .slow_calls(
+            SlowCalls::new(ms(100))
+                .with_slow_rate_percent(50)
+                .with_min_calls(4),
+        )
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -112,8 +132,17 @@ fn over_a_count_window_slow_calls_slide_out() {
 fn over_a_time_window_old_slow_calls_leave() {
     let clock = ManualClock::new();
     let cb = CircuitBreaker::builder("time")
-        .time_window(TimeWindow::new(ms(1000), 10, 100, 100))
-        .slow_calls(SlowCalls::new(ms(300), 50, 2))
+        .time_window(
+            TimeWindow::new(ms(1000))
+                .with_buckets(10)
+                .with_min_calls(100)
+                .with_failure_rate_percent(100),
+        )
+        .slow_calls(
+            SlowCalls::new(ms(300))
+                .with_slow_rate_percent(50)
+                .with_min_calls(2),
+        )
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -129,13 +158,17 @@ fn over_a_time_window_old_slow_calls_leave() {
 
 #[test]
 fn calls_are_timed_in_whole_microseconds_from_admission() {
-    let (cb, clock) = rig(SlowCalls::new(Duration::from_micros(500), 100, 1));
+    let (cb, clock) = rig(SlowCalls::new(Duration::from_micros(500))
+        .with_slow_rate_percent(100)
+        .with_min_calls(1));
     clock.advance(Duration::from_nanos(999)); // admitted 1 ns before a microsecond ends
     let p = cb.try_acquire().unwrap();
     clock.advance(Duration::from_nanos(499_001)); // 499.001 µs later: 500 whole µs
     p.success();
     assert_eq!(cb.state(), State::Open, "500 whole microseconds");
-    let (cb, clock) = rig(SlowCalls::new(Duration::from_micros(500), 100, 1));
+    let (cb, clock) = rig(SlowCalls::new(Duration::from_micros(500))
+        .with_slow_rate_percent(100)
+        .with_min_calls(1));
     let p = cb.try_acquire().unwrap(); // admitted at a microsecond's start
     clock.advance(Duration::from_nanos(499_999));
     p.success();
@@ -144,7 +177,9 @@ fn calls_are_timed_in_whole_microseconds_from_admission() {
 
 #[test]
 fn a_long_call_is_slow_for_its_whole_span() {
-    let (cb, clock) = rig(SlowCalls::new(Duration::from_secs(3600), 100, 1));
+    let (cb, clock) = rig(SlowCalls::new(Duration::from_secs(3600))
+        .with_slow_rate_percent(100)
+        .with_min_calls(1));
     let p = cb.try_acquire().unwrap();
     clock.advance(Duration::from_secs(5 * 86_400)); // five days: within the 12.7-day span
     p.success();
@@ -158,35 +193,70 @@ fn builder_rejects_invalid_slow_calls_with_typed_errors() {
         other => panic!("expected OutOfRange, got {other:?}"),
     };
     assert_eq!(
-        field(SlowCalls::new(Duration::ZERO, 50, 1)),
+        field(
+            SlowCalls::new(Duration::ZERO)
+                .with_slow_rate_percent(50)
+                .with_min_calls(1)
+        ),
         "slow_calls.threshold"
     );
     assert_eq!(
-        field(SlowCalls::new(Duration::MAX, 50, 1)),
+        field(
+            SlowCalls::new(Duration::MAX)
+                .with_slow_rate_percent(50)
+                .with_min_calls(1)
+        ),
         "slow_calls.threshold"
     );
     assert_eq!(
-        field(SlowCalls::new(ms(1), 0, 1)),
+        field(
+            SlowCalls::new(ms(1))
+                .with_slow_rate_percent(0)
+                .with_min_calls(1)
+        ),
         "slow_calls.slow_rate_percent"
     );
     assert_eq!(
-        field(SlowCalls::new(ms(1), 101, 1)),
+        field(
+            SlowCalls::new(ms(1))
+                .with_slow_rate_percent(101)
+                .with_min_calls(1)
+        ),
         "slow_calls.slow_rate_percent"
     );
-    assert_eq!(field(SlowCalls::new(ms(1), 50, 0)), "slow_calls.min_calls");
     assert_eq!(
-        field(SlowCalls::new(Duration::from_nanos(1500), 50, 1)),
+        field(
+            SlowCalls::new(ms(1))
+                .with_slow_rate_percent(50)
+                .with_min_calls(0)
+        ),
+        "slow_calls.min_calls"
+    );
+    assert_eq!(
+        field(
+            SlowCalls::new(Duration::from_nanos(1500))
+                .with_slow_rate_percent(50)
+                .with_min_calls(1)
+        ),
         "slow_calls.threshold",
         "calls are timed in whole microseconds"
     );
     assert_eq!(
-        field(SlowCalls::new(Duration::from_micros((1 << 39) + 1), 50, 1)),
+        field(
+            SlowCalls::new(Duration::from_micros((1 << 39) + 1))
+                .with_slow_rate_percent(50)
+                .with_min_calls(1)
+        ),
         "slow_calls.threshold"
     );
     // Sub-millisecond thresholds are fine, down to one microsecond.
     for t in [Duration::from_micros(1), Duration::from_micros(1 << 39)] {
         CircuitBreaker::builder("x")
-            .slow_calls(SlowCalls::new(t, 100, 1))
+            .slow_calls(
+                SlowCalls::new(t)
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(1),
+            )
             .build()
             .unwrap();
     }

@@ -22,6 +22,13 @@
 //! counting interval (resets racing everything), and without an observer (the
 //! core's observer-free fast paths, checked by chain and counts).
 //!
+//! Then every trip policy (the default rule, a count window, a time window, slow
+//! calls, an open backoff, a half-open max wait, a counting interval) is hammered by
+//! 4 threads that also issue manual commands (`reset`, `force_open`,
+//! `force_open_for`, `force_closed`, `disable`) at random moments: the callbacks
+//! and the observer must still form one unbroken chain (each `from` the previous
+//! `to`, none overlapping another), ending in the breaker's state once it is quiet.
+//!
 //! `cargo test -p warden-breaker --release --test stress` makes 32 million calls
 //! per breaker (about 3 s for all three on 2 cores); a debug build makes 1.6
 //! million per breaker (under 1 s).
@@ -36,7 +43,10 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use warden_breaker::{CircuitBreaker, Counts, Error, ManualClock, Observer, Rejected, State};
+use warden_breaker::{
+    CircuitBreaker, CountWindow, Counts, Error, ManualClock, Observer, OpenBackoff, Rejected,
+    SlowCalls, State, TimeWindow,
+};
 
 const THREADS: usize = 16;
 const MAX_REQUESTS: u32 = 3;
@@ -636,4 +646,180 @@ fn observed_breaker_with_interval_resets() {
 #[test]
 fn observer_free_fast_paths_under_contention() {
     run("bare", Duration::ZERO, false);
+}
+
+/// Operations per thread in the commands-and-policies stress, per policy.
+fn command_ops() -> u64 {
+    if cfg!(debug_assertions) {
+        20_000
+    } else {
+        300_000
+    }
+}
+
+/// Records every transition a hook names, and whether two ever overlapped.
+#[derive(Debug, Default)]
+struct Named {
+    seen: Mutex<Vec<(State, State)>>,
+    running: AtomicBool,
+    overlaps: AtomicU64,
+}
+
+impl Named {
+    fn name(&self, from: State, to: State) {
+        // SeqCst: the overlap detector needs a single order of all callbacks' flags.
+        if self.running.swap(true, Ordering::SeqCst) {
+            bump(&self.overlaps);
+        }
+        lock(&self.seen).push((from, to));
+        // SeqCst: pairs with the swap above.
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug, Default)]
+struct NamedObserver(Arc<Named>);
+
+impl Observer for NamedObserver {
+    fn on_state_change(&self, _: &str, from: State, to: State) {
+        self.0.name(from, to);
+    }
+}
+
+/// One unbroken chain from `Closed` to `now`: each transition starts where the last
+/// ended and changes the state (with commands any change of state is possible).
+fn assert_unbroken(policy: &str, named: &[(State, State)], now: State) {
+    let mut at = State::Closed;
+    for (i, &(from, to)) in named.iter().enumerate() {
+        assert_eq!(
+            from,
+            at,
+            "{policy}: transition {} ({from:?} -> {to:?}) starts where the last did not end",
+            i + 1
+        );
+        assert_ne!(from, to, "{policy}: transition {} changes nothing", i + 1);
+        at = to;
+    }
+    assert_eq!(
+        at, now,
+        "{policy}: the last transition is not the breaker's state"
+    );
+}
+
+fn chain_under_commands(
+    policy: &str,
+    configure: fn(warden_breaker::Builder) -> warden_breaker::Builder,
+) {
+    const PLAYERS: usize = 4;
+    let clock = ManualClock::new();
+    let callback = Arc::new(Named::default());
+    let observer = Arc::new(Named::default());
+    let c = Arc::clone(&callback);
+    let builder = CircuitBreaker::builder(policy)
+        .max_requests(2)
+        .timeout(Duration::from_millis(2))
+        .clock(clock.clone())
+        .on_state_change(move |_, from, to| c.name(from, to))
+        .observer(NamedObserver(Arc::clone(&observer)));
+    let cb = configure(builder).build().unwrap();
+    let start = Instant::now();
+    thread::scope(|scope| {
+        for seed in 0..PLAYERS as u64 {
+            let (cb, clock) = (&cb, &clock);
+            scope.spawn(move || {
+                let mut rng = SmallRng::seed_from_u64(0x5eed_0000 + seed);
+                for _ in 0..command_ops() {
+                    match rng.random_range(0..1000u32) {
+                        0 => cb.reset(),
+                        1 => cb.force_open(),
+                        2 => cb.force_open_for(Duration::from_millis(1)),
+                        3 => cb.force_closed(),
+                        4 => cb.disable(),
+                        5..=60 => clock.advance(Duration::from_micros(rng.random_range(1..1500))),
+                        61..=80 => {
+                            let _ = cb.state();
+                        }
+                        n => {
+                            let Ok(permit) = cb.try_acquire() else {
+                                continue;
+                            };
+                            if n % 7 == 0 {
+                                // A call that takes time (slow, under a slow-call rule).
+                                clock.advance(Duration::from_micros(300));
+                            }
+                            match n % 5 {
+                                0 | 1 => permit.failure(),
+                                2 => permit.ignore(),
+                                3 => drop(permit),
+                                _ => permit.success(),
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let now = cb.state(); // any transition due is delivered before the chain is read
+    let named = lock(&callback.seen).clone();
+    assert_unbroken(policy, &named, now);
+    assert_eq!(
+        named,
+        *lock(&observer.seen),
+        "{policy}: the observer saw another chain"
+    );
+    assert_eq!(get(&callback.overlaps), 0, "{policy}: callbacks overlapped");
+    eprintln!(
+        "stress commands {policy}: {} operations, {} transitions, {:.2} s",
+        PLAYERS as u64 * command_ops(),
+        named.len(),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn chain_unbroken_under_commands_with_every_policy() {
+    chain_under_commands("consecutive failures", |b| {
+        b.ready_to_trip(|c| c.consecutive_failures >= 2)
+    });
+    chain_under_commands("count window, slow calls, interval", |b| {
+        b.count_window(
+            CountWindow::new(8)
+                .with_min_calls(4)
+                .with_failure_rate_percent(50),
+        )
+        .slow_calls(
+            SlowCalls::new(Duration::from_micros(200))
+                .with_slow_rate_percent(50)
+                .with_min_calls(4),
+        )
+        .interval(Duration::from_millis(5))
+    });
+    chain_under_commands("time window, slow calls, max wait, backoff", |b| {
+        b.time_window(
+            TimeWindow::new(Duration::from_millis(8))
+                .with_buckets(4)
+                .with_min_calls(4)
+                .with_failure_rate_percent(50),
+        )
+        .slow_calls(
+            SlowCalls::new(Duration::from_micros(200))
+                .with_slow_rate_percent(50)
+                .with_min_calls(4),
+        )
+        .half_open_max_wait(Duration::from_millis(3))
+        .open_backoff(OpenBackoff::exponential(2, Duration::from_millis(16)))
+    });
+    chain_under_commands("count window, backoff, max wait", |b| {
+        b.count_window(
+            CountWindow::new(4)
+                .with_min_calls(2)
+                .with_failure_rate_percent(50),
+        )
+        .open_backoff(
+            OpenBackoff::exponential(2, Duration::from_millis(16))
+                .jitter(50)
+                .seed(7),
+        )
+        .half_open_max_wait(Duration::from_millis(2))
+    });
 }

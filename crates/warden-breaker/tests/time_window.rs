@@ -32,7 +32,10 @@ fn calls(cb: &CircuitBreaker, outcomes: &str) {
 #[test]
 fn trips_on_the_rate_within_the_window() {
     // 100 ms in 10 buckets of 10 ms; at least 4 calls; 50 %.
-    let (cb, _) = rig(TimeWindow::new(ms(100), 10, 4, 50));
+    let (cb, _) = rig(TimeWindow::new(ms(100))
+        .with_buckets(10)
+        .with_min_calls(4)
+        .with_failure_rate_percent(50));
     calls(&cb, "SSSF"); // 1 of 4
     calls(&cb, "F"); // 2 of 5
     assert_eq!(cb.state(), State::Closed);
@@ -42,7 +45,10 @@ fn trips_on_the_rate_within_the_window() {
 
 #[test]
 fn whole_buckets_leave_the_window() {
-    let (cb, clock) = rig(TimeWindow::new(ms(100), 10, 2, 50));
+    let (cb, clock) = rig(TimeWindow::new(ms(100))
+        .with_buckets(10)
+        .with_min_calls(2)
+        .with_failure_rate_percent(50));
     calls(&cb, "F"); // tick 0, bucket 0: 1 call, under the minimum
     clock.advance(ms(50));
     calls(&cb, "SS"); // bucket 5
@@ -50,7 +56,10 @@ fn whole_buckets_leave_the_window() {
     calls(&cb, "F"); // F S S F: 2 of 4 = 50 %
     assert_eq!(cb.state(), State::Open);
 
-    let (cb, clock) = rig(TimeWindow::new(ms(100), 10, 2, 50));
+    let (cb, clock) = rig(TimeWindow::new(ms(100))
+        .with_buckets(10)
+        .with_min_calls(2)
+        .with_failure_rate_percent(50));
     calls(&cb, "F");
     clock.advance(ms(50));
     calls(&cb, "SS");
@@ -63,7 +72,10 @@ fn whole_buckets_leave_the_window() {
 
 #[test]
 fn the_bucket_is_the_record_time_not_the_admission_time() {
-    let (cb, clock) = rig(TimeWindow::new(ms(20), 2, 2, 100));
+    let (cb, clock) = rig(TimeWindow::new(ms(20))
+        .with_buckets(2)
+        .with_min_calls(2)
+        .with_failure_rate_percent(100));
     let early = cb.try_acquire().unwrap(); // admitted at tick 0
     calls(&cb, "F"); // bucket 0
     clock.advance(ms(20)); // bucket 2: bucket 0 has left
@@ -75,7 +87,10 @@ fn the_bucket_is_the_record_time_not_the_admission_time() {
 
 #[test]
 fn needs_the_minimum_and_ignores_exclusions_and_drops() {
-    let (cb, _) = rig(TimeWindow::new(ms(1000), 1, 3, 50));
+    let (cb, _) = rig(TimeWindow::new(ms(1000))
+        .with_buckets(1)
+        .with_min_calls(3)
+        .with_failure_rate_percent(50));
     calls(&cb, "FF");
     cb.try_acquire().unwrap().ignore();
     drop(cb.try_acquire().unwrap());
@@ -86,7 +101,10 @@ fn needs_the_minimum_and_ignores_exclusions_and_drops() {
 
 #[test]
 fn each_generation_starts_empty() {
-    let (cb, clock) = rig(TimeWindow::new(ms(1000), 10, 2, 100));
+    let (cb, clock) = rig(TimeWindow::new(ms(1000))
+        .with_buckets(10)
+        .with_min_calls(2)
+        .with_failure_rate_percent(100));
     calls(&cb, "FF");
     assert_eq!(cb.state(), State::Open);
     clock.advance(ms(11));
@@ -104,7 +122,10 @@ fn each_generation_starts_empty() {
 
 #[test]
 fn a_long_idle_gap_empties_the_window() {
-    let (cb, clock) = rig(TimeWindow::new(ms(100), 4, 3, 50));
+    let (cb, clock) = rig(TimeWindow::new(ms(100))
+        .with_buckets(4)
+        .with_min_calls(3)
+        .with_failure_rate_percent(50));
     calls(&cb, "SSFSF"); // 2 of 5: 40 %
     clock.advance(Duration::from_secs(3600));
     calls(&cb, "F");
@@ -119,7 +140,10 @@ fn a_long_idle_gap_empties_the_window() {
 
 #[test]
 fn the_ring_is_reused_lap_after_lap() {
-    let (cb, clock) = rig(TimeWindow::new(ms(40), 4, 5, 50));
+    let (cb, clock) = rig(TimeWindow::new(ms(40))
+        .with_buckets(4)
+        .with_min_calls(5)
+        .with_failure_rate_percent(50));
     // Every 10 ms bucket gets one failure and two successes: 33 %, never tripping,
     // across many laps of the 4-slot ring.
     for _ in 0..50 {
@@ -159,59 +183,113 @@ fn builder_rejects_invalid_time_windows_with_typed_errors() {
         other => panic!("expected an error, got {other:?}"),
     };
     assert_eq!(
-        field(build(TimeWindow::new(ms(0), 1, 1, 50))),
+        field(build(
+            TimeWindow::new(ms(0))
+                .with_buckets(1)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.length"
     );
     assert_eq!(
-        field(build(TimeWindow::new(
-            Duration::from_micros(1500),
-            1,
-            1,
-            50
-        ))),
+        field(build(
+            TimeWindow::new(Duration::from_micros(1500))
+                .with_buckets(1)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.length"
     );
     assert_eq!(
-        field(build(TimeWindow::new(
-            Duration::from_secs(u64::MAX / 4),
-            1,
-            1,
-            50
-        ))),
+        field(build(
+            TimeWindow::new(Duration::from_secs(u64::MAX / 4))
+                .with_buckets(1)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.length"
     );
     assert_eq!(
-        field(build(TimeWindow::new(ms(10), 0, 1, 50))),
+        field(build(
+            TimeWindow::new(ms(10))
+                .with_buckets(0)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.buckets"
     );
     assert_eq!(
-        field(build(TimeWindow::new(ms(10), 3, 1, 50))),
+        field(build(
+            TimeWindow::new(ms(10))
+                .with_buckets(3)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.buckets"
     );
     assert_eq!(
-        field(build(TimeWindow::new(ms(2048), 2048, 1, 50))),
+        field(build(
+            TimeWindow::new(ms(2048))
+                .with_buckets(2048)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.buckets"
     );
     assert_eq!(
-        field(build(TimeWindow::new(ms(10), 10, 0, 50))),
+        field(build(
+            TimeWindow::new(ms(10))
+                .with_buckets(10)
+                .with_min_calls(0)
+                .with_failure_rate_percent(50)
+        )),
         "time_window.min_calls"
     );
     assert_eq!(
-        field(build(TimeWindow::new(ms(10), 10, 1, 0))),
+        field(build(
+            TimeWindow::new(ms(10))
+                .with_buckets(10)
+                .with_min_calls(1)
+                .with_failure_rate_percent(0)
+        )),
         "time_window.failure_rate_percent"
     );
     assert_eq!(
-        field(build(TimeWindow::new(ms(10), 10, 1, 101))),
+        field(build(
+            TimeWindow::new(ms(10))
+                .with_buckets(10)
+                .with_min_calls(1)
+                .with_failure_rate_percent(101)
+        )),
         "time_window.failure_rate_percent"
     );
     // The boundaries themselves are fine.
-    build(TimeWindow::new(ms(1), 1, 1, 1)).unwrap();
-    build(TimeWindow::new(ms(1024), 1024, u32::MAX, 100)).unwrap();
+    build(
+        TimeWindow::new(ms(1))
+            .with_buckets(1)
+            .with_min_calls(1)
+            .with_failure_rate_percent(1),
+    )
+    .unwrap();
+    build(
+        TimeWindow::new(ms(1024))
+            .with_buckets(1024)
+            .with_min_calls(u32::MAX)
+            .with_failure_rate_percent(100),
+    )
+    .unwrap();
     // Conflicts name both settings.
-    let w = TimeWindow::new(ms(10), 10, 1, 50);
+    let w = TimeWindow::new(ms(10))
+        .with_buckets(10)
+        .with_min_calls(1)
+        .with_failure_rate_percent(50);
     let err = CircuitBreaker::builder("x")
         .time_window(w)
-        .count_window(warden_breaker::CountWindow::new(10, 1, 50))
+        .count_window(
+            warden_breaker::CountWindow::new(10)
+                .with_min_calls(1)
+                .with_failure_rate_percent(50),
+        )
         .build()
         .unwrap_err();
     assert_eq!(

@@ -148,8 +148,16 @@ fn a_count_window_with_slow_calls_stays_exact() {
                 o.fetch_add(1, Ordering::Relaxed);
             }
         })
-        .count_window(CountWindow::new(50, 10, 40))
-        .slow_calls(SlowCalls::new(ms(3), 30, 10))
+        .count_window(
+            CountWindow::new(50)
+                .with_min_calls(10)
+                .with_failure_rate_percent(40),
+        )
+        .slow_calls(
+            SlowCalls::new(ms(3))
+                .with_slow_rate_percent(30)
+                .with_min_calls(10),
+        )
         .timeout(ms(20))
         .max_requests(3)
         .clock(clock.clone())
@@ -170,8 +178,17 @@ fn a_time_window_with_slow_calls_stays_exact() {
                 o.fetch_add(1, Ordering::Relaxed);
             }
         })
-        .time_window(TimeWindow::new(ms(50), 5, 10, 40))
-        .slow_calls(SlowCalls::new(ms(3), 30, 10))
+        .time_window(
+            TimeWindow::new(ms(50))
+                .with_buckets(5)
+                .with_min_calls(10)
+                .with_failure_rate_percent(40),
+        )
+        .slow_calls(
+            SlowCalls::new(ms(3))
+                .with_slow_rate_percent(30)
+                .with_min_calls(10),
+        )
         .timeout(ms(20))
         .max_requests(3)
         .clock(clock.clone())

@@ -219,11 +219,13 @@ impl Config {
         // from the input.
         let b = bytes.next();
         if b & 1 == 1 {
-            config.slow_calls = Some(SlowCalls::new(
-                Duration::from_nanos(SLOW_THRESHOLDS[usize::from(b >> 1) % 8]),
-                PERCENTS[usize::from(b >> 4) % 4],
-                u32::from(b >> 6) + 1,
-            ));
+            config.slow_calls = Some(
+                SlowCalls::new(Duration::from_nanos(
+                    SLOW_THRESHOLDS[usize::from(b >> 1) % 8],
+                ))
+                .with_slow_rate_percent(PERCENTS[usize::from(b >> 4) % 4])
+                .with_min_calls(u32::from(b >> 6) + 1),
+            );
         }
         config
     }
@@ -245,7 +247,7 @@ impl Config {
     /// use std::time::Duration;
     /// use warden_breaker::SlowCalls;
     /// let config = warden_conformance::Config {
-    ///     slow_calls: Some(SlowCalls::new(Duration::from_micros(1500), 50, 2)),
+    ///     slow_calls: Some(SlowCalls::new(Duration::from_micros(1500)).with_slow_rate_percent(50).with_min_calls(2)),
     ///     ..Default::default()
     /// };
     /// assert_eq!(config.slow_threshold_nanos(), Some(1_500_000));
@@ -295,19 +297,25 @@ impl Config {
                 size,
                 min_calls,
                 percent,
-            } => b = b.count_window(CountWindow::new(size, min_calls, percent)),
+            } => {
+                b = b.count_window(
+                    CountWindow::new(size)
+                        .with_min_calls(min_calls)
+                        .with_failure_rate_percent(percent),
+                )
+            }
             TripRule::TimeWindow {
                 length_ms,
                 buckets,
                 min_calls,
                 percent,
             } => {
-                b = b.time_window(TimeWindow::new(
-                    Duration::from_millis(length_ms),
-                    buckets,
-                    min_calls,
-                    percent,
-                ))
+                b = b.time_window(
+                    TimeWindow::new(Duration::from_millis(length_ms))
+                        .with_buckets(buckets)
+                        .with_min_calls(min_calls)
+                        .with_failure_rate_percent(percent),
+                )
             }
             rule => b = b.ready_to_trip(move |c| rule.trips(c)),
         }

@@ -549,7 +549,12 @@ fn time_window_bucket_edges_and_record_time() {
     );
     let clock = warden_breaker::ManualClock::new();
     let cb = warden_mutex::CircuitBreaker::builder("oracle")
-        .time_window(warden_breaker::TimeWindow::new(oracle::ms(4), 2, 2, 100))
+        .time_window(
+            warden_breaker::TimeWindow::new(oracle::ms(4))
+                .with_buckets(2)
+                .with_min_calls(2)
+                .with_failure_rate_percent(100),
+        )
         .clock(clock.clone())
         .build()
         .expect("valid");
@@ -596,11 +601,11 @@ fn slow(threshold_ns: u64, rate: u32, min_calls: u32, trip: TripRule) -> Config 
         max_requests: 1,
         timeout_ms: 5,
         trip,
-        slow_calls: Some(SlowCalls::new(
-            Duration::from_nanos(threshold_ns),
-            rate,
-            min_calls,
-        )),
+        slow_calls: Some(
+            SlowCalls::new(Duration::from_nanos(threshold_ns))
+                .with_slow_rate_percent(rate)
+                .with_min_calls(min_calls),
+        ),
         ..Config::default()
     }
 }
@@ -631,7 +636,11 @@ fn slow_calls_threshold_and_generation_window() {
     let clock = warden_breaker::ManualClock::new();
     let cb = warden_mutex::CircuitBreaker::builder("oracle")
         .ready_to_trip(|c| c.total_failures >= 100)
-        .slow_calls(SlowCalls::new(Duration::from_nanos(1_500_000), 50, 3))
+        .slow_calls(
+            SlowCalls::new(Duration::from_nanos(1_500_000))
+                .with_slow_rate_percent(50)
+                .with_min_calls(3),
+        )
         .clock(clock.clone())
         .build()
         .expect("valid");

@@ -144,8 +144,8 @@ fn default_circuit_breaker<B: Make>() {
     }
     assert_eq!(cb.state(), State::Open);
     assert_eq!(cb.counts(), c(0, 0, 0, 0, 0));
-    assert_eq!(succeed(&cb), Err(Error::Open));
-    assert_eq!(fail(&cb), Err(Error::Open));
+    assert_eq!(succeed(&cb), Err(Error::Rejected(Rejected::Open)));
+    assert_eq!(fail(&cb), Err(Error::Rejected(Rejected::Open)));
     assert_eq!(cb.counts(), c(0, 0, 0, 0, 0));
 
     clock.advance(secs(59));
@@ -220,7 +220,10 @@ fn custom_circuit_breaker<B: Make>() {
     // HalfOpen -> Closed: the third probe is in flight ("succeedLater").
     let probe = cb.try_acquire().expect("third probe admitted");
     assert_eq!(cb.counts(), c(3, 2, 0, 2, 0));
-    assert_eq!(succeed(&cb), Err(Error::TooManyRequests)); // over MaxRequests
+    assert_eq!(
+        succeed(&cb),
+        Err(Error::Rejected(Rejected::TooManyRequests))
+    ); // over MaxRequests
     probe.record(Outcome::Success);
     assert_eq!(cb.state(), State::Closed);
     assert_eq!(cb.counts(), c(0, 0, 0, 0, 0));

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::quote::{QUOTE_MAX, bounded};
 use warden_breaker::{
     Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls, TimeWindow,
 };
@@ -39,8 +41,7 @@ use warden_breaker::{
 /// assert!(!rule.should_trip(&Counts { requests: 9, total_failures: 9, ..Counts::default() }));
 /// assert!(rule.should_trip(&Counts { requests: 10, total_failures: 5, ..Counts::default() }));
 /// ```
-#[derive(Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum TripRule {
     /// Opens at the `n`th consecutive failure (`n >= 1`). gobreaker's default,
@@ -126,7 +127,6 @@ pub enum TripRule {
     TimeWindow {
         /// The span of the window: whole milliseconds, at most 2^39 ms (in
         /// files, a duration like `timeout`).
-        #[serde(deserialize_with = "duration::required")]
         length: Duration,
         /// Buckets the window is kept in, `1..=1024`, each a whole number of
         /// milliseconds (`length` divisible by `buckets` in ms).
@@ -138,8 +138,105 @@ pub enum TripRule {
         failure_rate: f64,
     },
     /// Your own rule (the Go `resilience` package's `ReadyToTrip(counts)`); not available in files.
-    #[serde(skip)]
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
+}
+
+/// Reads a `trip` section: a table naming exactly one rule. Two rules in one
+/// section get an error saying so (the derived form said "wanted exactly 1
+/// element"), naming at most 64 bytes of each key.
+impl<'de> Deserialize<'de> for TripRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TripRuleVisitor)
+    }
+}
+
+const TRIP_RULES: &[&str] = &[
+    "consecutive_failures",
+    "failure_rate",
+    "count_window",
+    "time_window",
+];
+
+struct TripRuleVisitor;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailureRateSpec {
+    ratio: f64,
+    min_requests: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountWindowSpec {
+    size: u32,
+    min_calls: u32,
+    failure_rate: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeWindowSpec {
+    #[serde(deserialize_with = "duration::required")]
+    length: Duration,
+    buckets: u32,
+    min_calls: u32,
+    failure_rate: f64,
+}
+
+impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
+    type Value = TripRule;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "a table naming exactly one rule: consecutive_failures, failure_rate, count_window or time_window",
+        )
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TripRule, A::Error> {
+        use serde::de::Error;
+        let Some(key) = map.next_key::<String>()? else {
+            return Err(A::Error::custom(
+                "a trip section names exactly one rule (consecutive_failures, failure_rate, count_window or time_window); it names none",
+            ));
+        };
+        let rule = match key.as_str() {
+            "consecutive_failures" => TripRule::ConsecutiveFailures(map.next_value()?),
+            "failure_rate" => {
+                let r: FailureRateSpec = map.next_value()?;
+                TripRule::FailureRate {
+                    ratio: r.ratio,
+                    min_requests: r.min_requests,
+                }
+            }
+            "count_window" => {
+                let w: CountWindowSpec = map.next_value()?;
+                TripRule::CountWindow {
+                    size: w.size,
+                    min_calls: w.min_calls,
+                    failure_rate: w.failure_rate,
+                }
+            }
+            "time_window" => {
+                let w: TimeWindowSpec = map.next_value()?;
+                TripRule::TimeWindow {
+                    length: w.length,
+                    buckets: w.buckets,
+                    min_calls: w.min_calls,
+                    failure_rate: w.failure_rate,
+                }
+            }
+            other => return Err(A::Error::unknown_variant(&bounded(other), TRIP_RULES)),
+        };
+        if let Some(second) = map.next_key::<String>()? {
+            return Err(A::Error::custom(format!(
+                "a trip section names exactly one rule; this one names `{}` and `{}` (keep one)",
+                bounded(&key),
+                bounded(&second)
+            )));
+        }
+        Ok(rule)
+    }
 }
 
 /// `ratio` as a whole percent in `lo..=100`, if it is exactly one (`p / 100.0 ==
@@ -221,22 +318,22 @@ impl TripRule {
                 size,
                 min_calls,
                 failure_rate,
-            } => builder.count_window(CountWindow::new(
-                size,
-                min_calls,
-                whole_percent(failure_rate, 1).unwrap_or(0),
-            )),
+            } => builder.count_window(
+                CountWindow::new(size)
+                    .with_min_calls(min_calls)
+                    .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+            ),
             TripRule::TimeWindow {
                 length,
                 buckets,
                 min_calls,
                 failure_rate,
-            } => builder.time_window(TimeWindow::new(
-                length,
-                buckets,
-                min_calls,
-                whole_percent(failure_rate, 1).unwrap_or(0),
-            )),
+            } => builder.time_window(
+                TimeWindow::new(length)
+                    .with_buckets(buckets)
+                    .with_min_calls(min_calls)
+                    .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+            ),
             _ => {
                 let trip = self.clone();
                 builder.ready_to_trip(move |c| trip.should_trip(c))
@@ -918,7 +1015,11 @@ impl BreakerConfig {
         // or 101 % jitter): never a rounded value.
         if let Some(s) = self.slow_calls {
             let percent = whole_percent(s.rate, 1).unwrap_or(0);
-            builder = builder.slow_calls(SlowCalls::new(s.threshold, percent, s.min_calls));
+            builder = builder.slow_calls(
+                SlowCalls::new(s.threshold)
+                    .with_slow_rate_percent(percent)
+                    .with_min_calls(s.min_calls),
+            );
         }
         if let Some(b) = self.open_backoff {
             let jitter = whole_percent(b.jitter, 0).unwrap_or(101);
@@ -960,9 +1061,9 @@ impl BreakerConfig {
         // The core checks ranges and whole milliseconds; its error names the field.
         self.builder(scope)
             .settings()
-            .map_err(|source| ConfigError::Breaker {
+            .map_err(|error| ConfigError::Breaker {
                 scope: scope.to_owned(),
-                source,
+                error,
             })?;
         if self.call_timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::out_of_range(
@@ -1000,14 +1101,15 @@ pub enum ConfigError {
     /// A breaker setting the core refused (out of range, not whole
     /// milliseconds). [`path`](Self::path) and the message name the field
     /// where it is written (`breakers.db.trip.count_window.size`), the source
-    /// names it as the core does (`count_window.size`).
-    #[error("{}: {source}", breaker_path(scope, source))]
+    /// names it as the core does (`count_window.size`). The message includes
+    /// the core's, so the core error is a field, not a `source()`: walking the
+    /// chain prints each message once.
+    #[error("{}: {error}", breaker_path(scope, error))]
     Breaker {
         /// `default` or `breakers.<name>`.
         scope: String,
         /// The core's error, which names the setting.
-        #[source]
-        source: warden_breaker::ConfigError,
+        error: warden_breaker::ConfigError,
     },
     /// Any other value outside its allowed range.
     #[error("invalid {path}: {value} is outside the allowed range {allowed}")]
@@ -1063,8 +1165,8 @@ impl ConfigError {
         allowed: &'static str,
     ) -> Self {
         ConfigError::OutOfRange {
-            path: format!("{scope}.{field}"),
-            value: value.to_string(),
+            path: bounded_path(&format!("{scope}.{field}")),
+            value: bounded(&value.to_string()),
             allowed,
         }
     }
@@ -1081,7 +1183,7 @@ impl ConfigError {
         match self {
             ConfigError::Parse { path, .. } if path == "." => String::new(),
             ConfigError::Parse { path, .. } | ConfigError::OutOfRange { path, .. } => path.clone(),
-            ConfigError::Breaker { scope, source } => breaker_path(scope, source),
+            ConfigError::Breaker { scope, error } => breaker_path(scope, error),
         }
     }
 }
@@ -1304,7 +1406,7 @@ impl RegistryConfig {
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let parse_error = |path: String, e: toml::de::Error| ConfigError::Parse {
             format: "toml",
-            path,
+            path: bounded_path(&path),
             message: toml_message(text, &e),
         };
         let de = toml::Deserializer::parse(text).map_err(|e| parse_error(String::new(), e))?;
@@ -1335,14 +1437,14 @@ impl RegistryConfig {
             let path = e.path().to_string();
             ConfigError::Parse {
                 format: "json",
-                path,
-                message: e.into_inner().to_string(),
+                path: bounded_path(&path),
+                message: bounded_message(&e.into_inner().to_string()),
             }
         })?;
         de.end().map_err(|e| ConfigError::Parse {
             format: "json",
             path: String::new(),
-            message: e.to_string(),
+            message: bounded_message(&e.to_string()),
         })?;
         config.resolve()?;
         Ok(config)
@@ -1367,7 +1469,7 @@ impl RegistryConfig {
         };
         let mut named = BTreeMap::new();
         for (name, spec) in &self.breakers {
-            let config = spec.apply(&default, &format!("breakers.{name}"))?;
+            let config = spec.apply(&default, &format!("breakers.{}", bounded(name)))?;
             named.insert(name.clone(), config);
         }
         Ok((default, named))
@@ -1376,8 +1478,55 @@ impl RegistryConfig {
 
 /// toml's message, with the line it points at (its `Display` is a multi-line
 /// snippet).
+/// A parser's message with every quoted piece of input (in `"` or backticks,
+/// as serde quotes values and keys) cut to its first 64 bytes, and the whole
+/// message to 1 KiB at most, so a huge value or key does not make a huge error.
+fn bounded_message(message: &str) -> String {
+    const MAX: usize = 1024;
+    let mut out = String::with_capacity(message.len().min(MAX + 64));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = if rest[open..].starts_with('"') {
+            '"'
+        } else {
+            '`'
+        };
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let close = after.find(quote).unwrap_or(after.len());
+        out.push_str(&bounded(&after[..close]));
+        rest = &after[close..];
+        if let Some(stripped) = rest.strip_prefix(quote) {
+            out.push(quote);
+            rest = stripped;
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MAX {
+        out = bounded_to(&out, MAX);
+    }
+    out
+}
+
+/// A dotted path with each segment cut to its first 64 bytes.
+fn bounded_path(path: &str) -> String {
+    if path.len() <= QUOTE_MAX {
+        return path.to_owned();
+    }
+    path.split('.').map(bounded).collect::<Vec<_>>().join(".")
+}
+
+/// `s` cut to `max` bytes on a character boundary, its length said after it.
+fn bounded_to(s: &str, max: usize) -> String {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim_end().to_owned();
+    let message = bounded_message(e.message().trim_end());
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;

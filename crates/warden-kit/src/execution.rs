@@ -1,61 +1,38 @@
-//! What an `execute` returns: [`Execution`], [`ExecuteError`] and
-//! [`Rejection`].
+//! What an `execute` returns: [`Execution`] and [`ExecuteError`]. A
+//! breaker's refusal is the core's one rejection type,
+//! [`Rejected`](warden_breaker::Rejected), re-exported as
+//! `warden_kit::Rejected`; a full bulkhead is [`ExecuteError::BulkheadFull`].
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::{ConfigError, State};
+use warden_breaker::Rejected;
 
-/// Why a call was not run.
-///
-/// ```
-/// assert_eq!(warden_kit::Rejection::BulkheadFull.to_string(), "bulkhead full");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The breaker is open.
-    Open,
-    /// The breaker is half-open and every probe slot is taken.
-    TooManyRequests,
-    /// The name's bulkhead is full.
-    BulkheadFull,
-}
-
-impl From<warden_breaker::Rejected> for Rejection {
-    fn from(r: warden_breaker::Rejected) -> Self {
-        match r {
-            warden_breaker::Rejected::Open => Rejection::Open,
-            warden_breaker::Rejected::TooManyRequests => Rejection::TooManyRequests,
-        }
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Rejection::Open => "circuit breaker is open",
-            Rejection::TooManyRequests => "too many requests",
-            Rejection::BulkheadFull => "bulkhead full",
-        })
-    }
-}
+use crate::{ConfigError, NameError, State};
 
 /// Why an execution produced no value.
 ///
 /// `Inner` and `Fallback` display the error as is and forward its `source()`.
 ///
 /// ```
-/// use warden_kit::{ExecuteError, Rejection};
-/// let e: ExecuteError<std::io::Error> = ExecuteError::Rejected(Rejection::Open);
-/// assert_eq!(e.to_string(), "circuit breaker is open");
+/// use warden_kit::{ExecuteError, Rejected};
+/// let e: ExecuteError<std::io::Error> = ExecuteError::Rejected(Rejected::Open);
+/// assert_eq!(e.to_string(), "circuit breaker is open: call not made");
 /// assert!(!e.is_retryable());
+/// let full: ExecuteError<std::io::Error> = ExecuteError::BulkheadFull { max_concurrent: 8 };
+/// assert_eq!(full.to_string(), "bulkhead full (8 calls in flight): call not made");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ExecuteError<E> {
-    /// The call was not run.
-    Rejected(Rejection),
+    /// The breaker refused the call; it was not run.
+    Rejected(Rejected),
+    /// The name's bulkhead already had `max_concurrent` calls in flight; the
+    /// call was not run.
+    BulkheadFull {
+        /// The bulkhead's limit.
+        max_concurrent: u32,
+    },
     /// The call ran and returned this error.
     Inner(E),
     /// The call did not finish within this time (async calls); it was dropped
@@ -69,6 +46,9 @@ pub enum ExecuteError<E> {
     /// The name's configuration could not build a breaker. Configurations
     /// accepted by `configure` and `RegistryBuilder::build` never do this.
     Config(ConfigError),
+    /// The registry refused the name (too long, not configured in a strict
+    /// registry, or the registry is full).
+    Name(NameError),
 }
 
 impl<E> ExecuteError<E> {
@@ -89,14 +69,13 @@ impl<E> ExecuteError<E> {
         matches!(self, ExecuteError::Inner(_) | ExecuteError::Timeout(_))
     }
 
-    /// The rejection, if the call was not run because of the breaker or the
-    /// bulkhead.
+    /// The breaker's rejection, if the breaker refused the call.
     ///
     /// ```
-    /// use warden_kit::{ExecuteError, Rejection};
-    /// assert_eq!(ExecuteError::<()>::Rejected(Rejection::Open).rejection(), Some(Rejection::Open));
+    /// use warden_kit::{ExecuteError, Rejected};
+    /// assert_eq!(ExecuteError::<()>::Rejected(Rejected::Open).rejection(), Some(Rejected::Open));
     /// ```
-    pub fn rejection(&self) -> Option<Rejection> {
+    pub fn rejection(&self) -> Option<Rejected> {
         match self {
             ExecuteError::Rejected(r) => Some(*r),
             _ => None,
@@ -120,10 +99,17 @@ impl<E: fmt::Display> fmt::Display for ExecuteError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecuteError::Rejected(r) => r.fmt(f),
+            ExecuteError::BulkheadFull { max_concurrent } => {
+                write!(
+                    f,
+                    "bulkhead full ({max_concurrent} calls in flight): call not made"
+                )
+            }
             ExecuteError::Inner(e) | ExecuteError::Fallback(e) => e.fmt(f),
             ExecuteError::Timeout(d) => write!(f, "call timed out after {d:?}"),
             ExecuteError::Shutdown => f.write_str("registry is shut down"),
             ExecuteError::Config(e) => e.fmt(f),
+            ExecuteError::Name(e) => e.fmt(f),
         }
     }
 }
@@ -143,6 +129,7 @@ impl<E: std::error::Error> std::error::Error for ExecuteError<E> {
 pub(crate) enum NotRun {
     Shutdown,
     Config(ConfigError),
+    Name(NameError),
 }
 
 /// What happened to the call itself, before any fallback.
@@ -151,7 +138,8 @@ pub(crate) enum Primary {
     Succeeded,
     Failed,
     TimedOut,
-    Rejected(Rejection),
+    /// Refused: by the breaker (`Some`) or by a full bulkhead (`None`).
+    Rejected(Option<Rejected>),
     NotRun,
 }
 
@@ -161,8 +149,11 @@ impl Primary {
             Ok(_) => Primary::Succeeded,
             Err(ExecuteError::Inner(_) | ExecuteError::Fallback(_)) => Primary::Failed,
             Err(ExecuteError::Timeout(_)) => Primary::TimedOut,
-            Err(ExecuteError::Rejected(r)) => Primary::Rejected(*r),
-            Err(ExecuteError::Shutdown | ExecuteError::Config(_)) => Primary::NotRun,
+            Err(ExecuteError::Rejected(r)) => Primary::Rejected(Some(*r)),
+            Err(ExecuteError::BulkheadFull { .. }) => Primary::Rejected(None),
+            Err(ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_)) => {
+                Primary::NotRun
+            }
         }
     }
 }
@@ -224,6 +215,7 @@ impl<T, E> Execution<T, E> {
         let error = match why {
             NotRun::Shutdown => ExecuteError::Shutdown,
             NotRun::Config(e) => ExecuteError::Config(e),
+            NotRun::Name(e) => ExecuteError::Name(e),
         };
         Self::new(Err(error), None, 0, Duration::ZERO)
     }
@@ -276,14 +268,17 @@ impl<T, E> Execution<T, E> {
         self.result.as_ref().err()
     }
 
-    /// Whether the final result is a value.
+    /// Whether the final result is a value: the call's, or its fallback's
+    /// (see [`succeeded`](Self::succeeded) for "the call itself succeeded").
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(r.execute("db", || Ok::<_, ()>(())).is_ok());
+    /// assert!(r.execute("db", || Ok::<_, ()>(())).has_value());
+    /// let ex = r.execute("db", || Err::<(), _>("down")).or_fallback(|_| Ok(()));
+    /// assert!(ex.has_value() && !ex.succeeded() && ex.used_fallback());
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
-    pub fn is_ok(&self) -> bool {
+    pub fn has_value(&self) -> bool {
         self.result.is_ok()
     }
 
@@ -302,16 +297,18 @@ impl<T, E> Execution<T, E> {
         matches!(self.primary, Primary::Rejected(_))
     }
 
-    /// Why the call was refused, if it was.
+    /// The breaker's rejection, if the breaker refused the call (`None` also
+    /// when a full bulkhead refused it: see [`is_rejected`](Self::is_rejected)
+    /// and [`error`](Self::error)).
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
     /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).rejection(), None);
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
-    pub fn rejection(&self) -> Option<Rejection> {
+    pub fn rejection(&self) -> Option<Rejected> {
         match self.primary {
-            Primary::Rejected(r) => Some(r),
+            Primary::Rejected(r) => r,
             _ => None,
         }
     }
@@ -332,7 +329,7 @@ impl<T, E> Execution<T, E> {
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
     /// let ex = r.execute("db", || Err::<(), _>(())).or_fallback(|_| Ok(()));
-    /// assert!(ex.is_ok() && !ex.succeeded() && ex.used_fallback());
+    /// assert!(ex.has_value() && !ex.succeeded() && ex.used_fallback());
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn succeeded(&self) -> bool {

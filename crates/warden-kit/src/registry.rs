@@ -3,34 +3,52 @@
 //!
 //! # Lookup
 //!
-//! The names live in an immutable `HashMap` behind an [`ArcSwap`]: a lookup
-//! is an `arc-swap` load (no lock, no shared-line write: the reader's
-//! protection lives in a thread-local slot) and one hash-map probe. Creating a
-//! name takes a mutex, re-checks, copies the map with the new entry and swaps
-//! it in; creations are rare (once per name), so copying is cheaper than
-//! making every lookup pay for a concurrent map. The mutex also guarantees
-//! exactly one breaker per name however many threads race to create it.
+//! The names live in a [`papaya::HashMap`], a lock-free concurrent map: a
+//! lookup pins the map (a thread-local epoch guard, no lock, no write to a
+//! shared line) and probes it; inserting or removing a name changes one slot,
+//! so the 100,000th name costs what the first does. It was chosen by
+//! measuring the candidates (papaya, scc's `HashIndex`, dashmap, and the
+//! copy-on-write map behind `arc-swap` it replaced): papaya and the
+//! copy-on-write map read at the same cost, dashmap's reads take a shard's
+//! read lock (a write to a shared line, which costs two threads calling one
+//! name), and the copy-on-write map copies every name on each insert. papaya
+//! also never clones a value to resize, so a name's entry is held exactly
+//! once by the map, which eviction relies on to see unused entries.
+//! Creating, removing and evicting names take a mutex (cold paths), which also
+//! guarantees exactly one breaker per name however many threads race to
+//! create it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 #[cfg(feature = "tokio")]
 use std::sync::atomic::AtomicU32;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use warden_breaker::{CircuitBreaker, Clock, Counts, Outcome, QuantaClock, State};
+use warden_breaker::{CircuitBreaker, Clock, Counts, Mode, Outcome, QuantaClock, State};
 use warden_retry::{RetryError, RetryPolicy, StopReason};
 
 use crate::bulkhead::BulkheadPermit;
 use crate::execution::{Execution, NotRun};
-use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig, Rejection};
+use crate::quote::{QUOTE_MAX, bounded};
+use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig};
 
 type StateChangeFn = dyn Fn(&str, State, State) + Send + Sync;
 /// foldhash: a name is hashed on every lookup, and SipHash (std's default) costs
 /// more than the rest of the lookup; foldhash keeps a per-process random seed.
-type Map = HashMap<Box<str>, Arc<Entry>, foldhash::fast::RandomState>;
+type Map = papaya::HashMap<Box<str>, Arc<Entry>, foldhash::fast::RandomState>;
+
+/// `State::Closed` as `Entry::last_state` stores it.
+const CLOSED: u8 = 0;
+
+/// The default [`RegistryBuilder::max_name_len`].
+pub const DEFAULT_MAX_NAME_LEN: usize = 256;
+
+/// How many queued names a creation at the cap looks at for one it may evict,
+/// so a full registry whose names all carry information answers in bounded
+/// time instead of scanning every name.
+const EVICTION_PROBES: usize = 32;
 
 /// A clock shared by every breaker of a registry.
 #[derive(Clone, Debug)]
@@ -93,6 +111,50 @@ pub enum RegistryError {
     /// The registry has been shut down.
     #[error("registry is shut down")]
     Shutdown,
+    /// The name was refused (too long, not configured in a strict registry,
+    /// or the registry is full).
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+/// Why a registry refused a new name.
+///
+/// ```
+/// use warden_kit::{NameError, Registry, RegistryError};
+/// let registry = Registry::builder().max_breakers(1).build()?;
+/// let db = registry.breaker("db")?;
+/// assert!(matches!(registry.breaker("cache"), Err(RegistryError::Name(NameError::Full { max: 1 }))));
+/// # drop(db);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The name is longer than [`RegistryBuilder::max_name_len`].
+    #[error("breaker name of {len} bytes is longer than the maximum {max}: {prefix:?}")]
+    TooLong {
+        /// The name's length in bytes.
+        len: usize,
+        /// The maximum.
+        max: usize,
+        /// The name's first 64 bytes at most.
+        prefix: String,
+    },
+    /// The registry is [strict](RegistryBuilder::strict) and the name was
+    /// not configured.
+    #[error("breaker {name:?} is not configured and the registry only takes configured names")]
+    NotConfigured {
+        /// The name (at most 64 bytes of it).
+        name: String,
+    },
+    /// The registry holds [`max_breakers`](RegistryBuilder::max_breakers)
+    /// names and none of those it looked at can be evicted (each carries
+    /// information or is in use), and no overflow breaker was chosen.
+    #[error("registry is full: {max} breakers, none of them idle")]
+    Full {
+        /// The cap.
+        max: usize,
+    },
 }
 
 /// A name's status, as [`Registry::list`] reports it.
@@ -155,8 +217,21 @@ struct Entry {
     fleet: Option<warden_redis::FleetBreaker>,
     bulkhead: Option<Bulkhead>,
     config: BreakerConfig,
+    /// Whether `config` is the name's own (a configured name is never evicted).
+    configured: bool,
     /// Set by `Registry::shutdown`; read on every call.
     shut_down: AtomicBool,
+    /// Set by calls (only when clear: a load on the hot path), cleared by the
+    /// idle sweep; next to `shut_down`, which every call reads anyway.
+    used: AtomicBool,
+    /// When the idle sweep last saw `used` set (clock nanoseconds); written
+    /// under the registry's mutex.
+    idle_since: AtomicU64,
+    /// The state the breaker's last transition went to (`State::as_gauge`),
+    /// written by its state-change callback: eviction reads it before asking
+    /// the breaker, so a breaker that may be open is never asked under the
+    /// registry's mutex (asking can run callbacks, which may call back in).
+    last_state: Arc<AtomicU8>,
     clock: Arc<dyn Clock>,
     hooks: Hooks,
 }
@@ -183,6 +258,57 @@ impl Entry {
         self.shut_down.load(Ordering::Relaxed)
     }
 
+    /// Marks the entry used since the last idle sweep: a load, and a store only
+    /// the first time after a sweep.
+    #[inline]
+    fn mark_used(&self) {
+        // Relaxed: a hint for the idle sweep, which re-checks the breaker itself.
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls admitted in the current generation that have not reported yet.
+    fn unfinished(&self) -> u32 {
+        let c = self.breaker.counts();
+        let finished = u64::from(c.total_successes)
+            + u64::from(c.total_failures)
+            + u64::from(c.total_exclusions);
+        let breaker = u64::from(c.requests).saturating_sub(finished);
+        let bulkhead = self.bulkhead.as_ref().map_or(0, Bulkhead::in_flight);
+        u32::try_from(breaker).unwrap_or(u32::MAX).max(bulkhead)
+    }
+
+    /// Whether dropping this breaker loses nothing: not configured by name,
+    /// following its state machine, closed, no failure in its
+    /// window or streak (no slow call either, when slow calls are judged),
+    /// and nothing in flight. `refs` is how many references the registry
+    /// itself holds: one more means a kept handle or a running async call.
+    fn carries_no_information(self: &Arc<Self>, refs: usize) -> bool {
+        // A breaker in a fleet is judged the same way: what the fleet knows
+        // lives in Redis, and a fleet-held open shows here as a forced mode.
+        if self.configured || Arc::strong_count(self) > refs {
+            return false;
+        }
+        // Relaxed: a hint; `state()` below confirms. A breaker whose last
+        // transition went anywhere but closed carries information.
+        if self.last_state.load(Ordering::Relaxed) != CLOSED {
+            return false;
+        }
+        if self.breaker.mode() != Mode::Normal || self.breaker.state() != State::Closed {
+            return false;
+        }
+        let c = self.breaker.counts();
+        if c.total_failures != 0 || c.consecutive_failures != 0 {
+            return false;
+        }
+        // Slow successes are not in `Counts`: any outcome may have been slow.
+        if self.config.get_slow_calls().is_some() && c.total_successes != 0 {
+            return false;
+        }
+        self.unfinished() == 0
+    }
+
     /// Admission of one attempt, shared by the sync and async paths: the shutdown
     /// check, a bulkhead slot (if the name has a bulkhead), then a breaker permit.
     #[inline]
@@ -190,27 +316,25 @@ impl Entry {
         if self.is_shut_down() {
             return Err(ExecuteError::Shutdown);
         }
+        self.mark_used();
         let slot = match &self.bulkhead {
             None => None,
             Some(b) => match b.try_acquire() {
                 Some(slot) => Some(slot),
                 None => {
                     self.hooks.bulkhead_full();
-                    return Err(ExecuteError::Rejected(Rejection::BulkheadFull));
+                    return Err(ExecuteError::BulkheadFull {
+                        max_concurrent: b.max(),
+                    });
                 }
             },
         };
         #[cfg(feature = "redis")]
         if let Some(fleet) = &self.fleet {
-            let permit = fleet
-                .try_acquire()
-                .map_err(|r| ExecuteError::Rejected(r.into()))?;
+            let permit = fleet.try_acquire().map_err(ExecuteError::Rejected)?;
             return Ok((slot, AttemptPermit::Fleet(permit)));
         }
-        let permit = self
-            .breaker
-            .try_acquire()
-            .map_err(|r| ExecuteError::Rejected(r.into()))?;
+        let permit = self.breaker.try_acquire().map_err(ExecuteError::Rejected)?;
         Ok((slot, AttemptPermit::Local(permit)))
     }
 
@@ -285,10 +409,17 @@ impl Entry {
             Ok(guards) => guards,
             Err(e) => return (Err(e), false),
         };
+        let started = tokio::time::Instant::now();
         let call = f();
         let result = match timeout {
             None => call.await.map_err(ExecuteError::Inner),
             Some(limit) => match tokio::time::timeout(limit, call).await {
+                // A future that blocked its thread past the deadline finishes
+                // before the timer is even looked at: late is a timeout.
+                Ok(_) if started.elapsed() > limit => {
+                    self.hooks.timed_out();
+                    Err(ExecuteError::Timeout(limit))
+                }
                 Ok(result) => result.map_err(ExecuteError::Inner),
                 Err(_elapsed) => {
                     self.hooks.timed_out();
@@ -476,7 +607,7 @@ impl NamedBreaker {
     ///
     /// ```
     /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// assert!(db.execute(|| Ok::<_, ()>(1)).is_ok());
+    /// assert!(db.execute(|| Ok::<_, ()>(1)).has_value());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[inline]
@@ -532,7 +663,7 @@ impl NamedBreaker {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// assert!(db.execute_async(|| async { Ok::<_, ()>(1) }).await.is_ok());
+    /// assert!(db.execute_async(|| async { Ok::<_, ()>(1) }).await.has_value());
     /// # Ok(())
     /// # }
     /// ```
@@ -621,10 +752,33 @@ pub struct RegistryBuilder {
     error: Option<ConfigError>,
     clock: Option<Arc<dyn Clock>>,
     on_state_change: Option<Arc<StateChangeFn>>,
+    limits: Limits,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
+}
+
+/// The bounds on names, fixed when the registry is built.
+#[derive(Clone, Debug)]
+struct Limits {
+    max_breakers: Option<usize>,
+    max_name_len: usize,
+    strict: bool,
+    idle_after: Option<Duration>,
+    overflow: Option<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_breakers: None,
+            max_name_len: DEFAULT_MAX_NAME_LEN,
+            strict: false,
+            idle_after: None,
+            overflow: None,
+        }
+    }
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -761,6 +915,108 @@ impl RegistryBuilder {
         self
     }
 
+    /// At most `max` names at once (default: no limit). A new name beyond it
+    /// evicts a breaker that carries no information (see
+    /// [`Registry::evict_idle`] for which), looking at up to 32 names from the
+    /// oldest; if none of them can go, the new name gets
+    /// [`NameError::Full`], or the [`overflow_breaker`](Self::overflow_breaker)
+    /// if one was chosen. Existing breakers keep their state either way, so
+    /// names made up by clients cannot push out a failing name's breaker.
+    ///
+    /// ```
+    /// use warden_kit::{NameError, Registry, RegistryError};
+    /// let registry = Registry::builder().max_breakers(2).build()?;
+    /// let _ = registry.execute("a", || Err::<(), _>("down")); // carries a failure
+    /// let _ = registry.execute("b", || Ok::<_, ()>(()));      // carries nothing
+    /// let _ = registry.execute("c", || Ok::<_, ()>(()));      // evicts b
+    /// assert!(registry.get("a").is_some() && registry.get("b").is_none());
+    /// let _ = registry.execute("d", || Err::<(), _>("down")); // evicts c
+    /// assert!(matches!(registry.breaker("e"), Err(RegistryError::Name(NameError::Full { max: 2 }))));
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn max_breakers(mut self, max: usize) -> Self {
+        self.limits.max_breakers = Some(max);
+        self
+    }
+
+    /// The longest name accepted, in bytes (default
+    /// [`DEFAULT_MAX_NAME_LEN`], 256); a longer one gets
+    /// [`NameError::TooLong`]. Names become metric labels and, with a fleet,
+    /// Redis keys sent on every sync.
+    ///
+    /// ```
+    /// use warden_kit::{NameError, Registry, RegistryError};
+    /// let registry = Registry::builder().max_name_len(8).build()?;
+    /// assert!(matches!(registry.breaker("a-very-long-name"), Err(RegistryError::Name(NameError::TooLong { len: 16, .. }))));
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn max_name_len(mut self, max: usize) -> Self {
+        self.limits.max_name_len = max;
+        self
+    }
+
+    /// Only names configured (by [`configure`](Self::configure),
+    /// [`config`](Self::config) or [`Registry::configure`]) get a breaker;
+    /// any other gets [`NameError::NotConfigured`] instead of a default
+    /// breaker, so a misspelled name is an error rather than a silent new
+    /// breaker.
+    ///
+    /// ```
+    /// use warden_kit::{BreakerConfig, NameError, Registry, RegistryError};
+    /// let registry = Registry::builder().strict(true).configure("kafka", BreakerConfig::kafka()).build()?;
+    /// assert!(registry.breaker("kafka").is_ok());
+    /// assert!(matches!(registry.breaker("kafak"), Err(RegistryError::Name(NameError::NotConfigured { .. }))));
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.limits.strict = strict;
+        self
+    }
+
+    /// Evicts breakers unused for at least `after` and carrying no
+    /// information (see [`Registry::evict_idle`]). The registry sweeps when a
+    /// new name is created and at least `after` passed since the last sweep;
+    /// call [`Registry::evict_idle`] on a timer to sweep without new names.
+    /// A name is idle between one and two sweeps after its last call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = warden_kit::ManualClock::new();
+    /// let registry = warden_kit::Registry::builder()
+    ///     .clock(clock.clone())
+    ///     .idle_eviction(Duration::from_secs(60))
+    ///     .build()?;
+    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// clock.advance(Duration::from_secs(60));
+    /// registry.evict_idle(); // saw a call since the last sweep: idle from now
+    /// clock.advance(Duration::from_secs(60));
+    /// assert_eq!(registry.evict_idle(), 1);
+    /// assert!(registry.get("db").is_none());
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn idle_eviction(mut self, after: Duration) -> Self {
+        self.limits.idle_after = Some(after);
+        self
+    }
+
+    /// When the registry is full ([`max_breakers`](Self::max_breakers)) and
+    /// nothing can be evicted, a new name's calls go through one shared
+    /// breaker named `name` (with `name`'s configuration, else the default)
+    /// instead of failing with [`NameError::Full`]. The shared breaker is not
+    /// in [`Registry::list`] and does not count against the cap. Pick a name
+    /// no call uses: its metric series carry that name.
+    ///
+    /// ```
+    /// let registry = warden_kit::Registry::builder().max_breakers(1).overflow_breaker("other").build()?;
+    /// let _db = registry.breaker("db")?;
+    /// assert_eq!(registry.breaker("cache")?.name(), "other");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn overflow_breaker(mut self, name: impl Into<String>) -> Self {
+        self.limits.overflow = Some(name.into());
+        self
+    }
+
     /// Validates every configuration and builds the registry.
     ///
     /// # Errors
@@ -784,18 +1040,26 @@ impl RegistryBuilder {
         let mut names: Vec<_> = self.named.keys().collect();
         names.sort();
         for name in names {
-            self.named[name].validate(&format!("breakers.{name}"))?;
+            self.named[name].validate(&format!("breakers.{}", bounded(name)))?;
         }
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(QuantaClock::new()) as Arc<dyn Clock>);
         Ok(Registry {
-            map: ArcSwap::from_pointee(Map::default()),
+            map: Map::default(),
+            shut_down: AtomicBool::new(false),
             slow: Mutex::new(Slow {
                 default: self.default,
                 named: self.named,
                 shut_down: false,
+                count: 0,
+                queue: VecDeque::new(),
+                queued_stale: 0,
+                last_sweep: clock.now_nanos(),
+                overflow: None,
             }),
-            clock: self
-                .clock
-                .unwrap_or_else(|| Arc::new(QuantaClock::new()) as Arc<dyn Clock>),
+            limits: self.limits,
+            clock,
             on_state_change: self.on_state_change,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
@@ -810,6 +1074,57 @@ struct Slow {
     default: BreakerConfig,
     named: HashMap<String, BreakerConfig>,
     shut_down: bool,
+    /// Names in the map.
+    count: usize,
+    /// With a cap: every name in creation order, the candidates for eviction
+    /// (a name looked at and kept goes to the back). Holds removed entries
+    /// until they reach the front or the queue is compacted.
+    queue: VecDeque<Arc<Entry>>,
+    /// Removed entries still in `queue`.
+    queued_stale: usize,
+    /// Clock nanoseconds of the last idle sweep.
+    last_sweep: u64,
+    /// The shared overflow breaker, once created.
+    overflow: Option<Arc<Entry>>,
+}
+
+/// Why a name left the registry (the `reason` label of
+/// `warden_registry_evictions_total`).
+#[derive(Clone, Copy)]
+enum Gone {
+    Removed,
+    Idle,
+    Capacity,
+}
+
+impl Gone {
+    #[cfg(feature = "metrics")]
+    fn label(self) -> &'static str {
+        match self {
+            Gone::Removed => "removed",
+            Gone::Idle => "idle",
+            Gone::Capacity => "capacity",
+        }
+    }
+}
+
+/// What [`Registry::drain`] returns.
+///
+/// ```
+/// let registry = warden_kit::Registry::builder().build()?;
+/// let _ = registry.execute("db", || Ok::<_, ()>(()));
+/// let drained = registry.drain(std::time::Duration::from_secs(5));
+/// assert_eq!((drained.unfinished, drained.statuses[0].counts.total_successes), (0, 1));
+/// # Ok::<(), warden_kit::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drained {
+    /// Every breaker's final status, sorted by name, read after the calls
+    /// finished (or at the deadline).
+    pub statuses: Vec<BreakerStatus>,
+    /// Calls still running at the deadline (0: every call finished).
+    pub unfinished: u64,
 }
 
 /// A set of named circuit breakers (the Go `resilience` package's `CircuitBreakerFactory`):
@@ -828,8 +1143,13 @@ struct Slow {
 ///   any of them.
 /// * **Names**: [`configure`](Self::configure) before first use,
 ///   [`breaker`](Self::breaker) for a handle that skips the lookup,
-///   [`list`](Self::list).
-/// * **Lifecycle**: [`shutdown`](Self::shutdown).
+///   [`list`](Self::list), [`remove`](Self::remove),
+///   [`evict_idle`](Self::evict_idle); bounds set on the builder
+///   ([`max_breakers`](RegistryBuilder::max_breakers),
+///   [`max_name_len`](RegistryBuilder::max_name_len),
+///   [`strict`](RegistryBuilder::strict),
+///   [`idle_eviction`](RegistryBuilder::idle_eviction)).
+/// * **Lifecycle**: [`shutdown`](Self::shutdown), [`drain`](Self::drain).
 ///
 /// # Examples
 ///
@@ -852,8 +1172,11 @@ struct Slow {
 /// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 pub struct Registry {
-    map: ArcSwap<Map>,
+    map: Map,
     slow: Mutex<Slow>,
+    /// `Slow::shut_down`, readable without the mutex (from callbacks too).
+    shut_down: AtomicBool,
+    limits: Limits,
     clock: Arc<dyn Clock>,
     on_state_change: Option<Arc<StateChangeFn>>,
     #[cfg(feature = "metrics")]
@@ -865,7 +1188,7 @@ pub struct Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("names", &self.map.load().len())
+            .field("names", &self.map.len())
             .field("shut_down", &self.is_shut_down())
             .finish_non_exhaustive()
     }
@@ -886,6 +1209,7 @@ impl Registry {
             error: None,
             clock: None,
             on_state_change: None,
+            limits: Limits::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
             #[cfg(feature = "redis")]
@@ -899,10 +1223,10 @@ impl Registry {
     }
 
     /// Runs `f` on the name's entry, creating it first if needed. The hot path:
-    /// an `arc-swap` load and a map probe, no lock, no reference-count traffic.
+    /// a pin of the map and a probe, no lock, no reference-count traffic.
     #[inline]
     fn with_entry<R>(&self, name: &str, f: impl FnOnce(&Entry) -> R) -> Result<R, NotRun> {
-        let map = self.map.load();
+        let map = self.map.pin();
         if let Some(entry) = map.get(name) {
             return Ok(f(entry));
         }
@@ -913,37 +1237,210 @@ impl Registry {
 
     #[cfg(feature = "tokio")]
     fn entry(&self, name: &str) -> Result<Arc<Entry>, NotRun> {
-        if let Some(entry) = self.map.load().get(name) {
+        if let Some(entry) = self.map.pin().get(name) {
             return Ok(Arc::clone(entry));
         }
         self.create(name)
     }
 
+    /// How many references the registry itself holds to a live entry.
+    fn own_refs(&self) -> usize {
+        1 + usize::from(self.limits.max_breakers.is_some())
+    }
+
     #[cold]
     fn create(&self, name: &str) -> Result<Arc<Entry>, NotRun> {
-        let slow = self.lock();
+        let mut slow = self.lock();
         if slow.shut_down {
             return Err(NotRun::Shutdown);
         }
-        // Every writer holds the lock, so this load sees the latest map.
-        let map = self.map.load_full();
-        if let Some(entry) = map.get(name) {
+        // Every writer holds the lock, so this probe sees the latest map.
+        if let Some(entry) = self.map.pin().get(name) {
             return Ok(Arc::clone(entry));
         }
+        if name.len() > self.limits.max_name_len {
+            return Err(NotRun::Name(NameError::TooLong {
+                len: name.len(),
+                max: self.limits.max_name_len,
+                prefix: bounded_prefix(name),
+            }));
+        }
+        let configured = slow.named.contains_key(name);
+        if self.limits.strict && !configured {
+            return Err(NotRun::Name(NameError::NotConfigured {
+                name: bounded(name),
+            }));
+        }
+        if let Some(after) = self.limits.idle_after {
+            let now = self.clock.now_nanos();
+            if now.saturating_sub(slow.last_sweep) >= nanos(after) {
+                self.sweep(&mut slow, now, after);
+            }
+        }
+        if let Some(max) = self.limits.max_breakers
+            && slow.count >= max
+            && !self.evict_for_capacity(&mut slow)
+        {
+            return match &self.limits.overflow {
+                Some(overflow) => self.overflow_entry(&mut slow, overflow),
+                None => Err(NotRun::Name(NameError::Full { max })),
+            };
+        }
         let config = slow.named.get(name).unwrap_or(&slow.default).clone();
-        let entry = Arc::new(self.new_entry(name, config).map_err(NotRun::Config)?);
-        let mut next = Map::clone(&map);
-        next.insert(name.into(), Arc::clone(&entry));
-        self.map.store(Arc::new(next));
+        let entry = Arc::new(
+            self.new_entry(name, config, configured)
+                .map_err(NotRun::Config)?,
+        );
+        self.map.pin().insert(name.into(), Arc::clone(&entry));
+        slow.count += 1;
+        if self.limits.max_breakers.is_some() {
+            slow.queue.push_back(Arc::clone(&entry));
+        }
         Ok(entry)
     }
 
-    fn new_entry(&self, name: &str, config: BreakerConfig) -> Result<Entry, ConfigError> {
-        let mut builder = config.builder(name).clock(SharedClock(self.clock.clone()));
-        if let Some(f) = &self.on_state_change {
-            let f = Arc::clone(f);
-            builder = builder.on_state_change(move |name, from, to| f(name, from, to));
+    /// The shared breaker for names that find the registry full.
+    fn overflow_entry(&self, slow: &mut Slow, name: &str) -> Result<Arc<Entry>, NotRun> {
+        if let Some(entry) = &slow.overflow {
+            return Ok(Arc::clone(entry));
         }
+        let configured = slow.named.contains_key(name);
+        let config = slow.named.get(name).unwrap_or(&slow.default).clone();
+        let entry = Arc::new(
+            self.new_entry(name, config, configured)
+                .map_err(NotRun::Config)?,
+        );
+        slow.overflow = Some(Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// Whether `entry` is still the map's entry for its name.
+    fn is_current(&self, entry: &Arc<Entry>) -> bool {
+        self.map
+            .pin()
+            .get(entry.breaker.name())
+            .is_some_and(|e| Arc::ptr_eq(e, entry))
+    }
+
+    /// Takes `entry` out of the map if it carries no information, re-checking
+    /// after the removal (a call that found it just before puts it back).
+    /// `extra`: references the caller holds beyond the registry's own.
+    fn try_retire(&self, slow: &mut Slow, entry: &Arc<Entry>, why: Gone, extra: usize) -> bool {
+        let refs = self.own_refs() + extra;
+        if !entry.carries_no_information(refs) {
+            return false;
+        }
+        let name = entry.breaker.name();
+        let map = self.map.pin();
+        map.remove(name);
+        // The removed reference is reclaimed only after this pin ends, so it
+        // still counts among `refs` here.
+        if !entry.carries_no_information(refs) {
+            map.insert(name.into(), Arc::clone(entry));
+            return false;
+        }
+        drop(map);
+        slow.count -= 1;
+        self.forget(entry, why);
+        true
+    }
+
+    /// What follows a name leaving the map: its metric series and the count,
+    /// and with a fleet its coordination (its keys then expire in Redis unless
+    /// another instance still uses the name).
+    fn forget(&self, entry: &Entry, why: Gone) {
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), Some(_)) = (&self.fleet, &entry.fleet) {
+            fleet.detach(entry.breaker.name());
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.remove(entry.breaker.name());
+            metrics.record_eviction(why.label());
+        }
+        let _ = (entry, why);
+    }
+
+    /// At the cap: evicts one of the oldest names that carries no information,
+    /// looking at no more than [`EVICTION_PROBES`] of them.
+    fn evict_for_capacity(&self, slow: &mut Slow) -> bool {
+        for _ in 0..EVICTION_PROBES {
+            let Some(entry) = slow.queue.pop_front() else {
+                return false;
+            };
+            if !self.is_current(&entry) {
+                slow.queued_stale = slow.queued_stale.saturating_sub(1);
+                continue;
+            }
+            if self.try_retire(slow, &entry, Gone::Capacity, 0) {
+                return true;
+            }
+            slow.queue.push_back(entry);
+        }
+        false
+    }
+
+    /// The idle sweep: entries not used since the last sweep and idle for
+    /// `after` go, if they carry no information.
+    fn sweep(&self, slow: &mut Slow, now: u64, after: Duration) -> usize {
+        slow.last_sweep = now;
+        let idle: Vec<Arc<Entry>> = self
+            .map
+            .pin()
+            .values()
+            .filter(|e| {
+                // Relaxed: hints; `try_retire` re-checks the breaker itself.
+                if e.used.swap(false, Ordering::Relaxed) {
+                    e.idle_since.store(now, Ordering::Relaxed);
+                    return false;
+                }
+                now.saturating_sub(e.idle_since.load(Ordering::Relaxed)) >= nanos(after)
+            })
+            .cloned()
+            .collect();
+        let mut evicted = 0;
+        for entry in idle {
+            // `idle` holds one reference more than the registry does.
+            if self.try_retire(slow, &entry, Gone::Idle, 1) {
+                evicted += 1;
+                slow.queued_stale += usize::from(self.limits.max_breakers.is_some());
+            }
+        }
+        self.compact_queue(slow);
+        evicted
+    }
+
+    /// Drops removed entries from the eviction queue once they are the
+    /// majority, so removals cannot grow it without bound.
+    fn compact_queue(&self, slow: &mut Slow) {
+        if slow.queued_stale > slow.queue.len() / 2 {
+            let mut queue = std::mem::take(&mut slow.queue);
+            queue.retain(|e| self.is_current(e));
+            slow.queue = queue;
+            slow.queued_stale = 0;
+        }
+    }
+
+    fn new_entry(
+        &self,
+        name: &str,
+        config: BreakerConfig,
+        configured: bool,
+    ) -> Result<Entry, ConfigError> {
+        let mut builder = config.builder(name).clock(SharedClock(self.clock.clone()));
+        let last_state = Arc::new(AtomicU8::new(CLOSED));
+        let user = self.on_state_change.clone();
+        let mirror = Arc::clone(&last_state);
+        builder = builder.on_state_change(move |name, from, to| {
+            // Relaxed: a hint for eviction, which confirms with `state()`.
+            mirror.store(
+                u8::try_from(to.as_gauge()).unwrap_or(u8::MAX),
+                Ordering::Relaxed,
+            );
+            if let Some(f) = &user {
+                f(name, from, to);
+            }
+        });
         #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
         let mut hooks = Hooks::default();
         #[cfg(feature = "metrics")]
@@ -952,9 +1449,9 @@ impl Registry {
             builder = builder.observer(m.clone());
             hooks.metrics = Some(m);
         }
-        let breaker = Arc::new(builder.build().map_err(|source| ConfigError::Breaker {
-            scope: format!("breakers.{name}"),
-            source,
+        let breaker = Arc::new(builder.build().map_err(|error| ConfigError::Breaker {
+            scope: format!("breakers.{}", bounded(name)),
+            error,
         })?);
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
@@ -967,7 +1464,11 @@ impl Registry {
             bulkhead: (config.get_max_concurrent() > 0)
                 .then(|| Bulkhead::new(config.get_max_concurrent())),
             config,
+            configured,
             shut_down: AtomicBool::new(false),
+            used: AtomicBool::new(false),
+            idle_since: AtomicU64::new(self.clock.now_nanos()),
+            last_state,
             clock: self.clock.clone(),
             hooks,
         })
@@ -994,14 +1495,22 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn configure(&self, name: &str, config: BreakerConfig) -> Result<(), RegistryError> {
+        if name.len() > self.limits.max_name_len {
+            return Err(NameError::TooLong {
+                len: name.len(),
+                max: self.limits.max_name_len,
+                prefix: bounded_prefix(name),
+            }
+            .into());
+        }
         config.validate(&format!("breakers.{name}"))?;
         let mut slow = self.lock();
         if slow.shut_down {
             return Err(RegistryError::Shutdown);
         }
-        if self.map.load().contains_key(name) {
+        if self.map.pin().contains_key(name) {
             return Err(RegistryError::AlreadyCreated {
-                name: name.to_owned(),
+                name: bounded(name),
             });
         }
         slow.named.insert(name.to_owned(), config);
@@ -1026,7 +1535,7 @@ impl Registry {
         if self.is_shut_down() {
             return Err(RegistryError::Shutdown);
         }
-        if let Some(entry) = self.map.load().get(name) {
+        if let Some(entry) = self.map.pin().get(name) {
             return Ok(NamedBreaker {
                 entry: Arc::clone(entry),
             });
@@ -1035,6 +1544,7 @@ impl Registry {
             Ok(entry) => Ok(NamedBreaker { entry }),
             Err(NotRun::Shutdown) => Err(RegistryError::Shutdown),
             Err(NotRun::Config(e)) => Err(RegistryError::Config(e)),
+            Err(NotRun::Name(e)) => Err(RegistryError::Name(e)),
         }
     }
 
@@ -1048,7 +1558,7 @@ impl Registry {
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn get(&self, name: &str) -> Option<NamedBreaker> {
-        self.map.load().get(name).map(|entry| NamedBreaker {
+        self.map.pin().get(name).map(|entry| NamedBreaker {
             entry: Arc::clone(entry),
         })
     }
@@ -1067,7 +1577,7 @@ impl Registry {
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn list(&self) -> Vec<BreakerStatus> {
-        let mut list: Vec<_> = self.map.load().values().map(|e| e.status()).collect();
+        let mut list: Vec<_> = self.map.pin().values().map(|e| e.status()).collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
     }
@@ -1075,7 +1585,9 @@ impl Registry {
     /// Shuts the registry down: from now on every `execute` (through the
     /// registry or a kept [`NamedBreaker`]) returns [`ExecuteError::Shutdown`]
     /// without running, and `breaker`/`configure` fail. Calls already running
-    /// finish normally. Returns the final [`list`](Self::list). Calling it
+    /// finish normally. With a fleet (feature `redis`), the fleet stops too: its
+    /// background task gives this instance's unused probe tokens back and ends
+    /// (see `Fleet::stop`). Returns the final [`list`](Self::list). Calling it
     /// again changes nothing.
     ///
     /// ```
@@ -1092,12 +1604,173 @@ impl Registry {
     pub fn shutdown(&self) -> Vec<BreakerStatus> {
         let mut slow = self.lock();
         slow.shut_down = true;
-        for entry in self.map.load().values() {
+        // Relaxed: as `Entry::shut_down`; writers re-check `Slow::shut_down`
+        // under the mutex.
+        self.shut_down.store(true, Ordering::Relaxed);
+        for entry in self.map.pin().values().chain(slow.overflow.as_ref()) {
             // Relaxed: see `Entry::is_shut_down`.
             entry.shut_down.store(true, Ordering::Relaxed);
         }
         drop(slow);
+        // The fleet's background work stops with the registry: its breakers
+        // decide locally and its unused probe tokens go back to the fleet.
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.fleet {
+            fleet.stop();
+        }
         self.list()
+    }
+
+    /// [`shutdown`](Self::shutdown), then waits up to `deadline` for the calls
+    /// already running to finish, and returns every breaker's final status.
+    /// New calls get [`ExecuteError::Shutdown`] from the start.
+    ///
+    /// A running call is one its breaker admitted and has not heard back from
+    /// (or that holds a bulkhead slot); a call admitted before its breaker
+    /// changed generation (an interval reset, a trip) cannot change the counts
+    /// any more and is not waited for. It waits on the real clock, checking
+    /// every millisecond.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let registry = std::sync::Arc::new(warden_kit::Registry::builder().build()?);
+    /// let r = registry.clone();
+    /// let call = std::thread::spawn(move || {
+    ///     r.execute("db", || { std::thread::sleep(Duration::from_millis(20)); Ok::<_, ()>(()) })
+    /// });
+    /// while registry.get("db").is_none_or(|db| db.counts().requests == 0) {
+    ///     std::thread::yield_now();
+    /// }
+    /// let drained = registry.drain(Duration::from_secs(5));
+    /// assert_eq!((drained.unfinished, drained.statuses[0].counts.total_successes), (0, 1));
+    /// assert!(call.join().unwrap().has_value());
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn drain(&self, deadline: Duration) -> Drained {
+        self.shutdown();
+        let until = std::time::Instant::now() + deadline;
+        loop {
+            let overflow = self.lock().overflow.clone();
+            let unfinished: u64 = self
+                .map
+                .pin()
+                .values()
+                .chain(overflow.as_ref())
+                .map(|e| u64::from(e.unfinished()))
+                .sum();
+            if unfinished == 0 || std::time::Instant::now() >= until {
+                return Drained {
+                    statuses: self.list(),
+                    unfinished,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Removes the breaker named `name` and its metric series, and returns
+    /// its last status (`None` if there was no such breaker). The next use of
+    /// the name creates a fresh breaker. A kept [`NamedBreaker`] goes on
+    /// working on the removed breaker, which the registry no longer lists.
+    ///
+    /// With a fleet (feature `redis`), the name is detached from it too: its
+    /// unused probe tokens go back, and its keys expire in Redis after the
+    /// fleet's key time-to-live unless another instance still uses the name.
+    ///
+    /// ```
+    /// let registry = warden_kit::Registry::builder().build()?;
+    /// let _ = registry.execute("db", || Err::<(), _>("down"));
+    /// let last = registry.remove("db").unwrap();
+    /// assert_eq!(last.counts.total_failures, 1);
+    /// assert!(registry.get("db").is_none() && registry.remove("db").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remove(&self, name: &str) -> Option<BreakerStatus> {
+        let mut slow = self.lock();
+        let map = self.map.pin();
+        let entry = map.get(name).cloned()?;
+        map.remove(name);
+        drop(map);
+        slow.count -= 1;
+        if self.limits.max_breakers.is_some() {
+            slow.queued_stale += 1;
+            self.compact_queue(&mut slow);
+        }
+        self.forget(&entry, Gone::Removed);
+        Some(entry.status())
+    }
+
+    /// Evicts every breaker that was not used in the last
+    /// [`idle_eviction`](RegistryBuilder::idle_eviction) period and carries
+    /// no information; returns how many went (0 without idle eviction).
+    ///
+    /// Only a breaker whose loss changes nothing is evicted: not configured
+    /// by name, in its normal mode (not
+    /// forced or disabled), closed, with no failure in its window or streak
+    /// (and, when it judges slow calls, no outcome at all), nothing in flight,
+    /// and no [`NamedBreaker`] handle kept anywhere. Open, half-open, failing,
+    /// forced and configured breakers stay, so an idle sweep or a flood of
+    /// new names never resets a failing dependency's history. Each eviction
+    /// drops the name's metric series and counts in
+    /// `warden_registry_evictions_total{reason="idle"}`.
+    ///
+    /// The check is made again after the name is taken out of the map, and
+    /// the breaker goes back if a call reached it in between. A call that
+    /// looked the name up just before the eviction and is admitted just after
+    /// that second check runs on the retired breaker: its outcome is not
+    /// carried over (the next call creates a fresh breaker). Calls that keep
+    /// a name busy keep it listed; the window is the few instructions between
+    /// a lookup and an admission.
+    ///
+    /// The sweep looks at every name, under the registry's mutex; it runs at
+    /// most once per idle period from new names.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = warden_kit::ManualClock::new();
+    /// let registry = warden_kit::Registry::builder()
+    ///     .clock(clock.clone())
+    ///     .idle_eviction(Duration::from_secs(60))
+    ///     .build()?;
+    /// let _ = registry.execute("ok", || Ok::<_, ()>(()));
+    /// let _ = registry.execute("failing", || Err::<(), _>("down"));
+    /// for _ in 0..2 {
+    ///     clock.advance(Duration::from_secs(60));
+    ///     registry.evict_idle();
+    /// }
+    /// assert!(registry.get("ok").is_none());
+    /// assert!(registry.get("failing").is_some()); // its failure is information
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn evict_idle(&self) -> usize {
+        let Some(after) = self.limits.idle_after else {
+            return 0;
+        };
+        let mut slow = self.lock();
+        let now = self.clock.now_nanos();
+        self.sweep(&mut slow, now, after)
+    }
+
+    /// How many names have a breaker now.
+    ///
+    /// ```
+    /// let registry = warden_kit::Registry::builder().build()?;
+    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// assert_eq!(registry.len(), 1);
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no name has a breaker.
+    ///
+    /// ```
+    /// assert!(warden_kit::Registry::builder().build()?.is_empty());
+    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -1110,7 +1783,8 @@ impl Registry {
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
     pub fn is_shut_down(&self) -> bool {
-        self.lock().shut_down
+        // Relaxed: see `Entry::is_shut_down`.
+        self.shut_down.load(Ordering::Relaxed)
     }
 
     /// The metrics given to the builder (feature `metrics`).
@@ -1156,7 +1830,7 @@ impl Registry {
     /// breaker's state afterwards and the time taken.
     ///
     /// ```
-    /// use warden_kit::{BreakerConfig, ExecuteError, Rejection, Registry, State, TripRule};
+    /// use warden_kit::{BreakerConfig, ExecuteError, Rejected, Registry, State, TripRule};
     /// let registry = Registry::builder()
     ///     .configure("db", BreakerConfig::default().trip(TripRule::ConsecutiveFailures(2)))
     ///     .build()?;
@@ -1164,7 +1838,7 @@ impl Registry {
     ///     let _ = registry.execute("db", || Err::<(), _>("down"));
     /// }
     /// let ex = registry.execute("db", || Ok::<_, &str>(()));
-    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected(Rejection::Open))));
+    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected(Rejected::Open))));
     /// assert_eq!((ex.attempts(), ex.state()), (0, Some(State::Open)));
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
@@ -1288,6 +1962,13 @@ impl Registry {
     /// [`execute_async`](Self::execute_async) with this call's own timeout
     /// (`None`: no timeout) instead of the name's.
     ///
+    /// A call that completes after its deadline is a timeout (its value or
+    /// error is dropped, the breaker counts a failure), whatever the timer
+    /// saw. A future that blocks its thread (a synchronous sleep, blocking
+    /// I/O) cannot be interrupted: the timeout is only noticed when it
+    /// returns; run blocking work with `tokio::task::spawn_blocking` to have it
+    /// cut off on time.
+    ///
     /// # Panics
     ///
     /// As [`execute_async`](Self::execute_async).
@@ -1368,6 +2049,20 @@ impl Registry {
     }
 }
 
+/// Nanoseconds of `d`, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The first bytes of a name, for an error.
+fn bounded_prefix(name: &str) -> String {
+    let mut end = name.len().min(QUOTE_MAX);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_owned()
+}
+
 /// Errors that end a retried `execute` at once, whatever the policy's
 /// `retry_if` says: an attempt that never ran (the breaker or the bulkhead
 /// refused it) is not retried unless the policy retries rejections (retrying
@@ -1378,14 +2073,13 @@ fn stop_reason<E>(
     error: &ExecuteError<E>,
 ) -> Option<StopReason> {
     match error {
-        ExecuteError::Rejected(r) if !policy.retries_rejections() => Some(match r {
-            Rejection::Open => StopReason::Rejected(warden_breaker::Rejected::Open),
-            Rejection::TooManyRequests => {
-                StopReason::Rejected(warden_breaker::Rejected::TooManyRequests)
-            }
-            Rejection::BulkheadFull => StopReason::NotRetryable,
-        }),
-        ExecuteError::Shutdown | ExecuteError::Config(_) => Some(StopReason::NotRetryable),
+        ExecuteError::Rejected(r) if !policy.retries_rejections() => Some(StopReason::Rejected(*r)),
+        ExecuteError::BulkheadFull { .. } if !policy.retries_rejections() => {
+            Some(StopReason::NotRetryable)
+        }
+        ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_) => {
+            Some(StopReason::NotRetryable)
+        }
         _ => None,
     }
 }

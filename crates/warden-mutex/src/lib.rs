@@ -60,7 +60,7 @@
 //!     .build()?;
 //! match cb.call(|| Ok::<_, std::io::Error>(3)) {
 //!     Ok(rows) => assert_eq!(rows, 3),
-//!     Err(Error::Open | Error::TooManyRequests) => { /* shed load */ }
+//!     Err(Error::Rejected(_)) => { /* shed load */ }
 //!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
 //! }
 //! assert_eq!(cb.state(), State::Closed);
@@ -227,7 +227,7 @@ impl Builder {
     ///
     /// ```
     /// let cb = warden_mutex::CircuitBreaker::builder("x")
-    ///     .count_window(warden_mutex::CountWindow::new(10, 4, 50))
+    ///     .count_window(warden_mutex::CountWindow::new(10).with_min_calls(4).with_failure_rate_percent(50))
     ///     .build()?;
     /// assert!(cb.settings().count_window().is_some());
     /// # Ok::<(), warden_mutex::ConfigError>(())
@@ -245,7 +245,7 @@ impl Builder {
     /// let clock = ManualClock::new();
     /// // 10 s in 10 buckets of 1 s; at least 4 calls, trip at 50 % failures.
     /// let cb = CircuitBreaker::builder("x")
-    ///     .time_window(TimeWindow::new(Duration::from_secs(10), 10, 4, 50))
+    ///     .time_window(TimeWindow::new(Duration::from_secs(10)).with_buckets(10).with_min_calls(4).with_failure_rate_percent(50))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let _ = cb.call(|| Err::<(), _>("boom"));
@@ -272,7 +272,7 @@ impl Builder {
     /// let clock = ManualClock::new();
     /// // Calls of 100 ms or more are slow; trip when half of at least 2 calls are.
     /// let cb = CircuitBreaker::builder("x")
-    ///     .slow_calls(SlowCalls::new(Duration::from_millis(100), 50, 2))
+    ///     .slow_calls(SlowCalls::new(Duration::from_millis(100)).with_slow_rate_percent(50).with_min_calls(2))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let _ = cb.call(|| Ok::<_, ()>(()));
@@ -397,7 +397,11 @@ struct Inner {
     /// those that left the window are dropped when an outcome is recorded.
     buckets: VecDeque<Bucket>,
     /// With slow calls and neither window: the closed generation's slow outcomes.
-    slow: u32,
+    slow: u64,
+    /// The closed generation's successes and failures. Never wraps: `counts` wraps
+    /// modulo 2^32 like gobreaker's, but a rule comparing counts must not (2^32 + 20
+    /// calls of which 5 were slow are not 5 slow calls of 20).
+    calls: u64,
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
@@ -416,17 +420,24 @@ struct Recorded {
 struct Bucket {
     /// `tick / bucket width`.
     index: u64,
-    calls: u32,
-    failures: u32,
-    slow: u32,
+    calls: u64,
+    failures: u64,
+    slow: u64,
 }
 
 /// What a window holds when a rule looks at it.
 #[derive(Clone, Copy, Debug, Default)]
 struct Tally {
-    calls: u32,
-    failures: u32,
-    slow: u32,
+    calls: u64,
+    failures: u64,
+    slow: u64,
+}
+
+/// A rate rule on counts that never wrap: at least `min_calls` calls and `hits` at
+/// least `percent` % of them.
+fn rate_trips(calls: u64, hits: u64, min_calls: u32, percent: u32) -> bool {
+    calls >= u64::from(min_calls)
+        && u128::from(hits) * 100 >= u128::from(percent) * u128::from(calls)
 }
 
 /// A manual command in force. The breaker's `state` is `Open` for the forced-open
@@ -445,7 +456,7 @@ enum Manual {
 ///
 /// ```
 /// use std::time::Duration;
-/// use warden_mutex::{CircuitBreaker, Error, ManualClock, State};
+/// use warden_mutex::{CircuitBreaker, Error, Rejected, ManualClock, State};
 ///
 /// let clock = ManualClock::new();
 /// let cb = CircuitBreaker::builder("payments")
@@ -456,7 +467,7 @@ enum Manual {
 ///     let _ = cb.call(|| Err::<(), _>("connection refused"));
 /// }
 /// assert_eq!(cb.state(), State::Open);
-/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Open)));
+/// assert!(matches!(cb.call(|| Ok::<_, &str>(1)), Err(Error::Rejected(Rejected::Open))));
 /// clock.advance(Duration::from_millis(10_001));
 /// assert_eq!(cb.call(|| Ok::<_, &str>(2)), Ok(2)); // the probe succeeds
 /// assert_eq!(cb.state(), State::Closed);
@@ -522,6 +533,7 @@ impl CircuitBreaker {
                 window: VecDeque::new(),
                 buckets: VecDeque::new(),
                 slow: 0,
+                calls: 0,
                 pending: VecDeque::new(),
                 delivering: false,
             }),
@@ -861,6 +873,7 @@ impl CircuitBreaker {
         inner.window.clear();
         inner.buckets.clear();
         inner.slow = 0;
+        inner.calls = 0;
         inner.held = 0;
         let after = |ticks: u64| now.saturating_add(ticks).min(MAX_TICK);
         inner.expiry = match inner.state {
@@ -955,8 +968,8 @@ impl CircuitBreaker {
             let mut t = Tally::default();
             for r in &inner.window {
                 t.calls += 1;
-                t.failures += u32::from(r.failure);
-                t.slow += u32::from(r.slow);
+                t.failures += u64::from(r.failure);
+                t.slow += u64::from(r.slow);
             }
             return t;
         }
@@ -979,9 +992,9 @@ impl CircuitBreaker {
                 });
             }
             if let Some(b) = inner.buckets.back_mut() {
-                b.calls = b.calls.saturating_add(1);
-                b.failures = b.failures.saturating_add(u32::from(failure));
-                b.slow = b.slow.saturating_add(u32::from(slow));
+                b.calls += 1;
+                b.failures += u64::from(failure);
+                b.slow += u64::from(slow);
             }
             let mut t = Tally::default();
             for b in inner
@@ -989,21 +1002,18 @@ impl CircuitBreaker {
                 .iter()
                 .filter(|b| (oldest..=index).contains(&b.index))
             {
-                t.calls = t.calls.saturating_add(b.calls);
-                t.failures = t.failures.saturating_add(b.failures);
-                t.slow = t.slow.saturating_add(b.slow);
+                t.calls += b.calls;
+                t.failures += b.failures;
+                t.slow += b.slow;
             }
             return t;
         }
         if slow {
-            inner.slow = inner.slow.saturating_add(1);
+            inner.slow += 1;
         }
         Tally {
-            calls: inner
-                .counts
-                .total_successes
-                .saturating_add(inner.counts.total_failures),
-            failures: inner.counts.total_failures,
+            calls: inner.calls,
+            failures: u64::from(inner.counts.total_failures),
             slow: inner.slow,
         }
     }
@@ -1056,6 +1066,8 @@ impl CircuitBreaker {
             }
             (State::Closed, Some(outcome @ (Outcome::Success | Outcome::Failure))) => {
                 let failure = outcome == Outcome::Failure;
+                inner.calls += 1;
+                let c = &mut inner.counts;
                 if failure {
                     c.total_failures = c.total_failures.wrapping_add(1);
                     c.consecutive_failures = c.consecutive_failures.wrapping_add(1);
@@ -1069,17 +1081,19 @@ impl CircuitBreaker {
                 // The failure rule first, then the slow-call rule; either trips.
                 let mut trips = failure
                     && if let Some(rule) = self.settings.count_window() {
-                        rule.trips(window.calls, window.failures)
+                        let (min, rate) = (rule.min_calls(), rule.failure_rate_percent());
+                        rate_trips(window.calls, window.failures, min, rate)
                     } else if let Some(rule) = self.settings.time_window() {
-                        rule.trips(window.calls, window.failures)
+                        let (min, rate) = (rule.min_calls(), rule.failure_rate_percent());
+                        rate_trips(window.calls, window.failures, min, rate)
                     } else {
                         self.settings.ready_to_trip(&inner.counts)
                     };
                 if !trips && slow {
-                    trips = self
-                        .settings
-                        .slow_calls()
-                        .is_some_and(|rule| rule.trips(window.calls, window.slow));
+                    trips = self.settings.slow_calls().is_some_and(|rule| {
+                        let (min, rate) = (rule.min_calls(), rule.slow_rate_percent());
+                        rate_trips(window.calls, window.slow, min, rate)
+                    });
                 }
                 if trips {
                     self.set_state(inner, State::Open, now);
@@ -1610,15 +1624,27 @@ mod tests {
     #[test]
     fn time_window_counts_the_current_bucket_and_the_ones_before_it() {
         // 4 ms in 2 buckets of 2 ms; 2 calls, trip at 100 %.
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(4), 2, 2, 100)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(4))
+                    .with_buckets(2)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
+        );
         fail(&cb); // tick 0, bucket 0
         clock.advance(ms(3));
         fail(&cb); // tick 3, bucket 1: buckets 0..=1 hold both
         assert_eq!(cb.state(), State::Open);
 
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(4), 2, 2, 100)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(4))
+                    .with_buckets(2)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
+        );
         clock.advance(ms(1));
         fail(&cb); // tick 1, bucket 0
         clock.advance(ms(3));
@@ -1632,8 +1658,14 @@ mod tests {
     #[test]
     fn time_window_uses_the_record_tick_and_evaluates_only_on_failures() {
         // 10 ms in 10 buckets; 2 calls, 100 %.
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(10), 10, 2, 100)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(10))
+                    .with_buckets(10)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
+        );
         let early = cb.try_acquire().expect("closed");
         clock.advance(ms(10));
         // Admitted at tick 0 (bucket 0, out of the window 1..=10 by now), recorded
@@ -1644,8 +1676,14 @@ mod tests {
 
         // 2 calls, 50 %: a success reaching the rate does not trip; the next
         // failure does.
-        let (cb, _clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(10), 10, 2, 50)));
+        let (cb, _clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(10))
+                    .with_buckets(10)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(50),
+            ),
+        );
         fail(&cb); // 1 call: under the minimum
         succeed(&cb); // 1 failure of 2, but a success is not evaluated
         assert_eq!(cb.state(), State::Closed);
@@ -1657,9 +1695,12 @@ mod tests {
     fn time_window_starts_empty_in_each_generation() {
         // Interval 3 ms: the reset at tick 4 empties the window (100 ms, 1 bucket).
         let (cb, clock) = clocked(
-            CircuitBreaker::builder("t")
-                .interval(ms(3))
-                .time_window(TimeWindow::new(ms(100), 1, 2, 100)),
+            CircuitBreaker::builder("t").interval(ms(3)).time_window(
+                TimeWindow::new(ms(100))
+                    .with_buckets(1)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            ),
         );
         fail(&cb);
         clock.advance(ms(4));
@@ -1672,8 +1713,14 @@ mod tests {
         fail(&cb);
         assert_eq!(cb.state(), State::Open);
         // Ignored outcomes and drops are not calls.
-        let (cb, _clock) =
-            clocked(CircuitBreaker::builder("t").time_window(TimeWindow::new(ms(100), 4, 2, 50)));
+        let (cb, _clock) = clocked(
+            CircuitBreaker::builder("t").time_window(
+                TimeWindow::new(ms(100))
+                    .with_buckets(4)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(50),
+            ),
+        );
         let _ = cb.call_with(|| Err::<(), _>(()), |_| Outcome::Ignored);
         drop(cb.try_acquire().expect("closed"));
         fail(&cb);
@@ -1682,25 +1729,107 @@ mod tests {
 
     #[test]
     fn slow_calls_threshold_is_inclusive_and_a_slow_success_trips() {
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").slow_calls(
+                SlowCalls::new(ms(5))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(1),
+            ),
+        );
         slow(&cb, &clock, Duration::from_nanos(4_999_999), true);
         assert_eq!(cb.state(), State::Closed, "just under the threshold");
         slow(&cb, &clock, ms(5), true);
         assert_eq!(cb.state(), State::Closed, "1 slow of 2: 50 %");
-        let (cb, clock) =
-            clocked(CircuitBreaker::builder("t").slow_calls(SlowCalls::new(ms(5), 100, 1)));
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").slow_calls(
+                SlowCalls::new(ms(5))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(1),
+            ),
+        );
         slow(&cb, &clock, ms(5), true);
         assert_eq!(cb.state(), State::Open, "at the threshold: slow");
+    }
+
+    const WRAP: u64 = 1 << 32;
+
+    /// Test seam: exactly what `successes` closed-state successes leave behind.
+    fn after_successes(cb: &CircuitBreaker, successes: u64) {
+        let mut inner = cb.inner.lock().expect("not poisoned");
+        inner.counts.requests = successes as u32;
+        inner.counts.total_successes = successes as u32;
+        inner.counts.consecutive_successes = successes as u32;
+        inner.calls = successes;
+    }
+
+    // The same three cases as the core's unit tests past 2^32 calls: the two agree.
+
+    #[test]
+    fn count_window_past_2_pow_32_calls_counts_its_real_last_calls() {
+        let cb = CircuitBreaker::builder("t")
+            .count_window(
+                CountWindow::new(100)
+                    .with_min_calls(10)
+                    .with_failure_rate_percent(50),
+            )
+            .build()
+            .expect("valid");
+        after_successes(&cb, WRAP - 50);
+        for call in 0..1_000 {
+            let r = if call % 10 == 9 { Err(()) } else { Ok(()) };
+            let _ = cb.call(|| r);
+            assert_eq!(cb.state(), State::Closed, "tripped at call {call}");
+        }
+        for _ in 0..60 {
+            let _ = cb.call(|| Err::<(), _>(()));
+        }
+        assert_eq!(cb.state(), State::Open);
+    }
+
+    #[test]
+    fn slow_call_rate_without_a_window_past_2_pow_32_calls() {
+        // Before: the rule read total successes plus failures, which wrap modulo
+        // 2^32, as the generation's calls, and tripped at a rate of about 1e-9.
+        let (cb, clock) = clocked(
+            CircuitBreaker::builder("t").slow_calls(
+                SlowCalls::new(ms(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(10),
+            ),
+        );
+        after_successes(&cb, WRAP - 20);
+        for _ in 0..40 {
+            slow(&cb, &clock, ms(2), true);
+        }
+        assert_eq!(cb.state(), State::Closed, "40 slow of 2^32 + 20 calls");
+    }
+
+    #[test]
+    fn consecutive_successes_past_2_pow_32() {
+        let cb = CircuitBreaker::builder("t").build().expect("valid");
+        after_successes(&cb, WRAP - 2);
+        let _ = cb.call(|| Err::<(), _>(()));
+        for _ in 0..5 {
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        let c = cb.counts();
+        assert_eq!(c.consecutive_successes, 5);
+        assert_eq!(
+            c.total_successes, 3,
+            "Counts wrap modulo 2^32 like gobreaker's"
+        );
+        assert_eq!(c.consecutive_failures, 0);
     }
 
     #[test]
     fn slow_calls_without_a_window_count_the_generation() {
         // Slow from 1 µs; 50 % of at least 4 calls. The default failure rule.
         let (cb, clock) = clocked(
-            CircuitBreaker::builder("t")
-                .interval(ms(10))
-                .slow_calls(SlowCalls::new(Duration::from_micros(1), 50, 4)),
+            CircuitBreaker::builder("t").interval(ms(10)).slow_calls(
+                SlowCalls::new(Duration::from_micros(1))
+                    .with_slow_rate_percent(50)
+                    .with_min_calls(4),
+            ),
         );
         let ns = Duration::from_micros(1);
         slow(&cb, &clock, ns, false);
@@ -1716,9 +1845,11 @@ mod tests {
 
         // An interval reset starts the count again.
         let (cb, clock) = clocked(
-            CircuitBreaker::builder("t")
-                .interval(ms(10))
-                .slow_calls(SlowCalls::new(ms(1), 100, 2)),
+            CircuitBreaker::builder("t").interval(ms(10)).slow_calls(
+                SlowCalls::new(ms(1))
+                    .with_slow_rate_percent(100)
+                    .with_min_calls(2),
+            ),
         );
         slow(&cb, &clock, ms(1), true); // 1 of 1: under the minimum
         clock.advance(ms(10)); // tick 11: the interval (expiry 10) has passed
@@ -1733,8 +1864,16 @@ mod tests {
         // Window of 3; slow: 1 ms, 60 % of at least 3.
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
-                .count_window(CountWindow::new(3, 3, 100))
-                .slow_calls(SlowCalls::new(ms(1), 60, 3)),
+                .count_window(
+                    CountWindow::new(3)
+                        .with_min_calls(3)
+                        .with_failure_rate_percent(100),
+                )
+                .slow_calls(
+                    SlowCalls::new(ms(1))
+                        .with_slow_rate_percent(60)
+                        .with_min_calls(3),
+                ),
         );
         slow(&cb, &clock, ms(1), true);
         succeed(&cb);
@@ -1754,8 +1893,17 @@ mod tests {
         // 4 ms in 4 buckets; failures never trip (min 100); slow: 1 ms, 100 % of 2.
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
-                .time_window(TimeWindow::new(ms(4), 4, 100, 100))
-                .slow_calls(SlowCalls::new(ms(2), 100, 2)),
+                .time_window(
+                    TimeWindow::new(ms(4))
+                        .with_buckets(4)
+                        .with_min_calls(100)
+                        .with_failure_rate_percent(100),
+                )
+                .slow_calls(
+                    SlowCalls::new(ms(2))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(2),
+                ),
         );
         slow(&cb, &clock, ms(2), false); // recorded at tick 2
         clock.advance(ms(3));
@@ -1772,7 +1920,11 @@ mod tests {
         let (cb, clock) = clocked(
             CircuitBreaker::builder("t")
                 .ready_to_trip(|c| c.consecutive_failures >= 1)
-                .slow_calls(SlowCalls::new(ms(1), 100, 1))
+                .slow_calls(
+                    SlowCalls::new(ms(1))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(1),
+                )
                 .on_state_change(move |_, _, _| {
                     c2.fetch_add(1, Ordering::Relaxed);
                 }),
@@ -1789,7 +1941,11 @@ mod tests {
                 .max_requests(2)
                 .timeout(ms(1))
                 .ready_to_trip(|c| c.consecutive_failures >= 1)
-                .slow_calls(SlowCalls::new(ms(1), 100, 1)),
+                .slow_calls(
+                    SlowCalls::new(ms(1))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(1),
+                ),
         );
         fail(&cb);
         clock.advance(ms(2));

@@ -14,6 +14,12 @@
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes (`closed`, `open`, `half_open`) |
 //! | `warden_retry_attempts_total` | counter | `name` | attempts of retry runs, first attempts included (with a breaker, refused attempts too) |
 //! | `warden_retry_retries_total` | counter | `name` | retries (attempts after a failure) |
+//! | `warden_registry_evictions_total` | counter | `reason` | names a registry of breakers dropped ([`Metrics::record_eviction`]): `removed`, `idle`, `capacity` |
+//!
+//! A breaker has 11 series of its own (`state`, `successes_total`,
+//! `failures_total`, `timeouts_total`, three `rejections_total` reasons, four
+//! `transitions_total` edges) and a retry observer 2 more; [`Metrics::remove`]
+//! drops a name's series when the name goes away.
 //!
 //! The `warden` prefix is the default namespace; [`MetricsBuilder::namespace`]
 //! changes it.
@@ -189,6 +195,8 @@ impl MetricsBuilder {
                 .subsystem("circuit_breaker")
         };
         let retry = |name: &str, help: &str| Opts::new(name, help).namespace(ns).subsystem("retry");
+        let registry_opts =
+            |name: &str, help: &str| Opts::new(name, help).namespace(ns).subsystem("registry");
         let families = Families {
             state: IntGaugeVec::new(
                 breaker(
@@ -245,6 +253,14 @@ impl MetricsBuilder {
                 &["name"],
             )
             .map_err(Error::Prometheus)?,
+            evictions: IntCounterVec::new(
+                registry_opts(
+                    "evictions_total",
+                    "Total number of names a registry of breakers dropped, by reason",
+                ),
+                &["reason"],
+            )
+            .map_err(Error::Prometheus)?,
         };
         families.register(registry)?;
         Ok(Metrics {
@@ -276,10 +292,11 @@ struct Families {
     transitions: IntCounterVec,
     attempts: IntCounterVec,
     retries: IntCounterVec,
+    evictions: IntCounterVec,
 }
 
 impl Families {
-    fn collectors(&self) -> [Box<dyn Collector>; 8] {
+    fn collectors(&self) -> [Box<dyn Collector>; 9] {
         [
             Box::new(self.state.clone()),
             Box::new(self.successes.clone()),
@@ -289,6 +306,7 @@ impl Families {
             Box::new(self.transitions.clone()),
             Box::new(self.attempts.clone()),
             Box::new(self.retries.clone()),
+            Box::new(self.evictions.clone()),
         ]
     }
 
@@ -435,6 +453,83 @@ impl Metrics {
                 half_open_open: transition(State::HalfOpen, State::Open),
             }),
         }
+    }
+
+    /// Drops every series labelled with `name` (the breaker's 11 and the
+    /// retry observer's 2), for a name that is gone; returns how many existed.
+    /// Handles made before keep counting into series that are no longer
+    /// exported; a later [`breaker`](Self::breaker) for the name starts them
+    /// again from zero (a counter reset, which Prometheus queries handle).
+    ///
+    /// ```
+    /// let registry = prometheus::Registry::new();
+    /// let metrics = warden_prometheus::Metrics::register(&registry)?;
+    /// let _db = metrics.breaker("db");
+    /// assert_eq!(metrics.remove("db"), 11);
+    /// assert_eq!(metrics.remove("db"), 0);
+    /// assert!(registry.gather().iter().all(|f| f.get_metric().is_empty()));
+    /// # Ok::<(), warden_prometheus::Error>(())
+    /// ```
+    pub fn remove(&self, name: &str) -> usize {
+        let f = &self.inner.families;
+        let gone = |r: prometheus::Result<()>| usize::from(r.is_ok());
+        let states = [State::Closed, State::Open, State::HalfOpen];
+        let mut removed = gone(f.state.remove_label_values(&[name]));
+        for family in [
+            &f.successes,
+            &f.failures,
+            &f.timeouts,
+            &f.attempts,
+            &f.retries,
+        ] {
+            removed += gone(family.remove_label_values(&[name]));
+        }
+        for reason in ["open", "too_many_requests", "bulkhead_full"] {
+            removed += gone(f.rejections.remove_label_values(&[name, reason]));
+        }
+        for from in states {
+            for to in states {
+                removed += gone(
+                    f.transitions
+                        .remove_label_values(&[name, label(from), label(to)]),
+                );
+            }
+        }
+        removed
+    }
+
+    /// Counts one name dropped by a registry of breakers, in
+    /// `warden_registry_evictions_total{reason}` (`removed`, `idle`,
+    /// `capacity`), so dashboards see the churn that [`remove`](Self::remove)
+    /// hides.
+    ///
+    /// ```
+    /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
+    /// metrics.record_eviction("idle");
+    /// assert_eq!(metrics.evictions("idle"), 1);
+    /// # Ok::<(), warden_prometheus::Error>(())
+    /// ```
+    pub fn record_eviction(&self, reason: &str) {
+        self.inner
+            .families
+            .evictions
+            .with_label_values(&[reason])
+            .inc();
+    }
+
+    /// The count of [`record_eviction`](Self::record_eviction) for `reason`.
+    ///
+    /// ```
+    /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
+    /// assert_eq!(metrics.evictions("capacity"), 0);
+    /// # Ok::<(), warden_prometheus::Error>(())
+    /// ```
+    pub fn evictions(&self, reason: &str) -> u64 {
+        self.inner
+            .families
+            .evictions
+            .get_metric_with_label_values(&[reason])
+            .map_or(0, |c| c.get())
     }
 
     /// The retry observer for runs against the dependency named `name`

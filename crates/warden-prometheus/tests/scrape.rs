@@ -15,7 +15,7 @@ use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use warden_breaker::{CircuitBreaker, Error, ManualClock, State};
+use warden_breaker::{CircuitBreaker, Error, ManualClock, Rejected, State};
 use warden_prometheus::{Error as MetricsError, Metrics};
 use warden_retry::{ManualSleeper, RetryPolicy, with_breaker_and_retry};
 
@@ -156,7 +156,10 @@ async fn scripted_calls_show_up_in_a_scrape_over_http() {
         assert!(kafka.call(|| Err::<(), _>("broker down")).is_err());
     }
     for _ in 0..2 {
-        assert_eq!(kafka.call(|| Ok::<_, &str>(())), Err(Error::Open));
+        assert_eq!(
+            kafka.call(|| Ok::<_, &str>(())),
+            Err(Error::Rejected(Rejected::Open))
+        );
     }
     // The timeout passes: one probe holds the only half-open slot, a second call
     // is refused with too_many_requests, the probe fails (back to open).
@@ -164,7 +167,7 @@ async fn scripted_calls_show_up_in_a_scrape_over_http() {
     let probe = kafka.try_acquire().unwrap();
     assert_eq!(
         kafka.call(|| Ok::<_, &str>(())),
-        Err(Error::TooManyRequests)
+        Err(Error::Rejected(Rejected::TooManyRequests))
     );
     kafka_metrics.record_timeout(); // the caller's timer fired:
     probe.failure(); // a timeout is a failure to the breaker

@@ -424,7 +424,7 @@ impl fmt::Debug for Probe {
 /// let db = fleet.attach(Arc::new(CircuitBreaker::builder("db").build()?))?;
 /// match db.call(|| Ok::<_, std::io::Error>("rows")) {
 ///     Ok(rows) => println!("{rows}"),
-///     Err(Error::Open | Error::TooManyRequests) => println!("shed"),
+///     Err(Error::Rejected(_)) => println!("shed"),
 ///     Err(Error::Inner(e)) => println!("failed: {e}"),
 /// }
 /// # Ok(()) }

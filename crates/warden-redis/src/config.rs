@@ -65,6 +65,9 @@ type CoordinationFn = dyn Fn(Coordination) + Send + Sync;
 #[derive(Clone)]
 pub struct FleetConfig {
     pub(crate) url: String,
+    /// Redis Cluster: the other seed nodes (`url` is the first); `None` for one
+    /// Redis server.
+    pub(crate) cluster: Option<Vec<String>>,
     pub(crate) namespace: String,
     pub(crate) slice: Duration,
     pub(crate) redis_timeout: Duration,
@@ -80,6 +83,13 @@ impl fmt::Debug for FleetConfig {
         // The URL may carry a password: show it rebuilt without credentials.
         f.debug_struct("FleetConfig")
             .field("url", &format_args!("{}", redact(&self.url)))
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|seeds| seeds.iter().map(|u| redact(u)).collect::<Vec<_>>()),
+            )
             .field("namespace", &self.namespace)
             .field("slice", &self.slice)
             .field("redis_timeout", &self.redis_timeout)
@@ -107,6 +117,7 @@ impl FleetConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster: None,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             slice: DEFAULT_SLICE,
             redis_timeout: DEFAULT_REDIS_TIMEOUT,
@@ -118,10 +129,42 @@ impl FleetConfig {
         }
     }
 
+    /// A configuration for a Redis Cluster, reached through `nodes`: seed URLs
+    /// (`redis://[user:password@]host:port`, database 0, no Unix sockets) from which
+    /// the client learns every master and follows failovers and slot moves. One
+    /// seed is enough; give several so that a fleet can (re)connect while a seed is
+    /// down. Every key of a breaker shares one hash slot; the fleet's change log
+    /// lives in a slot of its own (see [`namespace`](Self::namespace)).
+    ///
+    /// ```
+    /// use warden_redis::{FleetConfig, FleetError};
+    /// let c = FleetConfig::cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]);
+    /// assert!(c.validate().is_ok());
+    /// // A cluster has one database only.
+    /// let err = FleetConfig::cluster(["redis://10.0.0.1:7000/3"]).validate().unwrap_err();
+    /// assert!(matches!(err, FleetError::Invalid { field: "url", .. }));
+    /// let none: [&str; 0] = [];
+    /// assert!(FleetConfig::cluster(none).validate().is_err());
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut nodes = nodes.into_iter().map(Into::into);
+        let first = nodes.next().unwrap_or_default();
+        let mut c = Self::new(first);
+        c.cluster = Some(nodes.collect());
+        c
+    }
+
     /// The prefix of every key (default `warden`): a breaker named `db` uses
     /// `<namespace>:{db}:state`, `…:counts` and `…:probes` (in the name, `%`, `{`
     /// and `}` are written `%25`, `%7B` and `%7D`, and the empty name `%`), plus
-    /// `<namespace>:version` and `<namespace>:changes` for the fleet's change log.
+    /// `<namespace>:version` and `<namespace>:changes` for the fleet's change log
+    /// (on a Redis Cluster `<namespace>:{%log}:version` and
+    /// `<namespace>:{%log}:changes`, so that both share a slot; no breaker's tag
+    /// can be `%log`).
     /// 1 to 64 bytes, no
     /// whitespace, `{` or `}`. Instances share a breaker when they share the
     /// namespace and the breaker's name.
@@ -276,7 +319,7 @@ impl FleetConfig {
     }
 
     /// Validates and builds the Redis client.
-    pub(crate) fn client(&self) -> Result<redis::Client, FleetError> {
+    pub(crate) fn client(&self) -> Result<Client, FleetError> {
         let ns = &self.namespace;
         if ns.is_empty()
             || ns.len() > 64
@@ -325,6 +368,40 @@ impl FleetConfig {
             Duration::from_secs(30 * 86_400),
             "1 ms to 30 days",
         )?;
+        if let Some(seeds) = &self.cluster {
+            let nodes: Vec<&str> = std::iter::once(self.url.as_str())
+                .chain(seeds.iter().map(String::as_str))
+                .collect();
+            for url in &nodes {
+                use redis::IntoConnectionInfo;
+                let ok = url.starts_with("redis://")
+                    && url
+                        .into_connection_info()
+                        .is_ok_and(|i| i.redis_settings().db() == 0);
+                if !ok {
+                    return Err(FleetError::Invalid {
+                        field: "url",
+                        value: redact(url),
+                        allowed: "a Redis Cluster node: redis://[user:password@]host[:port] (database 0, no TLS)",
+                    });
+                }
+            }
+            // Fail fast: the fleet's own timeout bounds every round trip, and the
+            // task retries with its backoff.
+            return redis::cluster::ClusterClient::builder(nodes)
+                .retries(2)
+                .min_retry_wait(5)
+                .max_retry_wait(50)
+                .connection_timeout(self.redis_timeout)
+                .response_timeout(self.redis_timeout)
+                .build()
+                .map(|c| Client::Cluster(Box::new(c)))
+                .map_err(|_| FleetError::Invalid {
+                    field: "url",
+                    value: redact(&self.url),
+                    allowed: "Redis Cluster nodes sharing one user name and password",
+                });
+        }
         let scheme_ok = ["redis://", "redis+unix://", "unix://"]
             .iter()
             .any(|s| self.url.starts_with(s));
@@ -333,12 +410,31 @@ impl FleetConfig {
         } else {
             None
         };
-        client.ok_or_else(|| FleetError::Invalid {
+        client.map(Client::Single).ok_or_else(|| FleetError::Invalid {
             field: "url",
             value: redact(&self.url),
             allowed: "a Redis URL: redis://[user:password@]host[:port][/db] or unix:///path (no TLS)",
         })
     }
+
+    /// The fleet's change-log keys: (version counter, changes sorted set).
+    pub(crate) fn log_keys(&self) -> (String, String) {
+        let ns = &self.namespace;
+        if self.cluster.is_some() {
+            (
+                format!("{ns}:{{%log}}:version"),
+                format!("{ns}:{{%log}}:changes"),
+            )
+        } else {
+            (format!("{ns}:version"), format!("{ns}:changes"))
+        }
+    }
+}
+
+/// A validated Redis client: one server or a cluster.
+pub(crate) enum Client {
+    Single(redis::Client),
+    Cluster(Box<redis::cluster::ClusterClient>),
 }
 
 /// `url` without credentials: rebuilt from what the Redis client parsed (host,
@@ -492,6 +588,33 @@ mod tests {
     }
 
     #[test]
+    fn cluster_seeds_are_checked_one_by_one() {
+        let ok = FleetConfig::cluster(["redis://127.0.0.1:7000", "redis://u:p@127.0.0.1:7001/0"]);
+        assert!(ok.validate().is_ok());
+        for bad in [
+            "unix:///run/redis.sock",
+            "redis://127.0.0.1:7001/1",
+            "rediss://127.0.0.1:7001",
+            "127.0.0.1:7001",
+            "",
+        ] {
+            let err = FleetConfig::cluster(["redis://127.0.0.1:7000", bad])
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(err, FleetError::Invalid { field: "url", .. }),
+                "{bad}: {err}"
+            );
+        }
+        // Seeds with different passwords cannot form one client.
+        let err = FleetConfig::cluster(["redis://:a@127.0.0.1:7000", "redis://:b@127.0.0.1:7001"])
+            .validate()
+            .unwrap_err();
+        assert!(matches!(err, FleetError::Invalid { field: "url", .. }));
+        assert!(!err.to_string().contains(":a@"));
+    }
+
+    #[test]
     fn every_url_form_is_redacted_in_debug_display_and_errors() {
         // Every form the Redis client accepts, valid or not, with a password in
         // each place one can go.
@@ -515,8 +638,16 @@ mod tests {
             "unix:///s?pass=hunter2@x",
             "hunter2",
         ];
-        for url in forms {
-            let c = FleetConfig::new(url);
+        let configs = forms.iter().flat_map(|url| {
+            [
+                FleetConfig::new(*url),
+                // A cluster: the form as the first seed and as another one.
+                FleetConfig::cluster([*url]),
+                FleetConfig::cluster(["redis://127.0.0.1:7000", url]),
+            ]
+        });
+        for c in configs {
+            let url = &c.url;
             let debug = format!("{c:?}");
             let pretty = format!("{c:#?}");
             let redacted = c.redacted_url();

@@ -8,16 +8,20 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Cmd, Script, Value};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Cmd, Script, ServerError, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use warden_breaker::{CircuitBreaker, Counts, Mode, Settings, State};
 
 use crate::breaker::{FleetView, HALF_OPEN, Report, Shared, Token, lock};
+use crate::config::Client;
 use crate::delta::{Delta, fleet_counts};
-use crate::script::{LUA, MISMATCH, OP_CLAIM, OP_REPORT, OP_SYNC, REPORT_RELEASE, Reply};
+use crate::script::{
+    ANNOUNCE_LUA, LUA, MISMATCH, OP_CLAIM, OP_REPORT, OP_SYNC, REPORT_RELEASE, Reply,
+};
 use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
 
 /// The most probe tokens one breaker claims in one round trip: a flood of
@@ -139,7 +143,8 @@ fn bump(c: &AtomicU64, n: u64) {
 pub struct FleetStats {
     /// Scripts run (`EVALSHA`), one per breaker that had something to say.
     pub scripts: u64,
-    /// Redis round trips (pipelines): one per slice at idle.
+    /// Redis round trips (pipelines; on a Redis Cluster, batches of commands sent
+    /// to their masters concurrently): one per slice at idle.
     pub round_trips: u64,
     /// Redis round trips that failed or timed out, or were refused by the server
     /// (each sends the fleet local-only and lengthens the backoff).
@@ -298,6 +303,41 @@ impl Fleet {
         })
     }
 
+    /// Stops coordinating the breaker named `name`: it decides locally from now
+    /// on (one the fleet held open stays open until the fleet's deadline), the
+    /// probe tokens this instance claimed for it but has not used go back to the
+    /// fleet on the next round trip, and this instance stops refreshing its keys,
+    /// which Redis then drops after [`key_ttl`](FleetConfig::key_ttl) unless
+    /// another instance still uses the name (an open decision's keys live until
+    /// its deadline first). Returns whether the name was attached. The name can
+    /// be attached again later.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use warden_breaker::CircuitBreaker;
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// let _db = fleet.attach(Arc::new(CircuitBreaker::builder("db").build()?))?;
+    /// assert!(fleet.detach("db"));
+    /// assert!(!fleet.detach("db"));
+    /// # Ok(()) }
+    /// ```
+    pub fn detach(&self, name: &str) -> bool {
+        let mut list = lock(&self.inner.breakers);
+        let Some(i) = list.iter().position(|s| s.breaker.name() == name) else {
+            return false;
+        };
+        let shared = list.remove(i);
+        lock(&self.inner.names).remove(name);
+        drop(list);
+        let tokens = std::mem::take(&mut *lock(&shared.pool));
+        lock(&self.inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(&shared), t)));
+        go_local(&shared);
+        self.inner.wake.notify_one();
+        true
+    }
+
     /// Whether the fleet coordinates through Redis right now.
     ///
     /// ```
@@ -401,6 +441,39 @@ impl Fleet {
         };
         let _ = task.await;
         usize::try_from(self.stats().tokens_released - before).unwrap_or(usize::MAX)
+    }
+}
+
+impl Fleet {
+    /// [`shutdown`](Self::shutdown) without waiting, for code that is not async
+    /// (the facade's `Registry::shutdown` calls it): every breaker decides
+    /// locally from now on, and the background task gives the unused probe
+    /// tokens back and ends on its own within a round trip. Calling it again, or
+    /// `shutdown` after it, changes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// fleet.stop();
+    /// assert!(fleet.is_stopped());
+    /// # Ok(()) }
+    /// ```
+    pub fn stop(&self) {
+        self.inner.begin_stop();
+    }
+
+    /// Whether [`stop`](Self::stop) or [`shutdown`](Self::shutdown) was called.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fleet = warden_redis::Fleet::start(warden_redis::FleetConfig::new("redis://127.0.0.1:1/"))?;
+    /// assert!(!fleet.is_stopped());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped()
     }
 }
 
@@ -516,22 +589,35 @@ async fn run(inner: Arc<Inner>, client: Client) {
         .set_response_timeout(Some(cfg.redis_timeout));
     let script = Script::new(LUA);
     let mut backoff = cfg.slice;
-    let mut conn: Option<MultiplexedConnection> = None;
+    let mut conn: Option<Conn> = None;
     let mut next_slice = Instant::now();
     let mut version: Option<i64> = None;
     let mut woken = true;
     loop {
         if inner.stopped() {
             if let Some(c) = conn.as_mut() {
-                release_leftovers(&inner, &script, c).await;
+                release_leftovers(&inner, &script, c, true).await;
             }
             return;
         }
+        // Tokens of detached breakers go back as soon as there is a connection.
+        if let Some(c) = conn.as_mut()
+            && !lock(&inner.leftover).is_empty()
+        {
+            release_leftovers(&inner, &script, c, false).await;
+        }
         let Some(c) = conn.as_mut() else {
-            let attempt = timeout(
-                cfg.redis_timeout,
-                client.get_multiplexed_async_connection_with_config(&conn_config),
-            )
+            let attempt = timeout(cfg.redis_timeout, async {
+                match &client {
+                    Client::Single(client) => client
+                        .get_multiplexed_async_connection_with_config(&conn_config)
+                        .await
+                        .map(Conn::Single),
+                    Client::Cluster(client) => {
+                        client.get_async_connection().await.map(Conn::Cluster)
+                    }
+                }
+            })
             .await;
             match attempt {
                 Ok(Ok(c)) => {
@@ -737,14 +823,23 @@ fn script_cmd(inner: &Inner, script: &Script, s: &Shared, op: i64, args: &[Arg<'
     let fresh =
         (inner.instance ^ next_member().wrapping_mul(0x9E37_79B9_7F4A_7C15)) & ((1 << 52) - 1);
     let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash())
-        .arg(5)
-        .arg(format!("{ns}:{{{tag}}}:state"))
-        .arg(format!("{ns}:{{{tag}}}:counts"))
-        .arg(format!("{ns}:{{{tag}}}:probes"))
-        .arg(format!("{ns}:version"))
-        .arg(format!("{ns}:changes"))
-        .arg(op)
+    cmd.arg(script.get_hash());
+    if inner.config.cluster.is_some() {
+        // Only the breaker's own slot: the change is announced apart (`announce`).
+        cmd.arg(3)
+            .arg(format!("{ns}:{{{tag}}}:state"))
+            .arg(format!("{ns}:{{{tag}}}:counts"))
+            .arg(format!("{ns}:{{{tag}}}:probes"));
+    } else {
+        let (version, changes) = inner.config.log_keys();
+        cmd.arg(5)
+            .arg(format!("{ns}:{{{tag}}}:state"))
+            .arg(format!("{ns}:{{{tag}}}:counts"))
+            .arg(format!("{ns}:{{{tag}}}:probes"))
+            .arg(version)
+            .arg(changes);
+    }
+    cmd.arg(op)
         .arg(settings.timeout_ticks())
         .arg(settings.interval_ticks())
         .arg(u64::try_from(inner.config.key_ttl.as_millis()).unwrap_or(u64::MAX))
@@ -800,7 +895,7 @@ fn fleet_wide(code: &str) -> bool {
 async fn exec(
     inner: &Inner,
     script: &Script,
-    c: &mut MultiplexedConnection,
+    c: &mut Conn,
     cmds: &[&Cmd],
 ) -> Result<Vec<Value>, Fault> {
     let mut out = Vec::with_capacity(cmds.len());
@@ -813,7 +908,12 @@ async fn exec(
             .map(|(i, _)| i)
             .collect();
         if !again.is_empty() {
-            match timeout(inner.config.redis_timeout, script.load_async(c)).await {
+            let loaded = match c {
+                Conn::Single(c) => timeout(inner.config.redis_timeout, script.load_async(c)).await,
+                // SCRIPT LOAD goes to every master.
+                Conn::Cluster(c) => timeout(inner.config.redis_timeout, script.load_async(c)).await,
+            };
+            match loaded {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() => {
                     return Err(Fault::Io);
@@ -832,16 +932,7 @@ async fn exec(
     Ok(out)
 }
 
-async fn send(
-    inner: &Inner,
-    c: &mut MultiplexedConnection,
-    cmds: &[&Cmd],
-) -> Result<Vec<Value>, Fault> {
-    let mut pipe = redis::pipe();
-    for cmd in cmds {
-        pipe.add_command((*cmd).clone());
-    }
-    pipe.ignore_errors();
+async fn send(inner: &Inner, c: &mut Conn, cmds: &[&Cmd]) -> Result<Vec<Value>, Fault> {
     bump(&inner.stats.round_trips, 1);
     let evals = cmds
         .iter()
@@ -852,19 +943,45 @@ async fn send(
         })
         .count();
     bump(&inner.stats.scripts, evals as u64);
-    let values: Vec<Value> = match timeout(inner.config.redis_timeout, pipe.query_async(c)).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "warden-redis: round trip failed");
-            return Err(
-                if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
-                    Fault::Io
-                } else {
-                    Fault::Server
-                },
-            );
+    let values: Vec<Value> = match c {
+        Conn::Single(c) => {
+            let mut pipe = redis::pipe();
+            for cmd in cmds {
+                pipe.add_command((*cmd).clone());
+            }
+            pipe.ignore_errors();
+            match timeout(inner.config.redis_timeout, pipe.query_async(c)).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => return Err(fault(&e)),
+                Err(_) => return Err(Fault::Io),
+            }
         }
-        Err(_) => return Err(Fault::Io),
+        Conn::Cluster(c) => {
+            // A cluster pipeline must stay in one slot: every command goes on its
+            // own, all at once (the cluster connection pipelines those bound for one
+            // node on its connection to it and follows MOVED/ASK redirections).
+            let all = cmds.iter().map(|cmd| {
+                let mut c = c.clone();
+                async move { c.req_packed_command(cmd).await }
+            });
+            let Ok(results) = timeout(
+                inner.config.redis_timeout,
+                futures_util::future::join_all(all),
+            )
+            .await
+            else {
+                return Err(Fault::Io);
+            };
+            let mut values = Vec::with_capacity(results.len());
+            for r in results {
+                values.push(match r {
+                    Ok(v) => v,
+                    // A refusal of this one command, answered like a pipeline's.
+                    Err(e) => Value::ServerError(ServerError::try_from(e).map_err(|e| fault(&e))?),
+                });
+            }
+            values
+        }
     };
     if values.len() != cmds.len() {
         return Err(Fault::Io);
@@ -878,23 +995,62 @@ async fn send(
     Ok(values)
 }
 
+/// How a failed round trip is handled.
+fn fault(e: &redis::RedisError) -> Fault {
+    tracing::debug!(error = %e, "warden-redis: round trip failed");
+    if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+        Fault::Io
+    } else {
+        Fault::Server
+    }
+}
+
+/// The connection to one Redis server or to a Redis Cluster.
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+/// On a Redis Cluster, announces the transitions of `names` in the fleet's change
+/// log (the scripts touch only their breaker's slot; the log lives in another).
+/// One command for all of them.
+async fn announce(inner: &Inner, c: &mut Conn, names: &mut Vec<String>) -> Result<(), Fault> {
+    if names.is_empty() || inner.config.cluster.is_none() {
+        names.clear();
+        return Ok(());
+    }
+    let (version, changes) = inner.config.log_keys();
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(ANNOUNCE_LUA).arg(2).arg(version).arg(changes);
+    for n in names.drain(..) {
+        cmd.arg(n);
+    }
+    let values = send(inner, c, &[&cmd]).await?;
+    if let Some(Value::ServerError(e)) = values.first() {
+        let what: String = e.to_string().chars().take(200).collect();
+        tracing::warn!(error = %what, "warden-redis: the fleet's change log refused an announcement");
+        return Err(Fault::Server);
+    }
+    Ok(())
+}
+
 /// One round trip (plus a follow-up when a change was announced or a policy
 /// trip must be voted): the fleet's change log, then every breaker with news.
 async fn round(
     inner: &Inner,
     script: &Script,
-    c: &mut MultiplexedConnection,
+    c: &mut Conn,
     kind: Round,
     version: &mut Option<i64>,
 ) -> Result<(), Fault> {
     let slice_due = kind == Round::Slice;
     let list: Vec<_> = lock(&inner.breakers).clone();
-    let ns = &inner.config.namespace;
+    let (version_key, changes_key) = inner.config.log_keys();
     let mut head: Vec<Cmd> = Vec::new();
     if slice_due {
-        head.push(redis::cmd("GET").arg(format!("{ns}:version")).clone());
+        head.push(redis::cmd("GET").arg(version_key).clone());
         let mut z = redis::cmd("ZRANGEBYSCORE");
-        z.arg(format!("{ns}:changes"))
+        z.arg(changes_key)
             .arg(format!("({}", version.unwrap_or(i64::MAX)))
             .arg("+inf")
             .arg("LIMIT")
@@ -940,12 +1096,13 @@ async fn round(
         *version = Some(now);
     }
     let mut follow = Vec::new();
+    let mut announced = Vec::new();
     let mut synced = std::collections::HashSet::new();
     for (item, v) in items.into_iter().zip(values) {
         if matches!(item.job, Job::Sync { .. } | Job::Vote) {
             synced.insert(item.s.breaker.name().to_owned());
         }
-        handle(inner, script, item, v, &mut follow);
+        handle(inner, script, item, v, &mut follow, &mut announced);
     }
     if resync_all || !changed.is_empty() {
         let by_name: HashMap<&str, &Arc<Shared>> =
@@ -976,15 +1133,18 @@ async fn round(
         }
     }
     if follow.is_empty() {
-        return Ok(());
+        return announce(inner, c, &mut announced).await;
     }
+    // On a cluster, what the first round changed is announced now (it would wait
+    // for the follow-up otherwise).
+    announce(inner, c, &mut announced).await?;
     let cmds: Vec<&Cmd> = follow.iter().map(|i| &i.cmd).collect();
     let values = exec(inner, script, c, &cmds).await?;
     let mut ignored = Vec::new();
     for (item, v) in follow.into_iter().zip(values) {
-        handle(inner, script, item, v, &mut ignored);
+        handle(inner, script, item, v, &mut ignored, &mut announced);
     }
-    Ok(())
+    announce(inner, c, &mut announced).await
 }
 
 fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) -> Item {
@@ -1162,7 +1322,14 @@ fn report_item(inner: &Inner, script: &Script, s: &Arc<Shared>, r: &Report) -> I
 }
 
 /// Applies one script reply (or its error) to its breaker.
-fn handle(inner: &Inner, script: &Script, item: Item, v: Value, follow: &mut Vec<Item>) {
+fn handle(
+    inner: &Inner,
+    script: &Script,
+    item: Item,
+    v: Value,
+    follow: &mut Vec<Item>,
+    announced: &mut Vec<String>,
+) {
     let s = &item.s;
     let reply = match v {
         Value::ServerError(e) => {
@@ -1200,6 +1367,9 @@ fn handle(inner: &Inner, script: &Script, item: Item, v: Value, follow: &mut Vec
             breaker = s.breaker.name(),
             "warden-redis: breaker coordinates fleet-wide again"
         );
+    }
+    if reply.changed && inner.config.cluster.is_some() {
+        announced.push(s.breaker.name().to_owned());
     }
     if reply.restored {
         bump(&inner.stats.restores, 1);
@@ -1296,13 +1466,17 @@ fn breaker_problem(inner: &Inner, s: &Shared, issue: Coordination, why: &str) {
     }
 }
 
-/// Gives back every token this instance holds unused (the fleet stopped).
-async fn release_leftovers(inner: &Inner, script: &Script, c: &mut MultiplexedConnection) {
+/// Gives back the tokens in `leftover` (of detached breakers, or of every
+/// breaker at a stop) and, with `all_pools` (the fleet is stopping), the unused
+/// tokens still in every attached breaker's pool.
+async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_pools: bool) {
     let mut tokens = std::mem::take(&mut *lock(&inner.leftover));
-    let list: Vec<_> = lock(&inner.breakers).clone();
-    for s in &list {
-        let pool = std::mem::take(&mut *lock(&s.pool));
-        tokens.extend(pool.into_iter().map(|t| (Arc::clone(s), t)));
+    if all_pools {
+        let list: Vec<_> = lock(&inner.breakers).clone();
+        for s in &list {
+            let pool = std::mem::take(&mut *lock(&s.pool));
+            tokens.extend(pool.into_iter().map(|t| (Arc::clone(s), t)));
+        }
     }
     if tokens.is_empty() {
         return;
@@ -1517,13 +1691,22 @@ mod tests {
         );
         assert!(policy_trips(&default, counts(0, 6, 6)));
         let count = CircuitBreaker::builder("c")
-            .count_window(CountWindow::new(100, 10, 50))
+            .count_window(
+                CountWindow::new(100)
+                    .with_min_calls(10)
+                    .with_failure_rate_percent(50),
+            )
             .build()
             .unwrap();
         assert!(!policy_trips(&count, counts(6, 4, 1)), "40 %");
         assert!(policy_trips(&count, counts(5, 5, 1)), "50 % of 10");
         let time = CircuitBreaker::builder("t")
-            .time_window(TimeWindow::new(Duration::from_secs(10), 10, 20, 50))
+            .time_window(
+                TimeWindow::new(Duration::from_secs(10))
+                    .with_buckets(10)
+                    .with_min_calls(20)
+                    .with_failure_rate_percent(50),
+            )
             .build()
             .unwrap();
         assert!(!policy_trips(&time, counts(5, 14, 14)), "under the minimum");

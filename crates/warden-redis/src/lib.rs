@@ -76,9 +76,26 @@
 //!
 //! Keys expire ([`key_ttl`](FleetConfig::key_ttl), 10 min by default) when no
 //! instance uses a name any more; an open decision's keys live until its deadline
-//! plus that time. Redis Cluster is not supported: a script touches the
-//! namespace's change log as well as the breaker's keys (use one node, with
-//! replicas, or a proxy).
+//! plus that time.
+//!
+//! # Redis Cluster
+//!
+//! [`FleetConfig::cluster`] coordinates through a Redis Cluster. Every key of a
+//! breaker shares one hash slot (`<ns>:{<name>}:…`, with `%`, `{` and `}` in the
+//! name escaped and the empty name written `%`), so its script runs on the master
+//! of that slot; the fleet's change log lives in a slot of its own
+//! (`<ns>:{%log}:…`). A script cannot write both, so on a cluster it changes only
+//! its breaker's keys and says when it made a transition, and the instance
+//! announces the transition in the change log in the same round (one more round
+//! trip: an idle instance learns of it within one slice plus three round trips).
+//! If the instance dies between the two, the change is not announced: instances
+//! with traffic on that breaker still learn it at their next sync, idle ones when
+//! they next have calls (or, for an open decision they held, at its deadline).
+//! Commands go to their slots' masters concurrently instead of in one pipeline,
+//! and the client follows slot moves and failovers. While a master is failing
+//! over, round trips to it fail and the instance decides locally, as when Redis
+//! is down; an open decision it held is kept and, if the promoted replica missed
+//! it, republished.
 //!
 //! # Example
 //!
@@ -96,7 +113,7 @@
 //! ))?;
 //! match db.call(|| Ok::<_, std::io::Error>(42)) {
 //!     Ok(n) => assert_eq!(n, 42),
-//!     Err(Error::Open | Error::TooManyRequests) => { /* the fleet says no: shed */ }
+//!     Err(Error::Rejected(_)) => { /* the fleet says no: shed */ }
 //!     Err(Error::Inner(e)) => eprintln!("query failed: {e}"),
 //! }
 //! # Ok(()) }

@@ -8,7 +8,13 @@
 //! probe tokens scored by their expiry). Two keys per namespace tell idle
 //! instances what changed: `<ns>:version` (a counter bumped on every fleet
 //! transition) and `<ns>:changes` (sorted set: breaker name scored by the version of
-//! its last transition, the newest 1024 kept). Times are the Redis server's clock in
+//! its last transition, the newest 1024 kept). On one Redis server the script
+//! writes the change log itself, atomically with the transition. On a Redis
+//! Cluster the log lives in another slot than the breaker's keys, which a script
+//! cannot touch: the script is given the breaker's three keys only, says that it
+//! made a transition, and the instance announces it with [`ANNOUNCE_LUA`] on the
+//! log's own slot (`<ns>:{%log}:version`, `<ns>:{%log}:changes`) in the same
+//! round. Times are the Redis server's clock in
 //! milliseconds (`TIME`), so instances' clocks never have to agree; instances get
 //! back *remaining* durations.
 //!
@@ -45,7 +51,8 @@ pub(crate) const REPORT_RELEASE: i64 = 3;
 /// The state a script returns when the settings fingerprint does not match.
 pub(crate) const MISMATCH: i64 = 3;
 
-/// KEYS: state, counts, probes, version, changes.
+/// KEYS: state, counts, probes, then (one Redis server) version, changes; on a
+/// Redis Cluster only the first three (the transition is announced apart).
 /// ARGV: op, timeout_ms, interval_ms, key_ttl_ms, max_requests, fingerprint,
 /// known incarnation (0: none), held (0 nothing, 1 open, 2 half-open), held open
 /// ms, fresh incarnation, name, then per op:
@@ -54,7 +61,8 @@ pub(crate) const MISMATCH: i64 = 3;
 /// * claim: gen member_prefix count probe_ttl_ms (grants up to count tokens);
 /// * report: gen member outcome.
 ///
-/// Returns {s, g, remaining_ms, r, ts, tf, te, cs, cf, granted, incarnation, restored}.
+/// Returns {s, g, remaining_ms, r, ts, tf, te, cs, cf, granted, incarnation,
+/// restored, changed}.
 pub(crate) const LUA: &str = r#"
 -- Before Redis 5 scripts replicate verbatim unless told otherwise, and writes after
 -- TIME would be refused; from Redis 5 on this is the default (and a no-op).
@@ -79,7 +87,7 @@ if not g or not s or not inc or s < 0 or s > 2 then
   if interval > 0 then e = now + interval end
   redis.call('DEL', KEYS[2], KEYS[3])
 elseif st[7] ~= fp then
-  return {3, g, 0, 0, 0, 0, 0, 0, 0, 0, inc, 0}
+  return {3, g, 0, 0, 0, 0, 0, 0, 0, 0, inc, 0, 0}
 end
 local restored = 0
 if known ~= 0 and known ~= inc then
@@ -178,7 +186,7 @@ redis.call('HSET', KEYS[1], 'g', g, 's', s, 'd', d, 'e', e, 'k', k, 'i', inc, 'f
 local life = ttl
 if s == 1 then life = d - now + ttl end
 redis.call('PEXPIRE', KEYS[1], life)
-if changed then
+if changed and #KEYS >= 5 then
   local v = redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[5], v, ARGV[11])
   redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -1025)
@@ -186,7 +194,21 @@ end
 local remaining = 0
 if s == 1 then remaining = d - now end
 if s ~= 0 then r, ts, tf, te, cs, cf = 0, 0, 0, 0, 0, 0 end
-return {s, g, remaining, r, ts, tf, te, cs, cf, granted, inc, restored}
+local c = 0
+if changed then c = 1 end
+return {s, g, remaining, r, ts, tf, te, cs, cf, granted, inc, restored, c}
+"#;
+
+/// On a Redis Cluster: announces transitions in the fleet's change log. KEYS:
+/// version, changes (one slot); ARGV: the names of the breakers that changed.
+/// Bumps the version once and scores every name with it; returns the version.
+pub(crate) const ANNOUNCE_LUA: &str = r#"
+local v = redis.call('INCR', KEYS[1])
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[2], v, ARGV[i])
+end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1025)
+return v
 "#;
 
 /// The fleet state a script returned.
@@ -205,12 +227,14 @@ pub(crate) struct Reply {
     pub(crate) incarnation: u64,
     /// This call republished what the instance knew after a data loss.
     pub(crate) restored: bool,
+    /// This call made a transition (to be announced, on a Redis Cluster).
+    pub(crate) changed: bool,
 }
 
 impl Reply {
     /// Parses the script's array; `None` if Redis returned something else.
     pub(crate) fn parse(v: &[i64]) -> Option<Self> {
-        if v.len() != 12 || !(0..=MISMATCH).contains(&v[0]) {
+        if v.len() != 13 || !(0..=MISMATCH).contains(&v[0]) {
             return None;
         }
         let u = |x: i64| u64::try_from(x).unwrap_or(0);
@@ -222,6 +246,7 @@ impl Reply {
             granted: u32::try_from(v[9]).unwrap_or(0),
             incarnation: u(v[10]),
             restored: v[11] == 1,
+            changed: v[12] == 1,
         })
     }
 }
@@ -232,23 +257,25 @@ mod tests {
 
     #[test]
     fn parses_the_script_reply() {
-        let r = Reply::parse(&[1, 7, 250, 0, 0, 0, 0, 0, 0, 0, 9, 1]).unwrap();
+        let r = Reply::parse(&[1, 7, 250, 0, 0, 0, 0, 0, 0, 0, 9, 1, 1]).unwrap();
         assert_eq!((r.state, r.generation, r.remaining_ms), (1, 7, 250));
         assert_eq!((r.granted, r.incarnation, r.restored), (0, 9, true));
-        let r = Reply::parse(&[0, 3, 0, 10, 4, 6, 0, 0, 6, 2, 9, 0]).unwrap();
+        assert!(r.changed);
+        let r = Reply::parse(&[0, 3, 0, 10, 4, 6, 0, 0, 6, 2, 9, 0, 0]).unwrap();
+        assert!(!r.changed);
         assert_eq!(r.counts, [10, 4, 6, 0, 0, 6]);
         assert_eq!(r.granted, 2);
         assert_eq!(
-            Reply::parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+            Reply::parse(&[3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0])
                 .unwrap()
                 .state,
             MISMATCH
         );
-        assert!(Reply::parse(&[4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]).is_none());
+        assert!(Reply::parse(&[4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]).is_none());
         assert!(Reply::parse(&[0, 1]).is_none());
         // A negative remaining time (a clock oddity) reads as "due now".
         assert_eq!(
-            Reply::parse(&[1, 2, -5, 0, 0, 0, 0, 0, 0, 1, 1, 0])
+            Reply::parse(&[1, 2, -5, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0])
                 .unwrap()
                 .remaining_ms,
             0

@@ -88,7 +88,10 @@ async fn stays_open(all: &[&Instance], span: Duration, what: &str) {
                 "instance {n} closed early {what}"
             );
             assert!(
-                matches!(i.cb.call(|| Ok::<_, ()>(())), Err(Error::Open)),
+                matches!(
+                    i.cb.call(|| Ok::<_, ()>(())),
+                    Err(Error::Rejected(warden_breaker::Rejected::Open))
+                ),
                 "instance {n} let a call through {what}"
             );
         }

@@ -88,7 +88,7 @@ async fn failures_spread_across_instances_trip_all_of_them() {
         assert_eq!(i.cb.breaker().mode(), Mode::ForcedOpen);
         assert!(matches!(
             i.cb.call(|| Ok::<_, ()>(())),
-            Err(warden_breaker::Error::Open)
+            Err(warden_breaker::Error::Rejected(Rejected::Open))
         ));
     }
 }
@@ -293,7 +293,7 @@ async fn redis_restart_keeps_local_protection_and_the_fleet_reconverges() {
     assert_eq!(a.cb.state(), State::Open);
     assert!(matches!(
         a.cb.call(|| Ok::<_, ()>(())),
-        Err(warden_breaker::Error::Open)
+        Err(warden_breaker::Error::Rejected(Rejected::Open))
     ));
     assert_eq!(b.cb.state(), State::Closed);
 
@@ -404,7 +404,7 @@ async fn losing_redis_while_the_fleet_is_open_keeps_the_breaker_open_until_the_f
     );
     assert!(matches!(
         b.cb.call(|| Ok::<_, ()>(())),
-        Err(warden_breaker::Error::Open)
+        Err(warden_breaker::Error::Rejected(Rejected::Open))
     ));
     // At the fleet's deadline B probes on its own, and a success closes it.
     wait_for(open_for + LONG, "B to turn half-open locally", || {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support::{RedisServer, wait_for};
 use warden_kit::fleet::{Coordination, Fleet, FleetConfig};
-use warden_kit::{ExecuteError, Registry, Rejection, State};
+use warden_kit::{ExecuteError, Registry, Rejected, State};
 
 const LONG: Duration = Duration::from_secs(5);
 
@@ -56,7 +56,7 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
     let ex = a.execute("db", || Ok::<_, ()>(()));
     assert!(matches!(
         ex.error(),
-        Some(ExecuteError::Rejected(Rejection::Open))
+        Some(ExecuteError::Rejected(Rejected::Open))
     ));
     assert!(a.breaker("db").unwrap().fleet().is_some());
 
@@ -66,4 +66,55 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
         a.list()[0].coordination == Some(Coordination::LocalOnly) && a.list()[0].fleet.is_none()
     })
     .await;
+}
+
+/// `total_commands_processed` from `INFO stats` (each INFO call counts itself).
+fn commands_processed(server: &RedisServer) -> u64 {
+    let info = server.command("INFO stats").unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats reports total_commands_processed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_the_registry_down_stops_its_fleets_work() {
+    let server = RedisServer::start();
+    let fleet = Arc::new(
+        Fleet::start(
+            FleetConfig::new(server.url())
+                .slice(Duration::from_millis(20))
+                .reconnect_max(Duration::from_millis(100)),
+        )
+        .unwrap(),
+    );
+    let registry = Registry::builder()
+        .fleet(Arc::clone(&fleet))
+        .build()
+        .unwrap();
+    let _ = registry.execute("db", || Ok::<_, ()>(()));
+    wait_for(LONG, "the registry to coordinate", || {
+        registry.list()[0].coordination == Some(Coordination::Fleet)
+    })
+    .await;
+    // Working: every 20 ms slice sends at least one command.
+    let before = commands_processed(&server);
+    support::real_sleep(Duration::from_millis(200)).await;
+    assert!(
+        commands_processed(&server) - before > 3,
+        "the fleet is working"
+    );
+
+    registry.shutdown();
+    assert!(fleet.is_stopped());
+    // Let a slice already on the wire finish, then nothing more arrives but INFO.
+    support::real_sleep(Duration::from_millis(100)).await;
+    let before = commands_processed(&server);
+    support::real_sleep(Duration::from_millis(300)).await;
+    let after = commands_processed(&server);
+    assert!(
+        after - before <= 1,
+        "{} commands after shutdown",
+        after - before - 1
+    );
 }

@@ -47,7 +47,7 @@ use crate::{RetryError, RetryPolicy, StopReason};
 /// assert_eq!(err.reason(), StopReason::Rejected(Rejected::Open));
 /// assert_eq!(err.to_string(),
 ///     "gave up after 3 attempts (rejected by the circuit breaker): \
-///      #1: broker down; #2: broker down; #3: circuit breaker is open");
+///      #1: broker down; #2: broker down; #3: circuit breaker is open: call not made");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[inline]

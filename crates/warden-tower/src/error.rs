@@ -1,18 +1,23 @@
 //! Error types.
 //!
 //! A [`CircuitBreakerService`](crate::CircuitBreakerService) returns
-//! [`BoxError`](crate::BoxError): the inner service's own errors, boxed, or one
-//! of the two rejections below when the breaker did not let the request through.
-//! Both rejections are zero-sized, so boxing one does not allocate: an open
-//! breaker rejects every request at no allocation cost.
+//! [`BoxError`](crate::BoxError): the inner service's own errors, boxed, or a
+//! breaker rejection when the breaker did not let the request through. A
+//! rejection is the toolkit's one rejection type,
+//! [`warden_breaker::Rejected`]: find it in a boxed error with [`rejection`],
+//! which also looks through errors that wrap it (their
+//! [`source`](std::error::Error::source) chain). Its message is the core's
+//! ("circuit breaker is open: call not made").
 //!
-//! Callers test for a rejection with [`rejection`], which also looks through
-//! errors that wrap it (their [`source`](std::error::Error::source) chain), and
-//! map it, typically to `503 Service Unavailable`:
+//! Inside the box a rejection travels as a zero-sized private type, so boxing
+//! it does not allocate: an open breaker rejects every request at no
+//! allocation cost (boxing the one-byte `Rejected` itself would allocate).
+//!
+//! Map a rejection, typically to `503 Service Unavailable`:
 //!
 //! ```
-//! use warden_tower::{error, BoxError};
 //! use warden_breaker::Rejected;
+//! use warden_tower::{BoxError, error};
 //!
 //! fn status(err: &BoxError) -> u16 {
 //!     match error::rejection(err.as_ref()) {
@@ -20,111 +25,70 @@
 //!         None => 502,
 //!     }
 //! }
-//! assert_eq!(status(&error::Open::new().into()), 503);
+//! assert_eq!(status(&error::boxed(Rejected::Open)), 503);
 //! assert_eq!(status(&"connection reset".into()), 502);
+//! assert_eq!(error::boxed(Rejected::Open).to_string(), Rejected::Open.to_string());
 //! ```
 
 use std::error::Error;
 use std::fmt;
 
-/// The breaker is open: the request was not sent.
-///
-/// ```
-/// let err: warden_tower::BoxError = warden_tower::error::Open::new().into();
-/// assert!(err.is::<warden_tower::error::Open>());
-/// assert_eq!(err.to_string(), "circuit breaker is open");
-/// ```
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Open {
-    _p: (),
-}
+use warden_breaker::Rejected;
 
-impl Open {
-    /// The rejection of an open breaker.
-    ///
-    /// ```
-    /// assert_eq!(warden_tower::error::Open::new(), Default::default());
-    /// ```
-    pub const fn new() -> Self {
-        Open { _p: () }
-    }
-}
+/// [`Rejected::Open`] in a box, without an allocation (zero-sized).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Open;
+
+/// [`Rejected::TooManyRequests`] in a box, without an allocation (zero-sized).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TooManyRequests;
 
 impl fmt::Debug for Open {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Open")
+        fmt::Debug::fmt(&Rejected::Open, f)
     }
 }
 
 impl fmt::Display for Open {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("circuit breaker is open")
+        fmt::Display::fmt(&Rejected::Open, f)
     }
 }
 
 impl Error for Open {}
 
-/// The breaker is half-open and every probe slot is taken: the request was not
-/// sent.
-///
-/// ```
-/// use warden_tower::error::TooManyRequests;
-/// let err: warden_tower::BoxError = TooManyRequests::new().into();
-/// assert!(err.is::<TooManyRequests>());
-/// assert_eq!(err.to_string(), "circuit breaker is half-open and its probe slots are taken");
-/// ```
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct TooManyRequests {
-    _p: (),
-}
-
-impl TooManyRequests {
-    /// The rejection of a half-open breaker whose probe slots are all taken.
-    ///
-    /// ```
-    /// let _ = warden_tower::error::TooManyRequests::new();
-    /// ```
-    pub const fn new() -> Self {
-        TooManyRequests { _p: () }
-    }
-}
-
 impl fmt::Debug for TooManyRequests {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TooManyRequests")
+        fmt::Debug::fmt(&Rejected::TooManyRequests, f)
     }
 }
 
 impl fmt::Display for TooManyRequests {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("circuit breaker is half-open and its probe slots are taken")
+        fmt::Display::fmt(&Rejected::TooManyRequests, f)
     }
 }
 
 impl Error for TooManyRequests {}
 
-impl From<Open> for warden_breaker::Rejected {
-    fn from(_: Open) -> Self {
-        warden_breaker::Rejected::Open
-    }
-}
-
-impl From<TooManyRequests> for warden_breaker::Rejected {
-    fn from(_: TooManyRequests) -> Self {
-        warden_breaker::Rejected::TooManyRequests
-    }
-}
-
-/// The rejection error for `kind`, boxed (without allocating: both are zero-sized).
-pub(crate) fn boxed(kind: warden_breaker::Rejected) -> crate::BoxError {
+/// The boxed error for a rejection, as the service returns it (without
+/// allocating). For tests and for middleware of your own that rejects the way
+/// the breaker does.
+///
+/// ```
+/// use warden_breaker::Rejected;
+/// let err = warden_tower::error::boxed(Rejected::TooManyRequests);
+/// assert_eq!(warden_tower::error::rejection(&*err), Some(Rejected::TooManyRequests));
+/// ```
+pub fn boxed(kind: Rejected) -> crate::BoxError {
     match kind {
-        warden_breaker::Rejected::Open => Box::new(Open::new()),
-        warden_breaker::Rejected::TooManyRequests => Box::new(TooManyRequests::new()),
+        Rejected::Open => Box::new(Open),
+        Rejected::TooManyRequests => Box::new(TooManyRequests),
     }
 }
 
 /// If `err`, or an error in its [`source`](Error::source) chain, is a breaker
-/// rejection ([`Open`] or [`TooManyRequests`]), which one.
+/// rejection, which one.
 ///
 /// Looking through the chain finds rejections that other middleware wrapped
 /// (`tower::buffer`'s `ServiceError`, for one).
@@ -133,8 +97,11 @@ pub(crate) fn boxed(kind: warden_breaker::Rejected) -> crate::BoxError {
 /// use warden_breaker::Rejected;
 /// use warden_tower::{error, BoxError};
 ///
-/// let err: BoxError = error::TooManyRequests::new().into();
+/// let err: BoxError = error::boxed(Rejected::TooManyRequests);
 /// assert_eq!(error::rejection(&*err), Some(Rejected::TooManyRequests));
+/// // The core's own type, boxed by other code, is found too.
+/// let err: BoxError = Box::new(Rejected::Open);
+/// assert_eq!(error::rejection(&*err), Some(Rejected::Open));
 ///
 /// let io = std::io::Error::other("refused");
 /// assert_eq!(error::rejection(&io), None);
@@ -147,6 +114,9 @@ pub fn rejection(err: &(dyn Error + 'static)) -> Option<warden_breaker::Rejected
         }
         if e.is::<TooManyRequests>() {
             return Some(warden_breaker::Rejected::TooManyRequests);
+        }
+        if let Some(r) = e.downcast_ref::<Rejected>() {
+            return Some(*r);
         }
         cur = e.source();
     }
@@ -190,14 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn kinds_convert_back() {
-        assert_eq!(
-            warden_breaker::Rejected::from(Open::new()),
-            warden_breaker::Rejected::Open
-        );
-        assert_eq!(
-            warden_breaker::Rejected::from(TooManyRequests::new()),
-            warden_breaker::Rejected::TooManyRequests
-        );
+    fn boxed_rejections_speak_as_the_core_does() {
+        for r in [Rejected::Open, Rejected::TooManyRequests] {
+            assert_eq!(boxed(r).to_string(), r.to_string());
+            assert_eq!(format!("{:?}", boxed(r)), format!("{r:?}"));
+        }
     }
 }

@@ -22,7 +22,7 @@
 //! * [`body`]: for HTTP, record a successful response when its body ends
 //!   (a `200` cut off mid-body is a failure):
 //!   [`CircuitBreakerLayer::until_end_of_body`].
-//! * [`error`]: the rejections, [`error::Open`] and [`error::TooManyRequests`],
+//! * [`error`]: finding the breaker's rejection ([`warden_breaker::Rejected`]) in a boxed error,
 //!   returned as [`BoxError`]; [`error::rejection`] finds them for mapping to
 //!   `503`.
 //! * `retry` (feature `retry`): `WardenPolicy`, a `tower::retry::Policy`

@@ -9,7 +9,7 @@
 //!   failed attempts (default: every `Err`; [`HttpClassifier`] adds `5xx`
 //!   responses). A failed attempt whose error the policy's `retry_if` refuses is
 //!   not retried (responses have no error, so only the classifier sees them).
-//! * **Breaker rejections** ([`error::Open`], [`error::TooManyRequests`] in a
+//! * **Breaker rejections** ([`warden_breaker::Rejected`], found by [`error::rejection`] in a
 //!   [`BoxError`], which is what a [`CircuitBreakerLayer`]
 //!   below the retry returns) end the request at once, unless the policy
 //!   [retries rejections](warden_retry::RetryPolicyBuilder::retry_rejections):
@@ -45,7 +45,7 @@
 //!
 //! When the retries run out, tower returns the last result: a `5xx` response
 //! stays a response. If the breaker below opens between two attempts, the
-//! last result is its rejection ([`error::Open`]), not the earlier `5xx`:
+//! last result is its rejection ([`warden_breaker::Rejected::Open`]), not the earlier `5xx`:
 //! tower hands the policy each result by `&mut` and drops it when a retry
 //! follows, and a policy cannot keep a response of any type without a
 //! placeholder to put in its stead. Map the rejection to `503` (see
@@ -373,7 +373,7 @@ fn rejection_of<E: 'static>(e: &E) -> Option<Rejected> {
     } else if any.is::<error::TooManyRequests>() {
         Some(Rejected::TooManyRequests)
     } else {
-        None
+        any.downcast_ref::<Rejected>().copied()
     }
 }
 
@@ -585,7 +585,7 @@ mod tests {
 
     #[test]
     fn rejections_end_the_request_unless_the_policy_retries_them() {
-        let mut open: Result<(), BoxError> = Err(error::Open::new().into());
+        let mut open: Result<(), BoxError> = Err(error::boxed(warden_breaker::Rejected::Open));
         let mut p = policy(RetryPolicy::builder().base_delay(Duration::ZERO));
         assert!(Policy::<(), (), BoxError>::retry(&mut p, &mut (), &mut open).is_none());
         let mut p = policy(
@@ -596,13 +596,13 @@ mod tests {
         assert!(Policy::<(), (), BoxError>::retry(&mut p, &mut (), &mut open).is_some());
         // A bare rejection type is recognised too.
         let mut q = WardenPolicy::new(
-            RetryPolicy::<error::TooManyRequests>::builder()
+            RetryPolicy::<warden_breaker::Rejected>::builder()
                 .base_delay(Duration::ZERO)
                 .build()
                 .unwrap(),
         )
         .clone_requests(CloneAll);
-        let mut busy = Err(error::TooManyRequests::new());
+        let mut busy = Err(warden_breaker::Rejected::TooManyRequests);
         assert!(Policy::<(), (), _>::retry(&mut q, &mut (), &mut busy).is_none());
     }
 

@@ -16,8 +16,9 @@ use crate::handle::Handle;
 /// to the inner service and the [`ResponseFuture`] carries the permit; when the
 /// response (or error) arrives the classifier decides the outcome and the permit
 /// records it. Rejected, the request never reaches the inner service and the
-/// future resolves to [`error::Open`](crate::error::Open) or
-/// [`error::TooManyRequests`](crate::error::TooManyRequests). A future dropped
+/// future resolves to the breaker's rejection
+/// ([`warden_breaker::Rejected`], found with [`error::rejection`](crate::error::rejection)).
+/// A future dropped
 /// before it finishes drops its permit, which gives a half-open probe slot back.
 ///
 /// # Readiness
@@ -28,8 +29,8 @@ use crate::handle::Handle;
 /// as without the layer). While the breaker is open it reports ready at once
 /// without polling the inner service, as `tower::load_shed` does, so callers get
 /// their rejection immediately even when the inner service is saturated by the
-/// failing dependency; the `call` that follows is rejected as
-/// [`error::Open`](crate::error::Open).
+/// failing dependency; the `call` that follows is rejected with
+/// [`Rejected::Open`](warden_breaker::Rejected::Open).
 ///
 /// "At once" holds for callers that poll after the breaker opened. A caller
 /// already parked in `poll_ready` on the inner service (which returned
@@ -61,7 +62,7 @@ use crate::handle::Handle;
 /// assert!(svc.ready().await?.call(true).await.is_err());
 /// assert_eq!(breaker.state(), State::Open);
 /// let err = svc.ready().await?.call(false).await.unwrap_err();
-/// assert!(err.is::<error::Open>());
+/// assert_eq!(error::rejection(&*err), Some(warden_breaker::Rejected::Open));
 /// # Ok(())
 /// # }
 /// ```

@@ -200,8 +200,12 @@ async fn opens_rejects_without_reaching_the_server_half_opens_and_closes() {
     // Open: rejected with the typed error, and the server sees nothing.
     for _ in 0..10 {
         let err = send(&mut svc, server.request("/")).await.unwrap_err();
-        assert!(err.is::<error::Open>(), "{err}");
-        assert_eq!(err.to_string(), "circuit breaker is open");
+        assert_eq!(
+            error::rejection(&*err),
+            Some(warden_breaker::Rejected::Open),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), "circuit breaker is open: call not made");
     }
     assert_eq!(server.hits(), 2 + TRIP_AFTER as usize);
 

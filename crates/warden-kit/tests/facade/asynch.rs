@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 use warden_kit::{
-    BreakerConfig, ExecuteError, ManualClock, Registry, Rejection, RetryPolicy, State, TripRule,
+    BreakerConfig, ExecuteError, ManualClock, Registry, Rejected, RetryPolicy, State, TripRule,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -67,7 +67,7 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
             async { Ok::<_, &str>(()) }
         })
         .await;
-    assert_eq!(ex.rejection(), Some(Rejection::Open));
+    assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert_eq!(
         ran.load(Ordering::Relaxed),
         0,
@@ -94,7 +94,7 @@ async fn per_call_timeout_overrides_the_configured_one() {
             Ok::<_, ()>(())
         })
         .await;
-    assert!(ex.is_ok(), "no timeout at all");
+    assert!(ex.has_value(), "no timeout at all");
 }
 
 async fn until(mut condition: impl FnMut() -> bool) {
@@ -130,7 +130,11 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
     let ex = registry
         .execute_async("ch", || async { Ok::<_, ()>(()) })
         .await;
-    assert_eq!(ex.rejection(), Some(Rejection::BulkheadFull));
+    assert!(ex.is_rejected() && ex.rejection().is_none());
+    assert!(matches!(
+        ex.error(),
+        Some(ExecuteError::BulkheadFull { max_concurrent: 2 })
+    ));
 
     for t in tasks {
         t.abort();
@@ -144,7 +148,7 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
         registry
             .execute_async("ch", || async { Ok::<_, ()>(()) })
             .await
-            .is_ok()
+            .has_value()
     );
 
     // Dropping an execute future (a `select!` losing) frees the slot too.
@@ -186,7 +190,7 @@ async fn cancelling_a_half_open_probe_releases_its_slot() {
     let ex = registry
         .execute_async("db", || async { Ok::<_, ()>(()) })
         .await;
-    assert_eq!(ex.rejection(), Some(Rejection::TooManyRequests));
+    assert_eq!(ex.rejection(), Some(Rejected::TooManyRequests));
     probe.abort();
     let _ = probe.await;
     // The slot is free again: the next probe runs and closes the breaker.
@@ -252,12 +256,12 @@ async fn async_retry_stops_at_a_rejection() {
         .execute_async_with_retry("db", &policy, || async { Err::<(), _>("down") })
         .await
         .or_fallback_async(|err| async move {
-            assert_eq!(err.rejection(), Some(Rejection::Open));
+            assert_eq!(err.rejection(), Some(Rejected::Open));
             Ok(())
         })
         .await;
     assert_eq!(ex.attempts(), 2);
-    assert!(ex.is_rejected() && ex.used_fallback() && ex.is_ok());
+    assert!(ex.is_rejected() && ex.used_fallback() && ex.has_value());
 }
 
 #[tokio::test(start_paused = true)]
@@ -297,7 +301,7 @@ async fn execute_async_futures_are_send() {
                 let b = registry
                     .execute_async_with_retry(&name, &policy, || async { Ok::<_, ()>(i) })
                     .await;
-                a.is_ok() && b.is_ok()
+                a.has_value() && b.has_value()
             })
         })
         .collect();
@@ -305,4 +309,23 @@ async fn execute_async_futures_are_send() {
         assert!(h.await.unwrap());
     }
     assert_eq!(registry.list().len(), 2);
+}
+
+/// A future that blocks its thread past the deadline cannot be interrupted,
+/// but finishing late is a timeout, not a success. Real time: the future
+/// blocks the runtime's only thread, which a paused clock cannot stand for.
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_that_completes_after_its_deadline_is_a_timeout() {
+    let registry = Registry::builder().build().unwrap();
+    let limit = Duration::from_millis(10);
+    let ex = registry
+        .execute_async_with_timeout("api", Some(limit), || async {
+            std::thread::sleep(Duration::from_millis(60)); // blocks, never yields
+            Ok::<_, &str>("late")
+        })
+        .await;
+    assert!(ex.timed_out(), "{:?}", ex.result());
+    assert!(matches!(ex.error(), Some(ExecuteError::Timeout(d)) if *d == limit));
+    let counts = registry.breaker("api").unwrap().counts();
+    assert_eq!((counts.total_successes, counts.total_failures), (0, 1));
 }

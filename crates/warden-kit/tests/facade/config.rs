@@ -219,9 +219,12 @@ fn invalid_values_name_the_field() {
     let err = toml_err("[breakers.db]\ntimeout = \"1500us\"\n");
     assert!(matches!(
         err,
-        ConfigError::Breaker { ref scope, source: warden_kit::breaker::ConfigError::NotWholeMillis { field: "timeout", .. } } if scope == "breakers.db"
+        ConfigError::Breaker { ref scope, error: warden_kit::breaker::ConfigError::NotWholeMillis { field: "timeout", .. } } if scope == "breakers.db"
     ));
-    assert!(std::error::Error::source(&err).is_some());
+    assert!(
+        std::error::Error::source(&err).is_none(),
+        "the message already includes the core's"
+    );
 }
 
 #[test]
@@ -320,4 +323,42 @@ fn the_builder_validates_programmatic_configs() {
         .build()
         .unwrap_err();
     assert_eq!(err.path(), "breakers.c.call_timeout");
+}
+
+/// A huge value, key or name never makes a huge error message.
+#[test]
+fn errors_quote_a_bounded_prefix_of_the_input() {
+    let huge = "x".repeat(10 << 20); // 10 MB
+    let toml = format!("[breakers.db]\ntimeout = \"{huge}\"\n");
+    let json = format!(r#"{{"breakers": {{"db": {{"timeout": "{huge}"}}}}}}"#);
+    let key = format!("[breakers.{huge}]\ntimeout = \"soon\"\n");
+    let range = format!("[breakers.{huge}]\ntrip = {{ consecutive_failures = 0 }}\n");
+    for err in [
+        RegistryConfig::from_toml_str(&toml).unwrap_err(),
+        RegistryConfig::from_json_str(&json).unwrap_err(),
+        RegistryConfig::from_toml_str(&key).unwrap_err(),
+        RegistryConfig::from_toml_str(&range).unwrap_err(),
+        RegistryConfig::from_json_str(&format!("{{\"{huge}\": 1}}")).unwrap_err(),
+    ] {
+        let message = err.to_string();
+        assert!(
+            message.len() < 2048,
+            "{} bytes: {}",
+            message.len(),
+            &message[..200]
+        );
+        assert!(err.path().len() < 512, "{}", err.path().len());
+        assert!(message.contains("xxxx"), "{message}"); // a prefix is still quoted
+    }
+    let registry = Registry::builder()
+        .max_name_len(usize::MAX)
+        .build()
+        .unwrap();
+    let err = registry
+        .configure(
+            &huge,
+            BreakerConfig::default().trip(TripRule::ConsecutiveFailures(0)),
+        )
+        .unwrap_err();
+    assert!(err.to_string().len() < 2048, "{}", err.to_string().len());
 }

@@ -5,6 +5,7 @@ mod asynch;
 mod config;
 #[cfg(feature = "metrics")]
 mod metrics;
+mod names;
 mod policies;
 mod presets;
 mod registry;

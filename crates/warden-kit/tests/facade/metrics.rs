@@ -35,14 +35,14 @@ async fn scripted_sequence_through_the_registry() {
     // 2 successes; a call that finds the bulkhead (size 1) full from inside
     // another call; then 1 failure and 2 timeouts (the third consecutive failure trips).
     for _ in 0..2 {
-        assert!(registry.execute("api", || Ok::<_, &str>(())).is_ok());
+        assert!(registry.execute("api", || Ok::<_, &str>(())).has_value());
     }
     let outer = registry.execute("api", || {
         let inner = registry.execute("api", || Ok::<_, &str>(()));
         assert!(inner.is_rejected());
         Ok::<_, &str>(())
     });
-    assert!(outer.is_ok());
+    assert!(outer.has_value());
     let _ = registry.execute("api", || Err::<(), _>("500"));
     for _ in 0..2 {
         let ex = registry
@@ -55,7 +55,7 @@ async fn scripted_sequence_through_the_registry() {
         assert!(registry.execute("api", || Ok::<_, &str>(())).is_rejected());
     }
     clock.advance(Duration::from_millis(5001));
-    assert!(registry.execute("api", || Ok::<_, &str>(())).is_ok()); // probe closes it
+    assert!(registry.execute("api", || Ok::<_, &str>(())).has_value()); // probe closes it
 
     // A retry run on another name: 3 attempts, all failing.
     let policy = RetryPolicy::<ExecuteError<&str>>::builder()
@@ -96,4 +96,30 @@ fn without_metrics_nothing_is_registered() {
     let registry = Registry::builder().build().unwrap();
     assert!(registry.metrics().is_none());
     assert!(registry.retry_metrics("db").is_none());
+}
+
+#[test]
+fn removed_and_evicted_names_lose_their_series_and_are_counted() {
+    let prom = prometheus::Registry::new();
+    let registry = Registry::builder()
+        .metrics(Metrics::register(&prom).unwrap())
+        .max_breakers(1)
+        .build()
+        .unwrap();
+    let _ = registry.execute("old", || Ok::<_, ()>(()));
+    assert!(scrape(&prom).contains(r#"name="old""#));
+    let _ = registry.execute("new", || Ok::<_, ()>(())); // evicts "old" at the cap
+    let _ = registry.retry_metrics("new");
+    registry.remove("new").expect("the name is there");
+    let text = scrape(&prom);
+    assert!(!text.contains("name="), "series left:\n{text}");
+    for line in [
+        r#"warden_registry_evictions_total{reason="capacity"} 1"#,
+        r#"warden_registry_evictions_total{reason="removed"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
 }

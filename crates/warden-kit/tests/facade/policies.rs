@@ -84,11 +84,22 @@ fn code_settings_reach_the_core_builder() {
     c.validate("default").unwrap();
 
     let s = c.builder("db").settings().unwrap();
-    assert_eq!(s.count_window(), Some(CountWindow::new(100, 20, 50)));
+    assert_eq!(
+        s.count_window(),
+        Some(
+            CountWindow::new(100)
+                .with_min_calls(20)
+                .with_failure_rate_percent(50)
+        )
+    );
     assert_eq!(s.time_window(), None);
     assert_eq!(
         s.slow_calls(),
-        Some(SlowCalls::new(Duration::from_secs(2), 50, 20))
+        Some(
+            SlowCalls::new(Duration::from_secs(2))
+                .with_slow_rate_percent(50)
+                .with_min_calls(20)
+        )
     );
     assert_eq!(s.half_open_max_wait_ticks(), 30_000);
     // A trip from closed: the timeout; re-trips double it; each minus at most
@@ -106,7 +117,12 @@ fn code_settings_reach_the_core_builder() {
         .unwrap();
     assert_eq!(
         s.time_window(),
-        Some(TimeWindow::new(Duration::from_secs(10), 10, 20, 25))
+        Some(
+            TimeWindow::new(Duration::from_secs(10))
+                .with_buckets(10)
+                .with_min_calls(20)
+                .with_failure_rate_percent(25)
+        )
     );
     assert_eq!(s.count_window(), None);
 
@@ -241,11 +257,20 @@ fn check_loaded(file: RegistryConfig) {
         .clone();
     assert_eq!(
         s.time_window(),
-        Some(TimeWindow::new(Duration::from_secs(10), 10, 20, 25))
+        Some(
+            TimeWindow::new(Duration::from_secs(10))
+                .with_buckets(10)
+                .with_min_calls(20)
+                .with_failure_rate_percent(25)
+        )
     );
     assert_eq!(
         s.slow_calls(),
-        Some(SlowCalls::new(Duration::from_secs(2), 50, 20))
+        Some(
+            SlowCalls::new(Duration::from_secs(2))
+                .with_slow_rate_percent(50)
+                .with_min_calls(20)
+        )
     );
     assert_eq!(s.half_open_max_wait_ticks(), 30_000);
     let s = registry
@@ -254,7 +279,14 @@ fn check_loaded(file: RegistryConfig) {
         .breaker()
         .settings()
         .clone();
-    assert_eq!(s.count_window(), Some(CountWindow::new(100, 20, 50)));
+    assert_eq!(
+        s.count_window(),
+        Some(
+            CountWindow::new(100)
+                .with_min_calls(20)
+                .with_failure_rate_percent(50)
+        )
+    );
     let s = registry
         .breaker("plain")
         .unwrap()
@@ -422,7 +454,7 @@ fn invalid_policy_values_name_the_field_path() {
 }
 
 #[test]
-fn core_errors_keep_the_core_field_as_their_source() {
+fn core_errors_keep_the_core_error_and_print_it_once() {
     let err = RegistryConfig::from_toml_str(
         "[breakers.db]\ntrip = { time_window = { length = \"1s\", buckets = 3, min_calls = 1, failure_rate = 0.5 } }\n",
     )
@@ -432,12 +464,20 @@ fn core_errors_keep_the_core_field_as_their_source() {
             err,
             ConfigError::Breaker {
                 ref scope,
-                source: breaker::ConfigError::OutOfRange { field: "time_window.buckets", .. },
+                error: breaker::ConfigError::OutOfRange { field: "time_window.buckets", .. },
             } if scope == "breakers.db"
         ),
         "{err:?}"
     );
-    assert!(std::error::Error::source(&err).is_some());
+    // The message includes the core's, so the chain ends here: printing the
+    // chain shows it once.
+    assert!(std::error::Error::source(&err).is_none());
+    assert_eq!(
+        err.to_string()
+            .matches("invalid time_window.buckets")
+            .count(),
+        1
+    );
     assert!(
         err.to_string()
             .starts_with("breakers.db.trip.time_window.buckets: invalid time_window.buckets: "),
@@ -484,8 +524,8 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
         ),
         (
             "[breakers.db]\ntrip = { time_window = { length = \"10s\", buckets = 10, min_calls = 5, failure_rate = 0.5, extra = 1 } }\n",
-            "breakers.db.trip.time_window",
-            "extra",
+            "breakers.db.trip.time_window.extra",
+            "unknown field `extra`",
         ),
         (
             "[breakers.db]\ntrip = { time_window = { length = [1], buckets = 10, min_calls = 5, failure_rate = 0.5 } }\n",
@@ -496,6 +536,22 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
             "[breakers.db]\nhalf_open_max_wait = \"later\"\n",
             "breakers.db.half_open_max_wait",
             "invalid duration",
+        ),
+        // Two rules in one section: the message says so (it said "wanted exactly 1 element").
+        (
+            "[breakers.db]\ntrip = { consecutive_failures = 5, count_window = { size = 10, min_calls = 5, failure_rate = 0.5 } }\n",
+            "breakers.db.trip",
+            "names exactly one rule; this one names `consecutive_failures` and `count_window`",
+        ),
+        (
+            "[breakers.db]\ntrip = {}\n",
+            "breakers.db.trip",
+            "it names none",
+        ),
+        (
+            "[breakers.db]\ntrip = { sliding = 5 }\n",
+            "breakers.db.trip",
+            "unknown variant `sliding`, expected one of",
         ),
     ];
     for (text, path, message) in cases {
@@ -513,6 +569,12 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
     .unwrap_err();
     assert_eq!(err.path(), "breakers.db.open_backoff.jitter");
     assert!(err.to_string().contains("invalid type"), "{err}");
+    let err = RegistryConfig::from_json_str(
+        r#"{"breakers": {"db": {"trip": {"consecutive_failures": 5, "failure_rate": {"ratio": 0.5, "min_requests": 10}}}}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.path(), "breakers.db.trip");
+    assert!(err.to_string().contains("names exactly one rule"), "{err}");
 }
 
 #[test]

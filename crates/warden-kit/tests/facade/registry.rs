@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use warden_kit::{
-    BreakerConfig, ExecuteError, ManualClock, Registry, RegistryError, Rejection, RetryPolicy,
+    BreakerConfig, ExecuteError, ManualClock, Registry, RegistryError, Rejected, RetryPolicy,
     State, TripRule,
 };
 
@@ -62,10 +62,10 @@ fn success_failure_open_and_recovery() {
         0,
         "an open breaker does not run the call"
     );
-    assert_eq!(ex.rejection(), Some(Rejection::Open));
+    assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert!(matches!(
         ex.error(),
-        Some(ExecuteError::Rejected(Rejection::Open))
+        Some(ExecuteError::Rejected(Rejected::Open))
     ));
     assert_eq!((ex.attempts(), ex.elapsed()), (0, Duration::ZERO));
 
@@ -83,7 +83,7 @@ fn half_open_probe_slots_give_too_many_requests() {
     let db = registry.breaker("db").unwrap();
     let probe = db.breaker().try_acquire().unwrap();
     let ex = registry.execute("db", || Ok::<_, ()>(()));
-    assert_eq!(ex.rejection(), Some(Rejection::TooManyRequests));
+    assert_eq!(ex.rejection(), Some(Rejected::TooManyRequests));
     assert_eq!(ex.state(), Some(State::HalfOpen));
     probe.success();
     assert_eq!(db.state(), State::Closed);
@@ -113,7 +113,7 @@ fn fallbacks_see_why_and_their_failures_are_reported() {
         "db",
         || Ok::<u32, &str>(1),
         |err| {
-            assert_eq!(err.rejection(), Some(Rejection::Open));
+            assert_eq!(err.rejection(), Some(Rejected::Open));
             Ok(0)
         },
     );
@@ -162,7 +162,7 @@ fn retry_counts_attempts_and_stops_on_rejection() {
     // third attempt is refused and the run stops there.
     assert_eq!(calls, 2);
     assert_eq!(ex.attempts(), 2);
-    assert_eq!(ex.rejection(), Some(Rejection::Open));
+    assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert_eq!(ex.state(), Some(State::Open));
 
     let (registry, _clock) = registry_with(trips_at(10));
@@ -203,7 +203,7 @@ fn a_rejection_ends_the_retries_even_without_retry_if() {
             (2, 2),
             "only the admitted attempts ran"
         );
-        assert_eq!(ex.rejection(), Some(Rejection::Open));
+        assert_eq!(ex.rejection(), Some(Rejected::Open));
         // Waits after attempts 1 and 2 (failures); with rejections retried, also after
         // the refused attempts 3 and 4.
         let waits = if retry_rejections { 4 } else { 2 };
@@ -234,7 +234,7 @@ fn many_threads_creating_the_same_names_get_one_breaker_per_name() {
                         // Each thread starts the walk over all names at its own place.
                         let name = &names[(i + t * 7 + round) % NAMES];
                         let ex = registry.execute(name, || Ok::<_, ()>(()));
-                        assert!(ex.is_ok());
+                        assert!(ex.has_value());
                     }
                 }
                 for name in names.iter() {
@@ -314,7 +314,7 @@ fn bulkhead_rejects_when_full_and_frees_slots() {
                         release.lock().unwrap().recv().unwrap();
                         Ok::<_, ()>(())
                     })
-                    .is_ok()
+                    .has_value()
             })
         })
         .collect();
@@ -328,7 +328,11 @@ fn bulkhead_rejects_when_full_and_frees_slots() {
         ran.fetch_add(1, Ordering::Relaxed);
         Ok::<_, ()>(())
     });
-    assert_eq!(ex.rejection(), Some(Rejection::BulkheadFull));
+    assert!(ex.is_rejected() && ex.rejection().is_none());
+    assert!(matches!(
+        ex.error(),
+        Some(ExecuteError::BulkheadFull { .. })
+    ));
     assert_eq!((ex.attempts(), ran.load(Ordering::Relaxed)), (0, 0));
     // A full bulkhead is not the dependency's fault: the breaker saw nothing.
     assert_eq!(ch.counts().requests, 3);
@@ -337,7 +341,7 @@ fn bulkhead_rejects_when_full_and_frees_slots() {
     }
     assert!(holders.into_iter().all(|h| h.join().unwrap()));
     assert_eq!(ch.in_flight(), Some(0));
-    assert!(registry.execute("ch", || Ok::<_, ()>(())).is_ok());
+    assert!(registry.execute("ch", || Ok::<_, ()>(())).has_value());
     let status = &registry.list()[0];
     assert_eq!(
         (status.in_flight, status.max_concurrent),
@@ -378,9 +382,9 @@ fn bulkhead_limit_holds_under_concurrency() {
                         running.fetch_sub(1, Ordering::SeqCst);
                         Ok::<_, ()>(())
                     });
-                    match ex.rejection() {
+                    match ex.error() {
                         None => ran += 1,
-                        Some(Rejection::BulkheadFull) => full += 1,
+                        Some(ExecuteError::BulkheadFull { .. }) => full += 1,
                         Some(other) => panic!("{other:?}"),
                     }
                 }

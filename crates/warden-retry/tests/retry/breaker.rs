@@ -78,12 +78,12 @@ fn an_open_breaker_stops_the_retries() {
     assert_eq!(err.attempts(), 3);
     assert_eq!(err.reason(), StopReason::Rejected(Rejected::Open));
     assert_eq!(err.rejection(), Some(Rejected::Open));
-    assert_eq!(err.last(), &Error::Open);
+    assert_eq!(err.last(), &Error::Rejected(Rejected::Open));
     assert_eq!(err.last_call_error(), Some(&"refused"));
     assert_eq!(sleeper_log.take(), ["1 refused", "2 refused"]);
     assert_eq!(
         err.to_string(),
-        "gave up after 3 attempts (rejected by the circuit breaker): #1: refused; #2: refused; #3: circuit breaker is open"
+        "gave up after 3 attempts (rejected by the circuit breaker): #1: refused; #2: refused; #3: circuit breaker is open: call not made"
     );
 
     // A run that meets the open breaker makes no call and does not wait.
@@ -115,7 +115,7 @@ fn a_full_half_open_breaker_stops_the_retries() {
         err.reason(),
         StopReason::Rejected(Rejected::TooManyRequests)
     );
-    assert_eq!(err.last(), &Error::TooManyRequests);
+    assert_eq!(err.last(), &Error::Rejected(Rejected::TooManyRequests));
     probe.success();
     assert_eq!(cb.state(), State::Closed);
 }
