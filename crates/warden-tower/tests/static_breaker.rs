@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
-use warden_breaker::{CircuitBreaker, ManualClock, State};
+use warden_breaker::{CircuitBreaker, ManualClock, Rejected, State};
 use warden_tower::classify::DefaultClassifier;
 use warden_tower::{BoxError, CircuitBreakerLayer, CircuitBreakerService, error};
 
@@ -63,7 +63,7 @@ async fn outcomes_trip_and_reject_as_with_an_arc() {
     }
     assert_eq!(cb.state(), State::Open);
     let err = svc.ready().await.unwrap().call(false).await.unwrap_err();
-    assert!(err.is::<error::Open>(), "{err}");
+    assert_eq!(error::rejection(&*err), Some(Rejected::Open), "{err}");
     clock.advance(OPEN_FOR + Duration::from_millis(1));
     assert_eq!(
         svc.ready().await.unwrap().call(false).await.unwrap(),
@@ -92,7 +92,7 @@ async fn a_dropped_future_gives_the_half_open_slot_back() {
     let probe = svc.ready().await.unwrap().call(true);
     let err = svc.ready().await.unwrap().call(false).await.unwrap_err();
     assert!(
-        err.is::<error::TooManyRequests>(),
+        error::rejection(&*err) == Some(Rejected::TooManyRequests),
         "the only slot is taken: {err}"
     );
     drop(probe); // cancelled: its slot comes back, no outcome recorded
