@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The comparison in one command: builds the benches, runs every benchmark
-# (10 workloads x 1 and 2 threads x every contender that has the state, 66 in all), then prints
+# (11 workloads x 1 and 2 threads x every contender that has the state, 74 in all), then prints
 # the table, writes it to target/criterion/warden-report.md and draws
 # target/criterion/warden-report.svg ($CARGO_TARGET_DIR/criterion if set).
 #
-#   benches/run.sh                  # short run: about 5.5 minutes on 2 cores, plus the build
+#   benches/run.sh                  # short run: about 6.5 minutes on 2 cores, plus the build
 #   benches/run.sh closed_success   # extra arguments go to criterion (here: a filter)
-#   WARM_UP=3 MEASUREMENT=10 benches/run.sh   # the long version, about 10 minutes
+#   WARM_UP=3 MEASUREMENT=10 benches/run.sh   # the long version, about 12 minutes
 #
 # Absolute times vary between runs and machines; quote ratios from one run.
 set -euo pipefail

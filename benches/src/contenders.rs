@@ -151,7 +151,8 @@ impl<B: FromSettings> Warden<B> {
             | Workload::ClosedMixed
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
-            | Workload::SlowCallsSuccess => {}
+            | Workload::SlowCallsSuccess
+            | Workload::TowerLayer => {}
             Workload::ForcedOpenReject => this.0.force_open(),
             Workload::DisabledSuccess => this.0.disable(),
             Workload::OpenReject => {
@@ -172,7 +173,8 @@ impl<B: FromSettings> Warden<B> {
             | Workload::DisabledSuccess
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
-            | Workload::SlowCallsSuccess => State::Closed,
+            | Workload::SlowCallsSuccess
+            | Workload::TowerLayer => State::Closed,
             Workload::OpenReject | Workload::ForcedOpenReject => State::Open,
             Workload::HalfOpenSaturated | Workload::HalfOpenMaxWait => State::HalfOpen,
         };
@@ -190,7 +192,8 @@ impl<B: FromSettings> Contender for Warden<B> {
     const NAME: &'static str = B::NAME;
 
     fn prepare(workload: Workload, _calls: u64) -> Option<Self> {
-        Some(Self::build(workload))
+        // Through a tower layer: `benches/compare/tower.rs`.
+        (workload != Workload::TowerLayer).then(|| Self::build(workload))
     }
 
     #[inline]

@@ -55,11 +55,16 @@ pub enum Workload {
     /// warden only: `closed_success` with the slow-call rule (1 s threshold, 50 %,
     /// 20 minimum): every call is timed, two clock reads.
     SlowCallsSuccess,
+    /// Tower middleware: `closed_success` as a tower service (`ready`, `call`,
+    /// `.await`) on a current-thread tokio runtime per thread, each thread
+    /// with its own clone of the service: the bare service, warden's
+    /// `CircuitBreakerLayer` and `tower-resilience-circuitbreaker`.
+    TowerLayer,
 }
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::OpenReject,
@@ -70,6 +75,7 @@ impl Workload {
         Workload::CountWindowSuccess,
         Workload::TimeWindowSuccess,
         Workload::SlowCallsSuccess,
+        Workload::TowerLayer,
     ];
 
     /// The name used in benchmark IDs (`{workload}/{threads}t/{contender}`).
@@ -85,6 +91,7 @@ impl Workload {
             Workload::CountWindowSuccess => "count_window_success",
             Workload::TimeWindowSuccess => "time_window_success",
             Workload::SlowCallsSuccess => "slow_calls_success",
+            Workload::TowerLayer => "tower_layer",
         }
     }
 
@@ -124,6 +131,13 @@ pub trait Contender: Send + Sync + Sized + 'static {
 
     /// Runs `op` guarded by the breaker and reports what happened.
     fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called;
+
+    /// The timed loop of one thread: `iters` calls (by default [`run_loop`]).
+    /// A contender that needs a per-thread context for its calls (a tokio
+    /// runtime) sets it up here, around the whole loop.
+    fn run(&self, workload: Workload, iters: u64, thread: usize) {
+        run_loop(self, workload, iters, thread)
+    }
 }
 
 /// The guarded operation: out of line, as a real dependency call is, so every
@@ -143,7 +157,8 @@ pub fn expected<C: Contender>(workload: Workload, got: Called) -> bool {
         | Workload::DisabledSuccess
         | Workload::CountWindowSuccess
         | Workload::TimeWindowSuccess
-        | Workload::SlowCallsSuccess => matches!(got, Called::Ok(_)),
+        | Workload::SlowCallsSuccess
+        | Workload::TowerLayer => matches!(got, Called::Ok(_)),
         Workload::OpenReject | Workload::ForcedOpenReject | Workload::HalfOpenMaxWait => {
             got == Called::Rejected
         }
@@ -336,7 +351,7 @@ fn worker<C: Contender>(shared: &Shared<C>, index: usize) {
         }
         let t0 = Instant::now();
         let looped = catch_unwind(AssertUnwindSafe(|| {
-            run_loop(&*contender, shared.workload, iters, index)
+            contender.run(shared.workload, iters, index)
         }));
         let t1 = Instant::now();
         if looped.is_err() {

@@ -24,13 +24,15 @@ use crate::harness::Workload;
 pub const BASELINE: &str = "warden-breaker";
 
 /// Known contenders in report order; others follow in name order.
-pub const CONTENDERS: [&str; 6] = [
+pub const CONTENDERS: [&str; 8] = [
     "bare",
     "warden-breaker",
     "warden-upkeep",
+    "warden-tower-arc",
     "warden-mutex",
     "failsafe",
     "recloser",
+    "tower-resilience",
 ];
 
 /// The peers the targets compare with.
@@ -195,9 +197,10 @@ impl Results {
 pub struct Check {
     /// What is compared.
     pub what: String,
-    /// The required ratio, as text (`≤ 2×`, `≥ 4×`).
+    /// The required ratio or difference, as text (`≤ 2×`, `≥ 4×`, `≤ 8 ns`).
     pub want: String,
-    /// The measured ratio, if both figures are present.
+    /// The measured ratio (or difference in ns, for a `… ns` target), if both
+    /// figures are present.
     pub ratio: Option<f64>,
     /// Whether it was met.
     pub met: Option<bool>,
@@ -208,6 +211,16 @@ fn check(what: String, ratio: Option<f64>, at_least: bool, bound: f64) -> Check 
         want: format!("{} {bound}×", if at_least { "≥" } else { "≤" }),
         met: ratio.map(|r| if at_least { r >= bound } else { r <= bound }),
         ratio,
+        what,
+    }
+}
+
+/// A target on the difference of two times: `extra` at most `bound` ns.
+fn check_ns(what: String, extra: Option<f64>, bound: f64) -> Check {
+    Check {
+        want: format!("≤ {bound} ns"),
+        met: extra.map(|e| e <= bound),
+        ratio: extra,
         what,
     }
 }
@@ -304,6 +317,22 @@ pub fn checks(r: &Results) -> Vec<Check> {
             }
         }
     }
+    // The tower layer (`from_static`, the report's warden-breaker there): what
+    // it adds to a bare service call, and how it scales to two threads.
+    let tl = Workload::TowerLayer;
+    v.push(check_ns(
+        "tower_layer 1t: warden-breaker − bare service".to_string(),
+        r.ns(tl, 1, BASELINE)
+            .zip(r.ns(tl, 1, "bare"))
+            .map(|(w, b)| w - b),
+        8.0,
+    ));
+    v.push(check(
+        "tower_layer: warden-breaker 2t ÷ 1t".to_string(),
+        div(r.ns(tl, 2, BASELINE), r.ns(tl, 1, BASELINE)),
+        false,
+        1.5,
+    ));
     v
 }
 
@@ -399,7 +428,11 @@ pub fn markdown(r: &Results, machine: &str) -> String {
             "| {} | {} | {} | {} |",
             c.what,
             c.want,
-            c.ratio.map_or("-".to_string(), fmt_ratio),
+            match c.ratio {
+                None => "-".to_string(),
+                Some(ns) if c.want.ends_with("ns") => format!("{} ns", fmt_ns(ns)),
+                Some(r) => fmt_ratio(r),
+            },
             match c.met {
                 Some(true) => "yes",
                 Some(false) => "**no**",
@@ -616,6 +649,35 @@ mod tests {
         );
         assert_eq!((peers.ratio, peers.met), (Some(4.0), Some(true)));
         assert!(!c.iter().any(|c| c.what.starts_with("count_window_success")));
+    }
+
+    #[test]
+    fn the_tower_layer_is_checked_against_the_bare_service() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(TowerLayer, 1, "bare", 1.0),
+                est(TowerLayer, 1, "warden-breaker", 10.0),
+                est(TowerLayer, 2, "warden-breaker", 12.0),
+                est(TowerLayer, 1, "tower-resilience", 200.0),
+            ],
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
+        let over = find("tower_layer 1t: warden-breaker − bare");
+        assert_eq!(
+            (over.ratio, over.met),
+            (Some(9.0), Some(false)),
+            "9 ns > 8 ns"
+        );
+        let scaling = find("tower_layer: warden-breaker 2t");
+        assert_eq!((scaling.ratio, scaling.met), (Some(1.2), Some(true)));
+        let md = markdown(&r, "");
+        assert!(md.contains("| 9.00 ns | **no** |"), "{md}");
+        assert!(
+            md.contains("| tower_layer | 1 | 1.00 (0.10×) | **10.0** | 200 (20.0×) |"),
+            "{md}"
+        );
     }
 
     #[test]

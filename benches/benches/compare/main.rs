@@ -7,8 +7,10 @@ use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep}
 use warden_benches::harness::{Contender, Team, Workload};
 
 mod peers;
+mod tower;
 
 use peers::{Failsafe, Reclose};
+use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
 const THREADS: [usize; 2] = [1, 2];
 
@@ -50,6 +52,10 @@ fn compare(c: &mut Criterion) {
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);
+            bench::<Tower<BareStack>>(&mut group, workload, threads);
+            bench::<Tower<WardenStatic>>(&mut group, workload, threads);
+            bench::<Tower<WardenArc>>(&mut group, workload, threads);
+            bench::<Tower<TowerResilience>>(&mut group, workload, threads);
         }
         group.finish();
     }

@@ -62,7 +62,8 @@ impl Contender for Failsafe {
             | Workload::HalfOpenMaxWait
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
-            | Workload::SlowCallsSuccess => return None,
+            | Workload::SlowCallsSuccess
+            | Workload::TowerLayer => return None,
             Workload::OpenReject => {
                 trip(&this);
             }
@@ -136,7 +137,8 @@ impl Contender for Reclose {
             | Workload::HalfOpenMaxWait
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
-            | Workload::SlowCallsSuccess => return None,
+            | Workload::SlowCallsSuccess
+            | Workload::TowerLayer => return None,
             Workload::OpenReject => {
                 trip(&this);
             }

@@ -45,17 +45,17 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use warden_breaker::{CircuitBreaker, Outcome, OwnedPermit, Rejected, State};
+use warden_breaker::{CircuitBreaker, Outcome, Rejected, State};
 
 use crate::BoxError;
 use crate::classify::Classifier;
+use crate::handle::{Admitted, Handle};
 
 /// A [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) whose successful
 /// responses are recorded at the end of their body; see the
@@ -70,12 +70,12 @@ use crate::classify::Classifier;
 /// ```
 #[derive(Clone)]
 pub struct EndOfBodyLayer<C> {
-    breaker: Arc<CircuitBreaker>,
+    breaker: Handle,
     classifier: C,
 }
 
 impl<C> EndOfBodyLayer<C> {
-    pub(crate) fn new(breaker: Arc<CircuitBreaker>, classifier: C) -> Self {
+    pub(crate) fn new(breaker: Handle, classifier: C) -> Self {
         EndOfBodyLayer {
             breaker,
             classifier,
@@ -90,8 +90,8 @@ impl<C> EndOfBodyLayer<C> {
     /// assert_eq!(layer.breaker().name(), "api");
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
-        &self.breaker
+    pub fn breaker(&self) -> &CircuitBreaker {
+        self.breaker.get()
     }
 }
 
@@ -111,7 +111,7 @@ impl<S, C: Clone> Layer<S> for EndOfBodyLayer<C> {
 impl<C: fmt::Debug> fmt::Debug for EndOfBodyLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndOfBodyLayer")
-            .field("breaker", &self.breaker.name())
+            .field("breaker", &self.breaker.get().name())
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -131,7 +131,7 @@ impl<C: fmt::Debug> fmt::Debug for EndOfBodyLayer<C> {
 /// ```
 pub struct EndOfBodyService<S, C> {
     inner: S,
-    breaker: Arc<CircuitBreaker>,
+    breaker: Handle,
     classifier: C,
     /// As in `CircuitBreakerService`: `poll_ready` saw the breaker open.
     shed: bool,
@@ -150,7 +150,7 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // As CircuitBreakerService::poll_ready: open means ready at once (the
         // call is shed), and no permit is held between poll_ready and call.
-        if self.breaker.state() == State::Open {
+        if self.breaker.get().state() == State::Open {
             self.shed = true;
             return Poll::Ready(Ok(()));
         }
@@ -164,7 +164,7 @@ where
                 kind: Rejected::Open,
             }
         } else {
-            match self.breaker.try_acquire_owned() {
+            match self.breaker.acquire() {
                 Ok(permit) => FutureState::Called {
                     fut: self.inner.call(req),
                     permit: Some(permit),
@@ -192,7 +192,7 @@ impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for EndOfBodyService<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndOfBodyService")
             .field("inner", &self.inner)
-            .field("breaker", &self.breaker.name())
+            .field("breaker", &self.breaker.get().name())
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -213,7 +213,7 @@ pin_project! {
         Called {
             #[pin]
             fut: F,
-            permit: Option<OwnedPermit>,
+            permit: Option<Admitted>,
             classifier: C,
         },
         Rejected {
@@ -284,12 +284,12 @@ pin_project! {
         #[pin]
         inner: B,
         // `None` once recorded, or for a response recorded at its head.
-        permit: Option<OwnedPermit>,
+        permit: Option<Admitted>,
     }
 }
 
 impl<B> ClassifiedBody<B> {
-    fn new(inner: B, permit: OwnedPermit) -> Self {
+    fn new(inner: B, permit: Admitted) -> Self {
         ClassifiedBody {
             inner,
             permit: Some(permit),

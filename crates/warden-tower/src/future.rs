@@ -6,10 +6,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use warden_breaker::{Outcome, OwnedPermit, Rejected};
+use warden_breaker::{Outcome, Rejected};
 
 use crate::BoxError;
 use crate::classify::Classifier;
+use crate::handle::Admitted;
 
 pin_project! {
     /// Response future of [`CircuitBreakerService`](crate::CircuitBreakerService).
@@ -56,7 +57,7 @@ pin_project! {
             #[pin]
             fut: F,
             // `None` once the outcome is recorded.
-            permit: Option<OwnedPermit>,
+            permit: Option<Admitted>,
             classifier: C,
         },
         Rejected {
@@ -66,7 +67,8 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
-    pub(crate) fn called(fut: F, permit: OwnedPermit, classifier: C) -> Self {
+    #[inline]
+    pub(crate) fn called(fut: F, permit: Admitted, classifier: C) -> Self {
         ResponseFuture {
             state: ResponseState::Called {
                 fut,
@@ -76,6 +78,7 @@ impl<F, C> ResponseFuture<F, C> {
         }
     }
 
+    #[inline]
     pub(crate) fn rejected(kind: Rejected) -> Self {
         ResponseFuture {
             state: ResponseState::Rejected { kind },
@@ -91,6 +94,7 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             ResponseStateProj::Called {
@@ -118,9 +122,10 @@ where
 
 /// Records a failure with the permit if dropped while panicking; a plain
 /// drop (the poll returned) does nothing.
-pub(crate) struct FailOnPanic<'a>(pub(crate) &'a mut Option<OwnedPermit>);
+pub(crate) struct FailOnPanic<'a>(pub(crate) &'a mut Option<Admitted>);
 
 impl Drop for FailOnPanic<'_> {
+    #[inline]
     fn drop(&mut self) {
         if std::thread::panicking()
             && let Some(permit) = self.0.take()

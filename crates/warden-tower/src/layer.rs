@@ -7,12 +7,29 @@ use warden_breaker::CircuitBreaker;
 use crate::CircuitBreakerService;
 use crate::body::EndOfBodyLayer;
 use crate::classify::DefaultClassifier;
+use crate::handle::Handle;
 
 /// Wraps services in a [`CircuitBreakerService`] guarded by one shared breaker.
 ///
-/// The layer holds configuration only: the breaker (in an `Arc`, shared by
-/// every service it makes and by you, to read its state) and the
+/// The layer holds configuration only: the breaker (shared by every service
+/// it makes and by you, to read its state) and the
 /// [`Classifier`](crate::classify::Classifier).
+///
+/// # `Arc` or `&'static`
+///
+/// [`new`](Self::new) shares the breaker through an `Arc`: each admitted
+/// call's future holds a clone, so the breaker lives as long as any request
+/// still in flight. That costs two atomic read-modify-writes per call on the
+/// `Arc`'s count, one cache line that every thread calling through this
+/// layer writes: cheap on one thread, a line the threads pass back and forth
+/// when several call at once. [`from_static`](Self::from_static) takes a
+/// breaker that lives for the rest of the program (a `static` with
+/// `OnceLock`, or `Box::leak`): calls borrow it and count nothing, so a closed
+/// call writes only the breaker's own per-thread counters and its cost stays
+/// flat as threads are added. Use it for breakers made once at start-up, the
+/// usual case; keep `new` for breakers made and dropped while the program
+/// runs (a leaked breaker's memory is never given back). Both behave the same
+/// in every other way.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -33,7 +50,7 @@ use crate::classify::DefaultClassifier;
 /// ```
 #[derive(Clone)]
 pub struct CircuitBreakerLayer<C = DefaultClassifier> {
-    breaker: Arc<CircuitBreaker>,
+    breaker: Handle,
     classifier: C,
 }
 
@@ -50,7 +67,43 @@ impl CircuitBreakerLayer {
     /// ```
     pub fn new(breaker: impl Into<Arc<CircuitBreaker>>) -> Self {
         CircuitBreakerLayer {
-            breaker: breaker.into(),
+            breaker: Handle::Shared(breaker.into()),
+            classifier: DefaultClassifier,
+        }
+    }
+
+    /// A layer guarding with a breaker that lives for the rest of the
+    /// program, counting `Err` as failure. Calls borrow the breaker rather
+    /// than clone an `Arc` of it, which takes the one cache line all threads
+    /// would write out of every call (see [`CircuitBreakerLayer`]).
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    /// use warden_breaker::CircuitBreaker;
+    /// use warden_tower::CircuitBreakerLayer;
+    ///
+    /// static BILLING: OnceLock<CircuitBreaker> = OnceLock::new();
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), warden_tower::BoxError> {
+    /// let billing = BILLING.get_or_init(|| {
+    ///     CircuitBreaker::builder("billing").build().expect("valid settings")
+    /// });
+    /// let svc = ServiceBuilder::new()
+    ///     .layer(CircuitBreakerLayer::from_static(billing))
+    ///     .service(service_fn(|x: u32| async move { Ok::<_, std::io::Error>(x) }));
+    /// assert_eq!(svc.oneshot(7).await?, 7);
+    /// assert_eq!(billing.counts().total_successes, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// A breaker built at run time (from a configuration file, say) can be
+    /// leaked once: `CircuitBreakerLayer::from_static(Box::leak(Box::new(cb)))`.
+    pub fn from_static(breaker: &'static CircuitBreaker) -> Self {
+        CircuitBreakerLayer {
+            breaker: Handle::Static(breaker),
             classifier: DefaultClassifier,
         }
     }
@@ -82,8 +135,8 @@ impl<C> CircuitBreakerLayer<C> {
     /// assert_eq!(layer.breaker().state(), warden_breaker::State::Closed);
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
-        &self.breaker
+    pub fn breaker(&self) -> &CircuitBreaker {
+        self.breaker.get()
     }
 
     /// For HTTP: record a successful response when its body ends (or fails)
@@ -106,14 +159,14 @@ impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
     type Service = CircuitBreakerService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService::with_classifier(inner, self.breaker.clone(), self.classifier.clone())
+        CircuitBreakerService::with_handle(inner, self.breaker.clone(), self.classifier.clone())
     }
 }
 
 impl<C: fmt::Debug> fmt::Debug for CircuitBreakerLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")
-            .field("breaker", &self.breaker.name())
+            .field("breaker", &self.breaker.get().name())
             .field("classifier", &self.classifier)
             .finish()
     }

@@ -11,9 +11,11 @@
 //! # Contents
 //!
 //! * [`CircuitBreakerLayer`] / [`CircuitBreakerService`]: the middleware. One
-//!   shared [`CircuitBreaker`](warden_breaker::CircuitBreaker) per dependency;
-//!   each request takes a permit in `call`, and its [`ResponseFuture`]
-//!   records the outcome.
+//!   shared [`CircuitBreaker`](warden_breaker::CircuitBreaker) per dependency,
+//!   in an `Arc` ([`CircuitBreakerLayer::new`]) or, for a breaker that lives
+//!   for the program, borrowed ([`CircuitBreakerLayer::from_static`], the
+//!   faster one: see [Cost](#cost)); each request takes a permit in `call`,
+//!   and its [`ResponseFuture`] records the outcome.
 //! * [`classify`]: what a response or error means to the breaker. Default: an
 //!   `Err` is a failure; [`HttpClassifier`](classify::HttpClassifier) counts `5xx`
 //!   (and the errors you choose) as failures and `4xx` as successes.
@@ -86,6 +88,21 @@
 //! # }
 //! ```
 //!
+//! # Cost
+//!
+//! A closed call through the layer costs the core's admission and success
+//! record plus the future's bookkeeping (a panic guard, the classifier). With
+//! [`CircuitBreakerLayer::new`] each admitted call also clones and drops the
+//! breaker's `Arc`: two atomic read-modify-writes on the `Arc`'s count, a
+//! cache line that every thread calling through the layer writes, so the
+//! threads pass it back and forth and the call gets slower as threads are
+//! added. [`CircuitBreakerLayer::from_static`] takes a `&'static
+//! CircuitBreaker` (a `static` with `OnceLock`, or `Box::leak`) and counts
+//! nothing: a closed call writes only the calling thread's own counters.
+//! The price is that the breaker is never freed, which suits breakers made
+//! once at start-up; breakers created and dropped at run time belong in an
+//! `Arc`. Measured figures are in the repository's `BENCHMARKS.md`.
+//!
 //! # Runtime
 //!
 //! The middleware itself uses no runtime and no timer: the breaker keeps its
@@ -106,6 +123,7 @@ pub mod body;
 pub mod classify;
 pub mod error;
 pub mod future;
+mod handle;
 mod layer;
 #[cfg(feature = "retry")]
 pub mod retry;

@@ -8,10 +8,11 @@ use warden_breaker::{CircuitBreaker, Rejected, State};
 use crate::BoxError;
 use crate::classify::{Classifier, DefaultClassifier};
 use crate::future::ResponseFuture;
+use crate::handle::Handle;
 
 /// A service guarded by a circuit breaker.
 ///
-/// Each `call` asks the breaker for an owned permit. Admitted, the request goes
+/// Each `call` asks the breaker for a permit. Admitted, the request goes
 /// to the inner service and the [`ResponseFuture`] carries the permit; when the
 /// response (or error) arrives the classifier decides the outcome and the permit
 /// records it. Rejected, the request never reaches the inner service and the
@@ -67,7 +68,7 @@ use crate::future::ResponseFuture;
 /// ```
 pub struct CircuitBreakerService<S, C = DefaultClassifier> {
     inner: S,
-    breaker: Arc<CircuitBreaker>,
+    breaker: Handle,
     classifier: C,
     /// `poll_ready` saw the breaker open and reported ready without polling
     /// `inner`: the next `call` must not reach `inner` (it is not known to be ready).
@@ -110,9 +111,33 @@ impl<S, C> CircuitBreakerService<S, C> {
         breaker: impl Into<Arc<CircuitBreaker>>,
         classifier: C,
     ) -> Self {
+        Self::with_handle(inner, Handle::Shared(breaker.into()), classifier)
+    }
+
+    /// Guards `inner` with a breaker that lives for the rest of the program,
+    /// classifying results with `classifier`. Calls borrow the breaker instead
+    /// of counting references to it, which keeps a shared cache line out of
+    /// every call; see [`CircuitBreakerLayer::from_static`](crate::CircuitBreakerLayer::from_static).
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use warden_breaker::CircuitBreaker;
+    /// use warden_tower::{CircuitBreakerService, classify::DefaultClassifier};
+    ///
+    /// static DB: OnceLock<CircuitBreaker> = OnceLock::new();
+    /// let db = DB.get_or_init(|| CircuitBreaker::builder("db").build().expect("valid settings"));
+    /// let inner = tower::service_fn(|()| async { Ok::<_, std::io::Error>(()) });
+    /// let svc = CircuitBreakerService::from_static(inner, db, DefaultClassifier);
+    /// assert_eq!(svc.breaker().name(), "db");
+    /// ```
+    pub fn from_static(inner: S, breaker: &'static CircuitBreaker, classifier: C) -> Self {
+        Self::with_handle(inner, Handle::Static(breaker), classifier)
+    }
+
+    pub(crate) fn with_handle(inner: S, breaker: Handle, classifier: C) -> Self {
         CircuitBreakerService {
             inner,
-            breaker: breaker.into(),
+            breaker,
             classifier,
             shed: false,
         }
@@ -126,8 +151,8 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// assert_eq!(svc.breaker().name(), "db");
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
-        &self.breaker
+    pub fn breaker(&self) -> &CircuitBreaker {
+        self.breaker.get()
     }
 
     /// The inner service.
@@ -178,13 +203,14 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, C>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // An open breaker rejects the next call without touching `inner`, so there
         // is nothing to wait for: report ready now (as load_shed does) rather than
         // queue callers behind an inner service the failing dependency saturated.
         // `state()` is one load while closed; while open it reads the clock and
         // performs the open -> half-open transition when the timeout has passed.
-        if self.breaker.state() == State::Open {
+        if self.breaker.get().state() == State::Open {
             self.shed = true;
             return Poll::Ready(Ok(()));
         }
@@ -194,12 +220,13 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if std::mem::take(&mut self.shed) {
             // Readiness only counts once; `inner` was not polled, so it must not be called.
             return ResponseFuture::rejected(Rejected::Open);
         }
-        match self.breaker.try_acquire_owned() {
+        match self.breaker.acquire() {
             Ok(permit) => {
                 ResponseFuture::called(self.inner.call(req), permit, self.classifier.clone())
             }
@@ -226,7 +253,7 @@ impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for CircuitBreakerService<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
-            .field("breaker", &self.breaker.name())
+            .field("breaker", &self.breaker.get().name())
             .field("classifier", &self.classifier)
             .finish()
     }
