@@ -166,7 +166,7 @@ pub enum NameError {
 /// assert_eq!((status.name.as_str(), status.counts.total_successes), ("db", 1));
 /// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct BreakerStatus {
     /// The breaker's name.

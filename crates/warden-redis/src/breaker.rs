@@ -22,6 +22,11 @@ use crate::script::{REPORT_FAILURE, REPORT_RELEASE, REPORT_SUCCESS};
 /// assert_eq!(Coordination::Fleet.as_gauge(), 1);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 #[repr(u8)]
 pub enum Coordination {
     /// Not connected yet: every breaker decides locally.
@@ -86,6 +91,7 @@ impl fmt::Display for Coordination {
 /// assert_eq!(v.state, State::Open);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct FleetView {
     /// The fleet's state.
     pub state: State,

@@ -9,3 +9,4 @@ mod names;
 mod policies;
 mod presets;
 mod registry;
+mod status;
