@@ -4,6 +4,7 @@
 //! `warden_kit::Rejected`; a full bulkhead is [`ExecuteError::BulkheadFull`].
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use warden_breaker::Rejected;
@@ -16,20 +17,29 @@ use crate::{ConfigError, NameError, State};
 ///
 /// ```
 /// use warden_kit::{ExecuteError, Rejected};
-/// let e: ExecuteError<std::io::Error> = ExecuteError::Rejected(Rejected::Open);
-/// assert_eq!(e.to_string(), "circuit breaker is open: call not made");
+/// let e: ExecuteError<std::io::Error> =
+///     ExecuteError::Rejected { breaker: "kafka".into(), rejected: Rejected::Open };
+/// assert_eq!(e.to_string(), "breaker \"kafka\": circuit breaker is open: call not made");
 /// assert!(!e.is_retryable());
-/// let full: ExecuteError<std::io::Error> = ExecuteError::BulkheadFull { max_concurrent: 8 };
-/// assert_eq!(full.to_string(), "bulkhead full (8 calls in flight): call not made");
+/// let full: ExecuteError<std::io::Error> =
+///     ExecuteError::BulkheadFull { breaker: "kafka".into(), max_concurrent: 8 };
+/// assert_eq!(full.to_string(), "breaker \"kafka\": bulkhead full (8 calls in flight): call not made");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ExecuteError<E> {
     /// The breaker refused the call; it was not run.
-    Rejected(Rejected),
+    Rejected {
+        /// The breaker's name (the message quotes at most 64 bytes of it).
+        breaker: Arc<str>,
+        /// Why: the state that refused the call.
+        rejected: Rejected,
+    },
     /// The name's bulkhead already had `max_concurrent` calls in flight; the
     /// call was not run.
     BulkheadFull {
+        /// The breaker's name (the message quotes at most 64 bytes of it).
+        breaker: Arc<str>,
         /// The bulkhead's limit.
         max_concurrent: u32,
     },
@@ -73,11 +83,12 @@ impl<E> ExecuteError<E> {
     ///
     /// ```
     /// use warden_kit::{ExecuteError, Rejected};
-    /// assert_eq!(ExecuteError::<()>::Rejected(Rejected::Open).rejection(), Some(Rejected::Open));
+    /// let e = ExecuteError::<()>::Rejected { breaker: "db".into(), rejected: Rejected::Open };
+    /// assert_eq!(e.rejection(), Some(Rejected::Open));
     /// ```
     pub fn rejection(&self) -> Option<Rejected> {
         match self {
-            ExecuteError::Rejected(r) => Some(*r),
+            ExecuteError::Rejected { rejected, .. } => Some(*rejected),
             _ => None,
         }
     }
@@ -98,13 +109,21 @@ impl<E> ExecuteError<E> {
 impl<E: fmt::Display> fmt::Display for ExecuteError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExecuteError::Rejected(r) => r.fmt(f),
-            ExecuteError::BulkheadFull { max_concurrent } => {
+            ExecuteError::Rejected { breaker, rejected } => {
                 write!(
                     f,
-                    "bulkhead full ({max_concurrent} calls in flight): call not made"
+                    "breaker {:?}: {rejected}",
+                    crate::quote::bounded(breaker)
                 )
             }
+            ExecuteError::BulkheadFull {
+                breaker,
+                max_concurrent,
+            } => write!(
+                f,
+                "breaker {:?}: bulkhead full ({max_concurrent} calls in flight): call not made",
+                crate::quote::bounded(breaker)
+            ),
             ExecuteError::Inner(e) | ExecuteError::Fallback(e) => e.fmt(f),
             ExecuteError::Timeout(d) => write!(f, "call timed out after {d:?}"),
             ExecuteError::Shutdown => f.write_str("registry is shut down"),
@@ -149,7 +168,7 @@ impl Primary {
             Ok(_) => Primary::Succeeded,
             Err(ExecuteError::Inner(_) | ExecuteError::Fallback(_)) => Primary::Failed,
             Err(ExecuteError::Timeout(_)) => Primary::TimedOut,
-            Err(ExecuteError::Rejected(r)) => Primary::Rejected(Some(*r)),
+            Err(ExecuteError::Rejected { rejected, .. }) => Primary::Rejected(Some(*rejected)),
             Err(ExecuteError::BulkheadFull { .. }) => Primary::Rejected(None),
             Err(ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_)) => {
                 Primary::NotRun
@@ -396,7 +415,7 @@ impl<T, E> Execution<T, E> {
     /// let ex = r
     ///     .execute("prices", || Err::<u32, _>("timeout"))
     ///     .or_fallback(|err| match err {
-    ///         ExecuteError::Inner(_) | ExecuteError::Rejected(_) => Ok(100), // cached price
+    ///         ExecuteError::Inner(_) | ExecuteError::Rejected { .. } => Ok(100), // cached price
     ///         _ => Err("no price"),
     ///     });
     /// assert_eq!(ex.value(), Some(&100));

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Clock, Counts, Mode, Outcome, QuantaClock, State};
+use warden_breaker::{CircuitBreaker, Clock, Counts, Mode, Outcome, QuantaClock, Rejected, State};
 use warden_retry::{RetryError, RetryPolicy, StopReason};
 
 use crate::bulkhead::BulkheadPermit;
@@ -212,6 +212,9 @@ impl AttemptPermit<'_> {
 /// One name: its breaker and what goes around it.
 struct Entry {
     breaker: Arc<CircuitBreaker>,
+    /// The name, shared with the errors that name this breaker (a reference
+    /// count per rejection, no copy of the name).
+    name: Arc<str>,
     /// The breaker's fleet-wide coordination, with a `RegistryBuilder::fleet`.
     #[cfg(feature = "redis")]
     fleet: Option<warden_redis::FleetBreaker>,
@@ -237,6 +240,15 @@ struct Entry {
 }
 
 impl Entry {
+    /// The error of a call this breaker refused, naming it.
+    #[cold]
+    fn rejected<E>(&self, rejected: Rejected) -> ExecuteError<E> {
+        ExecuteError::Rejected {
+            breaker: Arc::clone(&self.name),
+            rejected,
+        }
+    }
+
     fn status(&self) -> BreakerStatus {
         BreakerStatus {
             name: self.breaker.name().to_owned(),
@@ -324,6 +336,7 @@ impl Entry {
                 None => {
                     self.hooks.bulkhead_full();
                     return Err(ExecuteError::BulkheadFull {
+                        breaker: Arc::clone(&self.name),
                         max_concurrent: b.max(),
                     });
                 }
@@ -331,10 +344,10 @@ impl Entry {
         };
         #[cfg(feature = "redis")]
         if let Some(fleet) = &self.fleet {
-            let permit = fleet.try_acquire().map_err(ExecuteError::Rejected)?;
+            let permit = fleet.try_acquire().map_err(|r| self.rejected(r))?;
             return Ok((slot, AttemptPermit::Fleet(permit)));
         }
-        let permit = self.breaker.try_acquire().map_err(ExecuteError::Rejected)?;
+        let permit = self.breaker.try_acquire().map_err(|r| self.rejected(r))?;
         Ok((slot, AttemptPermit::Local(permit)))
     }
 
@@ -1460,6 +1473,7 @@ impl Registry {
                 .fleet
                 .as_ref()
                 .and_then(|f| f.attach(Arc::clone(&breaker)).ok()),
+            name: Arc::from(breaker.name()),
             breaker,
             bulkhead: (config.max_concurrent() > 0).then(|| Bulkhead::new(config.max_concurrent())),
             config,
@@ -1837,7 +1851,7 @@ impl Registry {
     ///     let _ = registry.execute("db", || Err::<(), _>("down"));
     /// }
     /// let ex = registry.execute("db", || Ok::<_, &str>(()));
-    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected(Rejected::Open))));
+    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected { rejected: Rejected::Open, .. })));
     /// assert_eq!((ex.attempts(), ex.state()), (0, Some(State::Open)));
     /// # Ok::<(), warden_kit::ConfigError>(())
     /// ```
@@ -2068,7 +2082,9 @@ fn stop_reason<E>(
     error: &ExecuteError<E>,
 ) -> Option<StopReason> {
     match error {
-        ExecuteError::Rejected(r) if !policy.retries_rejections() => Some(StopReason::Rejected(*r)),
+        ExecuteError::Rejected { rejected, .. } if !policy.retries_rejections() => {
+            Some(StopReason::Rejected(*rejected))
+        }
         ExecuteError::BulkheadFull { .. } if !policy.retries_rejections() => {
             Some(StopReason::NotRetryable)
         }

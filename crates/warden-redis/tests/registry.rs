@@ -56,7 +56,10 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
     let ex = a.execute("db", || Ok::<_, ()>(()));
     assert!(matches!(
         ex.error(),
-        Some(ExecuteError::Rejected(Rejected::Open))
+        Some(ExecuteError::Rejected {
+            rejected: Rejected::Open,
+            ..
+        })
     ));
     assert!(a.breaker("db").unwrap().fleet().is_some());
 

@@ -133,7 +133,10 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
     assert!(ex.is_rejected() && ex.rejection().is_none());
     assert!(matches!(
         ex.error(),
-        Some(ExecuteError::BulkheadFull { max_concurrent: 2 })
+        Some(ExecuteError::BulkheadFull {
+            max_concurrent: 2,
+            ..
+        })
     ));
 
     for t in tasks {

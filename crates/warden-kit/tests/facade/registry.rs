@@ -65,8 +65,16 @@ fn success_failure_open_and_recovery() {
     assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert!(matches!(
         ex.error(),
-        Some(ExecuteError::Rejected(Rejected::Open))
+        Some(ExecuteError::Rejected {
+            rejected: Rejected::Open,
+            ..
+        })
     ));
+    // The message names the breaker and the state that refused the call.
+    assert_eq!(
+        ex.error().unwrap().to_string(),
+        "breaker \"db\": circuit breaker is open: call not made"
+    );
     assert_eq!((ex.attempts(), ex.elapsed()), (0, Duration::ZERO));
 
     clock.advance(Duration::from_millis(10_001));
