@@ -110,7 +110,14 @@ fn a_later_bucket_never_starts_with_an_earlier_snapshot() {
         "time_window::a_later_bucket_never_starts_with_an_earlier_snapshot",
         3,
         || {
-            let rig = setup(|b| b.time_window(TimeWindow::new(Duration::from_millis(1), 1, 3, 30)));
+            let rig = setup(|b| {
+                b.time_window(
+                    TimeWindow::new(Duration::from_millis(1))
+                        .with_buckets(1)
+                        .with_min_calls(3)
+                        .with_failure_rate_percent(30),
+                )
+            });
             let (theirs, first, second) = (rig.acquire(), rig.acquire(), rig.acquire());
             let t = rig.spawn(move |_| theirs.success());
             rig.start();
