@@ -52,14 +52,19 @@ struct Input {
 impl Input {
     fn time_window(&self) -> Option<TimeWindow> {
         self.time_window.as_ref().map(|(len, buckets, min, pct)| {
-            TimeWindow::new(len.get()).with_buckets(u32::from(*buckets)).with_min_calls(*min).with_failure_rate_percent(u32::from(*pct))
+            TimeWindow::new(len.get())
+                .with_buckets(u32::from(*buckets))
+                .with_min_calls(*min)
+                .with_failure_rate_percent(u32::from(*pct))
         })
     }
 
     fn slow_calls(&self) -> Option<SlowCalls> {
-        self.slow_calls
-            .as_ref()
-            .map(|(t, pct, min)| SlowCalls::new(t.get()).with_slow_rate_percent(u32::from(*pct)).with_min_calls(*min))
+        self.slow_calls.as_ref().map(|(t, pct, min)| {
+            SlowCalls::new(t.get())
+                .with_slow_rate_percent(u32::from(*pct))
+                .with_min_calls(*min)
+        })
     }
 }
 
@@ -67,10 +72,11 @@ impl Input {
 fn time_window_problems(w: TimeWindow, problems: &mut Vec<(&'static str, &'static str)>) {
     let len = w.length();
     let ms = len.as_millis();
-    if !len.subsec_nanos().is_multiple_of(1_000_000) {
-        problems.push(("time_window.length", "not whole milliseconds"));
-    } else if ms == 0 || ms > u128::from(MAX_DURATION_TICKS) {
+    // Range first: a length too large (or zero) is that, whatever its fraction.
+    if len.is_zero() || ms > u128::from(MAX_DURATION_TICKS) {
         problems.push(("time_window.length", "out of range"));
+    } else if !len.subsec_nanos().is_multiple_of(1_000_000) {
+        problems.push(("time_window.length", "not whole milliseconds"));
     }
     if w.buckets() == 0
         || w.buckets() > MAX_TIME_BUCKETS
@@ -102,10 +108,11 @@ fn slow_calls_problems(s: SlowCalls, problems: &mut Vec<(&'static str, &'static 
 
 /// What is wrong with a duration setting, if anything.
 fn duration_problem(d: Duration) -> Option<&'static str> {
-    if !d.subsec_nanos().is_multiple_of(1_000_000) {
-        Some("not whole milliseconds")
-    } else if d.as_millis() > u128::from(MAX_DURATION_TICKS) {
+    // Range first, as the builder checks: `Duration::MAX` is too large, not a fraction.
+    if d.as_millis() > u128::from(MAX_DURATION_TICKS) {
         Some("out of range")
+    } else if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        Some("not whole milliseconds")
     } else {
         None
     }
