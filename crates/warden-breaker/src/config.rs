@@ -27,7 +27,7 @@ type TripFn = dyn Fn(&Counts) -> bool + Send + Sync;
 /// reset, or is forced) stays open for `timeout × multiplier^k`, at most `max`. A
 /// trip from closed stays open for `timeout`. With jitter `j` %, every open
 /// duration is then shortened by a pseudo-random share of up to `j` % (so it
-/// never exceeds the cap), drawn from a hash of the seed, the tick and *k*: a
+/// never exceeds the cap), drawn from a hash of the jitter seed, the tick and *k*: a
 /// fleet of breakers with different seeds does not probe in step, while a given
 /// seed replays exactly (tests, the mutex reference).
 ///
@@ -144,7 +144,7 @@ impl OpenBackoff {
         self.jitter_percent
     }
 
-    /// The seed given with [`seed`](Self::seed), if any.
+    /// The jitter seed given with [`seed`](Self::seed), if any.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -308,7 +308,7 @@ impl Backoff {
         if self.jitter_percent == 0 {
             return t;
         }
-        // A uniform fraction in [0, 1) with 53 bits, from the seed, tick and count.
+        // A uniform fraction in [0, 1) with 53 bits, from the jitter seed, the tick and the count.
         let h = mix(self.seed ^ mix(now ^ mix(retrips))) >> 11;
         let cut = (u128::from(t) * u128::from(self.jitter_percent) * u128::from(h)) >> 53;
         t - (cut / 100) as u64

@@ -323,7 +323,8 @@ async fn a_call_that_completes_after_its_deadline_is_a_timeout() {
     let limit = Duration::from_millis(10);
     let ex = registry
         .execute_async_with_timeout("api", Some(limit), || async {
-            std::thread::sleep(Duration::from_millis(60)); // blocks, never yields
+            // Real time on purpose: this future blocks its thread and never yields.
+            std::thread::sleep(Duration::from_millis(60));
             Ok::<_, &str>("late")
         })
         .await;
