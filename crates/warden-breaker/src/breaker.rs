@@ -43,18 +43,20 @@ use std::sync::Arc as StdArc;
 
 use crossbeam_utils::CachePadded;
 
+use std::cell::OnceCell;
+
 use crate::buckets::Buckets;
-use crate::clock::NANOS_PER_TICK;
+use crate::clock::{NANOS_PER_TICK, TimeBase};
 use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
+use crate::live::{Live, Restart};
 use crate::permit::{OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
     prev_generation,
 };
-use crate::sync::{AtomicU64, Ordering, fence};
-use crate::window::EventRing;
-use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
+use crate::sync::{AtomicU8, AtomicU64, Loaded, Ordering, SwapCell, fence};
+use crate::{Builder, Counts, Error, Mode, Outcome, ReconfigureError, Rejected, Settings, State};
 
 /// A lock-free circuit breaker with gobreaker's semantics.
 ///
@@ -96,13 +98,50 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 pub struct CircuitBreaker {
     state: CachePadded<AtomicU64>,
     counters: Counters,
-    /// Where the failures happened, with a [`CountWindow`](crate::CountWindow).
-    window: Option<EventRing>,
-    /// Where the slow calls happened, with a count window and [`SlowCalls`](crate::SlowCalls).
-    slow_window: Option<EventRing>,
-    /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow).
-    buckets: Option<Buckets>,
-    settings: Settings,
+    /// The settings and the trip rule's windows, behind one pointer that
+    /// [`reconfigure`](Self::reconfigure) replaces. Read only off the closed
+    /// success path (transitions, failures, half-open, the hooks), at most once
+    /// per operation (see [`Cfg`]).
+    live: SwapCell<Live>,
+    /// What the closed success path needs of the settings, [`Settings::hot_bits`]:
+    /// how a success is recorded and whether admissions have hooks. Stored by
+    /// `reconfigure` after it publishes new settings; a call that reads the old
+    /// bits meanwhile takes the old path, which the new settings also handle
+    /// (see `reconfigure`).
+    hot: AtomicU8,
+    /// The clock and time origin (fixed: `reconfigure` keeps them), outside `live`
+    /// so an open breaker checks its deadline without loading the settings.
+    time: TimeBase,
+    /// The name (fixed).
+    name: StdArc<str>,
+}
+
+/// The live settings, loaded from the breaker's cell at most once per operation
+/// and only when the operation needs them: every decision one operation makes
+/// sees one whole version of the settings, old or new, never a mix.
+struct Cfg<'a> {
+    cell: &'a SwapCell<Live>,
+    loaded: OnceCell<Loaded<Live>>,
+}
+
+impl<'a> Cfg<'a> {
+    #[inline]
+    fn lazy(cell: &'a SwapCell<Live>) -> Self {
+        Self {
+            cell,
+            loaded: OnceCell::new(),
+        }
+    }
+
+    #[inline]
+    fn get(&self) -> &Live {
+        self.loaded.get_or_init(|| self.cell.load())
+    }
+
+    #[inline]
+    fn settings(&self) -> &Settings {
+        &self.get().settings
+    }
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -146,22 +185,13 @@ impl CircuitBreaker {
             i => settings.now_ticks().saturating_add(i).min(MAX_TICK),
         };
         let counters = Counters::new(generation);
-        let ring = |w: crate::CountWindow| EventRing::new(w.size() as usize);
-        let window = settings.count_window().map(ring);
-        let slow_window = settings
-            .count_window()
-            .filter(|_| settings.slow_calls().is_some())
-            .map(ring);
-        let buckets = settings
-            .time_window()
-            .map(|w| Buckets::new(w.buckets() as usize, w.width_ticks()));
         Self {
-            window,
-            slow_window,
-            buckets,
+            hot: AtomicU8::new(settings.hot_bits()),
+            time: settings.time().clone(),
+            name: settings.name().into(),
+            live: SwapCell::new(StdArc::new(Live::new(settings))),
             state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
             counters,
-            settings,
         }
     }
 
@@ -172,18 +202,167 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
-        self.settings.name()
+        &self.name
     }
 
-    /// The settings this breaker was built with.
+    /// The breaker's current settings: those it was built with, or the last ones
+    /// given to [`reconfigure`](Self::reconfigure). A copy (it shares the clock and
+    /// hooks): later reconfigurations do not change it.
     ///
     /// ```
     /// let cb = warden_breaker::CircuitBreaker::builder("db").build()?;
     /// assert_eq!(cb.settings().max_requests(), 1);
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    pub fn settings(&self) -> Settings {
+        self.live.load().settings.clone()
+    }
+
+    /// Replaces the breaker's settings while calls run, keeping its state,
+    /// generation and counts wherever the new settings can use them.
+    ///
+    /// `builder` describes the whole new configuration, as for
+    /// [`build`](Builder::build): a setting it leaves out takes its default, not
+    /// the breaker's current value. It must name this breaker and must not set a
+    /// clock, a state-change callback or observers: the breaker keeps its own
+    /// (its deadlines are ticks of its clock, and its hooks hear of every
+    /// transition exactly once). Invalid settings change nothing.
+    ///
+    /// # When each setting applies
+    ///
+    /// | setting | takes effect |
+    /// | --- | --- |
+    /// | `timeout`, `open_backoff` | from the next trip: an open breaker keeps the deadline it opened with. Consecutive re-trips are counted only while a backoff is set, so one added while the breaker flaps counts from the next re-trip |
+    /// | `max_requests` | at once: a half-open breaker admits new probes only below the new limit (probes in flight keep their slots) and closes once its probe successes reach it |
+    /// | `half_open_max_wait` | a half-open period's deadline is set when it begins, from the max wait then in force (none if zero), so a new max wait applies from the next period; while the max wait is zero no deadline is enforced (setting it back enforces the current period's deadline again, if it had one) |
+    /// | `interval` | at once: a closed breaker keeps its counts, and its current counting period ends `interval` after the reconfiguration (never, for zero) |
+    /// | `ready_to_trip`; a window's minimum calls and rate; `slow_calls`' threshold, rate and minimum | at once: the next outcome is judged by the new rule on the counts so far |
+    /// | the trip rule's *shape*: the kind of rule (`ready_to_trip` or the default, [`CountWindow`](crate::CountWindow), [`TimeWindow`](crate::TimeWindow)), a count window's size, a time window's length or buckets | a closed breaker starts a new closed generation with fresh counts and a new window (calls admitted before it are ignored, as after an interval reset; no state change, no callback). An open or half-open breaker uses the new rule from its next closed generation |
+    /// | adding `slow_calls` | calls admitted from then on are timed; calls admitted before are never slow |
+    /// | name, clock | cannot change: [`ReconfigureError::Name`], [`ReconfigureError::Clock`] |
+    /// | `on_state_change`, observers | kept: giving any is [`ReconfigureError::Hooks`] |
+    ///
+    /// A breaker in a manual mode ([`force_open`](Self::force_open) and the
+    /// others) stays in it. A window keeps its events only while its shape stays;
+    /// reconfiguring to a new shape builds the new window before publishing it, so a
+    /// concurrent call never sees a half-built one.
+    ///
+    /// # Concurrency
+    ///
+    /// Calls are never blocked. The settings and windows are one value behind one
+    /// pointer, swapped whole; every operation (an admission, an outcome, a
+    /// transition with its callbacks) loads it at most once, so it decides with
+    /// the old settings or the new ones, never a mix. An operation already running
+    /// may finish with the old settings; one that starts after `reconfigure`
+    /// returned (on this thread, or on a thread synchronized with it) uses the
+    /// new ones. Reconfigurations of one breaker run one at a time. The closed
+    /// success path never reads the settings: it reads one byte (how to record a
+    /// success), stored after the new settings are published; a call that reads
+    /// the old byte meanwhile takes a path the new settings also handle.
+    ///
+    /// # Errors
+    ///
+    /// See [`ReconfigureError`]; on error nothing changed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{CircuitBreaker, ManualClock, State};
+    ///
+    /// let clock = ManualClock::new();
+    /// let cb = CircuitBreaker::builder("db")
+    ///     .ready_to_trip(|c| c.consecutive_failures >= 3)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = cb.call(|| Err::<(), _>("down"));
+    /// let _ = cb.call(|| Err::<(), _>("down"));
+    /// // Trip after 2 consecutive failures from now on: the 2 so far are kept.
+    /// cb.reconfigure(
+    ///     CircuitBreaker::builder("db")
+    ///         .ready_to_trip(|c| c.consecutive_failures >= 2)
+    ///         .timeout(Duration::from_secs(5)),
+    /// )?;
+    /// assert_eq!(cb.counts().consecutive_failures, 2);
+    /// let _ = cb.call(|| Err::<(), _>("down"));
+    /// assert_eq!(cb.state(), State::Open);
+    /// clock.advance(Duration::from_millis(5001)); // the new timeout
+    /// assert_eq!(cb.state(), State::HalfOpen);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconfigure(&self, builder: Builder) -> Result<(), ReconfigureError> {
+        let lock = StdArc::clone(&self.live.load().reconfiguring);
+        let _serial = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Loaded again under the lock: another reconfiguration may have just ended.
+        let current = self.live.load_full();
+        let settings = builder.settings_for(&current.settings)?;
+        let interval = settings.interval_ticks();
+        let hot = settings.hot_bits();
+        let (next, restart) = current.next(settings);
+        self.live.store(StdArc::new(next));
+        // Relaxed: see `hot`; the settings it describes are already published.
+        self.hot.store(hot, Ordering::Relaxed);
+        match restart {
+            Restart::Nothing => {}
+            Restart::Interval => self.restart_closed(interval, false),
+            Restart::Generation => self.restart_closed(interval, true),
+        }
+        Ok(())
+    }
+
+    /// After a reconfiguration changed the counting `interval` (`fresh`: or the
+    /// trip rule's window shape), restarts the counting period of a closed breaker
+    /// (`fresh`: in a new generation; otherwise keeping its counts). Any other
+    /// state starts its next closed generation with the new settings anyway.
+    #[cold]
+    fn restart_closed(&self, interval: u64, fresh: bool) {
+        let mut s = self.load();
+        loop {
+            if s.tag() != Tag::Closed || s.is_open_requested() {
+                return;
+            }
+            let expiry = match interval {
+                0 => 0,
+                i => self.now_ticks().saturating_add(i).min(MAX_TICK),
+            };
+            let generation = if fresh {
+                next_generation(s.generation())
+            } else {
+                s.generation()
+            };
+            // PENDING stays: a closed word with it is a transition into closed whose
+            // callbacks still run; their thread sees the new word (a new generation:
+            // no state change to report) and clears PENDING on it.
+            let next = Snapshot::closed(generation, expiry).with_pending(s.is_pending());
+            match self.exchange(s, next) {
+                Ok(()) => {
+                    if fresh {
+                        self.new_generation(&Cfg::lazy(&self.live), generation);
+                    }
+                    return;
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// The breaker's time in ticks (fixed clock and origin, see `time`).
+    #[inline]
+    fn now_ticks(&self) -> u64 {
+        self.time.now_ticks()
+    }
+
+    /// The breaker's time in nanoseconds.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        self.time.now_nanos()
+    }
+
+    /// How a closed success is recorded, and whether admissions have hooks.
+    #[inline]
+    fn hot(&self) -> (RecordPath, bool) {
+        // Relaxed: a stale byte only picks a path the current settings also handle
+        // (see `reconfigure`); it publishes nothing.
+        let bits = self.hot.load(Ordering::Relaxed);
+        (RecordPath::from_hot_bits(bits), bits & 4 != 0)
     }
 
     #[inline]
@@ -219,24 +398,29 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn state(&self) -> State {
+        self.state_in(&Cfg::lazy(&self.live))
+    }
+
+    /// [`Self::state`] with the settings `l` of the operation calling it.
+    fn state_in(&self, l: &Cfg<'_>) -> State {
         let mut s = self.load();
         loop {
             match s.tag() {
                 _ if s.is_open_requested() => return State::Open,
                 Tag::HalfOpen => {
-                    if !self.half_open_expired(s) {
+                    if !self.half_open_expired(l, s) {
                         return State::HalfOpen;
                     }
-                    match self.reopen(s) {
+                    match self.reopen(l, s) {
                         Ok(()) => s = self.load(),
                         Err(actual) => s = actual,
                     }
                 }
                 Tag::Closed => {
                     if s.payload() != 0 && !s.is_pending() {
-                        let now = self.settings.now_ticks();
+                        let now = self.now_ticks();
                         if now > s.payload() {
-                            match self.reset_interval(s, now) {
+                            match self.reset_interval(l, s, now) {
                                 Ok(()) => return State::Closed,
                                 Err(actual) => {
                                     s = actual;
@@ -256,7 +440,7 @@ impl CircuitBreaker {
                     if s.is_pending() {
                         return State::Open;
                     }
-                    let now = self.settings.now_ticks();
+                    let now = self.now_ticks();
                     if now <= deadline {
                         return State::Open;
                     }
@@ -264,8 +448,8 @@ impl CircuitBreaker {
                         .with_pending(true);
                     match self.exchange(s, next) {
                         Ok(()) => {
-                            self.entered_half_open(next, now);
-                            self.deliver(next, State::Open, State::HalfOpen);
+                            self.entered_half_open(l, next, now);
+                            self.deliver(l, next, State::Open, State::HalfOpen);
                             s = self.load();
                         }
                         Err(actual) => s = actual,
@@ -353,7 +537,9 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn force_open(&self) {
-        self.command(|g| Snapshot::manual(g, Manual::ForcedOpen, 0));
+        self.command(&Cfg::lazy(&self.live), |g| {
+            Snapshot::manual(g, Manual::ForcedOpen, 0)
+        });
     }
 
     /// Forces the breaker open for `duration`, rounded **up** to whole
@@ -381,11 +567,14 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn force_open_for(&self, duration: std::time::Duration) {
-        let deadline = self.settings.deadline_after(duration);
+        let l = &Cfg::lazy(&self.live);
+        let deadline = l.settings().deadline_after(duration);
         if deadline > MAX_FORCED_DEADLINE {
             self.force_open();
         } else {
-            self.command(|g| Snapshot::manual(g, Manual::ForcedOpenUntil, deadline));
+            self.command(l, |g| {
+                Snapshot::manual(g, Manual::ForcedOpenUntil, deadline)
+            });
         }
     }
 
@@ -404,7 +593,9 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn force_closed(&self) {
-        self.command(|g| Snapshot::manual(g, Manual::ForcedClosed, 0));
+        self.command(&Cfg::lazy(&self.live), |g| {
+            Snapshot::manual(g, Manual::ForcedClosed, 0)
+        });
     }
 
     /// Disables the breaker until the next command: every call is admitted and
@@ -425,7 +616,9 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn disable(&self) {
-        self.command(|g| Snapshot::manual(g, Manual::Disabled, 0));
+        self.command(&Cfg::lazy(&self.live), |g| {
+            Snapshot::manual(g, Manual::Disabled, 0)
+        });
     }
 
     /// Puts the breaker back into [`Mode::Normal`] and the closed state with fresh
@@ -446,17 +639,18 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn reset(&self) {
-        let expiry = match self.settings.interval_ticks() {
+        let l = &Cfg::lazy(&self.live);
+        let expiry = match l.settings().interval_ticks() {
             0 => 0,
-            i => self.settings.now_ticks().saturating_add(i).min(MAX_TICK),
+            i => self.now_ticks().saturating_add(i).min(MAX_TICK),
         };
-        self.command(|g| Snapshot::closed(g, expiry));
+        self.command(l, |g| Snapshot::closed(g, expiry));
     }
 
     /// Installs `make(next generation)` over whatever the word holds (see
     /// [`force_open`](Self::force_open)).
     #[cold]
-    fn command(&self, make: impl Fn(u32) -> Snapshot) {
+    fn command(&self, l: &Cfg<'_>, make: impl Fn(u32) -> Snapshot) {
         let mut s = self.load();
         loop {
             let generation = next_generation(s.generation());
@@ -473,9 +667,9 @@ impl CircuitBreaker {
             };
             match self.exchange(s, next) {
                 Ok(()) if from != to && !s.is_pending() => {
-                    return self.deliver(next, from, to);
+                    return self.deliver(l, next, from, to);
                 }
-                Ok(()) => return self.new_generation(generation),
+                Ok(()) => return self.new_generation(l, generation),
                 Err(actual) => s = actual,
             }
         }
@@ -571,7 +765,8 @@ impl CircuitBreaker {
         // never merged into one variable first: merged, the ticket went through the
         // stack, and a 16-byte load of two smaller stores defeats store forwarding
         // (criterion: closed success 3.0 -> 8.3 ns, half-open rejection 2.6 -> 8.8 ns).
-        if self.settings.has_admission_hooks() {
+        let (_, hooks) = self.hot();
+        if hooks {
             return self.admit_hooked(s);
         }
         // The hot path: closed, no interval to check, nothing requested.
@@ -580,35 +775,40 @@ impl CircuitBreaker {
             self.counters.record_request(s.without_pending());
             return Ok(Ticket::closed(s.generation()));
         }
-        self.admit_slow(s)
+        self.admit_slow(&Cfg::lazy(&self.live), s)
     }
 
     /// An admission with observers to notify or a call to time.
     #[cold]
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+        let l = &Cfg::lazy(&self.live);
         let result = if s.is_plain_closed() {
             self.counters.record_request(s.without_pending());
             Ok(Ticket::closed(s.generation()))
         } else {
-            self.admit_slow(s)
+            self.admit_slow(l, s)
         };
-        self.admission_hooks(result)
+        self.admission_hooks(l, result)
     }
 
     /// What an admission does beyond the state word and the counters: a closed
     /// ticket takes its start time for [`SlowCalls`](crate::SlowCalls) (the only rule
     /// that reads the clock at admission), and observers hear of it.
-    fn admission_hooks(&self, result: Result<Ticket, Rejected>) -> Result<Ticket, Rejected> {
+    fn admission_hooks(
+        &self,
+        l: &Cfg<'_>,
+        result: Result<Ticket, Rejected>,
+    ) -> Result<Ticket, Rejected> {
         let result = match result {
-            Ok(t) if self.settings.times_calls() && !t.is_half_open() => {
-                Ok(t.started_at(self.settings.now_nanos() / 1_000))
+            Ok(t) if l.settings().times_calls() && !t.is_half_open() => {
+                Ok(t.started_at(self.now_nanos() / 1_000))
             }
             other => other,
         };
         let panic = match result {
-            Ok(t) => self.settings.observe_caught(|o| o.on_admitted(t.state())),
-            Err(r) => self.settings.observe_caught(|o| o.on_rejected(r)),
+            Ok(t) => l.settings().observe_caught(|o| o.on_admitted(t.state())),
+            Err(r) => l.settings().observe_caught(|o| o.on_rejected(r)),
         };
         if let Some(p) = panic
             && !std::thread::panicking()
@@ -625,15 +825,15 @@ impl CircuitBreaker {
     }
 
     #[cold]
-    fn admit_slow(&self, mut s: Snapshot) -> Result<Ticket, Rejected> {
+    fn admit_slow(&self, l: &Cfg<'_>, mut s: Snapshot) -> Result<Ticket, Rejected> {
         loop {
             match s.tag() {
                 _ if s.is_open_requested() => return Err(Rejected::Open),
                 Tag::Closed => {
                     if s.payload() != 0 && !s.is_pending() {
-                        let now = self.settings.now_ticks();
+                        let now = self.now_ticks();
                         if now > s.payload() {
-                            match self.reset_interval(s, now) {
+                            match self.reset_interval(l, s, now) {
                                 Ok(()) => s = self.load(),
                                 Err(actual) => s = actual,
                             }
@@ -656,7 +856,7 @@ impl CircuitBreaker {
                     if s.is_pending() {
                         return Err(Rejected::Open);
                     }
-                    let now = self.settings.now_ticks();
+                    let now = self.now_ticks();
                     if now <= deadline {
                         return Err(Rejected::Open);
                     }
@@ -666,16 +866,16 @@ impl CircuitBreaker {
                     let next = Snapshot::half_open(generation, 1, 0).with_pending(true);
                     match self.exchange(s, next) {
                         Ok(()) => {
-                            self.entered_half_open(next, now);
-                            self.deliver(next, State::Open, State::HalfOpen);
+                            self.entered_half_open(l, next, now);
+                            self.deliver(l, next, State::Open, State::HalfOpen);
                             return Ok(Ticket::half_open(generation));
                         }
                         Err(actual) => s = actual,
                     }
                 }
                 Tag::HalfOpen => {
-                    if self.half_open_expired(s) {
-                        match self.reopen(s) {
+                    if self.half_open_expired(l, s) {
+                        match self.reopen(l, s) {
                             Ok(()) => return Err(Rejected::Open),
                             Err(actual) => {
                                 s = actual;
@@ -683,7 +883,7 @@ impl CircuitBreaker {
                             }
                         }
                     }
-                    if s.held() >= self.settings.max_requests() {
+                    if s.held() >= l.settings().max_requests() {
                         return Err(Rejected::TooManyRequests);
                     }
                     let next = s.with_probes(s.held() + 1, s.successes());
@@ -706,23 +906,26 @@ impl CircuitBreaker {
     }
 
     /// Starts a new closed generation because the counting interval expired.
-    fn reset_interval(&self, s: Snapshot, now: u64) -> Result<(), Snapshot> {
+    fn reset_interval(&self, l: &Cfg<'_>, s: Snapshot, now: u64) -> Result<(), Snapshot> {
         let generation = next_generation(s.generation());
         let expiry = now
-            .saturating_add(self.settings.interval_ticks())
+            .saturating_add(l.settings().interval_ticks())
             .min(MAX_TICK);
         self.exchange(s, Snapshot::closed(generation, expiry))?;
-        self.new_generation(generation);
+        self.new_generation(l, generation);
         Ok(())
     }
 
-    fn new_generation(&self, generation: u32) {
+    fn new_generation(&self, l: &Cfg<'_>, generation: u32) {
         if generation.is_multiple_of(SWEEP_PERIOD) {
             self.counters.sweep(generation);
-            for ring in [&self.window, &self.slow_window].into_iter().flatten() {
+            for ring in [&l.get().window, &l.get().slow_window]
+                .into_iter()
+                .flatten()
+            {
                 ring.sweep(generation);
             }
-            if let Some(b) = &self.buckets {
+            if let Some(b) = &l.get().buckets {
                 b.sweep(generation);
             }
         }
@@ -737,7 +940,7 @@ impl CircuitBreaker {
         // The word equals a ticket only for a closed ticket: a half-open word of the
         // ticket's generation holds at least this permit's slot, a ticket holds none.
         if outcome == Some(Outcome::Success)
-            && self.settings.record_path() == RecordPath::Plain
+            && self.hot().0 == RecordPath::Plain
             && self.load().without_pending() == ticket.bits()
         {
             // A closed ticket is its generation's counter tag. (`bits`, not `word`: on
@@ -751,11 +954,11 @@ impl CircuitBreaker {
     /// The fast path's success with a time window or slow calls: one clock read,
     /// the bucket check, the stripe, and the slow-call rule if the call was slow.
     #[inline]
-    fn record_timed_success(&self, ticket: Ticket) {
-        let now_ns = self.settings.now_nanos();
+    fn record_timed_success(&self, l: &Cfg<'_>, ticket: Ticket) {
+        let now_ns = self.now_nanos();
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
-        if let Some(b) = &self.buckets {
+        if let Some(b) = &l.get().buckets {
             b.enter(
                 generation,
                 b.standing_still(generation, now),
@@ -763,51 +966,59 @@ impl CircuitBreaker {
             );
         }
         self.counters.record_success(ticket.word());
-        if self.is_slow(ticket, now_ns) && self.slow_calls_trip(generation, now) {
-            self.trip(generation);
+        if self.is_slow(l, ticket, now_ns) && self.slow_calls_trip(l, generation, now) {
+            self.trip(l, generation);
         }
     }
 
     fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
+        let l = &Cfg::lazy(&self.live);
+        let path = self.hot().0;
         if outcome == Some(Outcome::Success)
-            && self.settings.record_path() == RecordPath::Timed
+            && path == RecordPath::Timed
             && self.load().without_pending() == ticket.word()
         {
             // The plain fast path's case with a time window or slow calls.
-            return self.record_timed_success(ticket);
+            return self.record_timed_success(l, ticket);
         }
         // An observer's panic waits until the outcome is recorded: it never costs a
         // count or a half-open slot.
-        let panic = self.settings.observe_caught(|o| match outcome {
-            Some(Outcome::Success) => o.on_success(),
-            Some(Outcome::Failure) => o.on_failure(),
-            Some(Outcome::Ignored) => o.on_ignored(),
-            None => o.on_dropped(),
-        });
-        self.record_observed(ticket, outcome);
+        // Observers are fixed for the breaker's life, so the hot bits tell whether
+        // there are any without loading the settings (a dropped closed permit stays cheap).
+        let panic = if path == RecordPath::Observed {
+            l.settings().observe_caught(|o| match outcome {
+                Some(Outcome::Success) => o.on_success(),
+                Some(Outcome::Failure) => o.on_failure(),
+                Some(Outcome::Ignored) => o.on_ignored(),
+                None => o.on_dropped(),
+            })
+        } else {
+            None
+        };
+        self.record_observed(l, ticket, outcome);
         config::rethrow(panic);
     }
 
     /// [`Self::record_slow`] once the observers heard of the outcome.
-    fn record_observed(&self, ticket: Ticket, outcome: Option<Outcome>) {
+    fn record_observed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>) {
         let s = self.load();
         if s.generation() != ticket.generation() || s.is_open_requested() {
             // Stale: the generation this call belonged to is over. gobreaker still
             // evaluates time here (an open breaker may turn half-open, an interval may
             // expire), so do the same to stay observably identical.
-            let max_wait = self.settings.half_open_max_wait_ticks() != 0;
+            let max_wait = l.settings().half_open_max_wait_ticks() != 0;
             if s.open_deadline().is_some()
                 || (s.tag() == Tag::Closed && s.payload() != 0)
                 || (s.tag() == Tag::HalfOpen && max_wait)
             {
-                self.state();
+                self.state_in(l);
             }
             return;
         }
-        if ticket.is_half_open() && self.half_open_expired(s) {
+        if ticket.is_half_open() && self.half_open_expired(l, s) {
             // The generation outlived its max wait: re-open it (like gobreaker's lazy
             // evaluation of time before an outcome); this outcome is then stale.
-            self.state();
+            self.state_in(l);
             return;
         }
         if s.tag() == Tag::Manual {
@@ -816,35 +1027,35 @@ impl CircuitBreaker {
                 self.record_disabled(ticket.generation(), outcome);
             }
         } else if ticket.is_half_open() {
-            self.record_half_open(ticket.generation(), outcome, s);
+            self.record_half_open(l, ticket.generation(), outcome, s);
         } else {
-            self.record_closed(ticket, outcome, s);
+            self.record_closed(l, ticket, outcome, s);
         }
     }
 
     #[inline]
-    fn record_closed(&self, ticket: Ticket, outcome: Option<Outcome>, s: Snapshot) {
+    fn record_closed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>, s: Snapshot) {
         let generation = ticket.generation();
-        let timed = self.buckets.is_some() || self.settings.times_calls();
+        let timed = l.get().buckets.is_some() || l.settings().times_calls();
         let interval = s.payload() != 0 && !s.is_pending();
         // One clock read for everything this outcome needs the time for (an ignored
         // or dropped outcome enters no bucket and is never slow).
         let counted = matches!(outcome, Some(Outcome::Success | Outcome::Failure));
         let now_ns = if interval || (timed && counted) {
-            self.settings.now_nanos()
+            self.now_nanos()
         } else {
             0
         };
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         if interval && now > s.payload() {
             // The interval expired: whoever resets it, this outcome is now stale.
-            let _ = self.reset_interval(s, now);
+            let _ = self.reset_interval(l, s, now);
             return;
         }
-        let slow = || self.is_slow(ticket, now_ns);
+        let slow = || self.is_slow(l, ticket, now_ns);
         match outcome {
             Some(Outcome::Success) => {
-                if let Some(b) = &self.buckets {
+                if let Some(b) = &l.get().buckets {
                     b.enter(
                         generation,
                         b.standing_still(generation, now),
@@ -852,13 +1063,13 @@ impl CircuitBreaker {
                     );
                 }
                 self.counters.record_success(tag_of(generation));
-                if slow() && self.slow_calls_trip(generation, now) {
-                    self.trip(generation);
+                if slow() && self.slow_calls_trip(l, generation, now) {
+                    self.trip(l, generation);
                 }
             }
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
-                if let Some(b) = &self.buckets {
+                if let Some(b) = &l.get().buckets {
                     b.enter(
                         generation,
                         b.standing_still(generation, now),
@@ -866,10 +1077,10 @@ impl CircuitBreaker {
                     );
                 }
                 let (counts, calls) = self.counters.record_failure(generation);
-                let trips = self.failures_trip(generation, now, &counts, calls)
-                    || (slow() && self.slow_calls_trip(generation, now));
+                let trips = self.failures_trip(l, generation, now, &counts, calls)
+                    || (slow() && self.slow_calls_trip(l, generation, now));
                 if trips {
-                    self.trip(generation);
+                    self.trip(l, generation);
                 }
             }
             None => {} // still counted in `requests`, like gobreaker's unreported `done`
@@ -877,19 +1088,28 @@ impl CircuitBreaker {
     }
 
     /// Whether the call admitted with `ticket` and recorded at `now_ns` is slow
-    /// (never, without [`SlowCalls`](crate::SlowCalls)).
+    /// (never, without [`SlowCalls`](crate::SlowCalls), nor for a call admitted
+    /// untimed, before a reconfiguration added the rule).
     #[inline]
-    fn is_slow(&self, ticket: Ticket, now_ns: u64) -> bool {
-        self.settings
-            .slow_calls()
-            .is_some_and(|rule| rule.is_slow_since(ticket.start_micros(), now_ns))
+    fn is_slow(&self, l: &Cfg<'_>, ticket: Ticket, now_ns: u64) -> bool {
+        match (l.settings().slow_calls(), ticket.start_micros()) {
+            (Some(rule), Some(start)) => rule.is_slow_since(start, now_ns),
+            _ => false,
+        }
     }
 
     /// Whether a closed-state failure, just counted in `counts` (`calls`: the
     /// generation's successes and failures, all 40 bits), trips the breaker's failure
     /// rule: its window's rate, or `ready_to_trip`.
-    fn failures_trip(&self, generation: u32, now: u64, counts: &Counts, calls: u64) -> bool {
-        if let (Some(ring), Some(rule)) = (&self.window, self.settings.count_window()) {
+    fn failures_trip(
+        &self,
+        l: &Cfg<'_>,
+        generation: u32,
+        now: u64,
+        counts: &Counts,
+        calls: u64,
+    ) -> bool {
+        if let (Some(ring), Some(rule)) = (&l.get().window, l.settings().count_window()) {
             // The failure's index among the generation's failures, modulo 2^32 like the
             // counts; the ring only compares indices a window apart.
             let index = u64::from(counts.total_failures);
@@ -900,7 +1120,7 @@ impl CircuitBreaker {
             let size = u64::from(rule.size());
             return rule.trips(calls.min(size) as u32, failures as u32);
         }
-        if let (Some(b), Some(rule)) = (&self.buckets, self.settings.time_window()) {
+        if let (Some(b), Some(rule)) = (&l.get().buckets, l.settings().time_window()) {
             let so_far = Calls {
                 successes: counts.total_successes,
                 failures: counts.total_failures,
@@ -911,14 +1131,14 @@ impl CircuitBreaker {
             let in_window = self.since_window_start(b, generation, now, so_far);
             return rule.trips(in_window.total(), in_window.failures);
         }
-        self.settings.ready_to_trip(counts)
+        l.settings().ready_to_trip(counts)
     }
 
     /// Counts a slow closed-state call (its success or failure already counted)
     /// and says whether the slow-call rate trips.
     #[cold]
-    fn slow_calls_trip(&self, generation: u32, now: u64) -> bool {
-        let Some(rule) = self.settings.slow_calls() else {
+    fn slow_calls_trip(&self, l: &Cfg<'_>, generation: u32, now: u64) -> bool {
+        let Some(rule) = l.settings().slow_calls() else {
             return false;
         };
         // The calls are read after the slow count, never before: of two racing slow
@@ -933,9 +1153,9 @@ impl CircuitBreaker {
         // `calls` and `slow` with all 40 bits: modulo 2^32, 2^32 + 20 calls of which 5
         // were slow would read as a 25 % rate.
         match (
-            &self.slow_window,
-            self.settings.count_window(),
-            &self.buckets,
+            &l.get().slow_window,
+            l.settings().count_window(),
+            &l.get().buckets,
         ) {
             (Some(ring), Some(window), _) => {
                 ring.record(generation, slow, calls);
@@ -979,7 +1199,7 @@ impl CircuitBreaker {
     }
 
     #[cold]
-    fn trip(&self, generation: u32) {
+    fn trip(&self, l: &Cfg<'_>, generation: u32) {
         let mut s = self.load();
         loop {
             if s.generation() != generation || s.tag() != Tag::Closed || s.is_open_requested() {
@@ -988,11 +1208,11 @@ impl CircuitBreaker {
             let next = if s.is_pending() {
                 s.with_open_requested()
             } else {
-                self.open_after(s).0
+                self.open_after(l, s).0
             };
             match self.exchange(s, next) {
                 Ok(()) if next.is_pending() && !s.is_pending() => {
-                    return self.deliver(next, State::Closed, State::Open);
+                    return self.deliver(l, next, State::Closed, State::Open);
                 }
                 Ok(()) => return,
                 Err(actual) => s = actual,
@@ -1003,13 +1223,13 @@ impl CircuitBreaker {
     /// The open word that follows `s`, and the consecutive re-trips it is (0 for a
     /// trip from closed, or without an [`OpenBackoff`](crate::OpenBackoff)). Whoever
     /// installs it records a non-zero count with [`Self::opened`].
-    fn open_after(&self, s: Snapshot) -> (Snapshot, u32) {
-        self.open_after_at(s, self.settings.now_ticks())
+    fn open_after(&self, l: &Cfg<'_>, s: Snapshot) -> (Snapshot, u32) {
+        self.open_after_at(l, s, self.now_ticks())
     }
 
     /// [`Self::open_after`] at tick `now`.
-    fn open_after_at(&self, s: Snapshot, now: u64) -> (Snapshot, u32) {
-        let retrips = if s.tag() == Tag::HalfOpen && self.settings.has_open_backoff() {
+    fn open_after_at(&self, l: &Cfg<'_>, s: Snapshot, now: u64) -> (Snapshot, u32) {
+        let retrips = if s.tag() == Tag::HalfOpen && l.settings().has_open_backoff() {
             // Acquire: `s` was loaded Relaxed from the half-open generation, whose
             // Open -> HalfOpen exchange continues the release sequence of the Release
             // that cleared PENDING after the previous open generation was installed,
@@ -1022,7 +1242,7 @@ impl CircuitBreaker {
             0
         };
         let deadline = now
-            .saturating_add(self.settings.open_ticks(u64::from(retrips), now))
+            .saturating_add(l.settings().open_ticks(u64::from(retrips), now))
             .min(MAX_TICK);
         let next = Snapshot::open(next_generation(s.generation()), deadline).with_pending(true);
         (next, retrips)
@@ -1032,29 +1252,29 @@ impl CircuitBreaker {
     /// callbacks of its Open -> HalfOpen still run, nor before its deadline is
     /// recorded). Reads the clock only with a max wait set.
     #[inline]
-    fn half_open_expired(&self, s: Snapshot) -> bool {
-        if self.settings.half_open_max_wait_ticks() == 0 || s.is_pending() {
+    fn half_open_expired(&self, l: &Cfg<'_>, s: Snapshot) -> bool {
+        if l.settings().half_open_max_wait_ticks() == 0 || s.is_pending() {
             return false;
         }
         self.counters
             .half_open_deadline(s.generation())
-            .is_some_and(|deadline| self.settings.now_ticks() > deadline)
+            .is_some_and(|deadline| self.now_ticks() > deadline)
     }
 
     /// Re-opens half-open `s` whose max wait passed, as a failed probe would.
     #[cold]
-    fn reopen(&self, s: Snapshot) -> Result<(), Snapshot> {
-        let (next, retrips) = self.open_after(s);
+    fn reopen(&self, l: &Cfg<'_>, s: Snapshot) -> Result<(), Snapshot> {
+        let (next, retrips) = self.open_after(l, s);
         self.exchange(s, next)?;
         self.opened(next, retrips);
-        self.deliver(next, State::HalfOpen, State::Open);
+        self.deliver(l, next, State::HalfOpen, State::Open);
         Ok(())
     }
 
     /// After this thread installed half-open `next` at tick `now`, before it clears
     /// `PENDING`: records the generation's max-wait deadline, if there is one.
-    fn entered_half_open(&self, next: Snapshot, now: u64) {
-        let max_wait = self.settings.half_open_max_wait_ticks();
+    fn entered_half_open(&self, l: &Cfg<'_>, next: Snapshot, now: u64) {
+        let max_wait = l.settings().half_open_max_wait_ticks();
         if max_wait != 0 {
             let deadline = now.saturating_add(max_wait).min(MAX_TICK);
             self.counters
@@ -1071,13 +1291,13 @@ impl CircuitBreaker {
     }
 
     /// The closed word that follows `s`.
-    fn closed_after(&self, s: Snapshot) -> Snapshot {
-        self.closed_after_at(s, || self.settings.now_ticks())
+    fn closed_after(&self, l: &Cfg<'_>, s: Snapshot) -> Snapshot {
+        self.closed_after_at(l, s, || self.now_ticks())
     }
 
     /// [`Self::closed_after`], reading the time from `now` only with an interval.
-    fn closed_after_at(&self, s: Snapshot, now: impl FnOnce() -> u64) -> Snapshot {
-        let expiry = match self.settings.interval_ticks() {
+    fn closed_after_at(&self, l: &Cfg<'_>, s: Snapshot, now: impl FnOnce() -> u64) -> Snapshot {
+        let expiry = match l.settings().interval_ticks() {
             0 => 0,
             i => now().saturating_add(i).min(MAX_TICK),
         };
@@ -1085,7 +1305,13 @@ impl CircuitBreaker {
     }
 
     #[cold]
-    fn record_half_open(&self, generation: u32, outcome: Option<Outcome>, mut s: Snapshot) {
+    fn record_half_open(
+        &self,
+        l: &Cfg<'_>,
+        generation: u32,
+        outcome: Option<Outcome>,
+        mut s: Snapshot,
+    ) {
         let releases = matches!(outcome, None | Some(Outcome::Ignored));
         if releases {
             // Count the release before giving the slot back, so `requests` never dips.
@@ -1104,12 +1330,12 @@ impl CircuitBreaker {
                 _ if releases => s.with_probes(held.saturating_sub(1), successes),
                 Some(Outcome::Failure) if s.is_pending() => s.with_open_requested(),
                 Some(Outcome::Failure) => {
-                    let (next, k) = self.open_after(s);
+                    let (next, k) = self.open_after(l, s);
                     retrips = k;
                     next
                 }
-                _ if successes + 1 >= self.settings.max_requests() && !s.is_pending() => {
-                    self.closed_after(s)
+                _ if successes + 1 >= l.settings().max_requests() && !s.is_pending() => {
+                    self.closed_after(l, s)
                 }
                 _ => s.with_probes(held, successes + 1),
             };
@@ -1121,7 +1347,7 @@ impl CircuitBreaker {
                     } else {
                         State::Closed
                     };
-                    return self.deliver(next, State::HalfOpen, to);
+                    return self.deliver(l, next, State::HalfOpen, to);
                 }
                 Ok(()) => return,
                 Err(actual) => s = actual,
@@ -1143,22 +1369,22 @@ impl CircuitBreaker {
     /// Every hook runs on its own; a panicking one stops neither the others nor the
     /// later transitions, and the first panic resumes once `PENDING` is cleared
     /// (never while this thread is already unwinding, which would abort).
-    fn deliver(&self, installed: Snapshot, from: State, to: State) {
+    fn deliver(&self, l: &Cfg<'_>, installed: Snapshot, from: State, to: State) {
         let mut generation = installed.generation();
         // The state the callbacks last named: always the visible state of the word of
         // `generation`.
         let mut reported = to;
         let mut panic = None;
-        self.new_generation(generation);
+        self.new_generation(l, generation);
         let mut note = |from, to| {
-            if let Some(p) = self.settings.notify_state_change_caught(from, to) {
+            if let Some(p) = l.settings().notify_state_change_caught(from, to) {
                 panic.get_or_insert(p);
             }
         };
         note(from, to);
         let mut s = self.load();
         loop {
-            let settle = self.settle(s, generation, reported, || self.settings.now_ticks());
+            let settle = self.settle(l, s, generation, reported, || self.now_ticks());
             match settle {
                 Settle::Adopt { generation: g, to } => {
                     // Nothing to exchange: the command's word stays, PENDING with it.
@@ -1187,7 +1413,7 @@ impl CircuitBreaker {
                     }
                     let Some(to) = to else { break };
                     generation = next.generation();
-                    self.new_generation(generation);
+                    self.new_generation(l, generation);
                     note(reported, to);
                     reported = to;
                     s = self.load();
@@ -1204,6 +1430,7 @@ impl CircuitBreaker {
     /// transition is named until the caller's exchange succeeds.
     fn settle(
         &self,
+        l: &Cfg<'_>,
         s: Snapshot,
         generation: u32,
         reported: State,
@@ -1221,16 +1448,16 @@ impl CircuitBreaker {
             };
         }
         if s.is_open_requested() {
-            let (next, retrips) = self.open_after_at(s, now());
+            let (next, retrips) = self.open_after_at(l, s, now());
             return Settle::Commit {
                 next,
                 to: Some(State::Open),
                 retrips,
             };
         }
-        if s.tag() == Tag::HalfOpen && s.successes() >= self.settings.max_requests() {
+        if s.tag() == Tag::HalfOpen && s.successes() >= l.settings().max_requests() {
             return Settle::Commit {
-                next: self.closed_after_at(s, now),
+                next: self.closed_after_at(l, s, now),
                 to: Some(State::Closed),
                 retrips: 0,
             };

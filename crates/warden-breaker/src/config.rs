@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{NANOS_PER_TICK, TimeBase};
+use crate::error::quote;
 use crate::policy::{validate_slow_calls, validate_time_window};
 use crate::state::{MAX_DURATION_TICKS, MAX_REQUESTS};
 use crate::{
-    CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, SlowCalls, State, TimeWindow,
+    CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, ReconfigureError, SlowCalls,
+    State, TimeWindow,
 };
 
 /// gobreaker's default open duration, used when the timeout is zero.
@@ -625,6 +627,47 @@ impl Builder {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn settings(self) -> Result<Settings, ConfigError> {
+        self.validate(None)
+    }
+
+    /// Validates settings to replace `current` on a live breaker (see
+    /// [`CircuitBreaker::reconfigure`], which calls it; the mutex reference does too).
+    /// The result keeps `current`'s name, clock, time origin, state-change callback
+    /// and observers, so the builder must name the same breaker and set none of
+    /// the others.
+    ///
+    /// # Errors
+    ///
+    /// [`ReconfigureError::Name`] for another name, [`ReconfigureError::Clock`] or
+    /// [`ReconfigureError::Hooks`] for a clock, callback or observer given, and
+    /// [`ReconfigureError::Invalid`] for an invalid setting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::CircuitBreaker;
+    /// let old = CircuitBreaker::builder("db").settings()?;
+    /// let new = CircuitBreaker::builder("db").timeout(Duration::from_secs(5)).settings_for(&old)?;
+    /// assert_eq!(new.timeout(), Duration::from_secs(5));
+    /// # Ok::<(), warden_breaker::ReconfigureError>(())
+    /// ```
+    pub fn settings_for(self, current: &Settings) -> Result<Settings, ReconfigureError> {
+        if *self.name != *current.name {
+            return Err(ReconfigureError::Name {
+                breaker: quote(&current.name),
+                given: quote(&self.name),
+            });
+        }
+        if self.clock.is_some() {
+            return Err(ReconfigureError::Clock);
+        }
+        if self.on_state_change.is_some() || !self.observers.is_empty() {
+            return Err(ReconfigureError::Hooks);
+        }
+        Ok(self.validate(Some(current))?)
+    }
+
+    /// Validates every setting; with `keep`, takes the time and hooks from it.
+    fn validate(mut self, keep: Option<&Settings>) -> Result<Settings, ConfigError> {
         if self.max_requests > MAX_REQUESTS {
             return Err(ConfigError::OutOfRange {
                 field: "max_requests",
@@ -639,7 +682,12 @@ impl Builder {
         };
         let open_backoff = match self.open_backoff {
             None => None,
-            Some(b) => Some(validate_backoff(b, timeout_ticks, &self.name)?),
+            Some(b) => {
+                // Reconfigured without a seed: keep the breaker's, so its jitter
+                // (and a mutex reference built alongside it) does not jump.
+                let seed = b.seed.or(keep.and_then(|k| k.open_backoff.map(|o| o.seed)));
+                Some(validate_backoff(b, seed, timeout_ticks, &self.name)?)
+            }
         };
         if let Some(w) = self.count_window {
             validate_window(w)?;
@@ -670,15 +718,24 @@ impl Builder {
         }
         let half_open_max_wait_ticks =
             duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
-        let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
+        let (time, observers) = match keep {
+            Some(k) => {
+                self.on_state_change.clone_from(&k.on_state_change);
+                (k.time.clone(), Arc::clone(&k.observers))
+            }
+            None => {
+                let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
+                (TimeBase::new(clock), self.observers.into())
+            }
+        };
         Ok(Settings {
             open_backoff,
             half_open_max_wait_ticks,
             count_window: self.count_window,
             time_window: self.time_window,
             slow_calls: self.slow_calls,
-            admission_hooks: !self.observers.is_empty() || self.slow_calls.is_some(),
-            record_path: if !self.observers.is_empty() {
+            admission_hooks: !observers.is_empty() || self.slow_calls.is_some(),
+            record_path: if !observers.is_empty() {
                 RecordPath::Observed
             } else if self.slow_calls.is_some() || self.time_window.is_some() {
                 RecordPath::Timed
@@ -691,8 +748,8 @@ impl Builder {
             timeout_ticks,
             ready_to_trip: self.ready_to_trip,
             on_state_change: self.on_state_change,
-            observers: self.observers.into(),
-            time: TimeBase::new(clock),
+            observers,
+            time,
         })
     }
 
@@ -732,6 +789,7 @@ fn validate_window(w: CountWindow) -> Result<(), ConfigError> {
 
 fn validate_backoff(
     b: OpenBackoff,
+    seed: Option<u64>,
     timeout_ticks: u64,
     name: &str,
 ) -> Result<Backoff, ConfigError> {
@@ -757,7 +815,7 @@ fn validate_backoff(
             allowed: "at least the timeout (60 s if the timeout is zero), at most 2^39 ms",
         });
     }
-    let seed = b.seed.unwrap_or_else(|| {
+    let seed = seed.unwrap_or_else(|| {
         use std::hash::BuildHasher;
         std::collections::hash_map::RandomState::new().hash_one(name)
     });
@@ -795,6 +853,18 @@ pub(crate) enum RecordPath {
     Timed,
     /// Through the general path: observers want every event.
     Observed,
+}
+
+impl RecordPath {
+    /// The path encoded in the low bits of [`Settings::hot_bits`].
+    #[inline]
+    pub(crate) const fn from_hot_bits(bits: u8) -> Self {
+        match bits & 3 {
+            0 => Self::Plain,
+            1 => Self::Timed,
+            _ => Self::Observed,
+        }
+    }
 }
 
 /// Validated, normalised settings shared by a breaker and anything that needs
@@ -944,9 +1014,27 @@ impl Settings {
         self.half_open_max_wait_ticks
     }
 
-    /// Whether open durations back off (an [`OpenBackoff`] is set).
+    /// The breaker's clock and time origin.
+    pub(crate) fn time(&self) -> &TimeBase {
+        &self.time
+    }
+
+    /// [`Self::record_path`] and [`Self::has_admission_hooks`] in one byte, for the
+    /// breaker's hot paths (see `CircuitBreaker::hot`).
+    pub(crate) fn hot_bits(&self) -> u8 {
+        self.record_path as u8 | (u8::from(self.admission_hooks) << 2)
+    }
+
+    /// Whether open durations back off (an [`OpenBackoff`] is set). Consecutive
+    /// re-trips are counted only while one is.
+    ///
+    /// ```
+    /// let s = warden_breaker::CircuitBreaker::builder("n").settings()?;
+    /// assert!(!s.has_open_backoff());
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
     #[inline]
-    pub(crate) fn has_open_backoff(&self) -> bool {
+    pub fn has_open_backoff(&self) -> bool {
         self.open_backoff.is_some()
     }
 
@@ -1045,12 +1133,6 @@ impl Settings {
         self.slow_calls.is_some()
     }
 
-    /// How a closed-state success is recorded.
-    #[inline]
-    pub(crate) fn record_path(&self) -> RecordPath {
-        self.record_path
-    }
-
     /// Whether a closed breaker with these counts should trip.
     ///
     /// ```
@@ -1102,13 +1184,6 @@ impl Settings {
             }
         }
         first
-    }
-
-    /// Whether an admission has more to do than the state word and the counters:
-    /// observers to notify or a call to time.
-    #[inline]
-    pub(crate) fn has_admission_hooks(&self) -> bool {
-        self.admission_hooks
     }
 
     /// Calls `event` on every observer (nothing if none is installed).

@@ -197,3 +197,59 @@ pub enum ConfigError {
         value: std::time::Duration,
     },
 }
+
+/// Why [`CircuitBreaker::reconfigure`](crate::CircuitBreaker::reconfigure) refused
+/// new settings. Nothing changed: the breaker keeps its settings.
+///
+/// ```
+/// use warden_breaker::{CircuitBreaker, ReconfigureError};
+/// let cb = CircuitBreaker::builder("db").build()?;
+/// let err = cb.reconfigure(CircuitBreaker::builder("cache")).unwrap_err();
+/// assert!(matches!(err, ReconfigureError::Name { .. }));
+/// assert_eq!(err.to_string(), r#"breaker "db" cannot be renamed to "cache": a breaker's name is fixed"#);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconfigureError {
+    /// A setting is invalid, exactly as [`Builder::build`](crate::Builder::build) would say.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    /// The settings name another breaker. Both names are quoted to at most 64
+    /// bytes.
+    #[error("breaker {breaker:?} cannot be renamed to {given:?}: a breaker's name is fixed")]
+    Name {
+        /// The breaker's name (a prefix of it, if longer than the limit).
+        breaker: String,
+        /// The name the settings gave (a prefix of it, if longer than the limit).
+        given: String,
+    },
+    /// The settings set a clock: a breaker keeps the clock and time origin it was
+    /// built with (its deadlines are ticks of that clock).
+    #[error(
+        "a breaker's clock cannot change: build the new settings without `clock` (the breaker keeps its own)"
+    )]
+    Clock,
+    /// The settings set a state-change callback or observers: a breaker keeps the
+    /// ones it was built with, so that they hear of every transition exactly once.
+    #[error(
+        "a breaker's state-change callback and observers cannot change: build the new settings without `on_state_change` and `observer` (the breaker keeps its own)"
+    )]
+    Hooks,
+}
+
+/// The longest prefix of user input (a name) an error message quotes, in bytes.
+pub(crate) const QUOTE_LIMIT: usize = 64;
+
+/// `s` cut to at most [`QUOTE_LIMIT`] bytes on a character boundary, marked with
+/// `...` when cut.
+pub(crate) fn quote(s: &str) -> String {
+    if s.len() <= QUOTE_LIMIT {
+        return s.to_owned();
+    }
+    let mut end = QUOTE_LIMIT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}

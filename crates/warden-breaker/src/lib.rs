@@ -150,6 +150,7 @@ mod config;
 mod counters;
 mod error;
 mod future;
+mod live;
 mod observer;
 mod permit;
 mod policy;
@@ -168,7 +169,7 @@ pub use config::{
     Builder, CountWindow, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_TIMEOUT, MAX_COUNT_WINDOW,
     OpenBackoff, Settings,
 };
-pub use error::{ConfigError, Error, Rejected};
+pub use error::{ConfigError, Error, ReconfigureError, Rejected};
 pub use observer::Observer;
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{MAX_TIME_BUCKETS, SlowCalls, TimeWindow};

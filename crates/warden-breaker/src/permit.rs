@@ -10,7 +10,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
-use crate::state::{PAYLOAD_BITS, Snapshot, Tag};
+use crate::state::{GEN_BITS, PAYLOAD_BITS, Snapshot, Tag};
 use crate::{CircuitBreaker, Outcome, State};
 
 /// What a permit needs to report back: the state word it was admitted under,
@@ -29,6 +29,11 @@ use crate::{CircuitBreaker, Outcome, State};
 pub(crate) struct Ticket(u64);
 
 const PAYLOAD_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
+/// Set in a ticket that carries a start time. The state word's `REQ` bit, which
+/// no ticket otherwise has (a ticket is a word of an admitting state, and a word
+/// with `REQ` is logically open): it tells a call timed at tick 0 from a call
+/// admitted untimed, before a reconfiguration added [`SlowCalls`](crate::SlowCalls).
+const TIMED: u64 = 1 << (PAYLOAD_BITS + GEN_BITS);
 
 impl Ticket {
     #[inline]
@@ -42,13 +47,17 @@ impl Ticket {
     /// This ticket, for a call admitted at `start_micros` (kept modulo 2^40).
     #[inline]
     pub(crate) const fn started_at(self, start_micros: u64) -> Self {
-        Self((self.0 & !PAYLOAD_MASK) | (start_micros & PAYLOAD_MASK))
+        Self((self.0 & !PAYLOAD_MASK) | TIMED | (start_micros & PAYLOAD_MASK))
     }
     /// The admission time given to [`started_at`](Self::started_at), modulo 2^40
-    /// microseconds (0 if none was).
+    /// microseconds (`None` if none was).
     #[inline]
-    pub(crate) const fn start_micros(self) -> u64 {
-        self.0 & PAYLOAD_MASK
+    pub(crate) const fn start_micros(self) -> Option<u64> {
+        if self.0 & TIMED == 0 {
+            None
+        } else {
+            Some(self.0 & PAYLOAD_MASK)
+        }
     }
     /// The whole ticket: [`word`](Self::word) plus any start time.
     #[inline]
@@ -59,7 +68,7 @@ impl Ticket {
     /// counter tag.
     #[inline]
     pub(crate) const fn word(self) -> u64 {
-        self.0 & !PAYLOAD_MASK
+        self.0 & !(PAYLOAD_MASK | TIMED)
     }
     #[inline]
     pub(crate) const fn generation(self) -> u32 {

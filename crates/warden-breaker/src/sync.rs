@@ -8,9 +8,96 @@
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering, fence};
+pub(crate) use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering, fence};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::Mutex;
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Mutex;
+
+/// A shared value that can be replaced while others read it: the breaker's
+/// settings ([`crate::live::Live`]). Readers get the old value or the new one,
+/// whole, and keep it alive as long as they hold it.
+///
+/// Outside loom it is [`arc_swap::ArcSwap`]: a load is a few loads and one
+/// thread-local read-modify-write, no lock and no write to a shared line. Under
+/// loom it is a mutex around the `Arc` (arc-swap has no loom model of its own):
+/// the models check the breaker's use of the cell (each operation loads it once
+/// and sees one whole value, whatever a replacement races), not arc-swap itself.
+#[cfg(not(loom))]
+pub(crate) struct SwapCell<T>(arc_swap::ArcSwap<T>);
+
+#[cfg(not(loom))]
+impl<T> SwapCell<T> {
+    pub(crate) fn new(value: std::sync::Arc<T>) -> Self {
+        Self(arc_swap::ArcSwap::new(value))
+    }
+
+    /// The current value, held without touching its reference count.
+    #[inline]
+    pub(crate) fn load(&self) -> Loaded<T> {
+        Loaded(self.0.load())
+    }
+
+    /// The current value as an `Arc` of its own.
+    pub(crate) fn load_full(&self) -> std::sync::Arc<T> {
+        self.0.load_full()
+    }
+
+    pub(crate) fn store(&self, value: std::sync::Arc<T>) {
+        self.0.store(value);
+    }
+}
+
+/// A value loaded from a [`SwapCell`].
+#[cfg(not(loom))]
+pub(crate) struct Loaded<T>(arc_swap::Guard<std::sync::Arc<T>>);
+
+#[cfg(not(loom))]
+impl<T> std::ops::Deref for Loaded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[cfg(loom)]
+pub(crate) struct SwapCell<T>(loom::sync::Mutex<std::sync::Arc<T>>);
+
+#[cfg(loom)]
+impl<T> SwapCell<T> {
+    pub(crate) fn new(value: std::sync::Arc<T>) -> Self {
+        Self(loom::sync::Mutex::new(value))
+    }
+
+    pub(crate) fn load(&self) -> Loaded<T> {
+        Loaded(self.load_full())
+    }
+
+    pub(crate) fn load_full(&self) -> std::sync::Arc<T> {
+        std::sync::Arc::clone(&self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub(crate) fn store(&self, value: std::sync::Arc<T>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+}
+
+/// A value loaded from a [`SwapCell`].
+#[cfg(loom)]
+pub(crate) struct Loaded<T>(std::sync::Arc<T>);
+
+#[cfg(loom)]
+impl<T> std::ops::Deref for Loaded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -281,7 +281,7 @@ impl Fleet {
     /// # Ok(()) }
     /// ```
     pub fn attach(&self, breaker: Arc<CircuitBreaker>) -> Result<FleetBreaker, FleetError> {
-        let fingerprint = fingerprint(breaker.settings());
+        let fingerprint = fingerprint(&breaker.settings());
         let mut list = lock(&self.inner.breakers);
         if !lock(&self.inner.names).insert(breaker.name().to_owned()) {
             let name: String = breaker.name().chars().take(64).collect();
