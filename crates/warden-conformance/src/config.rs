@@ -280,13 +280,36 @@ impl Config {
         + 'static,
         observer: impl warden_breaker::Observer,
     ) -> Result<Settings, warden_breaker::ConfigError> {
-        let mut b = CircuitBreaker::builder("differential")
+        self.builder_with(
+            CircuitBreaker::builder("differential")
+                .clock(clock.clone())
+                .on_state_change(on_state_change)
+                .observer(observer),
+        )
+        .settings()
+    }
+
+    /// A builder with this config and no clock or hooks: what
+    /// [`CircuitBreaker::reconfigure`] takes (the breaker keeps its own clock and
+    /// hooks).
+    ///
+    /// ```
+    /// let c = warden_conformance::Config { max_requests: 3, ..Default::default() };
+    /// let cb = warden_breaker::CircuitBreaker::builder("differential").build()?;
+    /// cb.reconfigure(c.builder())?;
+    /// assert_eq!(cb.settings().max_requests(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(&self) -> warden_breaker::Builder {
+        self.builder_with(CircuitBreaker::builder("differential"))
+    }
+
+    /// `b` with this config's settings.
+    fn builder_with(&self, b: warden_breaker::Builder) -> warden_breaker::Builder {
+        let mut b = b
             .max_requests(self.max_requests)
             .interval(Duration::from_millis(self.interval_ms))
-            .timeout(Duration::from_millis(self.timeout_ms))
-            .clock(clock.clone())
-            .on_state_change(on_state_change)
-            .observer(observer);
+            .timeout(Duration::from_millis(self.timeout_ms));
         b = b.half_open_max_wait(Duration::from_millis(self.half_open_max_wait_ms));
         if let Some(backoff) = self.open_backoff {
             b = b.open_backoff(backoff);
@@ -322,7 +345,7 @@ impl Config {
         if let Some(slow) = self.slow_calls {
             b = b.slow_calls(slow);
         }
-        b.settings()
+        b
     }
 }
 

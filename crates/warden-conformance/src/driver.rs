@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use warden_breaker::{
     BreakerPermit, CircuitBreaker as LockFree, Counts, Error, ManualClock, Observer, Outcome,
-    Rejected, State,
+    ReconfigureError, Rejected, State,
 };
 use warden_mutex::CircuitBreaker as Reference;
 
@@ -142,6 +142,7 @@ enum Answer {
     Unwound,
     State(State),
     Counts(Counts),
+    Reconfigured(Result<(), ReconfigureError>),
 }
 
 /// Applies a manual command to both breakers, lock-free first, and compares the
@@ -565,5 +566,13 @@ fn apply<'a>(
         Op::ForceClosed => command(pair, step, LockFree::force_closed, Reference::force_closed),
         Op::Disable => command(pair, step, LockFree::disable, Reference::disable),
         Op::Reset => command(pair, step, LockFree::reset, Reference::reset),
+        Op::Reconfigure(bytes) => {
+            let config = Config::from_bytes(&bytes);
+            step.both(
+                pair,
+                || Answer::Reconfigured(lf.reconfigure(config.builder())),
+                || Answer::Reconfigured(mx.reconfigure(config.builder().into())),
+            )
+        }
     }
 }

@@ -42,7 +42,7 @@ mod op;
 
 pub use config::{Config, TripRule};
 pub use driver::{Mismatch, run};
-pub use op::{Op, decode};
+pub use op::{Op, RECONFIGURE_BYTES, decode};
 
 /// Most ops [`run_bytes`] decodes from one input.
 pub const MAX_FUZZ_OPS: usize = 4096;

@@ -63,10 +63,16 @@ pub enum Op {
     Disable,
     /// `reset()`.
     Reset,
+    /// `reconfigure` both breakers to the [`Config`] decoded from these bytes
+    /// (with [`Config::from_bytes`]; the breakers keep their clock and hooks).
+    Reconfigure([u8; RECONFIGURE_BYTES]),
 }
 
-/// Weighted choice of the next op kind: 46 entries, one byte modulo 46.
-const KINDS: [u8; 46] = [
+/// Bytes of an [`Op::Reconfigure`]: enough for every field of a decoded [`Config`].
+pub const RECONFIGURE_BYTES: usize = 12;
+
+/// Weighted choice of the next op kind: 48 entries, one byte modulo 48.
+const KINDS: [u8; 48] = [
     0, 0, 0, 0, // Acquire
     1, 1, // AcquireOwned
     2, 2, 2, // Success
@@ -89,6 +95,7 @@ const KINDS: [u8; 46] = [
     19, 19, 19, // SlowCall(Success)
     20, 20, // SlowCall(Failure)
     21, // SlowCall(Ignored)
+    22, 22, // Reconfigure
 ];
 
 impl Op {
@@ -118,7 +125,8 @@ impl Op {
             18 => Op::Reset,
             19 => Op::SlowCall(Outcome::Success, call_nanos(bytes.next(), config)),
             20 => Op::SlowCall(Outcome::Failure, call_nanos(bytes.next(), config)),
-            _ => Op::SlowCall(Outcome::Ignored, call_nanos(bytes.next(), config)),
+            21 => Op::SlowCall(Outcome::Ignored, call_nanos(bytes.next(), config)),
+            _ => Op::Reconfigure(std::array::from_fn(|_| bytes.next())),
         }
     }
 }

@@ -91,10 +91,15 @@ struct Coverage {
     count_windows: u64,
     slow_calls: u64,
     slow_call_ops: u64,
+    reconfigure_ops: u64,
 }
 
 impl Coverage {
     fn add(&mut self, config: &Config, ops: &[Op]) {
+        self.reconfigure_ops += ops
+            .iter()
+            .filter(|op| matches!(op, Op::Reconfigure(_)))
+            .count() as u64;
         match config.trip {
             TripRule::TimeWindow { .. } => self.time_windows += 1,
             TripRule::CountWindow { .. } => self.count_windows += 1,
@@ -159,7 +164,8 @@ fn random_sequences_agree() {
             coverage.time_windows > 0
                 && coverage.count_windows > 0
                 && coverage.slow_calls > 0
-                && coverage.slow_call_ops > 0,
+                && coverage.slow_call_ops > 0
+                && coverage.reconfigure_ops > 0,
             "the decoder no longer covers every policy: {coverage:?}"
         );
     }
@@ -697,4 +703,47 @@ fn slow_calls_over_count_and_time_windows() {
         &slow(1_000, 100, 1, TripRule::ConsecutiveFailures(1)),
         &[Op::SlowCall(Outcome::Failure, 1_000), Op::State, Op::Counts],
     );
+}
+
+/// Reconfigurations mid-run, by hand: to a config of another shape while closed
+/// with counts, while half-open with a probe held, and back; both breakers must
+/// keep agreeing (the random sequences add about 1 reconfiguration in 24 ops).
+#[test]
+fn reconfigure_mid_run_keeps_both_in_step() {
+    let config = trip_on_first(2, 0, 5);
+    let count_window = {
+        let mut b = [0u8; warden_conformance::RECONFIGURE_BYTES];
+        b[..6].copy_from_slice(&[1, 0, 3, 1, 4, 2]); // max 1, timeout 3 ms, window of 3
+        b
+    };
+    let plain = [0u8; warden_conformance::RECONFIGURE_BYTES];
+    let ops = [
+        Op::Call(Outcome::Success),
+        Op::Acquire,
+        Op::Reconfigure(count_window),
+        Op::Counts,
+        Op::Failure(0),
+        Op::Call(Outcome::Failure),
+        Op::Advance(4),
+        Op::Acquire,
+        Op::Reconfigure(plain),
+        Op::Acquire,
+        Op::Success(0),
+        Op::Success(0),
+        Op::Call(Outcome::Failure),
+        Op::Reconfigure(count_window),
+        Op::Advance(6),
+        Op::State,
+    ];
+    agree(&config, &ops);
+    // Not vacuous: the first reconfiguration changed the trip rule's shape while
+    // closed, so the call made before it is no longer counted.
+    let mutex = warden_mutex::CircuitBreaker::builder("differential")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .build()
+        .expect("valid settings");
+    let _ = mutex.call(|| Ok::<_, ()>(()));
+    let builder = Config::from_bytes(&count_window).builder();
+    mutex.reconfigure(builder.into()).expect("valid settings");
+    assert_eq!(mutex.counts().requests, 0);
 }

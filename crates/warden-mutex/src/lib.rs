@@ -76,13 +76,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 pub use warden_breaker::{
     Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error, MAX_TIME_BUCKETS,
-    ManualClock, Mode, Observer, OpenBackoff, Outcome, QuantaClock, Rejected, Settings, SlowCalls,
-    State, TimeWindow,
+    ManualClock, Mode, Observer, OpenBackoff, Outcome, QuantaClock, ReconfigureError, Rejected,
+    Settings, SlowCalls, State, TimeWindow,
 };
 use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
@@ -475,7 +475,12 @@ enum Manual {
 /// ```
 pub struct CircuitBreaker {
     inner: Mutex<Inner>,
-    settings: Settings,
+    /// The current settings. Every decision reads them under `inner`'s lock, which
+    /// [`reconfigure`](Self::reconfigure) holds while it replaces them, so one
+    /// operation sees one version. (Read outside the lock only for what never
+    /// changes: the clock, the callback and the observers.)
+    settings: RwLock<Arc<Settings>>,
+    name: Arc<str>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -537,7 +542,8 @@ impl CircuitBreaker {
                 pending: VecDeque::new(),
                 delivering: false,
             }),
-            settings,
+            name: settings.name().into(),
+            settings: RwLock::new(Arc::new(settings)),
         }
     }
 
@@ -548,18 +554,67 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_mutex::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
-        self.settings.name()
+        &self.name
     }
 
-    /// The settings this breaker was built with.
+    /// The breaker's current settings (those it was built with, or the last ones
+    /// given to [`reconfigure`](Self::reconfigure)).
     ///
     /// ```
     /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
     /// assert_eq!(cb.settings().timeout_ticks(), 60_000);
     /// # Ok::<(), warden_mutex::ConfigError>(())
     /// ```
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    pub fn settings(&self) -> Settings {
+        Settings::clone(&self.cur())
+    }
+
+    /// The current settings.
+    fn cur(&self) -> Arc<Settings> {
+        Arc::clone(&self.settings.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Replaces the settings while calls run, keeping state, generation and
+    /// counts by the rules of [`warden_breaker::CircuitBreaker::reconfigure`]
+    /// (the same table, implemented here on the lock's plain fields): timeout and
+    /// backoff from the next trip; `max_requests` at once; the half-open max wait
+    /// sets each period's deadline when it begins (zero suspends it); the interval
+    /// at once, keeping the counts; a new trip-rule shape (kind, count-window size,
+    /// time-window length or buckets) starts a new closed generation in a closed
+    /// breaker; a call admitted before slow calls were added is never slow; name,
+    /// clock, callback and observers cannot change.
+    ///
+    /// # Errors
+    ///
+    /// See [`ReconfigureError`]; on error nothing changed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// cb.reconfigure(warden_mutex::CircuitBreaker::builder("db").timeout(Duration::from_secs(5)))?;
+    /// assert_eq!(cb.settings().timeout(), Duration::from_secs(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconfigure(&self, builder: Builder) -> Result<(), ReconfigureError> {
+        let mut inner = self.lock();
+        let old = self.cur();
+        let new = Arc::new(builder.inner.settings_for(&old)?);
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&new);
+        let now = new.now_ticks();
+        let size = |s: &Settings| s.count_window().map(|w| w.size());
+        let shape = |s: &Settings| s.time_window().map(|w| (w.buckets(), w.bucket_width()));
+        let same_shape = size(&old) == size(&new) && shape(&old) == shape(&new);
+        let closed = inner.state == State::Closed && inner.manual.is_none();
+        if closed && !same_shape {
+            self.new_generation(&mut inner, now);
+        } else if closed && old.interval_ticks() != new.interval_ticks() {
+            inner.expiry = match new.interval_ticks() {
+                0 => 0,
+                i => now.saturating_add(i).min(MAX_TICK),
+            };
+        }
+        self.unlock(inner);
+        Ok(())
     }
 
     /// Takes the lock. A panic while it was held (in `ready_to_trip`) leaves
@@ -582,7 +637,7 @@ impl CircuitBreaker {
     /// ```
     pub fn state(&self) -> State {
         let mut inner = self.lock();
-        let now = self.settings.now_ticks();
+        let now = self.cur().now_ticks();
         let state = self.current_state(&mut inner, now);
         self.unlock(inner);
         state
@@ -733,7 +788,7 @@ impl CircuitBreaker {
     /// # Ok::<(), warden_mutex::ConfigError>(())
     /// ```
     pub fn force_open_for(&self, duration: Duration) {
-        let deadline = self.settings.deadline_after(duration);
+        let deadline = self.cur().deadline_after(duration);
         if deadline > MAX_FORCED_DEADLINE {
             self.command(Some(Manual::ForcedOpen), 0);
         } else {
@@ -788,7 +843,7 @@ impl CircuitBreaker {
     /// breaker replaces its word the same way); a change of state is queued.
     fn command(&self, manual: Option<Manual>, deadline: u64) {
         let mut inner = self.lock();
-        let now = self.settings.now_ticks();
+        let now = self.cur().now_ticks();
         let from = inner.state;
         inner.state = match manual {
             Some(Manual::ForcedOpen | Manual::ForcedOpenUntil) => State::Open,
@@ -827,7 +882,13 @@ impl CircuitBreaker {
             State::HalfOpen => {
                 // A half-open generation that outlived its max wait re-opens, as a
                 // failed probe would.
-                if self.settings.half_open_max_wait_ticks() != 0 && inner.expiry < now {
+                // `expiry` 0: the period began without a max wait (a later
+                // reconfiguration does not give it one); a max wait set to zero
+                // suspends a deadline the period began with.
+                if self.cur().half_open_max_wait_ticks() != 0
+                    && inner.expiry != 0
+                    && inner.expiry < now
+                {
                     self.set_state(inner, State::Open, now);
                 }
             }
@@ -842,7 +903,10 @@ impl CircuitBreaker {
             return;
         }
         let from = inner.state;
+        // Re-trips are counted only while a backoff is set (as the lock-free breaker
+        // does): a reconfiguration that adds one starts counting afresh.
         let retrips = match (from, to) {
+            _ if !self.cur().has_open_backoff() => 0,
             (State::HalfOpen, State::Open) if inner.retrip.0 == inner.generation - 1 => {
                 inner.retrip.1 + 1
             }
@@ -856,7 +920,7 @@ impl CircuitBreaker {
         self.new_generation(inner, now);
         if to == State::Open {
             inner.expiry = now
-                .saturating_add(self.settings.open_ticks(retrips, now))
+                .saturating_add(self.cur().open_ticks(retrips, now))
                 .min(MAX_TICK);
             if retrips != 0 {
                 inner.retrip = (inner.generation, retrips);
@@ -877,12 +941,12 @@ impl CircuitBreaker {
         inner.held = 0;
         let after = |ticks: u64| now.saturating_add(ticks).min(MAX_TICK);
         inner.expiry = match inner.state {
-            State::Closed => match self.settings.interval_ticks() {
+            State::Closed => match self.cur().interval_ticks() {
                 0 => 0,
                 i => after(i),
             },
-            State::Open => after(self.settings.timeout_ticks()),
-            State::HalfOpen => match self.settings.half_open_max_wait_ticks() {
+            State::Open => after(self.cur().timeout_ticks()),
+            State::HalfOpen => match self.cur().half_open_max_wait_ticks() {
                 0 => 0,
                 m => after(m),
             },
@@ -892,10 +956,10 @@ impl CircuitBreaker {
     /// gobreaker's `beforeRequest`, then the admission event.
     fn before_request(&self) -> Result<Ticket, Rejected> {
         let mut inner = self.lock();
-        let now = self.settings.now_ticks();
+        let now = self.cur().now_ticks();
         let result = match self.current_state(&mut inner, now) {
             State::Open => Err(Rejected::Open),
-            State::HalfOpen if inner.held >= self.settings.max_requests() => {
+            State::HalfOpen if inner.held >= self.cur().max_requests() => {
                 Err(Rejected::TooManyRequests)
             }
             state => {
@@ -909,9 +973,9 @@ impl CircuitBreaker {
                 // Slow calls time closed-state admissions, and only those (half-open
                 // and manual generations do not evaluate them); nobody else pays
                 // for the clock read.
-                let start_ns = match self.settings.slow_calls() {
-                    Some(_) if state == State::Closed => self.settings.now_nanos(),
-                    _ => 0,
+                let start_ns = match self.cur().slow_calls() {
+                    Some(_) if state == State::Closed => Some(self.cur().now_nanos()),
+                    _ => None,
                 };
                 Ok(Ticket {
                     generation: inner.generation,
@@ -924,29 +988,29 @@ impl CircuitBreaker {
         // admission event, the lock-free breaker's order.
         self.unlock(inner);
         match result {
-            Ok(t) => self.settings.observe(|o| o.on_admitted(t.state)),
-            Err(r) => self.settings.observe(|o| o.on_rejected(r)),
+            Ok(t) => self.cur().observe(|o| o.on_admitted(t.state)),
+            Err(r) => self.cur().observe(|o| o.on_rejected(r)),
         }
         result
     }
 
     /// gobreaker's `afterRequest`; `None` is a permit dropped without an outcome.
     fn after_request(&self, ticket: Ticket, outcome: Option<Outcome>) {
-        self.settings.observe(|o| match outcome {
+        self.cur().observe(|o| match outcome {
             Some(Outcome::Success) => o.on_success(),
             Some(Outcome::Failure) => o.on_failure(),
             Some(Outcome::Ignored) => o.on_ignored(),
             None => o.on_dropped(),
         });
         let mut inner = self.lock();
-        let now = self.settings.now_ticks();
+        let now = self.cur().now_ticks();
         // Time is evaluated even for a stale outcome, as gobreaker does.
         let state = self.current_state(&mut inner, now);
         if inner.generation == ticket.generation {
-            let slow = match self.settings.slow_calls() {
-                Some(rule) if ticket.state == State::Closed => {
-                    rule.is_slow(ticket.start_ns, self.settings.now_nanos())
-                }
+            let slow = match self.cur().slow_calls() {
+                Some(rule) if ticket.state == State::Closed => ticket
+                    .start_ns
+                    .is_some_and(|start| rule.is_slow(start, self.cur().now_nanos())),
                 _ => false,
             };
             self.record(&mut inner, state, outcome, now, slow);
@@ -960,7 +1024,7 @@ impl CircuitBreaker {
     /// this one's (`now / width`); otherwise every success and failure of the
     /// generation (only `calls` and `slow` are used then, by the slow-call rule).
     fn push_outcome(&self, inner: &mut Inner, now: u64, failure: bool, slow: bool) -> Tally {
-        if let Some(rule) = self.settings.count_window() {
+        if let Some(rule) = self.cur().count_window() {
             inner.window.push_back(Recorded { failure, slow });
             if inner.window.len() > rule.size() as usize {
                 inner.window.pop_front();
@@ -973,7 +1037,7 @@ impl CircuitBreaker {
             }
             return t;
         }
-        if let Some(rule) = self.settings.time_window() {
+        if let Some(rule) = self.cur().time_window() {
             // Validation makes the width a whole number of ms, at least 1.
             let width = u64::try_from(rule.bucket_width().as_millis())
                 .unwrap_or(u64::MAX)
@@ -1060,7 +1124,7 @@ impl CircuitBreaker {
                 c.total_successes = c.total_successes.wrapping_add(1);
                 c.consecutive_successes = c.consecutive_successes.wrapping_add(1);
                 c.consecutive_failures = 0;
-                if c.consecutive_successes >= self.settings.max_requests() {
+                if c.consecutive_successes >= self.cur().max_requests() {
                     self.set_state(inner, State::Closed, now);
                 }
             }
@@ -1080,17 +1144,17 @@ impl CircuitBreaker {
                 let window = self.push_outcome(inner, now, failure, slow);
                 // The failure rule first, then the slow-call rule; either trips.
                 let mut trips = failure
-                    && if let Some(rule) = self.settings.count_window() {
+                    && if let Some(rule) = self.cur().count_window() {
                         let (min, rate) = (rule.min_calls(), rule.failure_rate_percent());
                         rate_trips(window.calls, window.failures, min, rate)
-                    } else if let Some(rule) = self.settings.time_window() {
+                    } else if let Some(rule) = self.cur().time_window() {
                         let (min, rate) = (rule.min_calls(), rule.failure_rate_percent());
                         rate_trips(window.calls, window.failures, min, rate)
                     } else {
-                        self.settings.ready_to_trip(&inner.counts)
+                        self.cur().ready_to_trip(&inner.counts)
                     };
                 if !trips && slow {
-                    trips = self.settings.slow_calls().is_some_and(|rule| {
+                    trips = self.cur().slow_calls().is_some_and(|rule| {
                         let (min, rate) = (rule.min_calls(), rule.slow_rate_percent());
                         rate_trips(window.calls, window.slow, min, rate)
                     });
@@ -1134,7 +1198,7 @@ impl CircuitBreaker {
         while let Some((from, to)) = inner.pending.pop_front() {
             drop(inner);
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
-                self.settings.notify_state_change(from, to)
+                self.cur().notify_state_change(from, to)
             })) {
                 panic.get_or_insert(p);
             }
@@ -1172,8 +1236,9 @@ struct Ticket {
     generation: u64,
     state: State,
     /// [`Settings::now_nanos`] at a closed-state admission when slow calls are
-    /// configured; 0 otherwise (and then never read).
-    start_ns: u64,
+    /// configured; `None` otherwise (such a call is never slow, even if a
+    /// reconfiguration added slow calls before it ended).
+    start_ns: Option<u64>,
 }
 
 /// The outcome a permit records when dropped unreported.
