@@ -19,7 +19,10 @@ use crossbeam_utils::CachePadded;
 ///
 /// The counter publishes no other memory, so every access is `Relaxed`: the
 /// total modification order of the one atomic is what keeps the count exact
-/// (never more than `max` permits alive).
+/// (never more than `max` permits alive). The limit is an atomic of its own
+/// (also `Relaxed`): [`set_max`](Bulkhead::set_max) changes it while calls run.
+/// A smaller limit takes no slot away: the calls in flight finish, and new
+/// ones are admitted only once fewer than the new limit are in flight.
 ///
 /// ```
 /// let bulkhead = warden_kit::Bulkhead::new(2);
@@ -31,14 +34,14 @@ use crossbeam_utils::CachePadded;
 /// # drop(b);
 /// ```
 pub struct Bulkhead {
-    max: u32,
+    max: AtomicU32,
     in_flight: CachePadded<AtomicU32>,
 }
 
 impl fmt::Debug for Bulkhead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bulkhead")
-            .field("max", &self.max)
+            .field("max", &self.max())
             .field("in_flight", &self.in_flight())
             .finish()
     }
@@ -52,7 +55,7 @@ impl Bulkhead {
     /// ```
     pub fn new(max: u32) -> Self {
         Self {
-            max,
+            max: AtomicU32::new(max),
             in_flight: CachePadded::new(AtomicU32::new(0)),
         }
     }
@@ -63,7 +66,26 @@ impl Bulkhead {
     /// assert_eq!(warden_kit::Bulkhead::new(3).max(), 3);
     /// ```
     pub fn max(&self) -> u32 {
-        self.max
+        // Relaxed: see "Memory ordering".
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Changes the number of slots while calls run. Permits already taken stay
+    /// valid: after a shrink, new calls are refused until fewer than `max` are
+    /// in flight.
+    ///
+    /// ```
+    /// let b = warden_kit::Bulkhead::new(2);
+    /// let (p, q) = (b.try_acquire(), b.try_acquire());
+    /// b.set_max(1);
+    /// drop(p);
+    /// assert!(b.try_acquire().is_none(), "one still in flight: at the new limit");
+    /// drop(q);
+    /// assert!(b.try_acquire().is_some());
+    /// ```
+    pub fn set_max(&self, max: u32) {
+        // Relaxed: see "Memory ordering".
+        self.max.store(max, Ordering::Relaxed);
     }
 
     /// Permits alive now (a snapshot; it may change at once).
@@ -87,10 +109,16 @@ impl Bulkhead {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<BulkheadPermit<'_>> {
+        self.try_acquire_below(self.max())
+    }
+
+    /// [`try_acquire`](Self::try_acquire) against a limit the caller already read.
+    #[inline]
+    pub(crate) fn try_acquire_below(&self, max: u32) -> Option<BulkheadPermit<'_>> {
         // Relaxed: the count is the only thing shared (see "Memory ordering").
         let mut cur = self.in_flight.load(Ordering::Relaxed);
         loop {
-            if cur >= self.max {
+            if cur >= max {
                 return None;
             }
             // Relaxed both ways: the exchange's place in the counter's modification
@@ -127,7 +155,7 @@ pub struct BulkheadPermit<'a> {
 impl fmt::Debug for BulkheadPermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BulkheadPermit")
-            .field("max", &self.bulkhead.max)
+            .field("max", &self.bulkhead.max())
             .finish()
     }
 }

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use warden_breaker::{CircuitBreaker, Clock, Counts, Mode, Outcome, QuantaClock, Rejected, State};
 use warden_retry::{RetryError, RetryPolicy, StopReason};
 
@@ -101,11 +102,20 @@ pub enum RegistryError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// `configure` came after the name's breaker was created (configure
-    /// names before their first use).
-    #[error("breaker {name:?} already exists; configure it before its first use")]
+    /// `configure` came after the name's breaker was created: change a breaker
+    /// in use with [`Registry::reconfigure`].
+    #[error(
+        "breaker {name:?} already exists; configure sets up a name before its first use, reconfigure changes a breaker in use"
+    )]
     AlreadyCreated {
-        /// The name.
+        /// The name (at most 64 bytes of it).
+        name: String,
+    },
+    /// [`Registry::reconfigure`] named a breaker that neither exists nor is
+    /// configured.
+    #[error("breaker {name:?} is neither in use nor configured: nothing to reconfigure")]
+    NotFound {
+        /// The name (at most 64 bytes of it).
         name: String,
     },
     /// The registry has been shut down.
@@ -218,10 +228,15 @@ struct Entry {
     /// The breaker's fleet-wide coordination, with a `RegistryBuilder::fleet`.
     #[cfg(feature = "redis")]
     fleet: Option<warden_redis::FleetBreaker>,
-    bulkhead: Option<Bulkhead>,
-    config: BreakerConfig,
-    /// Whether `config` is the name's own (a configured name is never evicted).
-    configured: bool,
+    /// The name's concurrency limit; `max` 0 is no bulkhead (nothing counted).
+    /// Resized by `Registry::reconfigure`.
+    bulkhead: Bulkhead,
+    /// The configuration in force, replaced whole by `Registry::reconfigure`
+    /// (read by the async calls for their timeout, and by eviction).
+    config: ArcSwap<BreakerConfig>,
+    /// Whether `config` is the name's own (a configured name is never evicted);
+    /// set by `Registry::reconfigure`. Read and written under the registry's mutex.
+    configured: AtomicBool,
     /// Set by `Registry::shutdown`; read on every call.
     shut_down: AtomicBool,
     /// Set by calls (only when clear: a load on the hot path), cleared by the
@@ -254,13 +269,18 @@ impl Entry {
             name: self.breaker.name().to_owned(),
             state: self.breaker.state(),
             counts: self.breaker.counts(),
-            in_flight: self.bulkhead.as_ref().map(Bulkhead::in_flight),
-            max_concurrent: self.bulkhead.as_ref().map(Bulkhead::max),
+            in_flight: self.bulkhead().map(Bulkhead::in_flight),
+            max_concurrent: self.bulkhead().map(Bulkhead::max),
             #[cfg(feature = "redis")]
             fleet: self.fleet.as_ref().and_then(|f| f.fleet_state()),
             #[cfg(feature = "redis")]
             coordination: self.fleet.as_ref().map(|f| f.coordination()),
         }
+    }
+
+    /// The bulkhead, if the name has one now.
+    fn bulkhead(&self) -> Option<&Bulkhead> {
+        (self.bulkhead.max() != 0).then_some(&self.bulkhead)
     }
 
     #[inline]
@@ -287,7 +307,8 @@ impl Entry {
             + u64::from(c.total_failures)
             + u64::from(c.total_exclusions);
         let breaker = u64::from(c.requests).saturating_sub(finished);
-        let bulkhead = self.bulkhead.as_ref().map_or(0, Bulkhead::in_flight);
+        // Counted even without a limit now: calls admitted under an older one.
+        let bulkhead = self.bulkhead.in_flight();
         u32::try_from(breaker).unwrap_or(u32::MAX).max(bulkhead)
     }
 
@@ -299,7 +320,8 @@ impl Entry {
     fn carries_no_information(self: &Arc<Self>, refs: usize) -> bool {
         // A breaker in a fleet is judged the same way: what the fleet knows
         // lives in Redis, and a fleet-held open shows here as a forced mode.
-        if self.configured || Arc::strong_count(self) > refs {
+        // Relaxed: written under the registry's mutex, which the callers hold.
+        if self.configured.load(Ordering::Relaxed) || Arc::strong_count(self) > refs {
             return false;
         }
         // Relaxed: a hint; `state()` below confirms. A breaker whose last
@@ -315,7 +337,7 @@ impl Entry {
             return false;
         }
         // Slow successes are not in `Counts`: any outcome may have been slow.
-        if self.config.slow_calls().is_some() && c.total_successes != 0 {
+        if self.config.load().slow_calls().is_some() && c.total_successes != 0 {
             return false;
         }
         self.unfinished() == 0
@@ -329,15 +351,16 @@ impl Entry {
             return Err(ExecuteError::Shutdown);
         }
         self.mark_used();
-        let slot = match &self.bulkhead {
-            None => None,
-            Some(b) => match b.try_acquire() {
+        // One read of the limit: a concurrent resize applies from the next call.
+        let slot = match self.bulkhead.max() {
+            0 => None,
+            max => match self.bulkhead.try_acquire_below(max) {
                 Some(slot) => Some(slot),
                 None => {
                     self.hooks.bulkhead_full();
                     return Err(ExecuteError::BulkheadFull {
                         breaker: Arc::clone(&self.name),
-                        max_concurrent: b.max(),
+                        max_concurrent: max,
                     });
                 }
             },
@@ -475,7 +498,7 @@ impl Entry {
         Fut: Future<Output = Result<T, E>>,
     {
         let start = tokio::time::Instant::now();
-        let timeout = self.config.call_timeout();
+        let timeout = self.config.load().call_timeout();
         // An atomic rather than a Cell so the returned future stays Send.
         let attempts = AtomicU32::new(0);
         let result = warden_retry::retry_async_with_stop(
@@ -567,15 +590,16 @@ impl NamedBreaker {
         self.entry.breaker.counts()
     }
 
-    /// The configuration the breaker was created from.
+    /// The configuration in force: the one the breaker was created from, or the
+    /// last one given to [`Registry::reconfigure`] or [`Registry::reload`].
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().configure("kafka", warden_kit::BreakerConfig::kafka()).build()?;
-    /// assert_eq!(r.breaker("kafka")?.config(), &warden_kit::BreakerConfig::kafka());
+    /// assert_eq!(*r.breaker("kafka")?.config(), warden_kit::BreakerConfig::kafka());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn config(&self) -> &BreakerConfig {
-        &self.entry.config
+    pub fn config(&self) -> Arc<BreakerConfig> {
+        self.entry.config.load_full()
     }
 
     /// The breaker itself, for its two-step API or generic code.
@@ -613,7 +637,7 @@ impl NamedBreaker {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn in_flight(&self) -> Option<u32> {
-        self.entry.bulkhead.as_ref().map(Bulkhead::in_flight)
+        self.entry.bulkhead().map(Bulkhead::in_flight)
     }
 
     /// See [`Registry::execute`].
@@ -687,7 +711,7 @@ impl NamedBreaker {
         Fut: Future<Output = Result<T, E>>,
     {
         self.entry
-            .execute_async(self.entry.config.call_timeout(), f)
+            .execute_async(self.entry.config.load().call_timeout(), f)
             .await
     }
 
@@ -809,7 +833,7 @@ impl RegistryBuilder {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().default_config(warden_kit::BreakerConfig::notification()).build()?;
-    /// assert_eq!(r.breaker("sms")?.config(), &warden_kit::BreakerConfig::notification());
+    /// assert_eq!(*r.breaker("sms")?.config(), warden_kit::BreakerConfig::notification());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn default_config(mut self, config: BreakerConfig) -> Self {
@@ -837,7 +861,7 @@ impl RegistryBuilder {
     /// ```
     /// let file = warden_kit::RegistryConfig::from_toml_str("[breakers.kafka]\npreset = \"kafka\"\n")?;
     /// let r = warden_kit::Registry::builder().config(file).build()?;
-    /// assert_eq!(r.breaker("kafka")?.config(), &warden_kit::BreakerConfig::kafka());
+    /// assert_eq!(*r.breaker("kafka")?.config(), warden_kit::BreakerConfig::kafka());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn config(mut self, config: RegistryConfig) -> Self {
@@ -1475,9 +1499,9 @@ impl Registry {
                 .and_then(|f| f.attach(Arc::clone(&breaker)).ok()),
             name: Arc::from(breaker.name()),
             breaker,
-            bulkhead: (config.max_concurrent() > 0).then(|| Bulkhead::new(config.max_concurrent())),
-            config,
-            configured,
+            bulkhead: Bulkhead::new(config.max_concurrent()),
+            config: ArcSwap::from_pointee(config),
+            configured: AtomicBool::new(configured),
             shut_down: AtomicBool::new(false),
             used: AtomicBool::new(false),
             idle_since: AtomicU64::new(self.clock.now_nanos()),
@@ -1500,7 +1524,7 @@ impl Registry {
     /// use warden_kit::{BreakerConfig, Registry, RegistryError};
     /// let registry = Registry::builder().build()?;
     /// registry.configure("sms", BreakerConfig::notification())?;
-    /// assert_eq!(registry.breaker("sms")?.config(), &BreakerConfig::notification());
+    /// assert_eq!(*registry.breaker("sms")?.config(), BreakerConfig::notification());
     /// assert!(matches!(
     ///     registry.configure("sms", BreakerConfig::default()),
     ///     Err(RegistryError::AlreadyCreated { .. })
@@ -1527,6 +1551,133 @@ impl Registry {
             });
         }
         slow.named.insert(name.to_owned(), config);
+        Ok(())
+    }
+
+    /// Changes the configuration of `name` while calls run, keeping its breaker's
+    /// state, generation and counts where the new settings can use them (the rule
+    /// for each setting is
+    /// [`CircuitBreaker::reconfigure`](warden_breaker::CircuitBreaker::reconfigure)'s).
+    /// The bulkhead follows `max_concurrent` at once: a smaller limit lets the
+    /// calls in flight finish and admits new ones only below it; 0 removes it
+    /// (calls admitted under it still give their slot back). The async call
+    /// timeout applies to calls that start afterwards. The new configuration
+    /// becomes the name's own, as with [`configure`](Self::configure), so the
+    /// name is never evicted for being idle. A name configured but not used yet
+    /// just gets the new configuration for its first use.
+    ///
+    /// With a fleet (feature `redis`) the fleet keeps the fingerprint of the
+    /// settings the name was attached with.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Config`] for an invalid configuration (nothing
+    /// changes), [`RegistryError::NotFound`] for a name neither in use nor
+    /// configured, [`RegistryError::Shutdown`] after [`shutdown`](Self::shutdown).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_kit::{BreakerConfig, Registry};
+    /// let registry = Registry::builder().build()?;
+    /// let _ = registry.execute("db", || Err::<(), _>("down"));
+    /// registry.reconfigure("db", BreakerConfig::default().with_timeout(Duration::from_secs(5)))?;
+    /// let db = registry.breaker("db")?;
+    /// assert_eq!(db.counts().total_failures, 1, "counts kept");
+    /// assert_eq!(db.config().timeout(), Duration::from_secs(5));
+    /// assert!(registry.reconfigure("nope", BreakerConfig::default()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconfigure(&self, name: &str, config: BreakerConfig) -> Result<(), RegistryError> {
+        config.validate(&format!("breakers.{}", bounded(name)))?;
+        let mut slow = self.lock();
+        if slow.shut_down {
+            return Err(RegistryError::Shutdown);
+        }
+        let entry = self.map.pin().get(name).map(Arc::clone);
+        if entry.is_none() && !slow.named.contains_key(name) {
+            return Err(RegistryError::NotFound {
+                name: bounded(name),
+            });
+        }
+        if let Some(entry) = entry {
+            Self::apply(&entry, &config);
+        }
+        slow.named.insert(name.to_owned(), config);
+        Ok(())
+    }
+
+    /// Puts a validated `config` into the live `entry` (under the registry's
+    /// mutex, so reconfigurations of one name run one at a time).
+    fn apply(entry: &Entry, config: &BreakerConfig) {
+        // Validated: the core accepts what `validate` accepted, and the builder sets
+        // no clock or hooks (the breaker keeps its own).
+        let result = entry
+            .breaker
+            .reconfigure(config.builder(entry.breaker.name()));
+        debug_assert!(result.is_ok(), "{result:?}");
+        entry.bulkhead.set_max(config.max_concurrent());
+        entry.config.store(Arc::new(config.clone()));
+        // Relaxed: read under the registry's mutex, which the caller holds.
+        entry.configured.store(true, Ordering::Relaxed);
+    }
+
+    /// Applies a whole configuration file while calls run, all or nothing: every
+    /// section is checked first (values, and each name against
+    /// [`max_name_len`](RegistryBuilder::max_name_len)), and only if all pass is
+    /// anything changed. Then each name in the file is
+    /// [reconfigured](Self::reconfigure) if in use, or configured for its first
+    /// use if not; names missing from the file are left alone (remove them with
+    /// [`remove`](Self::remove)). The file's `default` section applies to names
+    /// created afterwards; breakers already created from the old default keep
+    /// their configuration unless the file names them.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting or name, as a [`RegistryError`] quoting at most
+    /// 64 bytes of any input; nothing was changed.
+    /// [`RegistryError::Shutdown`] after [`shutdown`](Self::shutdown).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_kit::{Registry, RegistryConfig};
+    /// let registry = Registry::builder().max_name_len(16).build()?;
+    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let file = RegistryConfig::from_toml_str("[breakers.db]\ntimeout = \"5s\"\n[breakers.cache]\nmax_requests = 3\n")?;
+    /// registry.reload(file)?;
+    /// assert_eq!(registry.breaker("db")?.config().timeout(), Duration::from_secs(5));
+    /// assert_eq!(registry.breaker("db")?.counts().total_successes, 1);
+    /// assert_eq!(registry.breaker("cache")?.config().max_requests(), 3);
+    /// // A name over the registry's limit: the whole file is refused.
+    /// let bad = RegistryConfig::from_toml_str("[breakers.db]\ntimeout = \"1s\"\n[breakers.a-much-longer-name]\n")?;
+    /// assert!(registry.reload(bad).is_err());
+    /// assert_eq!(registry.breaker("db")?.config().timeout(), Duration::from_secs(5), "unchanged");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reload(&self, config: RegistryConfig) -> Result<(), RegistryError> {
+        let (default, named) = config.resolve()?;
+        default.validate("default")?;
+        for (name, config) in &named {
+            if name.len() > self.limits.max_name_len {
+                return Err(NameError::TooLong {
+                    len: name.len(),
+                    max: self.limits.max_name_len,
+                    prefix: bounded_prefix(name),
+                }
+                .into());
+            }
+            config.validate(&format!("breakers.{}", bounded(name)))?;
+        }
+        let mut slow = self.lock();
+        if slow.shut_down {
+            return Err(RegistryError::Shutdown);
+        }
+        slow.default = default;
+        for (name, config) in named {
+            if let Some(entry) = self.map.pin().get(name.as_str()) {
+                Self::apply(entry, &config);
+            }
+            slow.named.insert(name, config);
+        }
         Ok(())
     }
 
@@ -1963,7 +2114,10 @@ impl Registry {
         Fut: Future<Output = Result<T, E>>,
     {
         match self.entry(name) {
-            Ok(entry) => entry.execute_async(entry.config.call_timeout(), f).await,
+            Ok(entry) => {
+                let timeout = entry.config.load().call_timeout();
+                entry.execute_async(timeout, f).await
+            }
             Err(e) => Execution::not_run(e),
         }
     }

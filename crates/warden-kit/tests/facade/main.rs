@@ -8,5 +8,6 @@ mod metrics;
 mod names;
 mod policies;
 mod presets;
+mod reconfigure;
 mod registry;
 mod status;

@@ -281,8 +281,8 @@ fn configure_before_first_use_only() {
         .configure("ch", BreakerConfig::clickhouse())
         .unwrap();
     assert_eq!(
-        registry.breaker("ch").unwrap().config(),
-        &BreakerConfig::clickhouse()
+        *registry.breaker("ch").unwrap().config(),
+        BreakerConfig::clickhouse()
     );
     assert_eq!(
         registry.configure("ch", BreakerConfig::default()),
@@ -295,8 +295,8 @@ fn configure_before_first_use_only() {
     }
     // Unconfigured names get the default.
     assert_eq!(
-        registry.breaker("y").unwrap().config(),
-        &BreakerConfig::default()
+        *registry.breaker("y").unwrap().config(),
+        BreakerConfig::default()
     );
 }
 
