@@ -55,6 +55,7 @@ use warden_breaker::{CircuitBreaker, Outcome, Rejected, State};
 
 use crate::BoxError;
 use crate::classify::Classifier;
+use crate::future::poll_guarded;
 use crate::handle::{Admitted, Handle};
 
 /// A [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) whose successful
@@ -237,9 +238,8 @@ where
                 permit,
                 classifier,
             } => {
-                let guard = crate::future::FailOnPanic(permit);
-                let result = ready!(fut.poll(cx));
-                let Some(permit) = guard.0.take() else {
+                let result = ready!(poll_guarded(|cx| fut.poll(cx), permit, cx));
+                let Some(permit) = permit.take() else {
                     // Polled again after completion: nothing left to record.
                     return Poll::Ready(
                         result
@@ -336,8 +336,8 @@ impl<B: Body> Body for ClassifiedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let guard = crate::future::FailOnPanic(this.permit);
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let inner = this.inner.as_mut();
+        let frame = ready!(poll_guarded(|cx| inner.poll_frame(cx), this.permit, cx));
         let outcome = match &frame {
             None => Some(Outcome::Success),
             Some(Err(_)) => Some(Outcome::Failure),
@@ -345,7 +345,7 @@ impl<B: Body> Body for ClassifiedBody<B> {
             Some(Ok(_)) => None,
         };
         if let Some(outcome) = outcome
-            && let Some(permit) = guard.0.take()
+            && let Some(permit) = this.permit.take()
         {
             permit.record(outcome);
         }
