@@ -55,7 +55,7 @@ use warden_breaker::{CircuitBreaker, Outcome, Rejected, State};
 
 use crate::BoxError;
 use crate::classify::Classifier;
-use crate::future::poll_guarded;
+use crate::future::{Refusal, poll_guarded};
 use crate::handle::{Admitted, Handle};
 
 /// A [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) whose successful
@@ -162,7 +162,7 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let state = if std::mem::take(&mut self.shed) {
             FutureState::Rejected {
-                kind: Rejected::Open,
+                kind: Rejected::Open.into(),
             }
         } else {
             match self.breaker.acquire() {
@@ -171,7 +171,7 @@ where
                     permit: Some(permit),
                     classifier: self.classifier.clone(),
                 },
-                Err(kind) => FutureState::Rejected { kind },
+                Err(kind) => FutureState::Rejected { kind: kind.into() },
             }
         };
         EndOfBodyFuture { state }
@@ -218,7 +218,7 @@ pin_project! {
             classifier: C,
         },
         Rejected {
-            kind: Rejected,
+            kind: Refusal,
         },
     }
 }
@@ -260,7 +260,9 @@ where
                     }
                 })
             }
-            FutureStateProj::Rejected { kind } => Poll::Ready(Err(crate::error::boxed(*kind))),
+            FutureStateProj::Rejected { kind } => {
+                Poll::Ready(Err(crate::error::boxed((*kind).into())))
+            }
         }
     }
 }
@@ -270,7 +272,7 @@ impl<F, C> fmt::Debug for EndOfBodyFuture<F, C> {
         let mut d = f.debug_struct("EndOfBodyFuture");
         match &self.state {
             FutureState::Called { permit, .. } => d.field("permit", permit),
-            FutureState::Rejected { kind } => d.field("rejected", kind),
+            FutureState::Rejected { kind } => d.field("rejected", &Rejected::from(*kind)),
         }
         .finish()
     }
