@@ -1,4 +1,5 @@
-//! Zero allocations per request through the layer: a counting global
+//! Zero allocations (and, with the default settings, no clock read) per
+//! request through the layer: a counting global
 //! allocator proves that `poll_ready`, `call` and the response future's
 //! `poll` allocate nothing on the closed path (success, a failure whose error
 //! boxes without allocating, an outcome the classifier ignores), on an open
@@ -213,4 +214,52 @@ fn the_counter_sees_an_allocation() {
         drop(std::hint::black_box(e));
     });
     assert!(n >= 1);
+}
+
+/// Counts its reads; time stands still.
+#[derive(Debug, Clone, Default)]
+struct CountingClock(Arc<std::sync::atomic::AtomicU64>);
+
+impl warden_breaker::Clock for CountingClock {
+    fn now_nanos(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        1_000_000_000
+    }
+}
+
+/// With the default settings, a closed call through the layer (`poll_ready`,
+/// `call`, the future's `poll`, success or failure) reads no clock.
+#[test]
+fn a_closed_call_reads_no_clock() {
+    let clock = CountingClock::default();
+    let cb = Arc::new(
+        CircuitBreaker::builder("clockless")
+            .clock(clock.clone())
+            .build()
+            .expect("valid settings"),
+    );
+    let leaked: &'static CircuitBreaker = Box::leak(Box::new(
+        CircuitBreaker::builder("clockless-static")
+            .clock(clock.clone())
+            .build()
+            .expect("valid settings"),
+    ));
+    let before = clock.0.load(std::sync::atomic::Ordering::Relaxed);
+    for layer in [
+        CircuitBreakerLayer::new(cb.clone()),
+        CircuitBreakerLayer::from_static(leaked),
+    ] {
+        let mut svc = layer.layer(Echo);
+        for i in 1..=100u32 {
+            assert!(matches!(request(&mut svc, i), Poll::Ready(Ok(_))));
+            // Failures, never enough to trip (the default trips after more than 5 in a row).
+            assert!(matches!(request(&mut svc, 0), Poll::Ready(Err(_))));
+        }
+        assert_eq!(layer.breaker().state(), State::Closed);
+    }
+    assert_eq!(
+        clock.0.load(std::sync::atomic::Ordering::Relaxed) - before,
+        0,
+        "clock reads on closed calls"
+    );
 }
