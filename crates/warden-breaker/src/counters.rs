@@ -28,10 +28,9 @@
 //!   half-open generation reads its predecessor's count, and anything else (a
 //!   trip from closed, a forced open) reads as 0.
 
-use crossbeam_utils::CachePadded;
-
 use crate::Counts;
-use crate::slot::{self, INDEX_MASK, OVERFLOW, STRIPES};
+use crate::once_box::OnceBox;
+use crate::slot::{self, MAX_SLOTS};
 use crate::state::{GEN_BITS, GEN_MASK, PAYLOAD_BITS};
 use crate::sync::{AtomicU64, Ordering};
 
@@ -150,7 +149,15 @@ impl Calls {
     }
 }
 
+/// A thread's counts in one breaker: the only words bumped on every closed-state
+/// call, each written by the cell's owning thread alone with a plain load and
+/// store (or, in the shared cell, by compare-and-swap).
+///
+/// Aligned to a cache line, so no two threads' cells (each its own allocation)
+/// share one: 64 bytes, of which 16 are used; the rest is room for more
+/// per-thread counts.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Stripe {
     requests: AtomicU64,
     successes: AtomicU64,
@@ -169,11 +176,18 @@ struct Rare {
 }
 
 impl Stripe {
-    fn new(word: u64) -> Self {
+    /// A fresh cell: zero counts tagged `tag`, the generation of the call that
+    /// creates it (the shared cell's updates never overwrite a later tag, so a fresh
+    /// cell must not carry one that reads as later).
+    fn new(tag: u64) -> Self {
         Self {
-            requests: AtomicU64::new(word),
-            successes: AtomicU64::new(word),
+            requests: AtomicU64::new(tag),
+            successes: AtomicU64::new(tag),
         }
+    }
+
+    fn words(&self) -> [&AtomicU64; 2] {
+        [&self.requests, &self.successes]
     }
 }
 
@@ -205,56 +219,204 @@ impl Rare {
     }
 }
 
+/// Cells reached without the directory: the slots of the first few threads.
+#[cfg(not(loom))]
+const DIRECT: usize = 4;
+#[cfg(loom)]
+const DIRECT: usize = 2;
+
+/// Levels of the directory: level `k` holds the cells of slots
+/// `DIRECT << k .. DIRECT << (k + 1)`, enough levels to reach `MAX_SLOTS`.
+const LEVELS: usize = {
+    let mut k = 0;
+    while DIRECT << k < MAX_SLOTS {
+        k += 1;
+    }
+    k
+};
+
+/// A level: one lazily set cell per slot of its range.
+type Level = Box<[OnceBox<Stripe>]>;
+
+/// Where slot `i` (`DIRECT <= i < MAX_SLOTS`) lives: its level and the index in it.
+#[inline]
+const fn level_of(i: usize) -> (usize, usize) {
+    let k = (usize::BITS - 1 - (i / DIRECT).leading_zeros()) as usize;
+    (k, i - (DIRECT << k))
+}
+
+/// Every thread's cell in one breaker, each allocated on that thread's first
+/// call (see the module docs: memory follows the threads that call).
+#[derive(Debug)]
+struct Cells {
+    /// Slots `0..DIRECT`: one load from the breaker to the cell.
+    direct: [OnceBox<Stripe>; DIRECT],
+    /// Slots `DIRECT..MAX_SLOTS` and the shared cell: allocated when the first of
+    /// them calls.
+    far: OnceBox<Far>,
+}
+
+/// The cells of threads past the first [`DIRECT`] slots.
+#[derive(Debug)]
+struct Far {
+    /// The level, then the cell; each allocated when the first slot of its range calls.
+    levels: [OnceBox<Level>; LEVELS],
+    /// The cell of threads without a slot ([`SHARED`](slot::SHARED)), updated by
+    /// compare-and-swap.
+    shared: OnceBox<Stripe>,
+}
+
+impl Far {
+    fn new() -> Self {
+        Self {
+            levels: std::array::from_fn(|_| OnceBox::new()),
+            shared: OnceBox::new(),
+        }
+    }
+}
+
+impl Cells {
+    fn new() -> Self {
+        Self {
+            direct: std::array::from_fn(|_| OnceBox::new()),
+            far: OnceBox::new(),
+        }
+    }
+
+    /// Slot `i`'s cell, if that slot has called this breaker.
+    #[inline]
+    fn owned(&self, i: usize) -> Option<&Stripe> {
+        match self.direct.get(i) {
+            Some(cell) => cell.get(),
+            None => self.in_levels(i),
+        }
+    }
+
+    #[inline(never)]
+    fn in_levels(&self, i: usize) -> Option<&Stripe> {
+        let (k, at) = level_of(i);
+        self.far.get()?.levels.get(k)?.get()?.get(at)?.get()
+    }
+
+    /// Slot `i`'s cell (`i < MAX_SLOTS`), allocated (with its level) on first use;
+    /// a new cell's counts are 0 tagged `tag`.
+    #[cold]
+    #[inline(never)]
+    fn owned_or_new(&self, i: usize, tag: u64) -> &Stripe {
+        let new = || Stripe::new(tag);
+        if let Some(cell) = self.direct.get(i) {
+            return cell.get_or_init(new);
+        }
+        let (k, at) = level_of(i);
+        let far = self.far.get_or_init(Far::new);
+        let level = far
+            .levels
+            .get(k)
+            .map(|l| l.get_or_init(|| (0..DIRECT << k).map(|_| OnceBox::new()).collect()));
+        match level.and_then(|l| l.get(at)) {
+            Some(cell) => cell.get_or_init(new),
+            // Unreachable: `level_of` maps every slot below MAX_SLOTS into a level.
+            None => far.shared.get_or_init(new),
+        }
+    }
+
+    /// Every cell created so far, the shared one included. `high_water` bounds the
+    /// slots that may have one (see [`slot::high_water`]).
+    fn each(&self, high_water: usize, mut f: impl FnMut(&Stripe)) {
+        for cell in self.direct.iter().take(high_water) {
+            if let Some(c) = cell.get() {
+                f(c);
+            }
+        }
+        let Some(far) = self.far.get() else { return };
+        for (k, level) in far.levels.iter().enumerate() {
+            let start = DIRECT << k;
+            if start >= high_water {
+                break;
+            }
+            let Some(level) = level.get() else { continue };
+            for cell in level.iter().take(high_water - start) {
+                if let Some(c) = cell.get() {
+                    f(c);
+                }
+            }
+        }
+        if let Some(c) = far.shared.get() {
+            f(c);
+        }
+    }
+}
+
+/// A breaker's counts: the per-thread cells and the rare words.
 #[derive(Debug)]
 pub(crate) struct Counters {
-    /// `SLOTS` owned stripes, then the shared overflow stripe.
-    stripes: Box<[CachePadded<Stripe>; STRIPES]>,
-    rare: CachePadded<Rare>,
+    cells: Cells,
+    rare: Rare,
 }
 
 impl Counters {
     /// Counters whose every word is tagged with `generation`, the breaker's first: an
     /// update never overwrites a word tagged with a later generation, so an initial
     /// tag 0 would read as "later" than the generations in the upper half of the range.
+    /// (Cells are created later, tagged with the generation of the call that creates
+    /// them.) Allocates nothing: cells come with the threads' first calls.
     pub(crate) fn new(generation: u32) -> Self {
         let word = tagged(generation, 0);
         Self {
-            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(Stripe::new(word)))),
-            rare: CachePadded::new(Rare::new(word)),
+            cells: Cells::new(),
+            rare: Rare::new(word),
         }
     }
 
-    /// Bumps `pick(stripe)` of the calling thread's stripe in `generation`.
+    /// The calling thread's cell, created on its first call. `None`: the thread has no
+    /// slot, and shares the shared cell.
+    #[inline]
+    fn own_cell(&self, tag: u64) -> Option<&Stripe> {
+        let i = slot::current();
+        match self.cells.owned(i) {
+            Some(cell) => Some(cell),
+            None if i < MAX_SLOTS => Some(self.cells.owned_or_new(i, tag)),
+            None => None,
+        }
+    }
+
+    /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
     #[inline]
     fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
-        let index = slot::current() & INDEX_MASK;
-        let word = pick(&self.stripes[index]);
-        if index == OVERFLOW {
-            update_shared(word, (tag >> COUNT_BITS) as u32, |c| c + 1);
-        } else {
-            // Relaxed load and store, no read-modify-write: only this thread writes an
-            // owned stripe (a sweep may rewrite a stale tag concurrently; whichever store
-            // lands, the word is right for the generation each writer saw). Readers sum
-            // statistics and synchronise with writers by their own means (joining threads).
-            let w = word.load(Ordering::Relaxed);
-            word.store(bumped(w, tag), Ordering::Relaxed);
+        match self.own_cell(tag) {
+            Some(cell) => {
+                // Relaxed load and store, no read-modify-write: only this thread writes
+                // an owned cell (a sweep may rewrite a stale tag concurrently; whichever
+                // store lands, the word is right for the generation each writer saw).
+                // Readers sum statistics and synchronise with writers by their own means
+                // (joining threads).
+                let word = pick(cell);
+                let w = word.load(Ordering::Relaxed);
+                word.store(bumped(w, tag), Ordering::Relaxed);
+            }
+            None => self.bump_shared(tag, pick),
         }
     }
 
-    /// Requests and successes of `generation` over the stripes ever written, all 40
+    #[cold]
+    #[inline(never)]
+    fn bump_shared(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
+        let generation = (tag >> COUNT_BITS) as u32;
+        let far = self.cells.far.get_or_init(Far::new);
+        let cell = far.shared.get_or_init(|| Stripe::new(tag));
+        update_shared(pick(cell), generation, |c| c + 1);
+    }
+
+    /// Requests and successes of `generation` over the cells created so far, all 40
     /// bits of each.
     fn stripe_sums(&self, generation: u32) -> (u64, u64) {
-        let used = slot::high_water();
         let mut requests = 0u64;
         let mut successes = 0u64;
-        for stripe in self.stripes[..used]
-            .iter()
-            .chain(std::iter::once(&self.stripes[OVERFLOW]))
-        {
+        self.cells.each(slot::high_water(), |cell| {
             // Relaxed: statistics, see `bump_stripe`.
-            requests += wide_in(stripe.requests.load(Ordering::Relaxed), generation);
-            successes += wide_in(stripe.successes.load(Ordering::Relaxed), generation);
-        }
+            requests += wide_in(cell.requests.load(Ordering::Relaxed), generation);
+            successes += wide_in(cell.successes.load(Ordering::Relaxed), generation);
+        });
         (requests, successes)
     }
 
@@ -446,9 +608,9 @@ impl Counters {
     /// successes), so a test reaches 2^32 calls without making them.
     #[cfg(test)]
     pub(crate) fn preset_successes(&self, generation: u32, successes: u64) {
-        let stripe = &self.stripes[slot::current() & INDEX_MASK];
+        let stripe = self.own_cell(tag_of(generation)).expect("an owned slot");
         // Relaxed: a test's single thread.
-        for word in [&stripe.requests, &stripe.successes] {
+        for word in stripe.words() {
             word.store(tagged(generation, successes), Ordering::Relaxed);
         }
     }
@@ -457,11 +619,7 @@ impl Counters {
     /// already reads as. Run every `SWEEP_PERIOD` generations so no tag stays behind
     /// long enough for the 20-bit generation to wrap back onto it.
     pub(crate) fn sweep(&self, generation: u32) {
-        let stripes = self
-            .stripes
-            .iter()
-            .flat_map(|s| [&s.requests, &s.successes]);
-        for word in stripes.chain(self.rare.words()) {
+        let sweep = |word: &AtomicU64| {
             // Relaxed: see `update_shared`; a lost exchange means someone wrote a fresh tag.
             let w = word.load(Ordering::Relaxed);
             // A word already tagged with a later generation (the breaker moved on while
@@ -474,7 +632,12 @@ impl Counters {
                     Ordering::Relaxed,
                 );
             }
-        }
+        };
+        // A cell created during the sweep starts tagged with its creator's generation.
+        self.cells.each(slot::high_water(), |cell| {
+            cell.words().into_iter().for_each(sweep)
+        });
+        self.rare.words().into_iter().for_each(sweep);
     }
 }
 

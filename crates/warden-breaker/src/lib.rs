@@ -136,7 +136,7 @@
 //! breaker. Counts read after the calls that produced them have finished
 //! (joined threads, a channel) are exact. Nothing else is promised.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
@@ -151,6 +151,7 @@ mod counters;
 mod error;
 mod future;
 mod observer;
+mod once_box;
 mod permit;
 mod policy;
 #[cfg(feature = "serde")]
