@@ -44,7 +44,7 @@ impl<T> OnceBox<T> {
     /// The value, if set.
     #[inline]
     pub(crate) fn get(&self) -> Option<&T> {
-        // Acquire: pairs with the AcqRel exchange in `get_or_init` that published the
+        // Acquire: pairs with the Release exchange in `get_or_init` that published the
         // box, so the value's initialisation is visible before it is read.
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: `p` is null or the pointer of a `Box<T>` published by the exchange in
@@ -65,10 +65,10 @@ impl<T> OnceBox<T> {
         match self.ptr.compare_exchange(
             ptr::null_mut(),
             mine,
-            // AcqRel: the Release half publishes the box's contents to `get`'s Acquire
-            // load; the Acquire half is not needed on success but keeps one ordering
-            // for the exchange (a success reads null, which publishes nothing).
-            Ordering::AcqRel,
+            // Release: publishes the box's contents to `get`'s Acquire load (and to the
+            // Acquire failure below of a racing initialiser). A success reads null,
+            // which publishes nothing, so it needs no Acquire.
+            Ordering::Release,
             // Acquire: a failure reads the winner's pointer, published by its Release.
             Ordering::Acquire,
         ) {

@@ -93,6 +93,12 @@ mod registry {
         }
     }
 
+    /// This thread's slot, or `UNCLAIMED` (`usize::MAX`) before its first call.
+    #[inline]
+    pub(crate) fn peek() -> usize {
+        INDEX.with(Cell::get)
+    }
+
     #[inline]
     pub(crate) fn current() -> usize {
         match INDEX.with(Cell::get) {
@@ -172,6 +178,14 @@ mod registry {
         OWNED.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// As production's: the slot, or `usize::MAX` before the first call.
+    pub(crate) fn peek() -> usize {
+        if !owned() {
+            return SHARED;
+        }
+        INDEX.with(Cell::get)
+    }
+
     pub(crate) fn current() -> usize {
         if !owned() {
             return SHARED;
@@ -226,4 +240,4 @@ pub(crate) fn loom_owned_slots(on: bool) {
 
 #[cfg(loom)]
 pub(crate) use registry::exit_thread;
-pub(crate) use registry::{current, high_water};
+pub(crate) use registry::{current, high_water, peek};
