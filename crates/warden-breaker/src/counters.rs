@@ -40,7 +40,8 @@
 //! compare-and-swap. So:
 //!
 //! * a breaker called by one thread costs its struct, its settings and one
-//!   64-byte cell: 488 bytes in all with default settings (the memory test);
+//!   64-byte cell: 448 bytes in all with default settings and a 15-byte name
+//!   (the memory test);
 //! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
 //!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes
 //!   per slot up to the next power of two of `h` (slots are dense, so `h` is at
