@@ -552,7 +552,10 @@ pub fn scale_markdown(s: &Scale) -> String {
     );
     let _ = writeln!(
         out,
-        "`many_breakers`: 100,000 closed breakers called round-robin, mean ns per call as          one caller sees it. `many_threads`: one closed breaker, ns per call per core (the          batch's wall time × cores ÷ calls). `bytes per breaker`: RSS growth over 100,000          breakers each built and called once, in a fresh process.\n"
+        "`many_breakers`: 100,000 closed breakers called round-robin, mean ns per call as \
+         one caller sees it. `many_threads`: one closed breaker, ns per call per core (the \
+         batch's wall time × cores ÷ calls). `bytes per breaker`: RSS growth over 100,000 \
+         breakers each built and called once, in a fresh process.\n"
     );
     let _ = write!(out, "| benchmark | threads |");
     for c in SCALE_CONTENDERS {
