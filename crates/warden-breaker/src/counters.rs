@@ -28,6 +28,14 @@
 //!   half-open generation reads its predecessor's count, and anything else (a
 //!   trip from closed, a forced open) reads as 0.
 //!
+//! Lifetime totals ([`Totals`]) sit beside them, untagged: plain monotonic
+//! `u64`s that never restart. The ones bumped on hot paths (successes, open and
+//! too-many-requests rejections, and failures, ignored and dropped outcomes) are
+//! more words of the calling thread's cell, bumped with the same plain load and
+//! store; the rest (slow calls, transitions by edge) are shared words bumped with
+//! `fetch_add` on paths that already write the shared line. `totals()` sums
+//! them at collection time.
+//!
 //! # Where the cells live, and what they cost
 //!
 //! A breaker allocates no cell when built. A thread's first call allocates its
@@ -74,11 +82,11 @@
 //!   cost ~9 KiB per breaker whatever its callers, and made every thread past
 //!   the 63rd share one compare-and-swap line.
 
-use crate::Counts;
 use crate::once_box::OnceBox;
 use crate::slot::{self, MAX_SLOTS};
 use crate::state::{GEN_BITS, GEN_MASK, PAYLOAD_BITS};
 use crate::sync::{AtomicU64, Ordering};
+use crate::{Counts, Rejected, State, Totals};
 
 /// Bits below the tag.
 const COUNT_BITS: u32 = PAYLOAD_BITS;
@@ -207,18 +215,32 @@ impl Calls {
     }
 }
 
-/// A thread's counts in one breaker: the only words bumped on every closed-state
-/// call, each written by the cell's owning thread alone with a plain load and
-/// store (or, in the shared cell, by compare-and-swap).
+/// One thread's counts in one breaker: the words bumped on every closed-state
+/// call and the per-call lifetime totals, each written by the cell's owning
+/// thread alone with a plain load and store (or, in the shared cell, by
+/// compare-and-swap and `fetch_add`).
 ///
 /// Aligned to a cache line, so no two threads' cells (each its own allocation)
-/// share one: 64 bytes, of which 16 are used; the rest is room for more
-/// per-thread counts.
+/// share one: 64 bytes, all used.
 #[derive(Debug)]
 #[repr(align(64))]
 struct Stripe {
+    /// Tagged: this generation's admissions.
     requests: AtomicU64,
+    /// Tagged: this generation's closed-state successes.
     successes: AtomicU64,
+    /// Untagged lifetime total: every success reported.
+    total_successes: AtomicU64,
+    /// Untagged lifetime total: `Rejected::Open` refusals.
+    rejected_open: AtomicU64,
+    /// Untagged lifetime total: `Rejected::TooManyRequests` refusals.
+    rejected_too_many: AtomicU64,
+    /// Untagged lifetime totals of the other outcomes: failures, ignored and
+    /// dropped. Rare, but counted here rather than in the breaker's shared words:
+    /// the cell has room for them, and the breaker itself stays within its size.
+    total_failures: AtomicU64,
+    total_ignored: AtomicU64,
+    total_dropped: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -231,6 +253,35 @@ struct Rare {
     retrips: AtomicU64,
     half_open_deadline: AtomicU64,
     slow: AtomicU64,
+    /// Untagged lifetime totals (not among `words()`: the sweep never touches them).
+    total_slow: AtomicU64,
+    /// By edge: see [`edge`].
+    total_transitions: [AtomicU64; EDGES],
+}
+
+/// The six edges between the three states.
+const EDGES: usize = 6;
+
+/// The slot of the edge `from -> to` (`from != to`) among the `EDGES`.
+const fn edge(from: State, to: State) -> usize {
+    let (f, t) = (from.index(), to.index());
+    f * 2 + if t > f { t - 1 } else { t }
+}
+
+/// Adds one to an untagged total that only the calling thread writes.
+#[inline]
+fn bump_owned_total(word: &AtomicU64) {
+    // Relaxed load and store, no read-modify-write: see `Counters::bump_stripe`.
+    let w = word.load(Ordering::Relaxed);
+    word.store(w.wrapping_add(1), Ordering::Relaxed);
+}
+
+/// Adds one to an untagged shared total.
+#[inline]
+fn bump_shared_total(word: &AtomicU64) {
+    // Relaxed: a statistic that publishes nothing; readers synchronise with the
+    // calls they wait for by their own means (joining threads).
+    word.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Stripe {
@@ -241,6 +292,12 @@ impl Stripe {
         Self {
             requests: AtomicU64::new(tag),
             successes: AtomicU64::new(tag),
+            total_successes: AtomicU64::new(0),
+            rejected_open: AtomicU64::new(0),
+            rejected_too_many: AtomicU64::new(0),
+            total_failures: AtomicU64::new(0),
+            total_ignored: AtomicU64::new(0),
+            total_dropped: AtomicU64::new(0),
         }
     }
 
@@ -260,6 +317,8 @@ impl Rare {
             retrips: AtomicU64::new(word),
             half_open_deadline: AtomicU64::new(word),
             slow: AtomicU64::new(word),
+            total_slow: AtomicU64::new(0),
+            total_transitions: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -437,35 +496,55 @@ impl Counters {
         }
     }
 
-    /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
+    /// Runs `owned` on the calling thread's cell, or `shared` on the shared cell if
+    /// the thread has no slot; `tag` is the generation a cell created now starts in.
     ///
     /// The inlined part is the path of a thread among the first [`DIRECT`] slots
     /// whose cell exists: one thread-local load, one bounds check, one load of the
-    /// cell pointer, a null check, then the bump. Everything else (a thread's first
+    /// cell pointer, a null check, then `owned`. Everything else (a thread's first
     /// call, which takes its slot and creates its cell; the directory's levels; the
     /// shared cell) is one out-of-line call, so the caller saves no registers for it.
     #[inline]
-    fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
+    fn on_cell(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
         // `slot::UNCLAIMED` (a thread's first call) is past `DIRECT` too.
         let direct = self.cells.direct.get(slot::peek());
         match direct.and_then(OnceBox::get) {
-            Some(cell) => bump_owned(pick(cell), tag),
-            None => self.bump_elsewhere(tag, pick),
+            Some(cell) => owned(cell),
+            None => self.on_cell_elsewhere(tag, owned, shared),
         }
     }
 
-    /// [`Self::bump_stripe`] off the direct path.
+    /// [`Self::on_cell`] off the direct path.
     #[inline(never)]
-    fn bump_elsewhere(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
+    fn on_cell_elsewhere(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
         match self.own_cell(tag) {
-            Some(cell) => bump_owned(pick(cell), tag),
+            Some(cell) => owned(cell),
             None => {
-                let generation = (tag >> COUNT_BITS) as u32;
                 let far = self.cells.far.get_or_init(Far::new);
-                let cell = far.shared.get_or_init(|| Stripe::new(tag));
-                update_shared(pick(cell), generation, |c| c + 1);
+                shared(far.shared.get_or_init(|| Stripe::new(tag)));
             }
         }
+    }
+
+    /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
+    #[inline]
+    fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell(
+            tag,
+            |cell| bump_owned(pick(cell), tag),
+            |cell| {
+                update_shared(pick(cell), generation, |c| c + 1);
+            },
+        );
+    }
+
+    /// A tag for a cell created where no generation is at hand (a rejection): one
+    /// the breaker has used, so no later than the current generation, which is all a
+    /// fresh cell's zero counts need (see [`Stripe::new`]).
+    fn known_tag(&self) -> u64 {
+        // Relaxed: any generation this word was ever tagged with will do.
+        self.rare.exclusions.load(Ordering::Relaxed) & !COUNT_MASK
     }
 
     /// Requests and successes of `generation` over the cells created so far, all 40
@@ -489,12 +568,38 @@ impl Counters {
         self.bump_stripe(tag, |s| &s.requests);
     }
 
-    /// A closed-state success.
+    /// A closed-state success, also counted in the lifetime total: what a success
+    /// reported on the fast paths does (one stripe lookup for both words).
     #[inline]
     /// `tag` is [`tag_of`] the generation: a closed permit's ticket is one.
     pub(crate) fn record_success(&self, tag: u64) {
         debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell(
+            tag,
+            |cell| {
+                bump_owned(&cell.successes, tag);
+                bump_owned_total(&cell.total_successes);
+            },
+            |cell| {
+                update_shared(&cell.successes, generation, |c| c + 1);
+                bump_shared_total(&cell.total_successes);
+            },
+        );
+        self.end_failure_streak(tag);
+    }
+
+    /// A closed-state success whose lifetime total [`Self::record_outcome_total`]
+    /// already counted.
+    #[inline]
+    pub(crate) fn record_counted_success(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
         self.bump_stripe(tag, |s| &s.successes);
+        self.end_failure_streak(tag);
+    }
+
+    #[inline]
+    fn end_failure_streak(&self, tag: u64) {
         // Relaxed: statistics. Read on every success, written only when a failure streak
         // has to be ended, so the line stays shared in every core's cache.
         let cf = self.rare.consecutive_failures.load(Ordering::Relaxed);
@@ -508,6 +613,90 @@ impl Counters {
                 Ordering::Relaxed,
             );
         }
+    }
+
+    /// Counts a reported outcome (`None`: a permit dropped without one) in the
+    /// lifetime totals, whatever the state, mode or generation: every outcome
+    /// except the fast paths' successes, which [`Self::record_success`] counts.
+    pub(crate) fn record_outcome_total(&self, outcome: Option<crate::Outcome>) {
+        match outcome {
+            Some(crate::Outcome::Success) => self.bump_total(|s| &s.total_successes),
+            Some(crate::Outcome::Failure) => self.bump_total(|s| &s.total_failures),
+            Some(crate::Outcome::Ignored) => self.bump_total(|s| &s.total_ignored),
+            None => self.bump_total(|s| &s.total_dropped),
+        }
+    }
+
+    /// Counts a slow call in the lifetime totals (what [`Self::record_slow`] does
+    /// too, for a slow call whose rule is not evaluated).
+    pub(crate) fn record_slow_total(&self) {
+        bump_shared_total(&self.rare.total_slow);
+    }
+
+    /// Counts a refused call in the lifetime totals, on the calling thread's stripe.
+    #[inline]
+    pub(crate) fn record_rejection(&self, rejected: Rejected) {
+        match rejected {
+            Rejected::Open => self.bump_total(|s| &s.rejected_open),
+            Rejected::TooManyRequests => self.bump_total(|s| &s.rejected_too_many),
+        }
+    }
+
+    /// Counts a state change the callbacks were told of.
+    pub(crate) fn record_transition(&self, from: State, to: State) {
+        if from != to {
+            bump_shared_total(&self.rare.total_transitions[edge(from, to)]);
+        }
+    }
+
+    /// Adds one to `pick(stripe)`, an untagged total, on the calling thread's stripe.
+    #[inline]
+    fn bump_total(&self, pick: impl Fn(&Stripe) -> &AtomicU64) {
+        self.on_cell(
+            self.known_tag(),
+            |cell| bump_owned_total(pick(cell)),
+            |cell| bump_shared_total(pick(cell)),
+        );
+    }
+
+    /// The lifetime totals: one pass over the stripes ever written and the shared
+    /// words. Exact when no call is in flight (see [`Totals`]).
+    pub(crate) fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        self.cells.each(slot::high_water(), |cell| {
+            // Relaxed: statistics, see `bump_stripe`. Wrapping: each word is a u64
+            // total; their sum passes 2^64 no sooner than the breaker's events do.
+            t.successes = t
+                .successes
+                .wrapping_add(cell.total_successes.load(Ordering::Relaxed));
+            t.rejected_open = t
+                .rejected_open
+                .wrapping_add(cell.rejected_open.load(Ordering::Relaxed));
+            t.rejected_too_many_requests = t
+                .rejected_too_many_requests
+                .wrapping_add(cell.rejected_too_many.load(Ordering::Relaxed));
+            t.failures = t
+                .failures
+                .wrapping_add(cell.total_failures.load(Ordering::Relaxed));
+            t.ignored = t
+                .ignored
+                .wrapping_add(cell.total_ignored.load(Ordering::Relaxed));
+            t.dropped = t
+                .dropped
+                .wrapping_add(cell.total_dropped.load(Ordering::Relaxed));
+        });
+        let r = &self.rare;
+        // Relaxed: statistics.
+        t.slow_calls = r.total_slow.load(Ordering::Relaxed);
+        for from in State::ALL {
+            for to in State::ALL {
+                if from != to {
+                    t.transitions[from.index()][to.index()] =
+                        r.total_transitions[edge(from, to)].load(Ordering::Relaxed);
+                }
+            }
+        }
+        t
     }
 
     /// A closed-state failure; returns the generation's counts including it.
@@ -535,6 +724,7 @@ impl Counters {
     /// A slow closed-state call, whose success or failure this thread has already
     /// counted; returns the generation's slow calls including it.
     pub(crate) fn record_slow(&self, generation: u32) -> u64 {
+        self.record_slow_total();
         let word = &self.rare.slow;
         // Relaxed: the first look only feeds the exchange.
         let mut cur = word.load(Ordering::Relaxed);
@@ -757,5 +947,33 @@ mod tests {
         c.record_exclusion(3);
         c.sweep(2);
         assert_eq!(c.closed_counts(3).total_exclusions, 1);
+    }
+
+    #[test]
+    fn edges_are_distinct_and_dense() {
+        let mut seen = [false; EDGES];
+        for from in State::ALL {
+            for to in State::ALL {
+                if from != to {
+                    assert!(!std::mem::replace(&mut seen[edge(from, to)], true));
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn totals_survive_generations_and_sweeps() {
+        let c = Counters::new(1);
+        c.record_success(tag_of(1));
+        c.record_outcome_total(Some(crate::Outcome::Failure));
+        c.record_rejection(Rejected::Open);
+        c.record_transition(State::Closed, State::Open);
+        c.sweep(5);
+        let t = c.totals();
+        assert_eq!((t.successes, t.failures, t.rejected_open), (1, 1, 1));
+        assert_eq!(t.transitions(State::Closed, State::Open), 1);
+        // The generation's own counts are gone; the lifetime totals are not.
+        assert_eq!(c.closed_counts(5), Counts::default());
     }
 }
