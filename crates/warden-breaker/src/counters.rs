@@ -48,7 +48,7 @@
 //! compare-and-swap. So:
 //!
 //! * a breaker called by one thread costs its struct, its settings and one
-//!   64-byte cell: 448 bytes in all with default settings and a 15-byte name
+//!   64-byte cell: 504 bytes in all with default settings and a 15-byte name
 //!   (the memory test);
 //! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
 //!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes

@@ -53,7 +53,7 @@
 //!
 //! A breaker allocates its per-thread counters lazily: building one allocates
 //! only its settings, and each thread's first call allocates that thread's
-//! 64-byte counter cell. A breaker that one thread has called costs about 450
+//! 64-byte counter cell. A breaker that one thread has called costs about 500
 //! bytes in all (100,000 of them fit in ~50 MB); one called by `n` threads adds
 //! `n` cells and, past the first four threads, a small directory (8 bytes per
 //! thread slot). Thread slots are process-wide, dense and recycled when a thread
