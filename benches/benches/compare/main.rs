@@ -1,4 +1,5 @@
-//! The comparison: every workload at 1 and 2 threads for every contender.
+//! The comparison: every workload at 1 and 2 threads for every contender, then
+//! the scale benchmarks (`scale.rs`: many breakers, many threads, memory).
 //! IDs are `{workload}/{threads}t/{contender}`. Run with `benches/run.sh`.
 
 use criterion::measurement::WallTime;
@@ -7,6 +8,7 @@ use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep}
 use warden_benches::harness::{Contender, Team, Workload};
 
 mod peers;
+mod scale;
 mod tower;
 
 use peers::{Failsafe, Reclose};
@@ -74,6 +76,15 @@ fn compare(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = compare
+    targets = compare, scale::scale
 }
-criterion::criterion_main!(benches);
+
+// `criterion_main!`, plus the memory probe's child process (see `scale.rs`).
+fn main() {
+    if let Some(name) = scale::probe_requested() {
+        scale::probe(&name);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -41,8 +41,6 @@
 use std::fmt;
 use std::sync::Arc as StdArc;
 
-use crossbeam_utils::CachePadded;
-
 use crate::buckets::Buckets;
 use crate::clock::NANOS_PER_TICK;
 use crate::config::{self, RecordPath};
@@ -93,16 +91,28 @@ use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 /// assert_eq!(cb.state(), State::Closed);
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
+// No padding: the breaker's own words (the state word, the counter directory, the
+// rare counts, the rules, the settings) are read on every call and written only on
+// failures and transitions, so they share lines; what every call writes, the
+// per-thread counts, lives in separate cells (see `counters.rs`). That keeps a breaker
+// called by one thread within 512 bytes in all.
 pub struct CircuitBreaker {
-    state: CachePadded<AtomicU64>,
+    state: AtomicU64,
     counters: Counters,
+    /// The trip rules' state, if a rule needs any (one pointer: most breakers have
+    /// none, and the memory of those that do is paid by them alone).
+    rules: Option<Box<Rules>>,
+    settings: Settings,
+}
+
+/// What the built-in trip rules keep beyond the counters.
+struct Rules {
     /// Where the failures happened, with a [`CountWindow`](crate::CountWindow).
     window: Option<EventRing>,
     /// Where the slow calls happened, with a count window and [`SlowCalls`](crate::SlowCalls).
     slow_window: Option<EventRing>,
     /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow).
     buckets: Option<Buckets>,
-    settings: Settings,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -155,11 +165,16 @@ impl CircuitBreaker {
         let buckets = settings
             .time_window()
             .map(|w| Buckets::new(w.buckets() as usize, w.width_ticks()));
+        let rules = (window.is_some() || slow_window.is_some() || buckets.is_some()).then(|| {
+            Box::new(Rules {
+                window,
+                slow_window,
+                buckets,
+            })
+        });
         Self {
-            window,
-            slow_window,
-            buckets,
-            state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
+            rules,
+            state: AtomicU64::new(Snapshot::closed(generation, expiry).0),
             counters,
             settings,
         }
@@ -184,6 +199,24 @@ impl CircuitBreaker {
     /// ```
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The count window's ring of failures.
+    #[inline]
+    fn window(&self) -> Option<&EventRing> {
+        self.rules.as_deref()?.window.as_ref()
+    }
+
+    /// The count window's ring of slow calls.
+    #[inline]
+    fn slow_window(&self) -> Option<&EventRing> {
+        self.rules.as_deref()?.slow_window.as_ref()
+    }
+
+    /// The time window's buckets.
+    #[inline]
+    fn buckets(&self) -> Option<&Buckets> {
+        self.rules.as_deref()?.buckets.as_ref()
     }
 
     #[inline]
@@ -752,10 +785,10 @@ impl CircuitBreaker {
     fn new_generation(&self, generation: u32) {
         if generation.is_multiple_of(SWEEP_PERIOD) {
             self.counters.sweep(generation);
-            for ring in [&self.window, &self.slow_window].into_iter().flatten() {
+            for ring in [self.window(), self.slow_window()].into_iter().flatten() {
                 ring.sweep(generation);
             }
-            if let Some(b) = &self.buckets {
+            if let Some(b) = self.buckets() {
                 b.sweep(generation);
             }
         }
@@ -788,7 +821,7 @@ impl CircuitBreaker {
         let now_ns = self.settings.now_nanos();
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
-        if let Some(b) = &self.buckets {
+        if let Some(b) = self.buckets() {
             b.enter(
                 generation,
                 b.standing_still(generation, now),
@@ -859,7 +892,7 @@ impl CircuitBreaker {
     #[inline]
     fn record_closed(&self, ticket: Ticket, outcome: Option<Outcome>, s: Snapshot) {
         let generation = ticket.generation();
-        let timed = self.buckets.is_some() || self.settings.times_calls();
+        let timed = self.buckets().is_some() || self.settings.times_calls();
         let interval = s.payload() != 0 && !s.is_pending();
         // One clock read for everything this outcome needs the time for (an ignored
         // or dropped outcome enters no bucket and is never slow).
@@ -878,7 +911,7 @@ impl CircuitBreaker {
         let slow = || self.is_slow(ticket, now_ns);
         match outcome {
             Some(Outcome::Success) => {
-                if let Some(b) = &self.buckets {
+                if let Some(b) = self.buckets() {
                     b.enter(
                         generation,
                         b.standing_still(generation, now),
@@ -892,7 +925,7 @@ impl CircuitBreaker {
             }
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
-                if let Some(b) = &self.buckets {
+                if let Some(b) = self.buckets() {
                     b.enter(
                         generation,
                         b.standing_still(generation, now),
@@ -931,7 +964,7 @@ impl CircuitBreaker {
     /// generation's successes and failures, all 40 bits), trips the breaker's failure
     /// rule: its window's rate, or `ready_to_trip`.
     fn failures_trip(&self, generation: u32, now: u64, counts: &Counts, calls: u64) -> bool {
-        if let (Some(ring), Some(rule)) = (&self.window, self.settings.count_window()) {
+        if let (Some(ring), Some(rule)) = (self.window(), self.settings.count_window()) {
             // The failure's index among the generation's failures, modulo 2^32 like the
             // counts; the ring only compares indices a window apart.
             let index = u64::from(counts.total_failures);
@@ -942,7 +975,7 @@ impl CircuitBreaker {
             let size = u64::from(rule.size());
             return rule.trips(calls.min(size) as u32, failures as u32);
         }
-        if let (Some(b), Some(rule)) = (&self.buckets, self.settings.time_window()) {
+        if let (Some(b), Some(rule)) = (self.buckets(), self.settings.time_window()) {
             let so_far = Calls {
                 successes: counts.total_successes,
                 failures: counts.total_failures,
@@ -975,9 +1008,9 @@ impl CircuitBreaker {
         // `calls` and `slow` with all 40 bits: modulo 2^32, 2^32 + 20 calls of which 5
         // were slow would read as a 25 % rate.
         match (
-            &self.slow_window,
+            self.slow_window(),
             self.settings.count_window(),
-            &self.buckets,
+            self.buckets(),
         ) {
             (Some(ring), Some(window), _) => {
                 ring.record(generation, slow, calls);

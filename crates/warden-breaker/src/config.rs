@@ -580,7 +580,8 @@ impl Builder {
         self
     }
 
-    /// The time source (default: a new [`QuantaClock`]).
+    /// The time source (default: a [`QuantaClock`] shared by every breaker built
+    /// without one, so a breaker costs no clock allocation of its own).
     ///
     /// ```
     /// use std::time::Duration;
@@ -670,7 +671,7 @@ impl Builder {
         }
         let half_open_max_wait_ticks =
             duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
-        let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
+        let clock = self.clock.unwrap_or_else(shared_quanta_clock);
         Ok(Settings {
             open_backoff,
             half_open_max_wait_ticks,
@@ -691,7 +692,11 @@ impl Builder {
             timeout_ticks,
             ready_to_trip: self.ready_to_trip,
             on_state_change: self.on_state_change,
-            observers: self.observers.into(),
+            observers: if self.observers.is_empty() {
+                no_observers()
+            } else {
+                self.observers.into()
+            },
             time: TimeBase::new(clock),
         })
     }
@@ -795,6 +800,21 @@ pub(crate) enum RecordPath {
     Timed,
     /// Through the general path: observers want every event.
     Observed,
+}
+
+/// The default clock: one [`QuantaClock`] for every breaker built without a
+/// clock (each breaker keeps its own epoch, see `TimeBase`), so building a
+/// breaker allocates no clock of its own: 100,000 breakers save 100,000 small
+/// allocations.
+fn shared_quanta_clock() -> Arc<dyn Clock> {
+    static DEFAULT: std::sync::OnceLock<Arc<dyn Clock>> = std::sync::OnceLock::new();
+    Arc::clone(DEFAULT.get_or_init(|| Arc::new(QuantaClock::new())))
+}
+
+/// The empty observer list, shared (an empty `Arc<[_]>` still allocates).
+fn no_observers() -> Arc<[Arc<dyn Observer>]> {
+    static EMPTY: std::sync::OnceLock<Arc<[Arc<dyn Observer>]>> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from(Vec::new())))
 }
 
 /// Validated, normalised settings shared by a breaker and anything that needs
