@@ -6,9 +6,11 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_
 use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep};
 use warden_benches::harness::{Contender, Team, Workload};
 
+mod metrics;
 mod peers;
 mod tower;
 
+use metrics::Prometheus;
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
@@ -49,6 +51,7 @@ fn compare(c: &mut Criterion) {
         for threads in THREADS {
             bench::<Bare>(&mut group, workload, threads);
             bench::<WardenBreaker>(&mut group, workload, threads);
+            bench::<Prometheus>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);

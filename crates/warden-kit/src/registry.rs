@@ -887,7 +887,11 @@ impl RegistryBuilder {
         self
     }
 
-    /// Exports every breaker's metrics through `metrics` (feature `metrics`).
+    /// Exports every breaker's metrics through `metrics` (feature `metrics`):
+    /// each breaker the registry creates is [watched](warden_prometheus::Metrics::watch),
+    /// so a scrape reads its state and lifetime totals and a call pays nothing
+    /// for them; timeouts and bulkhead rejections, which only the registry
+    /// sees, are counted when they happen.
     ///
     /// ```
     /// let prometheus = warden_kit::metrics::prometheus::Registry::new();
@@ -1454,18 +1458,17 @@ impl Registry {
                 f(name, from, to);
             }
         });
-        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-        let mut hooks = Hooks::default();
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            let m = metrics.breaker(name);
-            builder = builder.observer(m.clone());
-            hooks.metrics = Some(m);
-        }
         let breaker = Arc::new(builder.build().map_err(|error| ConfigError::Breaker {
             scope: format!("breakers.{}", bounded(name)),
             error,
         })?);
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut hooks = Hooks::default();
+        // Pulled at scrape time from the breaker's own totals: nothing per call.
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            hooks.metrics = Some(metrics.watch(&breaker));
+        }
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
             #[cfg(feature = "redis")]
