@@ -119,6 +119,11 @@
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.
+//! * `otel`, `metrics-facade`, `tracing`: the backends of [`warden_telemetry`]
+//!   (re-exported as `telemetry`), each wired by one builder call
+//!   (`RegistryBuilder::otel`, `RegistryBuilder::metrics_facade`,
+//!   `RegistryBuilder::tracing`); each reads the breakers' own totals at
+//!   collection time or at transitions, never per call.
 //! * `redis`: fleet-wide breakers through Redis (the `warden-redis` crate,
 //!   re-exported as `fleet`) and `RegistryBuilder::fleet`, which coordinates every
 //!   breaker of a registry across instances and adds each name's fleet state and
@@ -130,6 +135,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod backends;
 mod bulkhead;
 mod config;
 mod execution;
@@ -161,6 +167,11 @@ pub use warden_retry::{Backoff, Jitter, RetryPolicy};
 /// Prometheus metrics ([`warden_prometheus`]; feature `metrics`).
 #[cfg(feature = "metrics")]
 pub use warden_prometheus as metrics;
+
+/// OpenTelemetry, `metrics` facade and `tracing` backends ([`warden_telemetry`];
+/// features `otel`, `metrics-facade`, `tracing`).
+#[cfg(any(feature = "otel", feature = "metrics-facade", feature = "tracing"))]
+pub use warden_telemetry as telemetry;
 
 /// Fleet-wide breakers through Redis ([`warden_redis`]; feature `redis`).
 #[cfg(feature = "redis")]

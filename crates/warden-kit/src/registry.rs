@@ -768,6 +768,8 @@ pub struct RegistryBuilder {
     limits: Limits,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    /// OpenTelemetry, `metrics` facade, `tracing` (see `backends.rs`).
+    pub(crate) backends: crate::backends::Backends,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
 }
@@ -1080,6 +1082,7 @@ impl RegistryBuilder {
             on_state_change: self.on_state_change,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
+            backends: Arc::new(self.backends),
             #[cfg(feature = "redis")]
             fleet: self.fleet,
         })
@@ -1198,6 +1201,7 @@ pub struct Registry {
     on_state_change: Option<Arc<StateChangeFn>>,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    backends: Arc<crate::backends::Backends>,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
 }
@@ -1229,6 +1233,7 @@ impl Registry {
             limits: Limits::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
+            backends: crate::backends::Backends::default(),
             #[cfg(feature = "redis")]
             fleet: None,
         }
@@ -1448,12 +1453,14 @@ impl Registry {
         let last_state = Arc::new(AtomicU8::new(CLOSED));
         let user = self.on_state_change.clone();
         let mirror = Arc::clone(&last_state);
+        let backends = Arc::clone(&self.backends);
         builder = builder.on_state_change(move |name, from, to| {
             // Relaxed: a hint for eviction, which confirms with `state()`.
             mirror.store(
                 u8::try_from(to.as_gauge()).unwrap_or(u8::MAX),
                 Ordering::Relaxed,
             );
+            backends.on_state_change(name, from, to);
             if let Some(f) = &user {
                 f(name, from, to);
             }
@@ -1469,6 +1476,7 @@ impl Registry {
         if let Some(metrics) = &self.metrics {
             hooks.metrics = Some(metrics.watch(&breaker));
         }
+        self.backends.watch(&breaker);
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
             #[cfg(feature = "redis")]
