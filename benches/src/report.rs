@@ -337,19 +337,33 @@ pub fn checks(r: &Results) -> Vec<Check> {
     v
 }
 
-/// Recording metrics (a breaker watched by the Prometheus collector) adds at
-/// most 1 ns per call to the closed success and the open rejection.
+/// The metrics backends, each a contender running the same breaker with it on.
+pub const METRICS_BACKENDS: [&str; 4] = [
+    "warden-prometheus",
+    "warden-otel",
+    "warden-metrics-rs",
+    "warden-tracing",
+];
+
+/// Recording metrics (a breaker watched by each backend) adds at most 1 ns per
+/// call to the closed success and the open rejection. Backends absent from the
+/// run are left out.
 fn metrics_checks(r: &Results) -> Vec<Check> {
     let mut v = Vec::new();
-    for w in [Workload::ClosedSuccess, Workload::OpenReject] {
-        for t in [1, 2] {
-            v.push(check_ns(
-                format!("{} {t}t: warden-prometheus − warden-breaker", w.name()),
-                r.ns(w, t, "warden-prometheus")
-                    .zip(r.ns(w, t, BASELINE))
-                    .map(|(m, b)| m - b),
-                1.0,
-            ));
+    for backend in METRICS_BACKENDS {
+        for w in [Workload::ClosedSuccess, Workload::OpenReject] {
+            for t in [1, 2] {
+                if backend != "warden-prometheus" && r.ns(w, t, backend).is_none() {
+                    continue;
+                }
+                v.push(check_ns(
+                    format!("{} {t}t: {backend} − warden-breaker", w.name()),
+                    r.ns(w, t, backend)
+                        .zip(r.ns(w, t, BASELINE))
+                        .map(|(m, b)| m - b),
+                    1.0,
+                ));
+            }
         }
     }
     v

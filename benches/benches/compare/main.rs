@@ -10,7 +10,7 @@ mod metrics;
 mod peers;
 mod tower;
 
-use metrics::Prometheus;
+use metrics::{MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
@@ -52,6 +52,9 @@ fn compare(c: &mut Criterion) {
             bench::<Bare>(&mut group, workload, threads);
             bench::<WardenBreaker>(&mut group, workload, threads);
             bench::<Prometheus>(&mut group, workload, threads);
+            bench::<Telemetry<Otel>>(&mut group, workload, threads);
+            bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
+            bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);
