@@ -362,7 +362,7 @@ impl Collector for Pulled {
                 for s in &sources {
                     if let Some(cb) = &s.breaker {
                         vec.with_label_values(&[&*s.name])
-                            .set(cb.state().as_gauge());
+                            .set(state_of(cb).as_gauge());
                     }
                 }
                 vec.collect()
@@ -798,6 +798,14 @@ impl Metrics {
     }
 }
 
+/// `breaker.state()` for an exporter: a panic of a state-change callback run by
+/// the due transition does not reach the collecting thread (the transition
+/// itself is complete by then; the state is read again).
+pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| breaker.state()))
+        .unwrap_or_else(|_| breaker.state())
+}
+
 /// The label value of a state: `closed`, `open`, `half_open`.
 ///
 /// ```
@@ -899,7 +907,7 @@ impl BreakerMetrics {
     pub fn state(&self) -> i64 {
         self.shared
             .breaker(&self.name)
-            .map_or(0, |cb| cb.state().as_gauge())
+            .map_or(0, |cb| state_of(&cb).as_gauge())
     }
 
     /// Successes of the watched breaker so far.

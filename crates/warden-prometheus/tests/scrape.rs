@@ -410,3 +410,36 @@ fn manual_edges_appear_once_taken() {
     assert_eq!(edges(&registry), 5);
     assert_eq!(metrics.remove("db"), 12);
 }
+
+/// A state-change callback that panics during the scrape's state read (an
+/// open breaker whose timeout passed turns half-open on the read) does not
+/// take the scrape down.
+#[test]
+fn a_panicking_callback_does_not_break_the_scrape() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let clock = ManualClock::new();
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .timeout(Duration::from_millis(10))
+            .clock(clock.clone())
+            .on_state_change(|_, _, to| {
+                if to == State::HalfOpen {
+                    panic!("callback bug")
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    metrics.watch(&cb);
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cb.force_open_for(Duration::from_millis(5))
+    }));
+    clock.advance(Duration::from_millis(6));
+    let families = registry.gather();
+    let state = families
+        .iter()
+        .find(|f| f.name() == "warden_circuit_breaker_state")
+        .unwrap();
+    assert_eq!(state.get_metric()[0].get_gauge().get_value(), 2.0);
+}

@@ -152,7 +152,7 @@ impl Tracing {
     /// ```
     pub fn report(&self, name: &str) -> bool {
         match self.watched.get(name) {
-            Some(cb) => self.summarize(name, cb.state()),
+            Some(cb) => self.summarize(name, crate::state_of(&cb)),
             None => false,
         }
     }

@@ -40,6 +40,8 @@ pub mod otel;
 #[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
 mod watched;
 
+#[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
+use warden_breaker::CircuitBreaker;
 pub use warden_breaker::State;
 
 /// The label value of a state, as `warden-prometheus` writes it: `closed`,
@@ -54,6 +56,15 @@ pub const fn label(state: State) -> &'static str {
         State::Open => "open",
         State::HalfOpen => "half_open",
     }
+}
+
+/// `breaker.state()` for an exporter: a panic of a state-change callback run by
+/// the due transition does not reach the collecting thread (the transition
+/// itself is complete by then; the state is read again).
+#[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
+pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| breaker.state()))
+        .unwrap_or_else(|_| breaker.state())
 }
 
 /// The transitions exported for a breaker: gobreaker's four edges always, any

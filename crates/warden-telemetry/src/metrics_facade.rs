@@ -85,7 +85,7 @@ impl MetricsFacade {
     pub fn export(&self) -> usize {
         let live = self.watched.live();
         for cb in &live {
-            export_one(cb, cb.state());
+            export_one(cb, crate::state_of(cb));
         }
         live.len()
     }

@@ -91,7 +91,7 @@ impl OtelMetrics {
             .with_callback(move |o| {
                 for cb in w.live() {
                     o.observe(
-                        cb.state().as_gauge(),
+                        crate::state_of(&cb).as_gauge(),
                         &[KeyValue::new("name", cb.name().to_owned())],
                     );
                 }
