@@ -119,7 +119,7 @@
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.
-//! * `otel`, `metrics-facade`, `tracing`: the backends of [`warden_telemetry`]
+//! * `otel`, `metrics-facade`, `tracing`: the backends of `warden-telemetry`
 //!   (re-exported as `telemetry`), each wired by one builder call
 //!   (`RegistryBuilder::otel`, `RegistryBuilder::metrics_facade`,
 //!   `RegistryBuilder::tracing`); each reads the breakers' own totals at

@@ -9,9 +9,9 @@
 //!
 //! | feature | module | what | dependency |
 //! | --- | --- | --- | --- |
-//! | `otel` | [`otel`] | observable instruments, read when the SDK collects | `opentelemetry` (the API) |
-//! | `metrics` | [`metrics_facade`] | `metrics::counter!`/`gauge!` set from the totals by a periodic task or at transitions | `metrics` |
-//! | `tracing` | [`events`] | one event per state change; rejections as rate-limited debug events | `tracing` |
+//! | `otel` | `otel` | observable instruments, read when the SDK collects | `opentelemetry` (the API) |
+//! | `metrics` | `metrics_facade` | `metrics::counter!`/`gauge!` set from the totals by a periodic task or at transitions | `metrics` |
+//! | `tracing` | `events` | one event per state change; rejections as rate-limited debug events | `tracing` |
 //!
 //! The families are those of `warden-prometheus`: the state gauge, successes,
 //! failures, rejections by reason (`open`, `too_many_requests`) and transitions
