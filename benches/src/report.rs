@@ -338,6 +338,39 @@ pub fn checks(r: &Results) -> Vec<Check> {
         false,
         1.5,
     ));
+    v.extend(metrics_checks(r));
+    v
+}
+
+/// The metrics backends, each a contender running the same breaker with it on.
+pub const METRICS_BACKENDS: [&str; 4] = [
+    "warden-prometheus",
+    "warden-otel",
+    "warden-metrics-rs",
+    "warden-tracing",
+];
+
+/// Recording metrics (a breaker watched by each backend) adds at most 1 ns per
+/// call to the closed success and the open rejection. Backends absent from the
+/// run are left out.
+fn metrics_checks(r: &Results) -> Vec<Check> {
+    let mut v = Vec::new();
+    for backend in METRICS_BACKENDS {
+        for w in [Workload::ClosedSuccess, Workload::OpenReject] {
+            for t in [1, 2] {
+                if backend != "warden-prometheus" && r.ns(w, t, backend).is_none() {
+                    continue;
+                }
+                v.push(check_ns(
+                    format!("{} {t}t: {backend} − warden-breaker", w.name()),
+                    r.ns(w, t, backend)
+                        .zip(r.ns(w, t, BASELINE))
+                        .map(|(m, b)| m - b),
+                    1.0,
+                ));
+            }
+        }
+    }
     v
 }
 
@@ -864,6 +897,31 @@ mod tests {
         );
         assert_eq!((peers.ratio, peers.met), (Some(4.0), Some(true)));
         assert!(!c.iter().any(|c| c.what.starts_with("count_window_success")));
+    }
+
+    #[test]
+    fn metrics_are_checked_against_the_same_breaker_without_them() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "warden-breaker", 3.0),
+                est(ClosedSuccess, 1, "warden-prometheus", 3.5),
+                est(OpenReject, 2, "warden-breaker", 3.0),
+                est(OpenReject, 2, "warden-prometheus", 4.5),
+            ],
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
+        let cs = find("closed_success 1t: warden-prometheus − warden-breaker");
+        assert_eq!((cs.ratio, cs.met), (Some(0.5), Some(true)));
+        let or = find("open_reject 2t: warden-prometheus − warden-breaker");
+        assert_eq!(
+            (or.ratio, or.met),
+            (Some(1.5), Some(false)),
+            "1.5 ns > 1 ns"
+        );
+        let missing = find("closed_success 2t: warden-prometheus");
+        assert_eq!(missing.met, None);
     }
 
     #[test]

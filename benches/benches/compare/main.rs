@@ -7,10 +7,12 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_
 use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep};
 use warden_benches::harness::{Contender, Team, Workload};
 
+mod metrics;
 mod peers;
 mod scale;
 mod tower;
 
+use metrics::{MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
@@ -51,6 +53,10 @@ fn compare(c: &mut Criterion) {
         for threads in THREADS {
             bench::<Bare>(&mut group, workload, threads);
             bench::<WardenBreaker>(&mut group, workload, threads);
+            bench::<Prometheus>(&mut group, workload, threads);
+            bench::<Telemetry<Otel>>(&mut group, workload, threads);
+            bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
+            bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);

@@ -638,15 +638,21 @@ impl CircuitBreaker {
             self.counters.record_request(s.without_pending());
             return Ok(Ticket::closed(s.generation()));
         }
-        self.admit_slow(s).map_err(|r| self.rejected(r))
+        self.admit_counted(s)
     }
 
-    /// Counts a refusal in the lifetime totals (a plain load and store on the
-    /// calling thread's stripe) and returns it.
-    #[inline]
-    fn rejected(&self, rejected: Rejected) -> Rejected {
-        self.counters.record_rejection(rejected);
-        rejected
+    /// [`Self::admit_slow`], counting a refusal in the lifetime totals (a plain
+    /// load and store on the calling thread's stripe). Out of line, like
+    /// `admit_slow`: a `map_err` in `admit` made it too big to inline into the
+    /// callers (callgrind: 69 -> 83 instructions per closed success).
+    #[cold]
+    #[inline(never)]
+    fn admit_counted(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+        let result = self.admit_slow(s);
+        if let Err(rejected) = result {
+            self.counters.record_rejection(rejected);
+        }
+        result
     }
 
     /// An admission with observers to notify or a call to time.
@@ -657,7 +663,7 @@ impl CircuitBreaker {
             self.counters.record_request(s.without_pending());
             Ok(Ticket::closed(s.generation()))
         } else {
-            self.admit_slow(s).map_err(|r| self.rejected(r))
+            self.admit_counted(s)
         };
         self.admission_hooks(result)
     }
@@ -690,7 +696,9 @@ impl CircuitBreaker {
         result
     }
 
-    #[cold]
+    /// Inlined into its one caller, [`Self::admit_counted`], which is cold itself
+    /// (callgrind: a rejection 157 -> 141 instructions, 131 before totals).
+    #[inline(always)]
     fn admit_slow(&self, mut s: Snapshot) -> Result<Ticket, Rejected> {
         loop {
             match s.tag() {

@@ -5,7 +5,12 @@
 //! ```text
 //! cargo run -p warden-kit --example service -- --duration 4
 //! WARDEN_METRICS_PORT=9898 cargo run -p warden-kit --example service   # fixed port
+//! cargo run -p warden-kit --features tracing --example service   # + tracing events
 //! ```
+//!
+//! With the `tracing` feature the registry also emits the `warden::state`
+//! events (`WARN` when the breaker opens) and one `warden::rejections` summary
+//! per transition, printed by a `tracing-subscriber` formatter at `DEBUG`.
 //!
 //! Four clients ask an "inventory" service for stock levels every 10 ms. The
 //! dependency is healthy for the first quarter of the run, then fails (errors
@@ -159,26 +164,32 @@ async fn main() -> Result<(), BoxError> {
 
     // Metrics, then the registry: one named breaker per dependency.
     let prom = prometheus::Registry::new();
-    let registry = Arc::new(
-        Registry::builder()
-            .configure(
-                "inventory",
-                BreakerConfig::default()
-                    .with_trip(TripRule::ConsecutiveFailures(5))
-                    .with_timeout(Duration::from_millis(500))
-                    .with_max_requests(2)
-                    .with_max_concurrent(8)
-                    .with_call_timeout(Some(Duration::from_millis(150))),
-            )
-            .metrics(Metrics::register(&prom)?)
-            .on_state_change(move |name, from, to| {
-                println!(
-                    "[{:6.2}s] {name}: {from} -> {to}",
-                    start.elapsed().as_secs_f64()
-                );
-            })
-            .build()?,
-    );
+    let builder = Registry::builder()
+        .configure(
+            "inventory",
+            BreakerConfig::default()
+                .with_trip(TripRule::ConsecutiveFailures(5))
+                .with_timeout(Duration::from_millis(500))
+                .with_max_requests(2)
+                .with_max_concurrent(8)
+                .with_call_timeout(Some(Duration::from_millis(150))),
+        )
+        .metrics(Metrics::register(&prom)?)
+        .on_state_change(move |name, from, to| {
+            println!(
+                "[{:6.2}s] {name}: {from} -> {to}",
+                start.elapsed().as_secs_f64()
+            );
+        });
+    // With `tracing`: state changes and rejection summaries as events, printed.
+    #[cfg(feature = "tracing")]
+    let builder = {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .init();
+        builder.tracing(Arc::new(warden_kit::telemetry::events::Tracing::new()))
+    };
+    let registry = Arc::new(builder.build()?);
     let policy = Arc::new(
         RetryPolicy::<ExecuteError<Unavailable>>::builder()
             .max_attempts(3)

@@ -99,7 +99,7 @@
 //! | `CircuitBreaker::call` (the core alone) | 2.5 ns |
 //! | `NamedBreaker::execute` (kept handle: + two clock reads for `elapsed`, the state after) | 22 ns |
 //! | `Registry::execute` (+ the name lookup; 1 or 100 names) | 40-41 ns |
-//! | `Registry::execute` with metrics | 50 ns |
+//! | `Registry::execute` with metrics (measured with the earlier per-call observer; the collector now reads totals at scrape time) | 50 ns |
 //! | `Registry::execute` with a bulkhead | 44 ns |
 //! | `Registry::execute`, two threads on one name | 42 ns |
 //! | `Registry::execute` with a bulkhead, two threads on one name | 71 ns |
@@ -119,6 +119,11 @@
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.
+//! * `otel`, `metrics-facade`, `tracing`: the backends of `warden-telemetry`
+//!   (re-exported as `telemetry`), each wired by one builder call
+//!   (`RegistryBuilder::otel`, `RegistryBuilder::metrics_facade`,
+//!   `RegistryBuilder::tracing`); each reads the breakers' own totals at
+//!   collection time or at transitions, never per call.
 //! * `redis`: fleet-wide breakers through Redis (the `warden-redis` crate,
 //!   re-exported as `fleet`) and `RegistryBuilder::fleet`, which coordinates every
 //!   breaker of a registry across instances and adds each name's fleet state and
@@ -130,6 +135,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod backends;
 mod bulkhead;
 mod config;
 mod execution;
@@ -161,6 +167,11 @@ pub use warden_retry::{Backoff, Jitter, RetryPolicy};
 /// Prometheus metrics ([`warden_prometheus`]; feature `metrics`).
 #[cfg(feature = "metrics")]
 pub use warden_prometheus as metrics;
+
+/// OpenTelemetry, `metrics` facade and `tracing` backends ([`warden_telemetry`];
+/// features `otel`, `metrics-facade`, `tracing`).
+#[cfg(any(feature = "otel", feature = "metrics-facade", feature = "tracing"))]
+pub use warden_telemetry as telemetry;
 
 /// Fleet-wide breakers through Redis ([`warden_redis`]; feature `redis`).
 #[cfg(feature = "redis")]

@@ -768,6 +768,8 @@ pub struct RegistryBuilder {
     limits: Limits,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    /// OpenTelemetry, `metrics` facade, `tracing` (see `backends.rs`).
+    pub(crate) backends: crate::backends::Backends,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
 }
@@ -887,7 +889,11 @@ impl RegistryBuilder {
         self
     }
 
-    /// Exports every breaker's metrics through `metrics` (feature `metrics`).
+    /// Exports every breaker's metrics through `metrics` (feature `metrics`):
+    /// each breaker the registry creates is [watched](warden_prometheus::Metrics::watch),
+    /// so a scrape reads its state and lifetime totals and a call pays nothing
+    /// for them; timeouts and bulkhead rejections, which only the registry
+    /// sees, are counted when they happen.
     ///
     /// ```
     /// let prometheus = warden_kit::metrics::prometheus::Registry::new();
@@ -1076,6 +1082,7 @@ impl RegistryBuilder {
             on_state_change: self.on_state_change,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
+            backends: Arc::new(self.backends),
             #[cfg(feature = "redis")]
             fleet: self.fleet,
         })
@@ -1194,6 +1201,7 @@ pub struct Registry {
     on_state_change: Option<Arc<StateChangeFn>>,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    backends: Arc<crate::backends::Backends>,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
 }
@@ -1225,6 +1233,7 @@ impl Registry {
             limits: Limits::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
+            backends: crate::backends::Backends::default(),
             #[cfg(feature = "redis")]
             fleet: None,
         }
@@ -1444,28 +1453,30 @@ impl Registry {
         let last_state = Arc::new(AtomicU8::new(CLOSED));
         let user = self.on_state_change.clone();
         let mirror = Arc::clone(&last_state);
+        let backends = Arc::clone(&self.backends);
         builder = builder.on_state_change(move |name, from, to| {
             // Relaxed: a hint for eviction, which confirms with `state()`.
             mirror.store(
                 u8::try_from(to.as_gauge()).unwrap_or(u8::MAX),
                 Ordering::Relaxed,
             );
+            backends.on_state_change(name, from, to);
             if let Some(f) = &user {
                 f(name, from, to);
             }
         });
-        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-        let mut hooks = Hooks::default();
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            let m = metrics.breaker(name);
-            builder = builder.observer(m.clone());
-            hooks.metrics = Some(m);
-        }
         let breaker = Arc::new(builder.build().map_err(|error| ConfigError::Breaker {
             scope: format!("breakers.{}", bounded(name)),
             error,
         })?);
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut hooks = Hooks::default();
+        // Pulled at scrape time from the breaker's own totals: nothing per call.
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            hooks.metrics = Some(metrics.watch(&breaker));
+        }
+        self.backends.watch(&breaker);
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
             #[cfg(feature = "redis")]

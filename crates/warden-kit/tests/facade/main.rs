@@ -10,3 +10,5 @@ mod policies;
 mod presets;
 mod registry;
 mod status;
+#[cfg(all(feature = "otel", feature = "metrics-facade", feature = "tracing"))]
+mod telemetry;
