@@ -125,7 +125,7 @@
 //! The thread runs only while a breaker on the default clock is open (until its
 //! deadline) or settings with such a rule are alive (until the last clone is
 //! dropped); then it stops by itself. While it runs it wakes once a millisecond
-//! (about 1-2 % of one core). [`ManualClock`] and clocks of your own never start
+//! (about 1 % of one core). [`ManualClock`] and clocks of your own never start
 //! it: every read is theirs, exact and deterministic.
 //!
 //! # Bit budget
