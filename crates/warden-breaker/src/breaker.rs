@@ -1218,7 +1218,9 @@ impl CircuitBreaker {
     /// that has `PENDING` set, given the `generation` and the state the callbacks
     /// last `reported`. Pure apart from reading the time (`now`, only when an open or
     /// closed word needs a deadline) and a re-trip count: nothing is stored and no
-    /// transition is named until the caller's exchange succeeds.
+    /// transition is named until the caller's exchange succeeds (an open word's
+    /// deadline is registered with the ticker, which at most keeps its thread
+    /// running until then).
     fn settle(
         &self,
         s: Snapshot,
