@@ -4,7 +4,7 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
-use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep};
+use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex};
 use warden_benches::harness::{Contender, Team, Workload};
 
 mod metrics;
@@ -64,16 +64,6 @@ fn compare(c: &mut Criterion) {
             bench::<Tower<WardenStatic>>(&mut group, workload, threads);
             bench::<Tower<WardenArc>>(&mut group, workload, threads);
             bench::<Tower<TowerResilience>>(&mut group, workload, threads);
-        }
-        group.finish();
-    }
-    // Last: the first of these starts quanta's upkeep thread, which changes every
-    // later QuantaClock read in the process.
-    for workload in Workload::ALL {
-        let mut group = c.benchmark_group(workload.name());
-        group.sampling_mode(SamplingMode::Flat);
-        for threads in THREADS {
-            bench::<WardenUpkeep>(&mut group, workload, threads);
         }
         group.finish();
     }

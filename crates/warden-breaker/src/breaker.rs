@@ -443,6 +443,7 @@ impl CircuitBreaker {
         if deadline > MAX_FORCED_DEADLINE {
             self.force_open();
         } else {
+            self.settings.time().open_until(deadline);
             self.command(|g| Snapshot::manual(g, Manual::ForcedOpenUntil, deadline));
         }
     }
@@ -655,10 +656,18 @@ impl CircuitBreaker {
         result
     }
 
-    /// An admission with observers to notify or a call to time.
-    #[cold]
+    /// An admission with observers to notify or a call to time. Out of line, so
+    /// the inlined [`Self::admit`] stays as small as the plain path needs (a branch
+    /// more there costs the plain closed path about 1 ns).
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+        if self.settings.record_path() == RecordPath::Timed && s.is_plain_closed() {
+            // Slow calls and no observer (a timed record path has none): a closed
+            // admission only takes its start time.
+            self.counters.record_request(s.without_pending());
+            let start = self.settings.time().timed_nanos() / 1_000;
+            return Ok(Ticket::closed(s.generation()).started_at(start));
+        }
         let result = if s.is_plain_closed() {
             self.counters.record_request(s.without_pending());
             Ok(Ticket::closed(s.generation()))
@@ -674,7 +683,7 @@ impl CircuitBreaker {
     fn admission_hooks(&self, result: Result<Ticket, Rejected>) -> Result<Ticket, Rejected> {
         let result = match result {
             Ok(t) if self.settings.times_calls() && !t.is_half_open() => {
-                Ok(t.started_at(self.settings.now_nanos() / 1_000))
+                Ok(t.started_at(self.settings.time().timed_nanos() / 1_000))
             }
             other => other,
         };
@@ -728,6 +737,13 @@ impl CircuitBreaker {
                         return Err(Rejected::Open); // forced open until the next command
                     };
                     if s.is_pending() {
+                        return Err(Rejected::Open);
+                    }
+                    // The ticker's time is never ahead of the clock: if the deadline is
+                    // still ahead of it, it is ahead of now too. While the ticker runs
+                    // (it does while a breaker on the default clock is open) this is a
+                    // load instead of a clock read; otherwise it is the clock.
+                    if self.settings.time().recent_ticks() <= deadline {
                         return Err(Rejected::Open);
                     }
                     let now = self.settings.now_ticks();
@@ -819,22 +835,18 @@ impl CircuitBreaker {
             self.counters.record_success(ticket.bits());
             return;
         }
-        self.record_slow(ticket, outcome);
+        self.record_other(ticket, outcome);
     }
 
-    /// The fast path's success with a time window or slow calls: one clock read,
+    /// The fast path's success with a time window or slow calls: one time read,
     /// the bucket check, the stripe, and the slow-call rule if the call was slow.
     #[inline]
     fn record_timed_success(&self, ticket: Ticket) {
-        let now_ns = self.settings.now_nanos();
+        let now_ns = self.settings.time().timed_nanos();
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
         if let Some(b) = self.buckets() {
-            b.enter(
-                generation,
-                b.standing_still(generation, now),
-                &self.counters,
-            );
+            b.enter_at(generation, now, &self.counters);
         }
         self.counters.record_success(ticket.word());
         if self.is_slow(ticket, now_ns) && self.slow_calls_trip(generation, now) {
@@ -842,14 +854,23 @@ impl CircuitBreaker {
         }
     }
 
-    fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
+    /// Every outcome but a plain success: first the plain fast path's case with a
+    /// time window or slow calls, kept out of [`Self::record_slow`] so it pays for
+    /// none of that function's set-up, and out of the inlined [`Self::record`] so
+    /// the plain path pays nothing for it.
+    #[inline(never)]
+    fn record_other(&self, ticket: Ticket, outcome: Option<Outcome>) {
         if outcome == Some(Outcome::Success)
             && self.settings.record_path() == RecordPath::Timed
             && self.load().without_pending() == ticket.word()
         {
-            // The plain fast path's case with a time window or slow calls.
             return self.record_timed_success(ticket);
         }
+        self.record_slow(ticket, outcome);
+    }
+
+    #[inline(never)]
+    fn record_slow(&self, ticket: Ticket, outcome: Option<Outcome>) {
         self.counters.record_outcome_total(outcome);
         // An observer's panic waits until the outcome is recorded: it never costs a
         // count or a half-open slot.
@@ -905,8 +926,10 @@ impl CircuitBreaker {
         // One clock read for everything this outcome needs the time for (an ignored
         // or dropped outcome enters no bucket and is never slow).
         let counted = matches!(outcome, Some(Outcome::Success | Outcome::Failure));
-        let now_ns = if interval || (timed && counted) {
+        let now_ns = if interval {
             self.settings.now_nanos()
+        } else if timed && counted {
+            self.settings.time().timed_nanos()
         } else {
             0
         };
@@ -920,11 +943,7 @@ impl CircuitBreaker {
         match outcome {
             Some(Outcome::Success) => {
                 if let Some(b) = self.buckets() {
-                    b.enter(
-                        generation,
-                        b.standing_still(generation, now),
-                        &self.counters,
-                    );
+                    b.enter_at(generation, now, &self.counters);
                 }
                 self.counters.record_counted_success(tag_of(generation));
                 if slow() && self.slow_calls_trip(generation, now) {
@@ -934,11 +953,7 @@ impl CircuitBreaker {
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 if let Some(b) = self.buckets() {
-                    b.enter(
-                        generation,
-                        b.standing_still(generation, now),
-                        &self.counters,
-                    );
+                    b.enter_at(generation, now, &self.counters);
                 }
                 let (counts, calls) = self.counters.record_failure(generation);
                 let trips = if self.failures_trip(generation, now, &counts, calls) {
@@ -1107,6 +1122,8 @@ impl CircuitBreaker {
         let deadline = now
             .saturating_add(self.settings.open_ticks(u64::from(retrips), now))
             .min(MAX_TICK);
+        // Rejections until the deadline load the ticker's time (on the default clock).
+        self.settings.time().open_until(deadline);
         let next = Snapshot::open(next_generation(s.generation()), deadline).with_pending(true);
         (next, retrips)
     }
@@ -1285,7 +1302,9 @@ impl CircuitBreaker {
     /// that has `PENDING` set, given the `generation` and the state the callbacks
     /// last `reported`. Pure apart from reading the time (`now`, only when an open or
     /// closed word needs a deadline) and a re-trip count: nothing is stored and no
-    /// transition is named until the caller's exchange succeeds.
+    /// transition is named until the caller's exchange succeeds (an open word's
+    /// deadline is registered with the ticker, which at most keeps its thread
+    /// running until then).
     fn settle(
         &self,
         s: Snapshot,

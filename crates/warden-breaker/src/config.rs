@@ -697,7 +697,10 @@ impl Builder {
             } else {
                 self.observers.into()
             },
-            time: TimeBase::new(clock),
+            time: TimeBase::new(clock).timing_calls_if(finest_timing(
+                self.time_window.as_ref(),
+                self.slow_calls.as_ref(),
+            )),
         })
     }
 
@@ -789,6 +792,17 @@ fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> 
         return Err(ConfigError::NotWholeMillis { field, value: d });
     }
     Ok(ms as u64)
+}
+
+/// The finest rule that times calls (a time window's bucket, a slow-call
+/// threshold), if any.
+fn finest_timing(w: Option<&TimeWindow>, s: Option<&SlowCalls>) -> Option<Duration> {
+    let bucket = w.map(|w| Duration::from_millis(w.width_ticks()));
+    let threshold = s.map(|s| s.threshold());
+    match (bucket, threshold) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// How a closed-state success is recorded, decided once by the settings.
@@ -983,6 +997,12 @@ impl Settings {
     /// ```
     pub fn now_ticks(&self) -> u64 {
         self.time.now_ticks()
+    }
+
+    /// The time base: the clock, the epoch and the ticker's time.
+    #[inline]
+    pub(crate) fn time(&self) -> &TimeBase {
+        &self.time
     }
 
     /// The breaker's time in nanoseconds since these settings were validated

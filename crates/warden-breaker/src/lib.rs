@@ -105,8 +105,9 @@
 //!   counters under every rule: the count window costs nothing on a success (a
 //!   failure records its position in a ring), the time window one clock read and
 //!   one read-mostly load (a bucket's first outcome snapshots the counts into a
-//!   seqlock slot), slow calls a clock read at admission and one at the outcome.
-//!   Costs in `BENCHMARKS.md`.
+//!   seqlock slot), slow calls a time read at admission and one at the outcome.
+//!   On the default clock, rules of 50 ms or more (buckets, threshold) read the
+//!   ticker's time, one load (see "Time" below). Costs in `BENCHMARKS.md`.
 //! * Half-open max wait ([`Builder::half_open_max_wait`]): a half-open
 //!   generation that lasts longer than the bound (probes that hang or leak)
 //!   re-opens on the next look, as if a probe had failed. Its deadline lives in a
@@ -120,6 +121,27 @@
 //!   safely; [`mode`](CircuitBreaker::mode) reports the [`Mode`], while
 //!   [`State`] keeps gobreaker's three states (forced open reads as open, forced
 //!   closed and disabled as closed), so gauges and callbacks are unchanged.
+//!
+//! # Time
+//!
+//! Transitions are lazy, as in gobreaker: an open breaker turns half-open when
+//! something looks at it after its timeout (a call, [`state`](CircuitBreaker::state)),
+//! and [`state`](CircuitBreaker::state) reads the clock, so it reads half-open as
+//! soon as the timeout has passed. No thread delivers the transition's callbacks
+//! at the deadline; they run on the thread that looked.
+//!
+//! On the default clock ([`QuantaClock`]) the paths that only need "about now"
+//! load the time a `warden-ticker` thread publishes once a millisecond, instead
+//! of reading the clock (9-10 ns on a VM): an open breaker's rejection (is the
+//! deadline still ahead?), and the time a [`TimeWindow`] or [`SlowCalls`] rule of
+//! 50 ms or more gives a call. That time lags the clock by at most one
+//! millisecond plus the thread's scheduling delay, so an open breaker may reject
+//! that much longer than its timeout, and a call is timed to within that much.
+//! The thread runs only while a breaker on the default clock is open (until its
+//! deadline) or settings with such a rule are alive (until the last clone is
+//! dropped); then it stops by itself. While it runs it wakes once a millisecond
+//! (about 1 % of one core). [`ManualClock`] and clocks of your own never start
+//! it: every read is theirs, exact and deterministic.
 //!
 //! # Bit budget
 //!
@@ -174,6 +196,7 @@ mod serde_units;
 mod slot;
 mod state;
 mod sync;
+mod ticker;
 mod types;
 mod window;
 
