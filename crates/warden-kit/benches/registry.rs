@@ -80,12 +80,18 @@ fn single_thread(c: &mut Criterion) {
     let r = registry(1, BreakerConfig::default());
     let handle = r.breaker("kafka").expect("running");
     g.bench_function("handle.execute", |b| {
-        b.iter(|| black_box(handle.execute(|| Ok::<u64, ()>(black_box(1)))))
+        b.iter(|| black_box(handle.pipeline().execute(|| Ok::<u64, ()>(black_box(1)))))
     });
     for names in [1, 100_000] {
         let r = registry(names, BreakerConfig::default());
         g.bench_function(format!("registry.execute/{names} names"), |b| {
-            b.iter(|| black_box(r.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
+            b.iter(|| {
+                black_box(
+                    r.pipeline(black_box("kafka"))
+                        .expect("running")
+                        .execute(|| Ok::<u64, ()>(black_box(1))),
+                )
+            })
         });
     }
 
@@ -96,13 +102,25 @@ fn single_thread(c: &mut Criterion) {
         .expect("valid");
     g.bench_function("registry.execute+metrics", |b| {
         b.iter(|| {
-            black_box(with_metrics.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1))))
+            black_box(
+                with_metrics
+                    .pipeline(black_box("kafka"))
+                    .expect("running")
+                    .execute(|| Ok::<u64, ()>(black_box(1))),
+            )
         })
     });
 
     let bulkhead = registry(1, BreakerConfig::default().with_max_concurrent(64));
     g.bench_function("registry.execute+bulkhead", |b| {
-        b.iter(|| black_box(bulkhead.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1)))))
+        b.iter(|| {
+            black_box(
+                bulkhead
+                    .pipeline(black_box("kafka"))
+                    .expect("running")
+                    .execute(|| Ok::<u64, ()>(black_box(1))),
+            )
+        })
     });
     g.finish();
 }
@@ -182,7 +200,10 @@ fn together(registry: &Arc<Registry>, iters: u64) -> Duration {
                 let start = Instant::now();
                 for _ in 0..iters {
                     let _ = black_box(
-                        registry.execute(black_box("kafka"), || Ok::<u64, ()>(black_box(1))),
+                        registry
+                            .pipeline(black_box("kafka"))
+                            .expect("running")
+                            .execute(|| Ok::<u64, ()>(black_box(1))),
                     );
                 }
                 start.elapsed()

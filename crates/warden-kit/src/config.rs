@@ -74,11 +74,11 @@ pub enum TripRule {
     ///     .configure("api", BreakerConfig::default().with_trip(rule))
     ///     .build()?;
     /// for ok in [true, false, true] {
-    ///     let _ = registry.execute("api", || if ok { Ok(()) } else { Err("503") });
+    ///     let _ = registry.pipeline("api")?.execute(|| if ok { Ok(()) } else { Err("503") });
     /// }
-    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 2 of 4 failed
+    /// let ex = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 2 of 4 failed
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     CountWindow {
         /// Calls in the window, `1..=1024`.
@@ -112,17 +112,17 @@ pub enum TripRule {
     ///     .configure("api", BreakerConfig::default().with_trip(rule))
     ///     .clock(clock.clone())
     ///     .build()?;
-    /// let _ = registry.execute("api", || Err::<(), _>("503"));
+    /// let _ = registry.pipeline("api")?.execute(|| Err::<(), _>("503"));
     /// clock.advance(Duration::from_secs(10)); // the failure leaves the window
     /// for _ in 0..3 {
-    ///     let _ = registry.execute("api", || Ok::<_, &str>(()));
+    ///     let _ = registry.pipeline("api")?.execute(|| Ok::<_, &str>(()));
     /// }
-    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 1 of 4
+    /// let ex = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 1 of 4
     /// assert_eq!(ex.state(), Some(State::Closed));
-    /// let _ = registry.execute("api", || Err::<(), _>("503")); // 2 of 5
-    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 3 of 6
+    /// let _ = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 2 of 5
+    /// let ex = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 3 of 6
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     TimeWindow {
         /// The span of the window: whole milliseconds, at most 2^39 ms (in
@@ -837,13 +837,13 @@ impl BreakerConfig {
     ///     Ok::<_, ()>(())
     /// };
     /// for _ in 0..2 {
-    ///     let _ = registry.execute("db", || Ok::<_, ()>(())); // fast
+    ///     let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(())); // fast
     /// }
-    /// let _ = registry.execute("db", slow); // 1 slow of 3: under the minimum
-    /// let ex = registry.execute("db", slow); // 2 slow of 4: 50 %
+    /// let _ = registry.pipeline("db")?.execute(slow); // 1 slow of 3: under the minimum
+    /// let ex = registry.pipeline("db")?.execute(slow); // 2 slow of 4: 50 %
     /// assert!(ex.succeeded());
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_slow_calls(mut self, threshold: Duration, rate: f64, min_calls: u32) -> Self {
         self.slow_calls = Some(SlowCallsConfig {
@@ -868,9 +868,9 @@ impl BreakerConfig {
     ///     .with_timeout(Duration::from_secs(1))
     ///     .with_open_backoff(2, Duration::from_secs(60), 0.0);
     /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
-    /// let _ = registry.execute("db", || Err::<(), _>("down")); // open for 1 s
+    /// let _ = registry.pipeline("db")?.execute(|| Err::<(), _>("down")); // open for 1 s
     /// clock.advance(Duration::from_millis(1001));
-    /// let ex = registry.execute("db", || Err::<(), _>("down")); // the probe fails: open for 2 s
+    /// let ex = registry.pipeline("db")?.execute(|| Err::<(), _>("down")); // the probe fails: open for 2 s
     /// assert_eq!(ex.state(), Some(State::Open));
     /// clock.advance(Duration::from_millis(2000));
     /// assert_eq!(registry.breaker("db")?.state(), State::Open);
@@ -902,7 +902,7 @@ impl BreakerConfig {
     ///     .with_half_open_max_wait(Duration::from_secs(5));
     /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
     /// let db = registry.breaker("db")?;
-    /// let _ = db.execute(|| Err::<(), _>("down"));
+    /// let _ = db.pipeline().execute(|| Err::<(), _>("down"));
     /// clock.advance(Duration::from_millis(1001));
     /// let hung = db.breaker().try_acquire().expect("the probe"); // never reports
     /// clock.advance(Duration::from_millis(5001));

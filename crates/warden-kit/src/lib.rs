@@ -13,7 +13,9 @@
 //!
 //! | need | use |
 //! | --- | --- |
-//! | guard calls to named dependencies | [`Registry`]: [`execute`](Registry::execute), [`execute_with_fallback`](Registry::execute_with_fallback), [`execute_with_retry`](Registry::execute_with_retry), [`execute_async`](Registry::execute_async) (per-call timeout), [`execute_async_with_retry`](Registry::execute_async_with_retry) |
+//! | guard calls to named dependencies | [`Registry::pipeline`]: a [`Pipeline`] (fallback, retry, bulkhead, breaker, timeout, in that order) built once, run with [`execute`](Pipeline::execute) or [`execute_async`](Pipeline::execute_async) |
+//! | decide what counts as a failure | [`Pipeline::with_classifier`] (the closure form the core's `call_with` and the tower layer take) |
+//! | serve something instead of an error | [`Fallback`]: a value, a function of the error, the last good value, a secondary call |
 //! | know what happened | [`Execution`]: value or [`ExecuteError`], [`rejection`](Execution::rejection), [`state`](Execution::state), [`attempts`](Execution::attempts), [`elapsed`](Execution::elapsed) |
 //! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default) |
 //! | choose when a breaker opens | [`TripRule`]: consecutive failures, failure rate per interval, [count window](TripRule::CountWindow), [time window](TripRule::TimeWindow), custom; [`slow_calls`](BreakerConfig::slow_calls) ([`SlowCallsConfig`]) |
@@ -32,7 +34,7 @@
 #![cfg_attr(feature = "metrics", doc = "```")]
 #![cfg_attr(not(feature = "metrics"), doc = "```ignore")]
 //! use std::sync::Arc;
-//! use warden_kit::{BreakerConfig, ExecuteError, Registry};
+//! use warden_kit::{BreakerConfig, ExecuteError, Fallback, Registry};
 //!
 //! let prometheus = warden_kit::metrics::prometheus::Registry::new();
 //! let registry = Arc::new(
@@ -43,12 +45,14 @@
 //!         .build()?,
 //! );
 //!
-//! let ex = registry
-//!     .execute("kafka", || produce("order-42"))
-//!     .or_fallback(|err: ExecuteError<std::io::Error>| {
+//! // Built once: the name's breaker, then what to do when it fails.
+//! let kafka = registry
+//!     .pipeline("kafka")?
+//!     .with_fallback(Fallback::from_fn(|err: ExecuteError<std::io::Error>| {
 //!         eprintln!("spooling locally: {err}");
 //!         Ok(())
-//!     });
+//!     }));
+//! let ex = kafka.execute(|| produce("order-42"));
 //! assert!(ex.has_value());
 //! for status in registry.list() {
 //!     println!("{} {} {:?}", status.name, status.state, status.counts);
@@ -133,6 +137,7 @@
 mod bulkhead;
 mod config;
 mod execution;
+mod pipeline;
 pub mod presets;
 mod quote;
 mod registry;
@@ -143,6 +148,7 @@ pub use config::{
     SlowCallsConfig, TripRule,
 };
 pub use execution::{ExecuteError, Execution};
+pub use pipeline::{Fallback, Pipeline};
 pub use registry::{
     BreakerStatus, DEFAULT_MAX_NAME_LEN, Drained, NameError, NamedBreaker, Registry,
     RegistryBuilder, RegistryError,

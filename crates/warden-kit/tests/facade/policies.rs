@@ -24,20 +24,21 @@ fn registry_with(config: BreakerConfig) -> (Registry, ManualClock) {
 }
 
 fn fail(db: &NamedBreaker) -> Option<State> {
-    db.execute(|| Err::<(), _>("down")).state()
+    db.pipeline().execute(|| Err::<(), _>("down")).state()
 }
 
 fn succeed(db: &NamedBreaker) -> Option<State> {
-    db.execute(|| Ok::<_, &str>(())).state()
+    db.pipeline().execute(|| Ok::<_, &str>(())).state()
 }
 
 /// A call that takes `took` on the registry's clock and succeeds.
 fn succeed_after(db: &NamedBreaker, clock: &ManualClock, took: Duration) -> Option<State> {
-    db.execute(|| {
-        clock.advance(took);
-        Ok::<_, &str>(())
-    })
-    .state()
+    db.pipeline()
+        .execute(|| {
+            clock.advance(took);
+            Ok::<_, &str>(())
+        })
+        .state()
 }
 
 fn count_window() -> TripRule {
@@ -658,7 +659,7 @@ fn slow_calls_trip_though_every_call_succeeds() {
         Some(State::Closed),
         "1 slow of 3: under the minimum"
     );
-    let ex = db.execute(|| {
+    let ex = db.pipeline().execute(|| {
         clock.advance(slow);
         Ok::<_, &str>(())
     });
@@ -795,7 +796,7 @@ fn half_open_max_wait_reopens_a_breaker_whose_probe_never_reports() {
     let hung = db.breaker().try_acquire().unwrap();
     clock.advance(Duration::from_secs(3600));
     assert_eq!(db.state(), State::HalfOpen);
-    let ex = db.execute(|| Ok::<_, &str>(()));
+    let ex = db.pipeline().execute(|| Ok::<_, &str>(()));
     assert!(ex.is_rejected(), "the one probe slot is held");
     drop(hung);
 }
