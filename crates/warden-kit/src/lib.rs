@@ -123,6 +123,9 @@
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.
+//! * `tower`: [`Registry::layer`](crate::Registry) and the [`tower`](crate::tower)
+//!   module: a tower layer on a name's breaker, bulkhead and metrics, and
+//!   `warden_tower`'s classifiers for pipelines.
 //! * `redis`: fleet-wide breakers through Redis (the `warden-redis` crate,
 //!   re-exported as `fleet`) and `RegistryBuilder::fleet`, which coordinates every
 //!   breaker of a registry across instances and adds each name's fleet state and
@@ -141,6 +144,9 @@ mod pipeline;
 pub mod presets;
 mod quote;
 mod registry;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use bulkhead::{Bulkhead, BulkheadPermit};
 pub use config::{

@@ -1,68 +1,5 @@
-//! [`Pipeline`]: the one way to run a call through a named breaker, composed
-//! once from strategies and run many times, sync or async.
-//!
-//! # Order
-//!
-//! A pipeline always nests its strategies in this order, outermost first
-//! (the order Polly's `ResiliencePipeline` documentation recommends):
-//!
-//! 1. **fallback** ([`with_fallback`](Pipeline::with_fallback)): sees the run's
-//!    final error, whatever produced it: the call's own, a timeout, the
-//!    breaker's or the bulkhead's refusal, a shut-down registry. It runs once,
-//!    after every retry.
-//! 2. **retry** ([`with_retry`](Pipeline::with_retry)): each attempt goes
-//!    through everything below it, so every attempt is judged by the breaker,
-//!    a breaker that trips mid-run stops the run (a refusal is not retried
-//!    unless the policy retries rejections), and the bulkhead slot is not
-//!    held through the backoff waits.
-//! 3. **bulkhead** (the name's `max_concurrent`): a full bulkhead refuses the
-//!    attempt before the breaker is asked, so it never takes a half-open
-//!    probe slot it would not use.
-//! 4. **breaker** (the name's): admits or refuses the attempt and records its
-//!    outcome, decided by the [classifier](Pipeline::with_classifier).
-//! 5. **timeout** ([`with_timeout`](Pipeline::with_timeout), by default the
-//!    name's [`call_timeout`](crate::BreakerConfig::call_timeout)): per attempt
-//!    and inside the breaker, so a timed-out attempt counts as a failure and
-//!    the next attempt gets a fresh deadline.
-//!
-//! The order is fixed rather than chosen per pipeline: each other order loses
-//! something (a timeout outside the breaker is never counted; a retry inside
-//! the breaker holds one permit across attempts; a fallback inside the retry
-//! hides every failure from it).
-//!
-//! # Cost
-//!
-//! A pipeline is built once ([`NamedBreaker::pipeline`],
-//! [`Registry::pipeline`](crate::Registry::pipeline)) and kept; running it
-//! allocates nothing and, with only the breaker, costs what one guarded call
-//! costs: the shutdown flag, the breaker's admission, two reads of the
-//! registry's clock (for [`Execution::elapsed`]) and the state after. Each
-//! strategy adds only its own work (a timeout reads no extra clock; the
-//! last-good fallback clones each good value under an uncontended lock).
-//!
-//! ```
-//! use std::time::Duration;
-//! use warden_kit::{BreakerConfig, ExecuteError, Fallback, Registry, RetryPolicy};
-//!
-//! let registry = Registry::builder()
-//!     .configure("prices", BreakerConfig::default().with_max_concurrent(16))
-//!     .build()?;
-//! // Built once, at start-up.
-//! let prices = registry
-//!     .pipeline("prices")?
-//!     .with_retry(
-//!         RetryPolicy::builder()
-//!             .base_delay(Duration::ZERO)
-//!             .retry_if(ExecuteError::is_retryable)
-//!             .build()?,
-//!     )
-//!     .with_fallback(Fallback::value(100)); // a list price
-//!
-//! // Run on every request.
-//! let ex = prices.execute(|| Err::<u32, _>("connection reset"));
-//! assert_eq!((ex.value(), ex.attempts(), ex.used_fallback()), (Some(&100), 3, true));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! [`Pipeline`] and [`Fallback`]: the one way to run a call through a named
+//! breaker.
 
 use std::fmt;
 #[cfg(feature = "tokio")]
@@ -315,10 +252,72 @@ impl<T: 'static, E: 'static> Fallback<T, E> {
     }
 }
 
-/// A call's path through a named breaker, composed once: fallback, retry,
-/// bulkhead, breaker, timeout, in that order (see the [module](self) for why),
-/// run with [`execute`](Self::execute) or
+/// A call's path through a named breaker, composed once from strategies and
+/// run many times with [`execute`](Self::execute) (sync) or
 /// [`execute_async`](Self::execute_async), each returning an [`Execution`].
+///
+/// # Order
+///
+/// A pipeline always nests its strategies in this order, outermost first
+/// (the order Polly's `ResiliencePipeline` documentation recommends):
+///
+/// 1. **fallback** ([`with_fallback`](Pipeline::with_fallback)): sees the run's
+///    final error, whatever produced it: the call's own, a timeout, the
+///    breaker's or the bulkhead's refusal, a shut-down registry. It runs once,
+///    after every retry.
+/// 2. **retry** ([`with_retry`](Pipeline::with_retry)): each attempt goes
+///    through everything below it, so every attempt is judged by the breaker,
+///    a breaker that trips mid-run stops the run (a refusal is not retried
+///    unless the policy retries rejections), and the bulkhead slot is not
+///    held through the backoff waits.
+/// 3. **bulkhead** (the name's `max_concurrent`): a full bulkhead refuses the
+///    attempt before the breaker is asked, so it never takes a half-open
+///    probe slot it would not use.
+/// 4. **breaker** (the name's): admits or refuses the attempt and records its
+///    outcome, decided by the [classifier](Pipeline::with_classifier).
+/// 5. **timeout** ([`with_timeout`](Pipeline::with_timeout), by default the
+///    name's [`call_timeout`](crate::BreakerConfig::call_timeout)): per attempt
+///    and inside the breaker, so a timed-out attempt counts as a failure and
+///    the next attempt gets a fresh deadline.
+///
+/// The order is fixed rather than chosen per pipeline: each other order loses
+/// something (a timeout outside the breaker is never counted; a retry inside
+/// the breaker holds one permit across attempts; a fallback inside the retry
+/// hides every failure from it).
+///
+/// # Cost
+///
+/// A pipeline is built once ([`NamedBreaker::pipeline`],
+/// [`Registry::pipeline`](crate::Registry::pipeline)) and kept; running it
+/// allocates nothing and, with only the breaker, costs what one guarded call
+/// costs: the shutdown flag, the breaker's admission, two reads of the
+/// registry's clock (for [`Execution::elapsed`]) and the state after. Each
+/// strategy adds only its own work (a timeout reads no extra clock; the
+/// last-good fallback clones each good value under an uncontended lock).
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_kit::{BreakerConfig, ExecuteError, Fallback, Registry, RetryPolicy};
+///
+/// let registry = Registry::builder()
+///     .configure("prices", BreakerConfig::default().with_max_concurrent(16))
+///     .build()?;
+/// // Built once, at start-up.
+/// let prices = registry
+///     .pipeline("prices")?
+///     .with_retry(
+///         RetryPolicy::builder()
+///             .base_delay(Duration::ZERO)
+///             .retry_if(ExecuteError::is_retryable)
+///             .build()?,
+///     )
+///     .with_fallback(Fallback::value(100)); // a list price
+///
+/// // Run on every request.
+/// let ex = prices.execute(|| Err::<u32, _>("connection reset"));
+/// assert_eq!((ex.value(), ex.attempts(), ex.used_fallback()), (Some(&100), 3, true));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// Built from [`NamedBreaker::pipeline`] or
 /// [`Registry::pipeline`](crate::Registry::pipeline), which give the name's

@@ -219,7 +219,7 @@ pub(crate) struct Entry {
     pub(crate) breaker: Arc<CircuitBreaker>,
     /// The name, shared with the errors that name this breaker (a reference
     /// count per rejection, no copy of the name).
-    name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// The breaker's fleet-wide coordination, with a `RegistryBuilder::fleet`.
     #[cfg(feature = "redis")]
     fleet: Option<warden_redis::FleetBreaker>,

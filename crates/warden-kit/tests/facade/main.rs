@@ -10,3 +10,5 @@ mod policies;
 mod presets;
 mod registry;
 mod status;
+#[cfg(feature = "tower")]
+mod tower;
