@@ -6,6 +6,8 @@ mod config;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod names;
+#[cfg(feature = "tokio")]
+mod pipeline;
 mod policies;
 mod presets;
 mod registry;
