@@ -77,43 +77,34 @@
 //! [breakers.clickhouse]
 //! preset = "clickhouse"
 //! max_concurrent = 4
-//! trip = { failure_rate = { ratio = 0.5, min_requests = 10 } }
+//! trip = { failure_rate = { failure_rate_percent = 50, min_requests = 10 } }
 //!
 //! [breakers.payments]
-//! trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
-//! slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
-//! open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }
+//! trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }
+//! slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }
+//! open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }
 //! half_open_max_wait = "30s"
 //! ```
 //!
-//! Rates are shares of 1; the core's windows, slow calls and jitter count in
-//! whole percent, so `0.505` there is an error naming the field rather than
-//! a rounded value.
+//! Rates are whole percent everywhere, as in the core (`failure_rate_percent
+//! = 50`, `rate_percent`, `jitter_percent`); a share in the old form
+//! (`failure_rate = 0.5`) is an error naming the field to write instead.
 //!
 //! # Cost
 //!
 //! A registry lookup pins a lock-free concurrent map (papaya) and probes it
 //! (foldhash): no lock and no shared-line write; creating a name changes one
-//! slot, whatever the number of names. Measured on the project's 2-core machine
-//! (`cargo bench -p warden-kit --bench registry -- --warm-up-time 1 --measurement-time 2`),
-//! closed breaker, successful call:
-//!
-//! | path | per call |
-//! | --- | --- |
-//! | `CircuitBreaker::call` (the core alone) | 2.5 ns |
-//! | `NamedBreaker::execute` (kept handle: + two clock reads for `elapsed`, the state after) | 22 ns |
-//! | `Registry::execute` (+ the name lookup; 1 or 100 names) | 40-41 ns |
-//! | `Registry::execute` with metrics | 50 ns |
-//! | `Registry::execute` with a bulkhead | 44 ns |
-//! | `Registry::execute`, two threads on one name | 42 ns |
-//! | `Registry::execute` with a bulkhead, two threads on one name | 71 ns |
-//!
-//! These figures were taken with the registry's earlier copy-on-write map; a
-//! side-by-side run of both builds (2026-12-06, same bench, machine loaded by
-//! six sessions) showed no difference in `Registry::execute` beyond the noise.
-//! So the lookup costs about 18 ns; keep a [`NamedBreaker`]
-//! ([`Registry::breaker`]) where that matters. A bulkhead is one shared
-//! counter per name, so concurrent calls on one name contend on it.
+//! slot, whatever the number of names. A [`Pipeline`] is built once and kept:
+//! running it does no lookup and allocates nothing; with only the name's
+//! breaker it costs what the former `NamedBreaker::execute` did (the
+//! breaker, two clock reads for `elapsed`, the state after). Building one per
+//! call ([`Registry::pipeline`] for names known only per request) adds the
+//! lookup and a reference count taken and dropped, a write to the name's
+//! shared line that concurrent callers of one name contend on: keep
+//! pipelines where names are known ahead. A bulkhead is one shared counter
+//! per name, so concurrent calls on one name contend on it too. The figures,
+//! with the commands and the machine's load, are in
+//! `crates/warden-kit/benches/registry.rs`.
 
 //! # Feature flags
 //!
