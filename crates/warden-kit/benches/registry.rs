@@ -20,20 +20,30 @@
 //! * `two-threads/*`: both cores through clones of one pipeline at once.
 //!
 //! The pipeline replaced `NamedBreaker::execute` (a kept handle) and
-//! `Registry::execute(name, ..)`. Their cost, then the pipeline's, on the same
-//! machine in one session (2026-12-06, 2 cores shared by 6 sessions, load
-//! average about 8 to 10, so absolute figures are several times a quiet
-//! machine's), `cargo bench -p warden-kit --bench registry -- --warm-up-time 1
-//! --measurement-time 3 "<filter>"`:
+//! `Registry::execute(name, ..)`. Measured 2026-12-06 on the project's 2-core
+//! machine shared by 6 sessions (load average 7 to 12 during the runs, so
+//! absolute figures are several times a quiet machine's and vary by half
+//! between runs): the bench binary of commit fb6796c (before) and of commit
+//! 501a908 (after, same bench source but for the names) run alternately,
+//! three rounds, each `<binary> --bench --warm-up-time 1 --measurement-time 3
+//! "execute/(breaker.call|handle.execute)$"` (before) or
+//! `"execute/(breaker.call|pipeline.execute)$"` (after), criterion's mean:
 //!
-//! | path | commit | per call |
+//! | round | `handle.execute` (before) | `pipeline.execute` (after) |
 //! | --- | --- | --- |
-//! | `breaker.call` (before) | fb6796c | 71.5 ns |
-//! | `handle.execute` (before: `NamedBreaker::execute`) | fb6796c | 190.8 ns |
-//! | `registry.execute/1 names` (before: `Registry::execute`) | fb6796c | 257.2 ns |
-//! | `breaker.call` (after) | PIPELINE_COMMIT | BREAKER_AFTER |
-//! | `pipeline.execute` (after) | PIPELINE_COMMIT | PIPELINE_AFTER |
-//! | `registry.pipeline+execute/1 names` (after) | PIPELINE_COMMIT | PERCALL_AFTER |
+//! | 1 | 162.7 ns | 121.6 ns |
+//! | 2 | 117.8 ns | 256.4 ns |
+//! | 3 | 194.2 ns | 210.2 ns |
+//!
+//! The spread between rounds (118 to 256 ns; `breaker.call` alone read 8 to
+//! 57 ns in the same rounds) is larger than any difference between the two
+//! paths, so this machine cannot tell them apart; the allocation test
+//! (`tests/alloc.rs`) shows the prebuilt pipeline allocates nothing per call.
+//! Building a pipeline per call (`registry.pipeline+execute/1 names`) read
+//! 293 ns against `Registry::execute`'s 155 to 257 ns in separate runs of
+//! the same session (`cargo bench -p warden-kit --bench registry --
+//! --warm-up-time 1 --measurement-time 3 "execute/"`), consistent with the
+//! reference count it adds.
 //!
 //! Measured 2026-12-06 at commit 32c23ab on the project's 2-core machine while
 //! it ran 6 sessions (load average 11: absolute figures are several times a
