@@ -37,8 +37,17 @@
 //!
 //! The spread between rounds (118 to 256 ns; `breaker.call` alone read 8 to
 //! 57 ns in the same rounds) is larger than any difference between the two
-//! paths, so this machine cannot tell them apart; the allocation test
-//! (`tests/alloc.rs`) shows the prebuilt pipeline allocates nothing per call.
+//! paths, so timing on this machine cannot tell them apart. Instructions can:
+//! callgrind over a loop of 100,000 and of 200,000 calls
+//! (`examples/pipeline_loop.rs`, and the same loop over `NamedBreaker::execute`
+//! built from commit fb6796c; `valgrind --tool=callgrind
+//! --toggle-collect='*run_calls*' <binary> <n>`, release profile) counts 300
+//! instructions per call before and 332 through the pipeline (after splitting
+//! the one-attempt path from the composed one; 335 before that split): the
+//! pipeline costs about 10 % more instructions than the method it replaced,
+//! 32 instructions, of which the two clock reads and the state read (132) are
+//! common to both. The prebuilt pipeline allocates nothing per call
+//! (`tests/alloc.rs`).
 //! Building a pipeline per call (`registry.pipeline+execute/1 names`) read
 //! 293 ns against `Registry::execute`'s 155 to 257 ns in separate runs of
 //! the same session (`cargo bench -p warden-kit --bench registry --

@@ -194,25 +194,10 @@ impl<T: fmt::Debug, E: fmt::Debug> fmt::Debug for Execution<T, E> {
 }
 
 impl<T, E> Execution<T, E> {
-    pub(crate) fn new(
-        result: Result<T, ExecuteError<E>>,
-        state: Option<State>,
-        attempts: u32,
-        elapsed: Duration,
-    ) -> Self {
-        Self {
-            primary: Primary::of(&result),
-            result,
-            fallback: false,
-            state,
-            attempts,
-            elapsed,
-        }
-    }
-
     /// A pipeline's run: `last` is the outcome the breaker recorded for the
     /// last attempt (`None`: refused or never admitted), which makes an `Ok`
     /// the classifier counted as a failure a failed call.
+    #[inline]
     pub(crate) fn ran(
         result: Result<T, ExecuteError<E>>,
         last: Option<Outcome>,
@@ -220,11 +205,18 @@ impl<T, E> Execution<T, E> {
         attempts: u32,
         elapsed: Duration,
     ) -> Self {
-        let mut ex = Self::new(result, state, attempts, elapsed);
-        if ex.primary == Primary::Succeeded && last == Some(Outcome::Failure) {
-            ex.primary = Primary::Failed;
+        let primary = match (&result, last) {
+            (Ok(_), Some(Outcome::Failure)) => Primary::Failed,
+            _ => Primary::of(&result),
+        };
+        Self {
+            primary,
+            result,
+            fallback: false,
+            state,
+            attempts,
+            elapsed,
         }
-        ex
     }
 
     /// Replaces an error with what `fallback` makes of it.

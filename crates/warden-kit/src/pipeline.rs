@@ -535,6 +535,26 @@ impl<T, E> Pipeline<T, E> {
     where
         F: FnMut() -> Result<T, E>,
     {
+        if self.retry.is_none() && self.fallback.is_none() {
+            // The hot path: one attempt, built into its `Execution` in place.
+            let entry = &*self.entry;
+            let start = entry.clock.now_nanos();
+            let (result, last) = self.attempt(&mut f);
+            let elapsed = entry.clock.now_nanos().saturating_sub(start);
+            return Execution::ran(
+                result,
+                last,
+                Some(entry.breaker.state()),
+                u32::from(last.is_some()),
+                Duration::from_nanos(elapsed),
+            );
+        }
+        self.execute_composed(f)
+    }
+
+    /// [`execute`](Self::execute) with retry or a fallback.
+    #[inline(never)]
+    fn execute_composed(&self, mut f: impl FnMut() -> Result<T, E>) -> Execution<T, E> {
         let entry = &*self.entry;
         let start = entry.clock.now_nanos();
         let (result, last, attempts) = match &self.retry {
