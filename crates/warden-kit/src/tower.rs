@@ -71,7 +71,7 @@ impl Registry {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn main() -> Result<(), warden_kit::tower::BoxError> {
     /// use tower::{Service, ServiceExt};
     /// use warden_kit::tower::HttpClassifier;
     /// let registry = warden_kit::Registry::builder().build()?;
