@@ -16,8 +16,8 @@
 //! dependency is healthy for the first quarter of the run, then fails (errors
 //! and calls that hang past the 150 ms call timeout) until 60 % of the run,
 //! then recovers. The breaker opens during the outage, probes every 500 ms,
-//! and closes once the dependency is back; meanwhile the fallback serves the
-//! last known stock. Transitions are printed as they happen; at the end the
+//! and closes once the dependency is back; meanwhile the pipeline's fallback serves
+//! the last stock seen. Transitions are printed as they happen; at the end the
 //! program scrapes its own `/metrics` over HTTP, prints the warden series and
 //! the registry's list, shuts everything down and exits.
 
@@ -35,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use warden_kit::metrics::Metrics;
 use warden_kit::metrics::prometheus::{self, Encoder, TextEncoder};
-use warden_kit::{BreakerConfig, ExecuteError, Registry, RetryPolicy, TripRule};
+use warden_kit::{BreakerConfig, ExecuteError, Fallback, Registry, RetryPolicy, TripRule};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -190,18 +190,23 @@ async fn main() -> Result<(), BoxError> {
         builder.tracing(Arc::new(warden_kit::telemetry::events::Tracing::new()))
     };
     let registry = Arc::new(builder.build()?);
-    let policy = Arc::new(
-        RetryPolicy::<ExecuteError<Unavailable>>::builder()
-            .max_attempts(3)
-            .base_delay(Duration::from_millis(20))
-            .retry_if(ExecuteError::is_retryable)
-            .observer(
-                registry
-                    .retry_metrics("inventory")
-                    .ok_or("metrics are on")?,
-            )
-            .build()?,
-    );
+    // The composition, built once: fallback (the last stock seen), retry,
+    // then the name's bulkhead, breaker and call timeout for each attempt.
+    let pipeline = registry
+        .pipeline("inventory")?
+        .with_retry(
+            RetryPolicy::<ExecuteError<Unavailable>>::builder()
+                .max_attempts(3)
+                .base_delay(Duration::from_millis(20))
+                .retry_if(ExecuteError::is_retryable)
+                .observer(
+                    registry
+                        .retry_metrics("inventory")
+                        .ok_or("metrics are on")?,
+                )
+                .build()?,
+        )
+        .with_fallback(Fallback::last_good(run));
 
     let port: u16 = match std::env::var("WARDEN_METRICS_PORT") {
         Ok(p) => p.parse()?,
@@ -222,15 +227,10 @@ async fn main() -> Result<(), BoxError> {
     let served = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let clients: Vec<_> = (0..4u64)
         .map(|client| {
-            let (registry, policy, inventory, served) = (
-                registry.clone(),
-                policy.clone(),
-                inventory.clone(),
-                served.clone(),
-            );
+            let (pipeline, inventory, served) =
+                (pipeline.clone(), inventory.clone(), served.clone());
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
-                let mut last_known = 100;
                 let mut tick = tokio::time::interval(Duration::from_millis(10));
                 loop {
                     tokio::select! {
@@ -238,21 +238,15 @@ async fn main() -> Result<(), BoxError> {
                         _ = tick.tick() => {}
                     }
                     let item = client;
-                    let ex = registry
-                        .execute_async_with_retry("inventory", &policy, || inventory.stock(item))
-                        .await
-                        .or_fallback(|_err| Ok(last_known));
+                    let ex = pipeline.execute_async(|| inventory.stock(item)).await;
                     let kind = if ex.succeeded() {
                         0 // from the dependency
                     } else if ex.is_rejected() {
-                        1 // fallback, the breaker (or bulkhead) refused
+                        1 // the breaker (or bulkhead) refused: the last stock seen, if any
                     } else {
-                        2 // fallback after failed attempts
+                        2 // the attempts failed: the last stock seen, if any
                     };
                     served[kind].fetch_add(1, Ordering::Relaxed);
-                    if let Ok(stock) = ex.into_result() {
-                        last_known = stock;
-                    }
                 }
             })
         })
@@ -271,7 +265,7 @@ async fn main() -> Result<(), BoxError> {
     }
     let [fresh, refused, failed] = [0, 1, 2].map(|i| served[i].load(Ordering::Relaxed));
     println!(
-        "\nrequests: {fresh} from the dependency, {refused} from the fallback (breaker open), {failed} from the fallback (calls failed)"
+        "\nrequests: {fresh} from the dependency, {refused} refused by the breaker, {failed} failed (both served the last stock seen, once there was one)"
     );
     for status in registry.shutdown() {
         println!(

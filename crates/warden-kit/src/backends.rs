@@ -64,7 +64,7 @@ impl RegistryBuilder {
     /// let registry = warden_kit::Registry::builder()
     ///     .otel(OtelMetrics::register(&provider.meter("warden")))
     ///     .build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "otel")]
@@ -84,7 +84,7 @@ impl RegistryBuilder {
     /// use warden_kit::telemetry::metrics_facade::MetricsFacade;
     /// let facade = Arc::new(MetricsFacade::new());
     /// let registry = warden_kit::Registry::builder().metrics_facade(facade.clone()).build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// assert_eq!(facade.export(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

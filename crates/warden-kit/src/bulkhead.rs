@@ -87,11 +87,20 @@ impl Bulkhead {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Option<BulkheadPermit<'_>> {
+        // `then`, not `then_some`: a permit built and dropped on refusal would
+        // give back a slot it never took.
+        self.try_take().then(|| BulkheadPermit { bulkhead: self })
+    }
+
+    /// Takes a slot without a guard; the caller must [`give_back`](Self::give_back)
+    /// it exactly once (for guards that own their bulkhead's owner).
+    #[inline]
+    pub(crate) fn try_take(&self) -> bool {
         // Relaxed: the count is the only thing shared (see "Memory ordering").
         let mut cur = self.in_flight.load(Ordering::Relaxed);
         loop {
             if cur >= self.max {
-                return None;
+                return false;
             }
             // Relaxed both ways: the exchange's place in the counter's modification
             // order is all that matters; a failure hands back the value to retry with.
@@ -101,10 +110,18 @@ impl Bulkhead {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(BulkheadPermit { bulkhead: self }),
+                Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
         }
+    }
+
+    /// Gives back a slot taken by [`try_take`](Self::try_take).
+    #[inline]
+    pub(crate) fn give_back(&self) {
+        // Relaxed: see "Memory ordering"; the slot's increment precedes this
+        // decrement in the counter's modification order, so it never underflows.
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -135,8 +152,6 @@ impl fmt::Debug for BulkheadPermit<'_> {
 impl Drop for BulkheadPermit<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Relaxed: see "Memory ordering"; this permit's increment precedes this
-        // decrement in the counter's modification order, so it never underflows.
-        self.bulkhead.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.bulkhead.give_back();
     }
 }

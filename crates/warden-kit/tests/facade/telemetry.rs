@@ -25,12 +25,12 @@ fn every_backend_sees_every_breaker_the_registry_creates() {
         .build()
         .unwrap();
     for name in ["a", "b"] {
-        let _ = registry.execute(name, || Ok::<_, ()>(()));
+        let _ = registry.pipeline(name).unwrap().execute(|| Ok::<_, ()>(()));
     }
     assert_eq!(facade.export(), 2);
     let db = registry.breaker("a").unwrap();
     db.breaker().force_open();
-    let _ = registry.execute("a", || Ok::<_, ()>(())); // refused
+    let _ = registry.pipeline("a").unwrap().execute(|| Ok::<_, ()>(())); // refused
     // The transition back to closed reports the one rejection.
     db.breaker().reset();
     assert_eq!(db.state(), State::Closed);
