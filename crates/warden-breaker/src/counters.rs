@@ -469,6 +469,12 @@ impl Cells {
 pub(crate) struct Counters {
     cells: Cells,
     rare: Rare,
+    /// Loom only, for the models that leave owned slots off: every thread's shared
+    /// cell, created with the breaker, so those models (which check transitions, not
+    /// the cells) do not explore the directory's loads on every count. The models
+    /// with owned slots on take the production path, the lazy shared cell included.
+    #[cfg(loom)]
+    loom_shared: Stripe,
 }
 
 impl Counters {
@@ -482,6 +488,8 @@ impl Counters {
         Self {
             cells: Cells::new(),
             rare: Rare::new(word),
+            #[cfg(loom)]
+            loom_shared: Stripe::new(word),
         }
     }
 
@@ -506,6 +514,10 @@ impl Counters {
     /// shared cell) is one out-of-line call, so the caller saves no registers for it.
     #[inline]
     fn on_cell(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return shared(&self.loom_shared);
+        }
         // `slot::UNCLAIMED` (a thread's first call) is past `DIRECT` too.
         let direct = self.cells.direct.get(slot::peek());
         match direct.and_then(OnceBox::get) {
@@ -539,6 +551,17 @@ impl Counters {
         );
     }
 
+    /// Every cell created so far (see [`Cells::each`]).
+    fn each_cell(&self, f: impl FnMut(&Stripe)) {
+        #[cfg(loom)]
+        let f = {
+            let mut f = f;
+            f(&self.loom_shared);
+            f
+        };
+        self.cells.each(slot::high_water(), f);
+    }
+
     /// A tag for a cell created where no generation is at hand (a rejection): one
     /// the breaker has used, so no later than the current generation, which is all a
     /// fresh cell's zero counts need (see [`Stripe::new`]).
@@ -552,7 +575,7 @@ impl Counters {
     fn stripe_sums(&self, generation: u32) -> (u64, u64) {
         let mut requests = 0u64;
         let mut successes = 0u64;
-        self.cells.each(slot::high_water(), |cell| {
+        self.each_cell(|cell| {
             // Relaxed: statistics, see `bump_stripe`.
             requests += wide_in(cell.requests.load(Ordering::Relaxed), generation);
             successes += wide_in(cell.successes.load(Ordering::Relaxed), generation);
@@ -663,7 +686,7 @@ impl Counters {
     /// words. Exact when no call is in flight (see [`Totals`]).
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        self.cells.each(slot::high_water(), |cell| {
+        self.each_cell(|cell| {
             // Relaxed: statistics, see `bump_stripe`. Wrapping: each word is a u64
             // total; their sum passes 2^64 no sooner than the breaker's events do.
             t.successes = t
@@ -885,9 +908,7 @@ impl Counters {
             }
         };
         // A cell created during the sweep starts tagged with its creator's generation.
-        self.cells.each(slot::high_water(), |cell| {
-            cell.words().into_iter().for_each(sweep)
-        });
+        self.each_cell(|cell| cell.words().into_iter().for_each(sweep));
         self.rare.words().into_iter().for_each(sweep);
     }
 }

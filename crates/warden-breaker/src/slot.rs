@@ -173,7 +173,7 @@ mod registry {
         static INDEX: Cell<usize> = Cell::new(usize::MAX);
     }
 
-    fn owned() -> bool {
+    pub(crate) fn owned() -> bool {
         // Relaxed: set before the model starts, never while it runs.
         OWNED.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -238,6 +238,6 @@ pub(crate) fn loom_owned_slots(on: bool) {
     registry::OWNED.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-#[cfg(loom)]
-pub(crate) use registry::exit_thread;
 pub(crate) use registry::{current, high_water, peek};
+#[cfg(loom)]
+pub(crate) use registry::{exit_thread, owned as loom_owned};

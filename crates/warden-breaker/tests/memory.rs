@@ -106,7 +106,7 @@ fn allocated_by_this_thread_in(f: impl FnOnce()) -> usize {
 /// threads in the process: after 64 threads called another breaker, each of 8
 /// threads calling this one allocates one 64-byte cell on its first call (plus,
 /// for threads past the first 4 slots, its share of the directory), nothing on
-/// later calls, and 8 later threads reusing the slots allocate nothing at all.
+/// later calls, and 8 later threads reusing the slots allocate no more than that.
 #[test]
 fn counter_memory_follows_the_threads_that_call() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -164,8 +164,13 @@ fn counter_memory_follows_the_threads_that_call() {
         "{cells} bytes for 8 callers: {first:?}"
     );
     assert_eq!(cb.counts().requests, 8000);
-    // The next 8 threads take the slots the first 8 gave back, and their cells.
+    // The next 8 threads take slots the first 8 gave back, and their cells: no more
+    // than the first round allocated (a slot whose thread-local destructor has not run
+    // yet when the next thread starts is replaced by another free one, which may need
+    // its own cell), and nothing after a thread's first call.
     let again = round();
-    assert!(again.iter().all(|&(f, r)| f == 0 && r == 0), "{again:?}");
+    let again_cells: usize = again.iter().map(|&(f, _)| f).sum();
+    assert!(again.iter().all(|&(_, rest)| rest == 0), "{again:?}");
+    assert!(again_cells <= cells, "{again:?} after {first:?}");
     assert_eq!(cb.counts().requests, 16_000);
 }
