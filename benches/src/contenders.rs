@@ -5,7 +5,6 @@
 //! Every breaker is configured the same way: trip on more than 5 consecutive
 //! failures, stay open 60 s, one half-open probe.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use warden_breaker::{Breaker, Error, ManualClock, Settings, State};
@@ -199,44 +198,5 @@ impl<B: FromSettings> Contender for Warden<B> {
     #[inline]
     fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
         called(self.0.call(op))
-    }
-}
-
-/// `warden-breaker` with a [`quanta::Upkeep`] thread running, so its clock
-/// read is an atomic load instead of a TSC read. It takes part in the
-/// workloads that read the clock: `open_reject`, `time_window_success` and
-/// `slow_calls_success`.
-///
-/// The upkeep thread starts on first use and runs until the process exits
-/// (stopping it would freeze `quanta::Instant::recent()` at its last value), so
-/// every later QuantaClock read in the process sees it: register this
-/// contender last.
-#[derive(Debug)]
-pub struct WardenUpkeep(WardenBreaker);
-
-/// The process's upkeep thread, started by the first [`WardenUpkeep`].
-static UPKEEP: OnceLock<quanta::Handle> = OnceLock::new();
-
-impl Contender for WardenUpkeep {
-    const NAME: &'static str = "warden-upkeep";
-
-    fn prepare(workload: Workload, calls: u64) -> Option<Self> {
-        if !matches!(
-            workload,
-            Workload::OpenReject | Workload::TimeWindowSuccess | Workload::SlowCallsSuccess
-        ) {
-            return None;
-        }
-        UPKEEP.get_or_init(|| {
-            quanta::Upkeep::new(Duration::from_millis(1))
-                .start()
-                .expect("start quanta's upkeep thread")
-        });
-        WardenBreaker::prepare(workload, calls).map(WardenUpkeep)
-    }
-
-    #[inline]
-    fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
-        self.0.call(op)
     }
 }

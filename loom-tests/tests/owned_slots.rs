@@ -1,11 +1,12 @@
-//! The production counter path under loom: threads that own a counter stripe bump
+//! The production counter path under loom: threads that own a counter cell (created
+//! on their first call, through the breaker's directory past the first slots) bump
 //! it with a plain load and store (no read-modify-write), racing the readers of
 //! `counts()` and the sweep that retags stale stripes. Each model turns owned slots
 //! on (`__private::loom_owned_slots`); this file is its own test binary, so the
 //! other models keep the shared-stripe path.
 #![cfg(loom)]
 
-use warden_breaker::__private::{SWEEP_PERIOD, loom_owned_slots};
+use warden_breaker::__private::{SWEEP_PERIOD, loom_exit_thread, loom_owned_slots};
 use warden_breaker::{Counts, State};
 use warden_loom_tests::{explore, setup_bare, setup_bare_at_generation};
 
@@ -106,4 +107,80 @@ fn owned_stripe_races_the_sweep() {
             }
         );
     });
+}
+
+/// Slot reuse: two threads each make two successful calls and exit (giving their
+/// slot back), racing each other and the main thread's reads. The second may
+/// take the slot the first gave back, and with it the first's cell, which it
+/// then bumps with plain loads and stores continuing from the first's count (the
+/// registry's lock orders the hand-over); or a slot of its own. Either way no
+/// call is lost: once both are joined the counts are exact.
+#[test]
+fn an_exited_threads_slot_and_cell_are_reused_exactly() {
+    loom_owned_slots(true);
+    explore(
+        "owned_slots::an_exited_threads_slot_and_cell_are_reused_exactly",
+        2,
+        || {
+            let rig = setup_bare(|b| b.ready_to_trip(|_| false));
+            let calls = |rig: &warden_loom_tests::Rig| {
+                for _ in 0..2 {
+                    rig.acquire().success();
+                }
+                loom_exit_thread();
+            };
+            let a = rig.spawn(move |rig| calls(&rig));
+            let b = rig.spawn(move |rig| calls(&rig));
+            rig.start();
+            let during = rig.cb.counts();
+            assert!(during.requests <= 4, "{during:?}");
+            a.join().expect("model thread");
+            b.join().expect("model thread");
+            assert_eq!(
+                rig.cb.counts(),
+                Counts {
+                    requests: 4,
+                    total_successes: 4,
+                    consecutive_successes: 4,
+                    ..Counts::default()
+                }
+            );
+        },
+    );
+}
+
+/// Past the owned slots: under loom there are 3 (two direct cells and one in the
+/// directory's first level). The main thread and three model threads each make
+/// one successful call, so at least one thread finds every slot taken and uses
+/// the shared cell (compare-and-swap), whose creation races the other threads'
+/// cells and the reads. Exact once joined.
+#[test]
+fn threads_beyond_the_slots_share_one_cell_exactly() {
+    loom_owned_slots(true);
+    explore(
+        "owned_slots::threads_beyond_the_slots_share_one_cell_exactly",
+        1,
+        || {
+            let rig = setup_bare(|b| b.ready_to_trip(|_| false));
+            rig.acquire().success();
+            let threads: Vec<_> = (0..3)
+                .map(|_| rig.spawn(move |rig| rig.acquire().success()))
+                .collect();
+            rig.start();
+            let during = rig.cb.counts();
+            assert!(during.requests <= 4, "{during:?}");
+            for t in threads {
+                t.join().expect("model thread");
+            }
+            assert_eq!(
+                rig.cb.counts(),
+                Counts {
+                    requests: 4,
+                    total_successes: 4,
+                    consecutive_successes: 4,
+                    ..Counts::default()
+                }
+            );
+        },
+    );
 }

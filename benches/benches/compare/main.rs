@@ -1,14 +1,18 @@
-//! The comparison: every workload at 1 and 2 threads for every contender.
+//! The comparison: every workload at 1 and 2 threads for every contender, then
+//! the scale benchmarks (`scale.rs`: many breakers, many threads, memory).
 //! IDs are `{workload}/{threads}t/{contender}`. Run with `benches/run.sh`.
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
-use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex, WardenUpkeep};
+use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex};
 use warden_benches::harness::{Contender, Team, Workload};
 
+mod metrics;
 mod peers;
+mod scale;
 mod tower;
 
+use metrics::{MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
@@ -49,6 +53,10 @@ fn compare(c: &mut Criterion) {
         for threads in THREADS {
             bench::<Bare>(&mut group, workload, threads);
             bench::<WardenBreaker>(&mut group, workload, threads);
+            bench::<Prometheus>(&mut group, workload, threads);
+            bench::<Telemetry<Otel>>(&mut group, workload, threads);
+            bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
+            bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);
@@ -59,21 +67,20 @@ fn compare(c: &mut Criterion) {
         }
         group.finish();
     }
-    // Last: the first of these starts quanta's upkeep thread, which changes every
-    // later QuantaClock read in the process.
-    for workload in Workload::ALL {
-        let mut group = c.benchmark_group(workload.name());
-        group.sampling_mode(SamplingMode::Flat);
-        for threads in THREADS {
-            bench::<WardenUpkeep>(&mut group, workload, threads);
-        }
-        group.finish();
-    }
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = compare
+    targets = compare, scale::scale
 }
-criterion::criterion_main!(benches);
+
+// `criterion_main!`, plus the memory probe's child process (see `scale.rs`).
+fn main() {
+    if let Some(name) = scale::probe_requested() {
+        scale::probe(&name);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use warden_benches::report::{Results, criterion_dir, markdown, plot_svg};
+use warden_benches::report::{Results, Scale, criterion_dir, markdown, plot_svg, scale_markdown};
 
 fn output_of(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
@@ -77,7 +77,15 @@ fn main() -> ExitCode {
     };
     let out = out.unwrap_or_else(|| dir.join("warden-report.md"));
     let svg = svg.unwrap_or_else(|| dir.join("warden-report.svg"));
-    let md = markdown(&results, &machine());
+    let mut md = markdown(&results, &machine());
+    match Scale::load(&dir) {
+        Ok(scale) if !scale.is_empty() => {
+            md.push('\n');
+            md.push_str(&scale_markdown(&scale));
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("scale results: {e}"),
+    }
     print!("{md}");
     if let Err(e) = std::fs::write(&out, format!("{md}\n![plot]({})\n", svg.display())) {
         eprintln!("cannot write {}: {e}", out.display());

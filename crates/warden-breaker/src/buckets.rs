@@ -109,8 +109,10 @@ impl Buckets {
     }
 
     /// Makes sure the bucket of tick `now` has its start snapshot in `generation`,
-    /// before an outcome of that bucket is counted.
-    #[inline]
+    /// before an outcome of that bucket is counted. The breaker uses
+    /// [`Self::enter_at`]; the tests drive a tick directly (also one before the
+    /// cursor's bucket).
+    #[cfg(test)]
     pub(crate) fn enter(&self, generation: u32, now: u64, counters: &Counters) {
         // Relaxed: a cache of slot tags already seen published; the snapshot itself
         // is read through `start`'s seqlock, never through the cursor.
@@ -122,6 +124,20 @@ impl Buckets {
         if !fresh {
             self.enter_slow(generation, now, counters);
         }
+    }
+
+    /// [`Self::enter`] at [`Self::standing_still`]`(generation, now)`, with one load
+    /// of the cursor when the bucket is already entered (the common case): a tick
+    /// before the cursor's end in its generation is in the cursor's bucket, or is
+    /// an earlier tick that stands still at the start of that bucket.
+    #[inline]
+    pub(crate) fn enter_at(&self, generation: u32, now: u64, counters: &Counters) {
+        // Relaxed: see `enter`.
+        let c = self.cursor.load(Ordering::Relaxed);
+        if c >> END_BITS == u64::from(generation) & GEN_MASK && now < c & END_MASK {
+            return;
+        }
+        self.enter_slow(generation, self.standing_still(generation, now), counters);
     }
 
     #[cold]

@@ -7,10 +7,20 @@
 //! Time is converted to whole-millisecond ticks since the breaker was built
 //! (see the bit budget in the crate docs).
 
+use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
 use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::ticker::{self, Lease};
+
+/// The process clock's origin (under loom, where no ticker runs: each clock's own).
+fn process_origin() -> quanta::Instant {
+    #[cfg(not(loom))]
+    return ticker::process_origin();
+    #[cfg(loom)]
+    return quanta::Instant::now();
+}
 
 /// A monotonic time source.
 ///
@@ -30,23 +40,31 @@ use crate::sync::{Arc, AtomicU64, Ordering};
 /// }
 /// assert_eq!(Frozen(5).now_nanos(), 5);
 /// ```
-pub trait Clock: Send + Sync + fmt::Debug + 'static {
+pub trait Clock: Any + Send + Sync + fmt::Debug + 'static {
     /// Nanoseconds since an origin that is fixed for this clock.
     fn now_nanos(&self) -> u64;
 }
 
-/// The default clock: [`quanta`]'s TSC-based time.
+/// The default clock: [`quanta`]'s TSC-based time, measured from one origin for
+/// the whole process.
 ///
-/// It reads `quanta::Instant::recent()`, which is a plain atomic load (~1.5 ns)
-/// when a [`quanta::Upkeep`] thread is running and a TSC read (~9 ns here)
-/// when none is. Start one upkeep thread per process (a 1 ms interval matches
-/// the breaker's resolution) to make open-state checks nearly free:
+/// Every read is an exact clock read (`quanta::Instant::now()`, ~9 ns on a VM
+/// that traps nothing, more on one that does). Breakers on this clock read it
+/// only when they need the exact time; the paths that only need "about now" (an
+/// open breaker rejecting a call, a time window or a slow-call rule of
+/// [50 ms](crate::TimeWindow) or more) load the time a `warden-ticker` thread
+/// publishes once a millisecond instead. That thread runs only while a breaker
+/// on this clock is open, or settings with a time window or slow calls on this
+/// clock are alive (see the crate docs, "Time"). No other clock starts it.
+///
+/// It never reads `quanta::Instant::recent()`, whose value freezes for good once
+/// a `quanta::Upkeep` thread started by anyone in the process is stopped.
 ///
 /// ```
-/// let _upkeep = quanta::Upkeep::new(std::time::Duration::from_millis(1)).start();
-/// let clock = warden_breaker::QuantaClock::new();
-/// # use warden_breaker::Clock;
-/// let _ = clock.now_nanos();
+/// use warden_breaker::{Clock, QuantaClock};
+/// let (a, b) = (QuantaClock::new(), QuantaClock::new());
+/// let (t1, t2) = (a.now_nanos(), b.now_nanos());
+/// assert!(t2 >= t1, "one origin for every QuantaClock in the process");
 /// ```
 #[derive(Clone, Debug)]
 pub struct QuantaClock {
@@ -54,9 +72,9 @@ pub struct QuantaClock {
 }
 
 impl QuantaClock {
-    /// A clock whose origin is now. The first call in a process calibrates
-    /// quanta's global clock (up to ~200 ms, once), so build clocks at start-up,
-    /// not on a hot path.
+    /// The process clock. The first call in a process calibrates quanta's global
+    /// clock (up to ~200 ms, once) and fixes the origin, so build clocks at
+    /// start-up, not on a hot path.
     ///
     /// ```
     /// use warden_breaker::{Clock, QuantaClock};
@@ -65,7 +83,7 @@ impl QuantaClock {
     /// ```
     pub fn new() -> Self {
         Self {
-            origin: quanta::Instant::now(),
+            origin: process_origin(),
         }
     }
 }
@@ -79,7 +97,7 @@ impl Default for QuantaClock {
 impl Clock for QuantaClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        let d = quanta::Instant::recent().saturating_duration_since(self.origin);
+        let d = quanta::Instant::now().saturating_duration_since(self.origin);
         u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
     }
 }
@@ -172,18 +190,67 @@ pub(crate) struct TimeBase {
     // std's Arc even under loom: loom's Arc cannot hold a `dyn` value.
     clock: std::sync::Arc<dyn Clock>,
     epoch: u64,
+    /// The clock is [`QuantaClock`], whose time the ticker publishes.
+    process: bool,
+    /// Held while these settings time calls with the ticker (see [`Self::timed_nanos_if`]).
+    lease: Option<std::sync::Arc<Lease>>,
 }
 
 impl TimeBase {
     pub(crate) fn new(clock: std::sync::Arc<dyn Clock>) -> Self {
         let epoch = clock.now_nanos();
-        Self { clock, epoch }
+        let any: &dyn Any = &*clock;
+        // Under loom no ticker runs: every read is the clock's.
+        let process = any.is::<QuantaClock>() && cfg!(not(loom));
+        Self {
+            clock,
+            epoch,
+            process,
+            lease: None,
+        }
+    }
+
+    /// These settings time every closed-state call (a time window, slow calls):
+    /// with the process clock and rules no finer than [`ticker::COARSE_MIN`], take
+    /// a lease on the ticker and time calls with its time from now on.
+    pub(crate) fn timing_calls_if(mut self, finest: Option<Duration>) -> Self {
+        if self.process && finest.is_some_and(|f| f >= ticker::COARSE_MIN) {
+            self.lease = Some(std::sync::Arc::new(Lease::new()));
+        }
+        self
+    }
+
+    /// The same clock and epoch without a lease on the ticker: what a breaker keeps
+    /// for its whole life (its settings, which `reconfigure` replaces, hold the
+    /// lease while their rules time calls).
+    pub(crate) fn fixed(&self) -> Self {
+        Self {
+            clock: std::sync::Arc::clone(&self.clock),
+            epoch: self.epoch,
+            process: self.process,
+            lease: None,
+        }
+    }
+
+    /// This clock and epoch with `other`'s lease (or none): the time base of a
+    /// breaker's settings as [`crate::CircuitBreaker::settings`] reports them.
+    pub(crate) fn with_lease_of(&self, other: &TimeBase) -> Self {
+        Self {
+            lease: other.lease.clone(),
+            ..self.fixed()
+        }
+    }
+
+    /// Whether these settings hold a lease on the ticker (see [`Self::timed_nanos_if`]).
+    #[inline]
+    pub(crate) fn has_lease(&self) -> bool {
+        self.lease.is_some()
     }
 
     /// Whole milliseconds since the epoch, saturating at [`crate::state::MAX_TICK`].
     #[inline]
     pub(crate) fn now_ticks(&self) -> u64 {
-        (self.now_nanos() / NANOS_PER_TICK).min(crate::state::MAX_TICK)
+        to_ticks(self.now_nanos())
     }
 
     /// Nanoseconds since the epoch.
@@ -191,4 +258,45 @@ impl TimeBase {
     pub(crate) fn now_nanos(&self) -> u64 {
         self.clock.now_nanos().saturating_sub(self.epoch)
     }
+
+    /// A tick no later than now: the ticker's, if it runs for this clock, else
+    /// [`Self::now_ticks`]. Good for "is this deadline still ahead?" (a `true`
+    /// answer holds for the exact time too).
+    #[inline]
+    pub(crate) fn recent_ticks(&self) -> u64 {
+        if self.process
+            && let Some(t) = ticker::recent()
+        {
+            return to_ticks(t.saturating_sub(self.epoch));
+        }
+        self.now_ticks()
+    }
+
+    /// The time a closed-state call is timed with (a time window's bucket, a slow
+    /// call's start and end): the ticker's while these settings hold a lease and
+    /// it runs, else [`Self::now_nanos`].
+    ///
+    /// `leased`: whether the breaker's current settings hold a lease
+    /// ([`Self::has_lease`]); a breaker keeps its epoch outside its settings, which
+    /// may be shared (see `live.rs`) and are replaced by `reconfigure`.
+    #[inline]
+    pub(crate) fn timed_nanos_if(&self, leased: bool) -> u64 {
+        if leased && let Some(t) = ticker::recent() {
+            return t.saturating_sub(self.epoch);
+        }
+        self.now_nanos()
+    }
+
+    /// An open word with deadline `tick` is about to be installed: keeps the ticker
+    /// running until just past it, so rejections until then need no clock read.
+    pub(crate) fn open_until(&self, tick: u64) {
+        if self.process {
+            let after = tick.saturating_add(1).saturating_mul(NANOS_PER_TICK);
+            ticker::keep_until(self.epoch.saturating_add(after));
+        }
+    }
+}
+
+fn to_ticks(nanos: u64) -> u64 {
+    (nanos / NANOS_PER_TICK).min(crate::state::MAX_TICK)
 }

@@ -16,29 +16,74 @@
 //! generation (which tags with its own generation) can never leak into a newer
 //! one. That is what keeps counts exact across transitions without a lock.
 //!
-//! * Stripes (one per [`slot`](crate::slot), `CachePadded`): `requests` and
-//!   `successes`, the only counts bumped on every closed-state call. The
-//!   owning thread bumps them with a plain load and store.
+//! * Cells (one per [`slot`](crate::slot) that has called this breaker, 64
+//!   bytes each): `requests` and `successes`, the only counts bumped on every
+//!   closed-state call. The owning thread bumps them with a plain load and store.
 //! * Rare words (one shared line): failures, consecutive failures, exclusions,
 //!   successes at the last failure (consecutive successes are derived from it
 //!   rather than stored on every success), half-open slots released, and the
 //!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)),
 //!   and slow calls (for [`SlowCalls`](crate::SlowCalls)).
-//!
-//! Lifetime totals ([`Totals`]) sit beside them, untagged: plain monotonic
-//! `u64`s that never restart. The ones bumped on hot paths (successes, open and
-//! too-many-requests rejections) are more words of the calling thread's stripe,
-//! bumped with the same plain load and store; the rare ones (failures, ignored
-//! and dropped outcomes, slow calls, transitions by edge) are shared words bumped
-//! with `fetch_add` on paths that already write the shared line. `totals()` sums
-//! them at collection time.
 //!   The re-trip count is tagged with the *open* generation it belongs to, so a
 //!   half-open generation reads its predecessor's count, and anything else (a
 //!   trip from closed, a forced open) reads as 0.
+//!
+//! Lifetime totals ([`Totals`]) sit beside them, untagged: plain monotonic
+//! `u64`s that never restart. The ones bumped on hot paths (successes, open and
+//! too-many-requests rejections, and failures, ignored and dropped outcomes) are
+//! more words of the calling thread's cell, bumped with the same plain load and
+//! store; the rest (slow calls, transitions by edge) are shared words bumped with
+//! `fetch_add` on paths that already write the shared line. `totals()` sums
+//! them at collection time.
+//!
+//! # Where the cells live, and what they cost
+//!
+//! A breaker allocates no cell when built. A thread's first call allocates its
+//! cell (one 64-byte, line-aligned box, so no two threads' cells share a line)
+//! and publishes it in the breaker's directory; every later call of that thread
+//! finds it with one load for the first four slots (`direct`, in the breaker
+//! itself) or three dependent loads past them (a table of levels, the level,
+//! the cell; level `k` holds slots `4·2^k .. 4·2^(k+1)`, up to 2^16 slots).
+//! Threads beyond 2^16 live at once share one cell per breaker, updated by
+//! compare-and-swap. So:
+//!
+//! * a breaker called by one thread costs its struct, its settings and one
+//!   64-byte cell: 504 bytes in all with default settings and a 15-byte name
+//!   (the memory test);
+//! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
+//!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes
+//!   per slot up to the next power of two of `h` (slots are dense, so `h` is at
+//!   most the number of threads alive at once);
+//! * threads that never call a breaker cost it nothing, and a thread that exits
+//!   hands its slot, with its cells in every breaker, to the next thread;
+//!   cells are freed with the breaker.
+//!
+//! Readers (counts, trip decisions, the sweep) visit the cells created so far,
+//! bounded by the highest slot ever taken.
+//!
+//! # Why this design
+//!
+//! * Java's `LongAdder` (`Striped64`) creates cells on contention and caps them
+//!   near the CPU count, but every increment is a compare-and-swap: a locked
+//!   read-modify-write costs ~4.7 ns here, more than the whole closed success
+//!   path (~3 ns), even uncontended. Owned cells are written with a plain load
+//!   and store.
+//! * The `thread_local` crate gives per-object thread-local storage with
+//!   geometric buckets of *inline* entries: a thread whose id is 200 allocates
+//!   a 128-entry bucket of entries in every object it touches. Here a level is
+//!   only pointers (8 bytes per slot) and each cell is its own box, so memory
+//!   follows the threads that call; and our directory is model-checked with
+//!   loom (`once_box.rs`, `loom-tests/tests/owned_slots.rs`).
+//! * Per-CPU counters would bound memory by the CPU count, but stable Rust has
+//!   no restartable sequences: a thread can be preempted and migrated between
+//!   reading its CPU and writing the counter, so every write would need a
+//!   read-modify-write again.
+//! * The previous layout (64 cache-padded stripes per breaker, 63 owned slots)
+//!   cost ~9 KiB per breaker whatever its callers, and made every thread past
+//!   the 63rd share one compare-and-swap line.
 
-use crossbeam_utils::CachePadded;
-
-use crate::slot::{self, INDEX_MASK, OVERFLOW, STRIPES};
+use crate::once_box::OnceBox;
+use crate::slot::{self, MAX_SLOTS};
 use crate::state::{GEN_BITS, GEN_MASK, PAYLOAD_BITS};
 use crate::sync::{AtomicU64, Ordering};
 use crate::{Counts, Rejected, State, Totals};
@@ -134,6 +179,18 @@ fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u
     }
 }
 
+/// Bumps a word of an owned cell: a Relaxed load and store, no read-modify-write.
+/// Only the cell's owning thread writes it (a sweep may rewrite a stale tag
+/// concurrently; whichever store lands, the word is right for the generation each
+/// writer saw). Readers sum statistics and synchronise with writers by their own
+/// means (joining threads); a slot's next owner continues from its predecessor's
+/// stores, ordered by the slot registry's lock.
+#[inline]
+fn bump_owned(word: &AtomicU64, tag: u64) {
+    let w = word.load(Ordering::Relaxed);
+    word.store(bumped(w, tag), Ordering::Relaxed);
+}
+
 /// A closed generation's successes, failures and slow calls (each modulo 2^32).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Calls {
@@ -158,10 +215,15 @@ impl Calls {
     }
 }
 
-/// One thread's counts in one breaker. Only the owning thread writes an owned
-/// stripe (plain load and store); the overflow stripe is shared (exchanges and
-/// `fetch_add`).
+/// One thread's counts in one breaker: the words bumped on every closed-state
+/// call and the per-call lifetime totals, each written by the cell's owning
+/// thread alone with a plain load and store (or, in the shared cell, by
+/// compare-and-swap and `fetch_add`).
+///
+/// Aligned to a cache line, so no two threads' cells (each its own allocation)
+/// share one: 64 bytes, all used.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Stripe {
     /// Tagged: this generation's admissions.
     requests: AtomicU64,
@@ -173,6 +235,12 @@ struct Stripe {
     rejected_open: AtomicU64,
     /// Untagged lifetime total: `Rejected::TooManyRequests` refusals.
     rejected_too_many: AtomicU64,
+    /// Untagged lifetime totals of the other outcomes: failures, ignored and
+    /// dropped. Rare, but counted here rather than in the breaker's shared words:
+    /// the cell has room for them, and the breaker itself stays within its size.
+    total_failures: AtomicU64,
+    total_ignored: AtomicU64,
+    total_dropped: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -186,9 +254,6 @@ struct Rare {
     half_open_deadline: AtomicU64,
     slow: AtomicU64,
     /// Untagged lifetime totals (not among `words()`: the sweep never touches them).
-    total_failures: AtomicU64,
-    total_ignored: AtomicU64,
-    total_dropped: AtomicU64,
     total_slow: AtomicU64,
     /// By edge: see [`edge`].
     total_transitions: [AtomicU64; EDGES],
@@ -220,14 +285,24 @@ fn bump_shared_total(word: &AtomicU64) {
 }
 
 impl Stripe {
-    fn new(word: u64) -> Self {
+    /// A fresh cell: zero counts tagged `tag`, the generation of the call that
+    /// creates it (the shared cell's updates never overwrite a later tag, so a fresh
+    /// cell must not carry one that reads as later).
+    fn new(tag: u64) -> Self {
         Self {
-            requests: AtomicU64::new(word),
-            successes: AtomicU64::new(word),
+            requests: AtomicU64::new(tag),
+            successes: AtomicU64::new(tag),
             total_successes: AtomicU64::new(0),
             rejected_open: AtomicU64::new(0),
             rejected_too_many: AtomicU64::new(0),
+            total_failures: AtomicU64::new(0),
+            total_ignored: AtomicU64::new(0),
+            total_dropped: AtomicU64::new(0),
         }
+    }
+
+    fn words(&self) -> [&AtomicU64; 2] {
+        [&self.requests, &self.successes]
     }
 }
 
@@ -242,9 +317,6 @@ impl Rare {
             retrips: AtomicU64::new(word),
             half_open_deadline: AtomicU64::new(word),
             slow: AtomicU64::new(word),
-            total_failures: AtomicU64::new(0),
-            total_ignored: AtomicU64::new(0),
-            total_dropped: AtomicU64::new(0),
             total_slow: AtomicU64::new(0),
             total_transitions: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -264,56 +336,250 @@ impl Rare {
     }
 }
 
+/// Cells reached without the directory: the slots of the first few threads.
+#[cfg(not(loom))]
+const DIRECT: usize = 4;
+#[cfg(loom)]
+const DIRECT: usize = 2;
+
+/// Levels of the directory: level `k` holds the cells of slots
+/// `DIRECT << k .. DIRECT << (k + 1)`, enough levels to reach `MAX_SLOTS`.
+const LEVELS: usize = {
+    let mut k = 0;
+    while DIRECT << k < MAX_SLOTS {
+        k += 1;
+    }
+    k
+};
+
+/// A level: one lazily set cell per slot of its range.
+type Level = Box<[OnceBox<Stripe>]>;
+
+/// Where slot `i` (`DIRECT <= i < MAX_SLOTS`) lives: its level and the index in it.
+#[inline]
+const fn level_of(i: usize) -> (usize, usize) {
+    let k = (usize::BITS - 1 - (i / DIRECT).leading_zeros()) as usize;
+    (k, i - (DIRECT << k))
+}
+
+/// Every thread's cell in one breaker, each allocated on that thread's first
+/// call (see the module docs: memory follows the threads that call).
+#[derive(Debug)]
+struct Cells {
+    /// Slots `0..DIRECT`: one load from the breaker to the cell.
+    direct: [OnceBox<Stripe>; DIRECT],
+    /// Slots `DIRECT..MAX_SLOTS` and the shared cell: allocated when the first of
+    /// them calls.
+    far: OnceBox<Far>,
+}
+
+/// The cells of threads past the first [`DIRECT`] slots.
+#[derive(Debug)]
+struct Far {
+    /// The level, then the cell; each allocated when the first slot of its range calls.
+    levels: [OnceBox<Level>; LEVELS],
+    /// The cell of threads without a slot ([`SHARED`](slot::SHARED)), updated by
+    /// compare-and-swap.
+    shared: OnceBox<Stripe>,
+}
+
+impl Far {
+    fn new() -> Self {
+        Self {
+            levels: std::array::from_fn(|_| OnceBox::new()),
+            shared: OnceBox::new(),
+        }
+    }
+}
+
+impl Cells {
+    fn new() -> Self {
+        Self {
+            direct: std::array::from_fn(|_| OnceBox::new()),
+            far: OnceBox::new(),
+        }
+    }
+
+    /// Slot `i`'s cell, if that slot has called this breaker.
+    #[inline]
+    fn owned(&self, i: usize) -> Option<&Stripe> {
+        match self.direct.get(i) {
+            Some(cell) => cell.get(),
+            None => self.in_levels(i),
+        }
+    }
+
+    #[inline(never)]
+    fn in_levels(&self, i: usize) -> Option<&Stripe> {
+        let (k, at) = level_of(i);
+        self.far.get()?.levels.get(k)?.get()?.get(at)?.get()
+    }
+
+    /// Slot `i`'s cell (`i < MAX_SLOTS`), allocated (with its level) on first use;
+    /// a new cell's counts are 0 tagged `tag`.
+    #[cold]
+    #[inline(never)]
+    fn owned_or_new(&self, i: usize, tag: u64) -> &Stripe {
+        let new = || Stripe::new(tag);
+        if let Some(cell) = self.direct.get(i) {
+            return cell.get_or_init(new);
+        }
+        let (k, at) = level_of(i);
+        let far = self.far.get_or_init(Far::new);
+        let level = far
+            .levels
+            .get(k)
+            .map(|l| l.get_or_init(|| (0..DIRECT << k).map(|_| OnceBox::new()).collect()));
+        match level.and_then(|l| l.get(at)) {
+            Some(cell) => cell.get_or_init(new),
+            // Unreachable: `level_of` maps every slot below MAX_SLOTS into a level.
+            None => far.shared.get_or_init(new),
+        }
+    }
+
+    /// Every cell created so far, the shared one included. `high_water` bounds the
+    /// slots that may have one (see [`slot::high_water`]).
+    fn each(&self, high_water: usize, mut f: impl FnMut(&Stripe)) {
+        for cell in self.direct.iter().take(high_water) {
+            if let Some(c) = cell.get() {
+                f(c);
+            }
+        }
+        let Some(far) = self.far.get() else { return };
+        for (k, level) in far.levels.iter().enumerate() {
+            let start = DIRECT << k;
+            if start >= high_water {
+                break;
+            }
+            let Some(level) = level.get() else { continue };
+            for cell in level.iter().take(high_water - start) {
+                if let Some(c) = cell.get() {
+                    f(c);
+                }
+            }
+        }
+        if let Some(c) = far.shared.get() {
+            f(c);
+        }
+    }
+}
+
+/// A breaker's counts: the per-thread cells and the rare words.
 #[derive(Debug)]
 pub(crate) struct Counters {
-    /// `SLOTS` owned stripes, then the shared overflow stripe.
-    stripes: Box<[CachePadded<Stripe>; STRIPES]>,
-    rare: CachePadded<Rare>,
+    cells: Cells,
+    rare: Rare,
+    /// Loom only, for the models that leave owned slots off: every thread's shared
+    /// cell, created with the breaker, so those models (which check transitions, not
+    /// the cells) do not explore the directory's loads on every count. The models
+    /// with owned slots on take the production path, the lazy shared cell included.
+    #[cfg(loom)]
+    loom_shared: Stripe,
 }
 
 impl Counters {
     /// Counters whose every word is tagged with `generation`, the breaker's first: an
     /// update never overwrites a word tagged with a later generation, so an initial
     /// tag 0 would read as "later" than the generations in the upper half of the range.
+    /// (Cells are created later, tagged with the generation of the call that creates
+    /// them.) Allocates nothing: cells come with the threads' first calls.
     pub(crate) fn new(generation: u32) -> Self {
         let word = tagged(generation, 0);
         Self {
-            stripes: Box::new(std::array::from_fn(|_| CachePadded::new(Stripe::new(word)))),
-            rare: CachePadded::new(Rare::new(word)),
+            cells: Cells::new(),
+            rare: Rare::new(word),
+            #[cfg(loom)]
+            loom_shared: Stripe::new(word),
         }
     }
 
-    /// Bumps `pick(stripe)` of the calling thread's stripe in `generation`.
+    /// The calling thread's cell, created on its first call. `None`: the thread has no
+    /// slot, and shares the shared cell.
+    fn own_cell(&self, tag: u64) -> Option<&Stripe> {
+        let i = slot::current();
+        match self.cells.owned(i) {
+            Some(cell) => Some(cell),
+            None if i < MAX_SLOTS => Some(self.cells.owned_or_new(i, tag)),
+            None => None,
+        }
+    }
+
+    /// Runs `owned` on the calling thread's cell, or `shared` on the shared cell if
+    /// the thread has no slot; `tag` is the generation a cell created now starts in.
+    ///
+    /// The inlined part is the path of a thread among the first [`DIRECT`] slots
+    /// whose cell exists: one thread-local load, one bounds check, one load of the
+    /// cell pointer, a null check, then `owned`. Everything else (a thread's first
+    /// call, which takes its slot and creates its cell; the directory's levels; the
+    /// shared cell) is one out-of-line call, so the caller saves no registers for it.
+    #[inline]
+    fn on_cell(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return shared(&self.loom_shared);
+        }
+        // `slot::UNCLAIMED` (a thread's first call) is past `DIRECT` too.
+        let direct = self.cells.direct.get(slot::peek());
+        match direct.and_then(OnceBox::get) {
+            Some(cell) => owned(cell),
+            None => self.on_cell_elsewhere(tag, owned, shared),
+        }
+    }
+
+    /// [`Self::on_cell`] off the direct path.
+    #[inline(never)]
+    fn on_cell_elsewhere(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
+        match self.own_cell(tag) {
+            Some(cell) => owned(cell),
+            None => {
+                let far = self.cells.far.get_or_init(Far::new);
+                shared(far.shared.get_or_init(|| Stripe::new(tag)));
+            }
+        }
+    }
+
+    /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
     #[inline]
     fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
-        let index = slot::current() & INDEX_MASK;
-        let word = pick(&self.stripes[index]);
-        if index == OVERFLOW {
-            update_shared(word, (tag >> COUNT_BITS) as u32, |c| c + 1);
-        } else {
-            // Relaxed load and store, no read-modify-write: only this thread writes an
-            // owned stripe (a sweep may rewrite a stale tag concurrently; whichever store
-            // lands, the word is right for the generation each writer saw). Readers sum
-            // statistics and synchronise with writers by their own means (joining threads).
-            let w = word.load(Ordering::Relaxed);
-            word.store(bumped(w, tag), Ordering::Relaxed);
-        }
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell(
+            tag,
+            |cell| bump_owned(pick(cell), tag),
+            |cell| {
+                update_shared(pick(cell), generation, |c| c + 1);
+            },
+        );
     }
 
-    /// Requests and successes of `generation` over the stripes ever written, all 40
+    /// Every cell created so far (see [`Cells::each`]).
+    fn each_cell(&self, f: impl FnMut(&Stripe)) {
+        #[cfg(loom)]
+        let f = {
+            let mut f = f;
+            f(&self.loom_shared);
+            f
+        };
+        self.cells.each(slot::high_water(), f);
+    }
+
+    /// A tag for a cell created where no generation is at hand (a rejection): one
+    /// the breaker has used, so no later than the current generation, which is all a
+    /// fresh cell's zero counts need (see [`Stripe::new`]).
+    fn known_tag(&self) -> u64 {
+        // Relaxed: any generation this word was ever tagged with will do.
+        self.rare.exclusions.load(Ordering::Relaxed) & !COUNT_MASK
+    }
+
+    /// Requests and successes of `generation` over the cells created so far, all 40
     /// bits of each.
     fn stripe_sums(&self, generation: u32) -> (u64, u64) {
-        let used = slot::high_water();
         let mut requests = 0u64;
         let mut successes = 0u64;
-        for stripe in self.stripes[..used]
-            .iter()
-            .chain(std::iter::once(&self.stripes[OVERFLOW]))
-        {
+        self.each_cell(|cell| {
             // Relaxed: statistics, see `bump_stripe`.
-            requests += wide_in(stripe.requests.load(Ordering::Relaxed), generation);
-            successes += wide_in(stripe.successes.load(Ordering::Relaxed), generation);
-        }
+            requests += wide_in(cell.requests.load(Ordering::Relaxed), generation);
+            successes += wide_in(cell.successes.load(Ordering::Relaxed), generation);
+        });
         (requests, successes)
     }
 
@@ -331,17 +597,18 @@ impl Counters {
     /// `tag` is [`tag_of`] the generation: a closed permit's ticket is one.
     pub(crate) fn record_success(&self, tag: u64) {
         debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
-        let index = slot::current() & INDEX_MASK;
-        let stripe = &self.stripes[index];
-        if index == OVERFLOW {
-            update_shared(&stripe.successes, (tag >> COUNT_BITS) as u32, |c| c + 1);
-            bump_shared_total(&stripe.total_successes);
-        } else {
-            // Relaxed load and store: see `bump_stripe`.
-            let w = stripe.successes.load(Ordering::Relaxed);
-            stripe.successes.store(bumped(w, tag), Ordering::Relaxed);
-            bump_owned_total(&stripe.total_successes);
-        }
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell(
+            tag,
+            |cell| {
+                bump_owned(&cell.successes, tag);
+                bump_owned_total(&cell.total_successes);
+            },
+            |cell| {
+                update_shared(&cell.successes, generation, |c| c + 1);
+                bump_shared_total(&cell.total_successes);
+            },
+        );
         self.end_failure_streak(tag);
     }
 
@@ -377,9 +644,9 @@ impl Counters {
     pub(crate) fn record_outcome_total(&self, outcome: Option<crate::Outcome>) {
         match outcome {
             Some(crate::Outcome::Success) => self.bump_total(|s| &s.total_successes),
-            Some(crate::Outcome::Failure) => bump_shared_total(&self.rare.total_failures),
-            Some(crate::Outcome::Ignored) => bump_shared_total(&self.rare.total_ignored),
-            None => bump_shared_total(&self.rare.total_dropped),
+            Some(crate::Outcome::Failure) => self.bump_total(|s| &s.total_failures),
+            Some(crate::Outcome::Ignored) => self.bump_total(|s| &s.total_ignored),
+            None => self.bump_total(|s| &s.total_dropped),
         }
     }
 
@@ -408,41 +675,41 @@ impl Counters {
     /// Adds one to `pick(stripe)`, an untagged total, on the calling thread's stripe.
     #[inline]
     fn bump_total(&self, pick: impl Fn(&Stripe) -> &AtomicU64) {
-        let index = slot::current() & INDEX_MASK;
-        let word = pick(&self.stripes[index]);
-        if index == OVERFLOW {
-            bump_shared_total(word);
-        } else {
-            bump_owned_total(word);
-        }
+        self.on_cell(
+            self.known_tag(),
+            |cell| bump_owned_total(pick(cell)),
+            |cell| bump_shared_total(pick(cell)),
+        );
     }
 
     /// The lifetime totals: one pass over the stripes ever written and the shared
     /// words. Exact when no call is in flight (see [`Totals`]).
     pub(crate) fn totals(&self) -> Totals {
-        let used = slot::high_water();
         let mut t = Totals::default();
-        for stripe in self.stripes[..used]
-            .iter()
-            .chain(std::iter::once(&self.stripes[OVERFLOW]))
-        {
+        self.each_cell(|cell| {
             // Relaxed: statistics, see `bump_stripe`. Wrapping: each word is a u64
             // total; their sum passes 2^64 no sooner than the breaker's events do.
             t.successes = t
                 .successes
-                .wrapping_add(stripe.total_successes.load(Ordering::Relaxed));
+                .wrapping_add(cell.total_successes.load(Ordering::Relaxed));
             t.rejected_open = t
                 .rejected_open
-                .wrapping_add(stripe.rejected_open.load(Ordering::Relaxed));
+                .wrapping_add(cell.rejected_open.load(Ordering::Relaxed));
             t.rejected_too_many_requests = t
                 .rejected_too_many_requests
-                .wrapping_add(stripe.rejected_too_many.load(Ordering::Relaxed));
-        }
+                .wrapping_add(cell.rejected_too_many.load(Ordering::Relaxed));
+            t.failures = t
+                .failures
+                .wrapping_add(cell.total_failures.load(Ordering::Relaxed));
+            t.ignored = t
+                .ignored
+                .wrapping_add(cell.total_ignored.load(Ordering::Relaxed));
+            t.dropped = t
+                .dropped
+                .wrapping_add(cell.total_dropped.load(Ordering::Relaxed));
+        });
         let r = &self.rare;
         // Relaxed: statistics.
-        t.failures = r.total_failures.load(Ordering::Relaxed);
-        t.ignored = r.total_ignored.load(Ordering::Relaxed);
-        t.dropped = r.total_dropped.load(Ordering::Relaxed);
         t.slow_calls = r.total_slow.load(Ordering::Relaxed);
         for from in State::ALL {
             for to in State::ALL {
@@ -615,9 +882,9 @@ impl Counters {
     /// successes), so a test reaches 2^32 calls without making them.
     #[cfg(test)]
     pub(crate) fn preset_successes(&self, generation: u32, successes: u64) {
-        let stripe = &self.stripes[slot::current() & INDEX_MASK];
+        let stripe = self.own_cell(tag_of(generation)).expect("an owned slot");
         // Relaxed: a test's single thread.
-        for word in [&stripe.requests, &stripe.successes] {
+        for word in stripe.words() {
             word.store(tagged(generation, successes), Ordering::Relaxed);
         }
     }
@@ -626,11 +893,7 @@ impl Counters {
     /// already reads as. Run every `SWEEP_PERIOD` generations so no tag stays behind
     /// long enough for the 20-bit generation to wrap back onto it.
     pub(crate) fn sweep(&self, generation: u32) {
-        let stripes = self
-            .stripes
-            .iter()
-            .flat_map(|s| [&s.requests, &s.successes]);
-        for word in stripes.chain(self.rare.words()) {
+        let sweep = |word: &AtomicU64| {
             // Relaxed: see `update_shared`; a lost exchange means someone wrote a fresh tag.
             let w = word.load(Ordering::Relaxed);
             // A word already tagged with a later generation (the breaker moved on while
@@ -643,7 +906,10 @@ impl Counters {
                     Ordering::Relaxed,
                 );
             }
-        }
+        };
+        // A cell created during the sweep starts tagged with its creator's generation.
+        self.each_cell(|cell| cell.words().into_iter().for_each(sweep));
+        self.rare.words().into_iter().for_each(sweep);
     }
 }
 

@@ -8,13 +8,20 @@
 //! is still being built. A window whose shape stays is shared by the old and new
 //! values, so its events are kept.
 //!
+//! A value with no window and no per-breaker parts (plain settings, see
+//! `Settings::is_plain`: no closure, observer, backoff, window or slow-call rule,
+//! which includes the default configuration) is interned: every breaker whose
+//! settings are plain and equal shares one `Arc`, so such a breaker pays no heap
+//! allocation for its settings (a breaker's name and time origin stay in the
+//! breaker itself). The table holds weak references and drops dead ones as it
+//! grows, so it never keeps a value alive nor grows with breakers that are gone.
+//!
 //! [`CircuitBreaker::reconfigure`]: crate::CircuitBreaker::reconfigure
 
 use std::sync::Arc;
 
 use crate::Settings;
 use crate::buckets::Buckets;
-use crate::sync::Mutex;
 use crate::window::EventRing;
 
 /// One version of a breaker's settings and the windows they use.
@@ -26,9 +33,6 @@ pub(crate) struct Live {
     pub(crate) slow_window: Option<Arc<EventRing>>,
     /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow).
     pub(crate) buckets: Option<Arc<Buckets>>,
-    /// Held by `reconfigure` from its load of the current value to its last
-    /// store, so two reconfigurations never interleave; shared by every version.
-    pub(crate) reconfiguring: Arc<Mutex<()>>,
 }
 
 /// What a reconfiguration does to the closed state's counting.
@@ -60,7 +64,6 @@ impl Live {
             window,
             slow_window,
             buckets,
-            reconfiguring: Arc::new(Mutex::new(())),
         }
     }
 
@@ -68,7 +71,6 @@ impl Live {
     /// shape stays, and what the closed state must do about it.
     pub(crate) fn next(&self, settings: Settings) -> (Self, Restart) {
         let mut next = Self::new(settings);
-        next.reconfiguring = Arc::clone(&self.reconfiguring);
         let (old, new) = (&self.settings, &next.settings);
         let size = |s: &Settings| s.count_window().map(|w| w.size());
         let shape = |s: &Settings| s.time_window().map(|w| (w.buckets(), w.width_ticks()));
@@ -92,4 +94,47 @@ impl Live {
         };
         (next, restart)
     }
+
+    /// The value to publish: shared with every other breaker whose settings are
+    /// plain and equal (see the module's docs), else `self` alone.
+    pub(crate) fn publish(self) -> Arc<Self> {
+        #[cfg(not(loom))]
+        if self.settings.is_plain() {
+            return intern(self);
+        }
+        Arc::new(self)
+    }
+}
+
+/// The interned plain values, by `Settings::plain_key`. (Not under loom: the
+/// models build few breakers, and a static would outlive a model's run.)
+#[cfg(not(loom))]
+fn intern(live: Live) -> Arc<Live> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError, Weak};
+
+    struct Table {
+        values: HashMap<[u64; 4], Weak<Live>>,
+        /// Dead entries are dropped when the table reaches this size.
+        prune_at: usize,
+    }
+    static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+    let key = live.settings.plain_key();
+    // Poisoning cannot leave the table inconsistent (each step below is whole).
+    let mut guard = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
+    let table = guard.get_or_insert_with(|| Table {
+        values: HashMap::new(),
+        prune_at: 64,
+    });
+    if let Some(shared) = table.values.get(&key).and_then(Weak::upgrade) {
+        return shared;
+    }
+    let shared = Arc::new(live);
+    table.values.insert(key, Arc::downgrade(&shared));
+    if table.values.len() >= table.prune_at {
+        table.values.retain(|_, w| w.strong_count() > 0);
+        table.prune_at = (table.values.len() * 2).max(64);
+    }
+    shared
 }

@@ -26,10 +26,13 @@ pub const MAX_TIME_BUCKETS: u32 = 1024;
 /// Use it for traffic whose rate varies: "half the calls of the last 10 seconds
 /// failed" means the same at 10 and at 10,000 calls per second, where a count
 /// window of 100 calls spans a hundredth of a second at peak and minutes at night.
-/// Every recorded outcome reads the breaker's clock (nearly free with a
-/// `quanta::Upkeep` thread running: see [`QuantaClock`](crate::QuantaClock) and
-/// `BENCHMARKS.md`); successes stay on the calling thread's own counters and the
-/// shared bucket ring is written once per bucket.
+/// Every recorded outcome needs the time. On the default clock
+/// ([`QuantaClock`](crate::QuantaClock)) with buckets of 50 ms or more it is the
+/// time the crate's ticker thread publishes each millisecond, one load (the
+/// thread runs while such settings are alive; see the crate docs, "Time"), so an
+/// outcome may land in a bucket up to a millisecond plus the thread's scheduling
+/// delay early; otherwise it is a clock read. Successes stay on the calling
+/// thread's own counters and the shared bucket ring is written once per bucket.
 ///
 /// ```
 /// use std::time::Duration;
@@ -234,8 +237,13 @@ impl TimeWindow {
 /// Use it for a dependency that degrades by slowing down before it fails (a
 /// database with a full connection pool, a GC-bound service): the breaker opens
 /// while calls still succeed, before timeouts pile up in the caller. Only this
-/// policy reads the clock at admission; its outcomes take the breaker's slower
-/// recording path (see `BENCHMARKS.md`).
+/// policy needs the time at admission; its outcomes take the breaker's slower
+/// recording path (see `BENCHMARKS.md`). On the default clock
+/// ([`QuantaClock`](crate::QuantaClock)) a threshold of 50 ms or more times calls
+/// with the time the crate's ticker thread publishes each millisecond (one load
+/// at each end, to within a millisecond plus the thread's scheduling delay; the
+/// thread runs while such settings are alive, see the crate docs, "Time"); a
+/// finer threshold reads the clock at both ends.
 ///
 /// ```
 /// use std::time::Duration;

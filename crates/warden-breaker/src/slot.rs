@@ -1,49 +1,69 @@
-//! Per-thread counter slots.
+//! Per-thread counter slots: process-wide thread ids, dense and recycled.
 //!
 //! The closed success path must not write a cache line another core writes,
 //! and on this hardware a locked read-modify-write costs ~4.7 ns even
 //! uncontended, against ~0.25 ns for a plain load and store. So every thread
-//! that calls a breaker claims one of [`SLOTS`] process-wide slot indices on
-//! first use and releases it when it exits; in each breaker, the stripe with
-//! that index is written by that thread alone, with a plain load and store.
-//! Threads beyond [`SLOTS`] (or calls made while a thread's locals are being
-//! torn down) share the [`OVERFLOW`] stripe, updated with compare-and-swap.
+//! that calls a breaker takes a process-wide slot index on its first call and
+//! gives it back when it exits; in each breaker, the counter cell with that
+//! index is written by that thread alone, with a plain load and store (see
+//! `counters.rs` for how a breaker finds, and lazily allocates, that cell).
 //!
-//! Under `cfg(loom)` every thread uses the shared stripe by default, the path
-//! of threads beyond [`SLOTS`]; a model can turn owned slots on
-//! (`__private::loom_owned_slots`), and then its first [`SLOTS`] threads each own
-//! a stripe, written with the plain load and store production uses, racing the
-//! readers of the counts and the sweep. (Slots are not given back at thread exit
-//! under loom: a model's threads live as long as its execution.)
+//! Indices are dense: a new thread takes the smallest free index, so a
+//! process that runs N threads at a time uses indices below N however many
+//! threads it has started and stopped, and a breaker's directory of cells
+//! (which grows with the highest index that called it) stays small. Up to
+//! [`MAX_SLOTS`] threads own a slot at once; threads beyond that (or calls
+//! made while a thread's locals are being torn down) get [`SHARED`] and share
+//! one cell per breaker, updated with compare-and-swap.
+//!
+//! Taking and returning an index happens once per thread, under a mutex (a
+//! free list kept as a min-heap); the per-call path only reads the index from
+//! a const-initialised thread-local. The mutex also orders a slot's reuse: the
+//! exiting thread's unlock happens-before the next owner's lock, so the next
+//! owner continues from every count its predecessor stored, with plain loads
+//! and stores.
+//!
+//! Under `cfg(loom)` every thread uses the shared cell by default; a model can
+//! turn owned slots on (`__private::loom_owned_slots`), and then each model
+//! thread takes the smallest free of [`MAX_SLOTS`] slots (3 under loom: two
+//! direct cells and one in the directory's first level; a fourth thread
+//! shares), and gives it back when the model says the thread exits
+//! (`__private::loom_exit_thread`), so the models cover first calls, reuse
+//! and the shared cell.
 
-/// Number of owned slots (one bit each in the claim bitmap). With the overflow
-/// stripe that makes a power of two, so a stripe index masked with
-/// [`INDEX_MASK`] needs no bounds check on the hot path.
+/// Threads that can own a slot at once (the rest share one cell per breaker).
+/// Large enough for any thread pool; a breaker only pays for the slots that
+/// actually called it.
 #[cfg(not(loom))]
-pub(crate) const SLOTS: usize = 63;
+pub(crate) const MAX_SLOTS: usize = 1 << 16;
 #[cfg(loom)]
-pub(crate) const SLOTS: usize = 3;
+pub(crate) const MAX_SLOTS: usize = 3;
 
-/// Index of the shared stripe that threads without a slot use.
-pub(crate) const OVERFLOW: usize = SLOTS;
-/// Stripes per breaker: the owned slots and the overflow stripe.
-pub(crate) const STRIPES: usize = SLOTS + 1;
-/// Every valid stripe index is below `STRIPES`, a power of two.
-pub(crate) const INDEX_MASK: usize = STRIPES - 1;
-const _: () = assert!(STRIPES.is_power_of_two());
+/// The index of threads without a slot: every breaker's shared cell.
+pub(crate) const SHARED: usize = MAX_SLOTS;
 
 #[cfg(not(loom))]
 mod registry {
-    use super::{OVERFLOW, SLOTS};
+    use super::{MAX_SLOTS, SHARED};
     use std::cell::Cell;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     // The registry is process-global and compiled out under loom (see the module
-    // docs), so it takes std's atomics directly rather than the `sync` shim.
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    // docs), so it takes std's primitives directly rather than the `sync` shim.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, PoisonError};
 
-    /// Bit `i` set: slot `i` is owned by a live thread. Bits `SLOTS..64` are set
-    /// from the start: they are not slots.
-    static CLAIMED: AtomicU64 = AtomicU64::new(!((1 << SLOTS) - 1));
-    /// One past the highest slot index ever claimed: stripes above it were never written.
+    /// Indices below `next` not owned by a live thread, smallest first.
+    struct Free {
+        next: usize,
+        returned: BinaryHeap<Reverse<usize>>,
+    }
+
+    static FREE: Mutex<Free> = Mutex::new(Free {
+        next: 0,
+        returned: BinaryHeap::new(),
+    });
+    /// One past the highest slot index ever taken: cells above it were never written.
     static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 
     const UNCLAIMED: usize = usize::MAX;
@@ -62,14 +82,21 @@ mod registry {
     impl Drop for SlotGuard {
         fn drop(&mut self) {
             let i = self.0.get();
-            if i < SLOTS {
-                // Calls made by later destructors of this thread use the shared stripe.
-                INDEX.with(|c| c.set(OVERFLOW));
-                // Release: pairs with the Acquire claim of the next owner, which then sees
-                // every stripe store this thread made and continues from it.
-                CLAIMED.fetch_and(!(1 << i), Ordering::Release);
+            if i < MAX_SLOTS {
+                // Calls made by later destructors of this thread use the shared cell.
+                INDEX.with(|c| c.set(SHARED));
+                // The unlock happens-before the next owner's lock: it continues from
+                // every count this thread stored in its cells.
+                let mut free = FREE.lock().unwrap_or_else(PoisonError::into_inner);
+                free.returned.push(std::cmp::Reverse(i));
             }
         }
+    }
+
+    /// This thread's slot, or `UNCLAIMED` (`usize::MAX`) before its first call.
+    #[inline]
+    pub(crate) fn peek() -> usize {
+        INDEX.with(Cell::get)
     }
 
     #[inline]
@@ -83,70 +110,61 @@ mod registry {
     #[cold]
     fn claim() -> usize {
         // Register the guard first: if this thread's locals are already being torn
-        // down, it cannot own a slot and uses the shared stripe.
+        // down, it cannot own a slot and uses the shared cell.
         let Ok(i) = GUARD.try_with(|g| {
             let i = take_free_slot();
             g.0.set(i);
             i
         }) else {
-            INDEX.with(|c| c.set(OVERFLOW));
-            return OVERFLOW;
+            INDEX.with(|c| c.set(SHARED));
+            return SHARED;
         };
         INDEX.with(|c| c.set(i));
         i
     }
 
-    /// Claims the lowest free slot, or returns `OVERFLOW` if all are taken (this
-    /// thread then shares the overflow stripe for good).
+    /// Takes the smallest free slot, or `SHARED` if all are owned (this thread then
+    /// uses the shared cells for good).
     fn take_free_slot() -> usize {
-        // Relaxed: only a starting guess for the exchange below.
-        let mut bits = CLAIMED.load(Ordering::Relaxed);
-        loop {
-            if bits == u64::MAX {
-                return OVERFLOW;
+        let mut free = FREE.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = match free.returned.pop() {
+            Some(Reverse(i)) => i,
+            None if free.next < MAX_SLOTS => {
+                free.next += 1;
+                free.next - 1
             }
-            let i = (!bits).trailing_zeros() as usize;
-            match CLAIMED.compare_exchange_weak(
-                bits,
-                bits | (1 << i),
-                // Acquire: pairs with the Release in `SlotGuard::drop` of the slot's last owner.
-                Ordering::Acquire,
-                // Relaxed: a failure only refreshes the guess.
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    // Relaxed: sequenced before this thread's first stripe store, so any
-                    // thread that synchronises with those stores also sees the new mark.
-                    HIGH_WATER.fetch_max(i + 1, Ordering::Relaxed);
-                    return i;
-                }
-                Err(actual) => bits = actual,
-            }
-        }
+            None => return SHARED,
+        };
+        // Relaxed: sequenced before this thread's first store to its cells, so any
+        // thread that synchronises with those stores also sees the new mark.
+        HIGH_WATER.fetch_max(i + 1, Ordering::Relaxed);
+        i
     }
 
-    /// Stripes `0..high_water()` may have been written; the rest are still zero.
+    /// Cells `0..high_water()` may have been written; the rest were never created.
     #[inline]
     pub(crate) fn high_water() -> usize {
-        // Relaxed: see the store in `claim`.
+        // Relaxed: see the store in `take_free_slot`.
         HIGH_WATER.load(Ordering::Relaxed)
     }
 }
 
 #[cfg(loom)]
 mod registry {
-    use super::{OVERFLOW, SLOTS};
+    use super::{MAX_SLOTS, SHARED};
+    use loom::sync::Mutex;
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use std::cell::Cell;
     // A std atomic: the switch is set outside the model, before it runs.
     use std::sync::atomic::AtomicBool;
 
-    /// Whether loom threads claim owned slots (off: every one uses the shared stripe).
+    /// Whether loom threads claim owned slots (off: every one uses the shared cell).
     pub(crate) static OWNED: AtomicBool = AtomicBool::new(false);
 
     loom::lazy_static! {
-        /// The next slot to hand out, per execution of the model.
-        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
+        /// As in production: the next fresh slot and the slots given back, per
+        /// execution of the model.
+        static ref FREE: Mutex<(usize, Vec<usize>)> = Mutex::new((0, Vec::new()));
         /// As in production: one past the highest slot claimed.
         static ref HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
     }
@@ -155,31 +173,53 @@ mod registry {
         static INDEX: Cell<usize> = Cell::new(usize::MAX);
     }
 
-    fn owned() -> bool {
+    pub(crate) fn owned() -> bool {
         // Relaxed: set before the model starts, never while it runs.
         OWNED.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// As production's: the slot, or `usize::MAX` before the first call.
+    pub(crate) fn peek() -> usize {
+        if !owned() {
+            return SHARED;
+        }
+        INDEX.with(Cell::get)
+    }
+
     pub(crate) fn current() -> usize {
         if !owned() {
-            return OVERFLOW;
+            return SHARED;
         }
         let i = INDEX.with(Cell::get);
         if i != usize::MAX {
             return i;
         }
-        // Relaxed: as production's claim, which orders nothing for the stripes of a
-        // fresh slot (never written before) but the high-water mark below.
-        let i = NEXT.fetch_add(1, Ordering::Relaxed);
-        let i = if i < SLOTS {
+        let i = {
+            let mut free = FREE.lock().unwrap();
+            let smallest = free.1.iter().enumerate().min_by_key(|(_, s)| **s);
+            match smallest.map(|(at, _)| at) {
+                Some(at) => free.1.swap_remove(at),
+                None if free.0 < MAX_SLOTS => {
+                    free.0 += 1;
+                    free.0 - 1
+                }
+                None => SHARED,
+            }
+        };
+        if i < MAX_SLOTS {
             // Relaxed: as production's (see `take_free_slot` there).
             HIGH_WATER.fetch_max(i + 1, Ordering::Relaxed);
-            i
-        } else {
-            OVERFLOW
-        };
+        }
         INDEX.with(|c| c.set(i));
         i
+    }
+
+    /// What production's slot guard does at thread exit.
+    pub(crate) fn exit_thread() {
+        let i = INDEX.with(|c| c.replace(SHARED));
+        if i < MAX_SLOTS {
+            FREE.lock().unwrap().1.push(i);
+        }
     }
 
     pub(crate) fn high_water() -> usize {
@@ -198,4 +238,6 @@ pub(crate) fn loom_owned_slots(on: bool) {
     registry::OWNED.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-pub(crate) use registry::{current, high_water};
+pub(crate) use registry::{current, high_water, peek};
+#[cfg(loom)]
+pub(crate) use registry::{exit_thread, owned as loom_owned};

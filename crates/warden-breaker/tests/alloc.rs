@@ -169,6 +169,69 @@ fn window_policies_do_not_allocate() {
     }
 }
 
+/// Many breakers, many threads: a thread allocates its counter cell in a breaker
+/// on its first call there, and nothing on any later call, whichever slot it got
+/// (threads past the first few reach their cells through the breaker's
+/// directory). 72 threads live at once, so slots beyond 64 are covered; each
+/// calls 200 breakers (success, failure, ignored), first once, then 20 rounds.
+#[test]
+fn many_breakers_and_threads_do_not_allocate_after_the_first_call() {
+    const THREADS: usize = 72;
+    let breakers: Vec<CircuitBreaker> = (0..200)
+        .map(|i| {
+            CircuitBreaker::builder(&format!("b{i}"))
+                .ready_to_trip(|_| false)
+                .build()
+                .expect("valid settings")
+        })
+        .collect();
+    let all_warm = std::sync::Barrier::new(THREADS);
+    let per_thread: Vec<u64> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    // A failure: the thread's first look at a breaker's settings
+                    // (arc-swap's per-thread node, claimed once) happens here too.
+                    for cb in &breakers {
+                        let _ = cb.call(|| Err::<(), _>(()));
+                    }
+                    // Everyone holds a slot before anyone measures.
+                    all_warm.wait();
+                    let n = allocations_in(|| {
+                        for round in 0..20u32 {
+                            for cb in &breakers {
+                                let _ = cb.call(|| {
+                                    if round % 3 == 0 {
+                                        Err(round)
+                                    } else {
+                                        Ok(round)
+                                    }
+                                });
+                                cb.try_acquire().expect("closed admits").ignore();
+                            }
+                        }
+                    });
+                    all_warm.wait();
+                    n
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect()
+    });
+    assert!(
+        per_thread.iter().all(|&n| n == 0),
+        "allocations per thread: {per_thread:?}"
+    );
+    for cb in &breakers {
+        let c = cb.counts();
+        assert_eq!(c.requests as usize, THREADS * (1 + 40));
+        assert_eq!(c.total_failures as usize, THREADS * (1 + 7));
+    }
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     // Guards the two tests above against a counter that silently counts nothing.

@@ -5,14 +5,19 @@
 //! ```text
 //! cargo run -p warden-kit --example service -- --duration 4
 //! WARDEN_METRICS_PORT=9898 cargo run -p warden-kit --example service   # fixed port
+//! cargo run -p warden-kit --features tracing --example service   # + tracing events
 //! ```
+//!
+//! With the `tracing` feature the registry also emits the `warden::state`
+//! events (`WARN` when the breaker opens) and one `warden::rejections` summary
+//! per transition, printed by a `tracing-subscriber` formatter at `DEBUG`.
 //!
 //! Four clients ask an "inventory" service for stock levels every 10 ms. The
 //! dependency is healthy for the first quarter of the run, then fails (errors
 //! and calls that hang past the 150 ms call timeout) until 60 % of the run,
 //! then recovers. The breaker opens during the outage, probes every 500 ms,
-//! and closes once the dependency is back; meanwhile the fallback serves the
-//! last known stock. Transitions are printed as they happen; at the end the
+//! and closes once the dependency is back; meanwhile the pipeline's fallback serves
+//! the last stock seen. Transitions are printed as they happen; at the end the
 //! program scrapes its own `/metrics` over HTTP, prints the warden series and
 //! the registry's list, shuts everything down and exits.
 
@@ -30,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use warden_kit::metrics::Metrics;
 use warden_kit::metrics::prometheus::{self, Encoder, TextEncoder};
-use warden_kit::{BreakerConfig, ExecuteError, Registry, RetryPolicy, TripRule};
+use warden_kit::{BreakerConfig, ExecuteError, Fallback, Registry, RetryPolicy, TripRule};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -159,38 +164,49 @@ async fn main() -> Result<(), BoxError> {
 
     // Metrics, then the registry: one named breaker per dependency.
     let prom = prometheus::Registry::new();
-    let registry = Arc::new(
-        Registry::builder()
-            .configure(
-                "inventory",
-                BreakerConfig::default()
-                    .with_trip(TripRule::ConsecutiveFailures(5))
-                    .with_timeout(Duration::from_millis(500))
-                    .with_max_requests(2)
-                    .with_max_concurrent(8)
-                    .with_call_timeout(Some(Duration::from_millis(150))),
-            )
-            .metrics(Metrics::register(&prom)?)
-            .on_state_change(move |name, from, to| {
-                println!(
-                    "[{:6.2}s] {name}: {from} -> {to}",
-                    start.elapsed().as_secs_f64()
-                );
-            })
-            .build()?,
-    );
-    let policy = Arc::new(
-        RetryPolicy::<ExecuteError<Unavailable>>::builder()
-            .max_attempts(3)
-            .base_delay(Duration::from_millis(20))
-            .retry_if(ExecuteError::is_retryable)
-            .observer(
-                registry
-                    .retry_metrics("inventory")
-                    .ok_or("metrics are on")?,
-            )
-            .build()?,
-    );
+    let builder = Registry::builder()
+        .configure(
+            "inventory",
+            BreakerConfig::default()
+                .with_trip(TripRule::ConsecutiveFailures(5))
+                .with_timeout(Duration::from_millis(500))
+                .with_max_requests(2)
+                .with_max_concurrent(8)
+                .with_call_timeout(Some(Duration::from_millis(150))),
+        )
+        .metrics(Metrics::register(&prom)?)
+        .on_state_change(move |name, from, to| {
+            println!(
+                "[{:6.2}s] {name}: {from} -> {to}",
+                start.elapsed().as_secs_f64()
+            );
+        });
+    // With `tracing`: state changes and rejection summaries as events, printed.
+    #[cfg(feature = "tracing")]
+    let builder = {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .init();
+        builder.tracing(Arc::new(warden_kit::telemetry::events::Tracing::new()))
+    };
+    let registry = Arc::new(builder.build()?);
+    // The composition, built once: fallback (the last stock seen), retry,
+    // then the name's bulkhead, breaker and call timeout for each attempt.
+    let pipeline = registry
+        .pipeline("inventory")?
+        .with_retry(
+            RetryPolicy::<ExecuteError<Unavailable>>::builder()
+                .max_attempts(3)
+                .base_delay(Duration::from_millis(20))
+                .retry_if(ExecuteError::is_retryable)
+                .observer(
+                    registry
+                        .retry_metrics("inventory")
+                        .ok_or("metrics are on")?,
+                )
+                .build()?,
+        )
+        .with_fallback(Fallback::last_good(run));
 
     let port: u16 = match std::env::var("WARDEN_METRICS_PORT") {
         Ok(p) => p.parse()?,
@@ -211,15 +227,10 @@ async fn main() -> Result<(), BoxError> {
     let served = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
     let clients: Vec<_> = (0..4u64)
         .map(|client| {
-            let (registry, policy, inventory, served) = (
-                registry.clone(),
-                policy.clone(),
-                inventory.clone(),
-                served.clone(),
-            );
+            let (pipeline, inventory, served) =
+                (pipeline.clone(), inventory.clone(), served.clone());
             let mut stopped = stopped.clone();
             tokio::spawn(async move {
-                let mut last_known = 100;
                 let mut tick = tokio::time::interval(Duration::from_millis(10));
                 loop {
                     tokio::select! {
@@ -227,21 +238,15 @@ async fn main() -> Result<(), BoxError> {
                         _ = tick.tick() => {}
                     }
                     let item = client;
-                    let ex = registry
-                        .execute_async_with_retry("inventory", &policy, || inventory.stock(item))
-                        .await
-                        .or_fallback(|_err| Ok(last_known));
+                    let ex = pipeline.execute_async(|| inventory.stock(item)).await;
                     let kind = if ex.succeeded() {
                         0 // from the dependency
                     } else if ex.is_rejected() {
-                        1 // fallback, the breaker (or bulkhead) refused
+                        1 // the breaker (or bulkhead) refused: the last stock seen, if any
                     } else {
-                        2 // fallback after failed attempts
+                        2 // the attempts failed: the last stock seen, if any
                     };
                     served[kind].fetch_add(1, Ordering::Relaxed);
-                    if let Ok(stock) = ex.into_result() {
-                        last_known = stock;
-                    }
                 }
             })
         })
@@ -260,7 +265,7 @@ async fn main() -> Result<(), BoxError> {
     }
     let [fresh, refused, failed] = [0, 1, 2].map(|i| served[i].load(Ordering::Relaxed));
     println!(
-        "\nrequests: {fresh} from the dependency, {refused} from the fallback (breaker open), {failed} from the fallback (calls failed)"
+        "\nrequests: {fresh} from the dependency, {refused} refused by the breaker, {failed} failed (both served the last stock seen, once there was one)"
     );
     for status in registry.shutdown() {
         println!(

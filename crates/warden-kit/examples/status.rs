@@ -38,9 +38,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     // Some traffic: clickhouse fails twice and opens, kafka succeeds.
     for _ in 0..2 {
-        let _ = registry.execute("clickhouse", || Err::<(), _>("connection refused"));
+        let _ = registry
+            .pipeline("clickhouse")
+            .unwrap()
+            .execute(|| Err::<(), _>("connection refused"));
     }
-    let _ = registry.execute("kafka", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("kafka")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -115,11 +115,22 @@ impl Bulkhead {
     /// [`try_acquire`](Self::try_acquire) against a limit the caller already read.
     #[inline]
     pub(crate) fn try_acquire_below(&self, max: u32) -> Option<BulkheadPermit<'_>> {
+        // `then`, not `then_some`: a permit built and dropped on refusal would
+        // give back a slot it never took.
+        self.try_take_below(max)
+            .then(|| BulkheadPermit { bulkhead: self })
+    }
+
+    /// Takes a slot without a guard if fewer than `max` (a limit the caller
+    /// already read) are taken; the caller must [`give_back`](Self::give_back) it
+    /// exactly once (for guards that own their bulkhead's owner).
+    #[inline]
+    pub(crate) fn try_take_below(&self, max: u32) -> bool {
         // Relaxed: the count is the only thing shared (see "Memory ordering").
         let mut cur = self.in_flight.load(Ordering::Relaxed);
         loop {
             if cur >= max {
-                return None;
+                return false;
             }
             // Relaxed both ways: the exchange's place in the counter's modification
             // order is all that matters; a failure hands back the value to retry with.
@@ -129,10 +140,18 @@ impl Bulkhead {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(BulkheadPermit { bulkhead: self }),
+                Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
         }
+    }
+
+    /// Gives back a slot taken by [`try_take_below`](Self::try_take_below).
+    #[inline]
+    pub(crate) fn give_back(&self) {
+        // Relaxed: see "Memory ordering"; the slot's increment precedes this
+        // decrement in the counter's modification order, so it never underflows.
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -163,8 +182,6 @@ impl fmt::Debug for BulkheadPermit<'_> {
 impl Drop for BulkheadPermit<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Relaxed: see "Memory ordering"; this permit's increment precedes this
-        // decrement in the counter's modification order, so it never underflows.
-        self.bulkhead.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.bulkhead.give_back();
     }
 }

@@ -18,9 +18,9 @@ use warden_breaker::{
 /// When a closed breaker opens.
 ///
 /// In files: `trip = { consecutive_failures = 6 }`,
-/// `trip = { failure_rate = { ratio = 0.5, min_requests = 20 } }`,
-/// `trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }` or
-/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }`.
+/// `trip = { failure_rate = { failure_rate_percent = 50, min_requests = 20 } }`,
+/// `trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }` or
+/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }`.
 ///
 /// `ConsecutiveFailures`, `FailureRate` and `Custom` are gobreaker's
 /// `ReadyToTrip` over the counts of the counting interval; `CountWindow` and
@@ -28,16 +28,15 @@ use warden_breaker::{
 /// ([`warden_breaker::CountWindow`], [`warden_breaker::TimeWindow`]), which
 /// forget old calls without an `interval` reset.
 ///
-/// **Rates.** Every rate in the facade (`ratio` here, `failure_rate`,
-/// [`SlowCallsConfig::rate`]) is a share in `(0, 1]`. The windows and slow
-/// calls are judged by the core in whole percent, so their rates must be a
-/// whole percent: `0.5` and `0.07` are fine, `0.505` is an
-/// [`OutOfRange`](ConfigError::OutOfRange) error naming the field (the value
-/// you gave is never rounded).
+/// **Rates.** Every rate is a whole percent, in files and in code, as in the
+/// core: `failure_rate_percent = 50` here, [`SlowCallsConfig::rate_percent`],
+/// [`OpenBackoffConfig::jitter_percent`]. A share such as `failure_rate = 0.5`
+/// (the form files used before) is refused with an error naming the field and
+/// its replacement.
 ///
 /// ```
 /// use warden_kit::{Counts, TripRule};
-/// let rule = TripRule::FailureRate { ratio: 0.5, min_requests: 10 };
+/// let rule = TripRule::FailureRate { failure_rate_percent: 50, min_requests: 10 };
 /// assert!(!rule.should_trip(&Counts { requests: 9, total_failures: 9, ..Counts::default() }));
 /// assert!(rule.should_trip(&Counts { requests: 10, total_failures: 5, ..Counts::default() }));
 /// ```
@@ -48,16 +47,16 @@ pub enum TripRule {
     /// "more than 5", is `ConsecutiveFailures(6)`.
     ConsecutiveFailures(u32),
     /// Opens when at least `min_requests` calls were made in the current
-    /// counting interval and the share of failures among them is at least
-    /// `ratio` (`0 < ratio <= 1`, `min_requests >= 1`).
+    /// counting interval and at least `failure_rate_percent` % of them failed
+    /// (`1..=100`, `min_requests >= 1`).
     FailureRate {
-        /// Failure share that trips, in `(0, 1]`.
-        ratio: f64,
-        /// Calls needed in the interval before the ratio is looked at.
+        /// Failure rate that trips, whole percent in `1..=100`.
+        failure_rate_percent: u32,
+        /// Calls needed in the interval before the rate is looked at.
         min_requests: u32,
     },
     /// Opens when, among the last `size` calls of the closed state, at least
-    /// `min_calls` were made and at least `failure_rate` of them failed
+    /// `min_calls` were made and at least `failure_rate_percent` % of them failed
     /// (Resilience4j's count-based sliding window; the core's
     /// [`CountWindow`](warden_breaker::CountWindow), lock-free and free for
     /// successes). Calls are successes and failures: unlike
@@ -69,16 +68,16 @@ pub enum TripRule {
     ///
     /// ```
     /// use warden_kit::{BreakerConfig, Registry, State, TripRule};
-    /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
+    /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate_percent: 50 };
     /// let registry = Registry::builder()
     ///     .configure("api", BreakerConfig::default().with_trip(rule))
     ///     .build()?;
     /// for ok in [true, false, true] {
-    ///     let _ = registry.execute("api", || if ok { Ok(()) } else { Err("503") });
+    ///     let _ = registry.pipeline("api")?.execute(|| if ok { Ok(()) } else { Err("503") });
     /// }
-    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 2 of 4 failed
+    /// let ex = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 2 of 4 failed
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     CountWindow {
         /// Calls in the window, `1..=1024`.
@@ -86,13 +85,12 @@ pub enum TripRule {
         /// Calls the window must hold before the rate is looked at,
         /// `1..=size`.
         min_calls: u32,
-        /// Failure share that trips: a whole percent in `(0, 1]` (`0.01`
-        /// steps).
-        failure_rate: f64,
+        /// Failure rate that trips, whole percent in `1..=100`.
+        failure_rate_percent: u32,
     },
     /// Opens when the calls of the last `length` of the closed state, kept in
     /// `buckets` buckets, number at least `min_calls` and at least
-    /// `failure_rate` of them failed (Resilience4j's time-based sliding
+    /// `failure_rate_percent` % of them failed (Resilience4j's time-based sliding
     /// window; the core's [`TimeWindow`](warden_breaker::TimeWindow)).
     ///
     /// Use it for traffic whose rate varies: "half the calls of the last 10 s
@@ -105,24 +103,24 @@ pub enum TripRule {
     ///     length: Duration::from_secs(10),
     ///     buckets: 10,
     ///     min_calls: 4,
-    ///     failure_rate: 0.5,
+    ///     failure_rate_percent: 50,
     /// };
     /// let clock = ManualClock::new();
     /// let registry = Registry::builder()
     ///     .configure("api", BreakerConfig::default().with_trip(rule))
     ///     .clock(clock.clone())
     ///     .build()?;
-    /// let _ = registry.execute("api", || Err::<(), _>("503"));
+    /// let _ = registry.pipeline("api")?.execute(|| Err::<(), _>("503"));
     /// clock.advance(Duration::from_secs(10)); // the failure leaves the window
     /// for _ in 0..3 {
-    ///     let _ = registry.execute("api", || Ok::<_, &str>(()));
+    ///     let _ = registry.pipeline("api")?.execute(|| Ok::<_, &str>(()));
     /// }
-    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 1 of 4
+    /// let ex = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 1 of 4
     /// assert_eq!(ex.state(), Some(State::Closed));
-    /// let _ = registry.execute("api", || Err::<(), _>("503")); // 2 of 5
-    /// let ex = registry.execute("api", || Err::<(), _>("503")); // 3 of 6
+    /// let _ = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 2 of 5
+    /// let ex = registry.pipeline("api")?.execute(|| Err::<(), _>("503")); // 3 of 6
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     TimeWindow {
         /// The span of the window: whole milliseconds, at most 2^39 ms (in
@@ -133,9 +131,8 @@ pub enum TripRule {
         buckets: u32,
         /// Calls the window must hold before the rate is looked at (`>= 1`).
         min_calls: u32,
-        /// Failure share that trips: a whole percent in `(0, 1]` (`0.01`
-        /// steps).
-        failure_rate: f64,
+        /// Failure rate that trips, whole percent in `1..=100`.
+        failure_rate_percent: u32,
     },
     /// Your own rule (the Go `resilience` package's `ReadyToTrip(counts)`); not available in files.
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
@@ -162,8 +159,10 @@ struct TripRuleVisitor;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FailureRateSpec {
-    ratio: f64,
+    failure_rate_percent: Option<u32>,
     min_requests: u32,
+    /// The old share form, refused with a message saying what replaced it.
+    ratio: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -171,7 +170,8 @@ struct FailureRateSpec {
 struct CountWindowSpec {
     size: u32,
     min_calls: u32,
-    failure_rate: f64,
+    failure_rate_percent: Option<u32>,
+    failure_rate: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +181,29 @@ struct TimeWindowSpec {
     length: Duration,
     buckets: u32,
     min_calls: u32,
-    failure_rate: f64,
+    failure_rate_percent: Option<u32>,
+    failure_rate: Option<serde::de::IgnoredAny>,
+}
+
+/// The error for a rate written in the old form (a share such as `0.5`).
+fn old_rate<E: serde::de::Error>(old: &str, new: &str) -> E {
+    E::custom(format!(
+        "`{old}` (a share such as 0.5) was replaced by `{new}`, a whole percent (50)"
+    ))
+}
+
+/// A rate in its percent field, refusing the old share field.
+fn percent_field<E: serde::de::Error>(
+    percent: Option<u32>,
+    share: Option<&serde::de::IgnoredAny>,
+    old: &str,
+    new: &'static str,
+) -> Result<u32, E> {
+    match (percent, share) {
+        (_, Some(_)) => Err(old_rate(old, new)),
+        (Some(p), None) => Ok(p),
+        (None, None) => Err(E::missing_field(new)),
+    }
 }
 
 impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
@@ -205,7 +227,12 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
             "failure_rate" => {
                 let r: FailureRateSpec = map.next_value()?;
                 TripRule::FailureRate {
-                    ratio: r.ratio,
+                    failure_rate_percent: percent_field(
+                        r.failure_rate_percent,
+                        r.ratio.as_ref(),
+                        "ratio",
+                        "failure_rate_percent",
+                    )?,
                     min_requests: r.min_requests,
                 }
             }
@@ -214,7 +241,12 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
                 TripRule::CountWindow {
                     size: w.size,
                     min_calls: w.min_calls,
-                    failure_rate: w.failure_rate,
+                    failure_rate_percent: percent_field(
+                        w.failure_rate_percent,
+                        w.failure_rate.as_ref(),
+                        "failure_rate",
+                        "failure_rate_percent",
+                    )?,
                 }
             }
             "time_window" => {
@@ -223,7 +255,12 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
                     length: w.length,
                     buckets: w.buckets,
                     min_calls: w.min_calls,
-                    failure_rate: w.failure_rate,
+                    failure_rate_percent: percent_field(
+                        w.failure_rate_percent,
+                        w.failure_rate.as_ref(),
+                        "failure_rate",
+                        "failure_rate_percent",
+                    )?,
                 }
             }
             other => return Err(A::Error::unknown_variant(&bounded(other), TRIP_RULES)),
@@ -239,19 +276,25 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
     }
 }
 
-/// `ratio` as a whole percent in `lo..=100`, if it is exactly one (`p / 100.0 ==
-/// ratio`, so `0.07` from a file or a literal is 7 but `0.1 + 0.2` is none).
-fn whole_percent(ratio: f64, lo: u32) -> Option<u32> {
-    let p = (ratio * 100.0).round();
-    (p >= f64::from(lo) && p <= 100.0 && p / 100.0 == ratio).then_some(p as u32)
+/// The range of a rate that must be positive.
+const RATE_ALLOWED: &str = "1..=100 (whole percent)";
+
+fn check_rate(scope: &str, field: &str, percent: u32) -> Result<(), ConfigError> {
+    if (1..=100).contains(&percent) {
+        Ok(())
+    } else {
+        Err(ConfigError::out_of_range(
+            scope,
+            field,
+            percent,
+            RATE_ALLOWED,
+        ))
+    }
 }
 
-/// What `whole_percent` accepts, in words, for a rate that must be positive.
-const RATE_ALLOWED: &str = "0.01..=1 in steps of 0.01 (a whole percent)";
-
-fn check_rate(scope: &str, field: &str, ratio: f64) -> Result<u32, ConfigError> {
-    whole_percent(ratio, 1)
-        .ok_or_else(|| ConfigError::out_of_range(scope, field, ratio, RATE_ALLOWED))
+/// Whether `failures` are at least `percent` % of `calls` (exact, in integers).
+fn at_least_percent(failures: u32, calls: u32, percent: u32) -> bool {
+    u64::from(failures) * 100 >= u64::from(percent) * u64::from(calls)
 }
 
 impl TripRule {
@@ -277,62 +320,65 @@ impl TripRule {
     /// use warden_kit::{Counts, TripRule};
     /// let rule = TripRule::ConsecutiveFailures(2);
     /// assert!(rule.should_trip(&Counts { consecutive_failures: 2, ..Default::default() }));
-    /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate: 0.5 };
+    /// let rule = TripRule::CountWindow { size: 10, min_calls: 4, failure_rate_percent: 50 };
     /// assert!(rule.should_trip(&Counts { total_successes: 2, total_failures: 2, ..Default::default() }));
     /// ```
     pub fn should_trip(&self, counts: &Counts) -> bool {
         match self {
             TripRule::ConsecutiveFailures(n) => counts.consecutive_failures >= *n,
             TripRule::FailureRate {
-                ratio,
+                failure_rate_percent,
                 min_requests,
             } => {
                 counts.requests >= *min_requests
                     && counts.requests > 0
-                    && f64::from(counts.total_failures) >= ratio * f64::from(counts.requests)
+                    && at_least_percent(
+                        counts.total_failures,
+                        counts.requests,
+                        *failure_rate_percent,
+                    )
             }
             TripRule::CountWindow {
                 min_calls,
-                failure_rate,
+                failure_rate_percent,
                 ..
             }
             | TripRule::TimeWindow {
                 min_calls,
-                failure_rate,
+                failure_rate_percent,
                 ..
             } => {
                 let calls = counts.total_successes.saturating_add(counts.total_failures);
                 calls >= *min_calls
                     && calls > 0
-                    && f64::from(counts.total_failures) >= failure_rate * f64::from(calls)
+                    && at_least_percent(counts.total_failures, calls, *failure_rate_percent)
             }
             TripRule::Custom(f) => f(counts),
         }
     }
 
-    /// Sets this rule on a core builder. An invalid rate becomes 0 %, which the
-    /// core refuses ([`BreakerConfig::validate`] reports it first, by path).
+    /// Sets this rule on a core builder (the core checks the windows' ranges).
     fn apply(&self, builder: Builder) -> Builder {
         match *self {
             TripRule::CountWindow {
                 size,
                 min_calls,
-                failure_rate,
+                failure_rate_percent,
             } => builder.count_window(
                 CountWindow::new(size)
                     .with_min_calls(min_calls)
-                    .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+                    .with_failure_rate_percent(failure_rate_percent),
             ),
             TripRule::TimeWindow {
                 length,
                 buckets,
                 min_calls,
-                failure_rate,
+                failure_rate_percent,
             } => builder.time_window(
                 TimeWindow::new(length)
                     .with_buckets(buckets)
                     .with_min_calls(min_calls)
-                    .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+                    .with_failure_rate_percent(failure_rate_percent),
             ),
             _ => {
                 let trip = self.clone();
@@ -341,7 +387,8 @@ impl TripRule {
         }
     }
 
-    /// The checks the core cannot make (rates as given); the core checks the rest.
+    /// The checks the core cannot make (the gobreaker-style rate); the core
+    /// checks the windows.
     fn validate(&self, scope: &str) -> Result<(), ConfigError> {
         match self {
             TripRule::ConsecutiveFailures(0) => Err(ConfigError::out_of_range(
@@ -350,14 +397,15 @@ impl TripRule {
                 0,
                 "1..=4294967295",
             )),
-            TripRule::FailureRate { ratio, .. } if !(*ratio > 0.0 && *ratio <= 1.0) => {
-                Err(ConfigError::out_of_range(
-                    scope,
-                    "trip.failure_rate.ratio",
-                    ratio,
-                    "greater than 0 and at most 1",
-                ))
-            }
+            TripRule::FailureRate {
+                failure_rate_percent,
+                ..
+            } if !(1..=100).contains(failure_rate_percent) => Err(ConfigError::out_of_range(
+                scope,
+                "trip.failure_rate.failure_rate_percent",
+                failure_rate_percent,
+                RATE_ALLOWED,
+            )),
             TripRule::FailureRate {
                 min_requests: 0, ..
             } => Err(ConfigError::out_of_range(
@@ -366,12 +414,6 @@ impl TripRule {
                 0,
                 "1..=4294967295",
             )),
-            TripRule::CountWindow { failure_rate, .. } => {
-                check_rate(scope, "trip.count_window.failure_rate", *failure_rate).map(drop)
-            }
-            TripRule::TimeWindow { failure_rate, .. } => {
-                check_rate(scope, "trip.time_window.failure_rate", *failure_rate).map(drop)
-            }
             _ => Ok(()),
         }
     }
@@ -384,34 +426,34 @@ impl fmt::Debug for TripRule {
                 f.debug_tuple("ConsecutiveFailures").field(n).finish()
             }
             TripRule::FailureRate {
-                ratio,
+                failure_rate_percent,
                 min_requests,
             } => f
                 .debug_struct("FailureRate")
-                .field("ratio", ratio)
+                .field("failure_rate_percent", failure_rate_percent)
                 .field("min_requests", min_requests)
                 .finish(),
             TripRule::CountWindow {
                 size,
                 min_calls,
-                failure_rate,
+                failure_rate_percent,
             } => f
                 .debug_struct("CountWindow")
                 .field("size", size)
                 .field("min_calls", min_calls)
-                .field("failure_rate", failure_rate)
+                .field("failure_rate_percent", failure_rate_percent)
                 .finish(),
             TripRule::TimeWindow {
                 length,
                 buckets,
                 min_calls,
-                failure_rate,
+                failure_rate_percent,
             } => f
                 .debug_struct("TimeWindow")
                 .field("length", length)
                 .field("buckets", buckets)
                 .field("min_calls", min_calls)
-                .field("failure_rate", failure_rate)
+                .field("failure_rate_percent", failure_rate_percent)
                 .finish(),
             TripRule::Custom(_) => f.write_str("Custom(..)"),
         }
@@ -425,11 +467,11 @@ impl PartialEq for TripRule {
             (TripRule::ConsecutiveFailures(a), TripRule::ConsecutiveFailures(b)) => a == b,
             (
                 TripRule::FailureRate {
-                    ratio: a,
+                    failure_rate_percent: a,
                     min_requests: m,
                 },
                 TripRule::FailureRate {
-                    ratio: b,
+                    failure_rate_percent: b,
                     min_requests: n,
                 },
             ) => a == b && m == n,
@@ -437,12 +479,12 @@ impl PartialEq for TripRule {
                 TripRule::CountWindow {
                     size: s1,
                     min_calls: m1,
-                    failure_rate: r1,
+                    failure_rate_percent: r1,
                 },
                 TripRule::CountWindow {
                     size: s2,
                     min_calls: m2,
-                    failure_rate: r2,
+                    failure_rate_percent: r2,
                 },
             ) => s1 == s2 && m1 == m2 && r1 == r2,
             (
@@ -450,13 +492,13 @@ impl PartialEq for TripRule {
                     length: l1,
                     buckets: b1,
                     min_calls: m1,
-                    failure_rate: r1,
+                    failure_rate_percent: r1,
                 },
                 TripRule::TimeWindow {
                     length: l2,
                     buckets: b2,
                     min_calls: m2,
-                    failure_rate: r2,
+                    failure_rate_percent: r2,
                 },
             ) => l1 == l2 && b1 == b2 && m1 == m2 && r1 == r2,
             (TripRule::Custom(a), TripRule::Custom(b)) => Arc::ptr_eq(a, b),
@@ -467,12 +509,12 @@ impl PartialEq for TripRule {
 
 /// The slow-call rule of a [`BreakerConfig`] (set with
 /// [`BreakerConfig::slow_calls`]): the core's
-/// [`SlowCalls`](warden_breaker::SlowCalls) with the rate as a share.
+/// [`SlowCalls`](warden_breaker::SlowCalls).
 ///
 /// A call admitted in the closed state is slow when its outcome comes
 /// `threshold` or more after its admission (on the breaker's clock, the
 /// registry's). The breaker opens when, after a slow outcome, the window holds
-/// at least `min_calls` calls and at least `rate` of them were slow. The
+/// at least `min_calls` calls and at least `rate_percent` % of them were slow. The
 /// window is the trip rule's [`CountWindow`](TripRule::CountWindow) or
 /// [`TimeWindow`](TripRule::TimeWindow) if it is one, otherwise every call of
 /// the closed generation (since the last state change or `interval` reset).
@@ -480,64 +522,120 @@ impl PartialEq for TripRule {
 /// before it fails (a database with a full connection pool): the breaker opens
 /// while calls still succeed.
 ///
-/// In files: `slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }`.
+/// In files: `slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }`.
 ///
 /// ```
 /// use std::time::Duration;
-/// let c = warden_kit::BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 0.5, 20);
+/// let c = warden_kit::BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 50, 20);
 /// let slow = c.slow_calls().unwrap();
-/// assert_eq!((slow.threshold, slow.rate, slow.min_calls), (Duration::from_secs(2), 0.5, 20));
+/// assert_eq!((slow.threshold, slow.rate_percent, slow.min_calls), (Duration::from_secs(2), 50, 20));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "SlowCallsSpec")]
 #[non_exhaustive]
 pub struct SlowCallsConfig {
     /// From this duration on a call is slow (`> 0`, at most 2^39 ms; any
     /// precision). In files, a duration like `timeout`.
-    #[serde(deserialize_with = "duration::required")]
     pub threshold: Duration,
-    /// Share of slow calls that trips: a whole percent in `(0, 1]` (`0.01`
-    /// steps), as [`TripRule`]'s rates.
-    pub rate: f64,
+    /// Rate of slow calls that trips, whole percent in `1..=100`, as
+    /// [`TripRule`]'s rates.
+    pub rate_percent: u32,
     /// Calls the window must hold before the rate is looked at (`>= 1`).
     pub min_calls: u32,
 }
 
+/// A `slow_calls` section as written, with the old share field to refuse.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlowCallsSpec {
+    #[serde(deserialize_with = "duration::required")]
+    threshold: Duration,
+    rate_percent: Option<u32>,
+    min_calls: u32,
+    rate: Option<serde::de::IgnoredAny>,
+}
+
+impl TryFrom<SlowCallsSpec> for SlowCallsConfig {
+    type Error = String;
+
+    fn try_from(s: SlowCallsSpec) -> Result<Self, String> {
+        let rate_percent = match (s.rate_percent, s.rate) {
+            (_, Some(_)) => {
+                return Err("`rate` (a share such as 0.5) was replaced by `rate_percent`, a whole percent (50)".into());
+            }
+            (Some(p), None) => p,
+            (None, None) => return Err("missing field `rate_percent`".into()),
+        };
+        Ok(SlowCallsConfig {
+            threshold: s.threshold,
+            rate_percent,
+            min_calls: s.min_calls,
+        })
+    }
+}
+
 /// Exponential growth of the open duration of a [`BreakerConfig`] (set with
 /// [`BreakerConfig::open_backoff`]): the core's
-/// [`OpenBackoff`](warden_breaker::OpenBackoff) with the jitter as a share.
+/// [`OpenBackoff`](warden_breaker::OpenBackoff).
 ///
 /// The *k*-th consecutive re-trip (a failed half-open probe; *k* goes back to
 /// 0 when the breaker closes) stays open `timeout × multiplier^k`, at most
 /// `max`; a trip from closed stays open `timeout`. Each open duration is then
-/// shortened by a pseudo-random share of up to `jitter`, seeded per breaker,
+/// shortened by a pseudo-random share of up to `jitter_percent` %, seeded per breaker,
 /// so a fleet does not probe in step. Use it for a dependency that takes a
 /// variable time to recover: failed probes back off instead of hitting it
 /// every `timeout`.
 ///
-/// In files: `open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }`
-/// (`jitter` optional, default 0).
+/// In files: `open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }`
+/// (`jitter_percent` optional, default 0).
 ///
 /// ```
 /// use std::time::Duration;
-/// let c = warden_kit::BreakerConfig::default().with_open_backoff(2, Duration::from_secs(300), 0.1);
+/// let c = warden_kit::BreakerConfig::default().with_open_backoff(2, Duration::from_secs(300), 10);
 /// let b = c.open_backoff().unwrap();
-/// assert_eq!((b.multiplier, b.max, b.jitter), (2, Duration::from_secs(300), 0.1));
+/// assert_eq!((b.multiplier, b.max, b.jitter_percent), (2, Duration::from_secs(300), 10));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "OpenBackoffSpec")]
 #[non_exhaustive]
 pub struct OpenBackoffConfig {
     /// Growth factor per consecutive re-trip (`>= 1`; 1 keeps the timeout).
     pub multiplier: u32,
     /// The longest open duration: whole milliseconds, at least the `timeout`
     /// (60 s if that is zero), at most 2^39 ms. In files, a duration.
-    #[serde(deserialize_with = "duration::required")]
     pub max: Duration,
-    /// Largest share cut from each open duration: a whole percent in `[0, 1]`
-    /// (`0.01` steps); 0 for none.
+    /// Largest share cut from each open duration, whole percent in
+    /// `0..=100`; 0 for none.
+    pub jitter_percent: u32,
+}
+
+/// An `open_backoff` section as written, with the old share field to refuse.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBackoffSpec {
+    multiplier: u32,
+    #[serde(deserialize_with = "duration::required")]
+    max: Duration,
     #[serde(default)]
-    pub jitter: f64,
+    jitter_percent: u32,
+    jitter: Option<serde::de::IgnoredAny>,
+}
+
+impl TryFrom<OpenBackoffSpec> for OpenBackoffConfig {
+    type Error = &'static str;
+
+    fn try_from(s: OpenBackoffSpec) -> Result<Self, &'static str> {
+        if s.jitter.is_some() {
+            return Err(
+                "`jitter` (a share such as 0.1) was replaced by `jitter_percent`, a whole percent (10)",
+            );
+        }
+        Ok(OpenBackoffConfig {
+            multiplier: s.multiplier,
+            max: s.max,
+            jitter_percent: s.jitter_percent,
+        })
+    }
 }
 
 /// How one named breaker behaves in a [`Registry`](crate::Registry): the
@@ -565,19 +663,19 @@ pub struct OpenBackoffConfig {
 ///
 /// | policy | set with | in files |
 /// | --- | --- | --- |
-/// | failure rate over the last N calls | [`trip`](Self::trip)`(`[`TripRule::CountWindow`]`)` | `trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }` |
-/// | failure rate over the last span of time | [`trip`](Self::trip)`(`[`TripRule::TimeWindow`]`)` | `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }` |
-/// | slow calls | [`slow_calls`](Self::slow_calls) | `slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }` |
-/// | growing open durations | [`open_backoff`](Self::open_backoff) | `open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }` |
+/// | failure rate over the last N calls | [`trip`](Self::trip)`(`[`TripRule::CountWindow`]`)` | `trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }` |
+/// | failure rate over the last span of time | [`trip`](Self::trip)`(`[`TripRule::TimeWindow`]`)` | `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }` |
+/// | slow calls | [`slow_calls`](Self::slow_calls) | `slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }` |
+/// | growing open durations | [`open_backoff`](Self::open_backoff) | `open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }` |
 /// | bounded half-open state | [`half_open_max_wait`](Self::half_open_max_wait) | `half_open_max_wait = "30s"` |
 ///
 /// ```
 /// use std::time::Duration;
 /// use warden_kit::{BreakerConfig, TripRule};
 /// let config = BreakerConfig::clickhouse()
-///     .with_trip(TripRule::CountWindow { size: 50, min_calls: 10, failure_rate: 0.5 })
-///     .with_slow_calls(Duration::from_secs(10), 0.8, 10)
-///     .with_open_backoff(2, Duration::from_secs(600), 0.1)
+///     .with_trip(TripRule::CountWindow { size: 50, min_calls: 10, failure_rate_percent: 50 })
+///     .with_slow_calls(Duration::from_secs(10), 80, 10)
+///     .with_open_backoff(2, Duration::from_secs(600), 10)
 ///     .with_half_open_max_wait(Duration::from_secs(120));
 /// config.validate("breakers.clickhouse")?;
 /// # Ok::<(), warden_kit::ConfigError>(())
@@ -642,7 +740,7 @@ impl BreakerConfig {
     /// ```
     /// use std::time::Duration;
     /// let c = warden_kit::BreakerConfig::kafka();
-    /// assert_eq!(c.trip(), &warden_kit::TripRule::FailureRate { ratio: 0.5, min_requests: 20 });
+    /// assert_eq!(c.trip(), &warden_kit::TripRule::FailureRate { failure_rate_percent: 50, min_requests: 20 });
     /// assert_eq!((c.interval(), c.timeout()), (Duration::from_secs(60), Duration::from_secs(30)));
     /// assert_eq!((c.max_requests(), c.max_concurrent()), (5, 0));
     /// assert_eq!(c.call_timeout(), Some(Duration::from_secs(5)));
@@ -653,7 +751,7 @@ impl BreakerConfig {
             interval: Duration::from_secs(60),
             timeout: Duration::from_secs(30),
             trip: TripRule::FailureRate {
-                ratio: 0.5,
+                failure_rate_percent: 50,
                 min_requests: 20,
             },
             max_concurrent: 0,
@@ -829,7 +927,7 @@ impl BreakerConfig {
     /// use warden_kit::{BreakerConfig, ManualClock, Registry, State};
     /// let clock = ManualClock::new();
     /// let registry = Registry::builder()
-    ///     .configure("db", BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 0.5, 4))
+    ///     .configure("db", BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 50, 4))
     ///     .clock(clock.clone())
     ///     .build()?;
     /// let slow = || {
@@ -837,18 +935,23 @@ impl BreakerConfig {
     ///     Ok::<_, ()>(())
     /// };
     /// for _ in 0..2 {
-    ///     let _ = registry.execute("db", || Ok::<_, ()>(())); // fast
+    ///     let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(())); // fast
     /// }
-    /// let _ = registry.execute("db", slow); // 1 slow of 3: under the minimum
-    /// let ex = registry.execute("db", slow); // 2 slow of 4: 50 %
+    /// let _ = registry.pipeline("db")?.execute(slow); // 1 slow of 3: under the minimum
+    /// let ex = registry.pipeline("db")?.execute(slow); // 2 slow of 4: 50 %
     /// assert!(ex.succeeded());
     /// assert_eq!(ex.state(), Some(State::Open));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn with_slow_calls(mut self, threshold: Duration, rate: f64, min_calls: u32) -> Self {
+    pub fn with_slow_calls(
+        mut self,
+        threshold: Duration,
+        rate_percent: u32,
+        min_calls: u32,
+    ) -> Self {
         self.slow_calls = Some(SlowCallsConfig {
             threshold,
-            rate,
+            rate_percent,
             min_calls,
         });
         self
@@ -856,8 +959,8 @@ impl BreakerConfig {
 
     /// Grows the open duration on consecutive re-trips (see
     /// [`OpenBackoffConfig`]): `timeout × multiplier^k` for the *k*-th failed
-    /// probe in a row, at most `max`, minus a random share of up to `jitter`
-    /// (a whole percent in `[0, 1]`).
+    /// probe in a row, at most `max`, minus a random share of up to
+    /// `jitter_percent` % (`0..=100`).
     ///
     /// ```
     /// use std::time::Duration;
@@ -866,11 +969,11 @@ impl BreakerConfig {
     /// let config = BreakerConfig::default()
     ///     .with_trip(TripRule::ConsecutiveFailures(1))
     ///     .with_timeout(Duration::from_secs(1))
-    ///     .with_open_backoff(2, Duration::from_secs(60), 0.0);
+    ///     .with_open_backoff(2, Duration::from_secs(60), 0);
     /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
-    /// let _ = registry.execute("db", || Err::<(), _>("down")); // open for 1 s
+    /// let _ = registry.pipeline("db")?.execute(|| Err::<(), _>("down")); // open for 1 s
     /// clock.advance(Duration::from_millis(1001));
-    /// let ex = registry.execute("db", || Err::<(), _>("down")); // the probe fails: open for 2 s
+    /// let ex = registry.pipeline("db")?.execute(|| Err::<(), _>("down")); // the probe fails: open for 2 s
     /// assert_eq!(ex.state(), Some(State::Open));
     /// clock.advance(Duration::from_millis(2000));
     /// assert_eq!(registry.breaker("db")?.state(), State::Open);
@@ -878,11 +981,16 @@ impl BreakerConfig {
     /// assert_eq!(registry.breaker("db")?.state(), State::HalfOpen);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn with_open_backoff(mut self, multiplier: u32, max: Duration, jitter: f64) -> Self {
+    pub fn with_open_backoff(
+        mut self,
+        multiplier: u32,
+        max: Duration,
+        jitter_percent: u32,
+    ) -> Self {
         self.open_backoff = Some(OpenBackoffConfig {
             multiplier,
             max,
-            jitter,
+            jitter_percent,
         });
         self
     }
@@ -902,7 +1010,7 @@ impl BreakerConfig {
     ///     .with_half_open_max_wait(Duration::from_secs(5));
     /// let registry = Registry::builder().configure("db", config).clock(clock.clone()).build()?;
     /// let db = registry.breaker("db")?;
-    /// let _ = db.execute(|| Err::<(), _>("down"));
+    /// let _ = db.pipeline().execute(|| Err::<(), _>("down"));
     /// clock.advance(Duration::from_millis(1001));
     /// let hung = db.breaker().try_acquire().expect("the probe"); // never reports
     /// clock.advance(Duration::from_millis(5001));
@@ -1011,20 +1119,18 @@ impl BreakerConfig {
             .timeout(self.timeout)
             .half_open_max_wait(self.half_open_max_wait);
         builder = self.trip.apply(builder);
-        // A rate that is not a whole percent becomes one the core refuses (0 %,
-        // or 101 % jitter): never a rounded value.
+        // Rates are whole percent here as in the core, which checks their ranges.
         if let Some(s) = self.slow_calls {
-            let percent = whole_percent(s.rate, 1).unwrap_or(0);
             builder = builder.slow_calls(
                 SlowCalls::new(s.threshold)
-                    .with_slow_rate_percent(percent)
+                    .with_slow_rate_percent(s.rate_percent)
                     .with_min_calls(s.min_calls),
             );
         }
         if let Some(b) = self.open_backoff {
-            let jitter = whole_percent(b.jitter, 0).unwrap_or(101);
-            builder =
-                builder.open_backoff(OpenBackoff::exponential(b.multiplier, b.max).jitter(jitter));
+            builder = builder.open_backoff(
+                OpenBackoff::exponential(b.multiplier, b.max).jitter(b.jitter_percent),
+            );
         }
         builder
     }
@@ -1043,19 +1149,18 @@ impl BreakerConfig {
     /// assert_eq!(err.path(), "breakers.kafka.timeout");
     /// ```
     pub fn validate(&self, scope: &str) -> Result<(), ConfigError> {
-        // Rates first: the core only sees them as whole percent.
         self.trip.validate(scope)?;
         if let Some(s) = self.slow_calls {
-            check_rate(scope, "slow_calls.rate", s.rate)?;
+            check_rate(scope, "slow_calls.rate_percent", s.rate_percent)?;
         }
         if let Some(b) = self.open_backoff
-            && whole_percent(b.jitter, 0).is_none()
+            && b.jitter_percent > 100
         {
             return Err(ConfigError::out_of_range(
                 scope,
-                "open_backoff.jitter",
-                b.jitter,
-                "0..=1 in steps of 0.01 (a whole percent)",
+                "open_backoff.jitter_percent",
+                b.jitter_percent,
+                "0..=100 (whole percent)",
             ));
         }
         // The core checks ranges and whole milliseconds; its error names the field.
@@ -1126,9 +1231,7 @@ pub enum ConfigError {
 /// Where the core's `field` is written in a [`BreakerConfig`] or a file.
 fn facade_field(field: &str) -> Cow<'_, str> {
     match field {
-        "count_window.failure_rate_percent" => "trip.count_window.failure_rate".into(),
-        "time_window.failure_rate_percent" => "trip.time_window.failure_rate".into(),
-        "slow_calls.slow_rate_percent" => "slow_calls.rate".into(),
+        "slow_calls.slow_rate_percent" => "slow_calls.rate_percent".into(),
         f if f.starts_with("count_window.") || f.starts_with("time_window.") => {
             format!("trip.{f}").into()
         }
@@ -1197,18 +1300,19 @@ impl ConfigError {
 /// `max_concurrent` and `call_timeout`, `0` means none (no bulkhead, no
 /// timeout); for `max_requests`, `0` means 1 and for `timeout`, `0` means
 /// 60 s (gobreaker's zero values); for `half_open_max_wait`, `0` means no
-/// limit. Rates (`ratio`, `failure_rate`, `rate`, `jitter`) are shares of 1;
-/// those the core judges (windows, slow calls, jitter) must be a whole
-/// percent (`0.5`, not `0.505`), see [`TripRule`]. Unknown fields are errors.
+/// limit. Rates are whole percent (`failure_rate_percent = 50`,
+/// `rate_percent`, `jitter_percent`), as in the core; the old share fields
+/// (`ratio`, `failure_rate`, `rate`, `jitter` = `0.5`) are errors that name
+/// their replacement, see [`TripRule`]. Unknown fields are errors.
 ///
 /// The core's policies, each table's fields as in [`TripRule`],
 /// [`SlowCallsConfig`] and [`OpenBackoffConfig`]:
 ///
 /// ```toml
-/// trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }
-/// trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
-/// slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
-/// open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }   # jitter optional
+/// trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }
+/// trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }
+/// slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }
+/// open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }   # jitter optional
 /// half_open_max_wait = "30s"
 /// ```
 ///
@@ -1226,13 +1330,13 @@ impl ConfigError {
 ///     call_timeout = 2000          # ms
 ///
 ///     [breakers.search]
-///     trip = { failure_rate = { ratio = 0.25, min_requests = 50 } }
+///     trip = { failure_rate = { failure_rate_percent = 25, min_requests = 50 } }
 ///     interval = "1m"
 ///     max_concurrent = 64
 ///
 ///     [breakers.db]
-///     trip = { time_window = { length = "30s", buckets = 30, min_calls = 20, failure_rate = 0.5 } }
-///     slow_calls = { threshold = "2s", rate = 0.8, min_calls = 20 }
+///     trip = { time_window = { length = "30s", buckets = 30, min_calls = 20, failure_rate_percent = 50 } }
+///     slow_calls = { threshold = "2s", rate_percent = 80, min_calls = 20 }
 ///     open_backoff = { multiplier = 2, max = "10m" }
 ///     half_open_max_wait = "1m"
 /// "#)?;
@@ -1241,15 +1345,15 @@ impl ConfigError {
 /// assert_eq!(named["kafka"].max_requests(), 5); // from the preset
 /// assert_eq!(named["kafka"].call_timeout().unwrap().as_millis(), 2000);
 /// assert_eq!(named["search"].timeout().as_secs(), 20); // from [default]
-/// assert_eq!(named["db"].slow_calls().unwrap().rate, 0.8);
-/// assert_eq!(named["db"].open_backoff().unwrap().jitter, 0.0);
+/// assert_eq!(named["db"].slow_calls().unwrap().rate_percent, 80);
+/// assert_eq!(named["db"].open_backoff().unwrap().jitter_percent, 0);
 /// assert_eq!(named["db"].half_open_max_wait().as_secs(), 60);
 ///
 /// let err = warden_kit::RegistryConfig::from_toml_str(
-///     "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.505, min_calls = 20 }\n",
+///     "[breakers.db]\nslow_calls = { threshold = \"2s\", rate_percent = 101, min_calls = 20 }\n",
 /// )
 /// .unwrap_err();
-/// assert_eq!(err.path(), "breakers.db.slow_calls.rate");
+/// assert_eq!(err.path(), "breakers.db.slow_calls.rate_percent");
 /// # Ok::<(), warden_kit::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -1294,10 +1398,10 @@ pub struct BreakerSpec {
     #[serde(default, deserialize_with = "duration::option")]
     pub call_timeout: Option<Duration>,
     /// See [`BreakerConfig::slow_calls`]:
-    /// `slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }`.
+    /// `slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }`.
     pub slow_calls: Option<SlowCallsConfig>,
     /// See [`BreakerConfig::open_backoff`]:
-    /// `open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }`.
+    /// `open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }`.
     pub open_backoff: Option<OpenBackoffConfig>,
     /// See [`BreakerConfig::half_open_max_wait`] (`0`: no limit).
     #[serde(default, deserialize_with = "duration::option")]

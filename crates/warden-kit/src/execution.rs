@@ -7,9 +7,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use warden_breaker::Rejected;
+use warden_breaker::{Outcome, Rejected};
 
-use crate::{ConfigError, NameError, State};
+use crate::State;
 
 /// Why an execution produced no value.
 ///
@@ -45,26 +45,20 @@ pub enum ExecuteError<E> {
     },
     /// The call ran and returned this error.
     Inner(E),
-    /// The call did not finish within this time (async calls); it was dropped
-    /// and counted as a failure.
+    /// The call did not finish within this time; it was dropped (async) or
+    /// its result discarded (sync), and counted as a failure.
     Timeout(Duration),
     /// The call failed or was refused, then the fallback failed with this
     /// error.
     Fallback(E),
     /// The registry has been shut down.
     Shutdown,
-    /// The name's configuration could not build a breaker. Configurations
-    /// accepted by `configure` and `RegistryBuilder::build` never do this.
-    Config(ConfigError),
-    /// The registry refused the name (too long, not configured in a strict
-    /// registry, or the registry is full).
-    Name(NameError),
 }
 
 impl<E> ExecuteError<E> {
     /// Whether a retry may help: the call ran and failed, or timed out. Use it
-    /// as a retry policy's `retry_if` (rejections, shutdown and configuration
-    /// errors end a run at once).
+    /// as a retry policy's `retry_if` (rejections and shutdown end a run at
+    /// once).
     ///
     /// ```
     /// use warden_kit::{ExecuteError, RetryPolicy};
@@ -127,8 +121,6 @@ impl<E: fmt::Display> fmt::Display for ExecuteError<E> {
             ExecuteError::Inner(e) | ExecuteError::Fallback(e) => e.fmt(f),
             ExecuteError::Timeout(d) => write!(f, "call timed out after {d:?}"),
             ExecuteError::Shutdown => f.write_str("registry is shut down"),
-            ExecuteError::Config(e) => e.fmt(f),
-            ExecuteError::Name(e) => e.fmt(f),
         }
     }
 }
@@ -137,18 +129,9 @@ impl<E: std::error::Error> std::error::Error for ExecuteError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ExecuteError::Inner(e) | ExecuteError::Fallback(e) => e.source(),
-            ExecuteError::Config(e) => e.source(),
             _ => None,
         }
     }
-}
-
-/// Why an execution never reached a breaker.
-#[derive(Debug)]
-pub(crate) enum NotRun {
-    Shutdown,
-    Config(ConfigError),
-    Name(NameError),
 }
 
 /// What happened to the call itself, before any fallback.
@@ -170,19 +153,17 @@ impl Primary {
             Err(ExecuteError::Timeout(_)) => Primary::TimedOut,
             Err(ExecuteError::Rejected { rejected, .. }) => Primary::Rejected(Some(*rejected)),
             Err(ExecuteError::BulkheadFull { .. }) => Primary::Rejected(None),
-            Err(ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_)) => {
-                Primary::NotRun
-            }
+            Err(ExecuteError::Shutdown) => Primary::NotRun,
         }
     }
 }
 
-/// The result of an `execute`: the value or the error, and what happened on
+/// The result of a [`Pipeline`](crate::Pipeline) run: the value or the error, and what happened on
 /// the way (the Go `resilience` package's "richer results").
 ///
 /// ```
 /// let registry = warden_kit::Registry::builder().build()?;
-/// let ex = registry.execute("db", || Ok::<_, std::io::Error>(42));
+/// let ex = registry.pipeline("db")?.execute(|| Ok::<_, std::io::Error>(42));
 /// assert_eq!(ex.value(), Some(&42));
 /// assert!(!ex.is_rejected() && !ex.used_fallback());
 /// assert_eq!((ex.attempts(), ex.state()), (1, Some(warden_kit::State::Closed)));
@@ -213,14 +194,23 @@ impl<T: fmt::Debug, E: fmt::Debug> fmt::Debug for Execution<T, E> {
 }
 
 impl<T, E> Execution<T, E> {
-    pub(crate) fn new(
+    /// A pipeline's run: `last` is the outcome the breaker recorded for the
+    /// last attempt (`None`: refused or never admitted), which makes an `Ok`
+    /// the classifier counted as a failure a failed call.
+    #[inline]
+    pub(crate) fn ran(
         result: Result<T, ExecuteError<E>>,
+        last: Option<Outcome>,
         state: Option<State>,
         attempts: u32,
         elapsed: Duration,
     ) -> Self {
+        let primary = match (&result, last) {
+            (Ok(_), Some(Outcome::Failure)) => Primary::Failed,
+            _ => Primary::of(&result),
+        };
         Self {
-            primary: Primary::of(&result),
+            primary,
             result,
             fallback: false,
             state,
@@ -229,22 +219,41 @@ impl<T, E> Execution<T, E> {
         }
     }
 
-    /// An execution that never reached a breaker.
-    pub(crate) fn not_run(why: NotRun) -> Self {
-        let error = match why {
-            NotRun::Shutdown => ExecuteError::Shutdown,
-            NotRun::Config(e) => ExecuteError::Config(e),
-            NotRun::Name(e) => ExecuteError::Name(e),
-        };
-        Self::new(Err(error), None, 0, Duration::ZERO)
+    /// Replaces an error with what `fallback` makes of it.
+    #[inline]
+    pub(crate) fn fall_back(
+        mut self,
+        fallback: impl FnOnce(ExecuteError<E>) -> Result<T, ExecuteError<E>>,
+    ) -> Self {
+        if let Err(error) = self.result {
+            self.result = fallback(error);
+            self.fallback = true;
+        }
+        self
+    }
+
+    /// The async [`fall_back`](Self::fall_back).
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn fall_back_async<Fut>(
+        mut self,
+        fallback: impl FnOnce(ExecuteError<E>) -> Fut,
+    ) -> Self
+    where
+        Fut: Future<Output = Result<T, ExecuteError<E>>>,
+    {
+        if let Err(error) = self.result {
+            self.result = fallback(error).await;
+            self.fallback = true;
+        }
+        self
     }
 
     /// The final result: the call's, or the fallback's if one ran.
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(r.execute("db", || Err::<(), _>("down")).result().is_err());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert!(r.pipeline("db")?.execute(|| Err::<(), _>("down")).result().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn result(&self) -> &Result<T, ExecuteError<E>> {
         &self.result
@@ -258,8 +267,8 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert_eq!(r.execute("db", || Ok::<_, ()>(1)).into_result().ok(), Some(1));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert_eq!(r.pipeline("db")?.execute(|| Ok::<_, ()>(1)).into_result().ok(), Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_result(self) -> Result<T, ExecuteError<E>> {
         self.result
@@ -269,8 +278,8 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert_eq!(r.execute("db", || Ok::<_, ()>(1)).value(), Some(&1));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert_eq!(r.pipeline("db")?.execute(|| Ok::<_, ()>(1)).value(), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value(&self) -> Option<&T> {
         self.result.as_ref().ok()
@@ -280,8 +289,8 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(matches!(r.execute("db", || Err::<(), _>(5)).error(), Some(warden_kit::ExecuteError::Inner(5))));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert!(matches!(r.pipeline("db")?.execute(|| Err::<(), _>(5)).error(), Some(warden_kit::ExecuteError::Inner(5))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn error(&self) -> Option<&ExecuteError<E>> {
         self.result.as_ref().err()
@@ -292,10 +301,11 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(r.execute("db", || Ok::<_, ()>(())).has_value());
-    /// let ex = r.execute("db", || Err::<(), _>("down")).or_fallback(|_| Ok(()));
+    /// assert!(r.pipeline("db")?.execute(|| Ok::<_, ()>(())).has_value());
+    /// let p = r.pipeline("db")?.with_fallback(warden_kit::Fallback::value(()));
+    /// let ex = p.execute(|| Err("down"));
     /// assert!(ex.has_value() && !ex.succeeded() && ex.used_fallback());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn has_value(&self) -> bool {
         self.result.is_ok()
@@ -308,9 +318,9 @@ impl<T, E> Execution<T, E> {
     /// let r = warden_kit::Registry::builder()
     ///     .configure("db", warden_kit::BreakerConfig::default().with_trip(warden_kit::TripRule::ConsecutiveFailures(1)))
     ///     .build()?;
-    /// let _ = r.execute("db", || Err::<(), _>("down")); // trips
-    /// assert!(r.execute("db", || Ok::<_, &str>(())).is_rejected());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// let _ = r.pipeline("db")?.execute(|| Err::<(), _>("down")); // trips
+    /// assert!(r.pipeline("db")?.execute(|| Ok::<_, &str>(())).is_rejected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_rejected(&self) -> bool {
         matches!(self.primary, Primary::Rejected(_))
@@ -322,8 +332,8 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).rejection(), None);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert_eq!(r.pipeline("db")?.execute(|| Ok::<_, ()>(())).rejection(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rejection(&self) -> Option<Rejected> {
         match self.primary {
@@ -336,8 +346,8 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(!r.execute("db", || Ok::<_, ()>(())).timed_out());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert!(!r.pipeline("db")?.execute(|| Ok::<_, ()>(())).timed_out());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn timed_out(&self) -> bool {
         self.primary == Primary::TimedOut
@@ -347,9 +357,10 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// let ex = r.execute("db", || Err::<(), _>(())).or_fallback(|_| Ok(()));
+    /// let p = r.pipeline("db")?.with_fallback(warden_kit::Fallback::value(()));
+    /// let ex = p.execute(|| Err(()));
     /// assert!(ex.has_value() && !ex.succeeded() && ex.used_fallback());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn succeeded(&self) -> bool {
         self.primary == Primary::Succeeded
@@ -359,22 +370,19 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(!r.execute("db", || Ok::<_, ()>(())).used_fallback());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert!(!r.pipeline("db")?.execute(|| Ok::<_, ()>(())).used_fallback());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn used_fallback(&self) -> bool {
         self.fallback
     }
 
-    /// The breaker's state after the call; `None` when no breaker was reached
-    /// (the registry was shut down before the name's first use).
+    /// The breaker's state after the call.
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).state(), Some(warden_kit::State::Closed));
-    /// r.shutdown();
-    /// assert_eq!(r.execute("new", || Ok::<_, ()>(())).state(), None);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert_eq!(r.pipeline("db")?.execute(|| Ok::<_, ()>(())).state(), Some(warden_kit::State::Closed));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn state(&self) -> Option<State> {
         self.state
@@ -385,8 +393,8 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert_eq!(r.execute("db", || Ok::<_, ()>(())).attempts(), 1);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert_eq!(r.pipeline("db")?.execute(|| Ok::<_, ()>(())).attempts(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attempts(&self) -> u32 {
         self.attempts
@@ -398,65 +406,10 @@ impl<T, E> Execution<T, E> {
     ///
     /// ```
     /// let r = warden_kit::Registry::builder().build()?;
-    /// assert!(r.execute("db", || Ok::<_, ()>(())).elapsed() < std::time::Duration::from_secs(60));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// assert!(r.pipeline("db")?.execute(|| Ok::<_, ()>(())).elapsed() < std::time::Duration::from_secs(60));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn elapsed(&self) -> Duration {
         self.elapsed
-    }
-
-    /// Replaces an error with `fallback(error)` (the Go `resilience` package's
-    /// `ExecuteWithFallback`): any error, rejection or timeout; the fallback
-    /// sees which. A failing fallback gives [`ExecuteError::Fallback`].
-    ///
-    /// ```
-    /// use warden_kit::ExecuteError;
-    /// let r = warden_kit::Registry::builder().build()?;
-    /// let ex = r
-    ///     .execute("prices", || Err::<u32, _>("timeout"))
-    ///     .or_fallback(|err| match err {
-    ///         ExecuteError::Inner(_) | ExecuteError::Rejected { .. } => Ok(100), // cached price
-    ///         _ => Err("no price"),
-    ///     });
-    /// assert_eq!(ex.value(), Some(&100));
-    /// # Ok::<(), warden_kit::ConfigError>(())
-    /// ```
-    pub fn or_fallback<F>(mut self, fallback: F) -> Self
-    where
-        F: FnOnce(ExecuteError<E>) -> Result<T, E>,
-    {
-        if let Err(error) = self.result {
-            self.result = fallback(error).map_err(ExecuteError::Fallback);
-            self.fallback = true;
-        }
-        self
-    }
-
-    /// The async [`or_fallback`](Self::or_fallback).
-    ///
-    #[cfg_attr(feature = "tokio", doc = "```")]
-    #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), warden_kit::ConfigError> {
-    /// let r = warden_kit::Registry::builder().build()?;
-    /// let ex = r
-    ///     .execute_async("feed", || async { Err::<Vec<u32>, _>("down") })
-    ///     .await
-    ///     .or_fallback_async(|_err| async { Ok(vec![]) })
-    ///     .await;
-    /// assert_eq!(ex.value(), Some(&vec![]));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn or_fallback_async<F, Fut>(mut self, fallback: F) -> Self
-    where
-        F: FnOnce(ExecuteError<E>) -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        if let Err(error) = self.result {
-            self.result = fallback(error).await.map_err(ExecuteError::Fallback);
-            self.fallback = true;
-        }
-        self
     }
 }

@@ -13,7 +13,9 @@
 //!
 //! | need | use |
 //! | --- | --- |
-//! | guard calls to named dependencies | [`Registry`]: [`execute`](Registry::execute), [`execute_with_fallback`](Registry::execute_with_fallback), [`execute_with_retry`](Registry::execute_with_retry), [`execute_async`](Registry::execute_async) (per-call timeout), [`execute_async_with_retry`](Registry::execute_async_with_retry) |
+//! | guard calls to named dependencies | [`Registry::pipeline`]: a [`Pipeline`] (fallback, retry, bulkhead, breaker, timeout, in that order) built once, run with [`execute`](Pipeline::execute) or [`execute_async`](Pipeline::execute_async) |
+//! | decide what counts as a failure | [`Pipeline::with_classifier`] (the closure form the core's `call_with` and the tower layer take) |
+//! | serve something instead of an error | [`Fallback`]: a value, a function of the error, the last good value, a secondary call |
 //! | know what happened | [`Execution`]: value or [`ExecuteError`], [`rejection`](Execution::rejection), [`state`](Execution::state), [`attempts`](Execution::attempts), [`elapsed`](Execution::elapsed) |
 //! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default) |
 //! | choose when a breaker opens | [`TripRule`]: consecutive failures, failure rate per interval, [count window](TripRule::CountWindow), [time window](TripRule::TimeWindow), custom; [`slow_calls`](BreakerConfig::slow_calls) ([`SlowCallsConfig`]) |
@@ -32,7 +34,7 @@
 #![cfg_attr(feature = "metrics", doc = "```")]
 #![cfg_attr(not(feature = "metrics"), doc = "```ignore")]
 //! use std::sync::Arc;
-//! use warden_kit::{BreakerConfig, ExecuteError, Registry};
+//! use warden_kit::{BreakerConfig, ExecuteError, Fallback, Registry};
 //!
 //! let prometheus = warden_kit::metrics::prometheus::Registry::new();
 //! let registry = Arc::new(
@@ -43,12 +45,14 @@
 //!         .build()?,
 //! );
 //!
-//! let ex = registry
-//!     .execute("kafka", || produce("order-42"))
-//!     .or_fallback(|err: ExecuteError<std::io::Error>| {
+//! // Built once: the name's breaker, then what to do when it fails.
+//! let kafka = registry
+//!     .pipeline("kafka")?
+//!     .with_fallback(Fallback::from_fn(|err: ExecuteError<std::io::Error>| {
 //!         eprintln!("spooling locally: {err}");
 //!         Ok(())
-//!     });
+//!     }));
+//! let ex = kafka.execute(|| produce("order-42"));
 //! assert!(ex.has_value());
 //! for status in registry.list() {
 //!     println!("{} {} {:?}", status.name, status.state, status.counts);
@@ -73,43 +77,34 @@
 //! [breakers.clickhouse]
 //! preset = "clickhouse"
 //! max_concurrent = 4
-//! trip = { failure_rate = { ratio = 0.5, min_requests = 10 } }
+//! trip = { failure_rate = { failure_rate_percent = 50, min_requests = 10 } }
 //!
 //! [breakers.payments]
-//! trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
-//! slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
-//! open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }
+//! trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }
+//! slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }
+//! open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }
 //! half_open_max_wait = "30s"
 //! ```
 //!
-//! Rates are shares of 1; the core's windows, slow calls and jitter count in
-//! whole percent, so `0.505` there is an error naming the field rather than
-//! a rounded value.
+//! Rates are whole percent everywhere, as in the core (`failure_rate_percent
+//! = 50`, `rate_percent`, `jitter_percent`); a share in the old form
+//! (`failure_rate = 0.5`) is an error naming the field to write instead.
 //!
 //! # Cost
 //!
 //! A registry lookup pins a lock-free concurrent map (papaya) and probes it
 //! (foldhash): no lock and no shared-line write; creating a name changes one
-//! slot, whatever the number of names. Measured on the project's 2-core machine
-//! (`cargo bench -p warden-kit --bench registry -- --warm-up-time 1 --measurement-time 2`),
-//! closed breaker, successful call:
-//!
-//! | path | per call |
-//! | --- | --- |
-//! | `CircuitBreaker::call` (the core alone) | 2.5 ns |
-//! | `NamedBreaker::execute` (kept handle: + two clock reads for `elapsed`, the state after) | 22 ns |
-//! | `Registry::execute` (+ the name lookup; 1 or 100 names) | 40-41 ns |
-//! | `Registry::execute` with metrics | 50 ns |
-//! | `Registry::execute` with a bulkhead | 44 ns |
-//! | `Registry::execute`, two threads on one name | 42 ns |
-//! | `Registry::execute` with a bulkhead, two threads on one name | 71 ns |
-//!
-//! These figures were taken with the registry's earlier copy-on-write map; a
-//! side-by-side run of both builds (2026-12-06, same bench, machine loaded by
-//! six sessions) showed no difference in `Registry::execute` beyond the noise.
-//! So the lookup costs about 18 ns; keep a [`NamedBreaker`]
-//! ([`Registry::breaker`]) where that matters. A bulkhead is one shared
-//! counter per name, so concurrent calls on one name contend on it.
+//! slot, whatever the number of names. A [`Pipeline`] is built once and kept:
+//! running it does no lookup and allocates nothing; with only the name's
+//! breaker it costs what the former `NamedBreaker::execute` did (the
+//! breaker, two clock reads for `elapsed`, the state after). Building one per
+//! call ([`Registry::pipeline`] for names known only per request) adds the
+//! lookup and a reference count taken and dropped, a write to the name's
+//! shared line that concurrent callers of one name contend on: keep
+//! pipelines where names are known ahead. A bulkhead is one shared counter
+//! per name, so concurrent calls on one name contend on it too. The figures,
+//! with the commands and the machine's load, are in
+//! `crates/warden-kit/benches/registry.rs`.
 
 //! # Feature flags
 //!
@@ -119,6 +114,14 @@
 //!   (`default-features = false`) to drop the `prometheus` dependency.
 //! * `tokio` (default): the `execute_async*` methods (per-call timeouts and
 //!   async retry on tokio's timer) and `warden-retry`'s async functions.
+//! * `otel`, `metrics-facade`, `tracing`: the backends of `warden-telemetry`
+//!   (re-exported as `telemetry`), each wired by one builder call
+//!   (`RegistryBuilder::otel`, `RegistryBuilder::metrics_facade`,
+//!   `RegistryBuilder::tracing`); each reads the breakers' own totals at
+//!   collection time or at transitions, never per call.
+//! * `tower`: [`Registry::layer`](crate::Registry) and the [`tower`](crate::tower)
+//!   module: a tower layer on a name's breaker, bulkhead and metrics, and
+//!   `warden_tower`'s classifiers for pipelines.
 //! * `redis`: fleet-wide breakers through Redis (the `warden-redis` crate,
 //!   re-exported as `fleet`) and `RegistryBuilder::fleet`, which coordinates every
 //!   breaker of a registry across instances and adds each name's fleet state and
@@ -130,12 +133,17 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod backends;
 mod bulkhead;
 mod config;
 mod execution;
+mod pipeline;
 pub mod presets;
 mod quote;
 mod registry;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use bulkhead::{Bulkhead, BulkheadPermit};
 pub use config::{
@@ -143,6 +151,7 @@ pub use config::{
     SlowCallsConfig, TripRule,
 };
 pub use execution::{ExecuteError, Execution};
+pub use pipeline::{Fallback, Pipeline};
 pub use registry::{
     BreakerStatus, DEFAULT_MAX_NAME_LEN, Drained, NameError, NamedBreaker, Registry,
     RegistryBuilder, RegistryError,
@@ -161,6 +170,11 @@ pub use warden_retry::{Backoff, Jitter, RetryPolicy};
 /// Prometheus metrics ([`warden_prometheus`]; feature `metrics`).
 #[cfg(feature = "metrics")]
 pub use warden_prometheus as metrics;
+
+/// OpenTelemetry, `metrics` facade and `tracing` backends ([`warden_telemetry`];
+/// features `otel`, `metrics-facade`, `tracing`).
+#[cfg(any(feature = "otel", feature = "metrics-facade", feature = "tracing"))]
+pub use warden_telemetry as telemetry;
 
 /// Fleet-wide breakers through Redis ([`warden_redis`]; feature `redis`).
 #[cfg(feature = "redis")]

@@ -20,18 +20,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-#[cfg(feature = "tokio")]
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use warden_breaker::{CircuitBreaker, Clock, Counts, Mode, Outcome, QuantaClock, Rejected, State};
-use warden_retry::{RetryError, RetryPolicy, StopReason};
+use warden_retry::{RetryPolicy, StopReason};
 
 use crate::bulkhead::BulkheadPermit;
-use crate::execution::{Execution, NotRun};
+use crate::pipeline::Pipeline;
 use crate::quote::{QUOTE_MAX, bounded};
 use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig};
 
@@ -64,15 +62,14 @@ impl Clock for SharedClock {
 
 /// What only the registry knows about a call, for the metrics.
 #[derive(Clone, Default)]
-struct Hooks {
+pub(crate) struct Hooks {
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::BreakerMetrics>,
 }
 
 impl Hooks {
-    #[cfg(feature = "tokio")]
     #[inline]
-    fn timed_out(&self) {
+    pub(crate) fn timed_out(&self) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.metrics {
             m.record_timeout();
@@ -80,7 +77,7 @@ impl Hooks {
     }
 
     #[inline]
-    fn bulkhead_full(&self) {
+    pub(crate) fn bulkhead_full(&self) {
         #[cfg(feature = "metrics")]
         if let Some(m) = &self.metrics {
             m.record_bulkhead_rejection();
@@ -171,10 +168,10 @@ pub enum NameError {
 ///
 /// ```
 /// let registry = warden_kit::Registry::builder().build()?;
-/// let _ = registry.execute("db", || Ok::<_, ()>(()));
+/// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
 /// let status = &registry.list()[0];
 /// assert_eq!((status.name.as_str(), status.counts.total_successes), ("db", 1));
-/// # Ok::<(), warden_kit::ConfigError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -202,7 +199,7 @@ pub struct BreakerStatus {
 
 /// The breaker permit of one attempt: the local breaker's, or (with a fleet) the
 /// fleet breaker's, which also carries a fleet half-open probe token.
-enum AttemptPermit<'a> {
+pub(crate) enum AttemptPermit<'a> {
     Local(warden_breaker::Permit<'a>),
     #[cfg(feature = "redis")]
     Fleet(warden_redis::FleetPermit<'a>),
@@ -210,7 +207,7 @@ enum AttemptPermit<'a> {
 
 impl AttemptPermit<'_> {
     #[inline]
-    fn record(self, outcome: Outcome) {
+    pub(crate) fn record(self, outcome: Outcome) {
         match self {
             AttemptPermit::Local(p) => p.record(outcome),
             #[cfg(feature = "redis")]
@@ -219,21 +216,29 @@ impl AttemptPermit<'_> {
     }
 }
 
+/// Why a name got no breaker.
+#[derive(Debug)]
+enum NotRun {
+    Shutdown,
+    Config(ConfigError),
+    Name(NameError),
+}
+
 /// One name: its breaker and what goes around it.
-struct Entry {
-    breaker: Arc<CircuitBreaker>,
+pub(crate) struct Entry {
+    pub(crate) breaker: Arc<CircuitBreaker>,
     /// The name, shared with the errors that name this breaker (a reference
     /// count per rejection, no copy of the name).
-    name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// The breaker's fleet-wide coordination, with a `RegistryBuilder::fleet`.
     #[cfg(feature = "redis")]
     fleet: Option<warden_redis::FleetBreaker>,
     /// The name's concurrency limit; `max` 0 is no bulkhead (nothing counted).
     /// Resized by `Registry::reconfigure`.
-    bulkhead: Bulkhead,
+    pub(crate) bulkhead: Bulkhead,
     /// The configuration in force, replaced whole by `Registry::reconfigure`
     /// (read by the async calls for their timeout, and by eviction).
-    config: ArcSwap<BreakerConfig>,
+    pub(crate) config: ArcSwap<BreakerConfig>,
     /// Whether `config` is the name's own (a configured name is never evicted);
     /// set by `Registry::reconfigure`. Read and written under the registry's mutex.
     configured: AtomicBool,
@@ -250,8 +255,8 @@ struct Entry {
     /// the breaker, so a breaker that may be open is never asked under the
     /// registry's mutex (asking can run callbacks, which may call back in).
     last_state: Arc<AtomicU8>,
-    clock: Arc<dyn Clock>,
-    hooks: Hooks,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) hooks: Hooks,
 }
 
 impl Entry {
@@ -284,7 +289,7 @@ impl Entry {
     }
 
     #[inline]
-    fn is_shut_down(&self) -> bool {
+    pub(crate) fn is_shut_down(&self) -> bool {
         // Relaxed: the flag publishes nothing; a call that starts after `shutdown`
         // returned (happens-after it) reads `true` by coherence.
         self.shut_down.load(Ordering::Relaxed)
@@ -293,7 +298,7 @@ impl Entry {
     /// Marks the entry used since the last idle sweep: a load, and a store only
     /// the first time after a sweep.
     #[inline]
-    fn mark_used(&self) {
+    pub(crate) fn mark_used(&self) {
         // Relaxed: a hint for the idle sweep, which re-checks the breaker itself.
         if !self.used.load(Ordering::Relaxed) {
             self.used.store(true, Ordering::Relaxed);
@@ -346,7 +351,9 @@ impl Entry {
     /// Admission of one attempt, shared by the sync and async paths: the shutdown
     /// check, a bulkhead slot (if the name has a bulkhead), then a breaker permit.
     #[inline]
-    fn admit<E>(&self) -> Result<(Option<BulkheadPermit<'_>>, AttemptPermit<'_>), ExecuteError<E>> {
+    pub(crate) fn admit<E>(
+        &self,
+    ) -> Result<(Option<BulkheadPermit<'_>>, AttemptPermit<'_>), ExecuteError<E>> {
         if self.is_shut_down() {
             return Err(ExecuteError::Shutdown);
         }
@@ -373,171 +380,18 @@ impl Entry {
         let permit = self.breaker.try_acquire().map_err(|r| self.rejected(r))?;
         Ok((slot, AttemptPermit::Local(permit)))
     }
-
-    /// One guarded attempt; `true` if `f` ran.
-    #[inline]
-    fn run<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> (Result<T, ExecuteError<E>>, bool) {
-        let (_slot, permit) = match self.admit() {
-            Ok(guards) => guards,
-            Err(e) => return (Err(e), false),
-        };
-        // A panic in `f` drops `permit` while panicking: a failure, then the panic goes on.
-        let result = f();
-        permit.record(if result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        });
-        (result.map_err(ExecuteError::Inner), true)
-    }
-
-    #[inline]
-    fn elapsed_since(&self, start: u64) -> Duration {
-        Duration::from_nanos(self.clock.now_nanos().saturating_sub(start))
-    }
-
-    #[inline]
-    fn execute<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Execution<T, E> {
-        let start = self.clock.now_nanos();
-        let (result, ran) = self.run(f);
-        let elapsed = self.elapsed_since(start);
-        Execution::new(result, Some(self.breaker.state()), u32::from(ran), elapsed)
-    }
-
-    fn execute_with_retry<T, E, F>(
-        &self,
-        policy: &RetryPolicy<ExecuteError<E>>,
-        mut f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnMut() -> Result<T, E>,
-    {
-        let start = self.clock.now_nanos();
-        let mut attempts = 0u32;
-        let result = warden_retry::retry_with_stop(
-            policy,
-            |e| stop_reason(policy, e),
-            || {
-                let (result, ran) = self.run(&mut f);
-                attempts += u32::from(ran);
-                result
-            },
-        )
-        .map_err(RetryError::into_last);
-        let elapsed = self.elapsed_since(start);
-        Execution::new(result, Some(self.breaker.state()), attempts, elapsed)
-    }
-
-    /// One guarded async attempt; `true` if the future was polled.
-    #[cfg(feature = "tokio")]
-    async fn run_async<T, E, F, Fut>(
-        &self,
-        timeout: Option<Duration>,
-        f: F,
-    ) -> (Result<T, ExecuteError<E>>, bool)
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        // Both guards live in this future: dropping it (a cancelled call) gives the
-        // bulkhead slot back and releases a half-open probe slot.
-        let (_slot, permit) = match self.admit() {
-            Ok(guards) => guards,
-            Err(e) => return (Err(e), false),
-        };
-        let started = tokio::time::Instant::now();
-        let call = f();
-        let result = match timeout {
-            None => call.await.map_err(ExecuteError::Inner),
-            Some(limit) => match tokio::time::timeout(limit, call).await {
-                // A future that blocked its thread past the deadline finishes
-                // before the timer is even looked at: late is a timeout.
-                Ok(_) if started.elapsed() > limit => {
-                    self.hooks.timed_out();
-                    Err(ExecuteError::Timeout(limit))
-                }
-                Ok(result) => result.map_err(ExecuteError::Inner),
-                Err(_elapsed) => {
-                    self.hooks.timed_out();
-                    Err(ExecuteError::Timeout(limit))
-                }
-            },
-        };
-        permit.record(if result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        });
-        (result, true)
-    }
-
-    #[cfg(feature = "tokio")]
-    async fn execute_async<T, E, F, Fut>(&self, timeout: Option<Duration>, f: F) -> Execution<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let start = tokio::time::Instant::now();
-        let (result, ran) = self.run_async(timeout, f).await;
-        Execution::new(
-            result,
-            Some(self.breaker.state()),
-            u32::from(ran),
-            start.elapsed(),
-        )
-    }
-
-    #[cfg(feature = "tokio")]
-    async fn execute_async_with_retry<T, E, F, Fut>(
-        &self,
-        policy: &RetryPolicy<ExecuteError<E>>,
-        mut f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let start = tokio::time::Instant::now();
-        let timeout = self.config.load().call_timeout();
-        // An atomic rather than a Cell so the returned future stays Send.
-        let attempts = AtomicU32::new(0);
-        let result = warden_retry::retry_async_with_stop(
-            policy,
-            |e| stop_reason(policy, e),
-            || {
-                // The attempt's future is created here but polled only if admitted.
-                let call = f();
-                let attempts = &attempts;
-                async move {
-                    let (result, ran) = self.run_async(timeout, move || call).await;
-                    // Relaxed: a local count, read after the run by this task.
-                    attempts.fetch_add(u32::from(ran), Ordering::Relaxed);
-                    result
-                }
-            },
-        )
-        .await
-        .map_err(RetryError::into_last);
-        Execution::new(
-            result,
-            Some(self.breaker.state()),
-            attempts.into_inner(),
-            start.elapsed(),
-        )
-    }
 }
 
 /// A handle to one named breaker of a [`Registry`], for callers that keep it
 /// instead of looking the name up on every call. Cheap to clone.
 ///
-/// It has the registry's `execute` methods without the name, and stops
-/// working (every call returns [`ExecuteError::Shutdown`]) when the registry
-/// is shut down.
+/// Its [`pipeline`](Self::pipeline) runs calls; they give
+/// [`ExecuteError::Shutdown`] once the registry is shut down.
 ///
 /// ```
 /// let registry = warden_kit::Registry::builder().build()?;
 /// let kafka = registry.breaker("kafka")?;
-/// let ex = kafka.execute(|| Ok::<_, std::io::Error>("sent"));
+/// let ex = kafka.pipeline().execute(|| Ok::<_, std::io::Error>("sent"));
 /// assert_eq!(ex.value(), Some(&"sent"));
 /// assert_eq!(kafka.counts().total_successes, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -640,132 +494,23 @@ impl NamedBreaker {
         self.entry.bulkhead().map(Bulkhead::in_flight)
     }
 
-    /// See [`Registry::execute`].
+    /// The breaker's [`Pipeline`]: its breaker, its bulkhead and its call
+    /// timeout, to which the `with_` methods add the rest. See
+    /// [`Registry::pipeline`].
     ///
     /// ```
     /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// assert!(db.execute(|| Ok::<_, ()>(1)).has_value());
+    /// let p = db.pipeline();
+    /// assert!(p.execute(|| Ok::<_, ()>(1)).has_value());
+    /// assert_eq!(db.counts().total_successes, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
-    pub fn execute<T, E, F>(&self, f: F) -> Execution<T, E>
-    where
-        F: FnOnce() -> Result<T, E>,
-    {
-        self.entry.execute(f)
+    pub fn pipeline<T, E>(&self) -> Pipeline<T, E> {
+        Pipeline::new(self)
     }
 
-    /// See [`Registry::execute_with_fallback`].
-    ///
-    /// ```
-    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// let ex = db.execute_with_fallback(|| Err::<u32, _>("down"), |_| Ok(0));
-    /// assert_eq!(ex.value(), Some(&0));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn execute_with_fallback<T, E, F, G>(&self, f: F, fallback: G) -> Execution<T, E>
-    where
-        F: FnOnce() -> Result<T, E>,
-        G: FnOnce(ExecuteError<E>) -> Result<T, E>,
-    {
-        self.entry.execute(f).or_fallback(fallback)
-    }
-
-    /// See [`Registry::execute_with_retry`].
-    ///
-    /// ```
-    /// use warden_kit::{ExecuteError, RetryPolicy};
-    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// let policy = RetryPolicy::<ExecuteError<&str>>::builder()
-    ///     .base_delay(std::time::Duration::ZERO)
-    ///     .retry_if(ExecuteError::is_retryable)
-    ///     .build()?;
-    /// assert_eq!(db.execute_with_retry(&policy, || Err::<(), _>("down")).attempts(), 3);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn execute_with_retry<T, E, F>(
-        &self,
-        policy: &RetryPolicy<ExecuteError<E>>,
-        f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnMut() -> Result<T, E>,
-    {
-        self.entry.execute_with_retry(policy, f)
-    }
-
-    /// See [`Registry::execute_async`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// assert!(db.execute_async(|| async { Ok::<_, ()>(1) }).await.has_value());
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "tokio")]
-    pub async fn execute_async<T, E, F, Fut>(&self, f: F) -> Execution<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.entry
-            .execute_async(self.entry.config.load().call_timeout(), f)
-            .await
-    }
-
-    /// See [`Registry::execute_async_with_timeout`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// let ex = db
-    ///     .execute_async_with_timeout(Some(Duration::from_millis(10)), || std::future::pending::<Result<(), ()>>())
-    ///     .await;
-    /// assert!(ex.timed_out());
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "tokio")]
-    pub async fn execute_async_with_timeout<T, E, F, Fut>(
-        &self,
-        timeout: Option<Duration>,
-        f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.entry.execute_async(timeout, f).await
-    }
-
-    /// See [`Registry::execute_async_with_retry`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use warden_kit::{ExecuteError, RetryPolicy};
-    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// let policy = RetryPolicy::<ExecuteError<&str>>::builder().retry_if(ExecuteError::is_retryable).build()?;
-    /// let ex = db.execute_async_with_retry(&policy, || async { Err::<(), _>("down") }).await;
-    /// assert_eq!(ex.attempts(), 3);
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "tokio")]
-    pub async fn execute_async_with_retry<T, E, F, Fut>(
-        &self,
-        policy: &RetryPolicy<ExecuteError<E>>,
-        f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.entry.execute_async_with_retry(policy, f).await
+    pub(crate) fn entry(&self) -> &Arc<Entry> {
+        &self.entry
     }
 }
 
@@ -792,6 +537,8 @@ pub struct RegistryBuilder {
     limits: Limits,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    /// OpenTelemetry, `metrics` facade, `tracing` (see `backends.rs`).
+    pub(crate) backends: crate::backends::Backends,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
 }
@@ -884,9 +631,9 @@ impl RegistryBuilder {
     /// ```
     /// let clock = warden_kit::ManualClock::new();
     /// let r = warden_kit::Registry::builder().clock(clock.clone()).build()?;
-    /// let ex = r.execute("db", || { clock.advance(std::time::Duration::from_millis(7)); Ok::<_, ()>(()) });
+    /// let ex = r.pipeline("db")?.execute(|| { clock.advance(std::time::Duration::from_millis(7)); Ok::<_, ()>(()) });
     /// assert_eq!(ex.elapsed().as_millis(), 7);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clock<C: Clock>(mut self, clock: C) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -911,13 +658,17 @@ impl RegistryBuilder {
         self
     }
 
-    /// Exports every breaker's metrics through `metrics` (feature `metrics`).
+    /// Exports every breaker's metrics through `metrics` (feature `metrics`):
+    /// each breaker the registry creates is [watched](warden_prometheus::Metrics::watch),
+    /// so a scrape reads its state and lifetime totals and a call pays nothing
+    /// for them; timeouts and bulkhead rejections, which only the registry
+    /// sees, are counted when they happen.
     ///
     /// ```
     /// let prometheus = warden_kit::metrics::prometheus::Registry::new();
     /// let metrics = warden_kit::metrics::Metrics::register(&prometheus)?;
     /// let r = warden_kit::Registry::builder().metrics(metrics).build()?;
-    /// let _ = r.execute("db", || Ok::<_, ()>(()));
+    /// let _ = r.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// assert!(prometheus.gather().iter().any(|f| f.name() == "warden_circuit_breaker_successes_total"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -942,7 +693,7 @@ impl RegistryBuilder {
     /// use warden_kit::fleet::{Fleet, FleetConfig};
     /// let fleet = Arc::new(Fleet::start(FleetConfig::new("redis://127.0.0.1:6379/"))?);
     /// let registry = warden_kit::Registry::builder().fleet(fleet).build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// println!("{:?}", registry.list()[0].coordination);
     /// # Ok(()) }
     /// ```
@@ -963,13 +714,13 @@ impl RegistryBuilder {
     /// ```
     /// use warden_kit::{NameError, Registry, RegistryError};
     /// let registry = Registry::builder().max_breakers(2).build()?;
-    /// let _ = registry.execute("a", || Err::<(), _>("down")); // carries a failure
-    /// let _ = registry.execute("b", || Ok::<_, ()>(()));      // carries nothing
-    /// let _ = registry.execute("c", || Ok::<_, ()>(()));      // evicts b
+    /// let _ = registry.pipeline("a")?.execute(|| Err::<(), _>("down")); // carries a failure
+    /// let _ = registry.pipeline("b")?.execute(|| Ok::<_, ()>(()));      // carries nothing
+    /// let _ = registry.pipeline("c")?.execute(|| Ok::<_, ()>(()));      // evicts b
     /// assert!(registry.get("a").is_some() && registry.get("b").is_none());
-    /// let _ = registry.execute("d", || Err::<(), _>("down")); // evicts c
+    /// let _ = registry.pipeline("d")?.execute(|| Err::<(), _>("down")); // evicts c
     /// assert!(matches!(registry.breaker("e"), Err(RegistryError::Name(NameError::Full { max: 2 }))));
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn max_breakers(mut self, max: usize) -> Self {
         self.limits.max_breakers = Some(max);
@@ -1023,13 +774,13 @@ impl RegistryBuilder {
     ///     .clock(clock.clone())
     ///     .idle_eviction(Duration::from_secs(60))
     ///     .build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// clock.advance(Duration::from_secs(60));
     /// registry.evict_idle(); // saw a call since the last sweep: idle from now
     /// clock.advance(Duration::from_secs(60));
     /// assert_eq!(registry.evict_idle(), 1);
     /// assert!(registry.get("db").is_none());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn idle_eviction(mut self, after: Duration) -> Self {
         self.limits.idle_after = Some(after);
@@ -1100,6 +851,7 @@ impl RegistryBuilder {
             on_state_change: self.on_state_change,
             #[cfg(feature = "metrics")]
             metrics: self.metrics,
+            backends: Arc::new(self.backends),
             #[cfg(feature = "redis")]
             fleet: self.fleet,
         })
@@ -1149,10 +901,10 @@ impl Gone {
 ///
 /// ```
 /// let registry = warden_kit::Registry::builder().build()?;
-/// let _ = registry.execute("db", || Ok::<_, ()>(()));
+/// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
 /// let drained = registry.drain(std::time::Duration::from_secs(5));
 /// assert_eq!((drained.unfinished, drained.statuses[0].counts.total_successes), (0, 1));
-/// # Ok::<(), warden_kit::ConfigError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1171,13 +923,11 @@ pub struct Drained {
 ///
 /// Share it with `Arc`; every method takes `&self`.
 ///
-/// * **Calls**: [`execute`](Self::execute), [`execute_with_fallback`](Self::execute_with_fallback),
-///   [`execute_with_retry`](Self::execute_with_retry), and the async
-///   [`execute_async`](Self::execute_async) (with the name's call timeout),
-///   [`execute_async_with_timeout`](Self::execute_async_with_timeout),
-///   [`execute_async_with_retry`](Self::execute_async_with_retry). Each
-///   returns an [`Execution`]; [`Execution::or_fallback`] adds a fallback to
-///   any of them.
+/// * **Calls**: [`pipeline`](Self::pipeline) gives a name's [`Pipeline`]
+///   (its breaker, bulkhead and call timeout, plus the retry, fallback,
+///   classifier or timeout you add), built once and run sync
+///   ([`Pipeline::execute`]) or async ([`Pipeline::execute_async`]); each run
+///   returns an [`Execution`](crate::Execution).
 /// * **Names**: [`configure`](Self::configure) before first use,
 ///   [`breaker`](Self::breaker) for a handle that skips the lookup,
 ///   [`list`](Self::list), [`remove`](Self::remove),
@@ -1192,21 +942,20 @@ pub struct Drained {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use warden_kit::{BreakerConfig, Registry};
+/// use warden_kit::{BreakerConfig, Fallback, Registry};
 ///
 /// let registry = Arc::new(
 ///     Registry::builder()
 ///         .configure("inventory", BreakerConfig::default().with_max_concurrent(16))
 ///         .build()?,
 /// );
-/// let ex = registry.execute_with_fallback(
-///     "inventory",
-///     || Err::<u32, _>("connection refused"),
-///     |_err| Ok(0), // serve "unknown stock" instead
-/// );
+/// let inventory = registry
+///     .pipeline("inventory")?
+///     .with_fallback(Fallback::value(0)); // serve "unknown stock" instead
+/// let ex = inventory.execute(|| Err::<u32, _>("connection refused"));
 /// assert_eq!(ex.value(), Some(&0));
 /// assert!(ex.used_fallback() && !ex.is_rejected());
-/// # Ok::<(), warden_kit::ConfigError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Registry {
     map: Map,
@@ -1218,6 +967,7 @@ pub struct Registry {
     on_state_change: Option<Arc<StateChangeFn>>,
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::Metrics>,
+    backends: Arc<crate::backends::Backends>,
     #[cfg(feature = "redis")]
     fleet: Option<Arc<warden_redis::Fleet>>,
 }
@@ -1249,6 +999,7 @@ impl Registry {
             limits: Limits::default(),
             #[cfg(feature = "metrics")]
             metrics: None,
+            backends: crate::backends::Backends::default(),
             #[cfg(feature = "redis")]
             fleet: None,
         }
@@ -1257,27 +1008,6 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Slow> {
         // Nothing under the lock can leave `Slow` half-updated: recover from poisoning.
         self.slow.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `f` on the name's entry, creating it first if needed. The hot path:
-    /// a pin of the map and a probe, no lock, no reference-count traffic.
-    #[inline]
-    fn with_entry<R>(&self, name: &str, f: impl FnOnce(&Entry) -> R) -> Result<R, NotRun> {
-        let map = self.map.pin();
-        if let Some(entry) = map.get(name) {
-            return Ok(f(entry));
-        }
-        drop(map);
-        let entry = self.create(name)?;
-        Ok(f(&entry))
-    }
-
-    #[cfg(feature = "tokio")]
-    fn entry(&self, name: &str) -> Result<Arc<Entry>, NotRun> {
-        if let Some(entry) = self.map.pin().get(name) {
-            return Ok(Arc::clone(entry));
-        }
-        self.create(name)
     }
 
     /// How many references the registry itself holds to a live entry.
@@ -1468,28 +1198,30 @@ impl Registry {
         let last_state = Arc::new(AtomicU8::new(CLOSED));
         let user = self.on_state_change.clone();
         let mirror = Arc::clone(&last_state);
+        let backends = Arc::clone(&self.backends);
         builder = builder.on_state_change(move |name, from, to| {
             // Relaxed: a hint for eviction, which confirms with `state()`.
             mirror.store(
                 u8::try_from(to.as_gauge()).unwrap_or(u8::MAX),
                 Ordering::Relaxed,
             );
+            backends.on_state_change(name, from, to);
             if let Some(f) = &user {
                 f(name, from, to);
             }
         });
-        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-        let mut hooks = Hooks::default();
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            let m = metrics.breaker(name);
-            builder = builder.observer(m.clone());
-            hooks.metrics = Some(m);
-        }
         let breaker = Arc::new(builder.build().map_err(|error| ConfigError::Breaker {
             scope: format!("breakers.{}", bounded(name)),
             error,
         })?);
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+        let mut hooks = Hooks::default();
+        // Pulled at scrape time from the breaker's own totals: nothing per call.
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            hooks.metrics = Some(metrics.watch(&breaker));
+        }
+        self.backends.watch(&breaker);
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
             #[cfg(feature = "redis")]
@@ -1561,7 +1293,8 @@ impl Registry {
     /// The bulkhead follows `max_concurrent` at once: a smaller limit lets the
     /// calls in flight finish and admits new ones only below it; 0 removes it
     /// (calls admitted under it still give their slot back). The async call
-    /// timeout applies to calls that start afterwards. The new configuration
+    /// timeout applies to pipelines built afterwards (a [`Pipeline`] keeps the
+    /// timeout it was built with: build it again to follow). The new configuration
     /// becomes the name's own, as with [`configure`](Self::configure), so the
     /// name is never evicted for being idle. A name configured but not used yet
     /// just gets the new configuration for its first use.
@@ -1579,7 +1312,7 @@ impl Registry {
     /// use std::time::Duration;
     /// use warden_kit::{BreakerConfig, Registry};
     /// let registry = Registry::builder().build()?;
-    /// let _ = registry.execute("db", || Err::<(), _>("down"));
+    /// let _ = registry.pipeline::<(), _>("db")?.execute(|| Err("down"));
     /// registry.reconfigure("db", BreakerConfig::default().with_timeout(Duration::from_secs(5)))?;
     /// let db = registry.breaker("db")?;
     /// assert_eq!(db.counts().total_failures, 1, "counts kept");
@@ -1641,7 +1374,7 @@ impl Registry {
     /// use std::time::Duration;
     /// use warden_kit::{Registry, RegistryConfig};
     /// let registry = Registry::builder().max_name_len(16).build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// let file = RegistryConfig::from_toml_str("[breakers.db]\ntimeout = \"5s\"\n[breakers.cache]\nmax_requests = 3\n")?;
     /// registry.reload(file)?;
     /// assert_eq!(registry.breaker("db")?.config().timeout(), Duration::from_secs(5));
@@ -1717,9 +1450,9 @@ impl Registry {
     /// ```
     /// let registry = warden_kit::Registry::builder().build()?;
     /// assert!(registry.get("db").is_none());
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// assert!(registry.get("db").is_some());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self, name: &str) -> Option<NamedBreaker> {
         self.map.pin().get(name).map(|entry| NamedBreaker {
@@ -1733,12 +1466,12 @@ impl Registry {
     ///
     /// ```
     /// let registry = warden_kit::Registry::builder().build()?;
-    /// let _ = registry.execute("b", || Ok::<_, ()>(()));
-    /// let _ = registry.execute("a", || Err::<(), _>(()));
+    /// let _ = registry.pipeline("b")?.execute(|| Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("a")?.execute(|| Err::<(), _>(()));
     /// let list = registry.list();
     /// assert_eq!(list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     /// assert_eq!(list[0].counts.total_failures, 1);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn list(&self) -> Vec<BreakerStatus> {
         let mut list: Vec<_> = self.map.pin().values().map(|e| e.status()).collect();
@@ -1748,7 +1481,7 @@ impl Registry {
 
     /// Shuts the registry down: from now on every `execute` (through the
     /// registry or a kept [`NamedBreaker`]) returns [`ExecuteError::Shutdown`]
-    /// without running, and `breaker`/`configure` fail. Calls already running
+    /// without running, and `breaker`/`pipeline`/`configure` fail. Calls already running
     /// finish normally. With a fleet (feature `redis`), the fleet stops too: its
     /// background task gives this instance's unused probe tokens back and ends
     /// (see `Fleet::stop`). Returns the final [`list`](Self::list). Calling it
@@ -1757,13 +1490,14 @@ impl Registry {
     /// ```
     /// use warden_kit::ExecuteError;
     /// let registry = warden_kit::Registry::builder().build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let db = registry.pipeline("db")?;
+    /// let _ = db.execute(|| Ok::<_, ()>(()));
     /// let last = registry.shutdown();
     /// assert_eq!(last[0].counts.total_successes, 1);
-    /// let ex = registry.execute("db", || Ok::<_, ()>(()));
+    /// let ex = db.execute(|| Ok::<_, ()>(()));
     /// assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
     /// assert_eq!(ex.attempts(), 0);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown(&self) -> Vec<BreakerStatus> {
         let mut slow = self.lock();
@@ -1798,9 +1532,9 @@ impl Registry {
     /// ```
     /// use std::time::Duration;
     /// let registry = std::sync::Arc::new(warden_kit::Registry::builder().build()?);
-    /// let r = registry.clone();
+    /// let db = registry.pipeline("db")?;
     /// let call = std::thread::spawn(move || {
-    ///     r.execute("db", || { std::thread::sleep(Duration::from_millis(20)); Ok::<_, ()>(()) })
+    ///     db.execute(|| { std::thread::sleep(Duration::from_millis(20)); Ok::<_, ()>(()) })
     /// });
     /// while registry.get("db").is_none_or(|db| db.counts().requests == 0) {
     ///     std::thread::yield_now();
@@ -1808,7 +1542,7 @@ impl Registry {
     /// let drained = registry.drain(Duration::from_secs(5));
     /// assert_eq!((drained.unfinished, drained.statuses[0].counts.total_successes), (0, 1));
     /// assert!(call.join().unwrap().has_value());
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn drain(&self, deadline: Duration) -> Drained {
         self.shutdown();
@@ -1843,7 +1577,7 @@ impl Registry {
     ///
     /// ```
     /// let registry = warden_kit::Registry::builder().build()?;
-    /// let _ = registry.execute("db", || Err::<(), _>("down"));
+    /// let _ = registry.pipeline("db")?.execute(|| Err::<(), _>("down"));
     /// let last = registry.remove("db").unwrap();
     /// assert_eq!(last.counts.total_failures, 1);
     /// assert!(registry.get("db").is_none() && registry.remove("db").is_none());
@@ -1896,15 +1630,15 @@ impl Registry {
     ///     .clock(clock.clone())
     ///     .idle_eviction(Duration::from_secs(60))
     ///     .build()?;
-    /// let _ = registry.execute("ok", || Ok::<_, ()>(()));
-    /// let _ = registry.execute("failing", || Err::<(), _>("down"));
+    /// let _ = registry.pipeline("ok")?.execute(|| Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("failing")?.execute(|| Err::<(), _>("down"));
     /// for _ in 0..2 {
     ///     clock.advance(Duration::from_secs(60));
     ///     registry.evict_idle();
     /// }
     /// assert!(registry.get("ok").is_none());
     /// assert!(registry.get("failing").is_some()); // its failure is information
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn evict_idle(&self) -> usize {
         let Some(after) = self.limits.idle_after else {
@@ -1919,9 +1653,9 @@ impl Registry {
     ///
     /// ```
     /// let registry = warden_kit::Registry::builder().build()?;
-    /// let _ = registry.execute("db", || Ok::<_, ()>(()));
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
     /// assert_eq!(registry.len(), 1);
-    /// # Ok::<(), warden_kit::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn len(&self) -> usize {
         self.map.len()
@@ -1976,7 +1710,7 @@ impl Registry {
     ///     .retry_if(ExecuteError::is_retryable)
     ///     .observer(attempts.clone())
     ///     .build()?;
-    /// let _ = registry.execute_with_retry("db", &policy, || Err::<(), _>("down"));
+    /// let _ = registry.pipeline("db")?.with_retry(policy.clone()).execute(|| Err::<(), _>("down"));
     /// assert_eq!(attempts.attempts(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1985,235 +1719,31 @@ impl Registry {
         self.metrics.as_ref().map(|m| m.retry(name))
     }
 
-    /// Runs `f` through the breaker named `name` (and its bulkhead): the
-    /// the Go `resilience` package's `Execute(name, f)`. `Err` counts as a failure, a panic as a
-    /// failure that goes on unwinding.
+    /// The pipeline of the breaker named `name`, created on first use: its
+    /// breaker, its bulkhead and its call timeout; add retry, a fallback, a
+    /// classifier or another timeout with the pipeline's `with_` methods.
+    /// Build it once and keep it (the lookup happens here, not per call).
+    /// See [`Pipeline`] for the order of the strategies.
     ///
-    /// The result says whether `f` ran ([`attempts`](Execution::attempts)),
-    /// whether it was refused ([`rejection`](Execution::rejection)), the
-    /// breaker's state afterwards and the time taken.
+    /// # Errors
     ///
-    /// ```
-    /// use warden_kit::{BreakerConfig, ExecuteError, Rejected, Registry, State, TripRule};
-    /// let registry = Registry::builder()
-    ///     .configure("db", BreakerConfig::default().with_trip(TripRule::ConsecutiveFailures(2)))
-    ///     .build()?;
-    /// for _ in 0..2 {
-    ///     let _ = registry.execute("db", || Err::<(), _>("down"));
-    /// }
-    /// let ex = registry.execute("db", || Ok::<_, &str>(()));
-    /// assert!(matches!(ex.error(), Some(ExecuteError::Rejected { rejected: Rejected::Open, .. })));
-    /// assert_eq!((ex.attempts(), ex.state()), (0, Some(State::Open)));
-    /// # Ok::<(), warden_kit::ConfigError>(())
-    /// ```
-    #[inline]
-    pub fn execute<T, E, F>(&self, name: &str, f: F) -> Execution<T, E>
-    where
-        F: FnOnce() -> Result<T, E>,
-    {
-        self.with_entry(name, |entry| entry.execute(f))
-            .unwrap_or_else(Execution::not_run)
-    }
-
-    /// [`execute`](Self::execute), then `fallback(error)` if it produced no
-    /// value (the Go `resilience` package's `ExecuteWithFallback`). See
-    /// [`Execution::or_fallback`].
+    /// As [`breaker`](Self::breaker).
     ///
     /// ```
-    /// let registry = warden_kit::Registry::builder().build()?;
-    /// let ex = registry.execute_with_fallback("search", || Err::<Vec<&str>, _>("down"), |_| Ok(vec![]));
-    /// assert!(ex.used_fallback() && ex.value().is_some_and(|v| v.is_empty()));
-    /// # Ok::<(), warden_kit::ConfigError>(())
-    /// ```
-    pub fn execute_with_fallback<T, E, F, G>(
-        &self,
-        name: &str,
-        f: F,
-        fallback: G,
-    ) -> Execution<T, E>
-    where
-        F: FnOnce() -> Result<T, E>,
-        G: FnOnce(ExecuteError<E>) -> Result<T, E>,
-    {
-        self.execute(name, f).or_fallback(fallback)
-    }
-
-    /// Runs `f` until it succeeds or `policy` gives up, every attempt through
-    /// the name's breaker and bulkhead (waits block the thread, on the policy's
-    /// sleeper). The policy sees [`ExecuteError`]s. An attempt the breaker or the
-    /// bulkhead refused ends the run at once (unless the policy retries
-    /// rejections), and so does a shut-down registry, whatever `retry_if` says;
-    /// `retry_if(ExecuteError::is_retryable)` also stops at fallback errors. The
-    /// result keeps the last attempt's
-    /// error; [`attempts`](Execution::attempts) counts the attempts that ran.
-    ///
-    /// ```
-    /// use warden_kit::{ExecuteError, RetryPolicy};
-    /// let registry = warden_kit::Registry::builder().build()?;
-    /// let policy = RetryPolicy::<ExecuteError<&str>>::builder()
-    ///     .base_delay(std::time::Duration::ZERO)
-    ///     .retry_if(ExecuteError::is_retryable)
-    ///     .build()?;
-    /// let mut calls = 0;
-    /// let ex = registry.execute_with_retry("db", &policy, || {
-    ///     calls += 1;
-    ///     if calls < 2 { Err("reset") } else { Ok(calls) }
-    /// });
-    /// assert_eq!((ex.value(), ex.attempts()), (Some(&2), 2));
+    /// use warden_kit::{Fallback, Registry};
+    /// let registry = Registry::builder().build()?;
+    /// let inventory = registry.pipeline("inventory")?.with_fallback(Fallback::value(0));
+    /// let ex = inventory.execute(|| Err::<u32, _>("connection refused"));
+    /// assert_eq!(ex.value(), Some(&0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn execute_with_retry<T, E, F>(
-        &self,
-        name: &str,
-        policy: &RetryPolicy<ExecuteError<E>>,
-        f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnMut() -> Result<T, E>,
-    {
-        self.with_entry(name, |entry| entry.execute_with_retry(policy, f))
-            .unwrap_or_else(Execution::not_run)
-    }
-
-    /// Awaits `f()` through the name's breaker and bulkhead, with the name's
-    /// [`call_timeout`](BreakerConfig::call_timeout) (the Go `resilience` package's
-    /// `ExecuteContext`). A call that times out is dropped, counts as a
-    /// failure to the breaker and in `timeouts_total`, and gives
-    /// [`ExecuteError::Timeout`]. `f` is called only if the call is admitted.
-    ///
-    /// Dropping the returned future (a cancelled request) drops the call and
-    /// gives its bulkhead slot and any half-open probe slot back.
-    ///
-    /// # Panics
-    ///
-    /// With a timeout, outside a tokio runtime with the time driver enabled.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), warden_kit::ConfigError> {
-    /// use std::time::Duration;
-    /// use warden_kit::{BreakerConfig, Registry};
-    /// let registry = Registry::builder()
-    ///     .configure("api", BreakerConfig::default().with_call_timeout(Some(Duration::from_secs(1))))
-    ///     .build()?;
-    /// let ex = registry
-    ///     .execute_async("api", || async {
-    ///         tokio::time::sleep(Duration::from_secs(5)).await; // too slow
-    ///         Ok::<_, std::io::Error>("late")
-    ///     })
-    ///     .await;
-    /// assert!(ex.timed_out());
-    /// assert_eq!(registry.breaker("api").unwrap().counts().total_failures, 1);
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "tokio")]
-    pub async fn execute_async<T, E, F, Fut>(&self, name: &str, f: F) -> Execution<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        match self.entry(name) {
-            Ok(entry) => {
-                let timeout = entry.config.load().call_timeout();
-                entry.execute_async(timeout, f).await
-            }
-            Err(e) => Execution::not_run(e),
-        }
-    }
-
-    /// [`execute_async`](Self::execute_async) with this call's own timeout
-    /// (`None`: no timeout) instead of the name's.
-    ///
-    /// A call that completes after its deadline is a timeout (its value or
-    /// error is dropped, the breaker counts a failure), whatever the timer
-    /// saw. A future that blocks its thread (a synchronous sleep, blocking
-    /// I/O) cannot be interrupted: the timeout is only noticed when it
-    /// returns; run blocking work with `tokio::task::spawn_blocking` to have it
-    /// cut off on time.
-    ///
-    /// # Panics
-    ///
-    /// As [`execute_async`](Self::execute_async).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), warden_kit::ConfigError> {
-    /// use std::time::Duration;
-    /// let registry = warden_kit::Registry::builder().build()?;
-    /// let ex = registry
-    ///     .execute_async_with_timeout("api", Some(Duration::from_millis(50)), || async {
-    ///         Ok::<_, ()>(1)
-    ///     })
-    ///     .await;
-    /// assert_eq!(ex.value(), Some(&1));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "tokio")]
-    pub async fn execute_async_with_timeout<T, E, F, Fut>(
-        &self,
-        name: &str,
-        timeout: Option<Duration>,
-        f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        match self.entry(name) {
-            Ok(entry) => entry.execute_async(timeout, f).await,
-            Err(e) => Execution::not_run(e),
-        }
-    }
-
-    /// The async [`execute_with_retry`](Self::execute_with_retry): every
-    /// attempt through the breaker and bulkhead with the name's call timeout,
-    /// waits on tokio's timer. `f` is called to create each attempt's future;
-    /// the future is polled only if the attempt is admitted.
-    ///
-    /// # Panics
-    ///
-    /// When it has to wait or time out outside a tokio runtime with the time
-    /// driver enabled.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use warden_kit::{ExecuteError, RetryPolicy};
-    /// let registry = warden_kit::Registry::builder().build()?;
-    /// let policy = RetryPolicy::<ExecuteError<&str>>::kafka()
-    ///     .to_builder()
-    ///     .retry_if(ExecuteError::is_retryable)
-    ///     .build()?;
-    /// let ex = registry
-    ///     .execute_async_with_retry("kafka", &policy, || async { Err::<(), _>("leader not available") })
-    ///     .await
-    ///     .or_fallback(|_| Ok(())); // spool locally
-    /// assert_eq!((ex.attempts(), ex.used_fallback()), (5, true));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "tokio")]
-    pub async fn execute_async_with_retry<T, E, F, Fut>(
-        &self,
-        name: &str,
-        policy: &RetryPolicy<ExecuteError<E>>,
-        f: F,
-    ) -> Execution<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        match self.entry(name) {
-            Ok(entry) => entry.execute_async_with_retry(policy, f).await,
-            Err(e) => Execution::not_run(e),
-        }
+    pub fn pipeline<T, E>(&self, name: &str) -> Result<Pipeline<T, E>, RegistryError> {
+        Ok(self.breaker(name)?.pipeline())
     }
 }
 
 /// Nanoseconds of `d`, saturating.
-fn nanos(d: Duration) -> u64 {
+pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -2231,7 +1761,7 @@ fn bounded_prefix(name: &str) -> String {
 /// refused it) is not retried unless the policy retries rejections (retrying
 /// into an open breaker only waits out the backoff), and a shut-down registry
 /// or an invalid configuration will not change between attempts.
-fn stop_reason<E>(
+pub(crate) fn stop_reason<E>(
     policy: &RetryPolicy<ExecuteError<E>>,
     error: &ExecuteError<E>,
 ) -> Option<StopReason> {
@@ -2242,9 +1772,7 @@ fn stop_reason<E>(
         ExecuteError::BulkheadFull { .. } if !policy.retries_rejections() => {
             Some(StopReason::NotRetryable)
         }
-        ExecuteError::Shutdown | ExecuteError::Config(_) | ExecuteError::Name(_) => {
-            Some(StopReason::NotRetryable)
-        }
+        ExecuteError::Shutdown => Some(StopReason::NotRetryable),
         _ => None,
     }
 }

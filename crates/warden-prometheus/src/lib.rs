@@ -1,12 +1,15 @@
 //! Prometheus metrics for warden circuit breakers and retries.
 //!
 //! `warden-prometheus` registers the Go `resilience` package's metric families in a
-//! [`prometheus::Registry`] you supply, labelled by breaker name, and hands
-//! out per-breaker observers that update them:
+//! [`prometheus::Registry`] you supply, labelled by breaker name. Breaker
+//! families are **pulled**: [`Metrics::watch`] hands the metrics a breaker, and
+//! every scrape reads its [`state`](CircuitBreaker::state) and lifetime
+//! [`totals`](CircuitBreaker::totals) at that moment, so a guarded call pays
+//! nothing for being exported.
 //!
 //! | family | type | labels | meaning |
 //! | --- | --- | --- | --- |
-//! | `warden_circuit_breaker_state` | gauge | `name` | 0 closed, 1 open, 2 half-open ([`State::as_gauge`]) |
+//! | `warden_circuit_breaker_state` | gauge | `name` | 0 closed, 1 open, 2 half-open ([`State::as_gauge`]), read at scrape time |
 //! | `warden_circuit_breaker_successes_total` | counter | `name` | calls that reported success |
 //! | `warden_circuit_breaker_failures_total` | counter | `name` | calls that reported failure (timeouts and panics included) |
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` | failures that were timeouts ([`BreakerMetrics::record_timeout`]) |
@@ -16,10 +19,11 @@
 //! | `warden_retry_retries_total` | counter | `name` | retries (attempts after a failure) |
 //! | `warden_registry_evictions_total` | counter | `reason` | names a registry of breakers dropped ([`Metrics::record_eviction`]): `removed`, `idle`, `capacity` |
 //!
-//! A breaker has 11 series of its own (`state`, `successes_total`,
+//! A watched breaker has 11 series of its own (`state`, `successes_total`,
 //! `failures_total`, `timeouts_total`, three `rejections_total` reasons, four
-//! `transitions_total` edges) and a retry observer 2 more; [`Metrics::remove`]
-//! drops a name's series when the name goes away.
+//! `transitions_total` edges, plus any other edge a manual command caused) and
+//! a retry observer 2 more; [`Metrics::remove`] drops a name's series when the
+//! name goes away.
 //!
 //! The `warden` prefix is the default namespace; [`MetricsBuilder::namespace`]
 //! changes it.
@@ -27,6 +31,7 @@
 //! # Examples
 //!
 //! ```
+//! use std::sync::Arc;
 //! use prometheus::{Encoder, TextEncoder};
 //! use warden_breaker::CircuitBreaker;
 //! use warden_prometheus::Metrics;
@@ -34,7 +39,8 @@
 //! let registry = prometheus::Registry::new();
 //! let metrics = Metrics::register(&registry)?;
 //!
-//! let cb = CircuitBreaker::builder("kafka").observer(metrics.breaker("kafka")).build()?;
+//! let cb = Arc::new(CircuitBreaker::builder("kafka").build()?);
+//! metrics.watch(&cb);
 //! let _ = cb.call(|| Ok::<_, std::io::Error>(()));
 //!
 //! let mut text = Vec::new();
@@ -47,37 +53,42 @@
 //!
 //! # Cost
 //!
-//! Label values are resolved once, when [`Metrics::breaker`] or
-//! [`Metrics::retry`] creates a handle: the handle holds the counters
-//! themselves, so recording an event is one relaxed atomic addition on the
-//! counter (what `prometheus` itself does per increment), never a label lookup
-//! or a lock. Installing an observer moves a breaker's successes off its
-//! fast path onto the recording path that notifies observers. Measured on the
-//! project's 2-core machine
-//! (`cargo bench -p warden-prometheus --bench observer -- --warm-up-time 1 --measurement-time 2`):
+//! Nothing per call for the pulled families: the breaker counts its lifetime
+//! totals anyway (successes and rejections on the calling thread's own counter
+//! line, the rest on paths that already write shared words), and a scrape
+//! reads them. A scrape costs, per watched breaker, one
+//! [`state`](CircuitBreaker::state) and one [`totals`](CircuitBreaker::totals)
+//! per family (a pass over the counter lines of the threads that ever called
+//! it), plus building the text. What only the caller knows is pushed, on
+//! paths that are not the fast one: [`BreakerMetrics::record_timeout`] (one
+//! relaxed increment when a timer fired), [`BreakerMetrics::record_bulkhead_rejection`],
+//! the retry observer (one increment per attempt) and evictions.
 //!
-//! | guarded call | without observer | with `BreakerMetrics` |
-//! | --- | --- | --- |
-//! | success, one thread | 2.9 ns | 11.2 ns |
-//! | failure, one thread | 20.4 ns | 27.6 ns |
-//! | success, two threads on one breaker | 3.0 ns | 28.0 ns |
-//!
-//! The two-thread figure is the price of one shared counter per name (both
-//! cores increment the same `IntCounter` line), which is how `prometheus`
-//! counts.
+//! Measured by instruction counts, which a machine busy with other work does
+//! not change (callgrind, `--toggle-collect` on a loop of 100,000
+//! `CircuitBreaker::call`s on one thread, 2026-12-06): with the breaker
+//! counting its lifetime totals, a closed success takes 68 instructions (69
+//! before the totals existed), an open rejection 141 (131) and a forced-open
+//! rejection 78 (69): the rejection's stripe bump is the thread's slot lookup
+//! and a plain load and store. Watching the breaker changes none of these:
+//! the collector only reads. The criterion comparison (`benches/run.sh`
+//! workloads `closed_success` and `open_reject`, contender
+//! `warden-prometheus` against `warden-breaker`) could not resolve 1 ns on the
+//! shared 2-core machine that day (load average 8 to 11: the same breaker,
+//! one thread, took 28.4 ns per closed success in one run and 14.7 ns in the
+//! next, and metrics-on figures came out both above and below it).
 //!
 //! # State gauge
 //!
-//! The gauge is set on every transition, from the thread whose transition
-//! won, so it is exact in transition order. Like gobreaker, an open breaker
-//! turns half-open lazily, at the next call or `state()` after its timeout:
-//! until then the gauge still reads open (which is what the breaker does).
+//! Read at scrape time with [`CircuitBreaker::state`], which performs a due
+//! transition first: an open breaker whose timeout passed turns half-open
+//! when scraped (its state-change callbacks then run on the scraping thread).
 //!
-//! # Memory ordering
+//! # Consistency
 //!
-//! Counters and the gauge are `prometheus`'s atomics, updated with relaxed
-//! ordering: a scrape sees each value at some recent point, not a consistent
-//! snapshot across families.
+//! Totals are exact when no call is in flight; otherwise each value is some
+//! recent count, and families are not a consistent snapshot of each other
+//! (as with `prometheus`'s own counters).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -85,13 +96,15 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use prometheus::core::Collector;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
-use warden_breaker::{Observer, Rejected, State};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use warden_breaker::{CircuitBreaker, State, Totals};
 use warden_retry::RetryObserver;
 
 pub use prometheus;
@@ -159,8 +172,8 @@ impl MetricsBuilder {
     /// ```
     /// let registry = prometheus::Registry::new();
     /// let m = warden_prometheus::Metrics::builder().namespace("").register(&registry)?;
-    /// let cb = warden_breaker::CircuitBreaker::builder("db").observer(m.breaker("db")).build()?;
-    /// # drop(cb);
+    /// let cb = std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// m.watch(&cb);
     /// assert!(registry.gather().iter().any(|f| f.name() == "circuit_breaker_state"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -262,12 +275,24 @@ impl MetricsBuilder {
             )
             .map_err(Error::Prometheus)?,
         };
-        families.register(registry)?;
+        let bulkhead = IntCounterVec::new(
+            breaker(
+                "rejections_total",
+                "Total number of calls the circuit breaker refused, by reason",
+            ),
+            &["name"],
+        )
+        .map_err(Error::Prometheus)?;
+        let shared = Arc::new(Shared {
+            namespace: self.namespace,
+            entries: Mutex::new(BTreeMap::new()),
+            timeouts: families.timeouts.clone(),
+            bulkhead,
+        });
+        families.register(registry, &shared)?;
         Ok(Metrics {
-            inner: Arc::new(Inner {
-                namespace: self.namespace,
-                families,
-            }),
+            shared,
+            families: Arc::new(families),
         })
     }
 }
@@ -295,15 +320,153 @@ struct Families {
     evictions: IntCounterVec,
 }
 
+/// A pulled family: which one, for [`Pulled::collect`].
+#[derive(Clone, Copy, Debug)]
+enum Family {
+    State,
+    Successes,
+    Failures,
+    Rejections,
+    Transitions,
+}
+
+/// A family read from the watched breakers at scrape time. Its template vector
+/// (never given series) provides the descriptor; a scrape fills a fresh one.
+struct Pulled {
+    family: Family,
+    template: Template,
+    shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+enum Template {
+    Gauge(IntGaugeVec, Opts),
+    Counter(IntCounterVec, Opts, &'static [&'static str]),
+}
+
+impl Collector for Pulled {
+    fn desc(&self) -> Vec<&Desc> {
+        match &self.template {
+            Template::Gauge(v, _) => v.desc(),
+            Template::Counter(v, _, _) => v.desc(),
+        }
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let sources = self.shared.sources();
+        match &self.template {
+            Template::Gauge(_, opts) => {
+                let Ok(vec) = IntGaugeVec::new(opts.clone(), &["name"]) else {
+                    return Vec::new();
+                };
+                for s in &sources {
+                    if let Some(cb) = &s.breaker {
+                        vec.with_label_values(&[&*s.name])
+                            .set(state_of(cb).as_gauge());
+                    }
+                }
+                vec.collect()
+            }
+            Template::Counter(_, opts, labels) => {
+                let Ok(vec) = IntCounterVec::new(opts.clone(), labels) else {
+                    return Vec::new();
+                };
+                for s in &sources {
+                    self.fill(&vec, s);
+                }
+                vec.collect()
+            }
+        }
+    }
+}
+
+impl Pulled {
+    /// Adds the series of one name to a fresh counter vector of this family.
+    fn fill(&self, vec: &IntCounterVec, s: &Source) {
+        let name = &*s.name;
+        if let Family::Rejections = self.family {
+            vec.with_label_values(&[name, "bulkhead_full"])
+                .inc_by(s.push.bulkhead.get());
+        }
+        let Some(cb) = &s.breaker else { return };
+        let t = cb.totals();
+        match self.family {
+            Family::State => {}
+            Family::Successes => vec.with_label_values(&[name]).inc_by(t.successes),
+            Family::Failures => vec.with_label_values(&[name]).inc_by(t.failures),
+            Family::Rejections => {
+                vec.with_label_values(&[name, "open"])
+                    .inc_by(t.rejected_open);
+                vec.with_label_values(&[name, "too_many_requests"])
+                    .inc_by(t.rejected_too_many_requests);
+            }
+            Family::Transitions => {
+                for (from, to) in edges(&t) {
+                    vec.with_label_values(&[name, label(from), label(to)])
+                        .inc_by(t.transitions(from, to));
+                }
+            }
+        }
+    }
+}
+
+/// The transitions exported for `t`: gobreaker's four edges always, any other
+/// edge (a manual command's) once it happened.
+fn edges(t: &Totals) -> impl Iterator<Item = (State, State)> + '_ {
+    State::ALL
+        .into_iter()
+        .flat_map(|from| State::ALL.into_iter().map(move |to| (from, to)))
+        .filter(move |&(from, to)| {
+            from != to && (STANDARD_EDGES.contains(&(from, to)) || t.transitions(from, to) != 0)
+        })
+}
+
+/// The transitions gobreaker's rules make.
+const STANDARD_EDGES: [(State, State); 4] = [
+    (State::Closed, State::Open),
+    (State::Open, State::HalfOpen),
+    (State::HalfOpen, State::Closed),
+    (State::HalfOpen, State::Open),
+];
+
 impl Families {
-    fn collectors(&self) -> [Box<dyn Collector>; 9] {
+    fn pulled(&self, shared: &Arc<Shared>) -> [Box<dyn Collector>; 5] {
+        let counter = |family, v: &IntCounterVec, labels| -> Box<dyn Collector> {
+            let opts = opts_of(v);
+            Box::new(Pulled {
+                family,
+                template: Template::Counter(v.clone(), opts, labels),
+                shared: Arc::clone(shared),
+            })
+        };
         [
-            Box::new(self.state.clone()),
-            Box::new(self.successes.clone()),
-            Box::new(self.failures.clone()),
+            Box::new(Pulled {
+                family: Family::State,
+                template: Template::Gauge(self.state.clone(), opts_of(&self.state)),
+                shared: Arc::clone(shared),
+            }),
+            counter(Family::Successes, &self.successes, &["name"]),
+            counter(Family::Failures, &self.failures, &["name"]),
+            counter(Family::Rejections, &self.rejections, &["name", "reason"]),
+            counter(
+                Family::Transitions,
+                &self.transitions,
+                &["name", "from", "to"],
+            ),
+        ]
+    }
+
+    /// Every collector to register, in registration order: the pulled breaker
+    /// families and the pushed ones.
+    fn collectors(&self, shared: &Arc<Shared>) -> Vec<Box<dyn Collector>> {
+        let [state, successes, failures, rejections, transitions] = self.pulled(shared);
+        vec![
+            state,
+            successes,
+            failures,
             Box::new(self.timeouts.clone()),
-            Box::new(self.rejections.clone()),
-            Box::new(self.transitions.clone()),
+            rejections,
+            transitions,
             Box::new(self.attempts.clone()),
             Box::new(self.retries.clone()),
             Box::new(self.evictions.clone()),
@@ -312,17 +475,17 @@ impl Families {
 
     /// Registers every family, or none: on a failure the ones already
     /// registered are unregistered again.
-    fn register(&self, registry: &Registry) -> Result<(), Error> {
-        // `register` takes ownership; clones of a `*Vec` share its series.
-        for (i, c) in self.collectors().into_iter().enumerate() {
+    fn register(&self, registry: &Registry, shared: &Arc<Shared>) -> Result<(), Error> {
+        for (i, c) in self.collectors(shared).into_iter().enumerate() {
             let name = c
                 .desc()
                 .first()
                 .map(|d| d.fq_name.clone())
                 .unwrap_or_default();
             if let Err(e) = registry.register(c) {
-                for done in self.collectors().into_iter().take(i) {
-                    // Cannot fail: registered just above.
+                for done in self.collectors(shared).into_iter().take(i) {
+                    // Cannot fail: registered just above (unregistering goes by
+                    // descriptor, which a fresh collector of the family shares).
                     let _ = registry.unregister(done);
                 }
                 return Err(match e {
@@ -340,9 +503,97 @@ impl Families {
     }
 }
 
-struct Inner {
+/// The options a family vector was made with, rebuilt from its descriptor.
+fn opts_of<C: Collector>(c: &C) -> Opts {
+    match c.desc().first() {
+        Some(d) => Opts::new(d.fq_name.clone(), d.help.clone()),
+        None => Opts::new("unnamed", "unnamed"),
+    }
+}
+
+/// What a name's caller pushes: the counters only it knows.
+struct Push {
+    timeouts: IntCounter,
+    bulkhead: IntCounter,
+}
+
+/// One exported name.
+struct Entry {
+    push: Arc<Push>,
+    breaker: Option<Weak<CircuitBreaker>>,
+}
+
+/// One name at scrape time.
+struct Source {
+    name: Arc<str>,
+    push: Arc<Push>,
+    breaker: Option<Arc<CircuitBreaker>>,
+}
+
+struct Shared {
     namespace: String,
-    families: Families,
+    /// Exported names, sorted. Held only to look up or copy out, never while a
+    /// breaker is read (its state-change callbacks may call back in).
+    entries: Mutex<BTreeMap<Arc<str>, Entry>>,
+    timeouts: IntCounterVec,
+    /// Bulkhead rejections per name: not registered (the rejections family is
+    /// pulled and merges them in).
+    bulkhead: IntCounterVec,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Arc<str>, Entry>> {
+        // Every update under the lock is complete before it can panic.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The exported names with their breakers (dropped breakers are forgotten).
+    fn sources(&self) -> Vec<Source> {
+        let mut entries = self.lock();
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, e) in entries.iter_mut() {
+            let breaker = e.breaker.as_ref().and_then(Weak::upgrade);
+            if breaker.is_none() {
+                e.breaker = None;
+            }
+            out.push(Source {
+                name: Arc::clone(name),
+                push: Arc::clone(&e.push),
+                breaker,
+            });
+        }
+        out
+    }
+
+    /// The entry of `name`, created with its pushed series if new.
+    fn entry(&self, name: &str) -> (Arc<str>, Arc<Push>) {
+        let mut entries = self.lock();
+        if let Some((k, e)) = entries.get_key_value(name) {
+            return (Arc::clone(k), Arc::clone(&e.push));
+        }
+        let key: Arc<str> = Arc::from(name);
+        let push = Arc::new(Push {
+            timeouts: self.timeouts.with_label_values(&[name]),
+            bulkhead: self.bulkhead.with_label_values(&[name]),
+        });
+        entries.insert(
+            Arc::clone(&key),
+            Entry {
+                push: Arc::clone(&push),
+                breaker: None,
+            },
+        );
+        (key, push)
+    }
+
+    fn breaker(&self, name: &str) -> Option<Arc<CircuitBreaker>> {
+        self.lock()
+            .get(name)
+            .and_then(|e| e.breaker.as_ref())
+            .and_then(Weak::upgrade)
+    }
 }
 
 /// The registered metric families; hands out per-breaker and per-retry
@@ -351,20 +602,21 @@ struct Inner {
 /// ```
 /// let registry = prometheus::Registry::new();
 /// let metrics = warden_prometheus::Metrics::register(&registry)?;
-/// let kafka = metrics.breaker("kafka"); // install with `Builder::observer`
+/// let kafka = metrics.breaker("kafka");
 /// kafka.record_timeout();
 /// assert_eq!(kafka.timeouts(), 1);
 /// # Ok::<(), warden_prometheus::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Metrics {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    families: Arc<Families>,
 }
 
 impl fmt::Debug for Metrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Metrics")
-            .field("namespace", &self.inner.namespace)
+            .field("namespace", &self.shared.namespace)
             .finish_non_exhaustive()
     }
 }
@@ -389,111 +641,108 @@ impl Metrics {
     /// As [`MetricsBuilder::register`].
     ///
     /// ```
-    /// let registry = prometheus::Registry::new();
-    /// let metrics = warden_prometheus::Metrics::register(&registry)?;
+    /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
     /// assert_eq!(metrics.namespace(), "warden");
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
-    pub fn register(registry: &Registry) -> Result<Self, Error> {
+    pub fn register(registry: &Registry) -> Result<Metrics, Error> {
         Self::builder().register(registry)
     }
 
-    /// The namespace the families were registered with.
+    /// The namespace the metric names start with.
     ///
     /// ```
-    /// let m = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
-    /// assert_eq!(m.namespace(), "warden");
+    /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
+    /// assert_eq!(metrics.namespace(), warden_prometheus::DEFAULT_NAMESPACE);
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn namespace(&self) -> &str {
-        &self.inner.namespace
+        &self.shared.namespace
     }
 
-    /// The observer of the breaker named `name`: resolves every label value
-    /// now and sets the state gauge to closed (a new breaker's state). Install
-    /// it with `Builder::observer` before building the breaker.
-    ///
-    /// Handles for the same name share their series: two breakers with one name
-    /// add up in the counters and overwrite each other's gauge.
+    /// Exports `breaker` under its name: every scrape reads its state and
+    /// lifetime totals. Returns the name's handle for what only the caller
+    /// knows (timeouts, bulkhead rejections). The metrics hold the breaker
+    /// weakly: once it is dropped its pulled series disappear. Watching another
+    /// breaker of the same name replaces the first (one set of series per name);
+    /// its counters then restart from the new breaker's totals, a counter reset
+    /// that Prometheus queries handle.
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use warden_breaker::{CircuitBreaker, State};
     /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
-    /// let m = metrics.breaker("db");
-    /// let cb = CircuitBreaker::builder("db")
-    ///     .ready_to_trip(|c| c.consecutive_failures >= 1)
-    ///     .observer(m.clone())
-    ///     .build()?;
+    /// let cb = Arc::new(CircuitBreaker::builder("db").ready_to_trip(|c| c.consecutive_failures >= 1).build()?);
+    /// let m = metrics.watch(&cb);
     /// let _ = cb.call(|| Err::<(), _>("down"));
     /// assert_eq!((m.failures(), m.state()), (1, State::Open.as_gauge()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> BreakerMetrics {
+        let handle = self.breaker(breaker.name());
+        if let Some(e) = self.shared.lock().get_mut(breaker.name()) {
+            e.breaker = Some(Arc::downgrade(breaker));
+        }
+        handle
+    }
+
+    /// The handle of the name `name`: what only the caller knows
+    /// ([`BreakerMetrics::record_timeout`],
+    /// [`BreakerMetrics::record_bulkhead_rejection`]), and reads of the watched
+    /// breaker's series. Label values are resolved here, once.
+    ///
+    /// ```
+    /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
+    /// let m = metrics.breaker("db");
+    /// m.record_bulkhead_rejection();
+    /// assert_eq!(m.rejections("bulkhead_full"), 1);
+    /// assert_eq!(m.successes(), 0); // no breaker watched under this name
+    /// # Ok::<(), warden_prometheus::Error>(())
+    /// ```
     pub fn breaker(&self, name: &str) -> BreakerMetrics {
-        let f = &self.inner.families;
-        let transition = |from: State, to: State| {
-            f.transitions
-                .with_label_values(&[name, label(from), label(to)])
-        };
-        let state = f.state.with_label_values(&[name]);
-        state.set(State::Closed.as_gauge());
+        let (name, push) = self.shared.entry(name);
         BreakerMetrics {
-            inner: Arc::new(BreakerInner {
-                name: name.into(),
-                metrics: self.clone(),
-                state,
-                successes: f.successes.with_label_values(&[name]),
-                failures: f.failures.with_label_values(&[name]),
-                timeouts: f.timeouts.with_label_values(&[name]),
-                rejected_open: f.rejections.with_label_values(&[name, "open"]),
-                rejected_too_many: f.rejections.with_label_values(&[name, "too_many_requests"]),
-                rejected_bulkhead: f.rejections.with_label_values(&[name, "bulkhead_full"]),
-                closed_open: transition(State::Closed, State::Open),
-                open_half_open: transition(State::Open, State::HalfOpen),
-                half_open_closed: transition(State::HalfOpen, State::Closed),
-                half_open_open: transition(State::HalfOpen, State::Open),
-            }),
+            name,
+            push,
+            shared: Arc::clone(&self.shared),
         }
     }
 
-    /// Drops every series labelled with `name` (the breaker's 11 and the
-    /// retry observer's 2), for a name that is gone; returns how many existed.
-    /// Handles made before keep counting into series that are no longer
-    /// exported; a later [`breaker`](Self::breaker) for the name starts them
-    /// again from zero (a counter reset, which Prometheus queries handle).
+    /// Drops every series labelled with `name` (the breaker's and the retry
+    /// observer's), for a name that is gone, and stops watching its breaker;
+    /// returns how many series existed. Handles made before keep counting into
+    /// series that are no longer exported; a later [`breaker`](Self::breaker)
+    /// or [`watch`](Self::watch) for the name starts them again from zero (a
+    /// counter reset, which Prometheus queries handle).
     ///
     /// ```
+    /// use std::sync::Arc;
     /// let registry = prometheus::Registry::new();
     /// let metrics = warden_prometheus::Metrics::register(&registry)?;
-    /// let _db = metrics.breaker("db");
+    /// let db = Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?);
+    /// metrics.watch(&db);
     /// assert_eq!(metrics.remove("db"), 11);
     /// assert_eq!(metrics.remove("db"), 0);
     /// assert!(registry.gather().iter().all(|f| f.get_metric().is_empty()));
-    /// # Ok::<(), warden_prometheus::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove(&self, name: &str) -> usize {
-        let f = &self.inner.families;
         let gone = |r: prometheus::Result<()>| usize::from(r.is_ok());
-        let states = [State::Closed, State::Open, State::HalfOpen];
-        let mut removed = gone(f.state.remove_label_values(&[name]));
-        for family in [
-            &f.successes,
-            &f.failures,
-            &f.timeouts,
-            &f.attempts,
-            &f.retries,
-        ] {
-            removed += gone(family.remove_label_values(&[name]));
-        }
-        for reason in ["open", "too_many_requests", "bulkhead_full"] {
-            removed += gone(f.rejections.remove_label_values(&[name, reason]));
-        }
-        for from in states {
-            for to in states {
-                removed += gone(
-                    f.transitions
-                        .remove_label_values(&[name, label(from), label(to)]),
-                );
+        let mut removed = 0;
+        let entry = self.shared.lock().remove(name);
+        if let Some(e) = entry {
+            removed += 2; // timeouts and bulkhead_full
+            if let Some(cb) = e.breaker.as_ref().and_then(Weak::upgrade) {
+                let t = cb.totals();
+                // state, successes, failures, two rejection reasons, the edges.
+                removed += 5 + edges(&t).count();
             }
+        }
+        let _ = self.shared.timeouts.remove_label_values(&[name]);
+        let _ = self.shared.bulkhead.remove_label_values(&[name]);
+        let f = &self.families;
+        for family in [&f.attempts, &f.retries] {
+            removed += gone(family.remove_label_values(&[name]));
         }
         removed
     }
@@ -510,11 +759,7 @@ impl Metrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn record_eviction(&self, reason: &str) {
-        self.inner
-            .families
-            .evictions
-            .with_label_values(&[reason])
-            .inc();
+        self.families.evictions.with_label_values(&[reason]).inc();
     }
 
     /// The count of [`record_eviction`](Self::record_eviction) for `reason`.
@@ -525,8 +770,7 @@ impl Metrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn evictions(&self, reason: &str) -> u64 {
-        self.inner
-            .families
+        self.families
             .evictions
             .get_metric_with_label_values(&[reason])
             .map_or(0, |c| c.get())
@@ -546,12 +790,20 @@ impl Metrics {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn retry(&self, name: &str) -> RetryMetrics {
-        let f = &self.inner.families;
+        let f = &self.families;
         RetryMetrics {
             attempts: f.attempts.with_label_values(&[name]),
             retries: f.retries.with_label_values(&[name]),
         }
     }
+}
+
+/// `breaker.state()` for an exporter: a panic of a state-change callback run by
+/// the due transition does not reach the collecting thread (the transition
+/// itself is complete by then; the state is read again).
+pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| breaker.state()))
+        .unwrap_or_else(|_| breaker.state())
 }
 
 /// The label value of a state: `closed`, `open`, `half_open`.
@@ -568,50 +820,31 @@ pub const fn label(state: State) -> &'static str {
     }
 }
 
-struct BreakerInner {
-    name: Box<str>,
-    metrics: Metrics,
-    state: IntGauge,
-    successes: IntCounter,
-    failures: IntCounter,
-    timeouts: IntCounter,
-    rejected_open: IntCounter,
-    rejected_too_many: IntCounter,
-    rejected_bulkhead: IntCounter,
-    closed_open: IntCounter,
-    open_half_open: IntCounter,
-    half_open_closed: IntCounter,
-    half_open_open: IntCounter,
-}
-
-/// One breaker's metrics, with every series resolved: a
-/// [`warden_breaker::Observer`]. Cheap to clone (clones share the series).
-///
-/// Besides the observer events it records what only the caller knows:
-/// [`record_timeout`](Self::record_timeout) and
-/// [`record_bulkhead_rejection`](Self::record_bulkhead_rejection).
+/// One name's metrics: the series only the caller can count, resolved once,
+/// and reads of the watched breaker's pulled series. Cheap to clone.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use warden_breaker::CircuitBreaker;
 /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
-/// let m = metrics.breaker("search");
-/// let cb = CircuitBreaker::builder("search").observer(m.clone()).build()?;
+/// let cb = Arc::new(CircuitBreaker::builder("search").build()?);
+/// let m = metrics.watch(&cb);
 /// let _ = cb.call(|| Ok::<_, ()>(()));
 /// assert_eq!(m.successes(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct BreakerMetrics {
-    inner: Arc<BreakerInner>,
+    name: Arc<str>,
+    push: Arc<Push>,
+    shared: Arc<Shared>,
 }
 
 impl fmt::Debug for BreakerMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerMetrics")
-            .field("name", &self.inner.name)
-            .field("state", &self.state())
-            .field("successes", &self.successes())
-            .field("failures", &self.failures())
+            .field("name", &self.name)
+            .field("timeouts", &self.timeouts())
             .finish_non_exhaustive()
     }
 }
@@ -625,7 +858,7 @@ impl BreakerMetrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.name
     }
 
     /// Counts a call that timed out (`..._timeouts_total`). Report the call's
@@ -639,7 +872,7 @@ impl BreakerMetrics {
     /// ```
     #[inline]
     pub fn record_timeout(&self) {
-        self.inner.timeouts.inc();
+        self.push.timeouts.inc();
     }
 
     /// Counts a call refused because its bulkhead was full
@@ -653,10 +886,18 @@ impl BreakerMetrics {
     /// ```
     #[inline]
     pub fn record_bulkhead_rejection(&self) {
-        self.inner.rejected_bulkhead.inc();
+        self.push.bulkhead.inc();
     }
 
-    /// The state gauge's value (0 closed, 1 open, 2 half-open).
+    fn totals(&self) -> Totals {
+        self.shared
+            .breaker(&self.name)
+            .map(|cb| cb.totals())
+            .unwrap_or_default()
+    }
+
+    /// The state gauge's value now (0 closed, 1 open, 2 half-open; 0 with no
+    /// breaker watched). Like a scrape it calls [`CircuitBreaker::state`].
     ///
     /// ```
     /// let m = warden_prometheus::Metrics::register(&prometheus::Registry::new())?.breaker("db");
@@ -664,10 +905,12 @@ impl BreakerMetrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn state(&self) -> i64 {
-        self.inner.state.get()
+        self.shared
+            .breaker(&self.name)
+            .map_or(0, |cb| state_of(&cb).as_gauge())
     }
 
-    /// Successes counted so far.
+    /// Successes of the watched breaker so far.
     ///
     /// ```
     /// let m = warden_prometheus::Metrics::register(&prometheus::Registry::new())?.breaker("db");
@@ -675,10 +918,10 @@ impl BreakerMetrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn successes(&self) -> u64 {
-        self.inner.successes.get()
+        self.totals().successes
     }
 
-    /// Failures counted so far (timeouts included).
+    /// Failures of the watched breaker so far (timeouts included).
     ///
     /// ```
     /// let m = warden_prometheus::Metrics::register(&prometheus::Registry::new())?.breaker("db");
@@ -686,7 +929,7 @@ impl BreakerMetrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn failures(&self) -> u64 {
-        self.inner.failures.get()
+        self.totals().failures
     }
 
     /// Timeouts counted so far.
@@ -697,7 +940,7 @@ impl BreakerMetrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn timeouts(&self) -> u64 {
-        self.inner.timeouts.get()
+        self.push.timeouts.get()
     }
 
     /// Rejections counted so far for `reason` (`open`, `too_many_requests`,
@@ -710,14 +953,14 @@ impl BreakerMetrics {
     /// ```
     pub fn rejections(&self, reason: &str) -> u64 {
         match reason {
-            "open" => self.inner.rejected_open.get(),
-            "too_many_requests" => self.inner.rejected_too_many.get(),
-            "bulkhead_full" => self.inner.rejected_bulkhead.get(),
+            "open" => self.totals().rejected_open,
+            "too_many_requests" => self.totals().rejected_too_many_requests,
+            "bulkhead_full" => self.push.bulkhead.get(),
             _ => 0,
         }
     }
 
-    /// Transitions from `from` to `to` counted so far.
+    /// Transitions of the watched breaker from `from` to `to` so far.
     ///
     /// ```
     /// use warden_breaker::State;
@@ -726,65 +969,7 @@ impl BreakerMetrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn transitions(&self, from: State, to: State) -> u64 {
-        match self.transition_counter(from, to) {
-            Some(c) => c.get(),
-            None => self
-                .inner
-                .metrics
-                .inner
-                .families
-                .transitions
-                .get_metric_with_label_values(&[&self.inner.name, label(from), label(to)])
-                .map_or(0, |c| c.get()),
-        }
-    }
-
-    fn transition_counter(&self, from: State, to: State) -> Option<&IntCounter> {
-        let i = &self.inner;
-        match (from, to) {
-            (State::Closed, State::Open) => Some(&i.closed_open),
-            (State::Open, State::HalfOpen) => Some(&i.open_half_open),
-            (State::HalfOpen, State::Closed) => Some(&i.half_open_closed),
-            (State::HalfOpen, State::Open) => Some(&i.half_open_open),
-            _ => None,
-        }
-    }
-}
-
-impl Observer for BreakerMetrics {
-    #[inline]
-    fn on_rejected(&self, rejected: Rejected) {
-        match rejected {
-            Rejected::Open => self.inner.rejected_open.inc(),
-            Rejected::TooManyRequests => self.inner.rejected_too_many.inc(),
-        }
-    }
-
-    #[inline]
-    fn on_success(&self) {
-        self.inner.successes.inc();
-    }
-
-    #[inline]
-    fn on_failure(&self) {
-        self.inner.failures.inc();
-    }
-
-    fn on_state_change(&self, _name: &str, from: State, to: State) {
-        self.inner.state.set(to.as_gauge());
-        match self.transition_counter(from, to) {
-            Some(c) => c.inc(),
-            // Transitions gobreaker's rules never make (reserved for manual control):
-            // rare, so resolving the labels here costs nothing that matters.
-            None => self
-                .inner
-                .metrics
-                .inner
-                .families
-                .transitions
-                .with_label_values(&[&self.inner.name, label(from), label(to)])
-                .inc(),
-        }
+        self.totals().transitions(from, to)
     }
 }
 

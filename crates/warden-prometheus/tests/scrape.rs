@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -133,20 +134,23 @@ async fn scripted_calls_show_up_in_a_scrape_over_http() {
     let metrics = Metrics::register(&registry).unwrap();
     let clock = ManualClock::new();
 
-    let kafka_metrics = metrics.breaker("kafka");
-    let kafka = CircuitBreaker::builder("kafka")
-        .ready_to_trip(|c| c.consecutive_failures >= 2)
-        .timeout(Duration::from_secs(1))
-        .max_requests(1)
-        .clock(clock.clone())
-        .observer(kafka_metrics.clone())
-        .build()
-        .unwrap();
-    let clickhouse = CircuitBreaker::builder("clickhouse")
-        .clock(clock.clone())
-        .observer(metrics.breaker("clickhouse"))
-        .build()
-        .unwrap();
+    let kafka = Arc::new(
+        CircuitBreaker::builder("kafka")
+            .ready_to_trip(|c| c.consecutive_failures >= 2)
+            .timeout(Duration::from_secs(1))
+            .max_requests(1)
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    let kafka_metrics = metrics.watch(&kafka);
+    let clickhouse = Arc::new(
+        CircuitBreaker::builder("clickhouse")
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    metrics.watch(&clickhouse);
 
     // kafka: 3 successes, 2 failures (the second trips it), 2 rejections while open.
     for _ in 0..3 {
@@ -184,7 +188,7 @@ async fn scripted_calls_show_up_in_a_scrape_over_http() {
         .observer(retry_metrics.clone())
         .build()
         .unwrap();
-    let err = with_breaker_and_retry(&clickhouse, &policy, || Err::<(), _>("too many parts"))
+    let err = with_breaker_and_retry(&*clickhouse, &policy, || Err::<(), _>("too many parts"))
         .unwrap_err();
     assert_eq!(err.attempts(), 3);
 
@@ -251,21 +255,24 @@ async fn scripted_calls_show_up_in_a_scrape_over_http() {
 #[test]
 fn the_gauge_follows_every_transition() {
     let metrics = Metrics::register(&Registry::new()).unwrap();
-    let m = metrics.breaker("db");
     let clock = ManualClock::new();
-    let cb = CircuitBreaker::builder("db")
-        .ready_to_trip(|c| c.consecutive_failures >= 1)
-        .timeout(Duration::from_millis(10))
-        .clock(clock.clone())
-        .observer(m.clone())
-        .build()
-        .unwrap();
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .timeout(Duration::from_millis(10))
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    let m = metrics.watch(&cb);
     assert_eq!(m.state(), 0);
     let _ = cb.call(|| Err::<(), _>(()));
     assert_eq!(m.state(), 1);
     clock.advance(Duration::from_millis(11));
-    assert_eq!(cb.state(), State::HalfOpen);
+    // Read at scrape time: the due open -> half-open move happens on the read,
+    // no call needed.
     assert_eq!(m.state(), 2);
+    assert_eq!(cb.state(), State::HalfOpen);
     assert_eq!(m.transitions(State::Open, State::HalfOpen), 1);
     assert_eq!(m.transitions(State::Closed, State::HalfOpen), 0);
 }
@@ -341,12 +348,8 @@ fn invalid_namespaces_are_refused() {
 #[test]
 fn handles_share_series_and_recording_is_exact_across_threads() {
     let metrics = Metrics::register(&Registry::new()).unwrap();
-    let cb = std::sync::Arc::new(
-        CircuitBreaker::builder("shared")
-            .observer(metrics.breaker("shared"))
-            .build()
-            .unwrap(),
-    );
+    let cb = Arc::new(CircuitBreaker::builder("shared").build().unwrap());
+    metrics.watch(&cb);
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let cb = cb.clone();
@@ -363,4 +366,80 @@ fn handles_share_series_and_recording_is_exact_across_threads() {
     let again = metrics.breaker("shared"); // a second handle reads the same series
     assert_eq!(again.successes(), 3600);
     assert_eq!(again.failures(), 400);
+}
+
+#[test]
+fn a_dropped_breaker_leaves_the_scrape_and_a_new_one_replaces_it() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let old = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    metrics.watch(&old);
+    let _ = old.call(|| Ok::<_, ()>(()));
+    let count = |registry: &Registry| {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == "warden_circuit_breaker_successes_total")
+            .map_or(0, |f| f.get_metric().len())
+    };
+    assert_eq!(count(&registry), 1);
+    drop(old);
+    assert_eq!(count(&registry), 0);
+    let new = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let m = metrics.watch(&new);
+    assert_eq!((count(&registry), m.successes()), (1, 0));
+}
+
+/// A command's edge (closed -> open by force_open) is exported once it happened.
+#[test]
+fn manual_edges_appear_once_taken() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    metrics.watch(&cb);
+    let edges = |registry: &Registry| {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == "warden_circuit_breaker_transitions_total")
+            .map_or(0, |f| f.get_metric().len())
+    };
+    assert_eq!(edges(&registry), 4);
+    cb.force_open();
+    cb.reset(); // open -> closed: not one of gobreaker's edges
+    assert_eq!(edges(&registry), 5);
+    assert_eq!(metrics.remove("db"), 12);
+}
+
+/// A state-change callback that panics during the scrape's state read (an
+/// open breaker whose timeout passed turns half-open on the read) does not
+/// take the scrape down.
+#[test]
+fn a_panicking_callback_does_not_break_the_scrape() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let clock = ManualClock::new();
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .timeout(Duration::from_millis(10))
+            .clock(clock.clone())
+            .on_state_change(|_, _, to| {
+                if to == State::HalfOpen {
+                    panic!("callback bug")
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    metrics.watch(&cb);
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cb.force_open_for(Duration::from_millis(5))
+    }));
+    clock.advance(Duration::from_millis(6));
+    let families = registry.gather();
+    let state = families
+        .iter()
+        .find(|f| f.name() == "warden_circuit_breaker_state")
+        .unwrap();
+    assert_eq!(state.get_metric()[0].get_gauge().get_value(), 2.0);
 }

@@ -29,11 +29,11 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
     let b = registry(&server.url());
     // Without a fleet there is nothing to report.
     let plain = Registry::builder().build().unwrap();
-    let _ = plain.execute("db", || Ok::<_, ()>(()));
+    let _ = plain.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
     assert_eq!(plain.list()[0].coordination, None);
 
-    let _ = a.execute("db", || Ok::<_, ()>(()));
-    let _ = b.execute("db", || Ok::<_, ()>(()));
+    let _ = a.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
+    let _ = b.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
     wait_for(LONG, "both registries to coordinate", || {
         [&a, &b].iter().all(|r| {
             let row = &r.list()[0];
@@ -43,8 +43,14 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
     .await;
     // Three failures each: neither trips alone (the default needs 6 in a row), the fleet does.
     for _ in 0..3 {
-        let _ = a.execute("db", || Err::<(), _>("timeout"));
-        let _ = b.execute("db", || Err::<(), _>("timeout"));
+        let _ = a
+            .pipeline("db")
+            .unwrap()
+            .execute(|| Err::<(), _>("timeout"));
+        let _ = b
+            .pipeline("db")
+            .unwrap()
+            .execute(|| Err::<(), _>("timeout"));
     }
     wait_for(LONG, "both registries to open", || {
         [&a, &b].iter().all(|r| {
@@ -53,7 +59,7 @@ async fn registries_on_two_instances_trip_together_and_list_the_fleet_state() {
         })
     })
     .await;
-    let ex = a.execute("db", || Ok::<_, ()>(()));
+    let ex = a.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
     assert!(matches!(
         ex.error(),
         Some(ExecuteError::Rejected {
@@ -95,7 +101,7 @@ async fn shutting_the_registry_down_stops_its_fleets_work() {
         .fleet(Arc::clone(&fleet))
         .build()
         .unwrap();
-    let _ = registry.execute("db", || Ok::<_, ()>(()));
+    let _ = registry.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
     wait_for(LONG, "the registry to coordinate", || {
         registry.list()[0].coordination == Some(Coordination::Fleet)
     })

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 use warden_kit::{
-    BreakerConfig, ExecuteError, ManualClock, Registry, Rejected, RetryPolicy, State, TripRule,
+    BreakerConfig, ExecuteError, Fallback, ManualClock, Registry, Rejected, RetryPolicy, State,
+    TripRule,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -24,7 +25,9 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
         .unwrap();
 
     let fast = registry
-        .execute_async("api", || async {
+        .pipeline("api")
+        .unwrap()
+        .execute_async(|| async {
             sleep(Duration::from_millis(99)).await;
             Ok::<_, &str>("fast")
         })
@@ -34,7 +37,9 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
 
     let start = Instant::now();
     let slow = registry
-        .execute_async("api", || async {
+        .pipeline("api")
+        .unwrap()
+        .execute_async(|| async {
             sleep(SECOND).await;
             Ok::<_, &str>("slow")
         })
@@ -57,12 +62,16 @@ async fn a_slow_call_times_out_and_counts_as_a_failure() {
 
     // A second timeout trips the breaker; the next call is refused without running.
     let _ = registry
-        .execute_async("api", std::future::pending::<Result<(), &str>>)
+        .pipeline("api")
+        .unwrap()
+        .execute_async(std::future::pending::<Result<(), &str>>)
         .await;
     assert_eq!(api.state(), State::Open);
     let ran = AtomicU32::new(0);
     let ex = registry
-        .execute_async("api", || {
+        .pipeline("api")
+        .unwrap()
+        .execute_async(|| {
             ran.fetch_add(1, Ordering::Relaxed);
             async { Ok::<_, &str>(()) }
         })
@@ -82,14 +91,20 @@ async fn per_call_timeout_overrides_the_configured_one() {
         .build()
         .unwrap();
     let ex = registry
-        .execute_async_with_timeout("db", Some(Duration::from_millis(10)), || async {
+        .pipeline("db")
+        .unwrap()
+        .with_timeout(Some(Duration::from_millis(10)))
+        .execute_async(|| async {
             sleep(Duration::from_millis(20)).await;
             Ok::<_, ()>(())
         })
         .await;
     assert!(ex.timed_out());
     let ex = registry
-        .execute_async_with_timeout("db", None, || async {
+        .pipeline("db")
+        .unwrap()
+        .with_timeout(None)
+        .execute_async(|| async {
             sleep(10 * SECOND).await;
             Ok::<_, ()>(())
         })
@@ -121,14 +136,18 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
             let registry = registry.clone();
             tokio::spawn(async move {
                 registry
-                    .execute_async("ch", std::future::pending::<Result<(), ()>>)
+                    .pipeline("ch")
+                    .unwrap()
+                    .execute_async(std::future::pending::<Result<(), ()>>)
                     .await
             })
         })
         .collect();
     until(|| ch.in_flight() == Some(2)).await;
     let ex = registry
-        .execute_async("ch", || async { Ok::<_, ()>(()) })
+        .pipeline("ch")
+        .unwrap()
+        .execute_async(|| async { Ok::<_, ()>(()) })
         .await;
     assert!(ex.is_rejected() && ex.rejection().is_none());
     assert!(matches!(
@@ -149,13 +168,16 @@ async fn cancelling_a_call_frees_its_bulkhead_slot() {
     assert_eq!((ch.counts().requests, ch.counts().total_failures), (2, 0));
     assert!(
         registry
-            .execute_async("ch", || async { Ok::<_, ()>(()) })
+            .pipeline("ch")
+            .unwrap()
+            .execute_async(|| async { Ok::<_, ()>(()) })
             .await
             .has_value()
     );
 
     // Dropping an execute future (a `select!` losing) frees the slot too.
-    let call = registry.execute_async("ch", std::future::pending::<Result<(), ()>>);
+    let pipeline = registry.pipeline("ch").unwrap();
+    let call = pipeline.execute_async(std::future::pending::<Result<(), ()>>);
     tokio::select! {
         _ = call => unreachable!("pending forever"),
         _ = sleep(SECOND) => {}
@@ -177,28 +199,37 @@ async fn cancelling_a_half_open_probe_releases_its_slot() {
             .build()
             .unwrap(),
     );
-    let _ = registry.execute("db", || Err::<(), _>(()));
+    let _ = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<(), _>(()));
     clock.advance(Duration::from_millis(1001));
     let db = registry.breaker("db").unwrap();
     let probe = {
         let registry = registry.clone();
         tokio::spawn(async move {
             registry
-                .execute_async("db", std::future::pending::<Result<(), ()>>)
+                .pipeline("db")
+                .unwrap()
+                .execute_async(std::future::pending::<Result<(), ()>>)
                 .await
         })
     };
     until(|| db.counts().requests == 1).await;
     assert_eq!(db.state(), State::HalfOpen);
     let ex = registry
-        .execute_async("db", || async { Ok::<_, ()>(()) })
+        .pipeline("db")
+        .unwrap()
+        .execute_async(|| async { Ok::<_, ()>(()) })
         .await;
     assert_eq!(ex.rejection(), Some(Rejected::TooManyRequests));
     probe.abort();
     let _ = probe.await;
     // The slot is free again: the next probe runs and closes the breaker.
     let ex = registry
-        .execute_async("db", || async { Ok::<_, ()>(()) })
+        .pipeline("db")
+        .unwrap()
+        .execute_async(|| async { Ok::<_, ()>(()) })
         .await;
     assert_eq!((ex.attempts(), ex.state()), (1, Some(State::Closed)));
 }
@@ -219,7 +250,10 @@ async fn async_retry_waits_on_tokio_time_and_counts_attempts() {
     let calls = AtomicU32::new(0);
     let start = Instant::now();
     let ex = registry
-        .execute_async_with_retry("db", &policy, || {
+        .pipeline("db")
+        .unwrap()
+        .with_retry(policy.clone())
+        .execute_async(|| {
             let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
             async move {
                 match n {
@@ -256,12 +290,14 @@ async fn async_retry_stops_at_a_rejection() {
         .build()
         .unwrap();
     let ex = registry
-        .execute_async_with_retry("db", &policy, || async { Err::<(), _>("down") })
-        .await
-        .or_fallback_async(|err| async move {
+        .pipeline("db")
+        .unwrap()
+        .with_retry(policy)
+        .with_fallback(Fallback::from_fn(|err| {
             assert_eq!(err.rejection(), Some(Rejected::Open));
             Ok(())
-        })
+        }))
+        .execute_async(|| async { Err::<(), _>("down") })
         .await;
     assert_eq!(ex.attempts(), 2);
     assert!(ex.is_rejected() && ex.used_fallback() && ex.has_value());
@@ -270,18 +306,13 @@ async fn async_retry_stops_at_a_rejection() {
 #[tokio::test(start_paused = true)]
 async fn shutdown_applies_to_async_calls() {
     let registry = Registry::builder().build().unwrap();
-    let _ = registry
-        .execute_async("db", || async { Ok::<_, ()>(()) })
-        .await;
+    let db = registry.pipeline("db").unwrap();
+    let _ = db.execute_async(|| async { Ok::<_, ()>(()) }).await;
     registry.shutdown();
-    let ex = registry
-        .execute_async("db", || async { Ok::<_, ()>(()) })
-        .await;
+    let ex = db.execute_async(|| async { Ok::<_, ()>(()) }).await;
     assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
-    let ex = registry
-        .execute_async("new", || async { Ok::<_, ()>(()) })
-        .await;
-    assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
+    assert_eq!(ex.attempts(), 0);
+    assert!(registry.pipeline::<(), ()>("new").is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,10 +330,15 @@ async fn execute_async_futures_are_send() {
             tokio::spawn(async move {
                 let name = format!("n{}", i % 2);
                 let a = registry
-                    .execute_async(&name, || async { Ok::<_, ()>(i) })
+                    .pipeline(&name)
+                    .unwrap()
+                    .execute_async(|| async { Ok::<_, ()>(i) })
                     .await;
                 let b = registry
-                    .execute_async_with_retry(&name, &policy, || async { Ok::<_, ()>(i) })
+                    .pipeline(&name)
+                    .unwrap()
+                    .with_retry((*policy).clone())
+                    .execute_async(|| async { Ok::<_, ()>(i) })
                     .await;
                 a.has_value() && b.has_value()
             })
@@ -322,7 +358,10 @@ async fn a_call_that_completes_after_its_deadline_is_a_timeout() {
     let registry = Registry::builder().build().unwrap();
     let limit = Duration::from_millis(10);
     let ex = registry
-        .execute_async_with_timeout("api", Some(limit), || async {
+        .pipeline("api")
+        .unwrap()
+        .with_timeout(Some(limit))
+        .execute_async(|| async {
             // Real time on purpose: this future blocks its thread and never yields.
             std::thread::sleep(Duration::from_millis(60));
             Ok::<_, &str>("late")

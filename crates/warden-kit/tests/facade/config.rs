@@ -14,7 +14,7 @@ preset = "kafka"
 call_timeout = 2000
 
 [breakers.search]
-trip = { failure_rate = { ratio = 0.25, min_requests = 50 } }
+trip = { failure_rate = { failure_rate_percent = 25, min_requests = 50 } }
 interval = "1m 30s"
 max_concurrent = 64
 
@@ -29,7 +29,7 @@ const JSON: &str = r#"{
   "breakers": {
     "kafka": { "preset": "kafka", "call_timeout": "2s" },
     "search": {
-      "trip": { "failure_rate": { "ratio": 0.25, "min_requests": 50 } },
+      "trip": { "failure_rate": { "failure_rate_percent": 25, "min_requests": 50 } },
       "interval": 90000,
       "max_concurrent": 64
     },
@@ -66,7 +66,7 @@ fn toml_and_json_describe_the_same_registry() {
         default
             .clone()
             .with_trip(TripRule::FailureRate {
-                ratio: 0.25,
+                failure_rate_percent: 25,
                 min_requests: 50
             })
             .with_interval(Duration::from_secs(90))
@@ -189,17 +189,17 @@ fn invalid_values_name_the_field() {
             "outside the allowed range",
         ),
         (
-            "[breakers.db]\ntrip = { failure_rate = { ratio = 1.5, min_requests = 5 } }\n",
-            "breakers.db.trip.failure_rate.ratio",
-            "1.5",
+            "[breakers.db]\ntrip = { failure_rate = { failure_rate_percent = 101, min_requests = 5 } }\n",
+            "breakers.db.trip.failure_rate.failure_rate_percent",
+            "101",
         ),
         (
-            "[breakers.db]\ntrip = { failure_rate = { ratio = 0.0, min_requests = 5 } }\n",
-            "breakers.db.trip.failure_rate.ratio",
-            "greater than 0",
+            "[breakers.db]\ntrip = { failure_rate = { failure_rate_percent = 0, min_requests = 5 } }\n",
+            "breakers.db.trip.failure_rate.failure_rate_percent",
+            "1..=100 (whole percent)",
         ),
         (
-            "[breakers.db]\ntrip = { failure_rate = { ratio = 0.5, min_requests = 0 } }\n",
+            "[breakers.db]\ntrip = { failure_rate = { failure_rate_percent = 50, min_requests = 0 } }\n",
             "breakers.db.trip.failure_rate.min_requests",
             "outside",
         ),
@@ -290,10 +290,16 @@ fn invalid_json_names_the_field() {
     }
     let err = json_err(r#"{"breakers": {"db": {"max_concurrent": 1}}} trailing"#);
     assert!(err.to_string().contains("trailing"), "{err}");
+    // The old share form is refused with the field to write instead.
     let err = json_err(
-        r#"{"breakers": {"db": {"trip": {"failure_rate": {"ratio": 2, "min_requests": 1}}}}}"#,
+        r#"{"breakers": {"db": {"trip": {"failure_rate": {"ratio": 0.5, "min_requests": 1}}}}}"#,
     );
-    assert_eq!(err.path(), "breakers.db.trip.failure_rate.ratio");
+    assert_eq!(err.path(), "breakers.db.trip");
+    assert!(
+        err.to_string()
+            .contains("`ratio` (a share such as 0.5) was replaced by `failure_rate_percent`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -308,13 +314,16 @@ fn the_builder_validates_programmatic_configs() {
         .configure(
             "b",
             BreakerConfig::default().with_trip(TripRule::FailureRate {
-                ratio: f64::NAN,
+                failure_rate_percent: 0,
                 min_requests: 1,
             }),
         )
         .build()
         .unwrap_err();
-    assert_eq!(err.path(), "breakers.b.trip.failure_rate.ratio");
+    assert_eq!(
+        err.path(),
+        "breakers.b.trip.failure_rate.failure_rate_percent"
+    );
     let err = Registry::builder()
         .configure(
             "c",

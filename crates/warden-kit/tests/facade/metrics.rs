@@ -35,27 +35,53 @@ async fn scripted_sequence_through_the_registry() {
     // 2 successes; a call that finds the bulkhead (size 1) full from inside
     // another call; then 1 failure and 2 timeouts (the third consecutive failure trips).
     for _ in 0..2 {
-        assert!(registry.execute("api", || Ok::<_, &str>(())).has_value());
+        assert!(
+            registry
+                .pipeline("api")
+                .unwrap()
+                .execute(|| Ok::<_, &str>(()))
+                .has_value()
+        );
     }
-    let outer = registry.execute("api", || {
-        let inner = registry.execute("api", || Ok::<_, &str>(()));
+    let outer = registry.pipeline("api").unwrap().execute(|| {
+        let inner = registry
+            .pipeline("api")
+            .unwrap()
+            .execute(|| Ok::<_, &str>(()));
         assert!(inner.is_rejected());
         Ok::<_, &str>(())
     });
     assert!(outer.has_value());
-    let _ = registry.execute("api", || Err::<(), _>("500"));
+    let _ = registry
+        .pipeline("api")
+        .unwrap()
+        .execute(|| Err::<(), _>("500"));
     for _ in 0..2 {
         let ex = registry
-            .execute_async("api", std::future::pending::<Result<(), &str>>)
+            .pipeline("api")
+            .unwrap()
+            .execute_async(std::future::pending::<Result<(), &str>>)
             .await;
         assert!(ex.timed_out());
     }
     // Open now: two rejections.
     for _ in 0..2 {
-        assert!(registry.execute("api", || Ok::<_, &str>(())).is_rejected());
+        assert!(
+            registry
+                .pipeline("api")
+                .unwrap()
+                .execute(|| Ok::<_, &str>(()))
+                .is_rejected()
+        );
     }
     clock.advance(Duration::from_millis(5001));
-    assert!(registry.execute("api", || Ok::<_, &str>(())).has_value()); // probe closes it
+    assert!(
+        registry
+            .pipeline("api")
+            .unwrap()
+            .execute(|| Ok::<_, &str>(()))
+            .has_value()
+    ); // probe closes it
 
     // A retry run on another name: 3 attempts, all failing.
     let policy = RetryPolicy::<ExecuteError<&str>>::builder()
@@ -64,7 +90,11 @@ async fn scripted_sequence_through_the_registry() {
         .observer(registry.retry_metrics("db").unwrap())
         .build()
         .unwrap();
-    let ex = registry.execute_with_retry("db", &policy, || Err::<(), _>("down"));
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .with_retry(policy.clone())
+        .execute(|| Err::<(), _>("down"));
     assert_eq!(ex.attempts(), 3);
 
     let text = scrape(&prom);
@@ -106,9 +136,15 @@ fn removed_and_evicted_names_lose_their_series_and_are_counted() {
         .max_breakers(1)
         .build()
         .unwrap();
-    let _ = registry.execute("old", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("old")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     assert!(scrape(&prom).contains(r#"name="old""#));
-    let _ = registry.execute("new", || Ok::<_, ()>(())); // evicts "old" at the cap
+    let _ = registry
+        .pipeline("new")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(())); // evicts "old" at the cap
     let _ = registry.retry_metrics("new");
     registry.remove("new").expect("the name is there");
     let text = scrape(&prom);

@@ -24,12 +24,10 @@ fn a_long_name_is_refused_with_a_bounded_error() {
         matches!(&err, RegistryError::Name(NameError::TooLong { len, max: 256, .. }) if *len == 1 << 20)
     );
     assert!(err.to_string().len() < 200, "{}", err.to_string().len());
-    let ex = registry.execute(&name, || Ok::<_, ()>(()));
     assert!(matches!(
-        ex.error(),
-        Some(ExecuteError::Name(NameError::TooLong { .. }))
+        registry.pipeline::<(), ()>(&name),
+        Err(RegistryError::Name(NameError::TooLong { .. }))
     ));
-    assert_eq!(ex.attempts(), 0);
     assert!(matches!(
         registry.configure(&name, BreakerConfig::default()),
         Err(RegistryError::Name(NameError::TooLong { .. }))
@@ -49,12 +47,23 @@ fn a_strict_registry_refuses_names_it_was_not_given() {
     registry
         .configure("sms", BreakerConfig::notification())
         .unwrap();
-    assert!(registry.execute("kafka", || Ok::<_, ()>(())).has_value());
-    assert!(registry.execute("sms", || Ok::<_, ()>(())).has_value());
-    let ex = registry.execute("kafak", || Ok::<_, ()>(()));
+    assert!(
+        registry
+            .pipeline("kafka")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
+    assert!(
+        registry
+            .pipeline("sms")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert!(matches!(
-        ex.error(),
-        Some(ExecuteError::Name(NameError::NotConfigured { name })) if name == "kafak"
+        registry.pipeline::<(), ()>("kafak"),
+        Err(RegistryError::Name(NameError::NotConfigured { name })) if name == "kafak"
     ));
     assert_eq!(registry.len(), 2);
 }
@@ -70,16 +79,20 @@ fn at_the_cap_with_nothing_idle_a_new_name_is_refused_and_state_stays() {
         .unwrap();
     // Each carries information: open, failing, held by a handle.
     for _ in 0..2 {
-        let _ = registry.execute("open", || Err::<(), _>("down"));
+        let _ = registry
+            .pipeline("open")
+            .unwrap()
+            .execute(|| Err::<(), _>("down"));
     }
-    let _ = registry.execute("failing", || Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("failing")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
     let held = registry.breaker("held").unwrap();
-    let ex = registry.execute("new", || Ok::<_, ()>(()));
     assert!(matches!(
-        ex.error(),
-        Some(ExecuteError::Name(NameError::Full { max: 3 }))
+        registry.pipeline::<(), ()>("new"),
+        Err(RegistryError::Name(NameError::Full { max: 3 }))
     ));
-    assert_eq!(ex.attempts(), 0);
     assert_eq!(registry.breaker("open").unwrap().state(), State::Open);
     assert_eq!(
         registry
@@ -92,7 +105,13 @@ fn at_the_cap_with_nothing_idle_a_new_name_is_refused_and_state_stays() {
     assert_eq!(registry.len(), 3);
     // Once the handle is dropped, its breaker (closed, no failure) may go.
     drop(held);
-    assert!(registry.execute("new", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("new")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert!(registry.get("held").is_none());
     assert!(registry.get("open").is_some() && registry.get("failing").is_some());
 }
@@ -109,22 +128,31 @@ fn forced_configured_half_open_and_in_flight_breakers_are_never_evicted() {
             .build()
             .unwrap(),
     );
-    let _ = registry.execute("configured", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("configured")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     registry.breaker("forced").unwrap().breaker().force_closed();
-    let _ = registry.execute("half-open", || Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("half-open")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
     clock.advance(Duration::from_secs(31));
     assert_eq!(
         registry.breaker("half-open").unwrap().state(),
         State::HalfOpen
     );
-    let _ = registry.execute("disabled", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("disabled")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     registry.breaker("disabled").unwrap().breaker().disable();
     // A call running in another thread.
     let (started_tx, started) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
     let r = Arc::clone(&registry);
     let running = thread::spawn(move || {
-        r.execute("running", || {
+        r.pipeline("running").unwrap().execute(|| {
             started_tx.send(()).unwrap();
             release_rx.recv().unwrap();
             Ok::<_, ()>(())
@@ -133,16 +161,21 @@ fn forced_configured_half_open_and_in_flight_breakers_are_never_evicted() {
     started.recv().unwrap();
     assert_eq!(registry.len(), 5);
     for i in 0..100 {
-        let ex = registry.execute(&format!("made-up-{i}"), || Ok::<_, ()>(()));
         assert!(matches!(
-            ex.error(),
-            Some(ExecuteError::Name(NameError::Full { .. }))
+            registry.pipeline::<(), ()>(&format!("made-up-{i}")),
+            Err(RegistryError::Name(NameError::Full { .. }))
         ));
     }
     release.send(()).unwrap();
     assert!(running.join().unwrap().has_value());
     // Finished, closed, no failure: now it can go.
-    assert!(registry.execute("made-up", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("made-up")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert!(registry.get("running").is_none());
     for name in ["configured", "forced", "half-open", "disabled"] {
         assert!(registry.get(name).is_some(), "{name}");
@@ -164,7 +197,7 @@ fn made_up_names_cannot_evict_a_failing_breaker() {
     let mut upstream_calls = 0;
     let mut first = None;
     for i in 0..5000 {
-        let _ = registry.execute("/failing", || {
+        let _ = registry.pipeline("/failing").unwrap().execute(|| {
             upstream_calls += 1;
             Err::<(), _>("503")
         });
@@ -172,14 +205,20 @@ fn made_up_names_cannot_evict_a_failing_breaker() {
         // would protect the breaker.
         let ptr = std::ptr::from_ref(registry.get("/failing").unwrap().breaker()) as usize;
         assert_eq!(*first.get_or_insert(ptr), ptr, "replaced at round {i}");
-        let _ = registry.execute(&format!("/made-up/{i}"), || Ok::<_, ()>(()));
+        let _ = registry
+            .pipeline(&format!("/made-up/{i}"))
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()));
         clock.advance(Duration::from_millis(5)); // 25 s over the run: within the timeout
     }
     // Five failures tripped it; every later call was refused without running.
     assert_eq!(upstream_calls, 5);
     let failing = registry.get("/failing").unwrap();
     assert_eq!(failing.state(), State::Open);
-    let ex = registry.execute("/failing", || Ok::<_, &str>(()));
+    let ex = registry
+        .pipeline("/failing")
+        .unwrap()
+        .execute(|| Ok::<_, &str>(()));
     assert_eq!(ex.rejection(), Some(Rejected::Open));
     assert_eq!(registry.len(), 16);
     clock.advance(Duration::from_secs(6));
@@ -194,14 +233,24 @@ fn a_full_registry_can_send_new_names_to_an_overflow_breaker() {
         .overflow_breaker("unknown")
         .build()
         .unwrap();
-    let _ = registry.execute("db", || Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
     for name in ["a", "b"] {
-        let ex = registry.execute(name, || Err::<(), _>("down"));
+        let ex = registry
+            .pipeline(name)
+            .unwrap()
+            .execute(|| Err::<(), _>("down"));
         assert!(matches!(ex.error(), Some(ExecuteError::Inner(_))));
     }
     // Both went through one shared breaker, which tripped.
     assert_eq!(
-        registry.execute("c", || Ok::<_, &str>(())).rejection(),
+        registry
+            .pipeline("c")
+            .unwrap()
+            .execute(|| Ok::<_, &str>(()))
+            .rejection(),
         Some(Rejected::Open)
     );
     assert_eq!(registry.breaker("d").unwrap().name(), "unknown");
@@ -215,12 +264,21 @@ fn remove_drops_the_breaker_and_a_new_use_starts_fresh() {
         .default_config(trips_at(2))
         .build()
         .unwrap();
-    let _ = registry.execute("db", || Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
     let last = registry.remove("db").unwrap();
     assert_eq!((last.state, last.counts.total_failures), (State::Closed, 1));
     assert!(registry.get("db").is_none() && registry.is_empty());
     assert!(registry.remove("db").is_none());
-    assert!(registry.execute("db", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("db")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert_eq!(registry.breaker("db").unwrap().counts().total_successes, 1);
 }
 
@@ -233,19 +291,34 @@ fn idle_eviction_takes_only_unused_breakers_without_information() {
         .idle_eviction(Duration::from_secs(60))
         .build()
         .unwrap();
-    let _ = registry.execute("idle", || Ok::<_, ()>(()));
-    let _ = registry.execute("failed-once", || Err::<(), _>("down"));
-    let _ = registry.execute("busy", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("idle")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("failed-once")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("busy")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     clock.advance(Duration::from_secs(60));
     assert_eq!(registry.evict_idle(), 0, "all used since the start");
-    let _ = registry.execute("busy", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("busy")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     clock.advance(Duration::from_secs(60));
     assert_eq!(registry.evict_idle(), 1);
     assert!(registry.get("idle").is_none());
     assert!(registry.get("failed-once").is_some() && registry.get("busy").is_some());
     // A new name sweeps by itself once a period passed.
     clock.advance(Duration::from_secs(120));
-    let _ = registry.execute("new", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("new")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     assert!(registry.get("busy").is_none());
     assert_eq!(registry.len(), 2);
 }
@@ -260,7 +333,7 @@ fn drain_waits_for_calls_in_flight_and_returns_their_counts() {
         .map(|i| {
             let (r, started, rx) = (registry.clone(), started.clone(), release_rx.clone());
             thread::spawn(move || {
-                r.execute("db", || {
+                r.pipeline("db").unwrap().execute(|| {
                     started.wait();
                     rx.lock().unwrap().recv().unwrap();
                     if i % 2 == 0 { Ok(()) } else { Err("down") }
@@ -275,8 +348,10 @@ fn drain_waits_for_calls_in_flight_and_returns_their_counts() {
     while !registry.is_shut_down() {
         thread::yield_now();
     }
-    let ex = registry.execute("db", || Ok::<_, &str>(()));
-    assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
+    assert!(matches!(
+        registry.pipeline::<(), ()>("db"),
+        Err(RegistryError::Shutdown)
+    ));
     for _ in 0..8 {
         release.send(()).unwrap();
     }
@@ -296,7 +371,7 @@ fn drain_gives_up_at_its_deadline() {
     let (release, release_rx) = mpsc::channel::<()>();
     let r = registry.clone();
     let call = thread::spawn(move || {
-        r.execute("db", || {
+        r.pipeline("db").unwrap().execute(|| {
             started_tx.send(()).unwrap();
             release_rx.recv().unwrap();
             Ok::<_, ()>(())
@@ -336,8 +411,14 @@ fn eviction_never_runs_a_state_callback_under_the_registry_lock() {
             .unwrap(),
     );
     cell.set(Arc::downgrade(&registry)).unwrap();
-    let _ = registry.execute("a", || Err::<(), _>("down"));
-    let _ = registry.execute("b", || Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("a")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("b")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
     clock.advance(Duration::from_secs(31)); // both due to turn half-open
     let (tx, rx) = mpsc::channel();
     let r = Arc::clone(&registry);
@@ -365,15 +446,33 @@ async fn names_in_a_fleet_are_detached_when_removed_or_evicted() {
         .max_breakers(1)
         .build()
         .unwrap();
-    assert!(registry.execute("db", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("db")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert!(registry.breaker("db").unwrap().fleet().is_some());
     assert!(registry.remove("db").is_some());
     assert!(!fleet.detach("db"), "removing the name detached it");
     // It comes back and attaches again.
-    assert!(registry.execute("db", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("db")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert!(registry.breaker("db").unwrap().fleet().is_some());
     // At the cap, an idle fleet name is evicted like any other, and detached.
-    assert!(registry.execute("other", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("other")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     assert!(registry.get("db").is_none());
     assert!(!fleet.detach("db"), "evicting the name detached it");
     assert!(fleet.detach("other"), "the new name is attached");
@@ -412,19 +511,19 @@ fn churn_under_a_cap_never_resets_a_failing_breaker() {
                     x ^= x >> 7;
                     x ^= x << 17;
                     if i % 4 == 0 {
-                        let _ = registry.execute("failing", || Err::<(), _>("503"));
+                        let _ = registry
+                            .pipeline("failing")
+                            .unwrap()
+                            .execute(|| Err::<(), _>("503"));
                     } else {
                         let name = format!("route-{}", x % 400);
-                        let ex = registry.execute(&name, || Ok::<_, ()>(()));
-                        assert!(
-                            ex.has_value()
-                                || matches!(
-                                    ex.error(),
-                                    Some(ExecuteError::Name(NameError::Full { .. }))
-                                ),
-                            "{:?}",
-                            ex.error()
-                        );
+                        match registry.pipeline(&name) {
+                            Ok(p) => assert!(p.execute(|| Ok::<_, ()>(())).has_value()),
+                            Err(e) => assert!(
+                                matches!(e, RegistryError::Name(NameError::Full { .. })),
+                                "{e:?}"
+                            ),
+                        }
                     }
                     assert!(registry.len() <= 32);
                 }

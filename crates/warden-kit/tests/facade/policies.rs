@@ -24,27 +24,28 @@ fn registry_with(config: BreakerConfig) -> (Registry, ManualClock) {
 }
 
 fn fail(db: &NamedBreaker) -> Option<State> {
-    db.execute(|| Err::<(), _>("down")).state()
+    db.pipeline().execute(|| Err::<(), _>("down")).state()
 }
 
 fn succeed(db: &NamedBreaker) -> Option<State> {
-    db.execute(|| Ok::<_, &str>(())).state()
+    db.pipeline().execute(|| Ok::<_, &str>(())).state()
 }
 
 /// A call that takes `took` on the registry's clock and succeeds.
 fn succeed_after(db: &NamedBreaker, clock: &ManualClock, took: Duration) -> Option<State> {
-    db.execute(|| {
-        clock.advance(took);
-        Ok::<_, &str>(())
-    })
-    .state()
+    db.pipeline()
+        .execute(|| {
+            clock.advance(took);
+            Ok::<_, &str>(())
+        })
+        .state()
 }
 
 fn count_window() -> TripRule {
     TripRule::CountWindow {
         size: 100,
         min_calls: 20,
-        failure_rate: 0.5,
+        failure_rate_percent: 50,
     }
 }
 
@@ -53,7 +54,7 @@ fn time_window() -> TripRule {
         length: Duration::from_secs(10),
         buckets: 10,
         min_calls: 20,
-        failure_rate: 0.25,
+        failure_rate_percent: 25,
     }
 }
 
@@ -62,8 +63,8 @@ fn all_policies(trip: TripRule) -> BreakerConfig {
     BreakerConfig::default()
         .with_timeout(Duration::from_secs(5))
         .with_trip(trip)
-        .with_slow_calls(Duration::from_secs(2), 0.5, 20)
-        .with_open_backoff(2, Duration::from_secs(300), 0.1)
+        .with_slow_calls(Duration::from_secs(2), 50, 20)
+        .with_open_backoff(2, Duration::from_secs(300), 10)
         .with_half_open_max_wait(Duration::from_secs(30))
 }
 
@@ -72,13 +73,13 @@ fn code_settings_reach_the_core_builder() {
     let c = all_policies(count_window());
     let slow = c.slow_calls().unwrap();
     assert_eq!(
-        (slow.threshold, slow.rate, slow.min_calls),
-        (Duration::from_secs(2), 0.5, 20)
+        (slow.threshold, slow.rate_percent, slow.min_calls),
+        (Duration::from_secs(2), 50, 20)
     );
     let backoff = c.open_backoff().unwrap();
     assert_eq!(
-        (backoff.multiplier, backoff.max, backoff.jitter),
-        (2, Duration::from_secs(300), 0.1)
+        (backoff.multiplier, backoff.max, backoff.jitter_percent),
+        (2, Duration::from_secs(300), 10)
     );
     assert_eq!(c.half_open_max_wait(), Duration::from_secs(30));
     c.validate("default").unwrap();
@@ -139,74 +140,94 @@ fn code_settings_reach_the_core_builder() {
 }
 
 #[test]
-fn rates_are_whole_percent_and_never_rounded() {
-    for (ratio, percent) in [(0.01, 1), (0.07, 7), (0.29, 29), (0.5, 50), (1.0, 100)] {
+fn rates_are_whole_percent_as_in_the_core() {
+    for percent in [1, 7, 29, 50, 100] {
         let c = BreakerConfig::default().with_trip(TripRule::CountWindow {
             size: 10,
             min_calls: 1,
-            failure_rate: ratio,
+            failure_rate_percent: percent,
         });
         c.validate("default").unwrap();
         let w = c.builder("x").settings().unwrap().count_window().unwrap();
-        assert_eq!(w.failure_rate_percent(), percent, "{ratio}");
+        assert_eq!(w.failure_rate_percent(), percent);
     }
-    for ratio in [0.0, -0.5, 0.505, 0.1 + 0.2, 1.01, f64::NAN, f64::INFINITY] {
+    for percent in [0, 101, u32::MAX] {
         let c = BreakerConfig::default().with_trip(TripRule::CountWindow {
             size: 10,
             min_calls: 1,
-            failure_rate: ratio,
+            failure_rate_percent: percent,
         });
         let err = c.validate("default").unwrap_err();
-        assert!(
-            matches!(err, ConfigError::OutOfRange { ref path, .. } if path == "default.trip.count_window.failure_rate"),
-            "{ratio}: {err:?}"
+        assert_eq!(
+            err.path(),
+            "default.trip.count_window.failure_rate_percent",
+            "{percent}: {err:?}"
         );
-        assert!(err.to_string().contains("whole percent"), "{err}");
-        // Unvalidated, the core builder refuses it too rather than rounding it.
-        assert!(c.builder("x").build().is_err(), "{ratio}");
+        assert!(c.builder("x").build().is_err(), "{percent}");
+        let rule = TripRule::FailureRate {
+            failure_rate_percent: percent,
+            min_requests: 1,
+        };
+        let err = BreakerConfig::default()
+            .with_trip(rule)
+            .validate("default")
+            .unwrap_err();
+        assert_eq!(err.path(), "default.trip.failure_rate.failure_rate_percent");
     }
     // Jitter may be 0; rates may not.
     BreakerConfig::default()
-        .with_open_backoff(2, Duration::from_secs(60), 0.0)
+        .with_open_backoff(2, Duration::from_secs(60), 0)
         .validate("default")
         .unwrap();
     let err = BreakerConfig::default()
-        .with_slow_calls(Duration::from_secs(1), 0.0, 1)
+        .with_slow_calls(Duration::from_secs(1), 0, 1)
         .validate("default")
         .unwrap_err();
-    assert_eq!(err.path(), "default.slow_calls.rate");
+    assert_eq!(err.path(), "default.slow_calls.rate_percent");
     let err = BreakerConfig::default()
-        .with_open_backoff(2, Duration::from_secs(60), 0.125)
+        .with_open_backoff(2, Duration::from_secs(60), 101)
         .validate("default")
         .unwrap_err();
-    assert_eq!(err.path(), "default.open_backoff.jitter");
+    assert_eq!(err.path(), "default.open_backoff.jitter_percent");
     assert!(
         BreakerConfig::default()
-            .with_open_backoff(2, Duration::from_secs(60), 0.125)
+            .with_open_backoff(2, Duration::from_secs(60), 101)
             .builder("x")
             .build()
             .is_err()
     );
+    // The gobreaker-style rate is exact in integers: 1 failure of 3 is 33.3 %.
+    let rule = TripRule::FailureRate {
+        failure_rate_percent: 34,
+        min_requests: 3,
+    };
+    let counts = |failures| warden_kit::Counts {
+        requests: 3,
+        total_failures: failures,
+        ..Default::default()
+    };
+    assert!(!rule.should_trip(&counts(1)));
+    assert!(rule.should_trip(&counts(2)));
 }
 
 const TOML: &str = r#"
 [default]
 timeout = "5s"
-slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
-open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }
+slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }
+open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }
 half_open_max_wait = "30s"
-trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }
+trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }
 
 [breakers.timed]
-trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.25 } }
+trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 25 } }
 
 [breakers.ms]
 preset = "default"
 timeout = 5000
-slow_calls = { threshold = 2000, rate = 0.5, min_calls = 20 }
-open_backoff = { multiplier = 2, max = 300000, jitter = 0.1 }
+slow_calls = { threshold = 2000, rate_percent = 50, min_calls = 20 }
+open_backoff = { multiplier = 2, max = 300000, jitter_percent = 10 }
 half_open_max_wait = 30000
-trip = { time_window = { length = 10000, buckets = 10, min_calls = 20, failure_rate = 0.25 } }
+trip = { time_window = { length = 10000, buckets = 10, min_calls = 20, failure_rate_percent = 25 } }
 
 [breakers.plain]
 preset = "kafka"
@@ -216,22 +237,22 @@ open_backoff = { multiplier = 3, max = "10m" }
 const JSON: &str = r#"{
   "default": {
     "timeout": "5s",
-    "slow_calls": { "threshold": "2s", "rate": 0.5, "min_calls": 20 },
-    "open_backoff": { "multiplier": 2, "max": "5m", "jitter": 0.1 },
+    "slow_calls": { "threshold": "2s", "rate_percent": 50, "min_calls": 20 },
+    "open_backoff": { "multiplier": 2, "max": "5m", "jitter_percent": 10 },
     "half_open_max_wait": "30s",
-    "trip": { "count_window": { "size": 100, "min_calls": 20, "failure_rate": 0.5 } }
+    "trip": { "count_window": { "size": 100, "min_calls": 20, "failure_rate_percent": 50 } }
   },
   "breakers": {
     "timed": {
-      "trip": { "time_window": { "length": "10s", "buckets": 10, "min_calls": 20, "failure_rate": 0.25 } }
+      "trip": { "time_window": { "length": "10s", "buckets": 10, "min_calls": 20, "failure_rate_percent": 25 } }
     },
     "ms": {
       "preset": "default",
       "timeout": 5000,
-      "slow_calls": { "threshold": 2000, "rate": 0.5, "min_calls": 20 },
-      "open_backoff": { "multiplier": 2, "max": 300000, "jitter": 0.1 },
+      "slow_calls": { "threshold": 2000, "rate_percent": 50, "min_calls": 20 },
+      "open_backoff": { "multiplier": 2, "max": 300000, "jitter_percent": 10 },
       "half_open_max_wait": 30000,
-      "trip": { "time_window": { "length": 10000, "buckets": 10, "min_calls": 20, "failure_rate": 0.25 } }
+      "trip": { "time_window": { "length": 10000, "buckets": 10, "min_calls": 20, "failure_rate_percent": 25 } }
     },
     "plain": { "preset": "kafka", "open_backoff": { "multiplier": 3, "max": "10m" } }
   }
@@ -245,7 +266,7 @@ fn check_loaded(file: RegistryConfig) {
     assert_eq!(named["ms"], all_policies(time_window()));
     assert_eq!(
         named["plain"],
-        BreakerConfig::kafka().with_open_backoff(3, Duration::from_secs(600), 0.0)
+        BreakerConfig::kafka().with_open_backoff(3, Duration::from_secs(600), 0)
     );
     // And the registry builds breakers with them.
     let registry = Registry::builder().config(file).build().unwrap();
@@ -313,86 +334,86 @@ fn json_sets_every_policy() {
 /// (TOML value line, JSON section body, path under `breakers.db`, message part).
 const INVALID: &[(&str, &str, &str, &str)] = &[
     (
-        "trip = { count_window = { size = 10, min_calls = 5, failure_rate = 0.505 } }",
-        r#""trip": {"count_window": {"size": 10, "min_calls": 5, "failure_rate": 0.505}}"#,
-        "trip.count_window.failure_rate",
-        "0.01..=1 in steps of 0.01",
+        "trip = { count_window = { size = 10, min_calls = 5, failure_rate = 0.5 } }",
+        r#""trip": {"count_window": {"size": 10, "min_calls": 5, "failure_rate": 0.5}}"#,
+        "trip",
+        "`failure_rate` (a share such as 0.5) was replaced by `failure_rate_percent`, a whole percent (50)",
     ),
     (
-        "trip = { count_window = { size = 10, min_calls = 5, failure_rate = 0 } }",
-        r#""trip": {"count_window": {"size": 10, "min_calls": 5, "failure_rate": 0}}"#,
-        "trip.count_window.failure_rate",
-        "whole percent",
+        "trip = { count_window = { size = 10, min_calls = 5, failure_rate_percent = 0 } }",
+        r#""trip": {"count_window": {"size": 10, "min_calls": 5, "failure_rate_percent": 0}}"#,
+        "trip.count_window.failure_rate_percent",
+        "outside the allowed range",
     ),
     (
-        "trip = { count_window = { size = 0, min_calls = 1, failure_rate = 0.5 } }",
-        r#""trip": {"count_window": {"size": 0, "min_calls": 1, "failure_rate": 0.5}}"#,
+        "trip = { count_window = { size = 0, min_calls = 1, failure_rate_percent = 50 } }",
+        r#""trip": {"count_window": {"size": 0, "min_calls": 1, "failure_rate_percent": 50}}"#,
         "trip.count_window.size",
         "1..=1024",
     ),
     (
-        "trip = { count_window = { size = 2000, min_calls = 1, failure_rate = 0.5 } }",
-        r#""trip": {"count_window": {"size": 2000, "min_calls": 1, "failure_rate": 0.5}}"#,
+        "trip = { count_window = { size = 2000, min_calls = 1, failure_rate_percent = 50 } }",
+        r#""trip": {"count_window": {"size": 2000, "min_calls": 1, "failure_rate_percent": 50}}"#,
         "trip.count_window.size",
         "1..=1024",
     ),
     (
-        "trip = { count_window = { size = 10, min_calls = 11, failure_rate = 0.5 } }",
-        r#""trip": {"count_window": {"size": 10, "min_calls": 11, "failure_rate": 0.5}}"#,
+        "trip = { count_window = { size = 10, min_calls = 11, failure_rate_percent = 50 } }",
+        r#""trip": {"count_window": {"size": 10, "min_calls": 11, "failure_rate_percent": 50}}"#,
         "trip.count_window.min_calls",
         "1..=size",
     ),
     (
-        "trip = { time_window = { length = \"1500us\", buckets = 1, min_calls = 1, failure_rate = 0.5 } }",
-        r#""trip": {"time_window": {"length": "1500us", "buckets": 1, "min_calls": 1, "failure_rate": 0.5}}"#,
+        "trip = { time_window = { length = \"1500us\", buckets = 1, min_calls = 1, failure_rate_percent = 50 } }",
+        r#""trip": {"time_window": {"length": "1500us", "buckets": 1, "min_calls": 1, "failure_rate_percent": 50}}"#,
         "trip.time_window.length",
         "whole number of milliseconds",
     ),
     (
-        "trip = { time_window = { length = 0, buckets = 1, min_calls = 1, failure_rate = 0.5 } }",
-        r#""trip": {"time_window": {"length": 0, "buckets": 1, "min_calls": 1, "failure_rate": 0.5}}"#,
+        "trip = { time_window = { length = 0, buckets = 1, min_calls = 1, failure_rate_percent = 50 } }",
+        r#""trip": {"time_window": {"length": 0, "buckets": 1, "min_calls": 1, "failure_rate_percent": 50}}"#,
         "trip.time_window.length",
         "1 ms..=2^39 ms",
     ),
     (
-        "trip = { time_window = { length = \"1s\", buckets = 3, min_calls = 1, failure_rate = 0.5 } }",
-        r#""trip": {"time_window": {"length": "1s", "buckets": 3, "min_calls": 1, "failure_rate": 0.5}}"#,
+        "trip = { time_window = { length = \"1s\", buckets = 3, min_calls = 1, failure_rate_percent = 50 } }",
+        r#""trip": {"time_window": {"length": "1s", "buckets": 3, "min_calls": 1, "failure_rate_percent": 50}}"#,
         "trip.time_window.buckets",
         "whole milliseconds",
     ),
     (
-        "trip = { time_window = { length = \"10s\", buckets = 10, min_calls = 0, failure_rate = 0.5 } }",
-        r#""trip": {"time_window": {"length": "10s", "buckets": 10, "min_calls": 0, "failure_rate": 0.5}}"#,
+        "trip = { time_window = { length = \"10s\", buckets = 10, min_calls = 0, failure_rate_percent = 50 } }",
+        r#""trip": {"time_window": {"length": "10s", "buckets": 10, "min_calls": 0, "failure_rate_percent": 50}}"#,
         "trip.time_window.min_calls",
         "outside the allowed range",
     ),
     (
-        "trip = { time_window = { length = \"10s\", buckets = 10, min_calls = 5, failure_rate = 2 } }",
-        r#""trip": {"time_window": {"length": "10s", "buckets": 10, "min_calls": 5, "failure_rate": 2}}"#,
-        "trip.time_window.failure_rate",
-        "whole percent",
+        "trip = { time_window = { length = \"10s\", buckets = 10, min_calls = 5, failure_rate_percent = 101 } }",
+        r#""trip": {"time_window": {"length": "10s", "buckets": 10, "min_calls": 5, "failure_rate_percent": 101}}"#,
+        "trip.time_window.failure_rate_percent",
+        "outside the allowed range",
     ),
     (
-        "slow_calls = { threshold = \"2s\", rate = 0.333, min_calls = 5 }",
-        r#""slow_calls": {"threshold": "2s", "rate": 0.333, "min_calls": 5}"#,
-        "slow_calls.rate",
-        "0.333",
+        "slow_calls = { threshold = \"2s\", rate = 0.5, min_calls = 5 }",
+        r#""slow_calls": {"threshold": "2s", "rate": 0.5, "min_calls": 5}"#,
+        "slow_calls",
+        "`rate` (a share such as 0.5) was replaced by `rate_percent`, a whole percent (50)",
     ),
     (
-        "slow_calls = { threshold = \"2s\", rate = 1.5, min_calls = 5 }",
-        r#""slow_calls": {"threshold": "2s", "rate": 1.5, "min_calls": 5}"#,
-        "slow_calls.rate",
-        "whole percent",
+        "slow_calls = { threshold = \"2s\", rate_percent = 150, min_calls = 5 }",
+        r#""slow_calls": {"threshold": "2s", "rate_percent": 150, "min_calls": 5}"#,
+        "slow_calls.rate_percent",
+        "1..=100 (whole percent)",
     ),
     (
-        "slow_calls = { threshold = 0, rate = 0.5, min_calls = 5 }",
-        r#""slow_calls": {"threshold": 0, "rate": 0.5, "min_calls": 5}"#,
+        "slow_calls = { threshold = 0, rate_percent = 50, min_calls = 5 }",
+        r#""slow_calls": {"threshold": 0, "rate_percent": 50, "min_calls": 5}"#,
         "slow_calls.threshold",
         "1 µs..=2^39 µs",
     ),
     (
-        "slow_calls = { threshold = \"2s\", rate = 0.5, min_calls = 0 }",
-        r#""slow_calls": {"threshold": "2s", "rate": 0.5, "min_calls": 0}"#,
+        "slow_calls = { threshold = \"2s\", rate_percent = 50, min_calls = 0 }",
+        r#""slow_calls": {"threshold": "2s", "rate_percent": 50, "min_calls": 0}"#,
         "slow_calls.min_calls",
         "outside the allowed range",
     ),
@@ -415,10 +436,22 @@ const INVALID: &[(&str, &str, &str, &str)] = &[
         "whole number of milliseconds",
     ),
     (
-        "open_backoff = { multiplier = 2, max = \"5m\", jitter = 1.5 }",
-        r#""open_backoff": {"multiplier": 2, "max": "5m", "jitter": 1.5}"#,
-        "open_backoff.jitter",
-        "0..=1 in steps of 0.01",
+        "open_backoff = { multiplier = 2, max = \"5m\", jitter = 0.1 }",
+        r#""open_backoff": {"multiplier": 2, "max": "5m", "jitter": 0.1}"#,
+        "open_backoff",
+        "`jitter` (a share such as 0.1) was replaced by `jitter_percent`, a whole percent (10)",
+    ),
+    (
+        "open_backoff = { multiplier = 2, max = \"5m\", jitter_percent = 101 }",
+        r#""open_backoff": {"multiplier": 2, "max": "5m", "jitter_percent": 101}"#,
+        "open_backoff.jitter_percent",
+        "0..=100 (whole percent)",
+    ),
+    (
+        "trip = { failure_rate = { ratio = 0.5, min_requests = 10 } }",
+        r#""trip": {"failure_rate": {"ratio": 0.5, "min_requests": 10}}"#,
+        "trip",
+        "`ratio` (a share such as 0.5) was replaced by `failure_rate_percent`, a whole percent (50)",
     ),
     (
         "half_open_max_wait = \"1500us\"",
@@ -438,10 +471,15 @@ fn invalid_policy_values_name_the_field_path() {
             RegistryConfig::from_toml_str(&toml_text).unwrap_err(),
             RegistryConfig::from_json_str(&json_text).unwrap_err(),
         ] {
+            // An old share field is a parse error; a value out of range is not.
+            let old_form = message.contains("was replaced by");
             assert!(
                 matches!(
-                    err,
-                    ConfigError::OutOfRange { .. } | ConfigError::Breaker { .. }
+                    (&err, old_form),
+                    (
+                        ConfigError::OutOfRange { .. } | ConfigError::Breaker { .. },
+                        false
+                    ) | (ConfigError::Parse { .. }, true)
                 ),
                 "{toml_line}: {err:?}"
             );
@@ -456,7 +494,7 @@ fn invalid_policy_values_name_the_field_path() {
 #[test]
 fn core_errors_keep_the_core_error_and_print_it_once() {
     let err = RegistryConfig::from_toml_str(
-        "[breakers.db]\ntrip = { time_window = { length = \"1s\", buckets = 3, min_calls = 1, failure_rate = 0.5 } }\n",
+        "[breakers.db]\ntrip = { time_window = { length = \"1s\", buckets = 3, min_calls = 1, failure_rate_percent = 50 } }\n",
     )
     .unwrap_err();
     assert!(
@@ -484,7 +522,7 @@ fn core_errors_keep_the_core_error_and_print_it_once() {
         "{err}"
     );
     // The same from code, through the registry builder and `configure`.
-    let bad = BreakerConfig::default().with_slow_calls(Duration::ZERO, 0.5, 1);
+    let bad = BreakerConfig::default().with_slow_calls(Duration::ZERO, 50, 1);
     let err = Registry::builder()
         .configure("db", bad.clone())
         .build()
@@ -503,17 +541,17 @@ fn core_errors_keep_the_core_error_and_print_it_once() {
 fn malformed_policy_sections_are_parse_errors_with_their_path() {
     let cases = [
         (
-            "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.5, min_calls = 5, speed = 1 }\n",
+            "[breakers.db]\nslow_calls = { threshold = \"2s\", rate_percent = 50, min_calls = 5, speed = 1 }\n",
             "breakers.db.slow_calls.speed",
             "unknown field",
         ),
         (
-            "[breakers.db]\nslow_calls = { threshold = \"soon\", rate = 0.5, min_calls = 5 }\n",
+            "[breakers.db]\nslow_calls = { threshold = \"soon\", rate_percent = 50, min_calls = 5 }\n",
             "breakers.db.slow_calls.threshold",
             "invalid duration",
         ),
         (
-            "[breakers.db]\nslow_calls = { threshold = \"2s\", rate = 0.5 }\n",
+            "[breakers.db]\nslow_calls = { threshold = \"2s\", rate_percent = 50 }\n",
             "breakers.db.slow_calls",
             "missing field `min_calls`",
         ),
@@ -523,12 +561,12 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
             "invalid value",
         ),
         (
-            "[breakers.db]\ntrip = { time_window = { length = \"10s\", buckets = 10, min_calls = 5, failure_rate = 0.5, extra = 1 } }\n",
+            "[breakers.db]\ntrip = { time_window = { length = \"10s\", buckets = 10, min_calls = 5, failure_rate_percent = 50, extra = 1 } }\n",
             "breakers.db.trip.time_window.extra",
             "unknown field `extra`",
         ),
         (
-            "[breakers.db]\ntrip = { time_window = { length = [1], buckets = 10, min_calls = 5, failure_rate = 0.5 } }\n",
+            "[breakers.db]\ntrip = { time_window = { length = [1], buckets = 10, min_calls = 5, failure_rate_percent = 50 } }\n",
             "breakers.db.trip.time_window.length",
             "invalid type",
         ),
@@ -539,7 +577,7 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
         ),
         // Two rules in one section: the message says so (it said "wanted exactly 1 element").
         (
-            "[breakers.db]\ntrip = { consecutive_failures = 5, count_window = { size = 10, min_calls = 5, failure_rate = 0.5 } }\n",
+            "[breakers.db]\ntrip = { consecutive_failures = 5, count_window = { size = 10, min_calls = 5, failure_rate_percent = 50 } }\n",
             "breakers.db.trip",
             "names exactly one rule; this one names `consecutive_failures` and `count_window`",
         ),
@@ -564,13 +602,13 @@ fn malformed_policy_sections_are_parse_errors_with_their_path() {
         assert!(err.to_string().contains(message), "{text}: {err}");
     }
     let err = RegistryConfig::from_json_str(
-        r#"{"breakers": {"db": {"open_backoff": {"multiplier": 2, "max": "5m", "jitter": "lots"}}}}"#,
+        r#"{"breakers": {"db": {"open_backoff": {"multiplier": 2, "max": "5m", "jitter_percent": "lots"}}}}"#,
     )
     .unwrap_err();
-    assert_eq!(err.path(), "breakers.db.open_backoff.jitter");
+    assert_eq!(err.path(), "breakers.db.open_backoff.jitter_percent");
     assert!(err.to_string().contains("invalid type"), "{err}");
     let err = RegistryConfig::from_json_str(
-        r#"{"breakers": {"db": {"trip": {"consecutive_failures": 5, "failure_rate": {"ratio": 0.5, "min_requests": 10}}}}}"#,
+        r#"{"breakers": {"db": {"trip": {"consecutive_failures": 5, "failure_rate": {"failure_rate_percent": 50, "min_requests": 10}}}}}"#,
     )
     .unwrap_err();
     assert_eq!(err.path(), "breakers.db.trip");
@@ -583,7 +621,7 @@ fn count_window_trips_at_its_rate_over_the_last_calls() {
         registry_with(BreakerConfig::default().with_trip(TripRule::CountWindow {
             size: 4,
             min_calls: 4,
-            failure_rate: 0.75,
+            failure_rate_percent: 75,
         }));
     let db = registry.breaker("db").unwrap();
     for _ in 0..3 {
@@ -605,7 +643,7 @@ fn count_window_trips_at_its_rate_over_the_last_calls() {
         registry_with(BreakerConfig::default().with_trip(TripRule::CountWindow {
             size: 10,
             min_calls: 10,
-            failure_rate: 0.5,
+            failure_rate_percent: 50,
         }));
     let db = registry.breaker("db").unwrap();
     for _ in 0..9 {
@@ -620,7 +658,7 @@ fn time_window_trips_at_its_rate_over_the_last_span() {
         length: Duration::from_secs(10),
         buckets: 10,
         min_calls: 4,
-        failure_rate: 0.75,
+        failure_rate_percent: 75,
     });
     // Two failures at 0 s are still in the window 9.999 s later (bucket 9
     // reaches back to bucket 0) ...
@@ -647,7 +685,7 @@ fn time_window_trips_at_its_rate_over_the_last_span() {
 #[test]
 fn slow_calls_trip_though_every_call_succeeds() {
     let (registry, clock) =
-        registry_with(BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 0.5, 4));
+        registry_with(BreakerConfig::default().with_slow_calls(Duration::from_secs(2), 50, 4));
     let db = registry.breaker("db").unwrap();
     let fast = Duration::from_secs(2) - MS;
     let slow = Duration::from_secs(2);
@@ -658,7 +696,7 @@ fn slow_calls_trip_though_every_call_succeeds() {
         Some(State::Closed),
         "1 slow of 3: under the minimum"
     );
-    let ex = db.execute(|| {
+    let ex = db.pipeline().execute(|| {
         clock.advance(slow);
         Ok::<_, &str>(())
     });
@@ -683,9 +721,9 @@ fn slow_calls_share_the_count_window() {
         .with_trip(TripRule::CountWindow {
             size: 4,
             min_calls: 4,
-            failure_rate: 1.0,
+            failure_rate_percent: 100,
         })
-        .with_slow_calls(Duration::from_secs(1), 0.5, 4);
+        .with_slow_calls(Duration::from_secs(1), 50, 4);
     let (registry, clock) = registry_with(config);
     let db = registry.breaker("db").unwrap();
     let slow = Duration::from_secs(1);
@@ -717,7 +755,7 @@ fn open_backoff_doubles_the_open_time_up_to_its_cap() {
     let config = BreakerConfig::default()
         .with_trip(TripRule::ConsecutiveFailures(1))
         .with_timeout(Duration::from_secs(1))
-        .with_open_backoff(2, Duration::from_secs(5), 0.0);
+        .with_open_backoff(2, Duration::from_secs(5), 0);
     let (registry, clock) = registry_with(config);
     let db = registry.breaker("db").unwrap();
     assert_eq!(fail(&db), Some(State::Open));
@@ -754,7 +792,7 @@ fn open_backoff_jitter_only_shortens() {
     let config = BreakerConfig::default()
         .with_trip(TripRule::ConsecutiveFailures(1))
         .with_timeout(Duration::from_secs(1))
-        .with_open_backoff(2, Duration::from_secs(8), 0.5);
+        .with_open_backoff(2, Duration::from_secs(8), 50);
     let (registry, clock) = registry_with(config);
     let db = registry.breaker("db").unwrap();
     fail(&db);
@@ -795,7 +833,7 @@ fn half_open_max_wait_reopens_a_breaker_whose_probe_never_reports() {
     let hung = db.breaker().try_acquire().unwrap();
     clock.advance(Duration::from_secs(3600));
     assert_eq!(db.state(), State::HalfOpen);
-    let ex = db.execute(|| Ok::<_, &str>(()));
+    let ex = db.pipeline().execute(|| Ok::<_, &str>(()));
     assert!(ex.is_rejected(), "the one probe slot is held");
     drop(hung);
 }
@@ -805,7 +843,7 @@ fn a_file_policy_reaches_the_breaker() {
     let file = RegistryConfig::from_toml_str(
         r#"
         [breakers.db]
-        slow_calls = { threshold = "500ms", rate = 1.0, min_calls = 2 }
+        slow_calls = { threshold = "500ms", rate_percent = 100, min_calls = 2 }
         "#,
     )
     .unwrap();

@@ -13,9 +13,22 @@ fn failures_to_trip(config: BreakerConfig, successes: u32, limit: u32) -> Option
         .build()
         .unwrap();
     for _ in 0..successes {
-        assert!(registry.execute("x", || Ok::<_, ()>(())).has_value());
+        assert!(
+            registry
+                .pipeline("x")
+                .unwrap()
+                .execute(|| Ok::<_, ()>(()))
+                .has_value()
+        );
     }
-    (1..=limit).find(|_| registry.execute("x", || Err::<(), _>(())).state() == Some(State::Open))
+    (1..=limit).find(|_| {
+        registry
+            .pipeline("x")
+            .unwrap()
+            .execute(|| Err::<(), _>(()))
+            .state()
+            == Some(State::Open)
+    })
 }
 
 #[test]
@@ -54,11 +67,17 @@ fn kafka_counts_restart_every_interval() {
         .build()
         .unwrap();
     for _ in 0..19 {
-        let _ = registry.execute("kafka", || Err::<(), _>(()));
+        let _ = registry
+            .pipeline("kafka")
+            .unwrap()
+            .execute(|| Err::<(), _>(()));
     }
     clock.advance(Duration::from_millis(60_001));
     // A new interval: the 20th failure is only the first of this minute.
-    let ex = registry.execute("kafka", || Err::<(), _>(()));
+    let ex = registry
+        .pipeline("kafka")
+        .unwrap()
+        .execute(|| Err::<(), _>(()));
     assert_eq!(ex.state(), Some(State::Closed));
     assert_eq!(registry.breaker("kafka").unwrap().counts().requests, 1);
 }

@@ -32,7 +32,10 @@ fn registry() -> (Registry, ManualClock) {
 fn reconfigure_keeps_state_and_counts_by_the_core_rules() {
     let (registry, clock) = registry();
     for _ in 0..2 {
-        let _ = registry.execute("db", || Err::<(), _>("down"));
+        let _ = registry
+            .pipeline("db")
+            .unwrap()
+            .execute(|| Err::<(), _>("down"));
     }
     registry
         .reconfigure("db", trips_at(2, Duration::from_secs(1)))
@@ -40,7 +43,10 @@ fn reconfigure_keeps_state_and_counts_by_the_core_rules() {
     let db = registry.breaker("db").unwrap();
     assert_eq!(db.counts().consecutive_failures, 2, "counts kept");
     assert_eq!(*db.config(), trips_at(2, Duration::from_secs(1)));
-    let _ = registry.execute("db", || Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
     assert_eq!(
         db.state(),
         State::Open,
@@ -99,7 +105,7 @@ fn hold(registry: &Arc<Registry>, name: &'static str, n: usize) -> Vec<mpsc::Sen
         let (tx, rx) = mpsc::channel::<()>();
         let (registry, inside) = (Arc::clone(registry), Arc::clone(&inside));
         thread::spawn(move || {
-            let ex = registry.execute(name, || {
+            let ex = registry.pipeline(name).unwrap().execute(|| {
                 inside.wait();
                 let _ = rx.recv();
                 Ok::<_, ()>(())
@@ -138,7 +144,11 @@ fn a_smaller_bulkhead_lets_calls_in_flight_finish_and_admits_below_the_new_limit
     assert_eq!(in_flight(&registry, "ch"), Some(3), "nobody was cut off");
     let refused = |registry: &Registry| {
         matches!(
-            registry.execute("ch", || Ok::<_, ()>(())).into_result(),
+            registry
+                .pipeline("ch")
+                .unwrap()
+                .execute(|| Ok::<_, ()>(()))
+                .into_result(),
             Err(ExecuteError::BulkheadFull {
                 max_concurrent: 1,
                 ..
@@ -152,7 +162,13 @@ fn a_smaller_bulkhead_lets_calls_in_flight_finish_and_admits_below_the_new_limit
     assert!(refused(&registry), "one in flight: at the new limit");
     drop(release.pop());
     wait_for_in_flight(&registry, "ch", 0);
-    assert!(registry.execute("ch", || Ok::<_, ()>(())).succeeded());
+    assert!(
+        registry
+            .pipeline("ch")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .succeeded()
+    );
     // No bulkhead, then one again.
     registry
         .reconfigure("ch", BreakerConfig::default())
@@ -167,8 +183,14 @@ fn a_smaller_bulkhead_lets_calls_in_flight_finish_and_admits_below_the_new_limit
 #[test]
 fn reload_is_all_or_nothing_and_leaves_missing_names_alone() {
     let (registry, _clock) = registry();
-    let _ = registry.execute("db", || Err::<(), _>("down"));
-    let _ = registry.execute("cache", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<(), _>("down"));
+    let _ = registry
+        .pipeline("cache")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
     let before = |name: &str| registry.breaker(name).unwrap().config();
     let (db, cache) = (before("db"), before("cache"));
 
@@ -254,7 +276,10 @@ fn counts_stay_exact_while_reconfigure_and_reload_race_calls() {
             let registry = Arc::clone(&registry);
             thread::spawn(move || {
                 for i in 0..CALLS {
-                    let ex = registry.execute("db", || if i % 2 == 0 { Ok(()) } else { Err(()) });
+                    let ex = registry
+                        .pipeline("db")
+                        .unwrap()
+                        .execute(|| if i % 2 == 0 { Ok(()) } else { Err(()) });
                     assert!(!ex.is_rejected(), "nothing trips or fills up");
                 }
             })

@@ -8,8 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use warden_kit::{
-    BreakerConfig, ExecuteError, ManualClock, Registry, RegistryError, Rejected, RetryPolicy,
-    State, TripRule,
+    BreakerConfig, ExecuteError, Fallback, ManualClock, Registry, RegistryError, Rejected,
+    RetryPolicy, State, TripRule,
 };
 
 fn registry_with(config: BreakerConfig) -> (Registry, ManualClock) {
@@ -32,7 +32,7 @@ fn trips_at(n: u32) -> BreakerConfig {
 fn success_failure_open_and_recovery() {
     let (registry, clock) = registry_with(trips_at(2));
 
-    let ex = registry.execute("db", || {
+    let ex = registry.pipeline("db").unwrap().execute(|| {
         clock.advance(Duration::from_millis(3));
         Ok::<_, &str>(7)
     });
@@ -41,11 +41,17 @@ fn success_failure_open_and_recovery() {
     assert_eq!((ex.attempts(), ex.state()), (1, Some(State::Closed)));
     assert_eq!(ex.elapsed(), Duration::from_millis(3));
 
-    let ex = registry.execute("db", || Err::<u32, _>("refused"));
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<u32, _>("refused"));
     assert!(matches!(ex.error(), Some(ExecuteError::Inner("refused"))));
     assert_eq!((ex.attempts(), ex.state()), (1, Some(State::Closed)));
 
-    let ex = registry.execute("db", || Err::<u32, _>("refused"));
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<u32, _>("refused"));
     assert_eq!(
         ex.state(),
         Some(State::Open),
@@ -53,7 +59,7 @@ fn success_failure_open_and_recovery() {
     );
 
     let ran = AtomicU32::new(0);
-    let ex = registry.execute("db", || {
+    let ex = registry.pipeline("db").unwrap().execute(|| {
         ran.fetch_add(1, Ordering::Relaxed);
         Ok::<_, &str>(1)
     });
@@ -78,7 +84,10 @@ fn success_failure_open_and_recovery() {
     assert_eq!((ex.attempts(), ex.elapsed()), (0, Duration::ZERO));
 
     clock.advance(Duration::from_millis(10_001));
-    let ex = registry.execute("db", || Ok::<_, &str>(2));
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Ok::<_, &str>(2));
     assert_eq!((ex.value(), ex.state()), (Some(&2), Some(State::Closed)));
     assert_eq!(registry.breaker("db").unwrap().counts().total_successes, 0);
 }
@@ -86,11 +95,14 @@ fn success_failure_open_and_recovery() {
 #[test]
 fn half_open_probe_slots_give_too_many_requests() {
     let (registry, clock) = registry_with(trips_at(1).with_max_requests(1));
-    let _ = registry.execute("db", || Err::<(), _>(()));
+    let _ = registry
+        .pipeline("db")
+        .unwrap()
+        .execute(|| Err::<(), _>(()));
     clock.advance(Duration::from_millis(10_001));
     let db = registry.breaker("db").unwrap();
     let probe = db.breaker().try_acquire().unwrap();
-    let ex = registry.execute("db", || Ok::<_, ()>(()));
+    let ex = registry.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
     assert_eq!(ex.rejection(), Some(Rejected::TooManyRequests));
     assert_eq!(ex.state(), Some(State::HalfOpen));
     probe.success();
@@ -101,43 +113,50 @@ fn half_open_probe_slots_give_too_many_requests() {
 fn fallbacks_see_why_and_their_failures_are_reported() {
     let (registry, _clock) = registry_with(trips_at(1));
     // The call fails: the fallback sees the call's error.
-    let ex = registry.execute_with_fallback(
-        "db",
-        || Err::<u32, _>("refused"),
-        |err| match err {
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .with_fallback(Fallback::from_fn(|err| match err {
             ExecuteError::Inner(e) => {
                 assert_eq!(e, "refused");
                 Ok(0)
             }
             other => panic!("unexpected {other:?}"),
-        },
-    );
+        }))
+        .execute(|| Err::<u32, _>("refused"));
     assert_eq!(ex.value(), Some(&0));
     assert!(ex.used_fallback() && !ex.succeeded() && !ex.is_rejected());
     assert_eq!(ex.state(), Some(State::Open));
 
     // Rejected: the fallback sees the rejection, the execution says it was rejected.
-    let ex = registry.execute_with_fallback(
-        "db",
-        || Ok::<u32, &str>(1),
-        |err| {
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .with_fallback(Fallback::from_fn(|err| {
             assert_eq!(err.rejection(), Some(Rejected::Open));
             Ok(0)
-        },
-    );
+        }))
+        .execute(|| Ok::<u32, &str>(1));
     assert_eq!(ex.value(), Some(&0));
     assert!(ex.is_rejected() && ex.used_fallback());
 
     // The fallback fails too.
-    let ex = registry.execute_with_fallback("db", || Ok::<u32, &str>(1), |_| Err("no cache"));
+    let ex = registry
+        .pipeline("db")
+        .unwrap()
+        .with_fallback(Fallback::from_fn(|_| Err("no cache")))
+        .execute(|| Ok::<u32, &str>(1));
     assert!(matches!(
         ex.error(),
         Some(ExecuteError::Fallback("no cache"))
     ));
 
     // A success never calls the fallback.
-    let ex =
-        registry.execute_with_fallback("other", || Ok::<u32, &str>(5), |_| panic!("not called"));
+    let ex = registry
+        .pipeline("other")
+        .unwrap()
+        .with_fallback(Fallback::from_fn(|_| panic!("not called")))
+        .execute(|| Ok::<u32, &str>(5));
     assert_eq!(ex.value(), Some(&5));
     assert!(!ex.used_fallback());
 }
@@ -146,7 +165,10 @@ fn fallbacks_see_why_and_their_failures_are_reported() {
 fn a_panicking_call_counts_as_a_failure_and_unwinds() {
     let (registry, _clock) = registry_with(trips_at(1));
     let caught = catch_unwind(AssertUnwindSafe(|| {
-        let _ = registry.execute("db", || -> Result<(), ()> { panic!("boom") });
+        let _ = registry
+            .pipeline("db")
+            .unwrap()
+            .execute(|| -> Result<(), ()> { panic!("boom") });
     }));
     assert!(caught.is_err());
     assert_eq!(registry.breaker("db").unwrap().state(), State::Open);
@@ -162,10 +184,14 @@ fn retry_counts_attempts_and_stops_on_rejection() {
         .build()
         .unwrap();
     let mut calls = 0;
-    let ex = registry.execute_with_retry("flaky", &policy, || {
-        calls += 1;
-        if calls < 3 { Err("reset") } else { Ok(calls) }
-    });
+    let ex = registry
+        .pipeline("flaky")
+        .unwrap()
+        .with_retry(policy.clone())
+        .execute(|| {
+            calls += 1;
+            if calls < 3 { Err("reset") } else { Ok(calls) }
+        });
     // Failures 1 and 2 are consecutive: the breaker trips on the second, so the
     // third attempt is refused and the run stops there.
     assert_eq!(calls, 2);
@@ -175,10 +201,14 @@ fn retry_counts_attempts_and_stops_on_rejection() {
 
     let (registry, _clock) = registry_with(trips_at(10));
     let mut calls = 0;
-    let ex = registry.execute_with_retry("flaky", &policy, || {
-        calls += 1;
-        if calls < 3 { Err("reset") } else { Ok(calls) }
-    });
+    let ex = registry
+        .pipeline("flaky")
+        .unwrap()
+        .with_retry(policy.clone())
+        .execute(|| {
+            calls += 1;
+            if calls < 3 { Err("reset") } else { Ok(calls) }
+        });
     assert_eq!((ex.value(), ex.attempts()), (Some(&3), 3));
     assert_eq!(
         registry.breaker("flaky").unwrap().counts().total_failures,
@@ -202,10 +232,14 @@ fn a_rejection_ends_the_retries_even_without_retry_if() {
             .build()
             .unwrap();
         let mut calls = 0;
-        let ex = registry.execute_with_retry("flaky", &policy, || {
-            calls += 1;
-            Err::<(), _>("reset")
-        });
+        let ex = registry
+            .pipeline("flaky")
+            .unwrap()
+            .with_retry(policy.clone())
+            .execute(|| {
+                calls += 1;
+                Err::<(), _>("reset")
+            });
         assert_eq!(
             (calls, ex.attempts()),
             (2, 2),
@@ -241,7 +275,7 @@ fn many_threads_creating_the_same_names_get_one_breaker_per_name() {
                     for i in 0..NAMES {
                         // Each thread starts the walk over all names at its own place.
                         let name = &names[(i + t * 7 + round) % NAMES];
-                        let ex = registry.execute(name, || Ok::<_, ()>(()));
+                        let ex = registry.pipeline(name).unwrap().execute(|| Ok::<_, ()>(()));
                         assert!(ex.has_value());
                     }
                 }
@@ -317,7 +351,9 @@ fn bulkhead_rejects_when_full_and_frees_slots() {
                 (registry.clone(), entered_tx.clone(), release.clone());
             thread::spawn(move || {
                 registry
-                    .execute("ch", || {
+                    .pipeline("ch")
+                    .unwrap()
+                    .execute(|| {
                         entered_tx.send(()).unwrap();
                         release.lock().unwrap().recv().unwrap();
                         Ok::<_, ()>(())
@@ -332,7 +368,7 @@ fn bulkhead_rejects_when_full_and_frees_slots() {
     let ch = registry.breaker("ch").unwrap();
     assert_eq!(ch.in_flight(), Some(3));
     let ran = AtomicU32::new(0);
-    let ex = registry.execute("ch", || {
+    let ex = registry.pipeline("ch").unwrap().execute(|| {
         ran.fetch_add(1, Ordering::Relaxed);
         Ok::<_, ()>(())
     });
@@ -349,7 +385,13 @@ fn bulkhead_rejects_when_full_and_frees_slots() {
     }
     assert!(holders.into_iter().all(|h| h.join().unwrap()));
     assert_eq!(ch.in_flight(), Some(0));
-    assert!(registry.execute("ch", || Ok::<_, ()>(())).has_value());
+    assert!(
+        registry
+            .pipeline("ch")
+            .unwrap()
+            .execute(|| Ok::<_, ()>(()))
+            .has_value()
+    );
     let status = &registry.list()[0];
     assert_eq!(
         (status.in_flight, status.max_concurrent),
@@ -386,7 +428,7 @@ fn bulkhead_limit_holds_under_concurrency() {
                 barrier.wait();
                 let (mut ran, mut full) = (0, 0);
                 for _ in 0..CALLS {
-                    let ex = registry.execute("db", || {
+                    let ex = registry.pipeline("db").unwrap().execute(|| {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(now, Ordering::SeqCst);
                         thread::yield_now();
@@ -422,12 +464,13 @@ fn bulkhead_limit_holds_under_concurrency() {
 fn shutdown_refuses_new_calls_and_lets_running_ones_finish() {
     let registry = Arc::new(Registry::builder().build().unwrap());
     let kept = registry.breaker("db").unwrap();
+    let pipeline = registry.pipeline("db").unwrap();
     let (entered_tx, entered) = mpsc::channel();
     let (release_tx, release) = mpsc::channel::<()>();
     let running = {
         let registry = registry.clone();
         thread::spawn(move || {
-            registry.execute("db", || {
+            registry.pipeline("db").unwrap().execute(|| {
                 entered_tx.send(()).unwrap();
                 release.recv().unwrap();
                 Ok::<_, ()>("finished")
@@ -446,14 +489,15 @@ fn shutdown_refuses_new_calls_and_lets_running_ones_finish() {
         ran.fetch_add(1, Ordering::Relaxed);
         Ok::<_, ()>(())
     };
-    let ex = registry.execute("db", f);
+    let ex = pipeline.execute(f);
     assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
     assert_eq!((ex.attempts(), ex.state()), (0, Some(State::Closed)));
-    let ex = kept.execute(f);
+    let ex = kept.pipeline().execute(f);
     assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
-    let ex = registry.execute("never-used", f);
-    assert!(matches!(ex.error(), Some(ExecuteError::Shutdown)));
-    assert_eq!(ex.state(), None);
+    assert_eq!(
+        registry.pipeline::<(), ()>("never-used").unwrap_err(),
+        RegistryError::Shutdown
+    );
     assert_eq!(ran.load(Ordering::Relaxed), 0);
     assert_eq!(registry.breaker("db").unwrap_err(), RegistryError::Shutdown);
     assert_eq!(

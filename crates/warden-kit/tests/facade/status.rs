@@ -23,9 +23,15 @@ async fn breakers_are_served_as_json_over_http() {
             .unwrap(),
     );
     for _ in 0..2 {
-        let _ = registry.execute("clickhouse", || Err::<(), _>("refused"));
+        let _ = registry
+            .pipeline("clickhouse")
+            .unwrap()
+            .execute(|| Err::<(), _>("refused"));
     }
-    let _ = registry.execute("kafka", || Ok::<_, ()>(()));
+    let _ = registry
+        .pipeline("kafka")
+        .unwrap()
+        .execute(|| Ok::<_, ()>(()));
 
     let served = Arc::clone(&registry);
     let app = Router::new().route("/breakers", get(move || async move { Json(served.list()) }));

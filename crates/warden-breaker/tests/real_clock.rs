@@ -1,0 +1,46 @@
+//! The default clock against real time: an open breaker reads half-open once its
+//! timeout has passed, even in a process where quanta's own upkeep thread was
+//! started and stopped (that froze `quanta::Instant::recent()`, which the default
+//! clock used to read). Bounded: about 0.7 s of sleeping in all.
+
+use std::time::Duration;
+
+use warden_breaker::{CircuitBreaker, Error, Rejected, State};
+
+fn tripped(timeout: Duration) -> CircuitBreaker {
+    let cb = CircuitBreaker::builder("real")
+        .timeout(timeout)
+        .build()
+        .expect("valid settings");
+    for _ in 0..6 {
+        let _ = cb.call(|| Err::<(), _>(()));
+    }
+    assert_eq!(cb.state(), State::Open);
+    cb
+}
+
+#[test]
+fn an_open_breaker_reads_half_open_once_its_timeout_passed() {
+    // Someone in the process used quanta's upkeep and stopped it.
+    drop(
+        quanta::Upkeep::new(Duration::from_millis(1))
+            .start()
+            .expect("start quanta's upkeep"),
+    );
+    let cb = tripped(Duration::from_millis(500));
+    assert!(matches!(
+        cb.call(|| Ok::<_, ()>(())),
+        Err(Error::Rejected(Rejected::Open))
+    ));
+    std::thread::sleep(Duration::from_millis(550));
+    assert_eq!(cb.state(), State::HalfOpen, "550 ms into a 500 ms timeout");
+}
+
+#[test]
+fn rejections_end_at_the_timeout() {
+    let cb = tripped(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(150));
+    // The first call after the timeout is the probe, whatever the ticker saw.
+    assert_eq!(cb.call(|| Ok::<_, ()>(7)), Ok(7));
+    assert_eq!(cb.state(), State::Closed);
+}

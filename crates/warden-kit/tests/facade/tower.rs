@@ -1,0 +1,163 @@
+//! The registry as a tower layer, over real HTTP: an axum server on loopback,
+//! a hyper client guarded by `Registry::layer` with warden-tower's
+//! `HttpClassifier`, and a pipeline on the same name.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use warden_kit::tower::{BoxError, HttpClassifier, classify};
+use warden_kit::{BreakerConfig, ExecuteError, Registry, Rejected, State, TripRule};
+
+/// One request on a fresh loopback connection.
+async fn get_path(
+    addr: std::net::SocketAddr,
+    path: String,
+) -> Result<http::Response<Bytes>, BoxError> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let request = hyper::Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())?;
+    let (head, body) = sender.send_request(request).await?.into_parts();
+    Ok(http::Response::from_parts(
+        head,
+        body.collect().await?.to_bytes(),
+    ))
+}
+
+#[tokio::test]
+async fn a_layer_from_a_registry_shares_the_breaker_with_pipelines_over_http() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let app = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                next.run(req)
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let registry = Registry::builder()
+        .configure(
+            "api",
+            BreakerConfig::default()
+                .with_trip(TripRule::ConsecutiveFailures(3))
+                .with_max_concurrent(8),
+        )
+        .build()
+        .unwrap();
+    let mut client = ServiceBuilder::new()
+        .layer(
+            registry
+                .layer("api")
+                .unwrap()
+                .classifier(HttpClassifier::new()),
+        )
+        .service_fn(move |path: String| get_path(addr, path));
+    // The pipeline's classifier is the layer's, adapted.
+    let pipeline = registry
+        .pipeline("api")
+        .unwrap()
+        .with_classifier(classify(HttpClassifier::new()));
+
+    let response = client
+        .ready()
+        .await
+        .unwrap()
+        .call("/ok".into())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(pipeline.execute(get_ok).succeeded());
+    let status = &registry.list()[0];
+    assert_eq!(status.name, "api");
+    assert_eq!(status.counts.total_successes, 2); // one from each way in
+    assert_eq!(status.in_flight, Some(0)); // the layer's slot went back
+
+    // A 5xx is returned as a response, and counted as a failure through the classifier.
+    for _ in 0..3 {
+        let response = client
+            .ready()
+            .await
+            .unwrap()
+            .call("/fail".into())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        assert_eq!(&response.body()[..], b"boom");
+    }
+    assert_eq!(registry.list()[0].state, State::Open);
+    assert_eq!(hits.load(Ordering::Relaxed), 4);
+
+    // Open: the layer refuses without a request, and so does the pipeline.
+    let err = client
+        .ready()
+        .await
+        .unwrap()
+        .call("/ok".into())
+        .await
+        .unwrap_err();
+    assert_eq!(warden_tower::error::rejection(&*err), Some(Rejected::Open));
+    assert_eq!(hits.load(Ordering::Relaxed), 4);
+    let ex = pipeline.execute(get_ok);
+    assert_eq!(ex.rejection(), Some(Rejected::Open));
+    let status = &registry.list()[0];
+    assert_eq!(status.in_flight, Some(0));
+    server.abort();
+}
+
+fn get_ok() -> Result<http::Response<Bytes>, BoxError> {
+    Ok(http::Response::new(Bytes::from_static(b"cached")))
+}
+
+#[tokio::test]
+async fn the_layer_uses_the_names_bulkhead_and_honours_shutdown() {
+    let registry = Registry::builder()
+        .configure("db", BreakerConfig::default().with_max_concurrent(1))
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(registry.layer("db").unwrap())
+        .service_fn(|n: u32| async move { Ok::<_, Infallible>(n) });
+    // The first call's future holds the only slot until it finishes or is dropped.
+    let first = svc.ready().await.unwrap().call(1);
+    assert_eq!(registry.breaker("db").unwrap().in_flight(), Some(1));
+    let err = svc.ready().await.unwrap().call(2).await.unwrap_err();
+    assert!(matches!(
+        err.downcast_ref::<ExecuteError<Infallible>>(),
+        Some(ExecuteError::BulkheadFull {
+            max_concurrent: 1,
+            ..
+        })
+    ));
+    // A pipeline on the same name finds the same bulkhead full.
+    let ex = registry.pipeline("db").unwrap().execute(|| Ok::<_, ()>(()));
+    assert!(ex.is_rejected() && ex.rejection().is_none());
+    assert_eq!(first.await.unwrap(), 1);
+    assert_eq!(registry.breaker("db").unwrap().in_flight(), Some(0));
+    assert_eq!(svc.ready().await.unwrap().call(3).await.unwrap(), 3);
+
+    registry.shutdown();
+    let err = svc.ready().await.unwrap().call(4).await.unwrap_err();
+    assert!(matches!(
+        err.downcast_ref::<ExecuteError<Infallible>>(),
+        Some(ExecuteError::Shutdown)
+    ));
+}

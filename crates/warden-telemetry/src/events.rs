@@ -1,0 +1,201 @@
+//! `tracing` events: one per state change, and rejections as debug events
+//! limited to one per breaker per transition (feature `tracing`).
+//!
+//! # Events
+//!
+//! | target | level | when | fields |
+//! | --- | --- | --- | --- |
+//! | [`STATE_TARGET`] `warden::state` | `WARN` to open, `INFO` to half-open or closed | every state change, from the thread whose transition won | `breaker`, `from`, `to` (`closed`, `open`, `half_open`) |
+//! | [`REJECTIONS_TARGET`] `warden::rejections` | `DEBUG` | at a state change (or a [`Tracing::report`]) if calls were refused since the last one | `breaker`, `state` (the state they were refused in), `open`, `too_many_requests` (refused since the last event), `total` (refused over the breaker's life) |
+//!
+//! Levels: opening means a dependency is failing and calls are being refused,
+//! which an operator wants to see at the default `INFO` filter and above, so
+//! `WARN`; probing and recovering are routine, `INFO`. Rejections can be
+//! thousands a second while open: one `DEBUG` summary per breaker and
+//! transition says how many without flooding the log, and costs the
+//! rejected calls nothing (the counts are the breaker's own totals, read at
+//! the transition; no clock read, no per-call event).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use warden_breaker::CircuitBreaker;
+//! use warden_telemetry::events::Tracing;
+//!
+//! let tracing = Arc::new(Tracing::new());
+//! let hook = Arc::clone(&tracing);
+//! let cb = Arc::new(
+//!     CircuitBreaker::builder("db")
+//!         .on_state_change(move |name, from, to| hook.on_state_change(name, from, to))
+//!         .build()?,
+//! );
+//! tracing.watch(&cb);
+//! cb.force_open(); // WARN warden::state breaker="db" from="closed" to="open"
+//! # Ok::<(), warden_breaker::ConfigError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use tracing::Level;
+use warden_breaker::{CircuitBreaker, State};
+
+use crate::label;
+use crate::watched::Watched;
+
+/// The target of state-change events.
+pub const STATE_TARGET: &str = "warden::state";
+/// The target of rejection summaries.
+pub const REJECTIONS_TARGET: &str = "warden::rejections";
+
+/// The level of the state-change event for a move to `to`: `WARN` to open,
+/// `INFO` otherwise.
+///
+/// ```
+/// use warden_telemetry::{State, events::level};
+/// assert_eq!(level(State::Open), tracing::Level::WARN);
+/// ```
+pub const fn level(to: State) -> Level {
+    match to {
+        State::Open => Level::WARN,
+        State::Closed | State::HalfOpen => Level::INFO,
+    }
+}
+
+/// Emits the state-change event of `name` (see the module docs). Works as a
+/// breaker's `on_state_change` callback by itself, without rejection summaries.
+///
+/// ```
+/// let cb = warden_breaker::CircuitBreaker::builder("db")
+///     .on_state_change(warden_telemetry::events::state_changed)
+///     .build()?;
+/// cb.force_open();
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+pub fn state_changed(name: &str, from: State, to: State) {
+    let (from_label, to_label) = (label(from), label(to));
+    if to == State::Open {
+        tracing::warn!(target: STATE_TARGET, breaker = name, from = from_label, to = to_label, "circuit breaker state changed");
+    } else {
+        tracing::info!(target: STATE_TARGET, breaker = name, from = from_label, to = to_label, "circuit breaker state changed");
+    }
+}
+
+/// State-change events and per-breaker rejection summaries for the breakers
+/// it [watches](Self::watch). Install [`on_state_change`](Self::on_state_change)
+/// as each breaker's callback (the facade does both with one builder call).
+#[derive(Default)]
+pub struct Tracing {
+    watched: Watched,
+    /// Per name: the rejections (open, too many requests) already reported.
+    reported: Mutex<BTreeMap<Arc<str>, (u64, u64)>>,
+}
+
+impl fmt::Debug for Tracing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracing").finish_non_exhaustive()
+    }
+}
+
+impl Tracing {
+    /// No breakers yet.
+    ///
+    /// ```
+    /// let _t = warden_telemetry::events::Tracing::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reports rejections of `breaker` (held weakly) at its transitions. Its
+    /// rejections so far count as reported.
+    ///
+    /// ```
+    /// let t = warden_telemetry::events::Tracing::new();
+    /// t.watch(&std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
+        let t = breaker.totals();
+        self.watched.watch(breaker);
+        self.lock().insert(
+            Arc::from(breaker.name()),
+            (t.rejected_open, t.rejected_too_many_requests),
+        );
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Arc<str>, (u64, u64)>> {
+        self.reported
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The state-change callback: the event for the transition, then the
+    /// rejection summary of the state it left, if calls were refused in it.
+    ///
+    /// ```
+    /// use warden_telemetry::{State, events::Tracing};
+    /// Tracing::new().on_state_change("db", State::Closed, State::Open);
+    /// ```
+    pub fn on_state_change(&self, name: &str, from: State, to: State) {
+        state_changed(name, from, to);
+        self.summarize(name, from);
+    }
+
+    /// Emits the rejection summary of `name` now if calls were refused since
+    /// the last one (for a periodic task: rejections while a breaker stays
+    /// open for long); returns whether it did.
+    ///
+    /// ```
+    /// let t = warden_telemetry::events::Tracing::new();
+    /// assert!(!t.report("unknown"));
+    /// ```
+    pub fn report(&self, name: &str) -> bool {
+        match self.watched.get(name) {
+            Some(cb) => self.summarize(name, crate::state_of(&cb)),
+            None => false,
+        }
+    }
+
+    /// [`report`](Self::report) for every watched breaker; returns how many
+    /// summaries were emitted.
+    ///
+    /// ```
+    /// assert_eq!(warden_telemetry::events::Tracing::new().report_all(), 0);
+    /// ```
+    pub fn report_all(&self) -> usize {
+        self.watched
+            .live()
+            .iter()
+            .filter(|cb| self.report(cb.name()))
+            .count()
+    }
+
+    fn summarize(&self, name: &str, state: State) -> bool {
+        let Some(cb) = self.watched.get(name) else {
+            return false;
+        };
+        let t = cb.totals();
+        let now = (t.rejected_open, t.rejected_too_many_requests);
+        let before = {
+            let mut reported = self.lock();
+            let entry = reported.entry(Arc::from(name)).or_insert((0, 0));
+            std::mem::replace(entry, now)
+        };
+        let open = now.0.saturating_sub(before.0);
+        let too_many_requests = now.1.saturating_sub(before.1);
+        if open == 0 && too_many_requests == 0 {
+            return false;
+        }
+        tracing::debug!(
+            target: REJECTIONS_TARGET,
+            breaker = name,
+            state = label(state),
+            open,
+            too_many_requests,
+            total = now.0 + now.1,
+            "circuit breaker rejected calls"
+        );
+        true
+    }
+}

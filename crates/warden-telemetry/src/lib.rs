@@ -1,0 +1,86 @@
+//! OpenTelemetry, `metrics` facade and `tracing` backends for warden circuit
+//! breakers.
+//!
+//! Every backend reads what the breakers count anyway, their lifetime
+//! [`Totals`](warden_breaker::Totals) and their state, at collection time or at
+//! a transition, never per call: a guarded call costs the same with any of
+//! them on. Each is a feature with only its own dependency (none is on by
+//! default):
+//!
+//! | feature | module | what | dependency |
+//! | --- | --- | --- | --- |
+//! | `otel` | `otel` | observable instruments, read when the SDK collects | `opentelemetry` (the API) |
+//! | `metrics` | `metrics_facade` | `metrics::counter!`/`gauge!` set from the totals by a periodic task or at transitions | `metrics` |
+//! | `tracing` | `events` | one event per state change; rejections as rate-limited debug events | `tracing` |
+//!
+//! The families are those of `warden-prometheus`: the state gauge, successes,
+//! failures, rejections by reason (`open`, `too_many_requests`) and transitions
+//! by `from`/`to`. Timeouts, bulkhead rejections and retry attempts are known
+//! only to the caller; the facade (`warden-kit`) exports them through
+//! `warden-prometheus`.
+//!
+//! Breakers are held weakly: a dropped breaker leaves every backend.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod events;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics_facade;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
+
+#[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
+mod watched;
+
+#[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
+use warden_breaker::CircuitBreaker;
+pub use warden_breaker::State;
+
+/// The label value of a state, as `warden-prometheus` writes it: `closed`,
+/// `open`, `half_open`.
+///
+/// ```
+/// assert_eq!(warden_telemetry::label(warden_telemetry::State::HalfOpen), "half_open");
+/// ```
+pub const fn label(state: State) -> &'static str {
+    match state {
+        State::Closed => "closed",
+        State::Open => "open",
+        State::HalfOpen => "half_open",
+    }
+}
+
+/// `breaker.state()` for an exporter: a panic of a state-change callback run by
+/// the due transition does not reach the collecting thread (the transition
+/// itself is complete by then; the state is read again).
+#[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
+pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| breaker.state()))
+        .unwrap_or_else(|_| breaker.state())
+}
+
+/// The transitions exported for a breaker: gobreaker's four edges always, any
+/// other edge (a manual command's) once it happened.
+#[cfg(any(feature = "otel", feature = "metrics"))]
+pub(crate) fn edges(t: &warden_breaker::Totals) -> impl Iterator<Item = (State, State)> + '_ {
+    const STANDARD: [(State, State); 4] = [
+        (State::Closed, State::Open),
+        (State::Open, State::HalfOpen),
+        (State::HalfOpen, State::Closed),
+        (State::HalfOpen, State::Open),
+    ];
+    State::ALL
+        .into_iter()
+        .flat_map(|from| State::ALL.into_iter().map(move |to| (from, to)))
+        .filter(move |&(from, to)| {
+            from != to && (STANDARD.contains(&(from, to)) || t.transitions(from, to) != 0)
+        })
+}

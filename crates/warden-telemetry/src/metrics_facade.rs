@@ -1,0 +1,195 @@
+//! The [`metrics`] facade (feature `metrics`): the families set from the
+//! breakers' totals by a periodic task or at transitions, never per call.
+//!
+//! | name | kind | labels |
+//! | --- | --- | --- |
+//! | `warden_circuit_breaker_state` | gauge | `name` (0 closed, 1 open, 2 half-open) |
+//! | `warden_circuit_breaker_successes_total` | counter | `name` |
+//! | `warden_circuit_breaker_failures_total` | counter | `name` |
+//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`) |
+//! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
+//!
+//! Counters are set with [`Counter::absolute`](metrics::Counter::absolute) to
+//! the breaker's lifetime total, so missing an export loses nothing: the next
+//! one catches up. Call [`MetricsFacade::export`] from your own periodic task,
+//! or let [`MetricsFacade::every`] run one on a thread; install
+//! [`MetricsFacade::on_state_change`] as a breaker's callback to export it at
+//! each transition as well (the state gauge is then exact in transition order).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use warden_breaker::CircuitBreaker;
+//! use warden_telemetry::metrics_facade::MetricsFacade;
+//!
+//! let facade = Arc::new(MetricsFacade::new());
+//! let cb = Arc::new(CircuitBreaker::builder("db").build()?);
+//! facade.watch(&cb);
+//! let _ = cb.call(|| Ok::<_, ()>(()));
+//! facade.export(); // into whatever recorder is installed (none here: a no-op)
+//! # Ok::<(), warden_breaker::ConfigError>(())
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use warden_breaker::{CircuitBreaker, State};
+
+use crate::watched::Watched;
+use crate::{edges, label};
+
+/// Exports the breakers it watches through the `metrics` facade.
+#[derive(Default)]
+pub struct MetricsFacade {
+    watched: Watched,
+}
+
+impl fmt::Debug for MetricsFacade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsFacade").finish_non_exhaustive()
+    }
+}
+
+impl MetricsFacade {
+    /// No breakers yet.
+    ///
+    /// ```
+    /// let _m = warden_telemetry::metrics_facade::MetricsFacade::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Exports `breaker` (held weakly) from now on, starting with its current
+    /// values.
+    ///
+    /// ```
+    /// let m = warden_telemetry::metrics_facade::MetricsFacade::new();
+    /// m.watch(&std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
+        self.watched.watch(breaker);
+        export_one(breaker, breaker.state());
+    }
+
+    /// Sets every family of every watched breaker; returns how many breakers
+    /// were exported. The state is read with [`CircuitBreaker::state`], which
+    /// performs a due transition (an open breaker whose timeout passed turns
+    /// half-open).
+    ///
+    /// ```
+    /// assert_eq!(warden_telemetry::metrics_facade::MetricsFacade::new().export(), 0);
+    /// ```
+    pub fn export(&self) -> usize {
+        let live = self.watched.live();
+        for cb in &live {
+            export_one(cb, crate::state_of(cb));
+        }
+        live.len()
+    }
+
+    /// The state-change callback: exports the breaker named `name` with its new
+    /// state `to`.
+    ///
+    /// ```
+    /// use warden_telemetry::{State, metrics_facade::MetricsFacade};
+    /// MetricsFacade::new().on_state_change("db", State::Closed, State::Open);
+    /// ```
+    pub fn on_state_change(&self, name: &str, _from: State, to: State) {
+        if let Some(cb) = self.watched.get(name) {
+            export_one(&cb, to);
+        }
+    }
+
+    /// Runs [`export`](Self::export) every `period` on a thread of its own,
+    /// until the returned [`Exporting`] is dropped (which stops and joins it).
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be spawned.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let m = Arc::new(warden_telemetry::metrics_facade::MetricsFacade::new());
+    /// let running = m.every(Duration::from_secs(10))?;
+    /// drop(running); // stops at once
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn every(self: &Arc<Self>, period: Duration) -> std::io::Result<Exporting> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (this, signal) = (Arc::clone(self), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("warden-metrics-export".into())
+            .spawn(move || {
+                let (lock, cv) = &*signal;
+                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !*stopped {
+                    this.export();
+                    stopped = cv
+                        .wait_timeout(stopped, period)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            })?;
+        Ok(Exporting {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// The thread of [`MetricsFacade::every`]; dropping it stops the thread.
+pub struct Exporting {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Exporting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exporting").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Exporting {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn export_one(cb: &CircuitBreaker, state: State) {
+    let name = cb.name().to_owned();
+    let t = cb.totals();
+    metrics::gauge!("warden_circuit_breaker_state", "name" => name.clone())
+        .set(state.as_gauge() as f64);
+    metrics::counter!("warden_circuit_breaker_successes_total", "name" => name.clone())
+        .absolute(t.successes);
+    metrics::counter!("warden_circuit_breaker_failures_total", "name" => name.clone())
+        .absolute(t.failures);
+    for (reason, n) in [
+        ("open", t.rejected_open),
+        ("too_many_requests", t.rejected_too_many_requests),
+    ] {
+        metrics::counter!(
+            "warden_circuit_breaker_rejections_total",
+            "name" => name.clone(),
+            "reason" => reason
+        )
+        .absolute(n);
+    }
+    for (from, to) in edges(&t) {
+        metrics::counter!(
+            "warden_circuit_breaker_transitions_total",
+            "name" => name.clone(),
+            "from" => label(from),
+            "to" => label(to)
+        )
+        .absolute(t.transitions(from, to));
+    }
+}

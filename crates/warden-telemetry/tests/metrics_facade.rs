@@ -1,0 +1,129 @@
+//! `metrics_facade::MetricsFacade` into metrics-util's `DebuggingRecorder`:
+//! the families set from the totals at transitions and by `export`, never
+//! per call.
+#![cfg(feature = "metrics")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::{CompositeKey, MetricKind};
+use warden_breaker::{CircuitBreaker, ManualClock, State};
+use warden_telemetry::metrics_facade::MetricsFacade;
+
+type Values = BTreeMap<(String, Vec<(String, String)>), f64>;
+
+fn values(snapshotter: &Snapshotter) -> Values {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value): (CompositeKey, _, _, DebugValue)| {
+            let (kind, key) = key.into_parts();
+            let mut labels: Vec<_> = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            let v = match (kind, value) {
+                (MetricKind::Counter, DebugValue::Counter(c)) => c as f64,
+                (MetricKind::Gauge, DebugValue::Gauge(g)) => g.into_inner(),
+                other => panic!("unexpected {other:?}"),
+            };
+            ((key.name().to_owned(), labels), v)
+        })
+        .collect()
+}
+
+fn get(v: &Values, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut labels: Vec<_> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    labels.sort();
+    v.get(&(name.to_owned(), labels)).copied()
+}
+
+#[test]
+fn families_follow_the_totals_at_transitions_and_on_export() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let clock = ManualClock::new();
+        let facade = Arc::new(MetricsFacade::new());
+        let hook = Arc::clone(&facade);
+        let cb = Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 2)
+                .timeout(Duration::from_millis(10))
+                .clock(clock.clone())
+                .on_state_change(move |name, from, to| hook.on_state_change(name, from, to))
+                .build()
+                .unwrap(),
+        );
+        facade.watch(&cb);
+        for _ in 0..3 {
+            cb.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        // Calls alone export nothing: the successes are not there yet.
+        let v = values(&snapshotter);
+        let name = [("name", "db")];
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_successes_total", &name),
+            Some(0.0)
+        );
+
+        for _ in 0..2 {
+            let _ = cb.call(|| Err::<(), _>(())); // the second trips: exported
+        }
+        let v = values(&snapshotter);
+        assert_eq!(get(&v, "warden_circuit_breaker_state", &name), Some(1.0));
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_successes_total", &name),
+            Some(3.0)
+        );
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_failures_total", &name),
+            Some(2.0)
+        );
+        let edge = |from, to| {
+            get(
+                &v,
+                "warden_circuit_breaker_transitions_total",
+                &[("from", from), ("name", "db"), ("to", to)],
+            )
+        };
+        assert_eq!(edge("closed", "open"), Some(1.0));
+        assert_eq!(edge("open", "half_open"), Some(0.0));
+
+        for _ in 0..4 {
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        clock.advance(Duration::from_millis(11));
+        assert_eq!(facade.export(), 1); // the state read turns it half-open
+        let v = values(&snapshotter);
+        assert_eq!(get(&v, "warden_circuit_breaker_state", &name), Some(2.0));
+        let reason = |r| {
+            get(
+                &v,
+                "warden_circuit_breaker_rejections_total",
+                &[("name", "db"), ("reason", r)],
+            )
+        };
+        assert_eq!(reason("open"), Some(4.0));
+        assert_eq!(reason("too_many_requests"), Some(0.0));
+        assert_eq!(cb.state(), State::HalfOpen);
+    });
+}
+
+#[test]
+fn a_periodic_export_runs_and_stops_when_dropped() {
+    let facade = Arc::new(MetricsFacade::new());
+    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    facade.watch(&cb);
+    let running = facade.every(Duration::from_millis(1)).unwrap();
+    drop(running); // joins the thread: returns only if it stopped
+    drop(cb);
+    assert_eq!(facade.export(), 0, "a dropped breaker is forgotten");
+}

@@ -1,0 +1,137 @@
+//! `otel::OtelMetrics` end to end through the OpenTelemetry SDK: a meter
+//! provider with a periodic reader into the SDK's in-memory exporter; a flush
+//! collects the observable instruments, which read the breakers' totals then.
+#![cfg(feature = "otel")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use opentelemetry::metrics::MeterProvider;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use warden_breaker::{CircuitBreaker, State};
+use warden_telemetry::otel::OtelMetrics;
+
+type Points = BTreeMap<(String, Vec<(String, String)>), i128>;
+
+/// The last collection's data points.
+fn collect(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Points {
+    exporter.reset();
+    provider.force_flush().unwrap();
+    let mut points = Points::new();
+    for rm in exporter.get_finished_metrics().unwrap() {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                let mut add = |attrs: Vec<(String, String)>, v: i128| {
+                    let mut attrs = attrs;
+                    attrs.sort();
+                    points.insert((m.name().to_owned(), attrs), v);
+                };
+                let attrs = |it: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+                    it.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect::<Vec<_>>()
+                };
+                match m.data() {
+                    AggregatedMetrics::U64(MetricData::Sum(s)) => {
+                        assert!(s.is_monotonic(), "{}", m.name());
+                        for p in s.data_points() {
+                            add(attrs(&mut p.attributes()), p.value().into());
+                        }
+                    }
+                    AggregatedMetrics::I64(MetricData::Gauge(g)) => {
+                        for p in g.data_points() {
+                            add(attrs(&mut p.attributes()), p.value().into());
+                        }
+                    }
+                    other => panic!("unexpected data for {}: {other:?}", m.name()),
+                }
+            }
+        }
+    }
+    points
+}
+
+fn get(points: &Points, name: &str, attrs: &[(&str, &str)]) -> Option<i128> {
+    let mut attrs: Vec<_> = attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    attrs.sort();
+    points.get(&(name.to_owned(), attrs)).copied()
+}
+
+#[test]
+fn observable_instruments_read_the_totals_at_collection() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let otel = OtelMetrics::register(&provider.meter("warden"));
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .build()
+            .unwrap(),
+    );
+    otel.watch(&cb);
+    for _ in 0..3 {
+        cb.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    let p = collect(&provider, &exporter);
+    let name = [("name", "db")];
+    assert_eq!(get(&p, "warden.circuit_breaker.successes", &name), Some(3));
+    assert_eq!(get(&p, "warden.circuit_breaker.state", &name), Some(0));
+
+    let _ = cb.call(|| Err::<(), _>(())); // trips
+    for _ in 0..5 {
+        assert!(cb.call(|| Ok::<_, ()>(())).is_err());
+    }
+    let p = collect(&provider, &exporter);
+    assert_eq!(get(&p, "warden.circuit_breaker.state", &name), Some(1));
+    assert_eq!(get(&p, "warden.circuit_breaker.failures", &name), Some(1));
+    let reason = |r| {
+        get(
+            &p,
+            "warden.circuit_breaker.rejections",
+            &[("name", "db"), ("reason", r)],
+        )
+    };
+    assert_eq!(
+        (reason("open"), reason("too_many_requests")),
+        (Some(5), Some(0))
+    );
+    let edge = |from, to| {
+        get(
+            &p,
+            "warden.circuit_breaker.transitions",
+            &[("name", "db"), ("from", from), ("to", to)],
+        )
+    };
+    assert_eq!(edge("closed", "open"), Some(1));
+    assert_eq!(edge("half_open", "closed"), Some(0));
+    assert_eq!(
+        edge("open", "closed"),
+        None,
+        "a manual edge appears once taken"
+    );
+    cb.reset();
+    let p = collect(&provider, &exporter);
+    assert_eq!(
+        get(
+            &p,
+            "warden.circuit_breaker.transitions",
+            &[("name", "db"), ("from", "open"), ("to", "closed")]
+        ),
+        Some(1)
+    );
+    assert_eq!(cb.state(), State::Closed);
+
+    drop(cb);
+    let p = collect(&provider, &exporter);
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.successes", &name),
+        None,
+        "dropped breakers leave"
+    );
+    provider.shutdown().unwrap();
+}

@@ -1,0 +1,174 @@
+//! `events::Tracing` under a capturing subscriber: one event per state change
+//! with its target, level and fields, and one rejection summary per breaker and
+//! transition, however many calls were refused.
+#![cfg(feature = "tracing")]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+use warden_breaker::{CircuitBreaker, ManualClock, State};
+use warden_telemetry::events::{REJECTIONS_TARGET, STATE_TARGET, Tracing};
+
+#[derive(Debug, Clone, PartialEq)]
+struct Captured {
+    target: String,
+    level: Level,
+    fields: BTreeMap<String, String>,
+}
+
+/// Keeps every event; spans are not used.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.to_string());
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Captured {
+            target: event.metadata().target().to_owned(),
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn state_changes_and_rate_limited_rejections_are_events() {
+    let capture = Capture::default();
+    let events = capture.0.clone();
+    tracing::subscriber::with_default(capture, || {
+        let clock = ManualClock::new();
+        let tracing = Arc::new(Tracing::new());
+        let hook = Arc::clone(&tracing);
+        let cb = Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .timeout(Duration::from_millis(10))
+                .clock(clock.clone())
+                .on_state_change(move |name, from, to| hook.on_state_change(name, from, to))
+                .build()
+                .unwrap(),
+        );
+        tracing.watch(&cb);
+        let _ = cb.call(|| Err::<(), _>("down")); // closed -> open
+        for _ in 0..1000 {
+            assert!(cb.call(|| Ok::<_, ()>(())).is_err());
+        }
+        clock.advance(Duration::from_millis(11));
+        let probe = cb.try_acquire().unwrap(); // open -> half-open
+        assert!(cb.try_acquire().is_err()); // too many requests
+        probe.success(); // half-open -> closed
+        assert_eq!(cb.state(), State::Closed);
+    });
+    let events = events.lock().unwrap().clone();
+    let state = |from, to| {
+        fields(&[
+            ("breaker", "db"),
+            ("from", from),
+            ("to", to),
+            ("message", "circuit breaker state changed"),
+        ])
+    };
+    let expected = vec![
+        Captured {
+            target: STATE_TARGET.into(),
+            level: Level::WARN,
+            fields: state("closed", "open"),
+        },
+        Captured {
+            target: STATE_TARGET.into(),
+            level: Level::INFO,
+            fields: state("open", "half_open"),
+        },
+        // The 1000 rejections while open: one summary, at the end of the open state.
+        Captured {
+            target: REJECTIONS_TARGET.into(),
+            level: Level::DEBUG,
+            fields: fields(&[
+                ("breaker", "db"),
+                ("state", "open"),
+                ("open", "1000"),
+                ("too_many_requests", "0"),
+                ("total", "1000"),
+                ("message", "circuit breaker rejected calls"),
+            ]),
+        },
+        Captured {
+            target: STATE_TARGET.into(),
+            level: Level::INFO,
+            fields: state("half_open", "closed"),
+        },
+        Captured {
+            target: REJECTIONS_TARGET.into(),
+            level: Level::DEBUG,
+            fields: fields(&[
+                ("breaker", "db"),
+                ("state", "half_open"),
+                ("open", "0"),
+                ("too_many_requests", "1"),
+                ("total", "1001"),
+                ("message", "circuit breaker rejected calls"),
+            ]),
+        },
+    ];
+    assert_eq!(events, expected);
+}
+
+#[test]
+fn a_periodic_report_summarizes_a_long_open_state_once() {
+    let capture = Capture::default();
+    let events = capture.0.clone();
+    tracing::subscriber::with_default(capture, || {
+        let tracing = Tracing::new();
+        let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+        cb.force_open(); // before watching: not reported
+        let _ = cb.call(|| Ok::<_, ()>(()));
+        tracing.watch(&cb);
+        assert!(!tracing.report("db"));
+        for _ in 0..5 {
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        assert_eq!(tracing.report_all(), 1);
+        assert_eq!(tracing.report_all(), 0, "nothing new");
+        drop(cb);
+        assert_eq!(tracing.report_all(), 0, "a dropped breaker is forgotten");
+    });
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].fields["open"], "5");
+    assert_eq!(events[0].fields["total"], "6");
+}
