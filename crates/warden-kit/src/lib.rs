@@ -119,7 +119,7 @@
 //!   (`RegistryBuilder::otel`, `RegistryBuilder::metrics_facade`,
 //!   `RegistryBuilder::tracing`); each reads the breakers' own totals at
 //!   collection time or at transitions, never per call.
-//! * `tower`: [`Registry::layer`](crate::Registry) and the [`tower`](crate::tower)
+//! * `tower`: [`Registry::layer`](crate::Registry) and the `tower`
 //!   module: a tower layer on a name's breaker, bulkhead and metrics, and
 //!   `warden_tower`'s classifiers for pipelines.
 //! * `redis`: fleet-wide breakers through Redis (the `warden-redis` crate,

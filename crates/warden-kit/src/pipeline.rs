@@ -470,7 +470,7 @@ impl<T, E> Pipeline<T, E> {
     /// failure, `Ok` a success). The same closure form works for the core's
     /// [`call_with`](warden_breaker::CircuitBreaker::call_with) and, as a
     /// `warden_tower::classify::Classifier`, for the tower layer; with the
-    /// `tower` feature, [`classify`](crate::tower::classify) adapts any of
+    /// `tower` feature, `tower::classify` adapts any of
     /// `warden_tower`'s classifiers (such as `HttpClassifier`: a `5xx`
     /// response is a failure).
     ///
