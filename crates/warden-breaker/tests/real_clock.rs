@@ -32,6 +32,8 @@ fn an_open_breaker_reads_half_open_once_its_timeout_passed() {
         cb.call(|| Ok::<_, ()>(())),
         Err(Error::Rejected(Rejected::Open))
     ));
+    // Real time on purpose: the defect lived in the default clock itself (quanta's
+    // `recent()` frozen), which a ManualClock replaces and so could never show.
     std::thread::sleep(Duration::from_millis(550));
     assert_eq!(cb.state(), State::HalfOpen, "550 ms into a 500 ms timeout");
 }
@@ -39,6 +41,8 @@ fn an_open_breaker_reads_half_open_once_its_timeout_passed() {
 #[test]
 fn rejections_end_at_the_timeout() {
     let cb = tripped(Duration::from_millis(100));
+    // Real time on purpose: only the default clock uses the ticker's published
+    // time (a ManualClock never starts it), and that path is what is under test.
     std::thread::sleep(Duration::from_millis(150));
     // The first call after the timeout is the probe, whatever the ticker saw.
     assert_eq!(cb.call(|| Ok::<_, ()>(7)), Ok(7));

@@ -28,6 +28,8 @@ fn wait_for(want: usize, what: &str) {
             "{what}: {} ticker threads, want {want}",
             ticker_threads()
         );
+        // Real time on purpose: the ticker is a real OS thread, started and stopped
+        // by itself; polling /proc is the only way to see it (bounded by 5 s).
         std::thread::sleep(Duration::from_millis(5));
     }
 }
