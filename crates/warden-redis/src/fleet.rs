@@ -37,6 +37,8 @@ const PIPELINE_MAX: usize = 256;
 const JOIN_PER_SLICE: usize = 500;
 /// A breaker the fleet holds open is synced at least once per this many slices.
 const RECHECK_SLICES: u32 = 10;
+/// Breakers looked at between two yields of a walk ([`yield_every`]).
+const WALK_CHUNK: usize = 256;
 /// Change-log entries read per slice; a bigger gap resyncs every breaker.
 const CHANGES_MAX: usize = 1000;
 /// The most bytes of names in one change notice (a bigger batch is cut into
@@ -714,6 +716,16 @@ async fn run(inner: Arc<Inner>, client: Client) {
     }
 }
 
+/// Gives the runtime's worker to other tasks every [`WALK_CHUNK`] breakers of a
+/// walk, so that a walk over many breakers never holds a worker for long: the
+/// notice listener, the connections' drivers and the application's own tasks
+/// run in between.
+async fn yield_every(k: usize) {
+    if k % WALK_CHUNK == WALK_CHUNK - 1 {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Why a round runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Round {
@@ -1245,7 +1257,8 @@ async fn round(
     let due_set: std::collections::HashSet<usize> =
         due.iter().map(|s| Arc::as_ptr(s) as usize).collect();
     if scan {
-        for s in &list {
+        for (k, s) in list.iter().enumerate() {
+            yield_every(k).await;
             let is_due = due_set.contains(&(Arc::as_ptr(s) as usize));
             collect(
                 inner,
@@ -1264,7 +1277,8 @@ async fn round(
             }
         }
         if kind == Round::Check {
-            for s in &list {
+            for (k, s) in list.iter().enumerate() {
+                yield_every(k).await;
                 if !due_set.contains(&(Arc::as_ptr(s) as usize)) && wants_trip_vote(inner, s) {
                     items.push(sync_item(inner, script, s, false));
                 }
