@@ -1141,9 +1141,9 @@ fn parse_notice(payload: &[u8]) -> Option<(u64, Vec<&str>)> {
 
 /// Listens for other instances' change notices (pub/sub, on its own connection)
 /// and has the task sync each named breaker at once. On one Redis server it
-/// subscribes there; on a Redis Cluster to one seed node (a notice published on
-/// any node reaches every node), moving to the next seed when the connection
-/// breaks. A notice lost while the connection is down costs only speed: the task
+/// subscribes there; on a Redis Cluster to one of the nodes it was given (a
+/// notice published on any node reaches every node), moving to the next when the
+/// connection breaks. A notice lost while the connection is down costs only speed: the task
 /// reads the change log every slice. Aborted when the fleet stops.
 async fn listen(inner: Arc<Inner>) {
     let cfg = &inner.config;

@@ -98,12 +98,13 @@
 //! its breaker's keys and says when it made a transition, and the instance
 //! announces the transition in the change log, with its change notice, in the
 //! same round (the notice goes out as on one server; an idle instance that
-//! missed it learns of the change within one slice plus three round trips). The
-//! notice listener subscribes on one seed node (a notice published on any node
-//! reaches every node) and moves to the next seed when that connection breaks.
-//! If the instance dies between the two, the change is not announced: instances
-//! with traffic on that breaker still learn it at their next sync, idle ones when
-//! they next have calls (or, for an open decision they held, at its deadline).
+//! missed it learns of the change within one slice plus three round trips). If
+//! the instance dies between the script and the announcement, the change is not
+//! announced: instances with traffic on that breaker still learn it at their
+//! next sync, idle ones when they next have calls (or, for an open decision they
+//! held, at its deadline). The notice listener subscribes on one of the nodes it
+//! was given (a notice published on any node reaches every node) and moves to
+//! the next when that connection breaks.
 //! Commands go to their slots' masters concurrently instead of in one pipeline,
 //! and the client follows slot moves and failovers. While a master is failing
 //! over, round trips to it fail and the instance decides locally, as when Redis
