@@ -1740,6 +1740,56 @@ impl Registry {
     pub fn pipeline<T, E>(&self, name: &str) -> Result<Pipeline<T, E>, RegistryError> {
         Ok(self.breaker(name)?.pipeline())
     }
+
+    /// The pipeline of `name`, giving the name `config` first unless it has a
+    /// configuration of its own (from the builder, a file or
+    /// [`configure`](Self::configure)), which stays in force. A strict
+    /// registry takes only the names configured ahead, as for every call. A
+    /// name that gets no breaker of its own (a full registry) is left
+    /// unconfigured, so refused names leave nothing behind.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::AlreadyCreated`] when the name is in use with the
+    /// registry's default configuration (its breaker cannot take `config`
+    /// any more), and as [`breaker`](Self::breaker).
+    pub(crate) fn pipeline_configured_as<T, E>(
+        &self,
+        name: &str,
+        config: impl FnOnce() -> BreakerConfig,
+    ) -> Result<Pipeline<T, E>, RegistryError> {
+        let configured_here = {
+            let mut slow = self.lock();
+            if slow.shut_down {
+                return Err(RegistryError::Shutdown);
+            }
+            if self.limits.strict || slow.named.contains_key(name) {
+                false
+            } else if self.map.pin().contains_key(name) {
+                return Err(RegistryError::AlreadyCreated {
+                    name: bounded(name),
+                });
+            } else if name.len() > self.limits.max_name_len {
+                return Err(NameError::TooLong {
+                    len: name.len(),
+                    max: self.limits.max_name_len,
+                    prefix: bounded_prefix(name),
+                }
+                .into());
+            } else {
+                slow.named.insert(name.to_owned(), config());
+                true
+            }
+        };
+        let pipeline = self.pipeline(name);
+        if configured_here {
+            let mut slow = self.lock();
+            if !self.map.pin().contains_key(name) {
+                slow.named.remove(name);
+            }
+        }
+        pipeline
+    }
 }
 
 /// Nanoseconds of `d`, saturating.
