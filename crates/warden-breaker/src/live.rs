@@ -143,7 +143,9 @@ fn intern(live: Live) -> Arc<Live> {
 /// Inline copies of the few settings the frequent paths other than the plain
 /// closed success need, so that those paths read one word of the breaker instead
 /// of loading the live settings (an arc-swap load: a thread-local debt slot, a
-/// sequentially consistent store and its release, 20-25 ns on the benchmark VM).
+/// sequentially consistent store and its release when the guard drops; with the
+/// lazy cell around it about 15 ns per call on the benchmark VM, see
+/// BENCHMARKS.md).
 ///
 /// Each word is the copy of one version of the settings, whole: an operation that
 /// decides from a word uses nothing else of the settings, and an operation that
