@@ -48,7 +48,7 @@ use crate::clock::{NANOS_PER_TICK, TimeBase};
 use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::live::{Live, Quick, Restart};
-use crate::permit::{OwnedPermit, Permit, Ticket};
+use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
     prev_generation,
@@ -851,9 +851,12 @@ impl CircuitBreaker {
         // never merged into one variable first: merged, the ticket went through the
         // stack, and a 16-byte load of two smaller stores defeats store forwarding
         // (criterion: closed success 3.0 -> 8.3 ns, half-open rejection 2.6 -> 8.8 ns).
+        // For the same reason the out-of-line paths return an `Admission` word, not a
+        // `Result`: a `Result<Ticket, Rejected>` returned from a call comes back through
+        // memory, and this path's ticket then went through that stack slot too.
         let (_, hooks) = self.hot();
         if hooks {
-            return self.admit_hooked(s);
+            return self.admit_hooked(s).get();
         }
         // The hot path: closed, no interval to check, nothing requested.
         if s.is_plain_closed() {
@@ -861,7 +864,7 @@ impl CircuitBreaker {
             self.counters.record_request(s.without_pending());
             return Ok(Ticket::closed(s.generation()));
         }
-        self.admit_counted(s)
+        self.admit_counted(s).get()
     }
 
     /// [`Self::admit_slow`], counting a refusal in the lifetime totals (a plain
@@ -870,8 +873,8 @@ impl CircuitBreaker {
     /// callers (callgrind: 69 -> 83 instructions per closed success).
     #[cold]
     #[inline(never)]
-    fn admit_counted(&self, s: Snapshot) -> Result<Ticket, Rejected> {
-        self.admit_counted_in(&Cfg::lazy(&self.live), s)
+    fn admit_counted(&self, s: Snapshot) -> Admission {
+        Admission::new(self.admit_counted_in(&Cfg::lazy(&self.live), s))
     }
 
     /// [`Self::admit_counted`] with the settings loaded by the caller, if it did.
@@ -888,7 +891,7 @@ impl CircuitBreaker {
     /// the inlined [`Self::admit`] stays as small as the plain path needs (a branch
     /// more there costs the plain closed path about 1 ns).
     #[inline(never)]
-    fn admit_hooked(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+    fn admit_hooked(&self, s: Snapshot) -> Admission {
         let l = &Cfg::lazy(&self.live);
         if self.hot().0 == RecordPath::Timed && s.is_plain_closed() {
             // Slow calls and no observer (a timed record path has none): a closed
@@ -898,7 +901,7 @@ impl CircuitBreaker {
             // The lease from the inline copy (see `Quick`): no settings loaded.
             self.counters.record_request(s.without_pending());
             let start = self.time.timed_nanos_if(self.quick.timed().leased()) / 1_000;
-            return Ok(Ticket::closed(s.generation()).started_at(start));
+            return Admission::new(Ok(Ticket::closed(s.generation()).started_at(start)));
         }
         let result = if s.is_plain_closed() {
             self.counters.record_request(s.without_pending());
@@ -906,7 +909,7 @@ impl CircuitBreaker {
         } else {
             self.admit_counted_in(l, s)
         };
-        self.admission_hooks(l, result)
+        Admission::new(self.admission_hooks(l, result))
     }
 
     /// What an admission does beyond the state word and the counters: a closed
