@@ -425,7 +425,19 @@ impl CircuitBreaker {
     /// assert_eq!(cb.state(), warden_breaker::State::Closed);
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    #[inline]
     pub fn state(&self) -> State {
+        // Closed with no interval to check and nothing requested: one load, inlined
+        // into callers in other crates (the tower layer asks on every request).
+        if self.load().is_plain_closed() {
+            return State::Closed;
+        }
+        self.state_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn state_slow(&self) -> State {
         self.state_in(&Cfg::lazy(&self.live))
     }
 
