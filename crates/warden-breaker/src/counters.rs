@@ -47,9 +47,9 @@
 //! Threads beyond 2^16 live at once share one cell per breaker, updated by
 //! compare-and-swap. So:
 //!
-//! * a breaker called by one thread costs its struct, its settings and one
-//!   64-byte cell: 504 bytes in all with default settings and a 15-byte name
-//!   (the memory test);
+//! * a breaker called by one thread costs its struct, its name and one 64-byte
+//!   cell: 344 requested bytes in all with default settings and a 15-byte name
+//!   (the memory test; plain settings are shared between breakers, see `live.rs`);
 //! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
 //!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes
 //!   per slot up to the next power of two of `h` (slots are dense, so `h` is at
