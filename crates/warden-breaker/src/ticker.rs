@@ -43,7 +43,8 @@
 //! # Starting and stopping without a lock
 //!
 //! `control` holds a `RUNNING` bit and a count of registrations. Whoever needs
-//! the ticker first records why (a lease, a deadline, a message to the agenda), then bumps the count
+//! the ticker first records why (a lease, a deadline, a message to the agenda),
+//! then bumps the count
 //! with an exchange that also sets `RUNNING`; if `RUNNING` was clear, it starts
 //! the thread. The thread stops only with an exchange from the `control` word it
 //! loaded before it looked at the leases and deadlines: a registration after
@@ -197,7 +198,8 @@ impl Ticker {
     pub(crate) fn tick(&self, now: u64, agenda: impl FnOnce() -> bool) -> bool {
         self.recent.store(now.max(1), Ordering::Relaxed);
         // Acquire: pairs with the Release half of `register`, so every lease,
-        // deadline and agenda message registered before the word loaded here is seen below.
+        // deadline and agenda message registered before the word loaded here is
+        // seen below.
         let c = self.control.load(Ordering::Acquire);
         let busy = agenda();
         if busy
