@@ -58,8 +58,8 @@
 //! are equal and carry nothing of their own (no closure, observer, open backoff,
 //! window or slow-call rule; the default configuration is one) share a single
 //! allocation, while a breaker with a window or hooks pays for its own. A
-//! breaker on shared settings that one thread has called costs about 350
-//! bytes in all (`tests/memory.rs`; 100,000 of them fit in ~35 MB); one called by `n` threads adds
+//! breaker on shared settings that one thread has called costs about 380
+//! bytes in all (`tests/memory.rs`; 100,000 of them fit in ~38 MB); one called by `n` threads adds
 //! `n` cells and, past the first four threads, a small directory (8 bytes per
 //! thread slot). Thread slots are process-wide, dense and recycled when a thread
 //! exits, so counter memory follows the threads that call a breaker, never the
