@@ -508,3 +508,32 @@ fn shutdown_refuses_new_calls_and_lets_running_ones_finish() {
     assert_eq!(registry.list()[0].counts.total_successes, 1);
     assert_eq!(registry.shutdown().len(), 1);
 }
+
+/// With the default clock, the registry's breakers are moved on time: an open
+/// breaker turns half-open at its timeout without any call, so `state()`, `list()`
+/// and the callbacks do not lag. Real time on purpose: the ticker thread that makes
+/// the move runs only for the default clock, which a `ManualClock` replaces. Bounded:
+/// a 30 ms timeout, the move awaited for at most 5 s.
+#[test]
+fn an_open_breaker_turns_half_open_on_time_without_a_call() {
+    let (tx, rx) = mpsc::channel();
+    let registry = Registry::builder()
+        .default_config(trips_at(1).with_timeout(Duration::from_millis(30)))
+        .on_state_change(move |name, from, to| {
+            let _ = tx.send((name.to_owned(), from, to));
+        })
+        .build()
+        .unwrap();
+    let db = registry.breaker("db").unwrap();
+    let _ = db.breaker().call(|| Err::<(), _>("refused"));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        ("db".to_owned(), State::Closed, State::Open)
+    );
+    // No call from here on: the move to half-open comes from the ticker.
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        ("db".to_owned(), State::Open, State::HalfOpen)
+    );
+    assert_eq!(db.state(), State::HalfOpen);
+}
