@@ -225,6 +225,12 @@ mod process {
     /// The process's ticker.
     pub(crate) static TICKER: Ticker = Ticker::new();
 
+    /// What the thread does each tick besides publishing the time: the agenda of
+    /// breakers moved on time, installed by `breaker/schedule.rs` with its first
+    /// message. A function pointer, so the ticker depends on nothing of the
+    /// breakers it serves.
+    pub(crate) static AGENDA: OnceLock<fn(u64) -> bool> = OnceLock::new();
+
     static ORIGIN: OnceLock<quanta::Instant> = OnceLock::new();
 
     /// The origin of the process clock, fixed at its first use.
@@ -250,7 +256,7 @@ mod process {
                 let _unwinding = StopOnUnwind;
                 loop {
                     let now = now();
-                    if !TICKER.tick(now, || crate::breaker::schedule::run(now)) {
+                    if !TICKER.tick(now, || AGENDA.get().is_some_and(|run| run(now))) {
                         return;
                     }
                     std::thread::sleep(TICK);
@@ -294,6 +300,14 @@ pub(crate) fn keep_until(until: u64) {
     process::start_if(process::TICKER.keep_until(until));
     #[cfg(loom)]
     let _ = until;
+}
+
+/// Installs the agenda the thread runs each tick (once; later calls change nothing).
+/// Installed before the first message is sent and the thread woken, so the tick
+/// that sees the wake-up (Acquire, in `Ticker::tick`) sees the agenda too.
+#[cfg(not(loom))]
+pub(crate) fn install_agenda(run: fn(u64) -> bool) {
+    let _ = process::AGENDA.set(run);
 }
 
 /// Makes sure a thread ticks: the caller just sent the agenda a message.

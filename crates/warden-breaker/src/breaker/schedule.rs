@@ -302,6 +302,7 @@ mod process {
 
     fn inbox() -> &'static Inbox {
         INBOX.get_or_init(|| {
+            crate::ticker::install_agenda(run);
             let (tx, rx) = channel();
             Inbox {
                 tx,
