@@ -13,8 +13,9 @@ use warden_breaker::{Outcome, State};
 use warden_retry::{RetryError, RetryPolicy};
 
 use crate::ExecuteError;
+use crate::Registry;
 use crate::execution::{Execution, Primary};
-use crate::registry::{Entry, NamedBreaker, nanos, stop_reason};
+use crate::registry::{Entry, NamedBreaker, RegistryError, nanos, stop_reason};
 
 type ClassifyFn<T, E> = dyn Fn(&Result<T, E>) -> Outcome + Send + Sync;
 type SyncFallbackFn<T, E> = dyn Fn(ExecuteError<E>) -> Result<T, ExecuteError<E>> + Send + Sync;
@@ -905,4 +906,47 @@ fn remember_or_recall<T, E>(
         }
     }
     ex
+}
+
+// How a name's pipeline is reached from the registry; here, beside the type, so the
+// registry need not know it.
+impl NamedBreaker {
+    /// The breaker's [`Pipeline`]: its breaker, its bulkhead and its call
+    /// timeout, to which the `with_` methods add the rest. See
+    /// [`Registry::pipeline`].
+    ///
+    /// ```
+    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
+    /// let p = db.pipeline();
+    /// assert!(p.execute(|| Ok::<_, ()>(1)).has_value());
+    /// assert_eq!(db.counts().total_successes, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pipeline<T, E>(&self) -> Pipeline<T, E> {
+        Pipeline::new(self)
+    }
+}
+
+impl Registry {
+    /// The pipeline of the breaker named `name`, created on first use: its
+    /// breaker, its bulkhead and its call timeout; add retry, a fallback, a
+    /// classifier or another timeout with the pipeline's `with_` methods.
+    /// Build it once and keep it (the lookup happens here, not per call).
+    /// See [`Pipeline`] for the order of the strategies.
+    ///
+    /// # Errors
+    ///
+    /// As [`breaker`](Self::breaker).
+    ///
+    /// ```
+    /// use warden_kit::{Fallback, Registry};
+    /// let registry = Registry::builder().build()?;
+    /// let inventory = registry.pipeline("inventory")?.with_fallback(Fallback::value(0));
+    /// let ex = inventory.execute(|| Err::<u32, _>("connection refused"));
+    /// assert_eq!(ex.value(), Some(&0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pipeline<T, E>(&self, name: &str) -> Result<Pipeline<T, E>, RegistryError> {
+        Ok(self.breaker(name)?.pipeline())
+    }
 }

@@ -118,7 +118,7 @@ impl Preset {
         registry: &Registry,
         name: &str,
     ) -> Result<Pipeline<T, E>, RegistryError> {
-        registry.pipeline_configured_as(name, || self.config())
+        registry.configured_as(name, || self.config(), |r| r.pipeline(name))
     }
 
     /// [`pipeline`](Self::pipeline) with the preset's [`retry`](Self::retry):

@@ -29,7 +29,6 @@ use warden_breaker::{CircuitBreaker, Clock, Counts, Mode, Outcome, QuantaClock, 
 use warden_retry::{RetryPolicy, StopReason};
 
 use crate::bulkhead::BulkheadPermit;
-use crate::pipeline::Pipeline;
 use crate::quote::{QUOTE_MAX, bounded};
 use crate::{BreakerConfig, Bulkhead, ConfigError, ExecuteError, RegistryConfig};
 
@@ -527,21 +526,6 @@ impl NamedBreaker {
         self.entry.bulkhead().map(Bulkhead::in_flight)
     }
 
-    /// The breaker's [`Pipeline`]: its breaker, its bulkhead and its call
-    /// timeout, to which the `with_` methods add the rest. See
-    /// [`Registry::pipeline`].
-    ///
-    /// ```
-    /// let db = warden_kit::Registry::builder().build()?.breaker("db")?;
-    /// let p = db.pipeline();
-    /// assert!(p.execute(|| Ok::<_, ()>(1)).has_value());
-    /// assert_eq!(db.counts().total_successes, 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn pipeline<T, E>(&self) -> Pipeline<T, E> {
-        Pipeline::new(self)
-    }
-
     pub(crate) fn entry(&self) -> &Arc<Entry> {
         &self.entry
     }
@@ -956,10 +940,10 @@ pub struct Drained {
 ///
 /// Share it with `Arc`; every method takes `&self`.
 ///
-/// * **Calls**: [`pipeline`](Self::pipeline) gives a name's [`Pipeline`]
+/// * **Calls**: [`pipeline`](Self::pipeline) gives a name's [`Pipeline`](crate::Pipeline)
 ///   (its breaker, bulkhead and call timeout, plus the retry, fallback,
 ///   classifier or timeout you add), built once and run sync
-///   ([`Pipeline::execute`]) or async ([`Pipeline::execute_async`]); each run
+///   ([`Pipeline::execute`](crate::Pipeline::execute)) or async ([`Pipeline::execute_async`](crate::Pipeline::execute_async)); each run
 ///   returns an [`Execution`](crate::Execution).
 /// * **Names**: [`configure`](Self::configure) before first use,
 ///   [`breaker`](Self::breaker) for a handle that skips the lookup,
@@ -1334,7 +1318,7 @@ impl Registry {
     /// The bulkhead follows `max_concurrent` at once: a smaller limit lets the
     /// calls in flight finish and admits new ones only below it; 0 removes it
     /// (calls admitted under it still give their slot back). The async call
-    /// timeout applies to pipelines built afterwards (a [`Pipeline`] keeps the
+    /// timeout applies to pipelines built afterwards (a [`Pipeline`](crate::Pipeline) keeps the
     /// timeout it was built with: build it again to follow). The new configuration
     /// becomes the name's own, as with [`configure`](Self::configure), so the
     /// name is never evicted for being idle. A name configured but not used yet
@@ -1760,30 +1744,8 @@ impl Registry {
         self.metrics.as_ref().map(|m| m.retry(name))
     }
 
-    /// The pipeline of the breaker named `name`, created on first use: its
-    /// breaker, its bulkhead and its call timeout; add retry, a fallback, a
-    /// classifier or another timeout with the pipeline's `with_` methods.
-    /// Build it once and keep it (the lookup happens here, not per call).
-    /// See [`Pipeline`] for the order of the strategies.
-    ///
-    /// # Errors
-    ///
-    /// As [`breaker`](Self::breaker).
-    ///
-    /// ```
-    /// use warden_kit::{Fallback, Registry};
-    /// let registry = Registry::builder().build()?;
-    /// let inventory = registry.pipeline("inventory")?.with_fallback(Fallback::value(0));
-    /// let ex = inventory.execute(|| Err::<u32, _>("connection refused"));
-    /// assert_eq!(ex.value(), Some(&0));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn pipeline<T, E>(&self, name: &str) -> Result<Pipeline<T, E>, RegistryError> {
-        Ok(self.breaker(name)?.pipeline())
-    }
-
-    /// The pipeline of `name`, giving the name `config` first unless it has a
-    /// configuration of its own (from the builder, a file or
+    /// What `make` builds for `name` (a pipeline), giving the name `config` first
+    /// unless it has a configuration of its own (from the builder, a file or
     /// [`configure`](Self::configure)), which stays in force. A strict
     /// registry takes only the names configured ahead, as for every call. A
     /// name that gets no breaker of its own (a full registry) is left
@@ -1794,11 +1756,12 @@ impl Registry {
     /// [`RegistryError::AlreadyCreated`] when the name is in use with the
     /// registry's default configuration (its breaker cannot take `config`
     /// any more), and as [`breaker`](Self::breaker).
-    pub(crate) fn pipeline_configured_as<T, E>(
+    pub(crate) fn configured_as<R>(
         &self,
         name: &str,
         config: impl FnOnce() -> BreakerConfig,
-    ) -> Result<Pipeline<T, E>, RegistryError> {
+        make: impl FnOnce(&Self) -> Result<R, RegistryError>,
+    ) -> Result<R, RegistryError> {
         let configured_here = {
             let mut slow = self.lock();
             if slow.shut_down {
@@ -1822,14 +1785,14 @@ impl Registry {
                 true
             }
         };
-        let pipeline = self.pipeline(name);
+        let made = make(self);
         if configured_here {
             let mut slow = self.lock();
             if !self.map.pin().contains_key(name) {
                 slow.named.remove(name);
             }
         }
-        pipeline
+        made
     }
 }
 

@@ -282,9 +282,6 @@ fn tell(sched: &StdArc<Scheduled>, at: u64) {
 }
 
 #[cfg(not(loom))]
-pub(crate) use process::run;
-
-#[cfg(not(loom))]
 mod process {
     use std::sync::mpsc::{Receiver, Sender, channel};
     use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -318,7 +315,7 @@ mod process {
 
     /// One tick of the agenda at process time `now`, on the ticker thread: `true`
     /// while it holds entries (the thread must go on).
-    pub(crate) fn run(now: u64) -> bool {
+    fn run(now: u64) -> bool {
         let Some(inbox) = INBOX.get() else {
             return false;
         };
