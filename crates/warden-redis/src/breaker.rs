@@ -276,7 +276,7 @@ pub(crate) struct Shared {
     queued: AtomicBool,
     pub(crate) coordination: Arc<AtomicU8>,
     /// The task's bookkeeping for this breaker.
-    pub(crate) track: Mutex<crate::fleet::Track>,
+    pub(crate) track: Mutex<crate::track::Track>,
     /// 0, or the [`Coordination`] problem of this breaker alone (bad key,
     /// settings mismatch), set by the task.
     pub(crate) issue: AtomicU8,
@@ -322,7 +322,7 @@ impl Shared {
         signals: Arc<Signals>,
         coordination: Arc<AtomicU8>,
     ) -> Self {
-        let track = crate::fleet::Track::new(breaker.counts());
+        let track = crate::track::Track::new(breaker.counts());
         let tag = tag(breaker.name());
         Self {
             breaker,

@@ -23,6 +23,7 @@ use crate::delta::{Delta, fleet_counts};
 use crate::script::{
     ANNOUNCE_LUA, LUA, MISMATCH, OP_CLAIM, OP_REPORT, OP_SYNC, REPORT_RELEASE, Reply,
 };
+use crate::track::Track;
 use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
 
 /// The most probe tokens one breaker claims in one round trip: a flood of
@@ -44,63 +45,6 @@ const CHANGES_MAX: usize = 1000;
 /// The most bytes of names in one change notice (a bigger batch is cut into
 /// several), well under Redis's output buffer limit for a subscriber.
 const NOTICE_MAX: usize = 64 * 1024;
-
-/// The task's bookkeeping for one breaker (behind a mutex never held across an
-/// `.await`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Track {
-    /// Local counts at the previous poll.
-    prev: Counts,
-    /// The fleet state last applied: (0 closed / 1 open / 2 half-open, generation).
-    fleet: Option<(i64, u64)>,
-    /// The fleet's counts of its current generation as of the last sync (zero
-    /// while the fleet is open or half-open).
-    pub(crate) fleet_counts: Option<Counts>,
-    /// The fleet forced the local breaker open; when Redis goes away it keeps
-    /// protecting until this instant, then probes locally.
-    forced_until: Option<Instant>,
-    /// The local breaker is in a manual mode that the fleet set.
-    forced_by_fleet: bool,
-    /// This local open episode was already reported as a trip.
-    trip_voted: bool,
-    /// The last probe-token claim was refused (the fleet's probes are all out).
-    claims_blocked: bool,
-    /// The incarnation of the fleet state last seen (0: none). Kept while Redis is
-    /// away, so a state that came back different is recognised as lost.
-    incarnation: u64,
-    /// The fleet's open decision as last seen (capped at the timeout). Kept while
-    /// Redis is away and republished if Redis lost it.
-    hold_until: Option<Instant>,
-    /// Sync at the next slice whatever the traffic (a change was announced, or
-    /// every breaker is resynced).
-    dirty: bool,
-    /// This breaker has its own problem (bad key, settings mismatch): left alone
-    /// until this instant.
-    retry_at: Option<Instant>,
-    /// When the last sync was sent: a held open decision is checked every
-    /// [`RECHECK_SLICES`] slices, so a key lost on its own (evicted, deleted, its
-    /// slot failed over) is republished without waiting for a fleet-wide signal.
-    last_sync: Option<Instant>,
-}
-
-impl Track {
-    pub(crate) fn new(prev: Counts) -> Self {
-        Self {
-            prev,
-            fleet: None,
-            fleet_counts: None,
-            forced_until: None,
-            forced_by_fleet: false,
-            trip_voted: false,
-            claims_blocked: false,
-            incarnation: 0,
-            hold_until: None,
-            dirty: true,
-            retry_at: None,
-            last_sync: None,
-        }
-    }
-}
 
 /// What one `Fleet`'s handles and task share.
 struct Inner {

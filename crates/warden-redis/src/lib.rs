@@ -144,6 +144,7 @@ mod config;
 mod delta;
 mod fleet;
 mod script;
+mod track;
 
 pub use breaker::{
     Coordination, FleetBreaker, FleetPermit, FleetStatus, FleetView, OwnedFleetPermit,
