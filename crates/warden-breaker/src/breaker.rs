@@ -53,7 +53,11 @@ use crate::state::{
     prev_generation,
 };
 use crate::sync::{AtomicU64, Ordering, fence};
+use crate::throttle::Throttle;
 use crate::window::EventRing;
+
+#[path = "throttle_breaker.rs"]
+mod throttle_breaker;
 use crate::{Builder, Counts, Error, Mode, Outcome, Rejected, Settings, State};
 
 /// A lock-free circuit breaker with gobreaker's semantics.
@@ -102,6 +106,8 @@ pub struct CircuitBreaker {
     slow_window: Option<EventRing>,
     /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow).
     buckets: Option<Buckets>,
+    /// The last evaluation of an [`AdaptiveThrottle`](crate::AdaptiveThrottle).
+    throttle: Option<Throttle>,
     settings: Settings,
 }
 
@@ -152,13 +158,17 @@ impl CircuitBreaker {
             .count_window()
             .filter(|_| settings.slow_calls().is_some())
             .map(ring);
+        let throttle = settings.adaptive_throttle();
         let buckets = settings
             .time_window()
-            .map(|w| Buckets::new(w.buckets() as usize, w.width_ticks()));
+            .map(|w| (w.buckets(), w.width_ticks()))
+            .or(throttle.map(|t| (t.buckets(), t.width_ticks())))
+            .map(|(n, width)| Buckets::new(n as usize, width));
         Self {
             window,
             slow_window,
             buckets,
+            throttle: throttle.map(Throttle::new),
             state: CachePadded::new(AtomicU64::new(Snapshot::closed(generation, expiry).0)),
             counters,
             settings,
@@ -587,6 +597,9 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+        if self.throttles(s) {
+            return self.admission_hooks(Err(Rejected::Throttled));
+        }
         let result = if s.is_plain_closed() {
             self.counters.record_request(s.without_pending());
             Ok(Ticket::closed(s.generation()))
@@ -763,6 +776,9 @@ impl CircuitBreaker {
             );
         }
         self.counters.record_success(ticket.word());
+        if self.throttle.is_some() {
+            self.throttle_success(generation, now);
+        }
         if self.is_slow(ticket, now_ns) && self.slow_calls_trip(generation, now) {
             self.trip(generation);
         }
@@ -852,6 +868,9 @@ impl CircuitBreaker {
                     );
                 }
                 self.counters.record_success(tag_of(generation));
+                if self.throttle.is_some() {
+                    self.throttle_success(generation, now);
+                }
                 if slow() && self.slow_calls_trip(generation, now) {
                     self.trip(generation);
                 }
@@ -889,6 +908,10 @@ impl CircuitBreaker {
     /// generation's successes and failures, all 40 bits), trips the breaker's failure
     /// rule: its window's rate, or `ready_to_trip`.
     fn failures_trip(&self, generation: u32, now: u64, counts: &Counts, calls: u64) -> bool {
+        if let Some(t) = &self.throttle {
+            self.throttle_evaluate(t, generation, now);
+            return false; // the throttle sheds load; it never opens the breaker
+        }
         if let (Some(ring), Some(rule)) = (&self.window, self.settings.count_window()) {
             // The failure's index among the generation's failures, modulo 2^32 like the
             // counts; the ring only compares indices a window apart.

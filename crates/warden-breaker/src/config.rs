@@ -9,7 +9,8 @@ use crate::clock::{NANOS_PER_TICK, TimeBase};
 use crate::policy::{validate_slow_calls, validate_time_window};
 use crate::state::{MAX_DURATION_TICKS, MAX_REQUESTS};
 use crate::{
-    CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, SlowCalls, State, TimeWindow,
+    AdaptiveThrottle, CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, SlowCalls,
+    State, TimeWindow,
 };
 
 /// gobreaker's default open duration, used when the timeout is zero.
@@ -350,6 +351,7 @@ pub struct Builder {
     count_window: Option<CountWindow>,
     time_window: Option<TimeWindow>,
     slow_calls: Option<SlowCalls>,
+    adaptive_throttle: Option<AdaptiveThrottle>,
 }
 
 impl fmt::Debug for Builder {
@@ -368,6 +370,7 @@ impl fmt::Debug for Builder {
             .field("count_window", &self.count_window)
             .field("time_window", &self.time_window)
             .field("slow_calls", &self.slow_calls)
+            .field("adaptive_throttle", &self.adaptive_throttle)
             .finish()
     }
 }
@@ -388,7 +391,28 @@ impl Builder {
             count_window: None,
             time_window: None,
             slow_calls: None,
+            adaptive_throttle: None,
         }
+    }
+
+    /// Sheds a share of the calls in proportion to how much the dependency fails
+    /// instead of opening (see [`AdaptiveThrottle`]). Setting it with another trip
+    /// rule (`ready_to_trip`, a [`CountWindow`], a [`TimeWindow`] or [`SlowCalls`])
+    /// is a [`ConfigError::Conflict`]; a window, bucket count, `k` or cap out of
+    /// range is a [`ConfigError`] naming the field (`adaptive.k`, ...).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{AdaptiveThrottle, CircuitBreaker, ConfigError};
+    /// let err = CircuitBreaker::builder("x")
+    ///     .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)).with_k(0.5))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::OutOfRange { field: "adaptive.k", .. }));
+    /// ```
+    pub fn adaptive_throttle(mut self, throttle: AdaptiveThrottle) -> Self {
+        self.adaptive_throttle = Some(throttle);
+        self
     }
 
     /// Trips on the failure rate over the last calls instead of `ready_to_trip`
@@ -668,6 +692,21 @@ impl Builder {
         if let Some(s) = self.slow_calls {
             validate_slow_calls(s)?;
         }
+        if let Some(t) = self.adaptive_throttle {
+            crate::throttle::validate(t)?;
+            let other = [
+                (self.ready_to_trip.is_some(), "ready_to_trip"),
+                (self.count_window.is_some(), "count_window"),
+                (self.time_window.is_some(), "time_window"),
+                (self.slow_calls.is_some(), "slow_calls"),
+            ];
+            if let Some((_, other)) = other.into_iter().find(|(set, _)| *set) {
+                return Err(ConfigError::Conflict {
+                    field: "adaptive",
+                    other,
+                });
+            }
+        }
         let half_open_max_wait_ticks =
             duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(QuantaClock::new()));
@@ -677,10 +716,16 @@ impl Builder {
             count_window: self.count_window,
             time_window: self.time_window,
             slow_calls: self.slow_calls,
-            admission_hooks: !self.observers.is_empty() || self.slow_calls.is_some(),
+            adaptive_throttle: self.adaptive_throttle,
+            admission_hooks: !self.observers.is_empty()
+                || self.slow_calls.is_some()
+                || self.adaptive_throttle.is_some(),
             record_path: if !self.observers.is_empty() {
                 RecordPath::Observed
-            } else if self.slow_calls.is_some() || self.time_window.is_some() {
+            } else if self.slow_calls.is_some()
+                || self.time_window.is_some()
+                || self.adaptive_throttle.is_some()
+            {
                 RecordPath::Timed
             } else {
                 RecordPath::Plain
@@ -823,6 +868,7 @@ pub struct Settings {
     count_window: Option<CountWindow>,
     time_window: Option<TimeWindow>,
     slow_calls: Option<SlowCalls>,
+    adaptive_throttle: Option<AdaptiveThrottle>,
     /// How a closed-state success is recorded.
     record_path: RecordPath,
     /// Admissions notify observers or time calls.
@@ -845,6 +891,7 @@ impl fmt::Debug for Settings {
             .field("count_window", &self.count_window)
             .field("time_window", &self.time_window)
             .field("slow_calls", &self.slow_calls)
+            .field("adaptive_throttle", &self.adaptive_throttle)
             .finish()
     }
 }
@@ -1037,6 +1084,20 @@ impl Settings {
     /// ```
     pub fn slow_calls(&self) -> Option<SlowCalls> {
         self.slow_calls
+    }
+
+    /// The adaptive throttle, if one is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{AdaptiveThrottle, CircuitBreaker};
+    /// let rule = AdaptiveThrottle::new(Duration::from_secs(30)).with_k(1.5);
+    /// let s = CircuitBreaker::builder("n").adaptive_throttle(rule).settings()?;
+    /// assert_eq!(s.adaptive_throttle(), Some(rule));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn adaptive_throttle(&self) -> Option<AdaptiveThrottle> {
+        self.adaptive_throttle
     }
 
     /// Whether closed-state admissions are timed ([`SlowCalls`] is set).

@@ -10,14 +10,14 @@
 //! | `warden_circuit_breaker_successes_total` | counter | `name` | calls that reported success |
 //! | `warden_circuit_breaker_failures_total` | counter | `name` | calls that reported failure (timeouts and panics included) |
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` | failures that were timeouts ([`BreakerMetrics::record_timeout`]) |
-//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` | calls refused: `open`, `too_many_requests`, `bulkhead_full` |
+//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` | calls refused: `open`, `too_many_requests`, `throttled`, `bulkhead_full` |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes (`closed`, `open`, `half_open`) |
 //! | `warden_retry_attempts_total` | counter | `name` | attempts of retry runs, first attempts included (with a breaker, refused attempts too) |
 //! | `warden_retry_retries_total` | counter | `name` | retries (attempts after a failure) |
 //! | `warden_registry_evictions_total` | counter | `reason` | names a registry of breakers dropped ([`Metrics::record_eviction`]): `removed`, `idle`, `capacity` |
 //!
-//! A breaker has 11 series of its own (`state`, `successes_total`,
-//! `failures_total`, `timeouts_total`, three `rejections_total` reasons, four
+//! A breaker has 12 series of its own (`state`, `successes_total`,
+//! `failures_total`, `timeouts_total`, four `rejections_total` reasons, four
 //! `transitions_total` edges) and a retry observer 2 more; [`Metrics::remove`]
 //! drops a name's series when the name goes away.
 //!
@@ -446,6 +446,7 @@ impl Metrics {
                 timeouts: f.timeouts.with_label_values(&[name]),
                 rejected_open: f.rejections.with_label_values(&[name, "open"]),
                 rejected_too_many: f.rejections.with_label_values(&[name, "too_many_requests"]),
+                rejected_throttled: f.rejections.with_label_values(&[name, "throttled"]),
                 rejected_bulkhead: f.rejections.with_label_values(&[name, "bulkhead_full"]),
                 closed_open: transition(State::Closed, State::Open),
                 open_half_open: transition(State::Open, State::HalfOpen),
@@ -455,7 +456,7 @@ impl Metrics {
         }
     }
 
-    /// Drops every series labelled with `name` (the breaker's 11 and the
+    /// Drops every series labelled with `name` (the breaker's 12 and the
     /// retry observer's 2), for a name that is gone; returns how many existed.
     /// Handles made before keep counting into series that are no longer
     /// exported; a later [`breaker`](Self::breaker) for the name starts them
@@ -465,7 +466,7 @@ impl Metrics {
     /// let registry = prometheus::Registry::new();
     /// let metrics = warden_prometheus::Metrics::register(&registry)?;
     /// let _db = metrics.breaker("db");
-    /// assert_eq!(metrics.remove("db"), 11);
+    /// assert_eq!(metrics.remove("db"), 12);
     /// assert_eq!(metrics.remove("db"), 0);
     /// assert!(registry.gather().iter().all(|f| f.get_metric().is_empty()));
     /// # Ok::<(), warden_prometheus::Error>(())
@@ -484,7 +485,7 @@ impl Metrics {
         ] {
             removed += gone(family.remove_label_values(&[name]));
         }
-        for reason in ["open", "too_many_requests", "bulkhead_full"] {
+        for reason in ["open", "too_many_requests", "throttled", "bulkhead_full"] {
             removed += gone(f.rejections.remove_label_values(&[name, reason]));
         }
         for from in states {
@@ -577,6 +578,7 @@ struct BreakerInner {
     timeouts: IntCounter,
     rejected_open: IntCounter,
     rejected_too_many: IntCounter,
+    rejected_throttled: IntCounter,
     rejected_bulkhead: IntCounter,
     closed_open: IntCounter,
     open_half_open: IntCounter,
@@ -701,7 +703,7 @@ impl BreakerMetrics {
     }
 
     /// Rejections counted so far for `reason` (`open`, `too_many_requests`,
-    /// `bulkhead_full`; 0 for any other string).
+    /// `throttled`, `bulkhead_full`; 0 for any other string).
     ///
     /// ```
     /// let m = warden_prometheus::Metrics::register(&prometheus::Registry::new())?.breaker("db");
@@ -712,6 +714,7 @@ impl BreakerMetrics {
         match reason {
             "open" => self.inner.rejected_open.get(),
             "too_many_requests" => self.inner.rejected_too_many.get(),
+            "throttled" => self.inner.rejected_throttled.get(),
             "bulkhead_full" => self.inner.rejected_bulkhead.get(),
             _ => 0,
         }
@@ -757,6 +760,7 @@ impl Observer for BreakerMetrics {
         match rejected {
             Rejected::Open => self.inner.rejected_open.inc(),
             Rejected::TooManyRequests => self.inner.rejected_too_many.inc(),
+            Rejected::Throttled => self.inner.rejected_throttled.inc(),
         }
     }
 
