@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use crate::quote::{QUOTE_MAX, bounded};
 use warden_breaker::{
-    Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls, TimeWindow,
+    AdaptiveThrottle, Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls,
+    TimeWindow,
 };
 
 /// When a closed breaker opens.
@@ -20,7 +21,10 @@ use warden_breaker::{
 /// In files: `trip = { consecutive_failures = 6 }`,
 /// `trip = { failure_rate = { ratio = 0.5, min_requests = 20 } }`,
 /// `trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }` or
-/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }`.
+/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }`
+/// or, to shed load instead of opening,
+/// `trip = { adaptive = { window = "30s", k = 2.0 } }` (with optional `buckets`,
+/// `min_requests` and `max_reject`).
 ///
 /// `ConsecutiveFailures`, `FailureRate` and `Custom` are gobreaker's
 /// `ReadyToTrip` over the counts of the counting interval; `CountWindow` and
@@ -137,6 +141,53 @@ pub enum TripRule {
         /// steps).
         failure_rate: f64,
     },
+    /// Never opens: sheds a random share of the calls that grows with the
+    /// failures (client-side adaptive throttling; the core's
+    /// [`AdaptiveThrottle`](warden_breaker::AdaptiveThrottle), whose docs give
+    /// the exact rule). Over the last `window` a closed breaker rejects a call
+    /// with probability `max(0, (requests - k * accepts) / (requests + 1))`,
+    /// at most `max_reject`, and never below `min_requests` requests; a
+    /// rejection is [`Rejected::Throttled`](warden_breaker::Rejected::Throttled).
+    /// Cannot be combined with [`slow_calls`](BreakerConfig::slow_calls).
+    ///
+    /// In files every field but `window` has a default (10 buckets, `k = 2`, 10
+    /// requests, `max_reject = 1`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_kit::{BreakerConfig, Registry, State, TripRule};
+    /// let rule = TripRule::Adaptive {
+    ///     window: Duration::from_secs(30),
+    ///     buckets: 10,
+    ///     k: 2.0,
+    ///     min_requests: 10,
+    ///     max_reject: 0.9,
+    /// };
+    /// let registry = Registry::builder()
+    ///     .configure("api", BreakerConfig::default().with_trip(rule))
+    ///     .build()?;
+    /// let shed = (0..1000)
+    ///     .filter(|_| registry.execute("api", || Err::<(), _>("503")).is_rejected())
+    ///     .count();
+    /// assert!(shed > 700, "{shed}"); // about 90 % once the window holds 10 requests
+    /// assert_eq!(registry.breaker("api")?.state(), State::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Adaptive {
+        /// The span of the window: whole milliseconds, at most 2^39 ms (in
+        /// files, a duration like `timeout`).
+        window: Duration,
+        /// Buckets the window is kept in, `1..=1024`, each a whole number of
+        /// milliseconds.
+        buckets: u32,
+        /// Requests allowed per accept before shedding starts: finite, `>= 1`.
+        k: f64,
+        /// Requests the window must hold before anything is shed.
+        min_requests: u32,
+        /// The highest rejection probability: a whole percent in `[0, 1]`
+        /// (`0.01` steps).
+        max_reject: f64,
+    },
     /// Your own rule (the Go `resilience` package's `ReadyToTrip(counts)`); not available in files.
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
 }
@@ -155,6 +206,7 @@ const TRIP_RULES: &[&str] = &[
     "failure_rate",
     "count_window",
     "time_window",
+    "adaptive",
 ];
 
 struct TripRuleVisitor;
@@ -184,12 +236,44 @@ struct TimeWindowSpec {
     failure_rate: f64,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdaptiveSpec {
+    #[serde(deserialize_with = "duration::required")]
+    window: Duration,
+    #[serde(default = "AdaptiveSpec::buckets")]
+    buckets: u32,
+    #[serde(default = "AdaptiveSpec::k")]
+    k: f64,
+    #[serde(default = "AdaptiveSpec::min_requests")]
+    min_requests: u32,
+    #[serde(default = "AdaptiveSpec::max_reject")]
+    max_reject: f64,
+}
+
+impl AdaptiveSpec {
+    const DEFAULT: AdaptiveThrottle = AdaptiveThrottle::new(Duration::from_secs(1));
+
+    fn buckets() -> u32 {
+        Self::DEFAULT.buckets()
+    }
+    fn k() -> f64 {
+        Self::DEFAULT.k()
+    }
+    fn min_requests() -> u32 {
+        Self::DEFAULT.min_requests()
+    }
+    fn max_reject() -> f64 {
+        f64::from(Self::DEFAULT.max_reject_percent()) / 100.0
+    }
+}
+
 impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
     type Value = TripRule;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
-            "a table naming exactly one rule: consecutive_failures, failure_rate, count_window or time_window",
+            "a table naming exactly one rule: consecutive_failures, failure_rate, count_window, time_window or adaptive",
         )
     }
 
@@ -197,7 +281,7 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
         use serde::de::Error;
         let Some(key) = map.next_key::<String>()? else {
             return Err(A::Error::custom(
-                "a trip section names exactly one rule (consecutive_failures, failure_rate, count_window or time_window); it names none",
+                "a trip section names exactly one rule (consecutive_failures, failure_rate, count_window, time_window or adaptive); it names none",
             ));
         };
         let rule = match key.as_str() {
@@ -224,6 +308,16 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
                     buckets: w.buckets,
                     min_calls: w.min_calls,
                     failure_rate: w.failure_rate,
+                }
+            }
+            "adaptive" => {
+                let a: AdaptiveSpec = map.next_value()?;
+                TripRule::Adaptive {
+                    window: a.window,
+                    buckets: a.buckets,
+                    k: a.k,
+                    min_requests: a.min_requests,
+                    max_reject: a.max_reject,
                 }
             }
             other => return Err(A::Error::unknown_variant(&bounded(other), TRIP_RULES)),
@@ -306,6 +400,7 @@ impl TripRule {
                     && calls > 0
                     && f64::from(counts.total_failures) >= failure_rate * f64::from(calls)
             }
+            TripRule::Adaptive { .. } => false,
             TripRule::Custom(f) => f(counts),
         }
     }
@@ -333,6 +428,20 @@ impl TripRule {
                     .with_buckets(buckets)
                     .with_min_calls(min_calls)
                     .with_failure_rate_percent(whole_percent(failure_rate, 1).unwrap_or(0)),
+            ),
+            TripRule::Adaptive {
+                window,
+                buckets,
+                k,
+                min_requests,
+                max_reject,
+            } => builder.adaptive_throttle(
+                AdaptiveThrottle::new(window)
+                    .with_buckets(buckets)
+                    .with_k(k)
+                    .with_min_requests(min_requests)
+                    // Invalid: 101 %, which the core refuses.
+                    .with_max_reject_percent(whole_percent(max_reject, 0).unwrap_or(101)),
             ),
             _ => {
                 let trip = self.clone();
@@ -371,6 +480,14 @@ impl TripRule {
             }
             TripRule::TimeWindow { failure_rate, .. } => {
                 check_rate(scope, "trip.time_window.failure_rate", *failure_rate).map(drop)
+            }
+            TripRule::Adaptive { max_reject, .. } if whole_percent(*max_reject, 0).is_none() => {
+                Err(ConfigError::out_of_range(
+                    scope,
+                    "trip.adaptive.max_reject",
+                    max_reject,
+                    "0..=1 in steps of 0.01 (a whole percent)",
+                ))
             }
             _ => Ok(()),
         }
@@ -412,6 +529,20 @@ impl fmt::Debug for TripRule {
                 .field("buckets", buckets)
                 .field("min_calls", min_calls)
                 .field("failure_rate", failure_rate)
+                .finish(),
+            TripRule::Adaptive {
+                window,
+                buckets,
+                k,
+                min_requests,
+                max_reject,
+            } => f
+                .debug_struct("Adaptive")
+                .field("window", window)
+                .field("buckets", buckets)
+                .field("k", k)
+                .field("min_requests", min_requests)
+                .field("max_reject", max_reject)
                 .finish(),
             TripRule::Custom(_) => f.write_str("Custom(..)"),
         }
@@ -459,6 +590,22 @@ impl PartialEq for TripRule {
                     failure_rate: r2,
                 },
             ) => l1 == l2 && b1 == b2 && m1 == m2 && r1 == r2,
+            (
+                TripRule::Adaptive {
+                    window: w1,
+                    buckets: b1,
+                    k: k1,
+                    min_requests: m1,
+                    max_reject: r1,
+                },
+                TripRule::Adaptive {
+                    window: w2,
+                    buckets: b2,
+                    k: k2,
+                    min_requests: m2,
+                    max_reject: r2,
+                },
+            ) => w1 == w2 && b1 == b2 && k1 == k2 && m1 == m2 && r1 == r2,
             (TripRule::Custom(a), TripRule::Custom(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -1129,7 +1276,12 @@ fn facade_field(field: &str) -> Cow<'_, str> {
         "count_window.failure_rate_percent" => "trip.count_window.failure_rate".into(),
         "time_window.failure_rate_percent" => "trip.time_window.failure_rate".into(),
         "slow_calls.slow_rate_percent" => "slow_calls.rate".into(),
-        f if f.starts_with("count_window.") || f.starts_with("time_window.") => {
+        "adaptive.max_reject_percent" => "trip.adaptive.max_reject".into(),
+        "adaptive" => "trip.adaptive".into(),
+        f if f.starts_with("count_window.")
+            || f.starts_with("time_window.")
+            || f.starts_with("adaptive.") =>
+        {
             format!("trip.{f}").into()
         }
         f => f.into(),
@@ -1207,6 +1359,7 @@ impl ConfigError {
 /// ```toml
 /// trip = { count_window = { size = 100, min_calls = 20, failure_rate = 0.5 } }
 /// trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate = 0.5 } }
+/// trip = { adaptive = { window = "30s", buckets = 10, k = 2.0, min_requests = 10, max_reject = 0.9 } }
 /// slow_calls = { threshold = "2s", rate = 0.5, min_calls = 20 }
 /// open_backoff = { multiplier = 2, max = "5m", jitter = 0.1 }   # jitter optional
 /// half_open_max_wait = "30s"
