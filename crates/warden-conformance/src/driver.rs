@@ -211,6 +211,14 @@ struct Step {
 }
 
 impl Step {
+    /// Seeds this thread's draws for the step, before each breaker's admission, so
+    /// that an adaptive throttle draws the same number in both.
+    fn seed(&self) {
+        warden_breaker::AdaptiveThrottle::seed_this_thread(
+            (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+    }
+
     fn check<T: PartialEq + fmt::Debug>(
         &self,
         what: &'static str,
@@ -237,8 +245,10 @@ impl Step {
         on_lock_free: impl FnOnce() -> Answer,
         on_mutex: impl FnOnce() -> Answer,
     ) -> Result<(), Mismatch> {
+        self.seed();
         let a = on_lock_free();
         let a_events = pair.log.take();
+        self.seed();
         let b = on_mutex();
         let b_events = pair.log.take();
         self.check("result", a, b)?;
@@ -399,9 +409,11 @@ fn slow_call(pair: &Pair, step: &Step, outcome: Outcome, took: Duration) -> Resu
     let mut a_events = Vec::new();
     let mut b_events = Vec::new();
     let mut b = None;
+    step.seed();
     let a = lf.call_with(
         || {
             a_events = pair.log.take();
+            step.seed();
             let r = mx.call_with(
                 || {
                     b_events = pair.log.take();
@@ -420,6 +432,7 @@ fn slow_call(pair: &Pair, step: &Step, outcome: Outcome, took: Duration) -> Resu
     // The lock-free breaker refused: the reference makes its call alone (the
     // results then differ unless it refuses too).
     let b = b.unwrap_or_else(|| {
+        step.seed();
         let r = mx.call_with(
             || {
                 pair.clock.advance(took);
@@ -460,12 +473,14 @@ fn apply<'a>(
     match op {
         Op::Acquire | Op::AcquireOwned => {
             let owned = op == Op::AcquireOwned;
+            step.seed();
             let a = if owned {
                 pair.lock_free.try_acquire_owned().map(Admitted::Owned)
             } else {
                 lf.try_acquire().map(Admitted::Borrowed)
             };
             let a_events = pair.log.take();
+            step.seed();
             let b = if owned {
                 pair.mutex.try_acquire_owned().map(Admitted::Owned)
             } else {
