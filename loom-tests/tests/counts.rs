@@ -1,7 +1,7 @@
 //! Counts conserved under concurrent outcomes.
 #![cfg(loom)]
 
-use warden_breaker::{Counts, State};
+use warden_breaker::{Counts, Rejected, State};
 use warden_loom_tests::{explore, setup};
 
 /// Closed, never trips. One thread reports a success then a failure, another ignores
@@ -42,7 +42,61 @@ fn closed_counts_conserved() {
         );
         assert!(rig.rec.changes_after(before).is_empty());
         rig.rec.assert_settled(&rig.cb);
+        let totals = rig.cb.totals();
+        assert_eq!(
+            (
+                totals.successes,
+                totals.failures,
+                totals.ignored,
+                totals.dropped
+            ),
+            (1, 1, 1, 1),
+            "{totals:?}"
+        );
     });
+}
+
+/// Lifetime totals under a trip: trip at the first failure. One thread fails
+/// (and trips), another makes a call that is admitted and succeeds or is refused
+/// as open, depending on the interleaving, and the main thread does the same.
+/// Once joined the totals are exact: every call is a success, a failure or an
+/// open rejection, and the one trip is one Closed -> Open transition.
+#[test]
+fn totals_exact_after_racing_calls_and_a_trip() {
+    explore(
+        "counts::totals_exact_after_racing_calls_and_a_trip",
+        3,
+        || {
+            let rig = setup(|b| b.ready_to_trip(|c| c.total_failures >= 1));
+            let call = |rig: &warden_loom_tests::Rig| match rig.cb.try_acquire() {
+                Ok(p) => {
+                    p.success();
+                    0
+                }
+                Err(r) => {
+                    assert_eq!(r, Rejected::Open);
+                    1
+                }
+            };
+            let fail = rig.spawn(|rig| rig.acquire().failure());
+            let other = rig.spawn(move |rig| call(&rig));
+            rig.start();
+            let mut refused = call(&rig);
+            fail.join().expect("model thread");
+            refused += other.join().expect("model thread");
+
+            let t = rig.cb.totals();
+            assert_eq!(t.failures, 1, "{t:?}");
+            assert_eq!(
+                (t.successes, t.rejected_open),
+                (2 - refused, refused),
+                "{t:?}"
+            );
+            assert_eq!(t.transitions(State::Closed, State::Open), 1);
+            assert_eq!(t.all_transitions(), 1);
+            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
+        },
+    );
 }
 
 /// Half-open with `max_requests = 3`: one probe succeeds, one is ignored, one is

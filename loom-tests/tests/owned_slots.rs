@@ -29,6 +29,8 @@ fn owned_stripes_count_exactly() {
         rig.start();
         rig.acquire().success();
         let during = rig.cb.counts();
+        let during_totals = rig.cb.totals().successes;
+        assert!((1..=5).contains(&during_totals), "{during_totals}");
         assert!(
             during.requests <= 5 && during.total_successes <= 5,
             "{during:?}"
@@ -49,6 +51,7 @@ fn owned_stripes_count_exactly() {
                 ..Counts::default()
             }
         );
+        assert_eq!(rig.cb.totals().successes, 5);
     });
 }
 

@@ -311,6 +311,31 @@ impl CircuitBreaker {
         }
     }
 
+    /// The breaker's lifetime totals: successes, failures, ignored and dropped
+    /// outcomes, slow calls, rejections by reason and transitions by edge since it
+    /// was built. Unlike [`counts`](Self::counts) they never restart, and recording
+    /// them costs a call no shared-line write it did not already make: successes
+    /// and rejections are plain stores on the calling thread's own counter line,
+    /// the rest ride on paths that already write shared words. This is what a
+    /// metrics exporter reads at collection time (one pass over the threads'
+    /// counter lines). Exact when no call is in flight; see [`Totals`](crate::Totals).
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, Outcome};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// let _ = cb.call(|| Ok::<_, ()>(()));
+    /// let _ = cb.call(|| Err::<(), _>("down"));
+    /// let _ = cb.call_with(|| Err::<(), _>(404), |_| Outcome::Ignored);
+    /// drop(cb.try_acquire()?); // cancelled: no outcome
+    /// let t = cb.totals();
+    /// assert_eq!((t.successes, t.failures, t.ignored, t.dropped), (1, 1, 1, 1));
+    /// assert_eq!(t.all_transitions(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn totals(&self) -> crate::Totals {
+        self.counters.totals()
+    }
+
     /// Whether the breaker follows its state machine ([`Mode::Normal`]) or a manual
     /// command. Like [`counts`](Self::counts) it does not look at the clock: a
     /// breaker forced open until a deadline reports [`Mode::ForcedOpen`] until
@@ -590,7 +615,15 @@ impl CircuitBreaker {
             self.counters.record_request(s.without_pending());
             return Ok(Ticket::closed(s.generation()));
         }
-        self.admit_slow(s)
+        self.admit_slow(s).map_err(|r| self.rejected(r))
+    }
+
+    /// Counts a refusal in the lifetime totals (a plain load and store on the
+    /// calling thread's stripe) and returns it.
+    #[inline]
+    fn rejected(&self, rejected: Rejected) -> Rejected {
+        self.counters.record_rejection(rejected);
+        rejected
     }
 
     /// An admission with observers to notify or a call to time.
@@ -598,13 +631,13 @@ impl CircuitBreaker {
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Result<Ticket, Rejected> {
         if self.throttles(s) {
-            return self.admission_hooks(Err(Rejected::Throttled));
+            return self.admission_hooks(Err(self.rejected(Rejected::Throttled)));
         }
         let result = if s.is_plain_closed() {
             self.counters.record_request(s.without_pending());
             Ok(Ticket::closed(s.generation()))
         } else {
-            self.admit_slow(s)
+            self.admit_slow(s).map_err(|r| self.rejected(r))
         };
         self.admission_hooks(result)
     }
@@ -792,6 +825,7 @@ impl CircuitBreaker {
             // The plain fast path's case with a time window or slow calls.
             return self.record_timed_success(ticket);
         }
+        self.counters.record_outcome_total(outcome);
         // An observer's panic waits until the outcome is recorded: it never costs a
         // count or a half-open slot.
         let panic = self.settings.observe_caught(|o| match outcome {
@@ -867,7 +901,7 @@ impl CircuitBreaker {
                         &self.counters,
                     );
                 }
-                self.counters.record_success(tag_of(generation));
+                self.counters.record_counted_success(tag_of(generation));
                 if self.throttle.is_some() {
                     self.throttle_success(generation, now);
                 }
@@ -885,8 +919,16 @@ impl CircuitBreaker {
                     );
                 }
                 let (counts, calls) = self.counters.record_failure(generation);
-                let trips = self.failures_trip(generation, now, &counts, calls)
-                    || (slow() && self.slow_calls_trip(generation, now));
+                let trips = if self.failures_trip(generation, now, &counts, calls) {
+                    // The slow-call rule is not evaluated, but the lifetime total
+                    // still counts a slow failure.
+                    if slow() {
+                        self.counters.record_slow_total();
+                    }
+                    true
+                } else {
+                    slow() && self.slow_calls_trip(generation, now)
+                };
                 if trips {
                     self.trip(generation);
                 }
@@ -992,7 +1034,7 @@ impl CircuitBreaker {
     #[cold]
     fn record_disabled(&self, generation: u32, outcome: Option<Outcome>) {
         match outcome {
-            Some(Outcome::Success) => self.counters.record_success(tag_of(generation)),
+            Some(Outcome::Success) => self.counters.record_counted_success(tag_of(generation)),
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 self.counters.record_failure(generation);
@@ -1174,6 +1216,7 @@ impl CircuitBreaker {
         let mut panic = None;
         self.new_generation(generation);
         let mut note = |from, to| {
+            self.counters.record_transition(from, to);
             if let Some(p) = self.settings.notify_state_change_caught(from, to) {
                 panic.get_or_insert(p);
             }

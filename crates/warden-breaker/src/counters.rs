@@ -24,16 +24,24 @@
 //!   rather than stored on every success), half-open slots released, and the
 //!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)),
 //!   and slow calls (for [`SlowCalls`](crate::SlowCalls)).
+//!
+//! Lifetime totals ([`Totals`]) sit beside them, untagged: plain monotonic
+//! `u64`s that never restart. The ones bumped on hot paths (successes, open and
+//! too-many-requests rejections) are more words of the calling thread's stripe,
+//! bumped with the same plain load and store; the rare ones (failures, ignored
+//! and dropped outcomes, slow calls, transitions by edge) are shared words bumped
+//! with `fetch_add` on paths that already write the shared line. `totals()` sums
+//! them at collection time.
 //!   The re-trip count is tagged with the *open* generation it belongs to, so a
 //!   half-open generation reads its predecessor's count, and anything else (a
 //!   trip from closed, a forced open) reads as 0.
 
 use crossbeam_utils::CachePadded;
 
-use crate::Counts;
 use crate::slot::{self, INDEX_MASK, OVERFLOW, STRIPES};
 use crate::state::{GEN_BITS, GEN_MASK, PAYLOAD_BITS};
 use crate::sync::{AtomicU64, Ordering};
+use crate::{Counts, Rejected, State, Totals};
 
 /// Bits below the tag.
 const COUNT_BITS: u32 = PAYLOAD_BITS;
@@ -150,10 +158,23 @@ impl Calls {
     }
 }
 
+/// One thread's counts in one breaker. Only the owning thread writes an owned
+/// stripe (plain load and store); the overflow stripe is shared (exchanges and
+/// `fetch_add`).
 #[derive(Debug)]
 struct Stripe {
+    /// Tagged: this generation's admissions.
     requests: AtomicU64,
+    /// Tagged: this generation's closed-state successes.
     successes: AtomicU64,
+    /// Untagged lifetime total: every success reported.
+    total_successes: AtomicU64,
+    /// Untagged lifetime total: `Rejected::Open` refusals.
+    rejected_open: AtomicU64,
+    /// Untagged lifetime total: `Rejected::TooManyRequests` refusals.
+    rejected_too_many: AtomicU64,
+    /// Untagged lifetime total: `Rejected::Throttled` refusals.
+    rejected_throttled: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -166,6 +187,38 @@ struct Rare {
     retrips: AtomicU64,
     half_open_deadline: AtomicU64,
     slow: AtomicU64,
+    /// Untagged lifetime totals (not among `words()`: the sweep never touches them).
+    total_failures: AtomicU64,
+    total_ignored: AtomicU64,
+    total_dropped: AtomicU64,
+    total_slow: AtomicU64,
+    /// By edge: see [`edge`].
+    total_transitions: [AtomicU64; EDGES],
+}
+
+/// The six edges between the three states.
+const EDGES: usize = 6;
+
+/// The slot of the edge `from -> to` (`from != to`) among the `EDGES`.
+const fn edge(from: State, to: State) -> usize {
+    let (f, t) = (from.index(), to.index());
+    f * 2 + if t > f { t - 1 } else { t }
+}
+
+/// Adds one to an untagged total that only the calling thread writes.
+#[inline]
+fn bump_owned_total(word: &AtomicU64) {
+    // Relaxed load and store, no read-modify-write: see `Counters::bump_stripe`.
+    let w = word.load(Ordering::Relaxed);
+    word.store(w.wrapping_add(1), Ordering::Relaxed);
+}
+
+/// Adds one to an untagged shared total.
+#[inline]
+fn bump_shared_total(word: &AtomicU64) {
+    // Relaxed: a statistic that publishes nothing; readers synchronise with the
+    // calls they wait for by their own means (joining threads).
+    word.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Stripe {
@@ -173,6 +226,10 @@ impl Stripe {
         Self {
             requests: AtomicU64::new(word),
             successes: AtomicU64::new(word),
+            total_successes: AtomicU64::new(0),
+            rejected_open: AtomicU64::new(0),
+            rejected_too_many: AtomicU64::new(0),
+            rejected_throttled: AtomicU64::new(0),
         }
     }
 }
@@ -188,6 +245,11 @@ impl Rare {
             retrips: AtomicU64::new(word),
             half_open_deadline: AtomicU64::new(word),
             slow: AtomicU64::new(word),
+            total_failures: AtomicU64::new(0),
+            total_ignored: AtomicU64::new(0),
+            total_dropped: AtomicU64::new(0),
+            total_slow: AtomicU64::new(0),
+            total_transitions: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -266,12 +328,37 @@ impl Counters {
         self.bump_stripe(tag, |s| &s.requests);
     }
 
-    /// A closed-state success.
+    /// A closed-state success, also counted in the lifetime total: what a success
+    /// reported on the fast paths does (one stripe lookup for both words).
     #[inline]
     /// `tag` is [`tag_of`] the generation: a closed permit's ticket is one.
     pub(crate) fn record_success(&self, tag: u64) {
         debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        let index = slot::current() & INDEX_MASK;
+        let stripe = &self.stripes[index];
+        if index == OVERFLOW {
+            update_shared(&stripe.successes, (tag >> COUNT_BITS) as u32, |c| c + 1);
+            bump_shared_total(&stripe.total_successes);
+        } else {
+            // Relaxed load and store: see `bump_stripe`.
+            let w = stripe.successes.load(Ordering::Relaxed);
+            stripe.successes.store(bumped(w, tag), Ordering::Relaxed);
+            bump_owned_total(&stripe.total_successes);
+        }
+        self.end_failure_streak(tag);
+    }
+
+    /// A closed-state success whose lifetime total [`Self::record_outcome_total`]
+    /// already counted.
+    #[inline]
+    pub(crate) fn record_counted_success(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
         self.bump_stripe(tag, |s| &s.successes);
+        self.end_failure_streak(tag);
+    }
+
+    #[inline]
+    fn end_failure_streak(&self, tag: u64) {
         // Relaxed: statistics. Read on every success, written only when a failure streak
         // has to be ended, so the line stays shared in every core's cache.
         let cf = self.rare.consecutive_failures.load(Ordering::Relaxed);
@@ -285,6 +372,94 @@ impl Counters {
                 Ordering::Relaxed,
             );
         }
+    }
+
+    /// Counts a reported outcome (`None`: a permit dropped without one) in the
+    /// lifetime totals, whatever the state, mode or generation: every outcome
+    /// except the fast paths' successes, which [`Self::record_success`] counts.
+    pub(crate) fn record_outcome_total(&self, outcome: Option<crate::Outcome>) {
+        match outcome {
+            Some(crate::Outcome::Success) => self.bump_total(|s| &s.total_successes),
+            Some(crate::Outcome::Failure) => bump_shared_total(&self.rare.total_failures),
+            Some(crate::Outcome::Ignored) => bump_shared_total(&self.rare.total_ignored),
+            None => bump_shared_total(&self.rare.total_dropped),
+        }
+    }
+
+    /// Counts a slow call in the lifetime totals (what [`Self::record_slow`] does
+    /// too, for a slow call whose rule is not evaluated).
+    pub(crate) fn record_slow_total(&self) {
+        bump_shared_total(&self.rare.total_slow);
+    }
+
+    /// Counts a refused call in the lifetime totals, on the calling thread's stripe.
+    #[inline]
+    pub(crate) fn record_rejection(&self, rejected: Rejected) {
+        match rejected {
+            Rejected::Open => self.bump_total(|s| &s.rejected_open),
+            Rejected::TooManyRequests => self.bump_total(|s| &s.rejected_too_many),
+            Rejected::Throttled => self.bump_total(|s| &s.rejected_throttled),
+        }
+    }
+
+    /// Counts a state change the callbacks were told of.
+    pub(crate) fn record_transition(&self, from: State, to: State) {
+        if from != to {
+            bump_shared_total(&self.rare.total_transitions[edge(from, to)]);
+        }
+    }
+
+    /// Adds one to `pick(stripe)`, an untagged total, on the calling thread's stripe.
+    #[inline]
+    fn bump_total(&self, pick: impl Fn(&Stripe) -> &AtomicU64) {
+        let index = slot::current() & INDEX_MASK;
+        let word = pick(&self.stripes[index]);
+        if index == OVERFLOW {
+            bump_shared_total(word);
+        } else {
+            bump_owned_total(word);
+        }
+    }
+
+    /// The lifetime totals: one pass over the stripes ever written and the shared
+    /// words. Exact when no call is in flight (see [`Totals`]).
+    pub(crate) fn totals(&self) -> Totals {
+        let used = slot::high_water();
+        let mut t = Totals::default();
+        for stripe in self.stripes[..used]
+            .iter()
+            .chain(std::iter::once(&self.stripes[OVERFLOW]))
+        {
+            // Relaxed: statistics, see `bump_stripe`. Wrapping: each word is a u64
+            // total; their sum passes 2^64 no sooner than the breaker's events do.
+            t.successes = t
+                .successes
+                .wrapping_add(stripe.total_successes.load(Ordering::Relaxed));
+            t.rejected_open = t
+                .rejected_open
+                .wrapping_add(stripe.rejected_open.load(Ordering::Relaxed));
+            t.rejected_too_many_requests = t
+                .rejected_too_many_requests
+                .wrapping_add(stripe.rejected_too_many.load(Ordering::Relaxed));
+            t.rejected_throttled = t
+                .rejected_throttled
+                .wrapping_add(stripe.rejected_throttled.load(Ordering::Relaxed));
+        }
+        let r = &self.rare;
+        // Relaxed: statistics.
+        t.failures = r.total_failures.load(Ordering::Relaxed);
+        t.ignored = r.total_ignored.load(Ordering::Relaxed);
+        t.dropped = r.total_dropped.load(Ordering::Relaxed);
+        t.slow_calls = r.total_slow.load(Ordering::Relaxed);
+        for from in State::ALL {
+            for to in State::ALL {
+                if from != to {
+                    t.transitions[from.index()][to.index()] =
+                        r.total_transitions[edge(from, to)].load(Ordering::Relaxed);
+                }
+            }
+        }
+        t
     }
 
     /// A closed-state failure; returns the generation's counts including it.
@@ -312,6 +487,14 @@ impl Counters {
     /// A slow closed-state call, whose success or failure this thread has already
     /// counted; returns the generation's slow calls including it.
     pub(crate) fn record_slow(&self, generation: u32) -> u64 {
+        self.record_slow_total();
+        self.count_slow(generation)
+    }
+
+    /// [`Self::record_slow`] without the lifetime total: the generation's slow-call
+    /// word, which an [`AdaptiveThrottle`](crate::AdaptiveThrottle) (never combined
+    /// with slow calls) uses for its rejections.
+    pub(crate) fn count_slow(&self, generation: u32) -> u64 {
         let word = &self.rare.slow;
         // Relaxed: the first look only feeds the exchange.
         let mut cur = word.load(Ordering::Relaxed);
@@ -533,5 +716,33 @@ mod tests {
         c.record_exclusion(3);
         c.sweep(2);
         assert_eq!(c.closed_counts(3).total_exclusions, 1);
+    }
+
+    #[test]
+    fn edges_are_distinct_and_dense() {
+        let mut seen = [false; EDGES];
+        for from in State::ALL {
+            for to in State::ALL {
+                if from != to {
+                    assert!(!std::mem::replace(&mut seen[edge(from, to)], true));
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn totals_survive_generations_and_sweeps() {
+        let c = Counters::new(1);
+        c.record_success(tag_of(1));
+        c.record_outcome_total(Some(crate::Outcome::Failure));
+        c.record_rejection(Rejected::Open);
+        c.record_transition(State::Closed, State::Open);
+        c.sweep(5);
+        let t = c.totals();
+        assert_eq!((t.successes, t.failures, t.rejected_open), (1, 1, 1));
+        assert_eq!(t.transitions(State::Closed, State::Open), 1);
+        // The generation's own counts are gone; the lifetime totals are not.
+        assert_eq!(c.closed_counts(5), Counts::default());
     }
 }

@@ -175,7 +175,7 @@ pub use permit::{OwnedPermit, Permit};
 pub use policy::{MAX_TIME_BUCKETS, SlowCalls, TimeWindow};
 pub use state::{MAX_DURATION_TICKS, MAX_FORCED_DEADLINE, MAX_REQUESTS, MAX_TICK};
 pub use throttle::AdaptiveThrottle;
-pub use types::{Counts, Mode, Outcome, State};
+pub use types::{Counts, Mode, Outcome, State, Totals};
 
 /// The state-word encoding, exposed for the encoding fuzz target only. Not part
 /// of the API: no semver guarantees.

@@ -56,7 +56,7 @@ impl CircuitBreaker {
                 &self.counters,
             );
         }
-        self.counters.record_slow(generation);
+        self.counters.count_slow(generation);
         self.throttle_evaluate(t, generation, now);
         true
     }

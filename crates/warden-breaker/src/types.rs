@@ -154,3 +154,112 @@ pub enum Outcome {
     /// Counted only in `total_exclusions`; frees a half-open slot (gobreaker's `IsExcluded`).
     Ignored,
 }
+
+/// A breaker's lifetime totals: everything it has counted since it was built,
+/// never reset (unlike [`Counts`], which restart with every generation). What
+/// a metrics exporter reads at collection time, so recording them costs the
+/// calls nothing beyond the breaker's own bookkeeping (see
+/// [`CircuitBreaker::totals`](crate::CircuitBreaker::totals)).
+///
+/// Every field is a monotonic `u64` that does not wrap before 2^64 events
+/// (about 5,800 years at 100 million a second). Totals are exact whenever no
+/// call is in flight; while calls overlap, a total may lag the calls still
+/// running, and two fields read in one `totals()` are not a consistent
+/// snapshot of each other.
+///
+/// ```
+/// use warden_breaker::{CircuitBreaker, Rejected, State};
+/// let cb = CircuitBreaker::builder("db").build()?;
+/// let _ = cb.call(|| Ok::<_, ()>(()));
+/// cb.force_open();
+/// let _ = cb.call(|| Ok::<_, ()>(()));
+/// let t = cb.totals();
+/// assert_eq!((t.successes, t.rejections(Rejected::Open)), (1, 1));
+/// assert_eq!(t.transitions(State::Closed, State::Open), 1);
+/// # Ok::<(), warden_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Outcomes reported as [`Outcome::Success`], in every state and mode, also
+    /// those of calls whose generation had already ended (which [`Counts`] ignore).
+    pub successes: u64,
+    /// Outcomes reported as [`Outcome::Failure`] (panics included), counted like
+    /// `successes`. A timeout is a failure the caller reports; the core does not
+    /// know which failures were timeouts.
+    pub failures: u64,
+    /// Outcomes reported as [`Outcome::Ignored`], counted like `successes`.
+    pub ignored: u64,
+    /// Permits dropped without an outcome (cancelled calls).
+    pub dropped: u64,
+    /// Closed-state calls the [`SlowCalls`](crate::SlowCalls) rule counted as slow
+    /// (always 0 without that rule).
+    pub slow_calls: u64,
+    /// Calls refused with [`Rejected::Open`](crate::Rejected::Open).
+    pub rejected_open: u64,
+    /// Calls refused with [`Rejected::TooManyRequests`](crate::Rejected::TooManyRequests).
+    pub rejected_too_many_requests: u64,
+    /// Calls shed with [`Rejected::Throttled`](crate::Rejected::Throttled) by an
+    /// [`AdaptiveThrottle`](crate::AdaptiveThrottle).
+    pub rejected_throttled: u64,
+    /// State changes by `[from][to]`, indexed by [`State::index`]; the diagonal
+    /// is always 0. [`transitions`](Self::transitions) reads it by state.
+    pub transitions: [[u64; 3]; 3],
+}
+
+impl Totals {
+    /// State changes from `from` to `to`, as the state-change callbacks saw them
+    /// (a catch-up transition after commands issued during a callback counts once;
+    /// 0 when `from == to`).
+    ///
+    /// ```
+    /// use warden_breaker::{CircuitBreaker, State};
+    /// let cb = CircuitBreaker::builder("db").build()?;
+    /// cb.force_open();
+    /// cb.reset();
+    /// assert_eq!(cb.totals().transitions(State::Open, State::Closed), 1);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub const fn transitions(&self, from: State, to: State) -> u64 {
+        self.transitions[from.index()][to.index()]
+    }
+
+    /// Calls refused for `reason`.
+    ///
+    /// ```
+    /// use warden_breaker::{Rejected, Totals};
+    /// assert_eq!(Totals::default().rejections(Rejected::TooManyRequests), 0);
+    /// ```
+    pub const fn rejections(&self, reason: crate::Rejected) -> u64 {
+        match reason {
+            crate::Rejected::Open => self.rejected_open,
+            crate::Rejected::TooManyRequests => self.rejected_too_many_requests,
+            crate::Rejected::Throttled => self.rejected_throttled,
+        }
+    }
+
+    /// Every state change counted, whatever its edge.
+    ///
+    /// ```
+    /// assert_eq!(warden_breaker::Totals::default().all_transitions(), 0);
+    /// ```
+    pub fn all_transitions(&self) -> u64 {
+        self.transitions.iter().flatten().sum()
+    }
+}
+
+impl State {
+    /// Every state, in [`index`](Self::index) order.
+    pub const ALL: [State; 3] = [State::Closed, State::Open, State::HalfOpen];
+
+    /// A dense index for tables by state: 0 closed, 1 open, 2 half-open (the
+    /// gauge value, as a `usize`).
+    ///
+    /// ```
+    /// use warden_breaker::State;
+    /// assert!(State::ALL.iter().enumerate().all(|(i, s)| s.index() == i));
+    /// ```
+    pub const fn index(self) -> usize {
+        self.as_gauge() as usize
+    }
+}

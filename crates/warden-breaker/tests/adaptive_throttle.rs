@@ -433,6 +433,16 @@ fn a_rejection_is_throttled_the_breaker_stays_closed_and_counts_skip_it() {
     let c: Counts = cb.counts();
     assert_eq!(c.requests, 1000 - rejected, "requests are admitted calls");
     assert_eq!(c.total_failures, 1000 - rejected);
+    let t = cb.totals();
+    assert_eq!(
+        (
+            t.rejected_throttled,
+            t.rejections(Rejected::Throttled),
+            t.slow_calls
+        ),
+        (u64::from(rejected), u64::from(rejected), 0),
+        "shed calls are counted as such, not as slow calls"
+    );
 }
 
 #[test]

@@ -262,7 +262,7 @@ impl Step {
 ///
 /// After every op it compares the op's result (admission, call result or
 /// panic), the callbacks and observer events the op caused (in order), and
-/// `counts()` and `mode()`; after every op except [`Op::Advance`] and [`Op::Counts`] it also
+/// `counts()`, `totals()` and `mode()`; after every op except [`Op::Advance`] and [`Op::Counts`] it also
 /// compares `state()`. Those two are skipped because `state()` performs due
 /// transitions: checking it right after the clock moves would make every
 /// transition eager and hide the lazy paths (the first admission after a
@@ -308,6 +308,7 @@ pub fn run(config: &Config, ops: &[Op]) -> Result<(), Mismatch> {
         };
         apply(&pair, &mut held, &step, op)?;
         step.check("counts", pair.lock_free.counts(), pair.mutex.counts())?;
+        step.check("totals", pair.lock_free.totals(), pair.mutex.totals())?;
         step.check("mode", pair.lock_free.mode(), pair.mutex.mode())?;
         if !matches!(op, Op::Advance(_) | Op::Counts) {
             compare_state(&pair, &step)?;
@@ -320,6 +321,7 @@ pub fn run(config: &Config, ops: &[Op]) -> Result<(), Mismatch> {
     for h in held.drain(..) {
         drop_pair(&pair, &step, h)?;
         step.check("counts", pair.lock_free.counts(), pair.mutex.counts())?;
+        step.check("totals", pair.lock_free.totals(), pair.mutex.totals())?;
         step.step += 1;
     }
     compare_state(&pair, &step)

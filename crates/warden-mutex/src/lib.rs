@@ -82,7 +82,7 @@ use std::time::Duration;
 pub use warden_breaker::{
     AdaptiveThrottle, Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error,
     MAX_TIME_BUCKETS, ManualClock, Mode, Observer, OpenBackoff, Outcome, QuantaClock, Rejected,
-    Settings, SlowCalls, State, TimeWindow,
+    Settings, SlowCalls, State, TimeWindow, Totals,
 };
 use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
@@ -437,6 +437,8 @@ struct Inner {
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
     delivering: bool,
+    /// Lifetime totals, never reset.
+    totals: Totals,
 }
 
 /// One closed-state outcome in a count window.
@@ -569,6 +571,7 @@ impl CircuitBreaker {
                 throttle_last: None,
                 pending: VecDeque::new(),
                 delivering: false,
+                totals: Totals::default(),
             }),
             settings,
         }
@@ -633,6 +636,23 @@ impl CircuitBreaker {
     /// ```
     pub fn counts(&self) -> Counts {
         self.lock().counts
+    }
+
+    /// Lifetime totals, as [`warden_breaker::CircuitBreaker::totals`] defines them:
+    /// every reported outcome (also stale ones), refusals by reason, slow
+    /// closed-state calls and delivered transitions, never reset.
+    ///
+    /// ```
+    /// let cb = warden_mutex::CircuitBreaker::builder("db").build()?;
+    /// let _ = cb.call(|| Ok::<_, ()>(()));
+    /// cb.force_open();
+    /// let _ = cb.call(|| Ok::<_, ()>(()));
+    /// let t = cb.totals();
+    /// assert_eq!((t.successes, t.rejected_open, t.all_transitions()), (1, 1, 1));
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn totals(&self) -> Totals {
+        self.lock().totals
     }
 
     /// Runs `f` if the breaker admits it; `Err` counts as a failure, and a panic
@@ -958,6 +978,12 @@ impl CircuitBreaker {
                 })
             }
         };
+        match result {
+            Err(Rejected::Open) => inner.totals.rejected_open += 1,
+            Err(Rejected::TooManyRequests) => inner.totals.rejected_too_many_requests += 1,
+            Err(Rejected::Throttled) => inner.totals.rejected_throttled += 1,
+            Ok(_) => {}
+        }
         // The open -> half-open change above (if any) is delivered before the
         // admission event, the lock-free breaker's order.
         self.unlock(inner);
@@ -977,6 +1003,13 @@ impl CircuitBreaker {
             None => o.on_dropped(),
         });
         let mut inner = self.lock();
+        let t = &mut inner.totals;
+        match outcome {
+            Some(Outcome::Success) => t.successes += 1,
+            Some(Outcome::Failure) => t.failures += 1,
+            Some(Outcome::Ignored) => t.ignored += 1,
+            None => t.dropped += 1,
+        }
         let now = self.settings.now_ticks();
         // Time is evaluated even for a stale outcome, as gobreaker does.
         let state = self.current_state(&mut inner, now);
@@ -1173,6 +1206,9 @@ impl CircuitBreaker {
             (State::Closed, Some(outcome @ (Outcome::Success | Outcome::Failure))) => {
                 let failure = outcome == Outcome::Failure;
                 inner.calls += 1;
+                if slow {
+                    inner.totals.slow_calls += 1;
+                }
                 let c = &mut inner.counts;
                 if failure {
                     c.total_failures = c.total_failures.wrapping_add(1);
@@ -1257,6 +1293,7 @@ impl CircuitBreaker {
         inner.delivering = true;
         let mut panic = None;
         while let Some((from, to)) = inner.pending.pop_front() {
+            inner.totals.transitions[from.index()][to.index()] += 1;
             drop(inner);
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
                 self.settings.notify_state_change(from, to)

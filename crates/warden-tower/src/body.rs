@@ -55,6 +55,7 @@ use warden_breaker::{CircuitBreaker, Outcome, Rejected, State};
 
 use crate::BoxError;
 use crate::classify::Classifier;
+use crate::future::{Refusal, poll_guarded};
 use crate::handle::{Admitted, Handle};
 
 /// A [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) whose successful
@@ -161,7 +162,7 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let state = if std::mem::take(&mut self.shed) {
             FutureState::Rejected {
-                kind: Rejected::Open,
+                kind: Rejected::Open.into(),
             }
         } else {
             match self.breaker.acquire() {
@@ -170,7 +171,7 @@ where
                     permit: Some(permit),
                     classifier: self.classifier.clone(),
                 },
-                Err(kind) => FutureState::Rejected { kind },
+                Err(kind) => FutureState::Rejected { kind: kind.into() },
             }
         };
         EndOfBodyFuture { state }
@@ -217,7 +218,7 @@ pin_project! {
             classifier: C,
         },
         Rejected {
-            kind: Rejected,
+            kind: Refusal,
         },
     }
 }
@@ -237,9 +238,8 @@ where
                 permit,
                 classifier,
             } => {
-                let guard = crate::future::FailOnPanic(permit);
-                let result = ready!(fut.poll(cx));
-                let Some(permit) = guard.0.take() else {
+                let result = ready!(poll_guarded(|cx| fut.poll(cx), permit, cx));
+                let Some(permit) = permit.take() else {
                     // Polled again after completion: nothing left to record.
                     return Poll::Ready(
                         result
@@ -260,7 +260,9 @@ where
                     }
                 })
             }
-            FutureStateProj::Rejected { kind } => Poll::Ready(Err(crate::error::boxed(*kind))),
+            FutureStateProj::Rejected { kind } => {
+                Poll::Ready(Err(crate::error::boxed((*kind).into())))
+            }
         }
     }
 }
@@ -270,7 +272,7 @@ impl<F, C> fmt::Debug for EndOfBodyFuture<F, C> {
         let mut d = f.debug_struct("EndOfBodyFuture");
         match &self.state {
             FutureState::Called { permit, .. } => d.field("permit", permit),
-            FutureState::Rejected { kind } => d.field("rejected", kind),
+            FutureState::Rejected { kind } => d.field("rejected", &Rejected::from(*kind)),
         }
         .finish()
     }
@@ -336,8 +338,8 @@ impl<B: Body> Body for ClassifiedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let guard = crate::future::FailOnPanic(this.permit);
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let inner = this.inner.as_mut();
+        let frame = ready!(poll_guarded(|cx| inner.poll_frame(cx), this.permit, cx));
         let outcome = match &frame {
             None => Some(Outcome::Success),
             Some(Err(_)) => Some(Outcome::Failure),
@@ -345,7 +347,7 @@ impl<B: Body> Body for ClassifiedBody<B> {
             Some(Ok(_)) => None,
         };
         if let Some(outcome) = outcome
-            && let Some(permit) = guard.0.take()
+            && let Some(permit) = this.permit.take()
         {
             permit.record(outcome);
         }

@@ -61,7 +61,7 @@ pin_project! {
             classifier: C,
         },
         Rejected {
-            kind: Rejected,
+            kind: Refusal,
         },
     }
 }
@@ -81,7 +81,7 @@ impl<F, C> ResponseFuture<F, C> {
     #[inline]
     pub(crate) fn rejected(kind: Rejected) -> Self {
         ResponseFuture {
-            state: ResponseState::Rejected { kind },
+            state: ResponseState::Rejected { kind: kind.into() },
         }
     }
 }
@@ -102,34 +102,82 @@ where
                 permit,
                 classifier,
             } => {
-                // If `fut` panics, the guard records a failure while unwinding:
-                // the permit must not wait for the future to be dropped, which
-                // a `catch_unwind` around this future does after the panic.
-                // Its drop on the normal path costs one check of std's global
-                // panic count (a relaxed load).
-                let guard = FailOnPanic(permit);
-                let result = ready!(fut.poll(cx));
-                if let Some(permit) = guard.0.take() {
+                let result = ready!(poll_guarded(|cx| fut.poll(cx), permit, cx));
+                if let Some(permit) = permit.take() {
                     // If the classifier panics, the permit drops while panicking: a failure.
                     permit.record(classifier.classify(&result));
                 }
                 Poll::Ready(result.map_err(Into::into))
             }
-            ResponseStateProj::Rejected { kind } => Poll::Ready(Err(crate::error::boxed(*kind))),
+            ResponseStateProj::Rejected { kind } => {
+                Poll::Ready(Err(crate::error::boxed((*kind).into())))
+            }
         }
     }
 }
 
-/// Records a failure with the permit if dropped while panicking; a plain
-/// drop (the poll returned) does nothing.
-pub(crate) struct FailOnPanic<'a>(pub(crate) &'a mut Option<Admitted>);
+/// A rejection kept in a whole word. Kept as the one-byte [`Rejected`], it left
+/// seven bytes of padding in the second word of the future, and every move of
+/// the future (from `call` into the caller's `.await`) copied that word in four
+/// pieces: four instructions per call, admitted or not. (The same holds for
+/// the end-of-body future.)
+#[derive(Clone, Copy)]
+#[repr(u64)]
+pub(crate) enum Refusal {
+    Open,
+    TooManyRequests,
+    Throttled,
+}
+
+impl From<Rejected> for Refusal {
+    #[inline]
+    fn from(r: Rejected) -> Self {
+        match r {
+            Rejected::Open => Refusal::Open,
+            Rejected::TooManyRequests => Refusal::TooManyRequests,
+            Rejected::Throttled => Refusal::Throttled,
+        }
+    }
+}
+
+impl From<Refusal> for Rejected {
+    #[inline]
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Open => Rejected::Open,
+            Refusal::TooManyRequests => Rejected::TooManyRequests,
+            Refusal::Throttled => Rejected::Throttled,
+        }
+    }
+}
+
+/// Polls `poll`, recording a failure with `permit` if it panics.
+///
+/// The failure is recorded while the panic unwinds through this call: the
+/// permit must not wait for its future (or body) to be dropped, which a
+/// `catch_unwind` around it does only later, if ever. When `poll` returns, the
+/// guard is forgotten rather than dropped, so the normal path costs nothing,
+/// not even a look at std's panic count.
+#[inline]
+pub(crate) fn poll_guarded<T>(
+    poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    permit: &mut Option<Admitted>,
+    cx: &mut Context<'_>,
+) -> Poll<T> {
+    let guard = FailOnPanic(permit);
+    let out = poll(cx);
+    std::mem::forget(guard);
+    out
+}
+
+/// Records a failure with the permit when dropped. Only [`poll_guarded`]
+/// makes one, and forgets it unless a panic unwinds through it.
+struct FailOnPanic<'a>(&'a mut Option<Admitted>);
 
 impl Drop for FailOnPanic<'_> {
-    #[inline]
+    #[cold]
     fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Some(permit) = self.0.take()
-        {
+        if let Some(permit) = self.0.take() {
             permit.record(Outcome::Failure);
         }
     }
@@ -140,7 +188,7 @@ impl<F, C> fmt::Debug for ResponseFuture<F, C> {
         let mut d = f.debug_struct("ResponseFuture");
         match &self.state {
             ResponseState::Called { permit, .. } => d.field("permit", permit),
-            ResponseState::Rejected { kind } => d.field("rejected", kind),
+            ResponseState::Rejected { kind } => d.field("rejected", &Rejected::from(*kind)),
         }
         .finish()
     }

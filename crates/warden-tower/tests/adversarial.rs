@@ -472,3 +472,72 @@ async fn a_body_cut_off_mid_way_is_a_failure() {
         .expect("server stops")
         .unwrap();
 }
+
+/// A body whose every poll panics.
+struct PanickingBody;
+
+impl http_body::Body for PanickingBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        panic!("body panicked")
+    }
+}
+
+#[test]
+fn a_caught_panic_in_a_body_or_its_head_is_a_failure() {
+    let clock = ManualClock::new();
+    let cb = breaker(&clock, 1, 100);
+    let layer = CircuitBreakerLayer::new(cb.clone())
+        .classifier(HttpClassifier::new())
+        .until_end_of_body();
+
+    // The head arrives, then reading the body panics: a failure, recorded while
+    // the panic unwinds although the body outlives it (as under a catch-panic layer).
+    let mut svc = tower::Layer::layer(
+        &layer,
+        service_fn(|()| async { Ok::<_, std::io::Error>(http::Response::new(PanickingBody)) }),
+    );
+    for round in 1..=3 {
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(svc.poll_ready(&mut cx).is_ready());
+        let fut = pin!(svc.call(()));
+        let Poll::Ready(Ok(res)) = fut.poll(&mut cx) else {
+            panic!("the head is ready")
+        };
+        let mut body = pin!(res.into_body());
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            http_body::Body::poll_frame(body.as_mut(), &mut cx)
+        }));
+        assert!(caught.is_err());
+        assert_eq!(
+            cb.counts().total_failures,
+            round,
+            "recorded before the body is dropped"
+        );
+    }
+
+    // The head's future panics.
+    let mut svc = tower::Layer::layer(
+        &layer,
+        service_fn(|()| async {
+            panic!("head panicked");
+            #[allow(unreachable_code)]
+            Ok::<http::Response<Empty<Bytes>>, std::io::Error>(http::Response::new(Empty::new()))
+        }),
+    );
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_ready());
+    let mut fut = pin!(svc.call(()));
+    assert!(poll_catching(fut.as_mut()).is_err());
+    assert_eq!(
+        cb.counts().total_failures,
+        4,
+        "recorded before the future is dropped"
+    );
+    assert_eq!(cb.counts().total_successes, 0);
+}
