@@ -18,7 +18,7 @@
 //! | serve something instead of an error | [`Fallback`]: a value, a function of the error, the last good value, a secondary call |
 //! | know what happened | [`Execution`]: value or [`ExecuteError`], [`rejection`](Execution::rejection), [`state`](Execution::state), [`attempts`](Execution::attempts), [`elapsed`](Execution::elapsed) |
 //! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default) |
-//! | choose when a breaker opens | [`TripRule`]: consecutive failures, failure rate per interval, [count window](TripRule::CountWindow), [time window](TripRule::TimeWindow), custom; [`slow_calls`](BreakerConfig::slow_calls) ([`SlowCallsConfig`]) |
+//! | choose when a breaker opens | [`TripRule`]: consecutive failures, failure rate per interval, [count window](TripRule::CountWindow), [time window](TripRule::TimeWindow), [adaptive throttle](TripRule::Adaptive) (sheds load instead of opening), custom; [`slow_calls`](BreakerConfig::slow_calls) ([`SlowCallsConfig`]) |
 //! | choose how it recovers | [`open_backoff`](BreakerConfig::open_backoff) ([`OpenBackoffConfig`]), [`half_open_max_wait`](BreakerConfig::half_open_max_wait), `timeout`, `max_requests` |
 //! | configure from a file | [`RegistryConfig::from_toml_str`], [`RegistryConfig::from_json_str`] |
 //! | bound and manage names | [`max_breakers`](RegistryBuilder::max_breakers), [`max_name_len`](RegistryBuilder::max_name_len), [`strict`](RegistryBuilder::strict), [`idle_eviction`](RegistryBuilder::idle_eviction), [`overflow_breaker`](RegistryBuilder::overflow_breaker), [`remove`](Registry::remove), [`drain`](Registry::drain) |

@@ -761,7 +761,7 @@ pub(crate) fn fingerprint(s: &Settings) -> String {
             bit += 1;
         }
     }
-    format!(
+    let mut print = format!(
         "t{} i{} m{} c{:?} w{:?} r{rule:x}",
         s.timeout_ticks(),
         s.interval_ticks(),
@@ -769,7 +769,13 @@ pub(crate) fn fingerprint(s: &Settings) -> String {
         s.count_window()
             .map(|w| (w.size(), w.min_calls(), w.failure_rate_percent())),
         s.time_window().map(|w| format!("{w:?}")),
-    )
+    );
+    // Only when set, so that every other breaker's fingerprint stays as it was
+    // (instances of an older version still agree with it).
+    if let Some(a) = s.adaptive_throttle() {
+        print.push_str(&format!(" a{a:?}"));
+    }
+    print
 }
 
 /// The hash tag of a breaker's keys: its name, with `%`, `{` and `}` escaped
@@ -1511,11 +1517,16 @@ fn next_member() -> u64 {
 /// The local breaker's policy applied to the fleet's counts. A count or time
 /// window's rate rule is applied to the fleet's counts since its last transition
 /// or interval reset (the fleet keeps no per-call ring or time buckets); slow
-/// calls are judged locally only (a local trip still reaches the fleet).
+/// calls are judged locally only (a local trip still reaches the fleet). An
+/// adaptive throttle never opens the breaker, so it never opens the fleet either;
+/// it sheds on the local instance's own window (the fleet's counts do not feed it).
 fn policy_trips(b: &CircuitBreaker, counts: [u64; 6]) -> bool {
     let c = fleet_counts(counts);
     let calls = c.total_successes.saturating_add(c.total_failures);
     let settings = b.settings();
+    if settings.adaptive_throttle().is_some() {
+        return false;
+    }
     if let Some(w) = settings.count_window() {
         return w.trips(calls, c.total_failures);
     }
@@ -1715,5 +1726,31 @@ mod tests {
             !policy_trips(&time, counts(11, 9, 9)),
             "45 %, whatever the streak"
         );
+        // The adaptive throttle never opens: not on 100 failures in a row either
+        // (the default rule would).
+        let throttle = CircuitBreaker::builder("a")
+            .adaptive_throttle(warden_breaker::AdaptiveThrottle::new(Duration::from_secs(
+                10,
+            )))
+            .build()
+            .unwrap();
+        assert!(!policy_trips(&throttle, counts(0, 100, 100)));
+    }
+
+    #[test]
+    fn the_adaptive_throttle_is_part_of_the_fingerprint() {
+        let plain = CircuitBreaker::builder("p").build().unwrap();
+        assert!(!fingerprint(&plain.settings()).contains(" a"));
+        let fp = |k: f64| {
+            let cb = CircuitBreaker::builder("a")
+                .adaptive_throttle(
+                    warden_breaker::AdaptiveThrottle::new(Duration::from_secs(10)).with_k(k),
+                )
+                .build()
+                .unwrap();
+            fingerprint(&cb.settings())
+        };
+        assert_ne!(fp(2.0), fp(1.5), "instances with different k do not share");
+        assert_ne!(fp(2.0), fingerprint(&plain.settings()));
     }
 }
