@@ -24,6 +24,9 @@ use crate::script::{
 };
 use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
 
+#[path = "fleet_throttle.rs"]
+mod fleet_throttle;
+
 /// The most probe tokens one breaker claims in one round trip: a flood of
 /// refused calls costs one bounded claim per slice, never one per call.
 const CLAIM_BATCH: u32 = 64;
@@ -736,6 +739,8 @@ fn go_local(s: &Shared) {
     t.fleet = None;
     t.fleet_counts = None;
     t.dirty = true;
+    // An adaptive throttle sheds on this instance's own window until Redis is back.
+    s.breaker.set_throttle_peers(0, 0);
 }
 
 /// The settings that must agree across instances for them to share a breaker:
@@ -1051,6 +1056,9 @@ async fn round(
 ) -> Result<(), Fault> {
     let slice_due = kind == Round::Slice;
     let list: Vec<_> = lock(&inner.breakers).clone();
+    if slice_due {
+        fleet_throttle::share(inner, c, &list).await?;
+    }
     let (version_key, changes_key) = inner.config.log_keys();
     let mut head: Vec<Cmd> = Vec::new();
     if slice_due {
@@ -1519,7 +1527,7 @@ fn next_member() -> u64 {
 /// or interval reset (the fleet keeps no per-call ring or time buckets); slow
 /// calls are judged locally only (a local trip still reaches the fleet). An
 /// adaptive throttle never opens the breaker, so it never opens the fleet either;
-/// it sheds on the local instance's own window (the fleet's counts do not feed it).
+/// it sheds on the fleet's window, which `fleet_throttle.rs` shares apart.
 fn policy_trips(b: &CircuitBreaker, counts: [u64; 6]) -> bool {
     let c = fleet_counts(counts);
     let calls = c.total_successes.saturating_add(c.total_failures);
