@@ -47,8 +47,8 @@ use crate::buckets::Buckets;
 use crate::clock::{NANOS_PER_TICK, TimeBase};
 use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
-use crate::live::{Live, Restart};
-use crate::permit::{OwnedPermit, Permit, Ticket};
+use crate::live::{Live, Quick, Restart};
+use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
     prev_generation,
@@ -108,9 +108,11 @@ pub struct CircuitBreaker {
     counters: Counters,
     /// The settings and the trip rule's windows, behind one pointer that
     /// [`reconfigure`](Self::reconfigure) replaces (shared with other breakers when
-    /// the settings are plain, see `live.rs`). Read only off the closed
-    /// success path (transitions, failures, half-open, the hooks), at most once
-    /// per operation (see [`Cfg`]).
+    /// the settings are plain, see `live.rs`). Read only off the frequent paths
+    /// (transitions, failures, observers, a new time-window bucket, a slow call), at
+    /// most once per operation (see [`Cfg`]): the plain closed success reads `hot`,
+    /// a half-open admission and a timed closed success read `quick`, and an open or
+    /// disabled breaker's calls need no settings.
     live: SwapCell<Live>,
     /// What the closed success path needs of the settings, [`Settings::hot_bits`]:
     /// how a success is recorded and whether admissions have hooks. Stored by
@@ -118,6 +120,10 @@ pub struct CircuitBreaker {
     /// bits meanwhile takes the old path, which the new settings also handle
     /// (see `reconfigure`).
     hot: AtomicU8,
+    /// Inline copies of what the half-open admission and the timed closed success
+    /// need of the settings, stored by `reconfigure` after it publishes, as `hot`
+    /// is (see [`Quick`]): those paths then load no settings.
+    quick: Quick,
     /// The clock and time origin (fixed: `reconfigure` keeps them), outside `live`
     /// so an open breaker checks its deadline without loading the settings.
     time: TimeBase,
@@ -156,6 +162,20 @@ impl<'a> Cfg<'a> {
     #[inline]
     fn settings(&self) -> &Settings {
         &self.get().settings
+    }
+
+    /// Whether this operation already loaded the settings.
+    #[inline]
+    fn is_loaded(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+}
+
+/// Whether `a` and `b` are the same window (or both none).
+fn same_arc<T>(a: &Option<StdArc<T>>, b: &Option<StdArc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => StdArc::ptr_eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
     }
 }
 
@@ -202,6 +222,7 @@ impl CircuitBreaker {
         let counters = Counters::new(generation);
         Self {
             hot: AtomicU8::new(settings.hot_bits()),
+            quick: Quick::new(&settings),
             time: settings.time().fixed(),
             name: StdArc::clone(settings.name_arc()),
             reconfiguring: Mutex::new(()),
@@ -279,7 +300,15 @@ impl CircuitBreaker {
     /// new ones. Reconfigurations of one breaker run one at a time. The closed
     /// success path never reads the settings: it reads one byte (how to record a
     /// success), stored after the new settings are published; a call that reads
-    /// the old byte meanwhile takes a path the new settings also handle.
+    /// the old byte meanwhile takes a path the new settings also handle. Likewise a
+    /// half-open admission reads `max_requests` and the max wait from one word, and
+    /// a closed success with a time window or slow calls reads the slow-call
+    /// threshold and whether there is a window from one word, both copies of one
+    /// version stored after it is published: a call that reads the copy of the
+    /// previous version while a reconfiguration runs decides with those values,
+    /// whole, as a call that started a moment earlier would. Anything more (a
+    /// re-open at the max wait, a slow call counted against the rule) is decided
+    /// with the settings that call then loads, alone.
     ///
     /// # Errors
     ///
@@ -321,9 +350,12 @@ impl CircuitBreaker {
         let interval = settings.interval_ticks();
         let hot = settings.hot_bits();
         let (next, restart) = current.next(settings);
-        self.live.store(next.publish());
+        let new_window = !same_arc(&current.buckets, &next.buckets);
+        let next = next.publish();
+        self.live.store(StdArc::clone(&next));
         // Relaxed: see `hot`; the settings it describes are already published.
         self.hot.store(hot, Ordering::Relaxed);
+        self.quick.store(&next, new_window);
         match restart {
             Restart::Nothing => {}
             Restart::Interval => self.restart_closed(interval, false),
@@ -835,9 +867,12 @@ impl CircuitBreaker {
         // never merged into one variable first: merged, the ticket went through the
         // stack, and a 16-byte load of two smaller stores defeats store forwarding
         // (criterion: closed success 3.0 -> 8.3 ns, half-open rejection 2.6 -> 8.8 ns).
+        // For the same reason the out-of-line paths return an `Admission` word, not a
+        // `Result`: a `Result<Ticket, Rejected>` returned from a call comes back through
+        // memory, and this path's ticket then went through that stack slot too.
         let (_, hooks) = self.hot();
         if hooks {
-            return self.admit_hooked(s);
+            return self.admit_hooked(s).get();
         }
         // The hot path: closed, no interval to check, nothing requested.
         if s.is_plain_closed() {
@@ -845,7 +880,7 @@ impl CircuitBreaker {
             self.counters.record_request(s.without_pending());
             return Ok(Ticket::closed(s.generation()));
         }
-        self.admit_counted(s)
+        self.admit_counted(s).get()
     }
 
     /// [`Self::admit_slow`], counting a refusal in the lifetime totals (a plain
@@ -854,8 +889,8 @@ impl CircuitBreaker {
     /// callers (callgrind: 69 -> 83 instructions per closed success).
     #[cold]
     #[inline(never)]
-    fn admit_counted(&self, s: Snapshot) -> Result<Ticket, Rejected> {
-        self.admit_counted_in(&Cfg::lazy(&self.live), s)
+    fn admit_counted(&self, s: Snapshot) -> Admission {
+        Admission::new(self.admit_counted_in(&Cfg::lazy(&self.live), s))
     }
 
     /// [`Self::admit_counted`] with the settings loaded by the caller, if it did.
@@ -872,21 +907,21 @@ impl CircuitBreaker {
     /// the inlined [`Self::admit`] stays as small as the plain path needs (a branch
     /// more there costs the plain closed path about 1 ns).
     #[inline(never)]
-    fn admit_hooked(&self, s: Snapshot) -> Result<Ticket, Rejected> {
+    fn admit_hooked(&self, s: Snapshot) -> Admission {
         let l = &Cfg::lazy(&self.live);
         // Relaxed: see `hot`.
         let bits = self.hot.load(Ordering::Relaxed);
         if bits & config::HOT_THROTTLE != 0 {
             if self.throttles(l, s) {
-                return self.admission_hooks(l, Err(Rejected::Throttled));
+                return Admission::new(self.admission_hooks(l, Err(Rejected::Throttled)));
             }
             if bits & 4 == 0 {
                 // A throttle and no other hook: a closed admission needs nothing more.
                 if s.is_plain_closed() {
                     self.counters.record_request(s.without_pending());
-                    return Ok(Ticket::closed(s.generation()));
+                    return Admission::new(Ok(Ticket::closed(s.generation())));
                 }
-                return self.admit_counted_in(l, s);
+                return Admission::new(self.admit_counted_in(l, s));
             }
         }
         if self.hot().0 == RecordPath::Timed && s.is_plain_closed() {
@@ -894,9 +929,10 @@ impl CircuitBreaker {
             // admission only takes its start time. (A hot byte older than the
             // settings may send a call here after slow calls were removed: its start
             // time is then never used.)
+            // The lease from the inline copy (see `Quick`): no settings loaded.
             self.counters.record_request(s.without_pending());
-            let start = self.timed_nanos(l) / 1_000;
-            return Ok(Ticket::closed(s.generation()).started_at(start));
+            let start = self.time.timed_nanos_if(self.quick.timed().leased()) / 1_000;
+            return Admission::new(Ok(Ticket::closed(s.generation()).started_at(start)));
         }
         let result = if s.is_plain_closed() {
             self.counters.record_request(s.without_pending());
@@ -904,7 +940,7 @@ impl CircuitBreaker {
         } else {
             self.admit_counted_in(l, s)
         };
-        self.admission_hooks(l, result)
+        Admission::new(self.admission_hooks(l, result))
     }
 
     /// What an admission does beyond the state word and the counters: a closed
@@ -999,16 +1035,17 @@ impl CircuitBreaker {
                     }
                 }
                 Tag::HalfOpen => {
-                    if self.half_open_expired(l, s) {
-                        match self.reopen(l, s) {
+                    let max_requests = match self.half_open_limit(l, s) {
+                        Some(max_requests) => max_requests,
+                        None => match self.reopen(l, s) {
                             Ok(()) => return Err(Rejected::Open),
                             Err(actual) => {
                                 s = actual;
                                 continue;
                             }
-                        }
-                    }
-                    if s.held() >= l.settings().max_requests() {
+                        },
+                    };
+                    if s.held() >= max_requests {
                         return Err(Rejected::TooManyRequests);
                     }
                     let next = s.with_probes(s.held() + 1, s.successes());
@@ -1028,6 +1065,25 @@ impl CircuitBreaker {
                 }
             }
         }
+    }
+
+    /// A half-open admission's probe limit, `None` if half-open `s` outlived its max
+    /// wait (the caller re-opens it). From the inline copy of the settings while
+    /// this operation has not loaded them and the copy says the max wait has not
+    /// passed (a rejection or an admission then loads nothing); otherwise from the
+    /// loaded settings alone, both limits of one version either way (see `Quick`).
+    #[inline]
+    fn half_open_limit(&self, l: &Cfg<'_>, s: Snapshot) -> Option<u32> {
+        if !l.is_loaded() {
+            let (max_requests, max_wait) = self.quick.half_open();
+            if !self.half_open_past(max_wait, s) {
+                return Some(max_requests);
+            }
+        }
+        if self.half_open_expired(l, s) {
+            return None;
+        }
+        Some(l.settings().max_requests())
     }
 
     /// Starts a new closed generation because the counting interval expired.
@@ -1054,6 +1110,7 @@ impl CircuitBreaker {
             if let Some(b) = &l.get().buckets {
                 b.sweep(generation);
             }
+            self.quick.clear_cursor();
         }
     }
 
@@ -1079,18 +1136,47 @@ impl CircuitBreaker {
 
     /// The fast path's success with a time window or slow calls: one time read,
     /// the bucket check, the stripe, and the slow-call rule if the call was slow.
+    /// What it needs of the settings comes from their inline copy (one version, see
+    /// `Quick`): the settings are loaded only to enter a new bucket, and to judge
+    /// (again, by them alone) a call that is slow by the copy.
     #[inline]
-    fn record_timed_success(&self, l: &Cfg<'_>, ticket: Ticket) {
-        let now_ns = self.timed_nanos(l);
+    fn record_timed_success(&self, ticket: Ticket) {
+        let timed = self.quick.timed();
+        let now_ns = self.time.timed_nanos_if(timed.leased());
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
-        if let Some(b) = &l.get().buckets {
-            b.enter_at(generation, now, &self.counters);
+        let l = &Cfg::lazy(&self.live);
+        if timed.window() && !self.quick.entered(generation, now) {
+            self.enter_bucket(l, generation, now);
         }
         self.counters.record_success(ticket.word());
-        if l.settings().adaptive_throttle().is_some() {
+        // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
+        // whose evaluation then finds no throttle in the settings).
+        if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
             self.throttle_success(l, generation, now);
         }
+        if timed.is_slow(ticket.start_micros(), now_ns) {
+            self.slow_success(l, ticket, now_ns, now);
+        }
+    }
+
+    /// Enters the time window's bucket of tick `now` (see `Buckets::enter_at`) and
+    /// remembers the window's cursor inline.
+    #[cold]
+    #[inline(never)]
+    fn enter_bucket(&self, l: &Cfg<'_>, generation: u32, now: u64) {
+        if let Some(b) = &l.get().buckets {
+            b.enter_at(generation, now, &self.counters);
+            self.quick.set_cursor(b.cursor_word());
+        }
+    }
+
+    /// A timed closed success that was slow by the inline copy of the settings: judged
+    /// again by the settings themselves, then counted against the slow-call rule.
+    #[cold]
+    #[inline(never)]
+    fn slow_success(&self, l: &Cfg<'_>, ticket: Ticket, now_ns: u64, now: u64) {
+        let generation = ticket.generation();
         if self.is_slow(l, ticket, now_ns) && self.slow_calls_trip(l, generation, now) {
             self.trip(l, generation);
         }
@@ -1107,7 +1193,16 @@ impl CircuitBreaker {
             && path == RecordPath::Timed
             && self.load().without_pending() == ticket.word()
         {
-            return self.record_timed_success(&Cfg::lazy(&self.live), ticket);
+            return self.record_timed_success(ticket);
+        }
+        if outcome == Some(Outcome::Success)
+            && path != RecordPath::Observed
+            && self.load().without_pending() == Self::disabled_word(ticket.generation())
+        {
+            // A success in the disabled generation that admitted it: counted as in
+            // closed (what `record_disabled` does), with no settings to load.
+            self.counters.record_success(tag_of(ticket.generation()));
+            return;
         }
         self.record_slow(ticket, outcome, path);
     }
@@ -1330,6 +1425,12 @@ impl CircuitBreaker {
         }
     }
 
+    /// The word of a disabled generation `generation` (less `PENDING`).
+    #[inline]
+    fn disabled_word(generation: u32) -> u64 {
+        Snapshot::manual(generation, Manual::Disabled, 0).without_pending()
+    }
+
     /// An outcome in a disabled generation: counted as in closed, never trips.
     #[cold]
     fn record_disabled(&self, generation: u32, outcome: Option<Outcome>) {
@@ -1400,7 +1501,13 @@ impl CircuitBreaker {
     /// recorded). Reads the clock only with a max wait set.
     #[inline]
     fn half_open_expired(&self, l: &Cfg<'_>, s: Snapshot) -> bool {
-        if l.settings().half_open_max_wait_ticks() == 0 || s.is_pending() {
+        self.half_open_past(l.settings().half_open_max_wait_ticks(), s)
+    }
+
+    /// [`Self::half_open_expired`] with the max wait `max_wait` (0: none).
+    #[inline]
+    fn half_open_past(&self, max_wait: u64, s: Snapshot) -> bool {
+        if max_wait == 0 || s.is_pending() {
             return false;
         }
         self.counters

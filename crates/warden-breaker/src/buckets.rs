@@ -254,6 +254,15 @@ impl Buckets {
         })
     }
 
+    /// The cursor's word, `[generation: 20 | end: 44]`: the bucket ending at tick
+    /// `end` is entered in that generation (the breaker keeps a copy inline, see
+    /// `live::Quick`).
+    #[inline]
+    pub(crate) fn cursor_word(&self) -> u64 {
+        // Relaxed: see `enter`.
+        self.cursor.load(Ordering::Relaxed)
+    }
+
     /// `now`, or the first tick of the latest bucket entered in `generation` if that is
     /// later: a clock that stepped back stands still, as [`Clock`](crate::Clock)
     /// promises, instead of claiming a slot for a bucket already passed or reading a

@@ -50,9 +50,9 @@
 //! Threads beyond 2^16 live at once share one cell per breaker, updated by
 //! compare-and-swap. So:
 //!
-//! * a breaker called by one thread costs its struct, its settings and one
-//!   64-byte cell: 504 bytes in all with default settings and a 15-byte name
-//!   (the memory test);
+//! * a breaker called by one thread costs its struct, its name and one 64-byte
+//!   cell: 368 requested bytes in all with default settings and a 15-byte name
+//!   (the memory test; plain settings are shared between breakers, see `live.rs`);
 //! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
 //!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes
 //!   per slot up to the next power of two of `h` (slots are dense, so `h` is at
@@ -545,13 +545,17 @@ impl Counters {
     }
 
     /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
+    ///
+    /// The closures capture `tag` and `generation` by value (`move`): captured by
+    /// reference, they made every inlined caller store both to the stack on every
+    /// call, for the out-of-line path alone.
     #[inline]
-    fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64) {
+    fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
         let generation = (tag >> COUNT_BITS) as u32;
         self.on_cell(
             tag,
-            |cell| bump_owned(pick(cell), tag),
-            |cell| {
+            move |cell| bump_owned(pick(cell), tag),
+            move |cell| {
                 update_shared(pick(cell), generation, |c| c + 1);
             },
         );
@@ -604,13 +608,14 @@ impl Counters {
     pub(crate) fn record_success(&self, tag: u64) {
         debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
         let generation = (tag >> COUNT_BITS) as u32;
+        // `move`: see `bump_stripe`.
         self.on_cell(
             tag,
-            |cell| {
+            move |cell| {
                 bump_owned(&cell.successes, tag);
                 bump_owned_total(&cell.total_successes);
             },
-            |cell| {
+            move |cell| {
                 update_shared(&cell.successes, generation, |c| c + 1);
                 bump_shared_total(&cell.total_successes);
             },

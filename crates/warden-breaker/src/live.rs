@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use crate::Settings;
 use crate::buckets::Buckets;
+use crate::sync::{AtomicU64, Ordering};
 use crate::window::EventRing;
 
 /// One version of a breaker's settings and the windows they use.
@@ -148,4 +149,165 @@ fn intern(live: Live) -> Arc<Live> {
         table.prune_at = (table.values.len() * 2).max(64);
     }
     shared
+}
+
+/// Inline copies of the few settings the frequent paths other than the plain
+/// closed success need, so that those paths read one word of the breaker instead
+/// of loading the live settings (an arc-swap load: a thread-local debt slot, a
+/// sequentially consistent store and its release when the guard drops; with the
+/// lazy cell around it about 15 ns per call on the benchmark VM, see
+/// BENCHMARKS.md).
+///
+/// Each word is the copy of one version of the settings, whole: an operation that
+/// decides from a word uses nothing else of the settings, and an operation that
+/// needs more loads the settings and decides everything from them (the word then
+/// only told it to load them). `CircuitBreaker::reconfigure` stores the words after
+/// it publishes the new settings, as it stores the `hot` byte, so a call that reads
+/// a word while a reconfiguration runs decides with the settings of just before it,
+/// exactly as a call that started a moment earlier would.
+///
+/// * `half_open`: `[max wait in ticks: 40 | max_requests: 20]` (both fit:
+///   a duration is at most 2^39 ticks, `max_requests` at most 2^20 - 1). A
+///   half-open admission that is rejected or admitted reads only this word. One
+///   whose max wait passed by this word loads the settings and decides again.
+/// * `timed`: `[time window: 1 | lease: 1 | slow-call rule: 1 | threshold in µs: 40]`:
+///   what a closed success recorded on the timed path needs (which time to read,
+///   whether to enter a bucket, whether the call was slow). A slow call loads the
+///   settings and is judged again by them before it counts as slow.
+/// * `cursor`: `[generation: 20 | end: 44]`, the time window's bucket last
+///   entered, as [`Buckets`]' own cursor: a success of that generation before
+///   `end` needs no bucket entry, so it needs neither the settings nor the window.
+///   Cleared when a reconfiguration replaces the window and at every sweep, like
+///   the window's own cursor.
+#[derive(Debug)]
+pub(crate) struct Quick {
+    half_open: AtomicU64,
+    timed: AtomicU64,
+    cursor: AtomicU64,
+}
+
+const REQUESTS_BITS: u32 = 20;
+const REQUESTS_MASK: u64 = (1 << REQUESTS_BITS) - 1;
+const THRESHOLD_MASK: u64 = (1 << 40) - 1;
+const SLOW_RULE: u64 = 1 << 61;
+const LEASE: u64 = 1 << 62;
+const WINDOW: u64 = 1 << 63;
+const CURSOR_END_BITS: u32 = 44;
+const CURSOR_END_MASK: u64 = (1 << CURSOR_END_BITS) - 1;
+const CURSOR_GEN_MASK: u64 = (1 << crate::state::GEN_BITS) - 1;
+
+/// What a closed success on the timed path reads of the settings (see [`Quick`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timed(u64);
+
+impl Timed {
+    /// Whether the settings time calls with the ticker's time (see
+    /// `TimeBase::timed_nanos_if`).
+    #[inline]
+    pub(crate) fn leased(self) -> bool {
+        self.0 & LEASE != 0
+    }
+
+    /// Whether the settings have a time window (or an adaptive throttle's).
+    #[inline]
+    pub(crate) fn window(self) -> bool {
+        self.0 & WINDOW != 0
+    }
+
+    /// Whether a call admitted at `start_micros` (none: untimed) and recorded at
+    /// `now_nanos` is slow by the settings' slow-call threshold (never without one).
+    #[inline]
+    pub(crate) fn is_slow(self, start_micros: Option<u64>, now_nanos: u64) -> bool {
+        match start_micros {
+            Some(start) if self.0 & SLOW_RULE != 0 => {
+                let threshold = std::time::Duration::from_micros(self.0 & THRESHOLD_MASK);
+                crate::SlowCalls::new(threshold).is_slow_since(start, now_nanos)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Quick {
+    pub(crate) fn new(settings: &Settings) -> Self {
+        let (half_open, timed) = Self::words(settings);
+        Self {
+            half_open: AtomicU64::new(half_open),
+            timed: AtomicU64::new(timed),
+            cursor: AtomicU64::new(0),
+        }
+    }
+
+    fn words(settings: &Settings) -> (u64, u64) {
+        let half_open = (settings.half_open_max_wait_ticks() << REQUESTS_BITS)
+            | (u64::from(settings.max_requests()) & REQUESTS_MASK);
+        let mut timed = 0;
+        // An adaptive throttle's window is a time window's buckets.
+        if settings.time_window().is_some() || settings.adaptive_throttle().is_some() {
+            timed |= WINDOW;
+        }
+        if settings.time().has_lease() {
+            timed |= LEASE;
+        }
+        if let Some(rule) = settings.slow_calls() {
+            // At most 2^39 µs (validated): fits in 40 bits.
+            let micros = u64::try_from(rule.threshold().as_micros()).unwrap_or(THRESHOLD_MASK);
+            timed |= SLOW_RULE | micros.min(THRESHOLD_MASK);
+        }
+        (half_open, timed)
+    }
+
+    /// Copies `next`, just published (see [`Quick`]); `new_window`: it replaced the
+    /// time window, whose cursor this copy no longer describes.
+    pub(crate) fn store(&self, next: &Live, new_window: bool) {
+        let (half_open, timed) = Self::words(&next.settings);
+        // Relaxed: like the breaker's `hot` byte, a copy of settings already
+        // published; it publishes nothing itself (a call that reads an older copy
+        // decides with the settings of just before the reconfiguration).
+        self.half_open.store(half_open, Ordering::Relaxed);
+        self.timed.store(timed, Ordering::Relaxed);
+        if new_window {
+            self.clear_cursor();
+        }
+    }
+
+    /// `max_requests` and the max wait in ticks (0: none), of one version.
+    #[inline]
+    pub(crate) fn half_open(&self) -> (u32, u64) {
+        // Relaxed: see `store`.
+        let w = self.half_open.load(Ordering::Relaxed);
+        ((w & REQUESTS_MASK) as u32, w >> REQUESTS_BITS)
+    }
+
+    /// What a timed closed success needs, of one version.
+    #[inline]
+    pub(crate) fn timed(&self) -> Timed {
+        // Relaxed: see `store`.
+        Timed(self.timed.load(Ordering::Relaxed))
+    }
+
+    /// Whether the time window's bucket of tick `now` is already entered in
+    /// `generation` (as `Buckets::enter_at`'s first test: a tick before the
+    /// cursor's end stands still in the cursor's bucket).
+    #[inline]
+    pub(crate) fn entered(&self, generation: u32, now: u64) -> bool {
+        // Relaxed: a cache of what the window's own cursor said; the window's
+        // snapshots are read through its seqlock, never through this.
+        let c = self.cursor.load(Ordering::Relaxed);
+        c >> CURSOR_END_BITS == u64::from(generation) & CURSOR_GEN_MASK && now < c & CURSOR_END_MASK
+    }
+
+    /// Remembers the window's cursor after an entry (`Buckets::cursor_word`).
+    #[inline]
+    pub(crate) fn set_cursor(&self, word: u64) {
+        // Relaxed: see `entered`. A racing entry may store an older bucket's word:
+        // that costs a later success one more entry through the settings, nothing else.
+        self.cursor.store(word, Ordering::Relaxed);
+    }
+
+    /// Forgets the cursor (a new window, or a sweep: its generation would wrap).
+    pub(crate) fn clear_cursor(&self) {
+        // Relaxed: see `entered`.
+        self.cursor.store(0, Ordering::Relaxed);
+    }
 }

@@ -11,7 +11,7 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use crate::state::{GEN_BITS, PAYLOAD_BITS, Snapshot, Tag};
-use crate::{CircuitBreaker, Outcome, State};
+use crate::{CircuitBreaker, Outcome, Rejected, State};
 
 /// What a permit needs to report back: the state word it was admitted under,
 /// reduced to state and generation (payload and flags cleared). For a closed
@@ -83,6 +83,48 @@ impl Ticket {
             State::HalfOpen
         } else {
             State::Closed
+        }
+    }
+}
+
+/// An admission's result in one word: what the out-of-line admission paths
+/// return. A `Result<Ticket, Rejected>` has three fields, and a function that is
+/// not inlined returns it through memory; `admit` then merged the inlined closed
+/// path's ticket into the same stack slot, two stores and two loads more on every
+/// closed call. A word comes back in a register on every target.
+///
+/// A ticket's state is closed or half-open (tags 0 and 1), so its top bit is
+/// clear; a refusal is that bit, plus 1 for `TooManyRequests` and 2 for
+/// `Throttled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Admission(u64);
+
+const REFUSED: u64 = 1 << 63;
+
+impl Admission {
+    #[inline]
+    pub(crate) const fn new(result: Result<Ticket, Rejected>) -> Self {
+        match result {
+            Ok(ticket) => {
+                debug_assert!(ticket.0 & REFUSED == 0);
+                Self(ticket.0)
+            }
+            Err(Rejected::Open) => Self(REFUSED),
+            Err(Rejected::TooManyRequests) => Self(REFUSED | 1),
+            Err(Rejected::Throttled) => Self(REFUSED | 2),
+        }
+    }
+
+    #[inline]
+    pub(crate) const fn get(self) -> Result<Ticket, Rejected> {
+        if self.0 & REFUSED == 0 {
+            Ok(Ticket(self.0))
+        } else {
+            match self.0 & 3 {
+                0 => Err(Rejected::Open),
+                1 => Err(Rejected::TooManyRequests),
+                _ => Err(Rejected::Throttled),
+            }
         }
     }
 }
@@ -347,5 +389,31 @@ impl fmt::Debug for OwnedPermit {
             .field("breaker", &self.breaker.name())
             .field("ticket", &self.ticket)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Admission, Ticket};
+    use crate::Rejected;
+    use crate::state::GEN_MASK;
+
+    #[test]
+    fn admission_words_round_trip() {
+        let top = GEN_MASK as u32;
+        let results = [
+            Ok(Ticket::closed(0)),
+            Ok(Ticket::closed(top)),
+            Ok(Ticket::closed(top).started_at(u64::MAX)),
+            Ok(Ticket::closed(0).started_at(0)),
+            Ok(Ticket::half_open(0)),
+            Ok(Ticket::half_open(top)),
+            Err(Rejected::Open),
+            Err(Rejected::TooManyRequests),
+            Err(Rejected::Throttled),
+        ];
+        for r in results {
+            assert_eq!(Admission::new(r).get(), r, "{r:?}");
+        }
     }
 }

@@ -339,3 +339,94 @@ fn counts_stay_exact_while_reconfigurations_race_calls() {
         (total, total / 2, total / 2)
     );
 }
+
+/// The timed success path reads the slow-call threshold from an inline copy that
+/// `reconfigure` refreshes: a lower threshold judges the very next outcome.
+#[test]
+fn a_lower_slow_call_threshold_applies_at_once() {
+    let clock = ManualClock::new();
+    let rule = |ms| {
+        SlowCalls::new(Duration::from_millis(ms))
+            .with_slow_rate_percent(100)
+            .with_min_calls(1)
+    };
+    let cb = CircuitBreaker::builder("api")
+        .slow_calls(rule(50))
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    let permit = cb.try_acquire().expect("closed");
+    clock.advance(Duration::from_millis(10));
+    cb.reconfigure(CircuitBreaker::builder("api").slow_calls(rule(5)))
+        .expect("valid");
+    permit.success();
+    assert_eq!(cb.state(), State::Open, "10 ms is slow by the new 5 ms");
+    assert_eq!(cb.totals().slow_calls, 1);
+}
+
+/// A half-open admission reads the probe limit and the max wait from an inline
+/// copy that `reconfigure` refreshes: a max wait set back while the period is past
+/// its deadline re-opens at the next admission.
+#[test]
+fn a_max_wait_set_back_applies_to_the_next_admission() {
+    let with_max_wait = |ms| {
+        CircuitBreaker::builder("db")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .timeout(Duration::from_secs(1))
+            .half_open_max_wait(Duration::from_millis(ms))
+    };
+    let clock = ManualClock::new();
+    let cb = with_max_wait(0)
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    cb.reconfigure(with_max_wait(100)).expect("valid");
+    fail(&cb);
+    clock.advance(Duration::from_millis(1001));
+    let held = cb.try_acquire().expect("probe"); // its period ends 100 ms from now
+    cb.reconfigure(with_max_wait(0)).expect("valid");
+    clock.advance(Duration::from_millis(101));
+    assert_eq!(
+        cb.try_acquire().err(),
+        Some(Rejected::TooManyRequests),
+        "no max wait: the held probe keeps the period"
+    );
+    cb.reconfigure(with_max_wait(100)).expect("valid");
+    assert_eq!(
+        cb.try_acquire().err(),
+        Some(Rejected::Open),
+        "past its deadline"
+    );
+    drop(held);
+}
+
+/// A success in a disabled generation takes a path of its own (no settings loaded):
+/// counted as in closed on every record path, never slow, never a bucket.
+#[test]
+fn a_disabled_breaker_counts_successes_on_the_timed_path() {
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("api")
+        .slow_calls(
+            SlowCalls::new(Duration::from_millis(1))
+                .with_slow_rate_percent(100)
+                .with_min_calls(1),
+        )
+        .clock(clock.clone())
+        .build()
+        .expect("valid");
+    cb.disable();
+    for _ in 0..3 {
+        let permit = cb.try_acquire().expect("disabled admits");
+        clock.advance(Duration::from_millis(5));
+        permit.success();
+    }
+    assert_eq!(cb.state(), State::Closed);
+    assert_eq!(cb.counts().total_successes, 3);
+    assert_eq!(cb.counts().consecutive_successes, 3);
+    assert_eq!(cb.totals().successes, 3);
+    assert_eq!(
+        cb.totals().slow_calls,
+        0,
+        "a disabled breaker times nothing"
+    );
+}

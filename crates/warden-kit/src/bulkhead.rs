@@ -65,6 +65,7 @@ impl Bulkhead {
     /// ```
     /// assert_eq!(warden_kit::Bulkhead::new(3).max(), 3);
     /// ```
+    #[inline]
     pub fn max(&self) -> u32 {
         // Relaxed: see "Memory ordering".
         self.max.load(Ordering::Relaxed)

@@ -796,6 +796,7 @@ impl TryFrom<OpenBackoffSpec> for OpenBackoffConfig {
 /// | [`kafka`](BreakerConfig::kafka) | ≥ 50 % of ≥ 20 calls | 60 s | 30 s | 5 | unlimited | 5 s |
 /// | [`clickhouse`](BreakerConfig::clickhouse) | 5 consecutive failures | never | 60 s | 1 | 8 | 30 s |
 /// | [`notification`](BreakerConfig::notification) | 3 consecutive failures | never | 15 s | 2 | 32 | 3 s |
+/// | [`http`](BreakerConfig::http) | ≥ 50 % of the last 100 calls (≥ 20) | never | 30 s | 3 | 64 | 10 s |
 ///
 /// No preset sets the core's other policies; add them to any preset:
 ///
@@ -971,6 +972,49 @@ impl BreakerConfig {
         }
     }
 
+    /// For an HTTP peer: another service's API, called over HTTP (no Go
+    /// counterpart; the settings follow the standard resilience pipeline of
+    /// .NET's `Microsoft.Extensions.Http.Resilience` where it has one).
+    ///
+    /// * **Trips at ≥ 50 % failures of the last 100 calls, once at least 20
+    ///   are in**: a service behind a load balancer fails part of its calls
+    ///   when one instance of several is bad; a rate over a window rides that
+    ///   out, the 20-call floor keeps a few errors at start-up from tripping.
+    /// * **Open 30 s, 3 probes, 3 successes to close**: a restarting instance
+    ///   or a deployment takes tens of seconds; three probes go to more than
+    ///   one instance behind the balancer before the peer counts as healthy.
+    /// * **At most 64 concurrent calls** from this process: a peer that slows
+    ///   down otherwise collects this service's tasks and connections without
+    ///   bound.
+    /// * **Call timeout 10 s** per attempt (.NET's attempt timeout): an
+    ///   interactive request has a budget of seconds, and a peer still silent
+    ///   after 10 s counts as a failure.
+    ///
+    /// What counts as a failure is the call's `Err` (a refused connection, a
+    /// reset, a timeout); count `5xx` responses too with a classifier
+    /// (`warden_kit::tower::classify(HttpClassifier::new())`, feature `tower`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_kit::TripRule;
+    /// let c = warden_kit::BreakerConfig::http();
+    /// assert_eq!(c.trip(), &TripRule::CountWindow { size: 100, min_calls: 20, failure_rate_percent: 50 });
+    /// assert_eq!((c.timeout(), c.max_requests()), (Duration::from_secs(30), 3));
+    /// assert_eq!((c.max_concurrent(), c.call_timeout()), (64, Some(Duration::from_secs(10))));
+    /// ```
+    pub fn http() -> Self {
+        Self::default()
+            .with_trip(TripRule::CountWindow {
+                size: 100,
+                min_calls: 20,
+                failure_rate_percent: 50,
+            })
+            .with_timeout(Duration::from_secs(30))
+            .with_max_requests(3)
+            .with_max_concurrent(64)
+            .with_call_timeout(Some(Duration::from_secs(10)))
+    }
+
     /// Half-open probe limit and successes needed to close (`0` means 1, as in
     /// gobreaker).
     ///
@@ -1042,8 +1086,10 @@ impl BreakerConfig {
         self
     }
 
-    /// The default timeout of each async call (`execute_async`); `None` for
-    /// none. A call that times out counts as a failure.
+    /// The timeout of each attempt of the name's pipelines (a pipeline's
+    /// `with_timeout` replaces it); `None` for none. An attempt that times
+    /// out counts as a failure: an async one is dropped at the deadline, a
+    /// sync one runs to its end and its late result is discarded.
     ///
     /// ```
     /// use std::time::Duration;
@@ -1522,7 +1568,7 @@ pub struct RegistryConfig {
 #[non_exhaustive]
 pub struct BreakerSpec {
     /// The preset to start from (`default`, `kafka`, `clickhouse`,
-    /// `notification`). Without one, a named section starts from the file's
+    /// `notification`, `http`). Without one, a named section starts from the file's
     /// `default` section, and that from [`BreakerConfig::default`].
     pub preset: Option<Preset>,
     /// See [`BreakerConfig::max_requests`].
@@ -1551,7 +1597,10 @@ pub struct BreakerSpec {
     pub half_open_max_wait: Option<Duration>,
 }
 
-/// The presets a file can name.
+/// The presets, as a file names them (`preset = "kafka"`): each is a
+/// [`BreakerConfig`] and a retry for idempotent calls, and gives a ready
+/// pipeline for a name ([`Preset::pipeline`], [`Preset::idempotent_pipeline`];
+/// see [`presets`](crate::presets) for what each one sets and why).
 ///
 /// ```
 /// assert_eq!(warden_kit::Preset::Kafka.config(), warden_kit::BreakerConfig::kafka());
@@ -1568,6 +1617,8 @@ pub enum Preset {
     Clickhouse,
     /// [`BreakerConfig::notification`].
     Notification,
+    /// [`BreakerConfig::http`].
+    Http,
 }
 
 impl Preset {
@@ -1582,6 +1633,7 @@ impl Preset {
             Preset::Kafka => BreakerConfig::kafka(),
             Preset::Clickhouse => BreakerConfig::clickhouse(),
             Preset::Notification => BreakerConfig::notification(),
+            Preset::Http => BreakerConfig::http(),
         }
     }
 }

@@ -17,12 +17,12 @@
 //! | decide what counts as a failure | [`Pipeline::with_classifier`] (the closure form the core's `call_with` and the tower layer take) |
 //! | serve something instead of an error | [`Fallback`]: a value, a function of the error, the last good value, a secondary call |
 //! | know what happened | [`Execution`]: value or [`ExecuteError`], [`rejection`](Execution::rejection), [`state`](Execution::state), [`attempts`](Execution::attempts), [`elapsed`](Execution::elapsed) |
-//! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`default`](BreakerConfig::default) |
+//! | configure names | [`BreakerConfig`] and its presets [`kafka`](BreakerConfig::kafka), [`clickhouse`](BreakerConfig::clickhouse), [`notification`](BreakerConfig::notification), [`http`](BreakerConfig::http), [`default`](BreakerConfig::default) |
 //! | choose when a breaker opens | [`TripRule`]: consecutive failures, failure rate per interval, [count window](TripRule::CountWindow), [time window](TripRule::TimeWindow), [adaptive throttle](TripRule::Adaptive) (sheds load instead of opening), custom; [`slow_calls`](BreakerConfig::slow_calls) ([`SlowCallsConfig`]) |
 //! | choose how it recovers | [`open_backoff`](BreakerConfig::open_backoff) ([`OpenBackoffConfig`]), [`half_open_max_wait`](BreakerConfig::half_open_max_wait), `timeout`, `max_requests` |
 //! | configure from a file | [`RegistryConfig::from_toml_str`], [`RegistryConfig::from_json_str`] |
 //! | bound and manage names | [`max_breakers`](RegistryBuilder::max_breakers), [`max_name_len`](RegistryBuilder::max_name_len), [`strict`](RegistryBuilder::strict), [`idle_eviction`](RegistryBuilder::idle_eviction), [`overflow_breaker`](RegistryBuilder::overflow_breaker), [`remove`](Registry::remove), [`drain`](Registry::drain) |
-//! | a single preconfigured breaker | [`presets`] |
+//! | a ready pipeline for a kind of dependency (Kafka, ClickHouse, notifications, HTTP peers) | [`presets`]: [`Preset::pipeline`], and [`Preset::idempotent_pipeline`] (with the preset's retry) for calls safe to repeat |
 //! | limit concurrency | [`Bulkhead`] (or `max_concurrent` in a config) |
 //! | export metrics | [`metrics`] (feature `metrics`), [`RegistryBuilder::metrics`] |
 //! | the building blocks | [`breaker`] (the core), [`retry`] |

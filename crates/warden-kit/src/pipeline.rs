@@ -13,7 +13,7 @@ use warden_breaker::{Outcome, State};
 use warden_retry::{RetryError, RetryPolicy};
 
 use crate::ExecuteError;
-use crate::execution::Execution;
+use crate::execution::{Execution, Primary};
 use crate::registry::{Entry, NamedBreaker, nanos, stop_reason};
 
 type ClassifyFn<T, E> = dyn Fn(&Result<T, E>) -> Outcome + Send + Sync;
@@ -291,9 +291,11 @@ impl<T: 'static, E: 'static> Fallback<T, E> {
 /// [`Registry::pipeline`](crate::Registry::pipeline)) and kept; running it
 /// allocates nothing and, with only the breaker, costs what one guarded call
 /// costs: the shutdown flag, the breaker's admission, two reads of the
-/// registry's clock (for [`Execution::elapsed`]) and the state after. Each
-/// strategy adds only its own work (a timeout reads no extra clock; the
-/// last-good fallback clones each good value under an uncontended lock).
+/// registry's clock (for [`Execution::elapsed`]) and the state after. The
+/// strategies it has are looked at once, when it is built: a strategy it
+/// does not have costs nothing per call, and each one it has adds only its
+/// own work (a timeout reads no extra clock; the last-good fallback clones
+/// each good value under an uncontended lock).
 ///
 /// ```
 /// use std::time::Duration;
@@ -330,6 +332,7 @@ impl<T: 'static, E: 'static> Fallback<T, E> {
 /// [`Registry::shutdown`](crate::Registry::shutdown).
 pub struct Pipeline<T, E> {
     entry: Arc<Entry>,
+    plan: Plan,
     timeout: Option<Duration>,
     retry: Option<RetryPolicy<ExecuteError<E>>>,
     fallback: Option<Fallback<T, E>>,
@@ -340,6 +343,7 @@ impl<T, E> Clone for Pipeline<T, E> {
     fn clone(&self) -> Self {
         Pipeline {
             entry: Arc::clone(&self.entry),
+            plan: self.plan,
             timeout: self.timeout,
             retry: self.retry.clone(),
             fallback: self.fallback.clone(),
@@ -363,16 +367,43 @@ impl<T, E> fmt::Debug for Pipeline<T, E> {
 /// What one attempt came to: `None` if it was refused (not run).
 type Attempt<T, E> = (Result<T, ExecuteError<E>>, Option<Outcome>);
 
+/// The path [`Pipeline::execute`] takes, chosen whenever a strategy is added
+/// so that the strategies a pipeline does not have cost nothing per call: one
+/// test of this instead of one per strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// Only the name's bulkhead and breaker: one attempt, `Err` a failure.
+    Bare,
+    /// One attempt with a timeout or a classifier.
+    Attempt,
+    /// Retry or a fallback around the attempts.
+    Composed,
+}
+
 impl<T, E> Pipeline<T, E> {
     pub(crate) fn new(breaker: &NamedBreaker) -> Self {
         let entry = Arc::clone(breaker.entry());
         Pipeline {
             timeout: entry.config.load().call_timeout(),
             entry,
+            plan: Plan::Bare,
             retry: None,
             fallback: None,
             classify: None,
         }
+        .planned()
+    }
+
+    /// Chooses the path of [`execute`](Self::execute) for the strategies set.
+    fn planned(mut self) -> Self {
+        self.plan = if self.retry.is_some() || self.fallback.is_some() {
+            Plan::Composed
+        } else if self.timeout.is_some() || self.classify.is_some() {
+            Plan::Attempt
+        } else {
+            Plan::Bare
+        };
+        self
     }
 
     /// The breaker's name.
@@ -422,7 +453,7 @@ impl<T, E> Pipeline<T, E> {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
-        self
+        self.planned()
     }
 
     /// Runs the call again, as `policy` says, when an attempt fails. The
@@ -448,7 +479,7 @@ impl<T, E> Pipeline<T, E> {
     #[must_use]
     pub fn with_retry(mut self, policy: RetryPolicy<ExecuteError<E>>) -> Self {
         self.retry = Some(policy);
-        self
+        self.planned()
     }
 
     /// What to give instead of an error: see [`Fallback`].
@@ -463,7 +494,7 @@ impl<T, E> Pipeline<T, E> {
     #[must_use]
     pub fn with_fallback(mut self, fallback: Fallback<T, E>) -> Self {
         self.fallback = Some(fallback);
-        self
+        self.planned()
     }
 
     /// What each attempt's result means to the breaker (default: `Err` is a
@@ -499,7 +530,7 @@ impl<T, E> Pipeline<T, E> {
         C: Fn(&Result<T, E>) -> Outcome + Send + Sync + 'static,
     {
         self.classify = Some(Arc::new(classifier));
-        self
+        self.planned()
     }
 
     #[inline]
@@ -535,21 +566,75 @@ impl<T, E> Pipeline<T, E> {
     where
         F: FnMut() -> Result<T, E>,
     {
-        if self.retry.is_none() && self.fallback.is_none() {
-            // The hot path: one attempt, built into its `Execution` in place.
-            let entry = &*self.entry;
-            let start = entry.clock.now_nanos();
-            let (result, last) = self.attempt(&mut f);
-            let elapsed = entry.clock.now_nanos().saturating_sub(start);
-            return Execution::ran(
-                result,
-                last,
-                Some(entry.breaker.state()),
-                u32::from(last.is_some()),
-                Duration::from_nanos(elapsed),
-            );
+        match self.plan {
+            Plan::Bare => self.execute_bare(f),
+            Plan::Attempt => {
+                // One attempt, built into its `Execution` in place.
+                let entry = &*self.entry;
+                let start = entry.clock.now_nanos();
+                let (result, last) = self.attempt(&mut f);
+                let elapsed = entry.clock.now_nanos().saturating_sub(start);
+                Execution::ran(
+                    result,
+                    last,
+                    Some(entry.breaker.state()),
+                    u32::from(last.is_some()),
+                    Duration::from_nanos(elapsed),
+                )
+            }
+            Plan::Composed => self.execute_composed(f),
         }
-        self.execute_composed(f)
+    }
+
+    /// [`execute`](Self::execute) with only the name's bulkhead and breaker:
+    /// no strategy is asked whether it is there, and what happened is known
+    /// on each branch without a second look at the result.
+    #[inline]
+    fn execute_bare(&self, f: impl FnOnce() -> Result<T, E>) -> Execution<T, E> {
+        let entry = &*self.entry;
+        let start = entry.clock.now_nanos();
+        let (slot, permit) = match entry.admit() {
+            Ok(guards) => guards,
+            Err(refused) => return self.refused(start, refused),
+        };
+        // A panic in `f` drops `permit` while panicking: a failure, then the panic goes on.
+        let result = f();
+        permit.record(if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        });
+        drop(slot);
+        // Read before the result is wrapped, which keeps it out of memory.
+        let elapsed = entry.clock.now_nanos().saturating_sub(start);
+        let state = entry.breaker.state();
+        let (result, primary) = match result {
+            Ok(value) => (Ok(value), Primary::Succeeded),
+            Err(e) => (Err(ExecuteError::Inner(e)), Primary::Failed),
+        };
+        Execution {
+            result,
+            primary,
+            fallback: false,
+            state: Some(state),
+            attempts: 1,
+            elapsed: Duration::from_nanos(elapsed),
+        }
+    }
+
+    /// The `Execution` of a run whose one attempt was refused.
+    #[cold]
+    #[inline(never)]
+    fn refused(&self, start: u64, refused: ExecuteError<E>) -> Execution<T, E> {
+        let entry = &*self.entry;
+        let elapsed = entry.clock.now_nanos().saturating_sub(start);
+        Execution::ran(
+            Err(refused),
+            None,
+            Some(entry.breaker.state()),
+            0,
+            Duration::from_nanos(elapsed),
+        )
     }
 
     /// [`execute`](Self::execute) with retry or a fallback.

@@ -15,7 +15,10 @@
 //! 3. Scale: 10 000 breakers on each of 4 instances, idle, at the default 100 ms
 //!    slice: Redis commands per second in all (`INFO commandstats`), slices (round
 //!    trips) per second per instance, slices that overran, then the time for an
-//!    open on one instance to reach the 3 others, over 10 trials.
+//!    open on one instance to reach the 3 others, over 10 trials, and a burst: every
+//!    other breaker of one instance opening at once, the time until all 4
+//!    instances have them all open, and the round trips each instance made
+//!    meanwhile.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -242,6 +245,45 @@ async fn scale(server: &RedisServer, breakers: usize) {
         times[0],
         times[times.len() / 2],
         times[times.len() - 1],
+    );
+    // A burst: every breaker of instance 0 that is still closed opens at once.
+    let before: Vec<_> = fleets.iter().map(Fleet::stats).collect();
+    let start = Instant::now();
+    let mut opened = 0;
+    for cb in &cbs[0] {
+        if cb.state() == State::Closed {
+            let _ = cb.call(|| Err::<(), _>("down"));
+            opened += 1;
+        }
+    }
+    let calls = start.elapsed();
+    // Opens last 30 s: each instance's progress only moves forward.
+    let mut next = [0usize; INSTANCES];
+    until(Duration::from_secs(60), || {
+        for (n, c) in next.iter_mut().zip(&cbs) {
+            while *n < c.len() && c[*n].state() == State::Open {
+                *n += 1;
+            }
+        }
+        next.iter().all(|&n| n == breakers)
+    })
+    .await
+    .expect("every instance opens every breaker");
+    let took = start.elapsed();
+    let after: Vec<_> = fleets.iter().map(Fleet::stats).collect();
+    let trips: Vec<u64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| a.round_trips - b.round_trips)
+        .collect();
+    let scripts: Vec<u64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| a.scripts - b.scripts)
+        .collect();
+    println!(
+        "scale: a burst of {opened} opens on one instance (calls made in {calls:.1?}) reached all {INSTANCES} instances in {took:.1?}; \
+         round trips per instance meanwhile {trips:?}, scripts {scripts:?}"
     );
 }
 

@@ -1,7 +1,7 @@
 //! [`FleetBreaker`]: a local breaker plus the fleet's verdict, and its permits.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -187,6 +187,75 @@ pub(crate) struct Report {
 /// `HALF_OPEN | generation` makes probes take a fleet token first.
 pub(crate) const HALF_OPEN: u64 = 1 << 63;
 
+/// How guarded calls and the notice listener reach a fleet's background task.
+/// One per [`Fleet`](crate::Fleet), shared by its breakers.
+pub(crate) struct Signals {
+    wake: Notify,
+    /// The wake-up needs a walk over every breaker (a probe token wanted, a probe
+    /// reported, a breaker attached or detached).
+    scan: AtomicBool,
+    /// Breakers to sync at once, without a walk: a local breaker that opened on a
+    /// recorded failure (its trip is published), or one another instance announced
+    /// a change of. At most one entry per breaker ([`Shared::queued`]).
+    due: Mutex<Vec<Arc<Shared>>>,
+}
+
+impl Signals {
+    pub(crate) fn new() -> Self {
+        Self {
+            wake: Notify::new(),
+            scan: AtomicBool::new(false),
+            due: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wakes the task for a walk over every breaker.
+    pub(crate) fn poke(&self) {
+        // Relaxed: the Notify orders it (`notify_one` before the task's `notified`
+        // returns); a flag missed that way is only a walk one slice later.
+        self.scan.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Wakes the task (to see that the fleet stopped).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when the task is woken (a stored wake-up completes at once).
+    pub(crate) async fn notified(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Whether a walk was asked for since the last call.
+    pub(crate) fn take_scan(&self) -> bool {
+        // Relaxed: see `poke`.
+        self.scan.swap(false, Ordering::Relaxed)
+    }
+
+    /// Queues `s` to be synced at once (once until the task takes it) and wakes
+    /// the task. A burst of breakers queued while the task is busy is synced in
+    /// one batch of pipelines.
+    pub(crate) fn sync_soon(&self, s: &Arc<Shared>) {
+        // Relaxed: a de-duplication flag; the queue's mutex orders the rest.
+        if !s.queued.swap(true, Ordering::Relaxed) {
+            lock(&self.due).push(Arc::clone(s));
+            self.wake.notify_one();
+        }
+    }
+
+    /// The breakers queued by [`sync_soon`](Self::sync_soon); each can be
+    /// queued again from now on.
+    pub(crate) fn take_due(&self) -> Vec<Arc<Shared>> {
+        let due = std::mem::take(&mut *lock(&self.due));
+        for s in &due {
+            // Relaxed: see `sync_soon`.
+            s.queued.store(false, Ordering::Relaxed);
+        }
+        due
+    }
+}
+
 /// What a breaker shares with the fleet's background task.
 pub(crate) struct Shared {
     pub(crate) breaker: Arc<CircuitBreaker>,
@@ -202,7 +271,9 @@ pub(crate) struct Shared {
     pub(crate) reports: Mutex<Vec<Report>>,
     /// Probes refused for want of a token since the task last looked.
     pub(crate) wanted: AtomicU32,
-    pub(crate) wake: Arc<Notify>,
+    pub(crate) signals: Arc<Signals>,
+    /// In [`Signals::due`] already.
+    queued: AtomicBool,
     pub(crate) coordination: Arc<AtomicU8>,
     /// The task's bookkeeping for this breaker.
     pub(crate) track: Mutex<crate::fleet::Track>,
@@ -216,12 +287,39 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.breaker.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// After a failure was recorded: if it opened the local breaker, the task is
+/// woken to publish the trip now rather than at its next check. Costs one load
+/// of the breaker's state word on the failure path only.
+#[inline]
+fn after_failure(shared: &Arc<Shared>) {
+    if shared.breaker.state() == State::Open {
+        tripped(shared);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tripped(shared: &Arc<Shared>) {
+    // A breaker the fleet (or a person) forced open has no trip to publish.
+    if shared.breaker.mode() == Mode::Normal {
+        shared.signals.sync_soon(shared);
+    }
+}
+
 impl Shared {
     pub(crate) fn new(
         breaker: Arc<CircuitBreaker>,
         fingerprint: String,
         tag: fn(&str) -> String,
-        wake: Arc<Notify>,
+        signals: Arc<Signals>,
         coordination: Arc<AtomicU8>,
     ) -> Self {
         let track = crate::fleet::Track::new(breaker.counts());
@@ -235,7 +333,8 @@ impl Shared {
             pool: Mutex::new(Vec::new()),
             reports: Mutex::new(Vec::new()),
             wanted: AtomicU32::new(0),
-            wake,
+            signals,
+            queued: AtomicBool::new(false),
             coordination,
             track: Mutex::new(track),
             issue: AtomicU8::new(0),
@@ -305,7 +404,7 @@ impl Shared {
         // refusal since the task last took the requests wakes it, so a burst of
         // refused calls costs one wake-up, not one per call.
         if token.is_none() && self.wanted.fetch_add(1, Ordering::Relaxed) == 0 {
-            self.wake.notify_one();
+            self.signals.poke();
         }
         token
     }
@@ -384,7 +483,7 @@ impl Probe {
                 member: t.member,
                 code,
             });
-            self.shared.wake.notify_one();
+            self.shared.signals.poke();
         }
     }
 }
@@ -413,7 +512,13 @@ impl fmt::Debug for Probe {
 ///
 /// While the fleet is closed (or open, or Redis is unreachable) a guarded call is
 /// the local breaker's own admission plus one relaxed load of a read-mostly word:
-/// no lock, allocation, channel or Redis. The background task forces the local
+/// no lock, allocation, channel or Redis. A failure recorded through a
+/// [`FleetPermit`] (every [`call`](Self::call) and
+/// [`try_acquire`](Self::try_acquire)) also loads the local breaker's state, and
+/// the failure that opens it wakes the background task to publish the trip at
+/// once (a lock and an `Arc` clone, once per trip); a trip recorded otherwise (an
+/// [`OwnedFleetPermit`], the local breaker used directly, a slow-call rule) is
+/// found by the task's check, five times per slice. The background task forces the local
 /// breaker open while the fleet is open; while the fleet is half-open each probe
 /// first takes one of the fleet's `max_requests` probe tokens (claimed from Redis
 /// by the task on demand, so the first call of each instance in a half-open
@@ -585,8 +690,11 @@ impl FleetBreaker {
     #[inline]
     pub fn try_acquire(&self) -> Result<FleetPermit<'_>, Rejected> {
         let breaker = &self.breaker;
-        acquire(&self.shared, || breaker.try_acquire())
-            .map(|(inner, probe)| FleetPermit { inner, probe })
+        acquire(&self.shared, || breaker.try_acquire()).map(|(inner, probe)| FleetPermit {
+            inner,
+            probe,
+            shared: &self.shared,
+        })
     }
 
     /// [`try_acquire`](Self::try_acquire) with a permit that owns its breaker, to
@@ -698,6 +806,8 @@ impl Breaker for FleetBreaker {
 pub struct FleetPermit<'a> {
     inner: Permit<'a>,
     probe: Option<Box<Probe>>,
+    /// To wake the fleet's task when a failure opens the local breaker.
+    shared: &'a Arc<Shared>,
 }
 
 impl FleetPermit<'_> {
@@ -717,6 +827,9 @@ impl FleetPermit<'_> {
         self.inner.record(outcome);
         if let Some(p) = self.probe {
             p.finish(outcome);
+        }
+        if outcome == Outcome::Failure {
+            after_failure(self.shared);
         }
     }
     /// Records a success.

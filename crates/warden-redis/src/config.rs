@@ -164,7 +164,8 @@ impl FleetConfig {
     /// `<namespace>:version` and `<namespace>:changes` for the fleet's change log
     /// (on a Redis Cluster `<namespace>:{%log}:version` and
     /// `<namespace>:{%log}:changes`, so that both share a slot; no breaker's tag
-    /// can be `%log`).
+    /// can be `%log`), and the pub/sub channel `<namespace>:notices`
+    /// (`<namespace>:{%log}:notices` on a cluster) for change notices.
     /// 1 to 64 bytes, no
     /// whitespace, `{` or `}`. Instances share a breaker when they share the
     /// namespace and the breaker's name.
@@ -182,8 +183,11 @@ impl FleetConfig {
     /// How often each instance talks to Redis: one round trip per slice, which
     /// reads the fleet's change log and runs one script for each breaker with news
     /// (default 100 ms; 1 ms to 60 s, whole milliseconds). It bounds how late an
-    /// instance publishes its calls and learns that the fleet opened or turned
-    /// half-open (one slice plus two round trips).
+    /// instance publishes its calls. Transitions do not wait for it: a local trip
+    /// is published at once, and other instances hear of every transition through
+    /// a change notice (pub/sub) and sync at once; the slice bounds only how late
+    /// an instance that missed a notice learns of it (one slice plus two round
+    /// trips).
     ///
     /// ```
     /// use std::time::Duration;
@@ -427,6 +431,16 @@ impl FleetConfig {
             )
         } else {
             (format!("{ns}:version"), format!("{ns}:changes"))
+        }
+    }
+
+    /// The pub/sub channel of the fleet's change notices.
+    pub(crate) fn notice_channel(&self) -> String {
+        let ns = &self.namespace;
+        if self.cluster.is_some() {
+            format!("{ns}:{{%log}}:notices")
+        } else {
+            format!("{ns}:notices")
         }
     }
 }

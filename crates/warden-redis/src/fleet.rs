@@ -1,4 +1,5 @@
-//! [`Fleet`]: one Redis connection and one background task per instance,
+//! [`Fleet`]: one Redis connection and one background task per instance (plus a
+//! listener for other instances' change notices),
 //! coordinating every attached breaker.
 
 use std::collections::HashMap;
@@ -8,15 +9,15 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Cmd, Script, ServerError, Value};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use warden_breaker::{CircuitBreaker, Counts, Mode, Settings, State};
 
-use crate::breaker::{FleetView, HALF_OPEN, Report, Shared, Token, lock};
+use crate::breaker::{FleetView, HALF_OPEN, Report, Shared, Signals, Token, lock};
 use crate::config::Client;
 use crate::delta::{Delta, fleet_counts};
 use crate::script::{
@@ -33,13 +34,19 @@ const CLAIM_BATCH: u32 = 64;
 /// The most commands sent in one pipeline (a full resync of many breakers is cut
 /// into pipelines of this size, each bounded by the command timeout).
 const PIPELINE_MAX: usize = 256;
-/// The most breakers synced per slice only to join (after a connection, or when
-/// Redis lost the change log); traffic, trips and held decisions never wait.
+/// The most breakers synced per slice (or per wake-up between slices) only to
+/// join (attached, after a connection, or when Redis lost the change log);
+/// traffic, trips and held decisions never wait.
 const JOIN_PER_SLICE: usize = 500;
 /// A breaker the fleet holds open is synced at least once per this many slices.
 const RECHECK_SLICES: u32 = 10;
+/// Breakers looked at between two yields of a walk ([`yield_every`]).
+const WALK_CHUNK: usize = 256;
 /// Change-log entries read per slice; a bigger gap resyncs every breaker.
 const CHANGES_MAX: usize = 1000;
+/// The most bytes of names in one change notice (a bigger batch is cut into
+/// several), well under Redis's output buffer limit for a subscriber.
+const NOTICE_MAX: usize = 64 * 1024;
 
 /// The task's bookkeeping for one breaker (behind a mutex never held across an
 /// `.await`).
@@ -102,13 +109,16 @@ impl Track {
 struct Inner {
     config: FleetConfig,
     breakers: Mutex<Vec<Arc<Shared>>>,
-    /// The attached names (locked after `breakers`): a duplicate check in O(1).
-    names: Mutex<std::collections::HashSet<String>>,
-    wake: Arc<Notify>,
+    /// The attached breakers by name (locked after `breakers`): a duplicate check
+    /// and the lookup of an announced name in O(1).
+    names: Mutex<HashMap<String, Arc<Shared>>>,
+    signals: Arc<Signals>,
     coordination: Arc<AtomicU8>,
     stop: AtomicBool,
     instance: u64,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// The task listening for other instances' change notices (pub/sub).
+    listener: Mutex<Option<JoinHandle<()>>>,
     /// Probe tokens taken from the breakers when the fleet stopped, for the task
     /// to give back.
     leftover: Mutex<Vec<(Arc<Shared>, Token)>>,
@@ -127,6 +137,8 @@ struct Stats {
     restores: AtomicU64,
     overruns: AtomicU64,
     released: AtomicU64,
+    subscriptions: AtomicU64,
+    notices: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -167,6 +179,12 @@ pub struct FleetStats {
     pub overruns: u64,
     /// Probe tokens given back when the fleet stopped ([`Fleet::shutdown`], drop).
     pub tokens_released: u64,
+    /// Subscriptions to the fleet's change notices (pub/sub) established: the
+    /// first one and every re-subscription after the listening connection broke.
+    pub subscriptions: u64,
+    /// Transitions of this instance's breakers that other instances announced
+    /// through pub/sub, each synced at once rather than at the next slice.
+    pub notices: u64,
 }
 
 /// Coordinates local breakers across every instance that shares a Redis, a key
@@ -179,8 +197,11 @@ pub struct FleetStats {
 /// (calls to publish, a probe, an announced change), runs one Lua script that
 /// publishes the counts the local breaker gained and returns the fleet's state.
 /// An idle breaker costs nothing; the local policy (`ready_to_trip` or the count
-/// window) is applied to the fleet-wide counts. Dropping the `Fleet` (or
-/// [`shutdown`](Self::shutdown)) stops the task, gives unused probe tokens back
+/// window) is applied to the fleet-wide counts. Between slices the task syncs at
+/// once a breaker whose local breaker a failure opened, and one another instance
+/// announced a transition of (a change notice, heard by a second task on a
+/// connection of its own). Dropping the `Fleet` (or
+/// [`shutdown`](Self::shutdown)) stops both tasks, gives unused probe tokens back
 /// and leaves every breaker local (a breaker the fleet held open stays open until
 /// the fleet's deadline, then probes on its own).
 ///
@@ -246,12 +267,13 @@ impl Fleet {
         let inner = Arc::new(Inner {
             config,
             breakers: Mutex::new(Vec::new()),
-            names: Mutex::new(std::collections::HashSet::new()),
-            wake: Arc::new(Notify::new()),
+            names: Mutex::new(HashMap::new()),
+            signals: Arc::new(Signals::new()),
             coordination: Arc::new(AtomicU8::new(Coordination::Connecting as u8)),
             stop: AtomicBool::new(false),
             instance: h.finish(),
             task: Mutex::new(None),
+            listener: Mutex::new(None),
             leftover: Mutex::new(Vec::new()),
             lagging: AtomicBool::new(false),
             stats: Stats::default(),
@@ -259,6 +281,8 @@ impl Fleet {
         inner.set_coordination(Coordination::Connecting);
         let task = handle.spawn(run(Arc::clone(&inner), client));
         *lock(&inner.task) = Some(task);
+        let listener = handle.spawn(listen(Arc::clone(&inner)));
+        *lock(&inner.listener) = Some(listener);
         Ok(Self { inner })
     }
 
@@ -286,7 +310,8 @@ impl Fleet {
     pub fn attach(&self, breaker: Arc<CircuitBreaker>) -> Result<FleetBreaker, FleetError> {
         let fingerprint = fingerprint(&breaker.settings());
         let mut list = lock(&self.inner.breakers);
-        if !lock(&self.inner.names).insert(breaker.name().to_owned()) {
+        let mut names = lock(&self.inner.names);
+        if names.contains_key(breaker.name()) {
             let name: String = breaker.name().chars().take(64).collect();
             return Err(FleetError::Duplicate(name));
         }
@@ -294,12 +319,14 @@ impl Fleet {
             breaker,
             fingerprint,
             hash_tag,
-            Arc::clone(&self.inner.wake),
+            Arc::clone(&self.inner.signals),
             Arc::clone(&self.inner.coordination),
         ));
+        names.insert(shared.breaker.name().to_owned(), Arc::clone(&shared));
         list.push(Arc::clone(&shared));
+        drop(names);
         drop(list);
-        self.inner.wake.notify_one();
+        self.inner.signals.poke();
         Ok(FleetBreaker {
             breaker: Arc::clone(&shared.breaker),
             shared,
@@ -337,7 +364,7 @@ impl Fleet {
         let tokens = std::mem::take(&mut *lock(&shared.pool));
         lock(&self.inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(&shared), t)));
         go_local(&shared);
-        self.inner.wake.notify_one();
+        self.inner.signals.poke();
         true
     }
 
@@ -415,6 +442,8 @@ impl Fleet {
             restores: n(&s.restores),
             overruns: n(&s.overruns),
             tokens_released: n(&s.released),
+            subscriptions: n(&s.subscriptions),
+            notices: n(&s.notices),
         }
     }
 
@@ -523,6 +552,9 @@ impl Inner {
         if self.stop.swap(true, Ordering::Relaxed) {
             return;
         }
+        if let Some(listener) = lock(&self.listener).take() {
+            listener.abort();
+        }
         let list: Vec<_> = lock(&self.breakers).clone();
         let mut leftover = lock(&self.leftover);
         for s in &list {
@@ -531,7 +563,7 @@ impl Inner {
             go_local(s);
         }
         drop(leftover);
-        self.wake.notify_one();
+        self.signals.wake();
     }
 
     fn set_lagging(&self, lagging: bool) {
@@ -583,8 +615,9 @@ struct Item {
 }
 
 /// The task: connect, then one round trip per slice (and on wake-ups for probe
-/// tokens, reports and local trips); on a failure go local-only and retry with a
-/// backoff that only a fully successful slice resets.
+/// tokens, reports, local trips and other instances' change notices); on a failure
+/// go local-only and retry with a backoff that only a fully successful slice
+/// resets.
 async fn run(inner: Arc<Inner>, client: Client) {
     let cfg = &inner.config;
     let conn_config = AsyncConnectionConfig::new()
@@ -675,12 +708,24 @@ async fn run(inner: Arc<Inner>, client: Client) {
                 continue;
             }
         }
-        // Local breakers are looked at (no Redis) five times per slice for trips.
+        // Local breakers are looked at (no Redis) five times per slice for trips the
+        // task was not woken for (a failure recorded through an owned permit or on
+        // the local breaker itself, a slow-call trip).
         let check = (cfg.slice / 5).max(Duration::from_millis(1));
         woken = tokio::select! {
             () = sleep_until(next_slice.min(Instant::now() + check)) => false,
-            () = inner.wake.notified() => true,
+            () = inner.signals.notified() => true,
         };
+    }
+}
+
+/// Gives the runtime's worker to other tasks every [`WALK_CHUNK`] breakers of a
+/// walk, so that a walk over many breakers never holds a worker for long: the
+/// notice listener, the connections' drivers and the application's own tasks
+/// run in between.
+async fn yield_every(k: usize) {
+    if k % WALK_CHUNK == WALK_CHUNK - 1 {
+        tokio::task::yield_now().await;
     }
 }
 
@@ -689,10 +734,12 @@ async fn run(inner: Arc<Inner>, client: Client) {
 enum Round {
     /// The slice is due: the change log, every breaker with news.
     Slice,
-    /// A guarded call asked (a probe report, a token wanted, a breaker attached).
+    /// Woken: breakers queued for an immediate sync (a local trip, another
+    /// instance's change notice), and a walk over every breaker if a guarded call
+    /// asked for one (a probe report, a token wanted, a breaker attached).
     Woken,
-    /// A timer between slices: only local trips are looked for (no lock but the
-    /// breaker's track, no Redis unless one tripped).
+    /// A timer between slices: queued breakers, and local trips looked for (no
+    /// lock but the breaker's track, no Redis unless one tripped).
     Check,
 }
 
@@ -702,7 +749,7 @@ async fn pause(inner: &Inner, d: Duration) {
     while !inner.stopped() && Instant::now() < until {
         tokio::select! {
             () = sleep_until(until) => {}
-            () = inner.wake.notified() => {}
+            () = inner.signals.notified() => {}
         }
     }
 }
@@ -945,14 +992,7 @@ async fn exec(
 
 async fn send(inner: &Inner, c: &mut Conn, cmds: &[&Cmd]) -> Result<Vec<Value>, Fault> {
     bump(&inner.stats.round_trips, 1);
-    let evals = cmds
-        .iter()
-        .filter(|c| {
-            c.args_iter()
-                .next()
-                .is_some_and(|a| matches!(a, redis::Arg::Simple(b) if b == b"EVALSHA"))
-        })
-        .count();
+    let evals = cmds.iter().filter(|c| is_command(c, b"EVALSHA")).count();
     bump(&inner.stats.scripts, evals as u64);
     let values: Vec<Value> = match c {
         Conn::Single(c) => {
@@ -997,13 +1037,22 @@ async fn send(inner: &Inner, c: &mut Conn, cmds: &[&Cmd]) -> Result<Vec<Value>, 
     if values.len() != cmds.len() {
         return Err(Fault::Io);
     }
-    // A refusal that concerns the whole server fails the round trip.
-    if values.iter().any(
-        |v| matches!(v, Value::ServerError(e) if fleet_wide(e.code()) && e.code() != "NOSCRIPT"),
-    ) {
+    // A refusal that concerns the whole server fails the round trip; a refused
+    // change notice does not (see `announce`).
+    if values.iter().zip(cmds).any(|(v, cmd)| {
+        !is_command(cmd, b"PUBLISH")
+            && matches!(v, Value::ServerError(e) if fleet_wide(e.code()) && e.code() != "NOSCRIPT")
+    }) {
         return Err(Fault::Server);
     }
     Ok(values)
+}
+
+/// Whether `cmd` is the command `name`.
+fn is_command(cmd: &Cmd, name: &[u8]) -> bool {
+    cmd.args_iter()
+        .next()
+        .is_some_and(|a| matches!(a, redis::Arg::Simple(b) if b == name))
 }
 
 /// How a failed round trip is handled.
@@ -1022,27 +1071,145 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
-/// On a Redis Cluster, announces the transitions of `names` in the fleet's change
-/// log (the scripts touch only their breaker's slot; the log lives in another).
-/// One command for all of them.
+/// Announces the transitions of `names` (made by this round's scripts) in one
+/// round trip: a change notice to every instance listening (pub/sub: they sync
+/// those breakers at once), and on a Redis Cluster the fleet's change log too (the
+/// scripts touch only their breaker's slot; the log lives in another; on one
+/// server the script wrote it). The change log is what every instance reads each
+/// slice; a notice only makes it learn sooner, so a refused notice is logged and
+/// does not fail the round.
 async fn announce(inner: &Inner, c: &mut Conn, names: &mut Vec<String>) -> Result<(), Fault> {
-    if names.is_empty() || inner.config.cluster.is_none() {
-        names.clear();
+    if names.is_empty() {
         return Ok(());
     }
-    let (version, changes) = inner.config.log_keys();
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg(ANNOUNCE_LUA).arg(2).arg(version).arg(changes);
-    for n in names.drain(..) {
-        cmd.arg(n);
+    let mut cmds = Vec::new();
+    let cluster = inner.config.cluster.is_some();
+    if cluster {
+        let (version, changes) = inner.config.log_keys();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(ANNOUNCE_LUA).arg(2).arg(version).arg(changes);
+        for n in names.iter() {
+            cmd.arg(n);
+        }
+        cmds.push(cmd);
     }
-    let values = send(inner, c, &[&cmd]).await?;
-    if let Some(Value::ServerError(e)) = values.first() {
-        let what: String = e.to_string().chars().take(200).collect();
-        tracing::warn!(error = %what, "warden-redis: the fleet's change log refused an announcement");
-        return Err(Fault::Server);
+    let channel = inner.config.notice_channel();
+    for payload in notices(inner.instance, names) {
+        cmds.push(redis::cmd("PUBLISH").arg(&channel).arg(payload).clone());
+    }
+    names.clear();
+    let refs: Vec<&Cmd> = cmds.iter().collect();
+    let values = send(inner, c, &refs).await?;
+    for (i, v) in values.iter().enumerate() {
+        if let Value::ServerError(e) = v {
+            let what: String = e.to_string().chars().take(200).collect();
+            if cluster && i == 0 {
+                tracing::warn!(error = %what, "warden-redis: the fleet's change log refused an announcement");
+                return Err(Fault::Server);
+            }
+            tracing::warn!(error = %what, "warden-redis: Redis refused a change notice; other instances learn of the change at their next slice");
+        }
     }
     Ok(())
+}
+
+/// Change notices for `names` from `instance`: the instance id (16 hex digits and
+/// a newline), then each name as `<byte length>:<name>`; cut into several notices
+/// when the names pass [`NOTICE_MAX`] bytes (a longer name goes alone).
+fn notices(instance: u64, names: &[String]) -> Vec<Vec<u8>> {
+    let header = format!("{instance:016x}\n");
+    let mut out = Vec::new();
+    let mut cur = header.clone().into_bytes();
+    for n in names {
+        if cur.len() > header.len() && cur.len() + n.len() > NOTICE_MAX {
+            out.push(std::mem::replace(&mut cur, header.clone().into_bytes()));
+        }
+        cur.extend_from_slice(format!("{}:", n.len()).as_bytes());
+        cur.extend_from_slice(n.as_bytes());
+    }
+    if cur.len() > header.len() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reads a change notice: the sending instance and the names, or `None` if it is
+/// not one (anything else published on the channel is ignored).
+fn parse_notice(payload: &[u8]) -> Option<(u64, Vec<&str>)> {
+    let (id, mut rest) = (payload.get(..16)?, payload.get(16..)?);
+    let instance = u64::from_str_radix(std::str::from_utf8(id).ok()?, 16).ok()?;
+    rest = rest.strip_prefix(b"\n")?;
+    let mut names = Vec::new();
+    while !rest.is_empty() {
+        let colon = rest.iter().take(21).position(|&b| b == b':')?;
+        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+        let end = (colon + 1).checked_add(len)?;
+        names.push(std::str::from_utf8(rest.get(colon + 1..end)?).ok()?);
+        rest = &rest[end..];
+    }
+    Some((instance, names))
+}
+
+/// Listens for other instances' change notices (pub/sub, on its own connection)
+/// and has the task sync each named breaker at once. On one Redis server it
+/// subscribes there; on a Redis Cluster to one of the nodes it was given (a
+/// notice published on any node reaches every node), moving to the next when the
+/// connection breaks. A notice lost while the connection is down costs only speed: the task
+/// reads the change log every slice. Aborted when the fleet stops.
+async fn listen(inner: Arc<Inner>) {
+    let cfg = &inner.config;
+    let nodes: Vec<redis::Client> = std::iter::once(&cfg.url)
+        .chain(cfg.cluster.iter().flatten())
+        .filter_map(|url| redis::Client::open(url.as_str()).ok())
+        .collect();
+    if nodes.is_empty() {
+        return;
+    }
+    let channel = cfg.notice_channel();
+    let mut backoff = cfg.slice;
+    for node in nodes.iter().cycle() {
+        if inner.stopped() {
+            return;
+        }
+        let subscribed = timeout(cfg.redis_timeout, async {
+            let mut pubsub = node.get_async_pubsub().await?;
+            pubsub.subscribe(channel.as_str()).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        if let Ok(Ok(pubsub)) = subscribed {
+            bump(&inner.stats.subscriptions, 1);
+            backoff = cfg.slice;
+            let mut messages = pubsub.into_on_message();
+            while let Some(msg) = messages.next().await {
+                hear(&inner, msg.get_payload_bytes());
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(cfg.reconnect_max);
+    }
+}
+
+/// Queues the breakers a change notice names for an immediate sync.
+fn hear(inner: &Inner, payload: &[u8]) {
+    let Some((from, names)) = parse_notice(payload) else {
+        tracing::debug!(
+            bytes = payload.len(),
+            "warden-redis: ignored a message on the notice channel that is not a change notice"
+        );
+        return;
+    };
+    if from == inner.instance {
+        return;
+    }
+    let found: Vec<Arc<Shared>> = {
+        let map = lock(&inner.names);
+        names.iter().filter_map(|n| map.get(*n).cloned()).collect()
+    };
+    bump(&inner.stats.notices, found.len() as u64);
+    for s in &found {
+        inner.signals.sync_soon(s);
+    }
 }
 
 /// One round trip (plus a follow-up when a change was announced or a policy
@@ -1074,13 +1241,62 @@ async fn round(
     }
     let mut items = Vec::new();
     let mut join_budget = JOIN_PER_SLICE;
-    for s in &list {
-        if kind == Round::Check {
-            if wants_trip_vote(inner, s) {
+    // A walk over every breaker: each slice, and on wake-ups that need one.
+    let scan = match kind {
+        Round::Slice => {
+            inner.signals.take_scan();
+            true
+        }
+        Round::Woken => inner.signals.take_scan(),
+        Round::Check => false,
+    };
+    // Breakers to sync now whatever the walk finds: local trips and transitions
+    // other instances announced, still attached and without a problem of their own.
+    let due: Vec<Arc<Shared>> = {
+        let due = inner.signals.take_due();
+        if due.is_empty() {
+            due
+        } else {
+            let names = lock(&inner.names);
+            due.into_iter()
+                .filter(|s| {
+                    names
+                        .get(s.breaker.name())
+                        .is_some_and(|x| Arc::ptr_eq(x, s))
+                })
+                .collect()
+        }
+    };
+    // Addresses as integers: a set of pointers would make the task's future `!Send`.
+    let due_set: std::collections::HashSet<usize> =
+        due.iter().map(|s| Arc::as_ptr(s) as usize).collect();
+    if scan {
+        for (k, s) in list.iter().enumerate() {
+            yield_every(k).await;
+            let is_due = due_set.contains(&(Arc::as_ptr(s) as usize));
+            collect(
+                inner,
+                script,
+                s,
+                &mut join_budget,
+                slice_due,
+                is_due,
+                &mut items,
+            );
+        }
+    } else {
+        for s in &due {
+            if lock(&s.track).retry_at.is_none() {
                 items.push(sync_item(inner, script, s, false));
             }
-        } else {
-            collect(inner, script, s, &mut join_budget, slice_due, &mut items);
+        }
+        if kind == Round::Check {
+            for (k, s) in list.iter().enumerate() {
+                yield_every(k).await;
+                if !due_set.contains(&(Arc::as_ptr(s) as usize)) && wants_trip_vote(inner, s) {
+                    items.push(sync_item(inner, script, s, false));
+                }
+            }
         }
     }
     if head.is_empty() && items.is_empty() {
@@ -1149,7 +1365,7 @@ async fn round(
     if follow.is_empty() {
         return announce(inner, c, &mut announced).await;
     }
-    // On a cluster, what the first round changed is announced now (it would wait
+    // What the first round changed is announced now (it would wait
     // for the follow-up otherwise).
     announce(inner, c, &mut announced).await?;
     let cmds: Vec<&Cmd> = follow.iter().map(|i| &i.cmd).collect();
@@ -1192,13 +1408,14 @@ fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) 
 }
 
 /// The script calls `s` needs this round: reports, unused tokens given back, a
-/// bounded claim, and (once per slice, when it has news) the sync.
+/// bounded claim, and (once per slice when it has news, or when `due`) the sync.
 fn collect(
     inner: &Inner,
     script: &Script,
     s: &Arc<Shared>,
     join_budget: &mut usize,
     slice_due: bool,
+    due: bool,
     items: &mut Vec<Item>,
 ) {
     let now = Instant::now();
@@ -1280,7 +1497,7 @@ fn collect(
             });
         }
     }
-    let vote = wants_trip_vote(inner, s);
+    let vote = due || wants_trip_vote(inner, s);
     let sync = vote
         || (slice_due && {
             let b = &s.breaker;
@@ -1310,7 +1527,16 @@ fn collect(
             } else {
                 false
             }
-        });
+        })
+        // Between slices (a walk asked for by a wake-up, e.g. a breaker attached):
+        // a breaker that never joined joins now, within the same budget per round.
+        || (!slice_due
+            && lock(&s.track).fleet.is_none()
+            && *join_budget > 0
+            && {
+                *join_budget -= 1;
+                true
+            });
     if sync {
         items.push(sync_item(inner, script, s, false));
     }
@@ -1382,7 +1608,7 @@ fn handle(
             "warden-redis: breaker coordinates fleet-wide again"
         );
     }
-    if reply.changed && inner.config.cluster.is_some() {
+    if reply.changed {
         announced.push(s.breaker.name().to_owned());
     }
     if reply.restored {
@@ -1698,6 +1924,57 @@ mod tests {
         assert!(
             tags.iter()
                 .all(|t| !t.is_empty() && !t.contains(['{', '}']))
+        );
+    }
+
+    #[test]
+    fn change_notices_carry_any_names_and_are_cut_at_the_size_limit() {
+        let names: Vec<String> = ["db", "", "a:b", "7:x", "line\nbreak", "{}", "é"]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        let out = notices(0xabc, &names);
+        assert_eq!(out.len(), 1);
+        let (from, got) = parse_notice(&out[0]).unwrap();
+        assert_eq!(from, 0xabc);
+        assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
+        // 10,000 names: several notices, each within the limit, none lost.
+        let many: Vec<String> = (0..10_000).map(|k| format!("dependency-{k}")).collect();
+        let out = notices(1, &many);
+        assert!(out.len() > 1);
+        assert!(out.iter().all(|p| p.len() <= NOTICE_MAX + 17));
+        let back: Vec<&str> = out
+            .iter()
+            .flat_map(|p| parse_notice(p).unwrap().1)
+            .collect();
+        assert_eq!(back, many.iter().map(String::as_str).collect::<Vec<_>>());
+        // A 1 MiB name goes alone.
+        let big = vec!["x".repeat(1 << 20), "y".to_owned()];
+        let out = notices(2, &big);
+        assert_eq!(out.len(), 2);
+        assert_eq!(parse_notice(&out[0]).unwrap().1, [big[0].as_str()]);
+        assert!(notices(3, &[]).is_empty());
+    }
+
+    #[test]
+    fn anything_else_on_the_channel_is_not_a_notice() {
+        for bad in [
+            &b""[..],
+            b"hello",
+            b"000000000000000z\n2:db",
+            b"0000000000000001",
+            b"0000000000000001 2:db",
+            b"0000000000000001\n3:db",
+            b"0000000000000001\n2db",
+            b"0000000000000001\n99999999999999999999999:db",
+            b"0000000000000001\n-1:db",
+            b"0000000000000001\n1:\xff",
+        ] {
+            assert!(parse_notice(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_notice(b"0000000000000001\n").unwrap(),
+            (1, Vec::<&str>::new())
         );
     }
 

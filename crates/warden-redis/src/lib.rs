@@ -2,7 +2,8 @@
 //!
 //! Every instance of a service keeps its own lock-free
 //! [`CircuitBreaker`](warden_breaker::CircuitBreaker) for each dependency; a
-//! [`Fleet`] (one per instance: one Redis connection, one background task) makes
+//! [`Fleet`] (one per instance: one Redis connection and one background task,
+//! plus a connection and a task listening for change notices) makes
 //! the instances' breakers of the same name act as one:
 //!
 //! * **Shared trip decisions.** Every [`slice`](FleetConfig::slice) (100 ms by
@@ -16,10 +17,16 @@
 //!   trip is reported too (see
 //!   [`propagate_local_trips`](FleetConfig::propagate_local_trips)).
 //! * **Shared state.** The open decision, with its generation and deadline (on the
-//!   Redis server's clock), lives in Redis; every transition is announced in a
-//!   fleet-wide change log, so each instance learns it within one slice plus two
-//!   round trips and forces its local breaker open; all turn half-open together
-//!   when the fleet does.
+//!   Redis server's clock), lives in Redis. A failure that opens a local breaker
+//!   wakes the task, which publishes the trip at once (every breaker that tripped
+//!   meanwhile in the same pipelined round trip), and every transition is
+//!   announced twice: a change notice through pub/sub, which every other instance
+//!   hears on a connection of its own and answers by syncing that breaker at
+//!   once, so an open reaches every instance within a few round trips of the trip,
+//!   whatever the slice; and the fleet-wide change log, read every slice, so an
+//!   instance that missed the notice (its listening connection was down) still
+//!   learns it within one slice plus two round trips. Every instance forces its
+//!   local breaker open; all turn half-open together when the fleet does.
 //! * **Fleet-wide half-open.** At most `max_requests` probes run across the whole
 //!   fleet per half-open generation: each probe holds a token (a sorted-set member
 //!   with an expiry, [`probe_ttl`](FleetConfig::probe_ttl)) released when its
@@ -54,8 +61,11 @@
 //! approximation when instances interleave), and outcomes recorded between a poll
 //! and a local reset (an interval expiry or a state change) are not published.
 //! Open, half-open and close are decided once, in Redis, with generations; an
-//! instance may admit calls for up to one slice plus two round trips after the
-//! fleet opened, and the local breaker's open backoff and half-open max wait are
+//! instance may admit calls for a few round trips after the fleet opened (up to
+//! one slice plus two round trips when it missed the change notice; a local trip
+//! recorded other than through a [`FleetPermit`], e.g. through an
+//! [`OwnedFleetPermit`] or on the local breaker itself, is published within a
+//! fifth of a slice), and the local breaker's open backoff and half-open max wait are
 //! not shared (the fleet uses the plain `timeout`). A count or time window's rate
 //! rule is applied to the fleet's counts of its current generation (all calls
 //! since the last transition or interval reset), not to the fleet's last N calls
@@ -94,11 +104,15 @@
 //! of that slot; the fleet's change log lives in a slot of its own
 //! (`<ns>:{%log}:…`). A script cannot write both, so on a cluster it changes only
 //! its breaker's keys and says when it made a transition, and the instance
-//! announces the transition in the change log in the same round (one more round
-//! trip: an idle instance learns of it within one slice plus three round trips).
-//! If the instance dies between the two, the change is not announced: instances
-//! with traffic on that breaker still learn it at their next sync, idle ones when
-//! they next have calls (or, for an open decision they held, at its deadline).
+//! announces the transition in the change log, with its change notice, in the
+//! same round (the notice goes out as on one server; an idle instance that
+//! missed it learns of the change within one slice plus three round trips). If
+//! the instance dies between the script and the announcement, the change is not
+//! announced: instances with traffic on that breaker still learn it at their
+//! next sync, idle ones when they next have calls (or, for an open decision they
+//! held, at its deadline). The notice listener subscribes on one of the nodes it
+//! was given (a notice published on any node reaches every node) and moves to
+//! the next when that connection breaks.
 //! Commands go to their slots' masters concurrently instead of in one pipeline,
 //! and the client follows slot moves and failovers. While a master is failing
 //! over, round trips to it fail and the instance decides locally, as when Redis

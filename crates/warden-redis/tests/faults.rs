@@ -543,7 +543,9 @@ async fn a_redis_slower_than_the_slice_but_under_the_timeout_marks_the_fleet_lag
         trips_at_once("lag", Duration::from_secs(30)),
     );
     coordinated(&[&i]).await;
-    assert!(!i.fleet.lagging());
+    // The first slice (connecting, loading the script) may itself overrun on a
+    // loaded machine: start from slices on time.
+    wait_for(LONG, "slices on time", || !i.fleet.lagging()).await;
     let mut seen = false;
     let mut rounds = 0;
     while !seen {

@@ -125,6 +125,69 @@ async fn an_open_decision_reaches_every_instance_within_the_bound() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_reaches_idle_instances_at_once_not_at_their_next_slice() {
+    // A 10 s slice: an instance that waited for its next slice (or a tripping one
+    // for its next check, a fifth of a slice) would take seconds. A local trip
+    // wakes its task, which publishes it at once with a change notice; the others
+    // hear the notice and sync that breaker at once.
+    const SLICE_LONG: Duration = Duration::from_secs(10);
+    const AT_ONCE: Duration = Duration::from_secs(1);
+    const TRIALS: usize = 3;
+    let server = RedisServer::start();
+    let fleets: Vec<Fleet> = (0..4)
+        .map(|_| {
+            Fleet::start(
+                config(&server.url())
+                    .slice(SLICE_LONG)
+                    .reconnect_max(SLICE_LONG),
+            )
+            .unwrap()
+        })
+        .collect();
+    // Attaching wakes the task, which joins the breaker without waiting for a slice.
+    let cbs: Vec<Vec<FleetBreaker>> = (0..TRIALS)
+        .map(|trial| {
+            fleets
+                .iter()
+                .map(|f| {
+                    let cb = CircuitBreaker::builder(&format!("search-{trial}"))
+                        .timeout(Duration::from_secs(60))
+                        .ready_to_trip(|c| c.total_failures >= 1)
+                        .build()
+                        .unwrap();
+                    f.attach(Arc::new(cb)).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    wait_for(LONG, "every instance to join and listen", || {
+        cbs.iter()
+            .flatten()
+            .all(|cb| fleet_state_of(cb) == Some(State::Closed))
+            && fleets.iter().all(|f| f.stats().subscriptions >= 1)
+    })
+    .await;
+    for (trial, cbs) in cbs.iter().enumerate() {
+        let notices: u64 = fleets.iter().map(|f| f.stats().notices).sum();
+        let tripper = trial % fleets.len();
+        let _ = cbs[tripper].call(|| Err::<(), _>("down"));
+        assert_eq!(cbs[tripper].state(), State::Open);
+        let took = wait_for(AT_ONCE, "the open to reach every instance at once", || {
+            cbs.iter()
+                .all(|cb| cb.state() == State::Open && fleet_state_of(cb) == Some(State::Open))
+        })
+        .await;
+        eprintln!("open reached 3 idle instances in {took:?} with a {SLICE_LONG:?} slice");
+        let heard = fleets.iter().map(|f| f.stats().notices).sum::<u64>() - notices;
+        assert!(heard >= 3, "{heard} notices heard by the 3 other instances");
+    }
+}
+
+fn fleet_state_of(cb: &FleetBreaker) -> Option<State> {
+    cb.fleet_state().map(|v| v.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
     let server = RedisServer::start();
     let fleet = fleet_of(4, &server, || {

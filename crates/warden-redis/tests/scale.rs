@@ -1,7 +1,7 @@
-//! Scale: thousands of idle breakers on two instances sharing one real
-//! `redis-server` (started by the test on a free loopback port). In its own test
-//! binary so its initial sync of 4,000 breakers does not load the timing-sensitive
-//! tests running beside it.
+//! Scale: thousands of breakers on two instances sharing one real `redis-server`
+//! (started by each test on a free loopback port). In its own test binary so its
+//! initial sync of thousands of breakers does not load the timing-sensitive tests
+//! running beside it, and its tests run one at a time for the same reason.
 
 mod support;
 
@@ -15,6 +15,9 @@ use warden_redis::{Fleet, FleetBreaker, FleetConfig};
 const BOUND: Duration = Duration::from_secs(2);
 const LONG: Duration = Duration::from_secs(30);
 
+/// Held by each test for its whole run: one test at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn config(url: &str) -> FleetConfig {
     FleetConfig::new(url)
         .slice(Duration::from_millis(20))
@@ -24,6 +27,7 @@ fn config(url: &str) -> FleetConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_breakers_cost_next_to_nothing_and_still_learn_of_opens() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let server = RedisServer::start();
     const N: usize = 2000;
     let fleets: Vec<Fleet> = (0..2)
@@ -76,4 +80,60 @@ async fn idle_breakers_cost_next_to_nothing_and_still_learn_of_opens() {
     support::real_sleep(Duration::from_secs(1)).await;
     let ran = fleets[1].stats().scripts - scripts;
     assert!(ran <= 8, "{ran} scripts in 1 s for one open breaker");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_opens_is_published_and_heard_in_batches() {
+    // 1,000 breakers open at once on one instance: the trips are published, and
+    // the other instance syncs what it heard, in a few pipelined round trips each,
+    // not one round trip per breaker.
+    const N: usize = 1000;
+    const SLICE: Duration = Duration::from_millis(500);
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = RedisServer::start();
+    let fleets: Vec<Fleet> = (0..2)
+        .map(|_| Fleet::start(config(&server.url()).slice(SLICE).reconnect_max(SLICE)).unwrap())
+        .collect();
+    let cbs: Vec<Vec<FleetBreaker>> = fleets
+        .iter()
+        .map(|f| {
+            (0..N)
+                .map(|k| {
+                    let cb = CircuitBreaker::builder(&format!("burst-{k}"))
+                        .timeout(Duration::from_secs(60))
+                        .ready_to_trip(|c| c.total_failures >= 1)
+                        .build()
+                        .unwrap();
+                    f.attach(Arc::new(cb)).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    wait_for(LONG, "every breaker to join and both to listen", || {
+        cbs.iter().flatten().all(|cb| cb.fleet_state().is_some())
+            && fleets.iter().all(|f| f.stats().subscriptions >= 1)
+    })
+    .await;
+    let before: Vec<u64> = fleets.iter().map(|f| f.stats().round_trips).collect();
+    let start = std::time::Instant::now();
+    for cb in &cbs[0] {
+        let _ = cb.call(|| Err::<(), _>("down"));
+    }
+    let took = wait_for(LONG, "the burst to reach the other instance", || {
+        cbs[1].iter().all(|cb| cb.state() == State::Open)
+    })
+    .await;
+    let trips: Vec<u64> = fleets
+        .iter()
+        .zip(&before)
+        .map(|(f, b)| f.stats().round_trips - b)
+        .collect();
+    eprintln!(
+        "{N} opens at once reached the other instance in {took:?} ({:?} since the first call); round trips meanwhile: {trips:?}",
+        start.elapsed()
+    );
+    for t in trips {
+        assert!(t <= 100, "{t} round trips for a burst of {N} opens");
+    }
+    assert!(fleets[1].stats().notices >= N as u64);
 }

@@ -327,6 +327,88 @@ fn a_sync_attempt_past_its_timeout_is_a_failure() {
     assert!(ex.succeeded());
 }
 
+/// What a run came to, for comparing the paths a pipeline may take.
+fn summary(ex: &warden_kit::Execution<u32, &str>) -> String {
+    format!(
+        "{:?} {:?} ok={} rejected={} timed_out={} attempts={} state={:?} elapsed={:?}",
+        ex.value(),
+        ex.error().map(ToString::to_string),
+        ex.succeeded(),
+        ex.is_rejected(),
+        ex.timed_out(),
+        ex.attempts(),
+        ex.state(),
+        ex.elapsed()
+    )
+}
+
+#[test]
+fn every_path_of_a_pipeline_gives_the_same_run_for_the_same_call() {
+    // With only the breaker a pipeline takes its shortest path; a classifier
+    // that says what the default says, a timeout never reached, or a retry of
+    // one attempt take the others. All must agree.
+    let clock = ManualClock::new();
+    let registry = Registry::builder()
+        .clock(clock.clone())
+        .configure(
+            "db",
+            BreakerConfig::default()
+                .with_trip(TripRule::ConsecutiveFailures(100))
+                .with_max_concurrent(1),
+        )
+        .build()
+        .unwrap();
+    let bare = registry.pipeline::<u32, &str>("db").unwrap();
+    let paths = [
+        bare.clone(),
+        bare.clone().with_classifier(|r: &Result<u32, &str>| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        }),
+        bare.clone().with_timeout(Some(Duration::from_secs(60))),
+        bare.clone().with_retry(no_wait(1)),
+        // A timeout added and taken away again: back on the shortest path.
+        bare.clone()
+            .with_timeout(Some(Duration::from_millis(1)))
+            .with_timeout(None),
+    ];
+    let db = registry.breaker("db").unwrap();
+    let mut runs = Vec::new();
+    for p in &paths {
+        let ok = p.execute(|| {
+            clock.advance(Duration::from_millis(5));
+            Ok(7)
+        });
+        let err = p.execute(|| {
+            clock.advance(Duration::from_millis(5));
+            Err("down")
+        });
+        db.breaker().force_open();
+        let refused = p.execute(|| Ok(0));
+        db.breaker().reset();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            p.execute(|| -> Result<u32, &str> { panic!("boom") })
+        }));
+        assert!(panicked.is_err());
+        // The panic gave the bulkhead slot back and counted as a failure.
+        assert_eq!(db.in_flight(), Some(0));
+        assert_eq!(db.counts().consecutive_failures, 1);
+        runs.push([summary(&ok), summary(&err), summary(&refused)]);
+        db.breaker().reset();
+    }
+    assert_eq!(
+        runs[0][0],
+        "Some(7) None ok=true rejected=false timed_out=false attempts=1 state=Some(Closed) elapsed=5ms"
+    );
+    assert!(runs[0][2].contains("rejected=true") && runs[0][2].contains("attempts=0"));
+    for run in &runs[1..] {
+        assert_eq!(run, &runs[0]);
+    }
+}
+
 #[test]
 fn a_call_the_throttle_sheds_ends_the_run_as_throttled() {
     let registry = Registry::builder()

@@ -162,6 +162,46 @@ async fn the_layer_uses_the_names_bulkhead_and_honours_shutdown() {
     ));
 }
 
+/// A status of 500 or more is a failure; the kind of result a service's own
+/// HTTP client returns.
+fn server_errors_fail(result: &Result<u16, std::io::Error>) -> warden_kit::breaker::Outcome {
+    use warden_kit::breaker::Outcome;
+    match result {
+        Ok(status) if *status < 500 => Outcome::Success,
+        _ => Outcome::Failure,
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn one_classifier_serves_the_core_a_pipeline_and_the_layer() {
+    let registry = Registry::builder().build().unwrap();
+    let api = registry.breaker("api").unwrap();
+    // The core's two-way call.
+    let core = api.breaker().call_with(|| Ok(503), server_errors_fail);
+    assert!(matches!(core, Ok(503)));
+    // A pipeline of the name.
+    let pipeline = registry
+        .pipeline("api")
+        .unwrap()
+        .with_classifier(server_errors_fail);
+    assert!(!pipeline.execute(|| Ok(502)).succeeded());
+    // The registry's tower layer on the name.
+    let mut client = ServiceBuilder::new()
+        .layer(
+            registry
+                .layer("api")
+                .unwrap()
+                .classifier(server_errors_fail),
+        )
+        .service_fn(|status: u16| async move { Ok::<_, std::io::Error>(status) });
+    let status = client.ready().await.unwrap().call(500).await.unwrap();
+    assert_eq!(status, 500);
+    let ok = client.ready().await.unwrap().call(200).await.unwrap();
+    assert_eq!(ok, 200);
+    let counts = api.counts();
+    assert_eq!((counts.total_failures, counts.total_successes), (3, 1));
+}
+
 #[tokio::test]
 async fn the_layer_refuses_a_call_the_throttle_sheds_as_throttled() {
     let registry = Registry::builder()
