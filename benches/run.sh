@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The comparison in one command: builds the benches, runs every benchmark
-# (11 workloads x 1 and 2 threads x every contender that has the state, 74 in all; then the
+# (11 workloads x 1 and 2 threads x every contender that has the state, 90 in all; then the
 # scale benchmarks: the memory probe, 8 many_breakers and 12 many_threads, about 3 minutes
 # more), then prints
 # the table, writes it to target/criterion/warden-report.md and draws
 # target/criterion/warden-report.svg ($CARGO_TARGET_DIR/criterion if set).
 #
-#   benches/run.sh                  # short run: about 6.5 minutes on 2 cores, plus the build
+#   benches/run.sh                  # short run: about 7.5 minutes on 2 cores, plus the build
 #   benches/run.sh closed_success   # extra arguments go to criterion (here: a filter)
 #   WARM_UP=3 MEASUREMENT=10 benches/run.sh   # the long version, about 12 minutes
 #

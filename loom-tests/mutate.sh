@@ -139,7 +139,8 @@ for i in "${!ids[@]}"; do
 done
 
 # Every Ordering other than Relaxed in the core (code, not comments) needs a mutant.
-for f in "$core_dir"/*.rs; do
+for f in "$core_dir"/*.rs "$core_dir"/*/*.rs; do
+  [ -f "$f" ] || continue
   for u in "${unmodelled[@]}"; do [ "$f" = "$u" ] && continue 2; done
   while IFS=: read -r l text; do
     [[ $text =~ ^[[:space:]]*// ]] && continue

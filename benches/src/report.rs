@@ -361,11 +361,38 @@ pub const METRICS_BACKENDS: [&str; 4] = [
     "warden-tracing",
 ];
 
+/// The facade's pipeline without metrics, the reference of
+/// [`FACADE_METRICS_BACKENDS`].
+pub const FACADE_BASELINE: &str = "warden-kit";
+
+/// The facade's pipeline in a registry given each metrics backend.
+pub const FACADE_METRICS_BACKENDS: [&str; 3] = [
+    "warden-kit-prometheus",
+    "warden-kit-otel",
+    "warden-kit-metrics-rs",
+];
+
 /// Recording metrics (a breaker watched by each backend) adds at most 1 ns per
-/// call to the closed success and the open rejection. Backends absent from the
-/// run are left out.
+/// call to the closed success and the open rejection, on the bare breaker and
+/// through the facade. Backends absent from the run are left out.
 fn metrics_checks(r: &Results) -> Vec<Check> {
     let mut v = Vec::new();
+    for backend in FACADE_METRICS_BACKENDS {
+        for w in [Workload::ClosedSuccess, Workload::OpenReject] {
+            for t in [1, 2] {
+                if r.ns(w, t, backend).is_none() {
+                    continue;
+                }
+                v.push(check_ns(
+                    format!("{} {t}t: {backend} − {FACADE_BASELINE}", w.name()),
+                    r.ns(w, t, backend)
+                        .zip(r.ns(w, t, FACADE_BASELINE))
+                        .map(|(m, b)| m - b),
+                    1.0,
+                ));
+            }
+        }
+    }
     for backend in METRICS_BACKENDS {
         for w in [Workload::ClosedSuccess, Workload::OpenReject] {
             for t in [1, 2] {
@@ -955,6 +982,28 @@ mod tests {
         assert_eq!(one.met, Some(true), "5 / 3 <= 2");
         let two = find("adaptive_success 2t: warden-breaker ÷ default");
         assert_eq!(two.met, Some(false), "7 / 3 > 2");
+    }
+
+    #[test]
+    fn facade_metrics_are_checked_against_the_facade_without_them() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "warden-kit", 20.0),
+                est(ClosedSuccess, 1, "warden-kit-otel", 20.5),
+                est(OpenReject, 1, "warden-kit-metrics-rs", 30.0),
+            ],
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what));
+        let otel = find("closed_success 1t: warden-kit-otel − warden-kit").unwrap();
+        assert_eq!((otel.ratio, otel.met), (Some(0.5), Some(true)));
+        let no_baseline = find("open_reject 1t: warden-kit-metrics-rs").unwrap();
+        assert_eq!(no_baseline.met, None);
+        assert!(
+            find("closed_success 1t: warden-kit-prometheus").is_none(),
+            "absent from the run"
+        );
     }
 
     #[test]

@@ -7,11 +7,13 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_
 use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex};
 use warden_benches::harness::{Contender, Team, Workload};
 
+mod facade;
 mod metrics;
 mod peers;
 mod scale;
 mod tower;
 
+use facade::Facade;
 use metrics::{MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
@@ -57,6 +59,10 @@ fn compare(c: &mut Criterion) {
             bench::<Telemetry<Otel>>(&mut group, workload, threads);
             bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
             bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
+            bench::<Facade<facade::NoMetrics>>(&mut group, workload, threads);
+            bench::<Facade<facade::Prometheus>>(&mut group, workload, threads);
+            bench::<Facade<facade::Otel>>(&mut group, workload, threads);
+            bench::<Facade<facade::MetricsRs>>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);

@@ -48,6 +48,7 @@ use crate::clock::{NANOS_PER_TICK, TimeBase};
 use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::live::{Live, Quick, Restart};
+use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
@@ -59,6 +60,8 @@ use crate::throttle::Throttle;
 #[path = "throttle_breaker.rs"]
 mod throttle_breaker;
 use crate::{Builder, Counts, Error, Mode, Outcome, ReconfigureError, Rejected, Settings, State};
+
+pub(crate) mod schedule;
 
 /// A lock-free circuit breaker with gobreaker's semantics.
 ///
@@ -135,6 +138,8 @@ pub struct CircuitBreaker {
     /// The last evaluation of an [`AdaptiveThrottle`](crate::AdaptiveThrottle), if
     /// the settings set one (see `throttle_breaker.rs`).
     throttle: Throttle,
+    /// Set once the ticker may move this breaker on time (`schedule.rs`).
+    scheduled: OnceBox<StdArc<schedule::Scheduled>>,
 }
 
 /// The live settings, loaded from the breaker's cell at most once per operation
@@ -230,6 +235,7 @@ impl CircuitBreaker {
             live: SwapCell::new(Live::new(settings).publish()),
             state: AtomicU64::new(Snapshot::closed(generation, expiry).0),
             counters,
+            scheduled: OnceBox::new(),
         }
     }
 
@@ -467,7 +473,19 @@ impl CircuitBreaker {
     /// assert_eq!(cb.state(), warden_breaker::State::Closed);
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    #[inline]
     pub fn state(&self) -> State {
+        // Closed with no interval to check and nothing requested: one load, inlined
+        // into callers in other crates (the tower layer asks on every request).
+        if self.load().is_plain_closed() {
+            return State::Closed;
+        }
+        self.state_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn state_slow(&self) -> State {
         self.state_in(&Cfg::lazy(&self.live))
     }
 
@@ -673,7 +691,7 @@ impl CircuitBreaker {
         if deadline > MAX_FORCED_DEADLINE {
             self.force_open();
         } else {
-            self.time.open_until(deadline);
+            self.open_until(deadline);
             self.command(l, |g| {
                 Snapshot::manual(g, Manual::ForcedOpenUntil, deadline)
             });
@@ -771,7 +789,10 @@ impl CircuitBreaker {
                 Ok(()) if from != to && !s.is_pending() => {
                     return self.deliver(l, next, from, to);
                 }
-                Ok(()) => return self.new_generation(l, generation),
+                Ok(()) => {
+                    self.new_generation(l, generation);
+                    return self.reschedule(next);
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -1491,14 +1512,15 @@ impl CircuitBreaker {
             .saturating_add(l.settings().open_ticks(u64::from(retrips), now))
             .min(MAX_TICK);
         // Rejections until the deadline load the ticker's time (on the default clock).
-        self.time.open_until(deadline);
+        self.open_until(deadline);
         let next = Snapshot::open(next_generation(s.generation()), deadline).with_pending(true);
         (next, retrips)
     }
 
     /// Whether half-open `s` outlived its max wait (never without one, nor while the
     /// callbacks of its Open -> HalfOpen still run, nor before its deadline is
-    /// recorded). Reads the clock only with a max wait set.
+    /// recorded). Looks at the time only with a max wait set: the ticker's while it
+    /// runs for this clock (never ahead, at most a tick late), else the clock.
     #[inline]
     fn half_open_expired(&self, l: &Cfg<'_>, s: Snapshot) -> bool {
         self.half_open_past(l.settings().half_open_max_wait_ticks(), s)
@@ -1512,7 +1534,7 @@ impl CircuitBreaker {
         }
         self.counters
             .half_open_deadline(s.generation())
-            .is_some_and(|deadline| self.now_ticks() > deadline)
+            .is_some_and(|deadline| self.time.recent_ticks() > deadline)
     }
 
     /// Re-opens half-open `s` whose max wait passed, as a failed probe would.
@@ -1666,7 +1688,10 @@ impl CircuitBreaker {
                     if next.tag() == Tag::Open {
                         self.opened(next, retrips);
                     }
-                    let Some(to) = to else { break };
+                    let Some(to) = to else {
+                        self.reschedule(next);
+                        break;
+                    };
                     generation = next.generation();
                     self.new_generation(l, generation);
                     note(reported, to);

@@ -291,9 +291,20 @@ impl TimeBase {
     /// running until just past it, so rejections until then need no clock read.
     pub(crate) fn open_until(&self, tick: u64) {
         if self.process {
-            let after = tick.saturating_add(1).saturating_mul(NANOS_PER_TICK);
-            ticker::keep_until(self.epoch.saturating_add(after));
+            ticker::keep_until(self.passed_at(tick));
         }
+    }
+
+    /// Whether the clock is [`QuantaClock`], whose time the ticker publishes.
+    pub(crate) fn is_process(&self) -> bool {
+        self.process
+    }
+
+    /// The clock's first time (nanoseconds) whose tick is later than `tick`: when a
+    /// deadline of `tick` has passed.
+    pub(crate) fn passed_at(&self, tick: u64) -> u64 {
+        let after = tick.saturating_add(1).saturating_mul(NANOS_PER_TICK);
+        self.epoch.saturating_add(after)
     }
 }
 

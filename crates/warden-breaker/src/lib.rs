@@ -58,8 +58,8 @@
 //! are equal and carry nothing of their own (no closure, observer, open backoff,
 //! window or slow-call rule; the default configuration is one) share a single
 //! allocation, while a breaker with a window or hooks pays for its own. A
-//! breaker on shared settings that one thread has called costs about 350
-//! bytes in all (`tests/memory.rs`; 100,000 of them fit in ~35 MB); one called by `n` threads adds
+//! breaker on shared settings that one thread has called costs about 380
+//! bytes in all (`tests/memory.rs`; 100,000 of them fit in ~38 MB); one called by `n` threads adds
 //! `n` cells and, past the first four threads, a small directory (8 bytes per
 //! thread slot). Thread slots are process-wide, dense and recycled when a thread
 //! exits, so counter memory follows the threads that call a breaker, never the
@@ -117,7 +117,8 @@
 //!   generation that lasts longer than the bound (probes that hang or leak)
 //!   re-opens on the next look, as if a probe had failed. Its deadline lives in a
 //!   generation-tagged side word, so the half-open payload keeps its 20 + 20 bits;
-//!   only breakers with a max wait read the clock on half-open admissions.
+//!   only breakers with a max wait look at the time on half-open admissions (on
+//!   the default clock, the ticker's while it runs: one load).
 //! * Manual control: [`force_open`](CircuitBreaker::force_open) (optionally for a
 //!   duration, [`force_open_for`](CircuitBreaker::force_open_for), then half-open
 //!   probes decide), [`force_closed`](CircuitBreaker::force_closed),
@@ -132,8 +133,21 @@
 //! Transitions are lazy, as in gobreaker: an open breaker turns half-open when
 //! something looks at it after its timeout (a call, [`state`](CircuitBreaker::state)),
 //! and [`state`](CircuitBreaker::state) reads the clock, so it reads half-open as
-//! soon as the timeout has passed. No thread delivers the transition's callbacks
-//! at the deadline; they run on the thread that looked.
+//! soon as the timeout has passed. The transition's callbacks run on the thread
+//! that looked.
+//!
+//! A breaker shared in an `Arc` on the default clock can be moved on time instead,
+//! as Resilience4j's automatic transition does:
+//! [`schedule_transitions`](CircuitBreaker::schedule_transitions) lets the ticker
+//! (below) turn it half-open at its timeout (or at the end of a
+//! [`force_open_for`](CircuitBreaker::force_open_for)) and re-open it at its
+//! half-open max wait, within a millisecond plus the thread's scheduling delay of
+//! the deadline, with the callbacks and observers run on the `warden-ticker`
+//! thread. The transition is the one a call performs (one compare-and-swap
+//! decides who delivers it), so calls and commands racing it see each
+//! transition once and in order, and the lazy check stays as the fallback. The
+//! ticker holds only a weak reference; it costs a 56-byte allocation once per
+//! breaker and one registration per open period, nothing on calls or rejections.
 //!
 //! On the default clock ([`QuantaClock`]) the paths that only need "about now"
 //! load the time a `warden-ticker` thread publishes once a millisecond, instead
@@ -143,7 +157,8 @@
 //! millisecond plus the thread's scheduling delay, so an open breaker may reject
 //! that much longer than its timeout, and a call is timed to within that much.
 //! The thread runs only while a breaker on the default clock is open (until its
-//! deadline) or settings with such a rule are alive (until the last clone is
+//! deadline, or until the ticker moved it), a scheduled breaker has a deadline
+//! ahead, or settings with such a rule are alive (until the last clone is
 //! dropped); then it stops by itself. While it runs it wakes once a millisecond
 //! (about 1 % of one core). [`ManualClock`] and clocks of your own never start
 //! it: every read is theirs, exact and deterministic.
@@ -251,6 +266,34 @@ pub mod __private {
         generation: u32,
     ) -> crate::CircuitBreaker {
         crate::CircuitBreaker::with_generation(settings, generation)
+    }
+
+    /// Loom models only: lets the model look at `cb` as the ticker would, after
+    /// [`CircuitBreaker::schedule_transitions`](crate::CircuitBreaker::schedule_transitions)
+    /// (registrations are recorded, no thread is told).
+    #[cfg(loom)]
+    pub fn loom_schedule(cb: &std::sync::Arc<crate::CircuitBreaker>) {
+        cb.attach(std::sync::Arc::downgrade(cb), false);
+    }
+
+    /// Loom models only: the ticker's look at a breaker given to [`loom_schedule`]
+    /// (the due transition performed, the time of the next look returned).
+    #[cfg(loom)]
+    pub fn loom_look(cb: &crate::CircuitBreaker) -> Option<u64> {
+        cb.loom_look()
+    }
+
+    /// Loom models only: whether a registration told the ticker since the last call.
+    #[cfg(loom)]
+    pub fn loom_told(cb: &crate::CircuitBreaker) -> bool {
+        cb.loom_told()
+    }
+
+    /// Loom models only: when the ticker should look next at the breaker's word as
+    /// it is (no transition performed).
+    #[cfg(loom)]
+    pub fn loom_next_look(cb: &crate::CircuitBreaker) -> Option<u64> {
+        cb.loom_next_look()
     }
 
     /// Loom models only: generations whose start sweeps the counters (multiples).

@@ -14,6 +14,10 @@
 //! * a breaker on the default clock ([`QuantaClock`](crate::QuantaClock)) is open
 //!   (or forced open for a while): the ticker runs until the latest such
 //!   deadline has passed, then stops by itself;
+//! * a breaker that lets the ticker move it on time
+//!   ([`schedule_transitions`](crate::CircuitBreaker::schedule_transitions)) has
+//!   a deadline in the ticker's agenda (see `breaker/schedule.rs`): the ticker
+//!   runs until it looked at it, or found it dropped;
 //! * settings with a [`TimeWindow`](crate::TimeWindow) or
 //!   [`SlowCalls`](crate::SlowCalls) on the default clock are alive: each holds a
 //!   lease, given back when the last clone of those settings (and so the last
@@ -31,14 +35,16 @@
 //! scheduled. An open breaker therefore rejects for at most that much longer
 //! than its timeout (its first call after that is the probe, and
 //! [`state`](crate::CircuitBreaker::state) reads the clock itself, so it reads
-//! half-open as soon as the timeout has passed). A time window places a call
+//! half-open as soon as the timeout has passed); a half-open breaker's max wait
+//! ends at most that much later. A time window places a call
 //! in a bucket at most that much earlier; a slow-call rule times a call to within
 //! that much, which is why rules finer than [`COARSE_MIN`] read the clock.
 //!
 //! # Starting and stopping without a lock
 //!
 //! `control` holds a `RUNNING` bit and a count of registrations. Whoever needs
-//! the ticker first records why (a lease, a deadline), then bumps the count
+//! the ticker first records why (a lease, a deadline, a message to the agenda),
+//! then bumps the count
 //! with an exchange that also sets `RUNNING`; if `RUNNING` was clear, it starts
 //! the thread. The thread stops only with an exchange from the `control` word it
 //! loaded before it looked at the leases and deadlines: a registration after
@@ -129,6 +135,12 @@ impl Ticker {
         self.register()
     }
 
+    /// Records nothing (the caller just sent the agenda a message, which keeps the
+    /// thread running until handled): `true` if the caller must start the thread.
+    pub(crate) fn wake(&self) -> bool {
+        self.register()
+    }
+
     /// Gives a lease back; the thread notices at its next tick.
     pub(crate) fn unlease(&self) {
         self.leases.fetch_sub(1, Ordering::Relaxed);
@@ -169,20 +181,31 @@ impl Ticker {
         self.recent.store(now.max(1), Ordering::Relaxed);
     }
 
+    /// Publishes no time for a while (the thread is busy): readers read the clock.
+    pub(crate) fn hide(&self) {
+        self.recent.store(0, Ordering::Relaxed);
+    }
+
     /// Undoes a start whose thread could not be spawned: readers read the clock.
     pub(crate) fn not_started(&self) {
         self.recent.store(0, Ordering::Relaxed);
         self.control.fetch_and(!RUNNING, Ordering::Relaxed);
     }
 
-    /// One tick of the thread at process time `now`: publishes it, and says whether
-    /// to go on (`false`: the thread has given up `RUNNING` and must return).
-    pub(crate) fn tick(&self, now: u64) -> bool {
+    /// One tick of the thread at process time `now`: publishes it, runs the agenda
+    /// (`agenda`: whether it still holds entries), and says whether to go on
+    /// (`false`: the thread has given up `RUNNING` and must return).
+    pub(crate) fn tick(&self, now: u64, agenda: impl FnOnce() -> bool) -> bool {
         self.recent.store(now.max(1), Ordering::Relaxed);
-        // Acquire: pairs with the Release half of `register`, so every lease and
-        // deadline registered before the word loaded here is seen below.
+        // Acquire: pairs with the Release half of `register`, so every lease,
+        // deadline and agenda message registered before the word loaded here is
+        // seen below.
         let c = self.control.load(Ordering::Acquire);
-        if self.leases.load(Ordering::Relaxed) != 0 || now <= self.until.load(Ordering::Relaxed) {
+        let busy = agenda();
+        if busy
+            || self.leases.load(Ordering::Relaxed) != 0
+            || now <= self.until.load(Ordering::Relaxed)
+        {
             return true;
         }
         self.recent.store(0, Ordering::Relaxed);
@@ -224,12 +247,30 @@ mod process {
         let spawned = std::thread::Builder::new()
             .name("warden-ticker".into())
             .spawn(|| {
-                while TICKER.tick(now()) {
+                let _unwinding = StopOnUnwind;
+                loop {
+                    let now = now();
+                    if !TICKER.tick(now, || crate::breaker::schedule::run(now)) {
+                        return;
+                    }
                     std::thread::sleep(TICK);
                 }
             });
         if spawned.is_err() {
             TICKER.not_started();
+        }
+    }
+
+    /// Should the thread ever unwind (the agenda catches every hook's panic, so
+    /// only a bug could), readers go back to the clock and the next registration
+    /// starts a new thread, rather than a frozen time staying published.
+    struct StopOnUnwind;
+
+    impl Drop for StopOnUnwind {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                TICKER.not_started();
+            }
         }
     }
 }
@@ -253,6 +294,24 @@ pub(crate) fn keep_until(until: u64) {
     process::start_if(process::TICKER.keep_until(until));
     #[cfg(loom)]
     let _ = until;
+}
+
+/// Makes sure a thread ticks: the caller just sent the agenda a message.
+#[cfg(not(loom))]
+pub(crate) fn wake() {
+    process::start_if(process::TICKER.wake());
+}
+
+/// On the ticker thread, around the agenda's looks (`true` before, `false`
+/// after): the looks run callbacks, which may take a while, so meanwhile no time
+/// is published and readers read the clock, rather than a time that stopped.
+#[cfg(not(loom))]
+pub(crate) fn looking(start: bool) {
+    if start {
+        process::TICKER.hide();
+    } else {
+        process::TICKER.started(process::now());
+    }
 }
 
 /// A lease on the ticker: it runs while one is alive.
@@ -287,12 +346,12 @@ mod tests {
         assert!(!t.lease(), "a running ticker is not started twice");
         assert_eq!(t.recent(), Some(5));
         t.unlease();
-        assert!(t.tick(10), "one lease left");
+        assert!(t.tick(10, || false), "one lease left");
         assert_eq!(t.recent(), Some(10));
         t.unlease();
         assert!(!t.keep_until(20), "running: the deadline is enough");
-        assert!(t.tick(20), "not past the deadline");
-        assert!(!t.tick(21), "no lease, deadline passed: stops");
+        assert!(t.tick(20, || false), "not past the deadline");
+        assert!(!t.tick(21, || false), "no lease, deadline passed: stops");
         assert_eq!(t.recent(), None, "a stopped ticker publishes no time");
         assert!(
             t.keep_until(30),
@@ -312,7 +371,7 @@ mod tests {
         let c = t.control.load(Ordering::Relaxed);
         assert!(!t.keep_until(100));
         assert_ne!(t.control.load(Ordering::Relaxed), c);
-        assert!(t.tick(50), "the new deadline is seen");
+        assert!(t.tick(50, || false), "the new deadline is seen");
     }
 
     #[test]
@@ -354,7 +413,7 @@ mod loom_models {
                 r.keep_until(100)
             });
             gate.fetch_add(1, Ordering::Relaxed);
-            let ticking = t.tick(11);
+            let ticking = t.tick(11, || false);
             let must_start = registrant.join().expect("registrant");
             assert!(
                 ticking || must_start,
@@ -380,7 +439,7 @@ mod loom_models {
                 r.lease()
             });
             gate.fetch_add(1, Ordering::Relaxed);
-            let ticking = t.tick(11);
+            let ticking = t.tick(11, || false);
             let must_start = registrant.join().expect("registrant");
             assert!(
                 ticking != must_start,

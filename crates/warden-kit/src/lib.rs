@@ -118,7 +118,11 @@
 //!   (re-exported as `telemetry`), each wired by one builder call
 //!   (`RegistryBuilder::otel`, `RegistryBuilder::metrics_facade`,
 //!   `RegistryBuilder::tracing`); each reads the breakers' own totals at
-//!   collection time or at transitions, never per call.
+//!   collection time or at transitions, never per call. `otel` and
+//!   `metrics-facade` also export each name's timeouts and bulkhead rejections
+//!   (counted by the registry when they happen) and, through
+//!   `Registry::retry_observer`, its retry attempts: the families of
+//!   `warden-prometheus`.
 //! * `tower`: [`Registry::layer`](crate::Registry) and the `tower`
 //!   module: a tower layer on a name's breaker, bulkhead and metrics, and
 //!   `warden_tower`'s classifiers for pipelines.
@@ -145,6 +149,8 @@ mod registry;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
+#[cfg(any(feature = "otel", feature = "metrics-facade"))]
+pub use backends::RetryCounter;
 pub use bulkhead::{Bulkhead, BulkheadPermit};
 pub use config::{
     BreakerConfig, BreakerSpec, ConfigError, OpenBackoffConfig, Preset, RegistryConfig,

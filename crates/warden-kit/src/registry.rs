@@ -92,6 +92,8 @@ impl CallClock {
 pub(crate) struct Hooks {
     #[cfg(feature = "metrics")]
     metrics: Option<warden_prometheus::BreakerMetrics>,
+    /// The counts the other metrics backends read (see `backends.rs`).
+    pub(crate) telemetry: crate::backends::Counting,
 }
 
 impl Hooks {
@@ -101,6 +103,7 @@ impl Hooks {
         if let Some(m) = &self.metrics {
             m.record_timeout();
         }
+        self.telemetry.timed_out();
     }
 
     #[inline]
@@ -109,6 +112,7 @@ impl Hooks {
         if let Some(m) = &self.metrics {
             m.record_bulkhead_rejection();
         }
+        self.telemetry.bulkhead_full();
     }
 }
 
@@ -1243,14 +1247,12 @@ impl Registry {
             scope: format!("breakers.{}", bounded(name)),
             error,
         })?);
-        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
-        let mut hooks = Hooks::default();
-        // Pulled at scrape time from the breaker's own totals: nothing per call.
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            hooks.metrics = Some(metrics.watch(&breaker));
-        }
-        self.backends.watch(&breaker);
+        let hooks = Hooks {
+            // Pulled at scrape time from the breaker's own totals: nothing per call.
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics.as_ref().map(|m| m.watch(&breaker)),
+            telemetry: self.backends.watch(&breaker),
+        };
         Ok(Entry {
             // A name attached by other code (`FleetError::Duplicate`) stays local.
             #[cfg(feature = "redis")]

@@ -117,7 +117,7 @@ impl Tracing {
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
         let t = breaker.totals();
-        self.watched.watch(breaker);
+        self.watched.watch(breaker, None);
         self.lock().insert(
             Arc::from(breaker.name()),
             (t.rejected_open, t.rejected_too_many_requests),
@@ -152,7 +152,7 @@ impl Tracing {
     /// ```
     pub fn report(&self, name: &str) -> bool {
         match self.watched.get(name) {
-            Some(cb) => self.summarize(name, crate::state_of(&cb)),
+            Some((cb, _)) => self.summarize(name, crate::state_of(&cb)),
             None => false,
         }
     }
@@ -167,12 +167,12 @@ impl Tracing {
         self.watched
             .live()
             .iter()
-            .filter(|cb| self.report(cb.name()))
+            .filter(|(cb, _)| self.report(cb.name()))
             .count()
     }
 
     fn summarize(&self, name: &str, state: State) -> bool {
-        let Some(cb) = self.watched.get(name) else {
+        let Some((cb, _)) = self.watched.get(name) else {
             return false;
         };
         let t = cb.totals();

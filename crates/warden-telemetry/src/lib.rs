@@ -14,10 +14,13 @@
 //! | `tracing` | `events` | one event per state change; rejections as rate-limited debug events | `tracing` |
 //!
 //! The families are those of `warden-prometheus`: the state gauge, successes,
-//! failures, rejections by reason (`open`, `too_many_requests`) and transitions
-//! by `from`/`to`. Timeouts, bulkhead rejections and retry attempts are known
-//! only to the caller; the facade (`warden-kit`) exports them through
-//! `warden-prometheus`.
+//! failures, timeouts, rejections by reason (`open`, `too_many_requests`,
+//! `bulkhead_full`), transitions by `from`/`to`, and retry attempts and
+//! retries. Timeouts, bulkhead rejections and retry attempts are known only to
+//! the caller: it records them in the name's [`CallerCounts`] (one relaxed
+//! atomic add per timeout, bulkhead rejection or retry attempt, never on a
+//! plain guarded call), which `otel` and `metrics` read with the breaker's
+//! totals. The facade (`warden-kit`) does that for every name it creates.
 //!
 //! Breakers are held weakly: a dropped breaker leaves every backend.
 
@@ -27,6 +30,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod counts;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod events;
@@ -40,6 +44,7 @@ pub mod otel;
 #[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
 mod watched;
 
+pub use counts::CallerCounts;
 #[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
 use warden_breaker::CircuitBreaker;
 pub use warden_breaker::State;

@@ -6,8 +6,16 @@
 //! | `warden_circuit_breaker_state` | gauge | `name` (0 closed, 1 open, 2 half-open) |
 //! | `warden_circuit_breaker_successes_total` | counter | `name` |
 //! | `warden_circuit_breaker_failures_total` | counter | `name` |
-//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`) |
+//! | `warden_circuit_breaker_timeouts_total` | counter | `name` |
+//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`) |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
+//! | `warden_retry_attempts_total` | counter | `name` (once a retry attempt was counted) |
+//! | `warden_retry_retries_total` | counter | `name` (likewise) |
+//!
+//! Timeouts, bulkhead rejections and retry attempts are the breaker name's
+//! [`CallerCounts`], which the caller records (the
+//! `warden-kit` facade does for every name it creates); the rest is read from
+//! the breaker itself.
 //!
 //! Counters are set with [`Counter::absolute`](metrics::Counter::absolute) to
 //! the breaker's lifetime total, so missing an export loses nothing: the next
@@ -37,7 +45,7 @@ use std::time::Duration;
 use warden_breaker::{CircuitBreaker, State};
 
 use crate::watched::Watched;
-use crate::{edges, label};
+use crate::{CallerCounts, edges, label};
 
 /// Exports the breakers it watches through the `metrics` facade.
 #[derive(Default)]
@@ -62,16 +70,35 @@ impl MetricsFacade {
     }
 
     /// Exports `breaker` (held weakly) from now on, starting with its current
-    /// values.
+    /// values, and returns the [`CallerCounts`] exported with it: record its
+    /// timeouts, bulkhead rejections and retry attempts there. A later breaker
+    /// of the same name replaces it and keeps the counts.
     ///
     /// ```
     /// let m = warden_telemetry::metrics_facade::MetricsFacade::new();
-    /// m.watch(&std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?));
+    /// let counts = m.watch(&std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?));
+    /// counts.record_bulkhead_rejection(); // exported at the next export
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
-        self.watched.watch(breaker);
-        export_one(breaker, breaker.state());
+    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> Arc<CallerCounts> {
+        let counts = self.watched.watch(breaker, None);
+        export_one(breaker, &counts, breaker.state());
+        counts
+    }
+
+    /// [`watch`](Self::watch) with counts shared with other backends (or kept
+    /// by the caller).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let m = warden_telemetry::metrics_facade::MetricsFacade::new();
+    /// let counts = Arc::new(warden_telemetry::CallerCounts::default());
+    /// m.watch_with(&Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?), &counts);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn watch_with(&self, breaker: &Arc<CircuitBreaker>, counts: &Arc<CallerCounts>) {
+        self.watched.watch(breaker, Some(counts));
+        export_one(breaker, counts, breaker.state());
     }
 
     /// Sets every family of every watched breaker; returns how many breakers
@@ -84,8 +111,8 @@ impl MetricsFacade {
     /// ```
     pub fn export(&self) -> usize {
         let live = self.watched.live();
-        for cb in &live {
-            export_one(cb, crate::state_of(cb));
+        for (cb, counts) in &live {
+            export_one(cb, counts, crate::state_of(cb));
         }
         live.len()
     }
@@ -98,8 +125,8 @@ impl MetricsFacade {
     /// MetricsFacade::new().on_state_change("db", State::Closed, State::Open);
     /// ```
     pub fn on_state_change(&self, name: &str, _from: State, to: State) {
-        if let Some(cb) = self.watched.get(name) {
-            export_one(&cb, to);
+        if let Some((cb, counts)) = self.watched.get(name) {
+            export_one(&cb, &counts, to);
         }
     }
 
@@ -163,7 +190,7 @@ impl Drop for Exporting {
     }
 }
 
-fn export_one(cb: &CircuitBreaker, state: State) {
+fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, state: State) {
     let name = cb.name().to_owned();
     let t = cb.totals();
     metrics::gauge!("warden_circuit_breaker_state", "name" => name.clone())
@@ -172,9 +199,12 @@ fn export_one(cb: &CircuitBreaker, state: State) {
         .absolute(t.successes);
     metrics::counter!("warden_circuit_breaker_failures_total", "name" => name.clone())
         .absolute(t.failures);
+    metrics::counter!("warden_circuit_breaker_timeouts_total", "name" => name.clone())
+        .absolute(counts.timeouts());
     for (reason, n) in [
         ("open", t.rejected_open),
         ("too_many_requests", t.rejected_too_many_requests),
+        ("bulkhead_full", counts.bulkhead_rejections()),
     ] {
         metrics::counter!(
             "warden_circuit_breaker_rejections_total",
@@ -191,5 +221,10 @@ fn export_one(cb: &CircuitBreaker, state: State) {
             "to" => label(to)
         )
         .absolute(t.transitions(from, to));
+    }
+    if counts.has_retries() {
+        metrics::counter!("warden_retry_attempts_total", "name" => name.clone())
+            .absolute(counts.attempts());
+        metrics::counter!("warden_retry_retries_total", "name" => name).absolute(counts.retries());
     }
 }

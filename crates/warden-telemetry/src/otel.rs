@@ -6,8 +6,15 @@
 //! | `warden.circuit_breaker.state` | observable gauge (i64) | `name` (0 closed, 1 open, 2 half-open) |
 //! | `warden.circuit_breaker.successes` | observable counter (u64) | `name` |
 //! | `warden.circuit_breaker.failures` | observable counter (u64) | `name` |
-//! | `warden.circuit_breaker.rejections` | observable counter (u64) | `name`, `reason` (`open`, `too_many_requests`) |
+//! | `warden.circuit_breaker.timeouts` | observable counter (u64) | `name` |
+//! | `warden.circuit_breaker.rejections` | observable counter (u64) | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`) |
 //! | `warden.circuit_breaker.transitions` | observable counter (u64) | `name`, `from`, `to` |
+//! | `warden.retry.attempts` | observable counter (u64) | `name` (once a retry attempt was counted) |
+//! | `warden.retry.retries` | observable counter (u64) | `name` (likewise) |
+//!
+//! Timeouts, bulkhead rejections and retry attempts are the breaker name's
+//! [`CallerCounts`], which the caller records (the `warden-kit` facade does for
+//! every name it creates); the rest is read from the breaker itself.
 //!
 //! Exported to Prometheus (directly or through an OpenTelemetry collector)
 //! these become `warden_circuit_breaker_state`, `..._successes_total` and so on,
@@ -40,7 +47,7 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use warden_breaker::{CircuitBreaker, Totals};
 
 use crate::watched::Watched;
-use crate::{edges, label};
+use crate::{CallerCounts, edges, label};
 
 /// The instruments, registered with one [`Meter`], and the breakers they read.
 ///
@@ -59,7 +66,7 @@ use crate::{edges, label};
 pub struct OtelMetrics {
     watched: Arc<Watched>,
     _state: ObservableGauge<i64>,
-    _counters: [ObservableCounter<u64>; 4],
+    _counters: [ObservableCounter<u64>; 7],
 }
 
 impl fmt::Debug for OtelMetrics {
@@ -68,8 +75,9 @@ impl fmt::Debug for OtelMetrics {
     }
 }
 
-/// The observations of one counter for one breaker's totals.
-type Observe = fn(&str, &Totals, &mut dyn FnMut(u64, &[KeyValue]));
+/// The observations of one counter for one breaker's totals (default totals
+/// for a counter that reads only the caller's counts) and its caller's counts.
+type Observe = fn(&str, &Totals, &CallerCounts, &mut dyn FnMut(u64, &[KeyValue]));
 
 impl OtelMetrics {
     /// Registers the instruments with `meter`; they observe the breakers given
@@ -89,7 +97,7 @@ impl OtelMetrics {
                 "Current state of the circuit breaker (0 - Closed, 1 - Open, 2 - HalfOpen)",
             )
             .with_callback(move |o| {
-                for cb in w.live() {
+                for (cb, _) in w.live() {
                     o.observe(
                         crate::state_of(&cb).as_gauge(),
                         &[KeyValue::new("name", cb.name().to_owned())],
@@ -97,37 +105,54 @@ impl OtelMetrics {
                 }
             })
             .build();
-        let counter = |name: &'static str, description: &'static str, observe: Observe| {
-            let w = Arc::clone(&watched);
-            meter
-                .u64_observable_counter(name)
-                .with_description(description)
-                .with_callback(move |o| {
-                    for cb in w.live() {
-                        let t = cb.totals();
-                        observe(cb.name(), &t, &mut |v, attrs| o.observe(v, attrs));
-                    }
-                })
-                .build()
-        };
+        // `totals`: whether the counter reads the breaker's totals (a pass over
+        // its counter lines) or only the caller's counts.
+        let counter =
+            |name: &'static str, description: &'static str, totals: bool, observe: Observe| {
+                let w = Arc::clone(&watched);
+                meter
+                    .u64_observable_counter(name)
+                    .with_description(description)
+                    .with_callback(move |o| {
+                        for (cb, counts) in w.live() {
+                            let t = if totals {
+                                cb.totals()
+                            } else {
+                                Totals::default()
+                            };
+                            observe(cb.name(), &t, &counts, &mut |v, attrs| o.observe(v, attrs));
+                        }
+                    })
+                    .build()
+            };
         let counters = [
             counter(
                 "warden.circuit_breaker.successes",
                 "Total number of circuit breaker successes",
-                |name, t, o| o(t.successes, &[KeyValue::new("name", name.to_owned())]),
+                true,
+                |name, t, _, o| o(t.successes, &[KeyValue::new("name", name.to_owned())]),
             ),
             counter(
                 "warden.circuit_breaker.failures",
                 "Total number of circuit breaker failures",
-                |name, t, o| o(t.failures, &[KeyValue::new("name", name.to_owned())]),
+                true,
+                |name, t, _, o| o(t.failures, &[KeyValue::new("name", name.to_owned())]),
+            ),
+            counter(
+                "warden.circuit_breaker.timeouts",
+                "Total number of circuit breaker timeouts",
+                false,
+                |name, _, c, o| o(c.timeouts(), &[KeyValue::new("name", name.to_owned())]),
             ),
             counter(
                 "warden.circuit_breaker.rejections",
                 "Total number of calls the circuit breaker refused, by reason",
-                |name, t, o| {
+                true,
+                |name, t, c, o| {
                     for (reason, v) in [
                         ("open", t.rejected_open),
                         ("too_many_requests", t.rejected_too_many_requests),
+                        ("bulkhead_full", c.bulkhead_rejections()),
                     ] {
                         o(
                             v,
@@ -142,7 +167,8 @@ impl OtelMetrics {
             counter(
                 "warden.circuit_breaker.transitions",
                 "Total number of circuit breaker state changes",
-                |name, t, o| {
+                true,
+                |name, t, _, o| {
                     for (from, to) in edges(t) {
                         o(
                             t.transitions(from, to),
@@ -155,6 +181,26 @@ impl OtelMetrics {
                     }
                 },
             ),
+            counter(
+                "warden.retry.attempts",
+                "Total number of retry attempts",
+                false,
+                |name, _, c, o| {
+                    if c.has_retries() {
+                        o(c.attempts(), &[KeyValue::new("name", name.to_owned())]);
+                    }
+                },
+            ),
+            counter(
+                "warden.retry.retries",
+                "Total number of retries (attempts after a failure)",
+                false,
+                |name, _, c, o| {
+                    if c.has_retries() {
+                        o(c.retries(), &[KeyValue::new("name", name.to_owned())]);
+                    }
+                },
+            ),
         ];
         Self {
             watched,
@@ -163,17 +209,38 @@ impl OtelMetrics {
         }
     }
 
-    /// Observes `breaker` (held weakly) at every collection from now on. A later
-    /// breaker of the same name replaces it.
+    /// Observes `breaker` (held weakly) at every collection from now on, and
+    /// returns the [`CallerCounts`] exported with it: record its timeouts,
+    /// bulkhead rejections and retry attempts there. A later breaker of the
+    /// same name replaces it and keeps the counts.
     ///
     /// ```
     /// use opentelemetry::metrics::MeterProvider;
     /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
     /// let otel = warden_telemetry::otel::OtelMetrics::register(&provider.meter("warden"));
-    /// otel.watch(&std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?));
+    /// let counts = otel.watch(&std::sync::Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?));
+    /// counts.record_timeout(); // warden.circuit_breaker.timeouts{name="db"} 1 at the next collection
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
-        self.watched.watch(breaker);
+    pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> Arc<CallerCounts> {
+        self.watched.watch(breaker, None)
+    }
+
+    /// [`watch`](Self::watch) with counts shared with other backends (or kept
+    /// by the caller): the same counts given to the `metrics` facade's
+    /// `watch_with` are exported by both.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use opentelemetry::metrics::MeterProvider;
+    /// use warden_telemetry::CallerCounts;
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let otel = warden_telemetry::otel::OtelMetrics::register(&provider.meter("warden"));
+    /// let counts = Arc::new(CallerCounts::default());
+    /// otel.watch_with(&Arc::new(warden_breaker::CircuitBreaker::builder("db").build()?), &counts);
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn watch_with(&self, breaker: &Arc<CircuitBreaker>, counts: &Arc<CallerCounts>) {
+        self.watched.watch(breaker, Some(counts));
     }
 }

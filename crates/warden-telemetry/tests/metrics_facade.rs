@@ -127,3 +127,54 @@ fn a_periodic_export_runs_and_stops_when_dropped() {
     drop(cb);
     assert_eq!(facade.export(), 0, "a dropped breaker is forgotten");
 }
+
+#[test]
+fn caller_counts_are_exported_with_the_breaker() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+        let counts = facade.watch(&cb);
+        let name = [("name", "db")];
+        let bulkhead = [("name", "db"), ("reason", "bulkhead_full")];
+        let v = values(&snapshotter);
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_timeouts_total", &name),
+            Some(0.0)
+        );
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_rejections_total", &bulkhead),
+            Some(0.0)
+        );
+        assert_eq!(get(&v, "warden_retry_attempts_total", &name), None);
+
+        counts.record_timeout();
+        counts.record_bulkhead_rejection();
+        counts.record_bulkhead_rejection();
+        counts.record_attempt();
+        counts.record_attempt();
+        counts.record_retry();
+        // Recorded counts alone export nothing: the next export does.
+        assert_eq!(
+            get(
+                &values(&snapshotter),
+                "warden_circuit_breaker_timeouts_total",
+                &name
+            ),
+            Some(0.0)
+        );
+        assert_eq!(facade.export(), 1);
+        let v = values(&snapshotter);
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_timeouts_total", &name),
+            Some(1.0)
+        );
+        assert_eq!(
+            get(&v, "warden_circuit_breaker_rejections_total", &bulkhead),
+            Some(2.0)
+        );
+        assert_eq!(get(&v, "warden_retry_attempts_total", &name), Some(2.0));
+        assert_eq!(get(&v, "warden_retry_retries_total", &name), Some(1.0));
+    });
+}

@@ -135,3 +135,58 @@ fn observable_instruments_read_the_totals_at_collection() {
     );
     provider.shutdown().unwrap();
 }
+
+#[test]
+fn caller_counts_are_observed_with_the_breaker() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let otel = OtelMetrics::register(&provider.meter("warden"));
+    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let counts = otel.watch(&cb);
+    let name = [("name", "db")];
+    let bulkhead = [("name", "db"), ("reason", "bulkhead_full")];
+
+    let p = collect(&provider, &exporter);
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(0));
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.rejections", &bulkhead),
+        Some(0)
+    );
+    assert_eq!(
+        get(&p, "warden.retry.attempts", &name),
+        None,
+        "no retry series before a retry attempt"
+    );
+
+    counts.record_timeout();
+    for _ in 0..4 {
+        counts.record_bulkhead_rejection();
+    }
+    for _ in 0..3 {
+        counts.record_attempt();
+    }
+    counts.record_retry();
+    let p = collect(&provider, &exporter);
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(1));
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.rejections", &bulkhead),
+        Some(4)
+    );
+    assert_eq!(get(&p, "warden.retry.attempts", &name), Some(3));
+    assert_eq!(get(&p, "warden.retry.retries", &name), Some(1));
+
+    // A new breaker of the same name keeps the name's counts; counts given
+    // with `watch_with` replace them.
+    let again = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    assert!(Arc::ptr_eq(&otel.watch(&again), &counts));
+    let shared = Arc::new(warden_telemetry::CallerCounts::default());
+    otel.watch_with(&again, &shared);
+    shared.record_timeout();
+    shared.record_timeout();
+    let p = collect(&provider, &exporter);
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(2));
+    assert_eq!(get(&p, "warden.retry.attempts", &name), None);
+    provider.shutdown().unwrap();
+}

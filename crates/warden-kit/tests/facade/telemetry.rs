@@ -54,3 +54,231 @@ fn every_backend_sees_every_breaker_the_registry_creates() {
     );
     provider.shutdown().unwrap();
 }
+
+/// The families of every metrics backend, compared (Prometheus is the
+/// facade's default feature `metrics`).
+#[cfg(feature = "metrics")]
+mod same_families {
+    use super::*;
+
+    /// Series as (name, sorted labels) -> value, the same shape for every backend.
+    type Series = std::collections::BTreeMap<(String, Vec<(String, String)>), f64>;
+
+    fn key(name: &str, labels: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
+        let mut labels: Vec<_> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        labels.sort();
+        (name.to_owned(), labels)
+    }
+
+    /// The OpenTelemetry SDK's last collection, with instrument names as their
+    /// Prometheus names (`warden.circuit_breaker.timeouts` ->
+    /// `warden_circuit_breaker_timeouts_total`).
+    fn otel_series(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Series {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        exporter.reset();
+        provider.force_flush().unwrap();
+        let mut out = Series::new();
+        for rm in exporter.get_finished_metrics().unwrap() {
+            for sm in rm.scope_metrics() {
+                for m in sm.metrics() {
+                    let name = m.name().replace('.', "_") + "_total";
+                    if let AggregatedMetrics::U64(MetricData::Sum(s)) = m.data() {
+                        for p in s.data_points() {
+                            let labels: Vec<(String, String)> = p
+                                .attributes()
+                                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                                .collect();
+                            let labels: Vec<(&str, &str)> = labels
+                                .iter()
+                                .map(|(k, v)| (k.as_str(), v.as_str()))
+                                .collect();
+                            out.insert(key(&name, &labels), p.value() as f64);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The `metrics` facade's counters after one export into a debugging recorder.
+    fn metrics_facade_series(facade: &MetricsFacade) -> Series {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || facade.export());
+        let mut out = Series::new();
+        for (k, _, _, value) in snapshotter.snapshot().into_vec() {
+            if let DebugValue::Counter(v) = value {
+                let (_, key) = k.into_parts();
+                let labels: Vec<(&str, &str)> =
+                    key.labels().map(|l| (l.key(), l.value())).collect();
+                out.insert(self::key(key.name(), &labels), v as f64);
+            }
+        }
+        out
+    }
+
+    /// Prometheus's counters (`_total`) from its text exposition.
+    fn prometheus_series(prom: &warden_kit::metrics::prometheus::Registry) -> Series {
+        use warden_kit::metrics::prometheus::{Encoder, TextEncoder};
+        let mut text = Vec::new();
+        TextEncoder::new()
+            .encode(&prom.gather(), &mut text)
+            .unwrap();
+        let mut out = Series::new();
+        for line in String::from_utf8(text).unwrap().lines() {
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            if !name.ends_with("_total") {
+                continue;
+            }
+            let labels: Vec<(&str, &str)> = labels
+                .trim_end_matches('}')
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap();
+                    (k, v.trim_matches('"'))
+                })
+                .collect();
+            out.insert(key(name, &labels), value.parse().unwrap());
+        }
+        out
+    }
+
+    /// Timeouts (a sync attempt that finished late on the registry's clock and an
+    /// async one dropped at its deadline), bulkhead rejections (calls made while
+    /// the name's only slot is held) and retry runs, all through pipelines of one
+    /// name, reach Prometheus, OpenTelemetry and the `metrics` facade with the
+    /// same names, labels and values.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn timeouts_bulkhead_rejections_and_retries_reach_every_metrics_backend() {
+        use std::time::Duration;
+        use warden_kit::{BreakerConfig, ExecuteError, ManualClock, RetryPolicy, TripRule};
+
+        let clock = ManualClock::new();
+        let prom = warden_kit::metrics::prometheus::Registry::new();
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let facade = Arc::new(MetricsFacade::new());
+        let registry = Registry::builder()
+            .clock(clock.clone())
+            .configure(
+                "db",
+                BreakerConfig::default()
+                    .with_trip(TripRule::ConsecutiveFailures(100))
+                    .with_max_concurrent(1),
+            )
+            .metrics(warden_kit::metrics::Metrics::register(&prom).unwrap())
+            .otel(OtelMetrics::register(&provider.meter("warden")))
+            .metrics_facade(facade.clone())
+            .build()
+            .unwrap();
+        let db = registry.pipeline::<u32, &str>("db").unwrap();
+
+        // 2 timeouts: one sync attempt 150 ms long against a 100 ms limit, one
+        // async attempt that never finishes.
+        let limited = db.clone().with_timeout(Some(Duration::from_millis(100)));
+        let ex = limited.execute(|| {
+            clock.advance(Duration::from_millis(150));
+            Ok(1)
+        });
+        assert!(ex.timed_out());
+        let ex = limited
+            .execute_async(std::future::pending::<Result<u32, &str>>)
+            .await;
+        assert!(ex.timed_out());
+
+        // 3 bulkhead rejections: calls made while a call holds the only slot.
+        let ex = db.execute(|| {
+            for _ in 0..3 {
+                let inner = db.execute(|| Ok(0));
+                assert!(matches!(
+                    inner.error(),
+                    Some(ExecuteError::BulkheadFull { .. })
+                ));
+            }
+            Ok(1)
+        });
+        assert!(ex.succeeded());
+
+        // Retry runs: 3 failing attempts, then a run that succeeds on its second:
+        // 5 attempts, 3 retries.
+        let policy = RetryPolicy::builder()
+            .base_delay(Duration::ZERO)
+            .retry_if(ExecuteError::is_retryable)
+            .observer(registry.retry_observer("db").unwrap())
+            .build()
+            .unwrap();
+        let retried = db.clone().with_retry(policy);
+        assert_eq!(retried.execute(|| Err("down")).attempts(), 3);
+        let mut calls = 0;
+        let ex = retried.execute(|| {
+            calls += 1;
+            if calls < 2 { Err("reset") } else { Ok(calls) }
+        });
+        assert_eq!((ex.value(), ex.attempts()), (Some(&2), 2));
+
+        let name = [("name", "db")];
+        let expected = Series::from([
+            (key("warden_circuit_breaker_successes_total", &name), 2.0),
+            // 2 timeouts, 3 + 1 failed attempts.
+            (key("warden_circuit_breaker_failures_total", &name), 6.0),
+            (key("warden_circuit_breaker_timeouts_total", &name), 2.0),
+            (
+                key(
+                    "warden_circuit_breaker_rejections_total",
+                    &[("name", "db"), ("reason", "bulkhead_full")],
+                ),
+                3.0,
+            ),
+            (
+                key(
+                    "warden_circuit_breaker_rejections_total",
+                    &[("name", "db"), ("reason", "open")],
+                ),
+                0.0,
+            ),
+            (
+                key(
+                    "warden_circuit_breaker_rejections_total",
+                    &[("name", "db"), ("reason", "too_many_requests")],
+                ),
+                0.0,
+            ),
+            (key("warden_retry_attempts_total", &name), 5.0),
+            (key("warden_retry_retries_total", &name), 3.0),
+        ]);
+        // The transitions (all 0 here) are compared by the breaker-level tests.
+        let without_transitions = |s: Series| -> Series {
+            s.into_iter()
+                .filter(|((n, _), _)| n != "warden_circuit_breaker_transitions_total")
+                .collect()
+        };
+        assert_eq!(
+            without_transitions(prometheus_series(&prom)),
+            expected,
+            "prometheus"
+        );
+        assert_eq!(
+            without_transitions(otel_series(&provider, &exporter)),
+            expected,
+            "opentelemetry"
+        );
+        assert_eq!(
+            without_transitions(metrics_facade_series(&facade)),
+            expected,
+            "metrics facade"
+        );
+        provider.shutdown().unwrap();
+    }
+}
