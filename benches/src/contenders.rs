@@ -135,6 +135,11 @@ impl<B: FromSettings> Warden<B> {
                     .with_min_calls(20)
                     .with_failure_rate_percent(50),
             ),
+            Workload::AdaptiveSuccess => builder.adaptive_throttle(
+                warden_breaker::AdaptiveThrottle::new(Duration::from_secs(10))
+                    .with_buckets(10)
+                    .with_k(2.0),
+            ),
             Workload::SlowCallsSuccess => builder.slow_calls(
                 warden_breaker::SlowCalls::new(Duration::from_secs(1))
                     .with_slow_rate_percent(50)
@@ -151,6 +156,7 @@ impl<B: FromSettings> Warden<B> {
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
             | Workload::SlowCallsSuccess
+            | Workload::AdaptiveSuccess
             | Workload::TowerLayer => {}
             Workload::ForcedOpenReject => this.0.force_open(),
             Workload::DisabledSuccess => this.0.disable(),
@@ -173,6 +179,7 @@ impl<B: FromSettings> Warden<B> {
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
             | Workload::SlowCallsSuccess
+            | Workload::AdaptiveSuccess
             | Workload::TowerLayer => State::Closed,
             Workload::OpenReject | Workload::ForcedOpenReject => State::Open,
             Workload::HalfOpenSaturated | Workload::HalfOpenMaxWait => State::HalfOpen,

@@ -55,6 +55,10 @@ pub enum Workload {
     /// warden only: `closed_success` with the slow-call rule (1 s threshold, 50 %,
     /// 20 minimum): every call is timed, two clock reads.
     SlowCallsSuccess,
+    /// warden only: `closed_success` under the adaptive throttle (last 10 s in
+    /// 10 buckets, k = 2): the accept path, every success reads the clock and the
+    /// throttle's last evaluation; nothing is shed.
+    AdaptiveSuccess,
     /// Tower middleware: `closed_success` as a tower service (`ready`, `call`,
     /// `.await`) on a current-thread tokio runtime per thread, each thread
     /// with its own clone of the service: the bare service, warden's
@@ -64,7 +68,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 12] = [
         Workload::ClosedSuccess,
         Workload::ClosedMixed,
         Workload::OpenReject,
@@ -75,6 +79,7 @@ impl Workload {
         Workload::CountWindowSuccess,
         Workload::TimeWindowSuccess,
         Workload::SlowCallsSuccess,
+        Workload::AdaptiveSuccess,
         Workload::TowerLayer,
     ];
 
@@ -91,6 +96,7 @@ impl Workload {
             Workload::CountWindowSuccess => "count_window_success",
             Workload::TimeWindowSuccess => "time_window_success",
             Workload::SlowCallsSuccess => "slow_calls_success",
+            Workload::AdaptiveSuccess => "adaptive_success",
             Workload::TowerLayer => "tower_layer",
         }
     }
@@ -158,6 +164,7 @@ pub fn expected<C: Contender>(workload: Workload, got: Called) -> bool {
         | Workload::CountWindowSuccess
         | Workload::TimeWindowSuccess
         | Workload::SlowCallsSuccess
+        | Workload::AdaptiveSuccess
         | Workload::TowerLayer => matches!(got, Called::Ok(_)),
         Workload::OpenReject | Workload::ForcedOpenReject | Workload::HalfOpenMaxWait => {
             got == Called::Rejected

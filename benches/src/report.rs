@@ -308,6 +308,19 @@ pub fn checks(r: &Results) -> Vec<Check> {
             }
         }
     }
+    // The adaptive throttle's accept path against the default policy's closed
+    // success: at most twice its time.
+    for t in [1, 2] {
+        let Some(ns) = r.ns(Workload::AdaptiveSuccess, t, BASELINE) else {
+            continue;
+        };
+        v.push(check(
+            format!("adaptive_success {t}t: {BASELINE} ÷ default policy"),
+            div(Some(ns), r.ns(CS, t, BASELINE)),
+            false,
+            2.0,
+        ));
+    }
     // An open rejection with the default configuration (and clock): at least 5x
     // faster than every peer.
     for t in [1, 2] {
@@ -950,6 +963,25 @@ mod tests {
         );
         let missing = find("closed_success 2t: warden-prometheus");
         assert_eq!(missing.met, None);
+    }
+
+    #[test]
+    fn the_adaptive_throttle_is_checked_against_the_default_policy() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "warden-breaker", 3.0),
+                est(ClosedSuccess, 2, "warden-breaker", 3.0),
+                est(AdaptiveSuccess, 1, "warden-breaker", 5.0),
+                est(AdaptiveSuccess, 2, "warden-breaker", 7.0),
+            ],
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
+        let one = find("adaptive_success 1t: warden-breaker ÷ default");
+        assert_eq!(one.met, Some(true), "5 / 3 <= 2");
+        let two = find("adaptive_success 2t: warden-breaker ÷ default");
+        assert_eq!(two.met, Some(false), "7 / 3 > 2");
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! Arbitrary settings: `build()` returns a breaker or a typed `ConfigError` that
 //! names an offending field, never panics, and the mutex reference's builder
-//! agrees with the lock-free one. Covers the time window and slow calls too
-//! (their ranges, the bucket division, their conflicts).
+//! agrees with the lock-free one. Covers the time window, slow calls and the
+//! adaptive throttle too (their ranges, the bucket division, `k`, their conflicts).
 #![no_main]
 
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use warden_breaker::{
-    CircuitBreaker, ConfigError, MAX_DURATION_TICKS, MAX_REQUESTS, MAX_TIME_BUCKETS, ManualClock,
-    SlowCalls, State, TimeWindow,
+    AdaptiveThrottle, CircuitBreaker, ConfigError, MAX_DURATION_TICKS, MAX_REQUESTS,
+    MAX_TIME_BUCKETS, ManualClock, SlowCalls, State, TimeWindow,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -47,6 +47,8 @@ struct Input {
     trip_after: Option<u8>,
     time_window: Option<(Dur, u16, u32, u8)>,
     slow_calls: Option<(Dur, u8, u32)>,
+    /// window, buckets, k (any bits, NaN included), min requests, cap in percent.
+    adaptive: Option<(Dur, u16, f64, u32, u8)>,
 }
 
 impl Input {
@@ -56,6 +58,16 @@ impl Input {
                 .with_buckets(u32::from(*buckets))
                 .with_min_calls(*min)
                 .with_failure_rate_percent(u32::from(*pct))
+        })
+    }
+
+    fn adaptive(&self) -> Option<AdaptiveThrottle> {
+        self.adaptive.as_ref().map(|(len, buckets, k, min, cap)| {
+            AdaptiveThrottle::new(len.get())
+                .with_buckets(u32::from(*buckets))
+                .with_k(*k)
+                .with_min_requests(*min)
+                .with_max_reject_percent(u32::from(*cap))
         })
     }
 
@@ -89,6 +101,29 @@ fn time_window_problems(w: TimeWindow, problems: &mut Vec<(&'static str, &'stati
     }
     if !(1..=100).contains(&w.failure_rate_percent()) {
         problems.push(("time_window.failure_rate_percent", "out of range"));
+    }
+}
+
+/// What is wrong with an adaptive throttle, if anything.
+fn adaptive_problems(t: AdaptiveThrottle, problems: &mut Vec<(&'static str, &'static str)>) {
+    let len = t.window();
+    let ms = len.as_millis();
+    if len.is_zero() || ms > u128::from(MAX_DURATION_TICKS) {
+        problems.push(("adaptive.window", "out of range"));
+    } else if !len.subsec_nanos().is_multiple_of(1_000_000) {
+        problems.push(("adaptive.window", "not whole milliseconds"));
+    }
+    if t.buckets() == 0
+        || t.buckets() > MAX_TIME_BUCKETS
+        || (ms != 0 && !ms.is_multiple_of(u128::from(t.buckets())))
+    {
+        problems.push(("adaptive.buckets", "out of range"));
+    }
+    if !(t.k().is_finite() && t.k() >= 1.0) {
+        problems.push(("adaptive.k", "out of range"));
+    }
+    if t.max_reject_percent() > 100 {
+        problems.push(("adaptive.max_reject_percent", "out of range"));
     }
 }
 
@@ -133,6 +168,9 @@ fn builder(input: &Input, max_requests: u32, clock: &ManualClock) -> warden_brea
     if let Some(s) = input.slow_calls() {
         b = b.slow_calls(s);
     }
+    if let Some(t) = input.adaptive() {
+        b = b.adaptive_throttle(t);
+    }
     b
 }
 
@@ -161,6 +199,12 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     if let Some(s) = input.slow_calls() {
         slow_calls_problems(s, &mut problems);
     }
+    if let Some(t) = input.adaptive() {
+        adaptive_problems(t, &mut problems);
+        if input.trip_after.is_some() || input.time_window.is_some() || input.slow_calls.is_some() {
+            problems.push(("adaptive", "conflict"));
+        }
+    }
 
     let clock = ManualClock::new();
     let lock_free = builder(&input, max_requests, &clock).build();
@@ -181,6 +225,7 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
             assert_eq!(s.name(), input.name);
             assert_eq!(s.time_window(), input.time_window());
             assert_eq!(s.slow_calls(), input.slow_calls());
+            assert_eq!(s.adaptive_throttle(), input.adaptive());
             assert_eq!(s.max_requests(), max_requests.max(1));
             assert_eq!(u128::from(s.interval_ticks()), interval.as_millis());
             let expected_timeout = if timeout.is_zero() {
@@ -241,13 +286,25 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
                     let expected = match *field {
                         "interval" => interval,
                         "timeout" => timeout,
+                        "adaptive.window" => {
+                            input.adaptive().map_or(Duration::ZERO, |t| t.window())
+                        }
                         _ => input.time_window().map_or(Duration::ZERO, |w| w.length()),
                     };
                     assert_eq!(*value, expected);
                     field
                 }
                 ConfigError::Conflict { field, other } => {
-                    assert_eq!((*field, *other), ("time_window", "ready_to_trip"));
+                    let other_is_set = match *other {
+                        "ready_to_trip" => input.trip_after.is_some(),
+                        "time_window" => input.time_window.is_some(),
+                        "slow_calls" => input.slow_calls.is_some(),
+                        _ => false,
+                    };
+                    assert!(
+                        matches!(*field, "time_window" | "adaptive") && other_is_set,
+                        "{e:?}"
+                    );
                     assert!(
                         problems.contains(&(*field, "conflict")),
                         "{e:?} for {problems:?}"

@@ -103,6 +103,8 @@ pub struct Tally {
     pub rejected_open: u32,
     /// `on_rejected(TooManyRequests)`.
     pub rejected_too_many: u32,
+    /// `on_rejected(Throttled)`.
+    pub rejected_throttled: u32,
     /// `on_success`.
     pub successes: u32,
     /// `on_failure` (panics included).
@@ -295,6 +297,7 @@ impl Observer for Recorder {
         self.count(|t| match rejected {
             Rejected::Open => t.rejected_open += 1,
             Rejected::TooManyRequests => t.rejected_too_many += 1,
+            Rejected::Throttled => t.rejected_throttled += 1,
         });
     }
     fn on_success(&self) {

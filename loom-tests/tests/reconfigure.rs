@@ -175,6 +175,7 @@ fn reconfigure_races_a_half_open_admission() {
                 assert_eq!(rig.cb.state(), State::HalfOpen, "no max wait any more");
             }
             Err(Rejected::TooManyRequests) => panic!("the old probe limit, the new max wait"),
+            Err(Rejected::Throttled) => panic!("no throttle is configured"),
         }
         rig.rec.assert_settled(&rig.cb);
     });

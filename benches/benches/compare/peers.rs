@@ -63,6 +63,7 @@ impl Contender for Failsafe {
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
             | Workload::SlowCallsSuccess
+            | Workload::AdaptiveSuccess
             | Workload::TowerLayer => return None,
             Workload::OpenReject => {
                 trip(&this);
@@ -138,6 +139,7 @@ impl Contender for Reclose {
             | Workload::CountWindowSuccess
             | Workload::TimeWindowSuccess
             | Workload::SlowCallsSuccess
+            | Workload::AdaptiveSuccess
             | Workload::TowerLayer => return None,
             Workload::OpenReject => {
                 trip(&this);

@@ -55,6 +55,10 @@ use crate::state::{
     prev_generation,
 };
 use crate::sync::{AtomicU8, AtomicU64, Loaded, Mutex, Ordering, SwapCell, fence};
+use crate::throttle::Throttle;
+
+#[path = "throttle_breaker.rs"]
+mod throttle_breaker;
 use crate::{Builder, Counts, Error, Mode, Outcome, ReconfigureError, Rejected, Settings, State};
 
 pub(crate) mod schedule;
@@ -131,6 +135,9 @@ pub struct CircuitBreaker {
     /// Held by `reconfigure` from its load of the current value to its store, so
     /// two reconfigurations of this breaker never interleave.
     reconfiguring: Mutex<()>,
+    /// The last evaluation of an [`AdaptiveThrottle`](crate::AdaptiveThrottle), if
+    /// the settings set one (see `throttle_breaker.rs`).
+    throttle: Throttle,
     /// Set once the ticker may move this breaker on time (`schedule.rs`).
     scheduled: OnceBox<StdArc<schedule::Scheduled>>,
 }
@@ -224,6 +231,7 @@ impl CircuitBreaker {
             time: settings.time().fixed(),
             name: StdArc::clone(settings.name_arc()),
             reconfiguring: Mutex::new(()),
+            throttle: Throttle::new(),
             live: SwapCell::new(Live::new(settings).publish()),
             state: AtomicU64::new(Snapshot::closed(generation, expiry).0),
             counters,
@@ -276,7 +284,8 @@ impl CircuitBreaker {
     /// | `half_open_max_wait` | a half-open period's deadline is set when it begins, from the max wait then in force (none if zero), so a new max wait applies from the next period; while the max wait is zero no deadline is enforced (setting it back enforces the current period's deadline again, if it had one) |
     /// | `interval` | at once: a closed breaker keeps its counts, and its current counting period ends `interval` after the reconfiguration (never, for zero) |
     /// | `ready_to_trip`; a window's minimum calls and rate; `slow_calls`' threshold, rate and minimum | at once: the next outcome is judged by the new rule on the counts so far |
-    /// | the trip rule's *shape*: the kind of rule (`ready_to_trip` or the default, [`CountWindow`](crate::CountWindow), [`TimeWindow`](crate::TimeWindow)), a count window's size, a time window's length or buckets | a closed breaker starts a new closed generation with fresh counts and a new window (calls admitted before it are ignored, as after an interval reset; no state change, no callback). An open or half-open breaker uses the new rule from its next closed generation |
+    /// | an [`AdaptiveThrottle`](crate::AdaptiveThrottle)'s `k`, minimum requests and cap | at once: `reconfigure` evaluates the window so far with the new rule before it returns |
+    /// | the trip rule's *shape*: the kind of rule (`ready_to_trip` or the default, [`CountWindow`](crate::CountWindow), [`TimeWindow`](crate::TimeWindow), [`AdaptiveThrottle`](crate::AdaptiveThrottle)), a count window's size, a time window's or throttle's length or buckets | a closed breaker starts a new closed generation with fresh counts and a new window (calls admitted before it are ignored, as after an interval reset; no state change, no callback). An open or half-open breaker uses the new rule from its next closed generation |
     /// | adding `slow_calls` | calls admitted from then on are timed; calls admitted before are never slow |
     /// | name, clock | cannot change: [`ReconfigureError::Name`], [`ReconfigureError::Clock`] |
     /// | `on_state_change`, observers | kept: giving any is [`ReconfigureError::Hooks`] |
@@ -358,6 +367,9 @@ impl CircuitBreaker {
             Restart::Interval => self.restart_closed(interval, false),
             Restart::Generation => self.restart_closed(interval, true),
         }
+        if restart != Restart::Generation && hot & config::HOT_THROTTLE != 0 {
+            self.throttle_reconfigured(&Cfg::lazy(&self.live));
+        }
         Ok(())
     }
 
@@ -416,13 +428,17 @@ impl CircuitBreaker {
         self.time.timed_nanos_if(l.settings().time().has_lease())
     }
 
-    /// How a closed success is recorded, and whether admissions have hooks.
+    /// How a closed success is recorded, and whether admissions have hooks
+    /// (observers, slow calls) or a throttle.
     #[inline]
     fn hot(&self) -> (RecordPath, bool) {
         // Relaxed: a stale byte only picks a path the current settings also handle
         // (see `reconfigure`); it publishes nothing.
         let bits = self.hot.load(Ordering::Relaxed);
-        (RecordPath::from_hot_bits(bits), bits & 4 != 0)
+        (
+            RecordPath::from_hot_bits(bits),
+            bits & (4 | config::HOT_THROTTLE) != 0,
+        )
     }
 
     #[inline]
@@ -914,6 +930,21 @@ impl CircuitBreaker {
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Admission {
         let l = &Cfg::lazy(&self.live);
+        // Relaxed: see `hot`.
+        let bits = self.hot.load(Ordering::Relaxed);
+        if bits & config::HOT_THROTTLE != 0 {
+            if self.throttles(l, s) {
+                return Admission::new(self.admission_hooks(l, Err(Rejected::Throttled)));
+            }
+            if bits & 4 == 0 {
+                // A throttle and no other hook: a closed admission needs nothing more.
+                if s.is_plain_closed() {
+                    self.counters.record_request(s.without_pending());
+                    return Admission::new(Ok(Ticket::closed(s.generation())));
+                }
+                return Admission::new(self.admit_counted_in(l, s));
+            }
+        }
         if self.hot().0 == RecordPath::Timed && s.is_plain_closed() {
             // Slow calls and no observer (a timed record path has none): a closed
             // admission only takes its start time. (A hot byte older than the
@@ -1090,6 +1121,7 @@ impl CircuitBreaker {
     fn new_generation(&self, l: &Cfg<'_>, generation: u32) {
         if generation.is_multiple_of(SWEEP_PERIOD) {
             self.counters.sweep(generation);
+            self.throttle.sweep(generation);
             for ring in [&l.get().window, &l.get().slow_window]
                 .into_iter()
                 .flatten()
@@ -1139,6 +1171,11 @@ impl CircuitBreaker {
             self.enter_bucket(l, generation, now);
         }
         self.counters.record_success(ticket.word());
+        // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
+        // whose evaluation then finds no throttle in the settings).
+        if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
+            self.throttle_success(l, generation, now);
+        }
         if timed.is_slow(ticket.start_micros(), now_ns) {
             self.slow_success(l, ticket, now_ns, now);
         }
@@ -1276,6 +1313,9 @@ impl CircuitBreaker {
                     b.enter_at(generation, now, &self.counters);
                 }
                 self.counters.record_counted_success(tag_of(generation));
+                if l.settings().adaptive_throttle().is_some() {
+                    self.throttle_success(l, generation, now);
+                }
                 if slow() && self.slow_calls_trip(l, generation, now) {
                     self.trip(l, generation);
                 }
@@ -1326,6 +1366,10 @@ impl CircuitBreaker {
         counts: &Counts,
         calls: u64,
     ) -> bool {
+        if l.settings().adaptive_throttle().is_some() {
+            self.throttle_evaluate(l, generation, now);
+            return false; // the throttle sheds load; it never opens the breaker
+        }
         if let (Some(ring), Some(rule)) = (&l.get().window, l.settings().count_window()) {
             // The failure's index among the generation's failures, modulo 2^32 like the
             // counts; the ring only compares indices a window apart.

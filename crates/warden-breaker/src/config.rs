@@ -10,8 +10,8 @@ use crate::error::quote;
 use crate::policy::{validate_slow_calls, validate_time_window};
 use crate::state::{MAX_DURATION_TICKS, MAX_REQUESTS};
 use crate::{
-    CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock, ReconfigureError, SlowCalls,
-    State, TimeWindow,
+    AdaptiveThrottle, CircuitBreaker, Clock, ConfigError, Counts, Observer, QuantaClock,
+    ReconfigureError, SlowCalls, State, TimeWindow,
 };
 
 /// gobreaker's default open duration, used when the timeout is zero.
@@ -354,6 +354,7 @@ pub struct Builder {
     count_window: Option<CountWindow>,
     time_window: Option<TimeWindow>,
     slow_calls: Option<SlowCalls>,
+    adaptive_throttle: Option<AdaptiveThrottle>,
 }
 
 impl fmt::Debug for Builder {
@@ -372,6 +373,7 @@ impl fmt::Debug for Builder {
             .field("count_window", &self.count_window)
             .field("time_window", &self.time_window)
             .field("slow_calls", &self.slow_calls)
+            .field("adaptive_throttle", &self.adaptive_throttle)
             .finish()
     }
 }
@@ -392,7 +394,28 @@ impl Builder {
             count_window: None,
             time_window: None,
             slow_calls: None,
+            adaptive_throttle: None,
         }
+    }
+
+    /// Sheds a share of the calls in proportion to how much the dependency fails
+    /// instead of opening (see [`AdaptiveThrottle`]). Setting it with another trip
+    /// rule (`ready_to_trip`, a [`CountWindow`], a [`TimeWindow`] or [`SlowCalls`])
+    /// is a [`ConfigError::Conflict`]; a window, bucket count, `k` or cap out of
+    /// range is a [`ConfigError`] naming the field (`adaptive.k`, ...).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{AdaptiveThrottle, CircuitBreaker, ConfigError};
+    /// let err = CircuitBreaker::builder("x")
+    ///     .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)).with_k(0.5))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::OutOfRange { field: "adaptive.k", .. }));
+    /// ```
+    pub fn adaptive_throttle(mut self, throttle: AdaptiveThrottle) -> Self {
+        self.adaptive_throttle = Some(throttle);
+        self
     }
 
     /// Trips on the failure rate over the last calls instead of `ready_to_trip`
@@ -719,6 +742,21 @@ impl Builder {
         if let Some(s) = self.slow_calls {
             validate_slow_calls(s)?;
         }
+        if let Some(t) = self.adaptive_throttle {
+            crate::throttle::validate(t)?;
+            let other = [
+                (self.ready_to_trip.is_some(), "ready_to_trip"),
+                (self.count_window.is_some(), "count_window"),
+                (self.time_window.is_some(), "time_window"),
+                (self.slow_calls.is_some(), "slow_calls"),
+            ];
+            if let Some((_, other)) = other.into_iter().find(|(set, _)| *set) {
+                return Err(ConfigError::Conflict {
+                    field: "adaptive",
+                    other,
+                });
+            }
+        }
         let half_open_max_wait_ticks =
             duration_ticks("half_open_max_wait", self.half_open_max_wait)?;
         let (time, observers) = match keep {
@@ -740,6 +778,7 @@ impl Builder {
         let time = time.timing_calls_if(finest_timing(
             self.time_window.as_ref(),
             self.slow_calls.as_ref(),
+            self.adaptive_throttle.as_ref(),
         ));
         Ok(Settings {
             open_backoff,
@@ -747,10 +786,14 @@ impl Builder {
             count_window: self.count_window,
             time_window: self.time_window,
             slow_calls: self.slow_calls,
+            adaptive_throttle: self.adaptive_throttle,
             admission_hooks: !observers.is_empty() || self.slow_calls.is_some(),
             record_path: if !observers.is_empty() {
                 RecordPath::Observed
-            } else if self.slow_calls.is_some() || self.time_window.is_some() {
+            } else if self.slow_calls.is_some()
+                || self.time_window.is_some()
+                || self.adaptive_throttle.is_some()
+            {
                 RecordPath::Timed
             } else {
                 RecordPath::Plain
@@ -859,14 +902,26 @@ fn duration_ticks(field: &'static str, d: Duration) -> Result<u64, ConfigError> 
 
 /// The finest rule that times calls (a time window's bucket, a slow-call
 /// threshold), if any.
-fn finest_timing(w: Option<&TimeWindow>, s: Option<&SlowCalls>) -> Option<Duration> {
-    let bucket = w.map(|w| Duration::from_millis(w.width_ticks()));
+fn finest_timing(
+    w: Option<&TimeWindow>,
+    s: Option<&SlowCalls>,
+    t: Option<&AdaptiveThrottle>,
+) -> Option<Duration> {
+    // A throttle is never combined with a time window: its buckets take their place.
+    let bucket = w
+        .map(|w| w.width_ticks())
+        .or(t.map(|t| t.width_ticks()))
+        .map(Duration::from_millis);
     let threshold = s.map(|s| s.threshold());
     match (bucket, threshold) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
+
+/// The bit of [`Settings::hot_bits`] that says an [`AdaptiveThrottle`] decides
+/// closed-state admissions (bit 2 says observers or slow calls want them).
+pub(crate) const HOT_THROTTLE: u8 = 8;
 
 /// How a closed-state success is recorded, decided once by the settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -932,6 +987,7 @@ pub struct Settings {
     count_window: Option<CountWindow>,
     time_window: Option<TimeWindow>,
     slow_calls: Option<SlowCalls>,
+    adaptive_throttle: Option<AdaptiveThrottle>,
     /// How a closed-state success is recorded.
     record_path: RecordPath,
     /// Admissions notify observers or time calls.
@@ -954,6 +1010,7 @@ impl fmt::Debug for Settings {
             .field("count_window", &self.count_window)
             .field("time_window", &self.time_window)
             .field("slow_calls", &self.slow_calls)
+            .field("adaptive_throttle", &self.adaptive_throttle)
             .finish()
     }
 }
@@ -1080,6 +1137,7 @@ impl Settings {
             && self.count_window.is_none()
             && self.time_window.is_none()
             && self.slow_calls.is_none()
+            && self.adaptive_throttle.is_none()
             && !self.time.has_lease()
     }
 
@@ -1095,10 +1153,17 @@ impl Settings {
         ]
     }
 
-    /// [`Self::record_path`] and [`Self::has_admission_hooks`] in one byte, for the
-    /// breaker's hot paths (see `CircuitBreaker::hot`).
+    /// [`Self::record_path`], [`Self::has_admission_hooks`] and whether an
+    /// [`AdaptiveThrottle`] is set ([`HOT_THROTTLE`]) in one byte, for the breaker's
+    /// hot paths (see `CircuitBreaker::hot`).
     pub(crate) fn hot_bits(&self) -> u8 {
-        self.record_path as u8 | (u8::from(self.admission_hooks) << 2)
+        self.record_path as u8
+            | (u8::from(self.admission_hooks) << 2)
+            | if self.adaptive_throttle.is_some() {
+                HOT_THROTTLE
+            } else {
+                0
+            }
     }
 
     /// Whether open durations back off (an [`OpenBackoff`] is set). Consecutive
@@ -1207,6 +1272,20 @@ impl Settings {
     /// ```
     pub fn slow_calls(&self) -> Option<SlowCalls> {
         self.slow_calls
+    }
+
+    /// The adaptive throttle, if one is set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_breaker::{AdaptiveThrottle, CircuitBreaker};
+    /// let rule = AdaptiveThrottle::new(Duration::from_secs(30)).with_k(1.5);
+    /// let s = CircuitBreaker::builder("n").adaptive_throttle(rule).settings()?;
+    /// assert_eq!(s.adaptive_throttle(), Some(rule));
+    /// # Ok::<(), warden_breaker::ConfigError>(())
+    /// ```
+    pub fn adaptive_throttle(&self) -> Option<AdaptiveThrottle> {
+        self.adaptive_throttle
     }
 
     /// Whether closed-state admissions are timed ([`SlowCalls`] is set).

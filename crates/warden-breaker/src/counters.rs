@@ -23,7 +23,9 @@
 //!   successes at the last failure (consecutive successes are derived from it
 //!   rather than stored on every success), half-open slots released, and the
 //!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)),
-//!   and slow calls (for [`SlowCalls`](crate::SlowCalls)).
+//!   and slow calls (for [`SlowCalls`](crate::SlowCalls); with an
+//!   [`AdaptiveThrottle`](crate::AdaptiveThrottle), which cannot be combined with
+//!   slow calls, the same word counts the throttle's rejections).
 //!   The re-trip count is tagged with the *open* generation it belongs to, so a
 //!   half-open generation reads its predecessor's count, and anything else (a
 //!   trip from closed, a forced open) reads as 0.
@@ -32,8 +34,9 @@
 //! `u64`s that never restart. The ones bumped on hot paths (successes, open and
 //! too-many-requests rejections, and failures, ignored and dropped outcomes) are
 //! more words of the calling thread's cell, bumped with the same plain load and
-//! store; the rest (slow calls, transitions by edge) are shared words bumped with
-//! `fetch_add` on paths that already write the shared line. `totals()` sums
+//! store; the rest (slow calls, rejections by an
+//! [`AdaptiveThrottle`](crate::AdaptiveThrottle), transitions by edge) are shared
+//! words bumped with `fetch_add` on paths that already write the shared line. `totals()` sums
 //! them at collection time.
 //!
 //! # Where the cells live, and what they cost
@@ -255,6 +258,8 @@ struct Rare {
     slow: AtomicU64,
     /// Untagged lifetime totals (not among `words()`: the sweep never touches them).
     total_slow: AtomicU64,
+    /// `Rejected::Throttled` refusals: on the path that writes `slow` anyway.
+    total_throttled: AtomicU64,
     /// By edge: see [`edge`].
     total_transitions: [AtomicU64; EDGES],
 }
@@ -318,6 +323,7 @@ impl Rare {
             half_open_deadline: AtomicU64::new(word),
             slow: AtomicU64::new(word),
             total_slow: AtomicU64::new(0),
+            total_throttled: AtomicU64::new(0),
             total_transitions: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -667,6 +673,10 @@ impl Counters {
         match rejected {
             Rejected::Open => self.bump_total(|s| &s.rejected_open),
             Rejected::TooManyRequests => self.bump_total(|s| &s.rejected_too_many),
+            // Not in the cell, which is full (64 bytes): a throttled rejection already
+            // writes the shared line (the window's count of this rule's rejections,
+            // `count_slow`), so one more word there costs it no new line.
+            Rejected::Throttled => bump_shared_total(&self.rare.total_throttled),
         }
     }
 
@@ -716,6 +726,7 @@ impl Counters {
         let r = &self.rare;
         // Relaxed: statistics.
         t.slow_calls = r.total_slow.load(Ordering::Relaxed);
+        t.rejected_throttled = r.total_throttled.load(Ordering::Relaxed);
         for from in State::ALL {
             for to in State::ALL {
                 if from != to {
@@ -753,6 +764,13 @@ impl Counters {
     /// counted; returns the generation's slow calls including it.
     pub(crate) fn record_slow(&self, generation: u32) -> u64 {
         self.record_slow_total();
+        self.count_slow(generation)
+    }
+
+    /// [`Self::record_slow`] without the lifetime total: the generation's slow-call
+    /// word, which an [`AdaptiveThrottle`](crate::AdaptiveThrottle) (never combined
+    /// with slow calls) uses for its rejections.
+    pub(crate) fn count_slow(&self, generation: u32) -> u64 {
         let word = &self.rare.slow;
         // Relaxed: the first look only feeds the exchange.
         let mut cur = word.load(Ordering::Relaxed);

@@ -39,6 +39,9 @@ pub enum Rejected {
     /// The breaker is half-open and every probe slot (`max_requests`) is
     /// taken by a call still in flight.
     TooManyRequests,
+    /// The breaker is closed and its [`AdaptiveThrottle`](crate::AdaptiveThrottle)
+    /// shed this call (a random share of the calls, growing with the failures).
+    Throttled,
 }
 
 impl Rejected {
@@ -52,6 +55,7 @@ impl Rejected {
         match self {
             Rejected::Open => State::Open,
             Rejected::TooManyRequests => State::HalfOpen,
+            Rejected::Throttled => State::Closed,
         }
     }
 }
@@ -62,6 +66,9 @@ impl fmt::Display for Rejected {
             Rejected::Open => "circuit breaker is open: call not made",
             Rejected::TooManyRequests => {
                 "circuit breaker is half-open and all its probe slots are taken: call not made"
+            }
+            Rejected::Throttled => {
+                "circuit breaker is shedding load (adaptive throttle): call not made"
             }
         })
     }

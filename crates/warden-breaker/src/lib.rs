@@ -217,6 +217,7 @@ mod serde_units;
 mod slot;
 mod state;
 mod sync;
+mod throttle;
 mod ticker;
 mod types;
 mod window;
@@ -233,6 +234,7 @@ pub use observer::Observer;
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{MAX_TIME_BUCKETS, SlowCalls, TimeWindow};
 pub use state::{MAX_DURATION_TICKS, MAX_FORCED_DEADLINE, MAX_REQUESTS, MAX_TICK};
+pub use throttle::AdaptiveThrottle;
 pub use types::{Counts, Mode, Outcome, State, Totals};
 
 /// The state-word encoding, exposed for the encoding fuzz target only. Not part

@@ -32,7 +32,8 @@ pub(crate) struct Live {
     pub(crate) window: Option<Arc<EventRing>>,
     /// Where the slow calls happened, with a count window and [`SlowCalls`](crate::SlowCalls).
     pub(crate) slow_window: Option<Arc<EventRing>>,
-    /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow).
+    /// Each time bucket's start, with a [`TimeWindow`](crate::TimeWindow) or an
+    /// [`AdaptiveThrottle`](crate::AdaptiveThrottle) (never both).
     pub(crate) buckets: Option<Arc<Buckets>>,
 }
 
@@ -59,7 +60,11 @@ impl Live {
             .map(ring);
         let buckets = settings
             .time_window()
-            .map(|w| Arc::new(Buckets::new(w.buckets() as usize, w.width_ticks())));
+            .map(|w| (w.buckets(), w.width_ticks()))
+            .or(settings
+                .adaptive_throttle()
+                .map(|t| (t.buckets(), t.width_ticks())))
+            .map(|(n, width)| Arc::new(Buckets::new(n as usize, width)));
         Self {
             settings,
             window,
@@ -75,9 +80,15 @@ impl Live {
         let (old, new) = (&self.settings, &next.settings);
         let size = |s: &Settings| s.count_window().map(|w| w.size());
         let shape = |s: &Settings| s.time_window().map(|w| (w.buckets(), w.width_ticks()));
+        let throttle = |s: &Settings| {
+            s.adaptive_throttle()
+                .map(|t| (t.buckets(), t.width_ticks()))
+        };
         // The kind of rule: a closure or the default (counts only), a count window,
-        // a time window. Its parameters (rates, minimums) may change freely.
-        let same_shape = size(old) == size(new) && shape(old) == shape(new);
+        // a time window, an adaptive throttle. Its parameters (rates, minimums, k,
+        // caps) may change freely.
+        let same_shape =
+            size(old) == size(new) && shape(old) == shape(new) && throttle(old) == throttle(new);
         if same_shape {
             next.window.clone_from(&self.window);
             next.buckets.clone_from(&self.buckets);
@@ -197,7 +208,7 @@ impl Timed {
         self.0 & LEASE != 0
     }
 
-    /// Whether the settings have a time window.
+    /// Whether the settings have a time window (or an adaptive throttle's).
     #[inline]
     pub(crate) fn window(self) -> bool {
         self.0 & WINDOW != 0
@@ -231,7 +242,8 @@ impl Quick {
         let half_open = (settings.half_open_max_wait_ticks() << REQUESTS_BITS)
             | (u64::from(settings.max_requests()) & REQUESTS_MASK);
         let mut timed = 0;
-        if settings.time_window().is_some() {
+        // An adaptive throttle's window is a time window's buckets.
+        if settings.time_window().is_some() || settings.adaptive_throttle().is_some() {
             timed |= WINDOW;
         }
         if settings.time().has_lease() {

@@ -94,7 +94,8 @@ impl Ticket {
 /// closed call. A word comes back in a register on every target.
 ///
 /// A ticket's state is closed or half-open (tags 0 and 1), so its top bit is
-/// clear; a refusal is that bit, plus 1 for `TooManyRequests`.
+/// clear; a refusal is that bit, plus 1 for `TooManyRequests` and 2 for
+/// `Throttled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Admission(u64);
 
@@ -110,6 +111,7 @@ impl Admission {
             }
             Err(Rejected::Open) => Self(REFUSED),
             Err(Rejected::TooManyRequests) => Self(REFUSED | 1),
+            Err(Rejected::Throttled) => Self(REFUSED | 2),
         }
     }
 
@@ -117,10 +119,12 @@ impl Admission {
     pub(crate) const fn get(self) -> Result<Ticket, Rejected> {
         if self.0 & REFUSED == 0 {
             Ok(Ticket(self.0))
-        } else if self.0 & 1 == 0 {
-            Err(Rejected::Open)
         } else {
-            Err(Rejected::TooManyRequests)
+            match self.0 & 3 {
+                0 => Err(Rejected::Open),
+                1 => Err(Rejected::TooManyRequests),
+                _ => Err(Rejected::Throttled),
+            }
         }
     }
 }
@@ -406,6 +410,7 @@ mod tests {
             Ok(Ticket::half_open(top)),
             Err(Rejected::Open),
             Err(Rejected::TooManyRequests),
+            Err(Rejected::Throttled),
         ];
         for r in results {
             assert_eq!(Admission::new(r).get(), r, "{r:?}");

@@ -199,6 +199,9 @@ pub struct Totals {
     pub rejected_open: u64,
     /// Calls refused with [`Rejected::TooManyRequests`](crate::Rejected::TooManyRequests).
     pub rejected_too_many_requests: u64,
+    /// Calls shed with [`Rejected::Throttled`](crate::Rejected::Throttled) by an
+    /// [`AdaptiveThrottle`](crate::AdaptiveThrottle).
+    pub rejected_throttled: u64,
     /// State changes by `[from][to]`, indexed by [`State::index`]; the diagonal
     /// is always 0. [`transitions`](Self::transitions) reads it by state.
     pub transitions: [[u64; 3]; 3],
@@ -231,6 +234,7 @@ impl Totals {
         match reason {
             crate::Rejected::Open => self.rejected_open,
             crate::Rejected::TooManyRequests => self.rejected_too_many_requests,
+            crate::Rejected::Throttled => self.rejected_throttled,
         }
     }
 

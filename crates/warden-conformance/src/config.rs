@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use warden_breaker::{
-    CircuitBreaker, CountWindow, Counts, ManualClock, OpenBackoff, Settings, SlowCalls, TimeWindow,
+    AdaptiveThrottle, CircuitBreaker, CountWindow, Counts, ManualClock, OpenBackoff, Settings,
+    SlowCalls, TimeWindow,
 };
 
 use crate::bytes::Bytes;
@@ -56,6 +57,20 @@ pub enum TripRule {
         /// The failure percentage that trips.
         percent: u32,
     },
+    /// The breaker's built-in [`AdaptiveThrottle`](warden_breaker::AdaptiveThrottle)
+    /// instead of `ready_to_trip` (never opens; [`TripRule::trips`] says `false`).
+    Adaptive {
+        /// The window's span in ms.
+        window_ms: u64,
+        /// Buckets it is kept in (`window_ms` is a multiple of it).
+        buckets: u32,
+        /// `k` in tenths (10 is `k = 1`).
+        k_tenths: u32,
+        /// Requests before anything is shed.
+        min_requests: u32,
+        /// The highest rejection probability, in percent.
+        max_reject_percent: u32,
+    },
 }
 
 impl TripRule {
@@ -82,7 +97,9 @@ impl TripRule {
                     && u64::from(c.total_failures) * 100
                         >= u64::from(percent) * u64::from(c.requests)
             }
-            TripRule::CountWindow { .. } | TripRule::TimeWindow { .. } => false,
+            TripRule::CountWindow { .. }
+            | TripRule::TimeWindow { .. }
+            | TripRule::Adaptive { .. } => false,
         }
     }
 }
@@ -227,6 +244,23 @@ impl Config {
                 .with_min_calls(u32::from(b >> 6) + 1),
             );
         }
+        // Half the runs without slow calls or a window shed load instead (an
+        // adaptive throttle of the window sizes above).
+        let b = bytes.next();
+        let plain = !matches!(
+            config.trip,
+            TripRule::CountWindow { .. } | TripRule::TimeWindow { .. }
+        );
+        if b & 1 == 1 && plain && config.slow_calls.is_none() {
+            let (window_ms, buckets) = TIME_WINDOWS[usize::from(b >> 2) % TIME_WINDOWS.len()];
+            config.trip = TripRule::Adaptive {
+                window_ms,
+                buckets,
+                k_tenths: [10, 15, 20, 30][usize::from(b >> 5) % 4],
+                min_requests: [0, 1, 3, 8][usize::from(bytes.next()) % 4],
+                max_reject_percent: if b >> 7 == 1 { 50 } else { 100 },
+            };
+        }
         config
     }
 
@@ -338,6 +372,21 @@ impl Config {
                         .with_buckets(buckets)
                         .with_min_calls(min_calls)
                         .with_failure_rate_percent(percent),
+                )
+            }
+            TripRule::Adaptive {
+                window_ms,
+                buckets,
+                k_tenths,
+                min_requests,
+                max_reject_percent,
+            } => {
+                b = b.adaptive_throttle(
+                    AdaptiveThrottle::new(Duration::from_millis(window_ms))
+                        .with_buckets(buckets)
+                        .with_k(f64::from(k_tenths) / 10.0)
+                        .with_min_requests(min_requests)
+                        .with_max_reject_percent(max_reject_percent),
                 )
             }
             rule => b = b.ready_to_trip(move |c| rule.trips(c)),

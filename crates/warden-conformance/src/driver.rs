@@ -212,6 +212,14 @@ struct Step {
 }
 
 impl Step {
+    /// Sets this thread's draws for the step, before each breaker's admission, so
+    /// that an adaptive throttle draws the same number in both.
+    fn fix_draws(&self) {
+        warden_breaker::AdaptiveThrottle::set_thread_draws(
+            (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+    }
+
     fn check<T: PartialEq + fmt::Debug>(
         &self,
         what: &'static str,
@@ -238,8 +246,10 @@ impl Step {
         on_lock_free: impl FnOnce() -> Answer,
         on_mutex: impl FnOnce() -> Answer,
     ) -> Result<(), Mismatch> {
+        self.fix_draws();
         let a = on_lock_free();
         let a_events = pair.log.take();
+        self.fix_draws();
         let b = on_mutex();
         let b_events = pair.log.take();
         self.check("result", a, b)?;
@@ -402,9 +412,11 @@ fn slow_call(pair: &Pair, step: &Step, outcome: Outcome, took: Duration) -> Resu
     let mut a_events = Vec::new();
     let mut b_events = Vec::new();
     let mut b = None;
+    step.fix_draws();
     let a = lf.call_with(
         || {
             a_events = pair.log.take();
+            step.fix_draws();
             let r = mx.call_with(
                 || {
                     b_events = pair.log.take();
@@ -423,6 +435,7 @@ fn slow_call(pair: &Pair, step: &Step, outcome: Outcome, took: Duration) -> Resu
     // The lock-free breaker refused: the reference makes its call alone (the
     // results then differ unless it refuses too).
     let b = b.unwrap_or_else(|| {
+        step.fix_draws();
         let r = mx.call_with(
             || {
                 pair.clock.advance(took);
@@ -463,12 +476,14 @@ fn apply<'a>(
     match op {
         Op::Acquire | Op::AcquireOwned => {
             let owned = op == Op::AcquireOwned;
+            step.fix_draws();
             let a = if owned {
                 pair.lock_free.try_acquire_owned().map(Admitted::Owned)
             } else {
                 lf.try_acquire().map(Admitted::Borrowed)
             };
             let a_events = pair.log.take();
+            step.fix_draws();
             let b = if owned {
                 pair.mutex.try_acquire_owned().map(Admitted::Owned)
             } else {

@@ -171,7 +171,7 @@ fn call_nanos(b: u8, config: &Config) -> u64 {
 /// panics. At most `max_ops` ops are decoded.
 ///
 /// ```
-/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 7, 0, 0, 0, 0, 11, 4], 100);
+/// let (config, ops) = warden_conformance::decode(&[1, 2, 3, 4, 7, 0, 0, 0, 0, 0, 11, 4], 100);
 /// assert_eq!(config.max_requests, 1);
 /// assert_eq!(ops.len(), 2);
 /// ```

@@ -92,6 +92,7 @@ struct Coverage {
     slow_calls: u64,
     slow_call_ops: u64,
     reconfigure_ops: u64,
+    adaptive: u64,
 }
 
 impl Coverage {
@@ -103,6 +104,7 @@ impl Coverage {
         match config.trip {
             TripRule::TimeWindow { .. } => self.time_windows += 1,
             TripRule::CountWindow { .. } => self.count_windows += 1,
+            TripRule::Adaptive { .. } => self.adaptive += 1,
             _ => {}
         }
         if config.slow_calls.is_some() {
@@ -158,14 +160,15 @@ fn random_sequences_agree() {
     println!("differential: {total} operations in {cases} sequences agree; {coverage:?}");
     if target >= 100_000 {
         // About 1 case in 4 has a time window, 1 in 8 a count window, 1 in 2 slow
-        // calls; at 100,000 operations (some 65 cases) none of these can be zero
-        // but by a decoder change.
+        // calls, 1 in 6 an adaptive throttle; at 100,000 operations (some 65 cases)
+        // none of these can be zero but by a decoder change.
         assert!(
             coverage.time_windows > 0
                 && coverage.count_windows > 0
                 && coverage.slow_calls > 0
                 && coverage.slow_call_ops > 0
-                && coverage.reconfigure_ops > 0,
+                && coverage.reconfigure_ops > 0
+                && coverage.adaptive > 0,
             "the decoder no longer covers every policy: {coverage:?}"
         );
     }

@@ -12,15 +12,19 @@ use serde::Deserialize;
 
 use crate::quote::{QUOTE_MAX, bounded};
 use warden_breaker::{
-    Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls, TimeWindow,
+    AdaptiveThrottle, Builder, CircuitBreaker, CountWindow, Counts, OpenBackoff, SlowCalls,
+    TimeWindow,
 };
 
 /// When a closed breaker opens.
 ///
 /// In files: `trip = { consecutive_failures = 6 }`,
 /// `trip = { failure_rate = { failure_rate_percent = 50, min_requests = 20 } }`,
-/// `trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }` or
-/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }`.
+/// `trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }`,
+/// `trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }`
+/// or, to shed load instead of opening,
+/// `trip = { adaptive = { window = "30s", k = 2.0 } }` (with optional `buckets`,
+/// `min_requests` and `max_reject_percent`).
 ///
 /// `ConsecutiveFailures`, `FailureRate` and `Custom` are gobreaker's
 /// `ReadyToTrip` over the counts of the counting interval; `CountWindow` and
@@ -134,6 +138,53 @@ pub enum TripRule {
         /// Failure rate that trips, whole percent in `1..=100`.
         failure_rate_percent: u32,
     },
+    /// Never opens: sheds a random share of the calls that grows with the
+    /// failures (client-side adaptive throttling; the core's
+    /// [`AdaptiveThrottle`](warden_breaker::AdaptiveThrottle), whose docs give
+    /// the exact rule). Over the last `window` a closed breaker rejects a call
+    /// with probability `max(0, (requests - k * accepts) / (requests + 1))`,
+    /// at most `max_reject_percent` %, and never below `min_requests` requests; a
+    /// rejection is [`Rejected::Throttled`](warden_breaker::Rejected::Throttled).
+    /// Cannot be combined with [`slow_calls`](BreakerConfig::slow_calls).
+    ///
+    /// In files every field but `window` has a default (10 buckets, `k = 2`, 10
+    /// requests, `max_reject_percent = 100`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_kit::{BreakerConfig, Registry, State, TripRule};
+    /// let rule = TripRule::Adaptive {
+    ///     window: Duration::from_secs(30),
+    ///     buckets: 10,
+    ///     k: 2.0,
+    ///     min_requests: 10,
+    ///     max_reject_percent: 90,
+    /// };
+    /// let registry = Registry::builder()
+    ///     .configure("api", BreakerConfig::default().with_trip(rule))
+    ///     .build()?;
+    /// let api = registry.pipeline("api")?;
+    /// let shed = (0..1000)
+    ///     .filter(|_| api.execute(|| Err::<(), _>("503")).is_rejected())
+    ///     .count();
+    /// assert!(shed > 700, "{shed}"); // about 90 % once the window holds 10 requests
+    /// assert_eq!(registry.breaker("api")?.state(), State::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    Adaptive {
+        /// The span of the window: whole milliseconds, at most 2^39 ms (in
+        /// files, a duration like `timeout`).
+        window: Duration,
+        /// Buckets the window is kept in, `1..=1024`, each a whole number of
+        /// milliseconds.
+        buckets: u32,
+        /// Requests allowed per accept before shedding starts: finite, `>= 1`.
+        k: f64,
+        /// Requests the window must hold before anything is shed.
+        min_requests: u32,
+        /// The highest rejection probability, whole percent in `0..=100`.
+        max_reject_percent: u32,
+    },
     /// Your own rule (the Go `resilience` package's `ReadyToTrip(counts)`); not available in files.
     Custom(Arc<dyn Fn(&Counts) -> bool + Send + Sync>),
 }
@@ -152,6 +203,7 @@ const TRIP_RULES: &[&str] = &[
     "failure_rate",
     "count_window",
     "time_window",
+    "adaptive",
 ];
 
 struct TripRuleVisitor;
@@ -206,12 +258,44 @@ fn percent_field<E: serde::de::Error>(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdaptiveSpec {
+    #[serde(deserialize_with = "duration::required")]
+    window: Duration,
+    #[serde(default = "AdaptiveSpec::buckets")]
+    buckets: u32,
+    #[serde(default = "AdaptiveSpec::k")]
+    k: f64,
+    #[serde(default = "AdaptiveSpec::min_requests")]
+    min_requests: u32,
+    #[serde(default = "AdaptiveSpec::max_reject_percent")]
+    max_reject_percent: u32,
+}
+
+impl AdaptiveSpec {
+    const DEFAULT: AdaptiveThrottle = AdaptiveThrottle::new(Duration::from_secs(1));
+
+    fn buckets() -> u32 {
+        Self::DEFAULT.buckets()
+    }
+    fn k() -> f64 {
+        Self::DEFAULT.k()
+    }
+    fn min_requests() -> u32 {
+        Self::DEFAULT.min_requests()
+    }
+    fn max_reject_percent() -> u32 {
+        Self::DEFAULT.max_reject_percent()
+    }
+}
+
 impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
     type Value = TripRule;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
-            "a table naming exactly one rule: consecutive_failures, failure_rate, count_window or time_window",
+            "a table naming exactly one rule: consecutive_failures, failure_rate, count_window, time_window or adaptive",
         )
     }
 
@@ -219,7 +303,7 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
         use serde::de::Error;
         let Some(key) = map.next_key::<String>()? else {
             return Err(A::Error::custom(
-                "a trip section names exactly one rule (consecutive_failures, failure_rate, count_window or time_window); it names none",
+                "a trip section names exactly one rule (consecutive_failures, failure_rate, count_window, time_window or adaptive); it names none",
             ));
         };
         let rule = match key.as_str() {
@@ -261,6 +345,16 @@ impl<'de> serde::de::Visitor<'de> for TripRuleVisitor {
                         "failure_rate",
                         "failure_rate_percent",
                     )?,
+                }
+            }
+            "adaptive" => {
+                let a: AdaptiveSpec = map.next_value()?;
+                TripRule::Adaptive {
+                    window: a.window,
+                    buckets: a.buckets,
+                    k: a.k,
+                    min_requests: a.min_requests,
+                    max_reject_percent: a.max_reject_percent,
                 }
             }
             other => return Err(A::Error::unknown_variant(&bounded(other), TRIP_RULES)),
@@ -353,6 +447,7 @@ impl TripRule {
                     && calls > 0
                     && at_least_percent(counts.total_failures, calls, *failure_rate_percent)
             }
+            TripRule::Adaptive { .. } => false,
             TripRule::Custom(f) => f(counts),
         }
     }
@@ -379,6 +474,19 @@ impl TripRule {
                     .with_buckets(buckets)
                     .with_min_calls(min_calls)
                     .with_failure_rate_percent(failure_rate_percent),
+            ),
+            TripRule::Adaptive {
+                window,
+                buckets,
+                k,
+                min_requests,
+                max_reject_percent,
+            } => builder.adaptive_throttle(
+                AdaptiveThrottle::new(window)
+                    .with_buckets(buckets)
+                    .with_k(k)
+                    .with_min_requests(min_requests)
+                    .with_max_reject_percent(max_reject_percent),
             ),
             _ => {
                 let trip = self.clone();
@@ -455,6 +563,20 @@ impl fmt::Debug for TripRule {
                 .field("min_calls", min_calls)
                 .field("failure_rate_percent", failure_rate_percent)
                 .finish(),
+            TripRule::Adaptive {
+                window,
+                buckets,
+                k,
+                min_requests,
+                max_reject_percent,
+            } => f
+                .debug_struct("Adaptive")
+                .field("window", window)
+                .field("buckets", buckets)
+                .field("k", k)
+                .field("min_requests", min_requests)
+                .field("max_reject_percent", max_reject_percent)
+                .finish(),
             TripRule::Custom(_) => f.write_str("Custom(..)"),
         }
     }
@@ -501,6 +623,22 @@ impl PartialEq for TripRule {
                     failure_rate_percent: r2,
                 },
             ) => l1 == l2 && b1 == b2 && m1 == m2 && r1 == r2,
+            (
+                TripRule::Adaptive {
+                    window: w1,
+                    buckets: b1,
+                    k: k1,
+                    min_requests: m1,
+                    max_reject_percent: r1,
+                },
+                TripRule::Adaptive {
+                    window: w2,
+                    buckets: b2,
+                    k: k2,
+                    min_requests: m2,
+                    max_reject_percent: r2,
+                },
+            ) => w1 == w2 && b1 == b2 && k1 == k2 && m1 == m2 && r1 == r2,
             (TripRule::Custom(a), TripRule::Custom(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -1278,7 +1416,11 @@ pub enum ConfigError {
 fn facade_field(field: &str) -> Cow<'_, str> {
     match field {
         "slow_calls.slow_rate_percent" => "slow_calls.rate_percent".into(),
-        f if f.starts_with("count_window.") || f.starts_with("time_window.") => {
+        "adaptive" => "trip.adaptive".into(),
+        f if f.starts_with("count_window.")
+            || f.starts_with("time_window.")
+            || f.starts_with("adaptive.") =>
+        {
             format!("trip.{f}").into()
         }
         f => f.into(),
@@ -1357,6 +1499,7 @@ impl ConfigError {
 /// ```toml
 /// trip = { count_window = { size = 100, min_calls = 20, failure_rate_percent = 50 } }
 /// trip = { time_window = { length = "10s", buckets = 10, min_calls = 20, failure_rate_percent = 50 } }
+/// trip = { adaptive = { window = "30s", buckets = 10, k = 2.0, min_requests = 10, max_reject_percent = 90 } }
 /// slow_calls = { threshold = "2s", rate_percent = 50, min_calls = 20 }
 /// open_backoff = { multiplier = 2, max = "5m", jitter_percent = 10 }   # jitter optional
 /// half_open_max_wait = "30s"

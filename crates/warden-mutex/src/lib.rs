@@ -80,9 +80,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 pub use warden_breaker::{
-    Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error, MAX_TIME_BUCKETS,
-    ManualClock, Mode, Observer, OpenBackoff, Outcome, QuantaClock, ReconfigureError, Rejected,
-    Settings, SlowCalls, State, TimeWindow, Totals,
+    AdaptiveThrottle, Breaker, BreakerPermit, Clock, ConfigError, CountWindow, Counts, Error,
+    MAX_TIME_BUCKETS, ManualClock, Mode, Observer, OpenBackoff, Outcome, QuantaClock,
+    ReconfigureError, Rejected, Settings, SlowCalls, State, TimeWindow, Totals,
 };
 use warden_breaker::{MAX_FORCED_DEADLINE, MAX_TICK};
 
@@ -263,6 +263,30 @@ impl Builder {
         self.map(|b| b.time_window(window))
     }
 
+    /// Sheds a share of the calls instead of opening; see
+    /// [`warden_breaker::Builder::adaptive_throttle`]. The reference keeps the
+    /// window as per-bucket counts under the lock and evaluates the rule at the
+    /// same events as the lock-free breaker, drawing from the same per-thread
+    /// sequence ([`AdaptiveThrottle::draw`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use warden_mutex::{AdaptiveThrottle, CircuitBreaker, Error, Rejected, State};
+    /// let cb = CircuitBreaker::builder("api")
+    ///     .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+    ///     .build()?;
+    /// AdaptiveThrottle::set_thread_draws(1);
+    /// let shed = (0..1000)
+    ///     .filter(|_| cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled)))
+    ///     .count();
+    /// assert!(shed > 900);
+    /// assert_eq!(cb.state(), State::Closed);
+    /// # Ok::<(), warden_mutex::ConfigError>(())
+    /// ```
+    pub fn adaptive_throttle(self, throttle: AdaptiveThrottle) -> Self {
+        self.map(|b| b.adaptive_throttle(throttle))
+    }
+
     /// Trips on the rate of slow calls (measured with the breaker's clock from
     /// admission to outcome); see [`warden_breaker::Builder::slow_calls`].
     ///
@@ -402,6 +426,13 @@ struct Inner {
     /// modulo 2^32 like gobreaker's, but a rule comparing counts must not (2^32 + 20
     /// calls of which 5 were slow are not 5 slow calls of 20).
     calls: u64,
+    /// With an adaptive throttle: the closed generation's non-empty buckets as
+    /// (index, requests, accepts), oldest first.
+    throttle_buckets: VecDeque<(u64, u64, u64)>,
+    /// With an adaptive throttle: the last evaluation in this generation as
+    /// (probability as a fraction of 2^32, `requests - k * accepts > 0`, the first
+    /// tick after its bucket).
+    throttle_last: Option<(u32, bool, u64)>,
     /// State changes not yet delivered to the callback and observers, oldest first.
     pending: VecDeque<(State, State)>,
     /// Some thread is delivering `pending` right now (outside the lock).
@@ -541,6 +572,8 @@ impl CircuitBreaker {
                 buckets: VecDeque::new(),
                 slow: 0,
                 calls: 0,
+                throttle_buckets: VecDeque::new(),
+                throttle_last: None,
                 pending: VecDeque::new(),
                 delivering: false,
                 totals: Totals::default(),
@@ -583,8 +616,8 @@ impl CircuitBreaker {
     /// backoff from the next trip; `max_requests` at once; the half-open max wait
     /// sets each period's deadline when it begins (zero suspends it); the interval
     /// at once, keeping the counts; a new trip-rule shape (kind, count-window size,
-    /// time-window length or buckets) starts a new closed generation in a closed
-    /// breaker; a call admitted before slow calls were added is never slow; name,
+    /// time-window or throttle length or buckets) starts a new closed generation in
+    /// a closed breaker; a throttle's new `k`, minimum or cap is evaluated at once; a call admitted before slow calls were added is never slow; name,
     /// clock, callback and observers cannot change.
     ///
     /// # Errors
@@ -606,7 +639,13 @@ impl CircuitBreaker {
         let now = new.now_ticks();
         let size = |s: &Settings| s.count_window().map(|w| w.size());
         let shape = |s: &Settings| s.time_window().map(|w| (w.buckets(), w.bucket_width()));
-        let same_shape = size(&old) == size(&new) && shape(&old) == shape(&new);
+        let throttle = |s: &Settings| {
+            s.adaptive_throttle()
+                .map(|t| (t.buckets(), t.bucket_width()))
+        };
+        let same_shape = size(&old) == size(&new)
+            && shape(&old) == shape(&new)
+            && throttle(&old) == throttle(&new);
         let closed = inner.state == State::Closed && inner.manual.is_none();
         if closed && !same_shape {
             self.new_generation(&mut inner, now);
@@ -615,6 +654,10 @@ impl CircuitBreaker {
                 0 => 0,
                 i => now.saturating_add(i).min(MAX_TICK),
             };
+        }
+        if closed && same_shape && new.adaptive_throttle().is_some() {
+            // A new k, minimum or cap applies at once, to the window so far.
+            self.throttle_evaluate(&mut inner, now, None);
         }
         self.unlock(inner);
         Ok(())
@@ -956,6 +999,8 @@ impl CircuitBreaker {
         inner.counts = Counts::default();
         inner.window.clear();
         inner.buckets.clear();
+        inner.throttle_buckets.clear();
+        inner.throttle_last = None;
         inner.slow = 0;
         inner.calls = 0;
         inner.held = 0;
@@ -979,6 +1024,9 @@ impl CircuitBreaker {
         let now = self.cur().now_ticks();
         let result = match self.current_state(&mut inner, now) {
             State::Open => Err(Rejected::Open),
+            State::Closed if inner.manual.is_none() && self.throttle_rejects(&mut inner, now) => {
+                Err(Rejected::Throttled)
+            }
             State::HalfOpen if inner.held >= self.cur().max_requests() => {
                 Err(Rejected::TooManyRequests)
             }
@@ -1007,6 +1055,7 @@ impl CircuitBreaker {
         match result {
             Err(Rejected::Open) => inner.totals.rejected_open += 1,
             Err(Rejected::TooManyRequests) => inner.totals.rejected_too_many_requests += 1,
+            Err(Rejected::Throttled) => inner.totals.rejected_throttled += 1,
             Ok(_) => {}
         }
         // The open -> half-open change above (if any) is delivered before the
@@ -1048,6 +1097,74 @@ impl CircuitBreaker {
             self.record(&mut inner, state, outcome, now, slow);
         }
         self.unlock(inner);
+    }
+
+    /// The throttle's bucket width in ticks (1 without a throttle).
+    fn throttle_width(&self) -> u64 {
+        self.cur()
+            .adaptive_throttle()
+            .map_or(1, |rule| {
+                u64::try_from(rule.bucket_width().as_millis()).unwrap_or(u64::MAX)
+            })
+            .max(1)
+    }
+
+    /// Whether the adaptive throttle sheds a call offered at `now` (closed by the
+    /// rules): a draw only when the last evaluation's probability is above zero,
+    /// re-evaluated first if its bucket is over; a rejection is a request.
+    fn throttle_rejects(&self, inner: &mut Inner, now: u64) -> bool {
+        let Some((p, _, until)) = inner.throttle_last else {
+            return false;
+        };
+        if p == 0 || self.cur().adaptive_throttle().is_none() {
+            return false;
+        }
+        let p = if now >= until {
+            self.throttle_evaluate(inner, now, None)
+        } else {
+            p
+        };
+        if AdaptiveThrottle::draw() >= p {
+            return false;
+        }
+        self.throttle_evaluate(inner, now, Some(false));
+        true
+    }
+
+    /// Counts a request at `now` (`Some(accepted)`) into the throttle's window,
+    /// evaluates the rule over the window ending in `now`'s bucket and keeps the
+    /// result; returns its probability.
+    fn throttle_evaluate(&self, inner: &mut Inner, now: u64, request: Option<bool>) -> u32 {
+        let Some(rule) = self.cur().adaptive_throttle() else {
+            return 0;
+        };
+        let width = u64::try_from(rule.bucket_width().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let index = now / width;
+        let oldest = index.saturating_sub(u64::from(rule.buckets()) - 1);
+        while inner.throttle_buckets.front().is_some_and(|b| b.0 < oldest) {
+            inner.throttle_buckets.pop_front();
+        }
+        if let Some(accepted) = request {
+            if inner.throttle_buckets.back().is_none_or(|b| b.0 != index) {
+                inner.throttle_buckets.push_back((index, 0, 0));
+            }
+            if let Some(b) = inner.throttle_buckets.back_mut() {
+                b.1 += 1;
+                b.2 += u64::from(accepted);
+            }
+        }
+        let (requests, accepts) = inner
+            .throttle_buckets
+            .iter()
+            .filter(|b| (oldest..=index).contains(&b.0))
+            .fold((0, 0), |(r, a), b| (r + b.1, a + b.2));
+        let p = rule.reject_probability(requests, accepts);
+        let p = (p * 4_294_967_296.0).min(f64::from(u32::MAX)) as u32;
+        let failing = requests as f64 - rule.k() * accepts as f64 > 0.0;
+        inner.throttle_last = Some((p, failing, (index + 1).saturating_mul(width)));
+        p
     }
 
     /// Adds a closed-state outcome to the generation's window and returns what the
@@ -1177,6 +1294,25 @@ impl CircuitBreaker {
                     c.consecutive_failures = 0;
                 }
                 let window = self.push_outcome(inner, now, failure, slow);
+                if self.cur().adaptive_throttle().is_some() {
+                    // The throttle replaces the failure rules and never opens. A
+                    // success evaluates only if it can change the probability.
+                    let evaluates = failure
+                        || inner
+                            .throttle_last
+                            .is_none_or(|(p, failing, until)| p != 0 || failing || now >= until);
+                    if evaluates {
+                        self.throttle_evaluate(inner, now, Some(!failure));
+                    } else if let Some(b) = inner.throttle_buckets.back_mut()
+                        && b.0 == now / self.throttle_width()
+                    {
+                        b.1 += 1;
+                        b.2 += 1;
+                    } else {
+                        self.throttle_evaluate(inner, now, Some(true));
+                    }
+                    return;
+                }
                 // The failure rule first, then the slow-call rule; either trips.
                 let mut trips = failure
                     && if let Some(rule) = self.cur().count_window() {

@@ -13,7 +13,7 @@
 //! | `warden_circuit_breaker_successes_total` | counter | `name` | calls that reported success |
 //! | `warden_circuit_breaker_failures_total` | counter | `name` | calls that reported failure (timeouts and panics included) |
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` | failures that were timeouts ([`BreakerMetrics::record_timeout`]) |
-//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` | calls refused: `open`, `too_many_requests`, `bulkhead_full` |
+//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` | calls refused: `open`, `too_many_requests`, `throttled`, `bulkhead_full` |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes (`closed`, `open`, `half_open`) |
 //! | `warden_retry_attempts_total` | counter | `name` | attempts of retry runs, first attempts included (with a breaker, refused attempts too) |
 //! | `warden_retry_retries_total` | counter | `name` | retries (attempts after a failure) |
@@ -21,8 +21,9 @@
 //!
 //! A watched breaker has 11 series of its own (`state`, `successes_total`,
 //! `failures_total`, `timeouts_total`, three `rejections_total` reasons, four
-//! `transitions_total` edges, plus any other edge a manual command caused) and
-//! a retry observer 2 more; [`Metrics::remove`] drops a name's series when the
+//! `transitions_total` edges, plus any other edge a manual command caused, and
+//! the `throttled` reason once an adaptive throttle shed a call) and a retry
+//! observer 2 more; [`Metrics::remove`] drops a name's series when the
 //! name goes away.
 //!
 //! The `warden` prefix is the default namespace; [`MetricsBuilder::namespace`]
@@ -399,6 +400,12 @@ impl Pulled {
                     .inc_by(t.rejected_open);
                 vec.with_label_values(&[name, "too_many_requests"])
                     .inc_by(t.rejected_too_many_requests);
+                // Only breakers with an adaptive throttle shed calls: the others
+                // carry no series that is always 0.
+                if t.rejected_throttled != 0 {
+                    vec.with_label_values(&[name, "throttled"])
+                        .inc_by(t.rejected_throttled);
+                }
             }
             Family::Transitions => {
                 for (from, to) in edges(&t) {
@@ -734,8 +741,9 @@ impl Metrics {
             removed += 2; // timeouts and bulkhead_full
             if let Some(cb) = e.breaker.as_ref().and_then(Weak::upgrade) {
                 let t = cb.totals();
-                // state, successes, failures, two rejection reasons, the edges.
-                removed += 5 + edges(&t).count();
+                // state, successes, failures, two rejection reasons (three once
+                // throttled), the edges.
+                removed += 5 + usize::from(t.rejected_throttled != 0) + edges(&t).count();
             }
         }
         let _ = self.shared.timeouts.remove_label_values(&[name]);
@@ -944,7 +952,7 @@ impl BreakerMetrics {
     }
 
     /// Rejections counted so far for `reason` (`open`, `too_many_requests`,
-    /// `bulkhead_full`; 0 for any other string).
+    /// `throttled`, `bulkhead_full`; 0 for any other string).
     ///
     /// ```
     /// let m = warden_prometheus::Metrics::register(&prometheus::Registry::new())?.breaker("db");
@@ -955,6 +963,7 @@ impl BreakerMetrics {
         match reason {
             "open" => self.totals().rejected_open,
             "too_many_requests" => self.totals().rejected_too_many_requests,
+            "throttled" => self.totals().rejected_throttled,
             "bulkhead_full" => self.push.bulkhead.get(),
             _ => 0,
         }

@@ -26,6 +26,9 @@ use crate::script::{
 use crate::track::Track;
 use crate::{Coordination, FleetBreaker, FleetConfig, FleetError, FleetStatus};
 
+#[path = "fleet_throttle.rs"]
+mod fleet_throttle;
+
 /// The most probe tokens one breaker claims in one round trip: a flood of
 /// refused calls costs one bounded claim per slice, never one per call.
 const CLAIM_BATCH: u32 = 64;
@@ -727,6 +730,8 @@ fn go_local(s: &Shared) {
     t.fleet = None;
     t.fleet_counts = None;
     t.dirty = true;
+    // An adaptive throttle sheds on this instance's own window until Redis is back.
+    s.breaker.set_throttle_peers(0, 0);
 }
 
 /// The settings that must agree across instances for them to share a breaker:
@@ -752,7 +757,7 @@ pub(crate) fn fingerprint(s: &Settings) -> String {
             bit += 1;
         }
     }
-    format!(
+    let mut print = format!(
         "t{} i{} m{} c{:?} w{:?} r{rule:x}",
         s.timeout_ticks(),
         s.interval_ticks(),
@@ -760,7 +765,13 @@ pub(crate) fn fingerprint(s: &Settings) -> String {
         s.count_window()
             .map(|w| (w.size(), w.min_calls(), w.failure_rate_percent())),
         s.time_window().map(|w| format!("{w:?}")),
-    )
+    );
+    // Only when set, so that every other breaker's fingerprint stays as it was
+    // (instances of an older version still agree with it).
+    if let Some(a) = s.adaptive_throttle() {
+        print.push_str(&format!(" a{a:?}"));
+    }
+    print
 }
 
 /// The hash tag of a breaker's keys: its name, with `%`, `{` and `}` escaped
@@ -1156,6 +1167,9 @@ async fn round(
 ) -> Result<(), Fault> {
     let slice_due = kind == Round::Slice;
     let list: Vec<_> = lock(&inner.breakers).clone();
+    if slice_due {
+        fleet_throttle::share(inner, c, &list).await?;
+    }
     let (version_key, changes_key) = inner.config.log_keys();
     let mut head: Vec<Cmd> = Vec::new();
     if slice_due {
@@ -1681,11 +1695,16 @@ fn next_member() -> u64 {
 /// The local breaker's policy applied to the fleet's counts. A count or time
 /// window's rate rule is applied to the fleet's counts since its last transition
 /// or interval reset (the fleet keeps no per-call ring or time buckets); slow
-/// calls are judged locally only (a local trip still reaches the fleet).
+/// calls are judged locally only (a local trip still reaches the fleet). An
+/// adaptive throttle never opens the breaker, so it never opens the fleet either;
+/// it sheds on the fleet's window, which `fleet_throttle.rs` shares apart.
 fn policy_trips(b: &CircuitBreaker, counts: [u64; 6]) -> bool {
     let c = fleet_counts(counts);
     let calls = c.total_successes.saturating_add(c.total_failures);
     let settings = b.settings();
+    if settings.adaptive_throttle().is_some() {
+        return false;
+    }
     if let Some(w) = settings.count_window() {
         return w.trips(calls, c.total_failures);
     }
@@ -1936,5 +1955,31 @@ mod tests {
             !policy_trips(&time, counts(11, 9, 9)),
             "45 %, whatever the streak"
         );
+        // The adaptive throttle never opens: not on 100 failures in a row either
+        // (the default rule would).
+        let throttle = CircuitBreaker::builder("a")
+            .adaptive_throttle(warden_breaker::AdaptiveThrottle::new(Duration::from_secs(
+                10,
+            )))
+            .build()
+            .unwrap();
+        assert!(!policy_trips(&throttle, counts(0, 100, 100)));
+    }
+
+    #[test]
+    fn the_adaptive_throttle_is_part_of_the_fingerprint() {
+        let plain = CircuitBreaker::builder("p").build().unwrap();
+        assert!(!fingerprint(&plain.settings()).contains(" a"));
+        let fp = |k: f64| {
+            let cb = CircuitBreaker::builder("a")
+                .adaptive_throttle(
+                    warden_breaker::AdaptiveThrottle::new(Duration::from_secs(10)).with_k(k),
+                )
+                .build()
+                .unwrap();
+            fingerprint(&cb.settings())
+        };
+        assert_ne!(fp(2.0), fp(1.5), "instances with different k do not share");
+        assert_ne!(fp(2.0), fingerprint(&plain.settings()));
     }
 }

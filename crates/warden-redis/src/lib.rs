@@ -34,6 +34,14 @@
 //!   ([`Fleet::shutdown`], drop), so an instance that dies holding one cannot
 //!   strand the fleet. A report counts only if its token is still in Redis
 //!   (fencing). `max_requests` successes close the fleet; a failure re-opens it.
+//! * **Fleet-wide shedding.** A breaker with an
+//!   [`AdaptiveThrottle`](warden_breaker::AdaptiveThrottle) never opens the fleet;
+//!   instead, every slice, each instance publishes its own window (requests and
+//!   accepts) and adds the other instances' to its rule
+//!   ([`set_throttle_peers`](warden_breaker::CircuitBreaker::set_throttle_peers)),
+//!   so every instance sheds the same share of its calls, judged on the whole
+//!   fleet's calls. An instance's window stops counting 10 slices after it was
+//!   last published; while Redis is away each instance sheds on its own window.
 //! * **Redis down, slow or wrong.** No guarded call ever waits for Redis: the hot
 //!   path is the local breaker's admission plus one relaxed load. Every round trip
 //!   has a timeout; when one fails or the server refuses (out of memory, read-only),

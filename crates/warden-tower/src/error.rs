@@ -21,7 +21,7 @@
 //!
 //! fn status(err: &BoxError) -> u16 {
 //!     match error::rejection(err.as_ref()) {
-//!         Some(Rejected::Open | Rejected::TooManyRequests) => 503,
+//!         Some(Rejected::Open | Rejected::TooManyRequests | Rejected::Throttled) => 503,
 //!         None => 502,
 //!     }
 //! }
@@ -42,6 +42,24 @@ pub(crate) struct Open;
 /// [`Rejected::TooManyRequests`] in a box, without an allocation (zero-sized).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct TooManyRequests;
+
+/// [`Rejected::Throttled`] in a box, without an allocation (zero-sized).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Throttled;
+
+impl fmt::Debug for Throttled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Rejected::Throttled, f)
+    }
+}
+
+impl fmt::Display for Throttled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&Rejected::Throttled, f)
+    }
+}
+
+impl Error for Throttled {}
 
 impl fmt::Debug for Open {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,6 +102,7 @@ pub fn boxed(kind: Rejected) -> crate::BoxError {
     match kind {
         Rejected::Open => Box::new(Open),
         Rejected::TooManyRequests => Box::new(TooManyRequests),
+        Rejected::Throttled => Box::new(Throttled),
     }
 }
 
@@ -114,6 +133,9 @@ pub fn rejection(err: &(dyn Error + 'static)) -> Option<warden_breaker::Rejected
         }
         if e.is::<TooManyRequests>() {
             return Some(warden_breaker::Rejected::TooManyRequests);
+        }
+        if e.is::<Throttled>() {
+            return Some(warden_breaker::Rejected::Throttled);
         }
         if let Some(r) = e.downcast_ref::<Rejected>() {
             return Some(*r);

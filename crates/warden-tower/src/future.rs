@@ -126,6 +126,7 @@ where
 pub(crate) enum Refusal {
     Open,
     TooManyRequests,
+    Throttled,
 }
 
 impl From<Rejected> for Refusal {
@@ -134,6 +135,7 @@ impl From<Rejected> for Refusal {
         match r {
             Rejected::Open => Refusal::Open,
             Rejected::TooManyRequests => Refusal::TooManyRequests,
+            Rejected::Throttled => Refusal::Throttled,
         }
     }
 }
@@ -144,6 +146,7 @@ impl From<Refusal> for Rejected {
         match r {
             Refusal::Open => Rejected::Open,
             Refusal::TooManyRequests => Rejected::TooManyRequests,
+            Refusal::Throttled => Rejected::Throttled,
         }
     }
 }

@@ -408,3 +408,47 @@ fn every_path_of_a_pipeline_gives_the_same_run_for_the_same_call() {
         assert_eq!(run, &runs[0]);
     }
 }
+
+#[test]
+fn a_call_the_throttle_sheds_ends_the_run_as_throttled() {
+    let registry = Registry::builder()
+        .configure(
+            "api",
+            BreakerConfig::default().with_trip(TripRule::Adaptive {
+                window: Duration::from_secs(10),
+                buckets: 10,
+                k: 2.0,
+                min_requests: 1,
+                max_reject_percent: 100,
+            }),
+        )
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    let calls = AtomicU32::new(0);
+    let p = registry
+        .pipeline("api")
+        .unwrap()
+        .with_retry(no_wait(3))
+        .with_fallback(Fallback::value(0));
+    warden_kit::breaker::AdaptiveThrottle::set_thread_draws(5);
+    let mut shed_runs = 0;
+    for _ in 0..100 {
+        let ex = p.execute(|| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Err::<u32, _>("503")
+        });
+        assert_eq!(ex.value(), Some(&0), "the fallback serves either way");
+        assert_eq!(ex.state(), Some(State::Closed), "a throttle never opens");
+        if ex.is_rejected() {
+            assert_eq!(ex.rejection(), Some(Rejected::Throttled));
+            shed_runs += 1;
+        }
+    }
+    assert!(shed_runs > 80, "{shed_runs}");
+    // Every attempt made the call or was shed, and a shed attempt ended its run
+    // (a refusal is never retried).
+    let t = registry.breaker("api").unwrap().breaker().totals();
+    assert_eq!(t.failures, u64::from(calls.load(Ordering::Relaxed)));
+    assert_eq!(t.rejected_throttled, shed_runs);
+}

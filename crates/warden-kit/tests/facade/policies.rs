@@ -454,6 +454,30 @@ const INVALID: &[(&str, &str, &str, &str)] = &[
         "`ratio` (a share such as 0.5) was replaced by `failure_rate_percent`, a whole percent (50)",
     ),
     (
+        "trip = { adaptive = { window = \"10s\", k = 0.5 } }",
+        r#""trip": {"adaptive": {"window": "10s", "k": 0.5}}"#,
+        "trip.adaptive.k",
+        ">= 1",
+    ),
+    (
+        "trip = { adaptive = { window = \"1500us\" } }",
+        r#""trip": {"adaptive": {"window": "1500us"}}"#,
+        "trip.adaptive.window",
+        "whole number of milliseconds",
+    ),
+    (
+        "trip = { adaptive = { window = \"1s\", buckets = 3 } }",
+        r#""trip": {"adaptive": {"window": "1s", "buckets": 3}}"#,
+        "trip.adaptive.buckets",
+        "whole milliseconds",
+    ),
+    (
+        "trip = { adaptive = { window = \"1s\", max_reject_percent = 101 } }",
+        r#""trip": {"adaptive": {"window": "1s", "max_reject_percent": 101}}"#,
+        "trip.adaptive.max_reject_percent",
+        "0..=100",
+    ),
+    (
         "half_open_max_wait = \"1500us\"",
         r#""half_open_max_wait": "1500us""#,
         "half_open_max_wait",
@@ -861,5 +885,83 @@ fn a_file_policy_reaches_the_breaker() {
     let other = registry.breaker("other").unwrap();
     for _ in 0..5 {
         assert_eq!(succeed_after(&other, &clock, slow), Some(State::Closed));
+    }
+}
+
+#[test]
+fn the_adaptive_throttle_from_files_sheds_load_and_never_opens() {
+    let toml = r#"
+        [breakers.api]
+        trip = { adaptive = { window = "30s", k = 2.0 } }
+
+        [breakers.tuned]
+        trip = { adaptive = { window = 10000, buckets = 5, k = 1.5, min_requests = 50, max_reject_percent = 90 } }
+    "#;
+    let json = r#"{ "breakers": {
+        "api": { "trip": { "adaptive": { "window": "30s", "k": 2.0 } } },
+        "tuned": { "trip": { "adaptive": { "window": 10000, "buckets": 5, "k": 1.5, "min_requests": 50, "max_reject_percent": 90 } } }
+    } }"#;
+    for file in [
+        RegistryConfig::from_toml_str(toml).unwrap(),
+        RegistryConfig::from_json_str(json).unwrap(),
+    ] {
+        let (_, named) = file.clone().resolve().unwrap();
+        let rule = |name: &str| named[name].trip().clone();
+        assert_eq!(
+            rule("api"),
+            TripRule::Adaptive {
+                window: Duration::from_secs(30),
+                buckets: 10,
+                k: 2.0,
+                min_requests: 10,
+                max_reject_percent: 100,
+            },
+            "the defaults fill what the file leaves out"
+        );
+        assert_eq!(
+            rule("tuned"),
+            TripRule::Adaptive {
+                window: Duration::from_secs(10),
+                buckets: 5,
+                k: 1.5,
+                min_requests: 50,
+                max_reject_percent: 90,
+            }
+        );
+        let clock = ManualClock::new();
+        let registry = Registry::builder()
+            .config(file)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        breaker::AdaptiveThrottle::set_thread_draws(1);
+        let api = registry.pipeline("tuned").unwrap();
+        let mut shed = 0;
+        for _ in 0..2000 {
+            let ex = api.execute(|| Err::<(), _>("503"));
+            assert_eq!(ex.state(), Some(State::Closed));
+            shed += usize::from(ex.is_rejected());
+        }
+        // 49 requests go through before the minimum, then about 90 % are shed.
+        assert!((1650..1850).contains(&shed), "{shed}");
+    }
+}
+
+#[test]
+fn adaptive_throttle_conflicts_and_unknown_fields_are_errors() {
+    // With slow calls: the core refuses the combination, naming the rule.
+    let toml = "[breakers.db]\ntrip = { adaptive = { window = \"1s\" } }\nslow_calls = { threshold = \"2s\", rate_percent = 50, min_calls = 20 }\n";
+    let err = RegistryConfig::from_toml_str(toml).unwrap_err();
+    assert_eq!(err.path(), "breakers.db.trip.adaptive", "{err}");
+    assert!(err.to_string().contains("slow_calls"), "{err}");
+    // An unknown field is an error, not ignored; the window is required.
+    for line in [
+        "trip = { adaptive = { window = \"1s\", kk = 2 } }",
+        "trip = { adaptive = { k = 2 } }",
+    ] {
+        assert!(
+            RegistryConfig::from_toml_str(&format!("[breakers.db]\n{line}\n")).is_err(),
+            "{line}"
+        );
     }
 }

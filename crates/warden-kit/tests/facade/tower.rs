@@ -201,3 +201,50 @@ async fn one_classifier_serves_the_core_a_pipeline_and_the_layer() {
     let counts = api.counts();
     assert_eq!((counts.total_failures, counts.total_successes), (3, 1));
 }
+
+#[tokio::test]
+async fn the_layer_refuses_a_call_the_throttle_sheds_as_throttled() {
+    let registry = Registry::builder()
+        .configure(
+            "api",
+            BreakerConfig::default().with_trip(TripRule::Adaptive {
+                window: std::time::Duration::from_secs(10),
+                buckets: 10,
+                k: 2.0,
+                min_requests: 1,
+                max_reject_percent: 100,
+            }),
+        )
+        .clock(warden_kit::ManualClock::new())
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let mut svc = ServiceBuilder::new()
+        .layer(registry.layer("api").unwrap())
+        .service_fn(move |_: u32| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async { Err::<u32, BoxError>("503".into()) }
+        });
+    warden_kit::breaker::AdaptiveThrottle::set_thread_draws(3);
+    let mut shed = 0;
+    for i in 0..200 {
+        let err = svc.ready().await.unwrap().call(i).await.unwrap_err();
+        // Otherwise the service's own error, counted as a failure.
+        if let Some(r) = warden_tower::error::rejection(&*err) {
+            assert_eq!(r, Rejected::Throttled);
+            assert_eq!(err.to_string(), Rejected::Throttled.to_string());
+            shed += 1;
+        }
+    }
+    assert!(shed > 150, "{shed}");
+    assert_eq!(
+        calls.load(Ordering::Relaxed) + shed,
+        200,
+        "a shed call never reaches the service"
+    );
+    let named = registry.breaker("api").unwrap();
+    assert_eq!(named.state(), State::Closed);
+    assert_eq!(named.in_flight(), None);
+    assert_eq!(named.breaker().totals().rejected_throttled, shed as u64);
+}
