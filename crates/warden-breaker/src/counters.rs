@@ -51,7 +51,7 @@
 //! compare-and-swap. So:
 //!
 //! * a breaker called by one thread costs its struct, its name and one 64-byte
-//!   cell: 376 requested bytes in all with default settings and a 15-byte name
+//!   cell: 408 requested bytes in all with default settings and a 15-byte name
 //!   (the memory test; plain settings are shared between breakers, see `live.rs`);
 //! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
 //!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes
