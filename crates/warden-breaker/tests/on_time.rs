@@ -177,6 +177,8 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < PATIENCE, "{what}: not after {PATIENCE:?}");
+        // Real time: the ticker thread under test runs only on the default clock
+        // (see the module's docs), so waiting for it means waiting on the clock.
         std::thread::sleep(Duration::from_millis(5));
     }
 }

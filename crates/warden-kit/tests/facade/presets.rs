@@ -417,7 +417,9 @@ async fn an_idempotent_pipeline_retries_a_timed_out_attempt() {
             let slow = calls == 1;
             async move {
                 if slow {
-                    tokio::time::sleep(Duration::from_secs(11)).await; // past 10 s
+                    // Paused tokio time (`start_paused`): no real wait; the
+                    // runtime jumps past the preset's 10 s call timeout.
+                    tokio::time::sleep(Duration::from_secs(11)).await;
                 }
                 Ok("fresh")
             }

@@ -96,15 +96,15 @@ fn unknown_names_shutdown_and_invalid_configs_are_typed_errors() {
     );
 }
 
-/// Holds `n` calls in flight through `name` until the returned sender is dropped
-/// (or sent to); returns once all `n` are inside.
-fn hold(registry: &Arc<Registry>, name: &'static str, n: usize) -> Vec<mpsc::Sender<()>> {
+/// Holds `n` calls in flight through `name`; returns once all `n` are inside, with
+/// one [`Held`] per call.
+fn hold(registry: &Arc<Registry>, name: &'static str, n: usize) -> Vec<Held> {
     let inside = Arc::new(Barrier::new(n + 1));
-    let mut release = Vec::new();
+    let mut held = Vec::new();
     for _ in 0..n {
         let (tx, rx) = mpsc::channel::<()>();
         let (registry, inside) = (Arc::clone(registry), Arc::clone(&inside));
-        thread::spawn(move || {
+        let thread = thread::spawn(move || {
             let ex = registry.pipeline(name).unwrap().execute(|| {
                 inside.wait();
                 let _ = rx.recv();
@@ -112,24 +112,29 @@ fn hold(registry: &Arc<Registry>, name: &'static str, n: usize) -> Vec<mpsc::Sen
             });
             assert!(ex.succeeded());
         });
-        release.push(tx);
+        held.push(Held { tx, thread });
     }
     inside.wait();
-    release
+    held
+}
+
+/// One call held in flight by [`hold`].
+struct Held {
+    tx: mpsc::Sender<()>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Held {
+    /// Lets the call finish and waits until it has: its bulkhead slot is free
+    /// when this returns (the call's run ends before its thread does).
+    fn finish(self) {
+        drop(self.tx);
+        self.thread.join().unwrap();
+    }
 }
 
 fn in_flight(registry: &Registry, name: &str) -> Option<u32> {
     registry.breaker(name).unwrap().in_flight()
-}
-
-fn wait_for_in_flight(registry: &Registry, name: &str, n: u32) {
-    for _ in 0..5_000 {
-        if in_flight(registry, name) == Some(n) {
-            return;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    panic!("in flight never reached {n}");
 }
 
 #[test]
@@ -156,12 +161,12 @@ fn a_smaller_bulkhead_lets_calls_in_flight_finish_and_admits_below_the_new_limit
         )
     };
     assert!(refused(&registry));
-    drop(release.pop());
-    drop(release.pop());
-    wait_for_in_flight(&registry, "ch", 1);
+    release.pop().unwrap().finish();
+    release.pop().unwrap().finish();
+    assert_eq!(in_flight(&registry, "ch"), Some(1));
     assert!(refused(&registry), "one in flight: at the new limit");
-    drop(release.pop());
-    wait_for_in_flight(&registry, "ch", 0);
+    release.pop().unwrap().finish();
+    assert_eq!(in_flight(&registry, "ch"), Some(0));
     assert!(
         registry
             .pipeline("ch")
