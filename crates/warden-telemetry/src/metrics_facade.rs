@@ -7,7 +7,7 @@
 //! | `warden_circuit_breaker_successes_total` | counter | `name` |
 //! | `warden_circuit_breaker_failures_total` | counter | `name` |
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` |
-//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`) |
+//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`; `throttled` once an adaptive throttle shed a call) |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
 //! | `warden_retry_attempts_total` | counter | `name` (once a retry attempt was counted) |
 //! | `warden_retry_retries_total` | counter | `name` (likewise) |
@@ -45,7 +45,7 @@ use std::time::Duration;
 use warden_breaker::{CircuitBreaker, State};
 
 use crate::watched::Watched;
-use crate::{CallerCounts, edges, label};
+use crate::{CallerCounts, edges, label, rejections};
 
 /// Exports the breakers it watches through the `metrics` facade.
 #[derive(Default)]
@@ -201,11 +201,7 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, state: State) {
         .absolute(t.failures);
     metrics::counter!("warden_circuit_breaker_timeouts_total", "name" => name.clone())
         .absolute(counts.timeouts());
-    for (reason, n) in [
-        ("open", t.rejected_open),
-        ("too_many_requests", t.rejected_too_many_requests),
-        ("bulkhead_full", counts.bulkhead_rejections()),
-    ] {
+    for (reason, n) in rejections(&t, counts) {
         metrics::counter!(
             "warden_circuit_breaker_rejections_total",
             "name" => name.clone(),
