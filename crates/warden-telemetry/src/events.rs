@@ -17,9 +17,9 @@
 //! the transition; no clock read, no per-call event).
 //!
 //! A breaker with an adaptive throttle sheds calls (`throttled`) while it
-//! stays closed, with no transition to report them at: call
-//! [`Tracing::report_all`] from a periodic task to summarize them (one event
-//! per breaker and period at most).
+//! stays closed, with no transition to report them at: [`Tracing::every`]
+//! summarizes them periodically (or call [`Tracing::report_all`] from a task
+//! of yours), one event per breaker and period at most.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,11 +41,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tracing::Level;
 use warden_breaker::{CircuitBreaker, State};
 
 use crate::label;
+use crate::periodic::Periodic;
 use crate::watched::Watched;
 
 /// The target of state-change events.
@@ -193,6 +195,33 @@ impl Tracing {
             .count()
     }
 
+    /// Runs [`report_all`](Self::report_all) on a thread of its own, once at
+    /// once and then every `period`, until the returned [`Reporting`] is
+    /// dropped (which stops and joins it; the first report is done by then):
+    /// the summaries of breakers that refuse calls for long without a
+    /// transition (open for long, or shedding through an adaptive throttle),
+    /// at most one per breaker and period. The events are emitted on that
+    /// thread, to the global subscriber.
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be spawned.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let t = Arc::new(warden_telemetry::events::Tracing::new());
+    /// let running = t.every(Duration::from_secs(10))?;
+    /// drop(running); // stops at once
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn every(self: &Arc<Self>, period: Duration) -> std::io::Result<Reporting> {
+        let this = Arc::clone(self);
+        Periodic::spawn("warden-tracing-report", period, move || {
+            this.report_all();
+        })
+        .map(|thread| Reporting { _thread: thread })
+    }
+
     fn summarize(&self, name: &str, state: State) -> bool {
         let Some((cb, _)) = self.watched.get(name) else {
             return false;
@@ -222,5 +251,17 @@ impl Tracing {
             "circuit breaker rejected calls"
         );
         true
+    }
+}
+
+/// The thread of [`Tracing::every`]; dropping it stops the thread.
+pub struct Reporting {
+    /// Stops and joins the thread when dropped.
+    _thread: Periodic,
+}
+
+impl fmt::Debug for Reporting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporting").finish_non_exhaustive()
     }
 }

@@ -41,6 +41,8 @@ pub mod metrics_facade;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+mod periodic;
 
 #[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
 mod watched;

@@ -119,11 +119,29 @@ fn families_follow_the_totals_at_transitions_and_on_export() {
 
 #[test]
 fn a_periodic_export_runs_and_stops_when_dropped() {
+    // The exporting thread records into the global recorder (the other tests
+    // here install their own for their thread, which wins there).
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().unwrap();
     let facade = Arc::new(MetricsFacade::new());
-    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let cb = Arc::new(CircuitBreaker::builder("periodic").build().unwrap());
     facade.watch(&cb);
-    let running = facade.every(Duration::from_millis(1)).unwrap();
-    drop(running); // joins the thread: returns only if it stopped
+    for _ in 0..2 {
+        cb.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    let successes = |s: &Snapshotter| {
+        get(
+            &values(s),
+            "warden_circuit_breaker_successes_total",
+            &[("name", "periodic")],
+        )
+    };
+    assert_eq!(successes(&snapshotter), Some(0.0), "exported when watched");
+    // The thread exports once at once; dropping the handle joins it after
+    // that export (the hour-long period never elapses).
+    drop(facade.every(Duration::from_secs(3600)).unwrap());
+    assert_eq!(successes(&snapshotter), Some(2.0));
     drop(cb);
     assert_eq!(facade.export(), 0, "a dropped breaker is forgotten");
 }

@@ -237,3 +237,38 @@ fn calls_shed_by_a_throttle_are_summarized_by_reports_and_transitions() {
         ]
     );
 }
+
+#[test]
+fn a_periodic_reporting_thread_summarizes_what_a_throttle_shed() {
+    // The reporting thread emits to the global subscriber (the other tests
+    // here set their own for their thread, which wins there).
+    let capture = Capture::default();
+    let events = capture.0.clone();
+    tracing::subscriber::set_global_default(capture).unwrap();
+    let tracing = Arc::new(Tracing::new());
+    let cb = Arc::new(
+        CircuitBreaker::builder("shedding")
+            .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+            .clock(ManualClock::new())
+            .build()
+            .unwrap(),
+    );
+    tracing.watch(&cb);
+    AdaptiveThrottle::set_thread_draws(5);
+    let shed = (0..100)
+        .filter(|_| cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled)))
+        .count();
+    assert!(shed > 50, "{shed}");
+    // The thread reports once at once; dropping the handle returns after that
+    // report (the hour-long period never elapses).
+    drop(tracing.every(Duration::from_secs(3600)).unwrap());
+    assert_eq!(tracing.report_all(), 0, "already reported by the thread");
+    let summaries: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.target == REJECTIONS_TARGET && e.fields["breaker"] == "shedding")
+        .map(|e| (e.fields["throttled"].clone(), e.fields["state"].clone()))
+        .collect();
+    assert_eq!(summaries, [(shed.to_string(), "closed".to_owned())]);
+}
