@@ -156,9 +156,10 @@ impl RegistryBuilder {
     /// rejection summary per breaker and transition (feature `tracing`; targets,
     /// levels and fields in [`warden_telemetry::events`]). A name with an
     /// adaptive throttle ([`TripRule::Adaptive`](crate::TripRule::Adaptive))
-    /// sheds calls while its breaker stays closed: call
-    /// [`Tracing::report_all`](warden_telemetry::events::Tracing::report_all)
-    /// from a periodic task to summarize them.
+    /// sheds calls while its breaker stays closed, with no transition to
+    /// summarize them at: run
+    /// [`Tracing::every`](warden_telemetry::events::Tracing::every) (or call
+    /// `report_all` from a task of yours) for those.
     ///
     /// ```
     /// use std::sync::Arc;
