@@ -510,9 +510,10 @@ fn metrics_checks(r: &Results) -> Vec<Check> {
 }
 
 fn fmt_ns(ns: f64) -> String {
-    if ns < 10.0 {
+    // By magnitude, so a negative difference keeps the precision of a positive one.
+    if ns.abs() < 10.0 {
         format!("{ns:.2}")
-    } else if ns < 100.0 {
+    } else if ns.abs() < 100.0 {
         format!("{ns:.1}")
     } else {
         format!("{ns:.0}")
@@ -1321,6 +1322,16 @@ mod tests {
             md.contains("| open_reject | 1 | - | **2.00** | 30.0 (15.0×) |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn ns_keep_three_figures_either_side_of_zero() {
+        assert_eq!(fmt_ns(9.561), "9.56");
+        assert_eq!(fmt_ns(-9.561), "-9.56");
+        assert_eq!(fmt_ns(25.52), "25.5");
+        assert_eq!(fmt_ns(-25.52), "-25.5");
+        assert_eq!(fmt_ns(-98.68), "-98.7");
+        assert_eq!(fmt_ns(-141.2), "-141");
     }
 
     #[test]
