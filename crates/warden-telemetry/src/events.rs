@@ -147,9 +147,10 @@ impl Tracing {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
-        let refused = Refused::of(breaker);
         self.watched.watch(breaker, None);
-        self.lock().insert(Arc::from(breaker.name()), refused);
+        // Read under the lock, as in `summarize`.
+        let mut reported = self.lock();
+        reported.insert(Arc::from(breaker.name()), Refused::of(breaker));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Arc<str>, Refused>> {
@@ -231,11 +232,17 @@ impl Tracing {
         let Some((cb, _)) = self.watched.get(name) else {
             return false;
         };
-        let now = Refused::of(&cb);
-        let before = {
+        // The totals are read under the lock: reports of one name (a periodic
+        // thread's, a transition's) then store their reads in the order they
+        // made them, so the reported mark only moves forward. Read before the
+        // lock, an older read stored after a newer one moved it back, and the
+        // next summary counted those calls again. (Reading the totals runs no
+        // callback.)
+        let (now, before) = {
             let mut reported = self.lock();
+            let now = Refused::of(&cb);
             let entry = reported.entry(Arc::from(name)).or_default();
-            std::mem::replace(entry, now)
+            (now, std::mem::replace(entry, now))
         };
         let open = now.open.saturating_sub(before.open);
         let too_many_requests = now

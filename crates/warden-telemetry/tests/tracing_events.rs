@@ -282,3 +282,47 @@ fn a_periodic_reporting_thread_summarizes_what_a_throttle_shed() {
         .collect();
     assert_eq!(summaries, [(shed.to_string(), "closed".to_owned())]);
 }
+
+/// Two threads reporting one breaker while calls are refused (what a
+/// [`Tracing::every`] thread and a transition's callback do at once): each
+/// refused call is summarized exactly once. A report that read the totals
+/// before the other reporter's newer read, and stored them after it, moved
+/// the reported mark back, and the next summary counted those calls again.
+#[test]
+fn concurrent_reports_summarize_each_rejection_once() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let capture = Capture::default();
+    let events = capture.0.clone();
+    let t = Tracing::new();
+    let cb = Arc::new(CircuitBreaker::builder("raced").build().unwrap());
+    cb.force_open();
+    t.watch(&cb);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                tracing::subscriber::with_default(capture.clone(), || {
+                    while !done.load(Relaxed) {
+                        t.report("raced");
+                    }
+                })
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..300_000 {
+                let _ = cb.call(|| Ok::<_, ()>(()));
+            }
+            done.store(true, Relaxed);
+        });
+    });
+    tracing::subscriber::with_default(capture, || t.report("raced"));
+    let summarized: u64 = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.target == REJECTIONS_TARGET && e.fields["breaker"] == "raced")
+        .map(|e| e.fields["open"].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(summarized, cb.totals().rejected_open);
+    assert_eq!(summarized, 300_000);
+}
