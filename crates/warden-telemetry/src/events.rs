@@ -209,9 +209,13 @@ impl Tracing {
     /// at most one per breaker and period. The events are emitted on that
     /// thread, to the global subscriber.
     ///
+    /// An report that panics (a panicking recorder or subscriber) ends only
+    /// that report: the thread goes on with the next one a period later.
+    ///
     /// # Errors
     ///
-    /// The thread could not be spawned.
+    /// The thread could not be spawned, or `period` is zero (an error of kind
+    /// [`InvalidInput`](std::io::ErrorKind::InvalidInput)).
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};

@@ -139,9 +139,13 @@ impl MetricsFacade {
     /// then every `period`, until the returned [`Exporting`] is dropped (which
     /// stops and joins it; the first export is done by then).
     ///
+    /// An export that panics (a panicking recorder or subscriber) ends only
+    /// that export: the thread goes on with the next one a period later.
+    ///
     /// # Errors
     ///
-    /// The thread could not be spawned.
+    /// The thread could not be spawned, or `period` is zero (an error of kind
+    /// [`InvalidInput`](std::io::ErrorKind::InvalidInput)).
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
