@@ -188,17 +188,25 @@ impl Tracing {
     }
 
     /// [`report`](Self::report) for every watched breaker; returns how many
-    /// summaries were emitted.
+    /// summaries were emitted. Also forgets what was reported of breakers
+    /// since dropped, so names that come and go (a registry's evictions) do
+    /// not pile up here.
     ///
     /// ```
     /// assert_eq!(warden_telemetry::events::Tracing::new().report_all(), 0);
     /// ```
     pub fn report_all(&self) -> usize {
-        self.watched
+        let emitted = self
+            .watched
             .live()
             .iter()
             .filter(|(cb, _)| self.report(cb.name()))
-            .count()
+            .count();
+        // Checked against the watched list under this lock (never the other
+        // way round elsewhere): a name watched meanwhile keeps its mark.
+        self.lock()
+            .retain(|name, _| self.watched.get(name).is_some());
+        emitted
     }
 
     /// Runs [`report_all`](Self::report_all) on a thread of its own, once at
@@ -282,5 +290,39 @@ pub struct Reporting {
 impl fmt::Debug for Reporting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reporting").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The marks of dropped breakers go with the next `report_all`; a live
+    /// breaker's stays (and its rejections are not reported again).
+    #[test]
+    fn report_all_forgets_the_marks_of_dropped_breakers() {
+        let t = Tracing::new();
+        let kept = Arc::new(CircuitBreaker::builder("kept").build().unwrap());
+        kept.force_open();
+        let _ = kept.call(|| Ok::<_, ()>(()));
+        t.watch(&kept);
+        for i in 0..1000 {
+            let cb = Arc::new(
+                CircuitBreaker::builder(&format!("gone-{i}"))
+                    .build()
+                    .unwrap(),
+            );
+            t.watch(&cb);
+        }
+        assert_eq!(t.lock().len(), 1001);
+        assert_eq!(
+            t.report_all(),
+            0,
+            "the kept breaker's rejection predates its watch"
+        );
+        assert_eq!(t.lock().len(), 1, "the dropped breakers' marks are gone");
+        assert!(t.lock().contains_key("kept"));
+        let _ = kept.call(|| Ok::<_, ()>(()));
+        assert_eq!(t.report_all(), 1);
     }
 }
