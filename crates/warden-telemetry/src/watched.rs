@@ -61,6 +61,15 @@ impl Watched {
         Some((e.breaker.upgrade()?, Arc::clone(&e.counts)))
     }
 
+    /// Whether `name`'s breaker is watched and alive. Makes no `Arc` of it, so
+    /// no breaker can be dropped here (a caller may hold a lock of its own).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn is_live(&self, name: &str) -> bool {
+        self.lock()
+            .get(name)
+            .is_some_and(|e| e.breaker.strong_count() > 0)
+    }
+
     /// The live breakers with their counts, in name order; dropped breakers
     /// are forgotten with their counts.
     pub(crate) fn live(&self) -> Vec<(Arc<CircuitBreaker>, Arc<CallerCounts>)> {
