@@ -167,7 +167,7 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let state = if std::mem::take(&mut self.shed) {
             FutureState::Rejected {
-                kind: Rejected::Open.into(),
+                kind: crate::service::shed(&self.breaker).into(),
             }
         } else {
             match self.breaker.acquire() {

@@ -30,7 +30,11 @@ use crate::holder::Holder;
 /// without polling the inner service, as `tower::load_shed` does, so callers get
 /// their rejection immediately even when the inner service is saturated by the
 /// failing dependency; the `call` that follows is rejected with
-/// [`Rejected::Open`](warden_breaker::Rejected::Open).
+/// [`Rejected::Open`](warden_breaker::Rejected::Open), counted in the
+/// breaker's totals (`rejected_open`) like any rejection, so metrics see it.
+/// If the breaker is no longer open by then (its open timeout passed in
+/// between), the call is still refused, as the inner service was not polled
+/// ready, without taking a probe slot (and without being counted).
 ///
 /// "At once" holds for callers that poll after the breaker opened. A caller
 /// already parked in `poll_ready` on the inner service (which returned
@@ -234,7 +238,7 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         if std::mem::take(&mut self.shed) {
             // Readiness only counts once; `inner` was not polled, so it must not be called.
-            return ResponseFuture::rejected(Rejected::Open);
+            return ResponseFuture::rejected(shed(&self.breaker));
         }
         match self.breaker.acquire() {
             Ok(permit) => {
@@ -243,6 +247,30 @@ where
             // The breaker changed between `poll_ready` and `call`: `inner` keeps the
             // readiness it reserved for the next call.
             Err(kind) => ResponseFuture::rejected(kind),
+        }
+    }
+}
+
+/// The refusal of a call `poll_ready` shed (the breaker was open), asked of the
+/// breaker while it is still open, so that it counts it in its totals like any
+/// rejection (the metrics backends and the `tracing` summaries read them
+/// there). A breaker no longer open (its open timeout passed since
+/// `poll_ready`) is not asked: the inner service was not polled ready, so the
+/// call is refused anyway, and asking would take a half-open probe slot and
+/// count a request for a call never made; that refusal goes uncounted. Only
+/// after `poll_ready` saw the breaker open, never on a path that admits calls.
+#[cold]
+pub(crate) fn shed<H: Holder>(breaker: &H) -> Rejected {
+    if breaker.breaker().state() != State::Open {
+        return Rejected::Open;
+    }
+    match breaker.acquire() {
+        Err(kind) => kind,
+        // It left the open state between the two reads: as above, with the
+        // probe's slot given back by the unreported drop.
+        Ok(permit) => {
+            drop(permit);
+            Rejected::Open
         }
     }
 }
