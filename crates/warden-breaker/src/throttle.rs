@@ -435,9 +435,9 @@ impl Throttle {
     pub(crate) fn success_evaluates(&self, generation: u32, now: u64) -> bool {
         // Relaxed: see `probability`.
         let w = self.last.load(Ordering::Relaxed);
-        w & TAG_MASK != tag_of(generation)
-            || w & (FAILING | PROBABILITY_MASK) != 0
-            || now >= self.until.load(Ordering::Relaxed)
+        // The word is its generation's tag alone exactly when that generation's last
+        // evaluation sheds nothing and is not failing (no other bit is ever set).
+        w != tag_of(generation) || now >= self.until.load(Ordering::Relaxed)
     }
 
     /// Whether tick `now` is in a later bucket than the last evaluation.
