@@ -1248,8 +1248,8 @@ impl CircuitBreaker {
     }
 
     /// The rest of [`Self::record_timed_success`] once its bucket is entered: counts
-    /// the success, then what the throttle and the slow-call rule do with it.
-    #[cold]
+    /// the success, then what the throttle and the slow-call rule do with it. Not
+    /// cold: it is the common path of every thread past the counters' direct cells.
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
