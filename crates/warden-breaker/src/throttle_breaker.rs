@@ -32,16 +32,17 @@ impl CircuitBreaker {
     /// Whether an admission from state word `s` is the throttle's common case: the
     /// throttle is the only admission hook, the breaker is closed by its rules with
     /// nothing else to check (the plain path's word), and the last evaluation of
-    /// this generation sheds nothing. Such an admission is the plain one: the
-    /// decision [`Self::throttles`] and the hooked path would reach, with one more
-    /// load (the last evaluation) and no settings.
+    /// this generation sheds nothing (a failing window whose probability is still 0
+    /// goes on to the hooked path, which admits it the same way). Such an admission
+    /// is the plain one: the decision [`Self::throttles`] and the hooked path would
+    /// reach, with one more load (the last evaluation) and no settings.
     #[inline]
     pub(super) fn throttle_admits_plainly(&self, s: Snapshot) -> bool {
         // Relaxed: see `hot`.
         let bits = self.hot.load(Ordering::Relaxed);
         bits & (config::HOT_THROTTLE | 4) == config::HOT_THROTTLE
             && s.is_plain_closed()
-            && self.throttle.probability(s.generation()) == 0
+            && !self.throttle.may_shed(s.generation())
     }
 
     /// A draw against the current probability; a rejection is counted and
