@@ -153,7 +153,11 @@ pub(crate) struct WardenStatic;
 
 impl Stack for WardenStatic {
     const NAME: &'static str = "warden-breaker";
-    type Svc = warden_tower::CircuitBreakerService<Backend>;
+    type Svc = warden_tower::CircuitBreakerService<
+        Backend,
+        warden_tower::classify::DefaultClassifier,
+        &'static warden_breaker::CircuitBreaker,
+    >;
     fn build() -> Self::Svc {
         // One breaker for the process: it stays closed (every call succeeds).
         static BREAKER: OnceLock<warden_breaker::CircuitBreaker> = OnceLock::new();

@@ -154,13 +154,21 @@ impl RegistryBuilder {
 
     /// Emits a `tracing` event for every state change of every breaker, and a
     /// rejection summary per breaker and transition (feature `tracing`; targets,
-    /// levels and fields in [`warden_telemetry::events`]).
+    /// levels and fields in [`warden_telemetry::events`]). A name with an
+    /// adaptive throttle ([`TripRule::Adaptive`](crate::TripRule::Adaptive))
+    /// sheds calls while its breaker stays closed, with no transition to
+    /// summarize them at: run
+    /// [`Tracing::every`](warden_telemetry::events::Tracing::every) (or call
+    /// `report_all` from a task of yours) for those.
     ///
     /// ```
     /// use std::sync::Arc;
     /// use warden_kit::telemetry::events::Tracing;
-    /// let registry = warden_kit::Registry::builder().tracing(Arc::new(Tracing::new())).build()?;
+    /// let tracing = Arc::new(Tracing::new());
+    /// let registry = warden_kit::Registry::builder().tracing(tracing.clone()).build()?;
     /// registry.breaker("db")?.breaker().force_open(); // WARN warden::state breaker="db" from="closed" to="open"
+    /// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(())); // refused
+    /// assert_eq!(tracing.report_all(), 1); // DEBUG warden::rejections breaker="db" state="open" open=1 ...
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "tracing")]

@@ -6,7 +6,7 @@
 //! | target | level | when | fields |
 //! | --- | --- | --- | --- |
 //! | [`STATE_TARGET`] `warden::state` | `WARN` to open, `INFO` to half-open or closed | every state change, from the thread whose transition won | `breaker`, `from`, `to` (`closed`, `open`, `half_open`) |
-//! | [`REJECTIONS_TARGET`] `warden::rejections` | `DEBUG` | at a state change (or a [`Tracing::report`]) if calls were refused since the last one | `breaker`, `state` (the state they were refused in), `open`, `too_many_requests` (refused since the last event), `total` (refused over the breaker's life) |
+//! | [`REJECTIONS_TARGET`] `warden::rejections` | `DEBUG` | at a state change (or a [`Tracing::report`]) if calls were refused since the last one | `breaker`, `state` (the state they were refused in), `open`, `too_many_requests`, `throttled` (refused since the last event, by reason), `total` (refused over the breaker's life) |
 //!
 //! Levels: opening means a dependency is failing and calls are being refused,
 //! which an operator wants to see at the default `INFO` filter and above, so
@@ -15,6 +15,11 @@
 //! transition says how many without flooding the log, and costs the
 //! rejected calls nothing (the counts are the breaker's own totals, read at
 //! the transition; no clock read, no per-call event).
+//!
+//! A breaker with an adaptive throttle sheds calls (`throttled`) while it
+//! stays closed, with no transition to report them at: [`Tracing::every`]
+//! summarizes them periodically (or call [`Tracing::report_all`] from a task
+//! of yours), one event per breaker and period at most.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -36,11 +41,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tracing::Level;
 use warden_breaker::{CircuitBreaker, State};
 
 use crate::label;
+use crate::periodic::Periodic;
 use crate::watched::Watched;
 
 /// The target of state-change events.
@@ -87,8 +94,27 @@ pub fn state_changed(name: &str, from: State, to: State) {
 #[derive(Default)]
 pub struct Tracing {
     watched: Watched,
-    /// Per name: the rejections (open, too many requests) already reported.
-    reported: Mutex<BTreeMap<Arc<str>, (u64, u64)>>,
+    /// Per name: the rejections already reported.
+    reported: Mutex<BTreeMap<Arc<str>, Refused>>,
+}
+
+/// A breaker's lifetime rejections by reason, as its totals count them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Refused {
+    open: u64,
+    too_many_requests: u64,
+    throttled: u64,
+}
+
+impl Refused {
+    fn of(breaker: &CircuitBreaker) -> Self {
+        let t = breaker.totals();
+        Self {
+            open: t.rejected_open,
+            too_many_requests: t.rejected_too_many_requests,
+            throttled: t.rejected_throttled,
+        }
+    }
 }
 
 impl fmt::Debug for Tracing {
@@ -116,15 +142,12 @@ impl Tracing {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) {
-        let t = breaker.totals();
+        let refused = Refused::of(breaker);
         self.watched.watch(breaker, None);
-        self.lock().insert(
-            Arc::from(breaker.name()),
-            (t.rejected_open, t.rejected_too_many_requests),
-        );
+        self.lock().insert(Arc::from(breaker.name()), refused);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Arc<str>, (u64, u64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Arc<str>, Refused>> {
         self.reported
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -144,7 +167,8 @@ impl Tracing {
 
     /// Emits the rejection summary of `name` now if calls were refused since
     /// the last one (for a periodic task: rejections while a breaker stays
-    /// open for long); returns whether it did.
+    /// open for long, or the calls an adaptive throttle sheds while the
+    /// breaker stays closed); returns whether it did.
     ///
     /// ```
     /// let t = warden_telemetry::events::Tracing::new();
@@ -171,20 +195,49 @@ impl Tracing {
             .count()
     }
 
+    /// Runs [`report_all`](Self::report_all) on a thread of its own, once at
+    /// once and then every `period`, until the returned [`Reporting`] is
+    /// dropped (which stops and joins it; the first report is done by then):
+    /// the summaries of breakers that refuse calls for long without a
+    /// transition (open for long, or shedding through an adaptive throttle),
+    /// at most one per breaker and period. The events are emitted on that
+    /// thread, to the global subscriber.
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be spawned.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let t = Arc::new(warden_telemetry::events::Tracing::new());
+    /// let running = t.every(Duration::from_secs(10))?;
+    /// drop(running); // stops at once
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn every(self: &Arc<Self>, period: Duration) -> std::io::Result<Reporting> {
+        let this = Arc::clone(self);
+        Periodic::spawn("warden-tracing-report", period, move || {
+            this.report_all();
+        })
+        .map(|thread| Reporting { _thread: thread })
+    }
+
     fn summarize(&self, name: &str, state: State) -> bool {
         let Some((cb, _)) = self.watched.get(name) else {
             return false;
         };
-        let t = cb.totals();
-        let now = (t.rejected_open, t.rejected_too_many_requests);
+        let now = Refused::of(&cb);
         let before = {
             let mut reported = self.lock();
-            let entry = reported.entry(Arc::from(name)).or_insert((0, 0));
+            let entry = reported.entry(Arc::from(name)).or_default();
             std::mem::replace(entry, now)
         };
-        let open = now.0.saturating_sub(before.0);
-        let too_many_requests = now.1.saturating_sub(before.1);
-        if open == 0 && too_many_requests == 0 {
+        let open = now.open.saturating_sub(before.open);
+        let too_many_requests = now
+            .too_many_requests
+            .saturating_sub(before.too_many_requests);
+        let throttled = now.throttled.saturating_sub(before.throttled);
+        if open == 0 && too_many_requests == 0 && throttled == 0 {
             return false;
         }
         tracing::debug!(
@@ -193,9 +246,22 @@ impl Tracing {
             state = label(state),
             open,
             too_many_requests,
-            total = now.0 + now.1,
+            throttled,
+            total = now.open + now.too_many_requests + now.throttled,
             "circuit breaker rejected calls"
         );
         true
+    }
+}
+
+/// The thread of [`Tracing::every`]; dropping it stops the thread.
+pub struct Reporting {
+    /// Stops and joins the thread when dropped.
+    _thread: Periodic,
+}
+
+impl fmt::Debug for Reporting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporting").finish_non_exhaustive()
     }
 }

@@ -15,12 +15,13 @@
 //!
 //! The families are those of `warden-prometheus`: the state gauge, successes,
 //! failures, timeouts, rejections by reason (`open`, `too_many_requests`,
-//! `bulkhead_full`), transitions by `from`/`to`, and retry attempts and
-//! retries. Timeouts, bulkhead rejections and retry attempts are known only to
-//! the caller: it records them in the name's [`CallerCounts`] (one relaxed
-//! atomic add per timeout, bulkhead rejection or retry attempt, never on a
-//! plain guarded call), which `otel` and `metrics` read with the breaker's
-//! totals. The facade (`warden-kit`) does that for every name it creates.
+//! `bulkhead_full`, and `throttled` once an adaptive throttle shed a call),
+//! transitions by `from`/`to`, and retry attempts and retries. Timeouts,
+//! bulkhead rejections and retry attempts are known only to the caller: it
+//! records them in the name's [`CallerCounts`] (one relaxed atomic add per
+//! timeout, bulkhead rejection or retry attempt, never on a plain guarded
+//! call), which `otel` and `metrics` read with the breaker's totals. The facade
+//! (`warden-kit`) does that for every name it creates.
 //!
 //! Breakers are held weakly: a dropped breaker leaves every backend.
 
@@ -40,6 +41,8 @@ pub mod metrics_facade;
 #[cfg(feature = "otel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub mod otel;
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+mod periodic;
 
 #[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
 mod watched;
@@ -70,6 +73,25 @@ pub const fn label(state: State) -> &'static str {
 pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| breaker.state()))
         .unwrap_or_else(|_| breaker.state())
+}
+
+/// The rejection series exported for a breaker, by `reason`, as
+/// `warden-prometheus` writes them: `open`, `too_many_requests` and
+/// `bulkhead_full` always, `throttled` once an adaptive throttle shed a call
+/// (a breaker without one carries no series that is always 0).
+#[cfg(any(feature = "otel", feature = "metrics"))]
+pub(crate) fn rejections(
+    t: &warden_breaker::Totals,
+    counts: &CallerCounts,
+) -> impl Iterator<Item = (&'static str, u64)> {
+    let throttled = (t.rejected_throttled != 0).then_some(("throttled", t.rejected_throttled));
+    [
+        ("open", t.rejected_open),
+        ("too_many_requests", t.rejected_too_many_requests),
+        ("bulkhead_full", counts.bulkhead_rejections()),
+    ]
+    .into_iter()
+    .chain(throttled)
 }
 
 /// The transitions exported for a breaker: gobreaker's four edges always, any

@@ -7,7 +7,7 @@
 //! | `warden_circuit_breaker_successes_total` | counter | `name` |
 //! | `warden_circuit_breaker_failures_total` | counter | `name` |
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` |
-//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`) |
+//! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`; `throttled` once an adaptive throttle shed a call) |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
 //! | `warden_retry_attempts_total` | counter | `name` (once a retry attempt was counted) |
 //! | `warden_retry_retries_total` | counter | `name` (likewise) |
@@ -38,14 +38,14 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 use warden_breaker::{CircuitBreaker, State};
 
+use crate::periodic::Periodic;
 use crate::watched::Watched;
-use crate::{CallerCounts, edges, label};
+use crate::{CallerCounts, edges, label, rejections};
 
 /// Exports the breakers it watches through the `metrics` facade.
 #[derive(Default)]
@@ -130,8 +130,9 @@ impl MetricsFacade {
         }
     }
 
-    /// Runs [`export`](Self::export) every `period` on a thread of its own,
-    /// until the returned [`Exporting`] is dropped (which stops and joins it).
+    /// Runs [`export`](Self::export) on a thread of its own, once at once and
+    /// then every `period`, until the returned [`Exporting`] is dropped (which
+    /// stops and joins it; the first export is done by then).
     ///
     /// # Errors
     ///
@@ -145,48 +146,23 @@ impl MetricsFacade {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn every(self: &Arc<Self>, period: Duration) -> std::io::Result<Exporting> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let (this, signal) = (Arc::clone(self), Arc::clone(&stop));
-        let thread = std::thread::Builder::new()
-            .name("warden-metrics-export".into())
-            .spawn(move || {
-                let (lock, cv) = &*signal;
-                let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
-                while !*stopped {
-                    this.export();
-                    stopped = cv
-                        .wait_timeout(stopped, period)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
-            })?;
-        Ok(Exporting {
-            stop,
-            thread: Some(thread),
+        let this = Arc::clone(self);
+        Periodic::spawn("warden-metrics-export", period, move || {
+            this.export();
         })
+        .map(|thread| Exporting { _thread: thread })
     }
 }
 
 /// The thread of [`MetricsFacade::every`]; dropping it stops the thread.
 pub struct Exporting {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
+    /// Stops and joins the thread when dropped.
+    _thread: Periodic,
 }
 
 impl fmt::Debug for Exporting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Exporting").finish_non_exhaustive()
-    }
-}
-
-impl Drop for Exporting {
-    fn drop(&mut self) {
-        let (lock, cv) = &*self.stop;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        cv.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -201,11 +177,7 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, state: State) {
         .absolute(t.failures);
     metrics::counter!("warden_circuit_breaker_timeouts_total", "name" => name.clone())
         .absolute(counts.timeouts());
-    for (reason, n) in [
-        ("open", t.rejected_open),
-        ("too_many_requests", t.rejected_too_many_requests),
-        ("bulkhead_full", counts.bulkhead_rejections()),
-    ] {
+    for (reason, n) in rejections(&t, counts) {
         metrics::counter!(
             "warden_circuit_breaker_rejections_total",
             "name" => name.clone(),

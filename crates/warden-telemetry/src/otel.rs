@@ -7,7 +7,7 @@
 //! | `warden.circuit_breaker.successes` | observable counter (u64) | `name` |
 //! | `warden.circuit_breaker.failures` | observable counter (u64) | `name` |
 //! | `warden.circuit_breaker.timeouts` | observable counter (u64) | `name` |
-//! | `warden.circuit_breaker.rejections` | observable counter (u64) | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`) |
+//! | `warden.circuit_breaker.rejections` | observable counter (u64) | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`; `throttled` once an adaptive throttle shed a call) |
 //! | `warden.circuit_breaker.transitions` | observable counter (u64) | `name`, `from`, `to` |
 //! | `warden.retry.attempts` | observable counter (u64) | `name` (once a retry attempt was counted) |
 //! | `warden.retry.retries` | observable counter (u64) | `name` (likewise) |
@@ -47,7 +47,7 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use warden_breaker::{CircuitBreaker, Totals};
 
 use crate::watched::Watched;
-use crate::{CallerCounts, edges, label};
+use crate::{CallerCounts, edges, label, rejections};
 
 /// The instruments, registered with one [`Meter`], and the breakers they read.
 ///
@@ -149,11 +149,7 @@ impl OtelMetrics {
                 "Total number of calls the circuit breaker refused, by reason",
                 true,
                 |name, t, c, o| {
-                    for (reason, v) in [
-                        ("open", t.rejected_open),
-                        ("too_many_requests", t.rejected_too_many_requests),
-                        ("bulkhead_full", c.bulkhead_rejections()),
-                    ] {
+                    for (reason, v) in rejections(t, c) {
                         o(
                             v,
                             &[

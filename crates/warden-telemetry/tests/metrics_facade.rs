@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
-use warden_breaker::{CircuitBreaker, ManualClock, State};
+use warden_breaker::{AdaptiveThrottle, CircuitBreaker, Error, ManualClock, Rejected, State};
 use warden_telemetry::metrics_facade::MetricsFacade;
 
 type Values = BTreeMap<(String, Vec<(String, String)>), f64>;
@@ -119,11 +119,29 @@ fn families_follow_the_totals_at_transitions_and_on_export() {
 
 #[test]
 fn a_periodic_export_runs_and_stops_when_dropped() {
+    // The exporting thread records into the global recorder (the other tests
+    // here install their own for their thread, which wins there).
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().unwrap();
     let facade = Arc::new(MetricsFacade::new());
-    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let cb = Arc::new(CircuitBreaker::builder("periodic").build().unwrap());
     facade.watch(&cb);
-    let running = facade.every(Duration::from_millis(1)).unwrap();
-    drop(running); // joins the thread: returns only if it stopped
+    for _ in 0..2 {
+        cb.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    let successes = |s: &Snapshotter| {
+        get(
+            &values(s),
+            "warden_circuit_breaker_successes_total",
+            &[("name", "periodic")],
+        )
+    };
+    assert_eq!(successes(&snapshotter), Some(0.0), "exported when watched");
+    // The thread exports once at once; dropping the handle joins it after
+    // that export (the hour-long period never elapses).
+    drop(facade.every(Duration::from_secs(3600)).unwrap());
+    assert_eq!(successes(&snapshotter), Some(2.0));
     drop(cb);
     assert_eq!(facade.export(), 0, "a dropped breaker is forgotten");
 }
@@ -176,5 +194,57 @@ fn caller_counts_are_exported_with_the_breaker() {
         );
         assert_eq!(get(&v, "warden_retry_attempts_total", &name), Some(2.0));
         assert_eq!(get(&v, "warden_retry_retries_total", &name), Some(1.0));
+    });
+}
+
+#[test]
+fn throttled_rejections_are_exported_once_a_throttle_sheds() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let cb = Arc::new(
+            CircuitBreaker::builder("api")
+                .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        );
+        facade.watch(&cb);
+        let rejections = "warden_circuit_breaker_rejections_total";
+        let throttled = [("name", "api"), ("reason", "throttled")];
+        AdaptiveThrottle::set_thread_draws(3);
+        // Fewer requests than the minimum (10): every call runs, nothing is shed.
+        for _ in 0..5 {
+            assert_eq!(cb.call(|| Err::<(), _>("503")), Err(Error::Inner("503")));
+        }
+        assert_eq!(facade.export(), 1);
+        let v = values(&snapshotter);
+        assert_eq!(
+            get(&v, rejections, &throttled),
+            None,
+            "no throttled series before a call was shed"
+        );
+        assert_eq!(
+            get(&v, rejections, &[("name", "api"), ("reason", "open")]),
+            Some(0.0)
+        );
+        let shed = (0..100)
+            .filter(|_| {
+                cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled))
+            })
+            .count() as f64;
+        assert!(shed > 50.0, "{shed}");
+        assert_eq!(facade.export(), 1);
+        let v = values(&snapshotter);
+        assert_eq!(get(&v, rejections, &throttled), Some(shed));
+        assert_eq!(
+            get(
+                &v,
+                "warden_circuit_breaker_failures_total",
+                &[("name", "api")]
+            ),
+            Some(105.0 - shed)
+        );
     });
 }

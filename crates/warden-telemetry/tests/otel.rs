@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use warden_breaker::{CircuitBreaker, State};
+use warden_breaker::{AdaptiveThrottle, CircuitBreaker, Error, ManualClock, Rejected, State};
 use warden_telemetry::otel::OtelMetrics;
 
 type Points = BTreeMap<(String, Vec<(String, String)>), i128>;
@@ -188,5 +189,52 @@ fn caller_counts_are_observed_with_the_breaker() {
     let p = collect(&provider, &exporter);
     assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(2));
     assert_eq!(get(&p, "warden.retry.attempts", &name), None);
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn throttled_rejections_are_observed_once_a_throttle_sheds() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let otel = OtelMetrics::register(&provider.meter("warden"));
+    let cb = Arc::new(
+        CircuitBreaker::builder("api")
+            .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+            .clock(ManualClock::new())
+            .build()
+            .unwrap(),
+    );
+    otel.watch(&cb);
+    let throttled = [("name", "api"), ("reason", "throttled")];
+    AdaptiveThrottle::set_thread_draws(3);
+    // Fewer requests than the minimum (10): every call runs, nothing is shed.
+    for _ in 0..5 {
+        assert_eq!(cb.call(|| Err::<(), _>("503")), Err(Error::Inner("503")));
+    }
+    let p = collect(&provider, &exporter);
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.rejections", &throttled),
+        None,
+        "no throttled series before a call was shed"
+    );
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.failures", &[("name", "api")]),
+        Some(5)
+    );
+    let shed = (0..100)
+        .filter(|_| cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled)))
+        .count() as i128;
+    assert!(shed > 50, "{shed}");
+    let p = collect(&provider, &exporter);
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.rejections", &throttled),
+        Some(shed)
+    );
+    assert_eq!(
+        get(&p, "warden.circuit_breaker.failures", &[("name", "api")]),
+        Some(105 - shed)
+    );
     provider.shutdown().unwrap();
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
-use warden_breaker::{CircuitBreaker, ManualClock, State};
+use warden_breaker::{AdaptiveThrottle, CircuitBreaker, Error, ManualClock, Rejected, State};
 use warden_telemetry::events::{REJECTIONS_TARGET, STATE_TARGET, Tracing};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +123,7 @@ fn state_changes_and_rate_limited_rejections_are_events() {
                 ("state", "open"),
                 ("open", "1000"),
                 ("too_many_requests", "0"),
+                ("throttled", "0"),
                 ("total", "1000"),
                 ("message", "circuit breaker rejected calls"),
             ]),
@@ -140,6 +141,7 @@ fn state_changes_and_rate_limited_rejections_are_events() {
                 ("state", "half_open"),
                 ("open", "0"),
                 ("too_many_requests", "1"),
+                ("throttled", "0"),
                 ("total", "1001"),
                 ("message", "circuit breaker rejected calls"),
             ]),
@@ -171,4 +173,102 @@ fn a_periodic_report_summarizes_a_long_open_state_once() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].fields["open"], "5");
     assert_eq!(events[0].fields["total"], "6");
+}
+
+#[test]
+fn calls_shed_by_a_throttle_are_summarized_by_reports_and_transitions() {
+    let capture = Capture::default();
+    let events = capture.0.clone();
+    let mut shed = Vec::new();
+    tracing::subscriber::with_default(capture, || {
+        let tracing = Arc::new(Tracing::new());
+        let hook = Arc::clone(&tracing);
+        let cb = Arc::new(
+            CircuitBreaker::builder("api")
+                .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+                .clock(ManualClock::new())
+                .on_state_change(move |name, from, to| hook.on_state_change(name, from, to))
+                .build()
+                .unwrap(),
+        );
+        tracing.watch(&cb);
+        AdaptiveThrottle::set_thread_draws(3);
+        let fail = |calls| {
+            (0..calls)
+                .filter(|_| {
+                    cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled))
+                })
+                .count()
+        };
+        assert_eq!(fail(5), 0, "fewer requests than the minimum");
+        assert_eq!(tracing.report_all(), 0, "nothing shed yet");
+        shed.push(fail(100));
+        assert!(shed[0] > 50, "{shed:?}");
+        // The throttle never changes the state: a periodic report tells.
+        assert_eq!(tracing.report_all(), 1);
+        assert_eq!(tracing.report_all(), 0, "nothing new");
+        shed.push(fail(100));
+        assert!(shed[1] > 50, "{shed:?}");
+        cb.force_open(); // the transition summarizes the closed state's rejections
+        assert_eq!(tracing.report_all(), 0, "already reported");
+    });
+    let events = events.lock().unwrap();
+    let summaries: Vec<_> = events
+        .iter()
+        .filter(|e| e.target == REJECTIONS_TARGET)
+        .map(|e| e.fields.clone())
+        .collect();
+    let summary = |throttled: usize, total: usize| {
+        fields(&[
+            ("breaker", "api"),
+            ("state", "closed"),
+            ("open", "0"),
+            ("too_many_requests", "0"),
+            ("throttled", &throttled.to_string()),
+            ("total", &total.to_string()),
+            ("message", "circuit breaker rejected calls"),
+        ])
+    };
+    assert_eq!(
+        summaries,
+        [
+            summary(shed[0], shed[0]),
+            summary(shed[1], shed[0] + shed[1])
+        ]
+    );
+}
+
+#[test]
+fn a_periodic_reporting_thread_summarizes_what_a_throttle_shed() {
+    // The reporting thread emits to the global subscriber (the other tests
+    // here set their own for their thread, which wins there).
+    let capture = Capture::default();
+    let events = capture.0.clone();
+    tracing::subscriber::set_global_default(capture).unwrap();
+    let tracing = Arc::new(Tracing::new());
+    let cb = Arc::new(
+        CircuitBreaker::builder("shedding")
+            .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+            .clock(ManualClock::new())
+            .build()
+            .unwrap(),
+    );
+    tracing.watch(&cb);
+    AdaptiveThrottle::set_thread_draws(5);
+    let shed = (0..100)
+        .filter(|_| cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled)))
+        .count();
+    assert!(shed > 50, "{shed}");
+    // The thread reports once at once; dropping the handle returns after that
+    // report (the hour-long period never elapses).
+    drop(tracing.every(Duration::from_secs(3600)).unwrap());
+    assert_eq!(tracing.report_all(), 0, "already reported by the thread");
+    let summaries: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.target == REJECTIONS_TARGET && e.fields["breaker"] == "shedding")
+        .map(|e| (e.fields["throttled"].clone(), e.fields["state"].clone()))
+        .collect();
+    assert_eq!(summaries, [(shed.to_string(), "closed".to_owned())]);
 }

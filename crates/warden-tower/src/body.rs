@@ -45,18 +45,19 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use warden_breaker::{CircuitBreaker, Outcome, Rejected, State};
+use warden_breaker::{CircuitBreaker, Outcome, OwnedPermit, Rejected, State};
 
 use crate::BoxError;
 use crate::classify::Classifier;
 use crate::future::{Refusal, poll_guarded};
-use crate::handle::{Admitted, Handle};
+use crate::holder::{HeldPermit, Holder};
 
 /// A [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) whose successful
 /// responses are recorded at the end of their body; see the
@@ -69,14 +70,17 @@ use crate::handle::{Admitted, Handle};
 /// assert_eq!(layer.breaker().name(), "api");
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
+///
+/// `H` is how the breaker is held, as in the layer it comes from (see
+/// [`holder`](crate::holder)).
 #[derive(Clone)]
-pub struct EndOfBodyLayer<C> {
-    breaker: Handle,
+pub struct EndOfBodyLayer<C, H = Arc<CircuitBreaker>> {
+    breaker: H,
     classifier: C,
 }
 
-impl<C> EndOfBodyLayer<C> {
-    pub(crate) fn new(breaker: Handle, classifier: C) -> Self {
+impl<C, H: Holder> EndOfBodyLayer<C, H> {
+    pub(crate) fn new(breaker: H, classifier: C) -> Self {
         EndOfBodyLayer {
             breaker,
             classifier,
@@ -92,12 +96,12 @@ impl<C> EndOfBodyLayer<C> {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn breaker(&self) -> &CircuitBreaker {
-        self.breaker.get()
+        self.breaker.breaker()
     }
 }
 
-impl<S, C: Clone> Layer<S> for EndOfBodyLayer<C> {
-    type Service = EndOfBodyService<S, C>;
+impl<S, C: Clone, H: Holder> Layer<S> for EndOfBodyLayer<C, H> {
+    type Service = EndOfBodyService<S, C, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
         EndOfBodyService {
@@ -109,10 +113,10 @@ impl<S, C: Clone> Layer<S> for EndOfBodyLayer<C> {
     }
 }
 
-impl<C: fmt::Debug> fmt::Debug for EndOfBodyLayer<C> {
+impl<C: fmt::Debug, H: Holder> fmt::Debug for EndOfBodyLayer<C, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndOfBodyLayer")
-            .field("breaker", &self.breaker.get().name())
+            .field("breaker", &self.breaker.breaker().name())
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -130,28 +134,29 @@ impl<C: fmt::Debug> fmt::Debug for EndOfBodyLayer<C> {
 /// # let _ = svc;
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
-pub struct EndOfBodyService<S, C> {
+pub struct EndOfBodyService<S, C, H = Arc<CircuitBreaker>> {
     inner: S,
-    breaker: Handle,
+    breaker: H,
     classifier: C,
     /// As in `CircuitBreakerService`: `poll_ready` saw the breaker open.
     shed: bool,
 }
 
-impl<S, C, B, Req> Service<Req> for EndOfBodyService<S, C>
+impl<S, C, H, B, Req> Service<Req> for EndOfBodyService<S, C, H>
 where
     S: Service<Req, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
     C: Classifier<http::Response<B>, S::Error> + Clone,
+    H: Holder,
 {
-    type Response = http::Response<ClassifiedBody<B>>;
+    type Response = http::Response<ClassifiedBody<B, H::Permit>>;
     type Error = BoxError;
-    type Future = EndOfBodyFuture<S::Future, C>;
+    type Future = EndOfBodyFuture<S::Future, C, H::Permit>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // As CircuitBreakerService::poll_ready: open means ready at once (the
         // call is shed), and no permit is held between poll_ready and call.
-        if self.breaker.get().state() == State::Open {
+        if self.breaker.breaker().state() == State::Open {
             self.shed = true;
             return Poll::Ready(Ok(()));
         }
@@ -178,7 +183,7 @@ where
     }
 }
 
-impl<S: Clone, C: Clone> Clone for EndOfBodyService<S, C> {
+impl<S: Clone, C: Clone, H: Holder> Clone for EndOfBodyService<S, C, H> {
     fn clone(&self) -> Self {
         EndOfBodyService {
             inner: self.inner.clone(),
@@ -189,11 +194,11 @@ impl<S: Clone, C: Clone> Clone for EndOfBodyService<S, C> {
     }
 }
 
-impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for EndOfBodyService<S, C> {
+impl<S: fmt::Debug, C: fmt::Debug, H: Holder> fmt::Debug for EndOfBodyService<S, C, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndOfBodyService")
             .field("inner", &self.inner)
-            .field("breaker", &self.breaker.get().name())
+            .field("breaker", &self.breaker.breaker().name())
             .field("classifier", &self.classifier)
             .finish()
     }
@@ -201,20 +206,21 @@ impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for EndOfBodyService<S, C> {
 
 pin_project! {
     /// Response future of [`EndOfBodyService`]: records failures and errors
-    /// when the head arrives, hands a success's permit to the body.
-    pub struct EndOfBodyFuture<F, C> {
+    /// when the head arrives, hands a success's permit to the body. `P` is the
+    /// permit, as in [`ResponseFuture`](crate::ResponseFuture).
+    pub struct EndOfBodyFuture<F, C, P = OwnedPermit> {
         #[pin]
-        state: FutureState<F, C>,
+        state: FutureState<F, C, P>,
     }
 }
 
 pin_project! {
     #[project = FutureStateProj]
-    enum FutureState<F, C> {
+    enum FutureState<F, C, P> {
         Called {
             #[pin]
             fut: F,
-            permit: Option<Admitted>,
+            permit: Option<P>,
             classifier: C,
         },
         Rejected {
@@ -223,13 +229,14 @@ pin_project! {
     }
 }
 
-impl<F, C, B, E> Future for EndOfBodyFuture<F, C>
+impl<F, C, P, B, E> Future for EndOfBodyFuture<F, C, P>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: Into<BoxError>,
     C: Classifier<http::Response<B>, E>,
+    P: HeldPermit,
 {
-    type Output = Result<http::Response<ClassifiedBody<B>>, BoxError>;
+    type Output = Result<http::Response<ClassifiedBody<B, P>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
@@ -267,7 +274,7 @@ where
     }
 }
 
-impl<F, C> fmt::Debug for EndOfBodyFuture<F, C> {
+impl<F, C, P: fmt::Debug> fmt::Debug for EndOfBodyFuture<F, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("EndOfBodyFuture");
         match &self.state {
@@ -281,17 +288,18 @@ impl<F, C> fmt::Debug for EndOfBodyFuture<F, C> {
 pin_project! {
     /// A response body that records its request's success when it ends, or a
     /// failure if it errors (see the [module docs](self)). Frames, errors and
-    /// size hints pass through unchanged.
-    pub struct ClassifiedBody<B> {
+    /// size hints pass through unchanged. `P` is the permit, as in
+    /// [`ResponseFuture`](crate::ResponseFuture).
+    pub struct ClassifiedBody<B, P = OwnedPermit> {
         #[pin]
         inner: B,
         // `None` once recorded, or for a response recorded at its head.
-        permit: Option<Admitted>,
+        permit: Option<P>,
     }
 }
 
-impl<B> ClassifiedBody<B> {
-    fn new(inner: B, permit: Admitted) -> Self {
+impl<B, P> ClassifiedBody<B, P> {
+    fn new(inner: B, permit: P) -> Self {
         ClassifiedBody {
             inner,
             permit: Some(permit),
@@ -329,7 +337,7 @@ impl<B> ClassifiedBody<B> {
     }
 }
 
-impl<B: Body> Body for ClassifiedBody<B> {
+impl<B: Body, P: HeldPermit> Body for ClassifiedBody<B, P> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -363,7 +371,7 @@ impl<B: Body> Body for ClassifiedBody<B> {
     }
 }
 
-impl<B> fmt::Debug for ClassifiedBody<B> {
+impl<B, P> fmt::Debug for ClassifiedBody<B, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClassifiedBody")
             .field("pending", &self.permit.is_some())

@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use warden_breaker::{Outcome, Rejected};
+use warden_breaker::{Outcome, OwnedPermit, Rejected};
 
 use crate::BoxError;
 use crate::classify::Classifier;
-use crate::handle::Admitted;
+use crate::holder::HeldPermit;
 
 pin_project! {
     /// Response future of [`CircuitBreakerService`](crate::CircuitBreakerService).
@@ -44,20 +44,24 @@ pin_project! {
     /// # Ok(())
     /// # }
     /// ```
-    pub struct ResponseFuture<F, C> {
+    ///
+    /// `P` is the permit: [`OwnedPermit`] for a breaker in an `Arc` (the
+    /// default), `Permit<'static>` for one from `from_static` (see
+    /// [`holder`](crate::holder)).
+    pub struct ResponseFuture<F, C, P = OwnedPermit> {
         #[pin]
-        state: ResponseState<F, C>,
+        state: ResponseState<F, C, P>,
     }
 }
 
 pin_project! {
     #[project = ResponseStateProj]
-    enum ResponseState<F, C> {
+    enum ResponseState<F, C, P> {
         Called {
             #[pin]
             fut: F,
             // `None` once the outcome is recorded.
-            permit: Option<Admitted>,
+            permit: Option<P>,
             classifier: C,
         },
         Rejected {
@@ -66,9 +70,9 @@ pin_project! {
     }
 }
 
-impl<F, C> ResponseFuture<F, C> {
+impl<F, C, P> ResponseFuture<F, C, P> {
     #[inline]
-    pub(crate) fn called(fut: F, permit: Admitted, classifier: C) -> Self {
+    pub(crate) fn called(fut: F, permit: P, classifier: C) -> Self {
         ResponseFuture {
             state: ResponseState::Called {
                 fut,
@@ -86,11 +90,12 @@ impl<F, C> ResponseFuture<F, C> {
     }
 }
 
-impl<F, C, T, E> Future for ResponseFuture<F, C>
+impl<F, C, P, T, E> Future for ResponseFuture<F, C, P>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
     C: Classifier<T, E>,
+    P: HeldPermit,
 {
     type Output = Result<T, BoxError>;
 
@@ -159,9 +164,9 @@ impl From<Refusal> for Rejected {
 /// guard is forgotten rather than dropped, so the normal path costs nothing,
 /// not even a look at std's panic count.
 #[inline]
-pub(crate) fn poll_guarded<T>(
+pub(crate) fn poll_guarded<T, P: HeldPermit>(
     poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
-    permit: &mut Option<Admitted>,
+    permit: &mut Option<P>,
     cx: &mut Context<'_>,
 ) -> Poll<T> {
     let guard = FailOnPanic(permit);
@@ -172,9 +177,9 @@ pub(crate) fn poll_guarded<T>(
 
 /// Records a failure with the permit when dropped. Only [`poll_guarded`]
 /// makes one, and forgets it unless a panic unwinds through it.
-struct FailOnPanic<'a>(&'a mut Option<Admitted>);
+struct FailOnPanic<'a, P: HeldPermit>(&'a mut Option<P>);
 
-impl Drop for FailOnPanic<'_> {
+impl<P: HeldPermit> Drop for FailOnPanic<'_, P> {
     #[cold]
     fn drop(&mut self) {
         if let Some(permit) = self.0.take() {
@@ -183,7 +188,7 @@ impl Drop for FailOnPanic<'_> {
     }
 }
 
-impl<F, C> fmt::Debug for ResponseFuture<F, C> {
+impl<F, C, P: fmt::Debug> fmt::Debug for ResponseFuture<F, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ResponseFuture");
         match &self.state {

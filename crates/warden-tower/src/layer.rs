@@ -7,7 +7,7 @@ use warden_breaker::CircuitBreaker;
 use crate::CircuitBreakerService;
 use crate::body::EndOfBodyLayer;
 use crate::classify::DefaultClassifier;
-use crate::handle::Handle;
+use crate::holder::Holder;
 
 /// Wraps services in a [`CircuitBreakerService`] guarded by one shared breaker.
 ///
@@ -29,7 +29,9 @@ use crate::handle::Handle;
 /// flat as threads are added. Use it for breakers made once at start-up, the
 /// usual case; keep `new` for breakers made and dropped while the program
 /// runs (a leaked breaker's memory is never given back). Both behave the same
-/// in every other way.
+/// in every other way. How the breaker is held is the layer's type parameter
+/// `H` (`Arc<CircuitBreaker>`, the default, or `&'static CircuitBreaker`; see
+/// [`holder`](crate::holder)), so neither pays for the other at run time.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -49,8 +51,8 @@ use crate::handle::Handle;
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct CircuitBreakerLayer<C = DefaultClassifier> {
-    breaker: Handle,
+pub struct CircuitBreakerLayer<C = DefaultClassifier, H = Arc<CircuitBreaker>> {
+    breaker: H,
     classifier: C,
 }
 
@@ -67,7 +69,7 @@ impl CircuitBreakerLayer {
     /// ```
     pub fn new(breaker: impl Into<Arc<CircuitBreaker>>) -> Self {
         CircuitBreakerLayer {
-            breaker: Handle::Shared(breaker.into()),
+            breaker: breaker.into(),
             classifier: DefaultClassifier,
         }
     }
@@ -75,7 +77,9 @@ impl CircuitBreakerLayer {
     /// A layer guarding with a breaker that lives for the rest of the
     /// program, counting `Err` as failure. Calls borrow the breaker rather
     /// than clone an `Arc` of it, which takes the one cache line all threads
-    /// would write out of every call (see [`CircuitBreakerLayer`]).
+    /// would write out of every call (see [`CircuitBreakerLayer`]). The layer
+    /// is a `CircuitBreakerLayer<_, &'static CircuitBreaker>`, its services
+    /// `CircuitBreakerService<_, _, &'static CircuitBreaker>`.
     ///
     /// ```
     /// use std::sync::OnceLock;
@@ -101,15 +105,17 @@ impl CircuitBreakerLayer {
     ///
     /// A breaker built at run time (from a configuration file, say) can be
     /// leaked once: `CircuitBreakerLayer::from_static(Box::leak(Box::new(cb)))`.
-    pub fn from_static(breaker: &'static CircuitBreaker) -> Self {
+    pub fn from_static(
+        breaker: &'static CircuitBreaker,
+    ) -> CircuitBreakerLayer<DefaultClassifier, &'static CircuitBreaker> {
         CircuitBreakerLayer {
-            breaker: Handle::Static(breaker),
+            breaker,
             classifier: DefaultClassifier,
         }
     }
 }
 
-impl<C> CircuitBreakerLayer<C> {
+impl<C, H: Holder> CircuitBreakerLayer<C, H> {
     /// Replaces the classifier.
     ///
     /// ```
@@ -119,7 +125,7 @@ impl<C> CircuitBreakerLayer<C> {
     /// # let _ = layer;
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn classifier<D>(self, classifier: D) -> CircuitBreakerLayer<D> {
+    pub fn classifier<D>(self, classifier: D) -> CircuitBreakerLayer<D, H> {
         CircuitBreakerLayer {
             breaker: self.breaker,
             classifier,
@@ -136,7 +142,7 @@ impl<C> CircuitBreakerLayer<C> {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn breaker(&self) -> &CircuitBreaker {
-        self.breaker.get()
+        self.breaker.breaker()
     }
 
     /// For HTTP: record a successful response when its body ends (or fails)
@@ -150,23 +156,23 @@ impl<C> CircuitBreakerLayer<C> {
     /// # let _ = layer;
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
-    pub fn until_end_of_body(self) -> EndOfBodyLayer<C> {
+    pub fn until_end_of_body(self) -> EndOfBodyLayer<C, H> {
         EndOfBodyLayer::new(self.breaker, self.classifier)
     }
 }
 
-impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
-    type Service = CircuitBreakerService<S, C>;
+impl<S, C: Clone, H: Holder> Layer<S> for CircuitBreakerLayer<C, H> {
+    type Service = CircuitBreakerService<S, C, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreakerService::with_handle(inner, self.breaker.clone(), self.classifier.clone())
+        CircuitBreakerService::with_holder(inner, self.breaker.clone(), self.classifier.clone())
     }
 }
 
-impl<C: fmt::Debug> fmt::Debug for CircuitBreakerLayer<C> {
+impl<C: fmt::Debug, H: Holder> fmt::Debug for CircuitBreakerLayer<C, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")
-            .field("breaker", &self.breaker.get().name())
+            .field("breaker", &self.breaker.breaker().name())
             .field("classifier", &self.classifier)
             .finish()
     }

@@ -16,6 +16,9 @@
 //!   for the program, borrowed ([`CircuitBreakerLayer::from_static`], the
 //!   faster one: see [Cost](#cost)); each request takes a permit in `call`,
 //!   and its [`ResponseFuture`] records the outcome.
+//! * [`holder`]: how the breaker is held, as a type parameter
+//!   (`Arc<CircuitBreaker>` by default, `&'static CircuitBreaker` from
+//!   `from_static`), so each service carries only its own path.
 //! * [`classify`]: what a response or error means to the breaker. Default: an
 //!   `Err` is a failure; [`HttpClassifier`](classify::HttpClassifier) counts `5xx`
 //!   (and the errors you choose) as failures and `4xx` as successes.
@@ -101,10 +104,15 @@
 //! threads pass it back and forth and the call gets slower as threads are
 //! added. [`CircuitBreakerLayer::from_static`] takes a `&'static
 //! CircuitBreaker` (a `static` with `OnceLock`, or `Box::leak`) and counts
-//! nothing: a closed call writes only the calling thread's own counters.
+//! nothing: a closed call writes only the calling thread's own counters, and
+//! its future holds the core's borrowed two-word permit.
 //! The price is that the breaker is never freed, which suits breakers made
 //! once at start-up; breakers created and dropped at run time belong in an
-//! `Arc`. Measured figures are in the repository's `BENCHMARKS.md`.
+//! `Arc`. Which of the two a service holds is part of its type
+//! ([`holder`]), not a branch taken per call: a `from_static` service's
+//! `call` and its future's `poll` contain no `Arc` code, which keeps them
+//! small enough to be inlined into the caller's `.await`. Measured figures
+//! are in the repository's `BENCHMARKS.md`.
 //!
 //! # Runtime
 //!
@@ -126,7 +134,7 @@ pub mod body;
 pub mod classify;
 pub mod error;
 pub mod future;
-mod handle;
+pub mod holder;
 mod layer;
 #[cfg(feature = "retry")]
 pub mod retry;

@@ -8,7 +8,7 @@ use warden_breaker::{CircuitBreaker, Rejected, State};
 use crate::BoxError;
 use crate::classify::{Classifier, DefaultClassifier};
 use crate::future::ResponseFuture;
-use crate::handle::Handle;
+use crate::holder::Holder;
 
 /// A service guarded by a circuit breaker.
 ///
@@ -66,9 +66,14 @@ use crate::handle::Handle;
 /// # Ok(())
 /// # }
 /// ```
-pub struct CircuitBreakerService<S, C = DefaultClassifier> {
+///
+/// The type parameter `H` is how the breaker is held: `Arc<CircuitBreaker>`
+/// (the default; [`new`](Self::new), [`with_classifier`](Self::with_classifier))
+/// or `&'static CircuitBreaker` ([`from_static`](CircuitBreakerService::from_static));
+/// see [`holder`](crate::holder).
+pub struct CircuitBreakerService<S, C = DefaultClassifier, H = Arc<CircuitBreaker>> {
     inner: S,
-    breaker: Handle,
+    breaker: H,
     classifier: C,
     /// `poll_ready` saw the breaker open and reported ready without polling
     /// `inner`: the next `call` must not reach `inner` (it is not known to be ready).
@@ -111,9 +116,11 @@ impl<S, C> CircuitBreakerService<S, C> {
         breaker: impl Into<Arc<CircuitBreaker>>,
         classifier: C,
     ) -> Self {
-        Self::with_handle(inner, Handle::Shared(breaker.into()), classifier)
+        Self::with_holder(inner, breaker.into(), classifier)
     }
+}
 
+impl<S, C> CircuitBreakerService<S, C, &'static CircuitBreaker> {
     /// Guards `inner` with a breaker that lives for the rest of the program,
     /// classifying results with `classifier`. Calls borrow the breaker instead
     /// of counting references to it, which keeps a shared cache line out of
@@ -131,10 +138,12 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// assert_eq!(svc.breaker().name(), "db");
     /// ```
     pub fn from_static(inner: S, breaker: &'static CircuitBreaker, classifier: C) -> Self {
-        Self::with_handle(inner, Handle::Static(breaker), classifier)
+        Self::with_holder(inner, breaker, classifier)
     }
+}
 
-    pub(crate) fn with_handle(inner: S, breaker: Handle, classifier: C) -> Self {
+impl<S, C, H: Holder> CircuitBreakerService<S, C, H> {
+    pub(crate) fn with_holder(inner: S, breaker: H, classifier: C) -> Self {
         CircuitBreakerService {
             inner,
             breaker,
@@ -152,7 +161,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn breaker(&self) -> &CircuitBreaker {
-        self.breaker.get()
+        self.breaker.breaker()
     }
 
     /// The inner service.
@@ -193,15 +202,16 @@ impl<S, C> CircuitBreakerService<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C>
+impl<S, C, H, Req> Service<Req> for CircuitBreakerService<S, C, H>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
     C: Classifier<S::Response, S::Error> + Clone,
+    H: Holder,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future, C>;
+    type Future = ResponseFuture<S::Future, C, H::Permit>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -210,7 +220,7 @@ where
         // queue callers behind an inner service the failing dependency saturated.
         // `state()` is one load while closed; while open it reads the clock and
         // performs the open -> half-open transition when the timeout has passed.
-        if self.breaker.get().state() == State::Open {
+        if self.breaker.breaker().state() == State::Open {
             self.shed = true;
             return Poll::Ready(Ok(()));
         }
@@ -237,7 +247,7 @@ where
     }
 }
 
-impl<S: Clone, C: Clone> Clone for CircuitBreakerService<S, C> {
+impl<S: Clone, C: Clone, H: Holder> Clone for CircuitBreakerService<S, C, H> {
     fn clone(&self) -> Self {
         CircuitBreakerService {
             inner: self.inner.clone(),
@@ -249,11 +259,11 @@ impl<S: Clone, C: Clone> Clone for CircuitBreakerService<S, C> {
     }
 }
 
-impl<S: fmt::Debug, C: fmt::Debug> fmt::Debug for CircuitBreakerService<S, C> {
+impl<S: fmt::Debug, C: fmt::Debug, H: Holder> fmt::Debug for CircuitBreakerService<S, C, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
-            .field("breaker", &self.breaker.get().name())
+            .field("breaker", &self.breaker.breaker().name())
             .field("classifier", &self.classifier)
             .finish()
     }

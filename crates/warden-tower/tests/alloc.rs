@@ -23,6 +23,8 @@ use std::time::Duration;
 
 use tower::{Layer, Service};
 use warden_breaker::{CircuitBreaker, ManualClock, Outcome, Rejected, State};
+use warden_tower::classify::DefaultClassifier;
+use warden_tower::holder::Holder;
 use warden_tower::{BoxError, CircuitBreakerLayer, error};
 
 struct Counting;
@@ -131,7 +133,11 @@ fn breaker(clock: &ManualClock) -> CircuitBreaker {
 /// rejections, half-open (a probe dropped unfinished gives its slot back, a
 /// second probe is turned away while one is in flight, a successful probe
 /// closes the breaker).
-fn every_path(layer: CircuitBreakerLayer, cb: &CircuitBreaker, clock: &ManualClock) {
+fn every_path<H: Holder>(
+    layer: CircuitBreakerLayer<DefaultClassifier, H>,
+    cb: &CircuitBreaker,
+    clock: &ManualClock,
+) {
     let mut echo = layer.layer(Echo);
     let mut hang = layer.layer(Hang);
     let ignore_odd = layer
@@ -230,6 +236,18 @@ impl warden_breaker::Clock for CountingClock {
     }
 }
 
+/// 100 successes and 100 failures through a service made by `layer`; the
+/// breaker stays closed.
+fn closed_calls<H: Holder>(layer: CircuitBreakerLayer<DefaultClassifier, H>) {
+    let mut svc = layer.layer(Echo);
+    for i in 1..=100u32 {
+        assert!(matches!(request(&mut svc, i), Poll::Ready(Ok(_))));
+        // Failures, never enough to trip (the default trips after more than 5 in a row).
+        assert!(matches!(request(&mut svc, 0), Poll::Ready(Err(_))));
+    }
+    assert_eq!(layer.breaker().state(), State::Closed);
+}
+
 /// With the default settings, a closed call through the layer (`poll_ready`,
 /// `call`, the future's `poll`, success or failure) reads no clock.
 #[test]
@@ -248,18 +266,8 @@ fn a_closed_call_reads_no_clock() {
             .expect("valid settings"),
     ));
     let before = clock.0.load(std::sync::atomic::Ordering::Relaxed);
-    for layer in [
-        CircuitBreakerLayer::new(cb.clone()),
-        CircuitBreakerLayer::from_static(leaked),
-    ] {
-        let mut svc = layer.layer(Echo);
-        for i in 1..=100u32 {
-            assert!(matches!(request(&mut svc, i), Poll::Ready(Ok(_))));
-            // Failures, never enough to trip (the default trips after more than 5 in a row).
-            assert!(matches!(request(&mut svc, 0), Poll::Ready(Err(_))));
-        }
-        assert_eq!(layer.breaker().state(), State::Closed);
-    }
+    closed_calls(CircuitBreakerLayer::new(cb.clone()));
+    closed_calls(CircuitBreakerLayer::from_static(leaked));
     assert_eq!(
         clock.0.load(std::sync::atomic::Ordering::Relaxed) - before,
         0,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use warden_kit::telemetry::events::Tracing;
+use warden_kit::telemetry::events::{REJECTIONS_TARGET, Tracing};
 use warden_kit::telemetry::metrics_facade::MetricsFacade;
 use warden_kit::telemetry::otel::OtelMetrics;
 use warden_kit::{Registry, State};
@@ -156,13 +156,27 @@ mod same_families {
     /// Timeouts (a sync attempt that finished late on the registry's clock and an
     /// async one dropped at its deadline), bulkhead rejections (calls made while
     /// the name's only slot is held) and retry runs, all through pipelines of one
-    /// name, reach Prometheus, OpenTelemetry and the `metrics` facade with the
-    /// same names, labels and values.
+    /// name, and the calls an adaptive throttle shed on another name, reach
+    /// Prometheus, OpenTelemetry and the `metrics` facade with the same names,
+    /// labels and values; `tracing`'s rejection summaries add up to the same
+    /// throttled count.
     #[tokio::test(flavor = "current_thread", start_paused = true)]
-    async fn timeouts_bulkhead_rejections_and_retries_reach_every_metrics_backend() {
+    async fn timeouts_bulkhead_rejections_retries_and_throttling_reach_every_backend() {
         use std::time::Duration;
-        use warden_kit::{BreakerConfig, ExecuteError, ManualClock, RetryPolicy, TripRule};
+        use warden_kit::breaker::AdaptiveThrottle;
+        use warden_kit::{
+            BreakerConfig, ExecuteError, ManualClock, Rejected, RetryPolicy, TripRule,
+        };
 
+        // The tracing summaries of this thread (the runtime is this thread).
+        // A second registered dispatcher: while only one exists, `tracing`
+        // caches each event site's interest as seen by the first thread that
+        // reaches it, and the other tests here (no subscriber) would leave the
+        // summaries' site disabled for this one.
+        let capture = Capture::default();
+        let events = capture.0.clone();
+        let _also_registered = tracing::Dispatch::new(capture.clone());
+        let _subscriber = tracing::subscriber::set_default(capture);
         let clock = ManualClock::new();
         let prom = warden_kit::metrics::prometheus::Registry::new();
         let exporter = InMemoryMetricExporter::default();
@@ -170,6 +184,7 @@ mod same_families {
             .with_reader(PeriodicReader::builder(exporter.clone()).build())
             .build();
         let facade = Arc::new(MetricsFacade::new());
+        let tracing = Arc::new(Tracing::new());
         let registry = Registry::builder()
             .clock(clock.clone())
             .configure(
@@ -178,9 +193,20 @@ mod same_families {
                     .with_trip(TripRule::ConsecutiveFailures(100))
                     .with_max_concurrent(1),
             )
+            .configure(
+                "api",
+                BreakerConfig::default().with_trip(TripRule::Adaptive {
+                    window: Duration::from_secs(10),
+                    buckets: 10,
+                    k: 2.0,
+                    min_requests: 10,
+                    max_reject_percent: 90,
+                }),
+            )
             .metrics(warden_kit::metrics::Metrics::register(&prom).unwrap())
             .otel(OtelMetrics::register(&provider.meter("warden")))
             .metrics_facade(facade.clone())
+            .tracing(tracing.clone())
             .build()
             .unwrap();
         let db = registry.pipeline::<u32, &str>("db").unwrap();
@@ -228,8 +254,61 @@ mod same_families {
         });
         assert_eq!((ex.value(), ex.attempts()), (Some(&2), 2));
 
+        // Throttling: a backend that fails 3 calls in 4, seen by "api" over 12
+        // seconds (the window ages out its first 2), with fixed draws. Every
+        // shed call is a `Rejected::Throttled` (at most 90 % are shed); the
+        // breaker stays closed.
+        let api = registry.pipeline::<u32, &str>("api").unwrap();
+        AdaptiveThrottle::set_thread_draws(7);
+        let (mut ok, mut failed, mut throttled) = (0u64, 0u64, 0u64);
+        let mut drive = |seconds: u32| {
+            for _ in 0..seconds {
+                for i in 0..40 {
+                    let ex = api.execute(|| if i % 4 == 0 { Ok(1) } else { Err("503") });
+                    match ex.error() {
+                        None => ok += 1,
+                        Some(ExecuteError::Inner(_)) => failed += 1,
+                        Some(ExecuteError::Rejected {
+                            rejected: Rejected::Throttled,
+                            ..
+                        }) => throttled += 1,
+                        Some(other) => panic!("unexpected {other:?}"),
+                    }
+                }
+                clock.advance(Duration::from_secs(1));
+            }
+        };
+        drive(6);
+        // (Recomputes the interest of any site a test without a subscriber
+        // reached while the dispatchers above were being registered.)
+        tracing::callsite::rebuild_interest_cache();
+        // A periodic report summarizes the calls shed so far, once.
+        assert_eq!(tracing.report_all(), 1, "only \"api\" refused calls");
+        drive(6);
+        assert!(
+            throttled > 0 && ok > 0 && failed > 0,
+            "{ok} {failed} {throttled}"
+        );
+        assert_eq!(registry.breaker("api").unwrap().state(), State::Closed);
+
         let name = [("name", "db")];
+        let api = [("name", "api")];
+        let api_reason = |reason| [("name", "api"), ("reason", reason)];
+        let rejections = "warden_circuit_breaker_rejections_total";
         let expected = Series::from([
+            (
+                key("warden_circuit_breaker_successes_total", &api),
+                ok as f64,
+            ),
+            (
+                key("warden_circuit_breaker_failures_total", &api),
+                failed as f64,
+            ),
+            (key("warden_circuit_breaker_timeouts_total", &api), 0.0),
+            (key(rejections, &api_reason("bulkhead_full")), 0.0),
+            (key(rejections, &api_reason("open")), 0.0),
+            (key(rejections, &api_reason("too_many_requests")), 0.0),
+            (key(rejections, &api_reason("throttled")), throttled as f64),
             (key("warden_circuit_breaker_successes_total", &name), 2.0),
             // 2 timeouts, 3 + 1 failed attempts.
             (key("warden_circuit_breaker_failures_total", &name), 6.0),
@@ -279,6 +358,80 @@ mod same_families {
             expected,
             "metrics facade"
         );
+
+        // The calls shed since the report are summarized when "api" leaves the
+        // closed state; nothing is left for the next report.
+        registry.breaker("api").unwrap().breaker().force_open();
+        assert_eq!(tracing.report_all(), 0);
+        let summaries: Vec<_> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.target == REJECTIONS_TARGET)
+            .cloned()
+            .collect();
+        assert_eq!(summaries.len(), 2, "{summaries:?}");
+        let field = |e: &Captured, f: &str| e.fields[f].parse::<u64>().unwrap();
+        for e in &summaries {
+            assert_eq!(
+                (e.fields["breaker"].as_str(), e.fields["state"].as_str()),
+                ("api", "closed")
+            );
+            assert_eq!((field(e, "open"), field(e, "too_many_requests")), (0, 0));
+            assert!(field(e, "throttled") > 0, "{e:?}");
+        }
+        assert_eq!(
+            summaries.iter().map(|e| field(e, "throttled")).sum::<u64>(),
+            throttled,
+            "tracing"
+        );
+        assert_eq!(field(&summaries[1], "total"), throttled);
         provider.shutdown().unwrap();
+    }
+
+    /// A `tracing` event as the capturing subscriber saw it.
+    #[derive(Clone, Debug)]
+    struct Captured {
+        target: String,
+        fields: std::collections::BTreeMap<String, String>,
+    }
+
+    /// Keeps every event (spans are not used).
+    #[derive(Clone, Default)]
+    struct Capture(Arc<std::sync::Mutex<Vec<Captured>>>);
+
+    struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+        fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+            self.0.insert(field.name().to_owned(), value.to_string());
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut fields = std::collections::BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(Captured {
+                target: event.metadata().target().to_owned(),
+                fields,
+            });
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
     }
 }

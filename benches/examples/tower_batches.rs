@@ -1,0 +1,82 @@
+//! The comparison's `tower_layer` workload (`benches/compare/tower.rs`, the same
+//! contenders and the same loop) in short batches, reporting the fastest batch
+//! of each contender: a figure that stays usable on a machine shared with other
+//! jobs and on a VM that switches between a fast and a slow mode (see
+//! BENCHMARKS.md, "Closed success on a Sapphire-Rapids-class VM").
+//!
+//! ```text
+//! cargo run -p warden-benches --release --example tower_batches [calls per batch] [batches] [contenders] [threads]
+//! ```
+//!
+//! Defaults: 100,000 calls per batch, 200 batches per contender, the contenders
+//! interleaved, at 1 and 2 threads. `contenders` is a comma-separated subset of
+//! `bare,static,arc` (default: all three), `threads` of thread counts (default
+//! `1,2`). One contender, 1 batch and 1 thread count only that contender's
+//! loop with callgrind:
+//!
+//! ```text
+//! valgrind --tool=callgrind --toggle-collect='*Contender>::run' \
+//!     target/release/examples/tower_batches 100000 1 static 1
+//! ```
+//!
+//! (`Ir` / 100,000 is the instructions per call of the worker's loop, the
+//! loop's own included; entering the runtime adds under 0.1 per call.)
+
+#[path = "../benches/compare/tower.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod tower;
+
+use tower::{BareStack, Tower, WardenArc, WardenStatic};
+use warden_benches::harness::{Team, Workload};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let iters = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000u64)
+        .max(1);
+    let batches = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200u64)
+        .max(1);
+    let which = args.next().unwrap_or_else(|| "bare,static,arc".into());
+    let threads_list: Vec<usize> = args
+        .next()
+        .map(|t| t.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2]);
+    let wants = |name: &str| which.split(',').any(|w| w == name);
+    let per_call = |d: std::time::Duration| d.as_secs_f64() * 1e9 / iters as f64;
+    for threads in threads_list {
+        let w = Workload::TowerLayer;
+        let mut bare =
+            wants("bare").then(|| Team::<Tower<BareStack>>::new(w, threads).expect("tower"));
+        let mut stat =
+            wants("static").then(|| Team::<Tower<WardenStatic>>::new(w, threads).expect("tower"));
+        let mut arc =
+            wants("arc").then(|| Team::<Tower<WardenArc>>::new(w, threads).expect("tower"));
+        let mut best = [f64::MAX; 3];
+        for _ in 0..batches {
+            if let Some(t) = &mut bare {
+                best[0] = best[0].min(per_call(t.run(iters)));
+            }
+            if let Some(t) = &mut stat {
+                best[1] = best[1].min(per_call(t.run(iters)));
+            }
+            if let Some(t) = &mut arc {
+                best[2] = best[2].min(per_call(t.run(iters)));
+            }
+        }
+        print!("{threads}t:");
+        for (name, b) in ["bare", "warden-breaker (from_static)", "warden-tower-arc"]
+            .iter()
+            .zip(best)
+        {
+            if b < f64::MAX {
+                print!(" | {name} {b:.2} ns");
+            }
+        }
+        println!();
+    }
+}

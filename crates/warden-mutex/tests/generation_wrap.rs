@@ -1,0 +1,165 @@
+//! The mutex reference holds permits across generations the way the lock-free
+//! breaker must: its generation is a `u64`, so a permit held across 2^20 (and
+//! 2^21) real transitions, the point where the lock-free breaker's 20-bit
+//! generation field repeats, is still told apart from the current generation.
+//! Each case admits a call, moves the breaker through exactly that many
+//! generations with commands or natural transitions, reports the outcome, and
+//! checks that nothing changed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warden_breaker::{Counts, ManualClock, SlowCalls, State};
+use warden_mutex::CircuitBreaker;
+
+/// Generations the lock-free breaker's 20-bit field tells apart.
+const LAP: u32 = 1 << 20;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Trips at the first failure; 1 ms timeout; one probe closes it.
+fn trip_on_first_failure() -> (CircuitBreaker, ManualClock) {
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("wrap")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .timeout(ms(1))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    (cb, clock)
+}
+
+fn resets(cb: &CircuitBreaker, n: u32) {
+    for _ in 0..n {
+        cb.reset();
+    }
+}
+
+#[test]
+fn closed_failure_after_a_lap_of_resets_changes_nothing() {
+    let (cb, _clock) = trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    resets(&cb, LAP);
+    held.failure();
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(cb.counts(), Counts::default());
+}
+
+#[test]
+fn closed_success_after_two_laps_of_resets_is_not_counted() {
+    let (cb, _clock) = trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    resets(&cb, 2 * LAP);
+    held.success();
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale success was counted"
+    );
+}
+
+#[test]
+fn owned_permit_across_a_lap_of_force_open_and_reset() {
+    let (cb, _clock) = trip_on_first_failure();
+    let cb = Arc::new(cb);
+    let held = cb.try_acquire_owned().expect("closed admits");
+    for _ in 0..LAP / 2 {
+        cb.force_open();
+        cb.reset();
+    }
+    held.failure();
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(cb.counts(), Counts::default());
+}
+
+#[test]
+fn timed_slow_success_after_a_lap_of_resets_changes_nothing() {
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("wrap")
+        .slow_calls(
+            SlowCalls::new(ms(1))
+                .with_slow_rate_percent(50)
+                .with_min_calls(1),
+        )
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    let held = cb.try_acquire().expect("closed admits");
+    resets(&cb, LAP);
+    clock.advance(ms(2));
+    held.success(); // slow: it would trip a 50 % rule over one call
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "a stale slow call tripped the breaker"
+    );
+    assert_eq!(cb.counts(), Counts::default());
+}
+
+/// Open, then half-open with one probe admitted, held while the breaker moves
+/// through exactly one lap of generations back to half-open (`LAP - 2` resets, a
+/// trip, the timeout); then `report` reports the probe.
+fn probe_held_across_a_lap(report: impl FnOnce(warden_mutex::Permit<'_>)) -> CircuitBreaker {
+    let (cb, clock) = trip_on_first_failure();
+    let _ = cb.call(|| Err::<(), _>(()));
+    clock.advance(ms(2));
+    let probe = cb.try_acquire().expect("half-open admits a probe");
+    assert_eq!(cb.state(), State::HalfOpen);
+    resets(&cb, LAP - 2);
+    let _ = cb.call(|| Err::<(), _>(()));
+    clock.advance(ms(2));
+    assert_eq!(cb.state(), State::HalfOpen, "a lap later, half-open again");
+    report(probe);
+    cb
+}
+
+#[test]
+fn half_open_probe_success_after_a_lap_does_not_close() {
+    let cb = probe_held_across_a_lap(|p| p.success());
+    assert_eq!(
+        cb.state(),
+        State::HalfOpen,
+        "a stale probe closed the breaker"
+    );
+    assert_eq!(cb.counts(), Counts::default());
+}
+
+#[test]
+fn half_open_probe_failure_after_a_lap_does_not_reopen() {
+    let cb = probe_held_across_a_lap(|p| p.failure());
+    assert_eq!(
+        cb.state(),
+        State::HalfOpen,
+        "a stale probe re-opened the breaker"
+    );
+}
+
+#[test]
+fn closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
+    // Each cycle is three generations (trip, half-open, close): LAP cycles are three
+    // laps, back to the admitting generation's field value.
+    let (cb, clock) = trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    for _ in 0..LAP {
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(2));
+        let _ = cb.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(cb.state(), State::Closed);
+    held.failure();
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "a stale failure tripped the breaker"
+    );
+}
