@@ -935,13 +935,22 @@ impl CircuitBreaker {
     fn admit_hooked(&self, s: Snapshot) -> Admission {
         // The cell first, while little is live (see `Counters::direct_cell`).
         let cell = self.counters.direct_cell();
-        if let Some(cell) = cell
-            && self.throttle_admits_plainly(s)
-        {
-            cell.record_request(s.without_pending());
-            return Admission::new(Ok(Ticket::closed(s.generation())));
+        if !self.throttle_admits_plainly(s) {
+            return self.admit_with_hooks(s);
         }
-        self.admit_with_hooks(s)
+        let Some(cell) = cell else {
+            return self.admit_plainly_elsewhere(s);
+        };
+        cell.record_request(s.without_pending());
+        Admission::new(Ok(Ticket::closed(s.generation())))
+    }
+
+    /// [`Self::admit_hooked`]'s plain admission for a thread past the counters'
+    /// direct cells.
+    #[inline(never)]
+    fn admit_plainly_elsewhere(&self, s: Snapshot) -> Admission {
+        self.counters.record_request_elsewhere(s.without_pending());
+        Admission::new(Ok(Ticket::closed(s.generation())))
     }
 
     /// [`Self::admit_hooked`] past a throttle's plain admission, in a function of
@@ -1227,7 +1236,7 @@ impl CircuitBreaker {
             return self.timed_success_counting(ticket, timed, now_ns);
         }
         let Some(cell) = cell else {
-            return self.timed_success_counting(ticket, timed, now_ns);
+            return self.timed_success_elsewhere(ticket, now_ns);
         };
         cell.record_success(&self.counters, ticket.word());
         // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
@@ -1247,9 +1256,22 @@ impl CircuitBreaker {
         self.timed_success_counting(ticket, timed, now_ns);
     }
 
+    /// [`Self::record_timed_success`]'s common case for a thread past the counters'
+    /// direct cells (its bucket entered, not slow): counts the success, then what
+    /// the throttle does with it.
+    #[inline(never)]
+    fn timed_success_elsewhere(&self, ticket: Ticket, now_ns: u64) {
+        self.counters.record_success_elsewhere(ticket.word());
+        // Relaxed: see `record_timed_success`.
+        if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
+            let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
+            self.throttle_timed_success(ticket.generation(), now);
+        }
+    }
+
     /// The rest of [`Self::record_timed_success`] once its bucket is entered: counts
-    /// the success, then what the throttle and the slow-call rule do with it. Not
-    /// cold: it is the common path of every thread past the counters' direct cells.
+    /// the success, then what the throttle and the slow-call rule do with it.
+    #[cold]
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);

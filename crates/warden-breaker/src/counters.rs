@@ -586,6 +586,47 @@ impl Counters {
             .map(DirectCell)
     }
 
+    /// [`Self::record_request`] for a thread [`Self::direct_cell`] found no direct
+    /// cell for: the rest of [`Self::on_cell`], without a second direct look.
+    pub(crate) fn record_request_elsewhere(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return self.record_request(tag);
+        }
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell_elsewhere(
+            tag,
+            move |cell| bump_owned(&cell.requests, tag),
+            move |cell| {
+                update_shared(&cell.requests, generation, |c| c + 1);
+            },
+        );
+    }
+
+    /// [`Self::record_success`] for a thread [`Self::direct_cell`] found no direct
+    /// cell for: the rest of [`Self::on_cell`], without a second direct look.
+    pub(crate) fn record_success_elsewhere(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return self.record_success(tag);
+        }
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell_elsewhere(
+            tag,
+            move |cell| {
+                bump_owned(&cell.successes, tag);
+                bump_owned_total(&cell.total_successes);
+            },
+            move |cell| {
+                update_shared(&cell.successes, generation, |c| c + 1);
+                bump_shared_total(&cell.total_successes);
+            },
+        );
+        self.end_failure_streak(tag);
+    }
+
     /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
     ///
     /// The closures capture `tag` and `generation` by value (`move`): captured by
