@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The comparison in one command: builds the benches, runs every benchmark
-# (11 workloads x 1 and 2 threads x every contender that has the state, 90 in all; then the
+# (12 workloads x 1 and 2 threads x every contender that has the state, 112 in all, 8 of them
+# the metrics checks' A/A controls, about 40 s; then the
 # scale benchmarks: the memory probe, 8 many_breakers and 12 many_threads, about 3 minutes
 # more), then prints
 # the table, writes it to target/criterion/warden-report.md and draws

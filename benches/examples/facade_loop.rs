@@ -10,13 +10,14 @@
 //!     target/release/examples/facade_loop warden-kit-otel closed_success 100000
 //! ```
 //!
-//! Contenders: `warden-kit`, `warden-kit-prometheus`, `warden-kit-otel`,
+//! Contenders: `warden-kit`, `warden-kit-again` (the report's A/A control,
+//! the same pipeline), `warden-kit-prometheus`, `warden-kit-otel`,
 //! `warden-kit-metrics-rs`; workloads: `closed_success`, `open_reject`.
 
 #[path = "../benches/compare/facade.rs"]
 mod facade;
 
-use facade::{Facade, MetricsRs, NoMetrics, Otel, Prometheus};
+use facade::{Facade, MetricsRs, NoMetrics, NoMetricsAgain, Otel, Prometheus};
 use warden_benches::harness::{Contender, Workload, run_loop};
 
 #[inline(never)]
@@ -41,6 +42,7 @@ fn main() {
     let n = args.next().map_or(100_000, |n| n.parse().expect(usage));
     match contender.as_str() {
         "warden-kit" => measure::<Facade<NoMetrics>>(workload, n),
+        "warden-kit-again" => measure::<Facade<NoMetricsAgain>>(workload, n),
         "warden-kit-prometheus" => measure::<Facade<Prometheus>>(workload, n),
         "warden-kit-otel" => measure::<Facade<Otel>>(workload, n),
         "warden-kit-metrics-rs" => measure::<Facade<MetricsRs>>(workload, n),

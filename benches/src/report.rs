@@ -23,6 +23,10 @@ use crate::harness::Workload;
 /// The contender every ratio is relative to.
 pub const BASELINE: &str = "warden-breaker";
 
+/// [`BASELINE`] measured a second time in the same run, right after the
+/// metrics backends: the A/A control of [`METRICS_BACKENDS`].
+pub const BASELINE_AGAIN: &str = "warden-breaker-again";
+
 /// Known contenders in report order; others follow in name order.
 pub const CONTENDERS: [&str; 8] = [
     "bare",
@@ -157,7 +161,8 @@ impl Results {
             .map(|e| e.ns)
     }
 
-    /// Contenders present, in report order.
+    /// Contenders present, in report order; an A/A control right after the
+    /// baseline it repeats.
     pub fn contenders(&self) -> Vec<String> {
         let mut names: Vec<String> = CONTENDERS
             .iter()
@@ -171,6 +176,16 @@ impl Results {
             .filter(|c| !CONTENDERS.contains(c))
             .collect();
         names.extend(others.into_iter().map(String::from));
+        for (base, again) in CONTROLS {
+            let (Some(b), Some(a)) = (
+                names.iter().position(|n| n == base),
+                names.iter().position(|n| n == again),
+            ) else {
+                continue;
+            };
+            let again = names.remove(a);
+            names.insert(if a < b { b } else { b + 1 }, again);
+        }
         names
     }
 
@@ -207,8 +222,15 @@ pub struct Check {
     /// The measured ratio (or difference in ns, for a `… ns` target), if both
     /// figures are present.
     pub ratio: Option<f64>,
-    /// Whether it was met.
+    /// Whether it was met; `None` if a figure is missing or the run could not
+    /// decide (see `unresolved`).
     pub met: Option<bool>,
+    /// For a check against a baseline measured twice (an A/A control): the
+    /// two baseline figures' difference in ns, this run's resolution.
+    pub spread: Option<f64>,
+    /// Why a check whose figures are present is not decided, printed in
+    /// place of yes or no.
+    pub unresolved: Option<String>,
 }
 
 fn check(what: String, ratio: Option<f64>, at_least: bool, bound: f64) -> Check {
@@ -217,6 +239,8 @@ fn check(what: String, ratio: Option<f64>, at_least: bool, bound: f64) -> Check 
         met: ratio.map(|r| if at_least { r >= bound } else { r <= bound }),
         ratio,
         what,
+        spread: None,
+        unresolved: None,
     }
 }
 
@@ -227,6 +251,8 @@ fn check_ns(what: String, extra: Option<f64>, bound: f64) -> Check {
         met: extra.map(|e| e <= bound),
         ratio: extra,
         what,
+        spread: None,
+        unresolved: None,
     }
 }
 
@@ -365,6 +391,82 @@ pub const METRICS_BACKENDS: [&str; 4] = [
 /// [`FACADE_METRICS_BACKENDS`].
 pub const FACADE_BASELINE: &str = "warden-kit";
 
+/// [`FACADE_BASELINE`] measured a second time in the same run, right after
+/// the facade's metrics backends: their A/A control.
+pub const FACADE_BASELINE_AGAIN: &str = "warden-kit-again";
+
+/// The A/A controls and the baselines they repeat.
+pub const CONTROLS: [(&str, &str); 2] = [
+    (BASELINE, BASELINE_AGAIN),
+    (FACADE_BASELINE, FACADE_BASELINE_AGAIN),
+];
+
+/// Whether `contender` is an A/A control (a baseline measured again).
+pub fn is_control(contender: &str) -> bool {
+    CONTROLS.iter().any(|(_, again)| *again == contender)
+}
+
+/// The metrics goal: recording metrics adds at most this many ns to a call.
+pub const METRICS_GOAL_NS: f64 = 1.0;
+
+/// The most noise at which a metrics check is decided: the goal itself. A run
+/// whose two figures of the same code differ by more than 1 ns cannot tell a
+/// 1 ns cost from its own noise.
+pub const METRICS_RESOLUTION_NS: f64 = METRICS_GOAL_NS;
+
+/// One metrics check: `backend`'s figure against its baseline's two, `before`
+/// (measured before the group's backends) and `again` (right after them).
+///
+/// * The cost is `backend − max(before, again)`: what the backend adds over
+///   the slower figure of the same code without it.
+/// * The A/A spread `|before − again|` is the run's resolution. Above
+///   [`METRICS_RESOLUTION_NS`] the check is unresolved.
+/// * A backend cannot make a call cheaper than none (it runs the same
+///   instructions and more): a figure more than [`METRICS_RESOLUTION_NS`]
+///   below both baseline figures is noise the A/A pair missed, and the check
+///   is unresolved too.
+/// * Otherwise it is met when the cost is at most [`METRICS_GOAL_NS`]; a met
+///   check bounds the cost at the goal plus the spread.
+///
+/// Without the second baseline figure (a run filtered to leave it out) the
+/// difference to the first is shown and nothing is decided.
+pub fn metrics_check(
+    what: String,
+    backend: Option<f64>,
+    before: Option<f64>,
+    again: Option<f64>,
+    again_name: &str,
+) -> Check {
+    let mut c = check_ns(what, None, METRICS_GOAL_NS);
+    let (Some(backend), Some(before)) = (backend, before) else {
+        return c;
+    };
+    let Some(again) = again else {
+        c.ratio = Some(backend - before);
+        c.unresolved = Some(format!("no A/A control ({again_name}) in this run"));
+        return c;
+    };
+    let (slower, faster) = (before.max(again), before.min(again));
+    let spread = slower - faster;
+    let below = faster - backend;
+    c.ratio = Some(backend - slower);
+    c.spread = Some(spread);
+    if spread > METRICS_RESOLUTION_NS {
+        c.unresolved = Some(format!(
+            "unresolved at this run's noise (spread {} ns)",
+            fmt_ns(spread)
+        ));
+    } else if below > METRICS_RESOLUTION_NS {
+        c.unresolved = Some(format!(
+            "unresolved at this run's noise ({} ns below both baselines)",
+            fmt_ns(below)
+        ));
+    } else {
+        c.met = Some(backend - slower <= METRICS_GOAL_NS);
+    }
+    c
+}
+
 /// The facade's pipeline in a registry given each metrics backend.
 pub const FACADE_METRICS_BACKENDS: [&str; 3] = [
     "warden-kit-prometheus",
@@ -374,38 +476,33 @@ pub const FACADE_METRICS_BACKENDS: [&str; 3] = [
 
 /// Recording metrics (a breaker watched by each backend) adds at most 1 ns per
 /// call to the closed success and the open rejection, on the bare breaker and
-/// through the facade. Backends absent from the run are left out.
+/// through the facade, each decided by [`metrics_check`] against its
+/// baseline's A/A pair. Backends absent from the run are left out.
 fn metrics_checks(r: &Results) -> Vec<Check> {
     let mut v = Vec::new();
-    for backend in FACADE_METRICS_BACKENDS {
-        for w in [Workload::ClosedSuccess, Workload::OpenReject] {
-            for t in [1, 2] {
-                if r.ns(w, t, backend).is_none() {
-                    continue;
+    let groups = [
+        (
+            &FACADE_METRICS_BACKENDS[..],
+            FACADE_BASELINE,
+            FACADE_BASELINE_AGAIN,
+        ),
+        (&METRICS_BACKENDS[..], BASELINE, BASELINE_AGAIN),
+    ];
+    for (backends, base, again) in groups {
+        for &backend in backends {
+            for w in [Workload::ClosedSuccess, Workload::OpenReject] {
+                for t in [1, 2] {
+                    if backend != "warden-prometheus" && r.ns(w, t, backend).is_none() {
+                        continue;
+                    }
+                    v.push(metrics_check(
+                        format!("{} {t}t: {backend} − max({base}, {again})", w.name()),
+                        r.ns(w, t, backend),
+                        r.ns(w, t, base),
+                        r.ns(w, t, again),
+                        again,
+                    ));
                 }
-                v.push(check_ns(
-                    format!("{} {t}t: {backend} − {FACADE_BASELINE}", w.name()),
-                    r.ns(w, t, backend)
-                        .zip(r.ns(w, t, FACADE_BASELINE))
-                        .map(|(m, b)| m - b),
-                    1.0,
-                ));
-            }
-        }
-    }
-    for backend in METRICS_BACKENDS {
-        for w in [Workload::ClosedSuccess, Workload::OpenReject] {
-            for t in [1, 2] {
-                if backend != "warden-prometheus" && r.ns(w, t, backend).is_none() {
-                    continue;
-                }
-                v.push(check_ns(
-                    format!("{} {t}t: {backend} − warden-breaker", w.name()),
-                    r.ns(w, t, backend)
-                        .zip(r.ns(w, t, BASELINE))
-                        .map(|(m, b)| m - b),
-                    1.0,
-                ));
             }
         }
     }
@@ -413,9 +510,10 @@ fn metrics_checks(r: &Results) -> Vec<Check> {
 }
 
 fn fmt_ns(ns: f64) -> String {
-    if ns < 10.0 {
+    // By magnitude, so a negative difference keeps the precision of a positive one.
+    if ns.abs() < 10.0 {
         format!("{ns:.2}")
-    } else if ns < 100.0 {
+    } else if ns.abs() < 100.0 {
         format!("{ns:.1}")
     } else {
         format!("{ns:.0}")
@@ -468,9 +566,22 @@ pub fn markdown(r: &Results, machine: &str) -> String {
          {BASELINE}'s (above 1: {BASELINE} is that many times faster). \
          `-`: the contender has no such state.\n"
     );
+    if contenders.iter().any(|c| is_control(c)) {
+        let _ = writeln!(
+            s,
+            "Columns marked (A/A control) are not contenders: they are a baseline measured \
+             again in the same run, right after the metrics backends of its group (same \
+             code, workload and threads), to show how far this run's figures move on their \
+             own.\n"
+        );
+    }
     let _ = write!(s, "| workload | threads |");
     for c in &contenders {
-        let _ = write!(s, " {c} |");
+        if is_control(c) {
+            let _ = write!(s, " {c} (A/A control) |");
+        } else {
+            let _ = write!(s, " {c} |");
+        }
     }
     let _ = write!(s, "\n|---|--:|");
     for _ in &contenders {
@@ -498,22 +609,40 @@ pub fn markdown(r: &Results, machine: &str) -> String {
     }
     let _ = writeln!(s, "\n### Targets\n");
     let _ = writeln!(s, "| target | want | measured | met |\n|---|--:|--:|:-:|");
-    for c in checks(r) {
+    let checks = checks(r);
+    for c in &checks {
+        let measured = match c.ratio {
+            None => "-".to_string(),
+            Some(ns) if c.want.ends_with("ns") => format!("{} ns", fmt_ns(ns)),
+            Some(r) => fmt_ratio(r),
+        };
+        let measured = match c.spread {
+            Some(spread) => format!("{measured} (A/A spread {} ns)", fmt_ns(spread)),
+            None => measured,
+        };
+        let met = match (c.met, &c.unresolved) {
+            (Some(true), _) => "yes",
+            (Some(false), _) => "**no**",
+            (None, Some(why)) => why.as_str(),
+            (None, None) => "-",
+        };
+        let _ = writeln!(s, "| {} | {} | {measured} | {met} |", c.what, c.want);
+    }
+    if checks
+        .iter()
+        .any(|c| c.spread.is_some() || c.unresolved.is_some())
+    {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
-            c.what,
-            c.want,
-            match c.ratio {
-                None => "-".to_string(),
-                Some(ns) if c.want.ends_with("ns") => format!("{} ns", fmt_ns(ns)),
-                Some(r) => fmt_ratio(r),
-            },
-            match c.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "-",
-            }
+            "\nThe metrics rows: each baseline is measured twice in the run, before the metrics \
+             backends of its group and again right after them (the A/A control: the same \
+             code). A row is met when the backend's time is at most {METRICS_GOAL_NS} ns over \
+             the slower of the two baseline times. The A/A spread (their difference) is the \
+             run's resolution: a met row bounds the cost at {METRICS_GOAL_NS} ns plus the \
+             spread. A spread over {METRICS_RESOLUTION_NS} ns, or a backend more than \
+             {METRICS_RESOLUTION_NS} ns below both baseline times (a backend cannot make a \
+             call cheaper than none, so that is noise too), leaves the row unresolved rather \
+             than yes or no: this run cannot resolve a {METRICS_GOAL_NS} ns cost there."
         );
     }
     s
@@ -600,6 +729,8 @@ pub fn scale_checks(s: &Scale) -> Vec<Check> {
             want: "≤ 512 B".to_string(),
             met: bytes.map(|b| b <= 512.0),
             ratio: bytes,
+            spread: None,
+            unresolved: None,
         },
         check(
             "many_threads: warden-breaker 256t ÷ 8t (per call per core)".to_string(),
@@ -709,7 +840,12 @@ const COLOURS: [RGBColor; 8] = [
 /// count, one bar per contender, ns per call on a log scale) into an SVG file.
 pub fn plot_svg(r: &Results, path: &Path) -> Result<(), String> {
     let rows = r.rows();
-    let contenders = r.contenders();
+    // The A/A controls are a measurement of the run, not contenders.
+    let contenders: Vec<String> = r
+        .contenders()
+        .into_iter()
+        .filter(|c| !is_control(c))
+        .collect();
     if rows.is_empty() {
         return Err("no results to plot".into());
     }
@@ -946,16 +1082,25 @@ mod tests {
         let r = Results {
             estimates: vec![
                 est(ClosedSuccess, 1, "warden-breaker", 3.0),
+                est(ClosedSuccess, 1, "warden-breaker-again", 3.0),
                 est(ClosedSuccess, 1, "warden-prometheus", 3.5),
                 est(OpenReject, 2, "warden-breaker", 3.0),
+                est(OpenReject, 2, "warden-breaker-again", 3.0),
                 est(OpenReject, 2, "warden-prometheus", 4.5),
+                est(OpenReject, 1, "warden-breaker", 3.0),
+                est(OpenReject, 1, "warden-prometheus", 3.2),
             ],
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
-        let cs = find("closed_success 1t: warden-prometheus − warden-breaker");
-        assert_eq!((cs.ratio, cs.met), (Some(0.5), Some(true)));
-        let or = find("open_reject 2t: warden-prometheus − warden-breaker");
+        let cs = find(
+            "closed_success 1t: warden-prometheus − max(warden-breaker, warden-breaker-again)",
+        );
+        assert_eq!(
+            (cs.ratio, cs.spread, cs.met),
+            (Some(0.5), Some(0.0), Some(true))
+        );
+        let or = find("open_reject 2t: warden-prometheus − max(");
         assert_eq!(
             (or.ratio, or.met),
             (Some(1.5), Some(false)),
@@ -963,6 +1108,125 @@ mod tests {
         );
         let missing = find("closed_success 2t: warden-prometheus");
         assert_eq!(missing.met, None);
+        // No second baseline figure: the difference is shown, nothing decided.
+        let no_control = find("open_reject 1t: warden-prometheus");
+        assert!((no_control.ratio.unwrap() - 0.2).abs() < 1e-9);
+        assert_eq!((no_control.spread, no_control.met), (None, None));
+        assert_eq!(
+            no_control.unresolved.as_deref(),
+            Some("no A/A control (warden-breaker-again) in this run")
+        );
+    }
+
+    fn metrics(backend: f64, before: f64, again: f64) -> Check {
+        metrics_check(
+            "m".into(),
+            Some(backend),
+            Some(before),
+            Some(again),
+            BASELINE_AGAIN,
+        )
+    }
+
+    #[test]
+    fn a_backend_within_the_a_a_bracket_passes() {
+        // 9.6 lies between the baseline's two figures (9.3 before, 9.9 after).
+        let c = metrics(9.6, 9.3, 9.9);
+        assert_eq!(c.met, Some(true));
+        assert_eq!(c.unresolved, None);
+        assert!((c.ratio.unwrap() - -0.3).abs() < 1e-9, "{c:?}");
+        assert!((c.spread.unwrap() - 0.6).abs() < 1e-9, "{c:?}");
+        // Up to the goal over the slower figure, whichever came first.
+        assert_eq!(metrics(10.9, 9.9, 9.3).met, Some(true));
+        // A little below both (placement): still decided.
+        assert_eq!(metrics(8.5, 9.3, 9.9).met, Some(true));
+    }
+
+    #[test]
+    fn a_backend_2_ns_over_the_slower_baseline_fails() {
+        let c = metrics(11.9, 9.3, 9.9);
+        assert_eq!(c.met, Some(false));
+        assert_eq!(c.unresolved, None);
+        assert!((c.ratio.unwrap() - 2.0).abs() < 1e-9, "{c:?}");
+        // Judged against the slower figure, not the faster one.
+        assert_eq!(metrics(10.85, 9.9, 9.3).met, Some(true));
+        assert_eq!(metrics(10.85, 9.3, 9.3).met, Some(false));
+    }
+
+    #[test]
+    fn a_large_a_a_spread_is_reported_as_unresolved() {
+        // The baseline moved 6 ns between its two measurements: a 1 ns cost
+        // cannot be told from that, whatever the backend measured.
+        for backend in [90.0, 95.0, 120.0] {
+            let c = metrics(backend, 92.0, 98.0);
+            assert_eq!(c.met, None, "{c:?}");
+            assert_eq!(
+                c.unresolved.as_deref(),
+                Some("unresolved at this run's noise (spread 6.00 ns)")
+            );
+            assert_eq!(c.spread, Some(6.0));
+        }
+        // Both baselines agree but the backend measured 15 ns faster than
+        // either: noise the pair missed, not a verdict.
+        let c = metrics(77.0, 92.0, 92.5);
+        assert_eq!(c.met, None);
+        assert_eq!(
+            c.unresolved.as_deref(),
+            Some("unresolved at this run's noise (15.0 ns below both baselines)")
+        );
+        // At the bound itself the run still decides.
+        assert_eq!(metrics(10.0, 9.0, 10.0).met, Some(true));
+    }
+
+    #[test]
+    fn the_report_prints_the_a_a_spread_and_marks_the_controls() {
+        use Workload::*;
+        let r = Results {
+            estimates: vec![
+                est(ClosedSuccess, 1, "warden-breaker", 9.0),
+                est(ClosedSuccess, 1, "warden-prometheus", 9.5),
+                est(ClosedSuccess, 1, "warden-breaker-again", 9.25),
+                est(ClosedSuccess, 1, "warden-kit", 90.0),
+                est(ClosedSuccess, 1, "warden-kit-again", 96.0),
+                est(ClosedSuccess, 1, "warden-kit-otel", 91.0),
+            ],
+        };
+        assert_eq!(
+            r.contenders(),
+            [
+                "warden-breaker",
+                "warden-breaker-again",
+                "warden-kit",
+                "warden-kit-again",
+                "warden-kit-otel",
+                "warden-prometheus"
+            ]
+        );
+        let md = markdown(&r, "");
+        assert!(
+            md.contains("| warden-breaker | warden-breaker-again (A/A control) | warden-kit |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| closed_success 1t: warden-prometheus − max(warden-breaker, \
+                 warden-breaker-again) | ≤ 1 ns | 0.25 ns (A/A spread 0.25 ns) | yes |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| -5.00 ns (A/A spread 6.00 ns) | unresolved at this run's noise \
+                 (spread 6.00 ns) |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("The metrics rows:"), "{md}");
+        let path = std::env::temp_dir().join(format!("warden-aa-{}.svg", std::process::id()));
+        plot_svg(&r, &path).unwrap();
+        let svg = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(svg.contains("warden-kit-otel") && !svg.contains("again"));
     }
 
     #[test]
@@ -990,14 +1254,20 @@ mod tests {
         let r = Results {
             estimates: vec![
                 est(ClosedSuccess, 1, "warden-kit", 20.0),
+                est(ClosedSuccess, 1, "warden-kit-again", 19.5),
                 est(ClosedSuccess, 1, "warden-kit-otel", 20.5),
                 est(OpenReject, 1, "warden-kit-metrics-rs", 30.0),
+                est(OpenReject, 1, "warden-kit-again", 30.0),
             ],
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what));
-        let otel = find("closed_success 1t: warden-kit-otel − warden-kit").unwrap();
-        assert_eq!((otel.ratio, otel.met), (Some(0.5), Some(true)));
+        let otel =
+            find("closed_success 1t: warden-kit-otel − max(warden-kit, warden-kit-again)").unwrap();
+        assert_eq!(
+            (otel.ratio, otel.spread, otel.met),
+            (Some(0.5), Some(0.5), Some(true))
+        );
         let no_baseline = find("open_reject 1t: warden-kit-metrics-rs").unwrap();
         assert_eq!(no_baseline.met, None);
         assert!(
@@ -1052,6 +1322,16 @@ mod tests {
             md.contains("| open_reject | 1 | - | **2.00** | 30.0 (15.0×) |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn ns_keep_three_figures_either_side_of_zero() {
+        assert_eq!(fmt_ns(9.561), "9.56");
+        assert_eq!(fmt_ns(-9.561), "-9.56");
+        assert_eq!(fmt_ns(25.52), "25.5");
+        assert_eq!(fmt_ns(-25.52), "-25.5");
+        assert_eq!(fmt_ns(-98.68), "-98.7");
+        assert_eq!(fmt_ns(-141.2), "-141");
     }
 
     #[test]

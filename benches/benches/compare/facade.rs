@@ -8,7 +8,10 @@
 //! collects, so their figures against `warden-kit`'s are what exporting
 //! metrics costs a guarded call through the facade (the target: at most
 //! 1 ns). They run `closed_success` and `open_reject`, the workloads whose
-//! paths record a total per call.
+//! paths record a total per call. `warden-kit-again` ([`NoMetricsAgain`]) is
+//! `warden-kit` measured a second time, right after the backends: the A/A
+//! control that shows the report how far this run's figures move without any
+//! difference in the code.
 //!
 //! Also compiled into `examples/facade_loop.rs`, which counts the
 //! instructions of the same calls under callgrind.
@@ -38,6 +41,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
 /// No metrics.
 pub(crate) struct NoMetrics;
+/// No metrics, under the A/A control's name (the same registry and pipeline
+/// as [`NoMetrics`]).
+pub(crate) struct NoMetricsAgain;
 /// `warden-prometheus`'s collector.
 pub(crate) struct Prometheus;
 /// OpenTelemetry observable instruments (an SDK meter provider).
@@ -50,6 +56,13 @@ impl Backend for NoMetrics {
     const NAME: &'static str = "warden-kit";
     fn attach(builder: RegistryBuilder) -> (RegistryBuilder, Box<dyn Any + Send + Sync>) {
         (builder, Box::new(()))
+    }
+}
+
+impl Backend for NoMetricsAgain {
+    const NAME: &'static str = warden_benches::report::FACADE_BASELINE_AGAIN;
+    fn attach(builder: RegistryBuilder) -> (RegistryBuilder, Box<dyn Any + Send + Sync>) {
+        NoMetrics::attach(builder)
     }
 }
 

@@ -1,6 +1,12 @@
 //! The comparison: every workload at 1 and 2 threads for every contender, then
 //! the scale benchmarks (`scale.rs`: many breakers, many threads, memory).
 //! IDs are `{workload}/{threads}t/{contender}`. Run with `benches/run.sh`.
+//!
+//! The metrics backends run in two groups, each between two measurements of
+//! its baseline: `warden-breaker`, the four core backends,
+//! `warden-breaker-again`; `warden-kit`, the three facade backends,
+//! `warden-kit-again`. The second measurement is the A/A control the report
+//! decides the 1 ns metrics checks with.
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
@@ -14,7 +20,7 @@ mod scale;
 mod tower;
 
 use facade::Facade;
-use metrics::{MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
+use metrics::{BreakerAgain, MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
@@ -59,10 +65,12 @@ fn compare(c: &mut Criterion) {
             bench::<Telemetry<Otel>>(&mut group, workload, threads);
             bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
             bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
+            bench::<BreakerAgain>(&mut group, workload, threads);
             bench::<Facade<facade::NoMetrics>>(&mut group, workload, threads);
             bench::<Facade<facade::Prometheus>>(&mut group, workload, threads);
             bench::<Facade<facade::Otel>>(&mut group, workload, threads);
             bench::<Facade<facade::MetricsRs>>(&mut group, workload, threads);
+            bench::<Facade<facade::NoMetricsAgain>>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);

@@ -9,12 +9,17 @@
 //! workloads whose paths record a total per call: `closed_success` (the
 //! success total on the calling thread's stripe) and `open_reject` (the
 //! rejection total, likewise).
+//!
+//! [`BreakerAgain`] is the group's A/A control: `warden-breaker` itself,
+//! measured a second time right after the backends, so the report can tell
+//! this run's noise from what a backend costs.
 
 use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider;
-use warden_benches::contenders::{OPEN_TIMEOUT, trip};
+use warden_benches::contenders::{OPEN_TIMEOUT, WardenBreaker, trip};
 use warden_benches::harness::{Called, Contender, Workload};
+use warden_benches::report::BASELINE_AGAIN;
 use warden_breaker::{CircuitBreaker, Error, State};
 use warden_prometheus::Metrics;
 use warden_telemetry::events::Tracing;
@@ -185,5 +190,30 @@ impl<K: Kind> Contender for Telemetry<K> {
             Err(Error::Inner(e)) => Called::Failed(e),
             Err(_) => Called::Rejected,
         }
+    }
+}
+
+/// The A/A control: the `warden-breaker` contender (same settings, same
+/// calls) under its own name, measured after the backends. Its figure against
+/// `warden-breaker`'s, both from one run, is what this run cannot resolve; a
+/// type of its own, like each backend, so it gets its own copy of the
+/// harness's loop, placed by the compiler as theirs are.
+#[derive(Debug)]
+pub(crate) struct BreakerAgain(WardenBreaker);
+
+impl Contender for BreakerAgain {
+    const NAME: &'static str = BASELINE_AGAIN;
+
+    fn prepare(workload: Workload, calls: u64) -> Option<Self> {
+        // The workloads the backends run, and no others.
+        if !matches!(workload, Workload::ClosedSuccess | Workload::OpenReject) {
+            return None;
+        }
+        WardenBreaker::prepare(workload, calls).map(BreakerAgain)
+    }
+
+    #[inline]
+    fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
+        self.0.call(op)
     }
 }

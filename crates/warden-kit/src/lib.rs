@@ -160,7 +160,7 @@ pub use execution::{ExecuteError, Execution};
 pub use pipeline::{Fallback, Pipeline};
 pub use registry::{
     BreakerStatus, DEFAULT_MAX_NAME_LEN, Drained, NameError, NamedBreaker, Registry,
-    RegistryBuilder, RegistryError,
+    RegistryBuilder, RegistryError, ThrottleStatus,
 };
 
 /// The lock-free circuit breaker core ([`warden_breaker`]).

@@ -216,6 +216,11 @@ pub struct BreakerStatus {
     pub in_flight: Option<u32>,
     /// Its bulkhead size, if it has one.
     pub max_concurrent: Option<u32>,
+    /// How hard its adaptive throttle sheds calls, if its trip rule is one
+    /// ([`TripRule::Adaptive`](crate::TripRule::Adaptive)): a throttle
+    /// rejects calls while the breaker stays [`State::Closed`], which `state`
+    /// alone does not show.
+    pub throttle: Option<ThrottleStatus>,
     /// The fleet's state of this name as last read from Redis, with a
     /// [`RegistryBuilder::fleet`] (feature `redis`); `None` without a fleet,
     /// before the first read and while Redis is unreachable.
@@ -225,6 +230,90 @@ pub struct BreakerStatus {
     /// [`RegistryBuilder::fleet`] (feature `redis`); `None` without a fleet.
     #[cfg(feature = "redis")]
     pub coordination: Option<warden_redis::Coordination>,
+}
+
+/// An adaptive throttle's status, as [`BreakerStatus::throttle`] reports it.
+///
+/// `reject_ppm` is an integer (parts per million) so that statuses compare
+/// exactly (`BreakerStatus` is `Eq`). The window's counts are this
+/// instance's own at the time of the read, the inputs of the throttle's
+/// formula, `(requests - k * accepts) / (requests + 1)`. The probability is
+/// the throttle's last evaluation, which outcomes bring up to date, and with a
+/// fleet (feature `redis`) it also counts the other instances' window, so the
+/// two may differ a little.
+///
+/// ```
+/// use std::time::Duration;
+/// use warden_kit::{BreakerConfig, Registry, ThrottleStatus, TripRule};
+/// let registry = Registry::builder()
+///     .configure(
+///         "api",
+///         BreakerConfig::default().with_trip(TripRule::Adaptive {
+///             window: Duration::from_secs(10),
+///             buckets: 10,
+///             k: 2.0,
+///             min_requests: 1,
+///             max_reject_percent: 100,
+///         }),
+///     )
+///     .build()?;
+/// let _ = registry.pipeline("api")?.execute(|| Err::<(), _>("503"));
+/// let _ = registry.pipeline("db")?.execute(|| Ok::<_, ()>(()));
+/// let list = registry.list();
+/// // (1 - 2 * 0) / (1 + 1): half the calls are rejected, the breaker is closed.
+/// let api = list[0].throttle.expect("a throttle");
+/// assert_eq!((api.reject_ppm, api.requests, api.accepts), (500_000, 1, 0));
+/// assert_eq!(api.reject_probability(), 0.5);
+/// assert_eq!(list[1].throttle, None::<ThrottleStatus>); // "db" has no throttle
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ThrottleStatus {
+    /// The probability with which the throttle rejects a call now, in parts per
+    /// million (0..=1,000,000, rounded to the nearest):
+    /// [`CircuitBreaker::throttle_probability`](warden_breaker::CircuitBreaker::throttle_probability)
+    /// times 10^6. 0 while the breaker is not closed by its rules.
+    pub reject_ppm: u32,
+    /// The calls its window holds (successes, failures and the calls it shed):
+    /// [`CircuitBreaker::throttle_window`](warden_breaker::CircuitBreaker::throttle_window)'s
+    /// first count.
+    pub requests: u64,
+    /// The successes its window holds: `throttle_window`'s second count.
+    pub accepts: u64,
+}
+
+impl ThrottleStatus {
+    /// Reads `breaker`'s throttle; `None` if its trip rule is not an adaptive
+    /// throttle.
+    fn of(breaker: &CircuitBreaker) -> Option<Self> {
+        let (requests, accepts) = breaker.throttle_window()?;
+        // In 0..=1: rounds into 0..=1_000_000.
+        let reject_ppm = (breaker.throttle_probability() * 1e6).round() as u32;
+        Some(Self {
+            reject_ppm,
+            requests,
+            accepts,
+        })
+    }
+
+    /// `reject_ppm` as a probability, 0 to 1.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use warden_kit::{BreakerConfig, Registry, TripRule};
+    /// # let registry = Registry::builder()
+    /// #     .default_config(BreakerConfig::default().with_trip(TripRule::Adaptive {
+    /// #         window: Duration::from_secs(10), buckets: 10, k: 2.0, min_requests: 10, max_reject_percent: 100,
+    /// #     }))
+    /// #     .build()?;
+    /// let _ = registry.pipeline("api")?.execute(|| Ok::<_, ()>(()));
+    /// assert_eq!(registry.list()[0].throttle.map(|t| t.reject_probability()), Some(0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reject_probability(&self) -> f64 {
+        f64::from(self.reject_ppm) / 1e6
+    }
 }
 
 /// The breaker permit of one attempt: the local breaker's, or (with a fleet) the
@@ -306,6 +395,7 @@ impl Entry {
             counts: self.breaker.counts(),
             in_flight: self.bulkhead().map(Bulkhead::in_flight),
             max_concurrent: self.bulkhead().map(Bulkhead::max),
+            throttle: ThrottleStatus::of(&self.breaker),
             #[cfg(feature = "redis")]
             fleet: self.fleet.as_ref().and_then(|f| f.fleet_state()),
             #[cfg(feature = "redis")]

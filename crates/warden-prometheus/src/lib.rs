@@ -15,6 +15,7 @@
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` | failures that were timeouts ([`BreakerMetrics::record_timeout`]) |
 //! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` | calls refused: `open`, `too_many_requests`, `throttled`, `bulkhead_full` |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` | state changes (`closed`, `open`, `half_open`) |
+//! | `warden_circuit_breaker_throttle_probability` | gauge | `name` | for a breaker whose trip rule is an adaptive throttle only: the probability, 0 to 1, with which it rejects a call now ([`CircuitBreaker::throttle_probability`]), read at scrape time |
 //! | `warden_retry_attempts_total` | counter | `name` | attempts of retry runs, first attempts included (with a breaker, refused attempts too) |
 //! | `warden_retry_retries_total` | counter | `name` | retries (attempts after a failure) |
 //! | `warden_registry_evictions_total` | counter | `reason` | names a registry of breakers dropped ([`Metrics::record_eviction`]): `removed`, `idle`, `capacity` |
@@ -22,7 +23,8 @@
 //! A watched breaker has 11 series of its own (`state`, `successes_total`,
 //! `failures_total`, `timeouts_total`, three `rejections_total` reasons, four
 //! `transitions_total` edges, plus any other edge a manual command caused, and
-//! the `throttled` reason once an adaptive throttle shed a call) and a retry
+//! the `throttled` reason once an adaptive throttle shed a call, and the
+//! throttle probability while its trip rule is an adaptive throttle) and a retry
 //! observer 2 more; [`Metrics::remove`] drops a name's series when the
 //! name goes away.
 //!
@@ -60,7 +62,8 @@
 //! reads them. A scrape costs, per watched breaker, one
 //! [`state`](CircuitBreaker::state) and one [`totals`](CircuitBreaker::totals)
 //! per family (a pass over the counter lines of the threads that ever called
-//! it), plus building the text. What only the caller knows is pushed, on
+//! it), and for the throttle gauge one more such pass and one load, plus
+//! building the text. What only the caller knows is pushed, on
 //! paths that are not the fast one: [`BreakerMetrics::record_timeout`] (one
 //! relaxed increment when a timer fired), [`BreakerMetrics::record_bulkhead_rejection`],
 //! the retry observer (one increment per attempt) and evictions.
@@ -85,6 +88,19 @@
 //! transition first: an open breaker whose timeout passed turns half-open
 //! when scraped (its state-change callbacks then run on the scraping thread).
 //!
+//! # Throttle gauge
+//!
+//! An adaptive throttle sheds a share of the calls while its breaker stays
+//! closed: the state gauge says `0` and the `throttled` rejections say how many
+//! calls were shed, while `warden_circuit_breaker_throttle_probability` says how
+//! hard it sheds now. It is the throttle's last evaluation, brought up to date
+//! by the calls' outcomes (0 while the breaker is not closed by its rules, and
+//! with a fleet it counts the other instances' window too). Breakers with
+//! another trip rule have no series of it. The windowed requests and accepts it
+//! is computed from are not exported: they are the rates of the
+//! successes, failures and `throttled` rejections above over the window, which a
+//! query computes over any range.
+//!
 //! # Consistency
 //!
 //! Totals are exact when no call is in flight; otherwise each value is some
@@ -104,7 +120,7 @@ use std::time::Duration;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use warden_breaker::{CircuitBreaker, State, Totals};
 use warden_retry::RetryObserver;
 
@@ -220,6 +236,14 @@ impl MetricsBuilder {
                 &["name"],
             )
             .map_err(Error::Prometheus)?,
+            throttle: GaugeVec::new(
+                breaker(
+                    "throttle_probability",
+                    "Probability with which the adaptive throttle rejects a call now (0 to 1)",
+                ),
+                &["name"],
+            )
+            .map_err(Error::Prometheus)?,
             successes: IntCounterVec::new(
                 breaker(
                     "successes_total",
@@ -311,6 +335,7 @@ fn valid_namespace(ns: &str) -> bool {
 
 struct Families {
     state: IntGaugeVec,
+    throttle: GaugeVec,
     successes: IntCounterVec,
     failures: IntCounterVec,
     timeouts: IntCounterVec,
@@ -325,6 +350,7 @@ struct Families {
 #[derive(Clone, Copy, Debug)]
 enum Family {
     State,
+    Throttle,
     Successes,
     Failures,
     Rejections,
@@ -342,6 +368,7 @@ struct Pulled {
 #[derive(Clone)]
 enum Template {
     Gauge(IntGaugeVec, Opts),
+    FloatGauge(GaugeVec, Opts),
     Counter(IntCounterVec, Opts, &'static [&'static str]),
 }
 
@@ -349,6 +376,7 @@ impl Collector for Pulled {
     fn desc(&self) -> Vec<&Desc> {
         match &self.template {
             Template::Gauge(v, _) => v.desc(),
+            Template::FloatGauge(v, _) => v.desc(),
             Template::Counter(v, _, _) => v.desc(),
         }
     }
@@ -364,6 +392,17 @@ impl Collector for Pulled {
                     if let Some(cb) = &s.breaker {
                         vec.with_label_values(&[&*s.name])
                             .set(state_of(cb).as_gauge());
+                    }
+                }
+                vec.collect()
+            }
+            Template::FloatGauge(_, opts) => {
+                let Ok(vec) = GaugeVec::new(opts.clone(), &["name"]) else {
+                    return Vec::new();
+                };
+                for s in &sources {
+                    if let Some(p) = s.breaker.as_deref().and_then(throttle_probability) {
+                        vec.with_label_values(&[&*s.name]).set(p);
                     }
                 }
                 vec.collect()
@@ -392,7 +431,7 @@ impl Pulled {
         let Some(cb) = &s.breaker else { return };
         let t = cb.totals();
         match self.family {
-            Family::State => {}
+            Family::State | Family::Throttle => {}
             Family::Successes => vec.with_label_values(&[name]).inc_by(t.successes),
             Family::Failures => vec.with_label_values(&[name]).inc_by(t.failures),
             Family::Rejections => {
@@ -437,7 +476,7 @@ const STANDARD_EDGES: [(State, State); 4] = [
 ];
 
 impl Families {
-    fn pulled(&self, shared: &Arc<Shared>) -> [Box<dyn Collector>; 5] {
+    fn pulled(&self, shared: &Arc<Shared>) -> [Box<dyn Collector>; 6] {
         let counter = |family, v: &IntCounterVec, labels| -> Box<dyn Collector> {
             let opts = opts_of(v);
             Box::new(Pulled {
@@ -450,6 +489,11 @@ impl Families {
             Box::new(Pulled {
                 family: Family::State,
                 template: Template::Gauge(self.state.clone(), opts_of(&self.state)),
+                shared: Arc::clone(shared),
+            }),
+            Box::new(Pulled {
+                family: Family::Throttle,
+                template: Template::FloatGauge(self.throttle.clone(), opts_of(&self.throttle)),
                 shared: Arc::clone(shared),
             }),
             counter(Family::Successes, &self.successes, &["name"]),
@@ -466,7 +510,14 @@ impl Families {
     /// Every collector to register, in registration order: the pulled breaker
     /// families and the pushed ones.
     fn collectors(&self, shared: &Arc<Shared>) -> Vec<Box<dyn Collector>> {
-        let [state, successes, failures, rejections, transitions] = self.pulled(shared);
+        let [
+            state,
+            throttle,
+            successes,
+            failures,
+            rejections,
+            transitions,
+        ] = self.pulled(shared);
         vec![
             state,
             successes,
@@ -474,6 +525,7 @@ impl Families {
             Box::new(self.timeouts.clone()),
             rejections,
             transitions,
+            throttle,
             Box::new(self.attempts.clone()),
             Box::new(self.retries.clone()),
             Box::new(self.evictions.clone()),
@@ -742,8 +794,11 @@ impl Metrics {
             if let Some(cb) = e.breaker.as_ref().and_then(Weak::upgrade) {
                 let t = cb.totals();
                 // state, successes, failures, two rejection reasons (three once
-                // throttled), the edges.
-                removed += 5 + usize::from(t.rejected_throttled != 0) + edges(&t).count();
+                // throttled), the edges, the throttle probability.
+                removed += 5
+                    + usize::from(t.rejected_throttled != 0)
+                    + edges(&t).count()
+                    + usize::from(cb.throttle_window().is_some());
             }
         }
         let _ = self.shared.timeouts.remove_label_values(&[name]);
@@ -812,6 +867,15 @@ impl Metrics {
 pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| breaker.state()))
         .unwrap_or_else(|_| breaker.state())
+}
+
+/// The probability with which `breaker`'s adaptive throttle rejects a call now,
+/// or `None` if its trip rule is not an adaptive throttle (it then has no
+/// series of it). A pass over the breaker's counter lines (for the window, as
+/// for its totals) and one load.
+fn throttle_probability(breaker: &CircuitBreaker) -> Option<f64> {
+    breaker.throttle_window()?;
+    Some(breaker.throttle_probability())
 }
 
 /// The label value of a state: `closed`, `open`, `half_open`.
@@ -916,6 +980,32 @@ impl BreakerMetrics {
         self.shared
             .breaker(&self.name)
             .map_or(0, |cb| state_of(&cb).as_gauge())
+    }
+
+    /// The throttle gauge's value now: the probability, 0 to 1, with which the
+    /// watched breaker's adaptive throttle rejects a call
+    /// ([`CircuitBreaker::throttle_probability`]); `None` with no breaker
+    /// watched or one whose trip rule is not an adaptive throttle (no series).
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use warden_breaker::{AdaptiveThrottle, CircuitBreaker};
+    /// let metrics = warden_prometheus::Metrics::register(&prometheus::Registry::new())?;
+    /// let throttle = AdaptiveThrottle::new(Duration::from_secs(10)).with_min_requests(1);
+    /// let api = Arc::new(CircuitBreaker::builder("api").adaptive_throttle(throttle).build()?);
+    /// let m = metrics.watch(&api);
+    /// assert_eq!(m.throttle_probability(), Some(0.0));
+    /// let _ = api.call(|| Err::<(), _>("503"));
+    /// assert_eq!(m.throttle_probability(), Some(0.5)); // (1 - 2 * 0) / (1 + 1)
+    /// let db = Arc::new(CircuitBreaker::builder("db").build()?);
+    /// assert_eq!(metrics.watch(&db).throttle_probability(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn throttle_probability(&self) -> Option<f64> {
+        self.shared
+            .breaker(&self.name)
+            .as_deref()
+            .and_then(throttle_probability)
     }
 
     /// Successes of the watched breaker so far.

@@ -16,7 +16,7 @@ use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use warden_breaker::{CircuitBreaker, Error, ManualClock, Rejected, State};
+use warden_breaker::{AdaptiveThrottle, CircuitBreaker, Error, ManualClock, Rejected, State};
 use warden_prometheus::{Error as MetricsError, Metrics};
 use warden_retry::{ManualSleeper, RetryPolicy, with_breaker_and_retry};
 
@@ -250,6 +250,96 @@ async fn scripted_calls_show_up_in_a_scrape_over_http() {
     ));
     assert!(text.contains("# TYPE warden_circuit_breaker_state gauge"));
     assert!(text.contains("# TYPE warden_retry_attempts_total counter"));
+}
+
+/// An adaptive throttle shedding calls while its breaker stays closed: the
+/// scrape over HTTP carries its rejection probability, exactly the breaker's
+/// `throttle_probability()` at that moment, for that name only, and follows it
+/// with no call in between (a forced open makes it 0).
+#[tokio::test(flavor = "current_thread")]
+async fn a_throttles_rejection_probability_shows_up_in_a_scrape_over_http() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let clock = ManualClock::new();
+    let api = Arc::new(
+        CircuitBreaker::builder("api")
+            .adaptive_throttle(
+                AdaptiveThrottle::new(Duration::from_secs(10))
+                    .with_buckets(10)
+                    .with_k(2.0)
+                    .with_min_requests(10)
+                    .with_max_reject_percent(90),
+            )
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    let api_metrics = metrics.watch(&api);
+    let db = Arc::new(
+        CircuitBreaker::builder("db")
+            .clock(clock.clone())
+            .build()
+            .unwrap(),
+    );
+    metrics.watch(&db);
+    let _ = db.call(|| Ok::<_, &str>(()));
+
+    // A backend failing 3 calls in 4, 40 calls a second for 5 seconds, with
+    // fixed draws (this thread makes every call).
+    AdaptiveThrottle::set_thread_draws(11);
+    let mut throttled = 0;
+    for _ in 0..5 {
+        for i in 0..40 {
+            match api.call(|| if i % 4 == 0 { Ok(()) } else { Err("503") }) {
+                Err(Error::Rejected(Rejected::Throttled)) => throttled += 1,
+                Ok(()) | Err(Error::Inner(_)) => {}
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        clock.advance(Duration::from_secs(1));
+    }
+    let probability = api.throttle_probability();
+    assert!(throttled > 0 && probability > 0.0 && probability <= 0.9);
+    assert_eq!(api.state(), State::Closed);
+    assert_eq!(api_metrics.throttle_probability(), Some(probability));
+
+    let server = serve(registry.clone()).await;
+    let (status, text) = get(server.addr, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let s = samples(&text);
+    let gauge = "warden_circuit_breaker_throttle_probability";
+    assert_eq!(value(&s, gauge, &[("name", "api")]), Some(probability));
+    assert_eq!(value(&s, gauge, &[("name", "db")]), None, "no throttle");
+    assert!(text.contains(&format!("# TYPE {gauge} gauge")), "{text}");
+    assert!(text.contains(&format!(
+        "# HELP {gauge} Probability with which the adaptive throttle rejects a call now (0 to 1)"
+    )));
+    assert_eq!(
+        value(
+            &s,
+            "warden_circuit_breaker_rejections_total",
+            &[("name", "api"), ("reason", "throttled")]
+        ),
+        Some(throttled as f64)
+    );
+
+    // Read at scrape time: forced open, the throttle rejects nothing (the
+    // breaker does), with no call made since.
+    api.force_open();
+    let (_, text) = get(server.addr, "/metrics").await;
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap();
+    assert_eq!(value(&samples(&text), gauge, &[("name", "api")]), Some(0.0));
+
+    // `remove` counts the gauge among the name's series, as scraped: state,
+    // successes, failures, timeouts, four rejection reasons, the four standard
+    // edges (the forced open took one of them) and the throttle gauge.
+    let series = samples(&text)
+        .keys()
+        .filter(|(_, labels)| labels.get("name").map(String::as_str) == Some("api"))
+        .count();
+    assert_eq!(series, 13);
+    assert_eq!(metrics.remove("api"), series);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! | target | level | when | fields |
 //! | --- | --- | --- | --- |
 //! | [`STATE_TARGET`] `warden::state` | `WARN` to open, `INFO` to half-open or closed | every state change, from the thread whose transition won | `breaker`, `from`, `to` (`closed`, `open`, `half_open`) |
-//! | [`REJECTIONS_TARGET`] `warden::rejections` | `DEBUG` | at a state change (or a [`Tracing::report`]) if calls were refused since the last one | `breaker`, `state` (the state they were refused in), `open`, `too_many_requests`, `throttled` (refused since the last event, by reason), `total` (refused over the breaker's life) |
+//! | [`REJECTIONS_TARGET`] `warden::rejections` | `DEBUG` | at a state change (or a [`Tracing::report`]) if calls were refused since the last one | `breaker`, `state` (the state they were refused in), `open`, `too_many_requests`, `throttled` (refused since the last event, by reason), `total` (refused over the breaker's life), and for a breaker whose trip rule is an adaptive throttle `throttle_probability` (0 to 1: the probability with which it rejects a call at the time of the event) |
 //!
 //! Levels: opening means a dependency is failing and calls are being refused,
 //! which an operator wants to see at the default `INFO` filter and above, so
@@ -19,7 +19,12 @@
 //! A breaker with an adaptive throttle sheds calls (`throttled`) while it
 //! stays closed, with no transition to report them at: [`Tracing::every`]
 //! summarizes them periodically (or call [`Tracing::report_all`] from a task
-//! of yours), one event per breaker and period at most.
+//! of yours), one event per breaker and period at most. Its summaries carry
+//! `throttle_probability`, read then with
+//! [`CircuitBreaker::throttle_probability`]: how hard the throttle sheds, not
+//! only how many calls it shed. In the summary made at a transition away from
+//! the closed state it is 0 (the throttle rejects nothing while the breaker is
+//! not closed).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -240,6 +245,8 @@ impl Tracing {
         if open == 0 && too_many_requests == 0 && throttled == 0 {
             return false;
         }
+        // `None` records no field: breakers without a throttle keep their fields.
+        let throttle_probability = crate::throttle_probability(&cb);
         tracing::debug!(
             target: REJECTIONS_TARGET,
             breaker = name,
@@ -248,6 +255,7 @@ impl Tracing {
             too_many_requests,
             throttled,
             total = now.open + now.too_many_requests + now.throttled,
+            throttle_probability,
             "circuit breaker rejected calls"
         );
         true

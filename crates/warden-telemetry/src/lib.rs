@@ -16,7 +16,11 @@
 //! The families are those of `warden-prometheus`: the state gauge, successes,
 //! failures, timeouts, rejections by reason (`open`, `too_many_requests`,
 //! `bulkhead_full`, and `throttled` once an adaptive throttle shed a call),
-//! transitions by `from`/`to`, and retry attempts and retries. Timeouts,
+//! transitions by `from`/`to`, and retry attempts and retries; for a breaker
+//! whose trip rule is an adaptive throttle, also the probability with which it
+//! rejects a call now ([`CircuitBreaker::throttle_probability`](warden_breaker::CircuitBreaker::throttle_probability),
+//! 0 to 1), so a throttle that sheds most calls while its breaker stays closed
+//! shows as such. Timeouts,
 //! bulkhead rejections and retry attempts are known only to the caller: it
 //! records them in the name's [`CallerCounts`] (one relaxed atomic add per
 //! timeout, bulkhead rejection or retry attempt, never on a plain guarded
@@ -92,6 +96,17 @@ pub(crate) fn rejections(
     ]
     .into_iter()
     .chain(throttled)
+}
+
+/// The probability with which `breaker`'s adaptive throttle rejects a call now
+/// (see [`CircuitBreaker::throttle_probability`]), or `None` if its trip rule is
+/// not an adaptive throttle (it then carries no series of it). Read at
+/// collection or report time: a pass over the breaker's counter lines for the
+/// window, as for its totals, and one load.
+#[cfg(any(feature = "otel", feature = "metrics", feature = "tracing"))]
+pub(crate) fn throttle_probability(breaker: &CircuitBreaker) -> Option<f64> {
+    breaker.throttle_window()?;
+    Some(breaker.throttle_probability())
 }
 
 /// The transitions exported for a breaker: gobreaker's four edges always, any

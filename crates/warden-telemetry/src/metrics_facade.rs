@@ -9,13 +9,18 @@
 //! | `warden_circuit_breaker_timeouts_total` | counter | `name` |
 //! | `warden_circuit_breaker_rejections_total` | counter | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`; `throttled` once an adaptive throttle shed a call) |
 //! | `warden_circuit_breaker_transitions_total` | counter | `name`, `from`, `to` |
+//! | `warden_circuit_breaker_throttle_probability` | gauge | `name` (only breakers whose trip rule is an adaptive throttle): the probability, 0 to 1, with which it rejects a call now |
 //! | `warden_retry_attempts_total` | counter | `name` (once a retry attempt was counted) |
 //! | `warden_retry_retries_total` | counter | `name` (likewise) |
 //!
 //! Timeouts, bulkhead rejections and retry attempts are the breaker name's
 //! [`CallerCounts`], which the caller records (the
 //! `warden-kit` facade does for every name it creates); the rest is read from
-//! the breaker itself.
+//! the breaker itself. The throttle gauge is
+//! [`CircuitBreaker::throttle_probability`] at the export: the throttle's last
+//! evaluation, 0 while the breaker is not closed by its rules. A breaker
+//! reconfigured away from its throttle is no longer exported there; the
+//! recorder keeps the gauge's last value (as for a dropped breaker's series).
 //!
 //! Counters are set with [`Counter::absolute`](metrics::Counter::absolute) to
 //! the breaker's lifetime total, so missing an export loses nothing: the next
@@ -171,6 +176,10 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, state: State) {
     let t = cb.totals();
     metrics::gauge!("warden_circuit_breaker_state", "name" => name.clone())
         .set(state.as_gauge() as f64);
+    if let Some(p) = crate::throttle_probability(cb) {
+        metrics::gauge!("warden_circuit_breaker_throttle_probability", "name" => name.clone())
+            .set(p);
+    }
     metrics::counter!("warden_circuit_breaker_successes_total", "name" => name.clone())
         .absolute(t.successes);
     metrics::counter!("warden_circuit_breaker_failures_total", "name" => name.clone())

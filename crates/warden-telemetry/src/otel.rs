@@ -9,6 +9,7 @@
 //! | `warden.circuit_breaker.timeouts` | observable counter (u64) | `name` |
 //! | `warden.circuit_breaker.rejections` | observable counter (u64) | `name`, `reason` (`open`, `too_many_requests`, `bulkhead_full`; `throttled` once an adaptive throttle shed a call) |
 //! | `warden.circuit_breaker.transitions` | observable counter (u64) | `name`, `from`, `to` |
+//! | `warden.circuit_breaker.throttle_probability` | observable gauge (f64) | `name` (only breakers whose trip rule is an adaptive throttle): the probability, 0 to 1, with which it rejects a call now |
 //! | `warden.retry.attempts` | observable counter (u64) | `name` (once a retry attempt was counted) |
 //! | `warden.retry.retries` | observable counter (u64) | `name` (likewise) |
 //!
@@ -37,7 +38,11 @@
 //!
 //! The state gauge is read with [`CircuitBreaker::state`], which performs a
 //! due transition (an open breaker whose timeout passed turns half-open) on the
-//! collecting thread.
+//! collecting thread. The throttle gauge is
+//! [`CircuitBreaker::throttle_probability`] at collection: the throttle's last
+//! evaluation (0 while the breaker is not closed by its rules), with the
+//! instruments' other names it becomes `warden_circuit_breaker_throttle_probability`
+//! in Prometheus (no unit is set, so no exporter appends one).
 
 use std::fmt;
 use std::sync::Arc;
@@ -66,6 +71,7 @@ use crate::{CallerCounts, edges, label, rejections};
 pub struct OtelMetrics {
     watched: Arc<Watched>,
     _state: ObservableGauge<i64>,
+    _throttle: ObservableGauge<f64>,
     _counters: [ObservableCounter<u64>; 7],
 }
 
@@ -102,6 +108,20 @@ impl OtelMetrics {
                         crate::state_of(&cb).as_gauge(),
                         &[KeyValue::new("name", cb.name().to_owned())],
                     );
+                }
+            })
+            .build();
+        let w = Arc::clone(&watched);
+        let throttle = meter
+            .f64_observable_gauge("warden.circuit_breaker.throttle_probability")
+            .with_description(
+                "Probability with which the adaptive throttle rejects a call now (0 to 1)",
+            )
+            .with_callback(move |o| {
+                for (cb, _) in w.live() {
+                    if let Some(p) = crate::throttle_probability(&cb) {
+                        o.observe(p, &[KeyValue::new("name", cb.name().to_owned())]);
+                    }
                 }
             })
             .build();
@@ -201,6 +221,7 @@ impl OtelMetrics {
         Self {
             watched,
             _state: state,
+            _throttle: throttle,
             _counters: counters,
         }
     }

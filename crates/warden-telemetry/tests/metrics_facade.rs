@@ -229,6 +229,8 @@ fn throttled_rejections_are_exported_once_a_throttle_sheds() {
             get(&v, rejections, &[("name", "api"), ("reason", "open")]),
             Some(0.0)
         );
+        let probability = "warden_circuit_breaker_throttle_probability";
+        assert_eq!(get(&v, probability, &[("name", "api")]), Some(0.0));
         let shed = (0..100)
             .filter(|_| {
                 cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled))
@@ -245,6 +247,12 @@ fn throttled_rejections_are_exported_once_a_throttle_sheds() {
                 &[("name", "api")]
             ),
             Some(105.0 - shed)
+        );
+        // The probability at the export, exactly.
+        assert!(cb.throttle_probability() > 0.5);
+        assert_eq!(
+            get(&v, probability, &[("name", "api")]),
+            Some(cb.throttle_probability())
         );
     });
 }

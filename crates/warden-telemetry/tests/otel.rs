@@ -13,7 +13,9 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMete
 use warden_breaker::{AdaptiveThrottle, CircuitBreaker, Error, ManualClock, Rejected, State};
 use warden_telemetry::otel::OtelMetrics;
 
-type Points = BTreeMap<(String, Vec<(String, String)>), i128>;
+/// Every value as f64: the counts here are exact in it, and the throttle
+/// gauge is one.
+type Points = BTreeMap<(String, Vec<(String, String)>), f64>;
 
 /// The last collection's data points.
 fn collect(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Points {
@@ -23,7 +25,7 @@ fn collect(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Po
     for rm in exporter.get_finished_metrics().unwrap() {
         for sm in rm.scope_metrics() {
             for m in sm.metrics() {
-                let mut add = |attrs: Vec<(String, String)>, v: i128| {
+                let mut add = |attrs: Vec<(String, String)>, v: f64| {
                     let mut attrs = attrs;
                     attrs.sort();
                     points.insert((m.name().to_owned(), attrs), v);
@@ -36,12 +38,17 @@ fn collect(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Po
                     AggregatedMetrics::U64(MetricData::Sum(s)) => {
                         assert!(s.is_monotonic(), "{}", m.name());
                         for p in s.data_points() {
-                            add(attrs(&mut p.attributes()), p.value().into());
+                            add(attrs(&mut p.attributes()), p.value() as f64);
                         }
                     }
                     AggregatedMetrics::I64(MetricData::Gauge(g)) => {
                         for p in g.data_points() {
-                            add(attrs(&mut p.attributes()), p.value().into());
+                            add(attrs(&mut p.attributes()), p.value() as f64);
+                        }
+                    }
+                    AggregatedMetrics::F64(MetricData::Gauge(g)) => {
+                        for p in g.data_points() {
+                            add(attrs(&mut p.attributes()), p.value());
                         }
                     }
                     other => panic!("unexpected data for {}: {other:?}", m.name()),
@@ -53,6 +60,10 @@ fn collect(provider: &SdkMeterProvider, exporter: &InMemoryMetricExporter) -> Po
 }
 
 fn get(points: &Points, name: &str, attrs: &[(&str, &str)]) -> Option<i128> {
+    get_f64(points, name, attrs).map(|v| v as i128)
+}
+
+fn get_f64(points: &Points, name: &str, attrs: &[(&str, &str)]) -> Option<f64> {
     let mut attrs: Vec<_> = attrs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -82,6 +93,11 @@ fn observable_instruments_read_the_totals_at_collection() {
     let name = [("name", "db")];
     assert_eq!(get(&p, "warden.circuit_breaker.successes", &name), Some(3));
     assert_eq!(get(&p, "warden.circuit_breaker.state", &name), Some(0));
+    assert_eq!(
+        get_f64(&p, "warden.circuit_breaker.throttle_probability", &name),
+        None,
+        "no throttle, no throttle gauge"
+    );
 
     let _ = cb.call(|| Err::<(), _>(())); // trips
     for _ in 0..5 {
@@ -223,6 +239,12 @@ fn throttled_rejections_are_observed_once_a_throttle_sheds() {
         get(&p, "warden.circuit_breaker.failures", &[("name", "api")]),
         Some(5)
     );
+    let probability = "warden.circuit_breaker.throttle_probability";
+    assert_eq!(
+        get_f64(&p, probability, &[("name", "api")]),
+        Some(0.0),
+        "a throttle's gauge is there from the start"
+    );
     let shed = (0..100)
         .filter(|_| cb.call(|| Err::<(), _>("503")) == Err(Error::Rejected(Rejected::Throttled)))
         .count() as i128;
@@ -235,6 +257,12 @@ fn throttled_rejections_are_observed_once_a_throttle_sheds() {
     assert_eq!(
         get(&p, "warden.circuit_breaker.failures", &[("name", "api")]),
         Some(105 - shed)
+    );
+    // The probability now, exactly.
+    assert!(cb.throttle_probability() > 0.5);
+    assert_eq!(
+        get_f64(&p, probability, &[("name", "api")]),
+        Some(cb.throttle_probability())
     );
     provider.shutdown().unwrap();
 }

@@ -35,6 +35,10 @@ impl Visit for Fields<'_> {
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.0.insert(field.name().to_owned(), value.to_string());
     }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // Display: the shortest text that parses back to the same value.
+        self.0.insert(field.name().to_owned(), value.to_string());
+    }
 }
 
 impl Subscriber for Capture {
@@ -180,6 +184,7 @@ fn calls_shed_by_a_throttle_are_summarized_by_reports_and_transitions() {
     let capture = Capture::default();
     let events = capture.0.clone();
     let mut shed = Vec::new();
+    let mut probability = 0.0;
     tracing::subscriber::with_default(capture, || {
         let tracing = Arc::new(Tracing::new());
         let hook = Arc::clone(&tracing);
@@ -204,7 +209,10 @@ fn calls_shed_by_a_throttle_are_summarized_by_reports_and_transitions() {
         assert_eq!(tracing.report_all(), 0, "nothing shed yet");
         shed.push(fail(100));
         assert!(shed[0] > 50, "{shed:?}");
-        // The throttle never changes the state: a periodic report tells.
+        // The throttle never changes the state: a periodic report tells, with
+        // how hard it sheds now.
+        probability = cb.throttle_probability();
+        assert!(probability > 0.5, "{probability}");
         assert_eq!(tracing.report_all(), 1);
         assert_eq!(tracing.report_all(), 0, "nothing new");
         shed.push(fail(100));
@@ -218,8 +226,10 @@ fn calls_shed_by_a_throttle_are_summarized_by_reports_and_transitions() {
         .filter(|e| e.target == REJECTIONS_TARGET)
         .map(|e| e.fields.clone())
         .collect();
-    let summary = |throttled: usize, total: usize| {
+    // The probability then, and 0 at the transition away from closed.
+    let summary = |throttled: usize, total: usize, probability: f64| {
         fields(&[
+            ("throttle_probability", &probability.to_string()),
             ("breaker", "api"),
             ("state", "closed"),
             ("open", "0"),
@@ -232,8 +242,8 @@ fn calls_shed_by_a_throttle_are_summarized_by_reports_and_transitions() {
     assert_eq!(
         summaries,
         [
-            summary(shed[0], shed[0]),
-            summary(shed[1], shed[0] + shed[1])
+            summary(shed[0], shed[0], probability),
+            summary(shed[1], shed[0] + shed[1], 0.0)
         ]
     );
 }

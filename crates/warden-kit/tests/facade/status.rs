@@ -19,6 +19,16 @@ async fn breakers_are_served_as_json_over_http() {
                 BreakerConfig::clickhouse().with_trip(TripRule::ConsecutiveFailures(2)),
             )
             .configure("kafka", BreakerConfig::kafka().with_max_concurrent(4))
+            .configure(
+                "api",
+                BreakerConfig::default().with_trip(TripRule::Adaptive {
+                    window: std::time::Duration::from_secs(10),
+                    buckets: 10,
+                    k: 2.0,
+                    min_requests: 1,
+                    max_reject_percent: 100,
+                }),
+            )
             .build()
             .unwrap(),
     );
@@ -32,6 +42,11 @@ async fn breakers_are_served_as_json_over_http() {
         .pipeline("kafka")
         .unwrap()
         .execute(|| Ok::<_, ()>(()));
+    // One failure: the throttle rejects (1 - 2 * 0) / (1 + 1) of the calls.
+    let _ = registry
+        .pipeline("api")
+        .unwrap()
+        .execute(|| Err::<(), _>("503"));
 
     let served = Arc::clone(&registry);
     let app = Router::new().route("/breakers", get(move || async move { Json(served.list()) }));
@@ -73,6 +88,13 @@ async fn breakers_are_served_as_json_over_http() {
     assert_eq!(kafka["counts"]["total_successes"], json!(1));
     assert_eq!(kafka["max_concurrent"], json!(4));
     assert_eq!(kafka["in_flight"], json!(0));
+    assert_eq!(kafka["throttle"], json!(null), "no throttle");
+    let api = by_name("api");
+    assert_eq!(api["state"], json!("closed"));
+    assert_eq!(
+        api["throttle"],
+        json!({"reject_ppm": 500_000, "requests": 1, "accepts": 0})
+    );
     // Exactly what serde gives for the in-process list (no field lost on the wire).
     assert_eq!(list, serde_json::to_value(registry.list()).unwrap());
 }

@@ -84,19 +84,31 @@ mod same_families {
         for rm in exporter.get_finished_metrics().unwrap() {
             for sm in rm.scope_metrics() {
                 for m in sm.metrics() {
-                    let name = m.name().replace('.', "_") + "_total";
-                    if let AggregatedMetrics::U64(MetricData::Sum(s)) = m.data() {
-                        for p in s.data_points() {
-                            let labels: Vec<(String, String)> = p
-                                .attributes()
-                                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                                .collect();
-                            let labels: Vec<(&str, &str)> = labels
-                                .iter()
-                                .map(|(k, v)| (k.as_str(), v.as_str()))
-                                .collect();
-                            out.insert(key(&name, &labels), p.value() as f64);
+                    let name = m.name().replace('.', "_");
+                    let mut insert = |name: &str, attributes: Vec<(String, String)>, v: f64| {
+                        let labels: Vec<(&str, &str)> = attributes
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect();
+                        out.insert(key(name, &labels), v);
+                    };
+                    let attributes = |a: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+                        a.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                            .collect::<Vec<_>>()
+                    };
+                    match m.data() {
+                        AggregatedMetrics::U64(MetricData::Sum(s)) => {
+                            for p in s.data_points() {
+                                let a = attributes(&mut p.attributes());
+                                insert(&(name.clone() + "_total"), a, p.value() as f64);
+                            }
                         }
+                        AggregatedMetrics::F64(MetricData::Gauge(g)) if name == THROTTLE => {
+                            for p in g.data_points() {
+                                insert(&name, attributes(&mut p.attributes()), p.value());
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -112,17 +124,22 @@ mod same_families {
         metrics::with_local_recorder(&recorder, || facade.export());
         let mut out = Series::new();
         for (k, _, _, value) in snapshotter.snapshot().into_vec() {
-            if let DebugValue::Counter(v) = value {
-                let (_, key) = k.into_parts();
-                let labels: Vec<(&str, &str)> =
-                    key.labels().map(|l| (l.key(), l.value())).collect();
-                out.insert(self::key(key.name(), &labels), v as f64);
-            }
+            let (_, key) = k.into_parts();
+            let v = match value {
+                DebugValue::Counter(v) => v as f64,
+                DebugValue::Gauge(v) if key.name() == THROTTLE => v.into_inner(),
+                _ => continue,
+            };
+            let labels: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
+            out.insert(self::key(key.name(), &labels), v);
         }
         out
     }
 
-    /// Prometheus's counters (`_total`) from its text exposition.
+    /// The throttle gauge, compared with the counters.
+    const THROTTLE: &str = "warden_circuit_breaker_throttle_probability";
+
+    /// Prometheus's counters (`_total`) and throttle gauge from its text exposition.
     fn prometheus_series(prom: &warden_kit::metrics::prometheus::Registry) -> Series {
         use warden_kit::metrics::prometheus::{Encoder, TextEncoder};
         let mut text = Vec::new();
@@ -136,7 +153,7 @@ mod same_families {
             }
             let (series, value) = line.rsplit_once(' ').unwrap();
             let (name, labels) = series.split_once('{').unwrap_or((series, ""));
-            if !name.ends_with("_total") {
+            if !name.ends_with("_total") && name != THROTTLE {
                 continue;
             }
             let labels: Vec<(&str, &str)> = labels
@@ -158,8 +175,10 @@ mod same_families {
     /// the name's only slot is held) and retry runs, all through pipelines of one
     /// name, and the calls an adaptive throttle shed on another name, reach
     /// Prometheus, OpenTelemetry and the `metrics` facade with the same names,
-    /// labels and values; `tracing`'s rejection summaries add up to the same
-    /// throttled count.
+    /// labels and values, the throttle's rejection probability included (that
+    /// name only: the others have no throttle); `tracing`'s rejection summaries
+    /// add up to the same throttled count and carry the probability, and the
+    /// registry's status shows it too.
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn timeouts_bulkhead_rejections_retries_and_throttling_reach_every_backend() {
         use std::time::Duration;
@@ -279,6 +298,10 @@ mod same_families {
             }
         };
         drive(6);
+        let api_named = registry.breaker("api").unwrap();
+        let api_breaker = api_named.breaker();
+        let reported_probability = api_breaker.throttle_probability();
+        assert!(reported_probability > 0.0, "{reported_probability}");
         // (Recomputes the interest of any site a test without a subscriber
         // reached while the dispatchers above were being registered.)
         tracing::callsite::rebuild_interest_cache();
@@ -290,6 +313,8 @@ mod same_families {
             "{ok} {failed} {throttled}"
         );
         assert_eq!(registry.breaker("api").unwrap().state(), State::Closed);
+        let probability = api_breaker.throttle_probability();
+        assert!(probability > 0.0 && probability <= 0.9, "{probability}");
 
         let name = [("name", "db")];
         let api = [("name", "api")];
@@ -309,6 +334,7 @@ mod same_families {
             (key(rejections, &api_reason("open")), 0.0),
             (key(rejections, &api_reason("too_many_requests")), 0.0),
             (key(rejections, &api_reason("throttled")), throttled as f64),
+            (key(THROTTLE, &api), probability),
             (key("warden_circuit_breaker_successes_total", &name), 2.0),
             // 2 timeouts, 3 + 1 failed attempts.
             (key("warden_circuit_breaker_failures_total", &name), 6.0),
@@ -359,6 +385,21 @@ mod same_families {
             "metrics facade"
         );
 
+        // The status page shows the same probability (in parts per million) and
+        // the window it is computed from; "db" has no throttle.
+        let list = registry.list();
+        let status = |name: &str| list.iter().find(|s| s.name == name).unwrap();
+        let shown = status("api").throttle.expect("api has a throttle");
+        assert_eq!(
+            (shown.reject_ppm, Some((shown.requests, shown.accepts))),
+            (
+                (probability * 1e6).round() as u32,
+                api_breaker.throttle_window()
+            )
+        );
+        assert!(shown.requests > shown.accepts, "{shown:?}");
+        assert_eq!(status("db").throttle, None);
+
         // The calls shed since the report are summarized when "api" leaves the
         // closed state; nothing is left for the next report.
         registry.breaker("api").unwrap().breaker().force_open();
@@ -386,6 +427,13 @@ mod same_families {
             "tracing"
         );
         assert_eq!(field(&summaries[1], "total"), throttled);
+        // The probability when each summary was made: the periodic report's,
+        // then 0 at the transition away from closed.
+        let probabilities: Vec<f64> = summaries
+            .iter()
+            .map(|e| e.fields["throttle_probability"].parse().unwrap())
+            .collect();
+        assert_eq!(probabilities, [reported_probability, 0.0]);
         provider.shutdown().unwrap();
     }
 
@@ -410,6 +458,10 @@ mod same_families {
             self.0.insert(field.name().to_owned(), value.to_owned());
         }
         fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+            self.0.insert(field.name().to_owned(), value.to_string());
+        }
+        fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+            // Display: the shortest text that parses back to the same value.
             self.0.insert(field.name().to_owned(), value.to_string());
         }
     }
