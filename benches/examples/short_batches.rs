@@ -14,11 +14,13 @@
 use warden_benches::contenders::{Bare, WardenBreaker};
 use warden_benches::harness::{Team, Workload};
 
-const WORKLOADS: [Workload; 4] = [
+const WORKLOADS: [Workload; 6] = [
     Workload::ClosedSuccess,
     Workload::ForcedOpenReject,
     Workload::OpenReject,
     Workload::HalfOpenSaturated,
+    Workload::TimeWindowSuccess,
+    Workload::AdaptiveSuccess,
 ];
 
 fn main() {

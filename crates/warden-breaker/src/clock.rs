@@ -287,6 +287,17 @@ impl TimeBase {
         self.now_nanos()
     }
 
+    /// [`Self::timed_nanos_if`]'s ticker case alone: `None` where that reads the
+    /// clock (no lease, or no ticker running), for a caller that keeps the clock
+    /// read, a call, off its common path.
+    #[inline]
+    pub(crate) fn ticker_nanos_if(&self, leased: bool) -> Option<u64> {
+        if leased && let Some(t) = ticker::recent() {
+            return Some(t.saturating_sub(self.epoch));
+        }
+        None
+    }
+
     /// An open word with deadline `tick` is about to be installed: keeps the ticker
     /// running until just past it, so rejections until then need no clock read.
     pub(crate) fn open_until(&self, tick: u64) {

@@ -483,6 +483,28 @@ pub(crate) struct Counters {
     loom_shared: Stripe,
 }
 
+/// The calling thread's own cell, found by [`Counters::direct_cell`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DirectCell<'a>(&'a Stripe);
+
+impl DirectCell<'_> {
+    /// [`Counters::record_request`] on this cell.
+    #[inline]
+    pub(crate) fn record_request(self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        bump_owned(&self.0.requests, tag);
+    }
+
+    /// [`Counters::record_success`] on this cell (of `counters`).
+    #[inline]
+    pub(crate) fn record_success(self, counters: &Counters, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        bump_owned(&self.0.successes, tag);
+        bump_owned_total(&self.0.total_successes);
+        counters.end_failure_streak(tag);
+    }
+}
+
 impl Counters {
     /// Counters whose every word is tagged with `generation`, the breaker's first: an
     /// update never overwrites a word tagged with a later generation, so an initial
@@ -542,6 +564,67 @@ impl Counters {
                 shared(far.shared.get_or_init(|| Stripe::new(tag)));
             }
         }
+    }
+
+    /// The calling thread's cell if it is a direct one ([`Self::on_cell`]'s inlined
+    /// part alone), else `None`: the caller then counts with the general functions,
+    /// on a path of its own. Best looked up first thing, while the caller holds few
+    /// values: the slot's thread-local is compiled as a call to the thread-local
+    /// resolver (this crate may end up in a shared object; an executable's linker
+    /// turns it into two loads), so whatever is live across it is kept in a
+    /// register the function must save and restore.
+    #[inline]
+    pub(crate) fn direct_cell(&self) -> Option<DirectCell<'_>> {
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return None;
+        }
+        self.cells
+            .direct
+            .get(slot::peek())
+            .and_then(OnceBox::get)
+            .map(DirectCell)
+    }
+
+    /// [`Self::record_request`] for a thread [`Self::direct_cell`] found no direct
+    /// cell for: the rest of [`Self::on_cell`], without a second direct look.
+    pub(crate) fn record_request_elsewhere(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return self.record_request(tag);
+        }
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell_elsewhere(
+            tag,
+            move |cell| bump_owned(&cell.requests, tag),
+            move |cell| {
+                update_shared(&cell.requests, generation, |c| c + 1);
+            },
+        );
+    }
+
+    /// [`Self::record_success`] for a thread [`Self::direct_cell`] found no direct
+    /// cell for: the rest of [`Self::on_cell`], without a second direct look.
+    pub(crate) fn record_success_elsewhere(&self, tag: u64) {
+        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+        #[cfg(loom)]
+        if !slot::loom_owned() {
+            return self.record_success(tag);
+        }
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell_elsewhere(
+            tag,
+            move |cell| {
+                bump_owned(&cell.successes, tag);
+                bump_owned_total(&cell.total_successes);
+            },
+            move |cell| {
+                update_shared(&cell.successes, generation, |c| c + 1);
+                bump_shared_total(&cell.total_successes);
+            },
+        );
+        self.end_failure_streak(tag);
     }
 
     /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.

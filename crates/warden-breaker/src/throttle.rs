@@ -429,15 +429,27 @@ impl Throttle {
         }
     }
 
+    /// Whether the last evaluation may shed calls in `generation`: `true` whenever
+    /// [`Self::probability`] is not 0, and also (a false alarm the caller settles with
+    /// [`Self::probability`]) for a failing window whose probability is 0. One
+    /// subtraction and one compare: the word differs from the generation's bare tag
+    /// only in the flag and probability bits (the low 40) exactly when the tags match.
+    #[inline]
+    pub(crate) fn may_shed(&self, generation: u32) -> bool {
+        // Relaxed: see `probability`.
+        let w = self.last.load(Ordering::Relaxed);
+        (w ^ tag_of(generation)).wrapping_sub(1) < !TAG_MASK
+    }
+
     /// Whether a success at tick `now` in `generation` must re-evaluate: the last
     /// evaluation is of another generation or bucket, or the window was failing.
     #[inline]
     pub(crate) fn success_evaluates(&self, generation: u32, now: u64) -> bool {
         // Relaxed: see `probability`.
         let w = self.last.load(Ordering::Relaxed);
-        w & TAG_MASK != tag_of(generation)
-            || w & (FAILING | PROBABILITY_MASK) != 0
-            || now >= self.until.load(Ordering::Relaxed)
+        // The word is its generation's tag alone exactly when that generation's last
+        // evaluation sheds nothing and is not failing (no other bit is ever set).
+        w != tag_of(generation) || now >= self.until.load(Ordering::Relaxed)
     }
 
     /// Whether tick `now` is in a later bucket than the last evaluation.
@@ -497,6 +509,36 @@ impl Throttle {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// `may_shed` is `true` whenever `probability` is not 0, and only for the
+    /// generation evaluated (a failing window at probability 0 may read `true`).
+    #[test]
+    fn may_shed_covers_every_nonzero_probability() {
+        let rule = AdaptiveThrottle::new(Duration::from_secs(10)).with_min_requests(10);
+        let t = Throttle::new();
+        for generation in [0, 1, 7, (1 << crate::state::GEN_BITS) - 1] {
+            assert!(!t.may_shed(generation), "never evaluated");
+            for (requests, accepts) in [(100, 100), (100, 50), (100, 40), (9, 0), (1000, 0)] {
+                let p = t.store(&rule, generation, 5, requests, accepts);
+                assert_eq!(t.probability(generation), p);
+                assert!(t.may_shed(generation) || p == 0, "{requests}/{accepts}");
+                let (_, failing) = rule.evaluate(requests, accepts);
+                assert_eq!(t.may_shed(generation), p != 0 || failing);
+                let other = (generation + 1) & ((1 << crate::state::GEN_BITS) - 1);
+                assert!(!t.may_shed(other), "another generation's evaluation");
+                assert_eq!(t.probability(other), 0);
+            }
+            // A sweep as of the next generation forgets this one's evaluation.
+            let next = (generation + 1) & ((1 << crate::state::GEN_BITS) - 1);
+            t.sweep(next);
+            assert!(!t.may_shed(generation) && !t.may_shed(next), "swept");
         }
     }
 }

@@ -29,6 +29,22 @@ impl CircuitBreaker {
         self.throttle.probability(s.generation()) != 0 && self.throttle_draw(l, s)
     }
 
+    /// Whether an admission from state word `s` is the throttle's common case: the
+    /// throttle is the only admission hook, the breaker is closed by its rules with
+    /// nothing else to check (the plain path's word), and the last evaluation of
+    /// this generation sheds nothing (a failing window whose probability is still 0
+    /// goes on to the hooked path, which admits it the same way). Such an admission
+    /// is the plain one: the decision [`Self::throttles`] and the hooked path would
+    /// reach, with one more load (the last evaluation) and no settings.
+    #[inline]
+    pub(super) fn throttle_admits_plainly(&self, s: Snapshot) -> bool {
+        // Relaxed: see `hot`.
+        let bits = self.hot.load(Ordering::Relaxed);
+        bits & (config::HOT_THROTTLE | 4) == config::HOT_THROTTLE
+            && s.is_plain_closed()
+            && !self.throttle.may_shed(s.generation())
+    }
+
     /// A draw against the current probability; a rejection is counted and
     /// re-evaluates.
     #[cold]
@@ -68,6 +84,22 @@ impl CircuitBreaker {
         if self.throttle.success_evaluates(generation, now) {
             self.throttle_evaluate(l, generation, now);
         }
+    }
+
+    /// [`Self::throttle_success`] on the timed fast path, which has no settings at
+    /// hand: they are loaded only when the success can change the evaluation.
+    #[inline]
+    pub(super) fn throttle_timed_success(&self, generation: u32, now: u64) {
+        if self.throttle.success_evaluates(generation, now) {
+            self.throttle_evaluate_loaded(generation, now);
+        }
+    }
+
+    /// [`Self::throttle_evaluate`] with the settings in force now.
+    #[cold]
+    #[inline(never)]
+    fn throttle_evaluate_loaded(&self, generation: u32, now: u64) {
+        self.throttle_evaluate(&Cfg::lazy(&self.live), generation, now);
     }
 
     /// Evaluates the throttle of the settings `l` over the window ending in the
