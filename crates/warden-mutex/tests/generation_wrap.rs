@@ -31,6 +31,21 @@ fn trip_on_first_failure() -> (CircuitBreaker, ManualClock) {
     (cb, clock)
 }
 
+/// The breaker's generation, as its `Debug` output shows it: each case checks
+/// that it moved by exactly the laps it says (a miscounted case would still
+/// pass on this reference, whose generation is a `u64`, while missing the
+/// lock-free breaker's wrap).
+fn generation(cb: &CircuitBreaker) -> u64 {
+    let text = format!("{cb:?}");
+    let (_, rest) = text
+        .split_once("generation: ")
+        .expect("Debug shows the generation");
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
 fn resets(cb: &CircuitBreaker, n: u32) {
     for _ in 0..n {
         cb.reset();
@@ -41,7 +56,9 @@ fn resets(cb: &CircuitBreaker, n: u32) {
 fn closed_failure_after_a_lap_of_resets_changes_nothing() {
     let (cb, _clock) = trip_on_first_failure();
     let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
     resets(&cb, LAP);
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
     held.failure();
     assert_eq!(
         cb.state(),
@@ -55,7 +72,9 @@ fn closed_failure_after_a_lap_of_resets_changes_nothing() {
 fn closed_success_after_two_laps_of_resets_is_not_counted() {
     let (cb, _clock) = trip_on_first_failure();
     let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
     resets(&cb, 2 * LAP);
+    assert_eq!(generation(&cb) - admitted, 2 * u64::from(LAP));
     held.success();
     assert_eq!(
         cb.counts(),
@@ -69,10 +88,12 @@ fn owned_permit_across_a_lap_of_force_open_and_reset() {
     let (cb, _clock) = trip_on_first_failure();
     let cb = Arc::new(cb);
     let held = cb.try_acquire_owned().expect("closed admits");
+    let admitted = generation(&cb);
     for _ in 0..LAP / 2 {
         cb.force_open();
         cb.reset();
     }
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
     held.failure();
     assert_eq!(
         cb.state(),
@@ -95,7 +116,9 @@ fn timed_slow_success_after_a_lap_of_resets_changes_nothing() {
         .build()
         .expect("valid settings");
     let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
     resets(&cb, LAP);
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
     clock.advance(ms(2));
     held.success(); // slow: it would trip a 50 % rule over one call
     assert_eq!(
@@ -115,10 +138,12 @@ fn probe_held_across_a_lap(report: impl FnOnce(warden_mutex::Permit<'_>)) -> Cir
     clock.advance(ms(2));
     let probe = cb.try_acquire().expect("half-open admits a probe");
     assert_eq!(cb.state(), State::HalfOpen);
+    let admitted = generation(&cb);
     resets(&cb, LAP - 2);
     let _ = cb.call(|| Err::<(), _>(()));
     clock.advance(ms(2));
     assert_eq!(cb.state(), State::HalfOpen, "a lap later, half-open again");
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
     report(probe);
     cb
 }
@@ -150,12 +175,14 @@ fn closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
     // laps, back to the admitting generation's field value.
     let (cb, clock) = trip_on_first_failure();
     let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
     for _ in 0..LAP {
         let _ = cb.call(|| Err::<(), _>(()));
         clock.advance(ms(2));
         let _ = cb.call(|| Ok::<_, ()>(()));
     }
     assert_eq!(cb.state(), State::Closed);
+    assert_eq!(generation(&cb) - admitted, 3 * u64::from(LAP));
     held.failure();
     assert_eq!(
         cb.state(),
