@@ -194,6 +194,21 @@ fn bump_owned(word: &AtomicU64, tag: u64) {
     word.store(bumped(w, tag), Ordering::Relaxed);
 }
 
+/// A success counted in the calling thread's own cell (`tag`'s generation and
+/// the lifetime total): every success path's owned half.
+#[inline]
+fn success_owned(cell: &Stripe, tag: u64) {
+    bump_owned(&cell.successes, tag);
+    bump_owned_total(&cell.total_successes);
+}
+
+/// A success counted in the cell shared by threads past the owned slots.
+#[inline]
+fn success_shared(cell: &Stripe, generation: u32) {
+    update_shared(&cell.successes, generation, |c| c + 1);
+    bump_shared_total(&cell.total_successes);
+}
+
 /// A closed generation's successes, failures and slow calls (each modulo 2^32).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Calls {
@@ -499,8 +514,7 @@ impl DirectCell<'_> {
     #[inline]
     pub(crate) fn record_success(self, counters: &Counters, tag: u64) {
         debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
-        bump_owned(&self.0.successes, tag);
-        bump_owned_total(&self.0.total_successes);
+        success_owned(self.0, tag);
         counters.end_failure_streak(tag);
     }
 }
@@ -594,14 +608,7 @@ impl Counters {
         if !slot::loom_owned() {
             return self.record_request(tag);
         }
-        let generation = (tag >> COUNT_BITS) as u32;
-        self.on_cell_elsewhere(
-            tag,
-            move |cell| bump_owned(&cell.requests, tag),
-            move |cell| {
-                update_shared(&cell.requests, generation, |c| c + 1);
-            },
-        );
+        self.bump_stripe_elsewhere(tag, |s| &s.requests);
     }
 
     /// [`Self::record_success`] for a thread [`Self::direct_cell`] found no direct
@@ -615,14 +622,8 @@ impl Counters {
         let generation = (tag >> COUNT_BITS) as u32;
         self.on_cell_elsewhere(
             tag,
-            move |cell| {
-                bump_owned(&cell.successes, tag);
-                bump_owned_total(&cell.total_successes);
-            },
-            move |cell| {
-                update_shared(&cell.successes, generation, |c| c + 1);
-                bump_shared_total(&cell.total_successes);
-            },
+            move |cell| success_owned(cell, tag),
+            move |cell| success_shared(cell, generation),
         );
         self.end_failure_streak(tag);
     }
@@ -636,6 +637,19 @@ impl Counters {
     fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
         let generation = (tag >> COUNT_BITS) as u32;
         self.on_cell(
+            tag,
+            move |cell| bump_owned(pick(cell), tag),
+            move |cell| {
+                update_shared(pick(cell), generation, |c| c + 1);
+            },
+        );
+    }
+
+    /// [`Self::bump_stripe`] for a thread [`Self::direct_cell`] found no direct
+    /// cell for: the rest of [`Self::on_cell`], without a second direct look.
+    fn bump_stripe_elsewhere(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
+        let generation = (tag >> COUNT_BITS) as u32;
+        self.on_cell_elsewhere(
             tag,
             move |cell| bump_owned(pick(cell), tag),
             move |cell| {
@@ -694,14 +708,8 @@ impl Counters {
         // `move`: see `bump_stripe`.
         self.on_cell(
             tag,
-            move |cell| {
-                bump_owned(&cell.successes, tag);
-                bump_owned_total(&cell.total_successes);
-            },
-            move |cell| {
-                update_shared(&cell.successes, generation, |c| c + 1);
-                bump_shared_total(&cell.total_successes);
-            },
+            move |cell| success_owned(cell, tag),
+            move |cell| success_shared(cell, generation),
         );
         self.end_failure_streak(tag);
     }
