@@ -437,7 +437,7 @@ impl CircuitBreaker {
         let bits = self.hot.load(Ordering::Relaxed);
         (
             RecordPath::from_hot_bits(bits),
-            bits & (4 | config::HOT_THROTTLE) != 0,
+            bits & (config::HOT_HOOKS | config::HOT_THROTTLE) != 0,
         )
     }
 
@@ -966,7 +966,7 @@ impl CircuitBreaker {
             if self.throttles(l, s) {
                 return Admission::new(self.admission_hooks(l, Err(Rejected::Throttled)));
             }
-            if bits & 4 == 0 {
+            if bits & config::HOT_HOOKS == 0 {
                 // A throttle and no other hook: a closed admission needs nothing more.
                 if s.is_plain_closed() {
                     self.counters.record_request(s.without_pending());

@@ -919,8 +919,12 @@ fn finest_timing(
     }
 }
 
+/// The bit of [`Settings::hot_bits`] that says observers or slow calls want
+/// closed-state admissions (the settings' `admission_hooks`).
+pub(crate) const HOT_HOOKS: u8 = 4;
+
 /// The bit of [`Settings::hot_bits`] that says an [`AdaptiveThrottle`] decides
-/// closed-state admissions (bit 2 says observers or slow calls want them).
+/// closed-state admissions.
 pub(crate) const HOT_THROTTLE: u8 = 8;
 
 /// How a closed-state success is recorded, decided once by the settings.
@@ -1153,12 +1157,12 @@ impl Settings {
         ]
     }
 
-    /// [`Self::record_path`], [`Self::has_admission_hooks`] and whether an
+    /// [`Self::record_path`], `admission_hooks` and whether an
     /// [`AdaptiveThrottle`] is set ([`HOT_THROTTLE`]) in one byte, for the breaker's
     /// hot paths (see `CircuitBreaker::hot`).
     pub(crate) fn hot_bits(&self) -> u8 {
         self.record_path as u8
-            | (u8::from(self.admission_hooks) << 2)
+            | if self.admission_hooks { HOT_HOOKS } else { 0 }
             | if self.adaptive_throttle.is_some() {
                 HOT_THROTTLE
             } else {

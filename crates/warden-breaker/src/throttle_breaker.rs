@@ -40,7 +40,7 @@ impl CircuitBreaker {
     pub(super) fn throttle_admits_plainly(&self, s: Snapshot) -> bool {
         // Relaxed: see `hot`.
         let bits = self.hot.load(Ordering::Relaxed);
-        bits & (config::HOT_THROTTLE | 4) == config::HOT_THROTTLE
+        bits & (config::HOT_THROTTLE | config::HOT_HOOKS) == config::HOT_THROTTLE
             && s.is_plain_closed()
             && !self.throttle.may_shed(s.generation())
     }
