@@ -1,5 +1,5 @@
 //! The breakers a backend reads: held weakly, by name, each with the counts
-//! only its caller knows.
+//! only its caller knows, and whatever the backend keeps beside them (`X`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -10,21 +10,34 @@ use crate::CallerCounts;
 
 /// One watched name.
 #[derive(Debug)]
-struct Entry {
+struct Entry<X> {
     breaker: Weak<CircuitBreaker>,
     counts: Arc<CallerCounts>,
+    extra: Arc<X>,
 }
 
 /// Breakers by name (the latest watched for a name wins). The lock is held only
 /// to update or copy out the list, never while a breaker is read: reading its
 /// state may run its state-change callbacks, which may come back here.
-#[derive(Debug, Default)]
-pub(crate) struct Watched {
-    breakers: Mutex<BTreeMap<Arc<str>, Entry>>,
+#[derive(Debug)]
+pub(crate) struct Watched<X = ()> {
+    breakers: Mutex<BTreeMap<Arc<str>, Entry<X>>>,
 }
 
-impl Watched {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Arc<str>, Entry>> {
+impl<X> Default for Watched<X> {
+    fn default() -> Self {
+        Self {
+            breakers: Mutex::default(),
+        }
+    }
+}
+
+/// A live watched breaker: the breaker, its caller's counts, the backend's extra.
+#[cfg(feature = "metrics")]
+pub(crate) type Live<X> = (Arc<CircuitBreaker>, Arc<CallerCounts>, Arc<X>);
+
+impl<X> Watched<X> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Arc<str>, Entry<X>>> {
         // Every update under the lock is complete before anything can panic.
         self.breakers
             .lock()
@@ -33,32 +46,66 @@ impl Watched {
 
     /// Watches `breaker` with `counts`, or with the counts its name already
     /// has here (new ones for a new name); returns the counts.
+    #[cfg(any(feature = "otel", feature = "tracing"))]
     pub(crate) fn watch(
         &self,
         breaker: &Arc<CircuitBreaker>,
         counts: Option<&Arc<CallerCounts>>,
-    ) -> Arc<CallerCounts> {
+    ) -> Arc<CallerCounts>
+    where
+        X: Default,
+    {
+        self.watch_with_extra(breaker, counts, |_| X::default()).0
+    }
+
+    /// [`Self::watch`], with the backend's extra for the new entry made by
+    /// `extra` from the one the name had, if the name keeps its counts (`None`
+    /// for a new name or new counts); returns the counts and the extra.
+    pub(crate) fn watch_with_extra(
+        &self,
+        breaker: &Arc<CircuitBreaker>,
+        counts: Option<&Arc<CallerCounts>>,
+        extra: impl FnOnce(Option<&X>) -> X,
+    ) -> (Arc<CallerCounts>, Arc<X>) {
         let mut map = self.lock();
-        let counts = match (counts, map.get(breaker.name())) {
+        let old = map.get(breaker.name());
+        let counts = match (counts, old) {
             (Some(c), _) => Arc::clone(c),
             (None, Some(e)) => Arc::clone(&e.counts),
             (None, None) => Arc::default(),
         };
+        let kept = old
+            .filter(|e| Arc::ptr_eq(&e.counts, &counts))
+            .map(|e| &*e.extra);
+        let extra = Arc::new(extra(kept));
         map.insert(
             Arc::from(breaker.name()),
             Entry {
                 breaker: Arc::downgrade(breaker),
                 counts: Arc::clone(&counts),
+                extra: Arc::clone(&extra),
             },
         );
-        counts
+        (counts, extra)
     }
 
-    #[cfg(any(feature = "metrics", feature = "tracing"))]
+    #[cfg(feature = "tracing")]
     pub(crate) fn get(&self, name: &str) -> Option<(Arc<CircuitBreaker>, Arc<CallerCounts>)> {
         let map = self.lock();
         let e = map.get(name)?;
         Some((e.breaker.upgrade()?, Arc::clone(&e.counts)))
+    }
+
+    /// The live breaker watched as `name`, its counts and the backend's extra.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn get_with_extra(&self, name: &str) -> Option<Live<X>> {
+        let map = self.lock();
+        let e = map.get(name)?;
+        Some((
+            e.breaker.upgrade()?,
+            Arc::clone(&e.counts),
+            Arc::clone(&e.extra),
+        ))
     }
 
     /// Whether `name`'s breaker is watched and alive. Makes no `Arc` of it, so
@@ -72,11 +119,26 @@ impl Watched {
 
     /// The live breakers with their counts, in name order; dropped breakers
     /// are forgotten with their counts.
+    #[cfg(any(feature = "otel", feature = "tracing"))]
     pub(crate) fn live(&self) -> Vec<(Arc<CircuitBreaker>, Arc<CallerCounts>)> {
+        self.live_with_extra()
+            .into_iter()
+            .map(|(cb, counts, _)| (cb, counts))
+            .collect()
+    }
+
+    /// [`Self::live`] with the backend's extra.
+    pub(crate) fn live_with_extra(&self) -> Vec<(Arc<CircuitBreaker>, Arc<CallerCounts>, Arc<X>)> {
         let mut map = self.lock();
         map.retain(|_, e| e.breaker.strong_count() > 0);
         map.values()
-            .filter_map(|e| Some((e.breaker.upgrade()?, Arc::clone(&e.counts))))
+            .filter_map(|e| {
+                Some((
+                    e.breaker.upgrade()?,
+                    Arc::clone(&e.counts),
+                    Arc::clone(&e.extra),
+                ))
+            })
             .collect()
     }
 }

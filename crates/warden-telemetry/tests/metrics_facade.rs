@@ -240,19 +240,160 @@ fn throttled_rejections_are_exported_once_a_throttle_sheds() {
         assert_eq!(facade.export(), 1);
         let v = values(&snapshotter);
         assert_eq!(get(&v, rejections, &throttled), Some(shed));
+        // The debugging recorder's snapshot takes what the counters hold: the
+        // failures since the last one (5 before it, 105 - shed in all).
         assert_eq!(
             get(
                 &v,
                 "warden_circuit_breaker_failures_total",
                 &[("name", "api")]
             ),
-            Some(105.0 - shed)
+            Some(100.0 - shed)
         );
         // The probability at the export, exactly.
         assert!(cb.throttle_probability() > 0.5);
         assert_eq!(
             get(&v, probability, &[("name", "api")]),
             Some(cb.throttle_probability())
+        );
+    });
+}
+
+/// A recorder that keeps every counter as the production exporters built on
+/// `metrics-util` do (`metrics-exporter-prometheus` among them): one
+/// `AtomicU64` per series for the process's life, where `absolute` keeps the
+/// largest value it was ever given and `increment` adds.
+#[derive(Default)]
+struct Kept {
+    counters: std::sync::Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>,
+}
+
+impl Kept {
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let key = metrics::Key::from_parts(
+            name.to_owned(),
+            labels
+                .iter()
+                .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        );
+        self.counters
+            .lock()
+            .unwrap()
+            .get(&format!("{key:?}"))
+            .map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl metrics::Recorder for Kept {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let c = self
+            .counters
+            .lock()
+            .unwrap()
+            .entry(format!("{key:?}"))
+            .or_default()
+            .clone();
+        metrics::Counter::from_arc(c)
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// A name whose breaker is replaced (a registry evicting an idle name and
+/// creating it again, a service rebuilding a breaker) keeps counting where the
+/// old one left off in a recorder that keeps its counters: the new breaker's
+/// successes, failures, rejections and transitions are added, as are the
+/// caller's counts recorded after the replacement. Setting each counter to the
+/// new breaker's lifetime total (`absolute`) left them stuck at the old
+/// breaker's totals in such a recorder until the new one caught up: here 5
+/// successes and 1 failure of the new breaker were never seen.
+#[test]
+fn a_replaced_breaker_keeps_adding_to_its_names_counters() {
+    let recorder = Kept::default();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let old = Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .build()
+                .unwrap(),
+        );
+        let counts = facade.watch(&old);
+        for _ in 0..10 {
+            old.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        let _ = old.call(|| Err::<(), _>(())); // trips
+        let _ = old.call(|| Ok::<_, ()>(())); // refused: open
+        counts.record_timeout();
+        assert_eq!(facade.export(), 1);
+        drop(old);
+
+        let new = Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .build()
+                .unwrap(),
+        );
+        let kept = facade.watch(&new);
+        assert!(Arc::ptr_eq(&kept, &counts), "the name keeps its counts");
+        for _ in 0..5 {
+            new.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        let _ = new.call(|| Err::<(), _>(())); // trips
+        let _ = new.call(|| Ok::<_, ()>(())); // refused: open
+        counts.record_timeout();
+        assert_eq!(facade.export(), 1);
+        // Exporting again adds nothing.
+        assert_eq!(facade.export(), 1);
+
+        let name = [("name", "db")];
+        let counter = |family: &str, labels: &[(&str, &str)]| recorder.get(family, labels);
+        assert_eq!(counter("warden_circuit_breaker_successes_total", &name), 15);
+        assert_eq!(counter("warden_circuit_breaker_failures_total", &name), 2);
+        assert_eq!(counter("warden_circuit_breaker_timeouts_total", &name), 2);
+        assert_eq!(
+            counter(
+                "warden_circuit_breaker_rejections_total",
+                &[("name", "db"), ("reason", "open")]
+            ),
+            2
+        );
+        assert_eq!(
+            counter(
+                "warden_circuit_breaker_transitions_total",
+                &[("name", "db"), ("from", "closed"), ("to", "open")]
+            ),
+            2
         );
     });
 }
