@@ -476,6 +476,26 @@ impl Probe {
         self.report(code);
     }
 
+    /// Runs `record_local` (the local permit's record, whose state-change
+    /// callbacks may panic), then reports `outcome`: also when `record_local`
+    /// unwinds, since the call's outcome is known and a callback's panic says
+    /// nothing of the dependency (dropped while panicking, the probe would report
+    /// a failure, and a fleet whose probe succeeded would re-open).
+    #[cold]
+    #[inline(never)]
+    fn finish_after(self: Box<Self>, outcome: Outcome, record_local: impl FnOnce()) {
+        struct Finish(Option<Box<Probe>>, Outcome);
+        impl Drop for Finish {
+            fn drop(&mut self) {
+                if let Some(p) = self.0.take() {
+                    p.finish(self.1);
+                }
+            }
+        }
+        let _finish = Finish(Some(self), outcome);
+        record_local();
+    }
+
     fn report(&mut self, code: i64) {
         if let Some(t) = self.token.take() {
             lock(&self.shared.reports).push(Report {
@@ -824,9 +844,9 @@ impl FleetPermit<'_> {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome) {
-        self.inner.record(outcome);
-        if let Some(p) = self.probe {
-            p.finish(outcome);
+        match self.probe {
+            None => self.inner.record(outcome),
+            Some(p) => p.finish_after(outcome, || self.inner.record(outcome)),
         }
         if outcome == Outcome::Failure {
             after_failure(self.shared);
@@ -935,9 +955,9 @@ impl OwnedFleetPermit {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome) {
-        self.inner.record(outcome);
-        if let Some(p) = self.probe {
-            p.finish(outcome);
+        match self.probe {
+            None => self.inner.record(outcome),
+            Some(p) => p.finish_after(outcome, || self.inner.record(outcome)),
         }
     }
     /// Records a success.
