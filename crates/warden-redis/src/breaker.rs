@@ -280,6 +280,9 @@ pub(crate) struct Shared {
     /// 0, or the [`Coordination`] problem of this breaker alone (bad key,
     /// settings mismatch), set by the task.
     pub(crate) issue: AtomicU8,
+    /// Set by [`Fleet::detach`](crate::Fleet::detach): replies still in flight
+    /// about this breaker change nothing (see [`Self::detached`]).
+    detached: AtomicBool,
 }
 
 /// Locks `m`, ignoring poisoning (every critical section leaves the data valid).
@@ -338,7 +341,23 @@ impl Shared {
             coordination,
             track: Mutex::new(track),
             issue: AtomicU8::new(0),
+            detached: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the breaker detached, before `detach` takes its probe tokens (under
+    /// `pool`) and makes it local (under `track`).
+    pub(crate) fn mark_detached(&self) {
+        // Relaxed: read under `pool` or `track`, which `detach` locks after this store.
+        self.detached.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the breaker was detached. Read under `track` (applying a reply) or
+    /// `pool` (adding claimed tokens): a reply that lands after `detach` then
+    /// changes nothing, and tokens it grants go back to the fleet.
+    pub(crate) fn detached(&self) -> bool {
+        // Relaxed: see `mark_detached`.
+        self.detached.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_verdict(&self, v: u64) {

@@ -617,3 +617,36 @@ async fn a_probe_whose_success_runs_a_panicking_callback_still_closes_the_fleet(
     })
     .await;
 }
+
+/// A breaker detached while a round trip about it is in flight (here its trip
+/// vote, held up by a Redis pausing writes): the late reply changes nothing, and
+/// the breaker decides locally as `detach` promises. The reply used to be
+/// applied to the detached breaker, forcing it open with nothing left to ever
+/// release it: every later call was refused for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_landing_after_detach_leaves_the_breaker_local() {
+    let server = RedisServer::start();
+    let a = instance(
+        config(&server.url()).redis_timeout(Duration::from_secs(3)),
+        trips_at_once("detached", Duration::from_millis(300)),
+    );
+    coordinated(&[&a]).await;
+    // Scripts write: they wait out the pause; reads and this client do not.
+    assert_eq!(
+        server.command("CLIENT PAUSE 700 WRITE").as_deref(),
+        Some("+OK\r\n")
+    );
+    let _ = a.cb.call(|| Err::<(), _>("down")); // trips locally: the vote is sent
+    real_sleep(Duration::from_millis(200)).await;
+    assert!(a.fleet.detach("detached"));
+    // The pause ends, the vote opens the fleet and its reply comes back.
+    real_sleep(Duration::from_millis(800)).await;
+    // Local from now on: open by its own trip for its 300 ms timeout, then
+    // half-open like any local breaker, never held by the fleet.
+    wait_for(LONG, "the detached breaker to leave the open state", || {
+        a.cb.breaker().state() != State::Open
+    })
+    .await;
+    assert_eq!(a.cb.breaker().mode(), Mode::Normal);
+    assert!(a.cb.call(|| Ok::<_, ()>(())).is_ok());
+}
