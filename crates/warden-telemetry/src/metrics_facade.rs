@@ -55,7 +55,7 @@ use std::time::Duration;
 use warden_breaker::{CircuitBreaker, State};
 
 use crate::periodic::Periodic;
-use crate::watched::Watched;
+use crate::watched::{Replaced, Watched};
 use crate::{CallerCounts, edges, label, rejections};
 
 /// Exports the breakers it watches through the `metrics` facade.
@@ -211,9 +211,12 @@ struct CallerSent {
 impl Sent {
     /// The record of a breaker newly watched: its own part from 0, the caller's
     /// from `old`'s if the name keeps its counts.
-    fn after(old: Option<&Sent>) -> Self {
+    fn after(old: Option<Replaced<'_, Sent>>) -> Self {
         Self {
-            caller: old.map(|o| Arc::clone(&o.caller)).unwrap_or_default(),
+            caller: old
+                .filter(|o| o.counts_kept)
+                .map(|o| Arc::clone(&o.extra.caller))
+                .unwrap_or_default(),
             ..Self::default()
         }
     }
@@ -266,7 +269,7 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, state: St
         &sent.caller.timeouts,
         counts.timeouts(),
     );
-    for (reason, n) in rejections(&t, counts) {
+    for (reason, n) in rejections(&t, counts.bulkhead_rejections()) {
         let counter = metrics::counter!(
             "warden_circuit_breaker_rejections_total",
             "name" => name.clone(),

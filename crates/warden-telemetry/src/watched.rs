@@ -32,6 +32,20 @@ impl<X> Default for Watched<X> {
     }
 }
 
+/// What a name was watched with when a new breaker of the name replaces it.
+// The `metrics` facade reads only `extra` and `counts_kept`; `tracing` none.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) struct Replaced<'a, X> {
+    /// The old breaker, if it is still alive.
+    pub(crate) breaker: Option<&'a CircuitBreaker>,
+    /// Its caller's counts.
+    pub(crate) counts: &'a CallerCounts,
+    /// The backend's extra.
+    pub(crate) extra: &'a X,
+    /// Whether the name goes on with these counts.
+    pub(crate) counts_kept: bool,
+}
+
 /// A live watched breaker: the breaker, its caller's counts, the backend's extra.
 #[cfg(feature = "metrics")]
 pub(crate) type Live<X> = (Arc<CircuitBreaker>, Arc<CallerCounts>, Arc<X>);
@@ -46,7 +60,7 @@ impl<X> Watched<X> {
 
     /// Watches `breaker` with `counts`, or with the counts its name already
     /// has here (new ones for a new name); returns the counts.
-    #[cfg(any(feature = "otel", feature = "tracing"))]
+    #[cfg(feature = "tracing")]
     pub(crate) fn watch(
         &self,
         breaker: &Arc<CircuitBreaker>,
@@ -59,13 +73,13 @@ impl<X> Watched<X> {
     }
 
     /// [`Self::watch`], with the backend's extra for the new entry made by
-    /// `extra` from the one the name had, if the name keeps its counts (`None`
-    /// for a new name or new counts); returns the counts and the extra.
+    /// `extra` from what the name was watched with before (`None` for a new
+    /// name); returns the counts and the extra.
     pub(crate) fn watch_with_extra(
         &self,
         breaker: &Arc<CircuitBreaker>,
         counts: Option<&Arc<CallerCounts>>,
-        extra: impl FnOnce(Option<&X>) -> X,
+        extra: impl FnOnce(Option<Replaced<'_, X>>) -> X,
     ) -> (Arc<CallerCounts>, Arc<X>) {
         let mut map = self.lock();
         let old = map.get(breaker.name());
@@ -74,10 +88,14 @@ impl<X> Watched<X> {
             (None, Some(e)) => Arc::clone(&e.counts),
             (None, None) => Arc::default(),
         };
-        let kept = old
-            .filter(|e| Arc::ptr_eq(&e.counts, &counts))
-            .map(|e| &*e.extra);
-        let extra = Arc::new(extra(kept));
+        // Dropped after the lock is let go: it may be the last reference.
+        let old_breaker = old.and_then(|e| e.breaker.upgrade());
+        let extra = Arc::new(extra(old.map(|e| Replaced {
+            breaker: old_breaker.as_deref(),
+            counts: &e.counts,
+            extra: &*e.extra,
+            counts_kept: Arc::ptr_eq(&e.counts, &counts),
+        })));
         map.insert(
             Arc::from(breaker.name()),
             Entry {
@@ -86,6 +104,8 @@ impl<X> Watched<X> {
                 extra: Arc::clone(&extra),
             },
         );
+        drop(map);
+        drop(old_breaker);
         (counts, extra)
     }
 
@@ -119,7 +139,7 @@ impl<X> Watched<X> {
 
     /// The live breakers with their counts, in name order; dropped breakers
     /// are forgotten with their counts.
-    #[cfg(any(feature = "otel", feature = "tracing"))]
+    #[cfg(feature = "tracing")]
     pub(crate) fn live(&self) -> Vec<(Arc<CircuitBreaker>, Arc<CallerCounts>)> {
         self.live_with_extra()
             .into_iter()
