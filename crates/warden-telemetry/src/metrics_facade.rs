@@ -48,8 +48,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use warden_breaker::{CircuitBreaker, State};
@@ -93,7 +93,7 @@ impl MetricsFacade {
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> Arc<CallerCounts> {
         let (counts, sent) = self.watched.watch_with_extra(breaker, None, Sent::after);
-        export_one(breaker, &counts, &sent, breaker.state());
+        export_one(breaker, &counts, &sent, None);
         counts
     }
 
@@ -111,7 +111,7 @@ impl MetricsFacade {
         let (_, sent) = self
             .watched
             .watch_with_extra(breaker, Some(counts), Sent::after);
-        export_one(breaker, counts, &sent, breaker.state());
+        export_one(breaker, counts, &sent, None);
     }
 
     /// Sets every family of every watched breaker; returns how many breakers
@@ -125,7 +125,7 @@ impl MetricsFacade {
     pub fn export(&self) -> usize {
         let live = self.watched.live_with_extra();
         for (cb, counts, sent) in &live {
-            export_one(cb, counts, sent, crate::state_of(cb));
+            export_one(cb, counts, sent, None);
         }
         live.len()
     }
@@ -139,7 +139,7 @@ impl MetricsFacade {
     /// ```
     pub fn on_state_change(&self, name: &str, _from: State, to: State) {
         if let Some((cb, counts, sent)) = self.watched.get_with_extra(name) {
-            export_one(&cb, &counts, &sent, to);
+            export_one(&cb, &counts, &sent, Some(to));
         }
     }
 
@@ -197,6 +197,9 @@ struct Sent {
     /// By edge: `from * 3 + to`, as gauge values.
     transitions: [AtomicU64; 9],
     caller: Arc<CallerSent>,
+    /// Transitions exported so far: held while the state gauge is set (see
+    /// [`set_state`]).
+    transitions_seen: Mutex<u64>,
 }
 
 /// [`Sent`] of a name's [`CallerCounts`].
@@ -245,11 +248,43 @@ fn add(counter: metrics::Counter, sent: &AtomicU64, now: u64) {
     counter.increment(now.saturating_sub(before));
 }
 
-fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, state: State) {
+/// Sets the state gauge: to `transition`'s new state for a transition's
+/// export, otherwise to the state read now, unless a transition's export came
+/// in between (its state is newer than the one read). A read and a
+/// transition's export race when a periodic export runs beside a transition:
+/// setting the state read after the transition's export set its own put the
+/// old state back until the next export.
+fn set_state(cb: &CircuitBreaker, sent: &Sent, transition: Option<State>) {
+    let lock = || {
+        sent.transitions_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let gauge = |name: String| metrics::gauge!("warden_circuit_breaker_state", "name" => name);
+    match transition {
+        Some(to) => {
+            let gauge = gauge(cb.name().to_owned());
+            let mut seen = lock();
+            *seen += 1;
+            gauge.set(to.as_gauge() as f64);
+        }
+        None => {
+            let before = *lock();
+            // Outside the lock: the read may run a transition's callbacks.
+            let state = crate::state_of(cb);
+            let gauge = gauge(cb.name().to_owned());
+            let seen = lock();
+            if *seen == before {
+                gauge.set(state.as_gauge() as f64);
+            }
+        }
+    }
+}
+
+fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, transition: Option<State>) {
+    set_state(cb, sent, transition);
     let name = cb.name().to_owned();
     let t = cb.totals();
-    metrics::gauge!("warden_circuit_breaker_state", "name" => name.clone())
-        .set(state.as_gauge() as f64);
     if let Some(p) = crate::throttle_probability(cb) {
         metrics::gauge!("warden_circuit_breaker_throttle_probability", "name" => name.clone())
             .set(p);

@@ -4,7 +4,7 @@
 #![cfg(feature = "metrics")]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -396,4 +396,127 @@ fn a_replaced_breaker_keeps_adding_to_its_names_counters() {
             2
         );
     });
+}
+
+/// A recorder that keeps the state gauge's value, and makes the thread named
+/// `exporter` wait, when it looks that gauge up, until the test lets it go: an
+/// export that read the state and is about to set the gauge, held there while a
+/// transition happens.
+struct HeldState {
+    value: Arc<Mutex<f64>>,
+    entered: Mutex<std::sync::mpsc::Sender<()>>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+struct HeldGauge(Arc<HeldState>);
+
+impl metrics::GaugeFn for HeldGauge {
+    fn increment(&self, _: f64) {}
+    fn decrement(&self, _: f64) {}
+    fn set(&self, value: f64) {
+        *self.0.value.lock().unwrap() = value;
+    }
+}
+
+struct HeldRecorder(Arc<HeldState>);
+
+impl metrics::Recorder for HeldRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        if key.name() == "warden_circuit_breaker_state" {
+            // The exporter looks its gauge up after reading the state, before
+            // setting it: it waits here.
+            if std::thread::current().name() == Some("exporter") {
+                let _ = self.0.entered.lock().unwrap().send(());
+                let _ = self.0.release.lock().unwrap().recv();
+            }
+            metrics::Gauge::from_arc(Arc::new(HeldGauge(Arc::clone(&self.0))))
+        } else {
+            metrics::Gauge::noop()
+        }
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// A periodic export that read the state just before a transition, and sets
+/// the state gauge only after the transition's own export set it, does not
+/// put the old state back: the gauge follows the transitions in order, as the
+/// module promises for a facade installed as the breakers' callback. It used
+/// to show the breaker closed while it was open, until the next export.
+#[test]
+fn an_export_racing_a_transition_never_sets_the_state_back() {
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let state = Arc::new(HeldState {
+        value: Arc::new(Mutex::new(f64::NAN)),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    });
+    let recorder = HeldRecorder(Arc::clone(&state));
+    let facade = Arc::new(MetricsFacade::new());
+    let hook = Arc::clone(&facade);
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .on_state_change(move |name, from, to| hook.on_state_change(name, from, to))
+            .build()
+            .unwrap(),
+    );
+    metrics::with_local_recorder(&recorder, || facade.watch(&cb));
+    assert_eq!(*state.value.lock().unwrap(), 0.0);
+    std::thread::scope(|s| {
+        let exporter = std::thread::Builder::new()
+            .name("exporter".into())
+            .spawn_scoped(s, || {
+                metrics::with_local_recorder(&recorder, || facade.export());
+            })
+            .unwrap();
+        // The export read "closed" and waits to set it; the breaker trips and
+        // its callback exports "open".
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the export sets the state gauge");
+        metrics::with_local_recorder(&recorder, || {
+            let _ = cb.call(|| Err::<(), _>("down"));
+        });
+        assert_eq!(cb.state(), State::Open);
+        assert_eq!(*state.value.lock().unwrap(), 1.0);
+        // The held export goes on (at most one wait: it looks the gauge up once).
+        let _ = release.send(());
+        exporter.join().unwrap();
+    });
+    assert_eq!(
+        *state.value.lock().unwrap(),
+        1.0,
+        "the gauge went back to closed while the breaker is open"
+    );
 }
