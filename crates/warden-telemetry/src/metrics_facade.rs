@@ -214,13 +214,35 @@ struct CallerSent {
 impl Sent {
     /// The record of a breaker newly watched: its own part from 0, the caller's
     /// from `old`'s if the name keeps its counts.
+    /// The same breaker watched again goes on from its record, so nothing is
+    /// added twice.
     fn after(old: Option<Replaced<'_, Sent>>) -> Self {
-        Self {
-            caller: old
-                .filter(|o| o.counts_kept)
-                .map(|o| Arc::clone(&o.extra.caller))
-                .unwrap_or_default(),
-            ..Self::default()
+        let caller = old
+            .as_ref()
+            .filter(|o| o.counts_kept)
+            .map(|o| Arc::clone(&o.extra.caller))
+            .unwrap_or_default();
+        match old {
+            Some(o) if o.same_breaker => {
+                let o = o.extra;
+                // Relaxed: a copy of the record under the watched list's lock; an
+                // export racing this watch may add its last gain once more.
+                let copy = |a: &AtomicU64| AtomicU64::new(a.load(Ordering::Relaxed));
+                Self {
+                    successes: copy(&o.successes),
+                    failures: copy(&o.failures),
+                    rejected_open: copy(&o.rejected_open),
+                    rejected_too_many: copy(&o.rejected_too_many),
+                    rejected_throttled: copy(&o.rejected_throttled),
+                    transitions: std::array::from_fn(|i| copy(&o.transitions[i])),
+                    caller,
+                    transitions_seen: Mutex::default(),
+                }
+            }
+            _ => Self {
+                caller,
+                ..Self::default()
+            },
         }
     }
 

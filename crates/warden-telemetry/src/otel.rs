@@ -169,6 +169,8 @@ impl Carry {
             return Self::default();
         };
         let base = match old.breaker {
+            // Watched again: its totals are still to come, not carried.
+            Some(_) if old.same_breaker => old.extra.base,
             Some(cb) => plus(&old.extra.base, &cb.totals()),
             None => *old.extra.last(),
         };
@@ -177,10 +179,15 @@ impl Carry {
         } else {
             old.extra.caller_base.plus(Caller::of(old.counts))
         };
+        let last = if old.same_breaker {
+            *old.extra.last()
+        } else {
+            base
+        };
         Self {
             base,
             caller_base,
-            last: Mutex::new(base),
+            last: Mutex::new(last),
         }
     }
 

@@ -44,6 +44,8 @@ pub(crate) struct Replaced<'a, X> {
     pub(crate) extra: &'a X,
     /// Whether the name goes on with these counts.
     pub(crate) counts_kept: bool,
+    /// Whether the name goes on with this breaker (watched again).
+    pub(crate) same_breaker: bool,
 }
 
 /// A live watched breaker: the breaker, its caller's counts, the backend's extra.
@@ -90,11 +92,16 @@ impl<X> Watched<X> {
         };
         // Dropped after the lock is let go: it may be the last reference.
         let old_breaker = old.and_then(|e| e.breaker.upgrade());
-        let extra = Arc::new(extra(old.map(|e| Replaced {
-            breaker: old_breaker.as_deref(),
-            counts: &e.counts,
-            extra: &*e.extra,
-            counts_kept: Arc::ptr_eq(&e.counts, &counts),
+        let extra = Arc::new(extra(old.map(|e| {
+            Replaced {
+                breaker: old_breaker.as_deref(),
+                counts: &e.counts,
+                extra: &*e.extra,
+                counts_kept: Arc::ptr_eq(&e.counts, &counts),
+                same_breaker: old_breaker
+                    .as_ref()
+                    .is_some_and(|o| Arc::ptr_eq(o, breaker)),
+            }
         })));
         map.insert(
             Arc::from(breaker.name()),

@@ -520,3 +520,32 @@ fn an_export_racing_a_transition_never_sets_the_state_back() {
         "the gauge went back to closed while the breaker is open"
     );
 }
+
+/// Watching the same breaker again (idempotent, as before counters were added
+/// to) adds nothing twice: the name's counters stay the breaker's totals.
+#[test]
+fn watching_the_same_breaker_again_counts_nothing_twice() {
+    let recorder = Kept::default();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+        let counts = facade.watch(&cb);
+        for _ in 0..3 {
+            cb.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        counts.record_timeout();
+        assert_eq!(facade.export(), 1);
+        facade.watch(&cb);
+        facade.watch_with(&cb, &counts);
+        assert_eq!(facade.export(), 1);
+        let name = [("name", "db")];
+        assert_eq!(
+            recorder.get("warden_circuit_breaker_successes_total", &name),
+            3
+        );
+        assert_eq!(
+            recorder.get("warden_circuit_breaker_timeouts_total", &name),
+            1
+        );
+    });
+}

@@ -330,3 +330,25 @@ fn a_replaced_breaker_continues_its_names_counters() {
         Some(1)
     );
 }
+
+/// Watching the same breaker again (idempotent) observes its totals once.
+#[test]
+fn watching_the_same_breaker_again_counts_nothing_twice() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let otel = OtelMetrics::register(&provider.meter("warden"));
+    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let counts = otel.watch(&cb);
+    for _ in 0..3 {
+        cb.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    counts.record_timeout();
+    otel.watch(&cb);
+    otel.watch_with(&cb, &counts);
+    let p = collect(&provider, &exporter);
+    let name = [("name", "db")];
+    assert_eq!(get(&p, "warden.circuit_breaker.successes", &name), Some(3));
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(1));
+}
