@@ -160,7 +160,8 @@ pub enum Error {
         "invalid namespace {namespace:?}: use ASCII letters, digits and underscores, not starting with a digit"
     )]
     InvalidNamespace {
-        /// The namespace given.
+        /// The namespace given; past 64 bytes, its first 64 and its length (an
+        /// error never echoes a huge input whole).
         namespace: String,
     },
     /// Any other error reported by the `prometheus` crate.
@@ -215,7 +216,7 @@ impl MetricsBuilder {
     pub fn register(self, registry: &Registry) -> Result<Metrics, Error> {
         if !valid_namespace(&self.namespace) {
             return Err(Error::InvalidNamespace {
-                namespace: self.namespace,
+                namespace: bounded(&self.namespace),
             });
         }
         let ns = self.namespace.as_str();
@@ -320,6 +321,20 @@ impl MetricsBuilder {
             families: Arc::new(families),
         })
     }
+}
+
+/// `s`, cut to its first 64 bytes (on a character boundary) with its length
+/// said after it when longer.
+fn bounded(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
 }
 
 fn valid_namespace(ns: &str) -> bool {

@@ -433,6 +433,15 @@ fn invalid_namespaces_are_refused() {
         }
     }
     assert!(registry.gather().is_empty());
+    // A 1 MiB one is quoted to its first 64 bytes and its length.
+    let huge = format!("9{}", "x".repeat(1 << 20));
+    let err = Metrics::builder()
+        .namespace(huge)
+        .register(&registry)
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.len() < 300, "{} bytes", text.len());
+    assert!(text.contains("(1048577 bytes)"), "{text}");
 }
 
 #[test]
