@@ -198,6 +198,11 @@ pub(crate) struct Signals {
     /// recorded failure (its trip is published), or one another instance announced
     /// a change of. At most one entry per breaker ([`Shared::queued`]).
     due: Mutex<Vec<Arc<Shared>>>,
+    /// Outcomes of probes that finished after their breaker was detached (or
+    /// were queued when it was): the task no longer walks that breaker, so it
+    /// sends these apart, and their tokens do not stay taken in Redis until
+    /// their time to live.
+    orphans: Mutex<Vec<(Arc<Shared>, Report)>>,
 }
 
 impl Signals {
@@ -206,7 +211,29 @@ impl Signals {
             wake: Notify::new(),
             scan: AtomicBool::new(false),
             due: Mutex::new(Vec::new()),
+            orphans: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Queues the reports of detached `s` for the task to send, and wakes it.
+    pub(crate) fn orphan(&self, s: &Arc<Shared>, reports: impl IntoIterator<Item = Report>) {
+        let mut orphans = lock(&self.orphans);
+        let before = orphans.len();
+        orphans.extend(reports.into_iter().map(|r| (Arc::clone(s), r)));
+        if orphans.len() > before {
+            drop(orphans);
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether reports of detached breakers wait to be sent.
+    pub(crate) fn has_orphans(&self) -> bool {
+        !lock(&self.orphans).is_empty()
+    }
+
+    /// The reports of detached breakers queued so far.
+    pub(crate) fn take_orphans(&self) -> Vec<(Arc<Shared>, Report)> {
+        std::mem::take(&mut *lock(&self.orphans))
     }
 
     /// Wakes the task for a walk over every breaker.
@@ -348,13 +375,15 @@ impl Shared {
     /// Marks the breaker detached, before `detach` takes its probe tokens (under
     /// `pool`) and makes it local (under `track`).
     pub(crate) fn mark_detached(&self) {
-        // Relaxed: read under `pool` or `track`, which `detach` locks after this store.
+        // Relaxed: read under `pool`, `track` or `reports`, which `detach` locks
+        // after this store.
         self.detached.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the breaker was detached. Read under `track` (applying a reply) or
-    /// `pool` (adding claimed tokens): a reply that lands after `detach` then
-    /// changes nothing, and tokens it grants go back to the fleet.
+    /// Whether the breaker was detached. Read under `track` (applying a reply),
+    /// `pool` (adding claimed tokens) or `reports` (a probe reporting): a reply
+    /// that lands after `detach` then changes nothing, tokens it grants go back
+    /// to the fleet, and a probe finishing after it still reports.
     pub(crate) fn detached(&self) -> bool {
         // Relaxed: see `mark_detached`.
         self.detached.load(Ordering::Relaxed)
@@ -517,11 +546,22 @@ impl Probe {
 
     fn report(&mut self, code: i64) {
         if let Some(t) = self.token.take() {
-            lock(&self.shared.reports).push(Report {
+            let report = Report {
                 generation: t.generation,
                 member: t.member,
                 code,
-            });
+            };
+            let mut reports = lock(&self.shared.reports);
+            // Read under `reports`: either `detach` (which marks the breaker
+            // before it locks `reports`) finds this report there, or this sees
+            // the mark and hands the report to the task apart.
+            if self.shared.detached() {
+                drop(reports);
+                self.shared.signals.orphan(&self.shared, [report]);
+                return;
+            }
+            reports.push(report);
+            drop(reports);
             self.shared.signals.poke();
         }
     }

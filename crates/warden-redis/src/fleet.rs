@@ -280,7 +280,9 @@ impl Fleet {
     /// Stops coordinating the breaker named `name`: it decides locally from now
     /// on (one the fleet held open stays open until the fleet's deadline), the
     /// probe tokens this instance claimed for it but has not used go back to the
-    /// fleet on the next round trip, and this instance stops refreshing its keys,
+    /// fleet on the next round trip (a fleet probe still running reports its
+    /// outcome to the fleet when it finishes, so its slot is not held until the
+    /// token's [`probe_ttl`](FleetConfig::probe_ttl)), and this instance stops refreshing its keys,
     /// which Redis then drops after [`key_ttl`](FleetConfig::key_ttl) unless
     /// another instance still uses the name (an open decision's keys live until
     /// its deadline first). Returns whether the name was attached. The name can
@@ -310,6 +312,11 @@ impl Fleet {
         shared.mark_detached();
         let tokens = std::mem::take(&mut *lock(&shared.pool));
         lock(&self.inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(&shared), t)));
+        // Outcomes of probes not yet sent, and (see `Probe::report`) those of the
+        // probes still in flight, go to Redis apart: the task walks only attached
+        // breakers, and an unsent report holds its fleet probe slot until its TTL.
+        let reports = std::mem::take(&mut *lock(&shared.reports));
+        self.inner.signals.orphan(&shared, reports);
         go_local(&shared);
         self.inner.signals.poke();
         true
@@ -581,11 +588,15 @@ async fn run(inner: Arc<Inner>, client: Client) {
             if let Some(c) = conn.as_mut() {
                 release_leftovers(&inner, &script, c, true).await;
             }
+            // Unsent (Redis unreachable): their tokens expire in Redis. Dropped
+            // here, since each holds its breaker, which holds these signals.
+            drop(inner.signals.take_orphans());
             return;
         }
-        // Tokens of detached breakers go back as soon as there is a connection.
+        // Tokens and probe outcomes of detached breakers go to Redis as soon as
+        // there is a connection.
         if let Some(c) = conn.as_mut()
-            && !lock(&inner.leftover).is_empty()
+            && (!lock(&inner.leftover).is_empty() || inner.signals.has_orphans())
         {
             release_leftovers(&inner, &script, c, false).await;
         }
@@ -1664,7 +1675,9 @@ fn breaker_problem(inner: &Inner, s: &Shared, issue: Coordination, why: &str) {
 
 /// Gives back the tokens in `leftover` (of detached breakers, or of every
 /// breaker at a stop) and, with `all_pools` (the fleet is stopping), the unused
-/// tokens still in every attached breaker's pool.
+/// tokens still in every attached breaker's pool; sends the outcomes of probes
+/// whose breaker was detached (their replies change nothing locally: the
+/// breakers are detached). Only the tokens given back count as released.
 async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_pools: bool) {
     let mut tokens = std::mem::take(&mut *lock(&inner.leftover));
     if all_pools {
@@ -1674,9 +1687,11 @@ async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_poo
             tokens.extend(pool.into_iter().map(|t| (Arc::clone(s), t)));
         }
     }
-    if tokens.is_empty() {
+    let orphans = inner.signals.take_orphans();
+    if tokens.is_empty() && orphans.is_empty() {
         return;
     }
+    let released = tokens.len();
     let items: Vec<Item> = tokens
         .iter()
         .map(|(s, t)| {
@@ -1687,10 +1702,15 @@ async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_poo
             };
             report_item(inner, script, s, &r)
         })
+        .chain(
+            orphans
+                .iter()
+                .map(|(s, r)| report_item(inner, script, s, r)),
+        )
         .collect();
     let cmds: Vec<&Cmd> = items.iter().map(|i| &i.cmd).collect();
     if let Ok(values) = exec(inner, script, c, &cmds).await {
-        let ok = values
+        let ok = values[..released.min(values.len())]
             .iter()
             .filter(|v| !matches!(v, Value::ServerError(_)))
             .count();

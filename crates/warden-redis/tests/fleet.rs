@@ -322,6 +322,61 @@ async fn an_instance_dying_with_a_probe_token_does_not_strand_the_fleet() {
     assert_eq!(b.cb.state(), State::Closed);
 }
 
+/// A probe in flight when its breaker is detached still reaches the fleet when it
+/// finishes: its outcome used to be queued for a task that no longer looks at the
+/// detached breaker, so its probe token stayed taken in Redis until its time to
+/// live (10 s by default) and, with `max_requests` 1, every other instance was
+/// refused all that time while the fleet stayed half-open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_finishing_after_detach_frees_the_fleets_probe_slot() {
+    let server = RedisServer::start();
+    let build = || {
+        CircuitBreaker::builder("ledger")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    // The default probe TTL (10 s): far beyond the bound waited for below.
+    let a = instance(config(&server.url()), build());
+    let b = instance(config(&server.url()), build());
+    let both = [a, b];
+    all_coordinated(&both).await;
+    let [a, b] = both;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "both to see the fleet half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen) && fleet_state(&b) == Some(State::HalfOpen)
+    })
+    .await;
+    let mut probe = None;
+    wait_for(LONG, "A to get the fleet's only probe", || {
+        probe = a.cb.try_acquire_owned().ok();
+        probe.is_some()
+    })
+    .await;
+    let probe = probe.unwrap();
+    assert!(probe.is_fleet_probe());
+    assert_eq!(b.cb.try_acquire().err(), Some(Rejected::TooManyRequests));
+    assert!(a.fleet.detach("ledger"));
+    probe.success();
+    wait_for(
+        BOUND,
+        "B to be admitted once A's probe finished",
+        || match b.cb.try_acquire() {
+            Ok(p) => {
+                p.success();
+                true
+            }
+            Err(_) => false,
+        },
+    )
+    .await;
+    wait_for(BOUND, "the fleet to close", || {
+        fleet_state(&b) == Some(State::Closed)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_keeps_local_protection_and_the_fleet_reconverges() {
     let mut server = RedisServer::start();
