@@ -89,7 +89,15 @@ struct LastGood<T> {
 impl<T: Clone + Send> Memory<T> for LastGood<T> {
     fn remember(&self, value: &T, now: u64) {
         let value = value.clone(); // outside the lock
-        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some((value, now));
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        // Two successes overlapping: the one seen earlier may get here last (its
+        // clone was slower, its thread preempted); it must not replace the newer
+        // value with an older value and time. Seen at the same time (a clock
+        // standing still): the later store wins. A clock stepping back, which a
+        // `Clock` must not do, keeps the value until it catches up.
+        if slot.as_ref().is_none_or(|(_, seen)| *seen <= now) {
+            *slot = Some((value, now));
+        }
     }
 
     fn recall(&self, now: u64) -> Option<T> {
@@ -139,7 +147,8 @@ impl<T: 'static, E: 'static> Fallback<T, E> {
     }
 
     /// The last value a call of this pipeline (or of its clones) returned
-    /// and the breaker counted as a success, if it was seen at most `max_age`
+    /// and the breaker counted as a success (of calls finishing together, the
+    /// one whose end the registry's clock read last), if it was seen at most `max_age`
     /// ago on the registry's clock; with nothing that fresh, the run's error
     /// stands and [`used_fallback`](Execution::used_fallback) is false. Each
     /// good value is cloned and stored under an uncontended lock.

@@ -176,6 +176,72 @@ fn last_good_serves_a_fresh_enough_value_only() {
     assert!(ex.value().is_none() && !ex.used_fallback());
 }
 
+/// Two successes overlapping: the one seen earlier (its clock read first) is
+/// stored last, here because its value's clone is slow. The memory keeps the
+/// newer value; it used to be overwritten by the older one with its older time,
+/// so a failure 65 s later found nothing fresh though a 55 s old value had been
+/// seen.
+#[test]
+fn last_good_keeps_the_newer_of_two_overlapping_successes() {
+    use std::sync::Barrier;
+    struct Gate {
+        entered: Barrier,
+        release: Barrier,
+    }
+    /// A value whose first clone waits at the gate (the clone `remember` makes).
+    struct Value {
+        tag: &'static str,
+        gate: Option<Arc<Gate>>,
+    }
+    impl Clone for Value {
+        fn clone(&self) -> Self {
+            if let Some(g) = &self.gate {
+                g.entered.wait();
+                g.release.wait();
+            }
+            Value {
+                tag: self.tag,
+                gate: None,
+            }
+        }
+    }
+    let clock = ManualClock::new();
+    let registry = Registry::builder().clock(clock.clone()).build().unwrap();
+    let p = registry
+        .pipeline("rates")
+        .unwrap()
+        .with_fallback(Fallback::last_good(Duration::from_secs(60)));
+    let gate = Arc::new(Gate {
+        entered: Barrier::new(2),
+        release: Barrier::new(2),
+    });
+    let older = {
+        let (p, gate) = (p.clone(), Arc::clone(&gate));
+        std::thread::spawn(move || {
+            let mut value = Some(Value {
+                tag: "older",
+                gate: Some(gate),
+            });
+            assert!(
+                p.execute(|| Ok::<_, &str>(value.take().unwrap()))
+                    .succeeded()
+            );
+        })
+    };
+    gate.entered.wait(); // "older" was seen at 0 s and is being stored
+    clock.advance(Duration::from_secs(10));
+    let mut newer = Some(Value {
+        tag: "newer",
+        gate: None,
+    });
+    assert!(p.execute(|| Ok(newer.take().unwrap())).succeeded()); // seen at 10 s
+    gate.release.wait();
+    older.join().unwrap();
+    clock.advance(Duration::from_secs(55)); // 65 s: "older" too old, "newer" fresh
+    let ex = p.execute(|| Err("down"));
+    assert_eq!(ex.value().map(|v| v.tag), Some("newer"));
+}
+
 #[test]
 fn last_good_does_not_remember_a_value_the_classifier_failed() {
     let clock = ManualClock::new();
