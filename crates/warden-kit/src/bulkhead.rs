@@ -48,10 +48,20 @@ impl fmt::Debug for Bulkhead {
 }
 
 impl Bulkhead {
-    /// A bulkhead of `max` slots (`0` refuses every call).
+    /// A bulkhead of `max` slots. `0` is zero slots: every call is refused
+    /// (a drain, as [`set_max(0)`](Self::set_max) is), unlike a registry's
+    /// [`max_concurrent`](crate::BreakerConfig::with_max_concurrent), where `0`
+    /// means the name has no bulkhead at all. For no limit, use no bulkhead.
     ///
     /// ```
     /// assert_eq!(warden_kit::Bulkhead::new(8).max(), 8);
+    /// assert!(warden_kit::Bulkhead::new(0).try_acquire().is_none()); // zero slots
+    /// // A registry name configured with 0 has no bulkhead: nothing is refused.
+    /// let registry = warden_kit::Registry::builder()
+    ///     .configure("db", warden_kit::BreakerConfig::default().with_max_concurrent(0))
+    ///     .build()?;
+    /// assert_eq!(registry.breaker("db")?.in_flight(), None); // no bulkhead
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(max: u32) -> Self {
         Self {
@@ -73,7 +83,7 @@ impl Bulkhead {
 
     /// Changes the number of slots while calls run. Permits already taken stay
     /// valid: after a shrink, new calls are refused until fewer than `max` are
-    /// in flight.
+    /// in flight (with `0`, every new call: see [`new`](Self::new)).
     ///
     /// ```
     /// let b = warden_kit::Bulkhead::new(2);

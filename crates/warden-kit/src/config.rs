@@ -1076,7 +1076,9 @@ impl BreakerConfig {
     }
 
     /// The bulkhead: at most this many calls of this name run at once; more
-    /// are rejected at once. `0` means no limit.
+    /// are rejected at once. `0` means no limit: the name has no bulkhead
+    /// (unlike a standalone [`Bulkhead::new(0)`](crate::Bulkhead::new), which
+    /// has zero slots and refuses every call).
     ///
     /// ```
     /// assert_eq!(warden_kit::BreakerConfig::default().with_max_concurrent(4).max_concurrent(), 4);
