@@ -185,10 +185,18 @@ impl fmt::Debug for Exporting {
 
 /// What this facade has added to each counter of one watched breaker: an export
 /// adds what the totals gained since. The breaker's part starts at 0 with each
-/// breaker watched; the caller's part goes with the name's [`CallerCounts`], kept
-/// while the name keeps them.
+/// breaker watched and is shared by every watch of the same breaker; the
+/// caller's part goes with the name's [`CallerCounts`], kept while the name
+/// keeps them.
 #[derive(Debug, Default)]
 struct Sent {
+    own: Arc<BreakerSent>,
+    caller: Arc<CallerSent>,
+}
+
+/// [`Sent`] of a breaker's own totals.
+#[derive(Debug, Default)]
+struct BreakerSent {
     successes: AtomicU64,
     failures: AtomicU64,
     rejected_open: AtomicU64,
@@ -196,7 +204,6 @@ struct Sent {
     rejected_throttled: AtomicU64,
     /// By edge: `from * 3 + to`, as gauge values.
     transitions: [AtomicU64; 9],
-    caller: Arc<CallerSent>,
     /// Transitions exported so far: held while the state gauge is set (see
     /// [`set_state`]).
     transitions_seen: Mutex<u64>,
@@ -214,44 +221,29 @@ struct CallerSent {
 impl Sent {
     /// The record of a breaker newly watched: its own part from 0, the caller's
     /// from `old`'s if the name keeps its counts.
-    /// The same breaker watched again goes on from its record, so nothing is
-    /// added twice.
+    /// The same breaker watched again shares its record (not a copy, which an
+    /// export running meanwhile would leave behind: its gain then added twice),
+    /// so nothing is added twice.
     fn after(old: Option<Replaced<'_, Sent>>) -> Self {
         let caller = old
             .as_ref()
             .filter(|o| o.counts_kept)
             .map(|o| Arc::clone(&o.extra.caller))
             .unwrap_or_default();
-        match old {
-            Some(o) if o.same_breaker => {
-                let o = o.extra;
-                // Relaxed: a copy of the record under the watched list's lock; an
-                // export racing this watch may add its last gain once more.
-                let copy = |a: &AtomicU64| AtomicU64::new(a.load(Ordering::Relaxed));
-                Self {
-                    successes: copy(&o.successes),
-                    failures: copy(&o.failures),
-                    rejected_open: copy(&o.rejected_open),
-                    rejected_too_many: copy(&o.rejected_too_many),
-                    rejected_throttled: copy(&o.rejected_throttled),
-                    transitions: std::array::from_fn(|i| copy(&o.transitions[i])),
-                    caller,
-                    transitions_seen: Mutex::default(),
-                }
-            }
-            _ => Self {
-                caller,
-                ..Self::default()
-            },
-        }
+        let own = old
+            .as_ref()
+            .filter(|o| o.same_breaker)
+            .map(|o| Arc::clone(&o.extra.own))
+            .unwrap_or_default();
+        Self { own, caller }
     }
 
     fn rejected(&self, reason: &str) -> &AtomicU64 {
         match reason {
-            "open" => &self.rejected_open,
-            "too_many_requests" => &self.rejected_too_many,
+            "open" => &self.own.rejected_open,
+            "too_many_requests" => &self.own.rejected_too_many,
             "bulkhead_full" => &self.caller.bulkhead,
-            _ => &self.rejected_throttled,
+            _ => &self.own.rejected_throttled,
         }
     }
 }
@@ -278,7 +270,8 @@ fn add(counter: metrics::Counter, sent: &AtomicU64, now: u64) {
 /// old state back until the next export.
 fn set_state(cb: &CircuitBreaker, sent: &Sent, transition: Option<State>) {
     let lock = || {
-        sent.transitions_seen
+        sent.own
+            .transitions_seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     };
@@ -313,12 +306,12 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, transitio
     }
     add(
         metrics::counter!("warden_circuit_breaker_successes_total", "name" => name.clone()),
-        &sent.successes,
+        &sent.own.successes,
         t.successes,
     );
     add(
         metrics::counter!("warden_circuit_breaker_failures_total", "name" => name.clone()),
-        &sent.failures,
+        &sent.own.failures,
         t.failures,
     );
     add(
@@ -342,7 +335,11 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, transitio
             "to" => label(to)
         );
         let edge = (from.as_gauge() * 3 + to.as_gauge()) as usize;
-        add(counter, &sent.transitions[edge], t.transitions(from, to));
+        add(
+            counter,
+            &sent.own.transitions[edge],
+            t.transitions(from, to),
+        );
     }
     if counts.has_retries() {
         add(

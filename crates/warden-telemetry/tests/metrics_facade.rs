@@ -549,3 +549,71 @@ fn watching_the_same_breaker_again_counts_nothing_twice() {
         );
     });
 }
+
+/// Watching a breaker again while an export of it runs adds nothing twice: the
+/// export in flight adds the successes it reads to what the name was watched
+/// with, and the next export used to add them again from a copy the watch made
+/// before they were added.
+#[test]
+fn watching_the_same_breaker_again_during_an_export_counts_nothing_twice() {
+    use std::sync::mpsc;
+    let recorder = Kept::default();
+    let clock = ManualClock::new();
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let hold = Arc::new(Mutex::new(Some((entered_tx, release_rx))));
+    let h = Arc::clone(&hold);
+    // Its move to half-open waits once, inside the export that reads the state.
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .timeout(Duration::from_secs(1))
+            .clock(clock.clone())
+            .on_state_change(move |_, _, to| {
+                let held = if to == State::HalfOpen {
+                    h.lock().unwrap().take()
+                } else {
+                    None
+                };
+                if let Some((entered, release)) = held {
+                    entered.send(()).unwrap();
+                    let _ = release.recv_timeout(Duration::from_secs(10));
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    let facade = MetricsFacade::new();
+    metrics::with_local_recorder(&recorder, || {
+        facade.watch(&cb);
+        for _ in 0..3 {
+            cb.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        let _ = cb.call(|| Err::<(), _>(())); // trips
+        facade.export();
+    });
+    let name = [("name", "db")];
+    assert_eq!(
+        recorder.get("warden_circuit_breaker_successes_total", &name),
+        3
+    );
+    clock.advance(Duration::from_secs(2)); // the next state read moves it to half-open
+    std::thread::scope(|s| {
+        let exporter = s.spawn(|| metrics::with_local_recorder(&recorder, || facade.export()));
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the export reads the state");
+        metrics::with_local_recorder(&recorder, || {
+            facade.watch(&cb); // the same breaker again, mid-export
+            cb.call(|| Ok::<_, ()>(())).unwrap(); // the probe: a 4th success
+        });
+        release.send(()).unwrap();
+        exporter.join().unwrap();
+    });
+    metrics::with_local_recorder(&recorder, || facade.export());
+    assert_eq!(cb.totals().successes, 4);
+    assert_eq!(
+        recorder.get("warden_circuit_breaker_successes_total", &name),
+        4
+    );
+}
