@@ -650,3 +650,51 @@ async fn a_reply_landing_after_detach_leaves_the_breaker_local() {
     assert_eq!(a.cb.breaker().mode(), Mode::Normal);
     assert!(a.cb.call(|| Ok::<_, ()>(())).is_ok());
 }
+
+/// A probe token granted by a claim still in flight when the fleet stops (its
+/// reply held up by a Redis pausing writes) goes back to the fleet: the reply
+/// lands in the stopped breaker's pool, which the task empties and gives back
+/// before it ends, so another instance probes long before the token's time to
+/// live (10 s by default) would have freed the fleet's only probe slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_granted_after_stop_goes_back_to_the_fleet() {
+    let server = RedisServer::start();
+    // Both wait out the pause rather than going local (a local B would probe
+    // without the fleet's token).
+    let patient = || config(&server.url()).redis_timeout(Duration::from_secs(3));
+    let a = instance(
+        patient(),
+        trips_at_once("stopping", Duration::from_millis(100)),
+    );
+    let b = instance(
+        patient(),
+        trips_at_once("stopping", Duration::from_millis(100)),
+    );
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "both to see the fleet half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen) && fleet_state(&b) == Some(State::HalfOpen)
+    })
+    .await;
+    assert_eq!(
+        server.command("CLIENT PAUSE 700 WRITE").as_deref(),
+        Some("+OK\r\n")
+    );
+    // A asks for a token: its claim waits out the pause.
+    assert!(a.cb.try_acquire().is_err());
+    real_sleep(Duration::from_millis(200)).await;
+    a.fleet.stop();
+    // The pause ends 500 ms from now; A's claim is granted the only token.
+    wait_for(LONG, "B to get the fleet's probe", || {
+        match b.cb.try_acquire() {
+            Ok(p) => {
+                assert!(p.is_fleet_probe());
+                p.success();
+                true
+            }
+            Err(_) => false,
+        }
+    })
+    .await;
+    assert!(a.fleet.stats().tokens_released >= 1);
+}
