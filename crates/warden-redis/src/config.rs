@@ -161,9 +161,10 @@ impl FleetConfig {
     /// The prefix of every key (default `warden`): a breaker named `db` uses
     /// `<namespace>:{db}:state`, `…:counts` and `…:probes` (in the name, `%`, `{`
     /// and `}` are written `%25`, `%7B` and `%7D`, and the empty name `%`), plus
-    /// `<namespace>:version` and `<namespace>:changes` for the fleet's change log
-    /// (on a Redis Cluster `<namespace>:{%log}:version` and
-    /// `<namespace>:{%log}:changes`, so that both share a slot; no breaker's tag
+    /// `<namespace>:version`, `<namespace>:changes` and `<namespace>:epoch` for
+    /// the fleet's change log (on a Redis Cluster `<namespace>:{%log}:version`,
+    /// `<namespace>:{%log}:changes` and `<namespace>:{%log}:epoch`, so that they
+    /// share a slot; no breaker's tag
     /// can be `%log`), and the pub/sub channel `<namespace>:notices`
     /// (`<namespace>:{%log}:notices` on a cluster) for change notices.
     /// 1 to 64 bytes, no
@@ -422,6 +423,17 @@ impl FleetConfig {
     }
 
     /// The fleet's change-log keys: (version counter, changes sorted set).
+    /// The key whose value changes when Redis loses the change log (see the
+    /// fleet's slice), in the log's slot.
+    pub(crate) fn log_epoch_key(&self) -> String {
+        let ns = &self.namespace;
+        if self.cluster.is_some() {
+            format!("{ns}:{{%log}}:epoch")
+        } else {
+            format!("{ns}:epoch")
+        }
+    }
+
     pub(crate) fn log_keys(&self) -> (String, String) {
         let ns = &self.namespace;
         if self.cluster.is_some() {

@@ -581,7 +581,7 @@ async fn run(inner: Arc<Inner>, client: Client) {
     let mut backoff = cfg.slice;
     let mut conn: Option<Conn> = None;
     let mut next_slice = Instant::now();
-    let mut version: Option<i64> = None;
+    let mut version: Option<LogPosition> = None;
     let mut woken = true;
     loop {
         if inner.stopped() {
@@ -685,6 +685,14 @@ async fn yield_every(k: usize) {
     if k % WALK_CHUNK == WALK_CHUNK - 1 {
         tokio::task::yield_now().await;
     }
+}
+
+/// Where this instance last read the fleet's change log.
+struct LogPosition {
+    /// The version counter.
+    counter: i64,
+    /// The log's epoch (`None` if it was missing: set at the next read).
+    epoch: Option<String>,
 }
 
 /// Why a round runs.
@@ -1177,7 +1185,7 @@ async fn round(
     script: &Script,
     c: &mut Conn,
     kind: Round,
-    version: &mut Option<i64>,
+    version: &mut Option<LogPosition>,
 ) -> Result<(), Fault> {
     let slice_due = kind == Round::Slice;
     let list: Vec<_> = lock(&inner.breakers).clone();
@@ -1186,11 +1194,29 @@ async fn round(
     }
     let (version_key, changes_key) = inner.config.log_keys();
     let mut head: Vec<Cmd> = Vec::new();
+    let set_epoch = slice_due && version.as_ref().is_none_or(|v| v.epoch.is_none());
     if slice_due {
-        head.push(redis::cmd("GET").arg(version_key).clone());
+        // The epoch: set once to a value of its own by an instance that found
+        // it missing; a different value (or none) than last read says the data
+        // was lost. Set before it is read, in the same pipeline; the idle slice
+        // stays two commands.
+        let epoch_key = inner.config.log_epoch_key();
+        if set_epoch {
+            head.push(
+                redis::cmd("SET")
+                    .arg(&epoch_key)
+                    .arg(format!("{:016x}-{}", inner.instance, next_member()))
+                    .arg("NX")
+                    .clone(),
+            );
+        }
+        head.push(redis::cmd("MGET").arg(version_key).arg(&epoch_key).clone());
         let mut z = redis::cmd("ZRANGEBYSCORE");
         z.arg(changes_key)
-            .arg(format!("({}", version.unwrap_or(i64::MAX)))
+            .arg(format!(
+                "({}",
+                version.as_ref().map_or(i64::MAX, |v| v.counter)
+            ))
             .arg("+inf")
             .arg("LIMIT")
             .arg(0)
@@ -1266,18 +1292,30 @@ async fn round(
     let mut changed: Vec<String> = Vec::new();
     let mut resync_all = false;
     if slice_due {
-        let v = values.next().unwrap_or(Value::Nil);
+        if set_epoch {
+            let _set = values.next();
+        }
+        let log = values.next().unwrap_or(Value::Nil);
         let names = values.next().unwrap_or(Value::Nil);
-        let now: i64 = redis::from_redis_value::<Option<i64>>(v)
-            .ok()
-            .flatten()
-            .unwrap_or(0);
+        let (counter, epoch) =
+            redis::from_redis_value::<(Option<i64>, Option<String>)>(log).unwrap_or((None, None));
+        let now = LogPosition {
+            counter: counter.unwrap_or(0),
+            epoch,
+        };
         let names: Vec<String> = redis::from_redis_value(names).unwrap_or_default();
-        match *version {
+        match version.as_ref() {
             // First read since (re)connecting: every breaker is synced anyway.
             None => {}
-            // The counter went back: Redis lost data; resync (and republish) all.
-            Some(old) if now < old => resync_all = true,
+            // Redis lost data: the epoch changed, or the counter went back (a
+            // lost counter counts again from 0, but other instances' transitions
+            // may have taken it past the old value already, so the epoch is
+            // what tells). Resync (and republish) all.
+            Some(old)
+                if now.counter < old.counter || old.epoch.is_some() && now.epoch != old.epoch =>
+            {
+                resync_all = true;
+            }
             Some(_) if names.len() >= CHANGES_MAX => resync_all = true,
             Some(_) => changed = names,
         }

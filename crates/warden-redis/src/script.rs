@@ -8,12 +8,17 @@
 //! probe tokens scored by their expiry). Two keys per namespace tell idle
 //! instances what changed: `<ns>:version` (a counter bumped on every fleet
 //! transition) and `<ns>:changes` (sorted set: breaker name scored by the version of
-//! its last transition, the newest 1024 kept). On one Redis server the script
+//! its last transition, the newest 1024 kept); a third, `<ns>:epoch`, set once to
+//! a unique value by whichever instance finds it missing, tells instances that
+//! Redis lost the log (a flush, a restart from empty) even when other
+//! instances' transitions took the new counter past the value they last read.
+//! On one Redis server the script
 //! writes the change log itself, atomically with the transition. On a Redis
 //! Cluster the log lives in another slot than the breaker's keys, which a script
 //! cannot touch: the script is given the breaker's three keys only, says that it
 //! made a transition, and the instance announces it with [`ANNOUNCE_LUA`] on the
-//! log's own slot (`<ns>:{%log}:version`, `<ns>:{%log}:changes`) in the same
+//! log's own slot (`<ns>:{%log}:version`, `<ns>:{%log}:changes`, and the epoch
+//! `<ns>:{%log}:epoch`) in the same
 //! round. Times are the Redis server's clock in
 //! milliseconds (`TIME`), so instances' clocks never have to agree; instances get
 //! back *remaining* durations.
