@@ -11,18 +11,22 @@
 //! paths record a total per call. `warden-kit-again` ([`NoMetricsAgain`]) is
 //! `warden-kit` measured a second time, right after the backends: the A/A
 //! control that shows the report how far this run's figures move without any
-//! difference in the code.
+//! difference in the code. All five run one copy of the loop
+//! ([`pipeline_loop`]), so their figures differ only in the registry behind
+//! the pipeline, not in where the compiler placed each contender's copy of the
+//! harness's loop.
 //!
 //! Also compiled into `examples/facade_loop.rs`, which counts the
 //! instructions of the same calls under callgrind.
 
 use std::any::Any;
+use std::hint::black_box;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider;
 use warden_benches::contenders::trip;
-use warden_benches::harness::{Called, Contender, Workload};
+use warden_benches::harness::{Called, Contender, Workload, backend};
 use warden_kit::telemetry::metrics_facade::MetricsFacade;
 use warden_kit::telemetry::otel::OtelMetrics;
 use warden_kit::{ExecuteError, Execution, Pipeline, Registry, RegistryBuilder, State};
@@ -119,6 +123,23 @@ fn called(ex: &Execution<u64, u64>) -> Called {
     }
 }
 
+/// One guarded call through `pipeline`, as every facade contender makes it.
+#[inline]
+fn through(pipeline: &Pipeline<u64, u64>, op: impl FnOnce() -> Result<u64, u64>) -> Called {
+    // `execute` takes an `FnMut`: the harness's operation runs once.
+    let mut op = Some(op);
+    called(&pipeline.execute(|| op.take().map_or(Err(u64::MAX), |op| op())))
+}
+
+/// The timed loop of every facade contender (the harness's loop for the
+/// workloads they run), one copy for all.
+#[inline(never)]
+pub(crate) fn pipeline_loop(pipeline: &Pipeline<u64, u64>, iters: u64) {
+    for i in 0..iters {
+        black_box(through(pipeline, || backend(i, false)));
+    }
+}
+
 impl<B: Backend> Contender for Facade<B> {
     const NAME: &'static str = B::NAME;
 
@@ -150,12 +171,10 @@ impl<B: Backend> Contender for Facade<B> {
 
     #[inline]
     fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
-        // `execute` takes an `FnMut`: the harness's operation runs once.
-        let mut op = Some(op);
-        called(
-            &self
-                .pipeline
-                .execute(|| op.take().map_or(Err(u64::MAX), |op| op())),
-        )
+        through(&self.pipeline, op)
+    }
+
+    fn run(&self, _workload: Workload, iters: u64, _thread: usize) {
+        pipeline_loop(&self.pipeline, iters);
     }
 }

@@ -3,10 +3,11 @@
 //! IDs are `{workload}/{threads}t/{contender}`. Run with `benches/run.sh`.
 //!
 //! The metrics backends run in two groups, each between two measurements of
-//! its baseline: `warden-breaker`, the four core backends,
-//! `warden-breaker-again`; `warden-kit`, the three facade backends,
-//! `warden-kit-again`. The second measurement is the A/A control the report
-//! decides the 1 ns metrics checks with.
+//! its reference: `warden-breaker-unwatched` (the breaker with no backend, in
+//! the group's own loop), the four core backends, `warden-breaker-again`;
+//! `warden-kit`, the three facade backends, `warden-kit-again`. The second
+//! measurement is the A/A control the report decides the 1 ns metrics checks
+//! with.
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
@@ -20,7 +21,7 @@ mod scale;
 mod tower;
 
 use facade::Facade;
-use metrics::{BreakerAgain, MetricsRs, Otel, Prometheus, Telemetry, TracingEvents};
+use metrics::{Again, MetricsRs, Otel, Prometheus, Telemetry, TracingEvents, Unwatched};
 use peers::{Failsafe, Reclose};
 use tower::{BareStack, Tower, TowerResilience, WardenArc, WardenStatic};
 
@@ -61,11 +62,12 @@ fn compare(c: &mut Criterion) {
         for threads in THREADS {
             bench::<Bare>(&mut group, workload, threads);
             bench::<WardenBreaker>(&mut group, workload, threads);
+            bench::<Telemetry<Unwatched>>(&mut group, workload, threads);
             bench::<Prometheus>(&mut group, workload, threads);
             bench::<Telemetry<Otel>>(&mut group, workload, threads);
             bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
             bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
-            bench::<BreakerAgain>(&mut group, workload, threads);
+            bench::<Telemetry<Again>>(&mut group, workload, threads);
             bench::<Facade<facade::NoMetrics>>(&mut group, workload, threads);
             bench::<Facade<facade::Prometheus>>(&mut group, workload, threads);
             bench::<Facade<facade::Otel>>(&mut group, workload, threads);

@@ -10,21 +10,47 @@
 //! success total on the calling thread's stripe) and `open_reject` (the
 //! rejection total, likewise).
 //!
-//! [`BreakerAgain`] is the group's A/A control: `warden-breaker` itself,
-//! measured a second time right after the backends, so the report can tell
-//! this run's noise from what a backend costs.
+//! The group's references are the same breaker with no backend, measured
+//! before the backends (`warden-breaker-unwatched`) and again right after them
+//! (`warden-breaker-again`, the A/A control), so the report can tell this
+//! run's noise from what a backend costs. All six run one copy of the loop
+//! ([`watched_loop`]): their figures differ only in the breaker they call, not
+//! in where the compiler placed a copy of the harness's loop for each
+//! contender's type (which alone moved figures of identical code by 1-3 ns on
+//! the 2-core VM of 2026-12-06, leaving the 1 ns checks unresolved).
 
 use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider;
-use warden_benches::contenders::{OPEN_TIMEOUT, WardenBreaker, trip};
-use warden_benches::harness::{Called, Contender, Workload};
-use warden_benches::report::BASELINE_AGAIN;
+use std::hint::black_box;
+
+use warden_benches::contenders::{OPEN_TIMEOUT, trip};
+use warden_benches::harness::{Called, Contender, Workload, backend};
+use warden_benches::report::{BASELINE_AGAIN, METRICS_UNWATCHED};
 use warden_breaker::{CircuitBreaker, Error, State};
 use warden_prometheus::Metrics;
 use warden_telemetry::events::Tracing;
 use warden_telemetry::metrics_facade::MetricsFacade;
 use warden_telemetry::otel::OtelMetrics;
+
+/// One guarded call, as every contender of the group makes it.
+#[inline]
+fn guarded(cb: &CircuitBreaker, op: impl FnOnce() -> Result<u64, u64>) -> Called {
+    match cb.call(op) {
+        Ok(v) => Called::Ok(v),
+        Err(Error::Inner(e)) => Called::Failed(e),
+        Err(_) => Called::Rejected,
+    }
+}
+
+/// The timed loop of every contender of the group (the harness's loop for the
+/// workloads they run, `closed_success` and `open_reject`), one copy for all.
+#[inline(never)]
+pub(crate) fn watched_loop(cb: &CircuitBreaker, iters: u64) {
+    for i in 0..iters {
+        black_box(guarded(cb, || backend(i, false)));
+    }
+}
 
 /// A watched breaker and the registry that scrapes it.
 #[derive(Debug)]
@@ -73,11 +99,11 @@ impl Contender for Prometheus {
 
     #[inline]
     fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
-        match self.cb.call(op) {
-            Ok(v) => Called::Ok(v),
-            Err(Error::Inner(e)) => Called::Failed(e),
-            Err(_) => Called::Rejected,
-        }
+        guarded(&self.cb, op)
+    }
+
+    fn run(&self, _workload: Workload, iters: u64, _thread: usize) {
+        watched_loop(&self.cb, iters);
     }
 }
 
@@ -185,35 +211,34 @@ impl<K: Kind> Contender for Telemetry<K> {
 
     #[inline]
     fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
-        match self.cb.call(op) {
-            Ok(v) => Called::Ok(v),
-            Err(Error::Inner(e)) => Called::Failed(e),
-            Err(_) => Called::Rejected,
-        }
+        guarded(&self.cb, op)
+    }
+
+    fn run(&self, _workload: Workload, iters: u64, _thread: usize) {
+        watched_loop(&self.cb, iters);
     }
 }
 
-/// The A/A control: the `warden-breaker` contender (same settings, same
-/// calls) under its own name, measured after the backends. Its figure against
-/// `warden-breaker`'s, both from one run, is what this run cannot resolve; a
-/// type of its own, like each backend, so it gets its own copy of the
-/// harness's loop, placed by the compiler as theirs are.
-#[derive(Debug)]
-pub(crate) struct BreakerAgain(WardenBreaker);
+/// No backend: the group's reference, measured before the backends.
+pub(crate) struct Unwatched;
+/// No backend, measured again right after the backends: the A/A control.
+pub(crate) struct Again;
 
-impl Contender for BreakerAgain {
-    const NAME: &'static str = BASELINE_AGAIN;
-
-    fn prepare(workload: Workload, calls: u64) -> Option<Self> {
-        // The workloads the backends run, and no others.
-        if !matches!(workload, Workload::ClosedSuccess | Workload::OpenReject) {
-            return None;
-        }
-        WardenBreaker::prepare(workload, calls).map(BreakerAgain)
+impl Kind for Unwatched {
+    const NAME: &'static str = METRICS_UNWATCHED;
+    fn attach(
+        builder: warden_breaker::Builder,
+    ) -> (Arc<CircuitBreaker>, Box<dyn std::any::Any + Send + Sync>) {
+        let cb = Arc::new(builder.build().expect("valid benchmark settings"));
+        (cb, Box::new(()))
     }
+}
 
-    #[inline]
-    fn call(&self, op: impl FnOnce() -> Result<u64, u64>) -> Called {
-        self.0.call(op)
+impl Kind for Again {
+    const NAME: &'static str = BASELINE_AGAIN;
+    fn attach(
+        builder: warden_breaker::Builder,
+    ) -> (Arc<CircuitBreaker>, Box<dyn std::any::Any + Send + Sync>) {
+        Unwatched::attach(builder)
     }
 }

@@ -14,7 +14,9 @@
 //! the current generation reads as zero, so a new generation starts from zero
 //! without anyone writing, and an increment from a call admitted in an older
 //! generation (which tags with its own generation) can never leak into a newer
-//! one. That is what keeps counts exact across transitions without a lock.
+//! one (short of an exact multiple of 2^20 generations, when the tag repeats: see
+//! the bit budget in `state.rs`). That is what keeps counts exact across
+//! transitions without a lock.
 //!
 //! * Cells (one per [`slot`](crate::slot) that has called this breaker, 64
 //!   bytes each): `requests` and `successes`, the only counts bumped on every

@@ -112,15 +112,24 @@ fn counter_memory_follows_the_threads_that_call() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cb = CircuitBreaker::builder("grows").build().unwrap();
     let other = CircuitBreaker::builder("other").build().unwrap();
-    // 64 threads live at once, each calling the other breaker only.
+    // 64 threads live at once, each calling the other breaker only. Each is joined
+    // by its handle: the end of a scope waits for the closures but not for the
+    // threads' exit, so a thread-local destructor (which gives the slot back) could
+    // still be pending when the next threads start, and they would take slots past
+    // the first 8, whose directory levels this test does not expect.
     let start = std::sync::Barrier::new(64);
     std::thread::scope(|s| {
-        for _ in 0..64 {
-            s.spawn(|| {
-                start.wait();
-                other.call(|| Ok::<_, ()>(())).unwrap();
-                start.wait();
-            });
+        let threads: Vec<_> = (0..64)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    other.call(|| Ok::<_, ()>(())).unwrap();
+                    start.wait();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
         }
     });
     assert_eq!(other.counts().requests, 64);
