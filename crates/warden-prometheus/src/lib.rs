@@ -160,7 +160,8 @@ pub enum Error {
         "invalid namespace {namespace:?}: use ASCII letters, digits and underscores, not starting with a digit"
     )]
     InvalidNamespace {
-        /// The namespace given.
+        /// The namespace given; past 64 bytes, its first 64 and its length (an
+        /// error never echoes a huge input whole).
         namespace: String,
     },
     /// Any other error reported by the `prometheus` crate.
@@ -215,7 +216,7 @@ impl MetricsBuilder {
     pub fn register(self, registry: &Registry) -> Result<Metrics, Error> {
         if !valid_namespace(&self.namespace) {
             return Err(Error::InvalidNamespace {
-                namespace: self.namespace,
+                namespace: bounded(&self.namespace),
             });
         }
         let ns = self.namespace.as_str();
@@ -320,6 +321,20 @@ impl MetricsBuilder {
             families: Arc::new(families),
         })
     }
+}
+
+/// `s`, cut to its first 64 bytes (on a character boundary) with its length
+/// said after it when longer.
+fn bounded(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
 }
 
 fn valid_namespace(ns: &str) -> bool {
@@ -591,7 +606,8 @@ struct Source {
 
 struct Shared {
     namespace: String,
-    /// Exported names, sorted. Held only to look up or copy out, never while a
+    /// Exported names, sorted. Held only to look up, update or copy out (a
+    /// name's pushed series are added and dropped under it), never while a
     /// breaker is read (its state-change callbacks may call back in).
     entries: Mutex<BTreeMap<Arc<str>, Entry>>,
     timeouts: IntCounterVec,
@@ -626,11 +642,17 @@ impl Shared {
         out
     }
 
-    /// The entry of `name`, created with its pushed series if new.
-    fn entry(&self, name: &str) -> (Arc<str>, Arc<Push>) {
+    /// The entry of `name`, created with its pushed series if new, watching
+    /// `breaker` if given: in one hold of the lock, so a concurrent `remove` of
+    /// the name comes wholly before or wholly after.
+    fn entry(&self, name: &str, breaker: Option<&Arc<CircuitBreaker>>) -> (Arc<str>, Arc<Push>) {
         let mut entries = self.lock();
         if let Some((k, e)) = entries.get_key_value(name) {
-            return (Arc::clone(k), Arc::clone(&e.push));
+            let found = (Arc::clone(k), Arc::clone(&e.push));
+            if let (Some(cb), Some(e)) = (breaker, entries.get_mut(name)) {
+                e.breaker = Some(Arc::downgrade(cb));
+            }
+            return found;
         }
         let key: Arc<str> = Arc::from(name);
         let push = Arc::new(Push {
@@ -641,7 +663,7 @@ impl Shared {
             Arc::clone(&key),
             Entry {
                 push: Arc::clone(&push),
-                breaker: None,
+                breaker: breaker.map(Arc::downgrade),
             },
         );
         (key, push)
@@ -738,11 +760,12 @@ impl Metrics {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> BreakerMetrics {
-        let handle = self.breaker(breaker.name());
-        if let Some(e) = self.shared.lock().get_mut(breaker.name()) {
-            e.breaker = Some(Arc::downgrade(breaker));
+        let (name, push) = self.shared.entry(breaker.name(), Some(breaker));
+        BreakerMetrics {
+            name,
+            push,
+            shared: Arc::clone(&self.shared),
         }
-        handle
     }
 
     /// The handle of the name `name`: what only the caller knows
@@ -759,7 +782,7 @@ impl Metrics {
     /// # Ok::<(), warden_prometheus::Error>(())
     /// ```
     pub fn breaker(&self, name: &str) -> BreakerMetrics {
-        let (name, push) = self.shared.entry(name);
+        let (name, push) = self.shared.entry(name, None);
         BreakerMetrics {
             name,
             push,
@@ -788,7 +811,15 @@ impl Metrics {
     pub fn remove(&self, name: &str) -> usize {
         let gone = |r: prometheus::Result<()>| usize::from(r.is_ok());
         let mut removed = 0;
-        let entry = self.shared.lock().remove(name);
+        let entry = {
+            let mut entries = self.shared.lock();
+            // Under the names' lock, as `entry` creates them: a `breaker` or
+            // `watch` of the name right after this removal creates its series
+            // afresh, which a removal after the unlock would take away for good.
+            let _ = self.shared.timeouts.remove_label_values(&[name]);
+            let _ = self.shared.bulkhead.remove_label_values(&[name]);
+            entries.remove(name)
+        };
         if let Some(e) = entry {
             removed += 2; // timeouts and bulkhead_full
             if let Some(cb) = e.breaker.as_ref().and_then(Weak::upgrade) {
@@ -801,8 +832,6 @@ impl Metrics {
                     + usize::from(cb.throttle_window().is_some());
             }
         }
-        let _ = self.shared.timeouts.remove_label_values(&[name]);
-        let _ = self.shared.bulkhead.remove_label_values(&[name]);
         let f = &self.families;
         for family in [&f.attempts, &f.retries] {
             removed += gone(family.remove_label_values(&[name]));

@@ -433,6 +433,15 @@ fn invalid_namespaces_are_refused() {
         }
     }
     assert!(registry.gather().is_empty());
+    // A 1 MiB one is quoted to its first 64 bytes and its length.
+    let huge = format!("9{}", "x".repeat(1 << 20));
+    let err = Metrics::builder()
+        .namespace(huge)
+        .register(&registry)
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.len() < 300, "{} bytes", text.len());
+    assert!(text.contains("(1048577 bytes)"), "{text}");
 }
 
 #[test]
@@ -532,4 +541,51 @@ fn a_panicking_callback_does_not_break_the_scrape() {
         .find(|f| f.name() == "warden_circuit_breaker_state")
         .unwrap();
     assert_eq!(state.get_metric()[0].get_gauge().get_value(), 2.0);
+}
+
+/// `remove` racing `watch` of the same name (a name evicted by one thread while
+/// another creates it again): whatever the order, a name whose breaker is
+/// exported again also exports the timeouts its new handle records. The
+/// removal used to drop the name's pushed series after letting go of the
+/// names' lock, so a `watch` landing in between lost its timeouts series for
+/// good (the handle counted into a series no scrape saw). 2,000 rounds of two
+/// threads, bounded by that count.
+#[test]
+fn a_name_watched_while_it_is_removed_keeps_its_timeouts_series() {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).unwrap();
+    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let series = |family: &str| {
+        registry
+            .gather()
+            .iter()
+            .find(|f| f.name() == family)
+            .map_or(0, |f| f.get_metric().len())
+    };
+    let mut lost = 0;
+    for _ in 0..2_000 {
+        metrics.watch(&cb);
+        let start = std::sync::Barrier::new(2);
+        let handle = std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                metrics.remove("db");
+            });
+            start.wait();
+            let m = metrics.watch(&cb);
+            m.record_timeout();
+            m
+        });
+        // Exported (the state gauge has the name): its timeouts are too.
+        if series("warden_circuit_breaker_state") == 1 {
+            let timeouts = series("warden_circuit_breaker_timeouts_total");
+            if timeouts == 0 {
+                lost += 1;
+            } else {
+                assert_eq!(handle.timeouts(), 1);
+            }
+        }
+        metrics.remove("db");
+    }
+    assert_eq!(lost, 0, "rounds whose timeouts series was lost");
 }

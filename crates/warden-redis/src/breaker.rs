@@ -280,6 +280,9 @@ pub(crate) struct Shared {
     /// 0, or the [`Coordination`] problem of this breaker alone (bad key,
     /// settings mismatch), set by the task.
     pub(crate) issue: AtomicU8,
+    /// Set by [`Fleet::detach`](crate::Fleet::detach): replies still in flight
+    /// about this breaker change nothing (see [`Self::detached`]).
+    detached: AtomicBool,
 }
 
 /// Locks `m`, ignoring poisoning (every critical section leaves the data valid).
@@ -338,7 +341,23 @@ impl Shared {
             coordination,
             track: Mutex::new(track),
             issue: AtomicU8::new(0),
+            detached: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the breaker detached, before `detach` takes its probe tokens (under
+    /// `pool`) and makes it local (under `track`).
+    pub(crate) fn mark_detached(&self) {
+        // Relaxed: read under `pool` or `track`, which `detach` locks after this store.
+        self.detached.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the breaker was detached. Read under `track` (applying a reply) or
+    /// `pool` (adding claimed tokens): a reply that lands after `detach` then
+    /// changes nothing, and tokens it grants go back to the fleet.
+    pub(crate) fn detached(&self) -> bool {
+        // Relaxed: see `mark_detached`.
+        self.detached.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_verdict(&self, v: u64) {
@@ -474,6 +493,26 @@ impl Probe {
             Outcome::Ignored => REPORT_RELEASE,
         };
         self.report(code);
+    }
+
+    /// Runs `record_local` (the local permit's record, whose state-change
+    /// callbacks may panic), then reports `outcome`: also when `record_local`
+    /// unwinds, since the call's outcome is known and a callback's panic says
+    /// nothing of the dependency (dropped while panicking, the probe would report
+    /// a failure, and a fleet whose probe succeeded would re-open).
+    #[cold]
+    #[inline(never)]
+    fn finish_after(self: Box<Self>, outcome: Outcome, record_local: impl FnOnce()) {
+        struct Finish(Option<Box<Probe>>, Outcome);
+        impl Drop for Finish {
+            fn drop(&mut self) {
+                if let Some(p) = self.0.take() {
+                    p.finish(self.1);
+                }
+            }
+        }
+        let _finish = Finish(Some(self), outcome);
+        record_local();
     }
 
     fn report(&mut self, code: i64) {
@@ -824,9 +863,9 @@ impl FleetPermit<'_> {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome) {
-        self.inner.record(outcome);
-        if let Some(p) = self.probe {
-            p.finish(outcome);
+        match self.probe {
+            None => self.inner.record(outcome),
+            Some(p) => p.finish_after(outcome, || self.inner.record(outcome)),
         }
         if outcome == Outcome::Failure {
             after_failure(self.shared);
@@ -935,9 +974,9 @@ impl OwnedFleetPermit {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome) {
-        self.inner.record(outcome);
-        if let Some(p) = self.probe {
-            p.finish(outcome);
+        match self.probe {
+            None => self.inner.record(outcome),
+            Some(p) => p.finish_after(outcome, || self.inner.record(outcome)),
         }
     }
     /// Records a success.

@@ -333,7 +333,7 @@ impl FleetConfig {
         {
             return Err(FleetError::Invalid {
                 field: "namespace",
-                value: format!("{ns:?}"),
+                value: quote_bounded(ns),
                 allowed: "1 to 64 bytes without whitespace, '{' or '}'",
             });
         }
@@ -454,6 +454,20 @@ pub(crate) enum Client {
 /// `url` without credentials: rebuilt from what the Redis client parsed (host,
 /// port or socket path, database), or only its length when it does not parse.
 /// Bounded: a host or path longer than 128 bytes is cut.
+/// `s` quoted, cut to its first 64 bytes (on a character boundary) with its
+/// length said after it when longer: an error never echoes a huge input whole.
+fn quote_bounded(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return format!("{s:?}");
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}... ({} bytes)", &s[..end], s.len())
+}
+
 pub(crate) fn redact(url: &str) -> String {
     use redis::{ConnectionAddr, IntoConnectionInfo};
     fn cut(s: &str) -> String {
@@ -688,6 +702,29 @@ mod tests {
         // A long host is cut, not echoed whole.
         let long = format!("redis://{}/", "h".repeat(1 << 20));
         assert!(FleetConfig::new(long).redacted_url().len() < 300);
+    }
+
+    /// A 1 MiB namespace is refused with an error quoting its first 64 bytes
+    /// and its length, not the whole of it.
+    #[test]
+    fn a_huge_namespace_is_quoted_bounded() {
+        let huge = "n".repeat(1 << 20);
+        let err = FleetConfig::new("redis://127.0.0.1/")
+            .namespace(huge)
+            .validate()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.len() < 300, "{} bytes", text.len());
+        assert!(
+            text.contains(&"n".repeat(64)) && text.contains("1048576 bytes"),
+            "{text}"
+        );
+        // A short bad one is quoted whole.
+        let err = FleetConfig::new("redis://127.0.0.1/")
+            .namespace("a b")
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("\"a b\""), "{err}");
     }
 
     #[test]

@@ -305,6 +305,9 @@ impl Fleet {
         let shared = list.remove(i);
         lock(&self.inner.names).remove(name);
         drop(list);
+        // Before the pool and the track are locked: a round trip still in flight
+        // about this breaker then leaves it alone (see `apply`).
+        shared.mark_detached();
         let tokens = std::mem::take(&mut *lock(&shared.pool));
         lock(&self.inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(&shared), t)));
         go_local(&shared);
@@ -1572,14 +1575,19 @@ fn handle(
             if reply.granted > 0 && reply.state == 2 && reply.generation == generation {
                 // A margin of a tenth of the TTL before Redis may hand the slot on.
                 let usable = inner.config.probe_ttl - inner.config.probe_ttl / 10;
+                let tokens = (1..=reply.granted).map(|j| Token {
+                    generation,
+                    member: format!("{prefix}.{j}"),
+                    claimed_at,
+                    usable_until: claimed_at + usable,
+                });
                 let mut pool = lock(&s.pool);
-                for j in 1..=reply.granted {
-                    pool.push(Token {
-                        generation,
-                        member: format!("{prefix}.{j}"),
-                        claimed_at,
-                        usable_until: claimed_at + usable,
-                    });
+                if s.detached() {
+                    // Detached while claiming: the tokens go back to the fleet.
+                    drop(pool);
+                    lock(&inner.leftover).extend(tokens.map(|t| (Arc::clone(s), t)));
+                } else {
+                    pool.extend(tokens);
                 }
             }
             apply(inner, s, reply);
@@ -1599,7 +1607,11 @@ fn handle(
                 }
             }
             apply(inner, s, reply);
-            if reply.state == 0 && published && policy_trips(&s.breaker, reply.counts) {
+            if reply.state == 0
+                && published
+                && !s.detached()
+                && policy_trips(&s.breaker, reply.counts)
+            {
                 let cmd = script_cmd(
                     inner,
                     script,
@@ -1769,7 +1781,9 @@ fn poll(inner: &Inner, s: &Shared) -> (Delta, bool) {
 /// Applies a fleet state to the local breaker and the verdict.
 fn apply(inner: &Inner, s: &Shared, r: Reply) {
     let mut t = lock(&s.track);
-    if inner.stopped() {
+    // Detached: the breaker decides locally, whatever a late reply says (applied,
+    // it could force the breaker open with nothing left to release it).
+    if inner.stopped() || s.detached() {
         return;
     }
     let b = &s.breaker;

@@ -87,7 +87,13 @@ pub(super) async fn share(inner: &Inner, c: &mut Conn, list: &[Arc<Shared>]) -> 
     }
     for (s, v) in shared.into_iter().zip(values) {
         if let Ok((requests, accepts)) = redis::from_redis_value::<(u64, u64)>(v) {
-            s.breaker.set_throttle_peers(requests, accepts);
+            // Under the track lock, which `detach` and a stop take (after marking
+            // the breaker or the fleet) to forget the peers: a breaker that nothing
+            // refreshes any more never keeps a late reply's counts.
+            let _t = lock(&s.track);
+            if !s.detached() && !inner.stopped() {
+                s.breaker.set_throttle_peers(requests, accepts);
+            }
         }
     }
     Ok(())

@@ -566,3 +566,87 @@ async fn a_redis_slower_than_the_slice_but_under_the_timeout_marks_the_fleet_lag
     assert_eq!(i.fleet.coordination(), Coordination::Fleet);
     wait_for(LONG, "slices on time again", || !i.fleet.lagging()).await;
 }
+
+/// A fleet probe whose success closes the local breaker, whose state-change
+/// callback then panics (a bug in the callback, not in the call): the probe's
+/// success still reaches the fleet, which closes. It used to be reported as a
+/// failure (the probe was dropped while the callback's panic unwound, and a
+/// probe dropped while panicking reports one), so the fleet re-opened for
+/// another timeout because of a callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_whose_success_runs_a_panicking_callback_still_closes_the_fleet() {
+    let server = RedisServer::start();
+    let a = instance(
+        config(&server.url()),
+        CircuitBreaker::builder("cb-panics")
+            .max_requests(1)
+            .timeout(Duration::from_millis(200))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .on_state_change(|_, from, to| {
+                if (from, to) == (State::HalfOpen, State::Closed) {
+                    panic!("a callback bug");
+                }
+            })
+            .build()
+            .unwrap(),
+    );
+    coordinated(&[&a]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "the fleet to turn half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen)
+    })
+    .await;
+    // The first call of the half-open generation asks for a token: wait for one.
+    let mut probe = None;
+    let deadline = std::time::Instant::now() + LONG;
+    while probe.is_none() {
+        assert!(std::time::Instant::now() < deadline, "no probe admitted");
+        match a.cb.try_acquire() {
+            Ok(p) => probe = Some(p),
+            Err(_) => real_sleep(Duration::from_millis(5)).await,
+        }
+    }
+    let probe = probe.unwrap();
+    assert!(probe.is_fleet_probe());
+    assert_eq!(a.cb.breaker().state(), State::HalfOpen);
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| probe.success())).is_err();
+    assert!(panicked, "the callback ran on the probe's success");
+    wait_for(BOUND, "the fleet to close on the probe's success", || {
+        fleet_state(&a) == Some(State::Closed)
+    })
+    .await;
+}
+
+/// A breaker detached while a round trip about it is in flight (here its trip
+/// vote, held up by a Redis pausing writes): the late reply changes nothing, and
+/// the breaker decides locally as `detach` promises. The reply used to be
+/// applied to the detached breaker, forcing it open with nothing left to ever
+/// release it: every later call was refused for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_landing_after_detach_leaves_the_breaker_local() {
+    let server = RedisServer::start();
+    let a = instance(
+        config(&server.url()).redis_timeout(Duration::from_secs(3)),
+        trips_at_once("detached", Duration::from_millis(300)),
+    );
+    coordinated(&[&a]).await;
+    // Scripts write: they wait out the pause; reads and this client do not.
+    assert_eq!(
+        server.command("CLIENT PAUSE 700 WRITE").as_deref(),
+        Some("+OK\r\n")
+    );
+    let _ = a.cb.call(|| Err::<(), _>("down")); // trips locally: the vote is sent
+    real_sleep(Duration::from_millis(200)).await;
+    assert!(a.fleet.detach("detached"));
+    // The pause ends, the vote opens the fleet and its reply comes back.
+    real_sleep(Duration::from_millis(800)).await;
+    // Local from now on: open by its own trip for its 300 ms timeout, then
+    // half-open like any local breaker, never held by the fleet.
+    wait_for(LONG, "the detached breaker to leave the open state", || {
+        a.cb.breaker().state() != State::Open
+    })
+    .await;
+    assert_eq!(a.cb.breaker().mode(), Mode::Normal);
+    assert!(a.cb.call(|| Ok::<_, ()>(())).is_ok());
+}

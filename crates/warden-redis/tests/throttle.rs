@@ -107,3 +107,62 @@ async fn every_instance_sheds_the_share_of_the_fleets_window() {
     .await;
     assert!(a.breaker().throttle_probability() > b.breaker().throttle_probability());
 }
+
+/// An instance detached (or stopped) while its share of the window is in
+/// flight (held up by a Redis pausing writes) sheds on its own window from
+/// then on: the late reply no longer hands it the other instances' counts,
+/// which it used to keep for good (nothing refreshes a detached or stopped
+/// fleet's breakers), shedding calls on a fleet it had left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_instance_keeps_no_late_peer_counts() {
+    leaves_mid_share(|fleet: &Fleet| assert!(fleet.detach("api"))).await;
+}
+
+/// [`a_detached_instance_keeps_no_late_peer_counts`] with the fleet stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_keeps_no_late_peer_counts() {
+    leaves_mid_share(Fleet::stop).await;
+}
+
+async fn leaves_mid_share(leave: impl FnOnce(&Fleet)) {
+    let server = RedisServer::start();
+    let clock = ManualClock::new();
+    let (fleet_a, fleet_b) = (
+        // A 100 ms slice: B's share stays fresh (10 slices) across the pause.
+        Fleet::start(
+            config(&server.url())
+                .slice(Duration::from_millis(100))
+                .redis_timeout(Duration::from_secs(3)),
+        )
+        .unwrap(),
+        Fleet::start(config(&server.url())).unwrap(),
+    );
+    let a = fleet_a.attach(throttled(&clock)).unwrap();
+    let b = fleet_b.attach(throttled(&clock)).unwrap();
+    wait_for(LONG, "both instances to coordinate", || {
+        a.coordination() == Coordination::Fleet && b.coordination() == Coordination::Fleet
+    })
+    .await;
+    // B's dependency fails: A sheds on B's window alone (50 / 51 of its calls).
+    for _ in 0..50 {
+        let _ = b.call(|| Err::<(), _>(()));
+    }
+    wait_for(LONG, "A to shed on B's window", || {
+        a.breaker().throttle_probability() > 0.5
+    })
+    .await;
+    // Scripts write: they wait out the pause; this client does not.
+    assert_eq!(
+        server.command("CLIENT PAUSE 700 WRITE").as_deref(),
+        Some("+OK\r\n")
+    );
+    support::real_sleep(Duration::from_millis(200)).await;
+    leave(&fleet_a);
+    assert_eq!(a.breaker().throttle_probability(), 0.0, "local: own window");
+    support::real_sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        a.breaker().throttle_probability(),
+        0.0,
+        "a late share gave the breaker the fleet's counts"
+    );
+}

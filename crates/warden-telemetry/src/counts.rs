@@ -127,7 +127,7 @@ impl CallerCounts {
 
     /// Whether retry series are exported for this name: once a retry attempt
     /// was counted (names without retry carry no retry series).
-    #[cfg(any(feature = "otel", feature = "metrics"))]
+    #[cfg(feature = "metrics")]
     pub(crate) fn has_retries(&self) -> bool {
         self.attempts() != 0 || self.retries() != 0
     }

@@ -86,13 +86,13 @@ pub(crate) fn state_of(breaker: &CircuitBreaker) -> State {
 #[cfg(any(feature = "otel", feature = "metrics"))]
 pub(crate) fn rejections(
     t: &warden_breaker::Totals,
-    counts: &CallerCounts,
+    bulkhead_full: u64,
 ) -> impl Iterator<Item = (&'static str, u64)> {
     let throttled = (t.rejected_throttled != 0).then_some(("throttled", t.rejected_throttled));
     [
         ("open", t.rejected_open),
         ("too_many_requests", t.rejected_too_many_requests),
-        ("bulkhead_full", counts.bulkhead_rejections()),
+        ("bulkhead_full", bulkhead_full),
     ]
     .into_iter()
     .chain(throttled)

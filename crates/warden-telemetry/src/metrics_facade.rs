@@ -22,9 +22,14 @@
 //! reconfigured away from its throttle is no longer exported there; the
 //! recorder keeps the gauge's last value (as for a dropped breaker's series).
 //!
-//! Counters are set with [`Counter::absolute`](metrics::Counter::absolute) to
-//! the breaker's lifetime total, so missing an export loses nothing: the next
-//! one catches up. Call [`MetricsFacade::export`] from your own periodic task,
+//! Counters are added to ([`Counter::increment`](metrics::Counter::increment))
+//! by what the breaker's lifetime totals gained since the last export, so
+//! missing an export loses nothing (the next one catches up), and a breaker
+//! that replaces another of its name (a registry evicting an idle name and
+//! creating it again) continues the name's series in any recorder, also one
+//! that keeps a counter for the process's life (setting counters to the new
+//! breaker's smaller totals left them stuck there). What was counted before
+//! the recorder was installed is not in it. Call [`MetricsFacade::export`] from your own periodic task,
 //! or let [`MetricsFacade::every`] run one on a thread; install
 //! [`MetricsFacade::on_state_change`] as a breaker's callback to export it at
 //! each transition as well (the state gauge is then exact in transition order).
@@ -43,19 +48,20 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use warden_breaker::{CircuitBreaker, State};
 
 use crate::periodic::Periodic;
-use crate::watched::Watched;
+use crate::watched::{Replaced, Watched};
 use crate::{CallerCounts, edges, label, rejections};
 
 /// Exports the breakers it watches through the `metrics` facade.
 #[derive(Default)]
 pub struct MetricsFacade {
-    watched: Watched,
+    watched: Watched<Sent>,
 }
 
 impl fmt::Debug for MetricsFacade {
@@ -86,8 +92,8 @@ impl MetricsFacade {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> Arc<CallerCounts> {
-        let counts = self.watched.watch(breaker, None);
-        export_one(breaker, &counts, breaker.state());
+        let (counts, sent) = self.watched.watch_with_extra(breaker, None, Sent::after);
+        export_one(breaker, &counts, &sent, None);
         counts
     }
 
@@ -102,8 +108,10 @@ impl MetricsFacade {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn watch_with(&self, breaker: &Arc<CircuitBreaker>, counts: &Arc<CallerCounts>) {
-        self.watched.watch(breaker, Some(counts));
-        export_one(breaker, counts, breaker.state());
+        let (_, sent) = self
+            .watched
+            .watch_with_extra(breaker, Some(counts), Sent::after);
+        export_one(breaker, counts, &sent, None);
     }
 
     /// Sets every family of every watched breaker; returns how many breakers
@@ -115,9 +123,9 @@ impl MetricsFacade {
     /// assert_eq!(warden_telemetry::metrics_facade::MetricsFacade::new().export(), 0);
     /// ```
     pub fn export(&self) -> usize {
-        let live = self.watched.live();
-        for (cb, counts) in &live {
-            export_one(cb, counts, crate::state_of(cb));
+        let live = self.watched.live_with_extra();
+        for (cb, counts, sent) in &live {
+            export_one(cb, counts, sent, None);
         }
         live.len()
     }
@@ -130,8 +138,8 @@ impl MetricsFacade {
     /// MetricsFacade::new().on_state_change("db", State::Closed, State::Open);
     /// ```
     pub fn on_state_change(&self, name: &str, _from: State, to: State) {
-        if let Some((cb, counts)) = self.watched.get(name) {
-            export_one(&cb, &counts, to);
+        if let Some((cb, counts, sent)) = self.watched.get_with_extra(name) {
+            export_one(&cb, &counts, &sent, Some(to));
         }
     }
 
@@ -175,41 +183,177 @@ impl fmt::Debug for Exporting {
     }
 }
 
-fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, state: State) {
+/// What this facade has added to each counter of one watched breaker: an export
+/// adds what the totals gained since. The breaker's part starts at 0 with each
+/// breaker watched; the caller's part goes with the name's [`CallerCounts`], kept
+/// while the name keeps them.
+#[derive(Debug, Default)]
+struct Sent {
+    successes: AtomicU64,
+    failures: AtomicU64,
+    rejected_open: AtomicU64,
+    rejected_too_many: AtomicU64,
+    rejected_throttled: AtomicU64,
+    /// By edge: `from * 3 + to`, as gauge values.
+    transitions: [AtomicU64; 9],
+    caller: Arc<CallerSent>,
+    /// Transitions exported so far: held while the state gauge is set (see
+    /// [`set_state`]).
+    transitions_seen: Mutex<u64>,
+}
+
+/// [`Sent`] of a name's [`CallerCounts`].
+#[derive(Debug, Default)]
+struct CallerSent {
+    timeouts: AtomicU64,
+    bulkhead: AtomicU64,
+    attempts: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl Sent {
+    /// The record of a breaker newly watched: its own part from 0, the caller's
+    /// from `old`'s if the name keeps its counts.
+    /// The same breaker watched again goes on from its record, so nothing is
+    /// added twice.
+    fn after(old: Option<Replaced<'_, Sent>>) -> Self {
+        let caller = old
+            .as_ref()
+            .filter(|o| o.counts_kept)
+            .map(|o| Arc::clone(&o.extra.caller))
+            .unwrap_or_default();
+        match old {
+            Some(o) if o.same_breaker => {
+                let o = o.extra;
+                // Relaxed: a copy of the record under the watched list's lock; an
+                // export racing this watch may add its last gain once more.
+                let copy = |a: &AtomicU64| AtomicU64::new(a.load(Ordering::Relaxed));
+                Self {
+                    successes: copy(&o.successes),
+                    failures: copy(&o.failures),
+                    rejected_open: copy(&o.rejected_open),
+                    rejected_too_many: copy(&o.rejected_too_many),
+                    rejected_throttled: copy(&o.rejected_throttled),
+                    transitions: std::array::from_fn(|i| copy(&o.transitions[i])),
+                    caller,
+                    transitions_seen: Mutex::default(),
+                }
+            }
+            _ => Self {
+                caller,
+                ..Self::default()
+            },
+        }
+    }
+
+    fn rejected(&self, reason: &str) -> &AtomicU64 {
+        match reason {
+            "open" => &self.rejected_open,
+            "too_many_requests" => &self.rejected_too_many,
+            "bulkhead_full" => &self.caller.bulkhead,
+            _ => &self.rejected_throttled,
+        }
+    }
+}
+
+/// Adds to `counter` what the total `now` gained since `sent`'s value, and
+/// moves `sent` on. Counters are only ever added to: a recorder that keeps
+/// them (one value per series for the process's life, where `absolute` keeps
+/// the largest value given) sees a replaced breaker's counts continue its
+/// name's series, where setting them to the new breaker's smaller totals
+/// left them stuck until it caught up.
+fn add(counter: metrics::Counter, sent: &AtomicU64, now: u64) {
+    // Relaxed: `fetch_max` alone hands each unit to one export, whichever of two
+    // racing ones (the periodic export and a transition's) gets it; the totals
+    // publish nothing else.
+    let before = sent.fetch_max(now, Ordering::Relaxed);
+    counter.increment(now.saturating_sub(before));
+}
+
+/// Sets the state gauge: to `transition`'s new state for a transition's
+/// export, otherwise to the state read now, unless a transition's export came
+/// in between (its state is newer than the one read). A read and a
+/// transition's export race when a periodic export runs beside a transition:
+/// setting the state read after the transition's export set its own put the
+/// old state back until the next export.
+fn set_state(cb: &CircuitBreaker, sent: &Sent, transition: Option<State>) {
+    let lock = || {
+        sent.transitions_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let gauge = |name: String| metrics::gauge!("warden_circuit_breaker_state", "name" => name);
+    match transition {
+        Some(to) => {
+            let gauge = gauge(cb.name().to_owned());
+            let mut seen = lock();
+            *seen += 1;
+            gauge.set(to.as_gauge() as f64);
+        }
+        None => {
+            let before = *lock();
+            // Outside the lock: the read may run a transition's callbacks.
+            let state = crate::state_of(cb);
+            let gauge = gauge(cb.name().to_owned());
+            let seen = lock();
+            if *seen == before {
+                gauge.set(state.as_gauge() as f64);
+            }
+        }
+    }
+}
+
+fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, transition: Option<State>) {
+    set_state(cb, sent, transition);
     let name = cb.name().to_owned();
     let t = cb.totals();
-    metrics::gauge!("warden_circuit_breaker_state", "name" => name.clone())
-        .set(state.as_gauge() as f64);
     if let Some(p) = crate::throttle_probability(cb) {
         metrics::gauge!("warden_circuit_breaker_throttle_probability", "name" => name.clone())
             .set(p);
     }
-    metrics::counter!("warden_circuit_breaker_successes_total", "name" => name.clone())
-        .absolute(t.successes);
-    metrics::counter!("warden_circuit_breaker_failures_total", "name" => name.clone())
-        .absolute(t.failures);
-    metrics::counter!("warden_circuit_breaker_timeouts_total", "name" => name.clone())
-        .absolute(counts.timeouts());
-    for (reason, n) in rejections(&t, counts) {
-        metrics::counter!(
+    add(
+        metrics::counter!("warden_circuit_breaker_successes_total", "name" => name.clone()),
+        &sent.successes,
+        t.successes,
+    );
+    add(
+        metrics::counter!("warden_circuit_breaker_failures_total", "name" => name.clone()),
+        &sent.failures,
+        t.failures,
+    );
+    add(
+        metrics::counter!("warden_circuit_breaker_timeouts_total", "name" => name.clone()),
+        &sent.caller.timeouts,
+        counts.timeouts(),
+    );
+    for (reason, n) in rejections(&t, counts.bulkhead_rejections()) {
+        let counter = metrics::counter!(
             "warden_circuit_breaker_rejections_total",
             "name" => name.clone(),
             "reason" => reason
-        )
-        .absolute(n);
+        );
+        add(counter, sent.rejected(reason), n);
     }
     for (from, to) in edges(&t) {
-        metrics::counter!(
+        let counter = metrics::counter!(
             "warden_circuit_breaker_transitions_total",
             "name" => name.clone(),
             "from" => label(from),
             "to" => label(to)
-        )
-        .absolute(t.transitions(from, to));
+        );
+        let edge = (from.as_gauge() * 3 + to.as_gauge()) as usize;
+        add(counter, &sent.transitions[edge], t.transitions(from, to));
     }
     if counts.has_retries() {
-        metrics::counter!("warden_retry_attempts_total", "name" => name.clone())
-            .absolute(counts.attempts());
-        metrics::counter!("warden_retry_retries_total", "name" => name).absolute(counts.retries());
+        add(
+            metrics::counter!("warden_retry_attempts_total", "name" => name.clone()),
+            &sent.caller.attempts,
+            counts.attempts(),
+        );
+        add(
+            metrics::counter!("warden_retry_retries_total", "name" => name),
+            &sent.caller.retries,
+            counts.retries(),
+        );
     }
 }

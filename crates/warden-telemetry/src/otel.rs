@@ -45,13 +45,13 @@
 //! in Prometheus (no unit is set, so no exporter appends one).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use warden_breaker::{CircuitBreaker, Totals};
 
-use crate::watched::Watched;
+use crate::watched::{Replaced, Watched};
 use crate::{CallerCounts, edges, label, rejections};
 
 /// The instruments, registered with one [`Meter`], and the breakers they read.
@@ -69,7 +69,7 @@ use crate::{CallerCounts, edges, label, rejections};
 /// # Ok::<(), warden_breaker::ConfigError>(())
 /// ```
 pub struct OtelMetrics {
-    watched: Arc<Watched>,
+    watched: Arc<Watched<Carry>>,
     _state: ObservableGauge<i64>,
     _throttle: ObservableGauge<f64>,
     _counters: [ObservableCounter<u64>; 7],
@@ -82,8 +82,132 @@ impl fmt::Debug for OtelMetrics {
 }
 
 /// The observations of one counter for one breaker's totals (default totals
-/// for a counter that reads only the caller's counts) and its caller's counts.
-type Observe = fn(&str, &Totals, &CallerCounts, &mut dyn FnMut(u64, &[KeyValue]));
+/// for a counter that reads only the caller's counts) and its caller's counts,
+/// each continuing what the name's earlier breakers and counts reached.
+type Observe = fn(&str, &Totals, &Caller, &mut dyn FnMut(u64, &[KeyValue]));
+
+/// A name's caller counts as observed: its [`CallerCounts`] plus what the
+/// counts it had before reached.
+#[derive(Clone, Copy, Debug, Default)]
+struct Caller {
+    timeouts: u64,
+    bulkhead_full: u64,
+    attempts: u64,
+    retries: u64,
+}
+
+impl Caller {
+    fn of(counts: &CallerCounts) -> Self {
+        Self {
+            timeouts: counts.timeouts(),
+            bulkhead_full: counts.bulkhead_rejections(),
+            attempts: counts.attempts(),
+            retries: counts.retries(),
+        }
+    }
+
+    fn plus(self, o: Self) -> Self {
+        Self {
+            timeouts: self.timeouts.wrapping_add(o.timeouts),
+            bulkhead_full: self.bulkhead_full.wrapping_add(o.bulkhead_full),
+            attempts: self.attempts.wrapping_add(o.attempts),
+            retries: self.retries.wrapping_add(o.retries),
+        }
+    }
+
+    /// Whether the retry series are observed (once an attempt was counted).
+    fn has_retries(&self) -> bool {
+        self.attempts != 0 || self.retries != 0
+    }
+}
+
+/// `a + b`, field by field (wrapping, as the totals' own sums).
+fn plus(a: &Totals, b: &Totals) -> Totals {
+    let mut t = *a;
+    let add = |x: &mut u64, y: u64| *x = x.wrapping_add(y);
+    add(&mut t.successes, b.successes);
+    add(&mut t.failures, b.failures);
+    add(&mut t.ignored, b.ignored);
+    add(&mut t.dropped, b.dropped);
+    add(&mut t.slow_calls, b.slow_calls);
+    add(&mut t.rejected_open, b.rejected_open);
+    add(
+        &mut t.rejected_too_many_requests,
+        b.rejected_too_many_requests,
+    );
+    add(&mut t.rejected_throttled, b.rejected_throttled);
+    for (row, other) in t.transitions.iter_mut().zip(&b.transitions) {
+        for (x, y) in row.iter_mut().zip(other) {
+            add(x, *y);
+        }
+    }
+    t
+}
+
+/// What a watched name carries over from the breakers and counts it had
+/// before, so its counters never go down when a new breaker of the name
+/// replaces one (a registry evicting an idle name and creating it again): an
+/// observed value that went down is a reset to a reader with cumulative
+/// temporality, and a subtraction below zero to one with delta temporality
+/// (the SDK's collection panics in a debug build, and reports a delta near
+/// 2^64 in a release build).
+#[derive(Debug, Default)]
+struct Carry {
+    /// Added to the breaker's totals.
+    base: Totals,
+    /// Added to the caller's counts.
+    caller_base: Caller,
+    /// The totals last observed, base included: what the name reached if its
+    /// breaker is dropped before a new one replaces it.
+    last: Mutex<Totals>,
+}
+
+impl Carry {
+    /// The carry of a breaker newly watched under a name that had `old`.
+    fn after(old: Option<Replaced<'_, Carry>>) -> Self {
+        let Some(old) = old else {
+            return Self::default();
+        };
+        let base = match old.breaker {
+            // Watched again: its totals are still to come, not carried.
+            Some(_) if old.same_breaker => old.extra.base,
+            Some(cb) => plus(&old.extra.base, &cb.totals()),
+            None => *old.extra.last(),
+        };
+        let caller_base = if old.counts_kept {
+            old.extra.caller_base
+        } else {
+            old.extra.caller_base.plus(Caller::of(old.counts))
+        };
+        let last = if old.same_breaker {
+            *old.extra.last()
+        } else {
+            base
+        };
+        Self {
+            base,
+            caller_base,
+            last: Mutex::new(last),
+        }
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Totals> {
+        // A `Totals` is written whole: a poisoned one is still valid.
+        self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The breaker's totals `t` as observed, remembered as the last ones.
+    fn totals(&self, t: &Totals) -> Totals {
+        let observed = plus(&self.base, t);
+        *self.last() = observed;
+        observed
+    }
+
+    /// The caller's `counts` as observed.
+    fn caller(&self, counts: &CallerCounts) -> Caller {
+        self.caller_base.plus(Caller::of(counts))
+    }
+}
 
 impl OtelMetrics {
     /// Registers the instruments with `meter`; they observe the breakers given
@@ -95,7 +219,7 @@ impl OtelMetrics {
     /// let _otel = warden_telemetry::otel::OtelMetrics::register(&provider.meter("warden"));
     /// ```
     pub fn register(meter: &Meter) -> Self {
-        let watched = Arc::new(Watched::default());
+        let watched = Arc::new(Watched::<Carry>::default());
         let w = Arc::clone(&watched);
         let state = meter
             .i64_observable_gauge("warden.circuit_breaker.state")
@@ -103,7 +227,7 @@ impl OtelMetrics {
                 "Current state of the circuit breaker (0 - Closed, 1 - Open, 2 - HalfOpen)",
             )
             .with_callback(move |o| {
-                for (cb, _) in w.live() {
+                for (cb, _, _) in w.live_with_extra() {
                     o.observe(
                         crate::state_of(&cb).as_gauge(),
                         &[KeyValue::new("name", cb.name().to_owned())],
@@ -118,7 +242,7 @@ impl OtelMetrics {
                 "Probability with which the adaptive throttle rejects a call now (0 to 1)",
             )
             .with_callback(move |o| {
-                for (cb, _) in w.live() {
+                for (cb, _, _) in w.live_with_extra() {
                     if let Some(p) = crate::throttle_probability(&cb) {
                         o.observe(p, &[KeyValue::new("name", cb.name().to_owned())]);
                     }
@@ -134,13 +258,14 @@ impl OtelMetrics {
                     .u64_observable_counter(name)
                     .with_description(description)
                     .with_callback(move |o| {
-                        for (cb, counts) in w.live() {
+                        for (cb, counts, carry) in w.live_with_extra() {
                             let t = if totals {
-                                cb.totals()
+                                carry.totals(&cb.totals())
                             } else {
                                 Totals::default()
                             };
-                            observe(cb.name(), &t, &counts, &mut |v, attrs| o.observe(v, attrs));
+                            let c = carry.caller(&counts);
+                            observe(cb.name(), &t, &c, &mut |v, attrs| o.observe(v, attrs));
                         }
                     })
                     .build()
@@ -162,14 +287,14 @@ impl OtelMetrics {
                 "warden.circuit_breaker.timeouts",
                 "Total number of circuit breaker timeouts",
                 false,
-                |name, _, c, o| o(c.timeouts(), &[KeyValue::new("name", name.to_owned())]),
+                |name, _, c, o| o(c.timeouts, &[KeyValue::new("name", name.to_owned())]),
             ),
             counter(
                 "warden.circuit_breaker.rejections",
                 "Total number of calls the circuit breaker refused, by reason",
                 true,
                 |name, t, c, o| {
-                    for (reason, v) in rejections(t, c) {
+                    for (reason, v) in rejections(t, c.bulkhead_full) {
                         o(
                             v,
                             &[
@@ -203,7 +328,7 @@ impl OtelMetrics {
                 false,
                 |name, _, c, o| {
                     if c.has_retries() {
-                        o(c.attempts(), &[KeyValue::new("name", name.to_owned())]);
+                        o(c.attempts, &[KeyValue::new("name", name.to_owned())]);
                     }
                 },
             ),
@@ -213,7 +338,7 @@ impl OtelMetrics {
                 false,
                 |name, _, c, o| {
                     if c.has_retries() {
-                        o(c.retries(), &[KeyValue::new("name", name.to_owned())]);
+                        o(c.retries, &[KeyValue::new("name", name.to_owned())]);
                     }
                 },
             ),
@@ -229,7 +354,8 @@ impl OtelMetrics {
     /// Observes `breaker` (held weakly) at every collection from now on, and
     /// returns the [`CallerCounts`] exported with it: record its timeouts,
     /// bulkhead rejections and retry attempts there. A later breaker of the
-    /// same name replaces it and keeps the counts.
+    /// same name replaces it and keeps the counts; the name's counters go on
+    /// from what they reached (they never go down).
     ///
     /// ```
     /// use opentelemetry::metrics::MeterProvider;
@@ -240,7 +366,7 @@ impl OtelMetrics {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn watch(&self, breaker: &Arc<CircuitBreaker>) -> Arc<CallerCounts> {
-        self.watched.watch(breaker, None)
+        self.watched.watch_with_extra(breaker, None, Carry::after).0
     }
 
     /// [`watch`](Self::watch) with counts shared with other backends (or kept
@@ -258,6 +384,7 @@ impl OtelMetrics {
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
     pub fn watch_with(&self, breaker: &Arc<CircuitBreaker>, counts: &Arc<CallerCounts>) {
-        self.watched.watch(breaker, Some(counts));
+        self.watched
+            .watch_with_extra(breaker, Some(counts), Carry::after);
     }
 }

@@ -4,7 +4,7 @@
 #![cfg(feature = "metrics")]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -240,19 +240,312 @@ fn throttled_rejections_are_exported_once_a_throttle_sheds() {
         assert_eq!(facade.export(), 1);
         let v = values(&snapshotter);
         assert_eq!(get(&v, rejections, &throttled), Some(shed));
+        // The debugging recorder's snapshot takes what the counters hold: the
+        // failures since the last one (5 before it, 105 - shed in all).
         assert_eq!(
             get(
                 &v,
                 "warden_circuit_breaker_failures_total",
                 &[("name", "api")]
             ),
-            Some(105.0 - shed)
+            Some(100.0 - shed)
         );
         // The probability at the export, exactly.
         assert!(cb.throttle_probability() > 0.5);
         assert_eq!(
             get(&v, probability, &[("name", "api")]),
             Some(cb.throttle_probability())
+        );
+    });
+}
+
+/// A recorder that keeps every counter as the production exporters built on
+/// `metrics-util` do (`metrics-exporter-prometheus` among them): one
+/// `AtomicU64` per series for the process's life, where `absolute` keeps the
+/// largest value it was ever given and `increment` adds.
+#[derive(Default)]
+struct Kept {
+    counters: std::sync::Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>,
+}
+
+impl Kept {
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let key = metrics::Key::from_parts(
+            name.to_owned(),
+            labels
+                .iter()
+                .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        );
+        self.counters
+            .lock()
+            .unwrap()
+            .get(&format!("{key:?}"))
+            .map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl metrics::Recorder for Kept {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let c = self
+            .counters
+            .lock()
+            .unwrap()
+            .entry(format!("{key:?}"))
+            .or_default()
+            .clone();
+        metrics::Counter::from_arc(c)
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// A name whose breaker is replaced (a registry evicting an idle name and
+/// creating it again, a service rebuilding a breaker) keeps counting where the
+/// old one left off in a recorder that keeps its counters: the new breaker's
+/// successes, failures, rejections and transitions are added, as are the
+/// caller's counts recorded after the replacement. Setting each counter to the
+/// new breaker's lifetime total (`absolute`) left them stuck at the old
+/// breaker's totals in such a recorder until the new one caught up: here 5
+/// successes and 1 failure of the new breaker were never seen.
+#[test]
+fn a_replaced_breaker_keeps_adding_to_its_names_counters() {
+    let recorder = Kept::default();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let old = Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .build()
+                .unwrap(),
+        );
+        let counts = facade.watch(&old);
+        for _ in 0..10 {
+            old.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        let _ = old.call(|| Err::<(), _>(())); // trips
+        let _ = old.call(|| Ok::<_, ()>(())); // refused: open
+        counts.record_timeout();
+        assert_eq!(facade.export(), 1);
+        drop(old);
+
+        let new = Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .build()
+                .unwrap(),
+        );
+        let kept = facade.watch(&new);
+        assert!(Arc::ptr_eq(&kept, &counts), "the name keeps its counts");
+        for _ in 0..5 {
+            new.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        let _ = new.call(|| Err::<(), _>(())); // trips
+        let _ = new.call(|| Ok::<_, ()>(())); // refused: open
+        counts.record_timeout();
+        assert_eq!(facade.export(), 1);
+        // Exporting again adds nothing.
+        assert_eq!(facade.export(), 1);
+
+        let name = [("name", "db")];
+        let counter = |family: &str, labels: &[(&str, &str)]| recorder.get(family, labels);
+        assert_eq!(counter("warden_circuit_breaker_successes_total", &name), 15);
+        assert_eq!(counter("warden_circuit_breaker_failures_total", &name), 2);
+        assert_eq!(counter("warden_circuit_breaker_timeouts_total", &name), 2);
+        assert_eq!(
+            counter(
+                "warden_circuit_breaker_rejections_total",
+                &[("name", "db"), ("reason", "open")]
+            ),
+            2
+        );
+        assert_eq!(
+            counter(
+                "warden_circuit_breaker_transitions_total",
+                &[("name", "db"), ("from", "closed"), ("to", "open")]
+            ),
+            2
+        );
+    });
+}
+
+/// A recorder that keeps the state gauge's value, and makes the thread named
+/// `exporter` wait, when it looks that gauge up, until the test lets it go: an
+/// export that read the state and is about to set the gauge, held there while a
+/// transition happens.
+struct HeldState {
+    value: Arc<Mutex<f64>>,
+    entered: Mutex<std::sync::mpsc::Sender<()>>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+struct HeldGauge(Arc<HeldState>);
+
+impl metrics::GaugeFn for HeldGauge {
+    fn increment(&self, _: f64) {}
+    fn decrement(&self, _: f64) {}
+    fn set(&self, value: f64) {
+        *self.0.value.lock().unwrap() = value;
+    }
+}
+
+struct HeldRecorder(Arc<HeldState>);
+
+impl metrics::Recorder for HeldRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        if key.name() == "warden_circuit_breaker_state" {
+            // The exporter looks its gauge up after reading the state, before
+            // setting it: it waits here.
+            if std::thread::current().name() == Some("exporter") {
+                let _ = self.0.entered.lock().unwrap().send(());
+                let _ = self.0.release.lock().unwrap().recv();
+            }
+            metrics::Gauge::from_arc(Arc::new(HeldGauge(Arc::clone(&self.0))))
+        } else {
+            metrics::Gauge::noop()
+        }
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// A periodic export that read the state just before a transition, and sets
+/// the state gauge only after the transition's own export set it, does not
+/// put the old state back: the gauge follows the transitions in order, as the
+/// module promises for a facade installed as the breakers' callback. It used
+/// to show the breaker closed while it was open, until the next export.
+#[test]
+fn an_export_racing_a_transition_never_sets_the_state_back() {
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let state = Arc::new(HeldState {
+        value: Arc::new(Mutex::new(f64::NAN)),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    });
+    let recorder = HeldRecorder(Arc::clone(&state));
+    let facade = Arc::new(MetricsFacade::new());
+    let hook = Arc::clone(&facade);
+    let cb = Arc::new(
+        CircuitBreaker::builder("db")
+            .ready_to_trip(|c| c.consecutive_failures >= 1)
+            .on_state_change(move |name, from, to| hook.on_state_change(name, from, to))
+            .build()
+            .unwrap(),
+    );
+    metrics::with_local_recorder(&recorder, || facade.watch(&cb));
+    assert_eq!(*state.value.lock().unwrap(), 0.0);
+    std::thread::scope(|s| {
+        let exporter = std::thread::Builder::new()
+            .name("exporter".into())
+            .spawn_scoped(s, || {
+                metrics::with_local_recorder(&recorder, || facade.export());
+            })
+            .unwrap();
+        // The export read "closed" and waits to set it; the breaker trips and
+        // its callback exports "open".
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the export sets the state gauge");
+        metrics::with_local_recorder(&recorder, || {
+            let _ = cb.call(|| Err::<(), _>("down"));
+        });
+        assert_eq!(cb.state(), State::Open);
+        assert_eq!(*state.value.lock().unwrap(), 1.0);
+        // The held export goes on (at most one wait: it looks the gauge up once).
+        let _ = release.send(());
+        exporter.join().unwrap();
+    });
+    assert_eq!(
+        *state.value.lock().unwrap(),
+        1.0,
+        "the gauge went back to closed while the breaker is open"
+    );
+}
+
+/// Watching the same breaker again (idempotent, as before counters were added
+/// to) adds nothing twice: the name's counters stay the breaker's totals.
+#[test]
+fn watching_the_same_breaker_again_counts_nothing_twice() {
+    let recorder = Kept::default();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+        let counts = facade.watch(&cb);
+        for _ in 0..3 {
+            cb.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        counts.record_timeout();
+        assert_eq!(facade.export(), 1);
+        facade.watch(&cb);
+        facade.watch_with(&cb, &counts);
+        assert_eq!(facade.export(), 1);
+        let name = [("name", "db")];
+        assert_eq!(
+            recorder.get("warden_circuit_breaker_successes_total", &name),
+            3
+        );
+        assert_eq!(
+            recorder.get("warden_circuit_breaker_timeouts_total", &name),
+            1
         );
     });
 }

@@ -195,7 +195,8 @@ fn caller_counts_are_observed_with_the_breaker() {
     assert_eq!(get(&p, "warden.retry.retries", &name), Some(1));
 
     // A new breaker of the same name keeps the name's counts; counts given
-    // with `watch_with` replace them.
+    // with `watch_with` replace them, and the name's counters go on from what
+    // they reached (a counter never goes down).
     let again = Arc::new(CircuitBreaker::builder("db").build().unwrap());
     assert!(Arc::ptr_eq(&otel.watch(&again), &counts));
     let shared = Arc::new(warden_telemetry::CallerCounts::default());
@@ -203,8 +204,8 @@ fn caller_counts_are_observed_with_the_breaker() {
     shared.record_timeout();
     shared.record_timeout();
     let p = collect(&provider, &exporter);
-    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(2));
-    assert_eq!(get(&p, "warden.retry.attempts", &name), None);
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(3));
+    assert_eq!(get(&p, "warden.retry.attempts", &name), Some(3));
     provider.shutdown().unwrap();
 }
 
@@ -265,4 +266,89 @@ fn throttled_rejections_are_observed_once_a_throttle_sheds() {
         Some(cb.throttle_probability())
     );
     provider.shutdown().unwrap();
+}
+
+/// A name whose breaker is replaced (a registry evicting an idle name and
+/// creating it again before the next collection, a service rebuilding a
+/// breaker) keeps its counters monotonic: the new breaker's counts continue
+/// from what the name's series reached. Observed as the new breaker's own
+/// (smaller) totals, they went down, which an exporter with delta temporality
+/// turns into a subtraction below zero (a panic in the SDK's collection in a
+/// debug build, a delta near 2^64 in a release build), and one with
+/// cumulative temporality into a reset.
+#[test]
+fn a_replaced_breaker_continues_its_names_counters() {
+    let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporterBuilder::new()
+        .with_temporality(opentelemetry_sdk::metrics::Temporality::Delta)
+        .build();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let otel = OtelMetrics::register(&provider.meter("warden"));
+    let build = || {
+        Arc::new(
+            CircuitBreaker::builder("db")
+                .ready_to_trip(|c| c.consecutive_failures >= 1)
+                .build()
+                .unwrap(),
+        )
+    };
+    let old = build();
+    let counts = otel.watch(&old);
+    for _ in 0..10 {
+        old.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    let _ = old.call(|| Err::<(), _>(())); // trips
+    let _ = old.call(|| Ok::<_, ()>(())); // refused
+    counts.record_timeout();
+    let name = [("name", "db")];
+    let p = collect(&provider, &exporter);
+    assert_eq!(get(&p, "warden.circuit_breaker.successes", &name), Some(10));
+
+    // Replaced before the next collection, with new caller counts (as a
+    // registry does for each breaker it creates).
+    drop(old);
+    let new = build();
+    otel.watch_with(&new, &Arc::new(warden_telemetry::CallerCounts::default()));
+    for _ in 0..2 {
+        new.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    let p = collect(&provider, &exporter);
+    // What happened since the last collection: the new breaker's two successes.
+    assert_eq!(get(&p, "warden.circuit_breaker.successes", &name), Some(2));
+    assert_eq!(get(&p, "warden.circuit_breaker.failures", &name), Some(0));
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(0));
+    let _ = new.call(|| Err::<(), _>(())); // trips
+    let p = collect(&provider, &exporter);
+    assert_eq!(get(&p, "warden.circuit_breaker.failures", &name), Some(1));
+    assert_eq!(
+        get(
+            &p,
+            "warden.circuit_breaker.transitions",
+            &[("name", "db"), ("from", "closed"), ("to", "open")]
+        ),
+        Some(1)
+    );
+}
+
+/// Watching the same breaker again (idempotent) observes its totals once.
+#[test]
+fn watching_the_same_breaker_again_counts_nothing_twice() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let otel = OtelMetrics::register(&provider.meter("warden"));
+    let cb = Arc::new(CircuitBreaker::builder("db").build().unwrap());
+    let counts = otel.watch(&cb);
+    for _ in 0..3 {
+        cb.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    counts.record_timeout();
+    otel.watch(&cb);
+    otel.watch_with(&cb, &counts);
+    let p = collect(&provider, &exporter);
+    let name = [("name", "db")];
+    assert_eq!(get(&p, "warden.circuit_breaker.successes", &name), Some(3));
+    assert_eq!(get(&p, "warden.circuit_breaker.timeouts", &name), Some(1));
 }
