@@ -376,11 +376,21 @@ impl OwnedPermit {
 }
 
 impl Drop for OwnedPermit {
+    /// Inline, with the unreported case out of line: after [`record`](Self::record)
+    /// the compiler sees the ticket gone, and the drop is only the `Arc`'s
+    /// (out of line, it was a call per reported permit).
+    #[inline]
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket.take() {
-            self.breaker.record(ticket, drop_outcome());
+            dropped_unreported(&self.breaker, ticket);
         }
     }
+}
+
+/// An [`OwnedPermit`] dropped without an outcome: what [`drop_outcome`] says.
+#[inline(never)]
+fn dropped_unreported(breaker: &CircuitBreaker, ticket: Ticket) {
+    breaker.record(ticket, drop_outcome());
 }
 
 impl fmt::Debug for OwnedPermit {

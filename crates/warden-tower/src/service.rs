@@ -236,8 +236,9 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        if std::mem::take(&mut self.shed) {
+        if self.shed {
             // Readiness only counts once; `inner` was not polled, so it must not be called.
+            self.shed = false;
             return ResponseFuture::rejected(shed(&self.breaker));
         }
         match self.breaker.acquire() {

@@ -276,6 +276,43 @@ async fn dropped_future_in_closed_records_nothing() {
     assert_eq!(cb.state(), State::Closed);
 }
 
+#[test]
+fn a_finished_future_polled_again_panics_without_polling_inner() {
+    let clock = ManualClock::new();
+    let cb = breaker(&clock, 1);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
+    // An inner future that answers every poll, however often it is polled.
+    let inner = service_fn(move |()| {
+        let counted = counted.clone();
+        std::future::poll_fn(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            Poll::Ready(Ok::<_, BoxError>(()))
+        })
+    });
+    let mut svc = CircuitBreakerService::new(inner, cb.clone());
+    let mut cx = noop_cx();
+    assert!(svc.poll_ready(&mut cx).is_ready());
+    let mut fut = Box::pin(svc.call(()));
+    assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = fut.as_mut().poll(&mut cx);
+    }));
+    let message = again.expect_err("a finished future polled again panics");
+    assert_eq!(
+        message.downcast_ref::<&str>(),
+        Some(&"`ResponseFuture` polled after it returned its result")
+    );
+    assert_eq!(polls.load(Ordering::Relaxed), 1, "inner is polled once");
+    assert_eq!(
+        cb.counts().total_successes,
+        1,
+        "the outcome is recorded once"
+    );
+    drop(fut);
+    assert_eq!(cb.counts().total_successes + cb.counts().total_failures, 1);
+}
+
 /// A future that panics when polled.
 struct Bomb;
 impl Future for Bomb {
