@@ -201,9 +201,14 @@ pub(crate) struct Signals {
     /// Outcomes of probes that finished after their breaker was detached (or
     /// were queued when it was): the task no longer walks that breaker, so it
     /// sends these apart, and their tokens do not stay taken in Redis until
-    /// their time to live.
-    orphans: Mutex<Vec<(Arc<Shared>, Report)>>,
+    /// their time to live. `None` once the task ended or its fleet was dropped:
+    /// an outcome queued then would hold its breaker, which holds these
+    /// signals, for good.
+    orphans: Mutex<Option<Vec<Orphan>>>,
 }
+
+/// A probe outcome of a detached breaker, to send apart.
+pub(crate) type Orphan = (Arc<Shared>, Report);
 
 impl Signals {
     pub(crate) fn new() -> Self {
@@ -211,16 +216,21 @@ impl Signals {
             wake: Notify::new(),
             scan: AtomicBool::new(false),
             due: Mutex::new(Vec::new()),
-            orphans: Mutex::new(Vec::new()),
+            orphans: Mutex::new(Some(Vec::new())),
         }
     }
 
-    /// Queues the reports of detached `s` for the task to send, and wakes it.
+    /// Queues the reports of detached `s` for the task to send, and wakes it;
+    /// once the task ended ([`Self::close_orphans`]) they are dropped, and
+    /// their tokens expire in Redis.
     pub(crate) fn orphan(&self, s: &Arc<Shared>, reports: impl IntoIterator<Item = Report>) {
         let mut orphans = lock(&self.orphans);
-        let before = orphans.len();
-        orphans.extend(reports.into_iter().map(|r| (Arc::clone(s), r)));
-        if orphans.len() > before {
+        let Some(queue) = orphans.as_mut() else {
+            return;
+        };
+        let before = queue.len();
+        queue.extend(reports.into_iter().map(|r| (Arc::clone(s), r)));
+        if queue.len() > before {
             drop(orphans);
             self.wake.notify_one();
         }
@@ -228,12 +238,21 @@ impl Signals {
 
     /// Whether reports of detached breakers wait to be sent.
     pub(crate) fn has_orphans(&self) -> bool {
-        !lock(&self.orphans).is_empty()
+        lock(&self.orphans).as_ref().is_some_and(|q| !q.is_empty())
     }
 
     /// The reports of detached breakers queued so far.
-    pub(crate) fn take_orphans(&self) -> Vec<(Arc<Shared>, Report)> {
-        std::mem::take(&mut *lock(&self.orphans))
+    pub(crate) fn take_orphans(&self) -> Vec<Orphan> {
+        lock(&self.orphans)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Drops the queued reports and every later one: nobody will send them.
+    pub(crate) fn close_orphans(&self) {
+        let queued = lock(&self.orphans).take();
+        drop(queued); // outside the lock: it may hold the last breaker handles
     }
 
     /// Wakes the task for a walk over every breaker.

@@ -463,6 +463,14 @@ impl Fleet {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The task never ran to its end (its runtime was dropped): nothing sends
+        // queued outcomes, which would keep their breakers and these signals.
+        self.signals.close_orphans();
+    }
+}
+
 impl Drop for Fleet {
     fn drop(&mut self) {
         // The task gives the tokens back and ends on its own.
@@ -588,9 +596,10 @@ async fn run(inner: Arc<Inner>, client: Client) {
             if let Some(c) = conn.as_mut() {
                 release_leftovers(&inner, &script, c, true).await;
             }
-            // Unsent (Redis unreachable): their tokens expire in Redis. Dropped
-            // here, since each holds its breaker, which holds these signals.
-            drop(inner.signals.take_orphans());
+            // Unsent (Redis unreachable), or queued from now on: their tokens
+            // expire in Redis. Dropped here, since each holds its breaker, which
+            // holds these signals.
+            inner.signals.close_orphans();
             return;
         }
         // Tokens and probe outcomes of detached breakers go to Redis as soon as

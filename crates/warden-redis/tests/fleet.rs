@@ -377,6 +377,47 @@ async fn a_probe_finishing_after_detach_frees_the_fleets_probe_slot() {
     .await;
 }
 
+/// A probe of a detached breaker finishing after its fleet stopped leaves
+/// nothing behind: its breaker is freed once every handle of it is dropped.
+/// The outcome, queued for a task that had ended, used to hold the breaker,
+/// which held the queue: both leaked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_finishing_after_detach_and_stop_leaks_nothing() {
+    let server = RedisServer::start();
+    let breaker = Arc::new(
+        CircuitBreaker::builder("leak")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap(),
+    );
+    let weak = Arc::downgrade(&breaker);
+    let fleet = Fleet::start(config(&server.url())).unwrap();
+    let cb = fleet.attach(breaker).unwrap();
+    wait_for(LONG, "the breaker to coordinate", || {
+        cb.coordination() == Coordination::Fleet && cb.fleet_state().is_some()
+    })
+    .await;
+    let _ = cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "the fleet half-open", || {
+        fleet_state_of(&cb) == Some(State::HalfOpen)
+    })
+    .await;
+    let mut probe = None;
+    wait_for(LONG, "the fleet's probe", || {
+        probe = cb.try_acquire_owned().ok();
+        probe.is_some()
+    })
+    .await;
+    let probe = probe.unwrap();
+    assert!(probe.is_fleet_probe());
+    assert!(fleet.detach("leak"));
+    fleet.shutdown().await;
+    probe.success();
+    drop((cb, fleet));
+    assert!(weak.upgrade().is_none(), "the breaker leaked");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_keeps_local_protection_and_the_fleet_reconverges() {
     let mut server = RedisServer::start();
