@@ -83,7 +83,11 @@ impl MetricsFacade {
     /// Exports `breaker` (held weakly) from now on, starting with its current
     /// values, and returns the [`CallerCounts`] exported with it: record its
     /// timeouts, bulkhead rejections and retry attempts there. A later breaker
-    /// of the same name replaces it and keeps the counts.
+    /// of the same name replaces it and keeps the counts. Watching the same
+    /// breaker again changes nothing; watching a breaker again after another
+    /// of its name replaced it counts its totals once more (only the latest
+    /// breaker of a name is remembered): replace a name's breaker with a new
+    /// one, never with an earlier one.
     ///
     /// ```
     /// let m = warden_telemetry::metrics_facade::MetricsFacade::new();

@@ -355,7 +355,11 @@ impl OtelMetrics {
     /// returns the [`CallerCounts`] exported with it: record its timeouts,
     /// bulkhead rejections and retry attempts there. A later breaker of the
     /// same name replaces it and keeps the counts; the name's counters go on
-    /// from what they reached (they never go down).
+    /// from what they reached (they never go down). Watching the same breaker
+    /// again changes nothing; watching a breaker again after another of its
+    /// name replaced it counts its totals once more (only the latest breaker
+    /// of a name is remembered): replace a name's breaker with a new one,
+    /// never with an earlier one.
     ///
     /// ```
     /// use opentelemetry::metrics::MeterProvider;
