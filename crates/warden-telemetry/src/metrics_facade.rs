@@ -19,8 +19,9 @@
 //! the breaker itself. The throttle gauge is
 //! [`CircuitBreaker::throttle_probability`] at the export: the throttle's last
 //! evaluation, 0 while the breaker is not closed by its rules. A breaker
-//! reconfigured away from its throttle is no longer exported there; the
-//! recorder keeps the gauge's last value (as for a dropped breaker's series).
+//! reconfigured away from its throttle has its gauge set to 0 at the next
+//! export, then no longer exported (the facade cannot remove a series); a
+//! dropped breaker's series keep their last values in the recorder.
 //!
 //! Counters are added to ([`Counter::increment`](metrics::Counter::increment))
 //! by what the breaker's lifetime totals gained since the last export, so
@@ -48,7 +49,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -211,6 +212,9 @@ struct BreakerSent {
     /// Transitions exported so far: held while the state gauge is set (see
     /// [`set_state`]).
     transitions_seen: Mutex<u64>,
+    /// Whether the throttle gauge holds a value of this breaker's throttle, so
+    /// the first export after it lost its throttle sets it to 0.
+    throttle_gauge: AtomicBool,
 }
 
 /// [`Sent`] of a name's [`CallerCounts`].
@@ -304,9 +308,17 @@ fn export_one(cb: &CircuitBreaker, counts: &CallerCounts, sent: &Sent, transitio
     set_state(cb, sent, transition);
     let name = cb.name().to_owned();
     let t = cb.totals();
+    let throttle =
+        || metrics::gauge!("warden_circuit_breaker_throttle_probability", "name" => name.clone());
+    // Relaxed: the flag orders nothing else; two exports racing at the change may
+    // both set 0, which is the value either way.
     if let Some(p) = crate::throttle_probability(cb) {
-        metrics::gauge!("warden_circuit_breaker_throttle_probability", "name" => name.clone())
-            .set(p);
+        sent.own.throttle_gauge.store(true, Ordering::Relaxed);
+        throttle().set(p);
+    } else if sent.own.throttle_gauge.swap(false, Ordering::Relaxed) {
+        // Reconfigured away from its throttle: it rejects nothing now. (The
+        // facade cannot remove a series; 0 is the truth, the last value was not.)
+        throttle().set(0.0);
     }
     add(
         metrics::counter!("warden_circuit_breaker_successes_total", "name" => name.clone()),

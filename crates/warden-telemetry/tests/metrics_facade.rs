@@ -259,29 +259,82 @@ fn throttled_rejections_are_exported_once_a_throttle_sheds() {
     });
 }
 
+#[test]
+fn a_throttle_reconfigured_away_leaves_its_gauge_at_zero() {
+    // A recorder that keeps a gauge's last value, as production exporters do.
+    let recorder = Kept::default();
+    metrics::with_local_recorder(&recorder, || {
+        let facade = MetricsFacade::new();
+        let cb = Arc::new(
+            CircuitBreaker::builder("api")
+                .adaptive_throttle(AdaptiveThrottle::new(Duration::from_secs(10)))
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        );
+        facade.watch(&cb);
+        AdaptiveThrottle::set_thread_draws(3);
+        for _ in 0..40 {
+            let _ = cb.call(|| Err::<(), _>("503"));
+        }
+        assert!(cb.throttle_probability() > 0.5);
+        assert_eq!(facade.export(), 1);
+        let probability = "warden_circuit_breaker_throttle_probability";
+        let name = [("name", "api")];
+        assert_eq!(
+            recorder.gauge(probability, &name),
+            Some(cb.throttle_probability())
+        );
+        // The same breaker, its trip rule now gobreaker's default: nothing is shed.
+        cb.reconfigure(CircuitBreaker::builder("api")).unwrap();
+        assert_eq!(cb.throttle_probability(), 0.0);
+        assert_eq!(facade.export(), 1);
+        assert_eq!(
+            recorder.gauge(probability, &name),
+            Some(0.0),
+            "the gauge kept the shedding probability of a throttle that is gone"
+        );
+    });
+}
+
 /// A recorder that keeps every counter as the production exporters built on
 /// `metrics-util` do (`metrics-exporter-prometheus` among them): one
 /// `AtomicU64` per series for the process's life, where `absolute` keeps the
 /// largest value it was ever given and `increment` adds.
+/// Gauges likewise: the last value set, for the process's life.
 #[derive(Default)]
 struct Kept {
     counters: std::sync::Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>,
+    gauges: std::sync::Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>,
+}
+
+fn key_of(name: &str, labels: &[(&str, &str)]) -> String {
+    let key = metrics::Key::from_parts(
+        name.to_owned(),
+        labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    format!("{key:?}")
 }
 
 impl Kept {
     fn get(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
-        let key = metrics::Key::from_parts(
-            name.to_owned(),
-            labels
-                .iter()
-                .map(|(k, v)| metrics::Label::new(k.to_string(), v.to_string()))
-                .collect::<Vec<_>>(),
-        );
         self.counters
             .lock()
             .unwrap()
-            .get(&format!("{key:?}"))
+            .get(&key_of(name, labels))
             .map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The gauge's last value (`None` if it was never registered).
+    fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.gauges
+            .lock()
+            .unwrap()
+            .get(&key_of(name, labels))
+            .map(|g| f64::from_bits(g.load(std::sync::atomic::Ordering::Relaxed)))
     }
 }
 
@@ -317,8 +370,15 @@ impl metrics::Recorder for Kept {
             .clone();
         metrics::Counter::from_arc(c)
     }
-    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        metrics::Gauge::noop()
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        let g = self
+            .gauges
+            .lock()
+            .unwrap()
+            .entry(format!("{key:?}"))
+            .or_default()
+            .clone();
+        metrics::Gauge::from_arc(g)
     }
     fn register_histogram(
         &self,
