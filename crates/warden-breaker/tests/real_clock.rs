@@ -1,11 +1,12 @@
 //! The default clock against real time: an open breaker reads half-open once its
 //! timeout has passed, even in a process where quanta's own upkeep thread was
 //! started and stopped (that froze `quanta::Instant::recent()`, which the default
-//! clock used to read). Bounded: about 0.7 s of sleeping in all.
+//! clock used to read); slow calls timed on the ticker's published time. Bounded:
+//! about 0.9 s of sleeping in all.
 
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Error, Rejected, State};
+use warden_breaker::{CircuitBreaker, Error, Rejected, SlowCalls, State};
 
 fn tripped(timeout: Duration) -> CircuitBreaker {
     let cb = CircuitBreaker::builder("real")
@@ -47,4 +48,38 @@ fn rejections_end_at_the_timeout() {
     // The first call after the timeout is the probe, whatever the ticker saw.
     assert_eq!(cb.call(|| Ok::<_, ()>(7)), Ok(7));
     assert_eq!(cb.state(), State::Closed);
+}
+
+#[test]
+fn slow_calls_on_the_default_clock_are_timed_from_their_admission() {
+    // Real time on purpose: a slow-call rule of 50 ms or more times its calls on the
+    // time the ticker publishes, which only the default clock uses.
+    let cb = CircuitBreaker::builder("slow")
+        .slow_calls(
+            SlowCalls::new(Duration::from_millis(50))
+                .with_slow_rate_percent(50)
+                .with_min_calls(4),
+        )
+        .build()
+        .expect("valid settings");
+    cb.call(|| Ok::<_, ()>(())).expect("closed");
+    // Older than the threshold, and the ticker running: a call timed from anything
+    // but its own admission (the breaker's start, say) would read as slow.
+    std::thread::sleep(Duration::from_millis(120));
+    for _ in 0..4 {
+        cb.call(|| Ok::<_, ()>(())).expect("closed");
+    }
+    assert_eq!(cb.totals().slow_calls, 0, "fast calls timed as slow");
+    assert_eq!(cb.state(), State::Closed);
+    cb.call(|| {
+        std::thread::sleep(Duration::from_millis(80));
+        Ok::<_, ()>(())
+    })
+    .expect("closed");
+    assert_eq!(
+        cb.totals().slow_calls,
+        1,
+        "an 80 ms call against a 50 ms threshold"
+    );
+    assert_eq!(cb.state(), State::Closed, "1 slow call of 6");
 }
