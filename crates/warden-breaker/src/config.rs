@@ -1307,8 +1307,17 @@ impl Settings {
     /// assert!(s.ready_to_trip(&Counts { consecutive_failures: 6, ..Counts::default() }));
     /// # Ok::<(), warden_breaker::ConfigError>(())
     /// ```
+    ///
+    /// A custom rule that panics while this thread is already unwinding (a permit
+    /// dropped by a panicking call records a failure, which asks the rule) answers
+    /// `false`: its panic is dropped and the first one carries on, as a hook's
+    /// would be (a second panic there would abort the process). Otherwise its panic
+    /// reaches the caller, after the failure was counted.
     pub fn ready_to_trip(&self, counts: &Counts) -> bool {
         match &self.ready_to_trip {
+            Some(f) if std::thread::panicking() => {
+                catch_unwind(AssertUnwindSafe(|| f(counts))).unwrap_or(false)
+            }
             Some(f) => f(counts),
             None => counts.consecutive_failures > DEFAULT_CONSECUTIVE_FAILURES,
         }

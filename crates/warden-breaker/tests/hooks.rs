@@ -247,3 +247,36 @@ fn a_panicking_observer_in_a_panicking_call_does_not_abort() {
         vec![(State::Closed, State::Open)]
     );
 }
+
+#[test]
+fn a_panicking_trip_rule_in_a_panicking_call_does_not_abort() {
+    // Before: the permit's Drop recorded the failure, the breaker asked
+    // `ready_to_trip`, which panicked inside a Drop running while unwinding: the
+    // process (this test binary) aborted.
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("trip rule")
+        .clock(clock.clone())
+        .ready_to_trip(|_| panic!("the trip rule panics"))
+        .build()
+        .unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        let _permit = cb.try_acquire().unwrap();
+        panic!("the guarded call panics");
+    }))
+    .unwrap_err();
+    assert_eq!(
+        message(&*caught),
+        "the guarded call panics",
+        "the call's panic carries on"
+    );
+    // The failure is counted; the rule gave no answer, so the breaker stays closed.
+    assert_eq!(cb.counts().total_failures, 1);
+    assert_eq!(cb.state(), State::Closed);
+    // Outside a panic the rule's panic still reaches the caller, after the count.
+    let caught =
+        catch_unwind(AssertUnwindSafe(|| cb.try_acquire().unwrap().failure())).unwrap_err();
+    assert_eq!(message(&*caught), "the trip rule panics");
+    assert_eq!(cb.counts().total_failures, 2);
+    assert_eq!(cb.state(), State::Closed);
+    assert!(cb.try_acquire().is_ok(), "nothing is left pending");
+}
