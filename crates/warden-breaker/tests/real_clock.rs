@@ -1,8 +1,9 @@
 //! The default clock against real time: an open breaker reads half-open once its
 //! timeout has passed, even in a process where quanta's own upkeep thread was
 //! started and stopped (that froze `quanta::Instant::recent()`, which the default
-//! clock used to read); slow calls timed on the ticker's published time. Bounded:
-//! about 0.9 s of sleeping in all.
+//! clock used to read); slow calls timed on the ticker's published time, and their
+//! admission leaving half-open and manual words to the general path. Bounded:
+//! about 1 s of sleeping in all.
 
 use std::time::Duration;
 
@@ -82,4 +83,42 @@ fn slow_calls_on_the_default_clock_are_timed_from_their_admission() {
         "an 80 ms call against a 50 ms threshold"
     );
     assert_eq!(cb.state(), State::Closed, "1 slow call of 6");
+}
+
+#[test]
+fn slow_calls_on_the_default_clock_admit_only_closed_words_as_closed() {
+    // Real time on purpose: the slow-call rule's admission on the ticker's time
+    // (default clock only) must leave every word but the plain closed one to the
+    // general path: half-open slots and manual modes are decided there.
+    let cb = CircuitBreaker::builder("slow probes")
+        .slow_calls(SlowCalls::new(Duration::from_millis(50)))
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .timeout(Duration::from_millis(30))
+        .max_requests(1)
+        .build()
+        .expect("valid settings");
+    assert!(cb.try_acquire().expect("closed").admitted_in() == State::Closed);
+    cb.try_acquire().expect("closed").failure();
+    assert_eq!(cb.try_acquire().map(drop), Err(Rejected::Open));
+    std::thread::sleep(Duration::from_millis(60));
+    let probe = cb.try_acquire().expect("the timeout passed: a probe");
+    assert_eq!(probe.admitted_in(), State::HalfOpen);
+    assert_eq!(
+        cb.try_acquire().map(drop),
+        Err(Rejected::TooManyRequests),
+        "one probe slot"
+    );
+    probe.success();
+    assert_eq!(cb.state(), State::Closed);
+    cb.force_open();
+    assert_eq!(
+        cb.try_acquire().map(drop),
+        Err(Rejected::Open),
+        "forced open"
+    );
+    cb.force_closed();
+    cb.try_acquire().expect("forced closed").success();
+    cb.reset();
+    cb.try_acquire().expect("closed again").success();
+    assert_eq!(cb.state(), State::Closed);
 }
