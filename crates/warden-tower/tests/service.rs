@@ -344,3 +344,38 @@ fn service_and_future_are_send_and_sync_where_inner_is() {
     let layer = CircuitBreakerLayer::new(breaker(&clock, 1));
     send_sync(&layer);
 }
+
+#[test]
+fn a_caught_classifier_panic_records_the_probes_failure_at_once() {
+    // The classifier panics on a half-open probe's result, and a `catch_unwind`
+    // around the poll keeps the future. The permit must record the failure as
+    // the panic unwinds (the breaker reopens then), not wait for the future's
+    // drop, which would release it unreported as a cancellation.
+    let clock = ManualClock::new();
+    let cb = breaker(&clock, 1);
+    let inner = Gated::default();
+    inner.ready.store(1, Ordering::Relaxed);
+    let panicking =
+        |_: &Result<&'static str, &'static str>| -> Outcome { panic!("the classifier panics") };
+    let mut tripping = CircuitBreakerService::new(inner.clone(), cb.clone());
+    trip(&mut tripping);
+    clock.advance(TIMEOUT + Duration::from_millis(1));
+    assert_eq!(cb.state(), State::HalfOpen);
+    let mut svc = CircuitBreakerService::with_classifier(inner, cb.clone(), panicking);
+    let mut cx = noop_cx();
+    assert!(svc.poll_ready(&mut cx).is_ready());
+    let mut fut = Box::pin(svc.call(true));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = fut.as_mut().poll(&mut cx);
+    }));
+    assert!(caught.is_err(), "the classifier's panic reaches the caller");
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the failed probe reopened the breaker"
+    );
+    assert_eq!(cb.totals().failures, 2, "the trip and the probe");
+    drop(fut);
+    assert_eq!(cb.totals().failures, 2, "recorded once");
+    assert_eq!(cb.state(), State::Open);
+}
