@@ -571,7 +571,11 @@ impl Builder {
 
     /// Sets the rule that trips a closed breaker, replacing the default
     /// (`consecutive_failures > 5`). It is called after every failure recorded in
-    /// the closed state, with the counts already updated.
+    /// the closed state, with the counts already updated. If it panics, the failure
+    /// stays counted and the panic reaches the caller that recorded it; when that
+    /// caller is already unwinding (a permit dropped by a panicking call), the
+    /// rule's panic is dropped instead of aborting the process, and the breaker
+    /// does not trip on that failure.
     ///
     /// ```
     /// use warden_breaker::{CircuitBreaker, Counts};

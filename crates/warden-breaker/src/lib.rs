@@ -84,7 +84,9 @@
 //!   another hook, a later transition, a count or a half-open slot from
 //!   happening: each hook runs under its own `catch_unwind`, and the first panic
 //!   reaches the caller once the breaker's bookkeeping is done (unless the caller
-//!   is already unwinding, when its own panic carries on).
+//!   is already unwinding, when its own panic carries on). A panicking
+//!   `ready_to_trip` rule never aborts the process either (see
+//!   [`Builder::ready_to_trip`]).
 //! * A clock that steps back is treated as standing still until it catches up:
 //!   no call reads as slow, no deadline as passed, no time-window bucket as
 //!   entered because time ran backwards.
