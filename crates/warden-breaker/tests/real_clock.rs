@@ -2,8 +2,8 @@
 //! timeout has passed, even in a process where quanta's own upkeep thread was
 //! started and stopped (that froze `quanta::Instant::recent()`, which the default
 //! clock used to read); slow calls timed on the ticker's published time, and their
-//! admission leaving half-open and manual words to the general path. Bounded:
-//! about 1 s of sleeping in all.
+//! admission leaving half-open and manual words to the general path, on every
+//! thread. Bounded: about 1 s of sleeping in all.
 
 use std::time::Duration;
 
@@ -121,4 +121,36 @@ fn slow_calls_on_the_default_clock_admit_only_closed_words_as_closed() {
     cb.reset();
     cb.try_acquire().expect("closed again").success();
     assert_eq!(cb.state(), State::Closed);
+}
+
+#[test]
+fn slow_calls_on_the_default_clock_are_timed_on_threads_past_the_direct_cells() {
+    // Six threads at once: at least two have no direct counter cell (there are
+    // four), and their admissions take the general path, which must time them too.
+    const THREADS: usize = 6;
+    let cb = CircuitBreaker::builder("slow threads")
+        .slow_calls(SlowCalls::new(Duration::from_millis(50)).with_min_calls(1_000))
+        .build()
+        .expect("valid settings");
+    let start = std::sync::Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                start.wait();
+                cb.call(|| Ok::<_, ()>(())).expect("closed");
+                cb.call(|| {
+                    std::thread::sleep(Duration::from_millis(70));
+                    Ok::<_, ()>(())
+                })
+                .expect("closed");
+            });
+        }
+    });
+    assert_eq!(cb.counts().requests, 2 * THREADS as u32);
+    assert_eq!(cb.totals().successes, 2 * THREADS as u64);
+    assert_eq!(
+        cb.totals().slow_calls,
+        THREADS as u64,
+        "every 70 ms call, on every thread"
+    );
 }
