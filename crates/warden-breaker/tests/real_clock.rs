@@ -65,7 +65,8 @@ fn slow_calls_on_the_default_clock_are_timed_from_their_admission() {
         .expect("valid settings");
     cb.call(|| Ok::<_, ()>(())).expect("closed");
     // Older than the threshold, and the ticker running: a call timed from anything
-    // but its own admission (the breaker's start, say) would read as slow.
+    // but its own admission (the breaker's start, say) would read as slow. Real time:
+    // the ticker publishes the default clock's time, which no manual clock moves.
     std::thread::sleep(Duration::from_millis(120));
     for _ in 0..4 {
         cb.call(|| Ok::<_, ()>(())).expect("closed");
@@ -73,6 +74,7 @@ fn slow_calls_on_the_default_clock_are_timed_from_their_admission() {
     assert_eq!(cb.totals().slow_calls, 0, "fast calls timed as slow");
     assert_eq!(cb.state(), State::Closed);
     cb.call(|| {
+        // A slow call in real time: the ticker's published time must move under it.
         std::thread::sleep(Duration::from_millis(80));
         Ok::<_, ()>(())
     })
@@ -100,6 +102,8 @@ fn slow_calls_on_the_default_clock_admit_only_closed_words_as_closed() {
     assert!(cb.try_acquire().expect("closed").admitted_in() == State::Closed);
     cb.try_acquire().expect("closed").failure();
     assert_eq!(cb.try_acquire().map(drop), Err(Rejected::Open));
+    // Real time past the 30 ms timeout: on the default clock (the only one whose time
+    // the ticker publishes) nothing else moves the breaker's time.
     std::thread::sleep(Duration::from_millis(60));
     let probe = cb.try_acquire().expect("the timeout passed: a probe");
     assert_eq!(probe.admitted_in(), State::HalfOpen);
@@ -139,6 +143,8 @@ fn slow_calls_on_the_default_clock_are_timed_on_threads_past_the_direct_cells() 
                 start.wait();
                 cb.call(|| Ok::<_, ()>(())).expect("closed");
                 cb.call(|| {
+                    // Real time: these calls are timed on the ticker's published
+                    // time, which only the default clock has.
                     std::thread::sleep(Duration::from_millis(70));
                     Ok::<_, ()>(())
                 })
