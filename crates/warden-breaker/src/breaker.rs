@@ -956,7 +956,9 @@ impl CircuitBreaker {
     /// counter cell up again.
     #[inline]
     fn times_plainly(&self, s: Snapshot) -> bool {
-        // Relaxed: see `hot`.
+        // Relaxed: see `hot`. Loaded again rather than passed from the throttle's
+        // check: passed, the byte stayed live across it and cost both paths
+        // (callgrind: slow calls 195 -> 198, throttle 177 -> 181 instructions a call).
         let bits = self.hot.load(Ordering::Relaxed);
         bits & config::HOT_THROTTLE == 0
             && RecordPath::from_hot_bits(bits) == RecordPath::Timed
