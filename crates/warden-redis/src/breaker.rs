@@ -201,13 +201,14 @@ pub(crate) struct Signals {
     /// Outcomes of probes that finished after their breaker was detached (or
     /// were queued when it was): the task no longer walks that breaker, so it
     /// sends these apart, and their tokens do not stay taken in Redis until
-    /// their time to live. `None` once the task ended or its fleet was dropped:
+    /// their time to live. Also the reports and token releases of a round trip
+    /// that failed, to send again (see `resend_unanswered`). `None` once the task ended or its fleet was dropped:
     /// an outcome queued then would hold its breaker, which holds these
     /// signals, for good.
     orphans: Mutex<Option<Vec<Orphan>>>,
 }
 
-/// A probe outcome of a detached breaker, to send apart.
+/// A probe outcome (or a token release) to send apart from the walk.
 pub(crate) type Orphan = (Arc<Shared>, Report);
 
 impl Signals {
@@ -220,7 +221,8 @@ impl Signals {
         }
     }
 
-    /// Queues the reports of detached `s` for the task to send, and wakes it;
+    /// Queues reports of `s` for the task to send apart (`s` detached, or their
+    /// round trip failed), and wakes it;
     /// once the task ended ([`Self::close_orphans`]) they are dropped, and
     /// their tokens expire in Redis.
     pub(crate) fn orphan(&self, s: &Arc<Shared>, reports: impl IntoIterator<Item = Report>) {

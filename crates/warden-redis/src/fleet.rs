@@ -404,7 +404,8 @@ impl Fleet {
     /// Stops the fleet: every breaker decides locally from now on (one the fleet
     /// held open stays open until the fleet's deadline), the probe tokens this
     /// instance claimed but has not used are given back to the fleet at once (one
-    /// round trip, bounded by [`redis_timeout`](FleetConfig::redis_timeout)), and
+    /// round trip, after a new connection if the fleet had lost its own, each
+    /// bounded by [`redis_timeout`](FleetConfig::redis_timeout)), and
     /// the background task ends. Returns how many tokens were given back (0 if
     /// Redis was unreachable: they then expire after
     /// [`probe_ttl`](FleetConfig::probe_ttl)). Probes still in flight keep their
@@ -557,10 +558,13 @@ enum Fault {
 
 /// What a script call is for, so its reply can be applied.
 enum Job {
-    Report,
+    /// A probe's outcome (fenced in Redis: sent twice, it counts once).
+    Report(Report),
+    /// Up to `n` probe tokens named `<prefix>.1..=n`.
     Claim {
         generation: u64,
         prefix: String,
+        n: u32,
         claimed_at: std::time::Instant,
     },
     Sync {
@@ -593,6 +597,15 @@ async fn run(inner: Arc<Inner>, client: Client) {
     let mut woken = true;
     loop {
         if inner.stopped() {
+            // Tokens to give back (or a lost round trip's reports to send again)
+            // are worth one more connection attempt, bounded by the timeout.
+            if conn.is_none() && (!lock(&inner.leftover).is_empty() || inner.signals.has_orphans())
+            {
+                conn = connect(&client, &conn_config, cfg.redis_timeout).await;
+                if conn.is_some() {
+                    bump(&inner.stats.connects, 1);
+                }
+            }
             if let Some(c) = conn.as_mut() {
                 release_leftovers(&inner, &script, c, true).await;
             }
@@ -610,26 +623,14 @@ async fn run(inner: Arc<Inner>, client: Client) {
             release_leftovers(&inner, &script, c, false).await;
         }
         let Some(c) = conn.as_mut() else {
-            let attempt = timeout(cfg.redis_timeout, async {
-                match &client {
-                    Client::Single(client) => client
-                        .get_multiplexed_async_connection_with_config(&conn_config)
-                        .await
-                        .map(Conn::Single),
-                    Client::Cluster(client) => {
-                        client.get_async_connection().await.map(Conn::Cluster)
-                    }
-                }
-            })
-            .await;
-            match attempt {
-                Ok(Ok(c)) => {
+            match connect(&client, &conn_config, cfg.redis_timeout).await {
+                Some(c) => {
                     bump(&inner.stats.connects, 1);
                     conn = Some(c);
                     version = None;
                     next_slice = Instant::now();
                 }
-                _ => {
+                None => {
                     bump(&inner.stats.errors, 1);
                     lose_redis(&inner);
                     pause(&inner, backoff).await;
@@ -684,6 +685,21 @@ async fn run(inner: Arc<Inner>, client: Client) {
             () = inner.signals.notified() => true,
         };
     }
+}
+
+/// One connection attempt, bounded by `limit`.
+async fn connect(client: &Client, config: &AsyncConnectionConfig, limit: Duration) -> Option<Conn> {
+    let attempt = timeout(limit, async {
+        match client {
+            Client::Single(client) => client
+                .get_multiplexed_async_connection_with_config(config)
+                .await
+                .map(Conn::Single),
+            Client::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
+        }
+    })
+    .await;
+    attempt.ok()?.ok()
 }
 
 /// Gives the runtime's worker to other tasks every [`WALK_CHUNK`] breakers of a
@@ -1296,7 +1312,13 @@ async fn round(
         return Ok(());
     }
     let cmds: Vec<&Cmd> = head.iter().chain(items.iter().map(|i| &i.cmd)).collect();
-    let values = exec(inner, script, c, &cmds).await?;
+    let values = match exec(inner, script, c, &cmds).await {
+        Ok(values) => values,
+        Err(fault) => {
+            resend_unanswered(inner, items);
+            return Err(fault);
+        }
+    };
     let mut values = values.into_iter();
     let mut changed: Vec<String> = Vec::new();
     let mut resync_all = false;
@@ -1380,6 +1402,37 @@ async fn round(
         handle(inner, script, item, v, &mut ignored, &mut announced);
     }
     announce(inner, c, &mut announced).await
+}
+
+/// A round trip that failed (Redis unreachable, or slower than
+/// [`redis_timeout`](crate::FleetConfig::redis_timeout)) may still have run in
+/// Redis: probe outcomes are sent again, and the tokens a claim may have been
+/// granted are given back, with the next connection's first round trip (see
+/// `release_leftovers`). Both are fenced by the token's name, so what Redis
+/// already saw changes nothing; without this a claim whose reply was lost held
+/// the fleet's probe slots until their time to live. The counts of a sync are
+/// not sent again: Redis may already hold them, and counting them twice could
+/// trip the fleet.
+fn resend_unanswered(inner: &Inner, items: Vec<Item>) {
+    for item in items {
+        match item.job {
+            Job::Report(r) => inner.signals.orphan(&item.s, [r]),
+            Job::Claim {
+                generation,
+                prefix,
+                n,
+                ..
+            } => inner.signals.orphan(
+                &item.s,
+                (1..=n).map(|j| Report {
+                    generation,
+                    member: format!("{prefix}.{j}"),
+                    code: REPORT_RELEASE,
+                }),
+            ),
+            Job::Sync { .. } | Job::Vote => {}
+        }
+    }
 }
 
 fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) -> Item {
@@ -1497,6 +1550,7 @@ fn collect(
                 job: Job::Claim {
                     generation,
                     prefix,
+                    n,
                     claimed_at: std::time::Instant::now(),
                 },
             });
@@ -1562,7 +1616,7 @@ fn report_item(inner: &Inner, script: &Script, s: &Arc<Shared>, r: &Report) -> I
     Item {
         s: Arc::clone(s),
         cmd,
-        job: Job::Report,
+        job: Job::Report(r.clone()),
     }
 }
 
@@ -1624,10 +1678,11 @@ fn handle(
         );
     }
     match item.job {
-        Job::Report | Job::Vote => apply(inner, s, reply),
+        Job::Report(_) | Job::Vote => apply(inner, s, reply),
         Job::Claim {
             generation,
             prefix,
+            n: _,
             claimed_at,
         } => {
             if reply.granted > 0 && reply.state == 2 && reply.generation == generation {

@@ -696,7 +696,86 @@ async fn a_token_granted_after_stop_goes_back_to_the_fleet() {
         }
     })
     .await;
-    assert!(a.fleet.stats().tokens_released >= 1);
+    // B may claim the token the moment Redis removed it, before A's task has
+    // read the reply and counted the release.
+    wait_for(BOUND, "A to count the token it gave back", || {
+        a.fleet.stats().tokens_released >= 1
+    })
+    .await;
+}
+
+/// A claim whose reply never came (Redis held still past the command timeout,
+/// then ran it) gives the tokens it may have been granted back once Redis
+/// answers again: without that they held the fleet's only probe slot for the
+/// token's time to live (20 s here), and no instance could probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_reply_was_lost_gives_its_tokens_back() {
+    lost_claim(false).await;
+}
+
+/// The same when the fleet stops while it has no connection (waiting to
+/// reconnect after the lost reply): stopping connects once more to give the
+/// tokens back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_stopped_after_a_lost_claim_gives_its_tokens_back() {
+    lost_claim(true).await;
+}
+
+async fn lost_claim(stop: bool) {
+    let server = RedisServer::start();
+    let build = || {
+        CircuitBreaker::builder("lost-claim")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    };
+    let ttl = |c: FleetConfig| c.probe_ttl(Duration::from_secs(20));
+    // A's slices are rare, so that the claim is the only command A sends
+    // while Redis is held still.
+    let a = instance(
+        ttl(config(&server.url()))
+            .slice(Duration::from_secs(1))
+            .reconnect_max(Duration::from_secs(1)),
+        build(),
+    );
+    // B waits Redis out rather than going local (a local B probes without the
+    // fleet's token, which is what this test watches).
+    let b = instance(
+        ttl(config(&server.url()).redis_timeout(Duration::from_secs(3))),
+        build(),
+    );
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "both to see the fleet half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen) && fleet_state(&b) == Some(State::HalfOpen)
+    })
+    .await;
+    // Right after one of A's slices, so that the next is 1 s away.
+    let trips = a.fleet.stats().round_trips;
+    wait_for(LONG, "a slice of A", || a.fleet.stats().round_trips > trips).await;
+    server.freeze();
+    // A asks for a token: its claim waits past A's 200 ms command timeout.
+    assert!(a.cb.try_acquire().is_err());
+    // Real time: Redis must stay still past the timeout.
+    real_sleep(Duration::from_millis(500)).await;
+    server.thaw();
+    if stop {
+        a.fleet.stop();
+    }
+    // Redis runs the claim now and grants A the only token; A, which has
+    // reconnected meanwhile, gives it back.
+    wait_for(LONG, "B to get the fleet's probe", || {
+        match b.cb.try_acquire() {
+            Ok(p) => {
+                assert!(p.is_fleet_probe());
+                p.ignore();
+                true
+            }
+            Err(_) => false,
+        }
+    })
+    .await;
 }
 
 /// Redis losing its data is noticed even when the change log's counter is

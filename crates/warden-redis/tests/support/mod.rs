@@ -54,6 +54,32 @@ impl RedisServer {
         }
     }
 
+    /// Holds the server still (SIGSTOP) until [`thaw`](Self::thaw): a Redis
+    /// that answers nothing, then runs what it was sent meanwhile, as a loaded
+    /// or swapping server does.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`freeze`](Self::freeze)d server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("the server is running")
+            .id()
+            .to_string();
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid} failed");
+    }
+
     /// Starts the server again on the same port (after `kill`), waiting until it
     /// answers PING (at most 10 s).
     pub fn restart(&mut self) {
