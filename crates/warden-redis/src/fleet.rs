@@ -106,7 +106,8 @@ pub struct FleetStats {
     /// to their masters concurrently): one per slice at idle.
     pub round_trips: u64,
     /// Redis round trips that failed or timed out, or were refused by the server
-    /// (each sends the fleet local-only and lengthens the backoff).
+    /// (each sends the fleet local-only and lengthens the backoff, except one
+    /// giving tokens back, which is tried again).
     pub errors: u64,
     /// Connections established (the first one and every reconnection).
     pub connects: u64,
@@ -597,17 +598,26 @@ async fn run(inner: Arc<Inner>, client: Client) {
     let mut woken = true;
     loop {
         if inner.stopped() {
-            // Tokens to give back (or a lost round trip's reports to send again)
-            // are worth one more connection attempt, bounded by the timeout.
-            if conn.is_none() && (!lock(&inner.leftover).is_empty() || inner.signals.has_orphans())
-            {
-                conn = connect(&client, &conn_config, cfg.redis_timeout).await;
-                if conn.is_some() {
-                    bump(&inner.stats.connects, 1);
+            // Tokens to give back (and a lost round trip's reports to send again):
+            // a second attempt on a new connection if the first fails, each step
+            // bounded by the timeout.
+            for _ in 0..2 {
+                if conn.is_none() {
+                    if lock(&inner.leftover).is_empty() && !inner.signals.has_orphans() {
+                        break;
+                    }
+                    conn = connect(&client, &conn_config, cfg.redis_timeout).await;
+                    if conn.is_some() {
+                        bump(&inner.stats.connects, 1);
+                    }
                 }
-            }
-            if let Some(c) = conn.as_mut() {
-                release_leftovers(&inner, &script, c, true).await;
+                let Some(c) = conn.as_mut() else {
+                    break;
+                };
+                if release_leftovers(&inner, &script, c, true).await {
+                    break;
+                }
+                conn = None;
             }
             // Unsent (Redis unreachable), or queued from now on: their tokens
             // expire in Redis. Dropped here, since each holds its breaker, which
@@ -1779,8 +1789,10 @@ fn breaker_problem(inner: &Inner, s: &Shared, issue: Coordination, why: &str) {
 /// breaker at a stop) and, with `all_pools` (the fleet is stopping), the unused
 /// tokens still in every attached breaker's pool; sends the outcomes of probes
 /// whose breaker was detached (their replies change nothing locally: the
-/// breakers are detached). Only the tokens given back count as released.
-async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_pools: bool) {
+/// breakers are detached) or whose round trip failed. Only the tokens given
+/// back count as released. False if the round trip failed: everything is kept
+/// for the next attempt.
+async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_pools: bool) -> bool {
     let mut tokens = std::mem::take(&mut *lock(&inner.leftover));
     if all_pools {
         let list: Vec<_> = lock(&inner.breakers).clone();
@@ -1791,7 +1803,7 @@ async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_poo
     }
     let orphans = inner.signals.take_orphans();
     if tokens.is_empty() && orphans.is_empty() {
-        return;
+        return true;
     }
     let released = tokens.len();
     let items: Vec<Item> = tokens
@@ -1811,13 +1823,23 @@ async fn release_leftovers(inner: &Inner, script: &Script, c: &mut Conn, all_poo
         )
         .collect();
     let cmds: Vec<&Cmd> = items.iter().map(|i| &i.cmd).collect();
-    if let Ok(values) = exec(inner, script, c, &cmds).await {
-        let ok = values[..released.min(values.len())]
-            .iter()
-            .filter(|v| !matches!(v, Value::ServerError(_)))
-            .count();
-        bump(&inner.stats.released, ok as u64);
-    }
+    let Ok(values) = exec(inner, script, c, &cmds).await else {
+        // Kept for the next attempt (Redis may have run some: a release or a
+        // report sent twice counts once).
+        bump(&inner.stats.errors, 1);
+        drop(items);
+        lock(&inner.leftover).extend(tokens);
+        for (s, r) in orphans {
+            inner.signals.orphan(&s, [r]);
+        }
+        return false;
+    };
+    let ok = values[..released.min(values.len())]
+        .iter()
+        .filter(|v| !matches!(v, Value::ServerError(_)))
+        .count();
+    bump(&inner.stats.released, ok as u64);
+    true
 }
 
 fn next_member() -> u64 {

@@ -704,6 +704,43 @@ async fn a_token_granted_after_stop_goes_back_to_the_fleet() {
     .await;
 }
 
+/// Stopping gives the unused tokens back even when its first round trip fails
+/// (Redis pausing writes past the 200 ms timeout, ending before a second one; a paused command of a client
+/// that went away never runs): a second attempt on a new connection gets
+/// through, where the tokens used to be left to expire (20 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_whose_first_round_trip_fails_still_gives_the_tokens_back() {
+    let server = RedisServer::start();
+    let a = instance(
+        config(&server.url()).probe_ttl(Duration::from_secs(20)),
+        CircuitBreaker::builder("stop-retry")
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap(),
+    );
+    coordinated(&[&a]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "the fleet to turn half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen)
+    })
+    .await;
+    let probes = || server.int("ZCARD warden:{stop-retry}:probes");
+    assert!(a.cb.try_acquire().is_err());
+    wait_for(BOUND, "A to hold the token", || {
+        probes() == 1 && a.fleet.stats().round_trips > 0
+    })
+    .await;
+    // Let the claim's reply reach A's pool before Redis pauses.
+    real_sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        server.command("CLIENT PAUSE 250 WRITE").as_deref(),
+        Some("+OK\r\n")
+    );
+    assert_eq!(a.fleet.shutdown().await, 1);
+    assert_eq!(probes(), 0);
+}
+
 /// A claim whose reply never came (Redis held still past the command timeout,
 /// then ran it) gives the tokens it may have been granted back once Redis
 /// answers again: without that they held the fleet's only probe slot for the
