@@ -436,7 +436,7 @@ fn policy_checks(r: &Results, w: Workload, t: u32, ns: f64, bound: f64) -> Vec<C
     match r.paired(w, t) {
         Some(p) => {
             let mut info = check(
-                format!("{what} (unpaired: criterion's figures, measured minutes apart)"),
+                format!("{what} (unpaired: criterion's two figures, measured at different times)"),
                 unpaired,
                 false,
                 bound,
@@ -721,8 +721,8 @@ pub fn markdown(r: &Results, machine: &str) -> String {
              of the same size of the default policy's closed success (its own threads, the \
              policy first every other batch), and the ratio is of their totals over the same \
              measured batches, so both figures come from the same seconds of the run. The \
-             rows marked (unpaired) divide the table's two figures, measured minutes apart, \
-             and are shown for comparison only."
+             rows marked (unpaired) divide the table's two figures, measured at different \
+             times (minutes apart in a full run), and are shown for comparison only."
         );
     }
     if checks
@@ -1387,7 +1387,7 @@ mod tests {
         assert!((two.ratio.unwrap() - 1.8).abs() < 1e-9);
         let info = find(
             "adaptive_success 2t: warden-breaker ÷ default policy \
-             (unpaired: criterion's figures, measured minutes apart)",
+             (unpaired: criterion's two figures, measured at different times)",
         );
         assert_eq!((info.met, info.informational), (None, true));
         assert!((info.ratio.unwrap() - 7.0 / 3.0).abs() < 1e-9);
@@ -1490,7 +1490,7 @@ mod tests {
         assert!(
             md.contains(
                 "| time_window_success 1t: warden-breaker ÷ default policy (unpaired: \
-                 criterion's figures, measured minutes apart) | ≤ 2× | 2.33× | not a check |"
+                 criterion's two figures, measured at different times) | ≤ 2× | 2.33× | not a check |"
             ),
             "{md}"
         );
