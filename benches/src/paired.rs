@@ -1,6 +1,9 @@
-//! Paired measurements: a policy's closed success timed in batches alternating
-//! with batches of the default policy's closed success, so the report's policy
-//! checks compare two figures taken over the same seconds.
+//! Paired measurements: a benchmark timed in batches alternating with batches
+//! of its reference, so the report compares two figures taken over the same
+//! seconds. The policies' closed success is paired with the default policy's
+//! closed success; each metrics backend (and the metrics baselines' A/A
+//! controls) with the same breaker or pipeline without metrics
+//! ([`METRICS_PAIRED`]).
 //!
 //! A shared VM can run everything faster or slower for seconds at a time. The
 //! default policy's own benchmark (`closed_success/{t}t/warden-breaker`) runs
@@ -18,7 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::harness::Workload;
-use crate::report::BASELINE;
+use crate::report::{
+    BASELINE, BASELINE_AGAIN, FACADE_BASELINE, FACADE_BASELINE_AGAIN, FACADE_METRICS_BACKENDS,
+    METRICS_BACKENDS, METRICS_UNWATCHED,
+};
 
 /// The workloads whose `warden-breaker` benchmark is paired with the default
 /// policy's closed success.
@@ -36,20 +42,65 @@ pub const PAIRED_FILE: &str = "paired.json";
 /// under criterion's output directory `dir`:
 /// `{dir}/{workload}/{threads}t/warden-breaker/paired.json`.
 pub fn paired_path(dir: &Path, workload: Workload, threads: u32) -> PathBuf {
+    contender_paired_path(dir, workload, threads, BASELINE)
+}
+
+/// Where the paired figures of `contender`'s benchmark under `workload` at
+/// `threads` threads are written under criterion's output directory `dir`:
+/// `{dir}/{workload}/{threads}t/{contender}/paired.json`.
+pub fn contender_paired_path(
+    dir: &Path,
+    workload: Workload,
+    threads: u32,
+    contender: &str,
+) -> PathBuf {
     dir.join(workload.name())
         .join(format!("{threads}t"))
-        .join(BASELINE)
+        .join(contender)
         .join(PAIRED_FILE)
 }
 
-/// Whether the policy runs first in batch `batch` (counted from 1): on odd
-/// batches, so neither side always runs right after the other.
+/// The workloads the metrics benchmarks run (the paths that record a total
+/// per call).
+pub const METRICS_WORKLOADS: [Workload; 2] = [Workload::ClosedSuccess, Workload::OpenReject];
+
+/// The paired metrics benchmarks and the baseline each is paired with, on the
+/// same workload: every core backend and the core A/A control
+/// ([`BASELINE_AGAIN`]) with [`METRICS_UNWATCHED`], every facade backend and
+/// the facade's A/A control with [`FACADE_BASELINE`]. A control's paired
+/// difference is that of two teams running the same code: the method's own
+/// resolution.
+pub const METRICS_PAIRED: [(&str, &str); 9] = [
+    (METRICS_BACKENDS[0], METRICS_UNWATCHED),
+    (METRICS_BACKENDS[1], METRICS_UNWATCHED),
+    (METRICS_BACKENDS[2], METRICS_UNWATCHED),
+    (METRICS_BACKENDS[3], METRICS_UNWATCHED),
+    (BASELINE_AGAIN, METRICS_UNWATCHED),
+    (FACADE_METRICS_BACKENDS[0], FACADE_BASELINE),
+    (FACADE_METRICS_BACKENDS[1], FACADE_BASELINE),
+    (FACADE_METRICS_BACKENDS[2], FACADE_BASELINE),
+    (FACADE_BASELINE_AGAIN, FACADE_BASELINE),
+];
+
+/// The baseline `contender` is paired with, if it is a paired metrics
+/// benchmark.
+pub fn metrics_reference(contender: &str) -> Option<&'static str> {
+    METRICS_PAIRED
+        .iter()
+        .find(|(c, _)| *c == contender)
+        .map(|(_, base)| *base)
+}
+
+/// Whether the measured side (the policy, or the metrics backend) runs first
+/// in batch `batch` (counted from 1): on odd batches, so neither side always
+/// runs right after the other.
 pub const fn policy_first(batch: u64) -> bool {
     batch % 2 == 1
 }
 
 /// One paired measurement's result: ns per call of each side over the same
-/// batches.
+/// batches. For a metrics benchmark the "policy" side is the measured
+/// benchmark (a backend, or an A/A control) and the reference its baseline.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Paired {
     /// The policy's mean ns per call.
@@ -67,6 +118,12 @@ impl Paired {
     /// The policy's time over the reference's.
     pub fn ratio(&self) -> f64 {
         self.policy_ns / self.reference_ns
+    }
+
+    /// The measured side's ns per call minus the reference's, over the same
+    /// batches: what a metrics backend adds to a call.
+    pub fn difference(&self) -> f64 {
+        self.policy_ns - self.reference_ns
     }
 
     /// The JSON written to [`PAIRED_FILE`].
@@ -223,5 +280,28 @@ mod tests {
             paired_path(Path::new("c"), Workload::TimeWindowSuccess, 2),
             Path::new("c/time_window_success/2t/warden-breaker/paired.json")
         );
+        assert_eq!(
+            contender_paired_path(Path::new("c"), Workload::OpenReject, 1, "warden-otel"),
+            Path::new("c/open_reject/1t/warden-otel/paired.json")
+        );
+        assert!((p.difference() - 4.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn each_metrics_benchmark_is_paired_with_its_groups_baseline() {
+        assert_eq!(
+            metrics_reference("warden-prometheus"),
+            Some(METRICS_UNWATCHED)
+        );
+        assert_eq!(
+            metrics_reference("warden-breaker-again"),
+            Some(METRICS_UNWATCHED)
+        );
+        assert_eq!(metrics_reference("warden-kit-otel"), Some(FACADE_BASELINE));
+        assert_eq!(metrics_reference("warden-kit-again"), Some(FACADE_BASELINE));
+        // The baselines themselves and the other contenders are not paired.
+        for c in [METRICS_UNWATCHED, FACADE_BASELINE, BASELINE, "failsafe"] {
+            assert_eq!(metrics_reference(c), None, "{c}");
+        }
     }
 }

@@ -19,7 +19,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::harness::Workload;
-use crate::paired::{PAIRED_FILE, PAIRED_WORKLOADS, Paired};
+use crate::paired::{METRICS_WORKLOADS, PAIRED_FILE, PAIRED_WORKLOADS, Paired, metrics_reference};
 
 /// The contender every ratio is relative to.
 pub const BASELINE: &str = "warden-breaker";
@@ -79,6 +79,10 @@ pub struct Results {
     /// The paired measurements of the policies' closed success
     /// ([`crate::paired`]): `(workload, threads, figures)`.
     pub paired: Vec<(Workload, u32, Paired)>,
+    /// The paired measurements of the metrics benchmarks, each against its
+    /// group's baseline ([`crate::paired::METRICS_PAIRED`]):
+    /// `(workload, threads, contender, figures)`.
+    pub metrics_paired: Vec<(Workload, u32, String, Paired)>,
 }
 
 /// Where criterion writes: `$CARGO_TARGET_DIR/criterion` if the variable is
@@ -155,6 +159,7 @@ impl Results {
     pub fn load(dir: &Path) -> Result<Self, String> {
         let mut estimates = Vec::new();
         let mut paired = Vec::new();
+        let mut metrics_paired = Vec::new();
         for workload in Workload::ALL {
             for (threads, tdir) in sorted_dirs(&dir.join(workload.name())) {
                 let Some(threads) = threads.strip_suffix('t').and_then(|n| n.parse().ok()) else {
@@ -173,6 +178,12 @@ impl Results {
                             paired.push((workload, threads, p));
                         }
                     }
+                    if metrics_reference(&contender).is_some()
+                        && METRICS_WORKLOADS.contains(&workload)
+                        && let Some(p) = load_paired(&cdir.join(PAIRED_FILE), written)?
+                    {
+                        metrics_paired.push((workload, threads, contender.clone(), p));
+                    }
                     estimates.push(Estimate {
                         workload,
                         threads,
@@ -185,7 +196,26 @@ impl Results {
                 }
             }
         }
-        Ok(Self { estimates, paired })
+        Ok(Self {
+            estimates,
+            paired,
+            metrics_paired,
+        })
+    }
+
+    /// The paired measurement of the metrics benchmark `contender` (against
+    /// its group's baseline) under `workload` at `threads` threads, if the
+    /// run has one.
+    pub fn metrics_paired(
+        &self,
+        workload: Workload,
+        threads: u32,
+        contender: &str,
+    ) -> Option<Paired> {
+        self.metrics_paired
+            .iter()
+            .find(|p| p.0 == workload && p.1 == threads && p.2 == contender)
+            .map(|p| p.3)
     }
 
     /// The paired measurement of `workload` at `threads` threads, if the run
@@ -550,6 +580,64 @@ pub fn metrics_check(
     c
 }
 
+/// The most a paired A/A difference may be off zero for the paired metrics
+/// checks of its group (same workload and threads) to be decided: half the
+/// goal.
+///
+/// The paired A/A control runs the baseline's code on two teams in the same
+/// alternating batches; the teams differ only in their breaker's (or
+/// registry's) place in memory and in which runs first, so its difference is
+/// what the method reports for a cost of zero: its error. Each backend's
+/// pair has an error of its own, from other seconds of the run, which the
+/// control's only samples: so the bound leaves a margin of two. With the
+/// control within half the goal, an error twice as large (1 ns) still cannot
+/// make a free backend (0 ns) fail or a backend at twice the goal (2 ns)
+/// pass. A control further off than that says the pairing did not cancel
+/// this run's noise, and its group's checks are left unresolved. For the
+/// same reason a backend more than this bound *below* its baseline (it runs
+/// the same instructions and more) is noise, and its check is unresolved.
+pub const METRICS_PAIRED_RESOLUTION_NS: f64 = METRICS_GOAL_NS / 2.0;
+
+/// One metrics check decided on a paired measurement: `backend`'s paired
+/// difference to its baseline (backend ns − baseline ns over the same
+/// batches) at most [`METRICS_GOAL_NS`], provided the group's paired A/A
+/// control (`control`, the baseline's code measured the same way) differs
+/// by at most [`METRICS_PAIRED_RESOLUTION_NS`] and the backend is not more
+/// than that below its baseline. The control's difference goes in
+/// [`Check::spread`]. Without the paired control nothing is decided.
+pub fn metrics_paired_check(
+    what: String,
+    backend: Paired,
+    control: Option<Paired>,
+    control_name: &str,
+) -> Check {
+    let extra = backend.difference();
+    let mut c = check_ns(what, Some(extra), METRICS_GOAL_NS);
+    c.met = None;
+    let Some(control) = control else {
+        c.unresolved = Some(format!(
+            "no paired A/A control ({control_name}) in this run"
+        ));
+        return c;
+    };
+    let aa = control.difference();
+    c.spread = Some(aa);
+    if aa.abs() > METRICS_PAIRED_RESOLUTION_NS {
+        c.unresolved = Some(format!(
+            "unresolved: the paired A/A control is {} ns off zero",
+            fmt_ns(aa)
+        ));
+    } else if extra < -METRICS_PAIRED_RESOLUTION_NS {
+        c.unresolved = Some(format!(
+            "unresolved: {} ns below its baseline in the same batches",
+            fmt_ns(-extra)
+        ));
+    } else {
+        c.met = Some(extra <= METRICS_GOAL_NS);
+    }
+    c
+}
+
 /// The facade's pipeline in a registry given each metrics backend.
 pub const FACADE_METRICS_BACKENDS: [&str; 3] = [
     "warden-kit-prometheus",
@@ -559,8 +647,15 @@ pub const FACADE_METRICS_BACKENDS: [&str; 3] = [
 
 /// Recording metrics (a breaker watched by each backend) adds at most 1 ns per
 /// call to the closed success and the open rejection, on the bare breaker and
-/// through the facade, each decided by [`metrics_check`] against its
-/// baseline's A/A pair. Backends absent from the run are left out.
+/// through the facade. Backends absent from the run are left out.
+///
+/// With a paired measurement (the backend's batches alternating with its
+/// baseline's, [`crate::paired`]) the check is decided on the paired
+/// difference by [`metrics_paired_check`], labelled `(paired, N batches)`;
+/// criterion's figures against the baseline's A/A pair ([`metrics_check`])
+/// follow as an informational row, and each group's paired A/A control gets
+/// an informational row of its own. Without one (an older bench, a filter)
+/// [`metrics_check`] decides, as before the pairing.
 fn metrics_checks(r: &Results) -> Vec<Check> {
     let mut v = Vec::new();
     let groups = [
@@ -578,13 +673,53 @@ fn metrics_checks(r: &Results) -> Vec<Check> {
                     if backend != "warden-prometheus" && r.ns(w, t, backend).is_none() {
                         continue;
                     }
-                    v.push(metrics_check(
+                    let unpaired = metrics_check(
                         format!("{} {t}t: {backend} − max({base}, {again})", w.name()),
                         r.ns(w, t, backend),
                         r.ns(w, t, base),
                         r.ns(w, t, again),
                         again,
+                    );
+                    let Some(p) = r.metrics_paired(w, t, backend) else {
+                        v.push(unpaired);
+                        continue;
+                    };
+                    v.push(metrics_paired_check(
+                        format!(
+                            "{} {t}t: {backend} − {base} (paired, {} batches)",
+                            w.name(),
+                            p.batches
+                        ),
+                        p,
+                        r.metrics_paired(w, t, again),
+                        again,
                     ));
+                    let mut info = unpaired;
+                    info.what
+                        .push_str(" (unpaired: criterion's figures, measured at different times)");
+                    info.met = None;
+                    info.informational = true;
+                    v.push(info);
+                }
+            }
+        }
+        // The method's resolution, shown once per workload and threads.
+        for w in [Workload::ClosedSuccess, Workload::OpenReject] {
+            for t in [1, 2] {
+                if let Some(p) = r.metrics_paired(w, t, again) {
+                    let mut c = check_ns(
+                        format!(
+                            "{} {t}t: {again} − {base} (paired A/A control, {} batches)",
+                            w.name(),
+                            p.batches
+                        ),
+                        Some(p.difference()),
+                        METRICS_PAIRED_RESOLUTION_NS,
+                    );
+                    c.want = format!("±{METRICS_PAIRED_RESOLUTION_NS} ns");
+                    c.met = None;
+                    c.informational = true;
+                    v.push(c);
                 }
             }
         }
@@ -702,6 +837,10 @@ pub fn markdown(r: &Results, machine: &str) -> String {
             Some(r) => fmt_ratio(r),
         };
         let measured = match c.spread {
+            // A paired row's spread is its group's paired A/A difference.
+            Some(aa) if c.what.contains("(paired, ") => {
+                format!("{measured} (paired A/A {} ns)", fmt_ns(aa))
+            }
             Some(spread) => format!("{measured} (A/A spread {} ns)", fmt_ns(spread)),
             None => measured,
         };
@@ -723,6 +862,22 @@ pub fn markdown(r: &Results, machine: &str) -> String {
              measured batches, so both figures come from the same seconds of the run. The \
              rows marked (unpaired) divide the table's two figures, measured at different \
              times (minutes apart in a full run), and are shown for comparison only."
+        );
+    }
+    if !r.metrics_paired.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nThe metrics rows marked (paired): the backend's batches ran alternating with \
+             batches of the same size of its baseline (its own threads, the backend first \
+             every other batch), and the figure is the backend's ns per call minus the \
+             baseline's over the same batches. The A/A control is paired with the baseline \
+             the same way: the same code on both sides, so its difference (printed as \
+             \"paired A/A\") is the method's error. A row is met when the paired difference is \
+             at most {METRICS_GOAL_NS} ns; it is unresolved when the paired A/A difference is \
+             more than {METRICS_PAIRED_RESOLUTION_NS} ns off zero, or the backend more than \
+             {METRICS_PAIRED_RESOLUTION_NS} ns below its baseline. The rows marked (unpaired) \
+             compare criterion's figures, measured up to a minute apart, and are shown for \
+             comparison only."
         );
     }
     if checks
@@ -1343,6 +1498,164 @@ mod tests {
         assert!(
             svg.contains("warden-kit-otel") && !svg.contains("again") && !svg.contains("unwatched")
         );
+    }
+
+    fn paired(backend: f64, baseline: f64) -> Paired {
+        Paired {
+            policy_ns: backend,
+            reference_ns: baseline,
+            batches: 100,
+            iters: 50_000,
+        }
+    }
+
+    #[test]
+    fn a_paired_metrics_check_is_decided_on_the_paired_difference() {
+        let check = |backend: Paired, control: Option<Paired>| {
+            metrics_paired_check("m".into(), backend, control, BASELINE_AGAIN)
+        };
+        let aa = Some(paired(9.05, 9.0));
+        let c = check(paired(9.8, 9.0), aa);
+        assert_eq!(c.met, Some(true));
+        assert!((c.ratio.unwrap() - 0.8).abs() < 1e-9, "{c:?}");
+        assert!((c.spread.unwrap() - 0.05).abs() < 1e-9, "{c:?}");
+        assert_eq!(check(paired(10.2, 9.0), aa).met, Some(false));
+        // A little below the baseline: decided; far below: noise.
+        assert_eq!(check(paired(8.7, 9.0), aa).met, Some(true));
+        let below = check(paired(8.0, 9.0), aa);
+        assert_eq!(below.met, None);
+        assert_eq!(
+            below.unresolved.as_deref(),
+            Some("unresolved: 1.00 ns below its baseline in the same batches")
+        );
+        // The control off zero by more than the bound, either way: unresolved.
+        for control in [paired(9.6, 9.0), paired(9.0, 9.6)] {
+            let c = check(paired(9.2, 9.0), Some(control));
+            assert_eq!(c.met, None, "{c:?}");
+            assert!(c.unresolved.unwrap().contains("paired A/A control is"));
+        }
+        // At the bound the run still decides.
+        assert_eq!(
+            check(paired(9.2, 9.0), Some(paired(9.5, 9.0))).met,
+            Some(true)
+        );
+        let none = check(paired(9.2, 9.0), None);
+        assert_eq!(
+            (none.met, none.unresolved.as_deref()),
+            (
+                None,
+                Some("no paired A/A control (warden-breaker-again) in this run")
+            )
+        );
+    }
+
+    #[test]
+    fn metrics_checks_read_the_paired_files_beside_criterions() {
+        use Workload::*;
+        let dir = std::env::temp_dir().join(format!("warden-mpaired-{}", std::process::id()));
+        let write = |rel: &str, ns: f64| {
+            let p = dir.join(rel).join("new");
+            fs::create_dir_all(&p).unwrap();
+            let json = format!(
+                r#"{{"mean":{{"point_estimate":{ns},"confidence_interval":
+                {{"lower_bound":{ns},"upper_bound":{ns}}}}}}}"#
+            );
+            fs::write(p.join("estimates.json"), json).unwrap();
+        };
+        let pair = |w: Workload, t: u32, contender: &str, p: Paired| {
+            let path = crate::paired::contender_paired_path(&dir, w, t, contender);
+            fs::write(path, p.to_json()).unwrap();
+        };
+        // Criterion's figures caught the machine in two speeds: the A/A
+        // spread is 3 ns, so unpaired, nothing is decided.
+        for t in [1, 2] {
+            write(
+                &format!("closed_success/{t}t/warden-breaker-unwatched"),
+                6.0,
+            );
+            write(&format!("closed_success/{t}t/warden-breaker-again"), 9.0);
+            write(&format!("closed_success/{t}t/warden-prometheus"), 7.0);
+            write(&format!("closed_success/{t}t/warden-otel"), 9.5);
+        }
+        // Paired at 1 thread: the control agrees to 0.1 ns; prometheus adds
+        // 0.4 ns (met), otel 1.6 ns (not met).
+        pair(ClosedSuccess, 1, "warden-breaker-again", paired(6.1, 6.0));
+        pair(ClosedSuccess, 1, "warden-prometheus", paired(6.4, 6.0));
+        pair(ClosedSuccess, 1, "warden-otel", paired(7.6, 6.0));
+        // Paired at 2 threads, but the control is 0.8 ns off: unresolved.
+        pair(ClosedSuccess, 2, "warden-breaker-again", paired(6.8, 6.0));
+        pair(ClosedSuccess, 2, "warden-prometheus", paired(6.4, 6.0));
+        // The open rejection has criterion's figures only: the A/A fallback.
+        write("open_reject/1t/warden-breaker-unwatched", 3.0);
+        write("open_reject/1t/warden-breaker-again", 3.2);
+        write("open_reject/1t/warden-prometheus", 3.5);
+        let r = Results::load(&dir);
+        fs::remove_dir_all(&dir).unwrap();
+        let r = r.unwrap();
+        assert_eq!(r.metrics_paired.len(), 5, "{:?}", r.metrics_paired);
+        assert!(r.paired.is_empty());
+        let c = checks(&r);
+        let find = |what: &str| {
+            c.iter()
+                .find(|c| c.what == what)
+                .unwrap_or_else(|| panic!("no row {what}: {c:#?}"))
+        };
+        let prom = find(
+            "closed_success 1t: warden-prometheus − warden-breaker-unwatched (paired, 100 batches)",
+        );
+        assert_eq!(prom.met, Some(true));
+        assert!((prom.ratio.unwrap() - 0.4).abs() < 1e-9);
+        let otel =
+            find("closed_success 1t: warden-otel − warden-breaker-unwatched (paired, 100 batches)");
+        assert_eq!(otel.met, Some(false));
+        let prom2 = find(
+            "closed_success 2t: warden-prometheus − warden-breaker-unwatched (paired, 100 batches)",
+        );
+        assert_eq!(prom2.met, None);
+        // The unpaired A/A rows stay, as information.
+        let info = find(
+            "closed_success 1t: warden-prometheus − max(warden-breaker-unwatched, \
+             warden-breaker-again) (unpaired: criterion's figures, measured at different times)",
+        );
+        assert_eq!(
+            (info.met, info.informational, info.spread),
+            (None, true, Some(3.0))
+        );
+        let aa = find(
+            "closed_success 1t: warden-breaker-again − warden-breaker-unwatched \
+             (paired A/A control, 100 batches)",
+        );
+        assert_eq!((aa.met, aa.informational), (None, true));
+        // otel at 2 threads has no paired file: the fallback, unresolved at
+        // the 3 ns spread.
+        let otel2 = find(
+            "closed_success 2t: warden-otel − max(warden-breaker-unwatched, warden-breaker-again)",
+        );
+        assert_eq!(
+            otel2.unresolved.as_deref(),
+            Some("unresolved at this run's noise (spread 3.00 ns)")
+        );
+        // No paired files at all: decided on the A/A pair as before.
+        let or = find(
+            "open_reject 1t: warden-prometheus − max(warden-breaker-unwatched, warden-breaker-again)",
+        );
+        assert_eq!((or.met, or.informational), (Some(true), false));
+        assert!((or.ratio.unwrap() - 0.3).abs() < 1e-9);
+        let md = markdown(&r, "");
+        for row in [
+            "| closed_success 1t: warden-prometheus − warden-breaker-unwatched (paired, 100 \
+             batches) | ≤ 1 ns | 0.40 ns (paired A/A 0.10 ns) | yes |",
+            "| closed_success 1t: warden-otel − warden-breaker-unwatched (paired, 100 batches) \
+             | ≤ 1 ns | 1.60 ns (paired A/A 0.10 ns) | **no** |",
+            "| closed_success 2t: warden-prometheus − warden-breaker-unwatched (paired, 100 \
+             batches) | ≤ 1 ns | 0.40 ns (paired A/A 0.80 ns) | unresolved: the paired A/A \
+             control is 0.80 ns off zero |",
+            "| closed_success 1t: warden-breaker-again − warden-breaker-unwatched (paired A/A \
+             control, 100 batches) | ±0.5 ns | 0.10 ns | not a check |",
+        ] {
+            assert!(md.contains(row), "{row}\n{md}");
+        }
+        assert!(md.contains("The metrics rows marked (paired)"), "{md}");
     }
 
     #[test]

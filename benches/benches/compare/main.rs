@@ -6,8 +6,12 @@
 //! its reference: `warden-breaker-unwatched` (the breaker with no backend, in
 //! the group's own loop), the four core backends, `warden-breaker-again`;
 //! `warden-kit`, the three facade backends, `warden-kit-again`. The second
-//! measurement is the A/A control the report decides the 1 ns metrics checks
-//! with.
+//! measurement is the A/A control of the unpaired figures. Each backend and
+//! each A/A control is also measured paired: its batches alternate with
+//! batches of its group's baseline on a second team of threads, and both
+//! totals are written next to criterion's output; the report decides the 1 ns
+//! metrics checks on that paired difference, with the control's paired
+//! difference as the method's resolution.
 //!
 //! The policies' closed success (`warden_benches::paired::PAIRED_WORKLOADS`)
 //! is measured paired: `warden-breaker`'s batches there alternate with batches
@@ -19,7 +23,9 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
 use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex};
 use warden_benches::harness::{Contender, Team, Workload};
-use warden_benches::paired::{Batches, PAIRED_WORKLOADS, paired_path, policy_first};
+use warden_benches::paired::{
+    Batches, PAIRED_WORKLOADS, contender_paired_path, metrics_reference, policy_first,
+};
 use warden_benches::report::criterion_dir;
 
 mod facade;
@@ -66,42 +72,66 @@ fn warn_overlap<C: Contender>(team: &Team<C>, workload: Workload, threads: usize
     }
 }
 
-/// `warden-breaker` under `workload` (a policy's closed success), paired: each
-/// batch runs next to a batch of the same size of the default policy's closed
-/// success on its own team of threads, the policy first on odd batches.
-/// Criterion gets the policy's time alone; both sides' totals over the
-/// measured batches go to `paired.json` beside criterion's files (see
-/// `warden_benches::paired`).
+/// `warden-breaker` under `workload` (a policy's closed success), paired with
+/// the default policy's closed success (see [`bench_paired_with`]).
 fn bench_paired(group: &mut BenchmarkGroup<'_, WallTime>, workload: Workload, threads: usize) {
-    let (Some(mut policy), Some(mut reference)) = (
-        Team::<WardenBreaker>::new(workload, threads),
-        Team::<WardenBreaker>::new(Workload::ClosedSuccess, threads),
+    bench_paired_with::<WardenBreaker, WardenBreaker>(
+        group,
+        workload,
+        Workload::ClosedSuccess,
+        threads,
+    );
+}
+
+/// A metrics benchmark `C` (a backend, or an A/A control) under `workload`,
+/// paired with its group's baseline `R` under the same workload (see
+/// [`bench_paired_with`] and `warden_benches::paired::METRICS_PAIRED`).
+fn bench_metrics<C: Contender, R: Contender>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    workload: Workload,
+    threads: usize,
+) {
+    debug_assert_eq!(metrics_reference(C::NAME), Some(R::NAME));
+    bench_paired_with::<C, R>(group, workload, workload, threads);
+}
+
+/// `C` under `workload`, paired: each batch runs next to a batch of the same
+/// size of `R` under `reference` on its own team of threads, `C` first on odd
+/// batches. Criterion gets `C`'s time alone; both sides' totals over the
+/// measured batches go to `paired.json` beside criterion's files for `C` (see
+/// `warden_benches::paired`). Nothing is run if either has no such state.
+fn bench_paired_with<C: Contender, R: Contender>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    workload: Workload,
+    reference_workload: Workload,
+    threads: usize,
+) {
+    let (Some(mut measured), Some(mut reference)) = (
+        Team::<C>::new(workload, threads),
+        Team::<R>::new(reference_workload, threads),
     ) else {
-        unreachable!("warden-breaker has every closed workload");
+        return;
     };
     let mut batches = Batches::default();
-    group.bench_function(
-        BenchmarkId::new(format!("{threads}t"), WardenBreaker::NAME),
-        |b| {
-            b.iter_custom(|iters| {
-                let (p, r) = if policy_first(batches.len() + 1) {
-                    let p = policy.run(iters);
-                    (p, reference.run(iters))
-                } else {
-                    let r = reference.run(iters);
-                    (policy.run(iters), r)
-                };
-                batches.record(iters, p, r);
-                p
-            })
-        },
-    );
-    warn_overlap(&policy, workload, threads, "");
+    group.bench_function(BenchmarkId::new(format!("{threads}t"), C::NAME), |b| {
+        b.iter_custom(|iters| {
+            let (m, r) = if policy_first(batches.len() + 1) {
+                let m = measured.run(iters);
+                (m, reference.run(iters))
+            } else {
+                let r = reference.run(iters);
+                (measured.run(iters), r)
+            };
+            batches.record(iters, m, r);
+            m
+        })
+    });
+    warn_overlap(&measured, workload, threads, "");
     warn_overlap(
         &reference,
         workload,
         threads,
-        " (its closed_success reference)",
+        &format!(" (the reference of {})", C::NAME),
     );
     // Filtered out, a test run or a quick run: nothing measured to pair.
     let Some(paired) = batches.measured() else {
@@ -111,21 +141,24 @@ fn bench_paired(group: &mut BenchmarkGroup<'_, WallTime>, workload: Workload, th
     let dir = std::env::var_os("CRITERION_HOME")
         .filter(|d| !d.is_empty())
         .map_or_else(criterion_dir, std::path::PathBuf::from);
-    let path = paired_path(&dir, workload, threads as u32);
+    let path = contender_paired_path(&dir, workload, threads as u32, C::NAME);
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&path, paired.to_json()));
     match written {
         Ok(()) => eprintln!(
-            "{}/{threads}t/{}: paired with closed_success over {} batches: {:.2} ns ÷ {:.2} ns \
-             = {:.2}×",
+            "{}/{threads}t/{}: paired with {}/{threads}t/{} over {} batches: {:.2} ns vs \
+             {:.2} ns: ratio {:.3}×, difference {:+.3} ns",
             workload.name(),
-            WardenBreaker::NAME,
+            C::NAME,
+            reference_workload.name(),
+            R::NAME,
             paired.batches,
             paired.policy_ns,
             paired.reference_ns,
-            paired.ratio()
+            paired.ratio(),
+            paired.difference()
         ),
         Err(e) => eprintln!("warning: cannot write {}: {e}", path.display()),
     }
@@ -144,16 +177,18 @@ fn compare(c: &mut Criterion) {
                 bench::<WardenBreaker>(&mut group, workload, threads);
             }
             bench::<Telemetry<Unwatched>>(&mut group, workload, threads);
-            bench::<Prometheus>(&mut group, workload, threads);
-            bench::<Telemetry<Otel>>(&mut group, workload, threads);
-            bench::<Telemetry<MetricsRs>>(&mut group, workload, threads);
-            bench::<Telemetry<TracingEvents>>(&mut group, workload, threads);
-            bench::<Telemetry<Again>>(&mut group, workload, threads);
-            bench::<Facade<facade::NoMetrics>>(&mut group, workload, threads);
-            bench::<Facade<facade::Prometheus>>(&mut group, workload, threads);
-            bench::<Facade<facade::Otel>>(&mut group, workload, threads);
-            bench::<Facade<facade::MetricsRs>>(&mut group, workload, threads);
-            bench::<Facade<facade::NoMetricsAgain>>(&mut group, workload, threads);
+            type Base = Telemetry<Unwatched>;
+            bench_metrics::<Prometheus, Base>(&mut group, workload, threads);
+            bench_metrics::<Telemetry<Otel>, Base>(&mut group, workload, threads);
+            bench_metrics::<Telemetry<MetricsRs>, Base>(&mut group, workload, threads);
+            bench_metrics::<Telemetry<TracingEvents>, Base>(&mut group, workload, threads);
+            bench_metrics::<Telemetry<Again>, Base>(&mut group, workload, threads);
+            type KitBase = Facade<facade::NoMetrics>;
+            bench::<KitBase>(&mut group, workload, threads);
+            bench_metrics::<Facade<facade::Prometheus>, KitBase>(&mut group, workload, threads);
+            bench_metrics::<Facade<facade::Otel>, KitBase>(&mut group, workload, threads);
+            bench_metrics::<Facade<facade::MetricsRs>, KitBase>(&mut group, workload, threads);
+            bench_metrics::<Facade<facade::NoMetricsAgain>, KitBase>(&mut group, workload, threads);
             bench::<WardenMutex>(&mut group, workload, threads);
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);
