@@ -406,8 +406,8 @@ impl Fleet {
     /// held open stays open until the fleet's deadline), the probe tokens this
     /// instance claimed but has not used are given back to the fleet at once (one
     /// round trip, after a new connection if the fleet had lost its own, each
-    /// bounded by [`redis_timeout`](FleetConfig::redis_timeout)), and
-    /// the background task ends. Returns how many tokens were given back (0 if
+    /// bounded by [`redis_timeout`](FleetConfig::redis_timeout)) with the
+    /// outcomes of finished probes not sent yet, and the background task ends. Returns how many tokens were given back (0 if
     /// Redis was unreachable: they then expire after
     /// [`probe_ttl`](FleetConfig::probe_ttl)). Probes still in flight keep their
     /// tokens until those expire. Calling it again returns 0; dropping the `Fleet`
@@ -524,6 +524,10 @@ impl Inner {
         for s in &list {
             let tokens = std::mem::take(&mut *lock(&s.pool));
             leftover.extend(tokens.into_iter().map(|t| (Arc::clone(s), t)));
+            // Outcomes of finished probes not sent yet: the task's last round
+            // trip sends them with the tokens.
+            let reports = std::mem::take(&mut *lock(&s.reports));
+            self.signals.orphan(s, reports);
             go_local(s);
         }
         drop(leftover);
@@ -774,7 +778,9 @@ fn go_local(s: &Shared) {
     s.set_verdict(0);
     s.set_known(None);
     lock(&s.pool).clear();
-    lock(&s.reports).clear();
+    // The outcomes of probes that finished are kept (they are sent with the
+    // next round trip, or by `begin_stop` with the last): dropped, each token
+    // held its fleet probe slot until its time to live.
     // Only an open-until-further-notice set by the fleet is converted (once: later
     // calls, one per failed reconnection, find `forced_until` already taken).
     if let Some(until) = t.forced_until.take()

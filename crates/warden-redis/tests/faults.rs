@@ -847,3 +847,93 @@ async fn a_data_loss_hidden_by_a_counter_past_its_old_value_is_noticed_at_once()
     eprintln!("republished {took:?} after the loss (slice {slice:?})");
     assert_eq!(a.cb.state(), State::Open);
 }
+
+/// A fleet of one instance, A, half-open for a breaker with one probe slot and
+/// a 20 s probe token time to live.
+async fn half_open_alone(server: &RedisServer, name: &str) -> Instance {
+    let a = instance(
+        config(&server.url()).probe_ttl(Duration::from_secs(20)),
+        CircuitBreaker::builder(name)
+            .timeout(Duration::from_millis(100))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap(),
+    );
+    coordinated(&[&a]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "the fleet to turn half-open", || {
+        fleet_state(&a) == Some(State::HalfOpen)
+    })
+    .await;
+    a
+}
+
+/// A probe finishing while a round trip is under way that then times out
+/// (Redis held still past the 200 ms timeout) reports its outcome once Redis
+/// answers again. Going local used to drop the outcomes not yet sent, so the
+/// probe's token held the fleet's only probe slot for its time to live (20 s
+/// here) and the fleet stayed half-open although its probe had succeeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_finishing_during_a_failed_round_trip_still_reports() {
+    let server = RedisServer::start();
+    let name = "probe-in-failed-round";
+    let a = half_open_alone(&server, name).await;
+    let probes = || server.int(&format!("ZCARD warden:{{{name}}}:probes"));
+    let mut probe = None;
+    wait_for(BOUND, "A to get the fleet's probe", || {
+        probe = a.cb.try_acquire().ok();
+        probe.is_some()
+    })
+    .await;
+    let probe = probe.unwrap();
+    assert!(probe.is_fleet_probe());
+    assert_eq!(probes(), 1);
+    let errors = a.fleet.stats().errors;
+    server.freeze();
+    // A's next slice (20 ms) is sent and waits; the probe finishes meanwhile.
+    real_sleep(Duration::from_millis(60)).await;
+    probe.success();
+    // Real time: Redis must stay still past the timeout.
+    wait_for(LONG, "the round trip to time out", || {
+        a.fleet.stats().errors > errors
+    })
+    .await;
+    server.thaw();
+    wait_for(LONG, "the probe's outcome to reach Redis", || probes() == 0).await;
+    wait_for(BOUND, "the fleet to close", || {
+        fleet_state(&a) == Some(State::Closed)
+    })
+    .await;
+}
+
+/// A probe that finished just before the fleet stopped, its outcome not yet
+/// sent, reports it with the stop's last round trip: stopping used to drop it,
+/// so its token held the fleet's only probe slot for its time to live (20 s).
+#[tokio::test(flavor = "current_thread")]
+async fn a_probe_outcome_not_yet_sent_at_stop_is_sent() {
+    let server = RedisServer::start();
+    let name = "probe-at-stop";
+    let a = half_open_alone(&server, name).await;
+    let probes = || server.int(&format!("ZCARD warden:{{{name}}}:probes"));
+    let mut probe = None;
+    wait_for(BOUND, "A to get the fleet's probe", || {
+        probe = a.cb.try_acquire().ok();
+        probe.is_some()
+    })
+    .await;
+    let probe = probe.unwrap();
+    assert!(probe.is_fleet_probe());
+    assert_eq!(probes(), 1);
+    // One thread: the task cannot send the outcome between these two lines.
+    probe.success();
+    a.fleet.stop();
+    a.fleet.shutdown().await;
+    assert_eq!(probes(), 0, "the probe's outcome was not sent");
+    assert_eq!(
+        server
+            .bulk(&format!("HGET warden:{{{name}}}:state s"))
+            .as_deref(),
+        Some("0"),
+        "the probe's success did not close the fleet"
+    );
+}
