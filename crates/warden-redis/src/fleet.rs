@@ -122,7 +122,9 @@ pub struct FleetStats {
     pub restores: u64,
     /// Slices whose round trips took longer than the slice ([`Fleet::lagging`]).
     pub overruns: u64,
-    /// Probe tokens given back when the fleet stopped ([`Fleet::shutdown`], drop).
+    /// Unused probe tokens given back: when the fleet stopped ([`Fleet::shutdown`],
+    /// drop), a breaker was detached, or Redis answered again after a failed
+    /// round trip.
     pub tokens_released: u64,
     /// Subscriptions to the fleet's change notices (pub/sub) established: the
     /// first one and every re-subscription after the listening connection broke.
@@ -762,6 +764,13 @@ async fn pause(inner: &Inner, d: Duration) {
 fn lose_redis(inner: &Inner) {
     let list: Vec<_> = lock(&inner.breakers).clone();
     for s in &list {
+        // Unused probe tokens go back to the fleet with the next connection's
+        // first round trip: forgotten, each held its fleet probe slot for its
+        // time to live (no instance could probe after a single slow round trip).
+        let tokens = std::mem::take(&mut *lock(&s.pool));
+        if !tokens.is_empty() {
+            lock(&inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(s), t)));
+        }
         go_local(s);
     }
     if !inner.stopped() {

@@ -937,3 +937,41 @@ async fn a_probe_outcome_not_yet_sent_at_stop_is_sent() {
         "the probe's success did not close the fleet"
     );
 }
+
+/// A probe token claimed and not used yet when a round trip fails (Redis held
+/// still past the 200 ms timeout) goes back to the fleet once Redis answers
+/// again. Going local used to forget the tokens in the pool, so each held its
+/// fleet probe slot for its time to live (20 s here): no instance, this one
+/// included, could probe meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unused_token_held_when_redis_fails_goes_back_to_the_fleet() {
+    let server = RedisServer::start();
+    let name = "unused-at-failure";
+    let a = half_open_alone(&server, name).await;
+    let probes = || server.int(&format!("ZCARD warden:{{{name}}}:probes"));
+    // A refused call makes A claim the only token, which it keeps unused.
+    assert!(a.cb.try_acquire().is_err());
+    wait_for(BOUND, "A to hold the token", || probes() == 1).await;
+    let errors = a.fleet.stats().errors;
+    server.freeze();
+    // Real time: Redis must stay still past the timeout.
+    wait_for(LONG, "a round trip to time out", || {
+        a.fleet.stats().errors > errors
+    })
+    .await;
+    server.thaw();
+    wait_for(LONG, "the unused token to go back", || probes() == 0).await;
+    let mut probe = None;
+    wait_for(BOUND, "A to get the fleet's probe again", || {
+        probe = a.cb.try_acquire().ok();
+        probe.is_some()
+    })
+    .await;
+    let probe = probe.unwrap();
+    assert!(probe.is_fleet_probe());
+    probe.success();
+    wait_for(BOUND, "the fleet to close", || {
+        fleet_state(&a) == Some(State::Closed)
+    })
+    .await;
+}
