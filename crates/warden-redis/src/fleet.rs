@@ -576,6 +576,8 @@ enum Job {
     },
     Sync {
         trip: bool,
+        /// New counts were published (or a lost reply's are to be judged, see
+        /// `Track::judge`): the reply's counts are judged by the trip rule.
         published: bool,
     },
     Vote,
@@ -1419,9 +1421,18 @@ async fn round(
     }
     // What the first round changed is announced now (it would wait
     // for the follow-up otherwise).
-    announce(inner, c, &mut announced).await?;
+    if let Err(fault) = announce(inner, c, &mut announced).await {
+        resend_unanswered(inner, follow);
+        return Err(fault);
+    }
     let cmds: Vec<&Cmd> = follow.iter().map(|i| &i.cmd).collect();
-    let values = exec(inner, script, c, &cmds).await?;
+    let values = match exec(inner, script, c, &cmds).await {
+        Ok(values) => values,
+        Err(fault) => {
+            resend_unanswered(inner, follow);
+            return Err(fault);
+        }
+    };
     let mut ignored = Vec::new();
     for (item, v) in follow.into_iter().zip(values) {
         handle(inner, script, item, v, &mut ignored, &mut announced);
@@ -1437,7 +1448,13 @@ async fn round(
 /// already saw changes nothing; without this a claim whose reply was lost held
 /// the fleet's probe slots until their time to live. The counts of a sync are
 /// not sent again: Redis may already hold them, and counting them twice could
-/// trip the fleet.
+/// trip the fleet; but whether the fleet's counts (with them, if Redis ran the
+/// sync) trip the fleet is judged on the breaker's next sync, as is a lost
+/// policy vote's: only the instance that published counts judges them, so
+/// without this counts that trip the fleet, recorded by a sync whose reply was
+/// lost, opened it only when a later call was published. A lost local trip's
+/// vote needs nothing: it is sent again while the local breaker stays open
+/// (`wants_trip_vote`).
 fn resend_unanswered(inner: &Inner, items: Vec<Item>) {
     for item in items {
         match item.job {
@@ -1455,14 +1472,22 @@ fn resend_unanswered(inner: &Inner, items: Vec<Item>) {
                     code: REPORT_RELEASE,
                 }),
             ),
-            Job::Sync { .. } | Job::Vote => {}
+            Job::Sync {
+                published: true, ..
+            }
+            | Job::Vote => lock(&item.s.track).judge = true,
+            Job::Sync { .. } => {}
         }
     }
 }
 
 fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) -> Item {
     let (delta, trip) = poll(inner, s);
-    lock(&s.track).last_sync = Some(Instant::now());
+    let judge = {
+        let mut t = lock(&s.track);
+        t.last_sync = Some(Instant::now());
+        std::mem::take(&mut t.judge)
+    };
     let trip = trip || force_trip;
     let cmd = script_cmd(
         inner,
@@ -1485,7 +1510,7 @@ fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) 
         cmd,
         job: Job::Sync {
             trip,
-            published: !delta.is_empty(),
+            published: !delta.is_empty() || judge,
         },
     }
 }

@@ -975,3 +975,63 @@ async fn an_unused_token_held_when_redis_fails_goes_back_to_the_fleet() {
     })
     .await;
 }
+
+/// Counts that trip the fleet, published by a round trip whose reply never came
+/// (Redis held still past the 200 ms timeout, then ran it), still open the
+/// fleet: the instance judges the fleet's counts at its next sync. The trip was
+/// judged only on the reply of a sync that published new counts, so with no
+/// further calls the fleet stayed closed, two failures recorded against a
+/// rule that opens on two, while each instance had seen only one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_that_trip_the_fleet_in_a_lost_reply_still_open_it() {
+    let server = RedisServer::start();
+    let name = "lost-vote";
+    let build = || {
+        CircuitBreaker::builder(name)
+            .timeout(Duration::from_secs(30))
+            .ready_to_trip(|c| c.total_failures >= 2)
+            .build()
+            .unwrap()
+    };
+    let a = instance(config(&server.url()), build());
+    // B's slices are rare, so that none is under way when Redis is held still
+    // and the next one carries B's failure.
+    let b = instance(
+        config(&server.url())
+            .slice(Duration::from_secs(1))
+            .reconnect_max(Duration::from_secs(1)),
+        build(),
+    );
+    coordinated(&[&a, &b]).await;
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    wait_for(BOUND, "A's failure to reach the fleet", || {
+        a.cb.fleet_counts().is_some_and(|c| c.total_failures == 1)
+    })
+    .await;
+    let trips = b.fleet.stats().round_trips;
+    wait_for(LONG, "a slice of B", || b.fleet.stats().round_trips > trips).await;
+    // Let its reply come back before Redis is held still.
+    real_sleep(Duration::from_millis(50)).await;
+    let errors = b.fleet.stats().errors;
+    server.freeze();
+    // B's next slice publishes B's failure and waits past B's timeout.
+    let _ = b.cb.call(|| Err::<(), _>("down"));
+    wait_for(LONG, "B's round trip to time out", || {
+        b.fleet.stats().errors > errors
+    })
+    .await;
+    server.thaw();
+    wait_for(LONG, "the fleet to open", || {
+        server
+            .bulk(&format!("HGET warden:{{{name}}}:state s"))
+            .as_deref()
+            == Some("1")
+    })
+    .await;
+    wait_for(BOUND, "both instances to open", || {
+        [&a, &b]
+            .iter()
+            .all(|i| i.cb.state() == State::Open && fleet_state(i) == Some(State::Open))
+    })
+    .await;
+}
