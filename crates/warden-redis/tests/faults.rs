@@ -961,6 +961,12 @@ async fn an_unused_token_held_when_redis_fails_goes_back_to_the_fleet() {
     .await;
     server.thaw();
     wait_for(LONG, "the unused token to go back", || probes() == 0).await;
+    // The token goes back before A's first sync: until then A is local, and
+    // its own breaker would admit a local probe.
+    wait_for(LONG, "A to follow the half-open fleet again", || {
+        a.cb.coordination() == Coordination::Fleet && fleet_state(&a) == Some(State::HalfOpen)
+    })
+    .await;
     let mut probe = None;
     wait_for(BOUND, "A to get the fleet's probe again", || {
         probe = a.cb.try_acquire().ok();
