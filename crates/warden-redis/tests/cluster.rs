@@ -260,16 +260,19 @@ impl Cluster {
     fn owners_with_replica(&self, key: &str, limit: Duration) -> (u16, Vec<u16>) {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some((master, replicas)) = self.owners(key)
-                && replicas.first().is_some_and(|&r| {
-                    command(r, "INFO replication").contains("master_link_status:up")
-                })
+            let owners = self.owners(key);
+            let link = owners
+                .as_ref()
+                .and_then(|(_, r)| r.first())
+                .map(|&r| command(r, "INFO replication"));
+            if let (Some(owners), Some(link)) = (&owners, &link)
+                && link.contains("master_link_status:up")
             {
-                return (master, replicas);
+                return owners.clone();
             }
             assert!(
                 Instant::now() < deadline,
-                "no replica in sync for {key} after {limit:?}"
+                "no replica in sync for {key} after {limit:?}: owners {owners:?}, replica's view {link:?}"
             );
             // Real time: the nodes gossip and replicate; bounded by the deadline.
             std::thread::sleep(Duration::from_millis(50));
