@@ -1045,3 +1045,38 @@ async fn counts_that_trip_the_fleet_in_a_lost_reply_still_open_it() {
     })
     .await;
 }
+
+/// A local trip whose vote is lost with its round trip (Redis pausing writes
+/// past the 200 ms timeout; a paused command of a client that went away never
+/// runs) still opens the fleet: the vote is sent again once the instance is
+/// back, as long as its breaker stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_trip_whose_vote_was_lost_still_opens_the_fleet() {
+    let server = RedisServer::start();
+    let name = "lost-trip-vote";
+    let a = instance(
+        config(&server.url()),
+        trips_at_once(name, Duration::from_secs(30)),
+    );
+    // B waits Redis out (its idle slices only read, which the pause lets through).
+    let b = instance(
+        config(&server.url()).redis_timeout(Duration::from_secs(3)),
+        trips_at_once(name, Duration::from_secs(30)),
+    );
+    coordinated(&[&a, &b]).await;
+    let errors = a.fleet.stats().errors;
+    assert_eq!(
+        server.command("CLIENT PAUSE 400 WRITE").as_deref(),
+        Some("+OK\r\n")
+    );
+    let _ = a.cb.call(|| Err::<(), _>("down"));
+    assert_eq!(a.cb.state(), State::Open);
+    wait_for(LONG, "the fleet to open", || {
+        fleet_state(&b) == Some(State::Open) && b.cb.state() == State::Open
+    })
+    .await;
+    assert!(
+        a.fleet.stats().errors > errors,
+        "the vote's round trip did not fail: the test proves nothing"
+    );
+}
