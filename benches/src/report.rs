@@ -19,6 +19,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::harness::Workload;
+use crate::paired::{PAIRED_FILE, PAIRED_WORKLOADS, Paired};
 
 /// The contender every ratio is relative to.
 pub const BASELINE: &str = "warden-breaker";
@@ -75,6 +76,9 @@ pub struct Estimate {
 pub struct Results {
     /// In the order found (workload, threads, contender directory order).
     pub estimates: Vec<Estimate>,
+    /// The paired measurements of the policies' closed success
+    /// ([`crate::paired`]): `(workload, threads, figures)`.
+    pub paired: Vec<(Workload, u32, Paired)>,
 }
 
 /// Where criterion writes: `$CARGO_TARGET_DIR/criterion` if the variable is
@@ -112,6 +116,27 @@ pub fn parse_estimates(json: &str) -> Result<(f64, f64, f64), String> {
     ))
 }
 
+/// Reads a paired measurement, `None` if there is none or it is older than
+/// criterion's estimate `estimate_written` of the same benchmark (the bench
+/// writes it after criterion's files, so an older one is from another run).
+fn load_paired(
+    file: &Path,
+    estimate_written: Option<SystemTime>,
+) -> Result<Option<Paired>, String> {
+    let Ok(json) = fs::read_to_string(file) else {
+        return Ok(None);
+    };
+    let written = fs::metadata(file).and_then(|m| m.modified()).ok();
+    if let (Some(paired), Some(estimate)) = (written, estimate_written)
+        && paired < estimate
+    {
+        return Ok(None);
+    }
+    Paired::parse(&json)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
 fn sorted_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut v: Vec<_> = fs::read_dir(dir)
         .into_iter()
@@ -129,6 +154,7 @@ impl Results {
     /// `dir` (criterion's output directory). Other benchmarks are skipped.
     pub fn load(dir: &Path) -> Result<Self, String> {
         let mut estimates = Vec::new();
+        let mut paired = Vec::new();
         for workload in Workload::ALL {
             for (threads, tdir) in sorted_dirs(&dir.join(workload.name())) {
                 let Some(threads) = threads.strip_suffix('t').and_then(|n| n.parse().ok()) else {
@@ -142,6 +168,11 @@ impl Results {
                     let (ns, low, high) =
                         parse_estimates(&json).map_err(|e| format!("{}: {e}", file.display()))?;
                     let written = fs::metadata(&file).and_then(|m| m.modified()).ok();
+                    if contender == BASELINE && PAIRED_WORKLOADS.contains(&workload) {
+                        if let Some(p) = load_paired(&cdir.join(PAIRED_FILE), written)? {
+                            paired.push((workload, threads, p));
+                        }
+                    }
                     estimates.push(Estimate {
                         workload,
                         threads,
@@ -154,7 +185,16 @@ impl Results {
                 }
             }
         }
-        Ok(Self { estimates })
+        Ok(Self { estimates, paired })
+    }
+
+    /// The paired measurement of `workload` at `threads` threads, if the run
+    /// has one.
+    pub fn paired(&self, workload: Workload, threads: u32) -> Option<Paired> {
+        self.paired
+            .iter()
+            .find(|p| p.0 == workload && p.1 == threads)
+            .map(|p| p.2)
     }
 
     /// The mean ns per call of one benchmark.
@@ -235,6 +275,8 @@ pub struct Check {
     /// Why a check whose figures are present is not decided, printed in
     /// place of yes or no.
     pub unresolved: Option<String>,
+    /// Shown for information only, never decided (`met` is `None`).
+    pub informational: bool,
 }
 
 fn check(what: String, ratio: Option<f64>, at_least: bool, bound: f64) -> Check {
@@ -245,6 +287,7 @@ fn check(what: String, ratio: Option<f64>, at_least: bool, bound: f64) -> Check 
         what,
         spread: None,
         unresolved: None,
+        informational: false,
     }
 }
 
@@ -257,6 +300,7 @@ fn check_ns(what: String, extra: Option<f64>, bound: f64) -> Check {
         what,
         spread: None,
         unresolved: None,
+        informational: false,
     }
 }
 
@@ -316,12 +360,7 @@ pub fn checks(r: &Results) -> Vec<Check> {
                 let Some(ns) = r.ns(w, t, warden) else {
                     continue;
                 };
-                v.push(check(
-                    format!("{} {t}t: {warden} ÷ default policy", w.name()),
-                    div(Some(ns), r.ns(CS, t, BASELINE)),
-                    false,
-                    own_bound,
-                ));
+                v.extend(policy_checks(r, w, t, ns, own_bound));
                 let fastest_peer = PEERS
                     .iter()
                     .filter_map(|p| r.ns(CS, t, p))
@@ -344,12 +383,7 @@ pub fn checks(r: &Results) -> Vec<Check> {
         let Some(ns) = r.ns(Workload::AdaptiveSuccess, t, BASELINE) else {
             continue;
         };
-        v.push(check(
-            format!("adaptive_success {t}t: {BASELINE} ÷ default policy"),
-            div(Some(ns), r.ns(CS, t, BASELINE)),
-            false,
-            2.0,
-        ));
+        v.extend(policy_checks(r, Workload::AdaptiveSuccess, t, ns, 2.0));
     }
     // An open rejection with the default configuration (and clock): at least 5x
     // faster than every peer.
@@ -381,6 +415,51 @@ pub fn checks(r: &Results) -> Vec<Check> {
     ));
     v.extend(metrics_checks(r));
     v
+}
+
+/// A policy's closed success (`ns`, criterion's figure for `warden-breaker`
+/// under `w` at `t` threads) against the default policy's: at most `bound`
+/// times its time.
+///
+/// Decided on the paired measurement when the run has one (both sides timed
+/// in alternating batches over the same seconds, see [`crate::paired`]).
+/// Criterion's two figures are then still shown, as an informational row:
+/// they were measured minutes apart, so on a VM that changes speed their
+/// ratio can be off by a quarter or more, but next to the paired ratio they
+/// show how far apart the run's two moments were, and they are the figures
+/// of the table above. Without a paired measurement (an older bench, a
+/// filter that left the policy out) the check falls back to them, labelled
+/// so.
+fn policy_checks(r: &Results, w: Workload, t: u32, ns: f64, bound: f64) -> Vec<Check> {
+    let unpaired = div(Some(ns), r.ns(Workload::ClosedSuccess, t, BASELINE));
+    let what = format!("{} {t}t: {BASELINE} ÷ default policy", w.name());
+    match r.paired(w, t) {
+        Some(p) => {
+            let mut info = check(
+                format!("{what} (unpaired: criterion's two figures, measured at different times)"),
+                unpaired,
+                false,
+                bound,
+            );
+            info.met = None;
+            info.informational = true;
+            vec![
+                check(
+                    format!("{what} (paired, {} batches)", p.batches),
+                    Some(p.ratio()),
+                    false,
+                    bound,
+                ),
+                info,
+            ]
+        }
+        None => vec![check(
+            format!("{what} (unpaired: no paired measurement in this run)"),
+            unpaired,
+            false,
+            bound,
+        )],
+    }
 }
 
 /// The metrics backends, each a contender running the same breaker with it on.
@@ -627,12 +706,24 @@ pub fn markdown(r: &Results, machine: &str) -> String {
             None => measured,
         };
         let met = match (c.met, &c.unresolved) {
+            _ if c.informational => "not a check",
             (Some(true), _) => "yes",
             (Some(false), _) => "**no**",
             (None, Some(why)) => why.as_str(),
             (None, None) => "-",
         };
         let _ = writeln!(s, "| {} | {} | {measured} | {met} |", c.what, c.want);
+    }
+    if !r.paired.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nThe policy rows marked (paired): the policy's batches ran alternating with batches \
+             of the same size of the default policy's closed success (its own threads, the \
+             policy first every other batch), and the ratio is of their totals over the same \
+             measured batches, so both figures come from the same seconds of the run. The \
+             rows marked (unpaired) divide the table's two figures, measured at different \
+             times (minutes apart in a full run), and are shown for comparison only."
+        );
     }
     if checks
         .iter()
@@ -738,6 +829,7 @@ pub fn scale_checks(s: &Scale) -> Vec<Check> {
             ratio: bytes,
             spread: None,
             unresolved: None,
+            informational: false,
         },
         check(
             "many_threads: warden-breaker 256t ÷ 8t (per call per core)".to_string(),
@@ -1038,6 +1130,7 @@ mod tests {
                 est(OpenReject, 1, "warden-breaker", 2.0),
                 est(OpenReject, 1, "recloser", 30.0),
             ],
+            ..Default::default()
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
@@ -1067,12 +1160,19 @@ mod tests {
                 est(TimeWindowSuccess, 1, "warden-breaker", 4.0),
                 est(SlowCallsSuccess, 1, "warden-breaker", 9.3),
             ],
+            ..Default::default()
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
         let own = find("time_window_success 1t: warden-breaker ÷ default");
         assert_eq!(own.want, "≤ 2×");
         assert_eq!(own.met, Some(true), "4 / 3 <= 2");
+        // No paired measurement: criterion's two figures decide, labelled so.
+        assert_eq!(
+            own.what,
+            "time_window_success 1t: warden-breaker ÷ default policy \
+             (unpaired: no paired measurement in this run)"
+        );
         let slow = find("slow_calls_success 1t: warden-breaker ÷ default");
         assert_eq!(slow.want, "≤ 3×");
         assert_eq!(slow.met, Some(false), "9.3 / 3 > 3");
@@ -1097,6 +1197,7 @@ mod tests {
                 est(OpenReject, 1, "warden-breaker-unwatched", 3.0),
                 est(OpenReject, 1, "warden-prometheus", 3.2),
             ],
+            ..Default::default()
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
@@ -1198,6 +1299,7 @@ mod tests {
                 est(ClosedSuccess, 1, "warden-kit-again", 96.0),
                 est(ClosedSuccess, 1, "warden-kit-otel", 91.0),
             ],
+            ..Default::default()
         };
         assert_eq!(
             r.contenders(),
@@ -1253,6 +1355,7 @@ mod tests {
                 est(AdaptiveSuccess, 1, "warden-breaker", 5.0),
                 est(AdaptiveSuccess, 2, "warden-breaker", 7.0),
             ],
+            ..Default::default()
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
@@ -1260,6 +1363,138 @@ mod tests {
         assert_eq!(one.met, Some(true), "5 / 3 <= 2");
         let two = find("adaptive_success 2t: warden-breaker ÷ default");
         assert_eq!(two.met, Some(false), "7 / 3 > 2");
+        // With a paired measurement at 2 threads, it decides: the reference
+        // measured beside the throttle ran at 4 ns, not criterion's 3.
+        let paired = Paired {
+            policy_ns: 7.2,
+            reference_ns: 4.0,
+            batches: 100,
+            iters: 1000,
+        };
+        let r = Results {
+            paired: vec![(AdaptiveSuccess, 2, paired)],
+            ..r
+        };
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what == what).unwrap();
+        let two =
+            find("adaptive_success 2t: warden-breaker ÷ default policy (paired, 100 batches)");
+        assert_eq!(
+            (two.want.as_str(), two.met),
+            ("≤ 2×", Some(true)),
+            "7.2 / 4 <= 2"
+        );
+        assert!((two.ratio.unwrap() - 1.8).abs() < 1e-9);
+        let info = find(
+            "adaptive_success 2t: warden-breaker ÷ default policy \
+             (unpaired: criterion's two figures, measured at different times)",
+        );
+        assert_eq!((info.met, info.informational), (None, true));
+        assert!((info.ratio.unwrap() - 7.0 / 3.0).abs() < 1e-9);
+        // One row decides each goal: the 1-thread row is still the fallback.
+        assert_eq!(
+            c.iter()
+                .filter(|c| c.what.starts_with("adaptive_success") && !c.informational)
+                .count(),
+            2
+        );
+        assert!(
+            find(
+                "adaptive_success 1t: warden-breaker ÷ default policy \
+             (unpaired: no paired measurement in this run)"
+            )
+            .met
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn policy_checks_read_the_paired_file_beside_criterions() {
+        use Workload::*;
+        let dir = std::env::temp_dir().join(format!("warden-paired-{}", std::process::id()));
+        let write = |rel: &str, ns: f64| {
+            let p = dir.join(rel).join("new");
+            fs::create_dir_all(&p).unwrap();
+            let json = format!(
+                r#"{{"mean":{{"point_estimate":{ns},"confidence_interval":
+                {{"lower_bound":{ns},"upper_bound":{ns}}}}}}}"#
+            );
+            fs::write(p.join("estimates.json"), json).unwrap();
+        };
+        // Criterion caught the default policy in a fast moment: 7 ÷ 3 = 2.33,
+        // over the 2x goal; beside it the reference ran at 4 ns: 1.75, met.
+        write("closed_success/1t/warden-breaker", 3.0);
+        write("time_window_success/1t/warden-breaker", 7.0);
+        write("slow_calls_success/1t/warden-breaker", 7.0);
+        write("count_window_success/1t/warden-breaker", 3.3);
+        let pair = |w: Workload, policy: f64, reference: f64| {
+            let p = Paired {
+                policy_ns: policy,
+                reference_ns: reference,
+                batches: 100,
+                iters: 5000,
+            };
+            fs::write(crate::paired::paired_path(&dir, w, 1), p.to_json()).unwrap();
+        };
+        pair(TimeWindowSuccess, 7.0, 4.0);
+        pair(CountWindowSuccess, 3.3, 3.0);
+        // A file from an earlier run (older than criterion's estimate) is not used.
+        pair(SlowCallsSuccess, 7.0, 1.0);
+        let stale = crate::paired::paired_path(&dir, SlowCallsSuccess, 1);
+        fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(UNIX_EPOCH)
+            .unwrap();
+        let r = Results::load(&dir);
+        // A paired file that is not one fails the load, naming it.
+        fs::write(
+            crate::paired::paired_path(&dir, CountWindowSuccess, 1),
+            r#"{"policy_ns": 1}"#,
+        )
+        .unwrap();
+        let broken = Results::load(&dir);
+        fs::remove_dir_all(&dir).unwrap();
+        let r = r.unwrap();
+        assert!(broken.unwrap_err().contains("count_window_success"));
+        assert_eq!(r.paired.len(), 2, "{:?}", r.paired);
+        let c = checks(&r);
+        let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
+        let tw = find("time_window_success 1t: warden-breaker ÷ default policy (paired");
+        assert_eq!((tw.ratio, tw.met), (Some(1.75), Some(true)));
+        let tw_info = find("time_window_success 1t: warden-breaker ÷ default policy (unpaired");
+        assert_eq!((tw_info.met, tw_info.informational), (None, true));
+        assert!(
+            find("count_window_success 1t: warden-breaker ÷ default policy (paired").met
+                == Some(true)
+        );
+        // The stale file's 7x is ignored: criterion's 7 ÷ 3 decides (≤ 3x: met).
+        let slow = find("slow_calls_success 1t: warden-breaker ÷ default policy");
+        assert!(
+            slow.what
+                .ends_with("(unpaired: no paired measurement in this run)")
+        );
+        assert_eq!(slow.met, Some(true));
+        // The peers' rows are unchanged by the pairing.
+        assert!(c.iter().any(|c| c.what
+            == "time_window_success 1t: faster of failsafe/recloser (closed_success) ÷ warden-breaker"));
+        let md = markdown(&r, "");
+        assert!(
+            md.contains(
+                "| time_window_success 1t: warden-breaker ÷ default policy (paired, 100 batches) \
+                 | ≤ 2× | 1.75× | yes |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| time_window_success 1t: warden-breaker ÷ default policy (unpaired: \
+                 criterion's two figures, measured at different times) | ≤ 2× | 2.33× | not a check |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("The policy rows marked (paired)"), "{md}");
     }
 
     #[test]
@@ -1273,6 +1508,7 @@ mod tests {
                 est(OpenReject, 1, "warden-kit-metrics-rs", 30.0),
                 est(OpenReject, 1, "warden-kit-again", 30.0),
             ],
+            ..Default::default()
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what));
@@ -1300,6 +1536,7 @@ mod tests {
                 est(TowerLayer, 2, "warden-breaker", 12.0),
                 est(TowerLayer, 1, "tower-resilience", 200.0),
             ],
+            ..Default::default()
         };
         let c = checks(&r);
         let find = |what: &str| c.iter().find(|c| c.what.starts_with(what)).unwrap();
@@ -1328,6 +1565,7 @@ mod tests {
                 est(OpenReject, 1, "recloser", 30.0),
                 est(ClosedSuccess, 1, "bare", 1.0),
             ],
+            ..Default::default()
         };
         let md = markdown(&r, "test machine");
         assert!(md.contains("| workload | threads | bare | warden-breaker | recloser |"));
@@ -1365,6 +1603,7 @@ mod tests {
                 est(ClosedSuccess, 1, "recloser", 16.0),
                 est(OpenReject, 2, "warden-breaker", 3.0),
             ],
+            ..Default::default()
         };
         let path = std::env::temp_dir().join(format!("warden-plot-{}.svg", std::process::id()));
         plot_svg(&r, &path).unwrap();

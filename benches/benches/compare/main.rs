@@ -8,11 +8,19 @@
 //! `warden-kit`, the three facade backends, `warden-kit-again`. The second
 //! measurement is the A/A control the report decides the 1 ns metrics checks
 //! with.
+//!
+//! The policies' closed success (`warden_benches::paired::PAIRED_WORKLOADS`)
+//! is measured paired: `warden-breaker`'s batches there alternate with batches
+//! of the default policy's closed success on a second team of threads, and
+//! both totals are written next to criterion's output for the report's policy
+//! checks (see `warden_benches::paired`).
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
 use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex};
 use warden_benches::harness::{Contender, Team, Workload};
+use warden_benches::paired::{Batches, PAIRED_WORKLOADS, paired_path, policy_first};
+use warden_benches::report::criterion_dir;
 
 mod facade;
 mod metrics;
@@ -43,14 +51,83 @@ fn bench<C: Contender>(
     group.bench_function(BenchmarkId::new(format!("{threads}t"), C::NAME), |b| {
         b.iter_custom(|iters| team.run(iters))
     });
+    warn_overlap(&team, workload, threads, "");
+}
+
+fn warn_overlap<C: Contender>(team: &Team<C>, workload: Workload, threads: usize, what: &str) {
     if let Some(overlap) = team.overlap().filter(|o| *o < MIN_OVERLAP) {
         eprintln!(
-            "warning: {}/{threads}t/{}: the threads ran together only {:.0}% of the timed \
-             time (a busy machine?), so contention is understated",
+            "warning: {}/{threads}t/{}{what}: the threads ran together only {:.0}% of the \
+             timed time (a busy machine?), so contention is understated",
             workload.name(),
             C::NAME,
             overlap * 100.0
         );
+    }
+}
+
+/// `warden-breaker` under `workload` (a policy's closed success), paired: each
+/// batch runs next to a batch of the same size of the default policy's closed
+/// success on its own team of threads, the policy first on odd batches.
+/// Criterion gets the policy's time alone; both sides' totals over the
+/// measured batches go to `paired.json` beside criterion's files (see
+/// `warden_benches::paired`).
+fn bench_paired(group: &mut BenchmarkGroup<'_, WallTime>, workload: Workload, threads: usize) {
+    let (Some(mut policy), Some(mut reference)) = (
+        Team::<WardenBreaker>::new(workload, threads),
+        Team::<WardenBreaker>::new(Workload::ClosedSuccess, threads),
+    ) else {
+        unreachable!("warden-breaker has every closed workload");
+    };
+    let mut batches = Batches::default();
+    group.bench_function(
+        BenchmarkId::new(format!("{threads}t"), WardenBreaker::NAME),
+        |b| {
+            b.iter_custom(|iters| {
+                let (p, r) = if policy_first(batches.len() + 1) {
+                    let p = policy.run(iters);
+                    (p, reference.run(iters))
+                } else {
+                    let r = reference.run(iters);
+                    (policy.run(iters), r)
+                };
+                batches.record(iters, p, r);
+                p
+            })
+        },
+    );
+    warn_overlap(&policy, workload, threads, "");
+    warn_overlap(
+        &reference,
+        workload,
+        threads,
+        " (its closed_success reference)",
+    );
+    // Filtered out, a test run or a quick run: nothing measured to pair.
+    let Some(paired) = batches.measured() else {
+        return;
+    };
+    // Criterion's own directory: $CRITERION_HOME if set, as criterion reads it.
+    let dir = std::env::var_os("CRITERION_HOME")
+        .filter(|d| !d.is_empty())
+        .map_or_else(criterion_dir, std::path::PathBuf::from);
+    let path = paired_path(&dir, workload, threads as u32);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, paired.to_json()));
+    match written {
+        Ok(()) => eprintln!(
+            "{}/{threads}t/{}: paired with closed_success over {} batches: {:.2} ns ÷ {:.2} ns \
+             = {:.2}×",
+            workload.name(),
+            WardenBreaker::NAME,
+            paired.batches,
+            paired.policy_ns,
+            paired.reference_ns,
+            paired.ratio()
+        ),
+        Err(e) => eprintln!("warning: cannot write {}: {e}", path.display()),
     }
 }
 
@@ -61,7 +138,11 @@ fn compare(c: &mut Criterion) {
         group.sampling_mode(SamplingMode::Flat);
         for threads in THREADS {
             bench::<Bare>(&mut group, workload, threads);
-            bench::<WardenBreaker>(&mut group, workload, threads);
+            if PAIRED_WORKLOADS.contains(&workload) {
+                bench_paired(&mut group, workload, threads);
+            } else {
+                bench::<WardenBreaker>(&mut group, workload, threads);
+            }
             bench::<Telemetry<Unwatched>>(&mut group, workload, threads);
             bench::<Prometheus>(&mut group, workload, threads);
             bench::<Telemetry<Otel>>(&mut group, workload, threads);
