@@ -190,24 +190,14 @@ fn fleet_state_of(cb: &FleetBreaker) -> Option<State> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
     let server = RedisServer::start();
-    // Round trips may take up to 3 s: the cap is the fleet's, and an instance
-    // whose round trip timed out goes local and rightly admits local probes
-    // (on a loaded machine a 200 ms round trip timed out during the 800 ms of
-    // contention once in about 120 runs: a local probe, or a local breaker
-    // still open, was seen).
-    let fleet: Vec<Instance> = (0..4)
-        .map(|_| {
-            instance(
-                config(&server.url()).redis_timeout(Duration::from_secs(3)),
-                CircuitBreaker::builder("kafka")
-                    .max_requests(2)
-                    .timeout(Duration::from_millis(200))
-                    .ready_to_trip(|c| c.total_failures >= 1)
-                    .build()
-                    .unwrap(),
-            )
-        })
-        .collect();
+    let fleet = fleet_of(4, &server, || {
+        CircuitBreaker::builder("kafka")
+            .max_requests(2)
+            .timeout(Duration::from_millis(200))
+            .ready_to_trip(|c| c.total_failures >= 1)
+            .build()
+            .unwrap()
+    });
     all_coordinated(&fleet).await;
     let _ = fleet[0].cb.call(|| Err::<(), _>("down"));
     wait_for(BOUND, "every instance to open", || {
