@@ -68,3 +68,52 @@ fn outcomes_racing_a_decision_all_reach_the_window() {
         },
     );
 }
+
+/// Admissions look at the throttle only while the breaker's shedding bit is set,
+/// which each evaluation updates from the last evaluation word. Here two
+/// failures race, each evaluating after its own record, so either may store
+/// last and each saw the window with or without the other's failure (S F:
+/// nothing shed, S F F: a quarter shed): whichever evaluation stores last, at
+/// rest an admission must agree with it (rejected under a draw below 1 %
+/// exactly when the stored probability is above it). A bit left by the
+/// evaluation before the last, clear over a window that sheds, admits it.
+#[test]
+fn the_shedding_bit_follows_the_last_of_racing_evaluations() {
+    let start = low_draw_start();
+    explore(
+        "throttle::the_shedding_bit_follows_the_last_of_racing_evaluations",
+        2,
+        move || {
+            let rig = setup_bare(|b| {
+                b.adaptive_throttle(
+                    AdaptiveThrottle::new(Duration::from_millis(2))
+                        .with_buckets(2)
+                        .with_min_requests(1),
+                )
+            });
+            rig.acquire().success();
+            let (a, b) = (rig.acquire(), rig.acquire());
+            let t1 = rig.spawn(move |_| a.failure());
+            let t2 = rig.spawn(move |_| b.failure());
+            rig.start();
+            t1.join().expect("model thread");
+            t2.join().expect("model thread");
+            let sheds = rig.cb.throttle_probability() >= 0.01;
+            AdaptiveThrottle::set_thread_draws(start);
+            let admitted = rig.cb.try_acquire().map(drop);
+            if sheds {
+                assert_eq!(
+                    admitted,
+                    Err(Rejected::Throttled),
+                    "the bit missed a shedding evaluation"
+                );
+            } else {
+                assert_eq!(
+                    admitted,
+                    Ok(()),
+                    "shed with the last evaluation shedding nothing"
+                );
+            }
+        },
+    );
+}

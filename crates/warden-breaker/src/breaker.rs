@@ -429,15 +429,17 @@ impl CircuitBreaker {
     }
 
     /// How a closed success is recorded, and whether admissions have hooks
-    /// (observers, slow calls) or a throttle.
+    /// (observers, slow calls) or a throttle that may shed (a throttle whose last
+    /// evaluation sheds nothing admits as the plain path does).
     #[inline]
     fn hot(&self) -> (RecordPath, bool) {
         // Relaxed: a stale byte only picks a path the current settings also handle
-        // (see `reconfigure`); it publishes nothing.
+        // (see `reconfigure`), or a throttle's evaluation before or after the last
+        // one (see `sync_shedding`); it publishes nothing.
         let bits = self.hot.load(Ordering::Relaxed);
         (
             RecordPath::from_hot_bits(bits),
-            bits & (config::HOT_HOOKS | config::HOT_THROTTLE) != 0,
+            bits & (config::HOT_HOOKS | config::HOT_SHEDDING) != 0,
         )
     }
 
@@ -1185,6 +1187,7 @@ impl CircuitBreaker {
         if generation.is_multiple_of(SWEEP_PERIOD) {
             self.counters.sweep(generation);
             self.throttle.sweep(generation);
+            self.sync_shedding();
             for ring in [&l.get().window, &l.get().slow_window]
                 .into_iter()
                 .flatten()

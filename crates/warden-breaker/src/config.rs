@@ -931,6 +931,12 @@ pub(crate) const HOT_HOOKS: u8 = 4;
 /// closed-state admissions.
 pub(crate) const HOT_THROTTLE: u8 = 8;
 
+/// Not a setting: the bit of the breaker's hot byte that is set while its
+/// [`AdaptiveThrottle`]'s last evaluation may shed calls (see
+/// `CircuitBreaker::sync_shedding`). A closed-state admission looks at the
+/// throttle only while it is set: one that sheds nothing is the plain admission.
+pub(crate) const HOT_SHEDDING: u8 = 16;
+
 /// How a closed-state success is recorded, decided once by the settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RecordPath {

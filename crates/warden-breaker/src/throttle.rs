@@ -441,6 +441,20 @@ impl Throttle {
         (w ^ tag_of(generation)).wrapping_sub(1) < !TAG_MASK
     }
 
+    /// The last evaluation's word, for the breaker's hot byte to follow (see
+    /// `CircuitBreaker::sync_shedding`, and [`Self::sheds`] on it).
+    pub(crate) fn last_word(&self) -> u64 {
+        // SeqCst: one total order with the evaluation's store and the hot byte's
+        // update in `sync_shedding`, whose re-check relies on it.
+        self.last.load(Ordering::SeqCst)
+    }
+
+    /// Whether the evaluation word `w`, of whatever generation, may shed calls
+    /// (see [`Self::may_shed`]).
+    pub(crate) const fn sheds(w: u64) -> bool {
+        w & !TAG_MASK != 0
+    }
+
     /// Whether a success at tick `now` in `generation` must re-evaluate: the last
     /// evaluation is of another generation or bucket, or the window was failing.
     #[inline]
@@ -474,8 +488,10 @@ impl Throttle {
         // Relaxed: statistics (see the rule's docs on racing evaluations).
         self.until.store(until, Ordering::Relaxed);
         let flag = if failing { FAILING } else { 0 };
+        // SeqCst: pairs with `last_word` in the breaker's `sync_shedding`, which
+        // follows every store (see there).
         self.last
-            .store(tag_of(generation) | flag | u64::from(p), Ordering::Relaxed);
+            .store(tag_of(generation) | flag | u64::from(p), Ordering::SeqCst);
         p
     }
 
@@ -499,14 +515,16 @@ impl Throttle {
     /// Forgets the last evaluation, as of `generation` (run with the counters'
     /// sweep, so no old tag stays behind until the generation wraps onto it).
     pub(crate) fn sweep(&self, generation: u32) {
-        // Relaxed: see `probability`. A racing evaluation of a later generation may be
-        // overwritten: the next outcome evaluates again.
+        // Relaxed load: see `probability`. A racing evaluation of a later generation
+        // may be overwritten: the next outcome evaluates again. SeqCst exchange: a
+        // store of the word, in the total order `last_word` relies on (the sweep's
+        // caller syncs the hot byte after it).
         let w = self.last.load(Ordering::Relaxed);
         if w & TAG_MASK != tag_of(generation) {
             let _ = self.last.compare_exchange(
                 w,
                 tag_of(generation),
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             );
         }
