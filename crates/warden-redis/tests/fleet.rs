@@ -204,10 +204,12 @@ async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
         fleet.iter().all(|i| i.cb.state() == State::Open)
     })
     .await;
+    // The local breakers follow a millisecond later (a fleet's half-open releases
+    // them to half-open at the next tick): until then a call is refused as open.
     wait_for(LONG, "every instance to see the fleet half-open", || {
         fleet
             .iter()
-            .all(|i| fleet_state(i) == Some(State::HalfOpen))
+            .all(|i| fleet_state(i) == Some(State::HalfOpen) && i.cb.state() == State::HalfOpen)
     })
     .await;
 
