@@ -122,7 +122,9 @@ pub struct FleetStats {
     pub restores: u64,
     /// Slices whose round trips took longer than the slice ([`Fleet::lagging`]).
     pub overruns: u64,
-    /// Probe tokens given back when the fleet stopped ([`Fleet::shutdown`], drop).
+    /// Unused probe tokens given back: when the fleet stopped ([`Fleet::shutdown`],
+    /// drop), a breaker was detached, or Redis answered again after a failed
+    /// round trip.
     pub tokens_released: u64,
     /// Subscriptions to the fleet's change notices (pub/sub) established: the
     /// first one and every re-subscription after the listening connection broke.
@@ -406,8 +408,8 @@ impl Fleet {
     /// held open stays open until the fleet's deadline), the probe tokens this
     /// instance claimed but has not used are given back to the fleet at once (one
     /// round trip, after a new connection if the fleet had lost its own, each
-    /// bounded by [`redis_timeout`](FleetConfig::redis_timeout)), and
-    /// the background task ends. Returns how many tokens were given back (0 if
+    /// bounded by [`redis_timeout`](FleetConfig::redis_timeout)) with the
+    /// outcomes of finished probes not sent yet, and the background task ends. Returns how many tokens were given back (0 if
     /// Redis was unreachable: they then expire after
     /// [`probe_ttl`](FleetConfig::probe_ttl)). Probes still in flight keep their
     /// tokens until those expire. Calling it again returns 0; dropping the `Fleet`
@@ -524,6 +526,10 @@ impl Inner {
         for s in &list {
             let tokens = std::mem::take(&mut *lock(&s.pool));
             leftover.extend(tokens.into_iter().map(|t| (Arc::clone(s), t)));
+            // Outcomes of finished probes not sent yet: the task's last round
+            // trip sends them with the tokens.
+            let reports = std::mem::take(&mut *lock(&s.reports));
+            self.signals.orphan(s, reports);
             go_local(s);
         }
         drop(leftover);
@@ -570,6 +576,8 @@ enum Job {
     },
     Sync {
         trip: bool,
+        /// New counts were published (or a lost reply's are to be judged, see
+        /// `Track::judge`): the reply's counts are judged by the trip rule.
         published: bool,
     },
     Vote,
@@ -758,6 +766,13 @@ async fn pause(inner: &Inner, d: Duration) {
 fn lose_redis(inner: &Inner) {
     let list: Vec<_> = lock(&inner.breakers).clone();
     for s in &list {
+        // Unused probe tokens go back to the fleet with the next connection's
+        // first round trip: forgotten, each held its fleet probe slot for its
+        // time to live (no instance could probe after a single slow round trip).
+        let tokens = std::mem::take(&mut *lock(&s.pool));
+        if !tokens.is_empty() {
+            lock(&inner.leftover).extend(tokens.into_iter().map(|t| (Arc::clone(s), t)));
+        }
         go_local(s);
     }
     if !inner.stopped() {
@@ -774,7 +789,9 @@ fn go_local(s: &Shared) {
     s.set_verdict(0);
     s.set_known(None);
     lock(&s.pool).clear();
-    lock(&s.reports).clear();
+    // The outcomes of probes that finished are kept (they are sent with the
+    // next round trip, or by `begin_stop` with the last): dropped, each token
+    // held its fleet probe slot until its time to live.
     // Only an open-until-further-notice set by the fleet is converted (once: later
     // calls, one per failed reconnection, find `forced_until` already taken).
     if let Some(until) = t.forced_until.take()
@@ -1404,9 +1421,18 @@ async fn round(
     }
     // What the first round changed is announced now (it would wait
     // for the follow-up otherwise).
-    announce(inner, c, &mut announced).await?;
+    if let Err(fault) = announce(inner, c, &mut announced).await {
+        resend_unanswered(inner, follow);
+        return Err(fault);
+    }
     let cmds: Vec<&Cmd> = follow.iter().map(|i| &i.cmd).collect();
-    let values = exec(inner, script, c, &cmds).await?;
+    let values = match exec(inner, script, c, &cmds).await {
+        Ok(values) => values,
+        Err(fault) => {
+            resend_unanswered(inner, follow);
+            return Err(fault);
+        }
+    };
     let mut ignored = Vec::new();
     for (item, v) in follow.into_iter().zip(values) {
         handle(inner, script, item, v, &mut ignored, &mut announced);
@@ -1422,7 +1448,13 @@ async fn round(
 /// already saw changes nothing; without this a claim whose reply was lost held
 /// the fleet's probe slots until their time to live. The counts of a sync are
 /// not sent again: Redis may already hold them, and counting them twice could
-/// trip the fleet.
+/// trip the fleet; but whether the fleet's counts (with them, if Redis ran the
+/// sync) trip the fleet is judged on the breaker's next sync, as is a lost
+/// policy vote's: only the instance that published counts judges them, so
+/// without this counts that trip the fleet, recorded by a sync whose reply was
+/// lost, opened it only when a later call was published. A lost local trip's
+/// vote needs nothing: it is sent again while the local breaker stays open
+/// (`wants_trip_vote`).
 fn resend_unanswered(inner: &Inner, items: Vec<Item>) {
     for item in items {
         match item.job {
@@ -1440,14 +1472,22 @@ fn resend_unanswered(inner: &Inner, items: Vec<Item>) {
                     code: REPORT_RELEASE,
                 }),
             ),
-            Job::Sync { .. } | Job::Vote => {}
+            Job::Sync {
+                published: true, ..
+            }
+            | Job::Vote => lock(&item.s.track).judge = true,
+            Job::Sync { .. } => {}
         }
     }
 }
 
 fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) -> Item {
     let (delta, trip) = poll(inner, s);
-    lock(&s.track).last_sync = Some(Instant::now());
+    let judge = {
+        let mut t = lock(&s.track);
+        t.last_sync = Some(Instant::now());
+        std::mem::take(&mut t.judge)
+    };
     let trip = trip || force_trip;
     let cmd = script_cmd(
         inner,
@@ -1470,7 +1510,7 @@ fn sync_item(inner: &Inner, script: &Script, s: &Arc<Shared>, force_trip: bool) 
         cmd,
         job: Job::Sync {
             trip,
-            published: !delta.is_empty(),
+            published: !delta.is_empty() || judge,
         },
     }
 }

@@ -23,6 +23,10 @@ pub(crate) struct Track {
     pub(crate) forced_by_fleet: bool,
     /// This local open episode was already reported as a trip.
     pub(crate) trip_voted: bool,
+    /// A round trip that published counts (or voted on the fleet's) got no
+    /// reply: Redis may hold counts that trip the fleet with nobody having
+    /// judged them, so the next sync's reply is judged as if it published.
+    pub(crate) judge: bool,
     /// The last probe-token claim was refused (the fleet's probes are all out).
     pub(crate) claims_blocked: bool,
     /// The incarnation of the fleet state last seen (0: none). Kept while Redis is
@@ -52,6 +56,7 @@ impl Track {
             forced_until: None,
             forced_by_fleet: false,
             trip_voted: false,
+            judge: false,
             claims_blocked: false,
             incarnation: 0,
             hold_until: None,

@@ -253,6 +253,32 @@ impl Cluster {
         Some((port_of(master), replicas))
     }
 
+    /// [`owners`](Self::owners) once the master has a replica whose link to it
+    /// is up, waiting at most `limit`: right after the cluster is created or a
+    /// failover, the node asked may not list the replica yet (gossip), and a
+    /// failover needs a replica in sync.
+    fn owners_with_replica(&self, key: &str, limit: Duration) -> (u16, Vec<u16>) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let owners = self.owners(key);
+            let link = owners
+                .as_ref()
+                .and_then(|(_, r)| r.first())
+                .map(|&r| command(r, "INFO replication"));
+            if let (Some(owners), Some(link)) = (&owners, &link)
+                && link.contains("master_link_status:up")
+            {
+                return owners.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no replica in sync for {key} after {limit:?}: owners {owners:?}, replica's view {link:?}"
+            );
+            // Real time: the nodes gossip and replicate; bounded by the deadline.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn node_mut(&mut self, port: u16) -> &mut Node {
         self.nodes
             .iter_mut()
@@ -331,7 +357,7 @@ async fn a_cluster_fleet_shares_decisions_and_keeps_them_across_failovers() {
 
     // A manual failover of the master serving "a{b}c" while the fleet is open.
     let key = "warden:{a%7Bb%7Dc}:state";
-    let (master, replicas) = cluster.owners(key).expect("a healthy cluster");
+    let (master, replicas) = cluster.owners_with_replica(key, FAILOVER);
     let replica = replicas[0];
     assert!(command(replica, "CLUSTER FAILOVER").starts_with("+OK"));
     let deadline = Instant::now() + FAILOVER;
@@ -361,7 +387,7 @@ async fn a_cluster_fleet_shares_decisions_and_keeps_them_across_failovers() {
     drop(c);
 
     // Now the master dies (SIGKILL) and its replica is promoted by the cluster.
-    let (master, replicas) = cluster.owners(key).expect("a healthy cluster");
+    let (master, replicas) = cluster.owners_with_replica(key, FAILOVER);
     cluster.node_mut(master).kill();
     let deadline = Instant::now() + FAILOVER;
     while cluster.owners(key).is_none_or(|o| o.0 == master) {

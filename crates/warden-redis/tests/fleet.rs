@@ -204,10 +204,12 @@ async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
         fleet.iter().all(|i| i.cb.state() == State::Open)
     })
     .await;
+    // The local breakers follow a millisecond later (a fleet's half-open releases
+    // them to half-open at the next tick): until then a call is refused as open.
     wait_for(LONG, "every instance to see the fleet half-open", || {
         fleet
             .iter()
-            .all(|i| fleet_state(i) == Some(State::HalfOpen))
+            .all(|i| fleet_state(i) == Some(State::HalfOpen) && i.cb.state() == State::HalfOpen)
     })
     .await;
 
@@ -225,12 +227,21 @@ async fn the_probe_cap_holds_fleet_wide_and_successes_close_every_instance() {
                 for _ in 0..400 {
                     match cb.try_acquire_owned() {
                         Ok(p) => {
-                            assert!(p.is_fleet_probe());
+                            assert!(
+                                p.is_fleet_probe(),
+                                "a local probe, coordination {}",
+                                cb.coordination()
+                            );
                             let now = held.fetch_add(1, Ordering::SeqCst) + 1;
                             max_seen.fetch_max(now, Ordering::SeqCst);
                             tx.send(p).unwrap();
                         }
-                        Err(r) => assert_eq!(r, Rejected::TooManyRequests),
+                        Err(r) => assert_eq!(
+                            r,
+                            Rejected::TooManyRequests,
+                            "coordination {}",
+                            cb.coordination()
+                        ),
                     }
                     // Real time, not tokio's paused clock: probe tokens are granted by
                     // the fleet task's round trips to a real redis-server, so the
