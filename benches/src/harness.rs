@@ -331,10 +331,24 @@ impl<C: Contender> Team<C> {
     /// (criterion's test mode). A busy machine runs the threads in turns, and
     /// the contended figures come out too low.
     pub fn overlap(&self) -> Option<f64> {
-        (self.shared.threads > 1 && self.span >= Duration::from_millis(10))
-            .then(|| self.together.as_secs_f64() / self.span.as_secs_f64())
+        overlap(self.shared.threads, self.together, self.span)
+    }
+
+    /// The timed time with every thread running and from the first start to
+    /// the last end, each summed over this team's batches: to add up
+    /// [`overlap`] over several teams.
+    pub fn timing(&self) -> (Duration, Duration) {
+        (self.together, self.span)
     }
 }
+
+/// [`Team::overlap`] of `threads` threads from the sums of [`Team::timing`].
+pub fn overlap(threads: usize, together: Duration, span: Duration) -> Option<f64> {
+    (threads > 1 && span >= Duration::from_millis(10))
+        .then(|| together.as_secs_f64() / span.as_secs_f64())
+}
+
+impl<C: Contender> Team<C> {}
 
 fn worker<C: Contender>(shared: &Shared<C>, index: usize) {
     let mut batch = 0;

@@ -10,8 +10,9 @@
 //! minutes before the policies', so a ratio of the two criterion figures can
 //! compare two different speeds of the machine. The benchmarks of
 //! [`PAIRED_WORKLOADS`] therefore run, after each of their batches (or before
-//! it, every other batch), one batch of the same size on a second team of
-//! threads calling a `warden-breaker` prepared for `closed_success`, and write
+//! it, every other batch), one batch of the same size calling a
+//! `warden-breaker` prepared for `closed_success` (each batch, of either side,
+//! on threads spawned for it and joined before the next), and write
 //! both totals over the measured batches to [`PAIRED_FILE`] next to
 //! criterion's output for the policy's benchmark. Criterion still gets only
 //! the policy's times, so its figure for the policy is what it would be

@@ -8,21 +8,23 @@
 //! `warden-kit`, the three facade backends, `warden-kit-again`. The second
 //! measurement is the A/A control of the unpaired figures. Each backend and
 //! each A/A control is also measured paired: its batches alternate with
-//! batches of its group's baseline on a second team of threads, and both
+//! batches of its group's baseline (each batch on threads of its own), and both
 //! totals are written next to criterion's output; the report decides the 1 ns
 //! metrics checks on that paired difference, with the control's paired
 //! difference as the method's resolution.
 //!
 //! The policies' closed success (`warden_benches::paired::PAIRED_WORKLOADS`)
 //! is measured paired: `warden-breaker`'s batches there alternate with batches
-//! of the default policy's closed success on a second team of threads, and
+//! of the default policy's closed success (each on threads of its own), and
 //! both totals are written next to criterion's output for the report's policy
 //! checks (see `warden_benches::paired`).
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group};
+use std::time::Duration;
 use warden_benches::contenders::{Bare, WardenBreaker, WardenMutex};
-use warden_benches::harness::{Contender, Team, Workload};
+
+use warden_benches::harness::{Contender, Team, Workload, overlap};
 use warden_benches::paired::{
     Batches, PAIRED_WORKLOADS, contender_paired_path, metrics_reference, policy_first,
 };
@@ -61,15 +63,49 @@ fn bench<C: Contender>(
 }
 
 fn warn_overlap<C: Contender>(team: &Team<C>, workload: Workload, threads: usize, what: &str) {
-    if let Some(overlap) = team.overlap().filter(|o| *o < MIN_OVERLAP) {
+    warn_low_overlap(team.overlap(), workload, threads, C::NAME, what);
+}
+
+fn warn_low_overlap(
+    overlap: Option<f64>,
+    workload: Workload,
+    threads: usize,
+    name: &str,
+    what: &str,
+) {
+    if let Some(overlap) = overlap.filter(|o| *o < MIN_OVERLAP) {
         eprintln!(
-            "warning: {}/{threads}t/{}{what}: the threads ran together only {:.0}% of the \
+            "warning: {}/{threads}t/{name}{what}: the threads ran together only {:.0}% of the \
              timed time (a busy machine?), so contention is understated",
             workload.name(),
-            C::NAME,
             overlap * 100.0
         );
     }
+}
+
+/// One batch of `iters` calls per thread of `C` under `workload`, on a team
+/// of threads spawned for it and joined before the other side's batch: the two
+/// sides of a pair never have threads alive at once, and each batch's threads
+/// start the same way on both sides. With two teams kept alive through the
+/// whole benchmark, the same code (`warden-breaker-again` against
+/// `warden-breaker-unwatched`) read 5.8 and 13.0 ns slower on the reference
+/// team at 2 threads (2026-12-06 22:36 UTC, a loaded machine) while agreeing
+/// to 0.02 ns at 1 thread; with a team per batch, 0.05 and 0.16 ns (22:38
+/// UTC). What the first team's threads had that the second's lacked was not
+/// tracked down. The spawning and joining are outside the timed loops. Adds
+/// the team's [`Team::timing`] to `timing`.
+fn one_batch<C: Contender>(
+    workload: Workload,
+    threads: usize,
+    iters: u64,
+    timing: &mut (Duration, Duration),
+) -> Duration {
+    let mut team = Team::<C>::new(workload, threads).expect("probed before the benchmark");
+    let took = team.run(iters);
+    let (together, span) = team.timing();
+    timing.0 += together;
+    timing.1 += span;
+    took
 }
 
 /// `warden-breaker` under `workload` (a policy's closed success), paired with
@@ -96,8 +132,8 @@ fn bench_metrics<C: Contender, R: Contender>(
 }
 
 /// `C` under `workload`, paired: each batch runs next to a batch of the same
-/// size of `R` under `reference` on its own team of threads, `C` first on odd
-/// batches. Criterion gets `C`'s time alone; both sides' totals over the
+/// size of `R` under `reference`, each on a team of threads of its own
+/// spawned for the batch ([`one_batch`]), `C` first on odd batches. Criterion gets `C`'s time alone; both sides' totals over the
 /// measured batches go to `paired.json` beside criterion's files for `C` (see
 /// `warden_benches::paired`). Nothing is run if either has no such state.
 fn bench_paired_with<C: Contender, R: Contender>(
@@ -106,32 +142,42 @@ fn bench_paired_with<C: Contender, R: Contender>(
     reference_workload: Workload,
     threads: usize,
 ) {
-    let (Some(mut measured), Some(mut reference)) = (
-        Team::<C>::new(workload, threads),
-        Team::<R>::new(reference_workload, threads),
-    ) else {
+    // Probe both: a contender without this state gets no benchmark.
+    if Team::<C>::new(workload, threads).is_none()
+        || Team::<R>::new(reference_workload, threads).is_none()
+    {
         return;
-    };
+    }
     let mut batches = Batches::default();
+    let (mut measured_timing, mut reference_timing) = Default::default();
     group.bench_function(BenchmarkId::new(format!("{threads}t"), C::NAME), |b| {
         b.iter_custom(|iters| {
             let (m, r) = if policy_first(batches.len() + 1) {
-                let m = measured.run(iters);
-                (m, reference.run(iters))
+                let m = one_batch::<C>(workload, threads, iters, &mut measured_timing);
+                let r = one_batch::<R>(reference_workload, threads, iters, &mut reference_timing);
+                (m, r)
             } else {
-                let r = reference.run(iters);
-                (measured.run(iters), r)
+                let r = one_batch::<R>(reference_workload, threads, iters, &mut reference_timing);
+                let m = one_batch::<C>(workload, threads, iters, &mut measured_timing);
+                (m, r)
             };
             batches.record(iters, m, r);
             m
         })
     });
-    warn_overlap(&measured, workload, threads, "");
-    warn_overlap(
-        &reference,
+    warn_low_overlap(
+        overlap(threads, measured_timing.0, measured_timing.1),
         workload,
         threads,
-        &format!(" (the reference of {})", C::NAME),
+        C::NAME,
+        "",
+    );
+    warn_low_overlap(
+        overlap(threads, reference_timing.0, reference_timing.1),
+        workload,
+        threads,
+        C::NAME,
+        &format!(" (its reference, {})", R::NAME),
     );
     // Filtered out, a test run or a quick run: nothing measured to pair.
     let Some(paired) = batches.measured() else {
