@@ -515,16 +515,17 @@ impl Throttle {
     /// Forgets the last evaluation, as of `generation` (run with the counters'
     /// sweep, so no old tag stays behind until the generation wraps onto it).
     pub(crate) fn sweep(&self, generation: u32) {
-        // Relaxed load: see `probability`. A racing evaluation of a later generation
-        // may be overwritten: the next outcome evaluates again. SeqCst exchange: a
-        // store of the word, in the total order `last_word` relies on (the sweep's
-        // caller syncs the hot byte after it).
+        // Relaxed: see `probability`. A racing evaluation of a later generation may be
+        // overwritten: the next outcome evaluates again. The word stored here sheds
+        // nothing, so a hot byte updated without seeing it (see `last_word`) is left
+        // set at worst: admissions then take the throttle's path, which decides by
+        // this word.
         let w = self.last.load(Ordering::Relaxed);
         if w & TAG_MASK != tag_of(generation) {
             let _ = self.last.compare_exchange(
                 w,
                 tag_of(generation),
-                Ordering::SeqCst,
+                Ordering::Relaxed,
                 Ordering::Relaxed,
             );
         }

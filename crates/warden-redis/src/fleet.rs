@@ -409,8 +409,9 @@ impl Fleet {
     /// instance claimed but has not used are given back to the fleet at once (one
     /// round trip, after a new connection if the fleet had lost its own, each
     /// bounded by [`redis_timeout`](FleetConfig::redis_timeout)) with the
-    /// outcomes of finished probes not sent yet, and the background task ends. Returns how many tokens were given back (0 if
-    /// Redis was unreachable: they then expire after
+    /// outcomes of finished probes not sent yet, and the background task ends.
+    /// Returns how many tokens were given back (0 if Redis was unreachable: they
+    /// then expire after
     /// [`probe_ttl`](FleetConfig::probe_ttl)). Probes still in flight keep their
     /// tokens until those expire. Calling it again returns 0; dropping the `Fleet`
     /// does the same without waiting.
