@@ -173,7 +173,13 @@ impl Results {
                     let (ns, low, high) =
                         parse_estimates(&json).map_err(|e| format!("{}: {e}", file.display()))?;
                     let written = fs::metadata(&file).and_then(|m| m.modified()).ok();
-                    if contender == BASELINE && PAIRED_WORKLOADS.contains(&workload) {
+                    // The policies' closed success and the tower layer are paired
+                    // (with the default policy's closed success, with the bare
+                    // service).
+                    if contender == BASELINE
+                        && (PAIRED_WORKLOADS.contains(&workload)
+                            || workload == Workload::TowerLayer)
+                    {
                         if let Some(p) = load_paired(&cdir.join(PAIRED_FILE), written)? {
                             paired.push((workload, threads, p));
                         }
@@ -430,13 +436,31 @@ pub fn checks(r: &Results) -> Vec<Check> {
     // The tower layer (`from_static`, the report's warden-breaker there): what
     // it adds to a bare service call, and how it scales to two threads.
     let tl = Workload::TowerLayer;
-    v.push(check_ns(
-        "tower_layer 1t: warden-breaker − bare service".to_string(),
-        r.ns(tl, 1, BASELINE)
-            .zip(r.ns(tl, 1, "bare"))
-            .map(|(w, b)| w - b),
-        8.0,
-    ));
+    let what = "tower_layer 1t: warden-breaker − bare service";
+    let unpaired = r
+        .ns(tl, 1, BASELINE)
+        .zip(r.ns(tl, 1, "bare"))
+        .map(|(w, b)| w - b);
+    match r.paired(tl, 1) {
+        // Decided on the batches run side by side (see `policy_checks`); the
+        // difference of criterion's two figures is shown for comparison.
+        Some(p) => {
+            v.push(check_ns(
+                format!("{what} (paired, {} batches)", p.batches),
+                Some(p.difference()),
+                8.0,
+            ));
+            let mut info = check_ns(
+                format!("{what} (unpaired: criterion's two figures, measured at different times)"),
+                unpaired,
+                8.0,
+            );
+            info.met = None;
+            info.informational = true;
+            v.push(info);
+        }
+        None => v.push(check_ns(what.to_string(), unpaired, 8.0)),
+    }
     v.push(check(
         "tower_layer: warden-breaker 2t ÷ 1t".to_string(),
         div(r.ns(tl, 2, BASELINE), r.ns(tl, 1, BASELINE)),
@@ -1867,6 +1891,40 @@ mod tests {
             md.contains("| tower_layer | 1 | 1.00 (0.10×) | **10.0** | 200 (20.0×) |"),
             "{md}"
         );
+        // With a paired measurement the check is decided on it: beside the bare
+        // service the layer added 6 ns (met), whatever criterion's two figures say.
+        let r = Results {
+            paired: vec![(
+                TowerLayer,
+                1,
+                Paired {
+                    policy_ns: 10.0,
+                    reference_ns: 4.0,
+                    batches: 100,
+                    iters: 1000,
+                },
+            )],
+            ..r
+        };
+        let c = checks(&r);
+        let deciding: Vec<_> = c
+            .iter()
+            .filter(|c| c.what.starts_with("tower_layer 1t") && !c.informational)
+            .collect();
+        assert_eq!(deciding.len(), 1, "one deciding row");
+        assert_eq!(
+            deciding[0].what,
+            "tower_layer 1t: warden-breaker − bare service (paired, 100 batches)"
+        );
+        assert_eq!(
+            (deciding[0].ratio, deciding[0].met),
+            (Some(6.0), Some(true))
+        );
+        let info = c
+            .iter()
+            .find(|c| c.what.starts_with("tower_layer 1t") && c.informational)
+            .expect("the unpaired row, for information");
+        assert_eq!((info.ratio, info.met), (Some(9.0), None));
     }
 
     #[test]

@@ -239,7 +239,11 @@ fn compare(c: &mut Criterion) {
             bench::<Failsafe>(&mut group, workload, threads);
             bench::<Reclose>(&mut group, workload, threads);
             bench::<Tower<BareStack>>(&mut group, workload, threads);
-            bench::<Tower<WardenStatic>>(&mut group, workload, threads);
+            // Paired with the bare service: the report's check is what the layer
+            // adds to it (see `bench_paired_with`).
+            bench_paired_with::<Tower<WardenStatic>, Tower<BareStack>>(
+                &mut group, workload, workload, threads,
+            );
             bench::<Tower<WardenArc>>(&mut group, workload, threads);
             bench::<Tower<TowerResilience>>(&mut group, workload, threads);
         }
