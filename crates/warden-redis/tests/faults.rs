@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::{RedisServer, real_sleep, wait_for};
 use warden_breaker::{CircuitBreaker, Error, Mode, State};
-use warden_redis::{Coordination, Fleet, FleetBreaker, FleetConfig};
+use warden_redis::{Coordination, Fleet, FleetBreaker, FleetConfig, FleetPermit};
 
 const SLICE: Duration = Duration::from_millis(20);
 const BOUND: Duration = Duration::from_secs(2);
@@ -859,6 +859,19 @@ async fn a_data_loss_hidden_by_a_counter_past_its_old_value_is_noticed_at_once()
     assert_eq!(a.cb.state(), State::Open);
 }
 
+/// Waits (up to `BOUND`) until `i` is admitted as one of the fleet's probes.
+async fn fleet_probe<'a>(i: &'a Instance, what: &str) -> FleetPermit<'a> {
+    let mut probe = None;
+    wait_for(BOUND, what, || {
+        probe = i.cb.try_acquire().ok();
+        probe.is_some()
+    })
+    .await;
+    let probe = probe.expect("admitted");
+    assert!(probe.is_fleet_probe(), "{what}: a local probe");
+    probe
+}
+
 /// A fleet of one instance, A, half-open for a breaker with one probe slot and
 /// a 20 s probe token time to live.
 async fn half_open_alone(server: &RedisServer, name: &str) -> Instance {
@@ -890,14 +903,7 @@ async fn a_probe_finishing_during_a_failed_round_trip_still_reports() {
     let name = "probe-in-failed-round";
     let a = half_open_alone(&server, name).await;
     let probes = || server.int(&format!("ZCARD warden:{{{name}}}:probes"));
-    let mut probe = None;
-    wait_for(BOUND, "A to get the fleet's probe", || {
-        probe = a.cb.try_acquire().ok();
-        probe.is_some()
-    })
-    .await;
-    let probe = probe.unwrap();
-    assert!(probe.is_fleet_probe());
+    let probe = fleet_probe(&a, "A to get the fleet's probe").await;
     assert_eq!(probes(), 1);
     let errors = a.fleet.stats().errors;
     server.freeze();
@@ -926,14 +932,7 @@ async fn a_probe_outcome_not_yet_sent_at_stop_is_sent() {
     let name = "probe-at-stop";
     let a = half_open_alone(&server, name).await;
     let probes = || server.int(&format!("ZCARD warden:{{{name}}}:probes"));
-    let mut probe = None;
-    wait_for(BOUND, "A to get the fleet's probe", || {
-        probe = a.cb.try_acquire().ok();
-        probe.is_some()
-    })
-    .await;
-    let probe = probe.unwrap();
-    assert!(probe.is_fleet_probe());
+    let probe = fleet_probe(&a, "A to get the fleet's probe").await;
     assert_eq!(probes(), 1);
     // One thread: the task cannot send the outcome between these two lines.
     probe.success();
@@ -978,14 +977,7 @@ async fn an_unused_token_held_when_redis_fails_goes_back_to_the_fleet() {
         a.cb.coordination() == Coordination::Fleet && fleet_state(&a) == Some(State::HalfOpen)
     })
     .await;
-    let mut probe = None;
-    wait_for(BOUND, "A to get the fleet's probe again", || {
-        probe = a.cb.try_acquire().ok();
-        probe.is_some()
-    })
-    .await;
-    let probe = probe.unwrap();
-    assert!(probe.is_fleet_probe());
+    let probe = fleet_probe(&a, "A to get the fleet's probe again").await;
     probe.success();
     wait_for(BOUND, "the fleet to close", || {
         fleet_state(&a) == Some(State::Closed)
