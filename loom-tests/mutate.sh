@@ -55,7 +55,7 @@ while [ $# -gt 0 ]; do
 done
 
 # ---------------------------------------------------------------- the list
-ids=() kinds=() files=() finds=() repls=() whats=() firsts=() accepts=()
+ids=() kinds=() files=() finds=() repls=() whats=() firsts=() accepts=() scopes=()
 unmodelled=()
 errors=0
 error() { echo "ERROR $*" >&2; errors=$((errors + 1)); }
@@ -71,7 +71,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     '['*']')
       n=$((n + 1))
       ids[n]=${line:1:${#line}-2}
-      kinds[n]= files[n]= finds[n]= repls[n]=unset whats[n]= firsts[n]= accepts[n]=
+      kinds[n]= files[n]= finds[n]= repls[n]=unset whats[n]= firsts[n]= accepts[n]= scopes[n]=
       continue
       ;;
   esac
@@ -99,6 +99,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     what) whats[n]=$val ;;
     first) firsts[n]=$val ;;
     accept) accepts[n]=$val ;;
+    scope) scopes[n]=$val ;;
     *) error "$list:$lineno: unknown key '$key'" ;;
   esac
 done <"$list"
@@ -120,6 +121,12 @@ for i in "${!ids[@]}"; do
   [ -n "${seen_id[$id]:-}" ] && error "mutant $id: listed twice"
   seen_id[$id]=1
   case ${kinds[i]} in ordering | logic) ;; *) error "mutant $id: kind must be ordering or logic" ;; esac
+  case ${scopes[i]} in
+    '') ;;
+    first) [ -n "${firsts[i]}" ] && [ -n "${accepts[i]}" ] ||
+      error "mutant $id: scope = first needs its first models and an accept reason" ;;
+    *) error "mutant $id: scope must be first (or absent)" ;;
+  esac
   [ -z "${whats[i]}" ] && error "mutant $id: no 'what'"
   [ -z "${finds[i]}" ] && error "mutant $id: no 'find'" && continue
   [ "${repls[i]}" = unset ] && error "mutant $id: no 'replace'" && continue
@@ -271,7 +278,7 @@ for i in "${!ids[@]}"; do
       break
     fi
   done
-  if [ "$outcome" = survived ]; then
+  if [ "$outcome" = survived ] && [ "${scopes[i]}" != first ]; then
     if ! build "${suite[@]}"; then
       outcome=nobuild
     else
