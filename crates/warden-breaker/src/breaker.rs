@@ -44,7 +44,7 @@ use std::sync::Arc as StdArc;
 use std::cell::OnceCell;
 
 use crate::buckets::Buckets;
-use crate::clock::{NANOS_PER_TICK, TimeBase};
+use crate::clock::{NANOS_PER_TICK, TimeBase, to_ticks};
 use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::live::{Live, Quick, Restart};
@@ -1263,9 +1263,8 @@ impl CircuitBreaker {
         timed: crate::live::Timed,
         now_ns: u64,
     ) {
-        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
-        if timed.window() && !self.quick.entered(generation, now) {
+        if timed.window() && !self.quick.entered(generation, now_ns) {
             return self.timed_success_entering(ticket, timed, now_ns);
         }
         if timed.is_slow(ticket.start_micros(), now_ns) {
@@ -1278,7 +1277,7 @@ impl CircuitBreaker {
         // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
         // whose evaluation then finds no throttle in the settings).
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            self.throttle_timed_success(generation, now);
+            self.throttle_timed_success(generation, now_ns);
         }
     }
 
@@ -1287,8 +1286,7 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_entering(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
-        self.enter_bucket(ticket.generation(), now);
+        self.enter_bucket(ticket.generation(), to_ticks(now_ns));
         self.timed_success_counting(ticket, timed, now_ns);
     }
 
@@ -1300,8 +1298,7 @@ impl CircuitBreaker {
         self.counters.record_success_elsewhere(ticket.word());
         // Relaxed: see `record_timed_success`.
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
-            self.throttle_timed_success(ticket.generation(), now);
+            self.throttle_timed_success(ticket.generation(), now_ns);
         }
     }
 
@@ -1310,14 +1307,13 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         self.counters.record_success(ticket.word());
         // Relaxed: see `record_timed_success`.
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            self.throttle_timed_success(ticket.generation(), now);
+            self.throttle_timed_success(ticket.generation(), now_ns);
         }
         if timed.is_slow(ticket.start_micros(), now_ns) {
-            self.slow_success(ticket, now_ns, now);
+            self.slow_success(ticket, now_ns, to_ticks(now_ns));
         }
     }
 
@@ -1462,7 +1458,7 @@ impl CircuitBreaker {
                 }
                 self.counters.record_counted_success(tag_of(generation));
                 if l.settings().adaptive_throttle().is_some() {
-                    self.throttle_success(l, generation, now);
+                    self.throttle_success(l, generation, now_ns);
                 }
                 if slow() && self.slow_calls_trip(l, generation, now) {
                     self.trip(l, generation);
