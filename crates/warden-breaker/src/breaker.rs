@@ -930,18 +930,27 @@ impl CircuitBreaker {
     /// line, so the inlined [`Self::admit`] stays as small as the plain path needs
     /// (a branch more there costs the plain closed path about 1 ns; inlining the
     /// throttle's common case there, tried, took the closed success from 82 to 103
-    /// instructions). First the throttle's common case, which is the plain
-    /// admission (see [`Self::throttle_admits_plainly`]); a thread whose cell is not
-    /// a direct one takes the general path, which decides the same and counts there.
+    /// instructions). First the slow-call rule's common case, which only takes the
+    /// start time (see [`Self::times_plainly`]), then the throttle's, which is the
+    /// plain admission (see [`Self::throttle_admits_plainly`]); a thread whose cell
+    /// is not a direct one takes the general path, which decides the same and
+    /// counts there. The slow-call rule's case comes first because the throttle's
+    /// is rare here: a throttle whose last evaluation sheds nothing admits on the
+    /// inlined path, so its admissions come here while it may shed, when its
+    /// common case mostly fails (callgrind, `slow_calls_success`: 189 -> 183
+    /// instructions a call, with the throttle's test first).
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Admission {
         // The cell first, while little is live (see `Counters::direct_cell`).
         let cell = self.counters.direct_cell();
-        if !self.throttle_admits_plainly(s) {
+        if self.times_plainly(s) {
             return match cell {
-                Some(cell) if self.times_plainly(s) => self.admit_timed(cell, s),
-                _ => self.admit_with_hooks(s),
+                Some(cell) => self.admit_timed(cell, s),
+                None => self.admit_with_hooks(s),
             };
+        }
+        if !self.throttle_admits_plainly(s) {
+            return self.admit_with_hooks(s);
         }
         let Some(cell) = cell else {
             return self.admit_plainly_elsewhere(s);
@@ -958,9 +967,10 @@ impl CircuitBreaker {
     /// counter cell up again.
     #[inline]
     fn times_plainly(&self, s: Snapshot) -> bool {
-        // Relaxed: see `hot`. Loaded again rather than passed from the throttle's
-        // check: passed, the byte stayed live across it and cost both paths
-        // (callgrind: slow calls 195 -> 198, throttle 177 -> 181 instructions a call).
+        // Relaxed: see `hot`. The throttle's check after this one loads the byte
+        // again: one byte passed between the two checks stayed live across the first
+        // and cost both paths (callgrind, with the throttle's check first: slow calls
+        // 195 -> 198, throttle 177 -> 181 instructions a call).
         let bits = self.hot.load(Ordering::Relaxed);
         bits & config::HOT_THROTTLE == 0
             && RecordPath::from_hot_bits(bits) == RecordPath::Timed
