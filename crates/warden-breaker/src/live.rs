@@ -200,7 +200,6 @@ const SLOW_RULE: u64 = 4;
 const THROTTLE: u64 = 8;
 const CURSOR_END_BITS: u32 = 44;
 const CURSOR_END_MASK: u64 = (1 << CURSOR_END_BITS) - 1;
-const CURSOR_GEN_MASK: u64 = (1 << crate::state::GEN_BITS) - 1;
 
 /// What a closed success on the timed path reads of the settings (see [`Quick`]).
 #[derive(Clone, Copy, Debug)]
@@ -322,8 +321,12 @@ impl Quick {
         // snapshots are read through its seqlock, never through this.
         let c = self.cursor.load(Ordering::Relaxed);
         // No overflow: an end below 2^44 ticks is below 2^64 nanoseconds.
-        c >> CURSOR_END_BITS == u64::from(generation) & CURSOR_GEN_MASK
-            && now_nanos < (c & CURSOR_END_MASK) * NANOS_PER_TICK
+        // The caller's generation taken off the cursor's: what is left is the end
+        // exactly when they are equal (no borrow: the generation's low bits are 0),
+        // and above any end when not (callgrind: 2 instructions a call fewer than
+        // comparing the generations and masking the end).
+        let end = c.wrapping_sub(u64::from(generation) << CURSOR_END_BITS);
+        end <= CURSOR_END_MASK && now_nanos < end * NANOS_PER_TICK
     }
 
     /// Remembers the window's cursor after an entry (`Buckets::cursor_word`).
