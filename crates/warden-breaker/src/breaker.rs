@@ -1291,7 +1291,7 @@ impl CircuitBreaker {
         // evaluation then finds none in the settings; one it lacks yet skips a look,
         // as a success a moment earlier would have.
         if timed.throttle() {
-            self.throttle_timed_success(generation, now_ns);
+            self.throttle_timed_success(ticket, now_ns);
         }
     }
 
@@ -1313,7 +1313,7 @@ impl CircuitBreaker {
         // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
         // whose evaluation then finds no throttle in the settings).
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            self.throttle_timed_success(ticket.generation(), now_ns);
+            self.throttle_timed_success(ticket, now_ns);
         }
     }
 
@@ -1325,7 +1325,7 @@ impl CircuitBreaker {
         self.counters.record_success(ticket.word());
         // By the copy, as in `timed_success_at`.
         if timed.throttle() {
-            self.throttle_timed_success(ticket.generation(), now_ns);
+            self.throttle_timed_success(ticket, now_ns);
         }
         if timed.is_slow(ticket.start_micros(), now_ns) {
             self.slow_success(ticket, now_ns, to_ticks(now_ns));
