@@ -44,7 +44,7 @@ use std::sync::Arc as StdArc;
 use std::cell::OnceCell;
 
 use crate::buckets::Buckets;
-use crate::clock::{NANOS_PER_TICK, TimeBase};
+use crate::clock::{NANOS_PER_TICK, TimeBase, to_ticks};
 use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::live::{Live, Quick, Restart};
@@ -930,18 +930,27 @@ impl CircuitBreaker {
     /// line, so the inlined [`Self::admit`] stays as small as the plain path needs
     /// (a branch more there costs the plain closed path about 1 ns; inlining the
     /// throttle's common case there, tried, took the closed success from 82 to 103
-    /// instructions). First the throttle's common case, which is the plain
-    /// admission (see [`Self::throttle_admits_plainly`]); a thread whose cell is not
-    /// a direct one takes the general path, which decides the same and counts there.
+    /// instructions). First the slow-call rule's common case, which only takes the
+    /// start time (see [`Self::times_plainly`]), then the throttle's, which is the
+    /// plain admission (see [`Self::throttle_admits_plainly`]); a thread whose cell
+    /// is not a direct one takes the general path, which decides the same and
+    /// counts there. The slow-call rule's case comes first because the throttle's
+    /// is rare here: a throttle whose last evaluation sheds nothing admits on the
+    /// inlined path, so its admissions come here while it may shed, when its
+    /// common case mostly fails (callgrind, `slow_calls_success`: 189 -> 183
+    /// instructions a call, with the throttle's test first).
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Admission {
         // The cell first, while little is live (see `Counters::direct_cell`).
         let cell = self.counters.direct_cell();
-        if !self.throttle_admits_plainly(s) {
+        if self.times_plainly(s) {
             return match cell {
-                Some(cell) if self.times_plainly(s) => self.admit_timed(cell, s),
-                _ => self.admit_with_hooks(s),
+                Some(cell) => self.admit_timed(cell, s),
+                None => self.admit_with_hooks(s),
             };
+        }
+        if !self.throttle_admits_plainly(s) {
+            return self.admit_with_hooks(s);
         }
         let Some(cell) = cell else {
             return self.admit_plainly_elsewhere(s);
@@ -958,9 +967,10 @@ impl CircuitBreaker {
     /// counter cell up again.
     #[inline]
     fn times_plainly(&self, s: Snapshot) -> bool {
-        // Relaxed: see `hot`. Loaded again rather than passed from the throttle's
-        // check: passed, the byte stayed live across it and cost both paths
-        // (callgrind: slow calls 195 -> 198, throttle 177 -> 181 instructions a call).
+        // Relaxed: see `hot`. The throttle's check after this one loads the byte
+        // again: one byte passed between the two checks stayed live across the first
+        // and cost both paths (callgrind, with the throttle's check first: slow calls
+        // 195 -> 198, throttle 177 -> 181 instructions a call).
         let bits = self.hot.load(Ordering::Relaxed);
         bits & config::HOT_THROTTLE == 0
             && RecordPath::from_hot_bits(bits) == RecordPath::Timed
@@ -1263,9 +1273,8 @@ impl CircuitBreaker {
         timed: crate::live::Timed,
         now_ns: u64,
     ) {
-        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         let generation = ticket.generation();
-        if timed.window() && !self.quick.entered(generation, now) {
+        if timed.window() && !self.quick.entered(generation, now_ns) {
             return self.timed_success_entering(ticket, timed, now_ns);
         }
         if timed.is_slow(ticket.start_micros(), now_ns) {
@@ -1275,10 +1284,14 @@ impl CircuitBreaker {
             return self.timed_success_elsewhere(ticket, now_ns);
         };
         cell.record_success(&self.counters, ticket.word());
-        // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
-        // whose evaluation then finds no throttle in the settings).
-        if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            self.throttle_timed_success(generation, now);
+        // The throttle by the same copy as the rest (see `Quick`), already in a
+        // register rather than the hot byte loaded again (callgrind: 1 instruction a
+        // call). A copy older than the settings is what a stale hot byte was: a
+        // throttle it still has costs a look at the last evaluation, whose
+        // evaluation then finds none in the settings; one it lacks yet skips a look,
+        // as a success a moment earlier would have.
+        if timed.throttle() {
+            self.throttle_timed_success(ticket, now_ns);
         }
     }
 
@@ -1287,8 +1300,7 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_entering(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
-        self.enter_bucket(ticket.generation(), now);
+        self.enter_bucket(ticket.generation(), to_ticks(now_ns));
         self.timed_success_counting(ticket, timed, now_ns);
     }
 
@@ -1298,10 +1310,10 @@ impl CircuitBreaker {
     #[inline(never)]
     fn timed_success_elsewhere(&self, ticket: Ticket, now_ns: u64) {
         self.counters.record_success_elsewhere(ticket.word());
-        // Relaxed: see `record_timed_success`.
+        // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
+        // whose evaluation then finds no throttle in the settings).
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
-            self.throttle_timed_success(ticket.generation(), now);
+            self.throttle_timed_success(ticket, now_ns);
         }
     }
 
@@ -1310,14 +1322,13 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
         self.counters.record_success(ticket.word());
-        // Relaxed: see `record_timed_success`.
-        if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
-            self.throttle_timed_success(ticket.generation(), now);
+        // By the copy, as in `timed_success_at`.
+        if timed.throttle() {
+            self.throttle_timed_success(ticket, now_ns);
         }
         if timed.is_slow(ticket.start_micros(), now_ns) {
-            self.slow_success(ticket, now_ns, now);
+            self.slow_success(ticket, now_ns, to_ticks(now_ns));
         }
     }
 
@@ -1350,14 +1361,17 @@ impl CircuitBreaker {
     /// the plain path pays nothing for it.
     #[inline(never)]
     fn record_other(&self, ticket: Ticket, outcome: Option<Outcome>) {
-        let path = self.hot().0;
         if outcome == Some(Outcome::Success)
-            && path == RecordPath::Timed
+            && self.hot().0 == RecordPath::Timed
             && self.load().without_pending() == ticket.word()
         {
             return self.record_timed_success(ticket);
         }
-        self.record_untimed(ticket, outcome, path);
+        // The byte read again rather than kept from the test above: kept, the timed
+        // success paid for holding the path it decoded (callgrind: 2 instructions a
+        // call). Whether the path is the observed one, all `record_untimed` asks,
+        // never changes: observers are fixed for the breaker's life.
+        self.record_untimed(ticket, outcome, self.hot().0);
     }
 
     /// [`Self::record_other`] past the timed success, in a function of its own so
@@ -1462,7 +1476,7 @@ impl CircuitBreaker {
                 }
                 self.counters.record_counted_success(tag_of(generation));
                 if l.settings().adaptive_throttle().is_some() {
-                    self.throttle_success(l, generation, now);
+                    self.throttle_success(l, generation, now_ns);
                 }
                 if slow() && self.slow_calls_trip(l, generation, now) {
                     self.trip(l, generation);

@@ -319,6 +319,8 @@ impl TimeBase {
     }
 }
 
-fn to_ticks(nanos: u64) -> u64 {
+/// Whole milliseconds in `nanos`, saturating at [`crate::state::MAX_TICK`].
+#[inline]
+pub(crate) fn to_ticks(nanos: u64) -> u64 {
     (nanos / NANOS_PER_TICK).min(crate::state::MAX_TICK)
 }

@@ -414,12 +414,19 @@ impl SlowCalls {
     /// (modulo 2^40).
     #[inline]
     pub(crate) const fn is_slow_since(&self, start_micros: u64, end_nanos: u64) -> bool {
-        let took = (end_nanos / 1_000).wrapping_sub(start_micros) & MICROS_MASK;
-        // Past half the span: the end is before the start (the clock stepped back),
-        // which is standing still.
-        let took = if took > BACKWARDS_AFTER { 0 } else { took };
-        took as u128 >= self.threshold.as_micros()
+        took_micros(start_micros, end_nanos) as u128 >= self.threshold.as_micros()
     }
+}
+
+/// The whole microseconds a call admitted at `start_micros` (modulo 2^40) and
+/// recorded at `end_nanos` took, as [`SlowCalls::is_slow`] counts them (0 for an
+/// end before the start).
+#[inline]
+pub(crate) const fn took_micros(start_micros: u64, end_nanos: u64) -> u64 {
+    let took = (end_nanos / 1_000).wrapping_sub(start_micros) & MICROS_MASK;
+    // Past half the span: the end is before the start (the clock stepped back),
+    // which is standing still.
+    if took > BACKWARDS_AFTER { 0 } else { took }
 }
 
 /// Slow-call times are kept in 40 bits of microseconds.

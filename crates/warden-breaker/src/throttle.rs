@@ -455,15 +455,23 @@ impl Throttle {
         w & !TAG_MASK != 0
     }
 
-    /// Whether a success at tick `now` in `generation` must re-evaluate: the last
-    /// evaluation is of another generation or bucket, or the window was failing.
+    /// Whether a success at `now_nanos` (since the breaker's epoch) in the
+    /// generation of counter tag `tag` ([`tag_of`], which a closed ticket's word
+    /// is) must re-evaluate: the last evaluation is of another generation or
+    /// bucket, or the window was failing.
+    ///
+    /// The bucket's end is compared in nanoseconds (see `Quick::entered`): the
+    /// caller converts nothing to ticks. A time whose tick saturates at `MAX_TICK`
+    /// may answer `true` where the tick would not, which costs an evaluation.
     #[inline]
-    pub(crate) fn success_evaluates(&self, generation: u32, now: u64) -> bool {
+    pub(crate) fn success_evaluates(&self, tag: u64, now_nanos: u64) -> bool {
         // Relaxed: see `probability`.
         let w = self.last.load(Ordering::Relaxed);
         // The word is its generation's tag alone exactly when that generation's last
         // evaluation sheds nothing and is not failing (no other bit is ever set).
-        w != tag_of(generation) || now >= self.until.load(Ordering::Relaxed)
+        // No overflow: `until` is at most `MAX_TICK` plus a bucket's width, below
+        // 2^41 ticks (see `store`).
+        w != tag || now_nanos >= self.until.load(Ordering::Relaxed) * NANOS_PER_TICK
     }
 
     /// Whether tick `now` is in a later bucket than the last evaluation.
