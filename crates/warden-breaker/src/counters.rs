@@ -562,7 +562,7 @@ impl Counters {
     /// cell pointer, a null check, then `owned`. Everything else (a thread's first
     /// call, which takes its slot and creates its cell; the directory's levels; the
     /// shared cell) is one out-of-line call, so the caller saves no registers for it,
-    /// laid out away from the inlined path (`cold_path`): placed after it, the
+    /// laid out away from the inlined path (the callee is `#[cold]`): placed after it, the
     /// inlined path jumped over the call on every count (callgrind: 4 instructions
     /// of the tower layer's closed call, 2 of the benches' `closed_success`). A
     /// thread past the direct slots pays a jump there and back to a call it makes
@@ -577,14 +577,14 @@ impl Counters {
         let direct = self.cells.direct.get(slot::peek());
         match direct.and_then(OnceBox::get) {
             Some(cell) => owned(cell),
-            None => {
-                std::hint::cold_path();
-                self.on_cell_elsewhere(tag, owned, shared)
-            }
+            None => self.on_cell_elsewhere(tag, owned, shared),
         }
     }
 
-    /// [`Self::on_cell`] off the direct path.
+    /// [`Self::on_cell`] off the direct path. Cold for where its callers place it
+    /// (see [`Self::on_cell`]), not for how often it runs: every count of a thread
+    /// past the direct slots comes here.
+    #[cold]
     #[inline(never)]
     fn on_cell_elsewhere(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
         match self.own_cell(tag) {
