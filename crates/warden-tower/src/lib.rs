@@ -123,14 +123,15 @@
 //!
 //! Measured in the comparison's own driver (`benches/examples/tower_batches.rs`:
 //! `ready().await`, `call`, `.await` per request in one async block, as a
-//! handler does; 2026-12-06 19:27 UTC, `valgrind --tool=callgrind
+//! handler does; 2026-12-07, `valgrind --tool=callgrind
 //! --toggle-collect='*Contender>::run' target/release/examples/tower_batches
 //! 100000 1 static 1`, and `arc`, `bare`, the difference between 200,000 and
-//! 100,000 calls): a closed call is 129 instructions with `from_static` and
-//! 165 with an `Arc`, against 28 for the bare service; the core's admission,
-//! success record and state look are about 60 of the 101 `from_static` adds
-//! (the future's `poll` is always inlined into the caller's: left to the
-//! compiler it stayed a call, 21 instructions more). In short batches
+//! 100,000 calls): a closed call is 111 instructions with `from_static` and
+//! 156 with an `Arc`, against 28 for the bare service; the core's admission,
+//! success record and state look are about 58 of the 83 `from_static` adds
+//! (the future's `poll` and the service's `call` are always inlined into the
+//! caller's: left to the compiler `poll` stayed a call, 21 instructions more).
+//! On 2026-12-06 (129 and 165 instructions) in short batches
 //! (`tower_batches 100000 200 bare,static 1`, fastest of 200, load average 2.3-2.9 on a
 //! 2-core VM shared with other jobs) that came to 4.4 ns over the bare
 //! service with `from_static` (5.5-5.7 with the call), and earlier the same
