@@ -272,6 +272,18 @@ impl TimeBase {
         self.now_ticks()
     }
 
+    /// [`Self::recent_ticks`]'s ticker case alone: `None` where that reads the
+    /// clock, for a caller that keeps the clock read off its common path.
+    #[inline]
+    pub(crate) fn ticker_ticks(&self) -> Option<u64> {
+        if self.process
+            && let Some(t) = ticker::recent()
+        {
+            return Some(to_ticks(t.saturating_sub(self.epoch)));
+        }
+        None
+    }
+
     /// The time a closed-state call is timed with (a time window's bucket, a slow
     /// call's start and end): the ticker's while these settings hold a lease and
     /// it runs, else [`Self::now_nanos`].

@@ -160,3 +160,36 @@ fn slow_calls_on_the_default_clock_are_timed_on_threads_past_the_direct_cells() 
         "every 70 ms call, on every thread"
     );
 }
+
+#[test]
+fn refusals_of_an_open_breaker_are_counted_on_every_thread() {
+    // The default clock: while the breaker is open the ticker publishes the time, and
+    // a refusal is decided on it alone (its own short path), on direct cells and on
+    // threads past them (six threads).
+    let cb = std::sync::Arc::new(tripped(Duration::from_secs(60)));
+    let before = cb.totals().rejected_open;
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let cb = std::sync::Arc::clone(&cb);
+            std::thread::spawn(move || {
+                for _ in 0..1_000 {
+                    assert_eq!(cb.try_acquire().map(drop), Err(Rejected::Open));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread panicked");
+    }
+    assert_eq!(cb.totals().rejected_open - before, 6_000);
+    // Forced open: refused on the same short path, and counted the same way.
+    cb.force_open();
+    for _ in 0..100 {
+        assert!(matches!(
+            cb.call(|| Ok::<_, ()>(())),
+            Err(Error::Rejected(Rejected::Open))
+        ));
+    }
+    assert_eq!(cb.totals().rejected_open - before, 6_100);
+    assert_eq!(cb.state(), State::Open);
+}
