@@ -264,12 +264,7 @@ impl TimeBase {
     /// answer holds for the exact time too).
     #[inline]
     pub(crate) fn recent_ticks(&self) -> u64 {
-        if self.process
-            && let Some(t) = ticker::recent()
-        {
-            return to_ticks(t.saturating_sub(self.epoch));
-        }
-        self.now_ticks()
+        self.ticker_ticks().unwrap_or_else(|| self.now_ticks())
     }
 
     /// [`Self::recent_ticks`]'s ticker case alone: `None` where that reads the
