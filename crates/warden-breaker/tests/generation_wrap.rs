@@ -1,0 +1,422 @@
+//! A permit held across exactly 2^20 (and 2^21) generation changes, the point
+//! where the state word's 20-bit generation field repeats, must still be told
+//! apart from the current generation: an untimed permit carries its full
+//! generation. Each case admits a call, moves the breaker through exactly that
+//! many generations (resets, force-open/reset pairs, natural flapping on a
+//! `ManualClock`, counting-interval resets, disable commands), reports the
+//! outcome, and checks that nothing changed: the state and mode, the counts, the
+//! transitions the breaker counted, and that the breaker still admits and counts
+//! normally afterwards. The same cases run against the mutex reference in
+//! `warden-mutex/tests/generation_wrap.rs`.
+//!
+//! A permit that times its call (slow calls) keeps a 20-bit generation: its
+//! ticket holds the start time.
+#![cfg(not(loom))]
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use warden_breaker::{CircuitBreaker, Counts, ManualClock, Mode, State, Totals};
+
+/// Generations the state word's 20-bit field tells apart.
+const LAP: u32 = 1 << 20;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Trips at the first failure; 1 ms timeout; one probe closes it.
+fn trip_on_first_failure() -> (CircuitBreaker, ManualClock) {
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("wrap")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .timeout(ms(1))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    (cb, clock)
+}
+
+/// The generation the breaker's `Debug` output shows (its state word's field,
+/// or a wider one: only its low 20 bits are compared).
+fn generation(cb: &CircuitBreaker) -> u64 {
+    let text = format!("{cb:?}");
+    let (_, rest) = text
+        .split_once("generation: ")
+        .expect("Debug shows the generation");
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+/// Checks that the generation moved by `by` since `from`, modulo the field's
+/// 2^20. Each case checks this after its first step (one step is exactly the
+/// generations it says) and after the whole lap (the field is back where the
+/// permit was admitted, so only a full generation tells them apart).
+fn assert_moved(cb: &CircuitBreaker, from: u64, by: u64) {
+    let mask = u64::from(LAP) - 1;
+    assert_eq!(
+        generation(cb).wrapping_sub(from) & mask,
+        by & mask,
+        "the generation moved by {by} (mod 2^20) since {from}: {cb:?}"
+    );
+}
+
+/// `step` issued `n` times, each exactly `per_step` generations (checked after
+/// the first), `n * per_step` generations in all (checked modulo 2^20).
+fn steps(cb: &CircuitBreaker, n: u32, per_step: u64, mut step: impl FnMut()) {
+    let from = generation(cb);
+    step();
+    assert_moved(cb, from, per_step);
+    for _ in 1..n {
+        step();
+    }
+    assert_moved(cb, from, u64::from(n) * per_step);
+}
+
+/// What a report must leave as it was: the breaker's transitions so far, and every
+/// total but the outcome counted (stale outcomes count in `Totals` too).
+fn same_but_outcome(before: &Totals, after: &Totals) {
+    assert_eq!(
+        after.transitions, before.transitions,
+        "a stale outcome moved the breaker"
+    );
+    assert_eq!(
+        (
+            after.dropped,
+            after.rejected_open,
+            after.rejected_too_many_requests
+        ),
+        (
+            before.dropped,
+            before.rejected_open,
+            before.rejected_too_many_requests
+        ),
+    );
+    assert_eq!(
+        after.successes + after.failures + after.ignored,
+        before.successes + before.failures + before.ignored + 1,
+        "the outcome is in the totals once"
+    );
+}
+
+/// A closed breaker that trips at the first failure still counts a fresh call
+/// from zero after the stale report.
+fn counts_fresh_calls(cb: &CircuitBreaker) {
+    cb.try_acquire().expect("closed admits").success();
+    assert_eq!(
+        cb.counts(),
+        Counts {
+            requests: 1,
+            total_successes: 1,
+            consecutive_successes: 1,
+            ..Counts::default()
+        }
+    );
+}
+
+#[test]
+fn closed_failure_after_a_lap_of_resets_changes_nothing() {
+    let (cb, _clock) = trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || cb.reset());
+    let before = cb.totals();
+    held.failure();
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Normal),
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(cb.totals().all_transitions(), 0);
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn closed_success_after_two_laps_of_resets_is_not_counted() {
+    let (cb, _clock) = trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, 2 * LAP, 1, || cb.reset());
+    let before = cb.totals();
+    held.success();
+    assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Normal));
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale success was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(cb.totals().all_transitions(), 0);
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn owned_permit_across_a_lap_of_force_open_and_reset() {
+    let (cb, _clock) = trip_on_first_failure();
+    let cb = Arc::new(cb);
+    let held = cb.try_acquire_owned().expect("closed admits");
+    steps(&cb, LAP / 2, 2, || {
+        cb.force_open();
+        cb.reset();
+    });
+    assert_eq!(
+        cb.totals().transitions(State::Closed, State::Open),
+        u64::from(LAP / 2)
+    );
+    let before = cb.totals();
+    held.failure();
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Normal),
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn owned_permit_reported_on_another_thread_after_a_lap_of_resets() {
+    let (cb, _clock) = trip_on_first_failure();
+    let cb = Arc::new(cb);
+    let held = cb.try_acquire_owned().expect("closed admits");
+    let (go, wait) = mpsc::channel::<()>();
+    let reporter = thread::spawn(move || {
+        wait.recv().expect("the lap is done");
+        held.failure();
+    });
+    steps(&cb, LAP, 1, || cb.reset());
+    let before = cb.totals();
+    go.send(()).expect("the reporter waits");
+    reporter.join().expect("the reporter does not panic");
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Normal),
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(cb.totals().all_transitions(), 0);
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn interval_closed_failure_after_a_lap_of_resets_changes_nothing() {
+    // A counting interval: the closed word holds an expiry, the same one for every
+    // reset here (the clock stands still), so the word after the lap is the word
+    // the permit was admitted in.
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("wrap")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .interval(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    clock.advance(ms(5));
+    cb.reset(); // the expiry is now + 60 s from here on
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || cb.reset());
+    let before = cb.totals();
+    held.failure();
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Normal),
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(cb.totals().all_transitions(), 0);
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn interval_closed_failure_after_a_lap_of_interval_expiries_changes_nothing() {
+    // Each step lets the 1 ms interval pass and looks at the breaker: one new
+    // closed generation, with an expiry 2 ms later than the last.
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("wrap")
+        .ready_to_trip(|c| c.consecutive_failures >= 1)
+        .interval(ms(1))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || {
+        clock.advance(ms(2));
+        assert_eq!(cb.state(), State::Closed);
+    });
+    let before = cb.totals();
+    held.failure();
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Normal),
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(cb.totals().all_transitions(), 0);
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn disabled_failure_after_a_lap_of_disable_commands_is_not_counted() {
+    // Disabled counts like closed from each command on and never trips: a stale
+    // failure would show in the counts only.
+    let (cb, _clock) = trip_on_first_failure();
+    cb.disable();
+    let held = cb.try_acquire().expect("disabled admits");
+    steps(&cb, LAP, 1, || cb.disable());
+    let before = cb.totals();
+    held.failure();
+    assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Disabled));
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(cb.totals().all_transitions(), 0);
+    counts_fresh_calls(&cb);
+    assert_eq!(cb.mode(), Mode::Disabled);
+}
+
+/// Open, then half-open with one probe admitted (after `laps_before` laps of
+/// resets, so the probe's full generation is in that lap), held while the breaker
+/// moves through exactly one lap of generations back to half-open (`LAP - 2`
+/// resets, a trip, the timeout); then, if `fresh`, a fresh probe takes the new
+/// half-open generation's one slot; then `report` reports the held probe, which
+/// must change nothing: no close, no re-open, no count, the slot as it was.
+fn probe_held_across_a_lap(
+    laps_before: u32,
+    fresh: bool,
+    report: impl FnOnce(warden_breaker::Permit<'_>),
+) {
+    let (cb, clock) = trip_on_first_failure();
+    if laps_before > 0 {
+        steps(&cb, laps_before * LAP, 1, || cb.reset());
+    }
+    let _ = cb.call(|| Err::<(), _>(()));
+    clock.advance(ms(2));
+    let probe = cb.try_acquire().expect("half-open admits a probe");
+    assert_eq!(cb.state(), State::HalfOpen);
+    let admitted = generation(&cb);
+    steps(&cb, LAP - 2, 1, || cb.reset());
+    let _ = cb.call(|| Err::<(), _>(()));
+    clock.advance(ms(2));
+    assert_eq!(cb.state(), State::HalfOpen, "a lap later, half-open again");
+    assert_moved(&cb, admitted, u64::from(LAP));
+    assert_eq!(cb.counts(), Counts::default(), "no probe admitted yet");
+    let fresh = fresh.then(|| cb.try_acquire().expect("the probe slot is free"));
+    let counts = cb.counts();
+    let before = cb.totals();
+    report(probe);
+    same_but_outcome(&before, &cb.totals());
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::HalfOpen, Mode::Normal),
+        "a stale probe closed or re-opened the breaker"
+    );
+    assert_eq!(cb.counts(), counts, "a stale probe was counted");
+    // The slot is as it was: held by the fresh probe, or free for one.
+    let fresh = fresh.unwrap_or_else(|| cb.try_acquire().expect("the probe slot is free"));
+    assert!(cb.try_acquire().is_err(), "one probe at a time");
+    assert_eq!(cb.counts().requests, 1);
+    fresh.success();
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "the fresh probe closes the breaker"
+    );
+    assert_eq!(cb.counts(), Counts::default(), "a new closed generation");
+    counts_fresh_calls(&cb);
+}
+
+#[test]
+fn half_open_probe_success_after_a_lap_does_not_close() {
+    probe_held_across_a_lap(0, false, |p| p.success());
+}
+
+#[test]
+fn half_open_probe_failure_after_a_lap_does_not_reopen() {
+    probe_held_across_a_lap(0, false, |p| p.failure());
+}
+
+#[test]
+fn half_open_probe_success_after_a_lap_beside_a_fresh_probe_is_not_counted() {
+    probe_held_across_a_lap(0, true, |p| p.success());
+}
+
+#[test]
+fn second_lap_probe_success_after_a_lap_beside_a_fresh_probe_is_not_counted() {
+    // The probe is admitted in the second lap of generations: whatever a permit
+    // keeps of its lap must not read as the probe count of a later half-open word.
+    probe_held_across_a_lap(1, true, |p| p.success());
+}
+
+#[test]
+fn second_lap_probe_failure_after_a_lap_does_not_reopen() {
+    probe_held_across_a_lap(1, false, |p| p.failure());
+}
+
+#[test]
+fn closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
+    // Each cycle is three generations (trip, half-open, close): LAP cycles are three
+    // laps, back to the admitting generation's field value.
+    let (cb, clock) = trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 3, || {
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(2));
+        let _ = cb.call(|| Ok::<_, ()>(()));
+    });
+    assert_eq!(cb.state(), State::Closed);
+    let cycles = u64::from(LAP);
+    let t = cb.totals();
+    assert_eq!(
+        (
+            t.transitions(State::Closed, State::Open),
+            t.transitions(State::Open, State::HalfOpen),
+            t.transitions(State::HalfOpen, State::Closed),
+            t.all_transitions(),
+        ),
+        (cycles, cycles, cycles, 3 * cycles),
+    );
+    let before = cb.totals();
+    held.failure();
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Normal),
+        "a stale failure tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale failure was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    counts_fresh_calls(&cb);
+}
