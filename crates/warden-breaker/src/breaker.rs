@@ -29,11 +29,14 @@
 //!
 //! # Memory ordering
 //!
-//! The state word publishes no memory besides itself: every count it gates is
-//! an atomic tagged with its generation (see `counters.rs`). So loads of the
-//! word and exchanges that only change counters are `Relaxed`. The one
-//! happens-before edge is the callback chain above: transition exchanges are
-//! `Acquire`, the exchange that clears `PENDING` is `Release`. With an open
+//! The state word publishes no memory besides itself and the generation word:
+//! every count it gates is an atomic tagged with its generation (see
+//! `counters.rs`). So exchanges that only change counters are `Relaxed`. An
+//! exchange that moves the generation on is `Release`, after raising the
+//! generation word, and loads of the word are `Acquire`: whoever loads a word then
+//! finds the generation word at most one behind it (see `full_generation_of`).
+//! The other happens-before edge is the callback chain above: transition
+//! exchanges are `Acquire`, the exchange that clears `PENDING` is `Release`. With an open
 //! backoff one more count rides on that edge: the re-trip count, stored by the
 //! thread that re-opened the breaker before it clears `PENDING`, and read behind
 //! an `Acquire` fence by the thread whose failed probe re-opens it next.
@@ -51,8 +54,8 @@ use crate::live::{Live, Quick, Restart};
 use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
 use crate::state::{
-    MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, next_generation,
-    prev_generation,
+    MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, full_generation_near,
+    low_bits, next_generation, prev_generation,
 };
 use crate::sync::{AtomicU8, AtomicU64, Loaded, Mutex, Ordering, SwapCell, fence};
 use crate::throttle::Throttle;
@@ -108,6 +111,10 @@ pub(crate) mod schedule;
 // within 512 bytes in all (`tests/memory.rs`).
 pub struct CircuitBreaker {
     state: AtomicU64,
+    /// The full generation of the state word, which holds its low 20 bits, or one
+    /// less: raised before every exchange that moves the generation on (see
+    /// `full_generation_of`). A plain-closed word holds its full generation itself.
+    full_generation: AtomicU64,
     counters: Counters,
     /// The settings and the trip rule's windows, behind one pointer that
     /// [`reconfigure`](Self::reconfigure) replaces (shared with other breakers when
@@ -233,7 +240,8 @@ impl CircuitBreaker {
             reconfiguring: Mutex::new(()),
             throttle: Throttle::new(),
             live: SwapCell::new(Live::new(settings).publish()),
-            state: AtomicU64::new(Snapshot::closed(generation, expiry).0),
+            state: AtomicU64::new(Snapshot::closed(generation.into(), expiry).0),
+            full_generation: AtomicU64::new(generation.into()),
             counters,
             scheduled: OnceBox::new(),
         }
@@ -388,19 +396,15 @@ impl CircuitBreaker {
                 0 => 0,
                 i => self.now_ticks().saturating_add(i).min(MAX_TICK),
             };
-            let generation = if fresh {
-                next_generation(s.generation())
-            } else {
-                s.generation()
-            };
+            let full = self.full_generation_of(s) + u64::from(fresh);
             // PENDING stays: a closed word with it is a transition into closed whose
             // callbacks still run; their thread sees the new word (a new generation:
             // no state change to report) and clears PENDING on it.
-            let next = Snapshot::closed(generation, expiry).with_pending(s.is_pending());
+            let next = Snapshot::closed(full, expiry).with_pending(s.is_pending());
             match self.exchange(s, next) {
                 Ok(()) => {
                     if fresh {
-                        self.new_generation(&Cfg::lazy(&self.live), generation);
+                        self.new_generation(&Cfg::lazy(&self.live), next.generation());
                     }
                     return;
                 }
@@ -445,23 +449,73 @@ impl CircuitBreaker {
 
     #[inline]
     fn load(&self) -> Snapshot {
-        // Relaxed: the word publishes nothing but itself (see "Memory ordering").
-        Snapshot(self.state.load(Ordering::Relaxed))
+        // Acquire: pairs with the Release of the exchange that moved the generation on
+        // to this word's (see `exchange`), so the generation word loaded after this
+        // one is at most one generation behind it (see `full_generation_of`).
+        Snapshot(self.state.load(Ordering::Acquire))
+    }
+
+    /// The full generation of `s`, a word this thread loaded (see [`Self::load`]):
+    /// a plain-closed word holds it; any other word holds its low 20 bits, and the
+    /// generation word, loaded after `s`, the rest. That word is at most one
+    /// generation behind `s` and never ahead of the breaker's current word, so the
+    /// generation is exact unless the breaker made 2^19 transitions between this
+    /// thread's load of `s` and this load: the few instructions between them. An
+    /// exchange from `s` that succeeds afterwards shows the word did not change.
+    #[inline]
+    fn full_generation_of(&self, s: Snapshot) -> u64 {
+        if let Some(full) = s.plain_full_generation() {
+            return full;
+        }
+        // Relaxed: `s` was loaded with Acquire (or by a failed exchange's Acquire),
+        // which pairs with the Release of the exchange that raised this word first.
+        full_generation_near(self.full_generation.load(Ordering::Relaxed), s.generation())
+    }
+
+    /// Whether `ticket` was admitted in the generation of `s`, a word this thread
+    /// loaded: by full generation, or by the 20 bits a timed ticket holds.
+    #[inline]
+    fn admitted_in(&self, s: Snapshot, ticket: Ticket) -> bool {
+        s.generation() == ticket.generation()
+            && ticket
+                .full_generation()
+                .is_none_or(|full| self.full_generation_of(s) == full)
+    }
+
+    /// Before an exchange that moves the generation on from a word whose full
+    /// generation is `full`: raises the generation word to it, so that it is at most
+    /// one behind the word the exchange installs.
+    #[inline]
+    fn raise_full_generation(&self, full: u64) {
+        // Relaxed: the exchange that follows is Release, which publishes this to
+        // whoever loads its word (see `load`); the word only grows.
+        if self.full_generation.load(Ordering::Relaxed) < full {
+            self.full_generation.fetch_max(full, Ordering::Relaxed);
+        }
     }
 
     /// Installs `next` if the word is still `cur`; `Err` carries the word found.
     #[inline]
     fn exchange(&self, cur: Snapshot, next: Snapshot) -> Result<(), Snapshot> {
-        // Transitions (they set PENDING) acquire: pairs with the Release that cleared
-        // PENDING after the previous transition's callbacks, ordering the callbacks.
-        // Other updates only touch the word itself: Relaxed.
-        let success = if next.is_pending() && !cur.is_pending() {
+        let success = if next.generation() != cur.generation() {
+            // A new generation: the generation word first reaches `cur`'s, so it is
+            // at most one behind `next`. Relaxed: the Release below publishes it.
+            self.raise_full_generation(self.full_generation_of(cur));
+            // Release: pairs with the Acquire of `load` (see above). Acquire: a
+            // transition's, below.
+            Ordering::AcqRel
+        } else if next.is_pending() && !cur.is_pending() {
+            // Transitions (they set PENDING) acquire: pairs with the Release that
+            // cleared PENDING after the previous transition's callbacks, ordering the
+            // callbacks.
             Ordering::Acquire
         } else {
+            // Other updates only touch the word itself.
             Ordering::Relaxed
         };
+        // Acquire on failure: the word found is loaded as `load` loads it.
         self.state
-            .compare_exchange(cur.0, next.0, success, Ordering::Relaxed)
+            .compare_exchange(cur.0, next.0, success, Ordering::Acquire)
             .map(|_| ())
             .map_err(Snapshot)
     }
@@ -507,9 +561,9 @@ impl CircuitBreaker {
                     }
                 }
                 Tag::Closed => {
-                    if s.payload() != 0 && !s.is_pending() {
+                    if let Some(expiry) = s.expiry().filter(|_| !s.is_pending()) {
                         let now = self.now_ticks();
-                        if now > s.payload() {
+                        if now > expiry {
                             match self.reset_interval(l, s, now) {
                                 Ok(()) => return State::Closed,
                                 Err(actual) => {
@@ -653,7 +707,7 @@ impl CircuitBreaker {
     /// ```
     pub fn force_open(&self) {
         self.command(&Cfg::lazy(&self.live), |g| {
-            Snapshot::manual(g, Manual::ForcedOpen, 0)
+            Snapshot::manual(low_bits(g), Manual::ForcedOpen, 0)
         });
     }
 
@@ -695,7 +749,7 @@ impl CircuitBreaker {
         } else {
             self.open_until(deadline);
             self.command(l, |g| {
-                Snapshot::manual(g, Manual::ForcedOpenUntil, deadline)
+                Snapshot::manual(low_bits(g), Manual::ForcedOpenUntil, deadline)
             });
         }
     }
@@ -716,7 +770,7 @@ impl CircuitBreaker {
     /// ```
     pub fn force_closed(&self) {
         self.command(&Cfg::lazy(&self.live), |g| {
-            Snapshot::manual(g, Manual::ForcedClosed, 0)
+            Snapshot::manual(low_bits(g), Manual::ForcedClosed, 0)
         });
     }
 
@@ -739,7 +793,7 @@ impl CircuitBreaker {
     /// ```
     pub fn disable(&self) {
         self.command(&Cfg::lazy(&self.live), |g| {
-            Snapshot::manual(g, Manual::Disabled, 0)
+            Snapshot::manual(low_bits(g), Manual::Disabled, 0)
         });
     }
 
@@ -766,17 +820,17 @@ impl CircuitBreaker {
             0 => 0,
             i => self.now_ticks().saturating_add(i).min(MAX_TICK),
         };
-        self.command(l, |g| Snapshot::closed(g, expiry));
+        self.command(l, |full| Snapshot::closed(full, expiry));
     }
 
-    /// Installs `make(next generation)` over whatever the word holds (see
+    /// Installs `make(next full generation)` over whatever the word holds (see
     /// [`force_open`](Self::force_open)).
     #[cold]
-    fn command(&self, l: &Cfg<'_>, make: impl Fn(u32) -> Snapshot) {
+    fn command(&self, l: &Cfg<'_>, make: impl Fn(u64) -> Snapshot) {
         let mut s = self.load();
         loop {
-            let generation = next_generation(s.generation());
-            let target = make(generation);
+            let target = make(self.full_generation_of(s) + 1);
+            let generation = target.generation();
             let (from, to) = (s.visible(), target.visible());
             // While PENDING the new word keeps it: the thread delivering callbacks sees
             // the generation change when its callback returns and catches up (see
@@ -899,9 +953,10 @@ impl CircuitBreaker {
         }
         // The hot path: closed, no interval to check, nothing requested.
         if s.is_plain_closed() {
-            // A plain-closed word, less PENDING, is its generation's counter tag.
-            self.counters.record_request(s.without_pending());
-            return Ok(Ticket::closed(s.generation()));
+            // A plain-closed word's state and generation are its counter tag; the
+            // word, less PENDING, is its ticket (lap included).
+            self.counters.record_request(s.state_and_generation());
+            return Ok(Ticket::plain(s));
         }
         self.admit_counted(s).get()
     }
@@ -992,8 +1047,8 @@ impl CircuitBreaker {
         let Some(cell) = cell else {
             return self.admit_plainly_elsewhere(s);
         };
-        cell.record_request(s.without_pending());
-        Admission::new(Ok(Ticket::closed(s.generation())))
+        cell.record_request(s.state_and_generation());
+        Admission::new(Ok(Ticket::plain(s)))
     }
 
     /// Whether an admission from state word `s` only takes its start time: the
@@ -1023,16 +1078,17 @@ impl CircuitBreaker {
         let Some(now_ns) = self.time.ticker_nanos_if(self.quick.timed().leased()) else {
             return self.admit_with_hooks(s);
         };
-        cell.record_request(s.without_pending());
-        Admission::new(Ok(Ticket::closed(s.generation()).started_at(now_ns / 1_000)))
+        cell.record_request(s.state_and_generation());
+        Admission::new(Ok(Ticket::plain(s).started_at(now_ns / 1_000)))
     }
 
     /// [`Self::admit_hooked`]'s plain admission for a thread past the counters'
     /// direct cells.
     #[inline(never)]
     fn admit_plainly_elsewhere(&self, s: Snapshot) -> Admission {
-        self.counters.record_request_elsewhere(s.without_pending());
-        Admission::new(Ok(Ticket::closed(s.generation())))
+        self.counters
+            .record_request_elsewhere(s.state_and_generation());
+        Admission::new(Ok(Ticket::plain(s)))
     }
 
     /// [`Self::admit_hooked`] past a throttle's plain admission, in a function of
@@ -1051,8 +1107,8 @@ impl CircuitBreaker {
             if bits & config::HOT_HOOKS == 0 {
                 // A throttle and no other hook: a closed admission needs nothing more.
                 if s.is_plain_closed() {
-                    self.counters.record_request(s.without_pending());
-                    return Admission::new(Ok(Ticket::closed(s.generation())));
+                    self.counters.record_request(s.state_and_generation());
+                    return Admission::new(Ok(Ticket::plain(s)));
                 }
                 return Admission::new(self.admit_counted_in(l, s));
             }
@@ -1063,13 +1119,13 @@ impl CircuitBreaker {
             // settings may send a call here after slow calls were removed: its start
             // time is then never used.)
             // The lease from the inline copy (see `Quick`): no settings loaded.
-            self.counters.record_request(s.without_pending());
+            self.counters.record_request(s.state_and_generation());
             let start = self.time.timed_nanos_if(self.quick.timed().leased()) / 1_000;
-            return Admission::new(Ok(Ticket::closed(s.generation()).started_at(start)));
+            return Admission::new(Ok(Ticket::plain(s).started_at(start)));
         }
         let result = if s.is_plain_closed() {
-            self.counters.record_request(s.without_pending());
-            Ok(Ticket::closed(s.generation()))
+            self.counters.record_request(s.state_and_generation());
+            Ok(Ticket::plain(s))
         } else {
             self.admit_counted_in(l, s)
         };
@@ -1117,9 +1173,9 @@ impl CircuitBreaker {
             match s.tag() {
                 _ if s.is_open_requested() => return Err(Rejected::Open),
                 Tag::Closed => {
-                    if s.payload() != 0 && !s.is_pending() {
+                    if let Some(expiry) = s.expiry().filter(|_| !s.is_pending()) {
                         let now = self.now_ticks();
-                        if now > s.payload() {
+                        if now > expiry {
                             match self.reset_interval(l, s, now) {
                                 Ok(()) => s = self.load(),
                                 Err(actual) => s = actual,
@@ -1128,13 +1184,13 @@ impl CircuitBreaker {
                         }
                     }
                     self.counters.record_request(tag_of(s.generation()));
-                    return Ok(Ticket::closed(s.generation()));
+                    return Ok(Ticket::closed(self.full_generation_of(s)));
                 }
                 Tag::Manual if s.visible() == State::Closed => {
                     if s.manual_mode() == Manual::Disabled {
                         self.counters.record_request(tag_of(s.generation()));
                     }
-                    return Ok(Ticket::closed(s.generation()));
+                    return Ok(Ticket::closed(self.full_generation_of(s)));
                 }
                 Tag::Open | Tag::Manual => {
                     let Some(deadline) = s.open_deadline() else {
@@ -1156,13 +1212,13 @@ impl CircuitBreaker {
                     }
                     // Timeout passed: turn half-open, taking the first probe slot in the
                     // same exchange.
-                    let generation = next_generation(s.generation());
-                    let next = Snapshot::half_open(generation, 1, 0).with_pending(true);
+                    let full = self.full_generation_of(s) + 1;
+                    let next = Snapshot::half_open(low_bits(full), 1, 0).with_pending(true);
                     match self.exchange(s, next) {
                         Ok(()) => {
                             self.entered_half_open(l, next, now);
                             self.deliver(l, next, State::Open, State::HalfOpen);
-                            return Ok(Ticket::half_open(generation));
+                            return Ok(Ticket::half_open(full));
                         }
                         Err(actual) => s = actual,
                     }
@@ -1182,17 +1238,19 @@ impl CircuitBreaker {
                         return Err(Rejected::TooManyRequests);
                     }
                     let next = s.with_probes(s.held() + 1, s.successes());
+                    // Before the exchange, which then shows `s` was still the word.
+                    let ticket = Ticket::half_open(self.full_generation_of(s));
                     // The loom suite's negative control: a load-and-store instead of the
                     // exchange lets two probes take the same slot (and can undo a
                     // transition that happened in between). Never built outside that check.
                     #[cfg(warden_mutant)]
                     {
                         self.state.store(next.0, Ordering::Relaxed);
-                        return Ok(Ticket::half_open(s.generation()));
+                        return Ok(ticket);
                     }
                     #[cfg(not(warden_mutant))]
                     match self.exchange(s, next) {
-                        Ok(()) => return Ok(Ticket::half_open(s.generation())),
+                        Ok(()) => return Ok(ticket),
                         Err(actual) => s = actual,
                     }
                 }
@@ -1221,12 +1279,12 @@ impl CircuitBreaker {
 
     /// Starts a new closed generation because the counting interval expired.
     fn reset_interval(&self, l: &Cfg<'_>, s: Snapshot, now: u64) -> Result<(), Snapshot> {
-        let generation = next_generation(s.generation());
         let expiry = now
             .saturating_add(l.settings().interval_ticks())
             .min(MAX_TICK);
-        self.exchange(s, Snapshot::closed(generation, expiry))?;
-        self.new_generation(l, generation);
+        let next = Snapshot::closed(self.full_generation_of(s) + 1, expiry);
+        self.exchange(s, next)?;
+        self.new_generation(l, next.generation());
         Ok(())
     }
 
@@ -1260,9 +1318,10 @@ impl CircuitBreaker {
             && self.hot().0 == RecordPath::Plain
             && self.load().without_pending() == ticket.bits()
         {
-            // A closed ticket is its generation's counter tag. (`bits`, not `word`: on
-            // the plain path no ticket carries a start time, so no mask is needed.)
-            self.counters.record_success(ticket.bits());
+            // The word and the ticket hold the full generation: a ticket of an
+            // earlier lap never matches. A closed ticket's state and generation are
+            // its generation's counter tag.
+            self.counters.record_success(ticket.word());
             return;
         }
         self.record_other(ticket, outcome);
@@ -1393,7 +1452,7 @@ impl CircuitBreaker {
         let l = &Cfg::lazy(&self.live);
         let generation = ticket.generation();
         if self.is_slow(l, ticket, now_ns) && self.slow_calls_trip(l, generation, now) {
-            self.trip(l, generation);
+            self.trip(l, ticket);
         }
     }
 
@@ -1405,7 +1464,7 @@ impl CircuitBreaker {
     fn record_other(&self, ticket: Ticket, outcome: Option<Outcome>) {
         if outcome == Some(Outcome::Success)
             && self.hot().0 == RecordPath::Timed
-            && self.load().without_pending() == ticket.word()
+            && ticket.is_current_plain(self.load())
         {
             return self.record_timed_success(ticket);
         }
@@ -1422,7 +1481,7 @@ impl CircuitBreaker {
     fn record_untimed(&self, ticket: Ticket, outcome: Option<Outcome>, path: RecordPath) {
         if outcome == Some(Outcome::Success)
             && path != RecordPath::Observed
-            && self.load().without_pending() == Self::disabled_word(ticket.generation())
+            && self.disabled_admitted(ticket)
         {
             // A success in the disabled generation that admitted it: counted as in
             // closed (what `record_disabled` does), with no settings to load.
@@ -1458,13 +1517,13 @@ impl CircuitBreaker {
     /// [`Self::record_slow`] once the observers heard of the outcome.
     fn record_observed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>) {
         let s = self.load();
-        if s.generation() != ticket.generation() || s.is_open_requested() {
+        if !self.admitted_in(s, ticket) || s.is_open_requested() {
             // Stale: the generation this call belonged to is over. gobreaker still
             // evaluates time here (an open breaker may turn half-open, an interval may
             // expire), so do the same to stay observably identical.
             let max_wait = l.settings().half_open_max_wait_ticks() != 0;
             if s.open_deadline().is_some()
-                || (s.tag() == Tag::Closed && s.payload() != 0)
+                || s.is_closed_with_expiry()
                 || (s.tag() == Tag::HalfOpen && max_wait)
             {
                 self.state_in(l);
@@ -1483,7 +1542,7 @@ impl CircuitBreaker {
                 self.record_disabled(ticket.generation(), outcome);
             }
         } else if ticket.is_half_open() {
-            self.record_half_open(l, ticket.generation(), outcome, s);
+            self.record_half_open(l, ticket, outcome, s);
         } else {
             self.record_closed(l, ticket, outcome, s);
         }
@@ -1493,11 +1552,11 @@ impl CircuitBreaker {
     fn record_closed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>, s: Snapshot) {
         let generation = ticket.generation();
         let timed = l.get().buckets.is_some() || l.settings().times_calls();
-        let interval = s.payload() != 0 && !s.is_pending();
+        let interval = s.expiry().filter(|_| !s.is_pending());
         // One clock read for everything this outcome needs the time for (an ignored
         // or dropped outcome enters no bucket and is never slow).
         let counted = matches!(outcome, Some(Outcome::Success | Outcome::Failure));
-        let now_ns = if interval {
+        let now_ns = if interval.is_some() {
             self.now_nanos()
         } else if timed && counted {
             self.timed_nanos(l)
@@ -1505,7 +1564,7 @@ impl CircuitBreaker {
             0
         };
         let now = (now_ns / NANOS_PER_TICK).min(MAX_TICK);
-        if interval && now > s.payload() {
+        if interval.is_some_and(|expiry| now > expiry) {
             // The interval expired: whoever resets it, this outcome is now stale.
             let _ = self.reset_interval(l, s, now);
             return;
@@ -1521,7 +1580,7 @@ impl CircuitBreaker {
                     self.throttle_success(l, generation, now_ns);
                 }
                 if slow() && self.slow_calls_trip(l, generation, now) {
-                    self.trip(l, generation);
+                    self.trip(l, ticket);
                 }
             }
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
@@ -1541,7 +1600,7 @@ impl CircuitBreaker {
                     slow() && self.slow_calls_trip(l, generation, now)
                 };
                 if trips {
-                    self.trip(l, generation);
+                    self.trip(l, ticket);
                 }
             }
             None => {} // still counted in `requests`, like gobreaker's unreported `done`
@@ -1650,10 +1709,12 @@ impl CircuitBreaker {
         }
     }
 
-    /// The word of a disabled generation `generation` (less `PENDING`).
+    /// Whether the word is disabled in the full generation that admitted `ticket`.
     #[inline]
-    fn disabled_word(generation: u32) -> u64 {
-        Snapshot::manual(generation, Manual::Disabled, 0).without_pending()
+    fn disabled_admitted(&self, ticket: Ticket) -> bool {
+        let s = self.load();
+        s.without_pending() == Snapshot::manual(ticket.generation(), Manual::Disabled, 0).0
+            && self.admitted_in(s, ticket)
     }
 
     /// An outcome in a disabled generation: counted as in closed, never trips.
@@ -1670,10 +1731,10 @@ impl CircuitBreaker {
     }
 
     #[cold]
-    fn trip(&self, l: &Cfg<'_>, generation: u32) {
+    fn trip(&self, l: &Cfg<'_>, ticket: Ticket) {
         let mut s = self.load();
         loop {
-            if s.generation() != generation || s.tag() != Tag::Closed || s.is_open_requested() {
+            if s.tag() != Tag::Closed || s.is_open_requested() || !self.admitted_in(s, ticket) {
                 return;
             }
             let next = if s.is_pending() {
@@ -1781,17 +1842,18 @@ impl CircuitBreaker {
             0 => 0,
             i => now().saturating_add(i).min(MAX_TICK),
         };
-        Snapshot::closed(next_generation(s.generation()), expiry).with_pending(true)
+        Snapshot::closed(self.full_generation_of(s) + 1, expiry).with_pending(true)
     }
 
     #[cold]
     fn record_half_open(
         &self,
         l: &Cfg<'_>,
-        generation: u32,
+        ticket: Ticket,
         outcome: Option<Outcome>,
         mut s: Snapshot,
     ) {
+        let generation = ticket.generation();
         let releases = matches!(outcome, None | Some(Outcome::Ignored));
         if releases {
             // Count the release before giving the slot back, so `requests` never dips.
@@ -1801,7 +1863,7 @@ impl CircuitBreaker {
             }
         }
         loop {
-            if s.generation() != generation || s.is_open_requested() {
+            if s.is_open_requested() || !self.admitted_in(s, ticket) {
                 return;
             }
             let (held, successes) = (s.held(), s.successes());
@@ -1851,6 +1913,9 @@ impl CircuitBreaker {
     /// (never while this thread is already unwinding, which would abort).
     fn deliver(&self, l: &Cfg<'_>, installed: Snapshot, from: State, to: State) {
         let mut generation = installed.generation();
+        // The full generation, so a lap of commands during a callback is never taken
+        // for no command at all.
+        let mut full = self.full_generation_of(installed);
         // The state the callbacks last named: always the visible state of the word of
         // `generation`.
         let mut reported = to;
@@ -1865,11 +1930,11 @@ impl CircuitBreaker {
         note(from, to);
         let mut s = self.load();
         loop {
-            let settle = self.settle(l, s, generation, reported, || self.now_ticks());
+            let settle = self.settle(l, s, full, reported, || self.now_ticks());
             match settle {
-                Settle::Adopt { generation: g, to } => {
+                Settle::Adopt { full: f, to } => {
                     // Nothing to exchange: the command's word stays, PENDING with it.
-                    generation = g;
+                    full = f;
                     if let Some(to) = to {
                         note(reported, to);
                         reported = to;
@@ -1877,14 +1942,19 @@ impl CircuitBreaker {
                     s = self.load();
                 }
                 Settle::Commit { next, to, retrips } => {
+                    if next.generation() != s.generation() {
+                        // As in `exchange`: the generation word first reaches `s`'s.
+                        self.raise_full_generation(full);
+                    }
                     // Release: pairs with the Acquire of the next transition's exchange
                     // (and of the transition installed here, on this thread), so these
-                    // callbacks happen-before the next ones.
+                    // callbacks happen-before the next ones; and with the Acquire of
+                    // `load` (see `exchange`). Acquire on failure: as `load`.
                     if let Err(actual) = self.state.compare_exchange(
                         s.0,
                         next.0,
                         Ordering::Release,
-                        Ordering::Relaxed,
+                        Ordering::Acquire,
                     ) {
                         s = Snapshot(actual);
                         continue;
@@ -1896,6 +1966,9 @@ impl CircuitBreaker {
                         self.reschedule(next);
                         break;
                     };
+                    if next.generation() != s.generation() {
+                        full += 1;
+                    }
                     generation = next.generation();
                     self.new_generation(l, generation);
                     note(reported, to);
@@ -1918,18 +1991,19 @@ impl CircuitBreaker {
         &self,
         l: &Cfg<'_>,
         s: Snapshot,
-        generation: u32,
+        full: u64,
         reported: State,
         now: impl FnOnce() -> u64,
     ) -> Settle {
         debug_assert!(s.is_pending(), "{s:?}");
-        if s.generation() != generation {
+        let found = self.full_generation_of(s);
+        if found != full {
             // A command replaced the word while the callbacks ran (it keeps PENDING):
             // catch the callbacks up with the state it left, then go on from its
             // generation.
             let to = s.visible();
             return Settle::Adopt {
-                generation: s.generation(),
+                full: found,
                 to: (to != reported).then_some(to),
             };
         }
@@ -1959,9 +2033,9 @@ impl CircuitBreaker {
 /// What the thread delivering callbacks does next ([`CircuitBreaker::settle`]).
 #[derive(Debug)]
 enum Settle {
-    /// A command replaced the word: go on from its `generation`, first catching the
-    /// callbacks up `to` the state it left (`None`: the state they last named).
-    Adopt { generation: u32, to: Option<State> },
+    /// A command replaced the word: go on from its `full` generation, first catching
+    /// the callbacks up `to` the state it left (`None`: the state they last named).
+    Adopt { full: u64, to: Option<State> },
     /// Exchange the snapshot for `next`: a transition `to` that state (its callbacks
     /// run next), or, with `None`, the end of the delivery (`PENDING` cleared).
     /// `retrips` is recorded for an open `next` (see [`CircuitBreaker::opened`]).

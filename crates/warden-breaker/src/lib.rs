@@ -326,9 +326,11 @@ pub mod __private {
         pub deadline: Option<u64>,
     }
 
-    /// Encodes a closed word.
-    pub fn closed(generation: u32, expiry: u64) -> u64 {
-        Snapshot::closed(generation, expiry).0
+    /// Encodes a closed word with its 40-bit payload as given (bit 39 set: the
+    /// rest is the tick its counting interval expires at; clear: the generation's
+    /// lap, the full generation's bits above the word's 20).
+    pub fn closed(generation: u32, payload: u64) -> u64 {
+        Snapshot::closed_with_payload(generation, payload).0
     }
     /// Encodes an open word.
     pub fn open(generation: u32, deadline: u64) -> u64 {

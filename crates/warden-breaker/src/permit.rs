@@ -10,18 +10,23 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
-use crate::state::{GEN_BITS, PAYLOAD_BITS, Snapshot, Tag};
+use crate::state::{GEN_BITS, PAYLOAD_BITS, Snapshot, Tag, lap_of};
 use crate::{CircuitBreaker, Outcome, Rejected, State};
 
 /// What a permit needs to report back: the state word it was admitted under,
-/// reduced to state and generation (payload and flags cleared). For a closed
-/// permit this equals the live word, minus `PENDING`, for as long as the
-/// breaker stays in that generation without an interval, so recording a
-/// success checks the permit with one comparison.
+/// reduced to state, generation and the generation's lap (the full generation's
+/// bits above the word's 20, in the payload; flags cleared). A permit is current
+/// only in its full generation, so one held across any number of transitions is
+/// never taken for a permit of a later generation whose 20 bits are the same. For a
+/// closed permit this equals the live word, minus `PENDING`, for as long as the
+/// breaker stays in that generation without an interval (a plain-closed word holds
+/// its lap too), so recording a success checks the permit with one comparison.
 ///
-/// With [`SlowCalls`](crate::SlowCalls), a closed ticket also carries its
+/// With [`SlowCalls`](crate::SlowCalls), a closed ticket instead carries its
 /// admission time in the payload bits (whole microseconds of the breaker's
-/// clock, modulo 2^40: 12.7 days), which [`word`](Self::word) masks off. One
+/// clock, modulo 2^40: 12.7 days), which [`word`](Self::word) masks off. Such a
+/// ticket has no room for the lap: it is compared by its 20-bit generation (see
+/// the bit budget in `state.rs`). One
 /// word keeps a permit at two words, returned in registers: a second field for
 /// the time made it three, returned through memory, and cost the default path
 /// 9 ns a call (a 16-byte load of two 8-byte stores defeats store forwarding).
@@ -34,15 +39,30 @@ const PAYLOAD_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
 /// with `REQ` is logically open): it tells a call timed at tick 0 from a call
 /// admitted untimed, before a reconfiguration added [`SlowCalls`](crate::SlowCalls).
 const TIMED: u64 = 1 << (PAYLOAD_BITS + GEN_BITS);
+/// Set in a half-open ticket: the state word's `PENDING` bit, which a word less
+/// `PENDING` (what tickets are compared with) never has.
+const HALF_OPEN: u64 = TIMED << 1;
 
 impl Ticket {
+    /// A closed ticket of the full generation `full`.
     #[inline]
-    pub(crate) const fn closed(generation: u32) -> Self {
-        Self(Snapshot::closed(generation, 0).0)
+    pub(crate) const fn closed(full: u64) -> Self {
+        Self(Snapshot::closed(full, 0).0)
     }
+    /// The ticket of plain-closed word `s`: the word itself, less `PENDING` (it
+    /// holds its lap).
     #[inline]
-    pub(crate) const fn half_open(generation: u32) -> Self {
-        Self(Snapshot::half_open(generation, 0, 0).0)
+    pub(crate) const fn plain(s: Snapshot) -> Self {
+        Self(s.without_pending())
+    }
+    /// A half-open ticket of the full generation `full`. It carries [`HALF_OPEN`], so
+    /// it never equals a word less `PENDING`: its lap sits where a half-open word
+    /// counts its probes, and the closed success's one comparison must never take it
+    /// for a closed ticket.
+    #[inline]
+    pub(crate) const fn half_open(full: u64) -> Self {
+        let generation = (full & crate::state::GEN_MASK) as u32;
+        Self(Snapshot::half_open(generation, 0, 0).0 | HALF_OPEN | lap_of(full))
     }
     /// This ticket, for a call admitted at `start_micros` (kept modulo 2^40).
     #[inline]
@@ -59,20 +79,41 @@ impl Ticket {
             Some(self.0 & PAYLOAD_MASK)
         }
     }
+    /// Whether this closed ticket was admitted in the generation of `s`, a plain-closed
+    /// word (`false` for any other word): the word less `PENDING` is the ticket, or,
+    /// for a ticket that holds a start time where the lap would be, its state and
+    /// generation are.
+    #[inline]
+    pub(crate) const fn is_current_plain(self, s: Snapshot) -> bool {
+        if self.0 & TIMED == 0 {
+            s.without_pending() == self.0
+        } else {
+            s.without_pending_and_lap() == self.word()
+        }
+    }
     /// The whole ticket: [`word`](Self::word) plus any start time.
     #[inline]
     pub(crate) const fn bits(self) -> u64 {
         self.0
     }
-    /// State and generation: the state word of a plain-closed generation, and its
-    /// counter tag.
+    /// State and generation: a closed ticket's counter tag.
     #[inline]
     pub(crate) const fn word(self) -> u64 {
-        self.0 & !(PAYLOAD_MASK | TIMED)
+        Snapshot(self.0).state_and_generation()
     }
     #[inline]
     pub(crate) const fn generation(self) -> u32 {
         Snapshot(self.0).generation()
+    }
+    /// The full generation that admitted the call; `None` for a ticket that carries
+    /// a start time instead of its lap.
+    #[inline]
+    pub(crate) const fn full_generation(self) -> Option<u64> {
+        if self.0 & TIMED != 0 {
+            None
+        } else {
+            Some(((self.0 & PAYLOAD_MASK) << GEN_BITS) | self.generation() as u64)
+        }
     }
     #[inline]
     pub(crate) const fn is_half_open(self) -> bool {
@@ -406,14 +447,17 @@ impl fmt::Debug for OwnedPermit {
 mod tests {
     use super::{Admission, Ticket};
     use crate::Rejected;
-    use crate::state::GEN_MASK;
+    use crate::state::{FULL_GENERATION_MASK, Snapshot};
+
+    const GEN_MASK: u64 = crate::state::GEN_MASK;
 
     #[test]
     fn admission_words_round_trip() {
-        let top = GEN_MASK as u32;
+        let top = crate::state::FULL_GENERATION_MASK;
         let results = [
             Ok(Ticket::closed(0)),
             Ok(Ticket::closed(top)),
+            Ok(Ticket::closed(GEN_MASK)),
             Ok(Ticket::closed(top).started_at(u64::MAX)),
             Ok(Ticket::closed(0).started_at(0)),
             Ok(Ticket::half_open(0)),
@@ -425,5 +469,59 @@ mod tests {
         for r in results {
             assert_eq!(Admission::new(r).get(), r, "{r:?}");
         }
+    }
+
+    #[test]
+    fn untimed_tickets_carry_their_full_generation() {
+        for full in [
+            0,
+            1,
+            GEN_MASK,
+            GEN_MASK + 1,
+            3 << 20 | 5,
+            FULL_GENERATION_MASK,
+        ] {
+            let closed = Ticket::closed(full);
+            assert_eq!(closed.full_generation(), Some(full));
+            assert_eq!(closed.generation() as u64, full & GEN_MASK);
+            assert_eq!(closed.state(), crate::State::Closed);
+            let half_open = Ticket::half_open(full);
+            assert_eq!(half_open.full_generation(), Some(full));
+            assert!(half_open.is_half_open());
+            // The counter tag is the same for every lap.
+            assert_eq!(closed.word(), Ticket::closed(full & GEN_MASK).word());
+            // A timed ticket holds its start time where the lap was.
+            let timed = closed.started_at(123);
+            assert_eq!(
+                (timed.full_generation(), timed.start_micros()),
+                (None, Some(123))
+            );
+            assert_eq!(timed.word(), closed.word());
+        }
+        // Tickets of the same 20 bits a lap apart are different tickets.
+        assert_ne!(Ticket::closed(7), Ticket::closed(7 + (1 << 20)));
+    }
+
+    #[test]
+    fn a_ticket_matches_only_the_plain_word_of_its_full_generation() {
+        let full = (5 << 20) | 9;
+        let word = Snapshot::closed(full, 0).with_pending(true);
+        assert!(Ticket::closed(full).is_current_plain(word));
+        assert!(!Ticket::closed(full + (1 << 20)).is_current_plain(word));
+        assert!(!Ticket::closed(full + 1).is_current_plain(word));
+        // A timed ticket is compared by its 20 bits: it has no lap.
+        assert!(
+            Ticket::closed(full + (1 << 20))
+                .started_at(1)
+                .is_current_plain(word)
+        );
+        // A closed word with an interval is never plain.
+        let interval = Snapshot::closed(full, 77);
+        assert!(!Ticket::closed(full).is_current_plain(interval));
+        assert!(
+            !Ticket::closed(full)
+                .started_at(1)
+                .is_current_plain(interval)
+        );
     }
 }

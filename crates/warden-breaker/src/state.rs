@@ -77,6 +77,15 @@ pub(crate) const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const REQ: u64 = 1 << REQ_SHIFT;
 const PENDING: u64 = 1 << PENDING_SHIFT;
 
+/// A closed word's payload flag: the payload below it is the tick at which the counting
+/// interval expires. Without it (a plain-closed word) the payload is the generation's lap.
+const EXPIRES: u64 = 1 << (PAYLOAD_BITS - 1);
+/// Bits of a plain-closed word's lap: the full generation is `lap << GEN_BITS | generation`.
+const LAP_BITS: u32 = PAYLOAD_BITS - 1;
+const LAP_MASK: u64 = (1 << LAP_BITS) - 1;
+/// Full generations are counted modulo 2^59 (see the bit budget).
+pub(crate) const FULL_GENERATION_MASK: u64 = (1 << (LAP_BITS + GEN_BITS)) - 1;
+
 /// Bits of each half-open sub-field (held probes, probe successes).
 const PROBE_BITS: u32 = PAYLOAD_BITS / 2;
 const PROBE_MASK: u64 = (1 << PROBE_BITS) - 1;
@@ -87,6 +96,9 @@ pub const MAX_TICK: u64 = PAYLOAD_MASK;
 pub const MAX_DURATION_TICKS: u64 = 1 << (PAYLOAD_BITS - 1);
 /// Largest `max_requests` the half-open payload can count.
 pub const MAX_REQUESTS: u32 = PROBE_MASK as u32;
+/// The last tick a closed word's counting interval can expire at (2^39 - 1 ms, about
+/// 17.4 years after the breaker was built): a later expiry saturates here.
+pub(crate) const MAX_CLOSED_EXPIRY: u64 = EXPIRES - 1;
 /// Bits of the manual payload that hold a forced-open deadline.
 const MANUAL_DEADLINE_BITS: u32 = PAYLOAD_BITS - 2;
 const MANUAL_DEADLINE_MASK: u64 = (1 << MANUAL_DEADLINE_BITS) - 1;
@@ -126,9 +138,28 @@ pub(crate) enum Manual {
 pub(crate) struct Snapshot(pub(crate) u64);
 
 impl Snapshot {
-    /// Closed in `generation`, counting interval expiring at `expiry` (0: never).
-    pub(crate) const fn closed(generation: u32, expiry: u64) -> Self {
-        Self::pack(Tag::Closed, generation, expiry)
+    /// Closed in the full generation `full`, counting interval expiring at tick
+    /// `expiry` (0: never; saturated at [`MAX_CLOSED_EXPIRY`]). Without an interval the
+    /// word is plain closed and its payload is the generation's lap, so the word names
+    /// its full generation; with one the payload is the expiry.
+    pub(crate) const fn closed(full: u64, expiry: u64) -> Self {
+        let generation = (full & GEN_MASK) as u32;
+        if expiry == 0 {
+            Self::pack(Tag::Closed, generation, (full >> GEN_BITS) & LAP_MASK)
+        } else {
+            let expiry = if expiry > MAX_CLOSED_EXPIRY {
+                MAX_CLOSED_EXPIRY
+            } else {
+                expiry
+            };
+            Self::pack(Tag::Closed, generation, EXPIRES | expiry)
+        }
+    }
+
+    /// A closed word with `payload` as it is (a lap, or `EXPIRES` and an expiry): the
+    /// encoding fuzz target's encoder, which checks the fields' bits.
+    pub(crate) const fn closed_with_payload(generation: u32, payload: u64) -> Self {
+        Self::pack(Tag::Closed, generation, payload)
     }
 
     /// Open in `generation` until after tick `deadline`.
@@ -199,9 +230,51 @@ impl Snapshot {
     /// the state in which a call is admitted with no further checks.
     #[inline]
     pub(crate) const fn is_plain_closed(self) -> bool {
-        self.0 & ((3 << STATE_SHIFT) | REQ | PAYLOAD_MASK) == 0
+        self.0 & ((3 << STATE_SHIFT) | REQ | EXPIRES) == 0
     }
 
+    /// The tick at which a closed word's counting interval expires; `None` for a
+    /// plain-closed word (and meaningless for other tags).
+    #[inline]
+    pub(crate) const fn expiry(self) -> Option<u64> {
+        if self.0 & EXPIRES != 0 {
+            Some(self.0 & (EXPIRES - 1))
+        } else {
+            None
+        }
+    }
+
+    /// Whether this is a closed word with a counting interval.
+    #[inline]
+    pub(crate) const fn is_closed_with_expiry(self) -> bool {
+        matches!(self.tag(), Tag::Closed) && self.0 & EXPIRES != 0
+    }
+
+    /// The full generation of a plain-closed word (its lap and its generation), `None`
+    /// for any other word: those hold 20 bits of it, and the breaker's generation word
+    /// the rest (see [`full_generation_near`]).
+    #[inline]
+    pub(crate) const fn plain_full_generation(self) -> Option<u64> {
+        if self.is_plain_closed() {
+            Some(((self.payload() & LAP_MASK) << GEN_BITS) | self.generation() as u64)
+        } else {
+            None
+        }
+    }
+
+    /// The word's state and generation fields alone, as a counter tag (closed words)
+    /// or a ticket's comparable part.
+    #[inline]
+    pub(crate) const fn state_and_generation(self) -> u64 {
+        self.0 & ((3 << STATE_SHIFT) | (GEN_MASK << GEN_SHIFT))
+    }
+
+    /// The word less `PENDING` and a plain-closed word's lap: what a timed closed
+    /// ticket (which holds a start time where the lap would be) is compared with.
+    #[inline]
+    pub(crate) const fn without_pending_and_lap(self) -> u64 {
+        self.0 & !(PENDING | LAP_MASK)
+    }
     /// The word without its `PENDING` flag.
     #[inline]
     pub(crate) const fn without_pending(self) -> u64 {
@@ -271,6 +344,33 @@ impl Snapshot {
     }
 }
 
+/// The 20 bits of full generation `full` that a word holds.
+#[inline]
+pub(crate) const fn low_bits(full: u64) -> u32 {
+    (full & GEN_MASK) as u32
+}
+
+/// The lap of full generation `full` (its bits above the 20 a word holds), in
+/// payload position: what a plain-closed word and an untimed ticket carry.
+#[inline]
+pub(crate) const fn lap_of(full: u64) -> u64 {
+    (full >> GEN_BITS) & LAP_MASK
+}
+
+/// The full generation whose low 20 bits are `generation` nearest to `near` (a full
+/// generation known to be within 2^19 of it): how a word that holds 20 bits of its
+/// generation is given the rest from the breaker's generation word.
+#[inline]
+pub(crate) const fn full_generation_near(near: u64, generation: u32) -> u64 {
+    let ahead = (generation as u64).wrapping_sub(near) & GEN_MASK;
+    let full = if ahead < 1 << (GEN_BITS - 1) {
+        near.wrapping_add(ahead)
+    } else {
+        near.wrapping_sub((1 << GEN_BITS) - ahead)
+    };
+    full & FULL_GENERATION_MASK
+}
+
 /// The generation before `generation`, wrapping at 0.
 pub(crate) const fn prev_generation(generation: u32) -> u32 {
     ((generation as u64).wrapping_sub(1) & GEN_MASK) as u32
@@ -309,7 +409,7 @@ mod tests {
     fn fields_round_trip_at_their_extremes() {
         for generation in [0, 1, GEN_MASK as u32] {
             for tick in [0, 1, MAX_TICK] {
-                let c = Snapshot::closed(generation, tick);
+                let c = Snapshot::closed_with_payload(generation, tick);
                 assert_eq!(
                     (c.tag(), c.generation(), c.payload()),
                     (Tag::Closed, generation, tick)
@@ -373,9 +473,68 @@ mod tests {
         assert_eq!(next_generation(GEN_MASK as u32), 0);
         assert_eq!(next_generation(7), 8);
         // A generation larger than the field is truncated, never spills into the flags.
-        let s = Snapshot::closed(u32::MAX, 0);
+        let s = Snapshot::closed(u64::MAX, 0);
         assert!(!s.is_pending() && !s.is_open_requested());
         assert_eq!(s.tag(), Tag::Closed);
+        assert_eq!(s.plain_full_generation(), Some(FULL_GENERATION_MASK));
+    }
+
+    #[test]
+    fn a_plain_closed_word_holds_its_full_generation() {
+        for full in [
+            0,
+            1,
+            GEN_MASK,
+            GEN_MASK + 1,
+            (77 << 20) | 3,
+            FULL_GENERATION_MASK,
+        ] {
+            let s = Snapshot::closed(full, 0).with_pending(true);
+            assert!(s.is_plain_closed(), "{s:?}");
+            assert_eq!(s.plain_full_generation(), Some(full));
+            assert_eq!(s.generation() as u64, full & GEN_MASK);
+            assert_eq!(s.expiry(), None);
+            assert_eq!(s.state_and_generation(), (full & GEN_MASK) << GEN_SHIFT);
+            // Words a lap apart differ: an exchange from one never lands on the other.
+            assert_ne!(
+                Snapshot::closed(full + (1 << GEN_BITS), 0),
+                Snapshot::closed(full, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn a_closed_word_with_an_interval_holds_its_expiry() {
+        for (expiry, kept) in [
+            (1, 1),
+            (MAX_CLOSED_EXPIRY, MAX_CLOSED_EXPIRY),
+            (MAX_CLOSED_EXPIRY + 1, MAX_CLOSED_EXPIRY),
+            (MAX_TICK, MAX_CLOSED_EXPIRY),
+        ] {
+            let s = Snapshot::closed((9 << 20) | 4, expiry);
+            assert_eq!((s.expiry(), s.generation()), (Some(kept), 4));
+            assert!(!s.is_plain_closed() && s.is_closed_with_expiry());
+            assert_eq!(s.plain_full_generation(), None);
+        }
+        assert!(!Snapshot::open(4, 0).is_closed_with_expiry());
+    }
+
+    #[test]
+    fn full_generations_are_rebuilt_from_one_near_them() {
+        let lap = 1u64 << GEN_BITS;
+        for full in [0, 5, lap - 1, lap, lap + 7, 40 * lap + 3] {
+            let low = (full & GEN_MASK) as u32;
+            // The generation word is the full generation or one less (or, read late,
+            // a little ahead): any of them gives the full generation back.
+            for near in [full.saturating_sub(1), full, full + 1, full + 1000] {
+                assert_eq!(full_generation_near(near, low), full, "{near} {full}");
+            }
+        }
+        // Just below a lap boundary and just past it.
+        assert_eq!(full_generation_near(lap, (GEN_MASK) as u32), lap - 1);
+        assert_eq!(full_generation_near(lap - 1, 0), lap);
+        assert_eq!(low_bits(lap + 9), 9);
+        assert_eq!(lap_of(3 * lap + 9), 3);
     }
 
     // Checked at compile time: ten years of uptime plus the longest setting fit,

@@ -58,7 +58,9 @@ impl CircuitBreaker {
             // Reconfigured away meanwhile: the new settings shed nothing.
             return false;
         };
-        if s.payload() != 0 && !s.is_pending() && self.now_ticks() > s.payload() {
+        if s.expiry()
+            .is_some_and(|expiry| !s.is_pending() && self.now_ticks() > expiry)
+        {
             // The counting interval expired: the admission starts a new generation,
             // whose window is empty.
             return false;
