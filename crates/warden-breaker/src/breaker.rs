@@ -55,7 +55,7 @@ use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, full_generation_near,
-    low_bits, next_generation, prev_generation,
+    lap_of, low_bits, next_generation, prev_generation,
 };
 use crate::sync::{AtomicU8, AtomicU64, Loaded, Mutex, Ordering, SwapCell, fence};
 use crate::throttle::Throttle;
@@ -472,14 +472,36 @@ impl CircuitBreaker {
         full_generation_near(self.full_generation.load(Ordering::Relaxed), s.generation())
     }
 
+    /// The lap of `s`, a word this thread loaded: its full generation's bits above
+    /// the 20 the word holds (see [`Self::full_generation_of`]).
+    #[inline]
+    fn lap_of_word(&self, s: Snapshot) -> u64 {
+        match s.plain_lap() {
+            Some(lap) => lap,
+            // Relaxed: see `full_generation_of`.
+            None => lap_of(full_generation_near(
+                self.full_generation.load(Ordering::Relaxed),
+                s.generation(),
+            )),
+        }
+    }
+
     /// Whether `ticket` was admitted in the generation of `s`, a word this thread
-    /// loaded: by full generation, or by the 20 bits a timed ticket holds.
+    /// loaded: by full generation (the 20 bits, then the lap), or by the 20 bits a
+    /// timed ticket holds.
     #[inline]
     fn admitted_in(&self, s: Snapshot, ticket: Ticket) -> bool {
         s.generation() == ticket.generation()
-            && ticket
-                .full_generation()
-                .is_none_or(|full| self.full_generation_of(s) == full)
+            && ticket.lap().is_none_or(|lap| self.lap_of_word(s) == lap)
+    }
+
+    /// [`crate::__private::loom_full_generation`].
+    #[cfg(loom)]
+    pub(crate) fn loom_full_generation(&self) -> (u32, u64, u64) {
+        let s = self.load();
+        // Relaxed, as in `full_generation_of`.
+        let word = self.full_generation.load(Ordering::Relaxed);
+        (s.generation(), word, self.full_generation_of(s))
     }
 
     /// Before an exchange that moves the generation on from a word whose full
@@ -1184,13 +1206,13 @@ impl CircuitBreaker {
                         }
                     }
                     self.counters.record_request(tag_of(s.generation()));
-                    return Ok(Ticket::closed(self.full_generation_of(s)));
+                    return Ok(Ticket::closed_in(s.generation(), self.lap_of_word(s)));
                 }
                 Tag::Manual if s.visible() == State::Closed => {
                     if s.manual_mode() == Manual::Disabled {
                         self.counters.record_request(tag_of(s.generation()));
                     }
-                    return Ok(Ticket::closed(self.full_generation_of(s)));
+                    return Ok(Ticket::closed_in(s.generation(), self.lap_of_word(s)));
                 }
                 Tag::Open | Tag::Manual => {
                     let Some(deadline) = s.open_deadline() else {
@@ -1239,7 +1261,7 @@ impl CircuitBreaker {
                     }
                     let next = s.with_probes(s.held() + 1, s.successes());
                     // Before the exchange, which then shows `s` was still the word.
-                    let ticket = Ticket::half_open(self.full_generation_of(s));
+                    let ticket = Ticket::half_open_in(s.generation(), self.lap_of_word(s));
                     // The loom suite's negative control: a load-and-store instead of the
                     // exchange lets two probes take the same slot (and can undo a
                     // transition that happened in between). Never built outside that check.
@@ -1714,7 +1736,7 @@ impl CircuitBreaker {
     fn disabled_admitted(&self, ticket: Ticket) -> bool {
         let s = self.load();
         s.without_pending() == Snapshot::manual(ticket.generation(), Manual::Disabled, 0).0
-            && self.admitted_in(s, ticket)
+            && ticket.lap().is_none_or(|lap| self.lap_of_word(s) == lap)
     }
 
     /// An outcome in a disabled generation: counted as in closed, never trips.

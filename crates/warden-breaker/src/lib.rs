@@ -298,6 +298,15 @@ pub mod __private {
         cb.loom_next_look()
     }
 
+    /// Loom models only: what a thread that needs the full generation of the state
+    /// word reads, in the order it reads them: the word's 20-bit generation, the
+    /// breaker's generation word, and the full generation rebuilt from the two
+    /// (taken from a plain-closed word itself, which holds it).
+    #[cfg(loom)]
+    pub fn loom_full_generation(cb: &crate::CircuitBreaker) -> (u32, u64, u64) {
+        cb.loom_full_generation()
+    }
+
     /// Loom models only: generations whose start sweeps the counters (multiples).
     #[cfg(loom)]
     pub const SWEEP_PERIOD: u32 = crate::state::SWEEP_PERIOD;

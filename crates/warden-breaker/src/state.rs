@@ -21,8 +21,8 @@
 //! | state | 2 | `0` closed, `1` half-open, `2` open, `3` manual (a mode set by [`force_open`](crate::CircuitBreaker::force_open) and friends) |
 //! | `PENDING` | 1 | a transition into this state has happened and its callbacks are still running; no further transition may start until they finish (this is what keeps callbacks in order) |
 //! | `REQ` | 1 | while `PENDING`: a caller asked to open (a trip in closed, a probe failure in half-open); the thread running the callbacks performs it next. A word with `REQ` is logically open |
-//! | generation | 20 | bumped by every state change and every closed-state interval reset; counts and permits carry it, so an outcome from an older generation changes nothing |
-//! | payload, closed | 40 | tick at which the counting interval expires (`0`: never) |
+//! | generation | 20 | the low 20 bits of the generation, bumped by every state change and every closed-state interval reset; counts and permits carry it, so an outcome from an older generation changes nothing |
+//! | payload, closed | 1 + 39 | bit 39 set: the counting interval expires at the tick in bits 0..39; clear (a plain-closed word, no interval): bits 0..39 are the generation's lap, so the word holds its full generation |
 //! | payload, open | 40 | tick after which the breaker may go half-open |
 //! | payload, half-open | 20 + 20 | probes holding a slot (bits 0..20) and probe successes (bits 20..40) |
 //! | payload, manual | 2 + 38 | the manual mode (bits 38..40: forced open, forced open until a deadline, forced closed, disabled) and, for the deadline mode, the tick after which the breaker may go half-open (bits 0..38) |
@@ -30,31 +30,41 @@
 //! # Bit budget
 //!
 //! * **Time**: one tick is one millisecond since the breaker was built; 40 bits
-//!   hold 2^40 ms, about 34.8 years. Timeouts and intervals are limited to
+//!   hold 2^40 ms, about 34.8 years (a closed word's counting interval: 39 bits,
+//!   [`MAX_CLOSED_EXPIRY`], about 17.4 years; a later expiry saturates there). Timeouts and intervals are limited to
 //!   [`MAX_DURATION_TICKS`] (2^39 ms, about 17.4 years), so any setting works
 //!   for at least 17.4 years of uptime and the default 60 s timeout for 34.8.
 //!   Past the end, ticks saturate at [`MAX_TICK`]: a deadline saturates too and
 //!   the breaker stays in its state instead of wrapping into nonsense.
-//! * **Generation**: 20 bits, 1,048,576 generations, then it wraps to 0. A
-//!   permit held across an exact multiple of 2^20 generation changes is taken
-//!   for a permit of the current generation and its outcome counts there. This
-//!   is a known limit, not a bound that time enforces: every manual command
-//!   starts a generation (2^20 [`reset`](crate::CircuitBreaker::reset)s take
-//!   about 10 ms), and a breaker flapping naturally spends about three
-//!   generations per open timeout (closed, open, half-open), so with a 1 ms
-//!   timeout a permit held for about 6 minutes of constant flapping can meet
-//!   it. A wider generation in the permit alone would not rule it out: every
-//!   place that stores or compares a generation holds these 20 bits (the
-//!   counter stripes' words, a 20-bit tag beside a 40-bit count; the count
-//!   window's events; the time buckets), and an outcome that passed its
-//!   generation check can be held up before its write for any number of
-//!   generations, so each of them would need the full generation too, as
-//!   would a second word kept in step with this one (a transition cannot
-//!   change two words at once). A closed permit that times its call already
-//!   spends its whole one-word ticket on state, generation and start time, so
-//!   it would also need a third word. Striped counters are swept every
-//!   [`SWEEP_PERIOD`] generations so a long-idle stripe is never mistaken for
-//!   the current generation.
+//! * **Generation**: the word holds the low 20 bits of a 59-bit full
+//!   generation (2^59 generation changes at one a nanosecond take 18 years). Its
+//!   upper 39 bits, the *lap*, are carried by every permit that does not time its
+//!   call and by a plain-closed word itself; for any other word the breaker's
+//!   generation word holds them: it is raised to the word's full generation before
+//!   every exchange that moves the generation on (and published by that exchange's
+//!   `Release`), so whoever loads the word (`Acquire`) and then the generation word
+//!   finds the latter at most one generation behind, and rebuilds the full
+//!   generation as the one nearest it with the word's 20 bits. So a permit held
+//!   across any number of generation changes is never taken for a permit of a later
+//!   generation whose 20 bits are the same: commands (2^20
+//!   [`reset`](crate::CircuitBreaker::reset)s take about 10 ms) and natural
+//!   flapping (three generations per open timeout) change nothing about that. A
+//!   plain-closed word never repeats either, so an exchange decided on one can
+//!   never land on the same word a lap later. Two limits remain, both stated
+//!   rather than closed:
+//!   - a closed permit that times its call (slow calls) spends its one-word ticket
+//!     on state, generation and start time: it has no room for the lap and is
+//!     compared by its 20 bits, so one held across an exact multiple of 2^20
+//!     generation changes still counts in the current generation (a third permit
+//!     word cost the default path about 9 ns, see `permit.rs`);
+//!   - counts keep 20-bit tags (a 64-bit word holds a 40-bit count beside them), so
+//!     a thread that checked its generation and is preempted before its write,
+//!     while other threads make an exact multiple of 2^20 generation changes, writes
+//!     into the current generation; the window is the few instructions between the
+//!     check and the write. Words that are not plain closed can likewise repeat a
+//!     lap later under an exchange decided in that window.
+//!   Striped counters are swept every [`SWEEP_PERIOD`] generations so a long-idle
+//!   stripe is never mistaken for the current generation.
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
 //!   `max_requests` is at most [`MAX_REQUESTS`] (1,048,575).
 //! * **Manual**: 2 bits of mode leave 38 bits for a forced-open deadline, so a
@@ -262,6 +272,16 @@ impl Snapshot {
         }
     }
 
+    /// The lap a plain-closed word holds, `None` for any other word.
+    #[inline]
+    pub(crate) const fn plain_lap(self) -> Option<u64> {
+        if self.is_plain_closed() {
+            Some(self.payload() & LAP_MASK)
+        } else {
+            None
+        }
+    }
+
     /// The word's state and generation fields alone, as a counter tag (closed words)
     /// or a ticket's comparable part.
     #[inline]
@@ -362,13 +382,11 @@ pub(crate) const fn lap_of(full: u64) -> u64 {
 /// generation is given the rest from the breaker's generation word.
 #[inline]
 pub(crate) const fn full_generation_near(near: u64, generation: u32) -> u64 {
-    let ahead = (generation as u64).wrapping_sub(near) & GEN_MASK;
-    let full = if ahead < 1 << (GEN_BITS - 1) {
-        near.wrapping_add(ahead)
-    } else {
-        near.wrapping_sub((1 << GEN_BITS) - ahead)
-    };
-    full & FULL_GENERATION_MASK
+    // How far `generation` is ahead of `near`'s 20 bits, as a signed 20-bit number
+    // (sign-extended by shifting it to the top and back): from -2^19 to 2^19 - 1.
+    let ahead = (generation as u64).wrapping_sub(near) << (64 - GEN_BITS);
+    let offset = (ahead as i64 >> (64 - GEN_BITS)) as u64;
+    near.wrapping_add(offset) & FULL_GENERATION_MASK
 }
 
 /// The generation before `generation`, wrapping at 0.
