@@ -63,6 +63,7 @@
 //!     into the current generation; the window is the few instructions between the
 //!     check and the write. Words that are not plain closed can likewise repeat a
 //!     lap later under an exchange decided in that window.
+//!
 //!   Striped counters are swept every [`SWEEP_PERIOD`] generations so a long-idle
 //!   stripe is never mistaken for the current generation.
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
