@@ -172,10 +172,14 @@
 //! forced-open deadline: [`MAX_FORCED_DEADLINE`], about 8.7 years of uptime).
 //! Ticks are milliseconds since the breaker was built: 40 bits last 34.8 years;
 //! timeouts and intervals are capped at 2^39 ms ([`MAX_DURATION_TICKS`]) so
-//! every setting works for at least 17.4 years of uptime; past [`MAX_TICK`]
-//! time saturates. The generation wraps after 2^20: a permit held across an
-//! exact multiple of 2^20 generation changes is taken for a current one (see
-//! the state word's docs for how fast that can happen). Half-open probe counts
+//! every timeout works for at least 17.4 years of uptime; past [`MAX_TICK`]
+//! time saturates. A closed word keeps its interval's end in 39 bits: an
+//! interval that would end 2^39 ms (17.4 years) or more after the breaker was
+//! built never ends. The word holds the generation's low 20 bits; permits carry
+//! the rest (a 59-bit generation), so a permit held across any number of
+//! generation changes is never taken for a current one, except a permit that
+//! times its call for slow calls, which is compared by the 20 bits (see the
+//! state word's docs for that limit and one more). Half-open probe counts
 //! have 20 bits, so `max_requests` is at most [`MAX_REQUESTS`]. Counts are
 //! 40 bits wide; [`Counts`] shows their low 32 bits like gobreaker, but the
 //! built-in trip rules use all 40.

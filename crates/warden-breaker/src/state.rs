@@ -30,12 +30,16 @@
 //! # Bit budget
 //!
 //! * **Time**: one tick is one millisecond since the breaker was built; 40 bits
-//!   hold 2^40 ms, about 34.8 years (a closed word's counting interval: 39 bits,
-//!   [`MAX_CLOSED_EXPIRY`], about 17.4 years; a later expiry saturates there). Timeouts and intervals are limited to
-//!   [`MAX_DURATION_TICKS`] (2^39 ms, about 17.4 years), so any setting works
-//!   for at least 17.4 years of uptime and the default 60 s timeout for 34.8.
-//!   Past the end, ticks saturate at [`MAX_TICK`]: a deadline saturates too and
-//!   the breaker stays in its state instead of wrapping into nonsense.
+//!   hold 2^40 ms, about 34.8 years. Timeouts and intervals are limited to
+//!   [`MAX_DURATION_TICKS`] (2^39 ms, about 17.4 years), so any timeout works for
+//!   at least 17.4 years of uptime and the default 60 s timeout for 34.8. Past
+//!   the end, ticks saturate at [`MAX_TICK`]: a deadline saturates too and the
+//!   breaker stays in its state instead of wrapping into nonsense. A closed word's
+//!   counting interval ends at a tick of 39 bits (the payload's top bit marks it):
+//!   an interval that would end at or after [`MAX_CLOSED_EXPIRY`] (about 17.4
+//!   years after the breaker was built) never ends, and its counts are then kept
+//!   as with no interval, so an interval works while uptime plus interval stay
+//!   below 17.4 years.
 //! * **Generation**: the word holds the low 20 bits of a 59-bit full
 //!   generation (2^59 generation changes at one a nanosecond take 18 years). Its
 //!   upper 39 bits, the *lap*, are carried by every permit that does not time its
@@ -245,13 +249,17 @@ impl Snapshot {
     }
 
     /// The tick at which a closed word's counting interval expires; `None` for a
-    /// plain-closed word (and meaningless for other tags).
+    /// plain-closed word (and meaningless for other tags). An expiry saturated at
+    /// [`MAX_CLOSED_EXPIRY`] is `u64::MAX`: no tick passes it, as no tick passes
+    /// [`MAX_TICK`], where time itself saturates.
     #[inline]
     pub(crate) const fn expiry(self) -> Option<u64> {
-        if self.0 & EXPIRES != 0 {
-            Some(self.0 & (EXPIRES - 1))
-        } else {
+        if self.0 & EXPIRES == 0 {
             None
+        } else if self.0 & MAX_CLOSED_EXPIRY == MAX_CLOSED_EXPIRY {
+            Some(u64::MAX)
+        } else {
+            Some(self.0 & MAX_CLOSED_EXPIRY)
         }
     }
 
@@ -526,9 +534,10 @@ mod tests {
     fn a_closed_word_with_an_interval_holds_its_expiry() {
         for (expiry, kept) in [
             (1, 1),
-            (MAX_CLOSED_EXPIRY, MAX_CLOSED_EXPIRY),
-            (MAX_CLOSED_EXPIRY + 1, MAX_CLOSED_EXPIRY),
-            (MAX_TICK, MAX_CLOSED_EXPIRY),
+            (MAX_CLOSED_EXPIRY - 1, MAX_CLOSED_EXPIRY - 1),
+            (MAX_CLOSED_EXPIRY, u64::MAX),
+            (MAX_CLOSED_EXPIRY + 1, u64::MAX),
+            (MAX_TICK, u64::MAX),
         ] {
             let s = Snapshot::closed((9 << 20) | 4, expiry);
             assert_eq!((s.expiry(), s.generation()), (Some(kept), 4));
