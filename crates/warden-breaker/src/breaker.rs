@@ -2201,4 +2201,36 @@ mod tests {
         // rather than wrapping (documented limit, 34.8 years of uptime).
         assert_eq!(cb.state(), State::Open);
     }
+
+    #[test]
+    fn an_interval_ending_past_its_39_bits_never_ends() {
+        let clock = ManualClock::new();
+        let cb = CircuitBreaker::builder("late")
+            .interval(Duration::from_secs(1))
+            .clock(clock.clone())
+            .build()
+            .expect("valid settings");
+        // 2 s before the last tick a closed word can end its interval at.
+        clock.advance(Duration::from_millis(
+            crate::state::MAX_CLOSED_EXPIRY - 2_000,
+        ));
+        cb.reset(); // a counting interval that ends 1 s later: still within the field
+        let _ = cb.call(|| Ok::<_, ()>(()));
+        clock.advance(Duration::from_millis(1_001));
+        assert_eq!(cb.counts().requests, 1, "not yet at the interval's end");
+        let _ = cb.call(|| Ok::<_, ()>(()));
+        assert_eq!(
+            cb.counts().requests,
+            1,
+            "the interval ended: counts restart"
+        );
+        // This interval would end past the field: it saturates and never ends, so
+        // counts are kept (rather than restarting on every call from then on).
+        for _ in 0..3 {
+            clock.advance(Duration::from_secs(3600));
+            let _ = cb.call(|| Ok::<_, ()>(()));
+        }
+        assert_eq!(cb.counts().requests, 4);
+        assert_eq!(cb.counts().total_successes, 4);
+    }
 }
