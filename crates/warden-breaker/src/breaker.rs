@@ -57,7 +57,7 @@ use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, full_generation_near,
     lap_of, low_bits, next_generation, prev_generation,
 };
-use crate::sync::{AtomicU8, AtomicU64, Loaded, Mutex, Ordering, SwapCell, fence};
+use crate::sync::{AtomicU8, AtomicU64, GenerationWord, Loaded, Mutex, Ordering, SwapCell, fence};
 use crate::throttle::Throttle;
 
 #[path = "throttle_breaker.rs"]
@@ -114,7 +114,7 @@ pub struct CircuitBreaker {
     /// The full generation of the state word, which holds its low 20 bits, or one
     /// less: raised before every exchange that moves the generation on (see
     /// `full_generation_of`). A plain-closed word holds its full generation itself.
-    full_generation: AtomicU64,
+    full_generation: GenerationWord,
     counters: Counters,
     /// The settings and the trip rule's windows, behind one pointer that
     /// [`reconfigure`](Self::reconfigure) replaces (shared with other breakers when
@@ -241,7 +241,7 @@ impl CircuitBreaker {
             throttle: Throttle::new(),
             live: SwapCell::new(Live::new(settings).publish()),
             state: AtomicU64::new(Snapshot::closed(generation.into(), expiry).0),
-            full_generation: AtomicU64::new(generation.into()),
+            full_generation: GenerationWord::new(generation.into()),
             counters,
             scheduled: OnceBox::new(),
         }
@@ -497,21 +497,31 @@ impl CircuitBreaker {
 
     /// [`crate::__private::loom_full_generation`].
     #[cfg(loom)]
-    pub(crate) fn loom_full_generation(&self) -> (u32, u64, u64) {
+    pub(crate) fn loom_full_generation(&self) -> (u32, u64, u64, u64) {
         let s = self.load();
         // Relaxed, as in `full_generation_of`.
         let word = self.full_generation.load(Ordering::Relaxed);
-        (s.generation(), word, self.full_generation_of(s))
+        let full = s
+            .plain_full_generation()
+            .unwrap_or_else(|| full_generation_near(word, s.generation()));
+        let later = self.load();
+        (s.generation(), word, full, self.full_generation_of(later))
     }
 
-    /// Before an exchange that moves the generation on from a word whose full
-    /// generation is `full`: raises the generation word to it, so that it is at most
-    /// one behind the word the exchange installs.
+    /// Before an exchange that moves the generation on from `cur`, a word this
+    /// thread loaded: raises the generation word to `cur`'s full generation (see
+    /// [`Self::full_generation_of`], from the same load of the generation word), so
+    /// that it is at most one behind the word the exchange installs.
     #[inline]
-    fn raise_full_generation(&self, full: u64) {
+    fn raise_full_generation(&self, cur: Snapshot) {
         // Relaxed: the exchange that follows is Release, which publishes this to
         // whoever loads its word (see `load`); the word only grows.
-        if self.full_generation.load(Ordering::Relaxed) < full {
+        let word = self.full_generation.load(Ordering::Relaxed);
+        let full = match cur.plain_full_generation() {
+            Some(full) => full,
+            None => full_generation_near(word, cur.generation()),
+        };
+        if word < full {
             self.full_generation.fetch_max(full, Ordering::Relaxed);
         }
     }
@@ -521,8 +531,8 @@ impl CircuitBreaker {
     fn exchange(&self, cur: Snapshot, next: Snapshot) -> Result<(), Snapshot> {
         let success = if next.generation() != cur.generation() {
             // A new generation: the generation word first reaches `cur`'s, so it is
-            // at most one behind `next`. Relaxed: the Release below publishes it.
-            self.raise_full_generation(self.full_generation_of(cur));
+            // at most one behind `next`.
+            self.raise_full_generation(cur);
             // Release: pairs with the Acquire of `load` (see above). Acquire: a
             // transition's, below.
             Ordering::AcqRel
@@ -1260,19 +1270,20 @@ impl CircuitBreaker {
                         return Err(Rejected::TooManyRequests);
                     }
                     let next = s.with_probes(s.held() + 1, s.successes());
-                    // Before the exchange, which then shows `s` was still the word.
-                    let ticket = Ticket::half_open_in(s.generation(), self.lap_of_word(s));
                     // The loom suite's negative control: a load-and-store instead of the
                     // exchange lets two probes take the same slot (and can undo a
                     // transition that happened in between). Never built outside that check.
                     #[cfg(warden_mutant)]
                     {
                         self.state.store(next.0, Ordering::Relaxed);
-                        return Ok(ticket);
+                        return Ok(Ticket::half_open_in(s.generation(), self.lap_of_word(s)));
                     }
                     #[cfg(not(warden_mutant))]
                     match self.exchange(s, next) {
-                        Ok(()) => return Ok(ticket),
+                        // The lap once the slot is taken (`s` was the word then).
+                        Ok(()) => {
+                            return Ok(Ticket::half_open_in(s.generation(), self.lap_of_word(s)));
+                        }
                         Err(actual) => s = actual,
                     }
                 }
@@ -1755,8 +1766,17 @@ impl CircuitBreaker {
     #[cold]
     fn trip(&self, l: &Cfg<'_>, ticket: Ticket) {
         let mut s = self.load();
+        // By full generation once; a retry, from the word a failed exchange found,
+        // by its 20 bits (the word moved a lap on between two tries only in the
+        // window the bit budget states).
+        if !self.admitted_in(s, ticket) {
+            return;
+        }
         loop {
-            if s.tag() != Tag::Closed || s.is_open_requested() || !self.admitted_in(s, ticket) {
+            if s.tag() != Tag::Closed
+                || s.is_open_requested()
+                || s.generation() != ticket.generation()
+            {
                 return;
             }
             let next = if s.is_pending() {
@@ -1884,8 +1904,11 @@ impl CircuitBreaker {
                 self.counters.record_exclusion(generation);
             }
         }
+        // `s` is a word the caller checked `ticket` against by full generation; a
+        // retry, from the word a failed exchange found, is checked by its 20 bits
+        // (as in `trip`).
         loop {
-            if s.is_open_requested() || !self.admitted_in(s, ticket) {
+            if s.is_open_requested() || s.generation() != generation {
                 return;
             }
             let (held, successes) = (s.held(), s.successes());
@@ -1966,7 +1989,7 @@ impl CircuitBreaker {
                 Settle::Commit { next, to, retrips } => {
                     if next.generation() != s.generation() {
                         // As in `exchange`: the generation word first reaches `s`'s.
-                        self.raise_full_generation(full);
+                        self.raise_full_generation(s);
                     }
                     // Release: pairs with the Acquire of the next transition's exchange
                     // (and of the transition installed here, on this thread), so these

@@ -302,12 +302,22 @@ pub mod __private {
         cb.loom_next_look()
     }
 
+    /// Loom models only: whether breakers built from now on model their generation
+    /// word with loom's atomic (the models of that word) or keep it a `std` atomic
+    /// that loom does not branch on (every other model; see `sync.rs`).
+    #[cfg(loom)]
+    pub fn loom_generation_word(on: bool) {
+        // Relaxed: read by the same thread when it builds the model's breaker.
+        crate::sync::MODEL_GENERATION_WORD.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Loom models only: what a thread that needs the full generation of the state
     /// word reads, in the order it reads them: the word's 20-bit generation, the
     /// breaker's generation word, and the full generation rebuilt from the two
-    /// (taken from a plain-closed word itself, which holds it).
+    /// (taken from a plain-closed word itself, which holds it); then the full
+    /// generation of the word loaded again after them.
     #[cfg(loom)]
-    pub fn loom_full_generation(cb: &crate::CircuitBreaker) -> (u32, u64, u64) {
+    pub fn loom_full_generation(cb: &crate::CircuitBreaker) -> (u32, u64, u64, u64) {
         cb.loom_full_generation()
     }
 

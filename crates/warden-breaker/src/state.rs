@@ -420,7 +420,11 @@ impl std::fmt::Debug for Snapshot {
             Tag::Manual => d
                 .field("mode", &self.manual_mode())
                 .field("deadline", &self.open_deadline()),
-            _ => d.field("tick", &self.payload()),
+            Tag::Closed => match self.plain_lap() {
+                Some(lap) => d.field("lap", &lap),
+                None => d.field("expiry", &self.expiry()),
+            },
+            Tag::Open => d.field("tick", &self.payload()),
         };
         d.field("pending", &self.is_pending())
             .field("open_requested", &self.is_open_requested())

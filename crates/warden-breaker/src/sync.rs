@@ -103,3 +103,60 @@ impl<T> std::ops::Deref for Loaded<T> {
         &self.0
     }
 }
+
+/// The breaker's generation word (see `CircuitBreaker::full_generation_of`).
+///
+/// Outside loom an [`AtomicU64`]. Under loom it is the model's atomic in the models
+/// that check it (`loom-tests/tests/generation_word.rs`, which turn it on with
+/// `__private::loom_generation_word`), and a `std` atomic in every other model:
+/// loom runs a model's threads one at a time, so that atomic reads what the
+/// schedule stored last, like a `SeqCst` one, and loom does not branch on it. Each
+/// transition loads and raises the word, and a full generation is rebuilt from it
+/// up to 2^19 generations off, so in the models of the transitions themselves it
+/// only multiplied the interleavings (the callbacks' models by 3.6) without any
+/// outcome depending on which value it read; its own models check its orderings
+/// and that it stays within one generation of the state word.
+#[cfg(not(loom))]
+pub(crate) type GenerationWord = AtomicU64;
+
+#[cfg(loom)]
+pub(crate) struct GenerationWord {
+    modelled: Option<AtomicU64>,
+    plain: std::sync::atomic::AtomicU64,
+}
+
+/// Whether breakers built from now on model their generation word (loom only).
+#[cfg(loom)]
+pub(crate) static MODEL_GENERATION_WORD: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(loom)]
+impl GenerationWord {
+    pub(crate) fn new(value: u64) -> Self {
+        // Relaxed: a flag the model sets before it builds its breaker, on the same
+        // thread.
+        let modelled = MODEL_GENERATION_WORD
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| AtomicU64::new(value));
+        Self {
+            modelled,
+            plain: std::sync::atomic::AtomicU64::new(value),
+        }
+    }
+
+    pub(crate) fn load(&self, order: Ordering) -> u64 {
+        match &self.modelled {
+            Some(word) => word.load(order),
+            None => self.plain.load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+
+    pub(crate) fn fetch_max(&self, value: u64, order: Ordering) -> u64 {
+        match &self.modelled {
+            Some(word) => word.fetch_max(value, order),
+            None => self
+                .plain
+                .fetch_max(value, std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+}
