@@ -109,8 +109,8 @@ impl<T> std::ops::Deref for Loaded<T> {
 /// Outside loom an [`AtomicU64`]. Under loom it is the model's atomic in the models
 /// that check it (`loom-tests/tests/generation_word.rs`, which turn it on with
 /// `__private::loom_generation_word`), and a `std` atomic in every other model:
-/// loom runs a model's threads one at a time, so that atomic reads what the
-/// schedule stored last, like a `SeqCst` one, and loom does not branch on it. Each
+/// loom runs a model's threads one at a time on one OS thread, so that atomic reads
+/// what the schedule stored last, and loom does not branch on it. Each
 /// transition loads and raises the word, and a full generation is rebuilt from it
 /// up to 2^19 generations off, so in the models of the transitions themselves it
 /// only multiplied the interleavings (the callbacks' models by 3.6) without any
@@ -147,16 +147,19 @@ impl GenerationWord {
     pub(crate) fn load(&self, order: Ordering) -> u64 {
         match &self.modelled {
             Some(word) => word.load(order),
-            None => self.plain.load(std::sync::atomic::Ordering::SeqCst),
+            // Relaxed: loom runs the model's threads one at a time on one OS thread,
+            // so every access sees the last one the schedule made.
+            None => self.plain.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
     pub(crate) fn fetch_max(&self, value: u64, order: Ordering) -> u64 {
         match &self.modelled {
             Some(word) => word.fetch_max(value, order),
+            // Relaxed: as in `load`.
             None => self
                 .plain
-                .fetch_max(value, std::sync::atomic::Ordering::SeqCst),
+                .fetch_max(value, std::sync::atomic::Ordering::Relaxed),
         }
     }
 }
