@@ -184,3 +184,38 @@ fn threads_beyond_the_slots_share_one_cell_exactly() {
         },
     );
 }
+
+/// A call admitted in one closed generation reports success after a `reset()` began
+/// the next, on the thread whose own cell has already counted a success of the new
+/// generation, while another thread succeeds too. The late success is stale: it
+/// never re-tags the thread's cell with its own generation, which would wipe the
+/// new generation's success there (a plain store writes the owned cell, so the
+/// outcome's generation check is all that keeps it out).
+#[test]
+fn a_stale_success_keeps_the_new_generations_counts() {
+    loom_owned_slots(true);
+    explore(
+        "owned_slots::a_stale_success_keeps_the_new_generations_counts",
+        3,
+        || {
+            let rig = setup_bare(|b| b.ready_to_trip(|_| false));
+            let stale = rig.acquire();
+            rig.cb.reset();
+            let a = rig.spawn(move |rig| rig.acquire().success());
+            rig.start();
+            rig.acquire().success();
+            stale.success();
+            a.join().expect("model thread");
+            assert_eq!(
+                rig.cb.counts(),
+                Counts {
+                    requests: 2,
+                    total_successes: 2,
+                    consecutive_successes: 2,
+                    ..Counts::default()
+                }
+            );
+            assert_eq!(rig.cb.state(), State::Closed);
+        },
+    );
+}
