@@ -986,7 +986,7 @@ impl CircuitBreaker {
         // The hot path: closed, no interval to check, nothing requested.
         if s.is_plain_closed() {
             // A plain-closed word's state and generation are its counter tag; the
-            // word, less PENDING, is its ticket (lap included).
+            // word is its ticket (lap included; see `Ticket::plain`).
             self.counters.record_request(s.state_and_generation());
             return Ok(Ticket::plain(s));
         }

@@ -15,12 +15,14 @@ use crate::{CircuitBreaker, Outcome, Rejected, State};
 
 /// What a permit needs to report back: the state word it was admitted under,
 /// reduced to state, generation and the generation's lap (the full generation's
-/// bits above the word's 20, in the payload; flags cleared). A permit is current
-/// only in its full generation, so one held across any number of transitions is
-/// never taken for a permit of a later generation whose 20 bits are the same. For a
-/// closed permit this equals the live word, minus `PENDING`, for as long as the
-/// breaker stays in that generation without an interval (a plain-closed word holds
-/// its lap too), so recording a success checks the permit with one comparison.
+/// bits above the word's 20, in the payload). A permit is current only in its full
+/// generation, so one held across any number of transitions is never taken for a
+/// permit of a later generation whose 20 bits are the same. A closed permit admitted
+/// on the plain path is the plain-closed word itself, lap included: it equals the
+/// live word, minus `PENDING`, for as long as the breaker stays in that generation
+/// without an interval, so recording a success checks the permit with one
+/// comparison. (Admitted while `PENDING` was set, it keeps the flag, never equals
+/// a word less `PENDING`, and is checked by full generation on the general path.)
 ///
 /// With [`SlowCalls`](crate::SlowCalls), a closed ticket instead carries its
 /// admission time in the payload bits (whole microseconds of the breaker's
