@@ -533,16 +533,15 @@ impl CircuitBreaker {
             // A new generation: the generation word first reaches `cur`'s, so it is
             // at most one behind `next`.
             self.raise_full_generation(cur);
-            // Release: pairs with the Acquire of `load` (see above). Acquire: a
-            // transition's, below.
+            // Release: pairs with the Acquire of `load` (see above). Acquire: every
+            // transition (it sets PENDING) moves the generation on, and pairs with the
+            // Release that cleared PENDING after the previous transition's callbacks,
+            // ordering the callbacks.
             Ordering::AcqRel
-        } else if next.is_pending() && !cur.is_pending() {
-            // Transitions (they set PENDING) acquire: pairs with the Release that
-            // cleared PENDING after the previous transition's callbacks, ordering the
-            // callbacks.
-            Ordering::Acquire
         } else {
-            // Other updates only touch the word itself.
+            // Other updates (probe counts, an open request, an interval restarted in
+            // its generation) only touch the word itself, and none sets PENDING.
+            debug_assert!(cur.is_pending() || !next.is_pending(), "{cur:?} {next:?}");
             Ordering::Relaxed
         };
         // Acquire on failure: the word found is loaded as `load` loads it.
@@ -1804,10 +1803,13 @@ impl CircuitBreaker {
     /// [`Self::open_after`] at tick `now`.
     fn open_after_at(&self, l: &Cfg<'_>, s: Snapshot, now: u64) -> (Snapshot, u32) {
         let retrips = if s.tag() == Tag::HalfOpen && l.settings().has_open_backoff() {
-            // Acquire: `s` was loaded Relaxed from the half-open generation, whose
-            // Open -> HalfOpen exchange continues the release sequence of the Release
-            // that cleared PENDING after the previous open generation was installed,
-            // and that thread stored the previous count before it (`opened`).
+            // Acquire: `s` was loaded from the half-open generation, whose Open ->
+            // HalfOpen exchange continues the release sequence of the Release that
+            // cleared PENDING after the previous open generation was installed, and
+            // that thread stored the previous count before it (`opened`). Loads of the
+            // word and failed exchanges acquire too (the generation word's protocol),
+            // which makes this fence redundant today; it keeps the count's ordering its
+            // own.
             fence(Ordering::Acquire);
             self.counters
                 .retrips(prev_generation(s.generation()))
