@@ -469,7 +469,7 @@ impl CircuitBreaker {
         }
         // Relaxed: `s` was loaded with Acquire (or by a failed exchange's Acquire),
         // which pairs with the Release of the exchange that raised this word first.
-        full_generation_near(self.full_generation.load(Ordering::Relaxed), s.generation())
+        s.full_generation_near(self.full_generation.load(Ordering::Relaxed))
     }
 
     /// The lap of `s`, a word this thread loaded: its full generation's bits above
@@ -501,9 +501,7 @@ impl CircuitBreaker {
         let s = self.load();
         // Relaxed, as in `full_generation_of`.
         let word = self.full_generation.load(Ordering::Relaxed);
-        let full = s
-            .plain_full_generation()
-            .unwrap_or_else(|| full_generation_near(word, s.generation()));
+        let full = s.full_generation_near(word);
         let later = self.load();
         (s.generation(), word, full, self.full_generation_of(later))
     }
@@ -517,10 +515,7 @@ impl CircuitBreaker {
         // Relaxed: the exchange that follows is Release, which publishes this to
         // whoever loads its word (see `load`); the word only grows.
         let word = self.full_generation.load(Ordering::Relaxed);
-        let full = match cur.plain_full_generation() {
-            Some(full) => full,
-            None => full_generation_near(word, cur.generation()),
-        };
+        let full = cur.full_generation_near(word);
         if word < full {
             self.full_generation.fetch_max(full, Ordering::Relaxed);
         }
@@ -1555,7 +1550,7 @@ impl CircuitBreaker {
             // expire), so do the same to stay observably identical.
             let max_wait = l.settings().half_open_max_wait_ticks() != 0;
             if s.open_deadline().is_some()
-                || s.is_closed_with_expiry()
+                || (s.tag() == Tag::Closed && s.expiry().is_some())
                 || (s.tag() == Tag::HalfOpen && max_wait)
             {
                 self.state_in(l);
@@ -1959,15 +1954,14 @@ impl CircuitBreaker {
     /// later transitions, and the first panic resumes once `PENDING` is cleared
     /// (never while this thread is already unwinding, which would abort).
     fn deliver(&self, l: &Cfg<'_>, installed: Snapshot, from: State, to: State) {
-        let mut generation = installed.generation();
         // The full generation, so a lap of commands during a callback is never taken
         // for no command at all.
         let mut full = self.full_generation_of(installed);
         // The state the callbacks last named: always the visible state of the word of
-        // `generation`.
+        // `full`.
         let mut reported = to;
         let mut panic = None;
-        self.new_generation(l, generation);
+        self.new_generation(l, installed.generation());
         let mut note = |from, to| {
             self.counters.record_transition(from, to);
             if let Some(p) = l.settings().notify_state_change_caught(from, to) {
@@ -2016,8 +2010,7 @@ impl CircuitBreaker {
                     if next.generation() != s.generation() {
                         full += 1;
                     }
-                    generation = next.generation();
-                    self.new_generation(l, generation);
+                    self.new_generation(l, next.generation());
                     note(reported, to);
                     reported = to;
                     s = self.load();

@@ -49,7 +49,7 @@ impl Ticket {
     /// A closed ticket of the full generation `full`.
     #[cfg(test)]
     pub(crate) const fn closed(full: u64) -> Self {
-        Self(Snapshot::closed(full, 0).0)
+        Self::closed_in(crate::state::low_bits(full), lap_of(full))
     }
     /// The ticket of plain-closed word `s`: the word itself (it holds its lap). A
     /// word with `PENDING` (callbacks of the transition into it still ran) keeps it:
@@ -76,8 +76,7 @@ impl Ticket {
     /// for a closed ticket.
     #[inline]
     pub(crate) const fn half_open(full: u64) -> Self {
-        let generation = (full & crate::state::GEN_MASK) as u32;
-        Self(Snapshot::half_open(generation, 0, 0).0 | HALF_OPEN | lap_of(full))
+        Self::half_open_in(crate::state::low_bits(full), lap_of(full))
     }
     /// This ticket, for a call admitted at `start_micros` (kept modulo 2^40).
     #[inline]

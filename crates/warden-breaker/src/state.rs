@@ -263,12 +263,6 @@ impl Snapshot {
         }
     }
 
-    /// Whether this is a closed word with a counting interval.
-    #[inline]
-    pub(crate) const fn is_closed_with_expiry(self) -> bool {
-        matches!(self.tag(), Tag::Closed) && self.0 & EXPIRES != 0
-    }
-
     /// The full generation of a plain-closed word (its lap and its generation), `None`
     /// for any other word: those hold 20 bits of it, and the breaker's generation word
     /// the rest (see [`full_generation_near`]).
@@ -278,6 +272,17 @@ impl Snapshot {
             Some(((self.payload() & LAP_MASK) << GEN_BITS) | self.generation() as u64)
         } else {
             None
+        }
+    }
+
+    /// The full generation of this word, given the breaker's generation word `word`
+    /// (within 2^19 of it): a plain-closed word's own, else the one nearest `word`
+    /// with this word's 20 bits ([`full_generation_near`]).
+    #[inline]
+    pub(crate) const fn full_generation_near(self, word: u64) -> u64 {
+        match self.plain_full_generation() {
+            Some(full) => full,
+            None => full_generation_near(word, self.generation()),
         }
     }
 
@@ -545,10 +550,9 @@ mod tests {
         ] {
             let s = Snapshot::closed((9 << 20) | 4, expiry);
             assert_eq!((s.expiry(), s.generation()), (Some(kept), 4));
-            assert!(!s.is_plain_closed() && s.is_closed_with_expiry());
+            assert!(!s.is_plain_closed() && s.tag() == Tag::Closed);
             assert_eq!(s.plain_full_generation(), None);
         }
-        assert!(!Snapshot::open(4, 0).is_closed_with_expiry());
     }
 
     #[test]
