@@ -9,9 +9,6 @@
 //! normally afterwards. The same cases run against the mutex reference in
 //! `warden-mutex/tests/generation_wrap.rs`.
 //!
-//! A permit that times its call (slow calls) keeps a 20-bit generation: its
-//! ticket holds the start time.
-//!
 //! The same for paths the cases above do not take: a permit admitted while the
 //! callbacks of a transition into closed still run (its ticket is the word with
 //! `PENDING`), reconfigurations that add or remove the counting interval around a
@@ -22,6 +19,19 @@
 //! bits, and an end saturated there must never pass (if it did, an admission would
 //! find every new interval ended at once and loop, starting generation after
 //! generation, without returning).
+//!
+//! A permit that times its call (a breaker with `SlowCalls`: its ticket keeps the
+//! call's start time) must carry its full generation too. The same laps for such
+//! permits, borrowed and owned (reported on another thread): a closed failure, a
+//! success two laps later, a slow success (the clock past the threshold) that must
+//! count neither as a call nor as slow, force-open/reset pairs, natural flapping,
+//! counting-interval expiries, the time window's record path, the observed path, a
+//! permit admitted while `PENDING`, and reconfigurations that add or remove
+//! `SlowCalls` around a held permit (an untimed permit reported to a breaker that
+//! now times calls, a timed one to a breaker that no longer does: each counts
+//! normally in its generation, and a lap later not at all). Cases in the admitting
+//! generation show that each such report (a failure, a slow success, on each path)
+//! would count, and trip, if it were current.
 #![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,8 +40,8 @@ use std::thread;
 use std::time::Duration;
 
 use warden_breaker::{
-    CircuitBreaker, CountWindow, Counts, ManualClock, Mode, Observer, OwnedPermit, State,
-    TimeWindow, Totals,
+    CircuitBreaker, CountWindow, Counts, ManualClock, Mode, Observer, OwnedPermit, SlowCalls,
+    State, TimeWindow, Totals,
 };
 
 /// Generations the state word's 20-bit field tells apart.
@@ -132,23 +142,35 @@ fn counts_fresh_calls(cb: &CircuitBreaker) {
     );
 }
 
-/// What a stale closed-state failure reported after its lap leaves: the breaker
-/// closed in normal mode, no count, the totals up by the one outcome, no transition
-/// since the breaker was built, and a fresh call counted from zero.
-fn a_stale_failure_changed_nothing(cb: &CircuitBreaker, before: &Totals) {
+/// What a stale closed-state outcome (a failure, or a success that may be slow)
+/// reported after its lap leaves, whatever moved the breaker meanwhile: the
+/// breaker closed in normal mode, no count, the totals up by the one outcome (and
+/// no slow call among them), and a fresh call counted from zero.
+fn a_stale_outcome_left_it_closed(cb: &CircuitBreaker, before: &Totals) {
     assert_eq!(
         (cb.state(), cb.mode()),
         (State::Closed, Mode::Normal),
-        "a stale failure tripped the breaker"
+        "a stale outcome tripped the breaker"
     );
     assert_eq!(
         cb.counts(),
         Counts::default(),
-        "a stale failure was counted"
+        "a stale outcome was counted"
     );
     same_but_outcome(before, &cb.totals());
-    assert_eq!(cb.totals().all_transitions(), 0);
+    assert_eq!(
+        cb.totals().slow_calls,
+        before.slow_calls,
+        "a stale outcome was counted slow"
+    );
     counts_fresh_calls(cb);
+}
+
+/// [`a_stale_outcome_left_it_closed`], and no transition since the breaker was
+/// built.
+fn a_stale_outcome_changed_nothing(cb: &CircuitBreaker, before: &Totals) {
+    a_stale_outcome_left_it_closed(cb, before);
+    assert_eq!(cb.totals().all_transitions(), 0);
 }
 
 #[test]
@@ -158,7 +180,7 @@ fn closed_failure_after_a_lap_of_resets_changes_nothing() {
     steps(&cb, LAP, 1, || cb.reset());
     let before = cb.totals();
     held.failure();
-    a_stale_failure_changed_nothing(&cb, &before);
+    a_stale_outcome_changed_nothing(&cb, &before);
 }
 
 #[test]
@@ -194,18 +216,33 @@ fn owned_permit_across_a_lap_of_force_open_and_reset() {
     );
     let before = cb.totals();
     held.failure();
+    a_stale_outcome_left_it_closed(&cb, &before);
+}
+
+/// Runs `lap` here, then reports `held` with `report` on a thread of its own,
+/// waiting at most 10 s for the report.
+fn report_elsewhere_after(
+    held: OwnedPermit,
+    lap: impl FnOnce(),
+    report: impl FnOnce(OwnedPermit) + Send + 'static,
+) {
+    let (go, wait) = mpsc::channel::<()>();
+    let (done, reported) = mpsc::channel::<()>();
+    let reporter = thread::spawn(move || {
+        // An error: this thread's test failed before the lap was done.
+        if wait.recv().is_ok() {
+            report(held);
+            let _ = done.send(());
+        }
+    });
+    lap();
+    go.send(()).expect("the reporter waits");
     assert_eq!(
-        (cb.state(), cb.mode()),
-        (State::Closed, Mode::Normal),
-        "a stale failure tripped the breaker"
+        reported.recv_timeout(Duration::from_secs(10)),
+        Ok(()),
+        "the report on the other thread did not return"
     );
-    assert_eq!(
-        cb.counts(),
-        Counts::default(),
-        "a stale failure was counted"
-    );
-    same_but_outcome(&before, &cb.totals());
-    counts_fresh_calls(&cb);
+    reporter.join().expect("the reporter does not panic");
 }
 
 #[test]
@@ -213,16 +250,16 @@ fn owned_permit_reported_on_another_thread_after_a_lap_of_resets() {
     let (cb, _clock) = trip_on_first_failure();
     let cb = Arc::new(cb);
     let held = cb.try_acquire_owned().expect("closed admits");
-    let (go, wait) = mpsc::channel::<()>();
-    let reporter = thread::spawn(move || {
-        wait.recv().expect("the lap is done");
-        held.failure();
-    });
-    steps(&cb, LAP, 1, || cb.reset());
-    let before = cb.totals();
-    go.send(()).expect("the reporter waits");
-    reporter.join().expect("the reporter does not panic");
-    a_stale_failure_changed_nothing(&cb, &before);
+    let mut before = None;
+    report_elsewhere_after(
+        held,
+        || {
+            steps(&cb, LAP, 1, || cb.reset());
+            before = Some(cb.totals());
+        },
+        |p| p.failure(),
+    );
+    a_stale_outcome_changed_nothing(&cb, &before.expect("the lap ran"));
 }
 
 #[test]
@@ -243,7 +280,7 @@ fn interval_closed_failure_after_a_lap_of_resets_changes_nothing() {
     steps(&cb, LAP, 1, || cb.reset());
     let before = cb.totals();
     held.failure();
-    a_stale_failure_changed_nothing(&cb, &before);
+    a_stale_outcome_changed_nothing(&cb, &before);
 }
 
 #[test]
@@ -264,7 +301,7 @@ fn interval_closed_failure_after_a_lap_of_interval_expiries_changes_nothing() {
     });
     let before = cb.totals();
     held.failure();
-    a_stale_failure_changed_nothing(&cb, &before);
+    a_stale_outcome_changed_nothing(&cb, &before);
 }
 
 #[test]
@@ -392,18 +429,7 @@ fn closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
     );
     let before = cb.totals();
     held.failure();
-    assert_eq!(
-        (cb.state(), cb.mode()),
-        (State::Closed, Mode::Normal),
-        "a stale failure tripped the breaker"
-    );
-    assert_eq!(
-        cb.counts(),
-        Counts::default(),
-        "a stale failure was counted"
-    );
-    same_but_outcome(&before, &cb.totals());
-    counts_fresh_calls(&cb);
+    a_stale_outcome_left_it_closed(&cb, &before);
 }
 
 /// A breaker that trips at `n` consecutive failures, on `clock`.
@@ -504,9 +530,12 @@ fn interval_permit_a_lap_old_is_stale_after_the_interval_is_removed() {
 // (the ticket is the word with PENDING).
 // ---------------------------------------------------------------------------
 
-/// A breaker that trips at the first failure, whose HalfOpen -> Closed callback
-/// admits one call (the word still has PENDING) and keeps its permit.
-fn pending_admission() -> (
+/// A breaker that trips at the first failure (and times its calls with
+/// [`SLOW_CALLS`] if `timed`), whose HalfOpen -> Closed callback admits one call
+/// (the word still has PENDING) and keeps its permit.
+fn pending_admission(
+    timed: bool,
+) -> (
     Arc<CircuitBreaker>,
     ManualClock,
     Arc<Mutex<Option<OwnedPermit>>>,
@@ -515,8 +544,14 @@ fn pending_admission() -> (
     let slot: Arc<OnceLock<std::sync::Weak<CircuitBreaker>>> = Arc::new(OnceLock::new());
     let kept: Arc<Mutex<Option<OwnedPermit>>> = Arc::new(Mutex::new(None));
     let (s, k) = (Arc::clone(&slot), Arc::clone(&kept));
+    let builder = trips_at(1, &clock);
+    let builder = if timed {
+        builder.slow_calls(SLOW_CALLS)
+    } else {
+        builder
+    };
     let cb = Arc::new(
-        trips_at(1, &clock)
+        builder
             .on_state_change(move |_, from, to| {
                 if (from, to) == (State::HalfOpen, State::Closed) {
                     let cb = s.get().and_then(std::sync::Weak::upgrade).expect("set");
@@ -540,11 +575,11 @@ fn pending_admission() -> (
 
 #[test]
 fn pending_plain_permit_counts_in_its_generation() {
-    let (cb, _clock, kept) = pending_admission();
+    let (cb, _clock, kept) = pending_admission(false);
     let held = kept.lock().unwrap().take().unwrap();
     held.success();
     assert_eq!(cb.counts().total_successes, 1, "{cb:?}");
-    let (cb, _clock, kept) = pending_admission();
+    let (cb, _clock, kept) = pending_admission(false);
     let held = kept.lock().unwrap().take().unwrap();
     held.failure();
     assert_eq!(
@@ -556,13 +591,13 @@ fn pending_plain_permit_counts_in_its_generation() {
 
 #[test]
 fn pending_plain_permit_a_lap_old_is_stale() {
-    let (cb, _clock, kept) = pending_admission();
+    let (cb, _clock, kept) = pending_admission(false);
     let held = kept.lock().unwrap().take().unwrap();
     steps(&cb, LAP, 1, || cb.reset());
     held.failure();
     assert_eq!(cb.state(), State::Closed, "a stale failure tripped");
     assert_eq!(cb.counts(), Counts::default());
-    let (cb, _clock, kept) = pending_admission();
+    let (cb, _clock, kept) = pending_admission(false);
     let held = kept.lock().unwrap().take().unwrap();
     steps(&cb, LAP, 1, || cb.reset());
     held.success();
@@ -721,4 +756,401 @@ fn interval_breaker_admits_past_2_pow_39_ms() {
         Ok(1),
         "two failures in a row trip"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Timed permits (slow calls): the ticket holds the call's start time.
+// ---------------------------------------------------------------------------
+
+/// Calls of 10 ms or more are slow, and one slow call of one trips: a stale
+/// success counted as a slow call opens the breaker.
+const SLOW_CALLS: SlowCalls = SlowCalls::new(Duration::from_millis(10))
+    .with_slow_rate_percent(100)
+    .with_min_calls(1);
+
+/// Past [`SLOW_CALLS`]' threshold.
+const SLOW: Duration = Duration::from_millis(20);
+
+/// [`trip_on_first_failure`] with [`SLOW_CALLS`]: every closed permit times its
+/// call.
+fn timed_trip_on_first_failure() -> (CircuitBreaker, ManualClock) {
+    let clock = ManualClock::new();
+    let cb = trips_at(1, &clock)
+        .slow_calls(SLOW_CALLS)
+        .build()
+        .expect("valid settings");
+    (cb, clock)
+}
+
+#[test]
+fn timed_permits_count_in_their_generation() {
+    // What the stale cases below report, reported in the generation that admitted
+    // it: a failure trips, a slow success trips (counted slow), and so does an
+    // owned permit's failure reported on another thread.
+    let (cb, _clock) = timed_trip_on_first_failure();
+    cb.try_acquire().expect("closed admits").failure();
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the failure of its generation trips"
+    );
+    let (cb, clock) = timed_trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    clock.advance(SLOW);
+    held.success();
+    assert_eq!(
+        (cb.state(), cb.totals().slow_calls),
+        (State::Open, 1),
+        "the slow success of its generation trips"
+    );
+    let (cb, _clock) = timed_trip_on_first_failure();
+    counts_fresh_calls(&cb);
+    let cb = Arc::new(cb);
+    let held = cb.try_acquire_owned().expect("closed admits");
+    report_elsewhere_after(held, || {}, |p| p.failure());
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the owned failure of its generation trips"
+    );
+}
+
+#[test]
+fn timed_closed_failure_after_a_lap_of_resets_changes_nothing() {
+    let (cb, _clock) = timed_trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || cb.reset());
+    let before = cb.totals();
+    held.failure();
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+#[test]
+fn timed_closed_success_after_two_laps_of_resets_is_not_counted() {
+    let (cb, _clock) = timed_trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, 2 * LAP, 1, || cb.reset());
+    let before = cb.totals();
+    held.success();
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+#[test]
+fn timed_slow_success_a_lap_later_is_neither_counted_nor_slow() {
+    let (cb, clock) = timed_trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || cb.reset());
+    clock.advance(SLOW);
+    let before = cb.totals();
+    held.success();
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+#[test]
+fn timed_owned_failure_on_another_thread_after_a_lap_of_force_open_and_reset() {
+    let (cb, _clock) = timed_trip_on_first_failure();
+    let cb = Arc::new(cb);
+    let held = cb.try_acquire_owned().expect("closed admits");
+    let mut before = None;
+    report_elsewhere_after(
+        held,
+        || {
+            steps(&cb, LAP / 2, 2, || {
+                cb.force_open();
+                cb.reset();
+            });
+            before = Some(cb.totals());
+        },
+        |p| p.failure(),
+    );
+    let before = before.expect("the lap ran");
+    assert_eq!(
+        before.transitions(State::Closed, State::Open),
+        u64::from(LAP / 2)
+    );
+    a_stale_outcome_left_it_closed(&cb, &before);
+}
+
+#[test]
+fn timed_owned_slow_success_on_another_thread_after_a_lap_of_resets() {
+    let (cb, clock) = timed_trip_on_first_failure();
+    let cb = Arc::new(cb);
+    let held = cb.try_acquire_owned().expect("closed admits");
+    let mut before = None;
+    report_elsewhere_after(
+        held,
+        || {
+            steps(&cb, LAP, 1, || cb.reset());
+            clock.advance(SLOW);
+            before = Some(cb.totals());
+        },
+        |p| p.success(),
+    );
+    a_stale_outcome_changed_nothing(&cb, &before.expect("the lap ran"));
+}
+
+#[test]
+fn timed_closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
+    // As `closed_failure_after_a_lap_of_natural_flapping_changes_nothing`: LAP
+    // cycles of three generations. The clock moves 2 ms a cycle, so the held call
+    // is slow by its report too.
+    let (cb, clock) = timed_trip_on_first_failure();
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 3, || {
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(2));
+        let _ = cb.call(|| Ok::<_, ()>(()));
+    });
+    assert_eq!(cb.state(), State::Closed);
+    assert_eq!(cb.totals().all_transitions(), 3 * u64::from(LAP));
+    let before = cb.totals();
+    held.failure();
+    a_stale_outcome_left_it_closed(&cb, &before);
+}
+
+#[test]
+fn timed_interval_failure_after_a_lap_of_interval_expiries_changes_nothing() {
+    // As `interval_closed_failure_after_a_lap_of_interval_expiries_changes_nothing`,
+    // timed: each step lets the 1 ms interval pass and looks at the breaker.
+    let clock = ManualClock::new();
+    let cb = trips_at(1, &clock)
+        .interval(ms(1))
+        .slow_calls(SLOW_CALLS)
+        .build()
+        .expect("valid settings");
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || {
+        clock.advance(ms(2));
+        assert_eq!(cb.state(), State::Closed);
+    });
+    let before = cb.totals();
+    held.failure();
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+/// A time window that trips at one failure of one call, with [`SLOW_CALLS`]: the
+/// timed record path.
+fn timed_time_window() -> (CircuitBreaker, ManualClock) {
+    let clock = ManualClock::new();
+    let cb = CircuitBreaker::builder("review")
+        .timeout(ms(1))
+        .clock(clock.clone())
+        .time_window(
+            TimeWindow::new(Duration::from_secs(10))
+                .with_min_calls(1)
+                .with_failure_rate_percent(50),
+        )
+        .slow_calls(SLOW_CALLS)
+        .build()
+        .expect("valid settings");
+    (cb, clock)
+}
+
+#[test]
+fn timed_time_window_permits_count_in_their_generation() {
+    let (cb, clock) = timed_time_window();
+    let held = cb.try_acquire().expect("closed admits");
+    clock.advance(SLOW);
+    held.success();
+    assert_eq!(
+        (cb.state(), cb.totals().slow_calls),
+        (State::Open, 1),
+        "the slow success of its generation trips"
+    );
+    let (cb, _clock) = timed_time_window();
+    cb.try_acquire().expect("closed admits").failure();
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the failure of its generation trips"
+    );
+}
+
+#[test]
+fn timed_time_window_permits_a_lap_old_are_stale() {
+    let (cb, clock) = timed_time_window();
+    let slow = cb.try_acquire().expect("closed admits");
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || cb.reset());
+    clock.advance(SLOW);
+    let before = cb.totals();
+    slow.success();
+    assert_eq!(
+        (cb.state(), cb.counts(), cb.totals().slow_calls),
+        (State::Closed, Counts::default(), 0),
+        "a stale slow success tripped the breaker or was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    let before = cb.totals();
+    held.failure();
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+/// A breaker that trips at the first failure, times its calls, and has `seen` for
+/// an observer: the observed record path.
+fn timed_observed(seen: &Arc<Seen>) -> (CircuitBreaker, ManualClock) {
+    let clock = ManualClock::new();
+    let cb = trips_at(1, &clock)
+        .slow_calls(SLOW_CALLS)
+        .observer(Arc::clone(seen))
+        .build()
+        .expect("valid settings");
+    (cb, clock)
+}
+
+#[test]
+fn timed_observed_permits_count_in_their_generation() {
+    let seen = Arc::new(Seen::default());
+    let (cb, clock) = timed_observed(&seen);
+    let held = cb.try_acquire().expect("closed admits");
+    clock.advance(SLOW);
+    held.success();
+    assert_eq!(
+        (cb.state(), cb.totals().slow_calls),
+        (State::Open, 1),
+        "the slow success of its generation trips"
+    );
+    let (cb, _clock) = timed_observed(&seen);
+    cb.try_acquire().expect("closed admits").failure();
+    assert_eq!(seen.0.load(Ordering::Relaxed), 1, "observers hear it");
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the failure of its generation trips"
+    );
+}
+
+#[test]
+fn timed_observed_permits_a_lap_old_are_stale() {
+    let seen = Arc::new(Seen::default());
+    let (cb, clock) = timed_observed(&seen);
+    let slow = cb.try_acquire().expect("closed admits");
+    let held = cb.try_acquire().expect("closed admits");
+    steps(&cb, LAP, 1, || cb.reset());
+    clock.advance(SLOW);
+    let before = cb.totals();
+    slow.success();
+    assert_eq!(
+        (cb.state(), cb.counts(), cb.totals().slow_calls),
+        (State::Closed, Counts::default(), 0),
+        "a stale slow success tripped the breaker or was counted"
+    );
+    same_but_outcome(&before, &cb.totals());
+    let before = cb.totals();
+    held.failure();
+    assert_eq!(seen.0.load(Ordering::Relaxed), 1, "observers hear it");
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+#[test]
+fn pending_timed_permit_counts_in_its_generation() {
+    let (cb, clock, kept) = pending_admission(true);
+    let held = kept.lock().unwrap().take().unwrap();
+    clock.advance(SLOW);
+    held.success();
+    assert_eq!(
+        (cb.state(), cb.totals().slow_calls),
+        (State::Open, 1),
+        "the slow success of its generation trips"
+    );
+    let (cb, _clock, kept) = pending_admission(true);
+    let held = kept.lock().unwrap().take().unwrap();
+    held.failure();
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the failure of its generation trips"
+    );
+}
+
+#[test]
+fn pending_timed_permit_a_lap_old_is_stale() {
+    let (cb, clock, kept) = pending_admission(true);
+    let held = kept.lock().unwrap().take().unwrap();
+    steps(&cb, LAP, 1, || cb.reset());
+    clock.advance(SLOW);
+    let before = cb.totals();
+    held.success();
+    a_stale_outcome_left_it_closed(&cb, &before);
+}
+
+// Reconfiguration: slow calls on and off around held permits (the same
+// generation: the counts are kept).
+
+#[test]
+fn untimed_permit_counts_after_slow_calls_are_added() {
+    let clock = ManualClock::new();
+    let cb = trips_at(2, &clock).build().unwrap();
+    let held = cb.try_acquire().unwrap(); // untimed: the word with its lap
+    let _ = cb.call(|| Err::<(), _>(()));
+    cb.reconfigure(rule(2).slow_calls(SLOW_CALLS)).unwrap();
+    assert_eq!(cb.counts().consecutive_failures, 1, "counts kept");
+    held.failure();
+    assert_eq!(cb.state(), State::Open, "the held failure was not counted");
+    // A success admitted untimed is counted and never slow.
+    let cb = trips_at(2, &clock).build().unwrap();
+    let held = cb.try_acquire().unwrap();
+    cb.reconfigure(rule(2).slow_calls(SLOW_CALLS)).unwrap();
+    clock.advance(SLOW);
+    held.success();
+    assert_eq!(
+        (
+            cb.state(),
+            cb.counts().total_successes,
+            cb.totals().slow_calls
+        ),
+        (State::Closed, 1, 0),
+        "a success admitted untimed was not counted, or counted slow"
+    );
+}
+
+#[test]
+fn untimed_permit_a_lap_old_is_stale_after_slow_calls_are_added() {
+    let clock = ManualClock::new();
+    let cb = trips_at(1, &clock).build().unwrap();
+    let held = cb.try_acquire().unwrap();
+    steps(&cb, LAP, 1, || cb.reset());
+    cb.reconfigure(rule(1).slow_calls(SLOW_CALLS)).unwrap();
+    let before = cb.totals();
+    held.failure();
+    a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+#[test]
+fn timed_permit_counts_after_slow_calls_are_removed() {
+    let clock = ManualClock::new();
+    let cb = trips_at(2, &clock).slow_calls(SLOW_CALLS).build().unwrap();
+    let held = cb.try_acquire().unwrap(); // timed: the start time where the lap would be
+    let _ = cb.call(|| Err::<(), _>(()));
+    cb.reconfigure(rule(2)).unwrap();
+    assert_eq!(cb.counts().consecutive_failures, 1, "counts kept");
+    held.failure();
+    assert_eq!(cb.state(), State::Open, "the held failure was not counted");
+    // A success is counted on the plain path, and not slow (no rule to judge it).
+    let cb = trips_at(2, &clock).slow_calls(SLOW_CALLS).build().unwrap();
+    let held = cb.try_acquire().unwrap();
+    cb.reconfigure(rule(2)).unwrap();
+    clock.advance(SLOW);
+    held.success();
+    assert_eq!(
+        (
+            cb.state(),
+            cb.counts().total_successes,
+            cb.totals().slow_calls
+        ),
+        (State::Closed, 1, 0),
+        "a timed success was not counted after slow calls were removed"
+    );
+}
+
+#[test]
+fn timed_permit_a_lap_old_is_stale_after_slow_calls_are_removed() {
+    let clock = ManualClock::new();
+    let cb = trips_at(1, &clock).slow_calls(SLOW_CALLS).build().unwrap();
+    let held = cb.try_acquire().unwrap();
+    steps(&cb, LAP, 1, || cb.reset());
+    cb.reconfigure(rule(1)).unwrap();
+    let before = cb.totals();
+    held.failure();
+    a_stale_outcome_changed_nothing(&cb, &before);
 }

@@ -4,9 +4,13 @@
 //! generation field repeats, is still told apart from the current generation.
 //! Each case admits a call, moves the breaker through exactly that many
 //! generations with commands or natural transitions, reports the outcome, and
-//! checks that nothing changed.
+//! checks that nothing changed. Permits that time their call (`SlowCalls`), which
+//! the lock-free breaker must tell apart by their full generation too, are held
+//! across the same laps: resets, force-open/reset pairs, natural flapping,
+//! counting-interval expiries, and reconfigurations that add or remove the rule.
 
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread;
 use std::time::Duration;
 
 use warden_breaker::{Counts, ManualClock, SlowCalls, State};
@@ -189,4 +193,174 @@ fn closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
         State::Closed,
         "a stale failure tripped the breaker"
     );
+}
+
+/// Calls of 10 ms or more are slow, and one slow call of one trips.
+const SLOW_CALLS: SlowCalls = SlowCalls::new(Duration::from_millis(10))
+    .with_slow_rate_percent(100)
+    .with_min_calls(1);
+
+/// Trips at the first failure or the first slow call: every closed permit times
+/// its call.
+fn timed_trips_at(n: u32, clock: &ManualClock) -> warden_mutex::Builder {
+    CircuitBreaker::builder("wrap")
+        .ready_to_trip(move |c| c.consecutive_failures >= n)
+        .timeout(ms(1))
+        .slow_calls(SLOW_CALLS)
+        .clock(clock.clone())
+}
+
+/// What a stale timed failure leaves: closed, nothing counted (nor slow), and a
+/// fresh call counted from zero.
+fn a_stale_timed_outcome_changed_nothing(cb: &CircuitBreaker) {
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "a stale outcome tripped the breaker"
+    );
+    assert_eq!(
+        cb.counts(),
+        Counts::default(),
+        "a stale outcome was counted"
+    );
+    assert_eq!(
+        cb.totals().slow_calls,
+        0,
+        "a stale outcome was counted slow"
+    );
+    cb.try_acquire().expect("closed admits").success();
+    assert_eq!(cb.counts().total_successes, 1);
+}
+
+#[test]
+fn timed_permits_count_in_their_generation() {
+    let clock = ManualClock::new();
+    let cb = timed_trips_at(1, &clock).build().unwrap();
+    cb.try_acquire().unwrap().failure();
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "the failure of its generation trips"
+    );
+    let cb = timed_trips_at(1, &clock).build().unwrap();
+    let held = cb.try_acquire().unwrap();
+    clock.advance(ms(20));
+    held.success();
+    assert_eq!(
+        (cb.state(), cb.totals().slow_calls),
+        (State::Open, 1),
+        "the slow success of its generation trips"
+    );
+}
+
+#[test]
+fn timed_closed_failure_after_a_lap_of_resets_changes_nothing() {
+    let clock = ManualClock::new();
+    let cb = timed_trips_at(1, &clock).build().unwrap();
+    let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
+    resets(&cb, LAP);
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
+    held.failure();
+    a_stale_timed_outcome_changed_nothing(&cb);
+}
+
+#[test]
+fn timed_closed_success_after_two_laps_of_resets_is_not_counted() {
+    let clock = ManualClock::new();
+    let cb = timed_trips_at(1, &clock).build().unwrap();
+    let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
+    resets(&cb, 2 * LAP);
+    assert_eq!(generation(&cb) - admitted, 2 * u64::from(LAP));
+    held.success();
+    a_stale_timed_outcome_changed_nothing(&cb);
+}
+
+#[test]
+fn timed_owned_failure_on_another_thread_after_a_lap_of_force_open_and_reset() {
+    let clock = ManualClock::new();
+    let cb = Arc::new(timed_trips_at(1, &clock).build().unwrap());
+    let held = cb.try_acquire_owned().expect("closed admits");
+    let admitted = generation(&cb);
+    let (go, wait) = mpsc::channel::<()>();
+    let (done, reported) = mpsc::channel::<()>();
+    let reporter = thread::spawn(move || {
+        if wait.recv().is_ok() {
+            held.failure();
+            let _ = done.send(());
+        }
+    });
+    for _ in 0..LAP / 2 {
+        cb.force_open();
+        cb.reset();
+    }
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
+    go.send(()).expect("the reporter waits");
+    assert_eq!(
+        reported.recv_timeout(Duration::from_secs(10)),
+        Ok(()),
+        "the report on the other thread did not return"
+    );
+    reporter.join().expect("the reporter does not panic");
+    a_stale_timed_outcome_changed_nothing(&cb);
+}
+
+#[test]
+fn timed_closed_failure_after_a_lap_of_natural_flapping_changes_nothing() {
+    let clock = ManualClock::new();
+    let cb = timed_trips_at(1, &clock).build().unwrap();
+    let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
+    for _ in 0..LAP {
+        let _ = cb.call(|| Err::<(), _>(()));
+        clock.advance(ms(2));
+        let _ = cb.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(generation(&cb) - admitted, 3 * u64::from(LAP));
+    held.failure(); // slow too: 2^21 ms after its admission
+    a_stale_timed_outcome_changed_nothing(&cb);
+}
+
+#[test]
+fn timed_interval_failure_after_a_lap_of_interval_expiries_changes_nothing() {
+    let clock = ManualClock::new();
+    let cb = timed_trips_at(1, &clock).interval(ms(1)).build().unwrap();
+    let held = cb.try_acquire().expect("closed admits");
+    let admitted = generation(&cb);
+    for _ in 0..LAP {
+        clock.advance(ms(2));
+        assert_eq!(cb.state(), State::Closed);
+    }
+    assert_eq!(generation(&cb) - admitted, u64::from(LAP));
+    held.failure();
+    a_stale_timed_outcome_changed_nothing(&cb);
+}
+
+#[test]
+fn slow_calls_added_or_removed_around_a_held_permit() {
+    // In the same generation the held failure counts (and trips at two); a lap
+    // later it is stale.
+    let clock = ManualClock::new();
+    let untimed = || CircuitBreaker::builder("wrap").ready_to_trip(|c| c.consecutive_failures >= 2);
+    let timed = || untimed().slow_calls(SLOW_CALLS);
+    for (before, after) in [(untimed(), timed()), (timed(), untimed())] {
+        let cb = before.clock(clock.clone()).build().unwrap();
+        let held = cb.try_acquire().unwrap();
+        let _ = cb.call(|| Err::<(), _>(()));
+        cb.reconfigure(after).unwrap();
+        held.failure();
+        assert_eq!(cb.state(), State::Open, "the held failure was not counted");
+    }
+    for (before, after) in [(untimed(), timed()), (timed(), untimed())] {
+        let cb = before.clock(clock.clone()).build().unwrap();
+        let held = cb.try_acquire().unwrap();
+        let _ = cb.call(|| Err::<(), _>(()));
+        resets(&cb, LAP);
+        let _ = cb.call(|| Err::<(), _>(()));
+        cb.reconfigure(after).unwrap();
+        held.failure();
+        assert_eq!(cb.state(), State::Closed, "a stale failure tripped");
+        assert_eq!(cb.counts().consecutive_failures, 1);
+    }
 }
