@@ -25,13 +25,13 @@
 //! permits, borrowed and owned (reported on another thread): a closed failure, a
 //! success two laps later, a slow success (the clock past the threshold) that must
 //! count neither as a call nor as slow, force-open/reset pairs, natural flapping,
-//! counting-interval expiries, the time window's record path, the observed path, a
-//! permit admitted while `PENDING`, and reconfigurations that add or remove
-//! `SlowCalls` around a held permit (an untimed permit reported to a breaker that
-//! now times calls, a timed one to a breaker that no longer does: each counts
-//! normally in its generation, and a lap later not at all). Cases in the admitting
-//! generation show that each such report (a failure, a slow success, on each path)
-//! would count, and trip, if it were current.
+//! counting-interval expiries, disable commands, the time window's record path,
+//! the observed path, a permit admitted while `PENDING`, and reconfigurations that
+//! add or remove `SlowCalls` around a held permit (an untimed permit reported to a
+//! breaker that now times calls, a timed one to a breaker that no longer does:
+//! each counts normally in its generation, and a lap later not at all). Cases in
+//! the admitting generation show that each such report (a failure, a slow success,
+//! on each path) would count, and trip, if it were current.
 #![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -304,26 +304,35 @@ fn interval_closed_failure_after_a_lap_of_interval_expiries_changes_nothing() {
     a_stale_outcome_changed_nothing(&cb, &before);
 }
 
-#[test]
-fn disabled_failure_after_a_lap_of_disable_commands_is_not_counted() {
-    // Disabled counts like closed from each command on and never trips: a stale
-    // failure would show in the counts only.
-    let (cb, _clock) = trip_on_first_failure();
+/// Disabled counts like closed from each command on and never trips: a stale
+/// outcome would show in the counts only. `cb` is disabled, admits a call, moves
+/// through a lap of disable commands; then `report` reports the held call, which
+/// must count nothing.
+fn disabled_outcome_after_a_lap_of_disable_commands(
+    cb: &CircuitBreaker,
+    report: impl FnOnce(warden_breaker::Permit<'_>),
+) {
     cb.disable();
     let held = cb.try_acquire().expect("disabled admits");
-    steps(&cb, LAP, 1, || cb.disable());
+    steps(cb, LAP, 1, || cb.disable());
     let before = cb.totals();
-    held.failure();
+    report(held);
     assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Disabled));
     assert_eq!(
         cb.counts(),
         Counts::default(),
-        "a stale failure was counted"
+        "a stale outcome was counted"
     );
     same_but_outcome(&before, &cb.totals());
     assert_eq!(cb.totals().all_transitions(), 0);
-    counts_fresh_calls(&cb);
+    counts_fresh_calls(cb);
     assert_eq!(cb.mode(), Mode::Disabled);
+}
+
+#[test]
+fn disabled_failure_after_a_lap_of_disable_commands_is_not_counted() {
+    let (cb, _clock) = trip_on_first_failure();
+    disabled_outcome_after_a_lap_of_disable_commands(&cb, |p| p.failure());
 }
 
 /// Open, then half-open with one probe admitted (after `laps_before` laps of
@@ -1153,4 +1162,39 @@ fn timed_permit_a_lap_old_is_stale_after_slow_calls_are_removed() {
     let before = cb.totals();
     held.failure();
     a_stale_outcome_changed_nothing(&cb, &before);
+}
+
+#[test]
+fn timed_disabled_failure_after_a_lap_of_disable_commands_is_not_counted() {
+    // A disabled admission is timed too (the slow-call rule is not evaluated
+    // there, but the ticket holds the start time all the same).
+    let (cb, _clock) = timed_trip_on_first_failure();
+    disabled_outcome_after_a_lap_of_disable_commands(&cb, |p| p.failure());
+}
+
+#[test]
+fn timed_disabled_success_after_a_lap_of_disable_commands_is_not_counted() {
+    let (cb, _clock) = timed_trip_on_first_failure();
+    disabled_outcome_after_a_lap_of_disable_commands(&cb, |p| p.success());
+}
+
+#[test]
+fn timed_disabled_outcomes_count_in_their_generation() {
+    let (cb, _clock) = timed_trip_on_first_failure();
+    cb.disable();
+    let held = cb.try_acquire().expect("disabled admits");
+    let other = cb.try_acquire().expect("disabled admits");
+    held.failure();
+    other.success();
+    assert_eq!(
+        (cb.state(), cb.mode()),
+        (State::Closed, Mode::Disabled),
+        "disabled never trips"
+    );
+    let c = cb.counts();
+    assert_eq!(
+        (c.requests, c.total_failures, c.total_successes),
+        (2, 1, 1),
+        "the outcomes of their generation count"
+    );
 }
