@@ -487,12 +487,10 @@ impl CircuitBreaker {
     }
 
     /// Whether `ticket` was admitted in the generation of `s`, a word this thread
-    /// loaded: by full generation (the 20 bits, then the lap), or by the 20 bits a
-    /// timed ticket holds.
+    /// loaded: by full generation (the 20 bits, then the lap).
     #[inline]
     fn admitted_in(&self, s: Snapshot, ticket: Ticket) -> bool {
-        s.generation() == ticket.generation()
-            && ticket.lap().is_none_or(|lap| self.lap_of_word(s) == lap)
+        s.generation() == ticket.generation() && self.lap_of_word(s) == ticket.lap()
     }
 
     /// [`crate::__private::loom_full_generation`].
@@ -1346,9 +1344,9 @@ impl CircuitBreaker {
             && self.load().without_pending() == ticket.bits()
         {
             // The word and the ticket hold the full generation: a ticket of an
-            // earlier lap never matches. A closed ticket's state and generation are
-            // its generation's counter tag.
-            self.counters.record_success(ticket.word());
+            // earlier lap never matches. Equal to a word less `PENDING`, the ticket is
+            // an untimed closed one, and its second word its counter tag.
+            self.counters.record_success(ticket.plain_tag());
             return;
         }
         self.record_other(ticket, outcome);
@@ -1741,7 +1739,7 @@ impl CircuitBreaker {
     fn disabled_admitted(&self, ticket: Ticket) -> bool {
         let s = self.load();
         s.without_pending() == Snapshot::manual(ticket.generation(), Manual::Disabled, 0).0
-            && ticket.lap().is_none_or(|lap| self.lap_of_word(s) == lap)
+            && self.lap_of_word(s) == ticket.lap()
     }
 
     /// An outcome in a disabled generation: counted as in closed, never trips.

@@ -15,37 +15,55 @@ use crate::{CircuitBreaker, Outcome, Rejected, State};
 
 /// What a permit needs to report back: the state word it was admitted under,
 /// reduced to state, generation and the generation's lap (the full generation's
-/// bits above the word's 20, in the payload). A permit is current only in its full
-/// generation, so one held across any number of transitions is never taken for a
-/// permit of a later generation whose 20 bits are the same. A closed permit admitted
-/// on the plain path is the plain-closed word itself, lap included: it equals the
-/// live word, minus `PENDING`, for as long as the breaker stays in that generation
+/// bits above the word's 20, in the payload), and, for a call the slow-call rule
+/// times, its admission time. A permit is current only in its full generation, so
+/// one held across any number of transitions is never taken for a permit of a
+/// later generation whose 20 bits are the same. A closed permit admitted on the
+/// plain path is the plain-closed word itself, lap included: it equals the live
+/// word, minus `PENDING`, for as long as the breaker stays in that generation
 /// without an interval, so recording a success checks the permit with one
 /// comparison. (Admitted while `PENDING` was set, it keeps the flag, never equals
 /// a word less `PENDING`, and is checked by full generation on the general path.)
 ///
-/// With [`SlowCalls`](crate::SlowCalls), a closed ticket instead carries its
-/// admission time in the payload bits (whole microseconds of the breaker's
-/// clock, modulo 2^40: 12.7 days), which [`word`](Self::word) masks off. Such a
-/// ticket has no room for the lap: it is compared by its 20-bit generation (see
-/// the bit budget in `state.rs`). One
-/// word keeps a permit at two words, returned in registers: a second field for
-/// the time made it three, returned through memory, and cost the default path
-/// 9 ns a call (a 16-byte load of two 8-byte stores defeats store forwarding).
+/// The second word is the ticket's counter tag (its state and generation), which
+/// the closed success counts under without masking the ticket down to it: the
+/// admission computed the tag already, to count the request. With
+/// [`SlowCalls`](crate::SlowCalls), a closed ticket carries its admission time
+/// there instead (whole microseconds of the breaker's clock, modulo 2^40: 12.7
+/// days), so a timed permit keeps its full generation in the first word and is
+/// told apart by it as an untimed one is. A timed ticket's first word carries the
+/// `PENDING` bit as a marker ([`MARKER`]), so it never equals a word less
+/// `PENDING`: the closed success's one comparison never takes its start time for
+/// a tag. The two words travel in registers: a permit is three words, and the
+/// out-of-line admission paths return an [`Admission`] of two, which comes back
+/// in two registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ticket(u64);
+pub(crate) struct Ticket {
+    bits: u64,
+    /// The counter tag, or [`MARKER`] and the admission time in microseconds
+    /// modulo 2^40.
+    aux: u64,
+}
 
 const PAYLOAD_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
-/// Set in a ticket that carries a start time. The state word's `REQ` bit, which
-/// no ticket otherwise has (a ticket is a word of an admitting state, and a word
-/// with `REQ` is logically open): it tells a call timed at tick 0 from a call
-/// admitted untimed, before a reconfiguration added [`SlowCalls`](crate::SlowCalls).
-const TIMED: u64 = 1 << (PAYLOAD_BITS + GEN_BITS);
-/// Set in a half-open ticket: the state word's `PENDING` bit, which a word less
-/// `PENDING` (what tickets are compared with) never has.
-const HALF_OPEN: u64 = TIMED << 1;
+/// Set in the first word of a half-open or a timed ticket: the state word's
+/// `PENDING` bit, which a word less `PENDING` (what tickets are compared with)
+/// never has. (A plain ticket admitted while `PENDING` was set keeps the bit too:
+/// see [`Ticket::plain`].) Set in the second word of a timed ticket too, where no
+/// counter tag has it: it tells a call timed at tick 0 from a call admitted
+/// untimed (before a reconfiguration added [`SlowCalls`](crate::SlowCalls)), and
+/// a timed ticket's first word from a half-open one's.
+const MARKER: u64 = 1 << (PAYLOAD_BITS + GEN_BITS + 1);
 
 impl Ticket {
+    /// An untimed ticket of first word `bits`, whose tag is its state and generation.
+    #[inline]
+    const fn untimed(bits: u64) -> Self {
+        Self {
+            bits,
+            aux: Snapshot(bits).state_and_generation(),
+        }
+    }
     /// A closed ticket of the full generation `full`.
     #[cfg(test)]
     pub(crate) const fn closed(full: u64) -> Self {
@@ -58,19 +76,19 @@ impl Ticket {
     /// saves the admission a mask (callgrind, the benches' `closed_success`).
     #[inline]
     pub(crate) const fn plain(s: Snapshot) -> Self {
-        Self(s.0)
+        Self::untimed(s.0)
     }
     /// A closed ticket of `generation` in lap `lap` (see [`lap_of`]).
     #[inline]
     pub(crate) const fn closed_in(generation: u32, lap: u64) -> Self {
-        Self(crate::counters::tag_of(generation) | lap)
+        Self::untimed(crate::counters::tag_of(generation) | lap)
     }
     /// A half-open ticket of `generation` in lap `lap` (see [`Self::half_open`]).
     #[inline]
     pub(crate) const fn half_open_in(generation: u32, lap: u64) -> Self {
-        Self(Snapshot::half_open(generation, 0, 0).0 | HALF_OPEN | lap)
+        Self::untimed(Snapshot::half_open(generation, 0, 0).0 | MARKER | lap)
     }
-    /// A half-open ticket of the full generation `full`. It carries [`HALF_OPEN`], so
+    /// A half-open ticket of the full generation `full`. It carries [`MARKER`], so
     /// it never equals a word less `PENDING`: its lap sits where a half-open word
     /// counts its probes, and the closed success's one comparison must never take it
     /// for a closed ticket.
@@ -78,71 +96,68 @@ impl Ticket {
     pub(crate) const fn half_open(full: u64) -> Self {
         Self::half_open_in(crate::state::low_bits(full), lap_of(full))
     }
-    /// This ticket, for a call admitted at `start_micros` (kept modulo 2^40).
+    /// This closed ticket, for a call admitted at `start_micros` (kept modulo 2^40).
     #[inline]
     pub(crate) const fn started_at(self, start_micros: u64) -> Self {
-        Self((self.0 & !PAYLOAD_MASK) | TIMED | (start_micros & PAYLOAD_MASK))
+        Self {
+            bits: self.bits | MARKER,
+            aux: MARKER | (start_micros & PAYLOAD_MASK),
+        }
     }
     /// The admission time given to [`started_at`](Self::started_at), modulo 2^40
     /// microseconds (`None` if none was).
     #[inline]
     pub(crate) const fn start_micros(self) -> Option<u64> {
-        if self.0 & TIMED == 0 {
+        if self.aux & MARKER == 0 {
             None
         } else {
-            Some(self.0 & PAYLOAD_MASK)
+            Some(self.aux & PAYLOAD_MASK)
         }
     }
-    /// Whether this closed ticket was admitted in the generation of `s`, a plain-closed
-    /// word (`false` for any other word): the word less `PENDING` is the ticket, or,
-    /// for a ticket that holds a start time where the lap would be, its state and
-    /// generation are.
+    /// Whether this closed ticket was admitted in the generation of `s`, a
+    /// plain-closed word (`false` for any other word): the word less `PENDING` is
+    /// the ticket, less its marker if it is a timed one (a half-open ticket keeps
+    /// its marker and never matches: its lap sits where a half-open word counts its
+    /// probes).
     #[inline]
     pub(crate) const fn is_current_plain(self, s: Snapshot) -> bool {
-        if self.0 & TIMED == 0 {
-            s.without_pending() == self.0
-        } else {
-            s.without_pending_and_lap() == self.word()
-        }
+        s.without_pending() == self.bits ^ (self.aux & MARKER)
     }
-    /// The whole ticket: [`word`](Self::word) plus any start time.
+    /// The ticket's first word: state, generation, lap and markers.
     #[inline]
     pub(crate) const fn bits(self) -> u64 {
-        self.0
+        self.bits
+    }
+    /// The counter tag of a ticket whose first word equals a word less `PENDING`
+    /// (so it carries no marker and is untimed): its second word as it is.
+    #[inline]
+    pub(crate) const fn plain_tag(self) -> u64 {
+        debug_assert!(self.aux & MARKER == 0);
+        self.aux
     }
     /// State and generation: a closed ticket's counter tag.
     #[inline]
     pub(crate) const fn word(self) -> u64 {
-        Snapshot(self.0).state_and_generation()
+        Snapshot(self.bits).state_and_generation()
     }
     #[inline]
     pub(crate) const fn generation(self) -> u32 {
-        Snapshot(self.0).generation()
+        Snapshot(self.bits).generation()
     }
     /// The lap of the full generation that admitted the call (its bits above the
-    /// 20 of [`generation`](Self::generation)); `None` for a ticket that carries a
-    /// start time instead.
+    /// 20 of [`generation`](Self::generation)).
     #[inline]
-    pub(crate) const fn lap(self) -> Option<u64> {
-        if self.0 & TIMED != 0 {
-            None
-        } else {
-            Some(self.0 & PAYLOAD_MASK)
-        }
+    pub(crate) const fn lap(self) -> u64 {
+        self.bits & PAYLOAD_MASK
     }
-    /// The full generation that admitted the call; `None` for a ticket that carries
-    /// a start time instead of its lap.
+    /// The full generation that admitted the call.
     #[cfg(test)]
-    pub(crate) const fn full_generation(self) -> Option<u64> {
-        if self.0 & TIMED != 0 {
-            None
-        } else {
-            Some(((self.0 & PAYLOAD_MASK) << GEN_BITS) | self.generation() as u64)
-        }
+    pub(crate) const fn full_generation(self) -> u64 {
+        (self.lap() << GEN_BITS) | self.generation() as u64
     }
     #[inline]
     pub(crate) const fn is_half_open(self) -> bool {
-        matches!(Snapshot(self.0).tag(), Tag::HalfOpen)
+        matches!(Snapshot(self.bits).tag(), Tag::HalfOpen)
     }
     pub(crate) const fn state(self) -> State {
         if self.is_half_open() {
@@ -153,17 +168,18 @@ impl Ticket {
     }
 }
 
-/// An admission's result in one word: what the out-of-line admission paths
-/// return. A `Result<Ticket, Rejected>` has three fields, and a function that is
-/// not inlined returns it through memory; `admit` then merged the inlined closed
-/// path's ticket into the same stack slot, two stores and two loads more on every
-/// closed call. A word comes back in a register on every target.
+/// An admission's result in two words: what the out-of-line admission paths
+/// return. A `Result<Ticket, Rejected>` has a discriminant beside the ticket's
+/// two words, and a function that is not inlined returns it through memory;
+/// `admit` then merged the inlined closed path's ticket into the same stack slot,
+/// two stores and two loads more on every closed call. Two words come back in two
+/// registers.
 ///
 /// A ticket's state is closed or half-open (tags 0 and 1), so its top bit is
 /// clear; a refusal is that bit, plus 1 for `TooManyRequests` and 2 for
 /// `Throttled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Admission(u64);
+pub(crate) struct Admission(Ticket);
 
 const REFUSED: u64 = 1 << 63;
 
@@ -172,21 +188,30 @@ impl Admission {
     pub(crate) const fn new(result: Result<Ticket, Rejected>) -> Self {
         match result {
             Ok(ticket) => {
-                debug_assert!(ticket.0 & REFUSED == 0);
-                Self(ticket.0)
+                debug_assert!(ticket.bits & REFUSED == 0);
+                Self(ticket)
             }
-            Err(Rejected::Open) => Self(REFUSED),
-            Err(Rejected::TooManyRequests) => Self(REFUSED | 1),
-            Err(Rejected::Throttled) => Self(REFUSED | 2),
+            Err(Rejected::Open) => Self(Ticket {
+                bits: REFUSED,
+                aux: 0,
+            }),
+            Err(Rejected::TooManyRequests) => Self(Ticket {
+                bits: REFUSED | 1,
+                aux: 0,
+            }),
+            Err(Rejected::Throttled) => Self(Ticket {
+                bits: REFUSED | 2,
+                aux: 0,
+            }),
         }
     }
 
     #[inline]
     pub(crate) const fn get(self) -> Result<Ticket, Rejected> {
-        if self.0 & REFUSED == 0 {
-            Ok(Ticket(self.0))
+        if self.0.bits & REFUSED == 0 {
+            Ok(self.0)
         } else {
-            match self.0 & 3 {
+            match self.0.bits & 3 {
                 0 => Err(Rejected::Open),
                 1 => Err(Rejected::TooManyRequests),
                 _ => Err(Rejected::Throttled),
@@ -507,21 +532,22 @@ mod tests {
             FULL_GENERATION_MASK,
         ] {
             let closed = Ticket::closed(full);
-            assert_eq!(closed.full_generation(), Some(full));
+            assert_eq!(closed.full_generation(), full);
             assert_eq!(closed.generation() as u64, full & GEN_MASK);
             assert_eq!(closed.state(), crate::State::Closed);
             let half_open = Ticket::half_open(full);
-            assert_eq!(half_open.full_generation(), Some(full));
+            assert_eq!(half_open.full_generation(), full);
             assert!(half_open.is_half_open());
             // The counter tag is the same for every lap.
             assert_eq!(closed.word(), Ticket::closed(full & GEN_MASK).word());
-            // A timed ticket holds its start time where the lap was.
+            // A timed ticket keeps its full generation beside its start time.
             let timed = closed.started_at(123);
             assert_eq!(
                 (timed.full_generation(), timed.start_micros()),
-                (None, Some(123))
+                (full, Some(123))
             );
             assert_eq!(timed.word(), closed.word());
+            assert_eq!(closed.start_micros(), None);
         }
         // Tickets of the same 20 bits a lap apart are different tickets.
         assert_ne!(Ticket::closed(7), Ticket::closed(7 + (1 << 20)));
@@ -529,17 +555,26 @@ mod tests {
 
     #[test]
     fn a_ticket_matches_only_the_plain_word_of_its_full_generation() {
-        let full = (5 << 20) | 9;
+        let full = (1 << 20) | 9;
         let word = Snapshot::closed(full, 0).with_pending(true);
         assert!(Ticket::closed(full).is_current_plain(word));
         assert!(!Ticket::closed(full + (1 << 20)).is_current_plain(word));
         assert!(!Ticket::closed(full + 1).is_current_plain(word));
-        // A timed ticket is compared by its 20 bits: it has no lap.
+        // A timed ticket is compared by its full generation too.
+        assert!(Ticket::closed(full).started_at(1).is_current_plain(word));
         assert!(
-            Ticket::closed(full + (1 << 20))
+            !Ticket::closed(full + (1 << 20))
                 .started_at(1)
                 .is_current_plain(word)
         );
+        // A half-open ticket keeps its marker: its lap (here 1) sits where a
+        // half-open word of its generation counts one held probe.
+        let probing = Snapshot::half_open(9, 1, 0);
+        assert!(!Ticket::half_open(full).is_current_plain(probing));
+        assert!(!Ticket::half_open(full).is_current_plain(probing.with_pending(true)));
+        // A plain ticket admitted while `PENDING` was set keeps the flag and is
+        // checked on the general path.
+        assert!(!Ticket::plain(word).is_current_plain(word));
         // A closed word with an interval is never plain.
         let interval = Snapshot::closed(full, 77);
         assert!(!Ticket::closed(full).is_current_plain(interval));

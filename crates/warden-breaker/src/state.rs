@@ -53,20 +53,17 @@
 //!   generation whose 20 bits are the same: commands (2^20
 //!   [`reset`](crate::CircuitBreaker::reset)s take about 10 ms) and natural
 //!   flapping (three generations per open timeout) change nothing about that. A
+//!   permit that times its call (slow calls) keeps its start time in a second
+//!   ticket word, so it carries its full generation as every other permit does. A
 //!   plain-closed word never repeats either, so an exchange decided on one can
-//!   never land on the same word a lap later. Two limits remain, both stated
-//!   rather than closed:
-//!   - a closed permit that times its call (slow calls) spends its one-word ticket
-//!     on state, generation and start time: it has no room for the lap and is
-//!     compared by its 20 bits, so one held across an exact multiple of 2^20
-//!     generation changes still counts in the current generation (a third permit
-//!     word cost the default path about 9 ns, see `permit.rs`);
-//!   - counts keep 20-bit tags (a 64-bit word holds a 40-bit count beside them), so
-//!     a thread that checked its generation and is preempted before its write,
-//!     while other threads make an exact multiple of 2^20 generation changes, writes
-//!     into the current generation; the window is the few instructions between the
-//!     check and the write. Words that are not plain closed can likewise repeat a
-//!     lap later under an exchange decided in that window.
+//!   never land on the same word a lap later. One limit remains, stated rather
+//!   than closed: counts keep 20-bit tags (a 64-bit word holds a 40-bit count
+//!   beside them), so a thread that checked its generation and is preempted before
+//!   its write, while other threads make an exact multiple of 2^20 generation
+//!   changes, writes into the current generation; the window is the few
+//!   instructions between the check and the write. Words that are not plain
+//!   closed can likewise repeat a lap later under an exchange decided in that
+//!   window.
 //!
 //!   Striped counters are swept every [`SWEEP_PERIOD`] generations so a long-idle
 //!   stripe is never mistaken for the current generation.
@@ -303,12 +300,6 @@ impl Snapshot {
         self.0 & ((3 << STATE_SHIFT) | (GEN_MASK << GEN_SHIFT))
     }
 
-    /// The word less `PENDING` and a plain-closed word's lap: what a timed closed
-    /// ticket (which holds a start time where the lap would be) is compared with.
-    #[inline]
-    pub(crate) const fn without_pending_and_lap(self) -> u64 {
-        self.0 & !(PENDING | LAP_MASK)
-    }
     /// The word without its `PENDING` flag.
     #[inline]
     pub(crate) const fn without_pending(self) -> u64 {

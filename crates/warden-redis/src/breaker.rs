@@ -510,7 +510,7 @@ fn acquire_probe<P>(
     match local() {
         Ok(p) => Ok((
             p,
-            // Boxed: the closed path's permit stays two words.
+            // Boxed: the probe adds one word to the closed path's permit.
             Some(Box::new(Probe {
                 shared: Arc::clone(shared),
                 token: Some(token),

@@ -78,10 +78,10 @@ pin_project! {
         // previous call's value, which went through a stack slot on every call
         // (callgrind, `benches/examples/tower_batches.rs`: `from_static` 117 ->
         // 111 instructions a call). With the inner service's future in two words
-        // (a ready one) and the permit's two, these three words fill the state.
+        // (a ready one) and the permit's three, these four words fill the state.
         Refused {
             kind: Refusal,
-            zero: [usize; 2],
+            zero: [usize; 3],
         },
         // The result was returned (and its outcome recorded).
         Done,
@@ -105,7 +105,7 @@ impl<F, C, P> ResponseFuture<F, C, P> {
         ResponseFuture {
             state: ResponseState::Refused {
                 kind: kind.into(),
-                zero: [0; 2],
+                zero: [0; 3],
             },
         }
     }

@@ -13,7 +13,7 @@
 //!   [`CircuitBreakerLayer::from_static`](crate::CircuitBreakerLayer::from_static)
 //!   (a `static`, a `OnceLock`, or `Box::leak` of a breaker that lives as long
 //!   as the program): its futures carry the core's borrowed
-//!   [`Permit<'static>`](Permit), two words and no count, and a closed call
+//!   [`Permit<'static>`](Permit), three words and no count, and a closed call
 //!   touches only the breaker's own per-thread lines.
 //!
 //! Being a type rather than a run-time choice, the holder costs nothing per

@@ -163,7 +163,7 @@ fn future_size<S: Service<R>, R>(_: &S) -> usize {
 }
 
 /// A `from_static` service's response future is the inner future plus the
-/// core's borrowed permit (two words), nothing more: no room kept for an
+/// core's borrowed permit (three words), nothing more: no room kept for an
 /// `Arc`-owning permit nor a tag telling the two apart, which made every
 /// future 8 bytes larger (40 bytes here, instead of 32) and every call branch
 /// on how the breaker is held. The same holds for the end-of-body future.
