@@ -187,7 +187,7 @@
 //! rather than the `atomic` crate's `Atomic<Snapshot>`: every transition is
 //! already one exchange of a snapshot through one function (decided from a
 //! snapshot first, named only once the exchange succeeded), the hot path
-//! compares the raw word with a permit's one-word ticket, and loom has no twin
+//! compares the raw word with the first word of a permit's ticket, and loom has no twin
 //! of `Atomic<T>`, so the wrapper would add a dependency and a hand-written loom
 //! shim without removing any bit logic.
 //!

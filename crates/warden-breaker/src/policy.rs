@@ -386,9 +386,8 @@ impl SlowCalls {
     /// breaker's clock, [`Settings::now_nanos`](crate::Settings::now_nanos)) is
     /// slow: whether the whole microseconds between them, `end / 1000 - start / 1000`
     /// (modulo 2^40 µs, 12.7 days), reach the threshold. A permit keeps its
-    /// admission time in its one-word ticket at that resolution (see
-    /// `BENCHMARKS.md` for why one word); a call that takes 12.7 days or more is
-    /// judged modulo that span.
+    /// admission time at that resolution, in 40 bits; a call that takes 12.7 days
+    /// or more is judged modulo that span.
     ///
     /// A clock that stepped back between the two reads is treated as standing still
     /// (the call took no time, so it is not slow), as [`Clock`](crate::Clock)

@@ -1,13 +1,13 @@
 //! A permit held across exactly 2^20 (and 2^21) generation changes, the point
 //! where the state word's 20-bit generation field repeats, must still be told
-//! apart from the current generation: an untimed permit carries its full
-//! generation. Each case admits a call, moves the breaker through exactly that
-//! many generations (resets, force-open/reset pairs, natural flapping on a
+//! apart from the current generation: a permit carries its full generation.
+//! Each case admits a call, moves the breaker through exactly that many
+//! generations (resets, force-open/reset pairs, natural flapping on a
 //! `ManualClock`, counting-interval resets, disable commands), reports the
-//! outcome, and checks that nothing changed: the state and mode, the counts, the
-//! transitions the breaker counted, and that the breaker still admits and counts
-//! normally afterwards. The same cases run against the mutex reference in
-//! `warden-mutex/tests/generation_wrap.rs`.
+//! outcome, and checks that nothing changed: the state and mode, the counts,
+//! the transitions the breaker counted, and that the breaker still admits and
+//! counts normally afterwards. The same cases run against the mutex reference
+//! in `warden-mutex/tests/generation_wrap.rs`.
 //!
 //! The same for paths the cases above do not take: a permit admitted while the
 //! callbacks of a transition into closed still run (its ticket is the word with
@@ -1129,7 +1129,7 @@ fn untimed_permit_a_lap_old_is_stale_after_slow_calls_are_added() {
 fn timed_permit_counts_after_slow_calls_are_removed() {
     let clock = ManualClock::new();
     let cb = trips_at(2, &clock).slow_calls(SLOW_CALLS).build().unwrap();
-    let held = cb.try_acquire().unwrap(); // timed: the start time where the lap would be
+    let held = cb.try_acquire().unwrap(); // timed: it holds its start time
     let _ = cb.call(|| Err::<(), _>(()));
     cb.reconfigure(rule(2)).unwrap();
     assert_eq!(cb.counts().consecutive_failures, 1, "counts kept");
