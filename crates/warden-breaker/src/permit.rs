@@ -499,18 +499,6 @@ mod tests {
 
     const GEN_MASK: u64 = crate::state::GEN_MASK;
 
-    /// A permit is its breaker and the ticket's two words; an owned one adds
-    /// nothing but the `Option` that tells a reported permit from one to drop.
-    #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn permits_are_three_and_four_words() {
-        use std::mem::size_of;
-        assert_eq!(size_of::<Ticket>(), 16);
-        assert_eq!(size_of::<super::Permit<'static>>(), 24);
-        assert_eq!(size_of::<Result<super::Permit<'static>, Rejected>>(), 24);
-        assert_eq!(size_of::<super::OwnedPermit>(), 32);
-    }
-
     #[test]
     fn admission_words_round_trip() {
         let top = crate::state::FULL_GENERATION_MASK;
