@@ -107,14 +107,4 @@ impl Breaker for CircuitBreaker {
     fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         CircuitBreaker::try_acquire(self)
     }
-    /// The inherent [`CircuitBreaker::call_with`], which keeps an untimed call's
-    /// permit in two words across `f` rather than a [`Permit`]'s three.
-    #[inline]
-    fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, Error<E>>
-    where
-        F: FnOnce() -> Result<T, E>,
-        C: FnOnce(&Result<T, E>) -> Outcome,
-    {
-        CircuitBreaker::call_with(self, f, classify)
-    }
 }

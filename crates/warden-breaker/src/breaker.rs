@@ -52,7 +52,7 @@ use crate::config::{self, RecordPath};
 use crate::counters::{Calls, Counters, tag_of};
 use crate::live::{Live, Quick, Restart};
 use crate::once_box::OnceBox;
-use crate::permit::{Admission, OwnedPermit, Permit, Ticket, UntimedPermit};
+use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
 use crate::state::{
     MAX_FORCED_DEADLINE, MAX_TICK, Manual, SWEEP_PERIOD, Snapshot, Tag, full_generation_near,
     lap_of, low_bits, next_generation, prev_generation,
@@ -924,27 +924,7 @@ impl CircuitBreaker {
         F: FnOnce() -> Result<T, E>,
         C: FnOnce(&Result<T, E>) -> Outcome,
     {
-        let ticket = self.admit()?;
-        let Some(bits) = ticket.untimed_bits() else {
-            return self.call_timed(Permit::new(self, ticket), f, classify);
-        };
-        // An untimed call keeps two words across `f`, not a permit's three (see
-        // `UntimedPermit`). If `f` panics, `permit` drops while panicking and
-        // records a failure.
-        let permit = UntimedPermit::new(self, bits);
-        let result = f();
-        permit.record(classify(&result));
-        result.map_err(Error::Inner)
-    }
-
-    /// [`Self::call_with`] for a call the slow-call rule times: its permit keeps the
-    /// start time. Out of line, so the untimed call holds nothing for it.
-    #[inline(never)]
-    fn call_timed<T, E, F, C>(&self, permit: Permit<'_>, f: F, classify: C) -> Result<T, Error<E>>
-    where
-        F: FnOnce() -> Result<T, E>,
-        C: FnOnce(&Result<T, E>) -> Outcome,
-    {
+        let permit = self.try_acquire()?;
         // If `f` panics, `permit` drops while panicking and records a failure.
         let result = f();
         permit.record(classify(&result));

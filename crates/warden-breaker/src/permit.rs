@@ -123,22 +123,6 @@ impl Ticket {
     pub(crate) const fn is_current_plain(self, s: Snapshot) -> bool {
         s.without_pending() == self.bits ^ (self.aux & MARKER)
     }
-    /// The first word of an untimed ticket, which is all of it (see
-    /// [`Self::from_untimed_bits`]); `None` for a ticket with a start time.
-    #[inline]
-    pub(crate) const fn untimed_bits(self) -> Option<u64> {
-        if self.aux & MARKER == 0 {
-            Some(self.bits)
-        } else {
-            None
-        }
-    }
-    /// The untimed ticket whose first word is `bits` (from
-    /// [`Self::untimed_bits`]): its second word is the tag of the first.
-    #[inline]
-    pub(crate) const fn from_untimed_bits(bits: u64) -> Self {
-        Self::untimed(bits)
-    }
     /// The ticket's first word: state, generation, lap and markers.
     #[inline]
     pub(crate) const fn bits(self) -> u64 {
@@ -355,38 +339,6 @@ impl Drop for Permit<'_> {
     }
 }
 
-/// [`CircuitBreaker::call_with`]'s permit for an untimed admission: the breaker
-/// and the ticket's first word, from which the ticket is rebuilt when the outcome
-/// is recorded. A [`Permit`] is three words; these two are all an untimed call
-/// keeps across the guarded function, where every word held costs a register or
-/// a stack slot (the benches' `closed_success`: about 0.3 ns a call).
-pub(crate) struct UntimedPermit<'a> {
-    breaker: &'a CircuitBreaker,
-    bits: u64,
-}
-
-impl<'a> UntimedPermit<'a> {
-    #[inline]
-    pub(crate) fn new(breaker: &'a CircuitBreaker, bits: u64) -> Self {
-        Self { breaker, bits }
-    }
-
-    /// Records `outcome`, as [`Permit::record`] does.
-    #[inline]
-    pub(crate) fn record(self, outcome: Outcome) {
-        let this = ManuallyDrop::new(self);
-        this.breaker
-            .record(Ticket::from_untimed_bits(this.bits), Some(outcome));
-    }
-}
-
-impl Drop for UntimedPermit<'_> {
-    fn drop(&mut self) {
-        self.breaker
-            .record(Ticket::from_untimed_bits(self.bits), drop_outcome());
-    }
-}
-
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
@@ -417,8 +369,8 @@ impl fmt::Debug for Permit<'_> {
 #[clippy::has_significant_drop]
 pub struct OwnedPermit {
     breaker: Arc<CircuitBreaker>,
-    /// `None` once reported, so `Drop` does nothing more.
-    ticket: Option<Ticket>,
+    /// Empty once reported, so `Drop` does nothing more.
+    ticket: HeldTicket,
 }
 
 impl OwnedPermit {
@@ -426,7 +378,7 @@ impl OwnedPermit {
     pub(crate) fn new(breaker: Arc<CircuitBreaker>, ticket: Ticket) -> Self {
         Self {
             breaker,
-            ticket: Some(ticket),
+            ticket: HeldTicket(ticket),
         }
     }
 
@@ -495,7 +447,7 @@ impl OwnedPermit {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn admitted_in(&self) -> State {
-        self.ticket.map_or(State::Closed, Ticket::state)
+        self.ticket.get().map_or(State::Closed, Ticket::state)
     }
 
     /// The breaker this permit belongs to.
@@ -524,6 +476,34 @@ impl Drop for OwnedPermit {
     }
 }
 
+/// An [`OwnedPermit`]'s ticket, or none once reported: an `Option<Ticket>` with
+/// the refusal bit for `None` (no ticket has it, see [`Admission`]), so an owned
+/// permit stays at its `Arc` and the ticket's two words (an `Option` of two words
+/// with no spare value in them takes a third).
+#[derive(Clone, Copy, Debug)]
+struct HeldTicket(Ticket);
+
+impl HeldTicket {
+    const TAKEN: Ticket = Ticket {
+        bits: REFUSED,
+        aux: 0,
+    };
+
+    #[inline]
+    fn get(self) -> Option<Ticket> {
+        if self.0.bits & REFUSED == 0 {
+            Some(self.0)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn take(&mut self) -> Option<Ticket> {
+        HeldTicket(std::mem::replace(&mut self.0, Self::TAKEN)).get()
+    }
+}
+
 /// An [`OwnedPermit`] dropped without an outcome: what [`drop_outcome`] says.
 #[inline(never)]
 fn dropped_unreported(breaker: &CircuitBreaker, ticket: Ticket) {
@@ -534,7 +514,7 @@ impl fmt::Debug for OwnedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedPermit")
             .field("breaker", &self.breaker.name())
-            .field("ticket", &self.ticket)
+            .field("ticket", &self.ticket.get())
             .finish()
     }
 }

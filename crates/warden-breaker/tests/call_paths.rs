@@ -1,9 +1,9 @@
-//! `call` and `call_with` keep an untimed admission in two words across the
-//! guarded function (the ticket is rebuilt from its first word when the outcome
-//! is recorded) and a timed one (slow calls) in a whole permit, on a path of its
-//! own. Both paths must record exactly what the two-step API records: successes,
-//! failures, exclusions, panics, half-open probes, slow calls, and nothing for a
-//! call whose generation ended while it ran, however many generations that was.
+//! `call` and `call_with` on a breaker that times its calls (slow calls) and on
+//! one that does not: both must record exactly what the two-step API records
+//! (successes, failures, exclusions, panics, half-open probes, slow calls) and
+//! nothing for a call whose generation ended while it ran, however many
+//! generations that was: the guarded function itself resets the breaker through
+//! whole laps of the state word's 20-bit generation.
 #![cfg(not(loom))]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -94,7 +94,7 @@ fn half_open_probes_through_call_close_and_reopen() {
         assert!(cb.call(|| Err::<(), _>(())).is_err());
         clock.advance(ms(2));
         assert_eq!(cb.state(), State::HalfOpen);
-        // A half-open probe is never timed: it takes the two-word path.
+        // A half-open probe is never timed.
         assert_eq!(cb.call(|| Ok::<_, ()>(())), Ok(()));
         assert_eq!(cb.state(), State::Closed, "timed: {timed}");
         assert!(cb.call(|| Err::<(), _>(())).is_err());
