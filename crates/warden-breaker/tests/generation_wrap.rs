@@ -1086,20 +1086,32 @@ fn pending_timed_permit_a_lap_old_is_stale() {
 // Reconfiguration: slow calls on and off around held permits (the same
 // generation: the counts are kept).
 
-#[test]
-fn untimed_permit_counts_after_slow_calls_are_added() {
+/// `rule(n)`, with slow calls if `timed`.
+fn rule_timed(n: u32, timed: bool) -> warden_breaker::Builder {
+    if timed {
+        rule(n).slow_calls(SLOW_CALLS)
+    } else {
+        rule(n)
+    }
+}
+
+/// A permit admitted with slow calls on (`timed`) or off, reported after a
+/// reconfiguration turned them the other way in the same generation: a failure
+/// counts, and a success counts and is never slow (an untimed call has no start
+/// time; a timed one has no rule left to judge it).
+fn held_across_a_slow_calls_change_counts(timed: bool) {
     let clock = ManualClock::new();
-    let cb = trips_at(2, &clock).build().unwrap();
-    let held = cb.try_acquire().unwrap(); // untimed: the word with its lap
+    let build = || rule_timed(2, timed).clock(clock.clone()).build().unwrap();
+    let cb = build();
+    let held = cb.try_acquire().unwrap();
     let _ = cb.call(|| Err::<(), _>(()));
-    cb.reconfigure(rule(2).slow_calls(SLOW_CALLS)).unwrap();
+    cb.reconfigure(rule_timed(2, !timed)).unwrap();
     assert_eq!(cb.counts().consecutive_failures, 1, "counts kept");
     held.failure();
     assert_eq!(cb.state(), State::Open, "the held failure was not counted");
-    // A success admitted untimed is counted and never slow.
-    let cb = trips_at(2, &clock).build().unwrap();
+    let cb = build();
     let held = cb.try_acquire().unwrap();
-    cb.reconfigure(rule(2).slow_calls(SLOW_CALLS)).unwrap();
+    cb.reconfigure(rule_timed(2, !timed)).unwrap();
     clock.advance(SLOW);
     held.success();
     assert_eq!(
@@ -1109,8 +1121,13 @@ fn untimed_permit_counts_after_slow_calls_are_added() {
             cb.totals().slow_calls
         ),
         (State::Closed, 1, 0),
-        "a success admitted untimed was not counted, or counted slow"
+        "timed: {timed}: the held success was not counted, or counted slow"
     );
+}
+
+#[test]
+fn untimed_permit_counts_after_slow_calls_are_added() {
+    held_across_a_slow_calls_change_counts(false);
 }
 
 #[test]
@@ -1127,29 +1144,7 @@ fn untimed_permit_a_lap_old_is_stale_after_slow_calls_are_added() {
 
 #[test]
 fn timed_permit_counts_after_slow_calls_are_removed() {
-    let clock = ManualClock::new();
-    let cb = trips_at(2, &clock).slow_calls(SLOW_CALLS).build().unwrap();
-    let held = cb.try_acquire().unwrap(); // timed: it holds its start time
-    let _ = cb.call(|| Err::<(), _>(()));
-    cb.reconfigure(rule(2)).unwrap();
-    assert_eq!(cb.counts().consecutive_failures, 1, "counts kept");
-    held.failure();
-    assert_eq!(cb.state(), State::Open, "the held failure was not counted");
-    // A success is counted on the plain path, and not slow (no rule to judge it).
-    let cb = trips_at(2, &clock).slow_calls(SLOW_CALLS).build().unwrap();
-    let held = cb.try_acquire().unwrap();
-    cb.reconfigure(rule(2)).unwrap();
-    clock.advance(SLOW);
-    held.success();
-    assert_eq!(
-        (
-            cb.state(),
-            cb.counts().total_successes,
-            cb.totals().slow_calls
-        ),
-        (State::Closed, 1, 0),
-        "a timed success was not counted after slow calls were removed"
-    );
+    held_across_a_slow_calls_change_counts(true);
 }
 
 #[test]
