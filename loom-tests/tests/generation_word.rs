@@ -8,6 +8,8 @@
 //! the one the breaker is in (one lap more once the field wraps), whatever races.
 #![cfg(loom)]
 
+use std::time::Duration;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicU64, Ordering};
 use warden_breaker::__private::{loom_full_generation, loom_generation_word};
@@ -42,9 +44,10 @@ fn look(cb: &warden_breaker::CircuitBreaker, last: u64, seen: &mut u64) {
     *seen = later;
 }
 
-/// Manual commands only (their words hold no lap: every full generation comes from
-/// the generation word): two threads issue a command each across the wrap while a
-/// third looks at the breaker twice, then once more when they are done.
+/// Manual commands only: two threads issue a command each across the wrap while a
+/// third looks at the breaker twice, then once more when they are done. A disabled
+/// word holds its lap; a word forced open until a deadline does not (its payload is
+/// the deadline), so its full generation comes from the generation word.
 #[test]
 fn commands_across_the_wrap_keep_the_generation_word_in_step() {
     explore(
@@ -54,7 +57,7 @@ fn commands_across_the_wrap_keep_the_generation_word_in_step() {
             loom_generation_word(true);
             let rig = setup_bare_at_generation(TOP, |b| b);
             let last = u64::from(TOP) + 2;
-            let a = rig.spawn(move |r| r.cb.force_open());
+            let a = rig.spawn(move |r| r.cb.force_open_for(Duration::from_secs(1)));
             let b = rig.spawn(move |r| r.cb.disable());
             rig.start();
             let mut seen = 0;

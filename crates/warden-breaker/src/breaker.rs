@@ -464,7 +464,7 @@ impl CircuitBreaker {
     /// exchange from `s` that succeeds afterwards shows the word did not change.
     #[inline]
     fn full_generation_of(&self, s: Snapshot) -> u64 {
-        if let Some(full) = s.plain_full_generation() {
+        if let Some(full) = s.own_full_generation() {
             return full;
         }
         // Relaxed: `s` was loaded with Acquire (or by a failed exchange's Acquire),
@@ -476,7 +476,7 @@ impl CircuitBreaker {
     /// the 20 the word holds (see [`Self::full_generation_of`]).
     #[inline]
     fn lap_of_word(&self, s: Snapshot) -> u64 {
-        match s.plain_lap() {
+        match s.own_lap() {
             Some(lap) => lap,
             // Relaxed: see `full_generation_of`.
             None => lap_of(full_generation_near(
@@ -731,7 +731,7 @@ impl CircuitBreaker {
     /// ```
     pub fn force_open(&self) {
         self.command(&Cfg::lazy(&self.live), |g| {
-            Snapshot::manual(low_bits(g), Manual::ForcedOpen, 0)
+            Snapshot::manual(low_bits(g), Manual::ForcedOpen, 0, lap_of(g))
         });
     }
 
@@ -773,7 +773,7 @@ impl CircuitBreaker {
         } else {
             self.open_until(deadline);
             self.command(l, |g| {
-                Snapshot::manual(low_bits(g), Manual::ForcedOpenUntil, deadline)
+                Snapshot::manual(low_bits(g), Manual::ForcedOpenUntil, deadline, 0)
             });
         }
     }
@@ -794,7 +794,7 @@ impl CircuitBreaker {
     /// ```
     pub fn force_closed(&self) {
         self.command(&Cfg::lazy(&self.live), |g| {
-            Snapshot::manual(low_bits(g), Manual::ForcedClosed, 0)
+            Snapshot::manual(low_bits(g), Manual::ForcedClosed, 0, lap_of(g))
         });
     }
 
@@ -817,7 +817,7 @@ impl CircuitBreaker {
     /// ```
     pub fn disable(&self) {
         self.command(&Cfg::lazy(&self.live), |g| {
-            Snapshot::manual(low_bits(g), Manual::Disabled, 0)
+            Snapshot::manual(low_bits(g), Manual::Disabled, 0, lap_of(g))
         });
     }
 
@@ -1738,8 +1738,9 @@ impl CircuitBreaker {
     #[inline]
     fn disabled_admitted(&self, ticket: Ticket) -> bool {
         let s = self.load();
-        s.without_pending() == Snapshot::manual(ticket.generation(), Manual::Disabled, 0).0
-            && self.lap_of_word(s) == ticket.lap()
+        // A disabled word holds its lap: one comparison checks the full generation.
+        s.without_pending()
+            == Snapshot::manual(ticket.generation(), Manual::Disabled, 0, ticket.lap()).0
     }
 
     /// An outcome in a disabled generation: counted as in closed, never trips.

@@ -176,7 +176,7 @@
 //! time saturates. A closed word keeps its interval's end in 39 bits: an
 //! interval that would end 2^39 ms (17.4 years) or more after the breaker was
 //! built never ends. The word holds the generation's low 20 bits; permits carry
-//! the rest (a 59-bit generation), so a permit held across any number of
+//! the rest (a 58-bit generation), so a permit held across any number of
 //! generation changes is never taken for a current one (see the state word's
 //! docs for the one limit left: a thread preempted between its check and its
 //! count's write). Half-open probe counts have 20 bits, so `max_requests` is
@@ -346,6 +346,9 @@ pub mod __private {
         pub mode: u8,
         /// Open, or manual mode 1: the tick after which it may go half-open.
         pub deadline: Option<u64>,
+        /// A word that holds its generation's lap (the full generation's bits above
+        /// the word's 20): plain closed, or manual in a mode other than 1.
+        pub lap: Option<u64>,
     }
 
     /// Encodes a closed word with its 40-bit payload as given (bit 39 set: the
@@ -362,16 +365,16 @@ pub mod __private {
     pub fn half_open(generation: u32, held: u32, successes: u32) -> u64 {
         Snapshot::half_open(generation, held, successes).0
     }
-    /// Encodes a manual word (`mode` as in [`Fields::mode`], taken modulo 4;
-    /// `deadline` is kept for mode 1 only).
-    pub fn manual(generation: u32, mode: u8, deadline: u64) -> u64 {
+    /// Encodes a manual word (`mode` as in [`Fields::mode`], taken modulo 4): the
+    /// low 38 bits of `rest` are the deadline in mode 1 and the lap in the others.
+    pub fn manual(generation: u32, mode: u8, rest: u64) -> u64 {
         let mode = match mode % 4 {
             0 => Manual::ForcedOpen,
             1 => Manual::ForcedOpenUntil,
             2 => Manual::ForcedClosed,
             _ => Manual::Disabled,
         };
-        Snapshot::manual(generation, mode, deadline).0
+        Snapshot::manual(generation, mode, rest, rest).0
     }
     /// Sets the flags of a word.
     pub fn with_flags(word: u64, pending: bool, open_requested: bool) -> u64 {
@@ -400,6 +403,7 @@ pub mod __private {
             successes: s.successes(),
             mode: s.manual_mode() as u8,
             deadline: s.open_deadline(),
+            lap: s.own_lap(),
         }
     }
 }

@@ -22,10 +22,10 @@
 //! | `PENDING` | 1 | a transition into this state has happened and its callbacks are still running; no further transition may start until they finish (this is what keeps callbacks in order) |
 //! | `REQ` | 1 | while `PENDING`: a caller asked to open (a trip in closed, a probe failure in half-open); the thread running the callbacks performs it next. A word with `REQ` is logically open |
 //! | generation | 20 | the low 20 bits of the generation, bumped by every state change and every closed-state interval reset; counts and permits carry it, so an outcome from an older generation changes nothing |
-//! | payload, closed | 1 + 39 | bit 39 set: the counting interval expires at the tick in bits 0..39; clear (a plain-closed word, no interval): bits 0..39 are the generation's lap, so the word holds its full generation |
+//! | payload, closed | 1 + 39 | bit 39 set: the counting interval expires at the tick in bits 0..39; clear (a plain-closed word, no interval): bits 0..38 are the generation's lap, so the word holds its full generation |
 //! | payload, open | 40 | tick after which the breaker may go half-open |
 //! | payload, half-open | 20 + 20 | probes holding a slot (bits 0..20) and probe successes (bits 20..40) |
-//! | payload, manual | 2 + 38 | the manual mode (bits 38..40: forced open, forced open until a deadline, forced closed, disabled) and, for the deadline mode, the tick after which the breaker may go half-open (bits 0..38) |
+//! | payload, manual | 2 + 38 | the manual mode (bits 38..40: forced open, forced open until a deadline, forced closed, disabled) and, for the deadline mode, the tick after which the breaker may go half-open (bits 0..38); for the other modes the generation's lap there, so those words hold their full generation |
 //!
 //! # Bit budget
 //!
@@ -40,10 +40,13 @@
 //!   years after the breaker was built) never ends, and its counts are then kept
 //!   as with no interval, so an interval works while uptime plus interval stay
 //!   below 17.4 years.
-//! * **Generation**: the word holds the low 20 bits of a 59-bit full generation
-//!   (2^59 generation changes at one a nanosecond take 18 years). Its upper 39
-//!   bits, the *lap*, are carried by every permit and by a plain-closed word
-//!   itself; for any other word the breaker's generation word holds them: it is
+//! * **Generation**: the word holds the low 20 bits of a 58-bit full generation
+//!   (2^58 generation changes at one a nanosecond take 9 years; a change is an
+//!   exchange of a shared word, tens of nanoseconds). Its upper 38 bits, the
+//!   *lap*, are carried by every permit, by a plain-closed word itself and by a
+//!   manual word without a deadline (forced open, forced closed, disabled), whose
+//!   payloads have room for them; for any other word the breaker's generation
+//!   word holds them: it is
 //!   raised to the word's full generation before every exchange that moves the
 //!   generation on (and published by that exchange's `Release`), so whoever loads
 //!   the word (`Acquire`) and then the generation word finds the latter at most one
@@ -90,10 +93,12 @@ const PENDING: u64 = 1 << PENDING_SHIFT;
 /// A closed word's payload flag: the payload below it is the tick at which the counting
 /// interval expires. Without it (a plain-closed word) the payload is the generation's lap.
 const EXPIRES: u64 = 1 << (PAYLOAD_BITS - 1);
-/// Bits of a plain-closed word's lap: the full generation is `lap << GEN_BITS | generation`.
-const LAP_BITS: u32 = PAYLOAD_BITS - 1;
+/// Bits of a word's lap: the full generation is `lap << GEN_BITS | generation`. As
+/// many as a manual word's deadline field holds, so that a manual word without a
+/// deadline holds its lap there (a plain-closed word has a bit to spare).
+const LAP_BITS: u32 = PAYLOAD_BITS - 2;
 const LAP_MASK: u64 = (1 << LAP_BITS) - 1;
-/// Full generations are counted modulo 2^59 (see the bit budget).
+/// Full generations are counted modulo 2^58 (see the bit budget).
 pub(crate) const FULL_GENERATION_MASK: u64 = (1 << (LAP_BITS + GEN_BITS)) - 1;
 
 /// Bits of each half-open sub-field (held probes, probe successes).
@@ -258,33 +263,37 @@ impl Snapshot {
         }
     }
 
-    /// The full generation of a plain-closed word (its lap and its generation), `None`
+    /// The full generation of a word that holds its lap ([`Self::own_lap`]), `None`
     /// for any other word: those hold 20 bits of it, and the breaker's generation word
     /// the rest (see [`full_generation_near`]).
     #[inline]
-    pub(crate) const fn plain_full_generation(self) -> Option<u64> {
-        if self.is_plain_closed() {
-            Some(((self.payload() & LAP_MASK) << GEN_BITS) | self.generation() as u64)
-        } else {
-            None
+    pub(crate) const fn own_full_generation(self) -> Option<u64> {
+        match self.own_lap() {
+            Some(lap) => Some((lap << GEN_BITS) | self.generation() as u64),
+            None => None,
         }
     }
 
     /// The full generation of this word, given the breaker's generation word `word`
-    /// (within 2^19 of it): a plain-closed word's own, else the one nearest `word`
-    /// with this word's 20 bits ([`full_generation_near`]).
+    /// (within 2^19 of it): the word's own if it holds its lap, else the one nearest
+    /// `word` with this word's 20 bits ([`full_generation_near`]).
     #[inline]
     pub(crate) const fn full_generation_near(self, word: u64) -> u64 {
-        match self.plain_full_generation() {
+        match self.own_full_generation() {
             Some(full) => full,
             None => full_generation_near(word, self.generation()),
         }
     }
 
-    /// The lap a plain-closed word holds, `None` for any other word.
+    /// The lap a word holds itself: a plain-closed word's, or a manual word's
+    /// without a deadline (forced open, forced closed, disabled); `None` for any
+    /// other word.
     #[inline]
-    pub(crate) const fn plain_lap(self) -> Option<u64> {
-        if self.is_plain_closed() {
+    pub(crate) const fn own_lap(self) -> Option<u64> {
+        let own = self.is_plain_closed()
+            || (matches!(self.tag(), Tag::Manual)
+                && !matches!(self.manual_mode(), Manual::ForcedOpenUntil));
+        if own {
             Some(self.payload() & LAP_MASK)
         } else {
             None
@@ -308,17 +317,18 @@ impl Snapshot {
         Self(self.0 | REQ)
     }
 
-    /// A manual word in `generation`; `deadline` is kept only for
-    /// [`Manual::ForcedOpenUntil`] (truncated to [`MAX_FORCED_DEADLINE`]).
-    pub(crate) const fn manual(generation: u32, mode: Manual, deadline: u64) -> Self {
-        let deadline = match mode {
+    /// A manual word in `generation`, with `deadline` for
+    /// [`Manual::ForcedOpenUntil`] (truncated to [`MAX_FORCED_DEADLINE`]) and the
+    /// lap `lap` (see [`lap_of`]) for any other mode, in the same bits.
+    pub(crate) const fn manual(generation: u32, mode: Manual, deadline: u64, lap: u64) -> Self {
+        let rest = match mode {
             Manual::ForcedOpenUntil => deadline & MANUAL_DEADLINE_MASK,
-            _ => 0,
+            _ => lap & LAP_MASK,
         };
         Self::pack(
             Tag::Manual,
             generation,
-            ((mode as u64) << MANUAL_DEADLINE_BITS) | deadline,
+            ((mode as u64) << MANUAL_DEADLINE_BITS) | rest,
         )
     }
 
@@ -411,10 +421,13 @@ impl std::fmt::Debug for Snapshot {
             Tag::HalfOpen => d
                 .field("held", &self.held())
                 .field("successes", &self.successes()),
-            Tag::Manual => d
-                .field("mode", &self.manual_mode())
-                .field("deadline", &self.open_deadline()),
-            Tag::Closed => match self.plain_lap() {
+            Tag::Manual => match self.own_lap() {
+                Some(lap) => d.field("mode", &self.manual_mode()).field("lap", &lap),
+                None => d
+                    .field("mode", &self.manual_mode())
+                    .field("deadline", &self.open_deadline()),
+            },
+            Tag::Closed => match self.own_lap() {
                 Some(lap) => d.field("lap", &lap),
                 None => d.field("expiry", &self.expiry()),
             },
@@ -476,21 +489,29 @@ mod tests {
                 (Manual::ForcedClosed, crate::State::Closed),
                 (Manual::Disabled, crate::State::Closed),
             ] {
-                for deadline in [0, 1, MAX_FORCED_DEADLINE] {
-                    let m = Snapshot::manual(generation, mode, deadline).with_pending(true);
+                for (deadline, lap) in [(0, 0), (1, 2), (MAX_FORCED_DEADLINE, LAP_MASK)] {
+                    let m = Snapshot::manual(generation, mode, deadline, lap).with_pending(true);
                     assert_eq!(m.tag(), Tag::Manual);
                     assert_eq!((m.generation(), m.manual_mode()), (generation, mode));
                     assert_eq!(m.visible(), state);
-                    let expected = (mode == Manual::ForcedOpenUntil).then_some(deadline);
-                    assert_eq!(m.open_deadline(), expected);
+                    let timed = mode == Manual::ForcedOpenUntil;
+                    assert_eq!(m.open_deadline(), timed.then_some(deadline));
+                    // Every other mode holds its lap in the deadline's place.
+                    assert_eq!(m.own_lap(), (!timed).then_some(lap));
+                    let full = (lap << GEN_BITS) | generation as u64;
+                    assert_eq!(m.own_full_generation(), (!timed).then_some(full));
                     assert!(m.is_pending() && !m.is_open_requested());
                     assert!(!m.is_plain_closed(), "manual words take the slow path");
                 }
             }
         }
         // A deadline past the field is truncated to it, never spills into the mode.
-        let m = Snapshot::manual(1, Manual::ForcedOpenUntil, MAX_TICK);
+        let m = Snapshot::manual(1, Manual::ForcedOpenUntil, MAX_TICK, 0);
         assert_eq!(m.manual_mode(), Manual::ForcedOpenUntil);
+        // So is a lap past it.
+        let m = Snapshot::manual(1, Manual::Disabled, 0, u64::MAX);
+        assert_eq!(m.manual_mode(), Manual::Disabled);
+        assert_eq!(m.own_lap(), Some(LAP_MASK));
     }
 
     #[test]
@@ -501,7 +522,7 @@ mod tests {
         let s = Snapshot::closed(u64::MAX, 0);
         assert!(!s.is_pending() && !s.is_open_requested());
         assert_eq!(s.tag(), Tag::Closed);
-        assert_eq!(s.plain_full_generation(), Some(FULL_GENERATION_MASK));
+        assert_eq!(s.own_full_generation(), Some(FULL_GENERATION_MASK));
     }
 
     #[test]
@@ -516,7 +537,7 @@ mod tests {
         ] {
             let s = Snapshot::closed(full, 0).with_pending(true);
             assert!(s.is_plain_closed(), "{s:?}");
-            assert_eq!(s.plain_full_generation(), Some(full));
+            assert_eq!(s.own_full_generation(), Some(full));
             assert_eq!(s.generation() as u64, full & GEN_MASK);
             assert_eq!(s.expiry(), None);
             assert_eq!(s.state_and_generation(), (full & GEN_MASK) << GEN_SHIFT);
@@ -540,7 +561,7 @@ mod tests {
             let s = Snapshot::closed((9 << 20) | 4, expiry);
             assert_eq!((s.expiry(), s.generation()), (Some(kept), 4));
             assert!(!s.is_plain_closed() && s.tag() == Tag::Closed);
-            assert_eq!(s.plain_full_generation(), None);
+            assert_eq!(s.own_full_generation(), None);
         }
     }
 
