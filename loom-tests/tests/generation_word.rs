@@ -1,11 +1,13 @@
 //! The generation word: a word holds 20 bits of its generation, and every thread
 //! that needs the rest (a permit's full generation, a callback catching up with a
-//! command) rebuilds it from the breaker's generation word, which each exchange
-//! that moves the generation on raises first. These models start two generations
-//! before the 20-bit field wraps to 0 and check what every thread reads on the way
-//! across: the generation word is the word's full generation or one less (never
-//! further behind, never ahead), and the full generation rebuilt from the two is
-//! the one the breaker is in (one lap more once the field wraps), whatever races.
+//! command) takes it from the word itself if the word holds its lap (plain closed,
+//! or manual without a deadline), else rebuilds it from the breaker's generation
+//! word, which each exchange that moves the generation on raises first. These
+//! models start two generations before the 20-bit field wraps to 0 and check what
+//! every thread reads on the way across: the generation word is the word's full
+//! generation or one less (never further behind, never ahead), and the full
+//! generation rebuilt from the two is the one the breaker is in (one lap more once
+//! the field wraps), whatever races.
 #![cfg(loom)]
 
 use std::time::Duration;

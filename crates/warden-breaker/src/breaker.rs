@@ -113,7 +113,8 @@ pub struct CircuitBreaker {
     state: AtomicU64,
     /// The full generation of the state word, which holds its low 20 bits, or one
     /// less: raised before every exchange that moves the generation on (see
-    /// `full_generation_of`). A plain-closed word holds its full generation itself.
+    /// `full_generation_of`). A plain-closed word and a manual word without a
+    /// deadline hold their full generation themselves.
     full_generation: GenerationWord,
     counters: Counters,
     /// The settings and the trip rule's windows, behind one pointer that
@@ -456,8 +457,9 @@ impl CircuitBreaker {
     }
 
     /// The full generation of `s`, a word this thread loaded (see [`Self::load`]):
-    /// a plain-closed word holds it; any other word holds its low 20 bits, and the
-    /// generation word, loaded after `s`, the rest. That word is at most one
+    /// a word that holds its lap holds it (plain closed, or manual without a
+    /// deadline: see `Snapshot::own_lap`); any other word holds its low 20 bits, and
+    /// the generation word, loaded after `s`, the rest. That word is at most one
     /// generation behind `s` and never ahead of the breaker's current word, so the
     /// generation is exact unless the breaker made 2^19 transitions between this
     /// thread's load of `s` and this load: the few instructions between them. An

@@ -310,11 +310,11 @@ pub mod __private {
         crate::sync::MODEL_GENERATION_WORD.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Loom models only: what a thread that needs the full generation of the state
-    /// word reads, in the order it reads them: the word's 20-bit generation, the
-    /// breaker's generation word, and the full generation rebuilt from the two
-    /// (taken from a plain-closed word itself, which holds it); then the full
-    /// generation of the word loaded again after them.
+    /// Loom models only: what a thread that needs the full generation of the state word
+    /// reads, in the order it reads them: the word's 20-bit generation, the breaker's
+    /// generation word, and the full generation rebuilt from the two (taken from the
+    /// word itself if it holds its lap: plain closed, or manual without a deadline);
+    /// then the full generation of the word loaded again after them.
     #[cfg(loom)]
     pub fn loom_full_generation(cb: &crate::CircuitBreaker) -> (u32, u64, u64, u64) {
         cb.loom_full_generation()

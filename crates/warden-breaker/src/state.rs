@@ -44,27 +44,28 @@
 //!   (2^58 generation changes at one a nanosecond take 9 years; a change is an
 //!   exchange of a shared word, tens of nanoseconds). Its upper 38 bits, the
 //!   *lap*, are carried by every permit, by a plain-closed word itself and by a
-//!   manual word without a deadline (forced open, forced closed, disabled), whose
-//!   payloads have room for them; for any other word the breaker's generation
-//!   word holds them: it is
-//!   raised to the word's full generation before every exchange that moves the
-//!   generation on (and published by that exchange's `Release`), so whoever loads
-//!   the word (`Acquire`) and then the generation word finds the latter at most one
-//!   generation behind, and rebuilds the full generation as the one nearest it with
-//!   the word's 20 bits. So a permit held across any number of generation changes
-//!   is never taken for a permit of a later generation whose 20 bits are the same:
-//!   commands (2^20 [`reset`](crate::CircuitBreaker::reset)s take about 10 ms) and
-//!   natural flapping (three generations per open timeout) change nothing about
-//!   that. A permit that times its call (slow calls) keeps its start time in a
-//!   second ticket word, so it carries its full generation as every other permit
-//!   does. A plain-closed word never repeats either, so an exchange decided on one
-//!   can never land on the same word a lap later. One limit remains, stated rather
-//!   than closed: counts keep 20-bit tags (a 64-bit word holds a 40-bit count
-//!   beside them), so a thread that checked its generation and is preempted before
-//!   its write, while other threads make an exact multiple of 2^20 generation
+//!   manual word without a deadline (forced open, forced closed, disabled),
+//!   whose payloads have room for them; for any other word the breaker's
+//!   generation word holds them: it is raised to the word's full generation
+//!   before every exchange that moves the generation on (and published by that
+//!   exchange's `Release`), so whoever loads the word (`Acquire`) and then the
+//!   generation word finds the latter at most one generation behind, and
+//!   rebuilds the full generation as the one nearest it with the word's 20
+//!   bits. So a permit held across any number of generation changes is never
+//!   taken for a permit of a later generation whose 20 bits are the same:
+//!   commands (2^20 [`reset`](crate::CircuitBreaker::reset)s take about 10 ms)
+//!   and natural flapping (three generations per open timeout) change nothing
+//!   about that. A permit that times its call (slow calls) keeps its start time
+//!   in a second ticket word, so it carries its full generation as every other
+//!   permit does. A word that holds its lap (plain closed, or manual without a
+//!   deadline) never repeats either, so an exchange decided on one can never
+//!   land on the same word a lap later. One limit remains, stated rather than
+//!   closed: counts keep 20-bit tags (a 64-bit word holds a 40-bit count beside
+//!   them), so a thread that checked its generation and is preempted before its
+//!   write, while other threads make an exact multiple of 2^20 generation
 //!   changes, writes into the current generation; the window is the few
-//!   instructions between the check and the write. Words that are not plain closed
-//!   can likewise repeat a lap later under an exchange decided in that window.
+//!   instructions between the check and the write. Words that hold no lap can
+//!   likewise repeat a lap later under an exchange decided in that window.
 //!
 //!   Striped counters are swept every [`SWEEP_PERIOD`] generations so a long-idle
 //!   stripe is never mistaken for the current generation.
