@@ -48,6 +48,8 @@ fn check(word: u64, tag: u8, input: &Input, pending: bool, open_requested: bool)
     if tag == 1 {
         assert_eq!(f.held, input.held & PROBE_MASK, "{f:?}");
         assert_eq!(f.successes, input.successes & PROBE_MASK, "{f:?}");
+        // Its payload is the probe counts: no lap.
+        assert_eq!(f.lap, None, "{f:?}");
     } else if tag == 3 {
         assert_eq!(f.mode, input.mode % 4, "{f:?}");
         // Mode 1 keeps a deadline; every other mode keeps the lap in its place.
