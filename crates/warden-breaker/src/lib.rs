@@ -187,9 +187,9 @@
 //! rather than the `atomic` crate's `Atomic<Snapshot>`: every transition is
 //! already one exchange of a snapshot through one function (decided from a
 //! snapshot first, named only once the exchange succeeded), the hot path
-//! compares the raw word with the first word of a permit's ticket, and loom has no twin
-//! of `Atomic<T>`, so the wrapper would add a dependency and a hand-written loom
-//! shim without removing any bit logic.
+//! compares the raw word with the first word of a permit's ticket, and loom has
+//! no twin of `Atomic<T>`, so the wrapper would add a dependency and a
+//! hand-written loom shim without removing any bit logic.
 //!
 //! # Memory ordering
 //!
