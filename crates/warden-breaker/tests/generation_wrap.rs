@@ -1330,72 +1330,68 @@ fn timed_disabled_permits_count_a_lap_on() {
     assert_eq!(cb.mode(), Mode::Disabled);
 }
 
-#[test]
-fn disabled_permit_a_lap_old_is_stale_in_a_plain_closed_word() {
-    // The lap ends on a reset: a plain-closed word of the permit's 20 bits.
+/// A permit admitted after `admit_in`, held while `lap` makes exactly 2^20
+/// generation changes: its success or failure leaves the breaker closed in
+/// `mode`, counts nothing and moves only the totals; a disabled breaker then still
+/// counts fresh calls.
+fn stale_a_lap_later(admit_in: fn(&CircuitBreaker), lap: fn(&CircuitBreaker), mode: Mode) {
     let reports: [Report; 2] = [|p| p.success(), |p| p.failure()];
     for report in reports {
         let (cb, _clock) = trip_on_first_failure();
-        cb.disable();
-        let held = cb.try_acquire().expect("disabled admits");
-        steps(&cb, LAP, 1, || cb.reset());
-        assert_eq!(cb.mode(), Mode::Normal);
+        admit_in(&cb);
+        let held = cb.try_acquire().expect("admits");
+        lap(&cb);
         let before = cb.totals();
         report(held);
-        assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Normal));
+        assert_eq!((cb.state(), cb.mode()), (State::Closed, mode));
         assert_eq!(
             cb.counts(),
             Counts::default(),
             "a stale outcome was counted"
         );
         same_but_outcome(&before, &cb.totals());
+        if mode == Mode::Disabled {
+            counts_one_of_each(&cb);
+        }
     }
+}
+
+#[test]
+fn disabled_permit_a_lap_old_is_stale_in_a_plain_closed_word() {
+    // The lap ends on a reset: a plain-closed word of the permit's 20 bits.
+    stale_a_lap_later(
+        |cb| cb.disable(),
+        |cb| steps(cb, LAP, 1, || cb.reset()),
+        Mode::Normal,
+    );
 }
 
 #[test]
 fn closed_permit_a_lap_old_is_stale_in_a_disabled_word() {
     // Admitted plain closed (the ticket is the word, lap included); the lap ends
     // on a disable command: a disabled word of the permit's 20 bits.
-    let reports: [Report; 2] = [|p| p.success(), |p| p.failure()];
-    for report in reports {
-        let (cb, _clock) = trip_on_first_failure();
-        let held = cb.try_acquire().expect("closed admits");
-        steps(&cb, LAP - 1, 1, || cb.reset());
-        cb.disable();
-        let before = cb.totals();
-        report(held);
-        assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Disabled));
-        assert_eq!(
-            cb.counts(),
-            Counts::default(),
-            "a stale outcome was counted"
-        );
-        same_but_outcome(&before, &cb.totals());
-    }
+    stale_a_lap_later(
+        |_| {},
+        |cb| {
+            steps(cb, LAP - 1, 1, || cb.reset());
+            cb.disable();
+        },
+        Mode::Disabled,
+    );
 }
 
 #[test]
 fn forced_closed_permit_a_lap_old_is_stale_in_a_disabled_word() {
     // A forced-closed permit and a disabled one are the same kind of ticket: only
     // the full generation tells them apart.
-    let reports: [Report; 2] = [|p| p.success(), |p| p.failure()];
-    for report in reports {
-        let (cb, _clock) = trip_on_first_failure();
-        cb.force_closed();
-        let held = cb.try_acquire().expect("forced closed admits");
-        steps(&cb, LAP - 1, 1, || cb.force_closed());
-        cb.disable();
-        let before = cb.totals();
-        report(held);
-        assert_eq!((cb.state(), cb.mode()), (State::Closed, Mode::Disabled));
-        assert_eq!(
-            cb.counts(),
-            Counts::default(),
-            "a stale outcome was counted"
-        );
-        same_but_outcome(&before, &cb.totals());
-        counts_one_of_each(&cb);
-    }
+    stale_a_lap_later(
+        |cb| cb.force_closed(),
+        |cb| {
+            steps(cb, LAP - 1, 1, || cb.force_closed());
+            cb.disable();
+        },
+        Mode::Disabled,
+    );
 }
 
 #[test]
