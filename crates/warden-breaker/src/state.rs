@@ -422,12 +422,13 @@ impl std::fmt::Debug for Snapshot {
             Tag::HalfOpen => d
                 .field("held", &self.held())
                 .field("successes", &self.successes()),
-            Tag::Manual => match self.own_lap() {
-                Some(lap) => d.field("mode", &self.manual_mode()).field("lap", &lap),
-                None => d
-                    .field("mode", &self.manual_mode())
-                    .field("deadline", &self.open_deadline()),
-            },
+            Tag::Manual => {
+                d.field("mode", &self.manual_mode());
+                match self.own_lap() {
+                    Some(lap) => d.field("lap", &lap),
+                    None => d.field("deadline", &self.open_deadline()),
+                }
+            }
             Tag::Closed => match self.own_lap() {
                 Some(lap) => d.field("lap", &lap),
                 None => d.field("expiry", &self.expiry()),

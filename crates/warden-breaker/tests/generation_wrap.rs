@@ -546,26 +546,15 @@ fn interval_permit_a_lap_old_is_stale_after_the_interval_is_removed() {
 
 /// A breaker that trips at the first failure (and times its calls with
 /// [`SLOW_CALLS`] if `timed`), whose HalfOpen -> Closed callback admits one call
-/// (the word still has PENDING) and keeps its permit.
-fn pending_admission(
-    timed: bool,
-) -> (
-    Arc<CircuitBreaker>,
-    ManualClock,
-    Arc<Mutex<Option<OwnedPermit>>>,
-) {
+/// (the word still has PENDING): the breaker, its clock and that call's permit.
+fn pending_admission(timed: bool) -> (Arc<CircuitBreaker>, ManualClock, OwnedPermit) {
     let clock = ManualClock::new();
     let slot: Arc<OnceLock<std::sync::Weak<CircuitBreaker>>> = Arc::new(OnceLock::new());
     let kept: Arc<Mutex<Option<OwnedPermit>>> = Arc::new(Mutex::new(None));
     let (s, k) = (Arc::clone(&slot), Arc::clone(&kept));
-    let builder = trips_at(1, &clock);
-    let builder = if timed {
-        builder.slow_calls(SLOW_CALLS)
-    } else {
-        builder
-    };
     let cb = Arc::new(
-        builder
+        rule_timed(1, timed)
+            .clock(clock.clone())
             .on_state_change(move |_, from, to| {
                 if (from, to) == (State::HalfOpen, State::Closed) {
                     let cb = s.get().and_then(std::sync::Weak::upgrade).expect("set");
@@ -583,36 +572,42 @@ fn pending_admission(
     clock.advance(ms(2));
     cb.try_acquire().expect("a probe").success();
     assert_eq!(cb.state(), State::Closed);
-    assert!(kept.lock().unwrap().is_some(), "the callback admitted one");
-    (cb, clock, kept)
+    let held = kept
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the callback admitted one");
+    (cb, clock, held)
 }
 
-#[test]
-fn pending_plain_permit_counts_in_its_generation() {
-    let (cb, _clock, kept) = pending_admission(false);
-    let held = kept.lock().unwrap().take().unwrap();
-    held.success();
-    assert_eq!(cb.counts().total_successes, 1, "{cb:?}");
-    let (cb, _clock, kept) = pending_admission(false);
-    let held = kept.lock().unwrap().take().unwrap();
+/// The failure of a permit admitted while `PENDING` was set trips the breaker in
+/// its generation.
+fn pending_failure_trips(timed: bool) {
+    let (cb, _clock, held) = pending_admission(timed);
     held.failure();
     assert_eq!(
         cb.state(),
         State::Open,
-        "the failure of its generation trips"
+        "timed: {timed}: the failure of its generation trips"
     );
 }
 
 #[test]
+fn pending_plain_permit_counts_in_its_generation() {
+    let (cb, _clock, held) = pending_admission(false);
+    held.success();
+    assert_eq!(cb.counts().total_successes, 1, "{cb:?}");
+    pending_failure_trips(false);
+}
+
+#[test]
 fn pending_plain_permit_a_lap_old_is_stale() {
-    let (cb, _clock, kept) = pending_admission(false);
-    let held = kept.lock().unwrap().take().unwrap();
+    let (cb, _clock, held) = pending_admission(false);
     steps(&cb, LAP, 1, || cb.reset());
     held.failure();
     assert_eq!(cb.state(), State::Closed, "a stale failure tripped");
     assert_eq!(cb.counts(), Counts::default());
-    let (cb, _clock, kept) = pending_admission(false);
-    let held = kept.lock().unwrap().take().unwrap();
+    let (cb, _clock, held) = pending_admission(false);
     steps(&cb, LAP, 1, || cb.reset());
     held.success();
     assert_eq!(cb.counts(), Counts::default(), "a stale success counted");
@@ -1058,8 +1053,7 @@ fn timed_observed_permits_a_lap_old_are_stale() {
 
 #[test]
 fn pending_timed_permit_counts_in_its_generation() {
-    let (cb, clock, kept) = pending_admission(true);
-    let held = kept.lock().unwrap().take().unwrap();
+    let (cb, clock, held) = pending_admission(true);
     clock.advance(SLOW);
     held.success();
     assert_eq!(
@@ -1067,20 +1061,12 @@ fn pending_timed_permit_counts_in_its_generation() {
         (State::Open, 1),
         "the slow success of its generation trips"
     );
-    let (cb, _clock, kept) = pending_admission(true);
-    let held = kept.lock().unwrap().take().unwrap();
-    held.failure();
-    assert_eq!(
-        cb.state(),
-        State::Open,
-        "the failure of its generation trips"
-    );
+    pending_failure_trips(true);
 }
 
 #[test]
 fn pending_timed_permit_a_lap_old_is_stale() {
-    let (cb, clock, kept) = pending_admission(true);
-    let held = kept.lock().unwrap().take().unwrap();
+    let (cb, clock, held) = pending_admission(true);
     steps(&cb, LAP, 1, || cb.reset());
     clock.advance(SLOW);
     let before = cb.totals();

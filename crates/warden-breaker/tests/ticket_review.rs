@@ -59,6 +59,8 @@ fn ticker_timed_permits_count_in_their_generation() {
     );
     let cb = ticker_timed(LAP);
     let held = cb.try_acquire().expect("closed");
+    // Real time on purpose, as in `ticker_timed`: the call must be slow by the
+    // ticker's published time, which only the default clock's real time moves.
     std::thread::sleep(ms(80));
     held.success();
     assert_eq!(
@@ -76,6 +78,8 @@ fn ticker_timed_failure_and_slow_success_a_lap_later_change_nothing() {
     for _ in 0..LAP {
         cb.reset();
     }
+    // Real time on purpose, as in `ticker_timed`: the stale success must be slow
+    // by the ticker's published time, so that counting it would show.
     std::thread::sleep(ms(80));
     let before = cb.totals();
     failing.failure();
