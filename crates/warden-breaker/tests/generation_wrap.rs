@@ -955,9 +955,14 @@ fn timed_time_window() -> (CircuitBreaker, ManualClock) {
     (cb, clock)
 }
 
-#[test]
-fn timed_time_window_permits_count_in_their_generation() {
-    let (cb, clock) = timed_time_window();
+/// On breakers `make` builds (trip at one failure, timed): a slow success of the
+/// admitting generation trips one, and a failure trips another; `after_failure`
+/// then checks what else the failure did.
+fn timed_outcomes_trip(
+    make: impl Fn() -> (CircuitBreaker, ManualClock),
+    after_failure: impl FnOnce(),
+) {
+    let (cb, clock) = make();
     let held = cb.try_acquire().expect("closed admits");
     clock.advance(SLOW);
     held.success();
@@ -966,8 +971,9 @@ fn timed_time_window_permits_count_in_their_generation() {
         (State::Open, 1),
         "the slow success of its generation trips"
     );
-    let (cb, _clock) = timed_time_window();
+    let (cb, _clock) = make();
     cb.try_acquire().expect("closed admits").failure();
+    after_failure();
     assert_eq!(
         cb.state(),
         State::Open,
@@ -975,12 +981,17 @@ fn timed_time_window_permits_count_in_their_generation() {
     );
 }
 
-#[test]
-fn timed_time_window_permits_a_lap_old_are_stale() {
-    let (cb, clock) = timed_time_window();
+/// Two timed permits of `cb` held across a lap of resets: a slow success, then
+/// a failure, each changing nothing; `after_failure` checks what else the failure
+/// did before the breaker is checked for fresh calls.
+fn timed_outcomes_a_lap_old_are_stale(
+    cb: &CircuitBreaker,
+    clock: &ManualClock,
+    after_failure: impl FnOnce(),
+) {
     let slow = cb.try_acquire().expect("closed admits");
     let held = cb.try_acquire().expect("closed admits");
-    steps(&cb, LAP, 1, || cb.reset());
+    steps(cb, LAP, 1, || cb.reset());
     clock.advance(SLOW);
     let before = cb.totals();
     slow.success();
@@ -992,7 +1003,19 @@ fn timed_time_window_permits_a_lap_old_are_stale() {
     same_but_outcome(&before, &cb.totals());
     let before = cb.totals();
     held.failure();
-    a_stale_outcome_changed_nothing(&cb, &before);
+    after_failure();
+    a_stale_outcome_changed_nothing(cb, &before);
+}
+
+#[test]
+fn timed_time_window_permits_count_in_their_generation() {
+    timed_outcomes_trip(timed_time_window, || {});
+}
+
+#[test]
+fn timed_time_window_permits_a_lap_old_are_stale() {
+    let (cb, clock) = timed_time_window();
+    timed_outcomes_a_lap_old_are_stale(&cb, &clock, || {});
 }
 
 /// A breaker that trips at the first failure, times its calls, and has `seen` for
@@ -1010,22 +1033,9 @@ fn timed_observed(seen: &Arc<Seen>) -> (CircuitBreaker, ManualClock) {
 #[test]
 fn timed_observed_permits_count_in_their_generation() {
     let seen = Arc::new(Seen::default());
-    let (cb, clock) = timed_observed(&seen);
-    let held = cb.try_acquire().expect("closed admits");
-    clock.advance(SLOW);
-    held.success();
-    assert_eq!(
-        (cb.state(), cb.totals().slow_calls),
-        (State::Open, 1),
-        "the slow success of its generation trips"
-    );
-    let (cb, _clock) = timed_observed(&seen);
-    cb.try_acquire().expect("closed admits").failure();
-    assert_eq!(seen.0.load(Ordering::Relaxed), 1, "observers hear it");
-    assert_eq!(
-        cb.state(),
-        State::Open,
-        "the failure of its generation trips"
+    timed_outcomes_trip(
+        || timed_observed(&seen),
+        || assert_eq!(seen.0.load(Ordering::Relaxed), 1, "observers hear it"),
     );
 }
 
@@ -1033,22 +1043,9 @@ fn timed_observed_permits_count_in_their_generation() {
 fn timed_observed_permits_a_lap_old_are_stale() {
     let seen = Arc::new(Seen::default());
     let (cb, clock) = timed_observed(&seen);
-    let slow = cb.try_acquire().expect("closed admits");
-    let held = cb.try_acquire().expect("closed admits");
-    steps(&cb, LAP, 1, || cb.reset());
-    clock.advance(SLOW);
-    let before = cb.totals();
-    slow.success();
-    assert_eq!(
-        (cb.state(), cb.counts(), cb.totals().slow_calls),
-        (State::Closed, Counts::default(), 0),
-        "a stale slow success tripped the breaker or was counted"
-    );
-    same_but_outcome(&before, &cb.totals());
-    let before = cb.totals();
-    held.failure();
-    assert_eq!(seen.0.load(Ordering::Relaxed), 1, "observers hear it");
-    a_stale_outcome_changed_nothing(&cb, &before);
+    timed_outcomes_a_lap_old_are_stale(&cb, &clock, || {
+        assert_eq!(seen.0.load(Ordering::Relaxed), 1, "observers hear it")
+    });
 }
 
 #[test]
