@@ -178,14 +178,20 @@ fn a_stale_outcome_changed_nothing(cb: &CircuitBreaker, before: &Totals) {
     assert_eq!(cb.totals().all_transitions(), 0);
 }
 
+/// A closed permit of `cb`, held across `laps` laps of resets, then `report`ed:
+/// it changes nothing.
+fn stale_after_laps_of_resets(cb: &CircuitBreaker, laps: u32, report: Report) {
+    let held = cb.try_acquire().expect("closed admits");
+    steps(cb, laps * LAP, 1, || cb.reset());
+    let before = cb.totals();
+    report(held);
+    a_stale_outcome_changed_nothing(cb, &before);
+}
+
 #[test]
 fn closed_failure_after_a_lap_of_resets_changes_nothing() {
     let (cb, _clock) = trip_on_first_failure();
-    let held = cb.try_acquire().expect("closed admits");
-    steps(&cb, LAP, 1, || cb.reset());
-    let before = cb.totals();
-    held.failure();
-    a_stale_outcome_changed_nothing(&cb, &before);
+    stale_after_laps_of_resets(&cb, 1, |p| p.failure());
 }
 
 #[test]
@@ -827,21 +833,13 @@ fn timed_permits_count_in_their_generation() {
 #[test]
 fn timed_closed_failure_after_a_lap_of_resets_changes_nothing() {
     let (cb, _clock) = timed_trip_on_first_failure();
-    let held = cb.try_acquire().expect("closed admits");
-    steps(&cb, LAP, 1, || cb.reset());
-    let before = cb.totals();
-    held.failure();
-    a_stale_outcome_changed_nothing(&cb, &before);
+    stale_after_laps_of_resets(&cb, 1, |p| p.failure());
 }
 
 #[test]
 fn timed_closed_success_after_two_laps_of_resets_is_not_counted() {
     let (cb, _clock) = timed_trip_on_first_failure();
-    let held = cb.try_acquire().expect("closed admits");
-    steps(&cb, 2 * LAP, 1, || cb.reset());
-    let before = cb.totals();
-    held.success();
-    a_stale_outcome_changed_nothing(&cb, &before);
+    stale_after_laps_of_resets(&cb, 2, |p| p.success());
 }
 
 #[test]
