@@ -1,7 +1,9 @@
 //! The production counter path under loom: threads that own a counter cell (created
 //! on their first call, through the breaker's directory past the first slots) bump
 //! it with a plain load and store (no read-modify-write), racing the readers of
-//! `counts()` and the sweep that retags stale stripes. Each model turns owned slots
+//! `counts()` (which read a cell as a seqlock: its generation word, which names the
+//! full generation of its counts, around the counts) and the sweep (which retags the
+//! shared words and must leave owned cells alone). Each model turns owned slots
 //! on (`__private::loom_owned_slots`); this file is its own test binary, so the
 //! other models keep the shared-stripe path.
 #![cfg(loom)]
@@ -59,10 +61,9 @@ fn owned_stripes_count_exactly() {
 /// Closed in the generation just before a sweep, trip at the first failure,
 /// `max_requests = 1`, no observer. A success admitted there races (on its own
 /// stripe) the main thread's failure, whose trip starts the sweep generation and
-/// sweeps the stripes, then the probe that closes the breaker and one call in the
-/// new closed generation. Whenever the stale store lands, before, during or after
-/// the sweep's exchange on that stripe, the new generation counts exactly its own
-/// call.
+/// sweeps the shared words, then the probe that closes the breaker and one call in
+/// the new closed generation. Whenever the stale report lands, before, during or
+/// after the sweep, the new generation counts exactly its own call.
 #[test]
 fn owned_stripe_races_the_sweep() {
     loom_owned_slots(true);
@@ -188,9 +189,10 @@ fn threads_beyond_the_slots_share_one_cell_exactly() {
 /// A call admitted in one closed generation reports success after a `reset()` began
 /// the next, on the thread whose own cell has already counted a success of the new
 /// generation, while another thread succeeds too. The late success is stale: it
-/// never re-tags the thread's cell with its own generation, which would wipe the
-/// new generation's success there (a plain store writes the owned cell, so the
-/// outcome's generation check is all that keeps it out).
+/// never moves the thread's cell back to its own generation, which would wipe the
+/// new generation's success there (a plain store writes the owned cell: the
+/// outcome's generation check keeps it out, and a cell only ever moves to a later
+/// generation).
 #[test]
 fn a_stale_success_keeps_the_new_generations_counts() {
     loom_owned_slots(true);

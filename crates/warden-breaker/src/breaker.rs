@@ -49,7 +49,7 @@ use std::cell::OnceCell;
 use crate::buckets::Buckets;
 use crate::clock::{NANOS_PER_TICK, TimeBase, to_ticks};
 use crate::config::{self, RecordPath};
-use crate::counters::{Calls, Counters, tag_of};
+use crate::counters::{Calls, Counters, generation_of, key_of, tag_of};
 use crate::live::{Live, Quick, Restart};
 use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
@@ -488,6 +488,13 @@ impl CircuitBreaker {
         }
     }
 
+    /// The counter key of `s`'s full generation (see `counters::key_of`), `s` a word
+    /// this thread loaded (see [`Self::full_generation_of`]).
+    #[inline]
+    fn key_of_word(&self, s: Snapshot) -> u64 {
+        key_of(s.generation(), self.lap_of_word(s))
+    }
+
     /// Whether `ticket` was admitted in the generation of `s`, a word this thread
     /// loaded: by full generation (the 20 bits, then the lap).
     #[inline]
@@ -643,13 +650,13 @@ impl CircuitBreaker {
         let s = self.load();
         match s.tag() {
             _ if s.is_open_requested() => Counts::default(),
-            Tag::Closed => self.counters.closed_counts(s.generation()),
+            Tag::Closed => self.counters.closed_counts(self.key_of_word(s)),
             Tag::HalfOpen => {
                 self.counters
                     .half_open_counts(s.generation(), s.held(), s.successes())
             }
             Tag::Manual if s.manual_mode() == Manual::Disabled => {
-                self.counters.closed_counts(s.generation())
+                self.counters.closed_counts(self.key_of_word(s))
             }
             Tag::Open | Tag::Manual => Counts::default(),
         }
@@ -979,9 +986,9 @@ impl CircuitBreaker {
         }
         // The hot path: closed, no interval to check, nothing requested.
         if s.is_plain_closed() {
-            // A plain-closed word's state and generation are its counter tag; the
-            // word is its ticket (lap included; see `Ticket::plain`).
-            self.counters.record_request(s.state_and_generation());
+            // A plain-closed word less its flags is its counter key; the word is its
+            // ticket (lap included; see `Ticket::plain`).
+            self.counters.record_request(s.plain_key());
             return Ok(Ticket::plain(s));
         }
         self.admit_counted(s).get()
@@ -1060,7 +1067,9 @@ impl CircuitBreaker {
     #[inline(never)]
     fn admit_hooked(&self, s: Snapshot) -> Admission {
         // The cell first, while little is live (see `Counters::direct_cell`).
-        let cell = self.counters.direct_cell();
+        // Keyed by the word: a cell is found only for a plain-closed word (the only
+        // one it is used for) of the cell's generation.
+        let cell = self.counters.direct_cell(s.0);
         if self.times_plainly(s) {
             return match cell {
                 Some(cell) => self.admit_timed(cell, s),
@@ -1073,7 +1082,7 @@ impl CircuitBreaker {
         let Some(cell) = cell else {
             return self.admit_plainly_elsewhere(s);
         };
-        cell.record_request(s.state_and_generation());
+        cell.record_request();
         Admission::new(Ok(Ticket::plain(s)))
     }
 
@@ -1104,7 +1113,7 @@ impl CircuitBreaker {
         let Some(now_ns) = self.time.ticker_nanos_if(self.quick.timed().leased()) else {
             return self.admit_with_hooks(s);
         };
-        cell.record_request(s.state_and_generation());
+        cell.record_request();
         Admission::new(Ok(Ticket::plain(s).started_at(now_ns / 1_000)))
     }
 
@@ -1112,8 +1121,7 @@ impl CircuitBreaker {
     /// direct cells.
     #[inline(never)]
     fn admit_plainly_elsewhere(&self, s: Snapshot) -> Admission {
-        self.counters
-            .record_request_elsewhere(s.state_and_generation());
+        self.counters.record_request_elsewhere(s.plain_key());
         Admission::new(Ok(Ticket::plain(s)))
     }
 
@@ -1133,7 +1141,7 @@ impl CircuitBreaker {
             if bits & config::HOT_HOOKS == 0 {
                 // A throttle and no other hook: a closed admission needs nothing more.
                 if s.is_plain_closed() {
-                    self.counters.record_request(s.state_and_generation());
+                    self.counters.record_request(s.plain_key());
                     return Admission::new(Ok(Ticket::plain(s)));
                 }
                 return Admission::new(self.admit_counted_in(l, s));
@@ -1145,12 +1153,12 @@ impl CircuitBreaker {
             // settings may send a call here after slow calls were removed: its start
             // time is then never used.)
             // The lease from the inline copy (see `Quick`): no settings loaded.
-            self.counters.record_request(s.state_and_generation());
+            self.counters.record_request(s.plain_key());
             let start = self.time.timed_nanos_if(self.quick.timed().leased()) / 1_000;
             return Admission::new(Ok(Ticket::plain(s).started_at(start)));
         }
         let result = if s.is_plain_closed() {
-            self.counters.record_request(s.state_and_generation());
+            self.counters.record_request(s.plain_key());
             Ok(Ticket::plain(s))
         } else {
             self.admit_counted_in(l, s)
@@ -1209,14 +1217,16 @@ impl CircuitBreaker {
                             continue;
                         }
                     }
-                    self.counters.record_request(tag_of(s.generation()));
-                    return Ok(Ticket::closed_in(s.generation(), self.lap_of_word(s)));
+                    let ticket = Ticket::closed_in(s.generation(), self.lap_of_word(s));
+                    self.counters.record_request(ticket.key());
+                    return Ok(ticket);
                 }
                 Tag::Manual if s.visible() == State::Closed => {
+                    let ticket = Ticket::closed_in(s.generation(), self.lap_of_word(s));
                     if s.manual_mode() == Manual::Disabled {
-                        self.counters.record_request(tag_of(s.generation()));
+                        self.counters.record_request(ticket.key());
                     }
-                    return Ok(Ticket::closed_in(s.generation(), self.lap_of_word(s)));
+                    return Ok(ticket);
                 }
                 Tag::Open | Tag::Manual => {
                     let Some(deadline) = s.open_deadline() else {
@@ -1341,15 +1351,16 @@ impl CircuitBreaker {
         // closed generation that admitted the call.
         // The word equals a ticket only for a closed ticket: a half-open word of the
         // ticket's generation holds at least this permit's slot, a ticket holds none.
-        if outcome == Some(Outcome::Success)
-            && self.hot().0 == RecordPath::Plain
-            && self.load().without_pending() == ticket.bits()
-        {
-            // The word and the ticket hold the full generation: a ticket of an
-            // earlier lap never matches. Equal to a word less `PENDING`, the ticket is
-            // an untimed closed one, and its second word its counter tag.
-            self.counters.record_success(ticket.plain_tag());
-            return;
+        if outcome == Some(Outcome::Success) && self.hot().0 == RecordPath::Plain {
+            let word = self.load().without_pending();
+            if word == ticket.bits() {
+                // The word and the ticket hold the full generation: a ticket of an
+                // earlier lap never matches. Equal to a word less `PENDING`, the ticket
+                // is an untimed closed one, and its second word its counter tag; the
+                // word is the generation's counter key.
+                self.counters.record_success(word, ticket.plain_tag());
+                return;
+            }
         }
         self.record_other(ticket, outcome);
     }
@@ -1369,7 +1380,7 @@ impl CircuitBreaker {
     #[inline(never)]
     fn record_timed_success(&self, ticket: Ticket) {
         // The cell first, while little is live (see `Counters::direct_cell`).
-        let cell = self.counters.direct_cell();
+        let cell = self.counters.direct_cell(ticket.key());
         let timed = self.quick.timed();
         // The ticker's time, or (a call) the clock's on a path of its own.
         let Some(now_ns) = self.time.ticker_nanos_if(timed.leased()) else {
@@ -1383,7 +1394,8 @@ impl CircuitBreaker {
     #[inline(never)]
     fn record_clocked_success(&self, ticket: Ticket, timed: crate::live::Timed) {
         let now_ns = self.time.timed_nanos_if(timed.leased());
-        self.timed_success_at(self.counters.direct_cell(), ticket, timed, now_ns);
+        let cell = self.counters.direct_cell(ticket.key());
+        self.timed_success_at(cell, ticket, timed, now_ns);
     }
 
     /// [`Self::record_timed_success`] at `now_ns`, `cell`: the calling thread's
@@ -1406,7 +1418,7 @@ impl CircuitBreaker {
         let Some(cell) = cell else {
             return self.timed_success_elsewhere(ticket, now_ns);
         };
-        cell.count_success(ticket.word());
+        cell.count_success();
         // The throttle by the same copy as the rest (see `Quick`), already in a
         // register rather than the hot byte loaded again (callgrind: 1 instruction a
         // call). A copy older than the settings is what a stale hot byte was: a
@@ -1428,7 +1440,7 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_entering(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        self.enter_bucket(ticket.generation(), to_ticks(now_ns));
+        self.enter_bucket(ticket.key(), to_ticks(now_ns));
         self.timed_success_counting(ticket, timed, now_ns);
     }
 
@@ -1437,7 +1449,7 @@ impl CircuitBreaker {
     /// the throttle does with it.
     #[inline(never)]
     fn timed_success_elsewhere(&self, ticket: Ticket, now_ns: u64) {
-        self.counters.record_success_elsewhere(ticket.word());
+        self.counters.record_success_elsewhere(ticket.key());
         // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
         // whose evaluation then finds no throttle in the settings).
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
@@ -1450,7 +1462,7 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        self.counters.record_success(ticket.word());
+        self.counters.record_success(ticket.key(), ticket.word());
         // By the copy, as in `timed_success_at`.
         if timed.throttle() {
             self.throttle_timed_success(ticket, now_ns);
@@ -1464,9 +1476,9 @@ impl CircuitBreaker {
     /// remembers the window's cursor inline.
     #[cold]
     #[inline(never)]
-    fn enter_bucket(&self, generation: u32, now: u64) {
+    fn enter_bucket(&self, key: u64, now: u64) {
         if let Some(b) = &Cfg::lazy(&self.live).get().buckets {
-            b.enter_at(generation, now, &self.counters);
+            b.enter_at(key, now, &self.counters);
             self.quick.set_cursor(b.cursor_word());
         }
     }
@@ -1477,8 +1489,7 @@ impl CircuitBreaker {
     #[inline(never)]
     fn slow_success(&self, ticket: Ticket, now_ns: u64, now: u64) {
         let l = &Cfg::lazy(&self.live);
-        let generation = ticket.generation();
-        if self.is_slow(l, ticket, now_ns) && self.slow_calls_trip(l, generation, now) {
+        if self.is_slow(l, ticket, now_ns) && self.slow_calls_trip(l, ticket.key(), now) {
             self.trip(l, ticket);
         }
     }
@@ -1512,7 +1523,8 @@ impl CircuitBreaker {
         {
             // A success in the disabled generation that admitted it: counted as in
             // closed (what `record_disabled` does), with no settings to load.
-            self.counters.record_success(tag_of(ticket.generation()));
+            self.counters
+                .record_success(ticket.key(), tag_of(ticket.generation()));
             return;
         }
         self.record_slow(ticket, outcome, path);
@@ -1566,7 +1578,7 @@ impl CircuitBreaker {
         if s.tag() == Tag::Manual {
             // Admitted by this manual generation: forced closed or disabled.
             if s.manual_mode() == Manual::Disabled {
-                self.record_disabled(ticket.generation(), outcome);
+                self.record_disabled(ticket.key(), outcome);
             }
         } else if ticket.is_half_open() {
             self.record_half_open(l, ticket, outcome, s);
@@ -1578,6 +1590,7 @@ impl CircuitBreaker {
     #[inline]
     fn record_closed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>, s: Snapshot) {
         let generation = ticket.generation();
+        let key = ticket.key();
         let timed = l.get().buckets.is_some() || l.settings().times_calls();
         let interval = s.expiry().filter(|_| !s.is_pending());
         // One clock read for everything this outcome needs the time for (an ignored
@@ -1600,23 +1613,23 @@ impl CircuitBreaker {
         match outcome {
             Some(Outcome::Success) => {
                 if let Some(b) = &l.get().buckets {
-                    b.enter_at(generation, now, &self.counters);
+                    b.enter_at(key, now, &self.counters);
                 }
-                self.counters.record_counted_success(tag_of(generation));
+                self.counters.record_counted_success(key);
                 if l.settings().adaptive_throttle().is_some() {
-                    self.throttle_success(l, generation, now_ns);
+                    self.throttle_success(l, key, now_ns);
                 }
-                if slow() && self.slow_calls_trip(l, generation, now) {
+                if slow() && self.slow_calls_trip(l, key, now) {
                     self.trip(l, ticket);
                 }
             }
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
             Some(Outcome::Failure) => {
                 if let Some(b) = &l.get().buckets {
-                    b.enter_at(generation, now, &self.counters);
+                    b.enter_at(key, now, &self.counters);
                 }
-                let (counts, calls) = self.counters.record_failure(generation);
-                let trips = if self.failures_trip(l, generation, now, &counts, calls) {
+                let (counts, calls) = self.counters.record_failure(key);
+                let trips = if self.failures_trip(l, key, now, &counts, calls) {
                     // The slow-call rule is not evaluated, but the lifetime total
                     // still counts a slow failure.
                     if slow() {
@@ -1624,7 +1637,7 @@ impl CircuitBreaker {
                     }
                     true
                 } else {
-                    slow() && self.slow_calls_trip(l, generation, now)
+                    slow() && self.slow_calls_trip(l, key, now)
                 };
                 if trips {
                     self.trip(l, ticket);
@@ -1648,16 +1661,10 @@ impl CircuitBreaker {
     /// Whether a closed-state failure, just counted in `counts` (`calls`: the
     /// generation's successes and failures, all 40 bits), trips the breaker's failure
     /// rule: its window's rate, or `ready_to_trip`.
-    fn failures_trip(
-        &self,
-        l: &Cfg<'_>,
-        generation: u32,
-        now: u64,
-        counts: &Counts,
-        calls: u64,
-    ) -> bool {
+    fn failures_trip(&self, l: &Cfg<'_>, key: u64, now: u64, counts: &Counts, calls: u64) -> bool {
+        let generation = generation_of(key);
         if l.settings().adaptive_throttle().is_some() {
-            self.throttle_evaluate(l, generation, now);
+            self.throttle_evaluate(l, key, now);
             return false; // the throttle sheds load; it never opens the breaker
         }
         if let (Some(ring), Some(rule)) = (&l.get().window, l.settings().count_window()) {
@@ -1688,15 +1695,16 @@ impl CircuitBreaker {
     /// Counts a slow closed-state call (its success or failure already counted)
     /// and says whether the slow-call rate trips.
     #[cold]
-    fn slow_calls_trip(&self, l: &Cfg<'_>, generation: u32, now: u64) -> bool {
+    fn slow_calls_trip(&self, l: &Cfg<'_>, key: u64, now: u64) -> bool {
         let Some(rule) = l.settings().slow_calls() else {
             return false;
         };
+        let generation = generation_of(key);
         // The calls are read after the slow count, never before: of two racing slow
         // calls, the one counted second then sees the other's call too (the loom
         // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
         let slow = self.counters.record_slow(generation);
-        let (so_far, calls) = self.counters.calls_and_total(generation);
+        let (so_far, calls) = self.counters.calls_and_total(key);
         let so_far = Calls {
             slow: slow as u32,
             ..so_far
@@ -1747,12 +1755,12 @@ impl CircuitBreaker {
 
     /// An outcome in a disabled generation: counted as in closed, never trips.
     #[cold]
-    fn record_disabled(&self, generation: u32, outcome: Option<Outcome>) {
+    fn record_disabled(&self, key: u64, outcome: Option<Outcome>) {
         match outcome {
-            Some(Outcome::Success) => self.counters.record_counted_success(tag_of(generation)),
-            Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
+            Some(Outcome::Success) => self.counters.record_counted_success(key),
+            Some(Outcome::Ignored) => self.counters.record_exclusion(generation_of(key)),
             Some(Outcome::Failure) => {
-                self.counters.record_failure(generation);
+                self.counters.record_failure(key);
             }
             None => {}
         }
@@ -2126,9 +2134,15 @@ mod tests {
         let _ = cb.call(|| Ok::<_, ()>(()));
         let _ = cb.call(|| Err::<(), _>(()));
         assert_eq!(cb.load().generation(), SWEEP_PERIOD);
-        // Every word now carries the new tag, so the old generation reads as zero.
+        // Every shared word now carries the new tag, so the old generation's failure
+        // reads as zero there; the thread's own cell names the old generation in full
+        // (its success is that generation's, and no later one reads it), so the sweep
+        // leaves it.
+        let old = cb.counters.closed_counts(tag_of(SWEEP_PERIOD - 1));
+        assert_eq!((old.total_failures, old.consecutive_failures), (0, 0));
+        assert_eq!(old.total_successes, 1);
         assert_eq!(
-            cb.counters.closed_counts(SWEEP_PERIOD - 1),
+            cb.counters.closed_counts(tag_of(SWEEP_PERIOD)),
             Counts::default()
         );
     }
@@ -2138,7 +2152,7 @@ mod tests {
     fn after_successes(builder: crate::Builder, successes: u64) -> CircuitBreaker {
         let cb = CircuitBreaker::from_settings(builder.settings().expect("valid settings"));
         cb.counters
-            .preset_successes(cb.load().generation(), successes);
+            .preset_successes(cb.load().plain_key(), successes);
         cb
     }
 

@@ -23,7 +23,7 @@
 //! written by another thread, and no older snapshot in the window, counts only
 //! itself (both documented on [`TimeWindow`](crate::TimeWindow)).
 
-use crate::counters::{Calls, Counters};
+use crate::counters::{Calls, Counters, generation_of};
 use crate::state::GEN_BITS;
 use crate::sync::{AtomicU64, Ordering, fence};
 
@@ -108,12 +108,14 @@ impl Buckets {
         &self.slots[(bucket % self.slots.len() as u64) as usize]
     }
 
-    /// Makes sure the bucket of tick `now` has its start snapshot in `generation`,
+    /// Makes sure the bucket of tick `now` has its start snapshot in the generation
+    /// keyed `key` (see `counters::key_of`),
     /// before an outcome of that bucket is counted. The breaker uses
     /// [`Self::enter_at`]; the tests drive a tick directly (also one before the
     /// cursor's bucket).
     #[cfg(test)]
-    pub(crate) fn enter(&self, generation: u32, now: u64, counters: &Counters) {
+    pub(crate) fn enter(&self, key: u64, now: u64, counters: &Counters) {
+        let generation = generation_of(key);
         // Relaxed: a cache of slot tags already seen published; the snapshot itself
         // is read through `start`'s seqlock, never through the cursor.
         let c = self.cursor.load(Ordering::Relaxed);
@@ -122,7 +124,7 @@ impl Buckets {
             && now < end
             && now.saturating_add(self.width) >= end;
         if !fresh {
-            self.enter_slow(generation, now, counters);
+            self.enter_slow(key, now, counters);
         }
     }
 
@@ -131,23 +133,25 @@ impl Buckets {
     /// before the cursor's end in its generation is in the cursor's bucket, or is
     /// an earlier tick that stands still at the start of that bucket.
     #[inline]
-    pub(crate) fn enter_at(&self, generation: u32, now: u64, counters: &Counters) {
+    pub(crate) fn enter_at(&self, key: u64, now: u64, counters: &Counters) {
+        let generation = generation_of(key);
         // Relaxed: see `enter`.
         let c = self.cursor.load(Ordering::Relaxed);
         if c >> END_BITS == u64::from(generation) & GEN_MASK && now < c & END_MASK {
             return;
         }
-        self.enter_slow(generation, self.standing_still(generation, now), counters);
+        self.enter_slow(key, self.standing_still(generation, now), counters);
     }
 
     #[cold]
     #[inline(never)]
-    fn enter_slow(&self, generation: u32, now: u64, counters: &Counters) {
+    fn enter_slow(&self, key: u64, now: u64, counters: &Counters) {
+        let generation = generation_of(key);
         let bucket = now / self.width;
         let slot = self.slot(bucket);
         // Relaxed: only compared (see `enter`).
         let cur = slot.tag.load(Ordering::Relaxed);
-        if cur != tag(generation, bucket) && !self.rotate(generation, bucket, cur, counters) {
+        if cur != tag(generation, bucket) && !self.rotate(key, bucket, cur, counters) {
             return; // another thread is still writing it: look again next time
         }
         let want = cursor(generation, (bucket + 1).saturating_mul(self.width));
@@ -169,7 +173,8 @@ impl Buckets {
     /// Claims, fills and publishes `bucket`'s slot; whether it is published now
     /// (by this thread or another), false if another thread is still writing it
     /// or a later bucket holds it.
-    fn rotate(&self, generation: u32, bucket: u64, mut cur: u64, counters: &Counters) -> bool {
+    fn rotate(&self, key: u64, bucket: u64, mut cur: u64, counters: &Counters) -> bool {
+        let generation = generation_of(key);
         let slot = self.slot(bucket);
         let published = tag(generation, bucket);
         loop {
@@ -202,7 +207,7 @@ impl Buckets {
         // any of the stores below then sees the claim (or later) in its second tag
         // load, and discards what it read.
         fence(Ordering::Release);
-        let calls = counters.calls(generation);
+        let calls = counters.calls(key);
         // Relaxed: published by the Release exchange below.
         slot.successes
             .store(u64::from(calls.successes), Ordering::Relaxed);
@@ -307,10 +312,10 @@ mod tests {
     fn a_stale_outcome_never_claims_a_later_generations_slot() {
         let c = Counters::new(2);
         let b = Buckets::new(2, 10);
-        b.enter(2, 0, &c); // generation 2's bucket 0 snapshot: nothing before it
-        c.record_failure(2);
-        b.enter(1, 5, &c); // a stale outcome of generation 1 in the same bucket
-        c.record_failure(2);
+        b.enter(tag_of(2), 0, &c); // generation 2's bucket 0 snapshot: nothing before it
+        c.record_failure(tag_of(2));
+        b.enter(tag_of(1), 5, &c); // a stale outcome of generation 1 in the same bucket
+        c.record_failure(tag_of(2));
         assert_eq!(
             b.start(2, 5).map(|s| s.failures),
             Some(0),
@@ -322,18 +327,18 @@ mod tests {
     fn a_buckets_snapshot_is_taken_before_its_first_outcome() {
         let c = Counters::new(1);
         let b = Buckets::new(3, 10);
-        b.enter(1, 0, &c);
-        c.record_success(tag_of(1));
-        c.record_success(tag_of(1));
-        b.enter(1, 15, &c); // bucket 1
-        c.record_failure(1);
+        b.enter(tag_of(1), 0, &c);
+        c.record_success(tag_of(1), tag_of(1));
+        c.record_success(tag_of(1), tag_of(1));
+        b.enter(tag_of(1), 15, &c); // bucket 1
+        c.record_failure(tag_of(1));
         assert_eq!(
             b.start(1, 15),
             Some(Calls::default()),
             "bucket 0 starts at 0"
         );
-        b.enter(1, 35, &c); // bucket 3: bucket 0 leaves the window
-        c.record_success(tag_of(1));
+        b.enter(tag_of(1), 35, &c); // bucket 3: bucket 0 leaves the window
+        c.record_success(tag_of(1), tag_of(1));
         let start = b.start(1, 35).expect("bucket 1 starts the window");
         assert_eq!(
             start,
@@ -343,10 +348,10 @@ mod tests {
                 slow: 0
             }
         );
-        assert_eq!(c.calls(1).since(start).total(), 2);
+        assert_eq!(c.calls(tag_of(1)).since(start).total(), 2);
         // Another generation has no snapshot until its first outcome.
         assert_eq!(b.start(2, 35), None);
-        b.enter(2, 35, &c);
+        b.enter(tag_of(2), 35, &c);
         assert_eq!(b.start(2, 35), Some(Calls::default()));
     }
 
@@ -354,9 +359,9 @@ mod tests {
     fn a_late_thread_never_takes_a_later_buckets_slot() {
         let c = Counters::new(1);
         let b = Buckets::new(2, 1);
-        b.enter(1, 3, &c); // bucket 3, slot 1
-        c.record_success(tag_of(1));
-        b.enter(1, 1, &c); // bucket 1 read its clock before: slot 1 stays bucket 3's
+        b.enter(tag_of(1), 3, &c); // bucket 3, slot 1
+        c.record_success(tag_of(1), tag_of(1));
+        b.enter(tag_of(1), 1, &c); // bucket 1 read its clock before: slot 1 stays bucket 3's
         assert_eq!(b.start(1, 3), Some(Calls::default()));
         b.sweep(2);
         assert_eq!(b.start(1, 3), None, "the sweep forgets other generations");
@@ -368,6 +373,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_models {
     use super::*;
+    use crate::counters::tag_of;
     use crate::sync::Arc;
 
     /// One slot, buckets 1 ms wide: bucket 0's snapshot (all zero) is published;
@@ -384,11 +390,11 @@ mod loom_models {
         builder.check(|| {
             let counters = Arc::new(Counters::new(1));
             let buckets = Arc::new(Buckets::new(1, 1));
-            buckets.enter(1, 0, &counters);
+            buckets.enter(tag_of(1), 0, &counters);
             let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
             let writer = loom::thread::spawn(move || {
-                c.record_failure(1);
-                b.enter(1, 1, &c);
+                c.record_failure(tag_of(1));
+                b.enter(tag_of(1), 1, &c);
             });
             // An RMW first: loom does not schedule a thread whose first operations
             // are loads ahead of the others (see loom-tests/README.md).
@@ -419,13 +425,13 @@ mod loom_models {
         builder.check(|| {
             let counters = Arc::new(Counters::new(1));
             let buckets = Arc::new(Buckets::new(1, 1));
-            counters.record_failure(1);
+            counters.record_failure(tag_of(1));
             let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
-            let first = loom::thread::spawn(move || b.enter(1, 0, &c));
+            let first = loom::thread::spawn(move || b.enter(tag_of(1), 0, &c));
             let (b, c) = (Arc::clone(&buckets), Arc::clone(&counters));
             let second = loom::thread::spawn(move || {
-                c.record_failure(1);
-                b.enter(1, 1, &c);
+                c.record_failure(tag_of(1));
+                b.enter(tag_of(1), 1, &c);
             });
             first.join().expect("model thread");
             second.join().expect("model thread");

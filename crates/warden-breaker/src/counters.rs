@@ -1,26 +1,33 @@
 //! Per-generation counts: owned stripes for the hot path, shared words for
 //! the rare one.
 //!
-//! Every word is `[0: 4 | generation tag: 20 | count: 40]`, the tag in the same
-//! bit position as in the state word, so a plain-closed state word (and a closed
-//! permit's ticket) *is* the tag of its generation with count 0, and the hot path
-//! uses it without shifting. [`Counts`] reads them as their low 32 bits
-//! (gobreaker's `uint32`, wrapping), but the trip rules use all 40 bits: a rule
-//! that compares counts (the calls in a count window, a slow-call rate without a
-//! window, consecutive successes as successes minus those at the last failure)
-//! stays exact past 2^32 calls in one generation (about 12 hours at 100,000 calls
-//! a second, and with no counting interval a closed generation lasts forever) and
-//! up to 2^40. A word whose tag is not
-//! the current generation reads as zero, so a new generation starts from zero
-//! without anyone writing, and an increment from a call admitted in an older
-//! generation (which tags with its own generation) can never leak into a newer
-//! one (short of an exact multiple of 2^20 generations, when the tag repeats: see
-//! the bit budget in `state.rs`). That is what keeps counts exact across
-//! transitions without a lock.
+//! Every shared word is `[0: 4 | generation tag: 20 | count: 40]`, the tag in
+//! the same bit position as in the state word. [`Counts`] reads counts as their
+//! low 32 bits (gobreaker's `uint32`, wrapping), but the trip rules use all of
+//! them: a rule that compares counts (the calls in a count window, a slow-call
+//! rate without a window, consecutive successes as successes minus those at the
+//! last failure) stays exact past 2^32 calls in one generation (about 12 hours at
+//! 100,000 calls a second, and with no counting interval a closed generation
+//! lasts forever) and up to 2^40. A word whose tag is not the current generation
+//! reads as zero, so a new generation starts from zero without anyone writing,
+//! and an increment from a call admitted in an older generation (which tags with
+//! its own generation) can never leak into a newer one (short of an exact
+//! multiple of 2^20 generations between a writer's check and its write, when the
+//! tag repeats: see the bit budget in `state.rs`). That is what keeps counts
+//! exact across transitions without a lock.
 //!
 //! * Cells (one per [`slot`](crate::slot) that has called this breaker, 64
 //!   bytes each): `requests` and `successes`, the only counts bumped on every
 //!   closed-state call. The owning thread bumps them with a plain load and store.
+//!   An owned cell's counts are plain 64-bit counts, and a word of the cell names
+//!   the full generation they belong to by its *key* ([`key_of`]: the tag with
+//!   the lap below it, which is the generation's plain-closed state word, so a
+//!   closed permit's ticket is its key and the hot path uses it as it is). A
+//!   write of a generation the cell has left counts nothing; a reader counts the
+//!   cell only in the generation it names, read as a seqlock
+//!   ([`Stripe::counts_in`]). So a thread that checked its generation and was
+//!   preempted before its write lands under its old generation, however many
+//!   generations passed: nothing a reader counts.
 //! * Rare words (one shared line): failures, consecutive failures, exclusions,
 //!   successes at the last failure (consecutive successes are derived from it
 //!   rather than stored on every success), half-open slots released, and the
@@ -34,11 +41,11 @@
 //!
 //! Lifetime totals ([`Totals`]) sit beside them, untagged: plain monotonic
 //! `u64`s that never restart. The ones bumped on hot paths (successes, open and
-//! too-many-requests rejections, and failures, ignored and dropped outcomes) are
-//! more words of the calling thread's cell, bumped with the same plain load and
-//! store; the rest (slow calls, rejections by an
+//! too-many-requests rejections, failures, and permits dropped without an
+//! outcome) are more words of the calling thread's cell, bumped with the same
+//! plain load and store; the rest (ignored outcomes, slow calls, rejections by an
 //! [`AdaptiveThrottle`](crate::AdaptiveThrottle), transitions by edge) are shared
-//! words bumped with `fetch_add` on paths that already write the shared line. `totals()` sums
+//! words bumped with `fetch_add`. `totals()` sums
 //! them at collection time.
 //!
 //! # Where the cells live, and what they cost
@@ -53,7 +60,7 @@
 //! compare-and-swap. So:
 //!
 //! * a breaker called by one thread costs its struct, its name and one 64-byte
-//!   cell: 408 requested bytes in all with default settings and a 15-byte name
+//!   cell: 424 requested bytes in all with default settings and a 15-byte name
 //!   (the memory test; plain settings are shared between breakers, see `live.rs`);
 //! * a breaker called by `n` threads whose slots are below `h` costs `n` cells
 //!   plus, once `h > 4`, the directory: a 120-byte table and levels of 8 bytes
@@ -89,8 +96,8 @@
 
 use crate::once_box::OnceBox;
 use crate::slot::{self, MAX_SLOTS};
-use crate::state::{GEN_BITS, GEN_MASK, PAYLOAD_BITS};
-use crate::sync::{AtomicU64, Ordering};
+use crate::state::{FULL_GENERATION_MASK, GEN_BITS, GEN_MASK, PAYLOAD_BITS};
+use crate::sync::{AtomicU64, Ordering, fence};
 use crate::{Counts, Rejected, State, Totals};
 
 /// Bits below the tag.
@@ -103,10 +110,10 @@ pub(crate) const fn tag_of(generation: u32) -> u64 {
     (generation as u64 & GEN_MASK) << COUNT_BITS
 }
 
-/// The generation whose tag is `tag` ([`tag_of`]'s inverse).
+/// The generation whose tag (or key, see [`key_of`]) is `tag` ([`tag_of`]'s inverse).
 #[inline]
-const fn generation_of(tag: u64) -> u32 {
-    (tag >> COUNT_BITS) as u32
+pub(crate) const fn generation_of(tag: u64) -> u32 {
+    ((tag >> COUNT_BITS) & GEN_MASK) as u32
 }
 
 /// `count` (modulo 2^40) tagged with `generation`.
@@ -140,15 +147,6 @@ const fn wide_in(word: u64, generation: u32) -> u64 {
     } else {
         0
     }
-}
-
-/// `word` plus one in the generation tagged `tag`. Counts are read modulo 2^32;
-/// a carry out of the 40-bit count field after 2^40 bumps moves the tag on,
-/// which reads as 0 (2^40 is 0 modulo 2^32) until a later bump re-tags the word.
-#[inline]
-const fn bumped(word: u64, tag: u64) -> u64 {
-    let base = if word & !COUNT_MASK == tag { word } else { tag };
-    base + 1
 }
 
 /// Whether `word` is tagged with a generation after `generation` (modulo the
@@ -190,23 +188,73 @@ fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u
     }
 }
 
-/// Bumps a word of an owned cell: a Relaxed load and store, no read-modify-write.
-/// Only the cell's owning thread writes it (a sweep may rewrite a stale tag
-/// concurrently; whichever store lands, the word is right for the generation each
-/// writer saw). Readers sum statistics and synchronise with writers by their own
-/// means (joining threads); a slot's next owner continues from its predecessor's
-/// stores, ordered by the slot registry's lock.
+/// The key of the full generation `lap << 20 | generation`: its counter tag with
+/// the lap in the count's bits, which is the generation's plain-closed state word
+/// (and a closed ticket's first word, less its marker). An owned cell names the
+/// generation of its counts by it (see [`Stripe::generation`]); its tag is the key
+/// less the lap ([`tag_of_key`]), and its 20 bits [`generation_of`] the key.
 #[inline]
-fn bump_owned(word: &AtomicU64, tag: u64) {
-    let w = word.load(Ordering::Relaxed);
-    word.store(bumped(w, tag), Ordering::Relaxed);
+pub(crate) const fn key_of(generation: u32, lap: u64) -> u64 {
+    tag_of(generation) | (lap & LAP_MASK)
 }
 
-/// A success counted in the calling thread's own cell (`tag`'s generation and
-/// the lifetime total): every success path's owned half.
+/// Bits of a key's lap (what the count's bits hold in a key).
+const LAP_MASK: u64 = FULL_GENERATION_MASK >> GEN_BITS;
+
+/// A key's bits: the tag's and the lap's.
+pub(crate) const KEY_MASK: u64 = (GEN_MASK << COUNT_BITS) | LAP_MASK;
+
+/// The counter tag of the generation keyed `key` (its 20 bits).
 #[inline]
-fn success_owned(cell: &Stripe, tag: u64) {
-    bump_owned(&cell.successes, tag);
+pub(crate) const fn tag_of_key(key: u64) -> u64 {
+    key & (GEN_MASK << COUNT_BITS)
+}
+
+/// Whether `key` is a key ([`key_of`]): a tag and a lap, and nothing else but,
+/// from a plain-closed state word, its `PENDING` flag (see `Snapshot::plain_key`),
+/// which [`Stripe::enter`] and [`Stripe::owned`] take off.
+#[inline]
+const fn is_key(key: u64) -> bool {
+    key & !KEY_MASK & !crate::state::PENDING == 0
+}
+
+/// The full generation keyed `key`.
+#[inline]
+const fn full_of_key(key: u64) -> u64 {
+    ((key & LAP_MASK) << GEN_BITS) | generation_of(key) as u64
+}
+
+/// An owned cell's generation word while its owner moves it to a new generation:
+/// no key (a key has 60 bits).
+const ENTERING: u64 = u64::MAX;
+
+/// Adds one to a count of an owned cell, whose generation the caller checked is
+/// the count's: a Relaxed load and store, no read-modify-write. Only the cell's
+/// owning thread writes it. A count whose generation is not the cell's goes
+/// through [`Stripe::enter`] first: a cell still in an earlier generation enters
+/// the count's, and one already in a later generation takes no count (the call is
+/// stale: its thread checked its generation, then the breaker moved on before
+/// this write). Readers count the cell only in the generation it names
+/// ([`Stripe::counts_in`]), so a stale write lands under a full generation no
+/// reader counts, however many generations passed: the check-to-write window is
+/// closed for owned cells. A slot's next owner continues from its predecessor's
+/// stores, ordered by the slot registry's lock.
+#[inline]
+fn bump_plain(word: &AtomicU64) {
+    // Relaxed: only this thread writes the count; readers check the generation
+    // around it (see `Stripe::counts_in`).
+    let w = word.load(Ordering::Relaxed);
+    word.store(w.wrapping_add(1), Ordering::Relaxed);
+}
+
+/// A success counted in the calling thread's own cell, whose generation was
+/// checked (`current`: the success's; otherwise the success is stale and only its
+/// lifetime total counts): every success path's owned half.
+#[inline]
+fn success_counted(cell: &Stripe, current: bool) {
+    if current {
+        bump_plain(&cell.successes);
+    }
     bump_owned_total(&cell.total_successes);
 }
 
@@ -251,9 +299,15 @@ impl Calls {
 #[derive(Debug)]
 #[repr(align(64))]
 struct Stripe {
-    /// Tagged: this generation's admissions.
+    /// An owned cell's generation: the key ([`key_of`]) of the full generation whose
+    /// counts `requests` and `successes` hold, or [`ENTERING`] while the owner moves
+    /// the cell to a new one. Only the owner writes it, and only forwards (a write
+    /// of an earlier generation is stale and counts nothing). Unused in the shared
+    /// cell, whose counts carry their tags.
+    generation: AtomicU64,
+    /// This generation's admissions (owned: a plain count; shared: tagged).
     requests: AtomicU64,
-    /// Tagged: this generation's closed-state successes.
+    /// This generation's closed-state successes (owned: a plain count; shared: tagged).
     successes: AtomicU64,
     /// Untagged lifetime total: every success reported.
     total_successes: AtomicU64,
@@ -261,11 +315,12 @@ struct Stripe {
     rejected_open: AtomicU64,
     /// Untagged lifetime total: `Rejected::TooManyRequests` refusals.
     rejected_too_many: AtomicU64,
-    /// Untagged lifetime totals of the other outcomes: failures, ignored and
-    /// dropped. Rare, but counted here rather than in the breaker's shared words:
-    /// the cell has room for them, and the breaker itself stays within its size.
+    /// Untagged lifetime totals of failures and of permits dropped without an
+    /// outcome. Rare, but counted here rather than in the breaker's shared words:
+    /// the cell has room for them, and a dropped permit (a cancelled call: a hedged
+    /// request's loser, a timeout) writes no shared word otherwise. (Ignored
+    /// outcomes, which write the shared exclusion count anyway, are totalled there.)
     total_failures: AtomicU64,
-    total_ignored: AtomicU64,
     total_dropped: AtomicU64,
 }
 
@@ -283,6 +338,9 @@ struct Rare {
     total_slow: AtomicU64,
     /// `Rejected::Throttled` refusals: on the path that writes `slow` anyway.
     total_throttled: AtomicU64,
+    /// Ignored outcomes: the cell is full, and an ignored outcome writes this line
+    /// anyway (the generation's exclusions).
+    total_ignored: AtomicU64,
     /// By edge: see [`edge`].
     total_transitions: [AtomicU64; EDGES],
 }
@@ -313,24 +371,98 @@ fn bump_shared_total(word: &AtomicU64) {
 }
 
 impl Stripe {
-    /// A fresh cell: zero counts tagged `tag`, the generation of the call that
+    /// A fresh owned cell: zero counts in the generation keyed `key`, the generation
+    /// of the call that creates it (or any earlier one: zero counts read the same in
+    /// every generation, and a later call enters its own).
+    fn owned(key: u64) -> Self {
+        Self::with(key & KEY_MASK, 0)
+    }
+
+    /// A fresh shared cell: zero counts tagged `tag`, the generation of the call that
     /// creates it (the shared cell's updates never overwrite a later tag, so a fresh
     /// cell must not carry one that reads as later).
-    fn new(tag: u64) -> Self {
+    fn shared(tag: u64) -> Self {
+        Self::with(tag, tag)
+    }
+
+    fn with(generation: u64, counts: u64) -> Self {
         Self {
-            requests: AtomicU64::new(tag),
-            successes: AtomicU64::new(tag),
+            generation: AtomicU64::new(generation),
+            requests: AtomicU64::new(counts),
+            successes: AtomicU64::new(counts),
             total_successes: AtomicU64::new(0),
             rejected_open: AtomicU64::new(0),
             rejected_too_many: AtomicU64::new(0),
             total_failures: AtomicU64::new(0),
-            total_ignored: AtomicU64::new(0),
             total_dropped: AtomicU64::new(0),
         }
     }
 
+    /// The shared cell's tagged words (what the sweep rewrites).
     fn words(&self) -> [&AtomicU64; 2] {
         [&self.requests, &self.successes]
+    }
+
+    /// Moves this owned cell, whose generation is not `key`'s, to `key`'s generation
+    /// with zero counts; `false` (and nothing written) if the cell is in a later
+    /// generation already. Only the owning thread calls it.
+    ///
+    /// A seqlock's write: the generation word reads [`ENTERING`] while the counts
+    /// are zeroed, so a reader that saw the old generation and then a zeroed count
+    /// (or a count of the new generation) sees the generation word change.
+    fn enter(&self, key: u64) -> bool {
+        let key = key & KEY_MASK;
+        // Relaxed: only this thread writes the word.
+        let at = self.generation.load(Ordering::Relaxed);
+        if at == key {
+            // In `key`'s generation already: the count came from a word with `PENDING`.
+            return true;
+        }
+        let ahead = full_of_key(at).wrapping_sub(full_of_key(key)) & FULL_GENERATION_MASK;
+        if ahead != 0 && ahead <= FULL_GENERATION_MASK >> 1 {
+            return false;
+        }
+        // Relaxed, then the Release fence: pairs with the Acquire fence in
+        // `counts_in`; a reader whose count loads see any store below sees this
+        // `ENTERING` (or a later key) at its second look at the word.
+        self.generation.store(ENTERING, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.requests.store(0, Ordering::Relaxed);
+        self.successes.store(0, Ordering::Relaxed);
+        // Release: pairs with the Acquire first look in `counts_in`; a reader that
+        // sees `key` sees the zeroed counts (or later ones of `key`).
+        self.generation.store(key, Ordering::Release);
+        true
+    }
+
+    /// What a count of the generation keyed `key` does to this owned cell's `word`
+    /// (see [`Counters::on_cell`]): the unit tests' and models' way in.
+    #[cfg(test)]
+    fn bump_in(&self, word: &AtomicU64, key: u64) {
+        // Relaxed: as `on_cell`'s.
+        if self.generation.load(Ordering::Relaxed) == key || self.enter(key) {
+            bump_plain(word);
+        }
+    }
+
+    /// An owned cell's requests and successes in the generation keyed `key` (0 and 0
+    /// if the cell is in another one, or moves on while read).
+    fn counts_in(&self, key: u64) -> (u64, u64) {
+        // Acquire: pairs with the Release store of `key` in `enter`.
+        if self.generation.load(Ordering::Acquire) != key {
+            return (0, 0);
+        }
+        // Relaxed: the owner's bumps within the generation publish nothing; the
+        // generation word around them tells which generation they count.
+        let requests = self.requests.load(Ordering::Relaxed);
+        let successes = self.successes.load(Ordering::Relaxed);
+        // Acquire fence: pairs with the Release fence in `enter` (see there).
+        fence(Ordering::Acquire);
+        // Relaxed: ordered by the fence above.
+        if self.generation.load(Ordering::Relaxed) != key {
+            return (0, 0);
+        }
+        (requests, successes)
     }
 }
 
@@ -347,6 +479,7 @@ impl Rare {
             slow: AtomicU64::new(word),
             total_slow: AtomicU64::new(0),
             total_throttled: AtomicU64::new(0),
+            total_ignored: AtomicU64::new(0),
             total_transitions: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -445,11 +578,11 @@ impl Cells {
     }
 
     /// Slot `i`'s cell (`i < MAX_SLOTS`), allocated (with its level) on first use;
-    /// a new cell's counts are 0 tagged `tag`.
+    /// a new cell's counts are 0 in the generation keyed `key`.
     #[cold]
     #[inline(never)]
-    fn owned_or_new(&self, i: usize, tag: u64) -> &Stripe {
-        let new = || Stripe::new(tag);
+    fn owned_or_new(&self, i: usize, key: u64) -> &Stripe {
+        let new = || Stripe::owned(key);
         if let Some(cell) = self.direct.get(i) {
             return cell.get_or_init(new);
         }
@@ -462,16 +595,17 @@ impl Cells {
         match level.and_then(|l| l.get(at)) {
             Some(cell) => cell.get_or_init(new),
             // Unreachable: `level_of` maps every slot below MAX_SLOTS into a level.
-            None => far.shared.get_or_init(new),
+            None => far.shared.get_or_init(|| Stripe::shared(tag_of_key(key))),
         }
     }
 
-    /// Every cell created so far, the shared one included. `high_water` bounds the
-    /// slots that may have one (see [`slot::high_water`]).
-    fn each(&self, high_water: usize, mut f: impl FnMut(&Stripe)) {
+    /// Every cell created so far, and whether it is the shared one (the owned ones
+    /// first). `high_water` bounds the slots that may have one (see
+    /// [`slot::high_water`]).
+    fn each(&self, high_water: usize, mut f: impl FnMut(&Stripe, bool)) {
         for cell in self.direct.iter().take(high_water) {
             if let Some(c) = cell.get() {
-                f(c);
+                f(c, false);
             }
         }
         let Some(far) = self.far.get() else { return };
@@ -483,12 +617,12 @@ impl Cells {
             let Some(level) = level.get() else { continue };
             for cell in level.iter().take(high_water - start) {
                 if let Some(c) = cell.get() {
-                    f(c);
+                    f(c, false);
                 }
             }
         }
         if let Some(c) = far.shared.get() {
-            f(c);
+            f(c, true);
         }
     }
 }
@@ -506,24 +640,23 @@ pub(crate) struct Counters {
     loom_shared: Stripe,
 }
 
-/// The calling thread's own cell, found by [`Counters::direct_cell`].
+/// The calling thread's own cell, found by [`Counters::direct_cell`] in the
+/// generation its counts are for.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DirectCell<'a>(&'a Stripe);
 
 impl DirectCell<'_> {
     /// [`Counters::record_request`] on this cell.
     #[inline]
-    pub(crate) fn record_request(self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
-        bump_owned(&self.0.requests, tag);
+    pub(crate) fn record_request(self) {
+        bump_plain(&self.0.requests);
     }
 
     /// The cell's half of [`Counters::record_success`]: the caller then ends the
     /// failure streak ([`Counters::end_failure_streak`]).
     #[inline]
-    pub(crate) fn count_success(self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
-        success_owned(self.0, tag);
+    pub(crate) fn count_success(self) {
+        success_counted(self.0, true);
     }
 }
 
@@ -539,23 +672,28 @@ impl Counters {
             cells: Cells::new(),
             rare: Rare::new(word),
             #[cfg(loom)]
-            loom_shared: Stripe::new(word),
+            loom_shared: Stripe::shared(word),
         }
     }
 
-    /// The calling thread's cell, created on its first call. `None`: the thread has no
-    /// slot, and shares the shared cell.
-    fn own_cell(&self, tag: u64) -> Option<&Stripe> {
+    /// The calling thread's cell, created on its first call (in the generation keyed
+    /// `key`). `None`: the thread has no slot, and shares the shared cell.
+    fn own_cell(&self, key: u64) -> Option<&Stripe> {
         let i = slot::current();
         match self.cells.owned(i) {
             Some(cell) => Some(cell),
-            None if i < MAX_SLOTS => Some(self.cells.owned_or_new(i, tag)),
+            None if i < MAX_SLOTS => Some(self.cells.owned_or_new(i, key)),
             None => None,
         }
     }
 
     /// Runs `owned` on the calling thread's cell, or `shared` on the shared cell if
-    /// the thread has no slot; `tag` is the generation a cell created now starts in.
+    /// the thread has no slot; `key` is the generation a cell created now starts in.
+    /// `KEYED`: the count is `key`'s generation's, and `owned` is told whether the cell
+    /// is in that generation (entering it if it is in an earlier one: see
+    /// [`Stripe::enter`]); `false` means the count is stale, and only a lifetime
+    /// total may be counted. Not `KEYED` (a lifetime total alone), `owned` is told
+    /// `true` and the cell's generation is left as it is.
     ///
     /// The inlined part is the path of a thread among the first [`DIRECT`] slots
     /// whose cell exists: one thread-local load, one bounds check, one load of the
@@ -567,8 +705,19 @@ impl Counters {
     /// of the tower layer's closed call, 2 of the benches' `closed_success`). A
     /// thread past the direct slots pays a jump there and back to a call it makes
     /// anyway.
+    ///
+    /// The generation check is one more comparison on the inlined path, whose
+    /// mismatch joins the out-of-line call: a call of its own there (to enter the
+    /// generation) made the compiler split the store of the caller's permit, which
+    /// its success then reloaded whole (a store-forwarding stall: the benches'
+    /// `closed_success` 4.0 -> 10.3 ns).
     #[inline]
-    fn on_cell(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
+    fn on_cell<const KEYED: bool>(
+        &self,
+        key: u64,
+        owned: impl Fn(&Stripe, bool),
+        shared: impl Fn(&Stripe),
+    ) {
         #[cfg(loom)]
         if !slot::loom_owned() {
             return shared(&self.loom_shared);
@@ -576,8 +725,11 @@ impl Counters {
         // `slot::UNCLAIMED` (a thread's first call) is past `DIRECT` too.
         let direct = self.cells.direct.get(slot::peek());
         match direct.and_then(OnceBox::get) {
-            Some(cell) => owned(cell),
-            None => self.on_cell_elsewhere(tag, owned, shared),
+            // Relaxed: only this thread writes its cell's generation word.
+            Some(cell) if !KEYED || cell.generation.load(Ordering::Relaxed) == key => {
+                owned(cell, true)
+            }
+            _ => self.on_cell_elsewhere::<KEYED>(key, owned, shared),
         }
     }
 
@@ -586,25 +738,31 @@ impl Counters {
     /// past the direct slots comes here.
     #[cold]
     #[inline(never)]
-    fn on_cell_elsewhere(&self, tag: u64, owned: impl Fn(&Stripe), shared: impl Fn(&Stripe)) {
-        match self.own_cell(tag) {
-            Some(cell) => owned(cell),
+    fn on_cell_elsewhere<const KEYED: bool>(
+        &self,
+        key: u64,
+        owned: impl Fn(&Stripe, bool),
+        shared: impl Fn(&Stripe),
+    ) {
+        match self.own_cell(key) {
+            Some(cell) => owned(cell, !KEYED || cell.enter(key)),
             None => {
                 let far = self.cells.far.get_or_init(Far::new);
-                shared(far.shared.get_or_init(|| Stripe::new(tag)));
+                shared(far.shared.get_or_init(|| Stripe::shared(tag_of_key(key))));
             }
         }
     }
 
-    /// The calling thread's cell if it is a direct one ([`Self::on_cell`]'s inlined
-    /// part alone), else `None`: the caller then counts with the general functions,
-    /// on a path of its own. Best looked up first thing, while the caller holds few
+    /// The calling thread's cell if it is a direct one in the generation keyed `key`
+    /// ([`Self::on_cell`]'s inlined part alone), else `None`: the caller then counts
+    /// with the general functions, on a path of its own (which enters a cell in an
+    /// earlier generation into `key`'s, see [`Stripe::enter`]). Best looked up first thing, while the caller holds few
     /// values: the slot's thread-local is compiled as a call to the thread-local
     /// resolver (this crate may end up in a shared object; an executable's linker
     /// turns it into two loads), so whatever is live across it is kept in a
     /// register the function must save and restore.
     #[inline]
-    pub(crate) fn direct_cell(&self) -> Option<DirectCell<'_>> {
+    pub(crate) fn direct_cell(&self, key: u64) -> Option<DirectCell<'_>> {
         #[cfg(loom)]
         if !slot::loom_owned() {
             return None;
@@ -613,73 +771,82 @@ impl Counters {
             .direct
             .get(slot::peek())
             .and_then(OnceBox::get)
+            // Relaxed: only this thread writes its cell's generation word.
+            .filter(|cell| cell.generation.load(Ordering::Relaxed) == key)
             .map(DirectCell)
     }
 
     /// [`Self::record_request`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    pub(crate) fn record_request_elsewhere(&self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+    pub(crate) fn record_request_elsewhere(&self, key: u64) {
+        debug_assert!(is_key(key), "not a key: {key:#x}");
         #[cfg(loom)]
         if !slot::loom_owned() {
-            return self.record_request(tag);
+            return self.record_request(key);
         }
-        self.bump_stripe_elsewhere(tag, |s| &s.requests);
+        self.bump_stripe_elsewhere(key, |s| &s.requests);
     }
 
     /// [`Self::record_success`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    pub(crate) fn record_success_elsewhere(&self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+    pub(crate) fn record_success_elsewhere(&self, key: u64) {
+        debug_assert!(is_key(key), "not a key: {key:#x}");
         #[cfg(loom)]
         if !slot::loom_owned() {
-            return self.record_success(tag);
+            return self.record_success(key, tag_of_key(key));
         }
         // `move`: see `bump_stripe`.
-        self.on_cell_elsewhere(
-            tag,
-            move |cell| success_owned(cell, tag),
-            move |cell| success_shared(cell, generation_of(tag)),
-        );
-        self.end_failure_streak(tag);
+        self.on_cell_elsewhere::<true>(key, success_counted, move |cell| {
+            success_shared(cell, generation_of(key))
+        });
+        self.end_failure_streak(tag_of_key(key));
     }
 
-    /// Bumps `pick(stripe)` of the calling thread's cell in `generation`.
+    /// Bumps `pick(stripe)` of the calling thread's cell in the generation keyed `key`.
     ///
-    /// The closures capture `tag` by value (`move`): captured by reference, they
+    /// The closures capture `key` by value (`move`): captured by reference, they
     /// made every inlined caller store it to the stack on every call, for the
     /// out-of-line path alone. The shared cell's closure derives the generation
     /// from it there: a generation captured was computed on every call, for that
     /// path alone too (two instructions a count).
     #[inline]
-    fn bump_stripe(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
-        self.on_cell(
-            tag,
-            move |cell| bump_owned(pick(cell), tag),
+    fn bump_stripe(&self, key: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
+        self.on_cell::<true>(
+            key,
+            move |cell, current| {
+                if current {
+                    bump_plain(pick(cell));
+                }
+            },
             move |cell| {
-                update_shared(pick(cell), generation_of(tag), |c| c + 1);
+                update_shared(pick(cell), generation_of(key), |c| c + 1);
             },
         );
     }
 
     /// [`Self::bump_stripe`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    fn bump_stripe_elsewhere(&self, tag: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
-        self.on_cell_elsewhere(
-            tag,
-            move |cell| bump_owned(pick(cell), tag),
+    fn bump_stripe_elsewhere(&self, key: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
+        self.on_cell_elsewhere::<true>(
+            key,
+            move |cell, current| {
+                if current {
+                    bump_plain(pick(cell));
+                }
+            },
             move |cell| {
-                update_shared(pick(cell), generation_of(tag), |c| c + 1);
+                update_shared(pick(cell), generation_of(key), |c| c + 1);
             },
         );
     }
 
-    /// Every cell created so far (see [`Cells::each`]).
-    fn each_cell(&self, f: impl FnMut(&Stripe)) {
+    /// Every cell created so far, and whether it is a shared one (see
+    /// [`Cells::each`]).
+    fn each_cell(&self, f: impl FnMut(&Stripe, bool)) {
         #[cfg(loom)]
         let f = {
             let mut f = f;
-            f(&self.loom_shared);
+            f(&self.loom_shared, true);
             f
         };
         self.cells.each(slot::high_water(), f);
@@ -687,55 +854,68 @@ impl Counters {
 
     /// A tag for a cell created where no generation is at hand (a rejection): one
     /// the breaker has used, so no later than the current generation, which is all a
-    /// fresh cell's zero counts need (see [`Stripe::new`]).
+    /// fresh cell's zero counts need (see [`Stripe::owned`] and [`Stripe::shared`]).
     fn known_tag(&self) -> u64 {
         // Relaxed: any generation this word was ever tagged with will do.
         self.rare.exclusions.load(Ordering::Relaxed) & !COUNT_MASK
     }
 
-    /// Requests and successes of `generation` over the cells created so far, all 40
-    /// bits of each.
-    fn stripe_sums(&self, generation: u32) -> (u64, u64) {
+    /// Requests and successes of the generation keyed `key` over the cells created
+    /// so far: an owned cell's plain counts if it is in that generation, all 40 bits
+    /// of the shared cell's words tagged with its 20.
+    fn stripe_sums(&self, key: u64) -> (u64, u64) {
+        let generation = generation_of(key);
         let mut requests = 0u64;
         let mut successes = 0u64;
-        self.each_cell(|cell| {
-            // Relaxed: statistics, see `bump_stripe`.
-            requests += wide_in(cell.requests.load(Ordering::Relaxed), generation);
-            successes += wide_in(cell.successes.load(Ordering::Relaxed), generation);
+        let mut shared = (0u64, 0u64);
+        self.each_cell(|cell, is_shared| {
+            if is_shared {
+                // Relaxed: statistics, see `update_shared`.
+                shared.0 += wide_in(cell.requests.load(Ordering::Relaxed), generation);
+                shared.1 += wide_in(cell.successes.load(Ordering::Relaxed), generation);
+            } else {
+                let (r, s) = cell.counts_in(key);
+                requests = requests.wrapping_add(r);
+                successes = successes.wrapping_add(s);
+            }
         });
-        (requests, successes)
+        (
+            requests.wrapping_add(shared.0),
+            successes.wrapping_add(shared.1),
+        )
     }
 
-    /// A closed-state admission.
+    /// A closed-state admission in the generation keyed `key` ([`key_of`]: a
+    /// plain-closed state word less its flags is one).
     #[inline]
-    /// `tag` is [`tag_of`] the generation: a plain-closed state word is one.
-    pub(crate) fn record_request(&self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
-        self.bump_stripe(tag, |s| &s.requests);
+    pub(crate) fn record_request(&self, key: u64) {
+        debug_assert!(is_key(key), "not a key: {key:#x}");
+        self.bump_stripe(key, |s| &s.requests);
     }
 
-    /// A closed-state success, also counted in the lifetime total: what a success
-    /// reported on the fast paths does (one stripe lookup for both words).
+    /// A closed-state success in the generation keyed `key` (a closed ticket's first
+    /// word less its marker is one), whose counter tag is `tag`, also counted in the
+    /// lifetime total: what a success reported on the fast paths does (one stripe
+    /// lookup for both words). The tag is passed beside the key because the hot path
+    /// holds both in registers (the ticket's two words).
     #[inline]
-    /// `tag` is [`tag_of`] the generation: a closed permit's ticket is one.
-    pub(crate) fn record_success(&self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
+    pub(crate) fn record_success(&self, key: u64, tag: u64) {
+        debug_assert!(is_key(key), "not a key: {key:#x}");
+        debug_assert_eq!(tag, tag_of_key(key));
         // `move`: see `bump_stripe`.
-        self.on_cell(
-            tag,
-            move |cell| success_owned(cell, tag),
-            move |cell| success_shared(cell, generation_of(tag)),
-        );
+        self.on_cell::<true>(key, success_counted, move |cell| {
+            success_shared(cell, generation_of(key))
+        });
         self.end_failure_streak(tag);
     }
 
     /// A closed-state success whose lifetime total [`Self::record_outcome_total`]
     /// already counted.
     #[inline]
-    pub(crate) fn record_counted_success(&self, tag: u64) {
-        debug_assert_eq!(tag & !(GEN_MASK << COUNT_BITS), 0, "not a tag: {tag:#x}");
-        self.bump_stripe(tag, |s| &s.successes);
-        self.end_failure_streak(tag);
+    pub(crate) fn record_counted_success(&self, key: u64) {
+        debug_assert!(is_key(key), "not a key: {key:#x}");
+        self.bump_stripe(key, |s| &s.successes);
+        self.end_failure_streak(tag_of_key(key));
     }
 
     /// Ends the failure streak of the generation tagged `tag`, if it has one.
@@ -787,7 +967,7 @@ impl Counters {
         match outcome {
             Some(crate::Outcome::Success) => self.bump_total(|s| &s.total_successes),
             Some(crate::Outcome::Failure) => self.bump_total(|s| &s.total_failures),
-            Some(crate::Outcome::Ignored) => self.bump_total(|s| &s.total_ignored),
+            Some(crate::Outcome::Ignored) => bump_shared_total(&self.rare.total_ignored),
             None => self.bump_total(|s| &s.total_dropped),
         }
     }
@@ -821,9 +1001,9 @@ impl Counters {
     /// Adds one to `pick(stripe)`, an untagged total, on the calling thread's stripe.
     #[inline]
     fn bump_total(&self, pick: impl Fn(&Stripe) -> &AtomicU64) {
-        self.on_cell(
+        self.on_cell::<false>(
             self.known_tag(),
-            |cell| bump_owned_total(pick(cell)),
+            |cell, _| bump_owned_total(pick(cell)),
             |cell| bump_shared_total(pick(cell)),
         );
     }
@@ -832,7 +1012,7 @@ impl Counters {
     /// words. Exact when no call is in flight (see [`Totals`]).
     pub(crate) fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        self.each_cell(|cell| {
+        self.each_cell(|cell, _| {
             // Relaxed: statistics, see `bump_stripe`. Wrapping: each word is a u64
             // total; their sum passes 2^64 no sooner than the breaker's events do.
             t.successes = t
@@ -847,9 +1027,6 @@ impl Counters {
             t.failures = t
                 .failures
                 .wrapping_add(cell.total_failures.load(Ordering::Relaxed));
-            t.ignored = t
-                .ignored
-                .wrapping_add(cell.total_ignored.load(Ordering::Relaxed));
             t.dropped = t
                 .dropped
                 .wrapping_add(cell.total_dropped.load(Ordering::Relaxed));
@@ -858,6 +1035,7 @@ impl Counters {
         // Relaxed: statistics.
         t.slow_calls = r.total_slow.load(Ordering::Relaxed);
         t.rejected_throttled = r.total_throttled.load(Ordering::Relaxed);
+        t.ignored = r.total_ignored.load(Ordering::Relaxed);
         for from in State::ALL {
             for to in State::ALL {
                 if from != to {
@@ -869,12 +1047,14 @@ impl Counters {
         t
     }
 
-    /// A closed-state failure; returns the generation's counts including it.
-    pub(crate) fn record_failure(&self, generation: u32) -> (Counts, u64) {
+    /// A closed-state failure in the generation keyed `key`; returns the
+    /// generation's counts including it.
+    pub(crate) fn record_failure(&self, key: u64) -> (Counts, u64) {
+        let generation = generation_of(key);
         let total_failures = update_shared(&self.rare.failures, generation, |c| c + 1);
         let consecutive_failures =
             update_shared(&self.rare.consecutive_failures, generation, |c| c + 1);
-        let (requests, total_successes) = self.stripe_sums(generation);
+        let (requests, total_successes) = self.stripe_sums(key);
         // Consecutive successes are derived as successes minus successes at the last
         // failure; concurrent failures may store out of order, so keep the largest.
         update_shared(&self.rare.successes_at_failure, generation, |c| {
@@ -928,16 +1108,17 @@ impl Counters {
         }
     }
 
-    /// The closed `generation`'s outcomes so far: what the trip-rule windows
-    /// measure from. One pass over the stripes in use.
-    pub(crate) fn calls(&self, generation: u32) -> Calls {
-        self.calls_and_total(generation).0
+    /// The outcomes so far of the closed generation keyed `key`: what the trip-rule
+    /// windows measure from. One pass over the stripes in use.
+    pub(crate) fn calls(&self, key: u64) -> Calls {
+        self.calls_and_total(key).0
     }
 
     /// [`Self::calls`], and the successes and failures with all 40 bits (what a rule
     /// comparing counts uses; `Calls` wraps modulo 2^32, exact only for differences).
-    pub(crate) fn calls_and_total(&self, generation: u32) -> (Calls, u64) {
-        let successes = self.stripe_sums(generation).1;
+    pub(crate) fn calls_and_total(&self, key: u64) -> (Calls, u64) {
+        let generation = generation_of(key);
+        let successes = self.stripe_sums(key).1;
         // Relaxed: statistics.
         let failures = wide_in(self.rare.failures.load(Ordering::Relaxed), generation);
         let calls = Calls {
@@ -1000,9 +1181,10 @@ impl Counters {
         count_in(word.load(Ordering::Relaxed), generation)
     }
 
-    /// Counts of a closed `generation`.
-    pub(crate) fn closed_counts(&self, generation: u32) -> Counts {
-        let (requests, total_successes) = self.stripe_sums(generation);
+    /// Counts of the closed (or disabled) generation keyed `key`.
+    pub(crate) fn closed_counts(&self, key: u64) -> Counts {
+        let generation = generation_of(key);
+        let (requests, total_successes) = self.stripe_sums(key);
         // Relaxed: statistics. All 40 bits: successes minus those at the last failure
         // is right across the 2^32 wrap of the counts' low bits.
         let at_failure = wide_in(
@@ -1031,21 +1213,23 @@ impl Counters {
         }
     }
 
-    /// Test seam: exactly what `successes` closed-state successes of `generation`
-    /// leave behind when they all ran on this thread (its stripe's requests and
-    /// successes), so a test reaches 2^32 calls without making them.
+    /// Test seam: exactly what `successes` closed-state successes of the generation
+    /// keyed `key` leave behind when they all ran on this thread (its stripe's
+    /// requests and successes), so a test reaches 2^32 calls without making them.
     #[cfg(test)]
-    pub(crate) fn preset_successes(&self, generation: u32, successes: u64) {
-        let stripe = self.own_cell(tag_of(generation)).expect("an owned slot");
+    pub(crate) fn preset_successes(&self, key: u64, successes: u64) {
+        let stripe = self.own_cell(key).expect("an owned slot");
         // Relaxed: a test's single thread.
+        stripe.generation.store(key & KEY_MASK, Ordering::Relaxed);
         for word in stripe.words() {
-            word.store(tagged(generation, successes), Ordering::Relaxed);
+            word.store(successes, Ordering::Relaxed);
         }
     }
 
-    /// Rewrites every word not tagged `generation` to `[generation | 0]`, which it
-    /// already reads as. Run every `SWEEP_PERIOD` generations so no tag stays behind
-    /// long enough for the 20-bit generation to wrap back onto it.
+    /// Rewrites every tagged word not tagged `generation` to `[generation | 0]`, which
+    /// it already reads as. Run every `SWEEP_PERIOD` generations so no tag stays
+    /// behind long enough for the 20-bit generation to wrap back onto it. Owned cells
+    /// name their generation in full and need no sweep.
     pub(crate) fn sweep(&self, generation: u32) {
         let sweep = |word: &AtomicU64| {
             // Relaxed: see `update_shared`; a lost exchange means someone wrote a fresh tag.
@@ -1062,7 +1246,11 @@ impl Counters {
             }
         };
         // A cell created during the sweep starts tagged with its creator's generation.
-        self.each_cell(|cell| cell.words().into_iter().for_each(sweep));
+        self.each_cell(|cell, is_shared| {
+            if is_shared {
+                cell.words().into_iter().for_each(sweep);
+            }
+        });
         self.rare.words().into_iter().for_each(sweep);
     }
 }
@@ -1075,20 +1263,49 @@ mod tests {
     fn words_of_another_generation_read_as_zero() {
         assert_eq!(count_in(tagged(3, 9), 3), 9);
         assert_eq!(count_in(tagged(2, 9), 3), 0);
-        assert_eq!(bumped(tagged(2, 9), tag_of(3)), tagged(3, 1));
-        // Counts read modulo 2^32, like gobreaker's uint32.
-        assert_eq!(
-            count_in(bumped(tagged(3, u32::MAX.into()), tag_of(3)), 3),
-            0
-        );
-        // Past the 40-bit field the carry moves the tag on: still 0 modulo 2^32, and
-        // the next bump re-tags the word.
-        let full = tag_of(3) | COUNT_MASK;
-        assert_eq!(count_in(bumped(full, tag_of(3)), 3), 0);
-        assert_eq!(count_in(bumped(bumped(full, tag_of(3)), tag_of(3)), 3), 1);
-        // The top generation's carry leaves the 20-bit field and reads as no generation.
-        let top = tag_of(GEN_MASK as u32) | COUNT_MASK;
-        assert_eq!(count_in(bumped(top, tag_of(GEN_MASK as u32)), 0), 0);
+        // Counts read modulo 2^32, like gobreaker's uint32; `wide_in` has all 40 bits.
+        assert_eq!(count_in(tagged(3, 1 << 32), 3), 0);
+        assert_eq!(wide_in(tagged(3, 1 << 32), 3), 1 << 32);
+    }
+
+    /// An owned cell names the full generation of its counts: the same 20 bits a lap
+    /// later are another generation, and a write of an earlier generation (a thread
+    /// that checked its generation, then wrote after the breaker moved on) counts
+    /// nothing, however many laps passed.
+    #[test]
+    fn an_owned_cell_counts_only_in_the_full_generation_it_names() {
+        let relaxed = Ordering::Relaxed;
+        let cell = Stripe::owned(key_of(3, 0));
+        cell.bump_in(&cell.successes, key_of(3, 0));
+        assert_eq!(cell.counts_in(key_of(3, 0)), (0, 1));
+        // A lap later: the same 20 bits, another generation, which starts from zero.
+        assert_eq!(cell.counts_in(key_of(3, 1)), (0, 0));
+        cell.bump_in(&cell.requests, key_of(3, 1));
+        assert_eq!(cell.counts_in(key_of(3, 1)), (1, 0));
+        assert_eq!(cell.counts_in(key_of(3, 0)), (0, 0));
+        // Stale writes, of the same 20 bits a lap before and of any earlier generation,
+        // leave the cell as it was.
+        for stale in [key_of(3, 0), key_of(9, 0), key_of(2, 1)] {
+            cell.bump_in(&cell.requests, stale);
+            cell.bump_in(&cell.successes, stale);
+        }
+        assert_eq!(cell.counts_in(key_of(3, 1)), (1, 0));
+        assert_eq!(cell.generation.load(relaxed), key_of(3, 1));
+        // A count past the shared words' 40 bits stays exact in an owned cell.
+        cell.requests.store(COUNT_MASK, relaxed);
+        cell.bump_in(&cell.requests, key_of(3, 1));
+        assert_eq!(cell.counts_in(key_of(3, 1)), (1 << COUNT_BITS, 0));
+        // The last full generation (2^58 - 1) is followed by 0.
+        let top = key_of(GEN_MASK as u32, LAP_MASK);
+        assert_eq!(full_of_key(top), FULL_GENERATION_MASK);
+        let cell = Stripe::owned(top);
+        cell.bump_in(&cell.successes, top);
+        assert_eq!(cell.counts_in(top), (0, 1));
+        cell.bump_in(&cell.successes, key_of(0, 0));
+        assert_eq!(cell.counts_in(key_of(0, 0)), (0, 1));
+        cell.bump_in(&cell.successes, top);
+        assert_eq!(cell.counts_in(key_of(0, 0)), (0, 1));
+        assert_eq!(cell.counts_in(top), (0, 0));
     }
 
     #[test]
@@ -1096,15 +1313,15 @@ mod tests {
         let c = Counters::new(1);
         c.record_exclusion(2);
         c.record_exclusion(1); // generation 1 ended before this landed
-        assert_eq!(c.closed_counts(2).total_exclusions, 1);
+        assert_eq!(c.closed_counts(tag_of(2)).total_exclusions, 1);
         // An older tag is still overwritten by a newer generation.
         c.record_exclusion(5);
-        assert_eq!(c.closed_counts(5).total_exclusions, 1);
+        assert_eq!(c.closed_counts(tag_of(5)).total_exclusions, 1);
         // Across the wrap: generation 0 follows GEN_MASK.
         let c = Counters::new(GEN_MASK as u32 - 1);
         c.record_exclusion(0);
         c.record_exclusion(GEN_MASK as u32);
-        assert_eq!(c.closed_counts(0).total_exclusions, 1);
+        assert_eq!(c.closed_counts(tag_of(0)).total_exclusions, 1);
     }
 
     /// `end_failure_streak` (one comparison inline, the rest out of line) against
@@ -1151,13 +1368,16 @@ mod tests {
                     assert_eq!(count_in(after, generation), count_in(old, generation));
                     assert_eq!(count_in(after, generation), 0, "{case}");
                     // And so is the next failure's streak.
-                    let next = c.record_failure(generation).0.consecutive_failures;
+                    let next = c.record_failure(tag_of(generation)).0.consecutive_failures;
                     let c_old = Counters::new(generation);
                     c_old
                         .rare
                         .consecutive_failures
                         .store(old, Ordering::Relaxed);
-                    let next_old = c_old.record_failure(generation).0.consecutive_failures;
+                    let next_old = c_old
+                        .record_failure(tag_of(generation))
+                        .0
+                        .consecutive_failures;
                     assert_eq!(next, next_old, "{case}");
                 }
             }
@@ -1167,21 +1387,21 @@ mod tests {
     #[test]
     fn a_success_retags_an_older_streak_word_once() {
         let c = Counters::new(1);
-        c.record_failure(1);
-        c.record_failure(1);
+        c.record_failure(tag_of(1));
+        c.record_failure(tag_of(1));
         // Generation 3's first success: the word of generation 1 reads as 0 in 3, and
         // becomes 3's own zero, so the next successes find it equal to their tag.
-        c.record_success(tag_of(3));
+        c.record_success(tag_of(3), tag_of(3));
         let word = c.rare.consecutive_failures.load(Ordering::Relaxed);
         assert_eq!(word, tag_of(3));
-        c.record_success(tag_of(3));
+        c.record_success(tag_of(3), tag_of(3));
         assert_eq!(c.rare.consecutive_failures.load(Ordering::Relaxed), word);
-        assert_eq!(c.record_failure(3).0.consecutive_failures, 1);
+        assert_eq!(c.record_failure(tag_of(3)).0.consecutive_failures, 1);
         // A late success of generation 2 leaves generation 3's streak alone.
-        c.record_success(tag_of(2));
-        assert_eq!(c.closed_counts(3).consecutive_failures, 1);
-        c.record_success(tag_of(3));
-        assert_eq!(c.closed_counts(3).consecutive_failures, 0);
+        c.record_success(tag_of(2), tag_of(2));
+        assert_eq!(c.closed_counts(tag_of(3)).consecutive_failures, 1);
+        c.record_success(tag_of(3), tag_of(3));
+        assert_eq!(c.closed_counts(tag_of(3)).consecutive_failures, 0);
     }
 
     #[test]
@@ -1191,14 +1411,14 @@ mod tests {
         c.record_exclusion(1);
         c.record_request(tag_of(2));
         c.sweep(2);
-        assert_eq!(c.closed_counts(2).requests, 1);
-        assert_eq!(c.closed_counts(2).total_exclusions, 0);
+        assert_eq!(c.closed_counts(tag_of(2)).requests, 1);
+        assert_eq!(c.closed_counts(tag_of(2)).total_exclusions, 0);
         // After the sweep no word still carries tag 1.
-        assert_eq!(c.closed_counts(1), Counts::default());
+        assert_eq!(c.closed_counts(tag_of(1)), Counts::default());
         // A sweep never wipes a word of a later generation.
         c.record_exclusion(3);
         c.sweep(2);
-        assert_eq!(c.closed_counts(3).total_exclusions, 1);
+        assert_eq!(c.closed_counts(tag_of(3)).total_exclusions, 1);
     }
 
     #[test]
@@ -1217,7 +1437,7 @@ mod tests {
     #[test]
     fn totals_survive_generations_and_sweeps() {
         let c = Counters::new(1);
-        c.record_success(tag_of(1));
+        c.record_success(tag_of(1), tag_of(1));
         c.record_outcome_total(Some(crate::Outcome::Failure));
         c.record_rejection(Rejected::Open);
         c.record_transition(State::Closed, State::Open);
@@ -1226,6 +1446,48 @@ mod tests {
         assert_eq!((t.successes, t.failures, t.rejected_open), (1, 1, 1));
         assert_eq!(t.transitions(State::Closed, State::Open), 1);
         // The generation's own counts are gone; the lifetime totals are not.
-        assert_eq!(c.closed_counts(5), Counts::default());
+        assert_eq!(c.closed_counts(tag_of(5)), Counts::default());
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use crate::sync::Arc;
+
+    /// An owned cell's seqlock: its owner counts 3 successes in generation `k1`,
+    /// then 2 requests in `k2` (entering it: the cell's generation word moves, the
+    /// counts are zeroed), while a reader reads the cell in each generation. `k1`
+    /// never has a request and `k2` never a success, so a reader that mixes the two
+    /// generations' counts is seen. Weakening the key's Release store or the first
+    /// Acquire load (a reader sees `k2` with `k1`'s successes), or removing either
+    /// fence (a reader sees `k1` on both looks with `k2`'s requests between them),
+    /// fails this model.
+    #[test]
+    fn a_reader_never_mixes_an_owned_cells_generations() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let (k1, k2) = (key_of(1, 0), key_of(1, 1));
+            let cell = Arc::new(Stripe::owned(k1));
+            let owner = {
+                let cell = Arc::clone(&cell);
+                loom::thread::spawn(move || {
+                    for _ in 0..3 {
+                        cell.bump_in(&cell.successes, k1);
+                    }
+                    for _ in 0..2 {
+                        cell.bump_in(&cell.requests, k2);
+                    }
+                })
+            };
+            let (requests, _) = cell.counts_in(k1);
+            assert_eq!(requests, 0, "a later generation's requests read in k1");
+            let (_, successes) = cell.counts_in(k2);
+            assert_eq!(successes, 0, "an earlier generation's successes read in k2");
+            owner.join().expect("model thread");
+            assert_eq!(cell.counts_in(k2), (2, 0));
+            assert_eq!(cell.counts_in(k1), (0, 0));
+        });
     }
 }

@@ -177,11 +177,13 @@
 //! interval that would end 2^39 ms (17.4 years) or more after the breaker was
 //! built never ends. The word holds the generation's low 20 bits; permits carry
 //! the rest (a 58-bit generation), so a permit held across any number of
-//! generation changes is never taken for a current one (see the state word's
-//! docs for the one limit left: a thread preempted between its check and its
-//! count's write). Half-open probe counts have 20 bits, so `max_requests` is
-//! at most [`MAX_REQUESTS`]. Counts are 40 bits wide; [`Counts`] shows their
-//! low 32 bits like gobreaker, but the built-in trip rules use all 40.
+//! generation changes is never taken for a current one, and a thread's own
+//! counter cell names its counts' full generation (see the state word's docs
+//! for the one limit left: a thread preempted between its check and a write to
+//! the breaker's shared words). Half-open probe counts have 20 bits, so
+//! `max_requests` is at most [`MAX_REQUESTS`]. Shared counts are 40 bits wide
+//! (a thread's own, 64); [`Counts`] shows their low 32 bits like gobreaker, but
+//! the built-in trip rules use all of them.
 //!
 //! The word is a plain `AtomicU64` behind a typed, pure `Snapshot` view
 //! rather than the `atomic` crate's `Atomic<Snapshot>`: every transition is

@@ -140,6 +140,13 @@ impl Ticket {
     pub(crate) const fn word(self) -> u64 {
         Snapshot(self.bits).state_and_generation()
     }
+    /// The counter key of the full generation that admitted the call (see
+    /// `counters::key_of`): the first word's generation and lap, less state and
+    /// markers.
+    #[inline]
+    pub(crate) const fn key(self) -> u64 {
+        self.bits & crate::counters::KEY_MASK
+    }
     #[inline]
     pub(crate) const fn generation(self) -> u32 {
         Snapshot(self.bits).generation()

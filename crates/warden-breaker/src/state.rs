@@ -59,13 +59,25 @@
 //!   in a second ticket word, so it carries its full generation as every other
 //!   permit does. A word that holds its lap (plain closed, or manual without a
 //!   deadline) never repeats either, so an exchange decided on one can never
-//!   land on the same word a lap later. One limit remains, stated rather than
-//!   closed: counts keep 20-bit tags (a 64-bit word holds a 40-bit count beside
-//!   them), so a thread that checked its generation and is preempted before its
-//!   write, while other threads make an exact multiple of 2^20 generation
-//!   changes, writes into the current generation; the window is the few
-//!   instructions between the check and the write. Words that hold no lap can
-//!   likewise repeat a lap later under an exchange decided in that window.
+//!   land on the same word a lap later. A thread's own counter cell (the
+//!   admissions and closed successes of the threads that own a slot: nearly
+//!   every count) names the full generation of its counts in a word of its own,
+//!   so a thread that checked its generation and is preempted before its write,
+//!   however many generations later it resumes, writes under that old
+//!   generation, which no reader counts (`counters.rs`, the cell's seqlock).
+//!   One limit remains, stated rather than closed: the breaker's shared words
+//!   (failures, exclusions, streaks, half-open slots given back, slow calls, the
+//!   windows' slots, and the cell of threads past the owned slots) keep 20-bit
+//!   tags (a 64-bit word holds a 40-bit count beside them) and are updated by
+//!   compare-and-swap from many threads, so a thread preempted between its
+//!   check and such a write, while other threads make an exact multiple of 2^20
+//!   generation changes, writes into the current generation; the window is the
+//!   few instructions between the check and the write. Words that hold no lap
+//!   can likewise repeat a lap later under an exchange decided in that window.
+//!   Closing these needs a full generation in every shared word (128-bit
+//!   compare-and-swap, which the loom models cannot check) or a protocol that
+//!   keeps the generation from reusing 20 bits a paused writer announced (a
+//!   fence on every failure).
 //!
 //!   Striped counters are swept every [`SWEEP_PERIOD`] generations so a long-idle
 //!   stripe is never mistaken for the current generation.
@@ -89,7 +101,7 @@ const PAYLOAD_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
 /// Largest generation; the next one is 0.
 pub(crate) const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const REQ: u64 = 1 << REQ_SHIFT;
-const PENDING: u64 = 1 << PENDING_SHIFT;
+pub(crate) const PENDING: u64 = 1 << PENDING_SHIFT;
 
 /// A closed word's payload flag: the payload below it is the tick at which the counting
 /// interval expires. Without it (a plain-closed word) the payload is the generation's lap.
@@ -306,6 +318,18 @@ impl Snapshot {
     #[inline]
     pub(crate) const fn state_and_generation(self) -> u64 {
         self.0 & ((3 << STATE_SHIFT) | (GEN_MASK << GEN_SHIFT))
+    }
+
+    /// A plain-closed word as a counter key (see `counters::key_of`): the word as it
+    /// is. It is its generation's key, with `PENDING` if that is set (the only flag
+    /// a plain-closed word may have), which the counters take off where it matters:
+    /// the admission passes the very value its ticket holds (a second value derived
+    /// from the word made the compiler split the ticket's store, which the success
+    /// then reloaded whole: a store-forwarding stall, closed success 4.0 -> 10.6 ns).
+    #[inline]
+    pub(crate) const fn plain_key(self) -> u64 {
+        debug_assert!(self.is_plain_closed());
+        self.0
     }
 
     /// The word without its `PENDING` flag.

@@ -19,6 +19,7 @@
 
 use super::*;
 use crate::AdaptiveThrottle;
+use crate::counters::tag_of_key;
 
 impl CircuitBreaker {
     /// Whether the throttle rejects a call admitted from state word `s` (never
@@ -66,19 +67,20 @@ impl CircuitBreaker {
             return false;
         }
         let generation = s.generation();
+        let key = self.key_of_word(s);
         let now = (self.timed_nanos(l) / NANOS_PER_TICK).min(MAX_TICK);
         let p = if self.throttle.bucket_moved(now) {
-            self.throttle_evaluate(l, generation, now)
+            self.throttle_evaluate(l, key, now)
         } else {
             self.throttle.probability(generation)
         };
         if AdaptiveThrottle::draw() >= p {
             return false;
         }
-        b.enter_at(generation, now, &self.counters);
+        b.enter_at(key, now, &self.counters);
         self.counters.count_slow(generation);
         self.counters.record_rejection(Rejected::Throttled);
-        self.throttle_evaluate(l, generation, now);
+        self.throttle_evaluate(l, key, now);
         true
     }
 
@@ -86,9 +88,9 @@ impl CircuitBreaker {
     /// with a throttle in the settings `l`: one load of the last evaluation, which
     /// says whether the success can change it.
     #[inline]
-    pub(super) fn throttle_success(&self, l: &Cfg<'_>, generation: u32, now_ns: u64) {
-        if self.throttle.success_evaluates(tag_of(generation), now_ns) {
-            self.throttle_evaluate(l, generation, to_ticks(now_ns));
+    pub(super) fn throttle_success(&self, l: &Cfg<'_>, key: u64, now_ns: u64) {
+        if self.throttle.success_evaluates(tag_of_key(key), now_ns) {
+            self.throttle_evaluate(l, key, to_ticks(now_ns));
         }
     }
 
@@ -102,15 +104,15 @@ impl CircuitBreaker {
     #[inline]
     pub(super) fn throttle_timed_success(&self, ticket: Ticket, now_ns: u64) {
         if self.throttle.success_evaluates(ticket.word(), now_ns) {
-            self.throttle_evaluate_loaded(ticket.generation(), now_ns);
+            self.throttle_evaluate_loaded(ticket.key(), now_ns);
         }
     }
 
     /// [`Self::throttle_evaluate`] with the settings in force now, at `now_ns`.
     #[cold]
     #[inline(never)]
-    fn throttle_evaluate_loaded(&self, generation: u32, now_ns: u64) {
-        self.throttle_evaluate(&Cfg::lazy(&self.live), generation, to_ticks(now_ns));
+    fn throttle_evaluate_loaded(&self, key: u64, now_ns: u64) {
+        self.throttle_evaluate(&Cfg::lazy(&self.live), key, to_ticks(now_ns));
     }
 
     /// Evaluates the throttle of the settings `l` over the window ending in the
@@ -118,12 +120,13 @@ impl CircuitBreaker {
     /// returns its probability (a fraction of 2^32; 0 without a throttle).
     #[cold]
     #[inline(never)]
-    pub(super) fn throttle_evaluate(&self, l: &Cfg<'_>, generation: u32, now: u64) -> u32 {
+    pub(super) fn throttle_evaluate(&self, l: &Cfg<'_>, key: u64, now: u64) -> u32 {
         let (Some(rule), Some(b)) = (l.settings().adaptive_throttle(), &l.get().buckets) else {
             return 0;
         };
+        let generation = generation_of(key);
         let now = b.standing_still(generation, now);
-        let (requests, accepts) = self.throttle_window_at(b, generation, now);
+        let (requests, accepts) = self.throttle_window_at(b, key, now);
         let (peer_requests, peer_accepts) = self.throttle.peers();
         let p = self.throttle.store(
             &rule,
@@ -172,9 +175,10 @@ impl CircuitBreaker {
     }
 
     /// This breaker's requests and accepts in the window ending in the bucket of
-    /// tick `now` (already standing still) of `generation`.
-    fn throttle_window_at(&self, b: &Buckets, generation: u32, now: u64) -> (u64, u64) {
-        let so_far = self.counters.calls(generation);
+    /// tick `now` (already standing still) of the generation keyed `key`.
+    fn throttle_window_at(&self, b: &Buckets, key: u64, now: u64) -> (u64, u64) {
+        let generation = generation_of(key);
+        let so_far = self.counters.calls(key);
         // Without a start snapshot (another thread is still writing this bucket's,
         // and no older bucket in the window has one) the window reads as empty.
         let window = b
@@ -216,7 +220,7 @@ impl CircuitBreaker {
         }
         let generation = s.generation();
         let now = (self.timed_nanos(l) / NANOS_PER_TICK).min(MAX_TICK);
-        Some(self.throttle_window_at(b, generation, b.standing_still(generation, now)))
+        Some(self.throttle_window_at(b, self.key_of_word(s), b.standing_still(generation, now)))
     }
 
     /// The probability with which an [`AdaptiveThrottle`] rejects a call now: its
@@ -284,6 +288,6 @@ impl CircuitBreaker {
             return;
         }
         let now = (self.timed_nanos(l) / NANOS_PER_TICK).min(MAX_TICK);
-        self.throttle_evaluate(l, s.generation(), now);
+        self.throttle_evaluate(l, self.key_of_word(s), now);
     }
 }
