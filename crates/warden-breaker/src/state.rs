@@ -72,15 +72,24 @@
 //!   compare-and-swap from many threads, so a thread preempted between its
 //!   check and such a write, while other threads make an exact multiple of 2^20
 //!   generation changes, writes into the current generation; the window is the
-//!   few instructions between the check and the write. Words that hold no lap
-//!   can likewise repeat a lap later under an exchange decided in that window.
-//!   Closing these needs a full generation in every shared word (128-bit
-//!   compare-and-swap, which the loom models cannot check) or a protocol that
-//!   keeps the generation from reusing 20 bits a paused writer announced (a
-//!   fence on every failure).
+//!   few instructions between the check and the write. A write that lands
+//!   between 2^19 and 2^20 generations late (modulo 2^20) carries a tag that
+//!   reads as *ahead* of the current generation: the current generation's
+//!   updates of that word then take themselves for the stale ones and are
+//!   dropped, and the sweep keeps it, until the generation reaches the tag (up
+//!   to 2^19 changes later; a closed generation without a counting interval
+//!   makes none, so a failure count or streak so poisoned stops counting until
+//!   a command or another trip rule moves the breaker on). Words that
+//!   hold no lap can likewise repeat a lap later under an exchange decided in
+//!   that window. Closing these needs a full generation in every shared word
+//!   (128-bit compare-and-swap, which the loom models cannot check) or a
+//!   protocol that keeps the generation from reusing 20 bits a paused writer
+//!   announced (a fence on every failure). `tests/check_to_write_window.rs`
+//!   hits each case on purpose (its shared-word cases are ignored until then).
 //!
-//!   Striped counters are swept every [`SWEEP_PERIOD`] generations so a long-idle
-//!   stripe is never mistaken for the current generation.
+//!   The shared tagged words are swept every [`SWEEP_PERIOD`] generations so a
+//!   long-idle word is never mistaken for the current generation (owned cells
+//!   name theirs in full and need no sweep).
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
 //!   `max_requests` is at most [`MAX_REQUESTS`] (1,048,575).
 //! * **Manual**: 2 bits of mode leave 38 bits for a forced-open deadline, so a
