@@ -744,7 +744,12 @@ impl Counters {
         owned: impl Fn(&Stripe, bool),
         shared: impl Fn(&Stripe),
     ) {
-        match self.own_cell(key) {
+        // A cell created for a lifetime total starts in generation 0, which no later
+        // count finds later than its own (a tag read off a shared word could: a
+        // write of the check-to-write window can leave one ahead of the breaker,
+        // see the bit budget in `state.rs`). The shared cell keeps `key`, a tag the
+        // breaker has used.
+        match self.own_cell(if KEYED { key } else { 0 }) {
             Some(cell) => owned(cell, !KEYED || cell.enter(key)),
             None => {
                 let far = self.cells.far.get_or_init(Far::new);
@@ -1258,6 +1263,26 @@ impl Counters {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// A thread whose first call is refused creates its cell for the refusal's
+    /// total; its later counts must find the cell in no later generation than
+    /// theirs, even when the shared word the refusal took its tag from reads as
+    /// ahead of the breaker (a write of the shared words' check-to-write window).
+    #[test]
+    fn a_cell_created_by_a_refusal_counts_the_next_generation() {
+        let c = Counters::new(5);
+        c.rare.exclusions.store(tagged(9, 1), Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                c.record_rejection(Rejected::Open);
+                c.record_request(key_of(5, 0));
+                c.record_success(key_of(5, 0), tag_of(5));
+            });
+        });
+        let counts = c.closed_counts(key_of(5, 0));
+        assert_eq!((counts.requests, counts.total_successes), (1, 1));
+        assert_eq!(c.totals().rejected_open, 1);
+    }
 
     #[test]
     fn words_of_another_generation_read_as_zero() {
