@@ -1578,7 +1578,7 @@ impl CircuitBreaker {
         if s.tag() == Tag::Manual {
             // Admitted by this manual generation: forced closed or disabled.
             if s.manual_mode() == Manual::Disabled {
-                self.record_disabled(ticket, outcome);
+                self.record_disabled(ticket.key(), outcome);
             }
         } else if ticket.is_half_open() {
             self.record_half_open(l, ticket, outcome, s);
@@ -1628,9 +1628,7 @@ impl CircuitBreaker {
                 if let Some(b) = &l.get().buckets {
                     b.enter_at(key, now, &self.counters);
                 }
-                let (counts, calls) = self
-                    .counters
-                    .record_failure_in(key, || self.admitted_in(self.load(), ticket));
+                let (counts, calls) = self.counters.record_failure(key);
                 let trips = if self.failures_trip(l, key, now, &counts, calls) {
                     // The slow-call rule is not evaluated, but the lifetime total
                     // still counts a slow failure.
@@ -1757,14 +1755,12 @@ impl CircuitBreaker {
 
     /// An outcome in a disabled generation: counted as in closed, never trips.
     #[cold]
-    fn record_disabled(&self, ticket: Ticket, outcome: Option<Outcome>) {
-        let key = ticket.key();
+    fn record_disabled(&self, key: u64, outcome: Option<Outcome>) {
         match outcome {
             Some(Outcome::Success) => self.counters.record_counted_success(key),
             Some(Outcome::Ignored) => self.counters.record_exclusion(generation_of(key)),
             Some(Outcome::Failure) => {
-                self.counters
-                    .record_failure_in(key, || self.disabled_admitted(ticket));
+                self.counters.record_failure(key);
             }
             None => {}
         }

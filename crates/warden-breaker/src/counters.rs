@@ -167,19 +167,13 @@ const fn tagged_after(word: u64, generation: u32) -> bool {
 /// and `stale_fast_path_success_keeps_new_counts`).
 #[inline]
 fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u64 {
-    update_unless_ahead(word, generation, f).unwrap_or(0)
-}
-
-/// [`update_shared`], `None` for a word tagged with a later generation.
-#[inline]
-fn update_unless_ahead(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> Option<u64> {
     // Relaxed throughout: these are statistics tagged with their generation; no other
     // memory is published through them, and the exchange alone keeps increments from
     // being lost.
     let mut cur = word.load(Ordering::Relaxed);
     loop {
         if tagged_after(cur, generation) {
-            return None;
+            return 0;
         }
         let next = f(wide_in(cur, generation)) & COUNT_MASK;
         match word.compare_exchange_weak(
@@ -188,7 +182,7 @@ fn update_unless_ahead(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64
             Ordering::Relaxed,
             Ordering::Relaxed,
         ) {
-            Ok(_) => return Some(next),
+            Ok(_) => return next,
             Err(actual) => cur = actual,
         }
     }
@@ -1060,38 +1054,11 @@ impl Counters {
 
     /// A closed-state failure in the generation keyed `key`; returns the
     /// generation's counts including it.
-    #[cfg(test)]
     pub(crate) fn record_failure(&self, key: u64) -> (Counts, u64) {
-        self.record_failure_in(key, || false)
-    }
-
-    /// A closed-state failure in the generation keyed `key`; returns the
-    /// generation's counts including it. `current` says whether that generation is
-    /// still the breaker's; it is asked only when a shared word reads as ahead of
-    /// it. Such a word of a current generation was written by a thread of the
-    /// check-to-write window (see the bit budget in `state.rs`): had it stayed,
-    /// this generation's failures would not count until the generation reached its
-    /// tag (in a closed generation without an interval, possibly never), so the
-    /// words ahead are reset to this generation's zero ([`Self::reclaim`]) and the
-    /// failure counted again. (The stale count itself is gone with them: it was
-    /// never this generation's.)
-    pub(crate) fn record_failure_in(&self, key: u64, current: impl Fn() -> bool) -> (Counts, u64) {
         let generation = generation_of(key);
-        let mut failures = update_unless_ahead(&self.rare.failures, generation, |c| c + 1);
-        let mut consecutive =
-            update_unless_ahead(&self.rare.consecutive_failures, generation, |c| c + 1);
-        if (failures.is_none() || consecutive.is_none()) && current() {
-            self.reclaim(generation);
-            if failures.is_none() {
-                failures = update_unless_ahead(&self.rare.failures, generation, |c| c + 1);
-            }
-            if consecutive.is_none() {
-                consecutive =
-                    update_unless_ahead(&self.rare.consecutive_failures, generation, |c| c + 1);
-            }
-        }
-        let total_failures = failures.unwrap_or(0);
-        let consecutive_failures = consecutive.unwrap_or(0);
+        let total_failures = update_shared(&self.rare.failures, generation, |c| c + 1);
+        let consecutive_failures =
+            update_shared(&self.rare.consecutive_failures, generation, |c| c + 1);
         let (requests, total_successes) = self.stripe_sums(key);
         // Consecutive successes are derived as successes minus successes at the last
         // failure; concurrent failures may store out of order, so keep the largest.
@@ -1264,29 +1231,6 @@ impl Counters {
         }
     }
 
-    /// Rewrites every shared word tagged ahead of `generation`, a generation its
-    /// caller found current just now, to `[generation | 0]` (see
-    /// [`Self::record_failure_in`]).
-    #[cold]
-    fn reclaim(&self, generation: u32) {
-        for word in self.rare.words() {
-            // Relaxed: see `update_shared`; a lost exchange means someone wrote the
-            // word meanwhile, and the next look decides again.
-            let mut w = word.load(Ordering::Relaxed);
-            while tagged_after(w, generation) {
-                match word.compare_exchange(
-                    w,
-                    tagged(generation, 0),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(actual) => w = actual,
-                }
-            }
-        }
-    }
-
     /// Rewrites every tagged word not tagged `generation` to `[generation | 0]`, which
     /// it already reads as. Run every `SWEEP_PERIOD` generations so no tag stays
     /// behind long enough for the 20-bit generation to wrap back onto it. Owned cells
@@ -1338,36 +1282,6 @@ mod tests {
         let counts = c.closed_counts(key_of(5, 0));
         assert_eq!((counts.requests, counts.total_successes), (1, 1));
         assert_eq!(c.totals().rejected_open, 1);
-    }
-
-    /// A failure whose generation is current resets the shared words tagged ahead of
-    /// it (written by a thread of the check-to-write window) and counts; one whose
-    /// generation is not current (the words ahead are a later generation's) leaves
-    /// them and counts nothing.
-    #[test]
-    fn a_current_failure_reclaims_words_tagged_ahead() {
-        let poisoned = || {
-            let c = Counters::new(5);
-            for word in [&c.rare.failures, &c.rare.consecutive_failures, &c.rare.slow] {
-                word.store(tagged(9, 3), Ordering::Relaxed);
-            }
-            c
-        };
-        let c = poisoned();
-        let (counts, calls) = c.record_failure_in(key_of(5, 0), || true);
-        assert_eq!((counts.total_failures, counts.consecutive_failures), (1, 1));
-        assert_eq!(calls, 1);
-        // Every word tagged ahead was reset, not only the two the failure writes.
-        assert_eq!(c.rare.slow.load(Ordering::Relaxed), tagged(5, 0));
-        let c = poisoned();
-        let (counts, _) = c.record_failure_in(key_of(5, 0), || false);
-        assert_eq!((counts.total_failures, counts.consecutive_failures), (0, 0));
-        assert_eq!(c.rare.failures.load(Ordering::Relaxed), tagged(9, 3));
-        assert_eq!(c.closed_counts(key_of(9, 0)).total_failures, 3);
-        // Not asked at all when no word reads as ahead.
-        let c = Counters::new(5);
-        let (counts, _) = c.record_failure_in(key_of(5, 0), || unreachable!());
-        assert_eq!(counts.total_failures, 1);
     }
 
     #[test]

@@ -74,15 +74,14 @@
 //!   generation changes, writes into the current generation; the window is the
 //!   few instructions between the check and the write. A write that lands
 //!   between 2^19 and 2^20 generations late (modulo 2^20) carries a tag that
-//!   reads as *ahead* of the current generation, so the current generation's
-//!   updates of that word take themselves for the stale ones. A failure that
-//!   finds such a word while its own generation is still current resets every
-//!   shared word tagged ahead (the stale count with it) and counts; until a
-//!   failure does, the other updates of that word (exclusions, slow calls,
-//!   half-open slots given back, a success ending a streak) are dropped, and if
-//!   the generation reaches the tag first (up to 2^19 changes later), the stale
-//!   write counts there. Words that hold no lap can likewise repeat a lap later
-//!   under an exchange decided in that window. Closing these needs a full generation in every shared word
+//!   reads as *ahead* of the current generation: the current generation's
+//!   updates of that word then take themselves for the stale ones and are
+//!   dropped, and the sweep keeps it, until the generation reaches the tag (up
+//!   to 2^19 changes later; a closed generation without a counting interval
+//!   makes none, so a failure count or streak so poisoned stops counting until
+//!   a command or another trip rule moves the breaker on). Words that
+//!   hold no lap can likewise repeat a lap later under an exchange decided in
+//!   that window. Closing these needs a full generation in every shared word
 //!   (128-bit compare-and-swap, which the loom models cannot check) or a
 //!   protocol that keeps the generation from reusing 20 bits a paused writer
 //!   announced (a fence on every failure). `tests/check_to_write_window.rs`
