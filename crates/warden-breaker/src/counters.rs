@@ -760,12 +760,7 @@ impl Counters {
         owned: impl Fn(&Stripe, bool),
         shared: impl Fn(&Stripe),
     ) {
-        // A cell created for a lifetime total starts in generation 0, which no later
-        // count finds later than its own (a tag read off a shared word could: a
-        // write of the check-to-write window can leave one ahead of the breaker,
-        // see the bit budget in `state.rs`). The shared cell keeps `key`, a tag the
-        // breaker has used.
-        match self.own_cell(if KEYED { key } else { 0 }) {
+        match self.own_cell(key) {
             Some(cell) => owned(cell, !KEYED || cell.enter(key)),
             None => {
                 let far = self.cells.far.get_or_init(Far::new);
