@@ -665,9 +665,11 @@ impl CircuitBreaker {
     /// The breaker's lifetime totals: successes, failures, ignored and dropped
     /// outcomes, slow calls, rejections by reason and transitions by edge since it
     /// was built. Unlike [`counts`](Self::counts) they never restart, and recording
-    /// them costs a call no shared-line write it did not already make: successes
-    /// and rejections are plain stores on the calling thread's own counter line,
-    /// the rest ride on paths that already write shared words. This is what a
+    /// them costs a call little: successes, failures, dropped permits and open or
+    /// too-many-requests rejections are plain stores on the calling thread's own
+    /// counter line; slow calls, throttled rejections and transitions ride on paths
+    /// that already write shared words; an ignored outcome adds one shared
+    /// `fetch_add` (the thread's line has no room for it). This is what a
     /// metrics exporter reads at collection time (one pass over the threads'
     /// counter lines). Exact when no call is in flight; see [`Totals`](crate::Totals).
     ///

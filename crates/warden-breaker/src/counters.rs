@@ -28,7 +28,7 @@
 //!   ([`Stripe::counts_in`]). So a thread that checked its generation and was
 //!   preempted before its write lands under its old generation, however many
 //!   generations passed: nothing a reader counts.
-//! * Rare words (one shared line): failures, consecutive failures, exclusions,
+//! * Rare words (shared by every thread, a few lines): failures, consecutive failures, exclusions,
 //!   successes at the last failure (consecutive successes are derived from it
 //!   rather than stored on every success), half-open slots released, and the
 //!   re-trip count of an open generation (for [`OpenBackoff`](crate::OpenBackoff)),
@@ -344,8 +344,11 @@ struct Rare {
     total_slow: AtomicU64,
     /// `Rejected::Throttled` refusals: on the path that writes `slow` anyway.
     total_throttled: AtomicU64,
-    /// Ignored outcomes: the cell is full, and an ignored outcome writes this line
-    /// anyway (the generation's exclusions).
+    /// Ignored outcomes. Not in the cell, which is full: a shared `fetch_add`, which
+    /// an ignored outcome counted in closed, disabled or half-open pays beside the
+    /// shared word it writes anyway (exclusions, or half-open slots released: not
+    /// necessarily on the same line, the layout is the compiler's), and one that
+    /// counts nowhere else (forced closed, or stale) pays alone.
     total_ignored: AtomicU64,
     /// By edge: see [`edge`].
     total_transitions: [AtomicU64; EDGES],

@@ -87,9 +87,13 @@
 //!   announced (a fence on every failure). `tests/check_to_write_window.rs`
 //!   hits each case on purpose (its shared-word cases are ignored until then).
 //!
-//!   The shared tagged words are swept every [`SWEEP_PERIOD`] generations so a
-//!   long-idle word is never mistaken for the current generation (owned cells
-//!   name theirs in full and need no sweep).
+//!   The shared words (the cell of the threads past the owned slots included)
+//!   are swept every [`SWEEP_PERIOD`] generations so a long-idle word is never
+//!   mistaken for the current generation. A thread's own cell is not swept: it
+//!   names its full generation, compared modulo 2^58 by half the range, so a
+//!   cell whose thread last counted more than 2^57 generations ago reads as
+//!   later than the current one, and takes none of that thread's counts until
+//!   the full generation wraps (a horizon as far off as the permits' 2^58).
 //! * **Half-open**: 20 bits of held probes and 20 of successes, so
 //!   `max_requests` is at most [`MAX_REQUESTS`] (1,048,575).
 //! * **Manual**: 2 bits of mode leave 38 bits for a forced-open deadline, so a
