@@ -461,8 +461,9 @@ impl CircuitBreaker {
     /// deadline: see `Snapshot::own_lap`); any other word holds its low 20 bits, and
     /// the generation word, loaded after `s`, the rest. That word is at most one
     /// generation behind `s` and never ahead of the breaker's current word, so the
-    /// generation is exact unless the breaker made 2^19 transitions between this
-    /// thread's load of `s` and this load: the few instructions between them. An
+    /// generation is exact unless the breaker made 2^20 - 1 transitions between this
+    /// thread's load of `s` and this load (the few instructions between them), and
+    /// never later than the breaker's but by one (see `full_generation_near`). An
     /// exchange from `s` that succeeds afterwards shows the word did not change.
     #[inline]
     fn full_generation_of(&self, s: Snapshot) -> u64 {

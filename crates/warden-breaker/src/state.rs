@@ -50,8 +50,9 @@
 //!   before every exchange that moves the generation on (and published by that
 //!   exchange's `Release`), so whoever loads the word (`Acquire`) and then the
 //!   generation word finds the latter at most one generation behind, and
-//!   rebuilds the full generation as the one nearest it with the word's 20
-//!   bits. So a permit held across any number of generation changes is never
+//!   rebuilds the full generation as the latest with the word's 20 bits not
+//!   after one past it (never, then, a generation the breaker has not reached
+//!   but one). So a permit held across any number of generation changes is never
 //!   taken for a permit of a later generation whose 20 bits are the same:
 //!   commands (2^20 [`reset`](crate::CircuitBreaker::reset)s take about 10 ms)
 //!   and natural flapping (three generations per open timeout) change nothing
@@ -301,8 +302,8 @@ impl Snapshot {
     }
 
     /// The full generation of this word, given the breaker's generation word `word`
-    /// (within 2^19 of it): the word's own if it holds its lap, else the one nearest
-    /// `word` with this word's 20 bits ([`full_generation_near`]).
+    /// (loaded after this word): the word's own if it holds its lap, else the latest
+    /// with this word's 20 bits not after `word + 1` ([`full_generation_near`]).
     #[inline]
     pub(crate) const fn full_generation_near(self, word: u64) -> u64 {
         match self.own_full_generation() {
@@ -428,16 +429,25 @@ pub(crate) const fn lap_of(full: u64) -> u64 {
     (full >> GEN_BITS) & LAP_MASK
 }
 
-/// The full generation whose low 20 bits are `generation` nearest to `near` (a full
-/// generation known to be within 2^19 of it): how a word that holds 20 bits of its
-/// generation is given the rest from the breaker's generation word.
+/// The latest full generation whose low 20 bits are `generation` and that is not
+/// after `near + 1`: how a word that holds 20 bits of its generation is given the
+/// rest from the breaker's generation word `near`, loaded after the word. That
+/// word is at most one generation behind the word's own (it is raised before every
+/// exchange that moves the generation on) and never ahead of the breaker's current
+/// generation, so the result is exact while fewer than 2^20 - 1 generation changes
+/// ran between the two loads, and is never a generation the breaker has not
+/// reached, but for one (`near + 1`, when exactly 2^20 - 1 ran and the word was
+/// raised to the current one). Rounding to the nearest full generation instead was
+/// exact only up to 2^19 changes and past them named one up to 2^19 ahead: a
+/// stale admission's key in a future generation, which took its thread's counter
+/// cell there, and the cell then refused that thread's counts until the breaker
+/// caught up.
 #[inline]
 pub(crate) const fn full_generation_near(near: u64, generation: u32) -> u64 {
-    // How far `generation` is ahead of `near`'s 20 bits, as a signed 20-bit number
-    // (sign-extended by shifting it to the top and back): from -2^19 to 2^19 - 1.
-    let ahead = (generation as u64).wrapping_sub(near) << (64 - GEN_BITS);
-    let offset = (ahead as i64 >> (64 - GEN_BITS)) as u64;
-    near.wrapping_add(offset) & FULL_GENERATION_MASK
+    let top = near.wrapping_add(1);
+    // How far `generation` is behind `top`'s 20 bits: 0 to 2^20 - 1.
+    let behind = top.wrapping_sub(generation as u64) & GEN_MASK;
+    top.wrapping_sub(behind) & FULL_GENERATION_MASK
 }
 
 /// The generation before `generation`, wrapping at 0.

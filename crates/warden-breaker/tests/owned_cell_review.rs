@@ -305,7 +305,6 @@ fn an_interval_admission_with_changes_at_its_clock_read(moves: u32) -> (u32, u32
 }
 
 #[test]
-#[ignore = "fails on 05ff064: a stale key a lap ahead (full_generation_near rounds to the nearest lap) takes the cell into a future generation"]
 fn a_stale_admission_never_takes_its_cell_into_a_future_generation() {
     for moves in [LAP / 2 + 2, 3 * LAP / 4, LAP - 2] {
         assert_eq!(
