@@ -17,8 +17,6 @@
 //!   generation the outcomes were reported in.
 #![cfg(not(loom))]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex, OnceLock, Weak};
 use std::thread;
@@ -32,59 +30,14 @@ use warden_breaker::{
 /// Generations the 20-bit tag of a state word tells apart: a lap.
 const LAP: u32 = 1 << 20;
 
-/// A cell's alignment (a cache line): see `check_to_write_window.rs`, which shows
-/// that a thread's first call makes exactly one such allocation, its cell.
-const LINE: usize = 64;
+mod cell_hook;
+
+use cell_hook::{arm as arm_allocation, armed};
 
 // ---------------------------------------------------------------------------
 // Hooks: a global allocator that runs a closure on the armed thread's next
-// line-aligned allocation, and a clock that runs one on its next read.
+// line-aligned allocation (`cell_hook`), and a clock that runs one on its next read.
 // ---------------------------------------------------------------------------
-
-struct Hooked;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static HOOK: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
-}
-
-// The only `unsafe` of this test: a `GlobalAlloc` impl must be unsafe.
-#[allow(unsafe_code)]
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged.
-// The hook runs before the forwarded allocation, on the armed thread only, after
-// the flag was cleared (so its own allocations are forwarded at once); it never
-// unwinds out of here (a panic aborts).
-unsafe impl GlobalAlloc for Hooked {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() == LINE
-            && layout.size().is_multiple_of(LINE)
-            && ARMED.try_with(|a| a.replace(false)).unwrap_or(false)
-        {
-            let hook = HOOK.try_with(|h| h.borrow_mut().take()).ok().flatten();
-            if let Some(hook) = hook {
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook));
-                if ran.is_err() {
-                    std::process::abort();
-                }
-            }
-        }
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Hooked = Hooked;
-
-/// Runs `hook` on this thread's next line-aligned allocation.
-fn arm_allocation(hook: impl FnOnce() + 'static) {
-    HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
-    ARMED.with(|a| a.set(true));
-}
 
 /// A clock standing at 0 that, armed, runs a hook on its next read (on the
 /// reading thread). Not the process clock: the ticker never reads time for it.
@@ -237,7 +190,7 @@ fn a_nested_first_call_makes_the_cell(moves: u32) -> (u32, u32, u32) {
             ok(&nested);
         });
         let permit = outer.try_acquire().expect("closed admits");
-        assert!(!ARMED.with(Cell::get), "the first call allocated its cell");
+        assert!(!armed(), "the first call allocated its cell");
         drop(permit);
     })
     .join()
