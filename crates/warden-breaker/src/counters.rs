@@ -767,7 +767,15 @@ impl Counters {
             Some(cell) => owned(cell, !KEYED || cell.enter(key)),
             None => {
                 let far = self.cells.far.get_or_init(Far::new);
-                shared(far.shared.get_or_init(|| Stripe::shared(tag_of_key(key))));
+                // A lifetime total has no generation at hand: the shared cell then
+                // starts tagged with one the breaker has used.
+                shared(far.shared.get_or_init(|| {
+                    Stripe::shared(if KEYED {
+                        tag_of_key(key)
+                    } else {
+                        self.known_tag()
+                    })
+                }));
             }
         }
     }
@@ -1022,7 +1030,9 @@ impl Counters {
     #[inline]
     fn bump_total(&self, pick: impl Fn(&Stripe) -> &AtomicU64) {
         self.on_cell::<false>(
-            self.known_tag(),
+            // No generation: a new owned cell starts in none, and the shared cell
+            // takes a known tag where it is made (see `on_cell_elsewhere`).
+            0,
             |cell, _| bump_owned_total(pick(cell)),
             |cell| bump_shared_total(pick(cell)),
         );
