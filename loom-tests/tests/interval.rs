@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use warden_breaker::{Counts, State};
+use warden_breaker::{Counts, SlowCalls, State};
 use warden_loom_tests::{explore, setup};
 
 /// Interval 1 ms; trip at 2 consecutive failures. A call admitted in the first
@@ -109,6 +109,52 @@ fn stale_success_keeps_the_new_intervals_streak() {
                 rig.rec.changes_after(before),
                 [(State::Closed, State::Open)],
                 "two consecutive failures of the new interval"
+            );
+            rig.rec.assert_settled(&rig.cb);
+        },
+    );
+}
+
+/// Interval 2 ms; slow from 1 ms, trip at 100 % slow of at least 2 calls. A call
+/// admitted at tick 0 succeeds slow at tick 1 on another thread, while the main
+/// thread moves the clock past the interval, admits two calls in the new one and
+/// has both succeed slow at tick 4: the second sees 2 slow of 2 calls and trips.
+/// The late success either counts in the old interval (1 slow call: under the
+/// minimum) or, having read its clock before the interval ended, finds the slow-call
+/// word tagged with the new interval: then it must find its own interval over, or
+/// it would take the word for a write of the check-to-write window and reclaim it
+/// (its generation's zero), and the new interval's second slow call would see 1 of
+/// 2 and never trip.
+#[test]
+fn a_stale_slow_call_keeps_the_new_intervals_slow_calls() {
+    explore(
+        "interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls",
+        3,
+        || {
+            let rig = setup(|b| {
+                b.interval(Duration::from_millis(2)).slow_calls(
+                    SlowCalls::new(Duration::from_millis(1))
+                        .with_slow_rate_percent(100)
+                        .with_min_calls(2),
+                )
+            });
+            let late = rig.acquire();
+            rig.clock.advance(Duration::from_millis(1));
+            let before = rig.begin();
+
+            let t = rig.spawn(move |_| late.success());
+            rig.start();
+            rig.clock.advance(Duration::from_millis(2));
+            let (first, second) = (rig.acquire(), rig.acquire());
+            rig.clock.advance(Duration::from_millis(1));
+            first.success();
+            second.success();
+            t.join().expect("model thread");
+
+            assert_eq!(
+                rig.rec.changes_after(before),
+                [(State::Closed, State::Open)],
+                "two slow calls of the new interval"
             );
             rig.rec.assert_settled(&rig.cb);
         },

@@ -496,6 +496,14 @@ impl CircuitBreaker {
         key_of(s.generation(), self.lap_of_word(s))
     }
 
+    /// Whether the generation keyed `key` (see `counters::key_of`) is still the
+    /// breaker's: what a closed or disabled outcome that finds a shared counter word
+    /// tagged ahead of its generation asks (see `Counters::reclaim`).
+    #[cold]
+    fn is_current(&self, key: u64) -> bool {
+        self.key_of_word(self.load()) == key
+    }
+
     /// Whether `ticket` was admitted in the generation of `s`, a word this thread
     /// loaded: by full generation (the 20 bits, then the lap).
     #[inline]
@@ -1626,12 +1634,16 @@ impl CircuitBreaker {
                     self.trip(l, ticket);
                 }
             }
-            Some(Outcome::Ignored) => self.counters.record_exclusion(generation),
+            Some(Outcome::Ignored) => self
+                .counters
+                .record_exclusion_in(generation, || self.is_current(key)),
             Some(Outcome::Failure) => {
                 if let Some(b) = &l.get().buckets {
                     b.enter_at(key, now, &self.counters);
                 }
-                let (counts, calls) = self.counters.record_failure(key);
+                let (counts, calls) = self
+                    .counters
+                    .record_failure_in(key, || self.is_current(key));
                 let trips = if self.failures_trip(l, key, now, &counts, calls) {
                     // The slow-call rule is not evaluated, but the lifetime total
                     // still counts a slow failure.
@@ -1706,7 +1718,9 @@ impl CircuitBreaker {
         // The calls are read after the slow count, never before: of two racing slow
         // calls, the one counted second then sees the other's call too (the loom
         // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
-        let slow = self.counters.record_slow(generation);
+        let slow = self
+            .counters
+            .record_slow(generation, || self.is_current(key));
         let (so_far, calls) = self.counters.calls_and_total(key);
         let so_far = Calls {
             slow: slow as u32,
@@ -1761,9 +1775,12 @@ impl CircuitBreaker {
     fn record_disabled(&self, key: u64, outcome: Option<Outcome>) {
         match outcome {
             Some(Outcome::Success) => self.counters.record_counted_success(key),
-            Some(Outcome::Ignored) => self.counters.record_exclusion(generation_of(key)),
+            Some(Outcome::Ignored) => self
+                .counters
+                .record_exclusion_in(generation_of(key), || self.is_current(key)),
             Some(Outcome::Failure) => {
-                self.counters.record_failure(key);
+                self.counters
+                    .record_failure_in(key, || self.is_current(key));
             }
             None => {}
         }

@@ -14,7 +14,11 @@
 //! its own generation) can never leak into a newer one (short of an exact
 //! multiple of 2^20 generations between a writer's check and its write, when the
 //! tag repeats: see the bit budget in `state.rs`). That is what keeps counts
-//! exact across transitions without a lock.
+//! exact across transitions without a lock. Every write of a shared tagged word
+//! is `Release`, after its writer checked the state word, so a closed outcome
+//! that finds a word tagged *ahead* of a generation it then finds still current
+//! knows the word for a write 2^19 to 2^20 generations late and resets it
+//! ([`Counters::reclaim`]) rather than stop counting.
 //!
 //! * Cells (one per [`slot`](crate::slot) that has called this breaker, 64
 //!   bytes each): `requests` and `successes`, the only counts bumped on every
@@ -167,22 +171,34 @@ const fn tagged_after(word: u64, generation: u32) -> bool {
 /// and `stale_fast_path_success_keeps_new_counts`).
 #[inline]
 fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u64 {
-    // Relaxed throughout: these are statistics tagged with their generation; no other
-    // memory is published through them, and the exchange alone keeps increments from
-    // being lost.
+    update_unless_ahead(word, generation, f).unwrap_or(0)
+}
+
+/// [`update_shared`], `None` for a word tagged with a later generation (which
+/// [`Counters::reclaim`] then looks at again).
+#[inline]
+fn update_unless_ahead(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> Option<u64> {
+    // Relaxed: a look that only feeds the exchange; a word ahead is looked at again
+    // (and fenced) by `Counters::reclaim` before anything is decided on it.
     let mut cur = word.load(Ordering::Relaxed);
     loop {
         if tagged_after(cur, generation) {
-            return 0;
+            return None;
         }
         let next = f(wide_in(cur, generation)) & COUNT_MASK;
         match word.compare_exchange_weak(
             cur,
             tagged(generation, next),
-            Ordering::Relaxed,
+            // Release: pairs with the Acquire fence of a thread that finds this word
+            // ahead of its generation (`Counters::reclaim`): this thread's check of
+            // the state word, made before, happens before that thread's look at the
+            // state word. No other memory is published through these counts,
+            // and the exchange alone keeps increments from being lost.
+            Ordering::Release,
+            // Relaxed: a failed exchange only feeds the next look.
             Ordering::Relaxed,
         ) {
-            Ok(_) => return next,
+            Ok(_) => return Some(next),
             Err(actual) => cur = actual,
         }
     }
@@ -981,9 +997,12 @@ impl Counters {
         let _ = self.rare.consecutive_failures.compare_exchange(
             cf,
             tag,
-            // Relaxed: statistics; losing this race means a failure (or the sweep, or
-            // another success) wrote the word after our load.
-            Ordering::Relaxed,
+            // Release: pairs with the Acquire fence of a thread that finds this word
+            // ahead of its generation (see `Counters::reclaim`), as for every shared
+            // write.
+            Ordering::Release,
+            // Relaxed: losing this race means a failure (or the sweep, or another
+            // success) wrote the word after our load.
             Ordering::Relaxed,
         );
     }
@@ -1077,19 +1096,35 @@ impl Counters {
         t
     }
 
-    /// A closed-state failure in the generation keyed `key`; returns the
-    /// generation's counts including it.
+    /// A closed-state failure in the generation keyed `key`, its generation never
+    /// taken for current; see [`Self::record_failure_in`].
+    #[cfg(test)]
     pub(crate) fn record_failure(&self, key: u64) -> (Counts, u64) {
+        self.record_failure_in(key, || false)
+    }
+
+    /// A closed-state failure in the generation keyed `key`; returns the
+    /// generation's counts including it. `current` says whether that generation is
+    /// still the breaker's, asked only when a shared word reads as ahead of it (see
+    /// [`Self::reclaim`]).
+    pub(crate) fn record_failure_in(&self, key: u64, current: impl Fn() -> bool) -> (Counts, u64) {
         let generation = generation_of(key);
-        let total_failures = update_shared(&self.rare.failures, generation, |c| c + 1);
-        let consecutive_failures =
-            update_shared(&self.rare.consecutive_failures, generation, |c| c + 1);
+        let total_failures = self.update_rare(&self.rare.failures, generation, |c| c + 1, &current);
+        let consecutive_failures = self.update_rare(
+            &self.rare.consecutive_failures,
+            generation,
+            |c| c + 1,
+            &current,
+        );
         let (requests, total_successes) = self.stripe_sums(key);
         // Consecutive successes are derived as successes minus successes at the last
         // failure; concurrent failures may store out of order, so keep the largest.
-        update_shared(&self.rare.successes_at_failure, generation, |c| {
-            c.max(total_successes)
-        });
+        self.update_rare(
+            &self.rare.successes_at_failure,
+            generation,
+            |c| c.max(total_successes),
+            &current,
+        );
         let counts = Counts {
             requests: requests as u32,
             total_successes: total_successes as u32,
@@ -1103,21 +1138,28 @@ impl Counters {
 
     /// A slow closed-state call, whose success or failure this thread has already
     /// counted; returns the generation's slow calls including it.
-    pub(crate) fn record_slow(&self, generation: u32) -> u64 {
+    /// `current` says whether `generation` is still the breaker's, asked only when
+    /// the word reads as ahead of it (see [`Self::reclaim`]).
+    pub(crate) fn record_slow(&self, generation: u32, current: impl Fn() -> bool) -> u64 {
         self.record_slow_total();
-        self.count_slow(generation)
+        self.count_slow(generation, current)
     }
 
     /// [`Self::record_slow`] without the lifetime total: the generation's slow-call
     /// word, which an [`AdaptiveThrottle`](crate::AdaptiveThrottle) (never combined
     /// with slow calls) uses for its rejections.
-    pub(crate) fn count_slow(&self, generation: u32) -> u64 {
+    pub(crate) fn count_slow(&self, generation: u32, current: impl Fn() -> bool) -> u64 {
         let word = &self.rare.slow;
         // Relaxed: the first look only feeds the exchange.
         let mut cur = word.load(Ordering::Relaxed);
         loop {
             if tagged_after(cur, generation) {
-                return 0;
+                if !self.reclaim(generation, &current) {
+                    return 0;
+                }
+                // Relaxed: a look, as above.
+                cur = word.load(Ordering::Relaxed);
+                continue;
             }
             let next = (wide_in(cur, generation) + 1) & COUNT_MASK;
             match word.compare_exchange_weak(
@@ -1164,6 +1206,96 @@ impl Counters {
         update_shared(&self.rare.exclusions, generation, |c| c + 1);
     }
 
+    /// [`Self::record_exclusion`] in a closed (or disabled) generation, `current`
+    /// saying whether it is still the breaker's (see [`Self::reclaim`]).
+    pub(crate) fn record_exclusion_in(&self, generation: u32, current: impl Fn() -> bool) {
+        self.update_rare(&self.rare.exclusions, generation, |c| c + 1, &current);
+    }
+
+    /// [`update_shared`] of a word of `rare` in a closed (or disabled) generation.
+    /// A word found ahead of `generation` is either a later generation's (this
+    /// update is stale) or a write of the check-to-write window (see the bit budget
+    /// in `state.rs`); if `current` says the generation is still the breaker's, it
+    /// is the latter, and the words ahead are reclaimed and the update made.
+    #[inline]
+    fn update_rare(
+        &self,
+        word: &AtomicU64,
+        generation: u32,
+        f: impl Fn(u64) -> u64,
+        current: &impl Fn() -> bool,
+    ) -> u64 {
+        match update_unless_ahead(word, generation, &f) {
+            Some(count) => count,
+            None => self.reclaim_and_update(word, generation, &f, current),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reclaim_and_update(
+        &self,
+        word: &AtomicU64,
+        generation: u32,
+        f: &impl Fn(u64) -> u64,
+        current: &impl Fn() -> bool,
+    ) -> u64 {
+        if self.reclaim(generation, current) {
+            update_shared(word, generation, f)
+        } else {
+            0
+        }
+    }
+
+    /// Rewrites every shared word of `rare` tagged ahead of `generation` to
+    /// `[generation | 0]`, as long as `current` says `generation` is still the
+    /// breaker's; returns `false` (and stops) once it says not.
+    ///
+    /// Why a word ahead of a current generation can be rewritten: a later
+    /// generation's writer checked the state word (and found that later generation)
+    /// before its write, and published the write with Release; the Acquire fence
+    /// after seeing the word orders that check before `current`'s load of the state
+    /// word, which then cannot find this earlier generation. So a word ahead of a
+    /// generation still current was written by a thread of the check-to-write
+    /// window, between 2^19 and 2^20 generations late (modulo 2^20): left, it would
+    /// make this generation's updates of the word take themselves for stale ones
+    /// until the generation reached its tag (in a closed generation without an
+    /// interval, possibly never), so the breaker could stop counting failures. Its
+    /// count was never this generation's, so it goes with the tag. Each word is
+    /// checked again after its own look, since the generation may move on while this
+    /// runs; a word that changes before the exchange is looked at again.
+    #[cold]
+    fn reclaim(&self, generation: u32, current: &impl Fn() -> bool) -> bool {
+        for word in self.rare.words() {
+            // Relaxed: a look; seeing a later tag, the fence below orders it.
+            let mut w = word.load(Ordering::Relaxed);
+            while tagged_after(w, generation) {
+                // Acquire: pairs with the Release of the write that tagged the word
+                // ahead (every writer of a shared tagged word publishes with Release),
+                // so `current`'s load of the state word sees at least the word that
+                // writer had checked its generation against.
+                fence(Ordering::Acquire);
+                if !current() {
+                    return false;
+                }
+                match word.compare_exchange(
+                    w,
+                    tagged(generation, 0),
+                    // Release: this thread's check of the state word (`current`)
+                    // happens before the look of a thread that finds this word ahead
+                    // of its own generation, as for every shared write.
+                    Ordering::Release,
+                    // Relaxed: the word found is looked at again, fenced as above.
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => w = actual,
+                }
+            }
+        }
+        true
+    }
+
     /// A half-open probe that gave its slot back (ignored or dropped).
     pub(crate) fn record_release(&self, generation: u32) {
         update_shared(&self.rare.released, generation, |c| c + 1);
@@ -1179,11 +1311,13 @@ impl Counters {
     /// re-trip. Only the thread whose exchange installed that generation calls it,
     /// before it clears `PENDING`, so no later generation's count can exist yet.
     pub(crate) fn set_retrips(&self, open_generation: u32, retrips: u32) {
-        // Relaxed: published to the next half-open generation's re-trip by the
-        // Release that clears PENDING after this transition (see `open_after`).
+        // Release: pairs with the Acquire fence of a thread that finds this word
+        // ahead of its generation (see `Counters::reclaim`), as for every shared
+        // write. (The count itself reaches the next half-open generation's re-trip by
+        // the Release that clears PENDING after this transition: see `open_after`.)
         self.rare
             .retrips
-            .store(tagged(open_generation, retrips.into()), Ordering::Relaxed);
+            .store(tagged(open_generation, retrips.into()), Ordering::Release);
     }
 
     /// The tick after which half-open `generation` re-opens (`None`: not recorded,
@@ -1199,10 +1333,12 @@ impl Counters {
     /// exchange installed that generation calls it, right after, while `PENDING` keeps
     /// any later generation from starting.
     pub(crate) fn set_half_open_deadline(&self, generation: u32, deadline: u64) {
-        // Relaxed: see `half_open_deadline`.
+        // Release: pairs with the Acquire fence of a thread that finds this word
+        // ahead of its generation (see `Counters::reclaim`), as for every shared
+        // write; the deadline itself may be seen late (see `half_open_deadline`).
         self.rare.half_open_deadline.store(
             tag_of(generation) | (deadline & COUNT_MASK),
-            Ordering::Relaxed,
+            Ordering::Release,
         );
     }
 
@@ -1270,7 +1406,10 @@ impl Counters {
                 let _ = word.compare_exchange(
                     w,
                     tagged(generation, 0),
-                    Ordering::Relaxed,
+                    // Release: pairs with the Acquire fence of a thread that finds this
+                    // word ahead of its generation (see `Counters::reclaim`): the sweep
+                    // runs after the exchange that installed `generation`.
+                    Ordering::Release,
                     Ordering::Relaxed,
                 );
             }
@@ -1307,6 +1446,60 @@ mod tests {
         let counts = c.closed_counts(key_of(5, 0));
         assert_eq!((counts.requests, counts.total_successes), (1, 1));
         assert_eq!(c.totals().rejected_open, 1);
+    }
+
+    /// A failure (or ignored or slow call) whose generation is current resets the
+    /// shared words tagged ahead of it (written by a thread of the check-to-write
+    /// window) and counts; one whose generation is not current (the words ahead are
+    /// a later generation's) leaves them and counts nothing; and nobody is asked
+    /// whether a generation is current while no word reads as ahead.
+    #[test]
+    fn a_current_outcome_reclaims_words_tagged_ahead() {
+        let poisoned = || {
+            let c = Counters::new(5);
+            for word in c.rare.words() {
+                word.store(tagged(9, 3), Ordering::Relaxed);
+            }
+            c
+        };
+        let c = poisoned();
+        let (counts, calls) = c.record_failure_in(key_of(5, 0), || true);
+        assert_eq!((counts.total_failures, counts.consecutive_failures), (1, 1));
+        assert_eq!(calls, 1);
+        // Every word tagged ahead was reset, not only those the failure writes.
+        for word in [&c.rare.slow, &c.rare.retrips, &c.rare.released] {
+            assert_eq!(word.load(Ordering::Relaxed), tagged(5, 0));
+        }
+        let c = poisoned();
+        let (counts, _) = c.record_failure_in(key_of(5, 0), || false);
+        assert_eq!((counts.total_failures, counts.consecutive_failures), (0, 0));
+        for word in c.rare.words() {
+            assert_eq!(word.load(Ordering::Relaxed), tagged(9, 3));
+        }
+        assert_eq!(c.closed_counts(key_of(9, 0)).total_failures, 3);
+
+        let c = poisoned();
+        c.record_exclusion_in(5, || true);
+        assert_eq!(c.closed_counts(key_of(5, 0)).total_exclusions, 1);
+        let c = poisoned();
+        c.record_exclusion_in(5, || false);
+        assert_eq!(c.closed_counts(key_of(9, 0)).total_exclusions, 3);
+
+        let c = poisoned();
+        assert_eq!(c.count_slow(5, || true), 1);
+        let c = poisoned();
+        assert_eq!(c.count_slow(5, || false), 0);
+        assert_eq!(c.rare.slow.load(Ordering::Relaxed), tagged(9, 3));
+
+        let c = Counters::new(5);
+        let (counts, _) = c.record_failure_in(key_of(5, 0), || unreachable!());
+        assert_eq!(counts.total_failures, 1);
+        c.record_exclusion_in(5, || unreachable!());
+        assert_eq!(c.count_slow(5, || unreachable!()), 1);
+        // A word of an earlier generation is no reason to ask either.
+        c.rare.failures.store(tagged(2, 7), Ordering::Relaxed);
+        let (counts, _) = c.record_failure_in(key_of(5, 0), || unreachable!());
+        assert_eq!(counts.total_failures, 1);
     }
 
     #[test]

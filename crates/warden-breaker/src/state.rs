@@ -75,18 +75,30 @@
 //!   generation changes, writes into the current generation; the window is the
 //!   few instructions between the check and the write. A write that lands
 //!   between 2^19 and 2^20 generations late (modulo 2^20) carries a tag that
-//!   reads as *ahead* of the current generation: the current generation's
-//!   updates of that word then take themselves for the stale ones and are
-//!   dropped, and the sweep keeps it, until the generation reaches the tag (up
-//!   to 2^19 changes later; a closed generation without a counting interval
-//!   makes none, so a failure count or streak so poisoned stops counting until
-//!   a command or another trip rule moves the breaker on). Words that
+//!   reads as *ahead* of the current generation. Left alone, such a word would
+//!   make the current generation's updates of it take themselves for stale ones
+//!   until the generation reached the tag (a closed generation without a
+//!   counting interval makes no change, so the breaker would stop counting
+//!   failures for good). So a closed or disabled failure, ignored call or slow
+//!   call that finds one of the counters' shared words ahead asks whether its
+//!   own generation is still the breaker's (the state word, by full generation,
+//!   after an Acquire fence that pairs with the Release every writer of those
+//!   words publishes with: a later generation's writer checked the state word
+//!   before its write, so that load cannot find the earlier generation); if it
+//!   is, the word can only be such a late write, and every word ahead is reset
+//!   to the generation's zero, its stale count with it (`Counters::reclaim`;
+//!   loom models `interval::interval_reset_races_failure` and
+//!   `interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls`). A word
+//!   tagged ahead that no current outcome touches before the generation reaches
+//!   its tag counts the stale write there. Words that
 //!   hold no lap can likewise repeat a lap later under an exchange decided in
 //!   that window. Closing these needs a full generation in every shared word
 //!   (128-bit compare-and-swap, which the loom models cannot check) or a
 //!   protocol that keeps the generation from reusing 20 bits a paused writer
 //!   announced (a fence on every failure). `tests/check_to_write_window.rs`
-//!   hits each case on purpose (its shared-word cases are ignored until then).
+//!   hits each case on purpose (its two shared-word cases that these leave open,
+//!   a write exactly a lap late and a word ahead reached by the generation, are
+//!   ignored until then).
 //!
 //!   The shared words (the cell of the threads past the owned slots included)
 //!   are swept every [`SWEEP_PERIOD`] generations so a long-idle word is never

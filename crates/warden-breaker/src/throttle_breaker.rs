@@ -78,7 +78,8 @@ impl CircuitBreaker {
             return false;
         }
         b.enter_at(key, now, &self.counters);
-        self.counters.count_slow(generation);
+        self.counters
+            .count_slow(generation, || self.is_current(key));
         self.counters.record_rejection(Rejected::Throttled);
         self.throttle_evaluate(l, key, now);
         true
