@@ -90,7 +90,12 @@
 //!   loom models `interval::interval_reset_races_failure` and
 //!   `interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls`). A word
 //!   tagged ahead that no current outcome touches before the generation reaches
-//!   its tag counts the stale write there. Words that
+//!   its tag counts the stale write there. The other shared words (the windows'
+//!   slots, the half-open counts, the cell of the threads past the owned slots)
+//!   are not reclaimed: one tagged ahead drops the current generation's updates
+//!   of it until the generation reaches its tag or, for the windows' slots and
+//!   the throttle's word, until the next sweep (every [`SWEEP_PERIOD`]
+//!   generations) clears it. Words that
 //!   hold no lap can likewise repeat a lap later under an exchange decided in
 //!   that window. Closing these needs a full generation in every shared word
 //!   (128-bit compare-and-swap, which the loom models cannot check) or a
