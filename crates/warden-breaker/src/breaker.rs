@@ -1686,7 +1686,7 @@ impl CircuitBreaker {
             // The failure's index among the generation's failures, modulo 2^32 like the
             // counts; the ring only compares indices a window apart.
             let index = u64::from(counts.total_failures);
-            ring.record(generation, index, calls);
+            ring.record(generation, index, calls, || self.is_current(key));
             let failures = ring.in_window(generation, index, calls, rule.size());
             // All 40 bits: `calls` modulo 2^32 would say a window of 2^32 + 10 calls
             // holds 10.
@@ -1734,7 +1734,7 @@ impl CircuitBreaker {
             &l.get().buckets,
         ) {
             (Some(ring), Some(window), _) => {
-                ring.record(generation, slow, calls);
+                ring.record(generation, slow, calls, || self.is_current(key));
                 let in_window = ring.in_window(generation, slow, calls, window.size());
                 rule.trips_wide(calls.min(u64::from(window.size())), in_window)
             }

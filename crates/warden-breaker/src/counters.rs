@@ -1263,7 +1263,13 @@ impl Counters {
     /// interval, possibly never), so the breaker could stop counting failures. Its
     /// count was never this generation's, so it goes with the tag. Each word is
     /// checked again after its own look, since the generation may move on while this
-    /// runs; a word that changes before the exchange is looked at again.
+    /// runs; a word that changes before the exchange is looked at again, unless it
+    /// changes back to the value seen: the reclaim has a check-to-write window of
+    /// its own. Preempted between `current` and the exchange while the breaker
+    /// reaches the word's tag and makes the word what it was (a failure streak
+    /// ended and begun again), the exchange wipes that generation's count. That
+    /// takes a write 2^19 to 2^20 generations late and then this preemption; the
+    /// bit budget in `state.rs` states it with the shared words' other limits.
     #[cold]
     fn reclaim(&self, generation: u32, current: &impl Fn() -> bool) -> bool {
         for word in self.rare.words() {
@@ -1500,6 +1506,44 @@ mod tests {
         c.rare.failures.store(tagged(2, 7), Ordering::Relaxed);
         let (counts, _) = c.record_failure_in(key_of(5, 0), || unreachable!());
         assert_eq!(counts.total_failures, 1);
+    }
+
+    /// Review (s13): a reclaim that found its generation current is preempted
+    /// before its exchange; the breaker moves on to the very generation the stale
+    /// word is tagged with, whose own success ends the (stale) streak and whose own
+    /// failure starts one of the same length, so the word holds exactly what the
+    /// reclaim saw. The exchange then succeeds (ABA) and wipes the newer
+    /// generation's streak: a count the newer generation made itself is lost.
+    #[test]
+    #[ignore = "a reclaim's own check-to-write window (the streak word can return to the value it saw): see the bit budget in state.rs"]
+    fn a_reclaim_preempted_before_its_exchange_keeps_a_newer_generations_streak() {
+        let c = Counters::new(5);
+        // A failure 2^20 - 1 generations late wrote only the streak (preempted after
+        // the failure count): generation 6's tag, one failure.
+        c.rare
+            .consecutive_failures
+            .store(tagged(6, 1), Ordering::Relaxed);
+        let asked = std::cell::Cell::new(0);
+        let current = || {
+            asked.set(asked.get() + 1);
+            if asked.get() == 1 {
+                // This thread's load of the state word found generation 5; then,
+                // before its exchange, the breaker moves on to generation 6, where a
+                // success ends the streak and a failure starts a new one.
+                c.end_failure_streak(tag_of(6));
+                let (counts, _) = c.record_failure_in(key_of(6, 0), || false);
+                assert_eq!(counts.consecutive_failures, 1);
+                true
+            } else {
+                false // generation 6 is the breaker's now
+            }
+        };
+        c.record_failure_in(key_of(5, 0), current);
+        assert_eq!(
+            c.closed_counts(key_of(6, 0)).consecutive_failures,
+            1,
+            "generation 6's own failure streak was wiped by a stale reclaim"
+        );
     }
 
     #[test]

@@ -90,10 +90,16 @@
 //!   loom models `interval::interval_reset_races_failure` and
 //!   `interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls`). A word
 //!   tagged ahead that no current outcome touches before the generation reaches
-//!   its tag counts the stale write there. The other shared words (the windows'
-//!   slots, the half-open counts, the cell of the threads past the owned slots)
-//!   are not reclaimed: one tagged ahead drops the current generation's updates
-//!   of it until the generation reaches its tag or, for the windows' slots and
+//!   its tag counts the stale write there, and a reclaim preempted between its
+//!   check and its exchange while the breaker reaches the word's tag and the word
+//!   returns to the value it saw wipes that generation's count (the reclaim's
+//!   own window). The count window's and slow calls' ring slots are reclaimed
+//!   the same way by the failure or slow call whose index maps to them. The
+//!   other shared words (the time window's buckets, the throttle's word, the
+//!   half-open counts, the cell of the threads past the owned slots) are not
+//!   reclaimed: one tagged ahead drops the current generation's updates of it
+//!   (a bucket without its snapshot makes the window start at the next bucket
+//!   that has one) until the generation reaches its tag or, for the buckets and
 //!   the throttle's word, until the next sweep (every [`SWEEP_PERIOD`]
 //!   generations) clears it. Words that
 //!   hold no lap can likewise repeat a lap later under an exchange decided in

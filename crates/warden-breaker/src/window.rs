@@ -25,7 +25,7 @@
 
 use crate::counters::tag_of;
 use crate::state::PAYLOAD_BITS;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering, fence};
 
 const POSITION_MASK: u64 = (1 << PAYLOAD_BITS) - 1;
 const TAG_MASK: u64 = ((1 << crate::state::GEN_BITS) - 1) << PAYLOAD_BITS;
@@ -65,18 +65,49 @@ impl EventRing {
     /// already hold the new generation's event of the same index, which must stay
     /// (overwritten, that event would count as in the window for good). Index 0 is
     /// no event (a stale failure's counter update returns 0).
-    pub(crate) fn record(&self, generation: u32, index: u64, position: u64) {
+    ///
+    /// A slot that reads as later while `current` says `generation` is still the
+    /// breaker's was written by a thread of the check-to-write window, 2^19 to 2^20
+    /// generations late (see the bit budget in `state.rs`): left, it would count as
+    /// in the window for every index that maps to it, so it is overwritten. The
+    /// argument is the counters' (`Counters::reclaim`): every write of a slot is
+    /// Release, after its writer checked the state word.
+    pub(crate) fn record(
+        &self,
+        generation: u32,
+        index: u64,
+        position: u64,
+        current: impl Fn() -> bool,
+    ) {
         if index == 0 {
             return;
         }
         let (slot, lap) = self.slot(index);
         let event = lap | tag_of(generation) | (position & POSITION_MASK);
-        // Relaxed: statistics. A reader that misses this write treats the slot as in
-        // the window (see the module docs); nothing else is published through it.
+        // Relaxed: a look that feeds the exchange; a later tag is fenced below before
+        // anything is decided on it.
         let mut cur = slot.load(Ordering::Relaxed);
-        while !later_generation(cur, generation) {
-            // Relaxed: see above; a lost exchange only feeds the next look.
-            match slot.compare_exchange_weak(cur, event, Ordering::Relaxed, Ordering::Relaxed) {
+        loop {
+            if later_generation(cur, generation) {
+                // Acquire: pairs with the Release exchange below of the thread that
+                // wrote the later tag, after checking the state word: `current`'s load
+                // of the state word then finds that later generation if it exists.
+                fence(Ordering::Acquire);
+                if !current() {
+                    return;
+                }
+            }
+            match slot.compare_exchange_weak(
+                cur,
+                event,
+                // Release: pairs with the Acquire fence above of a thread that finds
+                // this slot later than its generation (see there). A reader that
+                // misses this write treats the slot as in the window (see the module
+                // docs); nothing else is published through it.
+                Ordering::Release,
+                // Relaxed: a lost exchange only feeds the next look.
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(actual) => cur = actual,
             }
@@ -161,7 +192,7 @@ mod tests {
             calls += 1;
             if failure {
                 failures += 1;
-                ring.record(7, failures, calls);
+                ring.record(7, failures, calls, || false);
                 seen.push(ring.in_window(7, failures, calls, size) as u32);
             }
         }
@@ -205,10 +236,10 @@ mod tests {
     #[test]
     fn other_generations_and_unwritten_slots_count_as_in() {
         let ring = EventRing::new(4);
-        ring.record(1, 1, 1);
+        ring.record(1, 1, 1, || false);
         // Generation 2's first failure at call 10: its slot is unwritten, so in.
         assert_eq!(ring.in_window(2, 1, 10, 4), 1);
-        ring.record(2, 1, 10);
+        ring.record(2, 1, 10, || false);
         assert_eq!(ring.in_window(2, 1, 10, 4), 1);
         assert_eq!(ring.in_window(2, 1, 14, 4), 0, "four calls later it left");
         // A slot of another generation at the same index reads as unknown: in.
@@ -224,25 +255,47 @@ mod tests {
     #[test]
     fn a_stale_event_never_overwrites_a_later_generations() {
         let ring = EventRing::new(2);
-        ring.record(5, 1, 1); // the new generation's first failure, at call 1
-        ring.record(4, 1, 7); // a stale failure of the generation before, same index
+        ring.record(5, 1, 1, || false); // the new generation's first failure, at call 1
+        ring.record(4, 1, 7, || false); // a stale failure of the generation before, same index
         // Three calls on, the new generation's failure left a window of 2: had the
         // stale event overwritten it, it would count as in for good.
         assert_eq!(ring.in_window(5, 1, 3, 2), 0);
-        ring.record(4, 0, 9); // index 0 (a stale counter update): no event
+        ring.record(4, 0, 9, || false); // index 0 (a stale counter update): no event
         assert_eq!(ring.in_window(5, 1, 3, 2), 0);
         // Across the generation wrap, 0 follows the last generation.
         let ring = EventRing::new(1);
-        ring.record(0, 1, 1);
-        ring.record(crate::state::GEN_MASK as u32, 1, 5);
+        ring.record(0, 1, 1, || false);
+        ring.record(crate::state::GEN_MASK as u32, 1, 5, || false);
         assert_eq!(ring.in_window(0, 1, 2, 1), 0);
+    }
+
+    /// A slot tagged later than a generation that is still current was written by a
+    /// thread of the check-to-write window (2^19 to 2^20 generations late): the
+    /// current generation's event takes it, and then leaves the window as it should.
+    /// Unless the generation is no longer current: then the later slot stays.
+    #[test]
+    fn a_current_event_takes_a_slot_a_late_write_left_ahead() {
+        let ring = EventRing::new(2);
+        ring.record(9, 1, 1, || false); // the late write: a tag ahead of 5
+        ring.record(5, 1, 1, || true);
+        // Three calls on, a window of 2 no longer holds call 1.
+        assert_eq!(ring.in_window(5, 1, 3, 2), 0);
+        let ring = EventRing::new(2);
+        ring.record(9, 1, 1, || false);
+        ring.record(5, 1, 1, || false); // 5 is over: 9 is real
+        assert_eq!(ring.in_window(9, 1, 3, 2), 0);
+        assert_eq!(ring.in_window(9, 1, 2, 2), 1);
+        // Nobody is asked while no slot reads as later.
+        let ring = EventRing::new(2);
+        ring.record(5, 1, 1, || unreachable!());
+        ring.record(4, 1, 1, || false);
     }
 
     #[test]
     fn positions_wrap_modulo_2_pow_40() {
         let ring = EventRing::new(3);
-        ring.record(1, 1, POSITION_MASK);
-        ring.record(1, 2, 1); // two calls later, across the wrap
+        ring.record(1, 1, POSITION_MASK, || false);
+        ring.record(1, 2, 1, || false); // two calls later, across the wrap
         assert_eq!(ring.in_window(1, 2, 1, 3), 2);
         assert_eq!(ring.in_window(1, 2, 3, 3), 1);
     }

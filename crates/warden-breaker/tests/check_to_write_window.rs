@@ -567,3 +567,66 @@ fn control_a_timed_failure_in_its_generation_then_six_more_trip() {
     let cb = timed_report(0, |p| p.failure());
     six_failures_trip(&cb);
 }
+
+// ---------------------------------------------------------------------------
+// The count window's slots: shared tagged words too, which the failure whose
+// index maps to one takes back from a late write (`EventRing::record`).
+// ---------------------------------------------------------------------------
+
+/// A breaker with a count window of 4 (trip at 50 % of 4 calls) and `SlowCalls`
+/// (for the clock read inside the check-to-write window) on a [`ResettingClock`].
+fn count_window_breaker() -> (Arc<CircuitBreaker>, Arc<ResettingClock>) {
+    let clock = Arc::new(ResettingClock::default());
+    let cb = Arc::new(
+        CircuitBreaker::builder("window")
+            .count_window(
+                warden_breaker::CountWindow::new(4)
+                    .with_min_calls(4)
+                    .with_failure_rate_percent(50),
+            )
+            .slow_calls(SlowCalls::new(Duration::from_secs(1)))
+            .clock(Shared(Arc::clone(&clock)))
+            .build()
+            .expect("valid"),
+    );
+    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
+    (cb, clock)
+}
+
+/// A failure, four successes, a failure: the last four calls hold one failure
+/// (25 %), which must not trip a 50 % window.
+fn one_failure_in_the_last_four(cb: &CircuitBreaker) {
+    assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+    for _ in 0..4 {
+        assert_eq!(cb.call(|| Ok::<_, ()>(())), Ok(()), "closed admits");
+    }
+    assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+    assert_eq!(
+        cb.state(),
+        State::Closed,
+        "one failure in the last four calls tripped a 50 % window: {cb:?}"
+    );
+}
+
+/// A failure a lap less one late writes the count window's first slot with a tag
+/// that reads as ahead. Had the current generation's failures left the slot alone
+/// (every index that maps to it refused), it would count as in the window for
+/// good, and the window would over-count and trip at 25 % (as it did with only
+/// the counter words reclaimed; found in review).
+#[test]
+fn a_timed_failure_a_lap_less_one_behind_leaves_the_count_window_exact() {
+    let (cb, clock) = count_window_breaker();
+    let permit = cb.try_acquire().expect("closed admits");
+    let before = full_generation(&cb);
+    clock.arm(LAP - 1);
+    permit.failure();
+    clock.hooks.assert_ran_once(&cb, before, LAP - 1);
+    closed_with(&cb, Counts::default(), "a stale failure counted");
+    one_failure_in_the_last_four(&cb);
+}
+
+#[test]
+fn control_a_count_window_with_one_failure_in_the_last_four_stays_closed() {
+    let (cb, _clock) = count_window_breaker();
+    one_failure_in_the_last_four(&cb);
+}
