@@ -79,3 +79,39 @@ fn stale_outcome_never_claims_the_new_generations_bucket() {
         },
     );
 }
+
+/// The same window, with a failure admitted in the first generation: it races the
+/// reset and the new generation's two failures, which must trip exactly once. A
+/// stale failure reaches the bucket's slot itself (a failure never takes the
+/// success's inline path past its copy of the cursor), so it may find the slot
+/// published by the new generation; it must find its own generation over and leave
+/// the slot, or the new generation's second failure would find no snapshot of its
+/// own and count itself alone (under the minimum of 2).
+#[test]
+fn stale_failure_never_claims_the_new_generations_bucket() {
+    explore(
+        "stale_slots::stale_failure_never_claims_the_new_generations_bucket",
+        3,
+        || {
+            let rig = setup_bare(|b| {
+                b.time_window(
+                    TimeWindow::new(std::time::Duration::from_millis(2))
+                        .with_buckets(1)
+                        .with_min_calls(2)
+                        .with_failure_rate_percent(100),
+                )
+            });
+            rig.acquire().success();
+            let old = rig.acquire();
+            let stale = rig.spawn(move |_| old.failure());
+            rig.start();
+            rig.cb.reset();
+            rig.acquire().failure();
+            rig.acquire().failure();
+            stale.join().expect("model thread");
+
+            assert_eq!(rig.cb.state(), State::Open, "2 failures of 2 calls");
+            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
+        },
+    );
+}

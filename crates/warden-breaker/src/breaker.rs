@@ -1489,7 +1489,7 @@ impl CircuitBreaker {
     #[inline(never)]
     fn enter_bucket(&self, key: u64, now: u64) {
         if let Some(b) = &Cfg::lazy(&self.live).get().buckets {
-            b.enter_at(key, now, &self.counters);
+            b.enter_at(key, now, &self.counters, || self.is_current(key));
             self.quick.set_cursor(b.cursor_word());
         }
     }
@@ -1624,7 +1624,7 @@ impl CircuitBreaker {
         match outcome {
             Some(Outcome::Success) => {
                 if let Some(b) = &l.get().buckets {
-                    b.enter_at(key, now, &self.counters);
+                    b.enter_at(key, now, &self.counters, || self.is_current(key));
                 }
                 self.counters.record_counted_success(key);
                 if l.settings().adaptive_throttle().is_some() {
@@ -1639,7 +1639,7 @@ impl CircuitBreaker {
                 .record_exclusion_in(generation, || self.is_current(key)),
             Some(Outcome::Failure) => {
                 if let Some(b) = &l.get().buckets {
-                    b.enter_at(key, now, &self.counters);
+                    b.enter_at(key, now, &self.counters, || self.is_current(key));
                 }
                 let (counts, calls) = self
                     .counters

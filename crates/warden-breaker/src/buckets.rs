@@ -87,6 +87,17 @@ fn claimable(cur: u64, generation: u32, bucket: u64) -> bool {
     ahead != 0 || cur & BUCKET_MASK < bucket & BUCKET_MASK
 }
 
+/// Whether `cur` is a slot published in a generation after `generation` (see
+/// [`claimable`]): what a stale outcome must leave, and a current one finds only
+/// where a thread of the check-to-write window wrote 2^19 to 2^20 generations late.
+fn published_later(cur: u64, generation: u32) -> bool {
+    if cur == NEVER || cur & WRITING != 0 {
+        return false;
+    }
+    let ahead = ((cur >> BUCKET_BITS) & GEN_MASK).wrapping_sub(u64::from(generation)) & GEN_MASK;
+    ahead != 0 && ahead < 1 << (GEN_BITS - 1)
+}
+
 impl Buckets {
     /// A ring of `buckets` (>= 1) buckets `width` (>= 1) ticks wide.
     pub(crate) fn new(buckets: usize, width: u64) -> Self {
@@ -124,7 +135,7 @@ impl Buckets {
             && now < end
             && now.saturating_add(self.width) >= end;
         if !fresh {
-            self.enter_slow(key, now, counters);
+            self.enter_slow(key, now, counters, &|| false);
         }
     }
 
@@ -132,26 +143,41 @@ impl Buckets {
     /// of the cursor when the bucket is already entered (the common case): a tick
     /// before the cursor's end in its generation is in the cursor's bucket, or is
     /// an earlier tick that stands still at the start of that bucket.
+    ///
+    /// `current` says whether the generation is still the breaker's, asked only
+    /// when the bucket's slot was published in a later generation (see
+    /// [`Self::rotate`]).
     #[inline]
-    pub(crate) fn enter_at(&self, key: u64, now: u64, counters: &Counters) {
+    pub(crate) fn enter_at(
+        &self,
+        key: u64,
+        now: u64,
+        counters: &Counters,
+        current: impl Fn() -> bool,
+    ) {
         let generation = generation_of(key);
         // Relaxed: see `enter`.
         let c = self.cursor.load(Ordering::Relaxed);
         if c >> END_BITS == u64::from(generation) & GEN_MASK && now < c & END_MASK {
             return;
         }
-        self.enter_slow(key, self.standing_still(generation, now), counters);
+        self.enter_slow(
+            key,
+            self.standing_still(generation, now),
+            counters,
+            &current,
+        );
     }
 
     #[cold]
     #[inline(never)]
-    fn enter_slow(&self, key: u64, now: u64, counters: &Counters) {
+    fn enter_slow(&self, key: u64, now: u64, counters: &Counters, current: &dyn Fn() -> bool) {
         let generation = generation_of(key);
         let bucket = now / self.width;
         let slot = self.slot(bucket);
         // Relaxed: only compared (see `enter`).
         let cur = slot.tag.load(Ordering::Relaxed);
-        if cur != tag(generation, bucket) && !self.rotate(key, bucket, cur, counters) {
+        if cur != tag(generation, bucket) && !self.rotate(key, bucket, cur, counters, current) {
             return; // another thread is still writing it: look again next time
         }
         let want = cursor(generation, (bucket + 1).saturating_mul(self.width));
@@ -173,7 +199,21 @@ impl Buckets {
     /// Claims, fills and publishes `bucket`'s slot; whether it is published now
     /// (by this thread or another), false if another thread is still writing it
     /// or a later bucket holds it.
-    fn rotate(&self, key: u64, bucket: u64, mut cur: u64, counters: &Counters) -> bool {
+    ///
+    /// A slot published in a later generation is claimed too if `current` says
+    /// this generation is still the breaker's: then a thread of the check-to-write
+    /// window published it 2^19 to 2^20 generations late (see the bit budget in
+    /// `state.rs`), and left, it would keep this generation's bucket from ever
+    /// having a snapshot. The argument is the counters' (`Counters::reclaim`): the
+    /// publish is Release, after its writer checked the state word.
+    fn rotate(
+        &self,
+        key: u64,
+        bucket: u64,
+        mut cur: u64,
+        counters: &Counters,
+        current: &dyn Fn() -> bool,
+    ) -> bool {
         let generation = generation_of(key);
         let slot = self.slot(bucket);
         let published = tag(generation, bucket);
@@ -182,7 +222,16 @@ impl Buckets {
                 return true;
             }
             if !claimable(cur, generation, bucket) {
-                return false;
+                if !published_later(cur, generation) {
+                    return false;
+                }
+                // Acquire: pairs with the Release exchange that published the later
+                // slot (below), after its writer checked the state word: `current`'s
+                // load of the state word then finds that later generation if it exists.
+                fence(Ordering::Acquire);
+                if !current() {
+                    return false;
+                }
             }
             match slot.tag.compare_exchange_weak(
                 cur,
@@ -307,6 +356,34 @@ impl Buckets {
 mod tests {
     use super::*;
     use crate::counters::tag_of;
+
+    /// A slot published in a generation later than one still current was published
+    /// by a thread of the check-to-write window (2^19 to 2^20 generations late): the
+    /// current generation claims it. Unless the generation is no longer current:
+    /// then the later slot stays. Nobody is asked while no slot reads as later.
+    #[test]
+    fn a_current_outcome_claims_a_slot_a_late_write_published_ahead() {
+        let c = Counters::new(5);
+        let b = Buckets::new(1, 10);
+        b.enter(tag_of(9), 0, &c); // the late write: bucket 0 in generation 9
+        b.enter_at(tag_of(5), 3, &c, || false);
+        assert!(
+            b.start(5, 3).is_none(),
+            "a stale outcome claimed a later slot"
+        );
+        assert!(b.start(9, 3).is_some());
+        b.enter_at(tag_of(5), 3, &c, || true);
+        assert!(
+            b.start(5, 3).is_some(),
+            "the current generation has no snapshot"
+        );
+        assert!(b.start(9, 3).is_none());
+
+        let b = Buckets::new(1, 10);
+        b.enter_at(tag_of(5), 3, &c, || unreachable!());
+        b.enter_at(tag_of(4), 13, &c, || false);
+        b.enter_at(tag_of(5), 23, &c, || unreachable!());
+    }
 
     #[test]
     fn a_stale_outcome_never_claims_a_later_generations_slot() {

@@ -94,13 +94,14 @@
 //!   check and its exchange while the breaker reaches the word's tag and the word
 //!   returns to the value it saw wipes that generation's count (the reclaim's
 //!   own window). The count window's and slow calls' ring slots are reclaimed
-//!   the same way by the failure or slow call whose index maps to them. The
-//!   other shared words (the time window's buckets, the throttle's word, the
-//!   half-open counts, the cell of the threads past the owned slots) are not
-//!   reclaimed: one tagged ahead drops the current generation's updates of it
-//!   (a bucket without its snapshot makes the window start at the next bucket
-//!   that has one) until the generation reaches its tag or, for the buckets and
-//!   the throttle's word, until the next sweep (every [`SWEEP_PERIOD`]
+//!   the same way by the failure or slow call whose index maps to them, and the
+//!   time window's bucket slots by the outcome that enters the bucket (loom:
+//!   `stale_slots::stale_failure_never_overwrites_the_new_generations_window`,
+//!   `stale_slots::stale_failure_never_claims_the_new_generations_bucket`). The
+//!   other shared words (the throttle's word, the half-open counts, the cell of
+//!   the threads past the owned slots) are not reclaimed: one tagged ahead drops
+//!   the current generation's updates of it until the generation reaches its tag
+//!   or, for the throttle's word, until the next sweep (every [`SWEEP_PERIOD`]
 //!   generations) clears it. Words that
 //!   hold no lap can likewise repeat a lap later under an exchange decided in
 //!   that window. Closing these needs a full generation in every shared word

@@ -77,7 +77,7 @@ impl CircuitBreaker {
         if AdaptiveThrottle::draw() >= p {
             return false;
         }
-        b.enter_at(key, now, &self.counters);
+        b.enter_at(key, now, &self.counters, || self.is_current(key));
         self.counters
             .count_slow(generation, || self.is_current(key));
         self.counters.record_rejection(Rejected::Throttled);
