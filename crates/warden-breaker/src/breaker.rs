@@ -497,8 +497,9 @@ impl CircuitBreaker {
     }
 
     /// Whether the generation keyed `key` (see `counters::key_of`) is still the
-    /// breaker's: what a closed or disabled outcome that finds a shared counter word
-    /// tagged ahead of its generation asks (see `Counters::reclaim`).
+    /// breaker's: what a closed or disabled outcome asks before it re-tags a shared
+    /// counter word or window slot of another generation (see
+    /// `counters::retag_allowed`).
     #[cold]
     fn is_current(&self, key: u64) -> bool {
         self.key_of_word(self.load()) == key

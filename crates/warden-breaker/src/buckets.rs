@@ -64,38 +64,27 @@ const fn tag(generation: u32, bucket: u64) -> u64 {
     ((generation as u64 & GEN_MASK) << BUCKET_BITS) | (bucket & BUCKET_MASK)
 }
 
-/// Whether a bucket of generation `generation` may take over a slot tagged `cur`:
-/// a never-used slot, or a published one of an older bucket of this generation
-/// or of another generation. Never a slot being written (its writer finishes),
-/// nor a later bucket of this generation (a thread that read the clock earlier).
-fn claimable(cur: u64, generation: u32, bucket: u64) -> bool {
+/// Whether a bucket of generation `generation` may take over a slot tagged `cur`
+/// of the same generation (or never used): a never-used slot, or a published one
+/// of an older bucket. Never a slot being written (its writer finishes), nor a
+/// later bucket (a thread that read the clock earlier). A slot published in
+/// another generation is [`published_elsewhere`], and taken over only by a
+/// generation that is still current (see [`Buckets::rotate`]).
+fn claimable(cur: u64, bucket: u64) -> bool {
     if cur == NEVER {
         return true;
     }
     if cur & WRITING != 0 {
         return false;
     }
-    let slot_generation = (cur >> BUCKET_BITS) & GEN_MASK;
-    let ahead = slot_generation.wrapping_sub(u64::from(generation)) & GEN_MASK;
-    if ahead != 0 && ahead < 1 << (GEN_BITS - 1) {
-        // A later generation's slot: this outcome passed its generation check before
-        // the generation moved on, and claiming would replace the new generation's
-        // snapshot with a later one (sweeps keep older tags from lingering half the
-        // generation space, so this never mistakes an old slot for a later one).
-        return false;
-    }
-    ahead != 0 || cur & BUCKET_MASK < bucket & BUCKET_MASK
+    cur & BUCKET_MASK < bucket & BUCKET_MASK
 }
 
-/// Whether `cur` is a slot published in a generation after `generation` (see
-/// [`claimable`]): what a stale outcome must leave, and a current one finds only
-/// where a thread of the check-to-write window wrote 2^19 to 2^20 generations late.
-fn published_later(cur: u64, generation: u32) -> bool {
-    if cur == NEVER || cur & WRITING != 0 {
-        return false;
-    }
-    let ahead = ((cur >> BUCKET_BITS) & GEN_MASK).wrapping_sub(u64::from(generation)) & GEN_MASK;
-    ahead != 0 && ahead < 1 << (GEN_BITS - 1)
+/// Whether `cur` is a slot published in a generation other than `generation`.
+fn published_elsewhere(cur: u64, generation: u32) -> bool {
+    cur != NEVER
+        && cur & WRITING == 0
+        && (cur >> BUCKET_BITS) & GEN_MASK != u64::from(generation) & GEN_MASK
 }
 
 impl Buckets {
@@ -135,7 +124,9 @@ impl Buckets {
             && now < end
             && now.saturating_add(self.width) >= end;
         if !fresh {
-            self.enter_slow(key, now, counters, &|| false);
+            // The tests' generation is always current (a stale one calls
+            // `enter_slow` with its own answer).
+            self.enter_slow(key, now, counters, &|| true);
         }
     }
 
@@ -200,12 +191,16 @@ impl Buckets {
     /// (by this thread or another), false if another thread is still writing it
     /// or a later bucket holds it.
     ///
-    /// A slot published in a later generation is claimed too if `current` says
-    /// this generation is still the breaker's: then a thread of the check-to-write
-    /// window published it 2^19 to 2^20 generations late (see the bit budget in
-    /// `state.rs`), and left, it would keep this generation's bucket from ever
-    /// having a snapshot. The argument is the counters' (`Counters::reclaim`): the
-    /// publish is Release, after its writer checked the state word.
+    /// A slot published in another generation is claimed only if `current` says
+    /// this generation is still the breaker's, the counters' rule for re-tagging a
+    /// word (`counters::retag_allowed`; the publish is Release, after its writer
+    /// checked the state word). So a stale outcome never takes a later generation's
+    /// slot, even a lap late, when its 20 bits read as older; and a slot published
+    /// in a later generation while this one is still current was published by a
+    /// thread of the check-to-write window, 2^19 to 2^20 generations late (see the
+    /// bit budget in `state.rs`): left, it would keep this generation's bucket from
+    /// ever having a snapshot, so it is claimed, and the bucket's snapshot starts
+    /// here rather than at its first outcome.
     fn rotate(
         &self,
         key: u64,
@@ -221,17 +216,16 @@ impl Buckets {
             if cur == published {
                 return true;
             }
-            if !claimable(cur, generation, bucket) {
-                if !published_later(cur, generation) {
-                    return false;
-                }
-                // Acquire: pairs with the Release exchange that published the later
-                // slot (below), after its writer checked the state word: `current`'s
-                // load of the state word then finds that later generation if it exists.
+            if published_elsewhere(cur, generation) {
+                // Acquire: pairs with the Release exchange that published the slot
+                // (below), after its writer checked the state word: `current`'s load
+                // of the state word then finds that generation if it is later.
                 fence(Ordering::Acquire);
                 if !current() {
                     return false;
                 }
+            } else if !claimable(cur, bucket) {
+                return false;
             }
             match slot.tag.compare_exchange_weak(
                 cur,
@@ -391,7 +385,8 @@ mod tests {
         let b = Buckets::new(2, 10);
         b.enter(tag_of(2), 0, &c); // generation 2's bucket 0 snapshot: nothing before it
         c.record_failure(tag_of(2));
-        b.enter(tag_of(1), 5, &c); // a stale outcome of generation 1 in the same bucket
+        // A stale outcome of generation 1 in the same bucket.
+        b.enter_slow(tag_of(1), 5, &c, &|| false);
         c.record_failure(tag_of(2));
         assert_eq!(
             b.start(2, 5).map(|s| s.failures),

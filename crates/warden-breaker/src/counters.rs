@@ -16,9 +16,11 @@
 //! tag repeats: see the bit budget in `state.rs`). That is what keeps counts
 //! exact across transitions without a lock. Every write of a shared tagged word
 //! is `Release`, after its writer checked the state word, so a closed outcome
-//! that finds a word tagged *ahead* of a generation it then finds still current
-//! knows the word for a write 2^19 to 2^20 generations late and resets it
-//! ([`Counters::reclaim`]) rather than stop counting.
+//! about to re-tag a word of another generation can first ask whether its own
+//! generation is still current ([`retag_allowed`]): a stale one then leaves a
+//! newer generation's word alone even when the 20 bits say it is older, and a
+//! current one knows a word tagged *ahead* for a write 2^19 to 2^20 generations
+//! late and re-tags it rather than stop counting.
 //!
 //! * Cells (one per [`slot`](crate::slot) that has called this breaker, 64
 //!   bytes each): `requests` and `successes`, the only counts bumped on every
@@ -171,37 +173,68 @@ const fn tagged_after(word: u64, generation: u32) -> bool {
 /// and `stale_fast_path_success_keeps_new_counts`).
 #[inline]
 fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u64 {
-    update_unless_ahead(word, generation, f).unwrap_or(0)
-}
-
-/// [`update_shared`], `None` for a word tagged with a later generation (which
-/// [`Counters::reclaim`] then looks at again).
-#[inline]
-fn update_unless_ahead(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> Option<u64> {
-    // Relaxed: a look that only feeds the exchange; a word ahead is looked at again
-    // (and fenced) by `Counters::reclaim` before anything is decided on it.
+    // Relaxed: a look that only feeds the exchange.
     let mut cur = word.load(Ordering::Relaxed);
     loop {
         if tagged_after(cur, generation) {
-            return None;
+            return 0;
         }
         let next = f(wide_in(cur, generation)) & COUNT_MASK;
         match word.compare_exchange_weak(
             cur,
             tagged(generation, next),
-            // Release: pairs with the Acquire fence of a thread that finds this word
-            // ahead of its generation (`Counters::reclaim`): this thread's check of
-            // the state word, made before, happens before that thread's look at the
-            // state word. No other memory is published through these counts,
-            // and the exchange alone keeps increments from being lost.
+            // Release: pairs with the Acquire fence in `retag_allowed` of a thread
+            // that finds this word tagged otherwise than its generation: this
+            // thread's check of the state word, made before, happens before that
+            // thread's look at the state word. No other memory is published through
+            // these counts, and the exchange alone keeps increments from being lost.
             Ordering::Release,
             // Relaxed: a failed exchange only feeds the next look.
             Ordering::Relaxed,
         ) {
-            Ok(_) => return Some(next),
+            Ok(_) => return next,
             Err(actual) => cur = actual,
         }
     }
+}
+
+/// Whether an update of a closed (or disabled) generation may re-tag a shared
+/// word it found tagged with another generation: only if `current` says its
+/// generation is still the breaker's.
+///
+/// Every writer of a shared tagged word checks its generation against the state
+/// word and then writes with Release; the Acquire fence here pairs with that
+/// write, so `current`'s load of the state word finds at least the generation
+/// that writer had checked. Hence:
+///
+/// * a word of a *later* generation is never re-tagged by a stale update (it
+///   finds its generation over), which before asked nothing and was refused by
+///   the tag alone; so is a word of the *current* generation found by an update
+///   a lap late, whose 20 bits make that word read as older: left to the tag
+///   alone, the late update would re-tag it with its own generation and wipe the
+///   current generation's count;
+/// * a word that reads as ahead of a generation found still current can only
+///   have been written by a thread of the check-to-write window, between 2^19 and
+///   2^20 generations late (see the bit budget in `state.rs`): it is re-tagged
+///   (its stale count dropped), where the tag alone would refuse every update of
+///   the current generation until the generation reached it (in a closed
+///   generation without an interval, possibly never: the breaker would stop
+///   counting failures);
+/// * a word of an earlier generation is re-tagged as before, once per word and
+///   generation (the first update of each generation pays for one more look at
+///   the state word).
+///
+/// The ask and the exchange that follows it are a check-to-write window of their
+/// own: preempted between them while the word changes and changes back to the
+/// value seen (a failure streak ended and begun again, in a generation reached
+/// meanwhile), the exchange succeeds on that generation's word; the bit budget
+/// in `state.rs` states it with the shared words' other limits.
+#[cold]
+#[inline(never)]
+fn retag_allowed(current: &dyn Fn() -> bool) -> bool {
+    // Acquire: pairs with the Release of the write that tagged the word (see above).
+    fence(Ordering::Acquire);
+    current()
 }
 
 /// The key of the full generation `lap << 20 | generation`: its counter tag with
@@ -998,7 +1031,7 @@ impl Counters {
             cf,
             tag,
             // Release: pairs with the Acquire fence of a thread that finds this word
-            // ahead of its generation (see `Counters::reclaim`), as for every shared
+            // tagged otherwise than its generation (see `retag_allowed`), as for every shared
             // write.
             Ordering::Release,
             // Relaxed: losing this race means a failure (or the sweep, or another
@@ -1096,17 +1129,17 @@ impl Counters {
         t
     }
 
-    /// A closed-state failure in the generation keyed `key`, its generation never
-    /// taken for current; see [`Self::record_failure_in`].
+    /// A closed-state failure in the generation keyed `key`, taken for the
+    /// breaker's current generation; see [`Self::record_failure_in`].
     #[cfg(test)]
     pub(crate) fn record_failure(&self, key: u64) -> (Counts, u64) {
-        self.record_failure_in(key, || false)
+        self.record_failure_in(key, || true)
     }
 
     /// A closed-state failure in the generation keyed `key`; returns the
     /// generation's counts including it. `current` says whether that generation is
-    /// still the breaker's, asked only when a shared word reads as ahead of it (see
-    /// [`Self::reclaim`]).
+    /// still the breaker's, asked only before a shared word tagged with another
+    /// generation is re-tagged (see [`retag_allowed`]).
     pub(crate) fn record_failure_in(&self, key: u64, current: impl Fn() -> bool) -> (Counts, u64) {
         let generation = generation_of(key);
         let total_failures = self.update_rare(&self.rare.failures, generation, |c| c + 1, &current);
@@ -1139,7 +1172,7 @@ impl Counters {
     /// A slow closed-state call, whose success or failure this thread has already
     /// counted; returns the generation's slow calls including it.
     /// `current` says whether `generation` is still the breaker's, asked only when
-    /// the word reads as ahead of it (see [`Self::reclaim`]).
+    /// the word reads as ahead of it (see [`retag_allowed`]).
     pub(crate) fn record_slow(&self, generation: u32, current: impl Fn() -> bool) -> u64 {
         self.record_slow_total();
         self.count_slow(generation, current)
@@ -1153,13 +1186,8 @@ impl Counters {
         // Relaxed: the first look only feeds the exchange.
         let mut cur = word.load(Ordering::Relaxed);
         loop {
-            if tagged_after(cur, generation) {
-                if !self.reclaim(generation, &current) {
-                    return 0;
-                }
-                // Relaxed: a look, as above.
-                cur = word.load(Ordering::Relaxed);
-                continue;
+            if cur & !COUNT_MASK != tag_of(generation) && !retag_allowed(&current) {
+                return 0;
             }
             let next = (wide_in(cur, generation) + 1) & COUNT_MASK;
             match word.compare_exchange_weak(
@@ -1207,16 +1235,17 @@ impl Counters {
     }
 
     /// [`Self::record_exclusion`] in a closed (or disabled) generation, `current`
-    /// saying whether it is still the breaker's (see [`Self::reclaim`]).
+    /// saying whether it is still the breaker's (see [`retag_allowed`]).
     pub(crate) fn record_exclusion_in(&self, generation: u32, current: impl Fn() -> bool) {
         self.update_rare(&self.rare.exclusions, generation, |c| c + 1, &current);
     }
 
-    /// [`update_shared`] of a word of `rare` in a closed (or disabled) generation.
-    /// A word found ahead of `generation` is either a later generation's (this
-    /// update is stale) or a write of the check-to-write window (see the bit budget
-    /// in `state.rs`); if `current` says the generation is still the breaker's, it
-    /// is the latter, and the words ahead are reclaimed and the update made.
+    /// [`update_shared`] of a word of `rare` in a closed (or disabled) generation,
+    /// `current` saying whether `generation` is still the breaker's.
+    ///
+    /// A word tagged with another generation is asked about first (see
+    /// [`retag_allowed`]); a word of this generation is updated as by
+    /// [`update_shared`].
     #[inline]
     fn update_rare(
         &self,
@@ -1225,81 +1254,30 @@ impl Counters {
         f: impl Fn(u64) -> u64,
         current: &impl Fn() -> bool,
     ) -> u64 {
-        match update_unless_ahead(word, generation, &f) {
-            Some(count) => count,
-            None => self.reclaim_and_update(word, generation, &f, current),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn reclaim_and_update(
-        &self,
-        word: &AtomicU64,
-        generation: u32,
-        f: &impl Fn(u64) -> u64,
-        current: &impl Fn() -> bool,
-    ) -> u64 {
-        if self.reclaim(generation, current) {
-            update_shared(word, generation, f)
-        } else {
-            0
-        }
-    }
-
-    /// Rewrites every shared word of `rare` tagged ahead of `generation` to
-    /// `[generation | 0]`, as long as `current` says `generation` is still the
-    /// breaker's; returns `false` (and stops) once it says not.
-    ///
-    /// Why a word ahead of a current generation can be rewritten: a later
-    /// generation's writer checked the state word (and found that later generation)
-    /// before its write, and published the write with Release; the Acquire fence
-    /// after seeing the word orders that check before `current`'s load of the state
-    /// word, which then cannot find this earlier generation. So a word ahead of a
-    /// generation still current was written by a thread of the check-to-write
-    /// window, between 2^19 and 2^20 generations late (modulo 2^20): left, it would
-    /// make this generation's updates of the word take themselves for stale ones
-    /// until the generation reached its tag (in a closed generation without an
-    /// interval, possibly never), so the breaker could stop counting failures. Its
-    /// count was never this generation's, so it goes with the tag. Each word is
-    /// checked again after its own look, since the generation may move on while this
-    /// runs; a word that changes before the exchange is looked at again, unless it
-    /// changes back to the value seen: the reclaim has a check-to-write window of
-    /// its own. Preempted between `current` and the exchange while the breaker
-    /// reaches the word's tag and makes the word what it was (a failure streak
-    /// ended and begun again), the exchange wipes that generation's count. That
-    /// takes a write 2^19 to 2^20 generations late and then this preemption; the
-    /// bit budget in `state.rs` states it with the shared words' other limits.
-    #[cold]
-    fn reclaim(&self, generation: u32, current: &impl Fn() -> bool) -> bool {
-        for word in self.rare.words() {
-            // Relaxed: a look; seeing a later tag, the fence below orders it.
-            let mut w = word.load(Ordering::Relaxed);
-            while tagged_after(w, generation) {
-                // Acquire: pairs with the Release of the write that tagged the word
-                // ahead (every writer of a shared tagged word publishes with Release),
-                // so `current`'s load of the state word sees at least the word that
-                // writer had checked its generation against.
-                fence(Ordering::Acquire);
-                if !current() {
-                    return false;
-                }
-                match word.compare_exchange(
-                    w,
-                    tagged(generation, 0),
-                    // Release: this thread's check of the state word (`current`)
-                    // happens before the look of a thread that finds this word ahead
-                    // of its own generation, as for every shared write.
-                    Ordering::Release,
-                    // Relaxed: the word found is looked at again, fenced as above.
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(actual) => w = actual,
-                }
+        let tag = tag_of(generation);
+        // Relaxed: a look that feeds the exchange; a word of another generation is
+        // fenced in `retag_allowed` before anything is decided on it.
+        let mut cur = word.load(Ordering::Relaxed);
+        loop {
+            if cur & !COUNT_MASK != tag && !retag_allowed(current) {
+                return 0;
+            }
+            let next = f(wide_in(cur, generation)) & COUNT_MASK;
+            match word.compare_exchange_weak(
+                cur,
+                tagged(generation, next),
+                // Release: pairs with the Acquire fence in `retag_allowed` of a thread
+                // that finds this word tagged otherwise than its generation: this
+                // thread's check of the state word, made before, happens before that
+                // thread's look at the state word.
+                Ordering::Release,
+                // Relaxed: the word found is looked at again, as above.
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => cur = actual,
             }
         }
-        true
     }
 
     /// A half-open probe that gave its slot back (ignored or dropped).
@@ -1318,7 +1296,7 @@ impl Counters {
     /// before it clears `PENDING`, so no later generation's count can exist yet.
     pub(crate) fn set_retrips(&self, open_generation: u32, retrips: u32) {
         // Release: pairs with the Acquire fence of a thread that finds this word
-        // ahead of its generation (see `Counters::reclaim`), as for every shared
+        // tagged otherwise than its generation (see `retag_allowed`), as for every shared
         // write. (The count itself reaches the next half-open generation's re-trip by
         // the Release that clears PENDING after this transition: see `open_after`.)
         self.rare
@@ -1340,7 +1318,7 @@ impl Counters {
     /// any later generation from starting.
     pub(crate) fn set_half_open_deadline(&self, generation: u32, deadline: u64) {
         // Release: pairs with the Acquire fence of a thread that finds this word
-        // ahead of its generation (see `Counters::reclaim`), as for every shared
+        // tagged otherwise than its generation (see `retag_allowed`), as for every shared
         // write; the deadline itself may be seen late (see `half_open_deadline`).
         self.rare.half_open_deadline.store(
             tag_of(generation) | (deadline & COUNT_MASK),
@@ -1413,7 +1391,7 @@ impl Counters {
                     w,
                     tagged(generation, 0),
                     // Release: pairs with the Acquire fence of a thread that finds this
-                    // word ahead of its generation (see `Counters::reclaim`): the sweep
+                    // word tagged otherwise than its generation (see `retag_allowed`): the sweep
                     // runs after the exchange that installed `generation`.
                     Ordering::Release,
                     Ordering::Relaxed,
@@ -1454,13 +1432,15 @@ mod tests {
         assert_eq!(c.totals().rejected_open, 1);
     }
 
-    /// A failure (or ignored or slow call) whose generation is current resets the
-    /// shared words tagged ahead of it (written by a thread of the check-to-write
-    /// window) and counts; one whose generation is not current (the words ahead are
-    /// a later generation's) leaves them and counts nothing; and nobody is asked
-    /// whether a generation is current while no word reads as ahead.
+    /// A failure (or ignored or slow call) whose generation is current re-tags the
+    /// shared words it writes that are tagged ahead of it (written by a thread of
+    /// the check-to-write window) and counts; one whose generation is not current
+    /// leaves them (a later generation's) and counts nothing; the current
+    /// generation is asked about only before a word of another generation is
+    /// re-tagged, and a stale update never re-tags a word, whatever its 20 bits say
+    /// (a word of the current generation reads as older to an update a lap late).
     #[test]
-    fn a_current_outcome_reclaims_words_tagged_ahead() {
+    fn a_closed_update_asks_before_it_retags_a_word() {
         let poisoned = || {
             let c = Counters::new(5);
             for word in c.rare.words() {
@@ -1472,10 +1452,8 @@ mod tests {
         let (counts, calls) = c.record_failure_in(key_of(5, 0), || true);
         assert_eq!((counts.total_failures, counts.consecutive_failures), (1, 1));
         assert_eq!(calls, 1);
-        // Every word tagged ahead was reset, not only those the failure writes.
-        for word in [&c.rare.slow, &c.rare.retrips, &c.rare.released] {
-            assert_eq!(word.load(Ordering::Relaxed), tagged(5, 0));
-        }
+        // Words this failure does not write keep their tag until their own update.
+        assert_eq!(c.rare.released.load(Ordering::Relaxed), tagged(9, 3));
         let c = poisoned();
         let (counts, _) = c.record_failure_in(key_of(5, 0), || false);
         assert_eq!((counts.total_failures, counts.consecutive_failures), (0, 0));
@@ -1497,25 +1475,33 @@ mod tests {
         assert_eq!(c.count_slow(5, || false), 0);
         assert_eq!(c.rare.slow.load(Ordering::Relaxed), tagged(9, 3));
 
+        // Words of this generation: nobody is asked.
         let c = Counters::new(5);
         let (counts, _) = c.record_failure_in(key_of(5, 0), || unreachable!());
         assert_eq!(counts.total_failures, 1);
         c.record_exclusion_in(5, || unreachable!());
         assert_eq!(c.count_slow(5, || unreachable!()), 1);
-        // A word of an earlier generation is no reason to ask either.
+        // A word of an earlier generation is re-tagged once asked...
         c.rare.failures.store(tagged(2, 7), Ordering::Relaxed);
-        let (counts, _) = c.record_failure_in(key_of(5, 0), || unreachable!());
+        let (counts, _) = c.record_failure_in(key_of(5, 0), || true);
         assert_eq!(counts.total_failures, 1);
+        // ... and a generation no longer current leaves it, even when its 20 bits
+        // read as older: generation 5 a lap late finds generation 4 + 2^20's word.
+        let c = Counters::new(5);
+        c.rare.failures.store(tagged(4, 2), Ordering::Relaxed);
+        let (counts, _) = c.record_failure_in(key_of(5, 0), || false);
+        assert_eq!(counts.total_failures, 0);
+        assert_eq!(c.rare.failures.load(Ordering::Relaxed), tagged(4, 2));
     }
 
-    /// Review (s13): a reclaim that found its generation current is preempted
+    /// Review (s13): an update that found its generation current is preempted
     /// before its exchange; the breaker moves on to the very generation the stale
     /// word is tagged with, whose own success ends the (stale) streak and whose own
     /// failure starts one of the same length, so the word holds exactly what the
-    /// reclaim saw. The exchange then succeeds (ABA) and wipes the newer
+    /// update saw. The exchange then succeeds (ABA) and wipes the newer
     /// generation's streak: a count the newer generation made itself is lost.
     #[test]
-    #[ignore = "a reclaim's own check-to-write window (the streak word can return to the value it saw): see the bit budget in state.rs"]
+    #[ignore = "the ask before a re-tag and its exchange are a check-to-write window of their own (the streak word can return to the value it saw): see the bit budget in state.rs"]
     fn a_reclaim_preempted_before_its_exchange_keeps_a_newer_generations_streak() {
         let c = Counters::new(5);
         // A failure 2^20 - 1 generations late wrote only the streak (preempted after

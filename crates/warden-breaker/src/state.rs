@@ -79,30 +79,34 @@
 //!   make the current generation's updates of it take themselves for stale ones
 //!   until the generation reached the tag (a closed generation without a
 //!   counting interval makes no change, so the breaker would stop counting
-//!   failures for good). So a closed or disabled failure, ignored call or slow
-//!   call that finds one of the counters' shared words ahead asks whether its
-//!   own generation is still the breaker's (the state word, by full generation,
-//!   after an Acquire fence that pairs with the Release every writer of those
-//!   words publishes with: a later generation's writer checked the state word
-//!   before its write, so that load cannot find the earlier generation); if it
-//!   is, the word can only be such a late write, and every word ahead is reset
-//!   to the generation's zero, its stale count with it (`Counters::reclaim`;
-//!   loom models `interval::interval_reset_races_failure` and
-//!   `interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls`). A word
-//!   tagged ahead that no current outcome touches before the generation reaches
-//!   its tag counts the stale write there, and a reclaim preempted between its
-//!   check and its exchange while the breaker reaches the word's tag and the word
-//!   returns to the value it saw wipes that generation's count (the reclaim's
-//!   own window). The count window's and slow calls' ring slots are reclaimed
-//!   the same way by the failure or slow call whose index maps to them, and the
-//!   time window's bucket slots by the outcome that enters the bucket (loom:
+//!   failures for good). So a closed or disabled outcome about to re-tag one of
+//!   those words because it holds another generation's (the failure, streak,
+//!   exclusion and slow-call counts, a count-window slot, a time-window bucket)
+//!   first asks whether its own generation is still the breaker's: the state
+//!   word, by full generation, after an Acquire fence that pairs with the
+//!   Release every writer of those words publishes with (a later generation's
+//!   writer checked the state word before its write, so that load cannot find
+//!   the earlier generation; `counters::retag_allowed`, loom models
+//!   `interval::interval_reset_races_failure`,
+//!   `interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls`,
 //!   `stale_slots::stale_failure_never_overwrites_the_new_generations_window`,
-//!   `stale_slots::stale_failure_never_claims_the_new_generations_bucket`). The
-//!   other shared words (the throttle's word, the half-open counts, the cell of
-//!   the threads past the owned slots) are not reclaimed: one tagged ahead drops
-//!   the current generation's updates of it until the generation reaches its tag
+//!   `stale_slots::stale_failure_never_claims_the_new_generations_bucket`). A
+//!   stale outcome then leaves the word alone, even a lap late, when the current
+//!   generation's tag reads to it as older, so a late write never replaces what
+//!   the current generation counted; a current one re-tags a word tagged ahead,
+//!   its stale count dropped, rather than stop counting. What is left: a late
+//!   write that finds a word still tagged with its own generation (no current
+//!   outcome wrote it yet) lands, and counts there if the generation reaches its
+//!   tag before a current outcome re-tags it; the ask and the exchange after it
+//!   are a check-to-write window of their own (preempted between them while the
+//!   word changes and changes back to the value seen, the exchange lands on that
+//!   generation's word); and the other shared words (the throttle's word, the
+//!   half-open counts, the cell of the threads past the owned slots, and the
+//!   streak's end a success writes) do not ask: one tagged ahead drops the
+//!   current generation's updates of it until the generation reaches its tag
 //!   or, for the throttle's word, until the next sweep (every [`SWEEP_PERIOD`]
-//!   generations) clears it. Words that
+//!   generations) clears it, and a late success can end the current
+//!   generation's failure streak. Words that
 //!   hold no lap can likewise repeat a lap later under an exchange decided in
 //!   that window. Closing these needs a full generation in every shared word
 //!   (128-bit compare-and-swap, which the loom models cannot check) or a

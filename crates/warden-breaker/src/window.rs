@@ -66,12 +66,16 @@ impl EventRing {
     /// (overwritten, that event would count as in the window for good). Index 0 is
     /// no event (a stale failure's counter update returns 0).
     ///
-    /// A slot that reads as later while `current` says `generation` is still the
-    /// breaker's was written by a thread of the check-to-write window, 2^19 to 2^20
-    /// generations late (see the bit budget in `state.rs`): left, it would count as
-    /// in the window for every index that maps to it, so it is overwritten. The
-    /// argument is the counters' (`Counters::reclaim`): every write of a slot is
-    /// Release, after its writer checked the state word.
+    /// A slot of another generation is overwritten only if `current` says
+    /// `generation` is still the breaker's, the counters' rule for re-tagging a
+    /// word (`counters::retag_allowed`; every write of a slot is Release, after its
+    /// writer checked the state word). So a stale failure leaves the current
+    /// generation's slot alone even a lap late, when its 20 bits read as older; and
+    /// a slot that reads as later while `generation` is still current was written
+    /// by a thread of the check-to-write window, 2^19 to 2^20 generations late (see
+    /// the bit budget in `state.rs`): left, it would count as in the window for
+    /// every index that maps to it, so the next event whose index maps to it
+    /// overwrites it.
     pub(crate) fn record(
         &self,
         generation: u32,
@@ -88,10 +92,10 @@ impl EventRing {
         // anything is decided on it.
         let mut cur = slot.load(Ordering::Relaxed);
         loop {
-            if later_generation(cur, generation) {
+            if cur != 0 && cur & TAG_MASK != tag_of(generation) & TAG_MASK {
                 // Acquire: pairs with the Release exchange below of the thread that
-                // wrote the later tag, after checking the state word: `current`'s load
-                // of the state word then finds that later generation if it exists.
+                // wrote the other tag, after checking the state word: `current`'s load
+                // of the state word then finds that generation if it is later.
                 fence(Ordering::Acquire);
                 if !current() {
                     return;
@@ -170,15 +174,6 @@ impl EventRing {
     }
 }
 
-/// Whether slot word `w` holds an event of a generation after `generation` (modulo
-/// the 20-bit wrap: up to half the generation space ahead; sweeps keep older tags
-/// from lingering that long).
-fn later_generation(w: u64, generation: u32) -> bool {
-    let tag = (w & TAG_MASK) >> PAYLOAD_BITS;
-    let ahead = tag.wrapping_sub(u64::from(generation)) & (TAG_MASK >> PAYLOAD_BITS);
-    w != 0 && ahead != 0 && ahead < 1 << (crate::state::GEN_BITS - 1)
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -236,10 +231,10 @@ mod tests {
     #[test]
     fn other_generations_and_unwritten_slots_count_as_in() {
         let ring = EventRing::new(4);
-        ring.record(1, 1, 1, || false);
+        ring.record(1, 1, 1, || true);
         // Generation 2's first failure at call 10: its slot is unwritten, so in.
         assert_eq!(ring.in_window(2, 1, 10, 4), 1);
-        ring.record(2, 1, 10, || false);
+        ring.record(2, 1, 10, || true);
         assert_eq!(ring.in_window(2, 1, 10, 4), 1);
         assert_eq!(ring.in_window(2, 1, 14, 4), 0, "four calls later it left");
         // A slot of another generation at the same index reads as unknown: in.
@@ -285,7 +280,7 @@ mod tests {
         ring.record(5, 1, 1, || false); // 5 is over: 9 is real
         assert_eq!(ring.in_window(9, 1, 3, 2), 0);
         assert_eq!(ring.in_window(9, 1, 2, 2), 1);
-        // Nobody is asked while no slot reads as later.
+        // Nobody is asked about an empty slot or one of its own generation.
         let ring = EventRing::new(2);
         ring.record(5, 1, 1, || unreachable!());
         ring.record(4, 1, 1, || false);

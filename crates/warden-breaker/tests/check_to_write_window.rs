@@ -56,7 +56,7 @@
 //! generation's updates of that word would take themselves for older than it and
 //! be dropped, so the current generation's failures would go uncounted and could
 //! not trip the breaker. The "leaves later failures counted" cases check that the
-//! next current failure reclaims such a word and counts (`Counters::reclaim`).
+//! next current failure re-tags such a word and counts (`counters::retag_allowed`).
 //! Two cases are ignored: a failure written exactly a lap late, and one a lap
 //! less one late that the generation reaches before any current failure. They
 //! show the limit the bit budget in `state.rs` states for the shared words, and

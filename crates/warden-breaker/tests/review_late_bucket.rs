@@ -1,0 +1,140 @@
+//! A late write (2^20 - 1 generation changes inside a stale outcome's
+//! check-to-write window, made by a clock hook, followed by three current
+//! failures) over a bucket slot or a counter word the current generation has
+//! already written, found in review of `a0acb60`, where both cases failed:
+//!
+//! * the stale success claimed the time window's slot (the current generation's
+//!   tag read as older to it, and an older slot was claimed without asking),
+//!   and the current generation's next outcome took it back with a snapshot
+//!   taken then: every call counted in the bucket before the late write left
+//!   the window (four failures of four calls did not trip);
+//! * the stale failure re-tagged the failure word the same way, and the next
+//!   current failure reset it: the generation's three earlier failures were
+//!   gone from its counts.
+//!
+//! Both now ask whether their generation is still current before re-tagging a
+//! word of another generation (`counters::retag_allowed`, `Buckets::rotate`),
+//! and leave it. The controls make one reset instead of 2^20 - 1.
+#![cfg(not(loom))]
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use warden_breaker::{CircuitBreaker, Clock, SlowCalls, State, TimeWindow};
+
+const LAP: u32 = 1 << 20;
+
+/// Stands at 0; armed, its next read makes `resets` resets, then three current
+/// failures (the generation's calls before the late write).
+#[derive(Debug, Default)]
+struct HookClock {
+    armed: AtomicBool,
+    resets: AtomicU32,
+    ran: AtomicU32,
+    breaker: OnceLock<Weak<CircuitBreaker>>,
+}
+
+#[derive(Debug)]
+struct Shared(Arc<HookClock>);
+
+impl Clock for Shared {
+    fn now_nanos(&self) -> u64 {
+        let c = &self.0;
+        if c.armed.swap(false, Ordering::SeqCst) {
+            let cb = c.breaker.get().and_then(Weak::upgrade).expect("alive");
+            for _ in 0..c.resets.load(Ordering::SeqCst) {
+                cb.reset();
+            }
+            for _ in 0..3 {
+                assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+            }
+            assert_eq!(cb.state(), State::Closed, "3 of a minimum of 4");
+            c.ran.fetch_add(1, Ordering::SeqCst);
+        }
+        0
+    }
+}
+
+fn late_success_then_one_failure(resets: u32) -> Arc<CircuitBreaker> {
+    let clock = Arc::new(HookClock::default());
+    let cb = Arc::new(
+        CircuitBreaker::builder("late-bucket")
+            .time_window(
+                TimeWindow::new(Duration::from_millis(10))
+                    .with_buckets(1)
+                    .with_min_calls(4)
+                    .with_failure_rate_percent(100),
+            )
+            .clock(Shared(Arc::clone(&clock)))
+            .build()
+            .expect("valid"),
+    );
+    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
+    let permit = cb.try_acquire().expect("closed admits");
+    clock.resets.store(resets, Ordering::SeqCst);
+    clock.armed.store(true, Ordering::SeqCst);
+    permit.success(); // stale: `resets` changes happen at its clock read
+    assert_eq!(clock.ran.load(Ordering::SeqCst), 1, "the hook ran once");
+    assert_eq!(cb.state(), State::Closed);
+    let c = cb.counts();
+    assert_eq!((c.total_failures, c.total_successes), (3, 0), "{cb:?}");
+    assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+    cb
+}
+
+#[test]
+fn a_late_success_a_lap_less_one_behind_keeps_the_bucket_s_earlier_failures_in_the_window() {
+    let cb = late_success_then_one_failure(LAP - 1);
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "4 failures of 4 calls in one bucket did not trip: {cb:?}"
+    );
+}
+
+#[test]
+fn control_a_late_success_one_behind_then_one_failure_trips() {
+    let cb = late_success_then_one_failure(1);
+    assert_eq!(cb.state(), State::Open, "{cb:?}");
+}
+
+/// The shared failure word, the same shape: a late *failure* (a lap less one
+/// behind) reaches the word after the current generation counted three
+/// failures, and must leave it (the word's tag reads as older to it).
+fn late_failure_then_one_failure(resets: u32) -> Arc<CircuitBreaker> {
+    let clock = Arc::new(HookClock::default());
+    let cb = Arc::new(
+        CircuitBreaker::builder("late-failure")
+            .slow_calls(SlowCalls::new(Duration::from_secs(1)))
+            .clock(Shared(Arc::clone(&clock)))
+            .build()
+            .expect("valid"),
+    );
+    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
+    let permit = cb.try_acquire().expect("closed admits");
+    clock.resets.store(resets, Ordering::SeqCst);
+    clock.armed.store(true, Ordering::SeqCst);
+    permit.failure(); // stale: `resets` changes happen at its clock read
+    assert_eq!(clock.ran.load(Ordering::SeqCst), 1, "the hook ran once");
+    assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+    cb
+}
+
+#[test]
+fn a_late_failure_a_lap_less_one_behind_keeps_the_generation_s_earlier_failures() {
+    let cb = late_failure_then_one_failure(LAP - 1);
+    let c = cb.counts();
+    assert_eq!(
+        (c.total_failures, c.consecutive_failures),
+        (4, 4),
+        "the current generation's failures before the late write: {cb:?}"
+    );
+}
+
+#[test]
+fn control_a_late_failure_one_behind_keeps_the_generation_s_failures() {
+    let cb = late_failure_then_one_failure(1);
+    let c = cb.counts();
+    assert_eq!((c.total_failures, c.consecutive_failures), (4, 4), "{cb:?}");
+}
