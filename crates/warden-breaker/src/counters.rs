@@ -1171,8 +1171,8 @@ impl Counters {
 
     /// A slow closed-state call, whose success or failure this thread has already
     /// counted; returns the generation's slow calls including it.
-    /// `current` says whether `generation` is still the breaker's, asked only when
-    /// the word reads as ahead of it (see [`retag_allowed`]).
+    /// `current` says whether `generation` is still the breaker's, asked only
+    /// before the word of another generation is re-tagged (see [`retag_allowed`]).
     pub(crate) fn record_slow(&self, generation: u32, current: impl Fn() -> bool) -> u64 {
         self.record_slow_total();
         self.count_slow(generation, current)

@@ -159,19 +159,30 @@ impl EventRing {
         events - lo + 1
     }
 
-    /// Empties every slot not tagged `generation` (run with the counters' sweep,
-    /// so no tag stays behind long enough for the 20-bit generation to wrap onto it,
-    /// nor half the generation space behind, where [`Self::record`] would take it
-    /// for a later generation's).
+    /// Empties every slot tagged with a generation before `generation` (run with
+    /// the counters' sweep, so no tag stays behind long enough for the 20-bit
+    /// generation to wrap onto it, nor half the generation space behind, where it
+    /// would read as ahead). A slot tagged with a later generation is left: the
+    /// sweep runs after the exchange that installed `generation`, and the breaker
+    /// may have moved on, and written that slot, meanwhile (emptied, it would count
+    /// as in the window; found in review).
     pub(crate) fn sweep(&self, generation: u32) {
         for slot in self.slots.iter() {
             // Relaxed: see `record`; a lost exchange means a fresh event landed.
             let w = slot.load(Ordering::Relaxed);
-            if w & TAG_MASK != tag_of(generation) & TAG_MASK {
+            if w & TAG_MASK != tag_of(generation) & TAG_MASK && !tagged_later(w, generation) {
                 let _ = slot.compare_exchange(w, 0, Ordering::Relaxed, Ordering::Relaxed);
             }
         }
     }
+}
+
+/// Whether slot word `w` holds an event of a generation after `generation`
+/// (modulo the 20-bit wrap: up to half the generation space ahead).
+fn tagged_later(w: u64, generation: u32) -> bool {
+    let ahead = ((w & TAG_MASK) >> PAYLOAD_BITS).wrapping_sub(u64::from(generation))
+        & (TAG_MASK >> PAYLOAD_BITS);
+    ahead != 0 && ahead < 1 << (crate::state::GEN_BITS - 1)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -284,6 +295,33 @@ mod tests {
         let ring = EventRing::new(2);
         ring.record(5, 1, 1, || unreachable!());
         ring.record(4, 1, 1, || false);
+    }
+
+    /// Review (s13-review3): the sweep of generation 5 runs after the exchange that
+    /// installed 5, and the breaker can move on to 6 before it reaches the ring
+    /// (it sweeps every counter cell first). `Counters::sweep` leaves a word
+    /// already tagged later ("the breaker moved on while this sweep ran"); the
+    /// ring's sweep emptied it (before this was fixed), and an empty slot counts
+    /// as in the window for good: generation 6's first failure, four calls old, still counts in a
+    /// window of 4, and 2 of 4 trips a 50 % rule on one real failure.
+    #[test]
+    fn a_late_sweep_keeps_a_later_generations_events() {
+        // Control: generation 6's own sweep keeps its events.
+        let ring = EventRing::new(4);
+        ring.record(6, 1, 1, || true);
+        ring.sweep(6);
+        ring.record(6, 2, 6, || true);
+        assert_eq!(ring.in_window(6, 2, 6, 4), 1);
+
+        let ring = EventRing::new(4);
+        ring.record(6, 1, 1, || true); // generation 6's first failure, at call 1
+        ring.sweep(5); // generation 5's sweep, still running
+        ring.record(6, 2, 6, || true); // its second failure, at call 6
+        assert_eq!(
+            ring.in_window(6, 2, 6, 4),
+            1,
+            "the failure at call 1 left a window of the last 4 calls (3..=6)"
+        );
     }
 
     #[test]
