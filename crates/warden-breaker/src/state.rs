@@ -94,11 +94,14 @@
 //!   stale outcome then leaves the word alone, even a lap late, when the current
 //!   generation's tag reads to it as older, so a late write never replaces what
 //!   the current generation counted; a current one re-tags a word tagged ahead,
-//!   its stale count dropped, rather than stop counting. What is left: a late
-//!   write that finds a word still tagged with its own generation (no current
-//!   outcome wrote it yet) lands, and counts there if the generation reaches its
-//!   tag before a current outcome re-tags it; the ask and the exchange after it
-//!   are a check-to-write window of their own (preempted between them while the
+//!   its stale count dropped, rather than stop counting. A late write that finds
+//!   a word tagged with its own 20 bits asks nothing and lands; since the sweep
+//!   re-tags every such word every [`SWEEP_PERIOD`] generations, that is, past
+//!   the first sweep, only a word written by a generation with the same 20 bits
+//!   since the last sweep: an ended one (the write then counts nowhere) or,
+//!   exactly a lap late, the current one, the case left open (tests:
+//!   `tests/review_late_bucket.rs`, ignored). Also left: the ask and the
+//!   exchange after it are a check-to-write window of their own (preempted between them while the
 //!   word changes and changes back to the value seen, the exchange lands on that
 //!   generation's word); and the other shared words (the throttle's word, the
 //!   half-open counts, the cell of the threads past the owned slots, and the
@@ -112,9 +115,8 @@
 //!   (128-bit compare-and-swap, which the loom models cannot check) or a
 //!   protocol that keeps the generation from reusing 20 bits a paused writer
 //!   announced (a fence on every failure). `tests/check_to_write_window.rs`
-//!   hits each case on purpose (its two shared-word cases that these leave open,
-//!   a write exactly a lap late and a word ahead reached by the generation, are
-//!   ignored until then).
+//!   and `tests/review_late_bucket.rs` hit these windows on purpose (the one
+//!   case left open there is ignored until it is closed).
 //!
 //!   The shared words (the cell of the threads past the owned slots included)
 //!   are swept every [`SWEEP_PERIOD`] generations so a long-idle word is never
