@@ -173,10 +173,25 @@ const fn tagged_after(word: u64, generation: u32) -> bool {
 /// and `stale_fast_path_success_keeps_new_counts`).
 #[inline]
 fn update_shared(word: &AtomicU64, generation: u32, f: impl Fn(u64) -> u64) -> u64 {
-    // Relaxed: a look that only feeds the exchange.
+    update_tagged(word, generation, f, |cur| !tagged_after(cur, generation))
+}
+
+/// Compare-and-swap update of a shared tagged word; returns the new count, or 0
+/// when `may_retag`, asked about a word found tagged with another generation,
+/// says to leave it.
+#[inline]
+fn update_tagged(
+    word: &AtomicU64,
+    generation: u32,
+    f: impl Fn(u64) -> u64,
+    may_retag: impl Fn(u64) -> bool,
+) -> u64 {
+    let tag = tag_of(generation);
+    // Relaxed: a look that feeds the exchange; `may_retag` orders what it decides
+    // on (see `retag_allowed`).
     let mut cur = word.load(Ordering::Relaxed);
     loop {
-        if tagged_after(cur, generation) {
+        if cur & !COUNT_MASK != tag && !may_retag(cur) {
             return 0;
         }
         let next = f(wide_in(cur, generation)) & COUNT_MASK;
@@ -1241,11 +1256,8 @@ impl Counters {
     }
 
     /// [`update_shared`] of a word of `rare` in a closed (or disabled) generation,
-    /// `current` saying whether `generation` is still the breaker's.
-    ///
-    /// A word tagged with another generation is asked about first (see
-    /// [`retag_allowed`]); a word of this generation is updated as by
-    /// [`update_shared`].
+    /// `current` saying whether `generation` is still the breaker's: a word tagged
+    /// with another generation is asked about first (see [`retag_allowed`]).
     #[inline]
     fn update_rare(
         &self,
@@ -1254,30 +1266,7 @@ impl Counters {
         f: impl Fn(u64) -> u64,
         current: &impl Fn() -> bool,
     ) -> u64 {
-        let tag = tag_of(generation);
-        // Relaxed: a look that feeds the exchange; a word of another generation is
-        // fenced in `retag_allowed` before anything is decided on it.
-        let mut cur = word.load(Ordering::Relaxed);
-        loop {
-            if cur & !COUNT_MASK != tag && !retag_allowed(current) {
-                return 0;
-            }
-            let next = f(wide_in(cur, generation)) & COUNT_MASK;
-            match word.compare_exchange_weak(
-                cur,
-                tagged(generation, next),
-                // Release: pairs with the Acquire fence in `retag_allowed` of a thread
-                // that finds this word tagged otherwise than its generation: this
-                // thread's check of the state word, made before, happens before that
-                // thread's look at the state word.
-                Ordering::Release,
-                // Relaxed: the word found is looked at again, as above.
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return next,
-                Err(actual) => cur = actual,
-            }
-        }
+        update_tagged(word, generation, f, |_| retag_allowed(current))
     }
 
     /// A half-open probe that gave its slot back (ignored or dropped).
