@@ -3,7 +3,7 @@
 //! new generation uses.
 #![cfg(loom)]
 
-use warden_breaker::{CountWindow, Counts, State, TimeWindow};
+use warden_breaker::{CountWindow, Counts, Outcome, State, TimeWindow};
 use warden_loom_tests::{explore, setup_bare};
 
 /// A count window of 2 calls, tripping at 100 % of at least 2. A failure admitted in
@@ -45,73 +45,54 @@ fn stale_failure_never_overwrites_the_new_generations_window() {
 }
 
 /// A time window of one 2 ms bucket, tripping at 100 % of at least 2 calls. The
-/// first generation has a success in the bucket (so its snapshot is published);
-/// a success admitted in it races a reset and the new generation's two failures in
-/// the same bucket, which must trip. Had the stale success re-claimed the slot the
-/// new generation published, the second failure would have found a snapshot taken
-/// after the first and seen one call, not two.
+/// first generation has a success in the bucket (so its snapshot is published); a
+/// call admitted in it reports `outcome` while the main thread resets and has the
+/// new generation fail twice in the same bucket, which must trip exactly once.
+/// Had the stale outcome claimed the slot the new generation published, the
+/// second failure would have found a snapshot taken after the first (one call,
+/// not two) or none of its generation (itself alone, under the minimum of 2).
+fn stale_outcome_races_the_new_generations_bucket(name: &str, outcome: Outcome) {
+    explore(name, 3, move || {
+        let rig = setup_bare(|b| {
+            b.time_window(
+                TimeWindow::new(std::time::Duration::from_millis(2))
+                    .with_buckets(1)
+                    .with_min_calls(2)
+                    .with_failure_rate_percent(100),
+            )
+        });
+        rig.acquire().success();
+        let old = rig.acquire();
+        let stale = rig.spawn(move |_| old.record(outcome));
+        rig.start();
+        rig.cb.reset();
+        rig.acquire().failure();
+        rig.acquire().failure();
+        stale.join().expect("model thread");
+
+        assert_eq!(rig.cb.state(), State::Open, "2 failures of 2 calls");
+        assert_eq!(rig.cb.counts(), Counts::default());
+        assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
+    });
+}
+
+/// A stale success (the success's inline path stops at its copy of the cursor
+/// unless that copy moved on).
 #[test]
 fn stale_outcome_never_claims_the_new_generations_bucket() {
-    explore(
+    stale_outcome_races_the_new_generations_bucket(
         "stale_slots::stale_outcome_never_claims_the_new_generations_bucket",
-        3,
-        || {
-            let rig = setup_bare(|b| {
-                b.time_window(
-                    TimeWindow::new(std::time::Duration::from_millis(2))
-                        .with_buckets(1)
-                        .with_min_calls(2)
-                        .with_failure_rate_percent(100),
-                )
-            });
-            rig.acquire().success();
-            let old = rig.acquire();
-            let stale = rig.spawn(move |_| old.success());
-            rig.start();
-            rig.cb.reset();
-            rig.acquire().failure();
-            rig.acquire().failure();
-            stale.join().expect("model thread");
-
-            assert_eq!(rig.cb.state(), State::Open, "2 failures of 2 calls");
-            assert_eq!(rig.cb.counts(), Counts::default());
-            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
-        },
+        Outcome::Success,
     );
 }
 
-/// The same window, with a failure admitted in the first generation: it races the
-/// reset and the new generation's two failures, which must trip exactly once. A
-/// stale failure reaches the bucket's slot itself (a failure never takes the
-/// success's inline path past its copy of the cursor), so it may find the slot
-/// published by the new generation; it must find its own generation over and leave
-/// the slot, or the new generation's second failure would find no snapshot of its
-/// own and count itself alone (under the minimum of 2).
+/// A stale failure, which reaches the bucket's slot itself: it may find the slot
+/// published by the new generation, and must find its own generation over and
+/// leave the slot.
 #[test]
 fn stale_failure_never_claims_the_new_generations_bucket() {
-    explore(
+    stale_outcome_races_the_new_generations_bucket(
         "stale_slots::stale_failure_never_claims_the_new_generations_bucket",
-        3,
-        || {
-            let rig = setup_bare(|b| {
-                b.time_window(
-                    TimeWindow::new(std::time::Duration::from_millis(2))
-                        .with_buckets(1)
-                        .with_min_calls(2)
-                        .with_failure_rate_percent(100),
-                )
-            });
-            rig.acquire().success();
-            let old = rig.acquire();
-            let stale = rig.spawn(move |_| old.failure());
-            rig.start();
-            rig.cb.reset();
-            rig.acquire().failure();
-            rig.acquire().failure();
-            stale.join().expect("model thread");
-
-            assert_eq!(rig.cb.state(), State::Open, "2 failures of 2 calls");
-            assert_eq!(rig.rec.changes(), [(State::Closed, State::Open)]);
-        },
+        Outcome::Failure,
     );
 }

@@ -426,9 +426,16 @@ impl Clock for Shared {
 /// A breaker with `SlowCalls` (1 s: on a clock standing still no call is slow)
 /// on a [`ResettingClock`].
 fn timed_breaker() -> (Arc<CircuitBreaker>, Arc<ResettingClock>) {
+    timed_breaker_with(CircuitBreaker::builder("window"))
+}
+
+/// [`timed_breaker`] from `builder` (more rules).
+fn timed_breaker_with(
+    builder: warden_breaker::Builder,
+) -> (Arc<CircuitBreaker>, Arc<ResettingClock>) {
     let clock = Arc::new(ResettingClock::default());
     let cb = Arc::new(
-        CircuitBreaker::builder("window")
+        builder
             .slow_calls(SlowCalls::new(Duration::from_secs(1)))
             .clock(Shared(Arc::clone(&clock)))
             .build()
@@ -576,21 +583,13 @@ fn control_a_timed_failure_in_its_generation_then_six_more_trip() {
 /// A breaker with a count window of 4 (trip at 50 % of 4 calls) and `SlowCalls`
 /// (for the clock read inside the check-to-write window) on a [`ResettingClock`].
 fn count_window_breaker() -> (Arc<CircuitBreaker>, Arc<ResettingClock>) {
-    let clock = Arc::new(ResettingClock::default());
-    let cb = Arc::new(
-        CircuitBreaker::builder("window")
-            .count_window(
-                warden_breaker::CountWindow::new(4)
-                    .with_min_calls(4)
-                    .with_failure_rate_percent(50),
-            )
-            .slow_calls(SlowCalls::new(Duration::from_secs(1)))
-            .clock(Shared(Arc::clone(&clock)))
-            .build()
-            .expect("valid"),
-    );
-    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
-    (cb, clock)
+    timed_breaker_with(
+        CircuitBreaker::builder("window").count_window(
+            warden_breaker::CountWindow::new(4)
+                .with_min_calls(4)
+                .with_failure_rate_percent(50),
+        ),
+    )
 }
 
 /// A failure, four successes, a failure: the last four calls hold one failure

@@ -56,16 +56,17 @@ impl Clock for Shared {
     }
 }
 
-fn late_success_then_one_failure(resets: u32) -> Arc<CircuitBreaker> {
+/// A breaker built by `builder` on a [`HookClock`], whose first call's `report`
+/// (a stale one: the hook makes `resets` changes and three current failures at
+/// its clock read) is followed by one more current failure.
+fn late_report_then_one_failure(
+    builder: warden_breaker::Builder,
+    resets: u32,
+    report: impl FnOnce(warden_breaker::Permit<'_>),
+) -> Arc<CircuitBreaker> {
     let clock = Arc::new(HookClock::default());
     let cb = Arc::new(
-        CircuitBreaker::builder("late-bucket")
-            .time_window(
-                TimeWindow::new(Duration::from_millis(10))
-                    .with_buckets(1)
-                    .with_min_calls(4)
-                    .with_failure_rate_percent(100),
-            )
+        builder
             .clock(Shared(Arc::clone(&clock)))
             .build()
             .expect("valid"),
@@ -74,13 +75,28 @@ fn late_success_then_one_failure(resets: u32) -> Arc<CircuitBreaker> {
     let permit = cb.try_acquire().expect("closed admits");
     clock.resets.store(resets, Ordering::SeqCst);
     clock.armed.store(true, Ordering::SeqCst);
-    permit.success(); // stale: `resets` changes happen at its clock read
+    report(permit); // stale: `resets` changes happen at its clock read
     assert_eq!(clock.ran.load(Ordering::SeqCst), 1, "the hook ran once");
     assert_eq!(cb.state(), State::Closed);
     let c = cb.counts();
-    assert_eq!((c.total_failures, c.total_successes), (3, 0), "{cb:?}");
+    assert_eq!(
+        (c.total_failures, c.total_successes),
+        (3, 0),
+        "the stale outcome counted: {cb:?}"
+    );
     assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
     cb
+}
+
+/// One bucket, 100 % of at least 4 calls; the late outcome is a success.
+fn late_success_then_one_failure(resets: u32) -> Arc<CircuitBreaker> {
+    let builder = CircuitBreaker::builder("late-bucket").time_window(
+        TimeWindow::new(Duration::from_millis(10))
+            .with_buckets(1)
+            .with_min_calls(4)
+            .with_failure_rate_percent(100),
+    );
+    late_report_then_one_failure(builder, resets, |p| p.success())
 }
 
 #[test]
@@ -103,22 +119,9 @@ fn control_a_late_success_one_behind_then_one_failure_trips() {
 /// behind) reaches the word after the current generation counted three
 /// failures, and must leave it (the word's tag reads as older to it).
 fn late_failure_then_one_failure(resets: u32) -> Arc<CircuitBreaker> {
-    let clock = Arc::new(HookClock::default());
-    let cb = Arc::new(
-        CircuitBreaker::builder("late-failure")
-            .slow_calls(SlowCalls::new(Duration::from_secs(1)))
-            .clock(Shared(Arc::clone(&clock)))
-            .build()
-            .expect("valid"),
-    );
-    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
-    let permit = cb.try_acquire().expect("closed admits");
-    clock.resets.store(resets, Ordering::SeqCst);
-    clock.armed.store(true, Ordering::SeqCst);
-    permit.failure(); // stale: `resets` changes happen at its clock read
-    assert_eq!(clock.ran.load(Ordering::SeqCst), 1, "the hook ran once");
-    assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
-    cb
+    let builder =
+        CircuitBreaker::builder("late-failure").slow_calls(SlowCalls::new(Duration::from_secs(1)));
+    late_report_then_one_failure(builder, resets, |p| p.failure())
 }
 
 #[test]
