@@ -360,7 +360,8 @@ mod tests {
     /// A slot published in a generation later than one still current was published
     /// by a thread of the check-to-write window (2^19 to 2^20 generations late): the
     /// current generation claims it. Unless the generation is no longer current:
-    /// then the later slot stays. Nobody is asked while no slot reads as later.
+    /// then the later slot stays. Nobody is asked about a never-used slot or one of
+    /// its own generation.
     #[test]
     fn a_current_outcome_claims_a_slot_a_late_write_published_ahead() {
         let c = Counters::new(5);
@@ -435,8 +436,8 @@ mod tests {
 
     /// Review (s13-review3): as for the count window's ring, generation 5's sweep
     /// can still be running when generation 6 publishes a bucket's snapshot; the
-    /// bucket sweep forgot it (NEVER, before this was fixed), unlike `Counters::sweep`, which leaves a
-    /// word tagged later. Generation 6 then has no start for that bucket (a
+    /// bucket sweep forgot it (NEVER, before this was fixed), unlike
+    /// `Counters::sweep`, which leaves a word tagged later. Generation 6 then has no start for that bucket (a
     /// window reads as this outcome alone), and its next outcome there claims the
     /// slot with a snapshot taken then: the bucket's earlier calls leave the
     /// window.
