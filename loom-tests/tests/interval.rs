@@ -122,7 +122,7 @@ fn stale_success_keeps_the_new_intervals_streak() {
 /// The late success either counts in the old interval (1 slow call: under the
 /// minimum) or, having read its clock before the interval ended, finds the slow-call
 /// word tagged with the new interval: then it must find its own interval over, or
-/// it would take the word for a write of the check-to-write window and reclaim it
+/// it would take the word for a write of the check-to-write window and re-tag it
 /// (its generation's zero), and the new interval's second slow call would see 1 of
 /// 2 and never trip.
 #[test]

@@ -1491,7 +1491,7 @@ mod tests {
     /// generation's streak: a count the newer generation made itself is lost.
     #[test]
     #[ignore = "the ask before a re-tag and its exchange are a check-to-write window of their own (the streak word can return to the value it saw): see the bit budget in state.rs"]
-    fn a_reclaim_preempted_before_its_exchange_keeps_a_newer_generations_streak() {
+    fn an_update_preempted_between_its_ask_and_its_exchange_keeps_a_newer_generations_streak() {
         let c = Counters::new(5);
         // A failure 2^20 - 1 generations late wrote only the streak (preempted after
         // the failure count): generation 6's tag, one failure.
@@ -1517,7 +1517,7 @@ mod tests {
         assert_eq!(
             c.closed_counts(key_of(6, 0)).consecutive_failures,
             1,
-            "generation 6's own failure streak was wiped by a stale reclaim"
+            "generation 6's own failure streak was wiped by a stale re-tag"
         );
     }
 
