@@ -47,9 +47,10 @@ use std::sync::Arc as StdArc;
 use std::cell::OnceCell;
 
 use crate::buckets::Buckets;
+use crate::claims::Claims;
 use crate::clock::{NANOS_PER_TICK, TimeBase, to_ticks};
 use crate::config::{self, RecordPath};
-use crate::counters::{Calls, Counters, generation_of, key_of, tag_of};
+use crate::counters::{Calls, Counters, full_of_key, generation_of, key_of, tag_of};
 use crate::live::{Live, Quick, Restart};
 use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
@@ -65,6 +66,13 @@ mod throttle_breaker;
 use crate::{Builder, Counts, Error, Mode, Outcome, ReconfigureError, Rejected, Settings, State};
 
 pub(crate) mod schedule;
+
+/// How many generations past its own an outcome finds the breaker before it
+/// forgets the shared words of its generation (see
+/// `CircuitBreaker::forget_if_late`): a quarter of the 20-bit range, so a write
+/// less late than this is re-tagged by the sweep at least a sweep period before
+/// its tag would read as later than the breaker's.
+const LATE: u64 = 1 << 18;
 
 /// A lock-free circuit breaker with gobreaker's semantics.
 ///
@@ -148,6 +156,9 @@ pub struct CircuitBreaker {
     throttle: Throttle,
     /// Set once the ticker may move this breaker on time (`schedule.rs`).
     scheduled: OnceBox<StdArc<schedule::Scheduled>>,
+    /// The generations threads inside an outcome's record may still write in, which
+    /// no transition installs again (see `claims.rs`).
+    claims: Claims,
 }
 
 /// The live settings, loaded from the breaker's cell at most once per operation
@@ -245,6 +256,7 @@ impl CircuitBreaker {
             full_generation: GenerationWord::new(generation.into()),
             counters,
             scheduled: OnceBox::new(),
+            claims: Claims::new(),
         }
     }
 
@@ -403,7 +415,7 @@ impl CircuitBreaker {
             // no state change to report) and clears PENDING on it.
             let next = Snapshot::closed(full, expiry).with_pending(s.is_pending());
             match self.exchange(s, next) {
-                Ok(()) => {
+                Ok(next) => {
                     if fresh {
                         self.new_generation(&Cfg::lazy(&self.live), next.generation());
                     }
@@ -523,43 +535,80 @@ impl CircuitBreaker {
         (s.generation(), word, full, self.full_generation_of(later))
     }
 
-    /// Before an exchange that moves the generation on from `cur`, a word this
-    /// thread loaded: raises the generation word to `cur`'s full generation (see
-    /// [`Self::full_generation_of`], from the same load of the generation word), so
-    /// that it is at most one behind the word the exchange installs.
+    /// `next`, a word that moves the generation on from `cur` (a word this thread
+    /// loaded) to the one after it, moved on to the first generation from there
+    /// whose 20 bits no thread claims (see `claims.rs`: almost always the one after
+    /// `cur`'s), with the generation word raised to the generation just before it,
+    /// so that it is at most one behind the word the exchange installs. Returns the
+    /// word and its full generation.
     #[inline]
-    fn raise_full_generation(&self, cur: Snapshot) {
+    fn unclaimed(&self, cur: Snapshot, next: Snapshot) -> (Snapshot, u64) {
+        // Relaxed: see `full_generation_of`; one load serves both the generation
+        // after `cur` and the raise below (a second made the generation word's loom
+        // models explore ten times the interleavings).
+        let word = self.full_generation.load(Ordering::Relaxed);
+        let after = cur.full_generation_near(word) + 1;
+        debug_assert_eq!(low_bits(after), next.generation(), "{cur:?} {next:?}");
+        let full = self.claims.first_free(after);
+        let period = u64::from(SWEEP_PERIOD);
+        if full / period != (after - 1) / period {
+            self.sweep_before(cur);
+        }
+        // Its lap too, rebuilt from `cur` now: `next` was decided on a word loaded
+        // before, and a word that holds no lap may be back a lap later, identical,
+        // when the exchange lands (the decision, a pure function of that word, holds
+        // for it; a lap taken from the first look would not).
+        let next = next.with_full_generation(full);
         // Relaxed: the exchange that follows is Release, which publishes this to
         // whoever loads its word (see `load`); the word only grows.
-        let word = self.full_generation.load(Ordering::Relaxed);
-        let full = cur.full_generation_near(word);
-        if word < full {
-            self.full_generation.fetch_max(full, Ordering::Relaxed);
+        if word < full - 1 {
+            self.full_generation.fetch_max(full - 1, Ordering::Relaxed);
         }
+        (next, full)
     }
 
-    /// Installs `next` if the word is still `cur`; `Err` carries the word found.
+    /// Installs `next` if the word is still `cur`, and returns the word installed:
+    /// `next`, or, if it moves the generation on, `next` in the first generation
+    /// whose 20 bits no thread claims (see [`Self::unclaimed`]). `Err` carries the
+    /// word found.
     #[inline]
-    fn exchange(&self, cur: Snapshot, next: Snapshot) -> Result<(), Snapshot> {
-        let success = if next.generation() != cur.generation() {
-            // A new generation: the generation word first reaches `cur`'s, so it is
-            // at most one behind `next`.
-            self.raise_full_generation(cur);
-            // Release: pairs with the Acquire of `load` (see above). Acquire: every
-            // transition (it sets PENDING) moves the generation on, and pairs with the
-            // Release that cleared PENDING after the previous transition's callbacks,
-            // ordering the callbacks.
-            Ordering::AcqRel
-        } else {
-            // Other updates (probe counts, an open request, an interval restarted in
-            // its generation) only touch the word itself, and none sets PENDING.
-            debug_assert!(cur.is_pending() || !next.is_pending(), "{cur:?} {next:?}");
-            Ordering::Relaxed
-        };
-        // Acquire on failure: the word found is loaded as `load` loads it.
+    fn exchange(&self, cur: Snapshot, next: Snapshot) -> Result<Snapshot, Snapshot> {
+        if next.generation() == cur.generation() {
+            return self.exchange_in(cur, next);
+        }
+        self.exchange_full(cur, next).map(|(next, _)| next)
+    }
+
+    /// [`Self::exchange`] of a word `next` that moves the generation on; returns the
+    /// word installed and its full generation.
+    #[inline]
+    fn exchange_full(&self, cur: Snapshot, next: Snapshot) -> Result<(Snapshot, u64), Snapshot> {
+        debug_assert_ne!(next.generation(), cur.generation());
+        // Unclaimed, and the generation word first reaches the generation before it,
+        // so it is at most one behind `next`.
+        let (next, full) = self.unclaimed(cur, next);
+        // Release: pairs with the Acquire of `load` (see above). Acquire: every
+        // transition (it sets PENDING) moves the generation on, and pairs with the
+        // Release that cleared PENDING after the previous transition's callbacks,
+        // ordering the callbacks. Acquire on failure: the word found is loaded as
+        // `load` loads it.
         self.state
-            .compare_exchange(cur.0, next.0, success, Ordering::Acquire)
-            .map(|_| ())
+            .compare_exchange(cur.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| (next, full))
+            .map_err(Snapshot)
+    }
+
+    /// [`Self::exchange`] of a word `next` in `cur`'s generation.
+    #[inline]
+    fn exchange_in(&self, cur: Snapshot, next: Snapshot) -> Result<Snapshot, Snapshot> {
+        // Probe counts, an open request, an interval restarted in its generation: they
+        // only touch the word itself, and none sets PENDING.
+        debug_assert!(cur.is_pending() || !next.is_pending(), "{cur:?} {next:?}");
+        self.state
+            // Relaxed: publishes nothing. Acquire on failure: the word found is loaded
+            // as `load` loads it.
+            .compare_exchange(cur.0, next.0, Ordering::Relaxed, Ordering::Acquire)
+            .map(|_| next)
             .map_err(Snapshot)
     }
 
@@ -634,7 +683,7 @@ impl CircuitBreaker {
                     let next = Snapshot::half_open(next_generation(s.generation()), 0, 0)
                         .with_pending(true);
                     match self.exchange(s, next) {
-                        Ok(()) => {
+                        Ok(next) => {
                             self.entered_half_open(l, next, now);
                             self.deliver(l, next, State::Open, State::HalfOpen);
                             s = self.load();
@@ -875,7 +924,6 @@ impl CircuitBreaker {
         let mut s = self.load();
         loop {
             let target = make(self.full_generation_of(s) + 1);
-            let generation = target.generation();
             let (from, to) = (s.visible(), target.visible());
             // While PENDING the new word keeps it: the thread delivering callbacks sees
             // the generation change when its callback returns and catches up (see
@@ -887,11 +935,11 @@ impl CircuitBreaker {
                 target
             };
             match self.exchange(s, next) {
-                Ok(()) if from != to && !s.is_pending() => {
+                Ok(next) if from != to && !s.is_pending() => {
                     return self.deliver(l, next, from, to);
                 }
-                Ok(()) => {
-                    self.new_generation(l, generation);
+                Ok(next) => {
+                    self.new_generation(l, next.generation());
                     return self.reschedule(next);
                 }
                 Err(actual) => s = actual,
@@ -1260,10 +1308,10 @@ impl CircuitBreaker {
                     }
                     // Timeout passed: turn half-open, taking the first probe slot in the
                     // same exchange.
-                    let full = self.full_generation_of(s) + 1;
-                    let next = Snapshot::half_open(low_bits(full), 1, 0).with_pending(true);
-                    match self.exchange(s, next) {
-                        Ok(()) => {
+                    let next = Snapshot::half_open(next_generation(s.generation()), 1, 0)
+                        .with_pending(true);
+                    match self.exchange_full(s, next) {
+                        Ok((next, full)) => {
                             self.entered_half_open(l, next, now);
                             self.deliver(l, next, State::Open, State::HalfOpen);
                             return Ok(Ticket::half_open(full));
@@ -1297,7 +1345,7 @@ impl CircuitBreaker {
                     #[cfg(not(warden_mutant))]
                     match self.exchange(s, next) {
                         // The lap once the slot is taken (`s` was the word then).
-                        Ok(()) => {
+                        Ok(_) => {
                             return Ok(Ticket::half_open_in(s.generation(), self.lap_of_word(s)));
                         }
                         Err(actual) => s = actual,
@@ -1332,12 +1380,39 @@ impl CircuitBreaker {
             .saturating_add(l.settings().interval_ticks())
             .min(MAX_TICK);
         let next = Snapshot::closed(self.full_generation_of(s) + 1, expiry);
-        self.exchange(s, next)?;
+        let next = self.exchange(s, next)?;
         self.new_generation(l, next.generation());
         Ok(())
     }
 
+    /// Before a transition from `cur` (a word this thread loaded) into a new sweep
+    /// period: sweeps every shared word and slot to `cur`'s generation, after a
+    /// `SeqCst` fence that pairs with the one of `forget_if_late` (see there), so no
+    /// outcome's late write outlives the period it landed in by more than one.
+    #[cold]
+    #[inline(never)]
+    fn sweep_before(&self, cur: Snapshot) {
+        // Pairs with the fence of `forget_if_late`.
+        self.claims.pair_fence();
+        let l = &Cfg::lazy(&self.live);
+        let generation = cur.generation();
+        self.counters.sweep(generation);
+        self.throttle.sweep(generation);
+        for ring in [&l.get().window, &l.get().slow_window]
+            .into_iter()
+            .flatten()
+        {
+            ring.sweep(generation);
+        }
+        if let Some(b) = &l.get().buckets {
+            b.sweep(generation);
+        }
+    }
+
     fn new_generation(&self, l: &Cfg<'_>, generation: u32) {
+        // A transition that skipped this period's first generation (its 20 bits
+        // claimed, see `unclaimed`) swept before its exchange; the cursor is cleared
+        // at the next period's.
         if generation.is_multiple_of(SWEEP_PERIOD) {
             self.counters.sweep(generation);
             self.throttle.sweep(generation);
@@ -1370,7 +1445,8 @@ impl CircuitBreaker {
                 // earlier lap never matches. Equal to a word less `PENDING`, the ticket
                 // is an untimed closed one, and its second word its counter tag; the
                 // word is the generation's counter key.
-                self.counters.record_success(word, ticket.plain_tag());
+                self.counters.count_success(word);
+                self.end_failure_streak(word, ticket.plain_tag());
                 return;
             }
         }
@@ -1444,7 +1520,7 @@ impl CircuitBreaker {
         // out-of-line path (a streak to end) then has nothing live after it, which
         // kept `generation` and `now` in registers saved on every call (callgrind,
         // the benches' `time_window_success`: 141 -> 137 instructions a call).
-        self.counters.end_failure_streak(ticket.word());
+        self.end_failure_streak(ticket.key(), ticket.word());
     }
 
     /// [`Self::record_timed_success`] in a bucket not entered yet (by the inline
@@ -1461,7 +1537,8 @@ impl CircuitBreaker {
     /// the throttle does with it.
     #[inline(never)]
     fn timed_success_elsewhere(&self, ticket: Ticket, now_ns: u64) {
-        self.counters.record_success_elsewhere(ticket.key());
+        self.counters.count_success_elsewhere(ticket.key());
+        self.end_failure_streak(ticket.key(), ticket.word());
         // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
         // whose evaluation then finds no throttle in the settings).
         if self.hot.load(Ordering::Relaxed) & config::HOT_THROTTLE != 0 {
@@ -1474,7 +1551,8 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        self.counters.record_success(ticket.key(), ticket.word());
+        self.counters.count_success(ticket.key());
+        self.end_failure_streak(ticket.key(), ticket.word());
         // By the copy, as in `timed_success_at`.
         if timed.throttle() {
             self.throttle_timed_success(ticket, now_ns);
@@ -1490,8 +1568,10 @@ impl CircuitBreaker {
     #[inline(never)]
     fn enter_bucket(&self, key: u64, now: u64) {
         if let Some(b) = &Cfg::lazy(&self.live).get().buckets {
-            b.enter_at(key, now, &self.counters, || self.is_current(key));
-            self.quick.set_cursor(b.cursor_word());
+            self.claimed(key, || {
+                b.enter_at(key, now, &self.counters, || self.is_current(key));
+                self.quick.set_cursor(b.cursor_word());
+            });
         }
     }
 
@@ -1501,8 +1581,12 @@ impl CircuitBreaker {
     #[inline(never)]
     fn slow_success(&self, ticket: Ticket, now_ns: u64, now: u64) {
         let l = &Cfg::lazy(&self.live);
-        if self.is_slow(l, ticket, now_ns) && self.slow_calls_trip(l, ticket.key(), now) {
-            self.trip(l, ticket);
+        if self.is_slow(l, ticket, now_ns) {
+            self.claimed(ticket.key(), || {
+                if self.slow_calls_trip(l, ticket.key(), now) {
+                    self.trip(l, ticket);
+                }
+            });
         }
     }
 
@@ -1535,8 +1619,8 @@ impl CircuitBreaker {
         {
             // A success in the disabled generation that admitted it: counted as in
             // closed (what `record_disabled` does), with no settings to load.
-            self.counters
-                .record_success(ticket.key(), tag_of(ticket.generation()));
+            self.counters.count_success(ticket.key());
+            self.end_failure_streak(ticket.key(), tag_of(ticket.generation()));
             return;
         }
         self.record_slow(ticket, outcome, path);
@@ -1565,8 +1649,101 @@ impl CircuitBreaker {
         config::rethrow(panic);
     }
 
-    /// [`Self::record_slow`] once the observers heard of the outcome.
+    /// [`Self::record_slow`] once the observers heard of the outcome: under a claim
+    /// of the ticket's generation, so no generation with its 20 bits begins while
+    /// this thread, having found its generation current, writes the breaker's
+    /// shared words or exchanges the state word it decided on (see `claims.rs`).
     fn record_observed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>) {
+        let claim = self.claims.claim(ticket.generation());
+        if self.record_claimed(l, ticket, outcome) {
+            self.forget_if_late(l, ticket.full_generation());
+        }
+        drop(claim);
+    }
+
+    /// Ends the failure streak of the closed (or disabled) generation keyed `key`,
+    /// whose counter tag is `tag`, if it has one: what a fast path's success does
+    /// last. Inline, one load and one comparison (see `Counters::end_failure_streak`);
+    /// a streak to end is ended under a claim (see [`Self::claimed`]).
+    #[inline]
+    fn end_failure_streak(&self, key: u64, tag: u64) {
+        if self.counters.has_streak_word(tag) {
+            self.end_failure_streak_claimed(key, tag);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_failure_streak_claimed(&self, key: u64, tag: u64) {
+        self.claimed(key, || self.counters.end_failure_streak_at(tag));
+    }
+
+    /// Runs `write`, a fast path's occasional write of the breaker's shared words
+    /// for the closed (or disabled) generation keyed `key`, under a claim of that
+    /// generation, if the generation is still current once claimed: as an outcome
+    /// recorded off the fast path does (see [`Self::record_observed`]). A fast
+    /// path checks its generation before it knows it will write such a word, and
+    /// claims only then, so it checks again.
+    #[cold]
+    #[inline(never)]
+    fn claimed(&self, key: u64, write: impl FnOnce()) {
+        let claim = self.claims.claim(generation_of(key));
+        if self.is_current(key) {
+            write();
+            self.forget_if_late(&Cfg::lazy(&self.live), full_of_key(key));
+        }
+        drop(claim);
+    }
+
+    /// Before an outcome that found its generation current under its claim gives
+    /// the claim up (so the breaker's generation now has other 20 bits than the
+    /// outcome's, and every word tagged with those is the outcome's generation's):
+    /// if the breaker is now at least
+    /// [`LATE`] generations past the ticket's, forgets every shared word and slot
+    /// still tagged with the ticket's generation, which this outcome may have
+    /// written after that generation ended (preempted between its check and its
+    /// write): tagged 2^19 or more generations back, such a word reads as *later*
+    /// than the breaker's, which the sweep leaves alone, and would count in the
+    /// next generation with the same 20 bits once the claim is gone. A write less
+    /// late is re-tagged by a sweep before then: the `SeqCst` fence here pairs with
+    /// the one before the sweep that every transition into a new sweep period makes
+    /// before its exchange (see `unclaimed`), so either this thread's load finds that
+    /// transition's word (and the generation this far on) or that sweep finds this
+    /// thread's writes, then fewer than 2^19 generations old.
+    #[inline]
+    fn forget_if_late(&self, l: &Cfg<'_>, stale: u64) {
+        if !self.claims.is_modelled() {
+            return; // a loom model without claims (see `Claims::is_modelled`)
+        }
+        // Pairs with the fence of `sweep_before` (see above).
+        self.claims.pair_fence();
+        let now = self.full_generation_of(self.load());
+        if now.saturating_sub(stale) >= LATE {
+            self.forget(l, low_bits(stale), low_bits(now));
+        }
+    }
+
+    /// Forgets every shared word and slot tagged `stale`, re-tagging words with
+    /// `current` (see [`Self::forget_if_late`]).
+    #[cold]
+    #[inline(never)]
+    fn forget(&self, l: &Cfg<'_>, stale: u32, current: u32) {
+        self.counters.forget(stale, current);
+        self.throttle.forget(stale, current);
+        for ring in [&l.get().window, &l.get().slow_window]
+            .into_iter()
+            .flatten()
+        {
+            ring.forget(stale);
+        }
+        if let Some(b) = &l.get().buckets {
+            b.forget(stale);
+        }
+    }
+
+    /// [`Self::record_observed`] under its claim; whether the outcome found its
+    /// generation current, and so may have written under it.
+    fn record_claimed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>) -> bool {
         let s = self.load();
         if !self.admitted_in(s, ticket) || s.is_open_requested() {
             // Stale: the generation this call belonged to is over. gobreaker still
@@ -1579,13 +1756,13 @@ impl CircuitBreaker {
             {
                 self.state_in(l);
             }
-            return;
+            return false;
         }
         if ticket.is_half_open() && self.half_open_expired(l, s) {
             // The generation outlived its max wait: re-open it (like gobreaker's lazy
             // evaluation of time before an outcome); this outcome is then stale.
             self.state_in(l);
-            return;
+            return false;
         }
         if s.tag() == Tag::Manual {
             // Admitted by this manual generation: forced closed or disabled.
@@ -1597,6 +1774,7 @@ impl CircuitBreaker {
         } else {
             self.record_closed(l, ticket, outcome, s);
         }
+        true
     }
 
     #[inline]
@@ -1809,10 +1987,10 @@ impl CircuitBreaker {
                 self.open_after(l, s).0
             };
             match self.exchange(s, next) {
-                Ok(()) if next.is_pending() && !s.is_pending() => {
+                Ok(next) if next.is_pending() && !s.is_pending() => {
                     return self.deliver(l, next, State::Closed, State::Open);
                 }
-                Ok(()) => return,
+                Ok(_) => return,
                 Err(actual) => s = actual,
             }
         }
@@ -1875,7 +2053,7 @@ impl CircuitBreaker {
     #[cold]
     fn reopen(&self, l: &Cfg<'_>, s: Snapshot) -> Result<(), Snapshot> {
         let (next, retrips) = self.open_after(l, s);
-        self.exchange(s, next)?;
+        let next = self.exchange(s, next)?;
         self.opened(next, retrips);
         self.deliver(l, next, State::HalfOpen, State::Open);
         Ok(())
@@ -1954,7 +2132,7 @@ impl CircuitBreaker {
                 _ => s.with_probes(held, successes + 1),
             };
             match self.exchange(s, next) {
-                Ok(()) if next.is_pending() && !s.is_pending() => {
+                Ok(next) if next.is_pending() && !s.is_pending() => {
                     self.opened(next, retrips);
                     let to = if next.tag() == Tag::Open {
                         State::Open
@@ -1963,7 +2141,7 @@ impl CircuitBreaker {
                     };
                     return self.deliver(l, next, State::HalfOpen, to);
                 }
-                Ok(()) => return,
+                Ok(_) => return,
                 Err(actual) => s = actual,
             }
         }
@@ -2013,10 +2191,13 @@ impl CircuitBreaker {
                     s = self.load();
                 }
                 Settle::Commit { next, to, retrips } => {
-                    if next.generation() != s.generation() {
-                        // As in `exchange`: the generation word first reaches `s`'s.
-                        self.raise_full_generation(s);
-                    }
+                    let moves_on = next.generation() != s.generation();
+                    let (next, next_full) = if moves_on {
+                        // As in `exchange`: unclaimed, the generation word first raised.
+                        self.unclaimed(s, next)
+                    } else {
+                        (next, full)
+                    };
                     // Release: pairs with the Acquire of the next transition's exchange
                     // (and of the transition installed here, on this thread), so these
                     // callbacks happen-before the next ones; and with the Acquire of
@@ -2037,9 +2218,7 @@ impl CircuitBreaker {
                         self.reschedule(next);
                         break;
                     };
-                    if next.generation() != s.generation() {
-                        full += 1;
-                    }
+                    full = next_full;
                     self.new_generation(l, next.generation());
                     note(reported, to);
                     reported = to;

@@ -334,16 +334,27 @@ impl Buckets {
     /// may have moved on, and published that slot, meanwhile (forgotten, the
     /// bucket's next outcome would take a later snapshot; found in review).
     pub(crate) fn sweep(&self, generation: u32) {
+        // `ahead == 0`: this generation's; below half the space: a later one's.
+        self.forget_where(|g| {
+            (g.wrapping_sub(u64::from(generation)) & GEN_MASK) >= 1 << (GEN_BITS - 1)
+        });
+    }
+
+    /// Forgets every slot still published in `stale`, a generation that ended: see
+    /// `Counters::forget`.
+    pub(crate) fn forget(&self, stale: u32) {
+        self.forget_where(|g| g == u64::from(stale));
+    }
+
+    /// Forgets every published slot whose generation's 20 bits `stale` picks.
+    fn forget_where(&self, stale: impl Fn(u64) -> bool) {
         // Relaxed: see `enter`. Forget the cursor too (its generation would wrap):
         // it is only a cache, so losing a racing update costs one slow path.
         self.cursor.store(0, Ordering::Relaxed);
         for slot in self.slots.iter() {
             // Relaxed: a lost exchange means the slot was claimed afresh.
             let w = slot.tag.load(Ordering::Relaxed);
-            let ahead =
-                ((w >> BUCKET_BITS) & GEN_MASK).wrapping_sub(u64::from(generation)) & GEN_MASK;
-            // `ahead == 0`: this generation's; below half the space: a later one's.
-            if w & WRITING == 0 && ahead >= 1 << (GEN_BITS - 1) {
+            if w & WRITING == 0 && w != NEVER && stale((w >> BUCKET_BITS) & GEN_MASK) {
                 let _ = slot
                     .tag
                     .compare_exchange(w, NEVER, Ordering::Relaxed, Ordering::Relaxed);

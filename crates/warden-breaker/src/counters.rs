@@ -284,7 +284,7 @@ const fn is_key(key: u64) -> bool {
 
 /// The full generation keyed `key`.
 #[inline]
-const fn full_of_key(key: u64) -> u64 {
+pub(crate) const fn full_of_key(key: u64) -> u64 {
     ((key & LAP_MASK) << GEN_BITS) | generation_of(key) as u64
 }
 
@@ -880,17 +880,16 @@ impl Counters {
 
     /// [`Self::record_success`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    pub(crate) fn record_success_elsewhere(&self, key: u64) {
+    pub(crate) fn count_success_elsewhere(&self, key: u64) {
         debug_assert!(is_key(key), "not a key: {key:#x}");
         #[cfg(loom)]
         if !slot::loom_owned() {
-            return self.record_success(key, tag_of_key(key));
+            return self.count_success(key);
         }
         // `move`: see `bump_stripe`.
         self.on_cell_elsewhere::<true>(key, success_counted, move |cell| {
             success_shared(cell, generation_of(key))
         });
-        self.end_failure_streak(tag_of_key(key));
     }
 
     /// Bumps `pick(stripe)` of the calling thread's cell in the generation keyed `key`.
@@ -990,15 +989,22 @@ impl Counters {
     /// lifetime total: what a success reported on the fast paths does (one stripe
     /// lookup for both words). The tag is passed beside the key because the hot path
     /// holds both in registers (the ticket's two words).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn record_success(&self, key: u64, tag: u64) {
-        debug_assert!(is_key(key), "not a key: {key:#x}");
         debug_assert_eq!(tag, tag_of_key(key));
+        self.count_success(key);
+        self.end_failure_streak(tag);
+    }
+
+    /// [`Self::record_success`] without the end of the failure streak, which the
+    /// fast paths make under a claim (see `CircuitBreaker::end_failure_streak`).
+    #[inline]
+    pub(crate) fn count_success(&self, key: u64) {
+        debug_assert!(is_key(key), "not a key: {key:#x}");
         // `move`: see `bump_stripe`.
         self.on_cell::<true>(key, success_counted, move |cell| {
             success_shared(cell, generation_of(key))
         });
-        self.end_failure_streak(tag);
     }
 
     /// A closed-state success whose lifetime total [`Self::record_outcome_total`]
@@ -1019,16 +1025,23 @@ impl Counters {
     /// `closed_success`.)
     #[inline]
     pub(crate) fn end_failure_streak(&self, tag: u64) {
-        // Relaxed: statistics. Read on every success, written only when a failure streak
-        // has to be ended or the word still carries an older generation's tag, so the
-        // line stays shared in every core's cache.
-        let cf = self.rare.consecutive_failures.load(Ordering::Relaxed);
-        if cf != tag {
-            self.end_failure_streak_at(cf, tag);
+        if self.has_streak_word(tag) {
+            self.end_failure_streak_at(tag);
         }
     }
 
-    /// [`Self::end_failure_streak`] for a consecutive-failures word `cf` that is not
+    /// Whether the consecutive-failures word is other than `tag` (a streak of its
+    /// generation, or a word of another): the inline half of
+    /// [`Self::end_failure_streak`].
+    #[inline]
+    pub(crate) fn has_streak_word(&self, tag: u64) -> bool {
+        // Relaxed: statistics. Read on every success, written only when a failure streak
+        // has to be ended or the word still carries an older generation's tag, so the
+        // line stays shared in every core's cache.
+        self.rare.consecutive_failures.load(Ordering::Relaxed) != tag
+    }
+
+    /// [`Self::end_failure_streak`] for a consecutive-failures word that is not
     /// `tag`: a streak of this generation, a word still tagged with an older
     /// generation (after a transition, until this generation's first failure or
     /// success), or one of a later generation (this success is late). The first two
@@ -1037,8 +1050,11 @@ impl Counters {
     /// keeps the generation's later successes on the inlined comparison.
     #[cold]
     #[inline(never)]
-    fn end_failure_streak_at(&self, cf: u64, tag: u64) {
-        if tagged_after(cf, generation_of(tag)) {
+    pub(crate) fn end_failure_streak_at(&self, tag: u64) {
+        // Relaxed: a look that feeds the exchange (loaded again: the caller may have
+        // claimed its generation since its first look, see `claims.rs`).
+        let cf = self.rare.consecutive_failures.load(Ordering::Relaxed);
+        if cf == tag || tagged_after(cf, generation_of(tag)) {
             return;
         }
         // A exchange, not a store: a store could overwrite a newer generation's streak.
@@ -1368,14 +1384,30 @@ impl Counters {
     /// Rewrites every tagged word not tagged `generation` to `[generation | 0]`, which
     /// it already reads as. Run every `SWEEP_PERIOD` generations so no tag stays
     /// behind long enough for the 20-bit generation to wrap back onto it. Owned cells
-    /// name their generation in full and need no sweep.
+    /// name their generation in full and need no sweep. A word already tagged with a
+    /// later generation (the breaker moved on while this sweep ran) holds live
+    /// counts: it is left alone.
     pub(crate) fn sweep(&self, generation: u32) {
-        let sweep = |word: &AtomicU64| {
+        self.retag_where(generation, |w| {
+            w & !COUNT_MASK != tag_of(generation) && !tagged_after(w, generation)
+        });
+    }
+
+    /// Rewrites every tagged word still tagged `stale`, a generation that ended, to
+    /// `[current | 0]`: what an outcome that wrote them after its generation ended,
+    /// long enough after that their tags may read as later than the breaker's, does
+    /// before it gives its claim up (see `claims.rs`), as the sweep cannot tell
+    /// them from a later generation's.
+    pub(crate) fn forget(&self, stale: u32, current: u32) {
+        self.retag_where(current, |w| w & !COUNT_MASK == tag_of(stale));
+    }
+
+    /// Rewrites every tagged word `stale` picks to `[generation | 0]`.
+    fn retag_where(&self, generation: u32, stale: impl Fn(u64) -> bool) {
+        let retag = |word: &AtomicU64| {
             // Relaxed: see `update_shared`; a lost exchange means someone wrote a fresh tag.
             let w = word.load(Ordering::Relaxed);
-            // A word already tagged with a later generation (the breaker moved on while
-            // this sweep ran) holds live counts: leave it.
-            if w & !COUNT_MASK != tag_of(generation) && !tagged_after(w, generation) {
+            if stale(w) {
                 let _ = word.compare_exchange(
                     w,
                     tagged(generation, 0),
@@ -1390,10 +1422,10 @@ impl Counters {
         // A cell created during the sweep starts tagged with its creator's generation.
         self.each_cell(|cell, is_shared| {
             if is_shared {
-                cell.words().into_iter().for_each(sweep);
+                cell.words().into_iter().for_each(retag);
             }
         });
-        self.rare.words().into_iter().for_each(sweep);
+        self.rare.words().into_iter().for_each(retag);
     }
 }
 

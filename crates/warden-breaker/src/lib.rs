@@ -209,6 +209,7 @@
 mod api;
 mod breaker;
 mod buckets;
+mod claims;
 mod clock;
 mod config;
 mod counters;
@@ -310,6 +311,14 @@ pub mod __private {
     pub fn loom_generation_word(on: bool) {
         // Relaxed: read by the same thread when it builds the model's breaker.
         crate::sync::MODEL_GENERATION_WORD.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Loom models only: whether breakers built from now on keep their claims (see
+    /// `claims.rs`: the models of claims) or leave them out (every other model).
+    #[cfg(loom)]
+    pub fn loom_claims(on: bool) {
+        // Relaxed: read by the same thread when it builds the model's breaker.
+        crate::claims::MODEL_CLAIMS.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Loom models only: what a thread that needs the full generation of the state word

@@ -158,7 +158,6 @@ impl Ticket {
         self.bits & PAYLOAD_MASK
     }
     /// The full generation that admitted the call.
-    #[cfg(test)]
     pub(crate) const fn full_generation(self) -> u64 {
         (self.lap() << GEN_BITS) | self.generation() as u64
     }

@@ -46,8 +46,9 @@
 //!   *lap*, are carried by every permit, by a plain-closed word itself and by a
 //!   manual word without a deadline (forced open, forced closed, disabled),
 //!   whose payloads have room for them; for any other word the breaker's
-//!   generation word holds them: it is raised to the word's full generation
-//!   before every exchange that moves the generation on (and published by that
+//!   generation word holds them: it is raised to the full generation just
+//!   before the new word's (the old word's, unless claimed generations were
+//!   skipped, see below) before every exchange that moves the generation on (and published by that
 //!   exchange's `Release`), so whoever loads the word (`Acquire`) and then the
 //!   generation word finds the latter at most one generation behind, and
 //!   rebuilds the full generation as the latest with the word's 20 bits not
@@ -66,57 +67,61 @@
 //!   so a thread that checked its generation and is preempted before its write,
 //!   however many generations later it resumes, writes under that old
 //!   generation, which no reader counts (`counters.rs`, the cell's seqlock).
-//!   One limit remains, stated rather than closed: the breaker's shared words
-//!   (failures, exclusions, streaks, half-open slots given back, slow calls, the
-//!   windows' slots, and the cell of threads past the owned slots) keep 20-bit
-//!   tags (a 64-bit word holds a 40-bit count beside them) and are updated by
-//!   compare-and-swap from many threads, so a thread preempted between its
-//!   check and such a write, while other threads make an exact multiple of 2^20
-//!   generation changes, writes into the current generation; the window is the
-//!   few instructions between the check and the write. A write that lands
-//!   between 2^19 and 2^20 generations late (modulo 2^20) carries a tag that
-//!   reads as *ahead* of the current generation. Left alone, such a word would
-//!   make the current generation's updates of it take themselves for stale ones
-//!   until the generation reached the tag (a closed generation without a
-//!   counting interval makes no change, so the breaker would stop counting
-//!   failures for good). So a closed or disabled outcome about to re-tag one of
-//!   those words because it holds another generation's (the failure, streak,
-//!   exclusion and slow-call counts, a count-window slot, a time-window bucket)
-//!   first asks whether its own generation is still the breaker's: the state
-//!   word, by full generation, after an Acquire fence that pairs with the
-//!   Release every writer of those words publishes with (a later generation's
-//!   writer checked the state word before its write, so that load cannot find
-//!   the earlier generation; `counters::retag_allowed`, loom models
+//!   The breaker's shared words (failures, exclusions, streaks, half-open
+//!   slots given back, slow calls, the windows' slots, the throttle's
+//!   evaluation, and the cell of threads past the owned slots) keep 20-bit tags
+//!   (a 64-bit word holds a 40-bit count beside them) and are updated by
+//!   compare-and-swap from many threads, after a check of the state word. A
+//!   thread preempted between that check and its write, while the breaker made
+//!   an exact multiple of 2^20 generation changes, would write into the current
+//!   generation. That cannot happen: an outcome recorded off the fast path
+//!   (failures, ignored and dropped outcomes, half-open outcomes, every outcome
+//!   with an observer) first *claims* its generation's 20 bits, then fences, then
+//!   checks, and every transition fences after its load of the state word and
+//!   skips a generation whose 20 bits are claimed (`claims.rs`, loom model
+//!   `claims::loom_models`): while the outcome may still write, no generation
+//!   with its bits begins. The same claim covers the exchanges the outcome
+//!   decides on the word it loaded (a trip, a probe's result): that word cannot
+//!   come back a lap later while it is held. Before it gives the claim up, an
+//!   outcome that finds the breaker 2^18 or more generations past its own
+//!   forgets every word still tagged with its generation (its writes may have
+//!   landed after the generation ended, and tagged that far back they read as
+//!   *later* than the breaker's, which the sweep leaves alone); a write less late
+//!   is re-tagged by the sweep that every transition into a new sweep period
+//!   ([`SWEEP_PERIOD`] generations) makes before its exchange, long before its
+//!   20 bits come round (`CircuitBreaker::forget_if_late`, `sweep_before`; the
+//!   two fences pair as the claims' do). Every generation-changing exchange also
+//!   takes the new word's lap from its own look at the generation word, so an
+//!   exchange decided on a word without its lap that is back, identical, a lap
+//!   later installs the current lap (the decision, a pure function of that word,
+//!   holds for it). Skipping a claimed generation costs nothing but the
+//!   generation number; a breaker's claims cost one chunk of eight words,
+//!   allocated on its first claim, plus one more for every eight outcomes
+//!   recorded at once at its peak, and a transition reads them all after one
+//!   fence. `tests/check_to_write_window.rs` and `tests/review_late_bucket.rs`
+//!   hold writers in the window on purpose while 2^20 and 2^20 - 1 resets run.
+//!
+//!   What the claims do not cover yet: the fast paths' writes of shared words
+//!   (a closed success's end of a failure streak, a timed success's bucket and
+//!   slow count, the throttle's success, and the counts of threads past the
+//!   owned slots) check the state word without a claim, so such a write
+//!   preempted across an exact multiple of 2^20 changes still lands in the
+//!   current generation; and a closed outcome that asks before re-tagging a
+//!   word of another generation (see below) may, preempted between the ask and
+//!   its exchange while the word changes and changes back to the value it saw,
+//!   replace that value.
+//!
+//!   A closed or disabled outcome about to re-tag one of the shared words
+//!   because it holds another generation's first asks whether its own
+//!   generation is still the breaker's: the state word, by full generation,
+//!   after an Acquire fence that pairs with the Release every writer of those
+//!   words publishes with (`counters::retag_allowed`, loom models
 //!   `interval::interval_reset_races_failure`,
 //!   `interval::a_stale_slow_call_keeps_the_new_intervals_slow_calls`,
 //!   `stale_slots::stale_failure_never_overwrites_the_new_generations_window`,
 //!   `stale_slots::stale_failure_never_claims_the_new_generations_bucket`). A
-//!   stale outcome then leaves the word alone, even a lap late, when the current
-//!   generation's tag reads to it as older, so a late write never replaces what
-//!   the current generation counted; a current one re-tags a word tagged ahead,
-//!   its stale count dropped, rather than stop counting. A late write that finds
-//!   a word tagged with its own 20 bits asks nothing and lands; since the sweep
-//!   re-tags every such word every [`SWEEP_PERIOD`] generations, that is, past
-//!   the first sweep, only a word written by a generation with the same 20 bits
-//!   since the last sweep: an ended one (the write then counts nowhere) or,
-//!   exactly a lap late, the current one, the case left open (tests:
-//!   `tests/review_late_bucket.rs`, ignored). Also left: the ask and the
-//!   exchange after it are a check-to-write window of their own (preempted between them while the
-//!   word changes and changes back to the value seen, the exchange lands on that
-//!   generation's word); and the other shared words (the throttle's word, the
-//!   half-open counts, the cell of the threads past the owned slots, and the
-//!   streak's end a success writes) do not ask: one tagged ahead drops the
-//!   current generation's updates of it until the generation reaches its tag
-//!   or, for the throttle's word, until the next sweep (every [`SWEEP_PERIOD`]
-//!   generations) clears it, and a late success can end the current
-//!   generation's failure streak. Words that
-//!   hold no lap can likewise repeat a lap later under an exchange decided in
-//!   that window. Closing these needs a full generation in every shared word
-//!   (128-bit compare-and-swap, which the loom models cannot check) or a
-//!   protocol that keeps the generation from reusing 20 bits a paused writer
-//!   announced (a fence on every failure). `tests/check_to_write_window.rs`
-//!   and `tests/review_late_bucket.rs` hit these windows on purpose (the one
-//!   case left open there is ignored until it is closed).
+//!   stale outcome then leaves the word alone, and a current one re-tags a word
+//!   tagged ahead (a late write not yet forgotten), its stale count dropped.
 //!
 //!   The shared words (the cell of the threads past the owned slots included)
 //!   are swept every [`SWEEP_PERIOD`] generations so a long-idle word is never
@@ -357,6 +362,20 @@ impl Snapshot {
         }
     }
 
+    /// This word moved to the full generation `full`: its 20 bits, and its lap if it
+    /// holds one ([`Self::own_lap`]). What a transition installs when the
+    /// generation after the word it loaded is claimed (see `claims.rs`) and it skips
+    /// to a later one.
+    #[inline]
+    pub(crate) const fn with_full_generation(self, full: u64) -> Self {
+        let moved = (self.0 & !(GEN_MASK << GEN_SHIFT)) | ((full & GEN_MASK) << GEN_SHIFT);
+        if self.own_lap().is_some() {
+            Self((moved & !LAP_MASK) | lap_of(full))
+        } else {
+            Self(moved)
+        }
+    }
+
     /// The word's state and generation fields alone, as a counter tag (closed words)
     /// or a ticket's comparable part.
     #[inline]
@@ -521,6 +540,43 @@ impl std::fmt::Debug for Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_moved_to_a_later_full_generation_keeps_everything_else() {
+        let lap = 1u64 << GEN_BITS;
+        let to = 5 * lap + 9;
+        // Words that hold their lap take the new one with the 20 bits.
+        for word in [
+            Snapshot::closed(3 * lap + 2, 0).with_pending(true),
+            Snapshot::manual(2, Manual::Disabled, 0, 3),
+            Snapshot::manual(2, Manual::ForcedOpen, 0, 3),
+            Snapshot::manual(2, Manual::ForcedClosed, 0, 3).with_pending(true),
+        ] {
+            let moved = word.with_full_generation(to);
+            assert_eq!(moved.own_full_generation(), Some(to), "{word:?}");
+            assert_eq!(moved.tag(), word.tag());
+            assert_eq!(moved.is_pending(), word.is_pending());
+            if word.tag() == Tag::Manual {
+                assert_eq!(moved.manual_mode(), word.manual_mode());
+            }
+        }
+        // Any other word keeps its payload: a deadline, an expiry, probe counts.
+        for word in [
+            Snapshot::closed(3 * lap + 2, 77).with_pending(true),
+            Snapshot::open(2, 1234)
+                .with_pending(true)
+                .with_open_requested(),
+            Snapshot::half_open(2, 3, 1),
+            Snapshot::manual(2, Manual::ForcedOpenUntil, 999, 0),
+        ] {
+            let moved = word.with_full_generation(to);
+            assert_eq!(moved.generation(), 9);
+            assert_eq!(
+                moved.0 & !(GEN_MASK << GEN_SHIFT),
+                word.0 & !(GEN_MASK << GEN_SHIFT)
+            );
+        }
+    }
 
     #[test]
     fn fields_round_trip_at_their_extremes() {

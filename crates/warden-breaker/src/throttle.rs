@@ -523,13 +523,23 @@ impl Throttle {
     /// Forgets the last evaluation, as of `generation` (run with the counters'
     /// sweep, so no old tag stays behind until the generation wraps onto it).
     pub(crate) fn sweep(&self, generation: u32) {
+        self.forget_where(generation, |w| w & TAG_MASK != tag_of(generation));
+    }
+
+    /// Forgets the last evaluation if it is still `stale`'s, a generation that
+    /// ended: see `Counters::forget`.
+    pub(crate) fn forget(&self, stale: u32, current: u32) {
+        self.forget_where(current, |w| w & TAG_MASK == tag_of(stale));
+    }
+
+    fn forget_where(&self, generation: u32, stale: impl Fn(u64) -> bool) {
         // Relaxed: see `probability`. A racing evaluation of a later generation may be
         // overwritten: the next outcome evaluates again. The word stored here sheds
         // nothing, so a hot byte updated without seeing it (see `last_word`) is left
         // set at worst: admissions then take the throttle's path, which decides by
         // this word.
         let w = self.last.load(Ordering::Relaxed);
-        if w & TAG_MASK != tag_of(generation) {
+        if stale(w) {
             let _ = self.last.compare_exchange(
                 w,
                 tag_of(generation),

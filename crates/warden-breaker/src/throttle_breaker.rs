@@ -113,7 +113,10 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn throttle_evaluate_loaded(&self, key: u64, now_ns: u64) {
-        self.throttle_evaluate(&Cfg::lazy(&self.live), key, to_ticks(now_ns));
+        // Under a claim, as every fast path's write of a shared word (see `claimed`).
+        self.claimed(key, || {
+            self.throttle_evaluate(&Cfg::lazy(&self.live), key, to_ticks(now_ns));
+        });
     }
 
     /// Evaluates the throttle of the settings `l` over the window ending in the

@@ -167,10 +167,22 @@ impl EventRing {
     /// may have moved on, and written that slot, meanwhile (emptied, it would count
     /// as in the window; found in review).
     pub(crate) fn sweep(&self, generation: u32) {
+        self.clear_where(|w| {
+            w & TAG_MASK != tag_of(generation) & TAG_MASK && !tagged_later(w, generation)
+        });
+    }
+
+    /// Clears every slot still tagged `stale`, a generation that ended: see
+    /// `Counters::forget`.
+    pub(crate) fn forget(&self, stale: u32) {
+        self.clear_where(|w| w != 0 && w & TAG_MASK == tag_of(stale) & TAG_MASK);
+    }
+
+    fn clear_where(&self, stale: impl Fn(u64) -> bool) {
         for slot in self.slots.iter() {
             // Relaxed: see `record`; a lost exchange means a fresh event landed.
             let w = slot.load(Ordering::Relaxed);
-            if w & TAG_MASK != tag_of(generation) & TAG_MASK && !tagged_later(w, generation) {
+            if stale(w) {
                 let _ = slot.compare_exchange(w, 0, Ordering::Relaxed, Ordering::Relaxed);
             }
         }

@@ -59,10 +59,11 @@
 //! current before it re-tags a word of another generation
 //! (`counters::retag_allowed`), and the sweep re-tags every shared word every
 //! 65,536 generations, so after 2^20 or 2^20 - 1 changes the stale write finds a
-//! word of another generation and leaves it: every case here passes. What is
-//! left, a write exactly a lap late onto a word the current generation has
-//! written (its own 20 bits, so nothing to ask), is in
-//! `tests/review_late_bucket.rs`, ignored.
+//! word of another generation and leaves it: every case here passes. A write
+//! exactly a lap late onto a word the current generation has written (its own 20
+//! bits, so nothing to ask) cannot happen: the failure claims its generation's 20
+//! bits first, and the resets skip the generation that would have had them
+//! (`claims.rs`; `tests/review_late_bucket.rs`).
 #![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -118,14 +119,19 @@ impl Hooks {
     }
 
     /// The hook ran once and made `resets` resets, and the breaker's full
-    /// generation, `before` when the hook was armed, moved by exactly that many.
-    fn assert_ran_once(&self, cb: &CircuitBreaker, before: u64, resets: u32) {
+    /// generation, `before` when the hook was armed, moved by exactly that many,
+    /// plus, if the held-up thread had `claimed` its generation's 20 bits (an
+    /// outcome recorded off the fast path does, see `claims.rs`), the one
+    /// generation in each lap of resets that would have had them.
+    fn assert_ran_once(&self, cb: &CircuitBreaker, before: u64, resets: u32, claimed: bool) {
         assert_eq!(self.runs.load(Ordering::SeqCst), 1, "the hook ran once");
         assert_eq!(self.resets.load(Ordering::SeqCst), resets, "resets made");
+        let skipped = if claimed { resets / LAP } else { 0 };
         assert_eq!(
             full_generation(cb) - before,
-            u64::from(resets),
-            "the full generation moved by the resets alone: {cb:?}"
+            u64::from(resets + skipped),
+            "the full generation moved by the resets and the claimed generations \
+             skipped: {cb:?}"
         );
     }
 }
@@ -260,7 +266,7 @@ fn first_call_with_resets(
     })
     .join()
     .expect("the first call's thread");
-    hooks.assert_ran_once(cb, before, resets);
+    hooks.assert_ran_once(cb, before, resets, false);
 }
 
 /// A thread's first call (a success) is admitted, and `resets` generation
@@ -396,6 +402,9 @@ fn control_a_first_success_in_its_generation_is_counted() {
 struct ResettingClock {
     armed: AtomicBool,
     resets: AtomicU32,
+    /// Current failures the hook makes after its resets (a streak of the current
+    /// generation that a late success must leave alone).
+    failures: AtomicU32,
     hooks: Hooks,
     breaker: OnceLock<Weak<CircuitBreaker>>,
 }
@@ -418,6 +427,9 @@ impl Clock for Shared {
         if clock.armed.swap(false, Ordering::SeqCst) {
             let cb = clock.breaker.get().and_then(Weak::upgrade).expect("alive");
             clock.hooks.run(&cb, clock.resets.load(Ordering::SeqCst));
+            for _ in 0..clock.failures.load(Ordering::SeqCst) {
+                assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+            }
         }
         0
     }
@@ -451,6 +463,20 @@ fn timed_report(
     resets: u32,
     report: impl FnOnce(warden_breaker::Permit<'_>),
 ) -> Arc<CircuitBreaker> {
+    timed_report_claimed(resets, false, report)
+}
+
+/// [`timed_report`] of an outcome that holds a claim of its generation while it
+/// reads the clock (a failure: see `Hooks::assert_ran_once`).
+fn timed_failure(resets: u32) -> Arc<CircuitBreaker> {
+    timed_report_claimed(resets, true, |p| p.failure())
+}
+
+fn timed_report_claimed(
+    resets: u32,
+    claimed: bool,
+    report: impl FnOnce(warden_breaker::Permit<'_>),
+) -> Arc<CircuitBreaker> {
     let (cb, clock) = timed_breaker();
     let permit = cb.try_acquire().expect("closed admits");
     let before = full_generation(&cb);
@@ -460,7 +486,7 @@ fn timed_report(
         !clock.armed.load(Ordering::SeqCst),
         "the report read the clock"
     );
-    clock.hooks.assert_ran_once(&cb, before, resets);
+    clock.hooks.assert_ran_once(&cb, before, resets, claimed);
     cb
 }
 
@@ -501,7 +527,7 @@ fn control_a_timed_success_in_its_generation_is_counted() {
 
 #[test]
 fn a_timed_failure_a_lap_behind_is_not_counted() {
-    let cb = timed_report(LAP, |p| p.failure());
+    let cb = timed_failure(LAP);
     stale_and_counts_normally(
         &cb,
         "a failure admitted a lap ago counted in the current generation",
@@ -510,7 +536,7 @@ fn a_timed_failure_a_lap_behind_is_not_counted() {
 
 #[test]
 fn a_timed_failure_a_lap_less_one_behind_leaves_later_failures_counted() {
-    let cb = timed_report(LAP - 1, |p| p.failure());
+    let cb = timed_failure(LAP - 1);
     closed_with(&cb, Counts::default(), "a stale failure counted");
     let counts = counts_a_success(&cb, Counts::default());
     counts_a_failure(&cb, counts);
@@ -518,7 +544,7 @@ fn a_timed_failure_a_lap_less_one_behind_leaves_later_failures_counted() {
 
 #[test]
 fn a_timed_failure_a_lap_less_one_behind_is_not_counted_a_generation_later() {
-    let cb = timed_report(LAP - 1, |p| p.failure());
+    let cb = timed_failure(LAP - 1);
     a_lap_less_one_is_not_counted_a_generation_later(
         &cb,
         "a failure admitted a lap less one ago counted a generation later",
@@ -539,15 +565,50 @@ fn a_timed_success_a_lap_less_one_behind_leaves_later_failure_streaks_counted() 
     counts_a_failure(&cb, Counts::default());
 }
 
+/// A timed success's end of a failure streak comes after its clock read, on the
+/// fast path, which checked its generation before it knew it would write the
+/// streak word: held up there while exactly a lap of resets and two current
+/// failures run, it would end the current generation's streak (its 20 bits are
+/// the success's). It claims its generation and checks again first (see
+/// `CircuitBreaker::claimed`), so the streak stays. Before claims it was ended:
+/// the next four failures made a streak of 4, not 6, and did not trip.
+#[test]
+fn a_timed_success_a_lap_behind_leaves_the_current_failure_streak() {
+    let (cb, clock) = timed_breaker();
+    let permit = cb.try_acquire().expect("closed admits");
+    let before = full_generation(&cb);
+    // SeqCst: see `Hooks::run`.
+    clock.failures.store(2, Ordering::SeqCst);
+    clock.arm(LAP);
+    permit.success();
+    clock.hooks.assert_ran_once(&cb, before, LAP, false);
+    let c = cb.counts();
+    assert_eq!(
+        (c.total_failures, c.consecutive_failures, c.total_successes),
+        (2, 2, 0),
+        "a stale success ended the current streak: {cb:?}"
+    );
+    for _ in 0..3 {
+        assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+    }
+    assert_eq!(cb.state(), State::Closed, "five failures in a row: {cb:?}");
+    assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+    assert_eq!(
+        cb.state(),
+        State::Open,
+        "six failures in a row trip: {cb:?}"
+    );
+}
+
 #[test]
 fn control_a_timed_failure_a_lap_less_one_behind_is_not_counted() {
-    let cb = timed_report(LAP - 1, |p| p.failure());
+    let cb = timed_failure(LAP - 1);
     stale_by_a_lap_less_one(&cb, "a stale failure counted");
 }
 
 #[test]
 fn control_a_timed_failure_in_its_generation_is_counted() {
-    let cb = timed_report(0, |p| p.failure());
+    let cb = timed_failure(0);
     current_and_counts_normally(&cb, ONE_FAILURE, "a current failure counted");
 }
 
@@ -565,13 +626,13 @@ fn six_failures_trip(cb: &CircuitBreaker) {
 
 #[test]
 fn a_timed_failure_a_lap_less_one_behind_keeps_no_current_failures_from_tripping() {
-    let cb = timed_report(LAP - 1, |p| p.failure());
+    let cb = timed_failure(LAP - 1);
     six_failures_trip(&cb);
 }
 
 #[test]
 fn control_a_timed_failure_in_its_generation_then_six_more_trip() {
-    let cb = timed_report(0, |p| p.failure());
+    let cb = timed_failure(0);
     six_failures_trip(&cb);
 }
 
@@ -619,7 +680,7 @@ fn a_timed_failure_a_lap_less_one_behind_leaves_the_count_window_exact() {
     let before = full_generation(&cb);
     clock.arm(LAP - 1);
     permit.failure();
-    clock.hooks.assert_ran_once(&cb, before, LAP - 1);
+    clock.hooks.assert_ran_once(&cb, before, LAP - 1, true);
     closed_with(&cb, Counts::default(), "a stale failure counted");
     one_failure_in_the_last_four(&cb);
 }

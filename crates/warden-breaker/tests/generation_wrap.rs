@@ -1485,3 +1485,39 @@ fn owned_disabled_permit_reported_elsewhere_a_lap_later_is_not_counted() {
         "a stale success was counted"
     );
 }
+
+/// A stale outcome leaves the current generation's counts alone, whatever their
+/// 20 bits: a failure of a permit held across exactly a lap of resets (so the
+/// current generation has its 20 bits, and has counted two failures and an
+/// ignored call) and across 2^18 resets (the lateness from which an outcome that
+/// wrote forgets its generation's words, see `CircuitBreaker::forget_if_late`).
+/// Found in review of the claims: forgetting on every outcome that found the
+/// breaker that far on, written or not, wiped the current generation's words
+/// that carried the stale permit's 20 bits.
+#[test]
+fn a_stale_failure_leaves_the_current_generations_counts_whatever_their_bits() {
+    for resets in [LAP, 2 * LAP, 1 << 18, (1 << 18) + 1] {
+        let cb = CircuitBreaker::builder("wrap").build().expect("valid");
+        let permit = cb.try_acquire().expect("closed admits");
+        for _ in 0..resets {
+            cb.reset();
+        }
+        for _ in 0..2 {
+            assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+        }
+        let ignored = cb.try_acquire().expect("closed admits");
+        ignored.ignore();
+        let before = cb.counts();
+        assert_eq!(
+            (
+                before.total_failures,
+                before.consecutive_failures,
+                before.total_exclusions
+            ),
+            (2, 2, 1)
+        );
+        permit.failure();
+        assert_eq!(cb.counts(), before, "after {resets} resets: {cb:?}");
+        assert_eq!(cb.state(), State::Closed);
+    }
+}
