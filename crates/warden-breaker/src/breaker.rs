@@ -47,10 +47,10 @@ use std::sync::Arc as StdArc;
 use std::cell::OnceCell;
 
 use crate::buckets::Buckets;
-use crate::claims::Claims;
+use crate::claims::{Claim, Claims};
 use crate::clock::{NANOS_PER_TICK, TimeBase, to_ticks};
 use crate::config::{self, RecordPath};
-use crate::counters::{Calls, Counters, full_of_key, generation_of, key_of, tag_of};
+use crate::counters::{Calls, Counters, full_of_key, generation_of, key_of, tag_of, tag_of_key};
 use crate::live::{Live, Quick, Restart};
 use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
@@ -509,12 +509,22 @@ impl CircuitBreaker {
     }
 
     /// Whether the generation keyed `key` (see `counters::key_of`) is still the
-    /// breaker's: what a closed or disabled outcome asks before it re-tags a shared
-    /// counter word or window slot of another generation (see
-    /// `counters::retag_allowed`).
+    /// breaker's.
     #[cold]
     fn is_current(&self, key: u64) -> bool {
         self.key_of_word(self.load()) == key
+    }
+
+    /// What a closed or disabled outcome asks before it re-tags a shared counter word
+    /// or window slot found tagged with the generation `seen` (its 20 bits): whether
+    /// the generation keyed `key` is still the breaker's, after claiming `seen`'s
+    /// bits; the claim, held until the outcome's exchange, keeps a generation with
+    /// those bits from beginning and writing the word back to the value the
+    /// outcome saw (see `counters::retag_allowed`).
+    #[cold]
+    fn ask(&self, key: u64, seen: u32) -> Option<Claim<'_>> {
+        let claim = self.claims.claim(seen);
+        self.is_current(key).then_some(claim)
     }
 
     /// Whether `ticket` was admitted in the generation of `s`, a word this thread
@@ -550,10 +560,6 @@ impl CircuitBreaker {
         let after = cur.full_generation_near(word) + 1;
         debug_assert_eq!(low_bits(after), next.generation(), "{cur:?} {next:?}");
         let full = self.claims.first_free(after);
-        let period = u64::from(SWEEP_PERIOD);
-        if full / period != (after - 1) / period {
-            self.sweep_before(cur);
-        }
         // Its lap too, rebuilt from `cur` now: `next` was decided on a word loaded
         // before, and a word that holds no lap may be back a lap later, identical,
         // when the exchange lands (the decision, a pure function of that word, holds
@@ -1385,35 +1391,15 @@ impl CircuitBreaker {
         Ok(())
     }
 
-    /// Before a transition from `cur` (a word this thread loaded) into a new sweep
-    /// period: sweeps every shared word and slot to `cur`'s generation, after a
-    /// `SeqCst` fence that pairs with the one of `forget_if_late` (see there), so no
-    /// outcome's late write outlives the period it landed in by more than one.
-    #[cold]
-    #[inline(never)]
-    fn sweep_before(&self, cur: Snapshot) {
-        // Pairs with the fence of `forget_if_late`.
-        self.claims.pair_fence();
-        let l = &Cfg::lazy(&self.live);
-        let generation = cur.generation();
-        self.counters.sweep(generation);
-        self.throttle.sweep(generation);
-        for ring in [&l.get().window, &l.get().slow_window]
-            .into_iter()
-            .flatten()
-        {
-            ring.sweep(generation);
-        }
-        if let Some(b) = &l.get().buckets {
-            b.sweep(generation);
-        }
-    }
-
     fn new_generation(&self, l: &Cfg<'_>, generation: u32) {
         // A transition that skipped this period's first generation (its 20 bits
-        // claimed, see `unclaimed`) swept before its exchange; the cursor is cleared
-        // at the next period's.
+        // claimed, see `unclaimed`) leaves the sweep to the next period's, 65,536
+        // generations on: still 15 sweeps a lap.
         if generation.is_multiple_of(SWEEP_PERIOD) {
+            // Pairs with the fence of `forget_if_late`: this thread's exchange
+            // installed `generation`, so either that outcome's load found it (or a
+            // later word) or this sweep's loads find the outcome's writes.
+            self.claims.pair_fence();
             self.counters.sweep(generation);
             self.throttle.sweep(generation);
             self.sync_shedding();
@@ -1569,7 +1555,7 @@ impl CircuitBreaker {
     fn enter_bucket(&self, key: u64, now: u64) {
         if let Some(b) = &Cfg::lazy(&self.live).get().buckets {
             self.claimed(key, || {
-                b.enter_at(key, now, &self.counters, || self.is_current(key));
+                b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
                 self.quick.set_cursor(b.cursor_word());
             });
         }
@@ -1654,6 +1640,15 @@ impl CircuitBreaker {
     /// this thread, having found its generation current, writes the breaker's
     /// shared words or exchanges the state word it decided on (see `claims.rs`).
     fn record_observed(&self, l: &Cfg<'_>, ticket: Ticket, outcome: Option<Outcome>) {
+        if !ticket.is_half_open() && matches!(outcome, Some(Outcome::Success) | None) {
+            // A closed (or disabled) success writes the shared words only now and
+            // then (a streak to end, a bucket to enter, a slow call, the throttle),
+            // and those writes claim for themselves (see `claimed`), as on the fast
+            // paths; a dropped closed permit writes none. So an observed success
+            // costs no claim, and no two threads' successes share a line for one.
+            self.record_claimed(l, ticket, outcome);
+            return;
+        }
         let claim = self.claims.claim(ticket.generation());
         if self.record_claimed(l, ticket, outcome) {
             self.forget_if_late(l, ticket.full_generation());
@@ -1698,24 +1693,24 @@ impl CircuitBreaker {
     /// Before an outcome that found its generation current under its claim gives
     /// the claim up (so the breaker's generation now has other 20 bits than the
     /// outcome's, and every word tagged with those is the outcome's generation's):
-    /// if the breaker is now at least
-    /// [`LATE`] generations past the ticket's, forgets every shared word and slot
-    /// still tagged with the ticket's generation, which this outcome may have
-    /// written after that generation ended (preempted between its check and its
-    /// write): tagged 2^19 or more generations back, such a word reads as *later*
-    /// than the breaker's, which the sweep leaves alone, and would count in the
-    /// next generation with the same 20 bits once the claim is gone. A write less
-    /// late is re-tagged by a sweep before then: the `SeqCst` fence here pairs with
-    /// the one before the sweep that every transition into a new sweep period makes
-    /// before its exchange (see `unclaimed`), so either this thread's load finds that
-    /// transition's word (and the generation this far on) or that sweep finds this
-    /// thread's writes, then fewer than 2^19 generations old.
+    /// if the breaker is now at least [`LATE`] generations past the ticket's,
+    /// forgets every shared word and slot still tagged with the ticket's
+    /// generation, which this outcome may have written after that generation ended
+    /// (preempted between its check and its write): tagged 2^19 or more
+    /// generations back, such a word reads as *later* than the breaker's, which the
+    /// sweep leaves alone, and would count in the next generation with the same 20
+    /// bits once the claim is gone. A write less late is re-tagged by a sweep
+    /// before then: the `SeqCst` fence here pairs with the one each sweep makes
+    /// after the exchange that began its period (see `new_generation`), so either
+    /// this thread's load finds that exchange's word (and the generation this far
+    /// on) or that sweep finds this thread's writes, fewer than 2^19 generations
+    /// old.
     #[inline]
     fn forget_if_late(&self, l: &Cfg<'_>, stale: u64) {
         if !self.claims.is_modelled() {
             return; // a loom model without claims (see `Claims::is_modelled`)
         }
-        // Pairs with the fence of `sweep_before` (see above).
+        // Pairs with the fence of a sweep (see above).
         self.claims.pair_fence();
         let now = self.full_generation_of(self.load());
         if now.saturating_sub(stale) >= LATE {
@@ -1802,27 +1797,35 @@ impl CircuitBreaker {
         let slow = || self.is_slow(l, ticket, now_ns);
         match outcome {
             Some(Outcome::Success) => {
+                // Not under a claim (see `record_observed`): each shared write claims.
                 if let Some(b) = &l.get().buckets {
-                    b.enter_at(key, now, &self.counters, || self.is_current(key));
+                    self.claimed(key, || {
+                        b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
+                    });
                 }
-                self.counters.record_counted_success(key);
+                self.counters.count_counted_success(key);
+                self.end_failure_streak(key, tag_of_key(key));
                 if l.settings().adaptive_throttle().is_some() {
                     self.throttle_success(l, key, now_ns);
                 }
-                if slow() && self.slow_calls_trip(l, key, now) {
-                    self.trip(l, ticket);
+                if slow() {
+                    self.claimed(key, || {
+                        if self.slow_calls_trip(l, key, now) {
+                            self.trip(l, ticket);
+                        }
+                    });
                 }
             }
             Some(Outcome::Ignored) => self
                 .counters
-                .record_exclusion_in(generation, || self.is_current(key)),
+                .record_exclusion_in(generation, |seen| self.ask(key, seen)),
             Some(Outcome::Failure) => {
                 if let Some(b) = &l.get().buckets {
-                    b.enter_at(key, now, &self.counters, || self.is_current(key));
+                    b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
                 }
                 let (counts, calls) = self
                     .counters
-                    .record_failure_in(key, || self.is_current(key));
+                    .record_failure_in(key, |seen| self.ask(key, seen));
                 let trips = if self.failures_trip(l, key, now, &counts, calls) {
                     // The slow-call rule is not evaluated, but the lifetime total
                     // still counts a slow failure.
@@ -1865,7 +1868,7 @@ impl CircuitBreaker {
             // The failure's index among the generation's failures, modulo 2^32 like the
             // counts; the ring only compares indices a window apart.
             let index = u64::from(counts.total_failures);
-            ring.record(generation, index, calls, || self.is_current(key));
+            ring.record(generation, index, calls, |seen| self.ask(key, seen));
             let failures = ring.in_window(generation, index, calls, rule.size());
             // All 40 bits: `calls` modulo 2^32 would say a window of 2^32 + 10 calls
             // holds 10.
@@ -1899,7 +1902,7 @@ impl CircuitBreaker {
         // models `slow_calls::racing_slow_*_trip_once`; see `Counters::record_slow`).
         let slow = self
             .counters
-            .record_slow(generation, || self.is_current(key));
+            .record_slow(generation, |seen| self.ask(key, seen));
         let (so_far, calls) = self.counters.calls_and_total(key);
         let so_far = Calls {
             slow: slow as u32,
@@ -1913,7 +1916,7 @@ impl CircuitBreaker {
             &l.get().buckets,
         ) {
             (Some(ring), Some(window), _) => {
-                ring.record(generation, slow, calls, || self.is_current(key));
+                ring.record(generation, slow, calls, |seen| self.ask(key, seen));
                 let in_window = ring.in_window(generation, slow, calls, window.size());
                 rule.trips_wide(calls.min(u64::from(window.size())), in_window)
             }
@@ -1953,13 +1956,17 @@ impl CircuitBreaker {
     #[cold]
     fn record_disabled(&self, key: u64, outcome: Option<Outcome>) {
         match outcome {
-            Some(Outcome::Success) => self.counters.record_counted_success(key),
+            Some(Outcome::Success) => {
+                // Not under a claim (see `record_observed`).
+                self.counters.count_counted_success(key);
+                self.end_failure_streak(key, tag_of_key(key));
+            }
             Some(Outcome::Ignored) => self
                 .counters
-                .record_exclusion_in(generation_of(key), || self.is_current(key)),
+                .record_exclusion_in(generation_of(key), |seen| self.ask(key, seen)),
             Some(Outcome::Failure) => {
                 self.counters
-                    .record_failure_in(key, || self.is_current(key));
+                    .record_failure_in(key, |seen| self.ask(key, seen));
             }
             None => {}
         }

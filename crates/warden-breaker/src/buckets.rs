@@ -23,6 +23,7 @@
 //! written by another thread, and no older snapshot in the window, counts only
 //! itself (both documented on [`TimeWindow`](crate::TimeWindow)).
 
+use crate::claims::Claim;
 use crate::counters::{Calls, Counters, generation_of};
 use crate::state::GEN_BITS;
 use crate::sync::{AtomicU64, Ordering, fence};
@@ -126,7 +127,7 @@ impl Buckets {
         if !fresh {
             // The tests' generation is always current (a stale one calls
             // `enter_slow` with its own answer).
-            self.enter_slow(key, now, counters, &|| true);
+            self.enter_slow(key, now, counters, &|_| Some(Claim::unheld()));
         }
     }
 
@@ -139,12 +140,12 @@ impl Buckets {
     /// when the bucket's slot was published in another generation (see
     /// [`Self::rotate`]).
     #[inline]
-    pub(crate) fn enter_at(
+    pub(crate) fn enter_at<'c>(
         &self,
         key: u64,
         now: u64,
         counters: &Counters,
-        current: impl Fn() -> bool,
+        current: impl Fn(u32) -> Option<Claim<'c>>,
     ) {
         let generation = generation_of(key);
         // Relaxed: see `enter`.
@@ -162,7 +163,13 @@ impl Buckets {
 
     #[cold]
     #[inline(never)]
-    fn enter_slow(&self, key: u64, now: u64, counters: &Counters, current: &dyn Fn() -> bool) {
+    fn enter_slow<'c>(
+        &self,
+        key: u64,
+        now: u64,
+        counters: &Counters,
+        current: &dyn Fn(u32) -> Option<Claim<'c>>,
+    ) {
         let generation = generation_of(key);
         let bucket = now / self.width;
         let slot = self.slot(bucket);
@@ -201,17 +208,20 @@ impl Buckets {
     /// bit budget in `state.rs`): left, it would keep this generation's bucket from
     /// ever having a snapshot, so it is claimed, and the bucket's snapshot starts
     /// here rather than at its first outcome.
-    fn rotate(
+    fn rotate<'c>(
         &self,
         key: u64,
         bucket: u64,
         mut cur: u64,
         counters: &Counters,
-        current: &dyn Fn() -> bool,
+        current: &dyn Fn(u32) -> Option<Claim<'c>>,
     ) -> bool {
         let generation = generation_of(key);
         let slot = self.slot(bucket);
         let published = tag(generation, bucket);
+        // A claim of the generation found, held until the exchange (see
+        // `counters::retag_allowed`).
+        let mut _seen = None;
         loop {
             if cur == published {
                 return true;
@@ -221,8 +231,9 @@ impl Buckets {
                 // (below), after its writer checked the state word: `current`'s load
                 // of the state word then finds that generation if it is later.
                 fence(Ordering::Acquire);
-                if !current() {
-                    return false;
+                match current(((cur >> BUCKET_BITS) & GEN_MASK) as u32) {
+                    Some(claim) => _seen = Some(claim),
+                    None => return false,
                 }
             } else if !claimable(cur, bucket) {
                 return false;
@@ -378,13 +389,13 @@ mod tests {
         let c = Counters::new(5);
         let b = Buckets::new(1, 10);
         b.enter(tag_of(9), 0, &c); // the late write: bucket 0 in generation 9
-        b.enter_at(tag_of(5), 3, &c, || false);
+        b.enter_at(tag_of(5), 3, &c, |_| None);
         assert!(
             b.start(5, 3).is_none(),
             "a stale outcome claimed a later slot"
         );
         assert!(b.start(9, 3).is_some());
-        b.enter_at(tag_of(5), 3, &c, || true);
+        b.enter_at(tag_of(5), 3, &c, |_| Some(Claim::unheld()));
         assert!(
             b.start(5, 3).is_some(),
             "the current generation has no snapshot"
@@ -392,9 +403,9 @@ mod tests {
         assert!(b.start(9, 3).is_none());
 
         let b = Buckets::new(1, 10);
-        b.enter_at(tag_of(5), 3, &c, || unreachable!());
-        b.enter_at(tag_of(4), 13, &c, || false);
-        b.enter_at(tag_of(5), 23, &c, || unreachable!());
+        b.enter_at(tag_of(5), 3, &c, |_| unreachable!());
+        b.enter_at(tag_of(4), 13, &c, |_| None);
+        b.enter_at(tag_of(5), 23, &c, |_| unreachable!());
     }
 
     #[test]
@@ -404,7 +415,7 @@ mod tests {
         b.enter(tag_of(2), 0, &c); // generation 2's bucket 0 snapshot: nothing before it
         c.record_failure(tag_of(2));
         // A stale outcome of generation 1 in the same bucket.
-        b.enter_slow(tag_of(1), 5, &c, &|| false);
+        b.enter_slow(tag_of(1), 5, &c, &|_| None);
         c.record_failure(tag_of(2));
         assert_eq!(
             b.start(2, 5).map(|s| s.failures),
@@ -460,7 +471,7 @@ mod tests {
         b.enter(tag_of(6), 0, &c);
         c.record_failure(tag_of(6));
         b.sweep(6);
-        b.enter_at(tag_of(6), 3, &c, || true);
+        b.enter_at(tag_of(6), 3, &c, |_| Some(Claim::unheld()));
         c.record_failure(tag_of(6));
         assert_eq!(
             b.start(6, 3).map(|s| c.calls(tag_of(6)).since(s).failures),
@@ -472,7 +483,7 @@ mod tests {
         b.enter(tag_of(6), 0, &c); // generation 6's bucket 0: nothing before it
         c.record_failure(tag_of(6));
         b.sweep(5); // generation 5's sweep, still running
-        b.enter_at(tag_of(6), 3, &c, || true);
+        b.enter_at(tag_of(6), 3, &c, |_| Some(Claim::unheld()));
         c.record_failure(tag_of(6));
         assert_eq!(
             b.start(6, 3).map(|s| c.calls(tag_of(6)).since(s).failures),

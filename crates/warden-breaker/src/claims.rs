@@ -101,7 +101,7 @@ impl Claims {
 
     /// The `SeqCst` fence of the pairing with a claim, made by a thread that loaded
     /// the state word and is about to act on what others wrote under their claims
-    /// (see `CircuitBreaker::forget_if_late` and `sweep_before`).
+    /// (see `CircuitBreaker::forget_if_late` and `new_generation`).
     #[inline]
     pub(crate) fn pair_fence(&self) {
         if self.is_modelled() {
@@ -171,7 +171,7 @@ impl Claims {
             // Relaxed: ordered by the fence in `first_free`. A claim given up publishes
             // nothing: the late writes of an outcome are forgotten by the outcome
             // itself or swept by the next sweep period's first transition, ordered by
-            // the fences of `CircuitBreaker::forget_if_late` and `sweep_before`.
+            // the fences of `CircuitBreaker::forget_if_late` and `new_generation`.
             if c.words.iter().any(|w| w.load(Ordering::Relaxed) == value) {
                 return true;
             }
@@ -196,6 +196,15 @@ impl Claims {
             chunk = c.next.get();
         }
         out
+    }
+}
+
+impl Claim<'_> {
+    /// A claim that holds nothing: what an update that needs no claim to re-tag a
+    /// word (the half-open counts, which the tag alone decides) passes on, and
+    /// what unit tests of the counters answer for a current generation.
+    pub(crate) const fn unheld() -> Claim<'static> {
+        Claim { word: None }
     }
 }
 

@@ -76,44 +76,48 @@
 //!   an exact multiple of 2^20 generation changes, would write into the current
 //!   generation. That cannot happen: an outcome recorded off the fast path
 //!   (failures, ignored and dropped outcomes, half-open outcomes, every outcome
-//!   with an observer) first *claims* its generation's 20 bits, then fences, then
-//!   checks, and every transition fences after its load of the state word and
-//!   skips a generation whose 20 bits are claimed (`claims.rs`, loom model
-//!   `claims::loom_models`): while the outcome may still write, no generation
-//!   with its bits begins. The same claim covers the exchanges the outcome
-//!   decides on the word it loaded (a trip, a probe's result): that word cannot
-//!   come back a lap later while it is held. Before it gives the claim up, an
-//!   outcome that finds the breaker 2^18 or more generations past its own
-//!   forgets every word still tagged with its generation (its writes may have
-//!   landed after the generation ended, and tagged that far back they read as
-//!   *later* than the breaker's, which the sweep leaves alone); a write less late
-//!   is re-tagged by the sweep that every transition into a new sweep period
-//!   ([`SWEEP_PERIOD`] generations) makes before its exchange, long before its
-//!   20 bits come round (`CircuitBreaker::forget_if_late`, `sweep_before`; the
-//!   two fences pair as the claims' do). Every generation-changing exchange also
-//!   takes the new word's lap from its own look at the generation word, so an
-//!   exchange decided on a word without its lap that is back, identical, a lap
-//!   later installs the current lap (the decision, a pure function of that word,
-//!   holds for it). Skipping a claimed generation costs nothing but the
+//!   with an observer), and a fast path about to write a shared word (a
+//!   success ending a failure streak, entering a time-window bucket, counting a
+//!   slow call, evaluating the throttle), first *claims* its generation's 20
+//!   bits, then fences, then checks (the fast path checks again), and every
+//!   transition fences after its load of the state word and skips a generation
+//!   whose 20 bits are claimed (`claims.rs`, loom models `claims::loom_models`
+//!   and `loom-tests/tests/claims.rs`): while the writer may still write, no
+//!   generation with its bits begins. The same claim covers the exchanges the
+//!   outcome decides on the word it loaded (a trip, a probe's result): that word
+//!   cannot come back a lap later while it is held. Before it gives the claim
+//!   up, an outcome that wrote and finds the breaker 2^18 or more generations
+//!   past its own forgets every word still tagged with its generation (its
+//!   writes may have landed after the generation ended, and tagged that far
+//!   back they read as *later* than the breaker's, which the sweep leaves
+//!   alone); a write less late is re-tagged by the sweep every
+//!   [`SWEEP_PERIOD`] generations, long before its 20 bits come round
+//!   (`CircuitBreaker::forget_if_late`, `new_generation`; the two fences pair as
+//!   the claims' do). Every generation-changing exchange also takes the new
+//!   word's lap from the exchanging thread's own look at the generation word,
+//!   so an exchange decided on a word without its lap that is back, identical,
+//!   a lap later installs the current lap (the decision, a pure function of that
+//!   word, holds for it). Skipping a claimed generation costs nothing but the
 //!   generation number; a breaker's claims cost one chunk of eight words,
-//!   allocated on its first claim, plus one more for every eight outcomes
-//!   recorded at once at its peak, and a transition reads them all after one
-//!   fence. `tests/check_to_write_window.rs` and `tests/review_late_bucket.rs`
-//!   hold writers in the window on purpose while 2^20 and 2^20 - 1 resets run.
+//!   allocated on its first claim, plus one more for every eight claims held at
+//!   once at its peak, and a transition reads them all after one fence.
+//!   `tests/check_to_write_window.rs` and `tests/review_late_bucket.rs` hold
+//!   writers in the window on purpose while 2^20 and 2^20 - 1 resets run.
 //!
-//!   What the claims do not cover yet: the fast paths' writes of shared words
-//!   (a closed success's end of a failure streak, a timed success's bucket and
-//!   slow count, the throttle's success, and the counts of threads past the
-//!   owned slots) check the state word without a claim, so such a write
-//!   preempted across an exact multiple of 2^20 changes still lands in the
-//!   current generation; and a closed outcome that asks before re-tagging a
-//!   word of another generation (see below) may, preempted between the ask and
-//!   its exchange while the word changes and changes back to the value it saw,
-//!   replace that value.
-//!
+//!   Not covered, stated: the counts of a thread that owns no counter cell
+//!   (past the 65,536 threads alive at once that own one, or calling from a
+//!   thread-local destructor after its slot was given back) are written to the
+//!   shared cell without a claim; an admission's throttle evaluation (and a
+//!   reconfiguration's) stores its evaluation word without one, which the next
+//!   evaluation replaces; and a sweep preempted between the exchange that began
+//!   its period and its re-tags for 2^19 generations or more may re-tag words
+//!   of the generation current by then (a count lost, never one added).
+
 //!   A closed or disabled outcome about to re-tag one of the shared words
-//!   because it holds another generation's first asks whether its own
-//!   generation is still the breaker's: the state word, by full generation,
+//!   because it holds another generation's first claims that generation's 20
+//!   bits and asks whether its own generation is still the breaker's (the
+//!   claim, held until its exchange, keeps the word from coming back to the
+//!   value it saw): the state word, by full generation,
 //!   after an Acquire fence that pairs with the Release every writer of those
 //!   words publishes with (`counters::retag_allowed`, loom models
 //!   `interval::interval_reset_races_failure`,

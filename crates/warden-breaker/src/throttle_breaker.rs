@@ -77,9 +77,9 @@ impl CircuitBreaker {
         if AdaptiveThrottle::draw() >= p {
             return false;
         }
-        b.enter_at(key, now, &self.counters, || self.is_current(key));
+        b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
         self.counters
-            .count_slow(generation, || self.is_current(key));
+            .count_slow(generation, |seen| self.ask(key, seen));
         self.counters.record_rejection(Rejected::Throttled);
         self.throttle_evaluate(l, key, now);
         true
@@ -91,7 +91,10 @@ impl CircuitBreaker {
     #[inline]
     pub(super) fn throttle_success(&self, l: &Cfg<'_>, key: u64, now_ns: u64) {
         if self.throttle.success_evaluates(tag_of_key(key), now_ns) {
-            self.throttle_evaluate(l, key, to_ticks(now_ns));
+            // Under a claim, as every success's write of a shared word (see `claimed`).
+            self.claimed(key, || {
+                self.throttle_evaluate(l, key, to_ticks(now_ns));
+            });
         }
     }
 

@@ -23,6 +23,7 @@
 //! after the first (the store-buffering outcome of the earlier design, which the
 //! loom model `window::racing_failures_see_each_other` checks).
 
+use crate::claims::Claim;
 use crate::counters::tag_of;
 use crate::state::PAYLOAD_BITS;
 use crate::sync::{AtomicU64, Ordering, fence};
@@ -76,12 +77,12 @@ impl EventRing {
     /// the bit budget in `state.rs`): left, it would count as in the window for
     /// every index that maps to it, so the next event whose index maps to it
     /// overwrites it.
-    pub(crate) fn record(
+    pub(crate) fn record<'c>(
         &self,
         generation: u32,
         index: u64,
         position: u64,
-        current: impl Fn() -> bool,
+        current: impl Fn(u32) -> Option<Claim<'c>>,
     ) {
         if index == 0 {
             return;
@@ -91,14 +92,18 @@ impl EventRing {
         // Relaxed: a look that feeds the exchange; a later tag is fenced below before
         // anything is decided on it.
         let mut cur = slot.load(Ordering::Relaxed);
+        // A claim of the generation found, held until the exchange (see
+        // `counters::retag_allowed`).
+        let mut _seen = None;
         loop {
             if cur != 0 && cur & TAG_MASK != tag_of(generation) & TAG_MASK {
                 // Acquire: pairs with the Release exchange below of the thread that
                 // wrote the other tag, after checking the state word: `current`'s load
                 // of the state word then finds that generation if it is later.
                 fence(Ordering::Acquire);
-                if !current() {
-                    return;
+                match current(((cur & TAG_MASK) >> PAYLOAD_BITS) as u32) {
+                    Some(claim) => _seen = Some(claim),
+                    None => return,
                 }
             }
             match slot.compare_exchange_weak(
@@ -210,7 +215,7 @@ mod tests {
             calls += 1;
             if failure {
                 failures += 1;
-                ring.record(7, failures, calls, || false);
+                ring.record(7, failures, calls, |_| None);
                 seen.push(ring.in_window(7, failures, calls, size) as u32);
             }
         }
@@ -254,10 +259,10 @@ mod tests {
     #[test]
     fn other_generations_and_unwritten_slots_count_as_in() {
         let ring = EventRing::new(4);
-        ring.record(1, 1, 1, || true);
+        ring.record(1, 1, 1, |_| Some(Claim::unheld()));
         // Generation 2's first failure at call 10: its slot is unwritten, so in.
         assert_eq!(ring.in_window(2, 1, 10, 4), 1);
-        ring.record(2, 1, 10, || true);
+        ring.record(2, 1, 10, |_| Some(Claim::unheld()));
         assert_eq!(ring.in_window(2, 1, 10, 4), 1);
         assert_eq!(ring.in_window(2, 1, 14, 4), 0, "four calls later it left");
         // A slot of another generation at the same index reads as unknown: in.
@@ -273,17 +278,17 @@ mod tests {
     #[test]
     fn a_stale_event_never_overwrites_a_later_generations() {
         let ring = EventRing::new(2);
-        ring.record(5, 1, 1, || false); // the new generation's first failure, at call 1
-        ring.record(4, 1, 7, || false); // a stale failure of the generation before, same index
+        ring.record(5, 1, 1, |_| None); // the new generation's first failure, at call 1
+        ring.record(4, 1, 7, |_| None); // a stale failure of the generation before, same index
         // Three calls on, the new generation's failure left a window of 2: had the
         // stale event overwritten it, it would count as in for good.
         assert_eq!(ring.in_window(5, 1, 3, 2), 0);
-        ring.record(4, 0, 9, || false); // index 0 (a stale counter update): no event
+        ring.record(4, 0, 9, |_| None); // index 0 (a stale counter update): no event
         assert_eq!(ring.in_window(5, 1, 3, 2), 0);
         // Across the generation wrap, 0 follows the last generation.
         let ring = EventRing::new(1);
-        ring.record(0, 1, 1, || false);
-        ring.record(crate::state::GEN_MASK as u32, 1, 5, || false);
+        ring.record(0, 1, 1, |_| None);
+        ring.record(crate::state::GEN_MASK as u32, 1, 5, |_| None);
         assert_eq!(ring.in_window(0, 1, 2, 1), 0);
     }
 
@@ -294,19 +299,19 @@ mod tests {
     #[test]
     fn a_current_event_takes_a_slot_a_late_write_left_ahead() {
         let ring = EventRing::new(2);
-        ring.record(9, 1, 1, || false); // the late write: a tag ahead of 5
-        ring.record(5, 1, 1, || true);
+        ring.record(9, 1, 1, |_| None); // the late write: a tag ahead of 5
+        ring.record(5, 1, 1, |_| Some(Claim::unheld()));
         // Three calls on, a window of 2 no longer holds call 1.
         assert_eq!(ring.in_window(5, 1, 3, 2), 0);
         let ring = EventRing::new(2);
-        ring.record(9, 1, 1, || false);
-        ring.record(5, 1, 1, || false); // 5 is over: 9 is real
+        ring.record(9, 1, 1, |_| None);
+        ring.record(5, 1, 1, |_| None); // 5 is over: 9 is real
         assert_eq!(ring.in_window(9, 1, 3, 2), 0);
         assert_eq!(ring.in_window(9, 1, 2, 2), 1);
         // Nobody is asked about an empty slot or one of its own generation.
         let ring = EventRing::new(2);
-        ring.record(5, 1, 1, || unreachable!());
-        ring.record(4, 1, 1, || false);
+        ring.record(5, 1, 1, |_| unreachable!());
+        ring.record(4, 1, 1, |_| None);
     }
 
     /// Review (s13-review3): the sweep of generation 5 runs after the exchange that
@@ -320,15 +325,15 @@ mod tests {
     fn a_late_sweep_keeps_a_later_generations_events() {
         // Control: generation 6's own sweep keeps its events.
         let ring = EventRing::new(4);
-        ring.record(6, 1, 1, || true);
+        ring.record(6, 1, 1, |_| Some(Claim::unheld()));
         ring.sweep(6);
-        ring.record(6, 2, 6, || true);
+        ring.record(6, 2, 6, |_| Some(Claim::unheld()));
         assert_eq!(ring.in_window(6, 2, 6, 4), 1);
 
         let ring = EventRing::new(4);
-        ring.record(6, 1, 1, || true); // generation 6's first failure, at call 1
+        ring.record(6, 1, 1, |_| Some(Claim::unheld())); // generation 6's first failure, at call 1
         ring.sweep(5); // generation 5's sweep, still running
-        ring.record(6, 2, 6, || true); // its second failure, at call 6
+        ring.record(6, 2, 6, |_| Some(Claim::unheld())); // its second failure, at call 6
         assert_eq!(
             ring.in_window(6, 2, 6, 4),
             1,
@@ -339,8 +344,8 @@ mod tests {
     #[test]
     fn positions_wrap_modulo_2_pow_40() {
         let ring = EventRing::new(3);
-        ring.record(1, 1, POSITION_MASK, || false);
-        ring.record(1, 2, 1, || false); // two calls later, across the wrap
+        ring.record(1, 1, POSITION_MASK, |_| None);
+        ring.record(1, 2, 1, |_| None); // two calls later, across the wrap
         assert_eq!(ring.in_window(1, 2, 1, 3), 2);
         assert_eq!(ring.in_window(1, 2, 3, 3), 1);
     }
