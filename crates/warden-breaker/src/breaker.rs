@@ -50,7 +50,9 @@ use crate::buckets::Buckets;
 use crate::claims::{Claim, Claims};
 use crate::clock::{NANOS_PER_TICK, TimeBase, to_ticks};
 use crate::config::{self, RecordPath};
-use crate::counters::{Calls, Counters, full_of_key, generation_of, key_of, tag_of, tag_of_key};
+use crate::counters::{
+    Calls, Counters, KEY_MASK, full_of_key, generation_of, key_of, tag_of, tag_of_key,
+};
 use crate::live::{Live, Quick, Restart};
 use crate::once_box::OnceBox;
 use crate::permit::{Admission, OwnedPermit, Permit, Ticket};
@@ -1054,7 +1056,8 @@ impl CircuitBreaker {
         if s.is_plain_closed() {
             // A plain-closed word less its flags is its counter key; the word is its
             // ticket (lap included; see `Ticket::plain`).
-            self.counters.record_request(s.plain_key());
+            self.counters
+                .record_request(s.plain_key(), self.under(s.plain_key()));
             return Ok(Ticket::plain(s));
         }
         self.admit_counted(s).get()
@@ -1187,7 +1190,8 @@ impl CircuitBreaker {
     /// direct cells.
     #[inline(never)]
     fn admit_plainly_elsewhere(&self, s: Snapshot) -> Admission {
-        self.counters.record_request_elsewhere(s.plain_key());
+        self.counters
+            .record_request_elsewhere(s.plain_key(), self.under(s.plain_key()));
         Admission::new(Ok(Ticket::plain(s)))
     }
 
@@ -1207,7 +1211,8 @@ impl CircuitBreaker {
             if bits & config::HOT_HOOKS == 0 {
                 // A throttle and no other hook: a closed admission needs nothing more.
                 if s.is_plain_closed() {
-                    self.counters.record_request(s.plain_key());
+                    self.counters
+                        .record_request(s.plain_key(), self.under(s.plain_key()));
                     return Admission::new(Ok(Ticket::plain(s)));
                 }
                 return Admission::new(self.admit_counted_in(l, s));
@@ -1219,12 +1224,14 @@ impl CircuitBreaker {
             // settings may send a call here after slow calls were removed: its start
             // time is then never used.)
             // The lease from the inline copy (see `Quick`): no settings loaded.
-            self.counters.record_request(s.plain_key());
+            self.counters
+                .record_request(s.plain_key(), self.under(s.plain_key()));
             let start = self.time.timed_nanos_if(self.quick.timed().leased()) / 1_000;
             return Admission::new(Ok(Ticket::plain(s).started_at(start)));
         }
         let result = if s.is_plain_closed() {
-            self.counters.record_request(s.plain_key());
+            self.counters
+                .record_request(s.plain_key(), self.under(s.plain_key()));
             Ok(Ticket::plain(s))
         } else {
             self.admit_counted_in(l, s)
@@ -1284,13 +1291,15 @@ impl CircuitBreaker {
                         }
                     }
                     let ticket = Ticket::closed_in(s.generation(), self.lap_of_word(s));
-                    self.counters.record_request(ticket.key());
+                    self.counters
+                        .record_request(ticket.key(), self.under(ticket.key()));
                     return Ok(ticket);
                 }
                 Tag::Manual if s.visible() == State::Closed => {
                     let ticket = Ticket::closed_in(s.generation(), self.lap_of_word(s));
                     if s.manual_mode() == Manual::Disabled {
-                        self.counters.record_request(ticket.key());
+                        self.counters
+                            .record_request(ticket.key(), self.under(ticket.key()));
                     }
                     return Ok(ticket);
                 }
@@ -1431,7 +1440,7 @@ impl CircuitBreaker {
                 // earlier lap never matches. Equal to a word less `PENDING`, the ticket
                 // is an untimed closed one, and its second word its counter tag; the
                 // word is the generation's counter key.
-                self.counters.count_success(word);
+                self.counters.count_success(word, self.under(word));
                 self.end_failure_streak(word, ticket.plain_tag());
                 return;
             }
@@ -1523,7 +1532,8 @@ impl CircuitBreaker {
     /// the throttle does with it.
     #[inline(never)]
     fn timed_success_elsewhere(&self, ticket: Ticket, now_ns: u64) {
-        self.counters.count_success_elsewhere(ticket.key());
+        self.counters
+            .count_success_elsewhere(ticket.key(), self.under(ticket.key()));
         self.end_failure_streak(ticket.key(), ticket.word());
         // Relaxed: see `hot` (a stale bit only costs a look at the last evaluation,
         // whose evaluation then finds no throttle in the settings).
@@ -1537,7 +1547,8 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn timed_success_counting(&self, ticket: Ticket, timed: crate::live::Timed, now_ns: u64) {
-        self.counters.count_success(ticket.key());
+        self.counters
+            .count_success(ticket.key(), self.under(ticket.key()));
         self.end_failure_streak(ticket.key(), ticket.word());
         // By the copy, as in `timed_success_at`.
         if timed.throttle() {
@@ -1605,7 +1616,8 @@ impl CircuitBreaker {
         {
             // A success in the disabled generation that admitted it: counted as in
             // closed (what `record_disabled` does), with no settings to load.
-            self.counters.count_success(ticket.key());
+            self.counters
+                .count_success(ticket.key(), self.under(ticket.key()));
             self.end_failure_streak(ticket.key(), tag_of(ticket.generation()));
             return;
         }
@@ -1656,6 +1668,13 @@ impl CircuitBreaker {
         drop(claim);
     }
 
+    /// [`Self::claimed`] as the counters take it: how a count of the shared cell
+    /// (threads that own no cell) in the generation keyed `key` is written.
+    #[inline]
+    fn under(&self, key: u64) -> impl Fn(&dyn Fn()) + Copy + '_ {
+        move |write| self.claimed(key, write)
+    }
+
     /// Ends the failure streak of the closed (or disabled) generation keyed `key`,
     /// whose counter tag is `tag`, if it has one: what a fast path's success does
     /// last. Inline, one load and one comparison (see `Counters::end_failure_streak`);
@@ -1682,12 +1701,27 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn claimed(&self, key: u64, write: impl FnOnce()) {
-        let claim = self.claims.claim(generation_of(key));
-        if self.is_current(key) {
-            write();
-            self.forget_if_late(&Cfg::lazy(&self.live), full_of_key(key));
+        self.claimed_with(key, write);
+    }
+
+    /// [`Self::claimed`], returning what `write` returned (`None`: the generation
+    /// was no longer current, and `write` did not run).
+    fn claimed_with<R>(&self, key: u64, write: impl FnOnce() -> R) -> Option<R> {
+        if !self.claims.is_modelled() {
+            // A loom model without claims (see `Claims::is_modelled`): the write as
+            // it was before claims, its tags deciding.
+            return Some(write());
         }
+        // A plain-closed word is its generation's key with `PENDING` if that is set.
+        let key = key & KEY_MASK;
+        let claim = self.claims.claim(generation_of(key));
+        let done = self.is_current(key).then(|| {
+            let done = write();
+            self.forget_if_late(&Cfg::lazy(&self.live), full_of_key(key));
+            done
+        });
         drop(claim);
+        done
     }
 
     /// Before an outcome that found its generation current under its claim gives
@@ -1803,7 +1837,7 @@ impl CircuitBreaker {
                         b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
                     });
                 }
-                self.counters.count_counted_success(key);
+                self.counters.count_counted_success(key, self.under(key));
                 self.end_failure_streak(key, tag_of_key(key));
                 if l.settings().adaptive_throttle().is_some() {
                     self.throttle_success(l, key, now_ns);
@@ -1958,7 +1992,7 @@ impl CircuitBreaker {
         match outcome {
             Some(Outcome::Success) => {
                 // Not under a claim (see `record_observed`).
-                self.counters.count_counted_success(key);
+                self.counters.count_counted_success(key, self.under(key));
                 self.end_failure_streak(key, tag_of_key(key));
             }
             Some(Outcome::Ignored) => self
@@ -2108,12 +2142,18 @@ impl CircuitBreaker {
         mut s: Snapshot,
     ) {
         let generation = ticket.generation();
+        let key = ticket.key();
         let releases = matches!(outcome, None | Some(Outcome::Ignored));
         if releases {
             // Count the release before giving the slot back, so `requests` never dips.
-            self.counters.record_release(generation);
+            // Asking before a re-tag, as a closed outcome does: a stale give-back whose
+            // generation's tag reads as later than the current one's would otherwise
+            // re-tag the current generation's words (found in review).
+            self.counters
+                .record_release_in(generation, |seen| self.ask(key, seen));
             if outcome.is_some() {
-                self.counters.record_exclusion(generation);
+                self.counters
+                    .record_exclusion_in(generation, |seen| self.ask(key, seen));
             }
         }
         // `s` is a word the caller checked `ticket` against by full generation; a

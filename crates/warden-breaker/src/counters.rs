@@ -340,8 +340,19 @@ fn success_counted(cell: &Stripe, current: bool) {
 
 /// A success counted in the cell shared by threads past the owned slots.
 #[inline]
-fn success_shared(cell: &Stripe, generation: u32) {
-    update_shared(&cell.successes, generation, |c| c + 1);
+/// A shared cell's count written as it is, not under a claim: what unit tests of
+/// the counters pass for `under` (see [`Counters::record_request`]).
+#[cfg(test)]
+pub(crate) fn direct(write: &dyn Fn()) {
+    write();
+}
+
+/// A success in the shared cell: its tagged count under `under` (see
+/// [`Counters::record_request`]), its lifetime total whatever the generation.
+fn success_shared(cell: &Stripe, generation: u32, under: impl Fn(&dyn Fn())) {
+    under(&|| {
+        update_shared(&cell.successes, generation, |c| c + 1);
+    });
     bump_shared_total(&cell.total_successes);
 }
 
@@ -880,26 +891,26 @@ impl Counters {
 
     /// [`Self::record_request`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    pub(crate) fn record_request_elsewhere(&self, key: u64) {
+    pub(crate) fn record_request_elsewhere(&self, key: u64, under: impl Fn(&dyn Fn()) + Copy) {
         debug_assert!(is_key(key), "not a key: {key:#x}");
         #[cfg(loom)]
         if !slot::loom_owned() {
-            return self.record_request(key);
+            return self.record_request(key, under);
         }
-        self.bump_stripe_elsewhere(key, |s| &s.requests);
+        self.bump_stripe_elsewhere(key, |s| &s.requests, under);
     }
 
     /// [`Self::record_success`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    pub(crate) fn count_success_elsewhere(&self, key: u64) {
+    pub(crate) fn count_success_elsewhere(&self, key: u64, under: impl Fn(&dyn Fn()) + Copy) {
         debug_assert!(is_key(key), "not a key: {key:#x}");
         #[cfg(loom)]
         if !slot::loom_owned() {
-            return self.count_success(key);
+            return self.count_success(key, under);
         }
         // `move`: see `bump_stripe`.
         self.on_cell_elsewhere::<true>(key, success_counted, move |cell| {
-            success_shared(cell, generation_of(key))
+            success_shared(cell, generation_of(key), under);
         });
     }
 
@@ -911,7 +922,12 @@ impl Counters {
     /// from it there: a generation captured was computed on every call, for that
     /// path alone too (two instructions a count).
     #[inline]
-    fn bump_stripe(&self, key: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
+    fn bump_stripe(
+        &self,
+        key: u64,
+        pick: impl Fn(&Stripe) -> &AtomicU64 + Copy,
+        under: impl Fn(&dyn Fn()) + Copy,
+    ) {
         self.on_cell::<true>(
             key,
             move |cell, current| {
@@ -920,14 +936,21 @@ impl Counters {
                 }
             },
             move |cell| {
-                update_shared(pick(cell), generation_of(key), |c| c + 1);
+                under(&|| {
+                    update_shared(pick(cell), generation_of(key), |c| c + 1);
+                });
             },
         );
     }
 
     /// [`Self::bump_stripe`] for a thread [`Self::direct_cell`] found no direct
     /// cell for: the rest of [`Self::on_cell`], without a second direct look.
-    fn bump_stripe_elsewhere(&self, key: u64, pick: impl Fn(&Stripe) -> &AtomicU64 + Copy) {
+    fn bump_stripe_elsewhere(
+        &self,
+        key: u64,
+        pick: impl Fn(&Stripe) -> &AtomicU64 + Copy,
+        under: impl Fn(&dyn Fn()) + Copy,
+    ) {
         self.on_cell_elsewhere::<true>(
             key,
             move |cell, current| {
@@ -936,7 +959,9 @@ impl Counters {
                 }
             },
             move |cell| {
-                update_shared(pick(cell), generation_of(key), |c| c + 1);
+                under(&|| {
+                    update_shared(pick(cell), generation_of(key), |c| c + 1);
+                });
             },
         );
     }
@@ -989,10 +1014,14 @@ impl Counters {
 
     /// A closed-state admission in the generation keyed `key` ([`key_of`]: a
     /// plain-closed state word less its flags is one).
+    ///
+    /// `under` runs a count of the shared cell (a thread that owns no cell) under a
+    /// claim of the generation, if it is still current (see `CircuitBreaker::claimed`):
+    /// that count is a tagged word, written after the caller's check.
     #[inline]
-    pub(crate) fn record_request(&self, key: u64) {
+    pub(crate) fn record_request(&self, key: u64, under: impl Fn(&dyn Fn()) + Copy) {
         debug_assert!(is_key(key), "not a key: {key:#x}");
-        self.bump_stripe(key, |s| &s.requests);
+        self.bump_stripe(key, |s| &s.requests, under);
     }
 
     /// A closed-state success in the generation keyed `key` (a closed ticket's first
@@ -1003,18 +1032,20 @@ impl Counters {
     #[cfg(test)]
     pub(crate) fn record_success(&self, key: u64, tag: u64) {
         debug_assert_eq!(tag, tag_of_key(key));
-        self.count_success(key);
+        self.count_success(key, direct);
         self.end_failure_streak(tag);
     }
 
     /// [`Self::record_success`] without the end of the failure streak, which the
     /// fast paths make under a claim (see `CircuitBreaker::end_failure_streak`).
     #[inline]
-    pub(crate) fn count_success(&self, key: u64) {
+    ///
+    /// `under`: as for [`Self::record_request`].
+    pub(crate) fn count_success(&self, key: u64, under: impl Fn(&dyn Fn()) + Copy) {
         debug_assert!(is_key(key), "not a key: {key:#x}");
         // `move`: see `bump_stripe`.
         self.on_cell::<true>(key, success_counted, move |cell| {
-            success_shared(cell, generation_of(key))
+            success_shared(cell, generation_of(key), under);
         });
     }
 
@@ -1022,9 +1053,9 @@ impl Counters {
     /// already counted, without the end of the failure streak, which the breaker
     /// makes under a claim (see `CircuitBreaker::end_failure_streak`).
     #[inline]
-    pub(crate) fn count_counted_success(&self, key: u64) {
+    pub(crate) fn count_counted_success(&self, key: u64, under: impl Fn(&dyn Fn()) + Copy) {
         debug_assert!(is_key(key), "not a key: {key:#x}");
-        self.bump_stripe(key, |s| &s.successes);
+        self.bump_stripe(key, |s| &s.successes, under);
     }
 
     /// Ends the failure streak of the generation tagged `tag`, if it has one.
@@ -1288,13 +1319,15 @@ impl Counters {
         (calls, successes + failures)
     }
 
-    /// An outcome that counts as neither success nor failure.
+    /// An outcome that counts as neither success nor failure, the tag alone deciding
+    /// a re-tag (unit tests; the breaker asks, see [`Self::record_exclusion_in`]).
+    #[cfg(test)]
     pub(crate) fn record_exclusion(&self, generation: u32) {
         update_shared(&self.rare.exclusions, generation, |c| c + 1);
     }
 
-    /// [`Self::record_exclusion`] in a closed (or disabled) generation, `current`
-    /// saying whether it is still the breaker's (see [`retag_allowed`]).
+    /// An outcome that counts as neither success nor failure, `current` saying
+    /// whether its generation is still the breaker's (see [`retag_allowed`]).
     pub(crate) fn record_exclusion_in<'c>(
         &self,
         generation: u32,
@@ -1317,9 +1350,15 @@ impl Counters {
         update_tagged(word, generation, f, |cur| retag_allowed(current, cur))
     }
 
-    /// A half-open probe that gave its slot back (ignored or dropped).
-    pub(crate) fn record_release(&self, generation: u32) {
-        update_shared(&self.rare.released, generation, |c| c + 1);
+    /// A half-open probe that gave its slot back (ignored or dropped), `current`
+    /// asked before a word of another generation is re-tagged (see
+    /// [`retag_allowed`]).
+    pub(crate) fn record_release_in<'c>(
+        &self,
+        generation: u32,
+        current: impl Fn(u32) -> Option<Claim<'c>>,
+    ) {
+        self.update_rare(&self.rare.released, generation, |c| c + 1, &current);
     }
 
     /// The consecutive re-trips that opened `open_generation` (0 if it was not
@@ -1330,7 +1369,9 @@ impl Counters {
 
     /// Records that `open_generation` was opened by the `retrips`-th consecutive
     /// re-trip. Only the thread whose exchange installed that generation calls it,
-    /// before it clears `PENDING`, so no later generation's count can exist yet.
+    /// before it clears `PENDING`, so no later generation's count can exist yet but
+    /// a command's (a command may move the generation on while `PENDING`), and a
+    /// command installs a closed or manual word, which never reads this one.
     pub(crate) fn set_retrips(&self, open_generation: u32, retrips: u32) {
         // Release: pairs with the Acquire fence of a thread that finds this word
         // tagged otherwise than its generation (see `retag_allowed`), as for every shared
@@ -1352,7 +1393,8 @@ impl Counters {
 
     /// Records the max-wait deadline of half-open `generation`. Only the thread whose
     /// exchange installed that generation calls it, right after, while `PENDING` keeps
-    /// any later generation from starting.
+    /// any later generation from starting but a command's, whose closed or manual
+    /// word never reads this one.
     pub(crate) fn set_half_open_deadline(&self, generation: u32, deadline: u64) {
         // Release: pairs with the Acquire fence of a thread that finds this word
         // tagged otherwise than its generation (see `retag_allowed`), as for every shared
@@ -1476,7 +1518,7 @@ mod tests {
         std::thread::scope(|s| {
             s.spawn(|| {
                 c.record_rejection(Rejected::Open);
-                c.record_request(key_of(5, 0));
+                c.record_request(key_of(5, 0), direct);
                 c.record_success(key_of(5, 0), tag_of(5));
             });
         });
@@ -1659,7 +1701,7 @@ mod tests {
             c.record_rejection(Rejected::Open);
             for generation in [5, 6] {
                 let key = key_of(generation, lap);
-                c.record_request(key);
+                c.record_request(key, direct);
                 c.record_success(key, tag_of_key(key));
                 let counts = c.closed_counts(key);
                 let case = format!("lap {lap:#x}, generation {generation}");
@@ -1767,9 +1809,9 @@ mod tests {
     #[test]
     fn sweep_retags_stale_words_and_keeps_current_ones() {
         let c = Counters::new(1);
-        c.record_request(tag_of(1));
+        c.record_request(tag_of(1), direct);
         c.record_exclusion(1);
-        c.record_request(tag_of(2));
+        c.record_request(tag_of(2), direct);
         c.sweep(2);
         assert_eq!(c.closed_counts(tag_of(2)).requests, 1);
         assert_eq!(c.closed_counts(tag_of(2)).total_exclusions, 0);

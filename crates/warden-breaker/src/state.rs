@@ -75,10 +75,10 @@
 //!   thread preempted between that check and its write, while the breaker made
 //!   an exact multiple of 2^20 generation changes, would write into the current
 //!   generation. That cannot happen: an outcome recorded off the fast path
-//!   (failures, ignored and dropped outcomes, half-open outcomes, every outcome
-//!   with an observer), and a fast path about to write a shared word (a
-//!   success ending a failure streak, entering a time-window bucket, counting a
-//!   slow call, evaluating the throttle), first *claims* its generation's 20
+//!   (failures, ignored outcomes, half-open outcomes), and any path about to
+//!   write a shared word after its check (a success ending a failure streak,
+//!   entering a time-window bucket, counting a slow call or a count of the
+//!   shared cell, evaluating the throttle), first *claims* its generation's 20
 //!   bits, then fences, then checks (the fast path checks again), and every
 //!   transition fences after its load of the state word and skips a generation
 //!   whose 20 bits are claimed (`claims.rs`, loom models `claims::loom_models`
@@ -104,14 +104,15 @@
 //!   `tests/check_to_write_window.rs` and `tests/review_late_bucket.rs` hold
 //!   writers in the window on purpose while 2^20 and 2^20 - 1 resets run.
 //!
-//!   Not covered, stated: the counts of a thread that owns no counter cell
-//!   (past the 65,536 threads alive at once that own one, or calling from a
-//!   thread-local destructor after its slot was given back) are written to the
-//!   shared cell without a claim; an admission's throttle evaluation (and a
-//!   reconfiguration's) stores its evaluation word without one, which the next
-//!   evaluation replaces; and a sweep preempted between the exchange that began
-//!   its period and its re-tags for 2^19 generations or more may re-tag words
-//!   of the generation current by then (a count lost, never one added).
+//!   Not covered, stated: a sweep preempted between the exchange that began
+//!   its period and its re-tags for 2^19 generation changes or more may re-tag
+//!   words of the generation current by then (a count lost, never one added).
+//!   The counts of a thread that owns no counter cell (past the 65,536 threads
+//!   alive at once that own one, or calling from a thread-local destructor
+//!   after its slot was given back), an admission's and a reconfiguration's
+//!   throttle evaluation, and a half-open probe's give-back are all written
+//!   under claims too (`tests/check_to_write_window.rs`,
+//!   `tests/review2_claims_half_open_release.rs`).
 
 //!   A closed or disabled outcome about to re-tag one of the shared words
 //!   because it holds another generation's first claims that generation's 20

@@ -69,20 +69,27 @@ impl CircuitBreaker {
         let generation = s.generation();
         let key = self.key_of_word(s);
         let now = (self.timed_nanos(l) / NANOS_PER_TICK).min(MAX_TICK);
-        let p = if self.throttle.bucket_moved(now) {
-            self.throttle_evaluate(l, key, now)
-        } else {
-            self.throttle.probability(generation)
-        };
-        if AdaptiveThrottle::draw() >= p {
-            return false;
-        }
-        b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
-        self.counters
-            .count_slow(generation, |seen| self.ask(key, seen));
-        self.counters.record_rejection(Rejected::Throttled);
-        self.throttle_evaluate(l, key, now);
-        true
+        // Under a claim, as every write of a shared word after a check (see
+        // `claimed`): the evaluation, the bucket and the throttle's requests are
+        // tagged words, and the clock was read since `s` was loaded. A generation
+        // gone meanwhile sheds nothing.
+        self.claimed_with(key, || {
+            let p = if self.throttle.bucket_moved(now) {
+                self.throttle_evaluate(l, key, now)
+            } else {
+                self.throttle.probability(generation)
+            };
+            if AdaptiveThrottle::draw() >= p {
+                return false;
+            }
+            b.enter_at(key, now, &self.counters, |seen| self.ask(key, seen));
+            self.counters
+                .count_slow(generation, |seen| self.ask(key, seen));
+            self.counters.record_rejection(Rejected::Throttled);
+            self.throttle_evaluate(l, key, now);
+            true
+        })
+        .unwrap_or(false)
     }
 
     /// After a closed-state success at `now_ns` (since the epoch), already counted,
@@ -294,7 +301,11 @@ impl CircuitBreaker {
         if s.tag() != Tag::Closed || s.is_open_requested() {
             return;
         }
+        let key = self.key_of_word(s);
         let now = (self.timed_nanos(l) / NANOS_PER_TICK).min(MAX_TICK);
-        self.throttle_evaluate(l, self.key_of_word(s), now);
+        // Under a claim: the clock was read since `s` was loaded (see `claimed`).
+        self.claimed(key, || {
+            self.throttle_evaluate(l, key, now);
+        });
     }
 }

@@ -690,3 +690,56 @@ fn control_a_count_window_with_one_failure_in_the_last_four_stays_closed() {
     let (cb, _clock) = count_window_breaker();
     one_failure_in_the_last_four(&cb);
 }
+
+// ---------------------------------------------------------------------------
+// The shared cell: a thread that owns no counter cell.
+// ---------------------------------------------------------------------------
+
+/// Runs `f` in a destructor of a thread-local registered before the thread's
+/// first call to a breaker (which registers the destructor of its counter slot):
+/// destructors run in reverse order of registration, so the slot is given back
+/// first and `f`'s calls count in the breaker's shared cell, as those of a thread
+/// past the 65,536 that own a cell do.
+fn on_a_thread_without_a_slot(cb: &Arc<CircuitBreaker>, f: impl FnOnce() + Send + 'static) {
+    struct AtExit(Option<Box<dyn FnOnce()>>);
+    impl Drop for AtExit {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    thread_local! {
+        static AT_EXIT: std::cell::RefCell<AtExit> = const { std::cell::RefCell::new(AtExit(None)) };
+    }
+    let breaker = Arc::clone(cb);
+    thread::spawn(move || {
+        AT_EXIT.with(|a| a.borrow_mut().0 = Some(Box::new(f)));
+        // The thread's first call: it takes a slot, registering the slot's destructor.
+        assert_eq!(breaker.call(|| Ok::<_, ()>(())), Ok(()));
+    })
+    .join()
+    .expect("the thread and its destructors");
+}
+
+/// A timed success counted in the shared cell reads the clock after its check
+/// and before its count (a tagged word there, not a cell naming its full
+/// generation): held up there across exactly a lap of resets, it would count in
+/// the current generation. It claims its generation and checks again first (see
+/// `CircuitBreaker::claimed`), so it counts nowhere.
+#[test]
+fn a_shared_cell_success_a_lap_behind_is_not_counted() {
+    let (cb, clock) = timed_breaker();
+    let breaker = Arc::clone(&cb);
+    let hook = Arc::clone(&clock);
+    let before = full_generation(&cb);
+    on_a_thread_without_a_slot(&cb, move || {
+        let permit = breaker.try_acquire().expect("closed admits");
+        hook.arm(LAP);
+        permit.success();
+    });
+    clock.hooks.assert_ran_once(&cb, before, LAP, false);
+    let c = cb.counts();
+    assert_eq!(c.total_successes, 0, "a stale success counted: {cb:?}");
+    assert_eq!(cb.totals().successes, 2, "both successes are in the totals");
+}
