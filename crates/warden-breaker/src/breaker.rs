@@ -1689,7 +1689,9 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn end_failure_streak_claimed(&self, key: u64, tag: u64) {
-        self.claimed(key, || self.counters.end_failure_streak_at(tag));
+        // No post-check: the streak's end writes a count of 0, which, landed late and
+        // left behind, reads as no streak in any generation (see `forget_if_late`).
+        self.claimed_then(key, false, || self.counters.end_failure_streak_at(tag));
     }
 
     /// Runs `write`, a fast path's occasional write of the breaker's shared words
@@ -1707,6 +1709,13 @@ impl CircuitBreaker {
     /// [`Self::claimed`], returning what `write` returned (`None`: the generation
     /// was no longer current, and `write` did not run).
     fn claimed_with<R>(&self, key: u64, write: impl FnOnce() -> R) -> Option<R> {
+        self.claimed_then(key, true, write)
+    }
+
+    /// [`Self::claimed_with`], with the post-check (`forget_if_late`) only if
+    /// `counts`: a write of a count other than 0.
+    #[inline]
+    fn claimed_then<R>(&self, key: u64, counts: bool, write: impl FnOnce() -> R) -> Option<R> {
         if !self.claims.is_modelled() {
             // A loom model without claims (see `Claims::is_modelled`): the write as
             // it was before claims, its tags deciding.
@@ -1717,7 +1726,9 @@ impl CircuitBreaker {
         let claim = self.claims.claim(generation_of(key));
         let done = self.is_current(key).then(|| {
             let done = write();
-            self.forget_if_late(&Cfg::lazy(&self.live), full_of_key(key));
+            if counts {
+                self.forget_if_late(&Cfg::lazy(&self.live), full_of_key(key));
+            }
             done
         });
         drop(claim);
