@@ -32,7 +32,8 @@ use crate::once_box::OnceBox;
 use crate::state::{GEN_MASK, low_bits};
 use crate::sync::{AtomicU64, Ordering, fence};
 
-/// Words per chunk: one cache line.
+/// Words per chunk: a cache line of claims (the chunk is that and the pointer to
+/// the next; 72 bytes).
 const CHUNK: usize = 8;
 
 /// Eight claim words (0: free; else the claimed 20 bits plus one), and the next

@@ -17,92 +17,69 @@
 //! generation C, and gives one probe back there.
 #![cfg(not(loom))]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Clock, Counts, OwnedPermit, State};
+use warden_breaker::{CircuitBreaker, Counts, OwnedPermit, State};
+
+mod hook_clock;
+use hook_clock::HookClock;
 
 const LAP: u32 = 1 << 20;
 const MS: u64 = 1_000_000;
 
-#[derive(Debug, Default)]
-struct HookClock {
-    now: AtomicU64,
-    armed: AtomicBool,
-    resets: AtomicU32,
-    ran: AtomicU32,
-    /// What the hook saw in the current half-open generation before it returned.
-    seen: Mutex<Option<Counts>>,
-    /// The probe the hook keeps holding in the current generation.
-    held: Mutex<Option<OwnedPermit>>,
-    breaker: OnceLock<Weak<CircuitBreaker>>,
-}
-
-#[derive(Debug)]
-struct Shared(Arc<HookClock>);
-
-impl Clock for Shared {
-    fn now_nanos(&self) -> u64 {
-        let c = &self.0;
-        if c.armed.swap(false, Ordering::SeqCst) {
-            let cb = c.breaker.get().and_then(Weak::upgrade).expect("alive");
-            for _ in 0..c.resets.load(Ordering::SeqCst) {
-                cb.reset();
-            }
-            // Trip, wait out the timeout, enter half-open C; one probe gives its
-            // slot back (released + excluded), one stays held.
-            assert!(cb.call(|| Err::<(), _>(())).is_err());
-            assert_eq!(cb.state(), State::Open);
-            c.now.fetch_add(2 * MS, Ordering::SeqCst);
-            assert_eq!(cb.state(), State::HalfOpen);
-            let q = cb.try_acquire_owned().expect("a probe in C");
-            q.ignore();
-            let r = cb.try_acquire_owned().expect("a second probe in C");
-            *c.held.lock().unwrap() = Some(r);
-            *c.seen.lock().unwrap() = Some(cb.counts());
-            c.ran.fetch_add(1, Ordering::SeqCst);
-        }
-        c.now.load(Ordering::SeqCst)
-    }
-}
+/// What the hook saw in the current half-open generation before it returned, and
+/// the probe it keeps holding there.
+type Seen = Arc<Mutex<(Option<Counts>, Option<OwnedPermit>)>>;
 
 /// A breaker tripping on its first failure, 1 ms timeout, a long half-open max
 /// wait (so a half-open outcome reads the clock after its check), 5 probes.
 /// Trips it, enters half-open H, takes a probe in H, arms the hook with
 /// `resets`, and gives the probe back with `give_back` (stale by then).
-fn stale_release(
-    resets: u32,
-    give_back: impl FnOnce(OwnedPermit),
-) -> (Arc<CircuitBreaker>, Arc<HookClock>) {
-    let clock = Arc::new(HookClock::default());
-    clock.now.store(1_000 * MS, Ordering::SeqCst);
-    let cb = Arc::new(
+fn stale_release(resets: u32, give_back: impl FnOnce(OwnedPermit)) -> (Arc<CircuitBreaker>, Seen) {
+    let (cb, clock) = HookClock::breaker(
         CircuitBreaker::builder("review2-half-open")
             .ready_to_trip(|c| c.consecutive_failures >= 1)
             .timeout(Duration::from_millis(1))
             .half_open_max_wait(Duration::from_secs(3600))
-            .max_requests(5)
-            .clock(Shared(Arc::clone(&clock)))
-            .build()
-            .expect("valid"),
+            .max_requests(5),
+        1_000 * MS,
     );
-    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
     assert!(cb.call(|| Err::<(), _>(())).is_err());
     assert_eq!(cb.state(), State::Open);
-    clock.now.fetch_add(2 * MS, Ordering::SeqCst);
+    clock.advance(2 * MS);
     assert_eq!(cb.state(), State::HalfOpen);
     let p = cb.try_acquire_owned().expect("a probe in H");
-    clock.resets.store(resets, Ordering::SeqCst);
-    clock.armed.store(true, Ordering::SeqCst);
+    let seen: Seen = Arc::default();
+    let out = Arc::clone(&seen);
+    clock.arm(move |cb, clock| {
+        for _ in 0..resets {
+            cb.reset();
+        }
+        // Trip, wait out the timeout, enter half-open C; one probe gives its slot
+        // back (released + excluded), one stays held.
+        assert!(cb.call(|| Err::<(), _>(())).is_err());
+        assert_eq!(cb.state(), State::Open);
+        clock.advance(2 * MS);
+        assert_eq!(cb.state(), State::HalfOpen);
+        let q = cb.try_acquire_owned().expect("a probe in C");
+        q.ignore();
+        let r = cb.try_acquire_owned().expect("a second probe in C");
+        *out.lock().unwrap_or_else(PoisonError::into_inner) = (Some(cb.counts()), Some(r));
+        None
+    });
     give_back(p);
-    assert_eq!(clock.ran.load(Ordering::SeqCst), 1, "the hook ran once");
-    (cb, clock)
+    assert_eq!(clock.runs(), 1, "the hook ran once");
+    (cb, seen)
 }
 
 fn check(resets: u32, give_back: impl FnOnce(OwnedPermit)) {
-    let (cb, clock) = stale_release(resets, give_back);
-    let seen = clock.seen.lock().unwrap().expect("seen");
+    let (cb, seen) = stale_release(resets, give_back);
+    let seen = seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .0
+        .expect("seen");
     assert_eq!(
         (seen.requests, seen.total_exclusions),
         (2, 1),

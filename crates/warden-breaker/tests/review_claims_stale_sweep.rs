@@ -14,42 +14,14 @@
 //! resets and three current failures), then `reset_interval` -> `exchange`.
 #![cfg(not(loom))]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Clock, State};
+use warden_breaker::{CircuitBreaker, State};
+
+mod hook_clock;
+use hook_clock::HookClock;
 
 const PERIOD: u64 = 1 << 16;
-
-#[derive(Debug, Default)]
-struct HookClock {
-    armed: AtomicBool,
-    resets: AtomicU32,
-    breaker: OnceLock<Weak<CircuitBreaker>>,
-}
-
-#[derive(Debug)]
-struct Shared(Arc<HookClock>);
-
-impl Clock for Shared {
-    fn now_nanos(&self) -> u64 {
-        let c = &self.0;
-        if c.armed.swap(false, Ordering::SeqCst) {
-            let cb = c.breaker.get().and_then(Weak::upgrade).expect("alive");
-            for _ in 0..c.resets.load(Ordering::SeqCst) {
-                cb.reset();
-            }
-            for _ in 0..3 {
-                assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
-            }
-            assert_eq!(cb.counts().total_failures, 3, "hook's failures counted");
-            // Past the old word's interval (1 s): `state()` goes to reset it.
-            return 10_000_000_000;
-        }
-        0
-    }
-}
 
 fn generation(cb: &CircuitBreaker) -> u64 {
     let text = format!("{cb:?}");
@@ -67,25 +39,30 @@ fn generation(cb: &CircuitBreaker) -> u64 {
 /// `state()` is called with the hook armed to make `resets` resets and three
 /// current failures. Returns the current generation's counts afterwards.
 fn run(at: u64, resets: u32) -> (u32, u32, String) {
-    let clock = Arc::new(HookClock::default());
-    let cb = Arc::new(
-        CircuitBreaker::builder("stale-sweep")
-            .interval(Duration::from_secs(1))
-            .clock(Shared(Arc::clone(&clock)))
-            .build()
-            .expect("valid"),
+    let (cb, clock) = HookClock::breaker(
+        CircuitBreaker::builder("stale-sweep").interval(Duration::from_secs(1)),
+        0,
     );
-    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
     let g = generation(&cb);
     let to = (at + PERIOD - g % PERIOD) % PERIOD;
     for _ in 0..to {
         cb.reset();
     }
     assert_eq!(generation(&cb) % PERIOD, at, "{cb:?}");
-    clock.resets.store(resets, Ordering::SeqCst);
-    clock.armed.store(true, Ordering::SeqCst);
+    clock.arm(move |cb, _| {
+        for _ in 0..resets {
+            cb.reset();
+        }
+        for _ in 0..3 {
+            assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+        }
+        assert_eq!(cb.counts().total_failures, 3, "hook's failures counted");
+        // Past the old word's interval (1 s), for this read only: `state()` goes
+        // to reset it.
+        Some(10_000_000_000)
+    });
     assert_eq!(cb.state(), State::Closed);
-    assert!(!clock.armed.load(Ordering::SeqCst), "the hook ran");
+    assert!(!clock.armed(), "the hook ran");
     let c = cb.counts();
     (c.total_failures, c.consecutive_failures, format!("{cb:?}"))
 }

@@ -17,44 +17,15 @@
 //! and leave it. The controls make one reset instead of 2^20 - 1.
 #![cfg(not(loom))]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use warden_breaker::{CircuitBreaker, Clock, SlowCalls, State, TimeWindow};
+use warden_breaker::{CircuitBreaker, SlowCalls, State, TimeWindow};
+
+mod hook_clock;
+use hook_clock::HookClock;
 
 const LAP: u32 = 1 << 20;
-
-/// Stands at 0; armed, its next read makes `resets` resets, then three current
-/// failures (the generation's calls before the late write).
-#[derive(Debug, Default)]
-struct HookClock {
-    armed: AtomicBool,
-    resets: AtomicU32,
-    ran: AtomicU32,
-    breaker: OnceLock<Weak<CircuitBreaker>>,
-}
-
-#[derive(Debug)]
-struct Shared(Arc<HookClock>);
-
-impl Clock for Shared {
-    fn now_nanos(&self) -> u64 {
-        let c = &self.0;
-        if c.armed.swap(false, Ordering::SeqCst) {
-            let cb = c.breaker.get().and_then(Weak::upgrade).expect("alive");
-            for _ in 0..c.resets.load(Ordering::SeqCst) {
-                cb.reset();
-            }
-            for _ in 0..3 {
-                assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
-            }
-            assert_eq!(cb.state(), State::Closed, "3 of a minimum of 4");
-            c.ran.fetch_add(1, Ordering::SeqCst);
-        }
-        0
-    }
-}
 
 /// A breaker built by `builder` on a [`HookClock`], whose first call's `report`
 /// (a stale one: the hook makes `resets` changes and three current failures at
@@ -64,19 +35,20 @@ fn late_report_then_one_failure(
     resets: u32,
     report: impl FnOnce(warden_breaker::Permit<'_>),
 ) -> Arc<CircuitBreaker> {
-    let clock = Arc::new(HookClock::default());
-    let cb = Arc::new(
-        builder
-            .clock(Shared(Arc::clone(&clock)))
-            .build()
-            .expect("valid"),
-    );
-    clock.breaker.set(Arc::downgrade(&cb)).expect("set once");
+    let (cb, clock) = HookClock::breaker(builder, 0);
     let permit = cb.try_acquire().expect("closed admits");
-    clock.resets.store(resets, Ordering::SeqCst);
-    clock.armed.store(true, Ordering::SeqCst);
+    clock.arm(move |cb, _| {
+        for _ in 0..resets {
+            cb.reset();
+        }
+        for _ in 0..3 {
+            assert!(cb.call(|| Err::<(), _>(())).is_err(), "closed admits");
+        }
+        assert_eq!(cb.state(), State::Closed, "3 of a minimum of 4");
+        None
+    });
     report(permit); // stale: `resets` changes happen at its clock read
-    assert_eq!(clock.ran.load(Ordering::SeqCst), 1, "the hook ran once");
+    assert_eq!(clock.runs(), 1, "the hook ran once");
     assert_eq!(cb.state(), State::Closed);
     let c = cb.counts();
     assert_eq!(
