@@ -104,16 +104,16 @@
 //!   `tests/check_to_write_window.rs` and `tests/review_late_bucket.rs` hold
 //!   writers in the window on purpose while 2^20 and 2^20 - 1 resets run.
 //!
-//!   Not covered, stated: a sweep preempted between the exchange that began
-//!   its period and its re-tags for 2^19 generation changes or more may re-tag
-//!   words of the generation current by then (a count lost, never one added).
 //!   The counts of a thread that owns no counter cell (past the 65,536 threads
 //!   alive at once that own one, or calling from a thread-local destructor
 //!   after its slot was given back), an admission's and a reconfiguration's
-//!   throttle evaluation, and a half-open probe's give-back are all written
-//!   under claims too (`tests/check_to_write_window.rs`,
-//!   `tests/review2_claims_half_open_release.rs`).
-
+//!   throttle evaluation, and a half-open probe's give-back are written under
+//!   claims too (`tests/check_to_write_window.rs`,
+//!   `tests/review2_claims_half_open_release.rs`). One limit is stated rather
+//!   than closed: a sweep preempted between the exchange that began its period
+//!   and its re-tags for 2^19 generation changes or more may re-tag words of
+//!   the generation current by then (a count lost, never one added).
+//!
 //!   A closed or disabled outcome about to re-tag one of the shared words
 //!   because it holds another generation's first claims that generation's 20
 //!   bits and asks whether its own generation is still the breaker's (the
