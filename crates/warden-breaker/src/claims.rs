@@ -23,7 +23,7 @@
 //! transition from a later word reads the claim.
 //!
 //! A claim is one word of a chain of eight-word chunks, allocated on the first
-//! claim (a breaker that never records a failure allocates none) and grown only
+//! claim (a breaker whose calls all succeed on the fast path allocates none) and grown only
 //! while every word is held: the chain's length is the most claims a breaker
 //! ever held at once (the threads inside a failure's record at the same time),
 //! and a transition reads all of it.
