@@ -1703,17 +1703,12 @@ impl CircuitBreaker {
     #[cold]
     #[inline(never)]
     fn claimed(&self, key: u64, write: impl FnOnce()) {
-        self.claimed_with(key, write);
+        self.claimed_then(key, true, write);
     }
 
     /// [`Self::claimed`], returning what `write` returned (`None`: the generation
-    /// was no longer current, and `write` did not run).
-    fn claimed_with<R>(&self, key: u64, write: impl FnOnce() -> R) -> Option<R> {
-        self.claimed_then(key, true, write)
-    }
-
-    /// [`Self::claimed_with`], with the post-check (`forget_if_late`) only if
-    /// `counts`: a write of a count other than 0.
+    /// was no longer current, and `write` did not run), with the post-check
+    /// (`forget_if_late`) only if `counts`: a write of a count other than 0.
     #[inline]
     fn claimed_then<R>(&self, key: u64, counts: bool, write: impl FnOnce() -> R) -> Option<R> {
         if !self.claims.is_modelled() {

@@ -1486,8 +1486,9 @@ impl Counters {
                     w,
                     tagged(generation, 0),
                     // Release: pairs with the Acquire fence of a thread that finds this
-                    // word tagged otherwise than its generation (see `retag_allowed`): the sweep
-                    // runs after the exchange that installed `generation`.
+                    // word tagged otherwise than its generation (see `retag_allowed`): a
+                    // sweep runs after the exchange that installed `generation`, a
+                    // forgetting outcome after its load of the state word found it.
                     Ordering::Release,
                     Ordering::Relaxed,
                 );

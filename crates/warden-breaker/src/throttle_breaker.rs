@@ -73,7 +73,7 @@ impl CircuitBreaker {
         // `claimed`): the evaluation, the bucket and the throttle's requests are
         // tagged words, and the clock was read since `s` was loaded. A generation
         // gone meanwhile sheds nothing.
-        self.claimed_with(key, || {
+        self.claimed_then(key, true, || {
             let p = if self.throttle.bucket_moved(now) {
                 self.throttle_evaluate(l, key, now)
             } else {
